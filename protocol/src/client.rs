@@ -1,0 +1,359 @@
+//! The one way to talk to a workspace's daemon: find its socket, start it when none
+//! answers, shake hands (checking the version), then send typed requests and receive
+//! notifications.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use interprocess::local_socket::tokio::{prelude::*, Stream};
+use interprocess::local_socket::{ConnectOptions, GenericFilePath};
+use serde_json::{json, Value};
+use tokio::io::{BufReader, ReadHalf, WriteHalf};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{BatonError, ErrorKind};
+use crate::framing::{read_message, write_message};
+use crate::methods::{Event, Request};
+use crate::workspace::Workspace;
+
+/// This build's version; a daemon of another version is refused at the handshake.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How long a client waits for a daemon it started to answer.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a call did not get an answer from the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The daemon answered with an error.
+    #[error(transparent)]
+    Baton(#[from] BatonError),
+    #[error("no baton daemon answers at {}: {source}", socket.display())]
+    Connect {
+        socket: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("could not start the baton daemon `{}`: {reason}", daemon.display())]
+    Start { daemon: PathBuf, reason: String },
+    #[error("the daemon runs baton {daemon} but this is baton {client}; run `baton daemon stop` and try again")]
+    VersionMismatch { daemon: String, client: String },
+    #[error("the connection to the baton daemon closed; `baton daemon status` tells whether it still runs")]
+    Closed,
+    #[error("the baton daemon sent something unreadable: {0}")]
+    Protocol(String),
+    #[error("talking to the baton daemon failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ClientError {
+    /// The reference's exception kind this error stands for.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ClientError::Baton(err) => err.kind,
+            _ => ErrorKind::OrchestrationError,
+        }
+    }
+}
+
+/// How to connect.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectConfig {
+    /// Start the daemon when none answers.
+    pub start: bool,
+    /// The `batond` to start; by default `BATON_DAEMON`, then the one beside this
+    /// program, then `batond` on PATH.
+    pub daemon: Option<PathBuf>,
+    /// Ask the daemon for notifications (read them with [`Client::events`]).
+    pub events: bool,
+}
+
+type Pending = Mutex<HashMap<u64, oneshot::Sender<Result<Value, BatonError>>>>;
+
+struct Shared {
+    writer: tokio::sync::Mutex<WriteHalf<Stream>>,
+    pending: Pending,
+    events: Mutex<Option<mpsc::UnboundedSender<Event>>>,
+}
+
+/// A connection to a workspace's daemon. Cheap to share: requests may be sent from
+/// many tasks at once, and answers are matched to them by id.
+pub struct Client {
+    shared: Arc<Shared>,
+    next_id: AtomicU64,
+    events: Option<mpsc::UnboundedReceiver<Event>>,
+    daemon_version: String,
+}
+
+impl Client {
+    /// Connects to the workspace's daemon, starting it first when asked to and none runs.
+    pub async fn connect(
+        workspace: &Workspace,
+        config: &ConnectConfig,
+    ) -> Result<Client, ClientError> {
+        let socket = workspace.socket_path();
+        let stream = match connect_socket(&socket).await {
+            Ok(stream) => stream,
+            Err(source) if !config.start => return Err(ClientError::Connect { socket, source }),
+            Err(_) => start_daemon(workspace, config.daemon.as_deref()).await?,
+        };
+        Client::handshake(stream, config.events).await
+    }
+
+    async fn handshake(stream: Stream, events: bool) -> Result<Client, ClientError> {
+        let (recv, send) = tokio::io::split(stream);
+        let (events_tx, events_rx) = if events {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let shared = Arc::new(Shared {
+            writer: tokio::sync::Mutex::new(send),
+            pending: Mutex::new(HashMap::new()),
+            events: Mutex::new(events_tx),
+        });
+        tokio::spawn(read_loop(recv, shared.clone()));
+        let mut client = Client {
+            shared,
+            next_id: AtomicU64::new(1),
+            events: events_rx,
+            daemon_version: String::new(),
+        };
+        let answer = client
+            .call(
+                "initialize",
+                json!({
+                    "processId": std::process::id(),
+                    "rootUri": null,
+                    "capabilities": {},
+                    "clientInfo": { "name": "baton", "version": VERSION },
+                    "initializationOptions": { "events": events },
+                }),
+            )
+            .await?;
+        let daemon_version = answer["serverInfo"]["version"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if daemon_version != VERSION {
+            return Err(ClientError::VersionMismatch {
+                daemon: daemon_version,
+                client: VERSION.into(),
+            });
+        }
+        client.daemon_version = daemon_version;
+        client.notify("initialized", json!({})).await?;
+        Ok(client)
+    }
+
+    /// The daemon's version, as it said at the handshake.
+    pub fn daemon_version(&self) -> &str {
+        &self.daemon_version
+    }
+
+    /// Sends a typed request and waits for its answer.
+    pub async fn request<R: Request>(&self, params: &R::Params) -> Result<R::Result, ClientError> {
+        let params =
+            serde_json::to_value(params).map_err(|err| ClientError::Protocol(err.to_string()))?;
+        let answer = self.call(R::METHOD, params).await?;
+        serde_json::from_value(answer)
+            .map_err(|err| ClientError::Protocol(format!("{}: {err}", R::METHOD)))
+    }
+
+    /// Sends any request by name; `params` of `null` are left out.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, ClientError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.shared
+            .pending
+            .lock()
+            .expect("pending lock")
+            .insert(id, tx);
+        let mut message = json!({ "jsonrpc": "2.0", "id": id, "method": method });
+        if !params.is_null() {
+            message["params"] = params;
+        }
+        if let Err(err) = self.send(&message).await {
+            self.shared
+                .pending
+                .lock()
+                .expect("pending lock")
+                .remove(&id);
+            return Err(err);
+        }
+        Ok(rx.await.map_err(|_| ClientError::Closed)??)
+    }
+
+    async fn notify(&self, method: &str, params: Value) -> Result<(), ClientError> {
+        self.send(&json!({ "jsonrpc": "2.0", "method": method, "params": params }))
+            .await
+    }
+
+    async fn send(&self, message: &Value) -> Result<(), ClientError> {
+        let body = serde_json::to_vec(message).expect("a JSON value serializes");
+        let mut writer = self.shared.writer.lock().await;
+        write_message(&mut *writer, &body)
+            .await
+            .map_err(|err| match err.kind() {
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => {
+                    ClientError::Closed
+                }
+                _ => ClientError::Io(err),
+            })
+    }
+
+    /// The daemon's notifications, in order, when the client asked for them.
+    pub fn events(&mut self) -> Option<&mut mpsc::UnboundedReceiver<Event>> {
+        self.events.as_mut()
+    }
+}
+
+async fn read_loop(recv: ReadHalf<Stream>, shared: Arc<Shared>) {
+    let mut reader = BufReader::new(recv);
+    while let Ok(Some(body)) = read_message(&mut reader).await {
+        let Ok(message) = serde_json::from_slice::<Value>(&body) else {
+            continue;
+        };
+        match (message.get("id"), message.get("method")) {
+            (Some(id), None) => answer(&shared, id, message.clone()),
+            // The daemon asks something of its client (a progress token): say yes.
+            (Some(id), Some(_)) => {
+                let reply = json!({ "jsonrpc": "2.0", "id": id, "result": null });
+                let body = serde_json::to_vec(&reply).expect("a JSON value serializes");
+                let mut writer = shared.writer.lock().await;
+                if write_message(&mut *writer, &body).await.is_err() {
+                    break;
+                }
+            }
+            (None, Some(method)) => {
+                let method = method.as_str().unwrap_or_default();
+                let params = message.get("params").cloned().unwrap_or(Value::Null);
+                if let Some(event) = Event::from_notification(method, params) {
+                    if let Some(events) = shared.events.lock().expect("events lock").as_ref() {
+                        let _ = events.send(event);
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    // Whoever still waits hears that the connection is gone.
+    shared.pending.lock().expect("pending lock").clear();
+    shared.events.lock().expect("events lock").take();
+}
+
+fn answer(shared: &Shared, id: &Value, message: Value) {
+    let Some(id) = id.as_u64() else { return };
+    let Some(waiter) = shared.pending.lock().expect("pending lock").remove(&id) else {
+        return;
+    };
+    let outcome = match message.get("error") {
+        Some(error) => Err(error_from_wire(error)),
+        None => Ok(message.get("result").cloned().unwrap_or(Value::Null)),
+    };
+    let _ = waiter.send(outcome);
+}
+
+fn error_from_wire(error: &Value) -> BatonError {
+    let code = error["code"].as_i64().unwrap_or_default();
+    let kind = error["data"]["kind"]
+        .as_str()
+        .and_then(|kind| serde_json::from_value(json!(kind)).ok())
+        .or_else(|| ErrorKind::from_code(code))
+        .unwrap_or(ErrorKind::OrchestrationError);
+    let message = error["message"]
+        .as_str()
+        .unwrap_or("unknown error")
+        .to_owned();
+    BatonError::new(kind, message)
+}
+
+async fn connect_socket(path: &Path) -> std::io::Result<Stream> {
+    let name = path.to_fs_name::<GenericFilePath>()?;
+    ConnectOptions::new().name(name).connect_tokio().await
+}
+
+/// Starts `batond` for the workspace in the background and waits until it answers.
+/// Two clients racing to start it are fine: one daemon wins the workspace lock, the
+/// other exits, and both clients connect to the winner.
+async fn start_daemon(workspace: &Workspace, daemon: Option<&Path>) -> Result<Stream, ClientError> {
+    let daemon = daemon.map(Path::to_path_buf).unwrap_or_else(default_daemon);
+    let start_error = |reason: String| ClientError::Start {
+        daemon: daemon.clone(),
+        reason,
+    };
+    let log_dir = workspace.log_dir();
+    std::fs::create_dir_all(&log_dir)
+        .map_err(|err| start_error(format!("cannot create {}: {err}", log_dir.display())))?;
+    let stderr_path = log_dir.join("batond.stderr");
+    let stderr = std::fs::File::create(&stderr_path)
+        .map_err(|err| start_error(format!("cannot create {}: {err}", stderr_path.display())))?;
+    let mut command = std::process::Command::new(&daemon);
+    command
+        .arg("--workspace")
+        .arg(workspace.root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    detach(&mut command);
+    let mut child = command
+        .spawn()
+        .map_err(|err| start_error(err.to_string()))?;
+
+    let socket = workspace.socket_path();
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut delay = Duration::from_millis(2);
+    loop {
+        if let Ok(stream) = connect_socket(&socket).await {
+            return Ok(stream);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            // It may have lost the race to another daemon that is about to answer.
+            let said = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            if !said.contains("already runs") {
+                let said = said.lines().last().unwrap_or("no message").to_owned();
+                return Err(start_error(format!("it exited ({status}): {said}")));
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(start_error(format!(
+                "it did not answer within {}s; see {}",
+                START_TIMEOUT.as_secs(),
+                log_dir.join("daemon.log").display()
+            )));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Puts the daemon in a session of its own, so that the terminal's signals (Ctrl-C in
+/// the shell that ran the first command) do not reach it.
+fn detach(command: &mut std::process::Command) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setsid is async-signal-safe and only changes this child's session.
+        unsafe {
+            command.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+    }
+}
+
+fn default_daemon() -> PathBuf {
+    if let Some(path) = std::env::var_os("BATON_DAEMON") {
+        return PathBuf::from(path);
+    }
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("batond")))
+        .filter(|path| path.exists());
+    beside.unwrap_or_else(|| PathBuf::from("batond"))
+}

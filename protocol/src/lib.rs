@@ -1,0 +1,17 @@
+//! baton's protocol: the wire types of the reference's data model, every method and
+//! notification, the errors, and the client that finds, starts and talks to a
+//! workspace's daemon. The daemon, the CLI, the MCP bridge and the tests share it.
+
+pub mod client;
+pub mod error;
+pub mod framing;
+pub mod methods;
+pub mod model;
+pub mod timestamp;
+pub mod workspace;
+
+pub use client::{Client, ClientError, ConnectConfig, VERSION};
+pub use error::{BatonError, ErrorKind};
+pub use methods::Event;
+pub use model::*;
+pub use workspace::Workspace;

@@ -1,0 +1,342 @@
+//! Every request and notification of the protocol: its method name and the types of
+//! its parameters and result. The daemon, the CLI and the tests all name methods
+//! through these, so a rename cannot leave one side behind.
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::model::*;
+
+/// A request: a method name with its parameter and result types.
+pub trait Request {
+    const METHOD: &'static str;
+    /// `()` for a request that takes no parameters (sent without `params`).
+    type Params: Serialize + DeserializeOwned + Send + 'static;
+    type Result: Serialize + DeserializeOwned + Send + 'static;
+}
+
+macro_rules! requests {
+    ($($(#[$doc:meta])* $name:ident = $method:literal, $params:ty => $result:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub enum $name {}
+            impl Request for $name {
+                const METHOD: &'static str = $method;
+                type Params = $params;
+                type Result = $result;
+            }
+        )*
+        /// Every request method name, for documentation and tests.
+        pub const REQUEST_METHODS: &[&str] = &[$($method),*];
+    };
+}
+
+requests! {
+    /// Set the goal (and optionally the master plan and configuration).
+    Init = "baton/init", InitParams => Status;
+    /// Change part of the configuration; answers the whole configuration.
+    Configure = "baton/configure", ConfigPatch => Config;
+    /// Read the configuration.
+    GetConfig = "baton/getConfig", () => Config;
+    /// Start dispatching ready tasks to agents.
+    Start = "baton/start", () => Status;
+    /// Stop dispatching and end every running agent; their tasks go back to the queue.
+    Stop = "baton/stop", () => Status;
+    AddTask = "baton/addTask", NewTask => Task;
+    /// Add several tasks at once, all or none.
+    AddTasks = "baton/addTasks", AddTasksParams => Vec<Task>;
+    /// Hand the most urgent ready task to an agent; `null` when none is ready.
+    ClaimTask = "baton/claimTask", ClaimTaskParams => Option<Task>;
+    /// Mark a claimed task as being worked on.
+    StartTask = "baton/startTask", TaskRef => Task;
+    CompleteTask = "baton/completeTask", CompleteTaskParams => Task;
+    FailTask = "baton/failTask", FailTaskParams => Task;
+    GetTask = "baton/getTask", TaskRef => Task;
+    ListTasks = "baton/listTasks", ListTasksParams => Vec<Task>;
+    /// Cancel a task that has not finished; its dependents fail.
+    CancelTask = "baton/cancelTask", TaskRef => Task;
+    /// Reopen a failed or cancelled task and the tasks that failed because of it.
+    RetryTask = "baton/retryTask", TaskRef => Vec<Task>;
+    AddDiscovery = "baton/addDiscovery", NewDiscovery => Discovery;
+    ListDiscoveries = "baton/listDiscoveries", () => Vec<Discovery>;
+    GetStatus = "baton/status", () => Status;
+    /// Write the state, in the reference's CoordinationState shape, to a file.
+    SaveState = "baton/saveState", StateFile => SavedState;
+    /// Replace the whole state with a file's, after checking all of it.
+    LoadState = "baton/loadState", StateFile => Status;
+    /// End the daemon after answering.
+    StopDaemon = "baton/stopDaemon", () => ();
+}
+
+/// Parameters of `baton/init`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitParams {
+    pub goal: String,
+    #[serde(default)]
+    pub master_plan: String,
+    #[serde(default)]
+    pub config: ConfigPatch,
+}
+
+/// Part of a configuration: each key given is set, the others stay.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_workers: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_timeout: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// `Some(None)` (JSON `null`) removes the budget.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub task_budget_usd: Option<Option<f64>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub run_budget_usd: Option<Option<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_args: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_tools: Option<Vec<String>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub isolation: Option<Option<Isolation>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub leader_prompt: Option<Option<String>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub worker_prompt: Option<Option<String>>,
+}
+
+/// Tells "absent" (leave as is) from `null` (clear) for optional settings.
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &Option<Option<T>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        value
+            .as_ref()
+            .and_then(Option::as_ref)
+            .serialize(serializer)
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
+/// A task to add: the reference's `add_task` arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTask {
+    pub description: String,
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+    #[serde(default)]
+    pub dependencies: Vec<TaskId>,
+    #[serde(default)]
+    pub context_files: Vec<String>,
+    #[serde(default)]
+    pub hints: String,
+    /// Set when an agent splits its task; the parent lists it in `subtasks_created`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_task: Option<TaskId>,
+}
+
+fn default_priority() -> u8 {
+    5
+}
+
+impl NewTask {
+    pub fn new(description: impl Into<String>) -> Self {
+        NewTask {
+            description: description.into(),
+            priority: default_priority(),
+            dependencies: Vec::new(),
+            context_files: Vec::new(),
+            hints: String::new(),
+            parent_task: None,
+        }
+    }
+}
+
+/// Parameters of `baton/addTasks`. A dependency may name the id that another task of
+/// the same batch gets: ids are given in order, as `baton/status` would predict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddTasksParams {
+    pub tasks: Vec<NewTask>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimTaskParams {
+    pub agent_id: String,
+}
+
+/// Names one task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskRef {
+    pub task_id: TaskId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteTaskParams {
+    pub task_id: TaskId,
+    #[serde(default)]
+    pub result: TaskResult,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailTaskParams {
+    pub task_id: TaskId,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListTasksParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TaskStatus>,
+}
+
+/// A discovery to share: the reference's Discovery without its timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDiscovery {
+    pub agent_id: String,
+    pub content: String,
+    #[serde(default)]
+    pub related_task: Option<TaskId>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// A state file, by absolute path (a relative one is taken from the workspace root).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateFile {
+    pub path: String,
+}
+
+/// What `baton/saveState` wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedState {
+    pub path: String,
+    pub tasks: usize,
+    pub discoveries: usize,
+}
+
+/// A notification the daemon sends to every connected client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", content = "params")]
+pub enum Event {
+    #[serde(rename = "baton/taskCreated")]
+    TaskCreated(Task),
+    /// Any change to a task that neither created nor finished it.
+    #[serde(rename = "baton/taskUpdated")]
+    TaskUpdated(Task),
+    #[serde(rename = "baton/taskCompleted")]
+    TaskCompleted(Task),
+    /// A task failed or was cancelled; `result.error` says why.
+    #[serde(rename = "baton/taskFailed")]
+    TaskFailed(Task),
+    #[serde(rename = "baton/discovery")]
+    Discovery(Discovery),
+    #[serde(rename = "baton/agentActivity")]
+    AgentActivity(AgentActivity),
+    #[serde(rename = "baton/runFinished")]
+    RunFinished(RunResult),
+    /// The goal, configuration or whole state changed (init, configure, start, stop,
+    /// load): clients that mirror the state should fetch it again.
+    #[serde(rename = "baton/stateChanged")]
+    StateChanged(StateChange),
+}
+
+impl Event {
+    /// Every notification method name, for documentation and tests.
+    pub const METHODS: &'static [&'static str] = &[
+        "baton/taskCreated",
+        "baton/taskUpdated",
+        "baton/taskCompleted",
+        "baton/taskFailed",
+        "baton/discovery",
+        "baton/agentActivity",
+        "baton/runFinished",
+        "baton/stateChanged",
+    ];
+
+    /// The notification's method name.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Event::TaskCreated(_) => "baton/taskCreated",
+            Event::TaskUpdated(_) => "baton/taskUpdated",
+            Event::TaskCompleted(_) => "baton/taskCompleted",
+            Event::TaskFailed(_) => "baton/taskFailed",
+            Event::Discovery(_) => "baton/discovery",
+            Event::AgentActivity(_) => "baton/agentActivity",
+            Event::RunFinished(_) => "baton/runFinished",
+            Event::StateChanged(_) => "baton/stateChanged",
+        }
+    }
+
+    /// The notification's `params`.
+    pub fn params(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("events serialize");
+        value
+            .get_mut("params")
+            .map(serde_json::Value::take)
+            .unwrap_or_default()
+    }
+
+    /// Reads a notification; `None` for a method this version does not know.
+    pub fn from_notification(method: &str, params: serde_json::Value) -> Option<Event> {
+        serde_json::from_value(serde_json::json!({ "method": method, "params": params })).ok()
+    }
+}
+
+/// What an agent is doing, in a line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentActivity {
+    pub agent_id: String,
+    pub task_id: Option<TaskId>,
+    /// `tool` (with the tool's name in `text`), `text`, `started`, `finished`.
+    pub kind: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateChange {
+    /// `init`, `configure`, `start`, `stop`, `load`.
+    pub reason: String,
+}

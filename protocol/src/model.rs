@@ -1,0 +1,347 @@
+//! The data model of the reference, as it travels on the wire and sits in state files.
+//!
+//! Field names are the reference's (snake_case). Types here carry no behaviour beyond
+//! what keeps them well-formed; the rules live in the daemon's core.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::timestamp;
+
+/// A task's identity. Ids the daemon makes read `task-001`, `task-002`, …; a loaded
+/// state file may bring ids of any other spelling, so this stays a string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskId(pub String);
+
+impl TaskId {
+    /// The id the daemon gives its `n`th task.
+    pub fn numbered(n: u64) -> Self {
+        TaskId(format!("task-{n:03}"))
+    }
+
+    /// The number in an id the daemon made, so that new ids never reuse a loaded one.
+    pub fn number(&self) -> Option<u64> {
+        self.0.strip_prefix("task-")?.parse().ok()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for TaskId {
+    fn from(s: &str) -> Self {
+        TaskId(s.to_owned())
+    }
+}
+
+/// Where a task is in its life. `cancelled` is baton's addition to the reference's five.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Available,
+    Claimed,
+    InProgress,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 6] = [
+        TaskStatus::Available,
+        TaskStatus::Claimed,
+        TaskStatus::InProgress,
+        TaskStatus::Done,
+        TaskStatus::Failed,
+        TaskStatus::Cancelled,
+    ];
+
+    /// A finished task never changes again unless someone retries it.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Done | TaskStatus::Failed | TaskStatus::Cancelled
+        )
+    }
+
+    /// Held by an agent: claimed or in progress.
+    pub fn is_held(self) -> bool {
+        matches!(self, TaskStatus::Claimed | TaskStatus::InProgress)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Available => "available",
+            TaskStatus::Claimed => "claimed",
+            TaskStatus::InProgress => "in_progress",
+            TaskStatus::Done => "done",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TaskStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TaskStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown status `{s}`; use one of available, claimed, in_progress, done, failed, cancelled"
+                )
+            })
+    }
+}
+
+/// What a worker needs beyond the description.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaskContext {
+    pub files: Vec<String>,
+    pub hints: String,
+    pub parent_task: Option<TaskId>,
+}
+
+/// What came of a task: the agent's output, what really changed, or why it failed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaskResult {
+    pub output: String,
+    pub files_modified: Vec<String>,
+    pub files_created: Vec<String>,
+    pub error: Option<String>,
+    pub discoveries: Vec<String>,
+    pub subtasks_created: Vec<TaskId>,
+}
+
+/// A unit of work in the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    pub id: TaskId,
+    pub description: String,
+    pub status: TaskStatus,
+    /// 1 is the most urgent, 10 the least.
+    pub priority: u8,
+    #[serde(default)]
+    pub claimed_by: Option<String>,
+    #[serde(default)]
+    pub dependencies: Vec<TaskId>,
+    #[serde(default)]
+    pub context: TaskContext,
+    #[serde(default)]
+    pub result: Option<TaskResult>,
+    #[serde(with = "timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(default, with = "timestamp::option")]
+    pub claimed_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "timestamp::option")]
+    pub completed_at: Option<DateTime<Utc>>,
+    /// How many times an agent has taken this task; a retry keeps counting.
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+/// A finding one agent shares with all the others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Discovery {
+    pub agent_id: String,
+    pub content: String,
+    #[serde(default)]
+    pub related_task: Option<TaskId>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(with = "timestamp")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// How tasks of a workspace are run. Persisted with the state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub max_workers: u32,
+    pub model: String,
+    /// Seconds an agent (or an outside claim) may hold a task.
+    pub task_timeout: u64,
+    pub max_attempts: u32,
+    pub task_budget_usd: Option<f64>,
+    pub run_budget_usd: Option<f64>,
+    pub agent_command: String,
+    pub agent_args: Vec<String>,
+    pub permission_mode: String,
+    pub allowed_tools: Vec<String>,
+    /// `worktree` or `shared`; none means "worktree in a git repository, else shared".
+    pub isolation: Option<Isolation>,
+    /// None means the built-in prompt.
+    pub leader_prompt: Option<String>,
+    pub worker_prompt: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_workers: 3,
+            model: "claude-sonnet-4-20250514".into(),
+            task_timeout: 600,
+            max_attempts: 1,
+            task_budget_usd: None,
+            run_budget_usd: None,
+            agent_command: "claude".into(),
+            agent_args: Vec::new(),
+            permission_mode: "acceptEdits".into(),
+            allowed_tools: ["Read", "Write", "Edit", "Glob", "Grep", "Bash"]
+                .map(String::from)
+                .to_vec(),
+            isolation: None,
+            leader_prompt: None,
+            worker_prompt: None,
+        }
+    }
+}
+
+/// Where a task's agent works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    Worktree,
+    Shared,
+}
+
+/// The whole state of a workspace, in the reference's shape: what `save` writes and
+/// `load` reads. `config` is baton's addition; files without it load with defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinationState {
+    #[serde(default)]
+    pub goal: String,
+    #[serde(default)]
+    pub master_plan: String,
+    #[serde(default = "default_working_directory")]
+    pub working_directory: String,
+    pub tasks: Vec<Task>,
+    #[serde(default)]
+    pub discoveries: Vec<Discovery>,
+    #[serde(default = "default_max_parallel_workers")]
+    pub max_parallel_workers: u32,
+    #[serde(default = "default_task_timeout_seconds")]
+    pub task_timeout_seconds: u64,
+    #[serde(default, with = "timestamp::option")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "timestamp::option")]
+    pub last_activity: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Config>,
+}
+
+fn default_working_directory() -> String {
+    ".".into()
+}
+
+fn default_max_parallel_workers() -> u32 {
+    Config::default().max_workers
+}
+
+fn default_task_timeout_seconds() -> u64 {
+    Config::default().task_timeout
+}
+
+/// Task counts, one per status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ByStatus {
+    pub available: usize,
+    pub claimed: usize,
+    pub in_progress: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub cancelled: usize,
+}
+
+impl ByStatus {
+    pub fn get(&self, status: TaskStatus) -> usize {
+        match status {
+            TaskStatus::Available => self.available,
+            TaskStatus::Claimed => self.claimed,
+            TaskStatus::InProgress => self.in_progress,
+            TaskStatus::Done => self.done,
+            TaskStatus::Failed => self.failed,
+            TaskStatus::Cancelled => self.cancelled,
+        }
+    }
+
+    pub fn get_mut(&mut self, status: TaskStatus) -> &mut usize {
+        match status {
+            TaskStatus::Available => &mut self.available,
+            TaskStatus::Claimed => &mut self.claimed,
+            TaskStatus::InProgress => &mut self.in_progress,
+            TaskStatus::Done => &mut self.done,
+            TaskStatus::Failed => &mut self.failed,
+            TaskStatus::Cancelled => &mut self.cancelled,
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        TaskStatus::ALL.iter().map(|s| self.get(*s)).sum()
+    }
+}
+
+/// How far the plan has got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub total_tasks: usize,
+    /// Finished tasks (done, failed or cancelled) out of all, rounded down.
+    pub percent_complete: u32,
+    pub by_status: ByStatus,
+}
+
+/// One agent as status shows it: who, on what, since when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    pub id: String,
+    pub task: Option<TaskId>,
+    #[serde(with = "timestamp::option")]
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// The reference's `get_status`, plus whether the orchestrator is started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub goal: String,
+    pub master_plan: String,
+    pub running: bool,
+    pub progress: Progress,
+    pub agents: Vec<AgentStatus>,
+    /// The most recent discoveries, oldest first; `listDiscoveries` has them all.
+    pub discoveries: Vec<Discovery>,
+    #[serde(with = "timestamp::option")]
+    pub last_activity: Option<DateTime<Utc>>,
+}
+
+/// The reference's run result dict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub goal: String,
+    pub tasks_completed: usize,
+    pub tasks_failed: usize,
+    pub discoveries: usize,
+    pub summary: String,
+}

@@ -1,0 +1,135 @@
+//! Where a workspace's daemon lives: its state directory and its socket.
+//!
+//! The socket sits in a per-user private directory (mode 0700) rather than in the
+//! workspace, because Unix socket paths are limited to about 100 bytes and workspaces
+//! can be deep. Its name is a hash of the workspace's canonical path, so every client
+//! of one workspace finds the same daemon.
+
+use std::hash::Hasher;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A workspace: the directory one daemon serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    root: PathBuf,
+}
+
+impl Workspace {
+    /// Exactly `dir`, as given with `-C`.
+    pub fn at(dir: &Path) -> io::Result<Workspace> {
+        let root = dir.canonicalize().map_err(|err| {
+            io::Error::new(
+                err.kind(),
+                format!("workspace {} is not a directory: {err}", dir.display()),
+            )
+        })?;
+        if !root.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("workspace {} is not a directory", root.display()),
+            ));
+        }
+        Ok(Workspace { root })
+    }
+
+    /// The git top-level that holds `dir`, or `dir` itself outside a repository.
+    /// Found by looking for `.git` upwards, which costs far less than running git.
+    pub fn discover(dir: &Path) -> io::Result<Workspace> {
+        let start = Workspace::at(dir)?.root;
+        let root = start
+            .ancestors()
+            .find(|dir| dir.join(".git").exists())
+            .unwrap_or(&start)
+            .to_path_buf();
+        Ok(Workspace { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<workspace>/.baton`: the database, logs and worktrees.
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(".baton")
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.state_dir().join("logs")
+    }
+
+    /// The daemon's socket. Only the owning user can reach its directory.
+    pub fn socket_path(&self) -> PathBuf {
+        let mut hasher = fnv::FnvHasher::default();
+        hasher.write(self.root.as_os_str().as_encoded_bytes());
+        runtime_dir().join(format!("{:016x}.sock", hasher.finish()))
+    }
+}
+
+/// `$XDG_RUNTIME_DIR/baton`, or `<tmp>/baton-<uid>` where there is none.
+pub fn runtime_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("baton"),
+        _ => std::env::temp_dir().join(format!("baton-{}", current_uid())),
+    }
+}
+
+#[cfg(unix)]
+fn current_uid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+#[cfg(not(unix))]
+fn current_uid() -> u32 {
+    0
+}
+
+/// Makes `dir` (and its parents) and checks that only this user can enter it, so no
+/// one else can reach a socket inside.
+#[cfg(unix)]
+pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    if meta.uid() != current_uid() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} belongs to another user; set XDG_RUNTIME_DIR to a private directory",
+                dir.display()
+            ),
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discover_finds_the_git_top_level_from_a_subdirectory() {
+        let dir = std::env::temp_dir().join(format!("baton-ws-test-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join(".git")).unwrap();
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        let found = Workspace::discover(&dir.join("a/b")).unwrap();
+        assert_eq!(found.root(), dir.canonicalize().unwrap());
+        assert_eq!(
+            found.socket_path(),
+            Workspace::at(&dir).unwrap().socket_path()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
