@@ -337,6 +337,16 @@ pub struct AgentActivity {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateChange {
-    /// `init`, `configure`, `start`, `stop`, `load`.
-    pub reason: String,
+    pub reason: StateChangeReason,
+}
+
+/// Which operation changed the state as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateChangeReason {
+    Init,
+    Configure,
+    Start,
+    Stop,
+    Load,
 }

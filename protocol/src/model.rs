@@ -159,6 +159,10 @@ pub struct Task {
     /// How many times an agent has taken this task; a retry keeps counting.
     #[serde(default)]
     pub attempts: u32,
+    /// Set when this task failed only because a dependency failed or was cancelled:
+    /// retrying that dependency reopens this task too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_dependency: Option<TaskId>,
 }
 
 /// A finding one agent shares with all the others.
