@@ -63,6 +63,8 @@ requests! {
     SaveState = "baton/saveState", StateFile => SavedState;
     /// Replace the whole state with a file's, after checking all of it.
     LoadState = "baton/loadState", StateFile => Status;
+    /// Which daemon this is: version, process, workspace, socket, log file.
+    DaemonInfo = "baton/daemonInfo", () => DaemonInfoResult;
     /// End the daemon after answering.
     StopDaemon = "baton/stopDaemon", () => ();
 }
@@ -255,6 +257,16 @@ pub struct SavedState {
     pub path: String,
     pub tasks: usize,
     pub discoveries: usize,
+}
+
+/// What `baton/daemonInfo` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonInfoResult {
+    pub version: String,
+    pub pid: u32,
+    pub workspace: String,
+    pub socket: String,
+    pub log_file: String,
 }
 
 /// A notification the daemon sends to every connected client.
