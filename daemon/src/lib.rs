@@ -1,1 +1,10 @@
+//! batond: the per-workspace daemon.
+//!
+//! `core` holds the state and its rules and does no I/O; `store` persists what the
+//! core decided; `orchestrator` owns both and is the one way to change state;
+//! `server` speaks the protocol to clients. Dependencies point inward.
 
+pub mod core;
+pub mod orchestrator;
+pub mod server;
+pub mod store;

@@ -1,1 +1,170 @@
-fn main() {}
+//! batond: serves one workspace until told to stop. Clients start it; users rarely do.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use baton_daemon::orchestrator::{self, Orchestrator};
+use baton_daemon::server::{self, Daemon};
+use baton_daemon::store::Store;
+use baton_protocol::{workspace, Workspace, VERSION};
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+
+/// The per-workspace baton daemon.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// The workspace to serve.
+    #[arg(long)]
+    workspace: PathBuf,
+}
+
+/// What `daemon.json` says about the running daemon, for a second one to report.
+#[derive(Serialize, Deserialize)]
+struct Running {
+    pid: u32,
+    socket: PathBuf,
+    version: String,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(err) = run(&args) {
+        eprintln!("batond: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> anyhow::Result<()> {
+    let workspace = Workspace::at(&args.workspace)?;
+    let state_dir = workspace.state_dir();
+    std::fs::create_dir_all(workspace.log_dir())
+        .with_context(|| format!("cannot create {}", state_dir.display()))?;
+    let _lock = lock_workspace(&state_dir)?;
+    exclude_from_git(workspace.root());
+    let _log = start_logging(&workspace.log_dir());
+
+    let socket = workspace.socket_path();
+    workspace::ensure_private_dir(socket.parent().expect("the socket has a directory"))?;
+    // We hold the workspace lock, so a socket file left here is from a dead daemon.
+    let _ = std::fs::remove_file(&socket);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = Store::open(&state_dir.join("state"))?;
+        let orchestrator = Orchestrator::open(store)?;
+        let listener = server::listen(&socket)
+            .with_context(|| format!("cannot listen on {}", socket.display()))?;
+        let running = Running {
+            pid: std::process::id(),
+            socket: socket.clone(),
+            version: VERSION.into(),
+        };
+        std::fs::write(state_dir.join("daemon.json"), serde_json::to_vec(&running)?)?;
+        tracing::info!(workspace = %workspace.root().display(), socket = %socket.display(), "batond {VERSION} serving");
+
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        let daemon = Arc::new(Daemon {
+            orchestrator: orchestrator.clone(),
+            workspace: workspace.root().to_owned(),
+            socket: socket.clone(),
+            log_file: workspace
+                .log_dir()
+                .join(format!("daemon.log.{}", chrono::Utc::now().format("%Y-%m-%d"))),
+            shutdown: shutdown.clone(),
+        });
+        tokio::spawn(orchestrator::expire_claims(orchestrator.clone()));
+        tokio::spawn(stop_on_signal(shutdown));
+        server::serve(listener, daemon).await;
+
+        orchestrator.flush().await;
+        let _ = std::fs::remove_file(&socket);
+        let _ = std::fs::remove_file(state_dir.join("daemon.json"));
+        tracing::info!("batond stopped");
+        anyhow::Ok(())
+    })
+}
+
+/// Holds the workspace's lock for the daemon's life, so that a second daemon for the
+/// same workspace refuses to start and says which one runs.
+fn lock_workspace(state_dir: &Path) -> anyhow::Result<File> {
+    let path = state_dir.join("daemon.lock");
+    let mut lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    if lock.try_lock().is_err() {
+        let running = std::fs::read(state_dir.join("daemon.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Running>(&bytes).ok());
+        match running {
+            Some(running) => bail!(
+                "a baton daemon already runs for this workspace (pid {}, socket {}); `baton daemon stop` ends it",
+                running.pid,
+                running.socket.display()
+            ),
+            None => bail!("a baton daemon already runs for this workspace; `baton daemon stop` ends it"),
+        }
+    }
+    lock.set_len(0)?;
+    writeln!(lock, "{}", std::process::id())?;
+    Ok(lock)
+}
+
+/// Keeps `.baton/` out of `git status` in a git repository, without touching files
+/// the user shares (`.git/info/exclude` is local to the clone).
+fn exclude_from_git(root: &Path) {
+    let info = root.join(".git").join("info");
+    if !root.join(".git").is_dir() {
+        return;
+    }
+    let exclude = info.join("exclude");
+    let current = std::fs::read_to_string(&exclude).unwrap_or_default();
+    if current.lines().any(|line| line.trim() == "/.baton/") {
+        return;
+    }
+    let _ = std::fs::create_dir_all(&info);
+    let separator = if current.is_empty() || current.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    let _ = std::fs::write(&exclude, format!("{current}{separator}/.baton/\n"));
+}
+
+fn start_logging(dir: &Path) -> tracing_appender::non_blocking::WorkerGuard {
+    let appender = tracing_appender::rolling::daily(dir, "daemon.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    guard
+}
+
+async fn stop_on_signal(shutdown: tokio::sync::watch::Sender<bool>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    let _ = shutdown.send(true);
+}

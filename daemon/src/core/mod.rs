@@ -1,0 +1,15 @@
+//! The core: baton's state and every rule about it, with no I/O. Operations take
+//! plain data (and the current time as an argument) and return the events that
+//! happened; the store persists those events and the server sends them to clients.
+
+mod board;
+mod ready_queue;
+mod validate;
+
+pub use board::{Board, Meta};
+pub use ready_queue::ReadyQueue;
+
+use baton_protocol::Event;
+
+/// What an operation did, in the order it happened.
+pub type Events = Vec<Event>;

@@ -1,0 +1,322 @@
+//! Checks that run before anything changes, so that bad input changes nothing.
+
+use std::collections::{HashMap, HashSet};
+
+use baton_protocol::methods::{ConfigPatch, NewTask};
+use baton_protocol::{BatonError, Config, CoordinationState, TaskId, TaskStatus};
+
+pub const PRIORITIES: std::ops::RangeInclusive<u8> = 1..=10;
+const PERMISSION_MODES: [&str; 5] = [
+    "default",
+    "acceptEdits",
+    "plan",
+    "bypassPermissions",
+    "dontAsk",
+];
+
+pub fn description(description: &str) -> Result<(), BatonError> {
+    if description.trim().is_empty() {
+        return Err(BatonError::invalid(
+            "the task description is empty; say what needs to be done",
+        ));
+    }
+    Ok(())
+}
+
+pub fn priority(priority: u8) -> Result<(), BatonError> {
+    if !PRIORITIES.contains(&priority) {
+        return Err(BatonError::invalid(format!(
+            "priority {priority} is outside 1..10; 1 is the most urgent, 5 the default"
+        )));
+    }
+    Ok(())
+}
+
+pub fn agent_id(agent_id: &str) -> Result<(), BatonError> {
+    if agent_id.trim().is_empty() {
+        return Err(BatonError::invalid("the agent id is empty; name the agent"));
+    }
+    Ok(())
+}
+
+fn unknown_dependency(task: &TaskId, dependency: &TaskId) -> BatonError {
+    BatonError::invalid(format!(
+        "dependency {dependency} of {task} does not exist; `baton tasks` lists the ids"
+    ))
+}
+
+/// Checks a batch of new tasks that will get `ids`, in order. A dependency may name an
+/// existing task or another task of the batch. Answers the batch's positions in an
+/// order where every task comes after its dependencies within the batch.
+pub fn new_tasks(
+    batch: &[NewTask],
+    ids: &[TaskId],
+    exists: impl Fn(&TaskId) -> bool,
+) -> Result<Vec<usize>, BatonError> {
+    let position: HashMap<&TaskId, usize> = ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
+    for (task, id) in batch.iter().zip(ids) {
+        description(&task.description).map_err(|err| in_task(id, err))?;
+        priority(task.priority).map_err(|err| in_task(id, err))?;
+        for dependency in &task.dependencies {
+            if !exists(dependency) && !position.contains_key(dependency) {
+                return Err(unknown_dependency(id, dependency));
+            }
+        }
+        if let Some(parent) = &task.parent_task {
+            if !exists(parent) {
+                return Err(BatonError::invalid(format!(
+                    "parent task {parent} of {id} does not exist; `baton tasks` lists the ids"
+                )));
+            }
+        }
+    }
+    let edges: Vec<Vec<usize>> = batch
+        .iter()
+        .map(|task| {
+            task.dependencies
+                .iter()
+                .filter_map(|dependency| position.get(dependency).copied())
+                .collect()
+        })
+        .collect();
+    topological_order(&edges).map_err(|cycle| cycle_error(cycle.iter().map(|&i| &ids[i])))
+}
+
+fn in_task(id: &TaskId, err: BatonError) -> BatonError {
+    BatonError::new(err.kind, format!("{id}: {}", err.message))
+}
+
+fn cycle_error<'a>(cycle: impl Iterator<Item = &'a TaskId>) -> BatonError {
+    let path: Vec<String> = cycle.map(TaskId::to_string).collect();
+    BatonError::invalid(format!(
+        "the dependencies form a cycle ({}), so none of them could ever start; remove one of them",
+        path.join(" → ")
+    ))
+}
+
+/// Orders nodes so that each comes after the nodes it depends on (`edges[n]` are the
+/// nodes `n` depends on). On a cycle, answers one, its first node repeated at the end.
+pub fn topological_order(edges: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
+    let mut waiting: Vec<usize> = edges.iter().map(Vec::len).collect();
+    let mut dependents = vec![Vec::new(); edges.len()];
+    for (node, dependencies) in edges.iter().enumerate() {
+        for &dependency in dependencies {
+            dependents[dependency].push(node);
+        }
+    }
+    let mut order: Vec<usize> = (0..edges.len()).filter(|&n| waiting[n] == 0).collect();
+    let mut next = 0;
+    while next < order.len() {
+        for &dependent in &dependents[order[next]] {
+            waiting[dependent] -= 1;
+            if waiting[dependent] == 0 {
+                order.push(dependent);
+            }
+        }
+        next += 1;
+    }
+    if order.len() == edges.len() {
+        return Ok(order);
+    }
+    // Every node left waits on another node left: walk back until one repeats.
+    let mut seen = HashMap::new();
+    let mut node = (0..edges.len())
+        .find(|&n| waiting[n] > 0)
+        .expect("a node is left");
+    let mut path = Vec::new();
+    while !seen.contains_key(&node) {
+        seen.insert(node, path.len());
+        path.push(node);
+        node = *edges[node]
+            .iter()
+            .find(|&&dependency| waiting[dependency] > 0)
+            .expect("a waiting node waits on a waiting node");
+    }
+    let mut cycle = path.split_off(seen[&node]);
+    cycle.push(node);
+    Err(cycle)
+}
+
+/// The configuration a patch would make, if it is valid.
+pub fn patched_config(config: &Config, patch: &ConfigPatch) -> Result<Config, BatonError> {
+    let mut next = config.clone();
+    let ConfigPatch {
+        max_workers,
+        model,
+        task_timeout,
+        max_attempts,
+        task_budget_usd,
+        run_budget_usd,
+        agent_command,
+        agent_args,
+        permission_mode,
+        allowed_tools,
+        isolation,
+        leader_prompt,
+        worker_prompt,
+    } = patch.clone();
+    macro_rules! set {
+        ($($field:ident),*) => { $(if let Some(value) = $field { next.$field = value; })* };
+    }
+    set!(
+        max_workers,
+        model,
+        task_timeout,
+        max_attempts,
+        task_budget_usd,
+        run_budget_usd,
+        agent_command,
+        agent_args,
+        permission_mode,
+        allowed_tools,
+        isolation,
+        leader_prompt,
+        worker_prompt
+    );
+    self::config(&next)?;
+    Ok(next)
+}
+
+pub fn config(config: &Config) -> Result<(), BatonError> {
+    if !(1..=64).contains(&config.max_workers) {
+        return Err(BatonError::invalid(format!(
+            "max_workers {} is outside 1..64",
+            config.max_workers
+        )));
+    }
+    if config.task_timeout == 0 {
+        return Err(BatonError::invalid(
+            "task_timeout must be at least 1 second",
+        ));
+    }
+    if !(1..=100).contains(&config.max_attempts) {
+        return Err(BatonError::invalid(format!(
+            "max_attempts {} is outside 1..100",
+            config.max_attempts
+        )));
+    }
+    for (name, budget) in [
+        ("task_budget_usd", config.task_budget_usd),
+        ("run_budget_usd", config.run_budget_usd),
+    ] {
+        if budget.is_some_and(|usd| !usd.is_finite() || usd <= 0.0) {
+            return Err(BatonError::invalid(format!(
+                "{name} must be a positive number of dollars, or null for none"
+            )));
+        }
+    }
+    if config.model.trim().is_empty() {
+        return Err(BatonError::invalid("model is empty; name a Claude model"));
+    }
+    if config.agent_command.trim().is_empty() {
+        return Err(BatonError::invalid(
+            "agent_command is empty; name the Claude Code program (`claude`)",
+        ));
+    }
+    if !PERMISSION_MODES.contains(&config.permission_mode.as_str()) {
+        return Err(BatonError::invalid(format!(
+            "permission_mode `{}` is not one of {}",
+            config.permission_mode,
+            PERMISSION_MODES.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a whole state file before it replaces anything. Answers the tasks' positions
+/// in dependency order.
+pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
+    let bad =
+        |message: String| BatonError::invalid(format!("the state file is not valid: {message}"));
+    let mut position = HashMap::new();
+    for (i, task) in state.tasks.iter().enumerate() {
+        if task.id.as_str().trim().is_empty() {
+            return Err(bad(format!("task {} has an empty id", i + 1)));
+        }
+        if position.insert(&task.id, i).is_some() {
+            return Err(bad(format!("task id {} appears twice", task.id)));
+        }
+    }
+    let by_id = |id: &TaskId| position.get(id).map(|&i| &state.tasks[i]);
+    for task in &state.tasks {
+        description(&task.description)
+            .map_err(|err| bad(format!("{}: {}", task.id, err.message)))?;
+        priority(task.priority).map_err(|err| bad(format!("{}: {}", task.id, err.message)))?;
+        let mut seen = HashSet::new();
+        for dependency in &task.dependencies {
+            let Some(found) = by_id(dependency) else {
+                return Err(bad(unknown_dependency(&task.id, dependency).message));
+            };
+            if !seen.insert(dependency) {
+                return Err(bad(format!(
+                    "{} names dependency {dependency} twice",
+                    task.id
+                )));
+            }
+            let started = task.status.is_held() || task.status == TaskStatus::Done;
+            if started && found.status != TaskStatus::Done {
+                return Err(bad(format!(
+                    "{} is {} but its dependency {dependency} is {}",
+                    task.id, task.status, found.status
+                )));
+            }
+        }
+        if task.status.is_held() && task.claimed_by.as_deref().is_none_or(str::is_empty) {
+            return Err(bad(format!(
+                "{} is {} but claimed by no agent",
+                task.id, task.status
+            )));
+        }
+        if let Some(parent) = &task.context.parent_task {
+            if by_id(parent).is_none() {
+                return Err(bad(format!(
+                    "parent task {parent} of {} does not exist",
+                    task.id
+                )));
+            }
+        }
+    }
+    for discovery in &state.discoveries {
+        if let Some(task) = &discovery.related_task {
+            if by_id(task).is_none() {
+                return Err(bad(format!(
+                    "a discovery names task {task}, which does not exist"
+                )));
+            }
+        }
+    }
+    if let Some(config) = &state.config {
+        self::config(config).map_err(|err| bad(err.message))?;
+    }
+    let edges: Vec<Vec<usize>> = state
+        .tasks
+        .iter()
+        .map(|task| task.dependencies.iter().map(|d| position[d]).collect())
+        .collect();
+    topological_order(&edges).map_err(|cycle| {
+        let err = cycle_error(cycle.iter().map(|&i| &state.tasks[i].id));
+        bad(err.message)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cycle_is_named_node_by_node() {
+        // 0 -> 1 -> 2 -> 1 (0 depends on 1, 1 on 2, 2 on 1)
+        let cycle = topological_order(&[vec![1], vec![2], vec![1]]).unwrap_err();
+        assert_eq!(cycle.first(), cycle.last());
+        assert!(
+            cycle == vec![1, 2, 1] || cycle == vec![2, 1, 2],
+            "{cycle:?}"
+        );
+    }
+
+    #[test]
+    fn dependencies_come_first() {
+        let order = topological_order(&[vec![2], vec![], vec![1]]).unwrap();
+        assert_eq!(order, vec![1, 2, 0]);
+    }
+}

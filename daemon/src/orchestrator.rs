@@ -1,0 +1,115 @@
+//! The orchestrator: the one owner of a workspace's board and store. Every change
+//! goes through `apply`: the core decides under a short lock, the store writes the
+//! decision, and the caller gets its answer once a flush has made it durable. Events
+//! reach subscribers in the order they happened, and only once durable.
+
+use std::sync::{Arc, Mutex};
+
+use baton_protocol::BatonError;
+use chrono::{DateTime, Utc};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::core::{Board, Events};
+use crate::store::group_commit::Ticket;
+use crate::store::{GroupCommit, Store, StoreError};
+
+/// How many operations' events a slow subscriber may fall behind by before it misses
+/// some (it is told, and can fetch the state again).
+const EVENT_BACKLOG: usize = 1024;
+
+struct Owned {
+    board: Board,
+    store: Store,
+}
+
+/// The workspace's state and its one way to change.
+pub struct Orchestrator {
+    owned: Mutex<Owned>,
+    commit: GroupCommit,
+    publish: mpsc::UnboundedSender<(Ticket, Events)>,
+    events: broadcast::Sender<Arc<Events>>,
+}
+
+impl Orchestrator {
+    /// Opens the store and reads the board back; needs a tokio runtime.
+    pub fn open(mut store: Store) -> Result<Arc<Orchestrator>, StoreError> {
+        let board = store.load()?;
+        let commit = store.group_commit();
+        let (publish, queue) = mpsc::unbounded_channel();
+        let (events, _) = broadcast::channel(EVENT_BACKLOG);
+        tokio::spawn(publisher(queue, commit.clone(), events.clone()));
+        Ok(Arc::new(Orchestrator {
+            owned: Mutex::new(Owned { board, store }),
+            commit,
+            publish,
+            events,
+        }))
+    }
+
+    /// Runs one operation of the core. When it changed something, the change is
+    /// written and durable before this returns.
+    pub async fn apply<T>(
+        &self,
+        operation: impl FnOnce(&mut Board, DateTime<Utc>) -> Result<(T, Events), BatonError>,
+    ) -> Result<T, BatonError> {
+        let (value, ticket) = {
+            let mut owned = self.owned.lock().expect("state lock");
+            let Owned { board, store } = &mut *owned;
+            let (value, events) = operation(board, Utc::now())?;
+            if events.is_empty() {
+                return Ok(value);
+            }
+            if let Err(err) = store.persist(board, &events) {
+                // The board is ahead of the disk now; the last durable state is the
+                // truth, and a restart goes back to it.
+                tracing::error!("{err}; stopping so that a restart serves the durable state");
+                std::process::exit(70);
+            }
+            let ticket = self.commit.ticket();
+            let _ = self.publish.send((ticket, events));
+            (value, ticket)
+        };
+        self.commit.durable(ticket).await;
+        Ok(value)
+    }
+
+    /// Reads the board without changing it.
+    pub fn read<T>(&self, reader: impl FnOnce(&Board) -> T) -> T {
+        reader(&self.owned.lock().expect("state lock").board)
+    }
+
+    /// Every event from now on, one item per operation.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Events>> {
+        self.events.subscribe()
+    }
+
+    /// Waits until everything applied so far is on disk.
+    pub async fn flush(&self) {
+        let ticket = self.commit.ticket();
+        self.commit.durable(ticket).await;
+    }
+}
+
+/// Sends each operation's events once durable, in the order the operations ran.
+async fn publisher(
+    mut queue: mpsc::UnboundedReceiver<(Ticket, Events)>,
+    commit: GroupCommit,
+    events: broadcast::Sender<Arc<Events>>,
+) {
+    while let Some((ticket, batch)) = queue.recv().await {
+        commit.durable(ticket).await;
+        let _ = events.send(Arc::new(batch));
+    }
+}
+
+/// Applies claim expiry once a second, for claims held by agents outside the daemon.
+pub async fn expire_claims(orchestrator: Arc<Orchestrator>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let _ = orchestrator
+            .apply(|board, now| Ok(((), board.expire_claims(now))))
+            .await;
+    }
+}

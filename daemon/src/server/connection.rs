@@ -1,0 +1,300 @@
+//! One client's connection: the LSP lifecycle, every `baton/*` request, and the
+//! forwarding of events to clients that asked for them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use baton_protocol::methods::{self as m, Request};
+use baton_protocol::{BatonError, Config, Discovery, Status, Task, VERSION};
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+use tower::Service;
+use tower_lsp::jsonrpc::{self, ErrorCode};
+use tower_lsp::lsp_types::{
+    InitializeParams, InitializeResult, InitializedParams, ServerCapabilities, ServerInfo,
+};
+use tower_lsp::{ClientSocket, LanguageServer, LspService};
+
+use super::{state_file, Daemon};
+
+type Answer<T> = jsonrpc::Result<T>;
+
+pub struct Connection {
+    client: tower_lsp::Client,
+    daemon: Arc<Daemon>,
+    wants_events: AtomicBool,
+}
+
+/// The service for one connection, with every request routed.
+pub fn build(daemon: Arc<Daemon>) -> (LspService<Connection>, ClientSocket) {
+    LspService::build(|client| Connection {
+        client,
+        daemon,
+        wants_events: AtomicBool::new(false),
+    })
+    .custom_method(m::Init::METHOD, Connection::init)
+    .custom_method(m::Configure::METHOD, Connection::configure)
+    .custom_method(m::GetConfig::METHOD, Connection::get_config)
+    .custom_method(m::Start::METHOD, Connection::start)
+    .custom_method(m::Stop::METHOD, Connection::stop)
+    .custom_method(m::AddTask::METHOD, Connection::add_task)
+    .custom_method(m::AddTasks::METHOD, Connection::add_tasks)
+    .custom_method(m::ClaimTask::METHOD, Connection::claim_task)
+    .custom_method(m::StartTask::METHOD, Connection::start_task)
+    .custom_method(m::CompleteTask::METHOD, Connection::complete_task)
+    .custom_method(m::FailTask::METHOD, Connection::fail_task)
+    .custom_method(m::GetTask::METHOD, Connection::get_task)
+    .custom_method(m::ListTasks::METHOD, Connection::list_tasks)
+    .custom_method(m::CancelTask::METHOD, Connection::cancel_task)
+    .custom_method(m::RetryTask::METHOD, Connection::retry_task)
+    .custom_method(m::AddDiscovery::METHOD, Connection::add_discovery)
+    .custom_method(m::ListDiscoveries::METHOD, Connection::list_discoveries)
+    .custom_method(m::GetStatus::METHOD, Connection::status)
+    .custom_method(m::SaveState::METHOD, Connection::save_state)
+    .custom_method(m::LoadState::METHOD, Connection::load_state)
+    .custom_method(m::DaemonInfo::METHOD, Connection::daemon_info)
+    .custom_method(m::StopDaemon::METHOD, Connection::stop_daemon)
+    .finish()
+}
+
+/// A daemon error as JSON-RPC carries it: a stable code and `data.kind`.
+pub fn to_rpc(err: BatonError) -> jsonrpc::Error {
+    jsonrpc::Error {
+        code: ErrorCode::ServerError(err.kind.code()),
+        message: err.message.into(),
+        data: Some(json!({ "kind": err.kind })),
+    }
+}
+
+#[tower_lsp::async_trait]
+impl LanguageServer for Connection {
+    async fn initialize(&self, params: InitializeParams) -> Answer<InitializeResult> {
+        let wants_events = params
+            .initialization_options
+            .as_ref()
+            .and_then(|options| options.get("events"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        self.wants_events.store(wants_events, Ordering::Relaxed);
+        Ok(InitializeResult {
+            capabilities: ServerCapabilities::default(),
+            server_info: Some(ServerInfo {
+                name: "batond".into(),
+                version: Some(VERSION.into()),
+            }),
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        if self.wants_events.load(Ordering::Relaxed) {
+            tokio::spawn(forward_events(self.client.clone(), self.daemon.clone()));
+        }
+    }
+
+    async fn shutdown(&self) -> Answer<()> {
+        Ok(())
+    }
+}
+
+/// Sends every event to one client until it goes away.
+async fn forward_events(mut client: tower_lsp::Client, daemon: Arc<Daemon>) {
+    let mut events = daemon.orchestrator.subscribe();
+    loop {
+        let batch = match events.recv().await {
+            Ok(batch) => batch,
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!("a client fell {missed} operations behind; it missed their events");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        for event in batch.iter() {
+            let notification = jsonrpc::Request::build(event.method())
+                .params(event.params())
+                .finish();
+            if client.call(notification).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Connection {
+    async fn apply<T>(
+        &self,
+        operation: impl FnOnce(
+            &mut crate::core::Board,
+            chrono::DateTime<chrono::Utc>,
+        ) -> Result<(T, crate::core::Events), BatonError>,
+    ) -> Answer<T> {
+        self.daemon
+            .orchestrator
+            .apply(operation)
+            .await
+            .map_err(to_rpc)
+    }
+
+    fn read<T>(
+        &self,
+        reader: impl FnOnce(&crate::core::Board) -> Result<T, BatonError>,
+    ) -> Answer<T> {
+        self.daemon.orchestrator.read(reader).map_err(to_rpc)
+    }
+
+    async fn init(&self, params: m::InitParams) -> Answer<Status> {
+        self.apply(|board, now| Ok(((), board.init(params, now)?)))
+            .await?;
+        self.status().await
+    }
+
+    async fn configure(&self, patch: m::ConfigPatch) -> Answer<Config> {
+        self.apply(|board, now| {
+            let events = board.configure(&patch, now)?;
+            Ok((board.config().clone(), events))
+        })
+        .await
+    }
+
+    async fn get_config(&self) -> Answer<Config> {
+        self.read(|board| Ok(board.config().clone()))
+    }
+
+    async fn start(&self) -> Answer<Status> {
+        self.apply(|board, now| Ok(((), board.set_running(true, now))))
+            .await?;
+        self.status().await
+    }
+
+    async fn stop(&self) -> Answer<Status> {
+        self.apply(|board, now| Ok(((), board.set_running(false, now))))
+            .await?;
+        self.status().await
+    }
+
+    async fn add_task(&self, task: m::NewTask) -> Answer<Task> {
+        let mut tasks = self
+            .apply(|board, now| board.add_tasks(vec![task], now))
+            .await?;
+        Ok(tasks.remove(0))
+    }
+
+    async fn add_tasks(&self, params: m::AddTasksParams) -> Answer<Vec<Task>> {
+        self.apply(|board, now| board.add_tasks(params.tasks, now))
+            .await
+    }
+
+    async fn claim_task(&self, params: m::ClaimTaskParams) -> Answer<Option<Task>> {
+        self.apply(|board, now| board.claim(&params.agent_id, now))
+            .await
+    }
+
+    async fn start_task(&self, params: m::TaskRef) -> Answer<Task> {
+        self.apply(|board, now| board.start_task(&params.task_id, now))
+            .await
+    }
+
+    async fn complete_task(&self, params: m::CompleteTaskParams) -> Answer<Task> {
+        self.apply(|board, now| board.complete(&params.task_id, params.result, now))
+            .await
+    }
+
+    async fn fail_task(&self, params: m::FailTaskParams) -> Answer<Task> {
+        self.apply(|board, now| board.fail(&params.task_id, &params.error, now))
+            .await
+    }
+
+    async fn get_task(&self, params: m::TaskRef) -> Answer<Task> {
+        self.read(|board| board.task(&params.task_id).cloned())
+    }
+
+    async fn list_tasks(&self, params: m::ListTasksParams) -> Answer<Vec<Task>> {
+        self.read(|board| Ok(board.tasks(params.status)))
+    }
+
+    async fn cancel_task(&self, params: m::TaskRef) -> Answer<Task> {
+        self.apply(|board, now| board.cancel(&params.task_id, now))
+            .await
+    }
+
+    async fn retry_task(&self, params: m::TaskRef) -> Answer<Vec<Task>> {
+        self.apply(|board, now| board.retry(&params.task_id, now))
+            .await
+    }
+
+    async fn add_discovery(&self, params: m::NewDiscovery) -> Answer<Discovery> {
+        self.apply(|board, now| board.add_discovery(params, now))
+            .await
+    }
+
+    async fn list_discoveries(&self) -> Answer<Vec<Discovery>> {
+        self.read(|board| Ok(board.discoveries().to_vec()))
+    }
+
+    async fn status(&self) -> Answer<Status> {
+        self.read(|board| Ok(board.status()))
+    }
+
+    async fn save_state(&self, params: m::StateFile) -> Answer<m::SavedState> {
+        let path = state_file::resolve(&self.daemon.workspace, &params.path);
+        let state = self.daemon.orchestrator.read(|board| board.state());
+        let saved = m::SavedState {
+            path: path.display().to_string(),
+            tasks: state.tasks.len(),
+            discoveries: state.discoveries.len(),
+        };
+        let write = tokio::task::spawn_blocking(move || state_file::write(&path, &state));
+        write
+            .await
+            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
+            .map_err(to_rpc)?;
+        Ok(saved)
+    }
+
+    async fn load_state(&self, params: m::StateFile) -> Answer<Status> {
+        let path = state_file::resolve(&self.daemon.workspace, &params.path);
+        let read = tokio::task::spawn_blocking(move || state_file::read(&path));
+        let state = read
+            .await
+            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
+            .map_err(to_rpc)?;
+        self.apply(|board, now| Ok(((), board.load(state, now)?)))
+            .await?;
+        self.status().await
+    }
+
+    async fn daemon_info(&self) -> Answer<m::DaemonInfoResult> {
+        Ok(m::DaemonInfoResult {
+            version: VERSION.into(),
+            pid: std::process::id(),
+            workspace: self.daemon.workspace.display().to_string(),
+            socket: self.daemon.socket.display().to_string(),
+            log_file: self.daemon.log_file.display().to_string(),
+        })
+    }
+
+    async fn stop_daemon(&self) -> Answer<()> {
+        let shutdown = self.daemon.shutdown.clone();
+        // Let this answer reach the client before the daemon goes.
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let _ = shutdown.send(true);
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_protocol::ErrorKind;
+
+    #[test]
+    fn every_error_kind_keeps_its_code_on_the_wire() {
+        for kind in ErrorKind::ALL {
+            let err = to_rpc(BatonError::new(kind, "message"));
+            assert_eq!(err.code, ErrorCode::ServerError(kind.code()));
+            assert_eq!(err.data, Some(json!({ "kind": kind })));
+            assert_eq!(ErrorKind::from_code(kind.code()), Some(kind));
+        }
+    }
+}

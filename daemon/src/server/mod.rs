@@ -1,0 +1,65 @@
+//! The server: the only code that knows tower-lsp. It accepts connections on the
+//! workspace's local socket and serves each with its own `Connection`, all sharing
+//! one orchestrator.
+
+mod connection;
+mod state_file;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use interprocess::local_socket::tokio::prelude::*;
+use interprocess::local_socket::{GenericFilePath, ListenerOptions};
+use interprocess::os::unix::local_socket::ListenerOptionsExt;
+use tokio::sync::watch;
+use tower_lsp::Server;
+
+use crate::orchestrator::Orchestrator;
+
+/// Requests one connection may have in flight at once.
+const CONCURRENCY: usize = 32;
+
+/// What every connection needs to know about the daemon it belongs to.
+pub struct Daemon {
+    pub orchestrator: Arc<Orchestrator>,
+    pub workspace: PathBuf,
+    pub socket: PathBuf,
+    pub log_file: PathBuf,
+    /// Set to true to end the daemon.
+    pub shutdown: watch::Sender<bool>,
+}
+
+/// Listens on `socket` (which must not exist) so that only this user can connect.
+pub fn listen(socket: &Path) -> std::io::Result<interprocess::local_socket::tokio::Listener> {
+    let name = socket.to_fs_name::<GenericFilePath>()?;
+    ListenerOptions::new()
+        .name(name)
+        .mode(0o600)
+        .reclaim_name(true)
+        .create_tokio()
+}
+
+/// Serves connections until the daemon is told to shut down.
+pub async fn serve(listener: interprocess::local_socket::tokio::Listener, daemon: Arc<Daemon>) {
+    let mut shutdown = daemon.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(stream) => {
+                    tokio::spawn(serve_connection(stream, daemon.clone()));
+                }
+                Err(err) => tracing::warn!("accepting a connection failed: {err}"),
+            },
+            _ = shutdown.wait_for(|&stop| stop) => break,
+        }
+    }
+}
+
+async fn serve_connection(stream: interprocess::local_socket::tokio::Stream, daemon: Arc<Daemon>) {
+    let (read, write) = tokio::io::split(stream);
+    let (service, socket) = connection::build(daemon);
+    Server::new(read, write, socket)
+        .concurrency_level(CONCURRENCY)
+        .serve(service)
+        .await;
+}

@@ -1,0 +1,47 @@
+//! State files: the reference's CoordinationState as JSON, written atomically and
+//! read whole before anything changes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use baton_protocol::{BatonError, CoordinationState};
+
+/// A state file path as the user gave it: relative paths are taken from the
+/// workspace root (the CLI sends absolute paths).
+pub fn resolve(workspace: &Path, path: &str) -> PathBuf {
+    workspace.join(path)
+}
+
+/// Writes to a temporary file beside `path`, syncs, then renames over it, so a crash
+/// leaves either the old file or the new one.
+pub fn write(path: &Path, state: &CoordinationState) -> Result<(), BatonError> {
+    let failed = |err: std::io::Error| {
+        BatonError::invalid(format!(
+            "cannot write the state to {}: {err}",
+            path.display()
+        ))
+    };
+    let directory = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(directory).map_err(failed)?;
+    serde_json::to_writer_pretty(&mut file, state).map_err(|err| failed(err.into()))?;
+    file.write_all(b"\n").map_err(failed)?;
+    file.as_file().sync_all().map_err(failed)?;
+    file.persist(path).map_err(|err| failed(err.error))?;
+    Ok(())
+}
+
+/// Reads and parses a whole state file. Checking what it says is the core's job.
+pub fn read(path: &Path) -> Result<CoordinationState, BatonError> {
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        BatonError::invalid(format!(
+            "cannot read the state file {}: {err}",
+            path.display()
+        ))
+    })?;
+    serde_json::from_str(&text).map_err(|err| {
+        BatonError::invalid(format!(
+            "{} is not a baton state file (the reference's CoordinationState JSON): {err}; nothing was changed",
+            path.display()
+        ))
+    })
+}
