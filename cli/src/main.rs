@@ -1,1 +1,57 @@
-fn main() {}
+//! `baton`: the command line face of a workspace's daemon. This file parses the
+//! command line, runs the command on a single-threaded runtime (a call is one short
+//! exchange with the daemon, and starting quickly matters more than parallelism), and
+//! turns the outcome into an exit status: 0 done, 1 an error, 2 bad usage.
+
+mod args;
+mod commands;
+mod render;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use baton_protocol::ErrorKind;
+use clap::Parser;
+use console::style;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    if std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()) {
+        console::set_colors_enabled(false);
+        console::set_colors_enabled_stderr(false);
+    }
+    let json = cli.json;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            report(
+                json,
+                ErrorKind::OrchestrationError,
+                &format!("cannot start the async runtime: {err}"),
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.is_closed_output() => ExitCode::SUCCESS,
+        Err(err) => {
+            report(json, err.kind(), &err.to_string());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error as one line on stderr: text for people, a JSON object with `--json`.
+/// Nothing is left to do when stderr itself is gone, so a failed write is ignored.
+fn report(json: bool, kind: ErrorKind, message: &str) {
+    let line = if json {
+        serde_json::json!({ "error": { "kind": kind, "message": message } }).to_string()
+    } else {
+        format!("{} {message}", style("error:").red().bold().for_stderr())
+    };
+    let _ = writeln!(std::io::stderr(), "{line}");
+}

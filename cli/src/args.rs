@@ -1,0 +1,311 @@
+//! The command line as a user types it: every command, flag and help text. Parsing
+//! only; what a command does lives in `commands`.
+
+use std::path::PathBuf;
+
+use baton_protocol::{TaskId, TaskStatus};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+
+/// Where the flags that every command takes are listed in help.
+const GLOBAL: &str = "Global options";
+
+/// baton runs a team of coding agents on one workspace and keeps their plan of tasks.
+///
+/// Every command talks to the workspace's daemon, starting it in the background
+/// when none runs yet.
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, propagate_version = true)]
+pub struct Cli {
+    /// Use DIR as the workspace (by default: the git repository around the current
+    /// directory, or the current directory itself)
+    #[arg(short = 'C', value_name = "DIR", global = true, help_heading = GLOBAL)]
+    pub workspace: Option<PathBuf>,
+
+    /// Print machine-readable JSON: the same objects the protocol uses
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub json: bool,
+
+    /// Say on stderr which workspace and daemon are used
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set the goal of this workspace, with an optional master plan and settings
+    Init(InitArgs),
+
+    /// Show every setting, show one, or change one
+    #[command(
+        after_help = "VALUE is read as JSON when it parses (3, [\"Read\",\"Edit\"], \
+                            null), else taken as text. `null` clears an optional setting."
+    )]
+    Config {
+        /// The setting to show or change, e.g. max_workers
+        key: Option<String>,
+        /// The new value
+        value: Option<String>,
+    },
+
+    /// Add a task (prints its id), or many at once with --batch
+    Add(AddArgs),
+
+    /// List the tasks
+    Tasks {
+        /// Only the tasks with this status
+        #[arg(short, long, value_name = "STATUS", value_parser = status_parser())]
+        status: Option<TaskStatus>,
+    },
+
+    /// Show everything about one task, its result included
+    Show {
+        /// The task's id, e.g. task-003
+        #[arg(value_name = "ID", value_parser = task_id)]
+        task: TaskId,
+    },
+
+    /// Take the most urgent ready task for an agent (prints its id, or nothing
+    /// when no task is ready)
+    Claim {
+        /// The agent that takes the task
+        #[arg(long, value_name = "ID")]
+        agent: String,
+    },
+
+    /// Mark a task done, with what came of it
+    Complete(CompleteArgs),
+
+    /// Mark a task failed, saying why
+    Fail {
+        /// The task's id
+        #[arg(value_name = "ID", value_parser = task_id)]
+        task: TaskId,
+        /// Why it failed
+        #[arg(long, value_name = "TEXT")]
+        error: String,
+    },
+
+    /// Cancel a task that has not finished; the tasks that depend on it fail
+    Cancel {
+        /// The task's id
+        #[arg(value_name = "ID", value_parser = task_id)]
+        task: TaskId,
+    },
+
+    /// Reopen a failed or cancelled task and the tasks that failed because of it
+    /// (prints every reopened id)
+    Retry {
+        /// The task's id
+        #[arg(value_name = "ID", value_parser = task_id)]
+        task: TaskId,
+    },
+
+    /// Share a finding with every agent
+    Discover {
+        /// What was found
+        text: String,
+        /// The agent that found it
+        #[arg(long, value_name = "ID")]
+        agent: String,
+        /// The task it concerns
+        #[arg(long, value_name = "ID", value_parser = task_id)]
+        task: Option<TaskId>,
+        /// A tag to find it by (repeat for more)
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+    },
+
+    /// List every discovery
+    Discoveries,
+
+    /// Show the goal, progress, agents and recent discoveries
+    Status,
+
+    /// Print every change as it happens, until the daemon stops or Ctrl-C
+    Watch,
+
+    /// Start handing ready tasks to agents
+    Start,
+
+    /// Stop handing out tasks and end every running agent; their tasks go back to
+    /// the queue
+    Stop,
+
+    /// Write the whole state to a JSON file
+    Save {
+        /// The file to write
+        file: PathBuf,
+    },
+
+    /// Replace the whole state with a JSON file's (nothing changes when the file is
+    /// bad)
+    Load {
+        /// The file to read
+        file: PathBuf,
+    },
+
+    /// Start, stop or ask about the workspace's daemon
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
+}
+
+/// `baton init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// What the team should achieve
+    pub goal: String,
+
+    /// The master plan, as text
+    #[arg(long, value_name = "TEXT", conflicts_with = "plan_file")]
+    pub plan: Option<String>,
+
+    /// The master plan, read from a file
+    #[arg(long, value_name = "FILE")]
+    pub plan_file: Option<PathBuf>,
+
+    /// How many agents may work at once
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_workers: Option<u32>,
+
+    /// The model the agents use
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Seconds an agent may work on one task
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub task_timeout: Option<u64>,
+}
+
+/// `baton add`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["description", "batch"]))]
+pub struct AddArgs {
+    /// What the task is about, in words an agent understands
+    pub description: Option<String>,
+
+    /// Priority from 1 (most urgent) to 10 [default: 5]
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub priority: Option<u8>,
+
+    /// A task that must be done first (repeat for more)
+    #[arg(short = 'd', long = "dependency", value_name = "ID", value_parser = task_id)]
+    pub dependencies: Vec<TaskId>,
+
+    /// A file the task concerns (repeat for more)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<String>,
+
+    /// A hint for the agent that takes the task
+    #[arg(long, value_name = "TEXT")]
+    pub hint: Option<String>,
+
+    /// Add every task of a JSON file (`-` reads standard input): a list of
+    /// {description, priority, dependencies, context_files, hints}. A dependency may
+    /// name an id given earlier in the same batch. Prints the new ids.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["priority", "dependencies", "files", "hint"]
+    )]
+    pub batch: Option<PathBuf>,
+}
+
+/// `baton complete`.
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The task's id
+    #[arg(value_name = "ID", value_parser = task_id)]
+    pub task: TaskId,
+
+    /// What the work produced
+    #[arg(long, value_name = "TEXT")]
+    pub output: Option<String>,
+
+    /// A file the work changed (repeat for more)
+    #[arg(long = "modified", value_name = "FILE")]
+    pub modified: Vec<String>,
+
+    /// A file the work created (repeat for more)
+    #[arg(long = "created", value_name = "FILE")]
+    pub created: Vec<String>,
+
+    /// A finding worth sharing (repeat for more)
+    #[arg(long = "discovery", value_name = "TEXT")]
+    pub discoveries: Vec<String>,
+}
+
+/// `baton daemon …`.
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Start the workspace's daemon unless it runs, and say where it is
+    Start,
+    /// Stop the workspace's daemon
+    Stop,
+    /// Say whether the workspace's daemon runs, and where
+    Status,
+}
+
+/// Task ids are free text on the wire; an empty one can only be a typing slip.
+fn task_id(text: &str) -> Result<TaskId, String> {
+    if text.trim().is_empty() {
+        Err("a task id cannot be empty; `baton tasks` lists the ids".into())
+    } else {
+        Ok(TaskId::from(text))
+    }
+}
+
+/// Offers the protocol's own status names, so help and errors list them.
+fn status_parser() -> impl TypedValueParser<Value = TaskStatus> {
+    PossibleValuesParser::new(TaskStatus::ALL.map(TaskStatus::as_str))
+        .try_map(|name| name.parse::<TaskStatus>())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_after_the_command_too() {
+        let cli = Cli::try_parse_from(["baton", "tasks", "--json", "-C", "/tmp", "-v"]).unwrap();
+        assert!(cli.json && cli.verbose);
+        assert_eq!(cli.workspace, Some(PathBuf::from("/tmp")));
+    }
+
+    #[test]
+    fn add_needs_a_description_or_a_batch_but_not_both() {
+        assert!(Cli::try_parse_from(["baton", "add"]).is_err());
+        assert!(Cli::try_parse_from(["baton", "add", "x", "--batch", "-"]).is_err());
+        assert!(Cli::try_parse_from(["baton", "add", "--batch", "-", "-p", "2"]).is_err());
+        assert!(Cli::try_parse_from(["baton", "add", "--batch", "-"]).is_ok());
+    }
+
+    #[test]
+    fn priorities_outside_one_to_ten_are_bad_usage() {
+        let err = Cli::try_parse_from(["baton", "add", "x", "-p", "11"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn task_status_takes_the_protocol_names() {
+        let cli = Cli::try_parse_from(["baton", "tasks", "--status", "in_progress"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Tasks {
+                status: Some(TaskStatus::InProgress)
+            }
+        ));
+        assert!(Cli::try_parse_from(["baton", "tasks", "--status", "busy"]).is_err());
+    }
+}

@@ -1,0 +1,605 @@
+//! What each command does: find the workspace, check what can be checked before
+//! anything is sent, make one request (or a few) to the daemon, and print the answer,
+//! as text through `render` or as the protocol's own objects with `--json`.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use baton_protocol::methods::{
+    self, AddTasksParams, ClaimTaskParams, CompleteTaskParams, ConfigPatch, DaemonInfoResult,
+    FailTaskParams, InitParams, ListTasksParams, NewDiscovery, NewTask, Request, StateFile,
+    TaskRef,
+};
+use baton_protocol::{
+    Client, ClientError, Config, ConnectConfig, ErrorKind, Event, Task, TaskResult, Workspace,
+};
+use console::style;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::args::{AddArgs, Cli, Command, CompleteArgs, DaemonCommand, InitArgs};
+use crate::render;
+
+/// How long `baton daemon stop` waits for the daemon to close its end.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// Why a command did not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The daemon refused, or could not be reached.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The command's own input is wrong (a file, a setting); nothing was sent.
+    #[error("{0}")]
+    Input(String),
+    /// There is no workspace where the command was asked to work.
+    #[error("{0}")]
+    Workspace(io::Error),
+    /// The answer could not be written out.
+    #[error("cannot write the output: {0}")]
+    Output(#[from] io::Error),
+}
+
+impl CommandError {
+    /// The protocol's error kind, which `--json` reports so scripts can tell errors apart.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CommandError::Client(err) => err.kind(),
+            CommandError::Input(_) => ErrorKind::InvalidInputError,
+            CommandError::Workspace(_) | CommandError::Output(_) => ErrorKind::OrchestrationError,
+        }
+    }
+
+    /// A reader that went away (`baton watch | head`) has had all it wanted.
+    pub fn is_closed_output(&self) -> bool {
+        matches!(self, CommandError::Output(err) if err.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+type Result<T, E = CommandError> = std::result::Result<T, E>;
+
+/// Runs the command the user typed.
+pub async fn run(cli: Cli) -> Result<()> {
+    let workspace = match &cli.workspace {
+        Some(dir) => Workspace::at(dir),
+        None => std::env::current_dir().and_then(|dir| Workspace::discover(&dir)),
+    }
+    .map_err(CommandError::Workspace)?;
+    let session = Session {
+        workspace,
+        json: cli.json,
+        verbose: cli.verbose,
+    };
+    match cli.command {
+        Command::Init(args) => session.init(args).await,
+        Command::Config { key, value } => session.config(key, value).await,
+        Command::Add(args) => session.add(args).await,
+        Command::Tasks { status } => {
+            let tasks = session
+                .request::<methods::ListTasks>(&ListTasksParams { status })
+                .await?;
+            if tasks.is_empty() && !session.json {
+                let which = status
+                    .map(|status| format!("{status} "))
+                    .unwrap_or_default();
+                session.note(&format!("no {which}tasks"));
+            }
+            let width = console::Term::stdout()
+                .size_checked()
+                .map(|(_, columns)| usize::from(columns));
+            session.show(&tasks, |tasks| render::task_list(tasks, width))
+        }
+        Command::Show { task } => {
+            let task = session
+                .request::<methods::GetTask>(&TaskRef { task_id: task })
+                .await?;
+            session.show(&task, render::task)
+        }
+        Command::Claim { agent } => {
+            let claimed = session
+                .request::<methods::ClaimTask>(&ClaimTaskParams { agent_id: agent })
+                .await?;
+            session.show(&claimed, |claimed| match claimed {
+                Some(task) => task.id.to_string(),
+                None => String::new(),
+            })
+        }
+        Command::Complete(args) => session.complete(args).await,
+        Command::Fail { task, error } => {
+            let params = FailTaskParams {
+                task_id: task,
+                error,
+            };
+            let task = session.request::<methods::FailTask>(&params).await?;
+            session.show(&task, |task| format!("failed {}", task.id))
+        }
+        Command::Cancel { task } => {
+            let task = session
+                .request::<methods::CancelTask>(&TaskRef { task_id: task })
+                .await?;
+            session.show(&task, |task| format!("cancelled {}", task.id))
+        }
+        Command::Retry { task } => {
+            let reopened = session
+                .request::<methods::RetryTask>(&TaskRef { task_id: task })
+                .await?;
+            session.show(&reopened, |tasks| id_lines(tasks))
+        }
+        Command::Discover {
+            text,
+            agent,
+            task,
+            tags,
+        } => {
+            let params = NewDiscovery {
+                agent_id: agent,
+                content: text,
+                related_task: task,
+                tags,
+            };
+            let discovery = session.request::<methods::AddDiscovery>(&params).await?;
+            session.show(&discovery, |_| "discovery shared".into())
+        }
+        Command::Discoveries => {
+            let discoveries = session.request::<methods::ListDiscoveries>(&()).await?;
+            if discoveries.is_empty() && !session.json {
+                session.note("no discoveries yet");
+            }
+            session.show(&discoveries, |found| render::discovery_list(found))
+        }
+        Command::Status => {
+            let status = session.request::<methods::GetStatus>(&()).await?;
+            session.show(&status, |status| render::status(status, chrono::Utc::now()))
+        }
+        Command::Watch => session.watch().await,
+        Command::Start => {
+            let status = session.request::<methods::Start>(&()).await?;
+            session.show(&status, |status| {
+                format!("started  {}", render::progress(&status.progress))
+            })
+        }
+        Command::Stop => {
+            let status = session.request::<methods::Stop>(&()).await?;
+            session.show(&status, |status| {
+                format!("stopped  {}", render::progress(&status.progress))
+            })
+        }
+        Command::Save { file } => {
+            let file = state_file(&file)?;
+            let saved = session.request::<methods::SaveState>(&file).await?;
+            session.show(&saved, render::saved)
+        }
+        Command::Load { file } => {
+            let file = state_file(&file)?;
+            let status = session.request::<methods::LoadState>(&file).await?;
+            session.show(&status, |status| {
+                format!(
+                    "loaded {}  {}",
+                    file.path,
+                    render::progress(&status.progress)
+                )
+            })
+        }
+        Command::Daemon(command) => session.daemon(command).await,
+    }
+}
+
+/// One command's context: where, and how to print.
+struct Session {
+    workspace: Workspace,
+    json: bool,
+    verbose: bool,
+}
+
+impl Session {
+    /// Connects to the workspace's daemon, starting it when none runs.
+    async fn connect(&self) -> Result<Client> {
+        let config = ConnectConfig {
+            start: true,
+            daemon: None,
+            events: false,
+        };
+        Ok(self.connect_with(config).await?)
+    }
+
+    /// Connects (starting the daemon when none runs) and sends one request.
+    async fn request<R: Request>(&self, params: &R::Params) -> Result<R::Result> {
+        Ok(self.connect().await?.request::<R>(params).await?)
+    }
+
+    async fn connect_with(&self, config: ConnectConfig) -> Result<Client, ClientError> {
+        if self.verbose {
+            self.note(&format!(
+                "workspace {}, socket {}",
+                self.workspace.root().display(),
+                self.workspace.socket_path().display()
+            ));
+        }
+        let client = Client::connect(&self.workspace, &config).await?;
+        if self.verbose {
+            self.note(&format!("connected to batond {}", client.daemon_version()));
+        }
+        Ok(client)
+    }
+
+    /// Prints an answer: as JSON with `--json`, else as `human` renders it.
+    fn show<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) -> Result<()> {
+        let text = if self.json {
+            serde_json::to_string_pretty(value).map_err(io::Error::from)?
+        } else {
+            human(value)
+        };
+        write_out(&text)?;
+        Ok(())
+    }
+
+    /// A remark for the person at the terminal, on stderr so that pipes stay clean.
+    /// A remark that cannot be written is not worth failing the command for.
+    fn note(&self, text: &str) {
+        let _ = writeln!(io::stderr(), "{}", style(text).dim().for_stderr());
+    }
+
+    async fn init(&self, args: InitArgs) -> Result<()> {
+        let master_plan = match (args.plan, args.plan_file) {
+            (Some(plan), _) => plan,
+            (None, Some(file)) => fs::read_to_string(&file).map_err(|err| {
+                CommandError::Input(format!("cannot read the plan {}: {err}", file.display()))
+            })?,
+            (None, None) => String::new(),
+        };
+        let params = InitParams {
+            goal: args.goal,
+            master_plan,
+            config: ConfigPatch {
+                max_workers: args.max_workers,
+                model: args.model,
+                task_timeout: args.task_timeout,
+                ..ConfigPatch::default()
+            },
+        };
+        let status = self.request::<methods::Init>(&params).await?;
+        self.show(&status, |status| format!("goal set: {}", status.goal))
+    }
+
+    async fn config(&self, key: Option<String>, value: Option<String>) -> Result<()> {
+        let Some(key) = key else {
+            let config = self.request::<methods::GetConfig>(&()).await?;
+            return self.show(&config, render::config);
+        };
+        let Some(value) = value else {
+            known_setting(&key)?;
+            let config = self.request::<methods::GetConfig>(&()).await?;
+            let value = setting(&config, &key)?;
+            return self.show(&value, |value| render::config_value(&key, value));
+        };
+        let patch = config_patch(&key, &value)?;
+        let config = self.request::<methods::Configure>(&patch).await?;
+        let value = setting(&config, &key)?;
+        self.show(&config, |_| {
+            format!("{key} = {}", render::config_value(&key, &value))
+        })
+    }
+
+    async fn add(&self, args: AddArgs) -> Result<()> {
+        match (args.batch, args.description) {
+            (Some(file), _) => {
+                let tasks = read_batch(&file)?;
+                let added = self
+                    .request::<methods::AddTasks>(&AddTasksParams { tasks })
+                    .await?;
+                self.show(&added, |tasks| id_lines(tasks))
+            }
+            (None, Some(description)) => {
+                let mut task = NewTask::new(description);
+                if let Some(priority) = args.priority {
+                    task.priority = priority;
+                }
+                task.dependencies = args.dependencies;
+                task.context_files = args.files;
+                task.hints = args.hint.unwrap_or_default();
+                let added = self.request::<methods::AddTask>(&task).await?;
+                self.show(&added, |task| task.id.to_string())
+            }
+            (None, None) => Err(CommandError::Input(
+                "say what the task is, or give --batch FILE".into(),
+            )),
+        }
+    }
+
+    async fn complete(&self, args: CompleteArgs) -> Result<()> {
+        let params = CompleteTaskParams {
+            task_id: args.task,
+            result: TaskResult {
+                output: args.output.unwrap_or_default(),
+                files_modified: args.modified,
+                files_created: args.created,
+                discoveries: args.discoveries,
+                ..TaskResult::default()
+            },
+        };
+        let task = self.request::<methods::CompleteTask>(&params).await?;
+        self.show(&task, |task| format!("completed {}", task.id))
+    }
+
+    /// Prints every event until the daemon closes the connection or the user presses
+    /// Ctrl-C; both are a normal end.
+    async fn watch(&self) -> Result<()> {
+        let mut client = self
+            .connect_with(ConnectConfig {
+                start: true,
+                daemon: None,
+                events: true,
+            })
+            .await?;
+        let Some(events) = client.events() else {
+            return Err(ClientError::Closed.into());
+        };
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => write_out(&self.event_line(&event)?)?,
+                    None => {
+                        if !self.json {
+                            self.note("the daemon closed the connection");
+                        }
+                        return Ok(());
+                    }
+                },
+                Ok(()) = &mut ctrl_c => return Ok(()),
+            }
+        }
+    }
+
+    /// One event as `watch` prints it: a JSON line, or a line of text.
+    fn event_line(&self, event: &Event) -> Result<String> {
+        if self.json {
+            Ok(serde_json::to_string(event).map_err(io::Error::from)?)
+        } else {
+            Ok(render::event(event))
+        }
+    }
+
+    async fn daemon(&self, command: DaemonCommand) -> Result<()> {
+        match command {
+            DaemonCommand::Start => {
+                let info = self.request::<methods::DaemonInfo>(&()).await?;
+                self.show(&info, render::daemon_info)
+            }
+            DaemonCommand::Status => {
+                let Some(client) = self.running_daemon(false).await? else {
+                    return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon());
+                };
+                let info = client.request::<methods::DaemonInfo>(&()).await?;
+                self.show(&info, render::daemon_info)
+            }
+            DaemonCommand::Stop => {
+                let Some(mut client) = self.running_daemon(true).await? else {
+                    return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon());
+                };
+                let info = client.request::<methods::DaemonInfo>(&()).await?;
+                match client.request::<methods::StopDaemon>(&()).await {
+                    Ok(()) | Err(ClientError::Closed) => {}
+                    Err(err) => return Err(err.into()),
+                }
+                // The daemon closes its end as it goes: wait for that, so that a
+                // command run right after this one meets no half-stopped daemon.
+                if let Some(events) = client.events() {
+                    let closed = async { while events.recv().await.is_some() {} };
+                    let _ = tokio::time::timeout(STOP_WAIT, closed).await;
+                }
+                self.show(&info, |info| {
+                    format!(
+                        "stopped batond {} (pid {}) for {}",
+                        info.version, info.pid, info.workspace
+                    )
+                })
+            }
+        }
+    }
+
+    /// Connects to the workspace's daemon without starting one; `None` when none runs.
+    /// With `events`, the connection's end can be awaited through the event stream.
+    async fn running_daemon(&self, events: bool) -> Result<Option<Client>> {
+        let config = ConnectConfig {
+            start: false,
+            daemon: None,
+            events,
+        };
+        match self.connect_with(config).await {
+            Ok(client) => Ok(Some(client)),
+            Err(ClientError::Connect { .. }) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    fn no_daemon(&self) -> String {
+        format!("no daemon runs for {}", self.workspace.root().display())
+    }
+}
+
+/// Writes to stdout, ending with a newline unless there is nothing to say.
+fn write_out(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    if !text.is_empty() && !text.ends_with('\n') {
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+fn id_lines(tasks: &[Task]) -> String {
+    tasks.iter().map(|task| format!("{}\n", task.id)).collect()
+}
+
+/// The tasks of a `--batch` file (or of standard input for `-`), checked whole before
+/// anything is sent.
+fn read_batch(file: &Path) -> Result<Vec<NewTask>> {
+    let (name, text) = if file == Path::new("-") {
+        ("standard input".to_owned(), io::read_to_string(io::stdin()))
+    } else {
+        (file.display().to_string(), fs::read_to_string(file))
+    };
+    let text = text.map_err(|err| CommandError::Input(format!("cannot read {name}: {err}")))?;
+    serde_json::from_str(&text).map_err(|err| {
+        CommandError::Input(format!(
+            "{name} is not a JSON list of tasks \
+             ({{description, priority, dependencies, context_files, hints}}): {err}"
+        ))
+    })
+}
+
+/// The daemon reads state files from its own directory: give it an absolute path,
+/// taken from where the user stands.
+fn state_file(file: &Path) -> Result<StateFile> {
+    let path: PathBuf = std::path::absolute(file)
+        .map_err(|err| CommandError::Input(format!("{}: {err}", file.display())))?;
+    let path = path.into_os_string().into_string().map_err(|path| {
+        CommandError::Input(format!(
+            "{} is not valid UTF-8; choose another file name",
+            PathBuf::from(path).display()
+        ))
+    })?;
+    Ok(StateFile { path })
+}
+
+/// Every setting's name, as the protocol spells it.
+fn setting_names() -> Vec<String> {
+    match serde_json::to_value(Config::default()) {
+        Ok(Value::Object(settings)) => settings.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn known_setting(key: &str) -> Result<()> {
+    let names = setting_names();
+    if names.iter().any(|name| name == key) {
+        Ok(())
+    } else {
+        Err(CommandError::Input(format!(
+            "unknown setting `{key}`; the settings are {}",
+            names.join(", ")
+        )))
+    }
+}
+
+/// One setting's value in a configuration.
+fn setting(config: &Config, key: &str) -> Result<Value> {
+    let settings = serde_json::to_value(config).map_err(io::Error::from)?;
+    settings
+        .get(key)
+        .cloned()
+        .ok_or_else(|| CommandError::Input(format!("unknown setting `{key}`")))
+}
+
+/// The change `baton config KEY VALUE` asks for. VALUE is JSON when it parses as a
+/// fitting value, else text, so that `3`, `null` and `["Read"]` work as well as a
+/// model name; `null` clears an optional setting.
+fn config_patch(key: &str, raw: &str) -> Result<ConfigPatch> {
+    known_setting(key)?;
+    let patch_of = |value: Value| {
+        let mut object = Map::new();
+        object.insert(key.to_owned(), value);
+        serde_json::from_value::<ConfigPatch>(Value::Object(object))
+    };
+    let text = Value::String(raw.to_owned());
+    let patch = match serde_json::from_str::<Value>(raw) {
+        Ok(parsed) if parsed != text => {
+            patch_of(parsed).or_else(|err| patch_of(text).map_err(|_| err))
+        }
+        _ => patch_of(text),
+    }
+    .map_err(|err| CommandError::Input(format!("`{raw}` does not fit {key}: {err}")))?;
+    // A `null` for a setting that cannot be unset leaves it out of the patch: say so
+    // rather than change nothing.
+    let sent = serde_json::to_value(&patch).map_err(io::Error::from)?;
+    if sent.get(key).is_none() {
+        return Err(CommandError::Input(format!(
+            "{key} cannot be cleared; give it a value"
+        )));
+    }
+    Ok(patch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_values_are_json_when_they_fit_and_text_otherwise() {
+        let patch = config_patch("max_workers", "5").unwrap();
+        assert_eq!(patch.max_workers, Some(5));
+        let patch = config_patch("model", "claude-opus-4").unwrap();
+        assert_eq!(patch.model.as_deref(), Some("claude-opus-4"));
+        let patch = config_patch("model", "123").unwrap();
+        assert_eq!(patch.model.as_deref(), Some("123"));
+        let patch = config_patch("allowed_tools", r#"["Read","Edit"]"#).unwrap();
+        assert_eq!(
+            patch.allowed_tools,
+            Some(vec!["Read".into(), "Edit".into()])
+        );
+        let patch = config_patch("isolation", "shared").unwrap();
+        assert_eq!(
+            patch.isolation,
+            Some(Some(baton_protocol::Isolation::Shared))
+        );
+    }
+
+    #[test]
+    fn null_clears_an_optional_setting_and_is_refused_for_the_others() {
+        let patch = config_patch("task_budget_usd", "null").unwrap();
+        assert_eq!(patch.task_budget_usd, Some(None));
+        let err = config_patch("model", "null").unwrap_err();
+        assert_eq!(err.to_string(), "model cannot be cleared; give it a value");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_the_setting() {
+        let err = config_patch("max_workers", "many").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`many` does not fit max_workers: invalid type: string \"many\", expected u32"
+        );
+        assert_eq!(err.kind(), ErrorKind::InvalidInputError);
+    }
+
+    #[test]
+    fn an_unknown_setting_lists_the_known_ones() {
+        let err = config_patch("workers", "3").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown setting `workers`; the settings are agent_args, agent_command, \
+             allowed_tools, isolation, leader_prompt, max_attempts, max_workers, model, \
+             permission_mode, run_budget_usd, task_budget_usd, task_timeout, worker_prompt"
+        );
+    }
+
+    #[test]
+    fn a_malformed_batch_names_the_file_and_the_fault() {
+        let dir = std::env::temp_dir().join(format!("baton-cli-batch-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tasks.json");
+        fs::write(&file, r#"[{"description": "a", "priority": "high"}]"#).unwrap();
+        let err = read_batch(&file).unwrap_err().to_string();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            err,
+            format!(
+                "{} is not a JSON list of tasks ({{description, priority, dependencies, \
+                 context_files, hints}}): invalid type: string \"high\", expected u8 \
+                 at line 1 column 40",
+                file.display()
+            )
+        );
+    }
+
+    #[test]
+    fn state_files_are_sent_as_absolute_paths() {
+        let file = state_file(Path::new("state.json")).unwrap();
+        let expected = std::env::current_dir().unwrap().join("state.json");
+        assert_eq!(Path::new(&file.path), expected);
+    }
+}

@@ -1,0 +1,843 @@
+//! Human output: the protocol's objects as short, readable text. Pure functions (no
+//! I/O, time passed in), so that every layout is pinned by a snapshot test. Colours
+//! come from `console` and switch off by themselves when stdout is not a terminal.
+
+use baton_protocol::methods::{
+    AgentActivity, DaemonInfoResult, SavedState, StateChange, StateChangeReason,
+};
+use baton_protocol::{
+    Config, Discovery, Event, Progress, RunResult, Status, Task, TaskId, TaskStatus,
+};
+use chrono::{DateTime, Utc};
+use console::{measure_text_width, pad_str, style, truncate_str, Alignment, StyledObject};
+use serde_json::Value;
+
+/// How wide a description may be in `baton tasks` when the output is no terminal.
+const DESCRIPTION_WIDTH: usize = 60;
+
+/// A description never shrinks below this, however narrow the terminal.
+const MIN_DESCRIPTION_WIDTH: usize = 20;
+
+/// How many of the latest discoveries `baton status` shows.
+const STATUS_DISCOVERIES: usize = 5;
+
+/// One line per task: id, status, priority, description, dependencies, claimer.
+/// `width` is the terminal's, when there is one: lines are cut to fit it.
+pub fn task_list(tasks: &[Task], width: Option<usize>) -> String {
+    let id_width = tasks
+        .iter()
+        .map(|task| measure_text_width(task.id.as_str()))
+        .max()
+        .unwrap_or(0);
+    let status_width = TaskStatus::ALL
+        .iter()
+        .map(|status| status.as_str().len())
+        .max()
+        .unwrap_or(0);
+    let priority_width = "p10".len();
+    let suffixes: Vec<String> = tasks.iter().map(task_suffix).collect();
+    let suffix_width = suffixes
+        .iter()
+        .map(|suffix| measure_text_width(suffix))
+        .max()
+        .unwrap_or(0);
+    let description_width = match width {
+        Some(width) => {
+            let taken = id_width + status_width + priority_width + 3 * 2 + suffix_width + 2;
+            width.saturating_sub(taken).max(MIN_DESCRIPTION_WIDTH)
+        }
+        None => DESCRIPTION_WIDTH,
+    };
+    let descriptions: Vec<String> = tasks
+        .iter()
+        .map(|task| truncate_str(&one_line(&task.description), description_width, "…").into_owned())
+        .collect();
+    let column = if suffix_width == 0 {
+        0
+    } else {
+        descriptions
+            .iter()
+            .map(|text| measure_text_width(text))
+            .max()
+            .unwrap_or(0)
+    };
+
+    let mut out = String::new();
+    for ((task, description), suffix) in tasks.iter().zip(&descriptions).zip(&suffixes) {
+        let line = format!(
+            "{}  {}  {}  {}  {}",
+            pad(task.id.as_str(), id_width),
+            pad(
+                &status_style(task.status, task.status.as_str()).to_string(),
+                status_width
+            ),
+            pad(&format!("p{}", task.priority), priority_width),
+            pad(description, column),
+            style(suffix).dim(),
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// What `baton tasks` adds after a description: what the task waits for, who has it.
+fn task_suffix(task: &Task) -> String {
+    let mut parts = Vec::new();
+    if !task.dependencies.is_empty() {
+        parts.push(format!("needs {}", id_list(&task.dependencies)));
+    }
+    if let Some(agent) = &task.claimed_by {
+        parts.push(format!("by {agent}"));
+    }
+    parts.join("  ")
+}
+
+/// Everything about one task, its result included, for `baton show`.
+pub fn task(task: &Task) -> String {
+    let mut fields = Fields::default();
+    fields.add("id", task.id.as_str());
+    fields.add("description", &task.description);
+    fields.add("status", status_style(task.status, task.status.as_str()));
+    fields.add("priority", task.priority);
+    if !task.dependencies.is_empty() {
+        fields.add("dependencies", id_list(&task.dependencies));
+    }
+    if let Some(id) = &task.failed_dependency {
+        fields.add(
+            "failed because",
+            format!("dependency {id} failed or was cancelled"),
+        );
+    }
+    if let Some(agent) = &task.claimed_by {
+        fields.add("claimed by", agent);
+    }
+    if task.attempts > 0 {
+        fields.add("attempts", task.attempts);
+    }
+    if !task.context.files.is_empty() {
+        fields.add("files", task.context.files.join("\n"));
+    }
+    if !task.context.hints.is_empty() {
+        fields.add("hints", &task.context.hints);
+    }
+    if let Some(parent) = &task.context.parent_task {
+        fields.add("parent task", parent.as_str());
+    }
+    fields.add("created", time(task.created_at));
+    if let Some(at) = task.claimed_at {
+        fields.add("claimed", time(at));
+    }
+    if let Some(at) = task.completed_at {
+        fields.add("completed", time(at));
+    }
+    if let Some(result) = &task.result {
+        if let Some(error) = &result.error {
+            fields.add("error", style(error).red());
+        }
+        if !result.output.is_empty() {
+            fields.add("output", &result.output);
+        }
+        if !result.files_modified.is_empty() {
+            fields.add("files modified", result.files_modified.join("\n"));
+        }
+        if !result.files_created.is_empty() {
+            fields.add("files created", result.files_created.join("\n"));
+        }
+        if !result.discoveries.is_empty() {
+            fields.add("discoveries", result.discoveries.join("\n"));
+        }
+        if !result.subtasks_created.is_empty() {
+            fields.add("subtasks created", id_list(&result.subtasks_created));
+        }
+    }
+    fields.render()
+}
+
+/// The workspace at a glance, for `baton status`; `now` dates the last activity.
+pub fn status(status: &Status, now: DateTime<Utc>) -> String {
+    let mut fields = Fields::default();
+    if status.goal.is_empty() {
+        fields.add("goal", style("none yet; `baton init GOAL` sets one").dim());
+    } else {
+        fields.add("goal", &status.goal);
+    }
+    let state = if status.running {
+        style("running").green()
+    } else {
+        style("idle").dim()
+    };
+    fields.add("state", state);
+    fields.add("progress", progress(&status.progress));
+    if !status.agents.is_empty() {
+        let id_width = status
+            .agents
+            .iter()
+            .map(|agent| measure_text_width(&agent.id))
+            .max()
+            .unwrap_or(0);
+        let agents: Vec<String> = status
+            .agents
+            .iter()
+            .map(|agent| {
+                let doing = match (&agent.task, agent.since) {
+                    (Some(task), Some(since)) => format!("{task} since {}", ago(since, now)),
+                    (Some(task), None) => task.to_string(),
+                    (None, _) => style("idle").dim().to_string(),
+                };
+                format!("{}  {doing}", pad(&agent.id, id_width))
+            })
+            .collect();
+        fields.add("agents", agents.join("\n"));
+    }
+    let latest = status.discoveries.len().saturating_sub(STATUS_DISCOVERIES);
+    if !status.discoveries.is_empty() {
+        let discoveries: Vec<String> = status.discoveries[latest..]
+            .iter()
+            .map(|found| one_line(&discovery(found)))
+            .collect();
+        fields.add("discoveries", discoveries.join("\n"));
+    }
+    let last_activity = match status.last_activity {
+        Some(at) => ago(at, now),
+        None => "none".into(),
+    };
+    fields.add("last activity", last_activity);
+    fields.render()
+}
+
+/// How far the plan has got, in one line.
+pub fn progress(progress: &Progress) -> String {
+    let by = &progress.by_status;
+    let count = |status: TaskStatus| {
+        let text = format!("{} {}", by.get(status), status.as_str().replace('_', " "));
+        if by.get(status) == 0 {
+            style(text).dim().to_string()
+        } else {
+            status_style(status, &text).to_string()
+        }
+    };
+    [
+        format!(
+            "{}/{} done",
+            status_style(TaskStatus::Done, &by.done.to_string()),
+            progress.total_tasks
+        ),
+        format!("{}% finished", progress.percent_complete),
+        count(TaskStatus::Failed),
+        count(TaskStatus::Cancelled),
+        count(TaskStatus::Available),
+        count(TaskStatus::Claimed),
+        count(TaskStatus::InProgress),
+    ]
+    .join(" · ")
+}
+
+/// One discovery: who found it, for which task, its tags, then what was found.
+pub fn discovery(discovery: &Discovery) -> String {
+    let mut who = discovery.agent_id.clone();
+    if let Some(task) = &discovery.related_task {
+        who.push_str(&format!(" on {task}"));
+    }
+    if !discovery.tags.is_empty() {
+        who.push_str(&format!(" [{}]", discovery.tags.join(", ")));
+    }
+    format!("{}: {}", style(who).bold(), discovery.content)
+}
+
+/// Every discovery with its time, for `baton discoveries`.
+pub fn discovery_list(discoveries: &[Discovery]) -> String {
+    discoveries
+        .iter()
+        .map(|found| {
+            let text = discovery(found).replace('\n', "\n  ");
+            format!("{}  {text}\n", style(time(found.created_at)).dim())
+        })
+        .collect()
+}
+
+/// One line per event, for `baton watch`.
+pub fn event(event: &Event) -> String {
+    match event {
+        Event::TaskCreated(task) => format!(
+            "{} {} [p{}] {}",
+            style("created").cyan(),
+            task.id,
+            task.priority,
+            one_line(&task.description)
+        ),
+        Event::TaskUpdated(task) => {
+            let mut line = format!(
+                "{} {}: {}",
+                style("updated").yellow(),
+                task.id,
+                status_style(task.status, task.status.as_str())
+            );
+            if let (true, Some(agent)) = (task.status.is_held(), &task.claimed_by) {
+                line.push_str(&format!(" by {agent}"));
+            }
+            line
+        }
+        Event::TaskCompleted(task) => format!("{} {}", style("completed").green(), task.id),
+        Event::TaskFailed(task) => {
+            let verb = match task.status {
+                TaskStatus::Cancelled => style("cancelled").dim(),
+                _ => style("failed").red(),
+            };
+            let reason = task
+                .result
+                .as_ref()
+                .and_then(|result| result.error.as_deref())
+                .filter(|error| *error != task.status.as_str());
+            match reason {
+                Some(error) => format!("{verb} {}: {}", task.id, one_line(error)),
+                None => format!("{verb} {}", task.id),
+            }
+        }
+        Event::Discovery(found) => format!(
+            "{} by {}",
+            style("discovery").magenta(),
+            one_line(&discovery(found))
+        ),
+        Event::AgentActivity(activity) => agent_activity(activity),
+        Event::RunFinished(result) => run_finished(result),
+        Event::StateChanged(StateChange { reason }) => {
+            let what = match reason {
+                StateChangeReason::Init => "goal set",
+                StateChangeReason::Configure => "configuration changed",
+                StateChangeReason::Start => "started",
+                StateChangeReason::Stop => "stopped",
+                StateChangeReason::Load => "state loaded",
+            };
+            style(what).bold().to_string()
+        }
+    }
+}
+
+fn agent_activity(activity: &AgentActivity) -> String {
+    let mut who = activity.agent_id.clone();
+    if let Some(task) = &activity.task_id {
+        who.push_str(&format!(" on {task}"));
+    }
+    let text = one_line(&activity.text);
+    let what = match activity.kind.as_str() {
+        "tool" => format!("uses {text}"),
+        "text" => text,
+        kind if text.is_empty() => kind.to_owned(),
+        kind => format!("{kind}: {text}"),
+    };
+    format!("{} {what}", style(format!("{who}:")).dim())
+}
+
+fn run_finished(result: &RunResult) -> String {
+    format!(
+        "{}: {} completed, {} failed, {} discoveries",
+        style("run finished").bold(),
+        result.tasks_completed,
+        result.tasks_failed,
+        result.discoveries
+    )
+}
+
+/// Every setting, one per line, for `baton config`.
+pub fn config(config: &Config) -> String {
+    let Ok(Value::Object(settings)) = serde_json::to_value(config) else {
+        return String::new();
+    };
+    let mut fields = Fields::default();
+    for (key, value) in &settings {
+        fields.add(key.clone(), one_line_value(key, value));
+    }
+    fields.render()
+}
+
+/// One setting's value in full, for `baton config KEY`.
+pub fn config_value(key: &str, value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => unset_setting(key).to_owned(),
+        Value::Array(items) if items.is_empty() => "none".to_owned(),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
+}
+
+/// A setting's value cut to one line, so that long prompts do not flood the list.
+fn one_line_value(key: &str, value: &Value) -> String {
+    let full = config_value(key, value);
+    let lines = full.lines().count();
+    if lines > 1 {
+        let first = truncate_str(full.lines().next().unwrap_or_default(), 50, "…");
+        format!("{first} {}", style(format!("({lines} lines)")).dim())
+    } else if value.is_null() {
+        style(full).dim().to_string()
+    } else {
+        full
+    }
+}
+
+/// What an unset optional setting means.
+fn unset_setting(key: &str) -> &'static str {
+    match key {
+        "isolation" => "automatic (worktree in a git repository, else shared)",
+        "leader_prompt" | "worker_prompt" => "built-in",
+        _ => "none",
+    }
+}
+
+/// Which daemon serves the workspace, for `baton daemon start|status`.
+pub fn daemon_info(info: &DaemonInfoResult) -> String {
+    let mut fields = Fields::default();
+    fields.add(
+        "daemon",
+        format!("batond {} (pid {})", info.version, info.pid),
+    );
+    fields.add("workspace", &info.workspace);
+    fields.add("socket", &info.socket);
+    fields.add("log file", &info.log_file);
+    fields.render()
+}
+
+/// What `baton save` wrote.
+pub fn saved(saved: &SavedState) -> String {
+    format!(
+        "saved {} tasks and {} discoveries to {}\n",
+        saved.tasks, saved.discoveries, saved.path
+    )
+}
+
+/// A status word in its colour: done green, failed red, cancelled dim, held yellow.
+fn status_style(status: TaskStatus, text: &str) -> StyledObject<String> {
+    let styled = style(text.to_owned());
+    match status {
+        TaskStatus::Done => styled.green(),
+        TaskStatus::Failed => styled.red(),
+        TaskStatus::Cancelled => styled.dim(),
+        TaskStatus::Claimed | TaskStatus::InProgress => styled.yellow(),
+        TaskStatus::Available => styled,
+    }
+}
+
+/// Labelled values in two aligned columns; a value of many lines stays in its column.
+#[derive(Default)]
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn add(&mut self, label: impl Into<String>, value: impl ToString) {
+        self.0.push((label.into(), value.to_string()));
+    }
+
+    fn render(&self) -> String {
+        let width = self
+            .0
+            .iter()
+            .map(|(label, _)| label.len())
+            .max()
+            .unwrap_or(0)
+            + 2;
+        let indent = format!("\n{}", " ".repeat(width));
+        self.0
+            .iter()
+            .map(|(label, value)| {
+                let label = style(pad(label, width)).dim();
+                format!("{label}{}\n", value.trim_end().replace('\n', &indent))
+            })
+            .collect()
+    }
+}
+
+fn pad(text: &str, width: usize) -> String {
+    pad_str(text, width, Alignment::Left, None).into_owned()
+}
+
+fn id_list(ids: &[TaskId]) -> String {
+    ids.iter()
+        .map(TaskId::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Text folded onto one line, for lists and event lines.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// How long ago `at` was, roughly: "12s ago", "5m ago", "3h ago", "2d ago".
+fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (now - at).num_seconds();
+    match seconds {
+        ..=0 => "just now".into(),
+        1..60 => format!("{seconds}s ago"),
+        60..3600 => format!("{}m ago", seconds / 60),
+        3600..86400 => format!("{}h ago", seconds / 3600),
+        _ => format!("{}d ago", seconds / 86400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use baton_protocol::methods::{AgentActivity, StateChange, StateChangeReason};
+    use baton_protocol::{AgentStatus, ByStatus, TaskContext, TaskResult};
+
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn plain() {
+        console::set_colors_enabled(false);
+    }
+
+    fn task(id: &str, status: TaskStatus, description: &str) -> Task {
+        Task {
+            id: TaskId::from(id),
+            description: description.into(),
+            status,
+            priority: 5,
+            claimed_by: None,
+            dependencies: Vec::new(),
+            context: TaskContext::default(),
+            result: None,
+            created_at: at("2025-03-01T09:00:00Z"),
+            claimed_at: None,
+            completed_at: None,
+            attempts: 0,
+            failed_dependency: None,
+        }
+    }
+
+    fn finished_task() -> Task {
+        Task {
+            priority: 2,
+            claimed_by: Some("worker-1".into()),
+            dependencies: vec![TaskId::from("task-001"), TaskId::from("task-002")],
+            context: TaskContext {
+                files: vec!["src/parser.rs".into(), "src/lexer.rs".into()],
+                hints: "The lexer already handles comments.".into(),
+                parent_task: Some(TaskId::from("task-001")),
+            },
+            result: Some(TaskResult {
+                output: "Added 14 tests.\nAll pass.".into(),
+                files_modified: vec!["src/parser.rs".into()],
+                files_created: vec!["tests/parser.rs".into()],
+                error: None,
+                discoveries: vec!["The parser accepts trailing commas".into()],
+                subtasks_created: vec![TaskId::from("task-009")],
+            }),
+            claimed_at: Some(at("2025-03-01T09:05:00Z")),
+            completed_at: Some(at("2025-03-01T09:12:30Z")),
+            attempts: 1,
+            ..task("task-003", TaskStatus::Done, "Write tests for the parser")
+        }
+    }
+
+    fn discovery(agent: &str, task: Option<&str>, content: &str) -> Discovery {
+        Discovery {
+            agent_id: agent.into(),
+            content: content.into(),
+            related_task: task.map(TaskId::from),
+            tags: Vec::new(),
+            created_at: at("2025-03-01T09:10:00Z"),
+        }
+    }
+
+    #[test]
+    fn show_gives_every_field_of_a_task_and_its_result() {
+        plain();
+        insta::assert_snapshot!(super::task(&finished_task()), @r"
+        id                task-003
+        description       Write tests for the parser
+        status            done
+        priority          2
+        dependencies      task-001, task-002
+        claimed by        worker-1
+        attempts          1
+        files             src/parser.rs
+                          src/lexer.rs
+        hints             The lexer already handles comments.
+        parent task       task-001
+        created           2025-03-01 09:00:00 UTC
+        claimed           2025-03-01 09:05:00 UTC
+        completed         2025-03-01 09:12:30 UTC
+        output            Added 14 tests.
+                          All pass.
+        files modified    src/parser.rs
+        files created     tests/parser.rs
+        discoveries       The parser accepts trailing commas
+        subtasks created  task-009
+        ");
+    }
+
+    #[test]
+    fn show_says_why_a_task_failed() {
+        plain();
+        let failed = Task {
+            result: Some(TaskResult {
+                error: Some("dependency task-002 failed".into()),
+                ..TaskResult::default()
+            }),
+            failed_dependency: Some(TaskId::from("task-002")),
+            ..task("task-004", TaskStatus::Failed, "Document the parser")
+        };
+        insta::assert_snapshot!(super::task(&failed), @r"
+        id              task-004
+        description     Document the parser
+        status          failed
+        priority        5
+        failed because  dependency task-002 failed or was cancelled
+        created         2025-03-01 09:00:00 UTC
+        error           dependency task-002 failed
+        ");
+    }
+
+    #[test]
+    fn the_task_list_gives_one_line_per_task_cut_to_the_width() {
+        plain();
+        let tasks = [
+            Task {
+                priority: 1,
+                ..task("task-001", TaskStatus::Done, "Set up the project")
+            },
+            Task {
+                claimed_by: Some("worker-2".into()),
+                dependencies: vec![TaskId::from("task-001")],
+                ..task(
+                    "task-002",
+                    TaskStatus::InProgress,
+                    "Write the parser for the whole\nconfiguration language, comments included",
+                )
+            },
+            Task {
+                priority: 10,
+                ..task("task-003", TaskStatus::Available, "Write tests")
+            },
+        ];
+        insta::assert_snapshot!(task_list(&tasks, Some(80)), @r"
+        task-001  done         p1   Set up the project
+        task-002  in_progress  p5   Write the parser for t…  needs task-001  by worker-2
+        task-003  available    p10  Write tests
+        ");
+        insta::assert_snapshot!(task_list(&tasks, None), @r"
+        task-001  done         p1   Set up the project
+        task-002  in_progress  p5   Write the parser for the whole configuration language, comm…  needs task-001  by worker-2
+        task-003  available    p10  Write tests
+        ");
+    }
+
+    #[test]
+    fn status_gives_goal_progress_agents_and_recent_discoveries() {
+        plain();
+        let status = Status {
+            goal: "Parse the configuration language".into(),
+            master_plan: "1. lexer\n2. parser".into(),
+            running: true,
+            progress: Progress {
+                total_tasks: 10,
+                percent_complete: 40,
+                by_status: ByStatus {
+                    available: 4,
+                    claimed: 1,
+                    in_progress: 1,
+                    done: 3,
+                    failed: 1,
+                    cancelled: 0,
+                },
+            },
+            agents: vec![
+                AgentStatus {
+                    id: "worker-1".into(),
+                    task: Some(TaskId::from("task-004")),
+                    since: Some(at("2025-03-01T09:58:00Z")),
+                },
+                AgentStatus {
+                    id: "w2".into(),
+                    task: None,
+                    since: None,
+                },
+            ],
+            discoveries: vec![
+                discovery("worker-1", Some("task-002"), "Comments may nest"),
+                Discovery {
+                    tags: vec!["lexer".into(), "unicode".into()],
+                    ..discovery("w2", None, "Identifiers are\nUnicode")
+                },
+            ],
+            last_activity: Some(at("2025-03-01T09:59:48Z")),
+        };
+        insta::assert_snapshot!(super::status(&status, at("2025-03-01T10:00:00Z")), @r"
+        goal           Parse the configuration language
+        state          running
+        progress       3/10 done · 40% finished · 1 failed · 0 cancelled · 4 available · 1 claimed · 1 in progress
+        agents         worker-1  task-004 since 2m ago
+                       w2        idle
+        discoveries    worker-1 on task-002: Comments may nest
+                       w2 [lexer, unicode]: Identifiers are Unicode
+        last activity  12s ago
+        ");
+    }
+
+    #[test]
+    fn status_of_a_fresh_workspace_says_how_to_begin() {
+        plain();
+        let status = Status {
+            goal: String::new(),
+            master_plan: String::new(),
+            running: false,
+            progress: Progress {
+                total_tasks: 0,
+                percent_complete: 0,
+                by_status: ByStatus::default(),
+            },
+            agents: Vec::new(),
+            discoveries: Vec::new(),
+            last_activity: None,
+        };
+        insta::assert_snapshot!(super::status(&status, at("2025-03-01T10:00:00Z")), @r"
+        goal           none yet; `baton init GOAL` sets one
+        state          idle
+        progress       0/0 done · 0% finished · 0 failed · 0 cancelled · 0 available · 0 claimed · 0 in progress
+        last activity  none
+        ");
+    }
+
+    #[test]
+    fn events_read_as_one_line_each() {
+        plain();
+        let failed = Task {
+            result: Some(TaskResult {
+                error: Some("the agent gave up:\nno test framework".into()),
+                ..TaskResult::default()
+            }),
+            ..task("task-004", TaskStatus::Failed, "Document it")
+        };
+        let claimed = Task {
+            claimed_by: Some("worker-1".into()),
+            ..task("task-003", TaskStatus::Claimed, "Write tests")
+        };
+        let events = [
+            Event::TaskCreated(Task {
+                priority: 2,
+                ..task("task-003", TaskStatus::Available, "Write tests")
+            }),
+            Event::TaskUpdated(claimed),
+            Event::TaskCompleted(task("task-003", TaskStatus::Done, "Write tests")),
+            Event::TaskFailed(failed),
+            Event::TaskFailed(Task {
+                result: Some(TaskResult {
+                    error: Some("cancelled".into()),
+                    ..TaskResult::default()
+                }),
+                ..task("task-005", TaskStatus::Cancelled, "Polish")
+            }),
+            Event::Discovery(discovery("worker-1", Some("task-003"), "Comments may nest")),
+            Event::AgentActivity(AgentActivity {
+                agent_id: "worker-1".into(),
+                task_id: Some(TaskId::from("task-003")),
+                kind: "tool".into(),
+                text: "Edit".into(),
+            }),
+            Event::AgentActivity(AgentActivity {
+                agent_id: "leader".into(),
+                task_id: None,
+                kind: "started".into(),
+                text: String::new(),
+            }),
+            Event::RunFinished(RunResult {
+                goal: "Parse it".into(),
+                tasks_completed: 8,
+                tasks_failed: 1,
+                discoveries: 3,
+                summary: "Mostly done.".into(),
+            }),
+            Event::StateChanged(StateChange {
+                reason: StateChangeReason::Load,
+            }),
+        ];
+        let lines: Vec<String> = events.iter().map(event).collect();
+        insta::assert_snapshot!(lines.join("\n"), @r"
+        created task-003 [p2] Write tests
+        updated task-003: claimed by worker-1
+        completed task-003
+        failed task-004: the agent gave up: no test framework
+        cancelled task-005
+        discovery by worker-1 on task-003: Comments may nest
+        worker-1 on task-003: uses Edit
+        leader: started
+        run finished: 8 completed, 1 failed, 3 discoveries
+        state loaded
+        ");
+    }
+
+    #[test]
+    fn config_shows_every_setting_on_one_line() {
+        plain();
+        let config = Config {
+            run_budget_usd: Some(5.0),
+            worker_prompt: Some("You are {agent_id}.\nDo {description}.".into()),
+            ..Config::default()
+        };
+        insta::assert_snapshot!(super::config(&config), @r"
+        agent_args       none
+        agent_command    claude
+        allowed_tools    Read, Write, Edit, Glob, Grep, Bash
+        isolation        automatic (worktree in a git repository, else shared)
+        leader_prompt    built-in
+        max_attempts     1
+        max_workers      3
+        model            claude-sonnet-4-20250514
+        permission_mode  acceptEdits
+        run_budget_usd   5.0
+        task_budget_usd  none
+        task_timeout     600
+        worker_prompt    You are {agent_id}. (2 lines)
+        ");
+        insta::assert_snapshot!(
+            config_value("worker_prompt", &serde_json::json!(config.worker_prompt)),
+            @r"
+        You are {agent_id}.
+        Do {description}.
+        "
+        );
+    }
+
+    #[test]
+    fn daemon_info_says_where_everything_is() {
+        plain();
+        let info = DaemonInfoResult {
+            version: "0.1.0".into(),
+            pid: 4242,
+            workspace: "/home/ada/parser".into(),
+            socket: "/run/user/1000/baton/1f2e3d4c5b6a7988.sock".into(),
+            log_file: "/home/ada/parser/.baton/logs/daemon.log".into(),
+        };
+        insta::assert_snapshot!(daemon_info(&info), @r"
+        daemon     batond 0.1.0 (pid 4242)
+        workspace  /home/ada/parser
+        socket     /run/user/1000/baton/1f2e3d4c5b6a7988.sock
+        log file   /home/ada/parser/.baton/logs/daemon.log
+        ");
+    }
+
+    #[test]
+    fn ages_round_down_to_the_largest_unit() {
+        let now = at("2025-03-01T10:00:00Z");
+        let ages: Vec<String> = ["10:00:05", "09:59:59", "09:55:00", "07:00:00"]
+            .iter()
+            .map(|time| ago(at(&format!("2025-03-01T{time}Z")), now))
+            .chain([ago(at("2025-02-26T10:00:00Z"), now)])
+            .collect();
+        assert_eq!(ages, ["just now", "1s ago", "5m ago", "3h ago", "3d ago"]);
+    }
+}
