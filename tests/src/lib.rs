@@ -1,1 +1,171 @@
+//! What every end-to-end test needs: a private workspace, the real `baton` and
+//! `batond` binaries, and a protocol client, with nothing shared between tests so
+//! that they run in parallel.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use baton_protocol::{Client, ConnectConfig, Workspace};
+use serde_json::Value;
+
+/// The directory holding the built `baton` and `batond`: `BATON_BIN_DIR`, or the
+/// cargo target directory this test binary was built into.
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BATON_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    // target/<profile>/deps/<test binary>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_owned();
+    for binary in ["baton", "batond"] {
+        assert!(
+            dir.join(binary).exists(),
+            "{} is missing; build the binaries first (`cargo build --workspace --bins`)",
+            dir.join(binary).display()
+        );
+    }
+    dir
+}
+
+/// A workspace of one's own. Its daemon's socket is its own too, since the socket's
+/// name derives from the workspace path.
+pub struct TestWorkspace {
+    dir: tempfile::TempDir,
+}
+
+impl Default for TestWorkspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestWorkspace {
+    pub fn new() -> TestWorkspace {
+        TestWorkspace {
+            dir: tempfile::tempdir().expect("a temporary workspace"),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The workspace as clients see it (canonical path).
+    pub fn workspace(&self) -> Workspace {
+        Workspace::at(self.root()).expect("the workspace exists")
+    }
+
+    /// Runs `baton -C <workspace> ARGS` and returns what it did.
+    pub fn baton(&self, args: &[&str]) -> Output {
+        self.baton_with_input(args, None)
+    }
+
+    pub fn baton_with_input(&self, args: &[&str], input: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut command = Command::new(bin_dir().join("baton"));
+        command
+            .arg("-C")
+            .arg(self.root())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().expect("baton runs");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        if let Some(input) = input {
+            stdin
+                .write_all(input.as_bytes())
+                .expect("baton reads its input");
+        }
+        drop(stdin);
+        child.wait_with_output().expect("baton finishes")
+    }
+
+    /// Runs baton and expects success; answers its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.baton(args);
+        assert!(
+            output.status.success(),
+            "baton {args:?} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("baton prints UTF-8")
+    }
+
+    /// Runs baton with `--json` and parses what it printed.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = self.ok(&args);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|err| panic!("baton {args:?} printed {out:?}: {err}"))
+    }
+
+    /// A protocol client, starting the daemon when none runs.
+    pub async fn client(&self, events: bool) -> Client {
+        Client::connect(
+            &self.workspace(),
+            &ConnectConfig {
+                start: true,
+                daemon: Some(bin_dir().join("batond")),
+                events,
+            },
+        )
+        .await
+        .expect("a client connects")
+    }
+
+    /// The running daemon's process id, from its `daemon.json`.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        let bytes = std::fs::read(self.root().join(".baton/daemon.json")).ok()?;
+        let running: Value = serde_json::from_slice(&bytes).ok()?;
+        running["pid"].as_u64().map(|pid| pid as u32)
+    }
+
+    /// kill -9 of the daemon, waiting until it is gone.
+    pub fn kill_daemon(&self) {
+        let pid = self.daemon_pid().expect("a daemon runs");
+        // SAFETY: sending a signal touches no memory of ours.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        wait_until(Duration::from_secs(10), || !process_exists(pid));
+    }
+}
+
+impl Drop for TestWorkspace {
+    fn drop(&mut self) {
+        if let Some(pid) = self.daemon_pid() {
+            // SAFETY: sending a signal touches no memory of ours.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    }
+}
+
+pub fn process_exists(pid: u32) -> bool {
+    // A zombie still answers kill(0); read its state instead.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .split_whitespace()
+            .nth(2)
+            .is_some_and(|state| state == "Z"),
+        Err(_) => false,
+    }
+}
+
+/// Polls `done` until it holds, failing the test after `limit`.
+pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
