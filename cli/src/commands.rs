@@ -198,8 +198,7 @@ impl Session {
     async fn connect(&self) -> Result<Client> {
         let config = ConnectConfig {
             start: true,
-            daemon: None,
-            events: false,
+            ..ConnectConfig::default()
         };
         Ok(self.connect_with(config).await?)
     }
@@ -329,8 +328,8 @@ impl Session {
         let mut client = self
             .connect_with(ConnectConfig {
                 start: true,
-                daemon: None,
                 events: true,
+                ..ConnectConfig::default()
             })
             .await?;
         let Some(events) = client.events() else {
@@ -402,12 +401,14 @@ impl Session {
     }
 
     /// Connects to the workspace's daemon without starting one; `None` when none runs.
+    /// Any version will do, so that a daemon left from an older baton can be stopped.
     /// With `events`, the connection's end can be awaited through the event stream.
     async fn running_daemon(&self, events: bool) -> Result<Option<Client>> {
         let config = ConnectConfig {
             start: false,
-            daemon: None,
             events,
+            any_version: true,
+            ..ConnectConfig::default()
         };
         match self.connect_with(config).await {
             Ok(client) => Ok(Some(client)),
@@ -507,20 +508,14 @@ fn config_patch(key: &str, raw: &str) -> Result<ConfigPatch> {
     };
     let text = Value::String(raw.to_owned());
     let patch = match serde_json::from_str::<Value>(raw) {
+        // `null` clears; where a setting cannot be cleared the patch refuses it.
+        Ok(Value::Null) => patch_of(Value::Null),
         Ok(parsed) if parsed != text => {
             patch_of(parsed).or_else(|err| patch_of(text).map_err(|_| err))
         }
         _ => patch_of(text),
     }
     .map_err(|err| CommandError::Input(format!("`{raw}` does not fit {key}: {err}")))?;
-    // A `null` for a setting that cannot be unset leaves it out of the patch: say so
-    // rather than change nothing.
-    let sent = serde_json::to_value(&patch).map_err(io::Error::from)?;
-    if sent.get(key).is_none() {
-        return Err(CommandError::Input(format!(
-            "{key} cannot be cleared; give it a value"
-        )));
-    }
     Ok(patch)
 }
 
@@ -553,7 +548,10 @@ mod tests {
         let patch = config_patch("task_budget_usd", "null").unwrap();
         assert_eq!(patch.task_budget_usd, Some(None));
         let err = config_patch("model", "null").unwrap_err();
-        assert_eq!(err.to_string(), "model cannot be cleared; give it a value");
+        assert_eq!(
+            err.to_string(),
+            "`null` does not fit model: invalid type: null, expected a string"
+        );
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub struct ConnectConfig {
     pub daemon: Option<PathBuf>,
     /// Ask the daemon for notifications (read them with [`Client::events`]).
     pub events: bool,
+    /// Accept a daemon of another version (only to ask what it is or to stop it).
+    pub any_version: bool,
 }
 
 type Pending = Mutex<HashMap<u64, oneshot::Sender<Result<Value, BatonError>>>>;
@@ -100,10 +102,11 @@ impl Client {
             Err(source) if !config.start => return Err(ClientError::Connect { socket, source }),
             Err(_) => start_daemon(workspace, config.daemon.as_deref()).await?,
         };
-        Client::handshake(stream, config.events).await
+        Client::handshake(stream, config).await
     }
 
-    async fn handshake(stream: Stream, events: bool) -> Result<Client, ClientError> {
+    async fn handshake(stream: Stream, config: &ConnectConfig) -> Result<Client, ClientError> {
+        let events = config.events;
         let (recv, send) = tokio::io::split(stream);
         let (events_tx, events_rx) = if events {
             let (tx, rx) = mpsc::unbounded_channel();
@@ -139,7 +142,7 @@ impl Client {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        if daemon_version != VERSION {
+        if daemon_version != VERSION && !config.any_version {
             return Err(ClientError::VersionMismatch {
                 daemon: daemon_version,
                 client: VERSION.into(),
@@ -321,9 +324,9 @@ async fn start_daemon(workspace: &Workspace, daemon: Option<&Path>) -> Result<St
         }
         if Instant::now() > deadline {
             return Err(start_error(format!(
-                "it did not answer within {}s; see {}",
+                "it did not answer within {}s; its log is in {}",
                 START_TIMEOUT.as_secs(),
-                log_dir.join("daemon.log").display()
+                log_dir.display()
             )));
         }
         tokio::time::sleep(delay).await;

@@ -33,13 +33,14 @@ impl Workspace {
         Ok(Workspace { root })
     }
 
-    /// The git top-level that holds `dir`, or `dir` itself outside a repository.
-    /// Found by looking for `.git` upwards, which costs far less than running git.
+    /// The nearest directory at or above `dir` that is a baton workspace already (has
+    /// `.baton`) or a git top-level (has `.git`); `dir` itself when there is none.
+    /// Looking upwards costs far less than running git.
     pub fn discover(dir: &Path) -> io::Result<Workspace> {
         let start = Workspace::at(dir)?.root;
         let root = start
             .ancestors()
-            .find(|dir| dir.join(".git").exists())
+            .find(|dir| dir.join(".baton").is_dir() || dir.join(".git").exists())
             .unwrap_or(&start)
             .to_path_buf();
         Ok(Workspace { root })

@@ -116,6 +116,7 @@ impl TestWorkspace {
                 start: true,
                 daemon: Some(bin_dir().join("batond")),
                 events,
+                any_version: false,
             },
         )
         .await
