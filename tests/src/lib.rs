@@ -151,10 +151,10 @@ impl Drop for TestWorkspace {
 pub fn process_exists(pid: u32) -> bool {
     // A zombie still answers kill(0); read its state instead.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
+        Ok(stat) => stat
             .split_whitespace()
             .nth(2)
-            .is_some_and(|state| state == "Z"),
+            .is_none_or(|state| state != "Z"),
         Err(_) => false,
     }
 }
