@@ -6,7 +6,7 @@ use baton_protocol::methods::{
     AgentActivity, DaemonInfoResult, SavedState, StateChange, StateChangeReason,
 };
 use baton_protocol::{
-    Config, Discovery, Event, Progress, RunResult, Status, Task, TaskId, TaskStatus,
+    Config, Discovery, Event, Progress, RunMode, RunResult, Status, Task, TaskId, TaskStatus,
 };
 use chrono::{DateTime, Utc};
 use console::{measure_text_width, pad_str, style, truncate_str, Alignment, StyledObject};
@@ -300,6 +300,15 @@ pub fn event(event: &Event) -> String {
             one_line(&discovery(found))
         ),
         Event::AgentActivity(activity) => agent_activity(activity),
+        Event::RunStarted(started) => format!(
+            "{} ({}) {}",
+            style("run started").bold(),
+            match started.mode {
+                RunMode::Leader => "leader planning",
+                RunMode::Predefined => "predefined tasks",
+            },
+            one_line(&started.goal)
+        ),
         Event::RunFinished(result) => run_finished(result),
         Event::StateChanged(StateChange { reason }) => {
             let what = match reason {
@@ -515,6 +524,9 @@ mod tests {
             completed_at: None,
             attempts: 0,
             failed_dependency: None,
+            usage: Default::default(),
+            session_id: None,
+            permission_denials: Vec::new(),
         }
     }
 
@@ -660,11 +672,15 @@ mod tests {
                     id: "worker-1".into(),
                     task: Some(TaskId::from("task-004")),
                     since: Some(at("2025-03-01T09:58:00Z")),
+                    activity: None,
+                    cost_usd: 0.0,
                 },
                 AgentStatus {
                     id: "w2".into(),
                     task: None,
                     since: None,
+                    activity: None,
+                    cost_usd: 0.0,
                 },
             ],
             discoveries: vec![
@@ -674,6 +690,8 @@ mod tests {
                     ..discovery("w2", None, "Identifiers are\nUnicode")
                 },
             ],
+            run: None,
+            cost_usd: 0.0,
             last_activity: Some(at("2025-03-01T09:59:48Z")),
         };
         insta::assert_snapshot!(super::status(&status, at("2025-03-01T10:00:00Z")), @r"
@@ -702,6 +720,8 @@ mod tests {
             },
             agents: Vec::new(),
             discoveries: Vec::new(),
+            run: None,
+            cost_usd: 0.0,
             last_activity: None,
         };
         insta::assert_snapshot!(super::status(&status, at("2025-03-01T10:00:00Z")), @r"
@@ -760,6 +780,7 @@ mod tests {
                 tasks_failed: 1,
                 discoveries: 3,
                 summary: "Mostly done.".into(),
+                cost_usd: 0.0,
             }),
             Event::StateChanged(StateChange {
                 reason: StateChangeReason::Load,

@@ -63,6 +63,13 @@ requests! {
     SaveState = "baton/saveState", StateFile => SavedState;
     /// Replace the whole state with a file's, after checking all of it.
     LoadState = "baton/loadState", StateFile => Status;
+    /// Set the master plan (the leader does this when the plan was empty).
+    SetMasterPlan = "baton/setMasterPlan", MasterPlan => ();
+    /// Run the plan with agents: a leader plans first, or the predefined tasks run.
+    /// With `wait`, answers the run's result when it ends; else at once, `null`.
+    Run = "baton/run", RunParams => Option<RunResult>;
+    /// A part of a task's agent log, from `offset`.
+    TaskLog = "baton/taskLog", TaskLogParams => TaskLogChunk;
     /// Which daemon this is: version, process, workspace, socket, log file.
     DaemonInfo = "baton/daemonInfo", () => DaemonInfoResult;
     /// End the daemon after answering.
@@ -298,6 +305,45 @@ pub struct SavedState {
     pub discoveries: usize,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MasterPlan {
+    pub plan: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunParams {
+    pub mode: RunMode,
+    /// Sets the goal first, as `baton/init` would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<String>,
+    #[serde(default = "yes")]
+    pub wait: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskLogParams {
+    pub task_id: TaskId,
+    /// Where to start reading, in bytes; 0 for the beginning.
+    #[serde(default)]
+    pub offset: u64,
+}
+
+/// A piece of a task's log: Claude Code's stream-json events, one per line, of every
+/// attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskLogChunk {
+    pub text: String,
+    /// Where the next read should start.
+    pub next_offset: u64,
+}
+
 /// What `baton/daemonInfo` answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DaemonInfoResult {
@@ -326,6 +372,8 @@ pub enum Event {
     Discovery(Discovery),
     #[serde(rename = "baton/agentActivity")]
     AgentActivity(AgentActivity),
+    #[serde(rename = "baton/runStarted")]
+    RunStarted(RunStarted),
     #[serde(rename = "baton/runFinished")]
     RunFinished(RunResult),
     /// The goal, configuration or whole state changed (init, configure, start, stop,
@@ -343,6 +391,7 @@ impl Event {
         "baton/taskFailed",
         "baton/discovery",
         "baton/agentActivity",
+        "baton/runStarted",
         "baton/runFinished",
         "baton/stateChanged",
     ];
@@ -356,6 +405,7 @@ impl Event {
             Event::TaskFailed(_) => "baton/taskFailed",
             Event::Discovery(_) => "baton/discovery",
             Event::AgentActivity(_) => "baton/agentActivity",
+            Event::RunStarted(_) => "baton/runStarted",
             Event::RunFinished(_) => "baton/runFinished",
             Event::StateChanged(_) => "baton/stateChanged",
         }
@@ -384,6 +434,12 @@ pub struct AgentActivity {
     /// `tool` (with the tool's name in `text`), `text`, `started`, `finished`.
     pub kind: String,
     pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunStarted {
+    pub mode: RunMode,
+    pub goal: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -163,6 +163,36 @@ pub struct Task {
     /// retrying that dependency reopens this task too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_dependency: Option<TaskId>,
+    /// What its agents spent, over all attempts.
+    #[serde(default)]
+    pub usage: Usage,
+    /// The Claude Code session of its last attempt, resumed by the next attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Tool uses the agent was refused, as Claude Code reported them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permission_denials: Vec<String>,
+}
+
+/// What agents spent: money, tokens, turns and time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Usage {
+    pub cost_usd: f64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub turns: u32,
+    pub duration_ms: u64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: &Usage) {
+        self.cost_usd += other.cost_usd;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.turns += other.turns;
+        self.duration_ms += other.duration_ms;
+    }
 }
 
 /// A finding one agent shares with all the others.
@@ -317,13 +347,43 @@ pub struct Progress {
     pub by_status: ByStatus,
 }
 
-/// One agent as status shows it: who, on what, since when.
+/// One agent as status shows it: who, on what, since when, doing what.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentStatus {
     pub id: String,
     pub task: Option<TaskId>,
     #[serde(with = "timestamp::option")]
     pub since: Option<DateTime<Utc>>,
+    /// The last thing it did (a tool it used, a line it wrote), for agents baton runs.
+    #[serde(default)]
+    pub activity: Option<String>,
+    /// What it has spent in this run.
+    #[serde(default)]
+    pub cost_usd: f64,
+}
+
+/// How a run plans its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    /// A leader agent plans the goal into tasks, workers do them.
+    Leader,
+    /// Workers do the tasks already added.
+    Predefined,
+}
+
+/// The run in progress, as status shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunStatus {
+    pub mode: RunMode,
+    #[serde(with = "timestamp")]
+    pub started_at: DateTime<Utc>,
+    pub cost_usd: f64,
+    /// Dispatch waits until then: the model's rate limit was reached.
+    #[serde(with = "timestamp::option")]
+    pub paused_until: Option<DateTime<Utc>>,
+    /// Why dispatch stopped early (a budget was spent), if it did.
+    pub stopped: Option<String>,
 }
 
 /// The reference's `get_status`, plus whether the orchestrator is started.
@@ -336,16 +396,25 @@ pub struct Status {
     pub agents: Vec<AgentStatus>,
     /// The most recent discoveries, oldest first; `listDiscoveries` has them all.
     pub discoveries: Vec<Discovery>,
+    /// The run in progress, if any.
+    #[serde(default)]
+    pub run: Option<RunStatus>,
+    /// What all tasks' agents have spent, over all runs.
+    #[serde(default)]
+    pub cost_usd: f64,
     #[serde(with = "timestamp::option")]
     pub last_activity: Option<DateTime<Utc>>,
 }
 
 /// The reference's run result dict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     pub goal: String,
     pub tasks_completed: usize,
     pub tasks_failed: usize,
     pub discoveries: usize,
     pub summary: String,
+    /// What the run's agents spent, leader included.
+    #[serde(default)]
+    pub cost_usd: f64,
 }

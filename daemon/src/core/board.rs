@@ -87,6 +87,8 @@ pub struct Board {
     counts: ByStatus,
     discoveries: Vec<Discovery>,
     next_number: u64,
+    /// What all tasks' agents have spent.
+    cost_usd: f64,
 }
 
 impl Default for Board {
@@ -134,6 +136,7 @@ impl Board {
             counts: ByStatus::default(),
             discoveries: state.discoveries,
             next_number: 1,
+            cost_usd: 0.0,
         };
         let ids: Vec<TaskId> = state.tasks.iter().map(|task| task.id.clone()).collect();
         for task in state.tasks {
@@ -257,6 +260,8 @@ impl Board {
                 id: task.claimed_by.clone().unwrap_or_default(),
                 task: Some(task.id.clone()),
                 since: task.claimed_at,
+                activity: None,
+                cost_usd: 0.0,
             })
             .collect();
         let recent = self.discoveries.len().saturating_sub(STATUS_DISCOVERIES);
@@ -271,6 +276,8 @@ impl Board {
             },
             agents,
             discoveries: self.discoveries[recent..].to_vec(),
+            run: None,
+            cost_usd: self.cost_usd,
             last_activity: self.last_activity,
         }
     }
@@ -358,6 +365,9 @@ impl Board {
                 completed_at: None,
                 attempts: 0,
                 failed_dependency: None,
+                usage: Default::default(),
+                session_id: None,
+                permission_denials: Vec::new(),
             });
         }
         for id in &ids {
@@ -733,6 +743,7 @@ impl Board {
             self.next_number = self.next_number.max(number + 1);
         }
         *self.counts.get_mut(task.status) += 1;
+        self.cost_usd += task.usage.cost_usd;
         self.order.push(task.id.clone());
         let node = Node {
             seq: self.order.len() as u64 - 1,

@@ -113,7 +113,10 @@ impl Store {
                     tasks.insert(&task.id);
                 }
                 Event::Discovery(_) => new_discoveries += 1,
-                Event::AgentActivity(_) | Event::RunFinished(_) | Event::StateChanged(_) => {}
+                Event::AgentActivity(_)
+                | Event::RunStarted(_)
+                | Event::RunFinished(_)
+                | Event::StateChanged(_) => {}
             }
         }
         for id in tasks {
