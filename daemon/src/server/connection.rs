@@ -52,6 +52,7 @@ pub fn build(daemon: Arc<Daemon>) -> (LspService<Connection>, ClientSocket) {
     .custom_method(m::GetStatus::METHOD, Connection::status)
     .custom_method(m::SaveState::METHOD, Connection::save_state)
     .custom_method(m::LoadState::METHOD, Connection::load_state)
+    .custom_method(m::SetMasterPlan::METHOD, Connection::set_master_plan)
     .custom_method(m::DaemonInfo::METHOD, Connection::daemon_info)
     .custom_method(m::StopDaemon::METHOD, Connection::stop_daemon)
     .finish()
@@ -260,6 +261,11 @@ impl Connection {
         self.apply(|board, now| Ok(((), board.load(state, now)?)))
             .await?;
         self.status().await
+    }
+
+    async fn set_master_plan(&self, params: m::MasterPlan) -> Answer<()> {
+        self.apply(|board, now| Ok(((), board.set_master_plan(params.plan, now))))
+            .await
     }
 
     async fn daemon_info(&self) -> Answer<m::DaemonInfoResult> {
