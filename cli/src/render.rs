@@ -527,6 +527,7 @@ mod tests {
             usage: Default::default(),
             session_id: None,
             permission_denials: Vec::new(),
+            supervised: false,
         }
     }
 

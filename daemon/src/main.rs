@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use baton_daemon::agents::Runtime;
 use baton_daemon::orchestrator::{self, Orchestrator};
 use baton_daemon::server::{self, Daemon};
 use baton_daemon::store::Store;
@@ -59,6 +60,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     runtime.block_on(async {
         let store = Store::open(&state_dir.join("state"))?;
         let orchestrator = Orchestrator::open(store)?;
+        let runtime = Runtime::start(orchestrator.clone(), workspace.root()).await;
         let listener = server::listen(&socket)
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
         let running = Running {
@@ -72,6 +74,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let daemon = Arc::new(Daemon {
             orchestrator: orchestrator.clone(),
+            runtime: runtime.clone(),
             workspace: workspace.root().to_owned(),
             socket: socket.clone(),
             log_file: workspace
@@ -83,6 +86,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         tokio::spawn(stop_on_signal(shutdown));
         server::serve(listener, daemon).await;
 
+        runtime.shut_down().await;
         orchestrator.flush().await;
         let _ = std::fs::remove_file(&socket);
         let _ = std::fs::remove_file(state_dir.join("daemon.json"));

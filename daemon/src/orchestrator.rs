@@ -73,6 +73,12 @@ impl Orchestrator {
         Ok(value)
     }
 
+    /// Sends events that change nothing stored (agent activity, a run's start and
+    /// end), in order with the changes before them.
+    pub fn announce(&self, events: Events) {
+        let _ = self.publish.send((self.commit.current(), events));
+    }
+
     /// Reads the board without changing it.
     pub fn read<T>(&self, reader: impl FnOnce(&Board) -> T) -> T {
         reader(&self.owned.lock().expect("state lock").board)

@@ -172,6 +172,10 @@ pub struct Task {
     /// Tool uses the agent was refused, as Claude Code reported them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub permission_denials: Vec<String>,
+    /// Held by an agent the daemon runs: its claim does not expire, and it goes back
+    /// to the queue if the daemon stops while the agent works.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub supervised: bool,
 }
 
 /// What agents spent: money, tokens, turns and time.

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use baton_protocol::methods::{self as m, Request};
-use baton_protocol::{BatonError, Config, Discovery, Status, Task, VERSION};
+use baton_protocol::{BatonError, Config, Discovery, RunMode, RunResult, Status, Task, VERSION};
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 use tower::Service;
@@ -15,7 +15,8 @@ use tower_lsp::lsp_types::{
 };
 use tower_lsp::{ClientSocket, LanguageServer, LspService};
 
-use super::{state_file, Daemon};
+use super::progress::RunProgress;
+use super::{state_file, task_log, Daemon};
 
 type Answer<T> = jsonrpc::Result<T>;
 
@@ -53,6 +54,8 @@ pub fn build(daemon: Arc<Daemon>) -> (LspService<Connection>, ClientSocket) {
     .custom_method(m::SaveState::METHOD, Connection::save_state)
     .custom_method(m::LoadState::METHOD, Connection::load_state)
     .custom_method(m::SetMasterPlan::METHOD, Connection::set_master_plan)
+    .custom_method(m::Run::METHOD, Connection::run)
+    .custom_method(m::TaskLog::METHOD, Connection::task_log)
     .custom_method(m::DaemonInfo::METHOD, Connection::daemon_info)
     .custom_method(m::StopDaemon::METHOD, Connection::stop_daemon)
     .finish()
@@ -100,6 +103,7 @@ impl LanguageServer for Connection {
 /// Sends every event to one client until it goes away.
 async fn forward_events(mut client: tower_lsp::Client, daemon: Arc<Daemon>) {
     let mut events = daemon.orchestrator.subscribe();
+    let mut progress = RunProgress::default();
     loop {
         let batch = match events.recv().await {
             Ok(batch) => batch,
@@ -116,6 +120,7 @@ async fn forward_events(mut client: tower_lsp::Client, daemon: Arc<Daemon>) {
             if client.call(notification).await.is_err() {
                 return;
             }
+            progress.follow(&client, &daemon, event).await;
         }
     }
 }
@@ -160,16 +165,50 @@ impl Connection {
         self.read(|board| Ok(board.config().clone()))
     }
 
+    /// The reference's `start`: dispatch the tasks there are, without waiting.
     async fn start(&self) -> Answer<Status> {
-        self.apply(|board, now| Ok(((), board.set_running(true, now))))
-            .await?;
+        if !self.daemon.runtime.is_busy() {
+            self.daemon
+                .runtime
+                .run(RunMode::Predefined, false)
+                .await
+                .map_err(to_rpc)?;
+        }
         self.status().await
     }
 
     async fn stop(&self) -> Answer<Status> {
-        self.apply(|board, now| Ok(((), board.set_running(false, now))))
-            .await?;
+        self.daemon.runtime.stop("stopped by the user").await;
         self.status().await
+    }
+
+    async fn run(&self, params: m::RunParams) -> Answer<Option<RunResult>> {
+        if let Some(goal) = params.goal {
+            let init = m::InitParams {
+                goal,
+                master_plan: self
+                    .daemon
+                    .orchestrator
+                    .read(|board| board.state().master_plan),
+                config: Default::default(),
+            };
+            self.apply(|board, now| Ok(((), board.init(init, now)?)))
+                .await?;
+        }
+        self.daemon
+            .runtime
+            .run(params.mode, params.wait)
+            .await
+            .map_err(to_rpc)
+    }
+
+    async fn task_log(&self, params: m::TaskLogParams) -> Answer<m::TaskLogChunk> {
+        self.read(|board| board.task(&params.task_id).map(|_| ()))?;
+        let path = self.daemon.runtime.task_log(&params.task_id);
+        let read = tokio::task::spawn_blocking(move || task_log::read(&path, params.offset));
+        read.await
+            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
+            .map_err(to_rpc)
     }
 
     async fn add_task(&self, task: m::NewTask) -> Answer<Task> {
@@ -232,7 +271,9 @@ impl Connection {
     }
 
     async fn status(&self) -> Answer<Status> {
-        self.read(|board| Ok(board.status()))
+        let mut status = self.read(|board| Ok(board.status()))?;
+        self.daemon.runtime.decorate(&mut status);
+        Ok(status)
     }
 
     async fn save_state(&self, params: m::StateFile) -> Answer<m::SavedState> {
@@ -258,6 +299,11 @@ impl Connection {
             .await
             .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
             .map_err(to_rpc)?;
+        if self.daemon.runtime.is_busy() {
+            return Err(to_rpc(BatonError::orchestration(
+                "a run is going; `baton stop` it before loading another state",
+            )));
+        }
         self.apply(|board, now| Ok(((), board.load(state, now)?)))
             .await?;
         self.status().await

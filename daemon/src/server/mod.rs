@@ -3,7 +3,9 @@
 //! one orchestrator.
 
 mod connection;
+mod progress;
 mod state_file;
+mod task_log;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use interprocess::os::unix::local_socket::ListenerOptionsExt;
 use tokio::sync::watch;
 use tower_lsp::Server;
 
+use crate::agents::Runtime;
 use crate::orchestrator::Orchestrator;
 
 /// Requests one connection may have in flight at once.
@@ -22,6 +25,7 @@ const CONCURRENCY: usize = 32;
 /// What every connection needs to know about the daemon it belongs to.
 pub struct Daemon {
     pub orchestrator: Arc<Orchestrator>,
+    pub runtime: Arc<Runtime>,
     pub workspace: PathBuf,
     pub socket: PathBuf,
     pub log_file: PathBuf,

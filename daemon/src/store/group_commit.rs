@@ -43,6 +43,12 @@ impl GroupCommit {
         Ticket(self.inner.written.fetch_add(1, Ordering::SeqCst) + 1)
     }
 
+    /// A ticket for what is written so far, without writing anything: waiting on it
+    /// orders something after every earlier write.
+    pub fn current(&self) -> Ticket {
+        Ticket(self.inner.written.load(Ordering::SeqCst))
+    }
+
     /// Waits until a flush has made the ticket's write durable.
     pub async fn durable(&self, ticket: Ticket) {
         let mut flushed = self.inner.flushed.subscribe();

@@ -1,0 +1,147 @@
+//! The `claude` command lines baton runs: a worker on a task, the leader planning,
+//! and the summary at the end of a run.
+
+use std::path::{Path, PathBuf};
+
+use baton_protocol::Config;
+use serde_json::json;
+
+/// Tools the leader may use: it explores and plans, it does not change files.
+const LEADER_TOOLS: [&str; 3] = ["Read", "Glob", "Grep"];
+const LEADER_FORBIDDEN: [&str; 5] = ["Write", "Edit", "MultiEdit", "NotebookEdit", "Bash"];
+/// Every tool of the `baton` MCP server.
+const BATON_TOOLS: &str = "mcp__baton";
+
+/// What kind of agent a command line is for.
+pub enum Role<'a> {
+    Worker { resume: Option<&'a str> },
+    Leader,
+    Summary,
+}
+
+/// The arguments of a `claude` run in headless mode.
+pub fn arguments(
+    config: &Config,
+    role: Role<'_>,
+    prompt: &str,
+    mcp_config: Option<&Path>,
+) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "-p".into(),
+        prompt.into(),
+        "--output-format".into(),
+        "stream-json".into(),
+        "--verbose".into(),
+        "--model".into(),
+        config.model.clone(),
+    ];
+    match role {
+        Role::Worker { resume } => {
+            args.extend(["--permission-mode".into(), config.permission_mode.clone()]);
+            args.push("--allowedTools".into());
+            args.extend(config.allowed_tools.iter().cloned());
+            args.push(BATON_TOOLS.into());
+            if let Some(session) = resume {
+                args.extend(["--resume".into(), session.into()]);
+            }
+        }
+        Role::Leader => {
+            args.extend(["--permission-mode".into(), "default".into()]);
+            args.push("--allowedTools".into());
+            args.extend(LEADER_TOOLS.map(String::from));
+            args.push(BATON_TOOLS.into());
+            args.push("--disallowedTools".into());
+            args.extend(LEADER_FORBIDDEN.map(String::from));
+        }
+        Role::Summary => {
+            args.extend(["--permission-mode".into(), "default".into()]);
+            args.push("--disallowedTools".into());
+            args.extend(LEADER_FORBIDDEN.map(String::from));
+        }
+    }
+    if let Some(path) = mcp_config {
+        args.extend(["--mcp-config".into(), path.display().to_string()]);
+    }
+    args.extend(config.agent_args.iter().cloned());
+    args
+}
+
+/// The `--mcp-config` file content: the `baton mcp` bridge for one agent (and task).
+pub fn mcp_config(
+    baton: &Path,
+    workspace: &Path,
+    agent_id: &str,
+    task: Option<&str>,
+) -> serde_json::Value {
+    let mut args = vec![
+        "-C".to_string(),
+        workspace.display().to_string(),
+        "mcp".into(),
+        "--agent".into(),
+        agent_id.into(),
+    ];
+    if let Some(task) = task {
+        args.extend(["--task".into(), task.into()]);
+    }
+    json!({ "mcpServers": { "baton": { "type": "stdio", "command": baton, "args": args } } })
+}
+
+/// The `baton` CLI that serves as the agents' MCP bridge: `BATON_CLI`, else the one
+/// beside this daemon, else `baton` on PATH.
+pub fn baton_cli() -> PathBuf {
+    if let Some(path) = std::env::var_os("BATON_CLI") {
+        return PathBuf::from(path);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("baton")))
+        .filter(|path| path.exists())
+        .unwrap_or_else(|| PathBuf::from("baton"))
+}
+
+/// Environment every agent gets on top of the daemon's own (which carries
+/// ANTHROPIC_BASE_URL, keys and the rest through).
+pub fn environment(workspace: &Path, agent_id: &str) -> Vec<(String, String)> {
+    vec![
+        (
+            super::process::WORKSPACE_MARKER.into(),
+            workspace.display().to_string(),
+        ),
+        ("BATON_AGENT_ID".into(), agent_id.into()),
+        // MCP tools stay loaded rather than deferred behind a tool search.
+        ("ENABLE_TOOL_SEARCH".into(), "false".into()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_runs_headless_with_the_configured_model_tools_and_bridge() {
+        let config = Config::default();
+        let args = arguments(
+            &config,
+            Role::Worker {
+                resume: Some("s-1"),
+            },
+            "do it",
+            Some(Path::new("/w/.baton/agents/worker-1.json")),
+        );
+        let line = args.join(" ");
+        assert!(line.starts_with(
+            "-p do it --output-format stream-json --verbose --model claude-sonnet-4-20250514"
+        ));
+        assert!(line.contains("--permission-mode acceptEdits"));
+        assert!(line.contains("--allowedTools Read Write Edit Glob Grep Bash mcp__baton"));
+        assert!(line.contains("--resume s-1"));
+        assert!(line.ends_with("--mcp-config /w/.baton/agents/worker-1.json"));
+    }
+
+    #[test]
+    fn the_leader_may_read_and_plan_but_not_write() {
+        let args = arguments(&Config::default(), Role::Leader, "plan", None).join(" ");
+        assert!(args.contains("--allowedTools Read Glob Grep mcp__baton"));
+        assert!(args.contains("--disallowedTools Write Edit MultiEdit NotebookEdit Bash"));
+    }
+}

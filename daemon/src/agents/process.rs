@@ -1,0 +1,240 @@
+//! One agent process: started in a process group of its own, its stream read line by
+//! line as it arrives (kept in the task's log), ended with everything it started when
+//! it times out or is stopped.
+//!
+//! Every agent process carries `BATON_AGENT_RUN=<id>` in its environment, and so does
+//! everything it starts; that is how stragglers are found even when they left the
+//! process group, and how a restarted daemon finds what a killed one left behind.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::watch;
+
+use super::stream::{self, AgentResult, StreamEvent};
+
+/// The environment variable that marks an agent's processes.
+pub const RUN_MARKER: &str = "BATON_AGENT_RUN";
+/// The environment variable that names the workspace an agent works for.
+pub const WORKSPACE_MARKER: &str = "BATON_WORKSPACE";
+
+/// How to start one agent.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub program: String,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    /// Where the raw stream is appended.
+    pub log: PathBuf,
+    pub timeout: Duration,
+    /// Unique for this process: the value of [`RUN_MARKER`].
+    pub run_id: String,
+}
+
+/// How an agent process ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    /// It gave its final result and exited.
+    Result {
+        result: AgentResult,
+        exit_code: Option<i32>,
+    },
+    /// It ended without a usable result; the reason says how.
+    Fault(String),
+    TimedOut,
+    Stopped,
+}
+
+/// Runs the agent to its end, handing each stream event to `on_event` as it arrives.
+/// `stop` turning true ends the agent and all it started.
+pub async fn run(
+    launch: &Launch,
+    mut stop: watch::Receiver<bool>,
+    mut on_event: impl FnMut(StreamEvent),
+) -> Ending {
+    let mut command = tokio::process::Command::new(&launch.program);
+    command
+        .args(&launch.args)
+        .current_dir(&launch.cwd)
+        .envs(launch.env.iter().map(|(key, value)| (key, value)))
+        .env(RUN_MARKER, &launch.run_id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    die_with_parent(&mut command);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            return Ending::Fault(format!("could not start `{}`: {err}", launch.program));
+        }
+    };
+    let pid = child.id().unwrap_or_default();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let stderr_tail = tokio::spawn(async move {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text).await;
+        let text = String::from_utf8_lossy(&text);
+        let tail: Vec<&str> = text.lines().rev().take(5).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+    });
+
+    let mut log = open_log(&launch.log).await;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut result = None;
+    let mut garbage = None;
+    let deadline = tokio::time::sleep(launch.timeout);
+    tokio::pin!(deadline);
+    let interrupted = loop {
+        tokio::select! {
+            line = lines.next_line() => match line {
+                Ok(Some(line)) => {
+                    if let Some(log) = log.as_mut() {
+                        let _ = log.write_all(format!("{line}\n").as_bytes()).await;
+                    }
+                    match stream::parse_line(&line) {
+                        Ok(events) => {
+                            for event in events {
+                                if let StreamEvent::Result(found) = &event {
+                                    result = Some(found.clone());
+                                }
+                                on_event(event);
+                            }
+                        }
+                        Err(reason) => {
+                            garbage.get_or_insert(reason);
+                        }
+                    }
+                }
+                Ok(None) | Err(_) => break None,
+            },
+            _ = &mut deadline => break Some(Ending::TimedOut),
+            _ = stopped(&mut stop) => break Some(Ending::Stopped),
+        }
+    };
+    if let Some(log) = log.as_mut() {
+        let _ = log.flush().await;
+    }
+    if let Some(ending) = interrupted {
+        end_everything(pid, &launch.run_id);
+        let _ = child.wait().await;
+        return ending;
+    }
+    let status = child.wait().await;
+    // Whatever it started and left running goes with it.
+    end_everything(pid, &launch.run_id);
+    let stderr_tail = stderr_tail.await.unwrap_or_default();
+    let exit_code = status.as_ref().ok().and_then(|status| status.code());
+    match (result, status) {
+        (Some(result), Ok(status)) if status.success() || result.is_error => {
+            Ending::Result { result, exit_code }
+        }
+        (Some(_), Ok(status)) => Ending::Fault(describe_exit(status, &stderr_tail)),
+        (None, Ok(status)) if !status.success() => {
+            Ending::Fault(describe_exit(status, &stderr_tail))
+        }
+        (None, Ok(_)) => Ending::Fault(match garbage {
+            Some(reason) => reason,
+            None => with_stderr("the agent exited without a result".into(), &stderr_tail),
+        }),
+        (_, Err(err)) => Ending::Fault(format!("waiting for the agent failed: {err}")),
+    }
+}
+
+/// Resolves once `stop` turns true (never, if its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|&stop| stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn describe_exit(status: std::process::ExitStatus, stderr_tail: &str) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let how = match (status.code(), status.signal()) {
+        (Some(code), _) => format!("the agent exited with status {code}"),
+        (None, Some(signal)) => format!("the agent was killed by signal {signal}"),
+        _ => "the agent ended abnormally".into(),
+    };
+    with_stderr(how, stderr_tail)
+}
+
+fn with_stderr(reason: String, stderr_tail: &str) -> String {
+    if stderr_tail.trim().is_empty() {
+        reason
+    } else {
+        format!("{reason}: {}", stream::clip(stderr_tail, 400))
+    }
+}
+
+async fn open_log(path: &std::path::Path) -> Option<tokio::fs::File> {
+    if let Some(parent) = path.parent() {
+        let _ = tokio::fs::create_dir_all(parent).await;
+    }
+    tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await
+        .map_err(|err| tracing::warn!("cannot open the task log {}: {err}", path.display()))
+        .ok()
+}
+
+/// The agent dies with the daemon, even when the daemon is killed outright.
+fn die_with_parent(command: &mut tokio::process::Command) {
+    // SAFETY: prctl is async-signal-safe and only sets this child's death signal.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+/// Ends the agent's process group and every process that carries its run marker.
+fn end_everything(pid: u32, run_id: &str) {
+    if pid != 0 {
+        // SAFETY: signals touch no memory of ours; the group is the agent's own.
+        unsafe { libc::killpg(pid as i32, libc::SIGKILL) };
+    }
+    kill_marked(RUN_MARKER, run_id);
+}
+
+/// Kills every process of this user whose environment has `key=value`: what agents
+/// started, wherever they went. Answers how many there were.
+pub fn kill_marked(key: &str, value: &str) -> usize {
+    let needle = format!("{key}={value}");
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ
+            .split(|&byte| byte == 0)
+            .any(|var| var == needle.as_bytes())
+        {
+            // SAFETY: as above.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            killed += 1;
+        }
+    }
+    killed
+}

@@ -1,0 +1,842 @@
+//! The agent runtime: runs the plan with real Claude Code agents.
+//!
+//! A run dispatches ready tasks to at most `max_workers` workers (`worker-1`, …),
+//! each a `claude` process on one task; in leader mode a `leader` agent plans the goal
+//! into tasks first, and workers start on tasks as soon as they are ready, while the
+//! leader may still be adding more. When every task has ended the run is summarised
+//! and its result announced. Faults end a task, never the run or the daemon.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baton_protocol::methods::{AgentActivity, RunStarted};
+use baton_protocol::{
+    AgentStatus, BatonError, Event, RunMode, RunResult, RunStatus, Status, Task, TaskId,
+    TaskResult, TaskStatus, Usage,
+};
+use chrono::{DateTime, Utc};
+use tokio::sync::{watch, Notify};
+
+use super::command::{self, Role};
+use super::process::{self, Ending, Launch};
+use super::prompts::{self, PromptValues};
+use super::stream::{clip, StreamEvent};
+use crate::core::{Attempt, Board};
+use crate::orchestrator::Orchestrator;
+
+/// Time between two agent starts: Claude Code processes that start at the same moment
+/// can corrupt the user's `~/.claude.json`.
+const STAGGER: Duration = Duration::from_millis(150);
+/// How long the summary at the end of a run may take.
+const SUMMARY_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long to pause when a rate limit gives no reset time.
+const DEFAULT_PAUSE: Duration = Duration::from_secs(60);
+
+/// An agent the daemon runs now.
+struct Agent {
+    task: Option<TaskId>,
+    since: DateTime<Utc>,
+    activity: Option<String>,
+    cost_usd: f64,
+    stop: watch::Sender<bool>,
+}
+
+/// The run in progress.
+struct Run {
+    mode: RunMode,
+    goal: String,
+    started_at: DateTime<Utc>,
+    cost_usd: f64,
+    paused_until: Option<DateTime<Utc>>,
+    /// Why dispatch stopped before the work was done.
+    stopped: Option<String>,
+    leader_running: bool,
+    /// Set when the leader failed before adding any task: nothing more will come.
+    leader_error: Option<String>,
+    finishing: bool,
+    result: watch::Sender<Option<RunResult>>,
+}
+
+#[derive(Default)]
+struct State {
+    run: Option<Run>,
+    agents: BTreeMap<String, Agent>,
+}
+
+/// The runtime of one workspace.
+pub struct Runtime {
+    orchestrator: Arc<Orchestrator>,
+    workspace: PathBuf,
+    state: Mutex<State>,
+    wake: Notify,
+    last_start: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Runtime {
+    /// Starts the runtime: ends what a previous daemon's agents left running, puts
+    /// their tasks back in the queue, and resumes a run that was going.
+    pub async fn start(orchestrator: Arc<Orchestrator>, workspace: &Path) -> Arc<Runtime> {
+        let left =
+            process::kill_marked(process::WORKSPACE_MARKER, &workspace.display().to_string());
+        if left > 0 {
+            tracing::warn!("ended {left} agent processes left by an earlier daemon");
+        }
+        let lost = orchestrator.read(Board::supervised);
+        for id in lost {
+            let reason = "the daemon stopped while its agent worked; it goes back to the queue";
+            let _ = orchestrator
+                .apply(|board, now| board.release(&id, reason, now))
+                .await;
+        }
+        let runtime = Arc::new(Runtime {
+            orchestrator: orchestrator.clone(),
+            workspace: workspace.to_owned(),
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+            last_start: tokio::sync::Mutex::new(tokio::time::Instant::now() - STAGGER),
+        });
+        tokio::spawn(runtime.clone().dispatch_loop());
+        tokio::spawn(runtime.clone().watch_tasks());
+        if orchestrator.read(Board::is_running) {
+            tracing::info!("resuming the run that was going when the daemon stopped");
+            let _ = runtime.begin(RunMode::Predefined).await;
+        }
+        runtime
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("runtime lock")
+    }
+
+    /// Starts a run; with `wait`, answers its result when it ends.
+    pub async fn run(
+        self: &Arc<Self>,
+        mode: RunMode,
+        wait: bool,
+    ) -> Result<Option<RunResult>, BatonError> {
+        let mut result = self.begin(mode).await?;
+        if !wait {
+            return Ok(None);
+        }
+        let finished = result
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| BatonError::orchestration("the daemon stopped before the run ended"))?;
+        Ok(finished.clone())
+    }
+
+    async fn begin(
+        self: &Arc<Self>,
+        mode: RunMode,
+    ) -> Result<watch::Receiver<Option<RunResult>>, BatonError> {
+        let goal = self.orchestrator.read(|board| board.goal().to_owned());
+        if mode == RunMode::Leader && goal.trim().is_empty() {
+            return Err(BatonError::invalid(
+                "there is no goal to plan; give one (`baton run \"GOAL\"` or `baton init GOAL`)",
+            ));
+        }
+        let (sender, receiver) = watch::channel(None);
+        {
+            let mut state = self.state();
+            if state.run.is_some() {
+                return Err(BatonError::orchestration(
+                    "a run is already going; `baton status` shows it, `baton stop` ends it",
+                ));
+            }
+            state.run = Some(Run {
+                mode,
+                goal: goal.clone(),
+                started_at: Utc::now(),
+                cost_usd: 0.0,
+                paused_until: None,
+                stopped: None,
+                leader_running: mode == RunMode::Leader,
+                leader_error: None,
+                finishing: false,
+                result: sender,
+            });
+        }
+        self.orchestrator
+            .apply(|board, now| Ok(((), board.set_running(true, now))))
+            .await?;
+        self.orchestrator
+            .announce(vec![Event::RunStarted(RunStarted { mode, goal })]);
+        if mode == RunMode::Leader {
+            tokio::spawn(self.clone().lead());
+        }
+        self.wake.notify_one();
+        Ok(receiver)
+    }
+
+    /// Stops the run: no more dispatch, every agent ended, their tasks back in the queue.
+    pub async fn stop(&self, why: &str) {
+        {
+            let mut state = self.state();
+            if let Some(run) = state.run.as_mut() {
+                run.stopped.get_or_insert_with(|| why.to_owned());
+            }
+            for agent in state.agents.values() {
+                let _ = agent.stop.send(true);
+            }
+        }
+        self.wake.notify_one();
+        let _ = self
+            .orchestrator
+            .apply(|board, now| Ok(((), board.set_running(false, now))))
+            .await;
+    }
+
+    /// Ends every agent before the daemon goes, and waits until their tasks are back
+    /// in the queue.
+    pub async fn shut_down(&self) {
+        self.stop("the daemon stopped").await;
+        let mut waited = 0;
+        while !self.state().agents.is_empty() && waited < 100 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += 1;
+        }
+    }
+
+    /// Adds what the runtime knows to a status: what each agent does and costs, and
+    /// the run.
+    pub fn decorate(&self, status: &mut Status) {
+        let state = self.state();
+        for (id, agent) in &state.agents {
+            let shown = AgentStatus {
+                id: id.clone(),
+                task: agent.task.clone(),
+                since: Some(agent.since),
+                activity: agent.activity.clone(),
+                cost_usd: agent.cost_usd,
+            };
+            match status.agents.iter_mut().find(|known| &known.id == id) {
+                Some(known) => *known = shown,
+                None => status.agents.push(shown),
+            }
+        }
+        status.run = state.run.as_ref().map(|run| RunStatus {
+            mode: run.mode,
+            started_at: run.started_at,
+            cost_usd: run.cost_usd,
+            paused_until: run.paused_until,
+            stopped: run.stopped.clone(),
+        });
+    }
+
+    /// How many agents run now.
+    pub fn agents_running(&self) -> usize {
+        self.state().agents.len()
+    }
+
+    /// Whether a run is going, so that loading another state must wait.
+    pub fn is_busy(&self) -> bool {
+        self.state().run.is_some()
+    }
+
+    /// Cancels follow the task: a cancelled task's agent is ended at once. Task
+    /// changes also wake the dispatcher.
+    async fn watch_tasks(self: Arc<Self>) {
+        let mut events = self.orchestrator.subscribe();
+        loop {
+            let batch = match events.recv().await {
+                Ok(batch) => batch,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    self.wake.notify_one();
+                    continue;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            for event in batch.iter() {
+                if let Event::TaskFailed(task) = event {
+                    let state = self.state();
+                    let running = state
+                        .agents
+                        .values()
+                        .find(|agent| agent.task.as_ref() == Some(&task.id));
+                    if let Some(agent) = running {
+                        let _ = agent.stop.send(true);
+                    }
+                }
+            }
+            self.wake.notify_one();
+        }
+    }
+
+    async fn dispatch_loop(self: Arc<Self>) {
+        loop {
+            let pause = self.state().run.as_ref().and_then(|run| run.paused_until);
+            match pause.map(|until| (until - Utc::now()).to_std().unwrap_or_default()) {
+                Some(wait) if !wait.is_zero() => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = self.wake.notified() => {}
+                    }
+                }
+                _ => self.wake.notified().await,
+            }
+            self.dispatch().await;
+            self.finish_if_done().await;
+        }
+    }
+
+    /// Hands ready tasks to free workers.
+    async fn dispatch(self: &Arc<Self>) {
+        loop {
+            let max_workers = self.orchestrator.read(|board| board.config().max_workers) as usize;
+            let worker = {
+                let mut state = self.state();
+                let Some(run) = state.run.as_mut() else {
+                    return;
+                };
+                if run.stopped.is_some() || run.finishing {
+                    return;
+                }
+                if let Some(until) = run.paused_until {
+                    if until > Utc::now() {
+                        return;
+                    }
+                    run.paused_until = None;
+                }
+                let busy = state
+                    .agents
+                    .keys()
+                    .filter(|id| id.starts_with("worker-"))
+                    .count();
+                if busy >= max_workers {
+                    return;
+                }
+                (1..)
+                    .map(|n| format!("worker-{n}"))
+                    .find(|id| !state.agents.contains_key(id))
+                    .expect("a free worker name")
+            };
+            let claimed = self
+                .orchestrator
+                .apply(|board, now| board.claim_supervised(&worker, now))
+                .await;
+            let Ok(Some(task)) = claimed else { return };
+            let (stop, stopped) = watch::channel(false);
+            self.state().agents.insert(
+                worker.clone(),
+                Agent {
+                    task: Some(task.id.clone()),
+                    since: Utc::now(),
+                    activity: None,
+                    cost_usd: 0.0,
+                    stop,
+                },
+            );
+            tokio::spawn(self.clone().work(worker, task, stopped));
+        }
+    }
+
+    /// One worker on one task, from start to the task's next state.
+    async fn work(self: Arc<Self>, agent_id: String, task: Task, stopped: watch::Receiver<bool>) {
+        let config = self.orchestrator.read(|board| board.config().clone());
+        let values = self
+            .orchestrator
+            .read(|board| worker_values(board, &task, &agent_id));
+        let template = config.worker_prompt.as_deref().unwrap_or(prompts::WORKER);
+        let prompt = prompts::render(template, &values);
+        let mcp_path = self.write_mcp_config(&agent_id, Some(task.id.as_str()));
+        let launch = Launch {
+            program: config.agent_command.clone(),
+            args: command::arguments(
+                &config,
+                Role::Worker {
+                    resume: task.session_id.as_deref(),
+                },
+                &prompt,
+                mcp_path.as_deref(),
+            ),
+            cwd: self.workspace.clone(),
+            env: command::environment(&self.workspace, &agent_id),
+            log: self.task_log(&task.id),
+            timeout: Duration::from_secs(config.task_timeout),
+            run_id: format!("{}:{}:{}", agent_id, task.id, task.attempts),
+        };
+        self.stagger().await;
+        let _ = self
+            .orchestrator
+            .apply(|board, now| board.start_task(&task.id, now))
+            .await;
+        self.activity(&agent_id, Some(&task.id), "started", "");
+        let (ending, session_id) = self
+            .supervise(&launch, &agent_id, Some(&task.id), stopped)
+            .await;
+        self.settle(&agent_id, &task, ending, session_id, &config)
+            .await;
+        if let Some(path) = mcp_path {
+            let _ = std::fs::remove_file(path);
+        }
+        self.state().agents.remove(&agent_id);
+        self.wake.notify_one();
+    }
+
+    /// Runs one agent process, keeping its activity and the run's pause up to date.
+    async fn supervise(
+        &self,
+        launch: &Launch,
+        agent_id: &str,
+        task: Option<&TaskId>,
+        stopped: watch::Receiver<bool>,
+    ) -> (Ending, Option<String>) {
+        let mut session_id = None;
+        let ending = process::run(launch, stopped, |event| match event {
+            StreamEvent::Init { session_id: id } => session_id = Some(id),
+            StreamEvent::Tool { name, detail } => {
+                self.activity(agent_id, task, "tool", &format!("{name} {detail}"));
+            }
+            StreamEvent::Text(text) => self.activity(agent_id, task, "text", &clip(&text, 200)),
+            StreamEvent::RateLimited { resets_at } => {
+                let until = resets_at.unwrap_or_else(|| Utc::now() + DEFAULT_PAUSE);
+                if let Some(run) = self.state().run.as_mut() {
+                    run.paused_until = Some(until);
+                }
+                self.activity(
+                    agent_id,
+                    task,
+                    "rate_limited",
+                    &format!("dispatch paused until {until}"),
+                );
+            }
+            StreamEvent::Result(_) => {}
+        })
+        .await;
+        (ending, session_id)
+    }
+
+    /// Records the attempt and moves the task on: done, back in the queue, or failed.
+    async fn settle(
+        &self,
+        agent_id: &str,
+        task: &Task,
+        ending: Ending,
+        session_id: Option<String>,
+        config: &baton_protocol::Config,
+    ) {
+        let attempt = match &ending {
+            Ending::Result { result, .. } => Attempt {
+                usage: result.usage.clone(),
+                session_id: result.session_id.clone().or(session_id),
+                permission_denials: result.permission_denials.clone(),
+            },
+            _ => Attempt {
+                session_id,
+                ..Attempt::default()
+            },
+        };
+        self.spend(agent_id, &attempt.usage);
+        let recorded = self
+            .orchestrator
+            .apply(|board, now| board.record_attempt(&task.id, attempt, now))
+            .await;
+        let Ok(now_task) = recorded else { return };
+        self.activity(agent_id, Some(&task.id), "finished", "");
+        if now_task.status.is_finished() {
+            // The agent gave up with fail_task, or the task was cancelled.
+            return;
+        }
+        let reason = match ending {
+            Ending::Result { result, .. } if !result.is_error => {
+                let output = TaskResult { output: result.output, ..TaskResult::default() };
+                let _ = self
+                    .orchestrator
+                    .apply(|board, now| board.complete(&task.id, output, now))
+                    .await;
+                return;
+            }
+            Ending::Result { result, .. } => {
+                format!("the agent reported an error ({}): {}", result.subtype, clip(&result.output, 400))
+            }
+            Ending::Fault(reason) => reason,
+            Ending::TimedOut => format!(
+                "TimeoutError: the agent ran past task_timeout ({} s); it and everything it started were ended",
+                config.task_timeout
+            ),
+            Ending::Stopped => {
+                let why = self
+                    .state()
+                    .run
+                    .as_ref()
+                    .and_then(|run| run.stopped.clone())
+                    .unwrap_or_else(|| "the run stopped".into());
+                let _ = self
+                    .orchestrator
+                    .apply(|board, now| board.release(&task.id, &format!("{why} before it finished"), now))
+                    .await;
+                return;
+            }
+        };
+        let over_budget = config
+            .task_budget_usd
+            .is_some_and(|budget| now_task.usage.cost_usd >= budget);
+        let retry = now_task.attempts < config.max_attempts && !over_budget;
+        let _ = if retry {
+            self.orchestrator
+                .apply(|board, now| board.release(&task.id, &reason, now))
+                .await
+        } else if over_budget {
+            let reason = format!(
+                "{reason}; its budget (task_budget_usd ${:.2}) is spent",
+                config.task_budget_usd.unwrap_or_default()
+            );
+            self.orchestrator
+                .apply(|board, now| board.fail(&task.id, &reason, now))
+                .await
+        } else {
+            self.orchestrator
+                .apply(|board, now| board.fail(&task.id, &reason, now))
+                .await
+        };
+    }
+
+    /// Adds an attempt's cost to its agent and the run; stops the run at its budget.
+    fn spend(&self, agent_id: &str, usage: &Usage) {
+        let budget = self
+            .orchestrator
+            .read(|board| board.config().run_budget_usd);
+        let mut state = self.state();
+        if let Some(agent) = state.agents.get_mut(agent_id) {
+            agent.cost_usd += usage.cost_usd;
+        }
+        let Some(run) = state.run.as_mut() else {
+            return;
+        };
+        run.cost_usd += usage.cost_usd;
+        if let Some(budget) = budget.filter(|budget| run.cost_usd >= *budget) {
+            run.stopped.get_or_insert_with(|| {
+                format!("the run's budget (run_budget_usd ${budget:.2}) is spent")
+            });
+            for agent in state.agents.values() {
+                let _ = agent.stop.send(true);
+            }
+        }
+    }
+
+    /// The leader plans the goal into tasks.
+    async fn lead(self: Arc<Self>) {
+        let agent_id = "leader";
+        let config = self.orchestrator.read(|board| board.config().clone());
+        let values = self.orchestrator.read(|board| PromptValues {
+            goal: board.goal().to_owned(),
+            master_plan: board.state().master_plan,
+            tasks: task_lines(&board.tasks(None)),
+            agent_id: agent_id.into(),
+            ..PromptValues::default()
+        });
+        let template = config.leader_prompt.as_deref().unwrap_or(prompts::LEADER);
+        let prompt = prompts::render(template, &values);
+        let mcp_path = self.write_mcp_config(agent_id, None);
+        let (stop, stopped) = watch::channel(false);
+        self.state().agents.insert(
+            agent_id.into(),
+            Agent {
+                task: None,
+                since: Utc::now(),
+                activity: None,
+                cost_usd: 0.0,
+                stop,
+            },
+        );
+        let launch = Launch {
+            program: config.agent_command.clone(),
+            args: command::arguments(&config, Role::Leader, &prompt, mcp_path.as_deref()),
+            cwd: self.workspace.clone(),
+            env: command::environment(&self.workspace, agent_id),
+            log: self.workspace.join(".baton/logs/leader.log"),
+            timeout: Duration::from_secs(config.task_timeout),
+            run_id: format!("leader:{}", Utc::now().timestamp_millis()),
+        };
+        let tasks_before = self.orchestrator.read(|board| board.counts().total());
+        self.stagger().await;
+        self.activity(agent_id, None, "started", "planning");
+        let (ending, _) = self.supervise(&launch, agent_id, None, stopped).await;
+        if let Ending::Result { result, .. } = &ending {
+            self.spend(agent_id, &result.usage);
+        }
+        let failure = match ending {
+            Ending::Result { result, .. } if !result.is_error => None,
+            Ending::Result { result, .. } => Some(format!(
+                "the leader reported an error: {}",
+                clip(&result.output, 300)
+            )),
+            Ending::Fault(reason) => Some(reason),
+            Ending::TimedOut => Some("the leader ran past task_timeout".into()),
+            Ending::Stopped => None,
+        };
+        let planned = self.orchestrator.read(|board| board.counts().total()) > tasks_before;
+        if let Some(reason) = &failure {
+            tracing::warn!("leader: {reason}");
+        }
+        self.activity(agent_id, None, "finished", "");
+        if let Some(path) = mcp_path {
+            let _ = std::fs::remove_file(path);
+        }
+        {
+            let mut state = self.state();
+            state.agents.remove(agent_id);
+            if let Some(run) = state.run.as_mut() {
+                run.leader_running = false;
+                if !planned {
+                    run.leader_error = failure.or(Some("the leader added no tasks".into()));
+                }
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// Ends the run when nothing is left to do: writes the summary, announces the
+    /// result and answers whoever waits for it.
+    async fn finish_if_done(&self) {
+        let counts = self.orchestrator.read(Board::counts);
+        let (goal, mode, leader_error, stopped) = {
+            let mut state = self.state();
+            let agents_running = !state.agents.is_empty();
+            let Some(run) = state.run.as_mut() else {
+                return;
+            };
+            let work_left = counts.available + counts.claimed + counts.in_progress > 0;
+            let done = !agents_running
+                && !run.leader_running
+                && !run.finishing
+                && (run.stopped.is_some() || !work_left);
+            if !done {
+                return;
+            }
+            run.finishing = true;
+            (
+                run.goal.clone(),
+                run.mode,
+                run.leader_error.clone(),
+                run.stopped.clone(),
+            )
+        };
+        let tasks = self.orchestrator.read(|board| board.tasks(None));
+        let summary = match (&stopped, &leader_error) {
+            (Some(why), _) => format!("Stopped: {why}.\n{}", plain_summary(&tasks)),
+            (None, Some(error)) if tasks.is_empty() => format!("Nothing was done: {error}."),
+            _ => self.summarize(&goal, &tasks).await,
+        };
+        let discoveries = self.orchestrator.read(|board| board.discoveries().len());
+        let _ = self
+            .orchestrator
+            .apply(|board, now| Ok(((), board.set_running(false, now))))
+            .await;
+        let mut state = self.state();
+        let Some(run) = state.run.take() else { return };
+        let result = RunResult {
+            goal,
+            tasks_completed: count(&tasks, TaskStatus::Done),
+            tasks_failed: count(&tasks, TaskStatus::Failed),
+            discoveries,
+            summary,
+            cost_usd: run.cost_usd,
+        };
+        tracing::info!(
+            ?mode,
+            completed = result.tasks_completed,
+            failed = result.tasks_failed,
+            "run finished"
+        );
+        self.orchestrator
+            .announce(vec![Event::RunFinished(result.clone())]);
+        let _ = run.result.send(Some(result));
+    }
+
+    /// The leader's summary of the run, or a plain one when that fails.
+    async fn summarize(&self, goal: &str, tasks: &[Task]) -> String {
+        let config = self.orchestrator.read(|board| board.config().clone());
+        let values = PromptValues {
+            goal: goal.to_owned(),
+            tasks: task_lines(tasks),
+            ..PromptValues::default()
+        };
+        let launch = Launch {
+            program: config.agent_command.clone(),
+            args: command::arguments(
+                &config,
+                Role::Summary,
+                &prompts::render(prompts::SUMMARY, &values),
+                None,
+            ),
+            cwd: self.workspace.clone(),
+            env: command::environment(&self.workspace, "leader"),
+            log: self.workspace.join(".baton/logs/summary.log"),
+            timeout: SUMMARY_TIMEOUT.min(Duration::from_secs(config.task_timeout)),
+            run_id: format!("summary:{}", Utc::now().timestamp_millis()),
+        };
+        self.stagger().await;
+        let (_, never) = watch::channel(false);
+        match process::run(&launch, never, |_| {}).await {
+            Ending::Result { result, .. }
+                if !result.is_error && !result.output.trim().is_empty() =>
+            {
+                if let Some(run) = self.state().run.as_mut() {
+                    run.cost_usd += result.usage.cost_usd;
+                }
+                result.output
+            }
+            ending => {
+                tracing::warn!(
+                    "the summary agent did not answer ({ending:?}); writing a plain summary"
+                );
+                plain_summary(tasks)
+            }
+        }
+    }
+
+    /// Waits so that no two agents start within STAGGER of each other.
+    async fn stagger(&self) {
+        let mut last = self.last_start.lock().await;
+        tokio::time::sleep_until(*last + STAGGER).await;
+        *last = tokio::time::Instant::now();
+    }
+
+    fn activity(&self, agent_id: &str, task: Option<&TaskId>, kind: &str, text: &str) {
+        if matches!(kind, "tool" | "text") {
+            if let Some(agent) = self.state().agents.get_mut(agent_id) {
+                agent.activity = Some(clip(text, 200));
+            }
+        }
+        self.orchestrator
+            .announce(vec![Event::AgentActivity(AgentActivity {
+                agent_id: agent_id.into(),
+                task_id: task.cloned(),
+                kind: kind.into(),
+                text: text.into(),
+            })]);
+    }
+
+    fn write_mcp_config(&self, agent_id: &str, task: Option<&str>) -> Option<PathBuf> {
+        let dir = self.workspace.join(".baton/agents");
+        let path = dir.join(format!("{agent_id}.mcp.json"));
+        let config = command::mcp_config(&command::baton_cli(), &self.workspace, agent_id, task);
+        let written = std::fs::create_dir_all(&dir).and_then(|()| {
+            std::fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON"))
+        });
+        match written {
+            Ok(()) => Some(path),
+            Err(err) => {
+                tracing::warn!(
+                    "cannot write {}: {err}; the agent runs without baton's tools",
+                    path.display()
+                );
+                None
+            }
+        }
+    }
+
+    /// Where a task's agent log is: every attempt's stream, one event per line.
+    pub fn task_log(&self, task: &TaskId) -> PathBuf {
+        self.workspace
+            .join(".baton/logs/tasks")
+            .join(format!("{task}.log"))
+    }
+}
+
+fn worker_values(board: &Board, task: &Task, agent_id: &str) -> PromptValues {
+    let dependencies = task
+        .dependencies
+        .iter()
+        .filter_map(|id| board.task(id).ok())
+        .map(|dependency| {
+            let output = dependency
+                .result
+                .as_ref()
+                .map(|result| result.output.as_str())
+                .unwrap_or("");
+            format!(
+                "- {} {}\n  Result: {}",
+                dependency.id,
+                dependency.description,
+                output.trim()
+            )
+        })
+        .collect::<Vec<_>>();
+    let discoveries = board
+        .discoveries()
+        .iter()
+        .map(|found| {
+            format!(
+                "- {} (by {}): {}",
+                found.tags.join(", "),
+                found.agent_id,
+                found.content
+            )
+        })
+        .collect::<Vec<_>>();
+    let state = board.state();
+    PromptValues {
+        goal: state.goal,
+        master_plan: or_none(state.master_plan),
+        task_id: task.id.to_string(),
+        description: task.description.clone(),
+        hints: or_none(task.context.hints.clone()),
+        context_files: or_none(task.context.files.join(", ")),
+        dependencies: or_none(dependencies.join("\n")),
+        discoveries: or_none(discoveries.join("\n")),
+        agent_id: agent_id.into(),
+        tasks: String::new(),
+    }
+}
+
+fn or_none(text: String) -> String {
+    if text.trim().is_empty() {
+        "(none)".into()
+    } else {
+        text
+    }
+}
+
+fn task_lines(tasks: &[Task]) -> String {
+    if tasks.is_empty() {
+        return "(none)".into();
+    }
+    tasks
+        .iter()
+        .map(|task| {
+            let outcome = task.result.as_ref().map(|result| match &result.error {
+                Some(error) => format!(" — {}", clip(error, 200)),
+                None => format!(" — {}", clip(&result.output, 200)),
+            });
+            format!(
+                "- {} [{}] p{} {}{}",
+                task.id,
+                task.status,
+                task.priority,
+                clip(&task.description, 200),
+                outcome.unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn count(tasks: &[Task], status: TaskStatus) -> usize {
+    tasks.iter().filter(|task| task.status == status).count()
+}
+
+/// A summary without a model: what was done and what failed.
+fn plain_summary(tasks: &[Task]) -> String {
+    let done = count(tasks, TaskStatus::Done);
+    let failed: Vec<String> = tasks
+        .iter()
+        .filter(|task| task.status == TaskStatus::Failed)
+        .map(|task| {
+            let error = task
+                .result
+                .as_ref()
+                .and_then(|result| result.error.as_deref())
+                .unwrap_or("no reason given");
+            format!("- {}: {}", task.id, clip(error, 200))
+        })
+        .collect();
+    let mut text = format!("{done} of {} tasks done.", tasks.len());
+    if !failed.is_empty() {
+        text.push_str(&format!("\nFailed:\n{}", failed.join("\n")));
+    }
+    text
+}

@@ -1,0 +1,144 @@
+//! A run as LSP work-done progress (`$/progress`), so that editors show it in their
+//! status bar: begun when a run starts, reported as tasks change, ended with the run.
+
+use baton_protocol::{ByStatus, Event};
+use tower_lsp::lsp_types::notification::Progress;
+use tower_lsp::lsp_types::request::WorkDoneProgressCreate;
+use tower_lsp::lsp_types::{
+    NumberOrString, ProgressParams, ProgressParamsValue, WorkDoneProgress, WorkDoneProgressBegin,
+    WorkDoneProgressCreateParams, WorkDoneProgressEnd, WorkDoneProgressReport,
+};
+
+use super::Daemon;
+
+/// One client's view of the run's progress.
+#[derive(Default)]
+pub struct RunProgress {
+    token: Option<NumberOrString>,
+    runs: u32,
+    last: Option<(String, u32)>,
+}
+
+impl RunProgress {
+    /// Updates the client's progress for one event.
+    pub async fn follow(&mut self, client: &tower_lsp::Client, daemon: &Daemon, event: &Event) {
+        match event {
+            Event::RunStarted(_) => self.begin(client, daemon).await,
+            Event::RunFinished(result) => {
+                let Some(token) = self.token.take() else {
+                    return;
+                };
+                let message = format!(
+                    "{} done, {} failed",
+                    result.tasks_completed, result.tasks_failed
+                );
+                let end = WorkDoneProgress::End(WorkDoneProgressEnd {
+                    message: Some(message),
+                });
+                send(client, token, end).await;
+            }
+            Event::TaskCreated(_)
+            | Event::TaskUpdated(_)
+            | Event::TaskCompleted(_)
+            | Event::TaskFailed(_) => {
+                if self.token.is_none() && daemon.runtime.is_busy() {
+                    // A client that connected while a run was going.
+                    self.begin(client, daemon).await;
+                }
+                let Some(token) = self.token.clone() else {
+                    return;
+                };
+                let now = text(
+                    &daemon.orchestrator.read(|board| board.counts()),
+                    daemon.runtime.agents_running(),
+                );
+                if self.last.as_ref() == Some(&now) {
+                    return;
+                }
+                self.last = Some(now.clone());
+                let report = WorkDoneProgress::Report(WorkDoneProgressReport {
+                    cancellable: Some(false),
+                    message: Some(now.0),
+                    percentage: Some(now.1),
+                });
+                send(client, token, report).await;
+            }
+            _ => {}
+        }
+    }
+
+    async fn begin(&mut self, client: &tower_lsp::Client, daemon: &Daemon) {
+        self.runs += 1;
+        let token = NumberOrString::String(format!("baton-run-{}", self.runs));
+        let created = client
+            .send_request::<WorkDoneProgressCreate>(WorkDoneProgressCreateParams {
+                token: token.clone(),
+            })
+            .await;
+        if created.is_err() {
+            return;
+        }
+        let (message, percentage) = text(
+            &daemon.orchestrator.read(|board| board.counts()),
+            daemon.runtime.agents_running(),
+        );
+        let begin = WorkDoneProgress::Begin(WorkDoneProgressBegin {
+            title: "baton run".into(),
+            cancellable: Some(false),
+            message: Some(message),
+            percentage: Some(percentage),
+        });
+        send(client, token.clone(), begin).await;
+        self.token = Some(token);
+        self.last = None;
+    }
+}
+
+async fn send(client: &tower_lsp::Client, token: NumberOrString, value: WorkDoneProgress) {
+    client
+        .send_notification::<Progress>(ProgressParams {
+            token,
+            value: ProgressParamsValue::WorkDone(value),
+        })
+        .await;
+}
+
+/// The progress line and percentage: finished tasks out of all.
+pub fn text(counts: &ByStatus, agents: usize) -> (String, u32) {
+    let total = counts.total();
+    let finished = counts.done + counts.failed + counts.cancelled;
+    let percentage = (finished * 100).checked_div(total).unwrap_or(0) as u32;
+    let mut message = format!("{}/{total} done", counts.done);
+    if counts.failed > 0 {
+        message.push_str(&format!(", {} failed", counts.failed));
+    }
+    message.push_str(&format!(
+        ", {agents} agent{}",
+        if agents == 1 { "" } else { "s" }
+    ));
+    (message, percentage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_counts_finished_tasks_and_says_what_failed() {
+        let counts = ByStatus {
+            available: 3,
+            in_progress: 2,
+            done: 4,
+            failed: 1,
+            ..ByStatus::default()
+        };
+        assert_eq!(
+            text(&counts, 2),
+            ("4/10 done, 1 failed, 2 agents".into(), 50)
+        );
+        assert_eq!(
+            text(&ByStatus::default(), 1),
+            ("0/0 done, 1 agent".into(), 0)
+        );
+    }
+}
