@@ -15,7 +15,7 @@ use baton_protocol::methods::{
 };
 use baton_protocol::{
     AgentStatus, BatonError, ByStatus, Config, CoordinationState, Discovery, Event, Progress,
-    Status, Task, TaskContext, TaskId, TaskResult, TaskStatus,
+    Status, Task, TaskContext, TaskId, TaskResult, TaskStatus, Usage,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -54,6 +54,14 @@ impl Node {
     fn is_ready(&self) -> bool {
         self.task.status == TaskStatus::Available && self.waiting == 0
     }
+}
+
+/// What one attempt at a task cost, as its agent reported.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attempt {
+    pub usage: Usage,
+    pub session_id: Option<String>,
+    pub permission_denials: Vec<String>,
 }
 
 /// The settings and goal of a workspace: everything of the state but its tasks and
@@ -117,14 +125,11 @@ impl Board {
     /// dispatch is on.
     pub fn from_state(state: CoordinationState, running: bool) -> Result<Board, BatonError> {
         let order = validate::state(&state)?;
+        let config = validate::state_config(&state);
         let mut board = Board {
             goal: state.goal,
             master_plan: state.master_plan,
-            config: state.config.unwrap_or_else(|| Config {
-                max_workers: state.max_parallel_workers,
-                task_timeout: state.task_timeout_seconds,
-                ..Config::default()
-            }),
+            config,
             running,
             working_directory: state.working_directory,
             created_at: state.created_at,
@@ -321,7 +326,19 @@ impl Board {
     /// afterwards.
     pub fn load(&mut self, state: CoordinationState, now: Now) -> Result<Events, BatonError> {
         *self = Board::from_state(state, false)?;
-        Ok(self.changed_state(StateChangeReason::Load, now))
+        let mut events = self.changed_state(StateChangeReason::Load, now);
+        // A state file from elsewhere may hold tasks behind a failed or cancelled
+        // dependency: they could never start, so they fail now and a run still ends.
+        for id in self.order.clone() {
+            let task = &self.nodes[&id].task;
+            if task.status != TaskStatus::Available {
+                continue;
+            }
+            if let Some(blocker) = self.unfinishable_dependency(task).cloned() {
+                self.fail_for_dependency(&id, &blocker, now, &mut events);
+            }
+        }
+        Ok(events)
     }
 
     fn changed_state(&mut self, reason: StateChangeReason, now: Now) -> Events {
@@ -337,6 +354,11 @@ impl Board {
         batch: Vec<NewTask>,
         now: Now,
     ) -> Result<(Vec<Task>, Events), BatonError> {
+        if self.next_number.checked_add(batch.len() as u64).is_none() {
+            return Err(BatonError::orchestration(
+                "no task numbers are left after the largest loaded id; load a state whose ids are smaller",
+            ));
+        }
         let ids: Vec<TaskId> = (self.next_number..)
             .take(batch.len())
             .map(TaskId::numbered)
@@ -368,6 +390,7 @@ impl Board {
                 usage: Default::default(),
                 session_id: None,
                 permission_denials: Vec::new(),
+                supervised: false,
             });
         }
         for id in &ids {
@@ -405,10 +428,28 @@ impl Board {
         Ok((tasks, events))
     }
 
-    /// Hands the most urgent ready task to `agent_id`.
+    /// Hands the most urgent ready task to `agent_id`, an agent outside the daemon.
     pub fn claim(
         &mut self,
         agent_id: &str,
+        now: Now,
+    ) -> Result<(Option<Task>, Events), BatonError> {
+        self.claim_as(agent_id, false, now)
+    }
+
+    /// Hands the most urgent ready task to an agent the daemon runs.
+    pub fn claim_supervised(
+        &mut self,
+        agent_id: &str,
+        now: Now,
+    ) -> Result<(Option<Task>, Events), BatonError> {
+        self.claim_as(agent_id, true, now)
+    }
+
+    fn claim_as(
+        &mut self,
+        agent_id: &str,
+        supervised: bool,
         now: Now,
     ) -> Result<(Option<Task>, Events), BatonError> {
         validate::agent_id(agent_id)?;
@@ -420,9 +461,65 @@ impl Board {
             task.claimed_by = Some(agent_id.to_owned());
             task.claimed_at = Some(now);
             task.attempts += 1;
+            task.supervised = supervised;
         });
         self.last_activity = Some(now);
         Ok((Some(task.clone()), vec![Event::TaskUpdated(task)]))
+    }
+
+    /// Records what one attempt at a task cost and where its session is.
+    pub fn record_attempt(
+        &mut self,
+        id: &TaskId,
+        attempt: Attempt,
+        now: Now,
+    ) -> Result<(Task, Events), BatonError> {
+        self.task(id)?;
+        self.cost_usd += attempt.usage.cost_usd;
+        let node = self.nodes.get_mut(id).expect("checked above");
+        node.task.usage.add(&attempt.usage);
+        if attempt.session_id.is_some() {
+            node.task.session_id = attempt.session_id;
+        }
+        node.task
+            .permission_denials
+            .extend(attempt.permission_denials);
+        let task = node.task.clone();
+        self.last_activity = Some(now);
+        Ok((task.clone(), vec![Event::TaskUpdated(task)]))
+    }
+
+    /// Puts a held task back in the queue (the attempt stays counted), saying why.
+    pub fn release(
+        &mut self,
+        id: &TaskId,
+        reason: &str,
+        now: Now,
+    ) -> Result<(Task, Events), BatonError> {
+        let status = self.task(id)?.status;
+        if !status.is_held() {
+            return Err(BatonError::orchestration(format!(
+                "task {id} is {status}; only a claimed or in-progress task can go back to the queue"
+            )));
+        }
+        let task = self.update(id, |task| {
+            task.status = TaskStatus::Available;
+            task.claimed_by = None;
+            task.claimed_at = None;
+            task.supervised = false;
+            task.result.get_or_insert_with(TaskResult::default).error = Some(reason.to_owned());
+        });
+        self.last_activity = Some(now);
+        Ok((task.clone(), vec![Event::TaskUpdated(task)]))
+    }
+
+    /// Tasks whose agents the daemon ran: at a restart those agents are gone.
+    pub fn supervised(&self) -> Vec<TaskId> {
+        self.held
+            .iter()
+            .filter(|id| self.nodes[*id].task.supervised)
+            .cloned()
+            .collect()
     }
 
     /// A claimed task is being worked on.
@@ -450,6 +547,7 @@ impl Board {
             task.result = Some(merge_results(earlier, result));
             task.status = TaskStatus::Done;
             task.completed_at = Some(now);
+            task.supervised = false;
         });
         self.last_activity = Some(now);
         Ok((task.clone(), vec![Event::TaskCompleted(task)]))
@@ -494,10 +592,20 @@ impl Board {
             )));
         }
         if let Some(blocker) = self.unfinishable_dependency(task) {
-            return Err(BatonError::orchestration(format!(
-                "task {id} depends on {blocker}, which is {}; retry {blocker}, which reopens {id} too",
-                self.nodes[blocker].task.status
-            )));
+            let message = if task.failed_dependency.is_some() {
+                let root = self.failure_root(id);
+                format!(
+                    "task {id} failed because {root} {}; retry {root}, which reopens {id} too",
+                    how_it_ended(self.nodes[root].task.status)
+                )
+            } else {
+                let root = self.failure_root(blocker);
+                format!(
+                    "task {id} depends on {blocker}, which is {}; retry {root} first",
+                    self.nodes[blocker].task.status
+                )
+            };
+            return Err(BatonError::orchestration(message));
         }
         let mut reopened = Vec::new();
         let mut events = Vec::new();
@@ -520,8 +628,12 @@ impl Board {
                 }
             }
         }
-        // A reopened task may still wait on another dependency that failed meanwhile.
+        // A reopened task may still wait on another dependency that failed meanwhile
+        // (unless that already failed it again, through a task reopened before it).
         for task in reopened.clone() {
+            if self.nodes[&task.id].task.status != TaskStatus::Available {
+                continue;
+            }
             let blocker = self.unfinishable_dependency(&task).cloned();
             if let Some(blocker) = blocker {
                 self.fail_for_dependency(&task.id, &blocker, now, &mut events);
@@ -535,7 +647,8 @@ impl Board {
         Ok((reopened, events))
     }
 
-    /// Claims older than the task timeout go back to the queue (the attempt counts).
+    /// Outside agents' claims older than the task timeout go back to the queue (the
+    /// attempt counts). The daemon times out its own agents itself.
     pub fn expire_claims(&mut self, now: Now) -> Events {
         let timeout =
             chrono::Duration::seconds(self.config.task_timeout.min(i64::MAX as u64) as i64);
@@ -543,10 +656,8 @@ impl Board {
             .held
             .iter()
             .filter(|id| {
-                self.nodes[*id]
-                    .task
-                    .claimed_at
-                    .is_some_and(|at| now - at > timeout)
+                let task = &self.nodes[*id].task;
+                !task.supervised && task.claimed_at.is_some_and(|at| now - at > timeout)
             })
             .cloned()
             .collect();
@@ -632,6 +743,21 @@ impl Board {
         Ok(())
     }
 
+    /// The task whose retry would reopen `id`: where the chain of dependencies it
+    /// failed for, one after the other, begins.
+    fn failure_root<'a>(&'a self, mut id: &'a TaskId) -> &'a TaskId {
+        while let Some(dependency) = &self.nodes[id].task.failed_dependency {
+            if !matches!(
+                self.nodes[dependency].task.status,
+                TaskStatus::Failed | TaskStatus::Cancelled
+            ) {
+                break;
+            }
+            id = dependency;
+        }
+        id
+    }
+
     /// A dependency that is failed or cancelled, if any: the task could never start.
     fn unfinishable_dependency<'a>(&self, task: &'a Task) -> Option<&'a TaskId> {
         task.dependencies.iter().find(|dependency| {
@@ -656,6 +782,7 @@ impl Board {
             task.status = status;
             task.completed_at = Some(now);
             task.failed_dependency = failed_dependency;
+            task.supervised = false;
         })
     }
 
@@ -666,10 +793,7 @@ impl Board {
         now: Now,
         events: &mut Events,
     ) {
-        let how = match self.nodes[dependency].task.status {
-            TaskStatus::Cancelled => "was cancelled",
-            _ => "failed",
-        };
+        let how = how_it_ended(self.nodes[dependency].task.status);
         let error = format!("dependency {dependency} {how}");
         let task = self.finish_unsuccessfully(
             id,
@@ -694,10 +818,7 @@ impl Board {
             if self.nodes[&id].task.status.is_finished() {
                 continue;
             }
-            let how = match self.nodes[&because].task.status {
-                TaskStatus::Cancelled => "was cancelled",
-                _ => "failed",
-            };
+            let how = how_it_ended(self.nodes[&because].task.status);
             let error = format!("dependency {because} {how}");
             let task =
                 self.finish_unsuccessfully(&id, TaskStatus::Failed, error, Some(because), now);
@@ -740,7 +861,7 @@ impl Board {
 
     fn insert_node(&mut self, task: Task) {
         if let Some(number) = task.id.number() {
-            self.next_number = self.next_number.max(number + 1);
+            self.next_number = self.next_number.max(number.saturating_add(1));
         }
         *self.counts.get_mut(task.status) += 1;
         self.cost_usd += task.usage.cost_usd;
@@ -808,6 +929,14 @@ impl Board {
             self.index(&id);
             pending.extend(self.nodes[&id].task.dependencies.iter().cloned());
         }
+    }
+}
+
+/// How a task that will never be done ended, as its dependents' errors say it.
+fn how_it_ended(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Cancelled => "was cancelled",
+        _ => "failed",
     }
 }
 

@@ -6,7 +6,10 @@ mod board;
 mod ready_queue;
 mod validate;
 
-pub use board::{Board, Meta};
+#[cfg(test)]
+mod tests;
+
+pub use board::{Attempt, Board, Meta};
 pub use ready_queue::ReadyQueue;
 
 use baton_protocol::Event;

@@ -223,6 +223,16 @@ pub fn config(config: &Config) -> Result<(), BatonError> {
     Ok(())
 }
 
+/// The configuration a state brings: its own, or else the reference's two fields
+/// over the defaults.
+pub fn state_config(state: &CoordinationState) -> Config {
+    state.config.clone().unwrap_or_else(|| Config {
+        max_workers: state.max_parallel_workers,
+        task_timeout: state.task_timeout_seconds,
+        ..Config::default()
+    })
+}
+
 /// Checks a whole state file before it replaces anything. Answers the tasks' positions
 /// in dependency order.
 pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
@@ -267,6 +277,21 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
                 task.id, task.status
             )));
         }
+        if task.status.is_held() && task.claimed_at.is_none() {
+            return Err(bad(format!(
+                "{} is {} but has no claimed_at, so its claim could never expire",
+                task.id, task.status
+            )));
+        }
+        if let Some(dependency) = &task.failed_dependency {
+            if task.status != TaskStatus::Failed || !task.dependencies.contains(dependency) {
+                return Err(bad(format!(
+                    "{} is {} but names {dependency} as the dependency it failed for; \
+                     only a failed task names one, among its dependencies",
+                    task.id, task.status
+                )));
+            }
+        }
         if let Some(parent) = &task.context.parent_task {
             if by_id(parent).is_none() {
                 return Err(bad(format!(
@@ -285,9 +310,7 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
             }
         }
     }
-    if let Some(config) = &state.config {
-        self::config(config).map_err(|err| bad(err.message))?;
-    }
+    self::config(&state_config(state)).map_err(|err| bad(err.message))?;
     let edges: Vec<Vec<usize>> = state
         .tasks
         .iter()

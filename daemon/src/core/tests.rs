@@ -1,0 +1,1153 @@
+//! The core's promises, one test each, and property tests over random histories
+//! (in `properties`).
+
+mod properties;
+
+use baton_protocol::methods::{ConfigPatch, InitParams, NewDiscovery, NewTask};
+use baton_protocol::{
+    BatonError, Config, CoordinationState, ErrorKind, Event, Task, TaskId, TaskResult, TaskStatus,
+};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::Board;
+
+/// A fixed moment, plus `seconds`.
+fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap() + Duration::seconds(seconds)
+}
+
+fn id(n: u64) -> TaskId {
+    TaskId::numbered(n)
+}
+
+fn new_task(description: &str, priority: u8, dependencies: &[u64]) -> NewTask {
+    NewTask {
+        priority,
+        dependencies: dependencies.iter().map(|&n| id(n)).collect(),
+        ..NewTask::new(description)
+    }
+}
+
+/// Adds one task and answers its id.
+fn add(board: &mut Board, priority: u8, dependencies: &[u64]) -> TaskId {
+    let description = format!("task {}", board.tasks(None).len() + 1);
+    let (tasks, _) = board
+        .add_tasks(vec![new_task(&description, priority, dependencies)], at(0))
+        .expect("a valid task");
+    tasks[0].id.clone()
+}
+
+fn claim(board: &mut Board, agent: &str) -> Option<TaskId> {
+    let (task, _) = board.claim(agent, at(1)).expect("a valid agent id");
+    task.map(|task| task.id)
+}
+
+fn status(board: &Board, n: u64) -> TaskStatus {
+    board.task(&id(n)).unwrap().status
+}
+
+fn error_of(task: &Task) -> &str {
+    task.result
+        .as_ref()
+        .and_then(|result| result.error.as_deref())
+        .unwrap_or("")
+}
+
+/// Claims tasks one by one until none is ready, completing each; answers the order.
+fn claim_order(board: &mut Board) -> Vec<TaskId> {
+    std::iter::from_fn(|| {
+        let id = claim(board, "agent-1")?;
+        board.complete(&id, TaskResult::default(), at(2)).unwrap();
+        Some(id)
+    })
+    .collect()
+}
+
+/// Runs `operation`, expects it to be refused with `kind`, and checks that the board
+/// is as it was, down to the id the next task would get.
+fn assert_refused<T: std::fmt::Debug>(
+    board: &mut Board,
+    kind: ErrorKind,
+    operation: impl FnOnce(&mut Board) -> Result<T, BatonError>,
+) -> BatonError {
+    let before = board.state();
+    let ready_before: Vec<TaskId> = board.ready().cloned().collect();
+    let err = operation(board).expect_err("the operation should be refused");
+    assert_eq!(err.kind, kind, "{err}");
+    assert_eq!(
+        board.state(),
+        before,
+        "a refused operation changed the state"
+    );
+    assert_eq!(board.ready().cloned().collect::<Vec<_>>(), ready_before);
+    let next = before.tasks.len() as u64 + 1;
+    let mut probe = board.clone();
+    assert_eq!(add(&mut probe, 5, &[]), id(next), "the next id moved");
+    err
+}
+
+// ---- the ready order ----
+
+#[test]
+fn ready_tasks_go_out_most_urgent_priority_first() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 1, &[]);
+    add(&mut board, 10, &[]);
+    add(&mut board, 3, &[]);
+    assert_eq!(claim_order(&mut board), [2, 4, 1, 3].map(id));
+}
+
+#[test]
+fn among_equal_priorities_the_task_with_the_longest_chain_waiting_on_it_goes_first() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]); // 1: nothing waits on it
+    add(&mut board, 5, &[]); // 2: 3 and then 4 wait on it
+    add(&mut board, 5, &[2]);
+    add(&mut board, 5, &[3]);
+    add(&mut board, 5, &[]); // 5: one task waits on it
+    add(&mut board, 5, &[5]);
+    assert_eq!(
+        board.ready().cloned().collect::<Vec<_>>(),
+        [2, 5, 1].map(id)
+    );
+}
+
+#[test]
+fn among_equal_priority_and_chain_the_oldest_task_goes_first() {
+    let mut board = Board::default();
+    for _ in 0..4 {
+        add(&mut board, 5, &[]);
+    }
+    assert_eq!(claim_order(&mut board), [1, 2, 3, 4].map(id));
+}
+
+#[test]
+fn priority_outranks_a_longer_chain() {
+    let mut board = Board::default();
+    add(&mut board, 2, &[]);
+    add(&mut board, 2, &[1]);
+    add(&mut board, 2, &[2]);
+    add(&mut board, 1, &[]);
+    assert_eq!(board.ready().cloned().collect::<Vec<_>>(), [4, 1].map(id));
+}
+
+#[test]
+fn a_chain_grows_when_work_is_added_behind_a_task_later() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[]);
+    assert_eq!(board.ready().cloned().collect::<Vec<_>>(), [1, 2].map(id));
+    add(&mut board, 5, &[2]);
+    assert_eq!(board.ready().cloned().collect::<Vec<_>>(), [2, 1].map(id));
+}
+
+// ---- claim ----
+
+#[test]
+fn claim_never_hands_out_a_task_with_unfinished_dependencies() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 1, &[1]);
+    assert_eq!(claim(&mut board, "agent-1"), Some(id(1)));
+    assert_eq!(
+        claim(&mut board, "agent-2"),
+        None,
+        "task-002 waits on task-001"
+    );
+    board.start_task(&id(1), at(1)).unwrap();
+    assert_eq!(
+        claim(&mut board, "agent-2"),
+        None,
+        "task-001 is not done yet"
+    );
+    board
+        .complete(&id(1), TaskResult::default(), at(2))
+        .unwrap();
+    assert_eq!(claim(&mut board, "agent-2"), Some(id(2)));
+}
+
+#[test]
+fn claim_with_nothing_ready_answers_none_and_changes_nothing() {
+    let mut board = Board::default();
+    assert_eq!(board.claim("agent-1", at(1)).unwrap(), (None, vec![]));
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[1]);
+    claim(&mut board, "agent-1");
+    let before = board.state();
+    assert_eq!(board.claim("agent-2", at(5)).unwrap(), (None, vec![]));
+    assert_eq!(board.state(), before);
+}
+
+#[test]
+fn claim_records_the_agent_the_time_and_the_attempt() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let (task, events) = board.claim("agent-7", at(30)).unwrap();
+    let task = task.unwrap();
+    assert_eq!(task.status, TaskStatus::Claimed);
+    assert_eq!(task.claimed_by.as_deref(), Some("agent-7"));
+    assert_eq!(task.claimed_at, Some(at(30)));
+    assert_eq!(task.attempts, 1);
+    assert_eq!(events, vec![Event::TaskUpdated(task.clone())]);
+    assert_eq!(board.task(&id(1)).unwrap(), &task);
+}
+
+#[test]
+fn claim_refuses_an_empty_agent_id() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.claim(" ", at(1))
+    });
+}
+
+// ---- start, complete, fail ----
+
+#[test]
+fn complete_of_a_task_never_claimed_is_refused_and_changes_nothing() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let err = assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        board.complete(&id(1), TaskResult::default(), at(1))
+    });
+    assert!(err.message.contains("never claimed"), "{err}");
+}
+
+#[test]
+fn complete_and_fail_of_a_finished_task_are_refused_and_change_nothing() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[]);
+    for n in 1..=3 {
+        assert_eq!(claim(&mut board, "agent-1"), Some(id(n)));
+    }
+    board
+        .complete(&id(1), TaskResult::default(), at(2))
+        .unwrap();
+    board.fail(&id(2), "it broke", at(2)).unwrap();
+    board.cancel(&id(3), at(2)).unwrap();
+    for n in 1..=3 {
+        let err = assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+            board.complete(&id(n), TaskResult::default(), at(3))
+        });
+        assert!(err.message.contains("already"), "{err}");
+        assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+            board.fail(&id(n), "again", at(3))
+        });
+        assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+            board.cancel(&id(n), at(3))
+        });
+        assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+            board.start_task(&id(n), at(3))
+        });
+    }
+}
+
+#[test]
+fn an_unknown_id_is_answered_with_task_not_found() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let unknown = TaskId::from("task-404");
+    let kind = ErrorKind::TaskNotFoundError;
+    assert_eq!(board.task(&unknown).unwrap_err().kind, kind);
+    assert_refused(&mut board, kind, |board| board.start_task(&unknown, at(1)));
+    assert_refused(&mut board, kind, |board| {
+        board.complete(&unknown, TaskResult::default(), at(1))
+    });
+    assert_refused(&mut board, kind, |board| board.fail(&unknown, "no", at(1)));
+    assert_refused(&mut board, kind, |board| board.cancel(&unknown, at(1)));
+    assert_refused(&mut board, kind, |board| board.retry(&unknown, at(1)));
+    assert_refused(&mut board, kind, |board| {
+        board.add_discovery(
+            NewDiscovery {
+                agent_id: "agent-1".into(),
+                content: "found it".into(),
+                related_task: Some(unknown.clone()),
+                tags: vec![],
+            },
+            at(1),
+        )
+    });
+}
+
+#[test]
+fn only_a_claimed_task_can_start() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        board.start_task(&id(1), at(1))
+    });
+    claim(&mut board, "agent-1");
+    let (task, _) = board.start_task(&id(1), at(2)).unwrap();
+    assert_eq!(task.status, TaskStatus::InProgress);
+    assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        board.start_task(&id(1), at(3))
+    });
+    board
+        .complete(&id(1), TaskResult::default(), at(4))
+        .unwrap();
+    assert_eq!(status(&board, 1), TaskStatus::Done);
+}
+
+#[test]
+fn fail_needs_a_reason() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    claim(&mut board, "agent-1");
+    assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.fail(&id(1), "  ", at(2))
+    });
+}
+
+#[test]
+fn complete_keeps_what_was_recorded_while_the_task_ran() {
+    let mut board = Board::default();
+    let parent = add(&mut board, 5, &[]);
+    claim(&mut board, "agent-1");
+    let mut subtask = new_task("a piece of it", 5, &[]);
+    subtask.parent_task = Some(parent.clone());
+    board.add_tasks(vec![subtask], at(2)).unwrap();
+    let discovery = NewDiscovery {
+        agent_id: "agent-1".into(),
+        content: "the tests use port 8080".into(),
+        related_task: Some(parent.clone()),
+        tags: vec![],
+    };
+    board.add_discovery(discovery, at(3)).unwrap();
+    let result = TaskResult {
+        output: "did it".into(),
+        ..TaskResult::default()
+    };
+    let (task, events) = board.complete(&parent, result, at(4)).unwrap();
+    let result = task.result.clone().unwrap();
+    assert_eq!(result.output, "did it");
+    assert_eq!(result.subtasks_created, vec![id(2)]);
+    assert_eq!(
+        result.discoveries,
+        vec!["the tests use port 8080".to_owned()]
+    );
+    assert_eq!(task.completed_at, Some(at(4)));
+    assert_eq!(events, vec![Event::TaskCompleted(task)]);
+}
+
+// ---- add_tasks ----
+
+#[test]
+fn add_tasks_refuses_an_empty_description_and_changes_nothing() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let batch = vec![new_task("fine", 5, &[]), new_task(" \n", 5, &[])];
+    assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.add_tasks(batch, at(1))
+    });
+}
+
+#[test]
+fn add_tasks_refuses_a_priority_outside_1_to_10_and_changes_nothing() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    for priority in [0, 11, 255] {
+        let batch = vec![new_task("fine", 5, &[]), new_task("urgent?", priority, &[])];
+        let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+            board.add_tasks(batch, at(1))
+        });
+        assert!(
+            err.message.contains(&format!("priority {priority}")),
+            "{err}"
+        );
+    }
+    for priority in [1, 10] {
+        add(&mut board, priority, &[]);
+    }
+}
+
+#[test]
+fn add_tasks_refuses_an_unknown_dependency_and_changes_nothing() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let batch = vec![new_task("fine", 5, &[1]), new_task("lost", 5, &[9])];
+    let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.add_tasks(batch, at(1))
+    });
+    assert!(err.message.contains("task-009"), "{err}");
+}
+
+#[test]
+fn add_tasks_refuses_a_cycle_within_one_batch_and_changes_nothing() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    // The first item names the id the second will get, the second the first's.
+    let batch = vec![new_task("first", 5, &[1, 3]), new_task("second", 5, &[2])];
+    let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.add_tasks(batch, at(1))
+    });
+    assert!(err.message.contains("cycle"), "{err}");
+    assert!(
+        err.message.contains("task-002") && err.message.contains("task-003"),
+        "{err}"
+    );
+}
+
+#[test]
+fn add_tasks_refuses_a_self_dependency_and_changes_nothing() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let batch = vec![new_task("myself first", 5, &[2])];
+    let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.add_tasks(batch, at(1))
+    });
+    assert!(err.message.contains("cycle"), "{err}");
+}
+
+#[test]
+fn add_tasks_refuses_an_unknown_parent_and_changes_nothing() {
+    let mut board = Board::default();
+    let mut orphan = new_task("orphan", 5, &[]);
+    orphan.parent_task = Some(id(7));
+    assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.add_tasks(vec![orphan], at(1))
+    });
+}
+
+#[test]
+fn a_batch_dependency_may_name_an_id_made_earlier_or_later_in_the_same_batch() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let batch = vec![
+        new_task("tests", 5, &[3]),    // task-002, after the later task-003
+        new_task("model", 5, &[1]),    // task-003
+        new_task("endpoint", 5, &[3]), // task-004, after the earlier task-003
+    ];
+    let (tasks, events) = board.add_tasks(batch, at(1)).unwrap();
+    let ids: Vec<TaskId> = tasks.iter().map(|task| task.id.clone()).collect();
+    assert_eq!(ids, [2, 3, 4].map(id));
+    assert_eq!(tasks[0].dependencies, vec![id(3)]);
+    assert_eq!(events.len(), 3);
+    assert_eq!(
+        claim_order(&mut board),
+        [1, 3, 2, 4].map(id),
+        "task-003 as soon as task-001 is done, then the others by age"
+    );
+}
+
+#[test]
+fn a_repeated_dependency_is_kept_once() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[1, 1]);
+    assert_eq!(board.task(&id(2)).unwrap().dependencies, vec![id(1)]);
+    assert_eq!(claim_order(&mut board), [1, 2].map(id));
+}
+
+#[test]
+fn new_tasks_are_available_and_say_so_in_events() {
+    let mut board = Board::default();
+    let (tasks, events) = board
+        .add_tasks(vec![new_task("a", 3, &[]), new_task("b", 4, &[1])], at(9))
+        .unwrap();
+    assert!(tasks.iter().all(|task| task.status == TaskStatus::Available
+        && task.created_at == at(9)
+        && task.attempts == 0));
+    assert_eq!(
+        events,
+        tasks
+            .iter()
+            .cloned()
+            .map(Event::TaskCreated)
+            .collect::<Vec<_>>()
+    );
+}
+
+// ---- failure and cancellation cascade ----
+
+/// 1 ← 2 ← 3, and 4 on 2 and 5; 5 alone; 6 alone.
+fn chain_board() -> Board {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[1]);
+    add(&mut board, 5, &[2]);
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[2, 4]);
+    add(&mut board, 5, &[]);
+    board
+}
+
+#[test]
+fn fail_cascades_to_every_dependent_naming_the_dependency() {
+    let mut board = chain_board();
+    assert_eq!(claim(&mut board, "agent-1"), Some(id(1)));
+    let (task, events) = board.fail(&id(1), "it broke", at(3)).unwrap();
+    assert_eq!(task.status, TaskStatus::Failed);
+    assert_eq!(error_of(&task), "it broke");
+    assert_eq!(task.failed_dependency, None);
+    for (n, because) in [(2, 1), (3, 2), (5, 2)] {
+        let task = board.task(&id(n)).unwrap();
+        assert_eq!(task.status, TaskStatus::Failed, "{n}");
+        assert_eq!(task.failed_dependency, Some(id(because)));
+        assert_eq!(error_of(task), format!("dependency {} failed", id(because)));
+        assert!(events.contains(&Event::TaskFailed(task.clone())));
+    }
+    assert_eq!(events.len(), 4);
+    assert_eq!(status(&board, 4), TaskStatus::Available);
+    assert_eq!(status(&board, 6), TaskStatus::Available);
+    assert_eq!(board.ready().cloned().collect::<Vec<_>>(), [4, 6].map(id));
+}
+
+#[test]
+fn cancel_cascades_to_every_dependent_naming_the_dependency() {
+    let mut board = chain_board();
+    let (task, events) = board.cancel(&id(4), at(3)).unwrap();
+    assert_eq!(task.status, TaskStatus::Cancelled);
+    let dependent = board.task(&id(5)).unwrap();
+    assert_eq!(dependent.status, TaskStatus::Failed);
+    assert_eq!(dependent.failed_dependency, Some(id(4)));
+    assert_eq!(error_of(dependent), "dependency task-004 was cancelled");
+    assert_eq!(events.len(), 2);
+
+    let (_, events) = board.cancel(&id(1), at(4)).unwrap();
+    assert_eq!(status(&board, 2), TaskStatus::Failed);
+    assert_eq!(status(&board, 3), TaskStatus::Failed);
+    assert_eq!(status(&board, 5), TaskStatus::Failed, "already failed");
+    assert_eq!(
+        board.task(&id(5)).unwrap().failed_dependency,
+        Some(id(4)),
+        "a finished dependent keeps its first reason"
+    );
+    assert_eq!(events.len(), 3);
+}
+
+#[test]
+fn a_held_task_can_be_cancelled_and_leaves_its_agent() {
+    let mut board = chain_board();
+    claim(&mut board, "agent-1");
+    board.start_task(&id(1), at(2)).unwrap();
+    board.cancel(&id(1), at(3)).unwrap();
+    assert!(board.status().agents.is_empty());
+    assert_eq!(board.counts().in_progress, 0);
+}
+
+#[test]
+fn a_new_task_depending_on_a_failed_or_cancelled_task_fails_at_once() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[]);
+    board.fail(&id(1), "it broke", at(1)).unwrap();
+    board.cancel(&id(2), at(1)).unwrap();
+    let batch = vec![
+        new_task("behind the failed one", 5, &[1]),
+        new_task("behind that", 5, &[3]),
+        new_task("behind the cancelled one", 5, &[2]),
+    ];
+    let (tasks, events) = board.add_tasks(batch, at(2)).unwrap();
+    assert!(tasks.iter().all(|task| task.status == TaskStatus::Failed));
+    assert_eq!(error_of(&tasks[0]), "dependency task-001 failed");
+    assert_eq!(tasks[1].failed_dependency, Some(id(3)));
+    assert_eq!(error_of(&tasks[2]), "dependency task-002 was cancelled");
+    let failed = events
+        .iter()
+        .filter(|event| matches!(event, Event::TaskFailed(_)))
+        .count();
+    assert_eq!(failed, 3);
+    assert_eq!(board.ready().count(), 0);
+}
+
+// ---- retry ----
+
+#[test]
+fn retry_reopens_a_failed_task_and_the_tasks_that_failed_because_of_it() {
+    let mut board = chain_board();
+    claim(&mut board, "agent-1");
+    board.fail(&id(1), "it broke", at(3)).unwrap();
+    let (reopened, events) = board.retry(&id(1), at(4)).unwrap();
+    let mut ids: Vec<TaskId> = reopened.iter().map(|task| task.id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, [1, 2, 3, 5].map(id));
+    for task in &reopened {
+        assert_eq!(task.status, TaskStatus::Available);
+        assert_eq!(task.failed_dependency, None);
+        assert_eq!(task.result, None);
+        assert_eq!(task.claimed_by, None);
+        assert!(events.contains(&Event::TaskUpdated(task.clone())));
+    }
+    assert_eq!(
+        board.task(&id(1)).unwrap().attempts,
+        1,
+        "attempts keep counting"
+    );
+    assert_eq!(board.counts().failed, 0);
+    assert_eq!(claim_order(&mut board), [1, 2, 4, 3, 5, 6].map(id));
+}
+
+#[test]
+fn retry_reopens_a_cancelled_task_and_its_dependents() {
+    let mut board = chain_board();
+    board.cancel(&id(2), at(1)).unwrap();
+    let (reopened, _) = board.retry(&id(2), at(2)).unwrap();
+    assert_eq!(reopened.len(), 3);
+    assert_eq!(board.counts().available, 6);
+}
+
+#[test]
+fn retrying_a_cascaded_task_directly_is_refused_naming_the_root() {
+    let mut board = chain_board();
+    board.fail(&id(1), "it broke", at(1)).unwrap();
+    for n in [2, 3, 5] {
+        let err = assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+            board.retry(&id(n), at(2))
+        });
+        assert!(
+            err.message.contains("retry task-001"),
+            "retrying {} should point at task-001: {err}",
+            id(n)
+        );
+    }
+}
+
+#[test]
+fn retry_of_a_task_that_has_not_failed_is_refused() {
+    let mut board = chain_board();
+    claim(&mut board, "agent-1");
+    assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        board.retry(&id(1), at(2))
+    });
+    board
+        .complete(&id(1), TaskResult::default(), at(2))
+        .unwrap();
+    let err = assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        board.retry(&id(1), at(3))
+    });
+    assert!(err.message.contains("done"), "{err}");
+    assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        board.retry(&id(2), at(3))
+    });
+}
+
+#[test]
+fn a_reopened_task_still_behind_another_failed_dependency_fails_again_once() {
+    let mut board = chain_board();
+    board.fail(&id(2), "first", at(1)).unwrap(); // 3 and 5 fail because of 2
+    board.fail(&id(4), "second", at(2)).unwrap(); // 5 is already failed
+    let (reopened, events) = board.retry(&id(2), at(3)).unwrap();
+    let task = |n| board.task(&id(n)).unwrap();
+    assert_eq!(task(2).status, TaskStatus::Available);
+    assert_eq!(task(3).status, TaskStatus::Available);
+    assert_eq!(
+        task(5).status,
+        TaskStatus::Failed,
+        "task-004 is still failed"
+    );
+    assert_eq!(task(5).failed_dependency, Some(id(4)));
+    assert!(
+        reopened.contains(task(5)),
+        "the answer shows the task as it is now"
+    );
+    let failures_of_5 = events
+        .iter()
+        .filter(|event| matches!(event, Event::TaskFailed(t) if t.id == id(5)))
+        .count();
+    assert_eq!(failures_of_5, 1);
+    board.retry(&id(4), at(4)).unwrap();
+    assert_eq!(status(&board, 5), TaskStatus::Available);
+}
+
+#[test]
+fn a_retried_task_whose_dependents_fail_again_sends_each_failure_once() {
+    // 3 depends on 1 and 2; 4 on 3; 5 on 4.
+    let mut board = Board::default();
+    add(&mut board, 5, &[]); // 1
+    add(&mut board, 5, &[]); // 2
+    add(&mut board, 5, &[1, 2]); // 3
+    add(&mut board, 5, &[3]); // 4
+    add(&mut board, 5, &[4]); // 5
+    board.fail(&id(1), "first", at(1)).unwrap(); // 3, then 4, then 5 fail
+    board.fail(&id(2), "second", at(2)).unwrap(); // 3 has failed already
+                                                  // Retrying 1 reopens 3, 4 and 5, but 3 still waits on the failed 2.
+    let (_, events) = board.retry(&id(1), at(3)).unwrap();
+    for n in [3, 4, 5] {
+        let task = board.task(&id(n)).unwrap();
+        assert_eq!(task.status, TaskStatus::Failed, "{}", id(n));
+        let failures = events
+            .iter()
+            .filter(|event| matches!(event, Event::TaskFailed(t) if t.id == id(n)))
+            .count();
+        assert_eq!(
+            failures,
+            1,
+            "{} failed {failures} times in one retry",
+            id(n)
+        );
+        let last = events
+            .iter()
+            .rev()
+            .find_map(|event| match event {
+                Event::TaskFailed(t) | Event::TaskUpdated(t) if t.id == id(n) => Some(t),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(last, task, "the last event carries the task as it is");
+    }
+    assert_eq!(board.task(&id(3)).unwrap().failed_dependency, Some(id(2)));
+}
+
+// ---- claims that expire ----
+
+#[test]
+fn an_expired_claim_goes_back_to_the_queue_with_its_attempt_counted() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let timeout = board.config().task_timeout as i64;
+    board.claim("outsider", at(0)).unwrap();
+    board.start_task(&id(1), at(1)).unwrap();
+    assert_eq!(board.next_claim_expiry(), Some(at(timeout)));
+    let events = board.expire_claims(at(timeout + 1));
+    let task = board.task(&id(1)).unwrap().clone();
+    assert_eq!(events, vec![Event::TaskUpdated(task.clone())]);
+    assert_eq!(task.status, TaskStatus::Available);
+    assert_eq!(task.claimed_by, None);
+    assert_eq!(task.claimed_at, None);
+    assert_eq!(task.attempts, 1);
+    assert_eq!(board.next_claim_expiry(), None);
+    assert_eq!(board.ready().cloned().collect::<Vec<_>>(), vec![id(1)]);
+    let (again, _) = board.claim("agent-2", at(timeout + 2)).unwrap();
+    assert_eq!(again.unwrap().attempts, 2);
+}
+
+#[test]
+fn a_claim_younger_than_the_timeout_stays() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[]);
+    board
+        .configure(
+            &ConfigPatch {
+                task_timeout: Some(60),
+                ..ConfigPatch::default()
+            },
+            at(0),
+        )
+        .unwrap();
+    board.claim("old", at(0)).unwrap();
+    board.claim("young", at(30)).unwrap();
+    let before = board.state();
+    assert!(
+        board.expire_claims(at(60)).is_empty(),
+        "exactly the timeout is not older"
+    );
+    assert_eq!(board.state(), before);
+    let events = board.expire_claims(at(61));
+    assert_eq!(events.len(), 1);
+    assert_eq!(status(&board, 1), TaskStatus::Available);
+    assert_eq!(status(&board, 2), TaskStatus::Claimed);
+    assert_eq!(board.next_claim_expiry(), Some(at(90)));
+}
+
+#[test]
+fn finishing_an_expired_claim_is_refused() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    board.claim("outsider", at(0)).unwrap();
+    board.expire_claims(at(10_000));
+    assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        board.complete(&id(1), TaskResult::default(), at(10_001))
+    });
+}
+
+// ---- status ----
+
+#[test]
+fn status_counts_tasks_per_status_and_the_share_finished() {
+    let mut board = Board::default();
+    for _ in 0..7 {
+        add(&mut board, 5, &[]);
+    }
+    for n in 1..=5 {
+        assert_eq!(claim(&mut board, "agent-1"), Some(id(n)));
+    }
+    board.start_task(&id(2), at(2)).unwrap();
+    board
+        .complete(&id(3), TaskResult::default(), at(2))
+        .unwrap();
+    board.fail(&id(4), "no", at(2)).unwrap();
+    board.cancel(&id(5), at(2)).unwrap();
+    let progress = board.status().progress;
+    assert_eq!(progress.total_tasks, 7);
+    let by = progress.by_status;
+    assert_eq!(
+        [
+            by.available,
+            by.claimed,
+            by.in_progress,
+            by.done,
+            by.failed,
+            by.cancelled
+        ],
+        [2, 1, 1, 1, 1, 1]
+    );
+    assert_eq!(
+        progress.percent_complete, 42,
+        "3 of 7 finished, rounded down"
+    );
+    assert_eq!(by, board.counts());
+    assert_eq!(Board::default().status().progress.percent_complete, 0);
+}
+
+#[test]
+fn status_lists_the_agents_holding_tasks() {
+    let mut board = Board::default();
+    for _ in 0..3 {
+        add(&mut board, 5, &[]);
+    }
+    board.claim("agent-a", at(5)).unwrap();
+    board.claim("agent-b", at(6)).unwrap();
+    board.start_task(&id(2), at(7)).unwrap();
+    let mut agents: Vec<_> = board
+        .status()
+        .agents
+        .into_iter()
+        .map(|agent| (agent.id, agent.task, agent.since))
+        .collect();
+    agents.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        agents,
+        vec![
+            ("agent-a".to_owned(), Some(id(1)), Some(at(5))),
+            ("agent-b".to_owned(), Some(id(2)), Some(at(6))),
+        ]
+    );
+    board
+        .complete(&id(1), TaskResult::default(), at(8))
+        .unwrap();
+    assert_eq!(board.status().agents.len(), 1);
+}
+
+#[test]
+fn status_carries_the_most_recent_discoveries() {
+    let mut board = Board::default();
+    for n in 0..25 {
+        let discovery = NewDiscovery {
+            agent_id: "agent-1".into(),
+            content: format!("finding {n}"),
+            related_task: None,
+            tags: vec![],
+        };
+        board.add_discovery(discovery, at(n)).unwrap();
+    }
+    let discoveries = board.status().discoveries;
+    assert_eq!(discoveries.len(), 20);
+    assert_eq!(discoveries[0].content, "finding 5");
+    assert_eq!(discoveries[19].content, "finding 24");
+    assert_eq!(board.discoveries().len(), 25);
+}
+
+// ---- whole state: save, load, configure ----
+
+/// A board with a bit of everything: every status, a subtask, a discovery.
+fn busy_board() -> Board {
+    let mut board = Board::default();
+    let init = InitParams {
+        goal: "ship the login page".into(),
+        master_plan: "model, endpoint, tests".into(),
+        config: ConfigPatch {
+            max_workers: Some(2),
+            ..ConfigPatch::default()
+        },
+    };
+    board.init(init, at(0)).unwrap();
+    for _ in 0..4 {
+        add(&mut board, 3, &[]);
+    }
+    add(&mut board, 1, &[1, 2]);
+    add(&mut board, 5, &[3]);
+    claim(&mut board, "agent-1"); // 1
+    claim(&mut board, "agent-2"); // 2
+    board
+        .complete(&id(1), TaskResult::default(), at(2))
+        .unwrap();
+    board.start_task(&id(2), at(2)).unwrap();
+    board.fail(&id(3), "it broke", at(3)).unwrap(); // and 6
+    board.cancel(&id(4), at(3)).unwrap();
+    let mut subtask = new_task("a piece of task-002", 2, &[1]);
+    subtask.parent_task = Some(id(2));
+    board.add_tasks(vec![subtask], at(4)).unwrap();
+    let discovery = NewDiscovery {
+        agent_id: "agent-2".into(),
+        content: "the schema lives in db/".into(),
+        related_task: Some(id(2)),
+        tags: vec!["db".into()],
+    };
+    board.add_discovery(discovery, at(5)).unwrap();
+    board
+}
+
+#[test]
+fn a_state_rebuilds_an_equal_board() {
+    let board = busy_board();
+    let state = board.state();
+    let rebuilt = Board::from_state(state.clone(), false).unwrap();
+    assert_eq!(rebuilt.state(), state);
+    assert_eq!(rebuilt.counts(), board.counts());
+    assert_eq!(
+        rebuilt.ready().collect::<Vec<_>>(),
+        board.ready().collect::<Vec<_>>()
+    );
+    assert_eq!(rebuilt.status(), board.status());
+    assert_eq!(rebuilt.next_claim_expiry(), board.next_claim_expiry());
+
+    let json = serde_json::to_string(&state).unwrap();
+    let read: CoordinationState = serde_json::from_str(&json).unwrap();
+    assert_eq!(read, state, "the state survives JSON");
+
+    let restored = Board::restore(
+        board.meta(),
+        board.tasks(None),
+        board.discoveries().to_vec(),
+    );
+    assert_eq!(restored.unwrap().state(), state);
+}
+
+#[test]
+fn new_ids_never_reuse_a_loaded_id() {
+    let mut board = busy_board();
+    let mut state = board.state();
+    state.tasks.retain(|task| task.id != id(7));
+    state.tasks[0].id = TaskId::from("task-41");
+    for task in &mut state.tasks {
+        for dependency in &mut task.dependencies {
+            if *dependency == id(1) {
+                *dependency = TaskId::from("task-41");
+            }
+        }
+    }
+    board.load(state, at(10)).unwrap();
+    assert_eq!(add(&mut board, 5, &[]), id(42));
+}
+
+#[test]
+fn an_id_with_the_largest_number_does_not_break_new_ids() {
+    let mut board = busy_board();
+    let mut state = board.state();
+    let mut last = state.tasks[0].clone();
+    last.id = TaskId(format!("task-{}", u64::MAX));
+    last.dependencies.clear();
+    state.tasks.push(last);
+    board.load(state, at(10)).unwrap();
+    let before = board.tasks(None).len();
+    match board.add_tasks(vec![new_task("one more", 5, &[])], at(11)) {
+        Ok((tasks, _)) => assert!(!board.state().tasks[..before]
+            .iter()
+            .any(|task| task.id == tasks[0].id)),
+        Err(err) => assert_eq!(board.tasks(None).len(), before, "{err}"),
+    }
+    let ids: std::collections::HashSet<TaskId> =
+        board.tasks(None).into_iter().map(|task| task.id).collect();
+    assert_eq!(ids.len(), board.tasks(None).len(), "ids stay unique");
+}
+
+#[test]
+fn load_replaces_everything_and_turns_dispatch_off() {
+    let mut board = Board::default();
+    board.set_running(true, at(0));
+    let state = busy_board().state();
+    let events = board.load(state.clone(), at(10)).unwrap();
+    assert!(!board.is_running());
+    assert_eq!(events.len(), 1);
+    let mut expected = state;
+    expected.last_activity = Some(at(10));
+    assert_eq!(board.state(), expected);
+}
+
+/// Loads `change`d copies of a good state into a busy board: each is refused, as
+/// invalid input, and the board stays as it was.
+fn assert_load_refused(what: &str, change: impl FnOnce(&mut CoordinationState)) {
+    let mut board = busy_board();
+    let mut state = board.state();
+    change(&mut state);
+    let before = board.state();
+    let err = board
+        .load(state, at(10))
+        .expect_err(&format!("a state with {what} should be refused"));
+    assert_eq!(err.kind, ErrorKind::InvalidInputError, "{what}: {err}");
+    assert_eq!(board.state(), before, "{what}: the board changed");
+}
+
+#[test]
+fn load_refuses_a_bad_state_and_changes_nothing() {
+    assert_load_refused("a duplicate id", |state| {
+        state.tasks[1].id = state.tasks[0].id.clone();
+    });
+    assert_load_refused("an empty id", |state| state.tasks[3].id = TaskId::from(""));
+    assert_load_refused("an unknown dependency", |state| {
+        state.tasks[5].dependencies.push(TaskId::from("task-999"));
+    });
+    assert_load_refused("a cycle", |state| {
+        state.tasks[0].status = TaskStatus::Available;
+        state.tasks[0].dependencies.push(id(5));
+    });
+    assert_load_refused("a self-dependency", |state| {
+        state.tasks[3].dependencies.push(id(4));
+    });
+    assert_load_refused("priority 0", |state| state.tasks[2].priority = 0);
+    assert_load_refused("priority 11", |state| state.tasks[2].priority = 11);
+    assert_load_refused("an empty description", |state| {
+        state.tasks[2].description = "".into();
+    });
+    assert_load_refused("a done task whose dependency is not done", |state| {
+        state.tasks[4].status = TaskStatus::Done;
+    });
+    assert_load_refused("a claimed task whose dependency is not done", |state| {
+        state.tasks[5].status = TaskStatus::Claimed;
+        state.tasks[5].claimed_by = Some("agent-1".into());
+        state.tasks[5].claimed_at = Some(at(1));
+    });
+    assert_load_refused("a held task without an agent", |state| {
+        state.tasks[1].claimed_by = None;
+    });
+    assert_load_refused("a held task without a claim time", |state| {
+        state.tasks[1].claimed_at = None;
+    });
+    assert_load_refused("a repeated dependency", |state| {
+        state.tasks[4].dependencies.push(id(1));
+    });
+    assert_load_refused("an unknown parent", |state| {
+        state.tasks[6].context.parent_task = Some(TaskId::from("task-999"));
+    });
+    assert_load_refused("a discovery about an unknown task", |state| {
+        state.discoveries[0].related_task = Some(TaskId::from("task-999"));
+    });
+    assert_load_refused("a failed dependency that is not a dependency", |state| {
+        state.tasks[5].failed_dependency = Some(id(1));
+    });
+    assert_load_refused("a bad configuration", |state| {
+        state.config.as_mut().unwrap().max_workers = 0;
+    });
+    assert_load_refused("no configuration and zero workers", |state| {
+        state.config = None;
+        state.max_parallel_workers = 0;
+    });
+    assert_load_refused("no configuration and a zero timeout", |state| {
+        state.config = None;
+        state.task_timeout_seconds = 0;
+    });
+}
+
+#[test]
+fn a_state_without_configuration_takes_workers_and_timeout_from_the_reference_fields() {
+    let mut state = busy_board().state();
+    state.config = None;
+    state.max_parallel_workers = 7;
+    state.task_timeout_seconds = 42;
+    let board = Board::from_state(state, false).unwrap();
+    assert_eq!(board.config().max_workers, 7);
+    assert_eq!(board.config().task_timeout, 42);
+    assert_eq!(board.config().model, Config::default().model);
+}
+
+#[test]
+fn load_fails_the_tasks_stuck_behind_a_failed_dependency() {
+    // A state file from elsewhere may hold a failed task with open dependents.
+    let mut state = chain_board().state();
+    state.tasks[0].status = TaskStatus::Failed;
+    state.tasks[3].status = TaskStatus::Cancelled;
+    let mut board = Board::default();
+    let events = board.load(state, at(5)).unwrap();
+    for (n, because) in [(2, 1), (3, 2), (5, 2)] {
+        let task = board.task(&id(n)).unwrap();
+        assert_eq!(task.status, TaskStatus::Failed, "{}", id(n));
+        assert!(task.failed_dependency.is_some(), "{}", id(n));
+        if n != 5 {
+            assert_eq!(task.failed_dependency, Some(id(because)));
+        }
+        assert!(events.contains(&Event::TaskFailed(task.clone())));
+    }
+    assert_eq!(board.ready().cloned().collect::<Vec<_>>(), vec![id(6)]);
+    let mut drained = board.clone();
+    claim_order(&mut drained);
+    assert!(drained
+        .tasks(None)
+        .iter()
+        .all(|task| task.status.is_finished()));
+}
+
+#[test]
+fn configure_refuses_a_bad_value_and_changes_nothing() {
+    let bad = [
+        ConfigPatch {
+            max_workers: Some(0),
+            ..ConfigPatch::default()
+        },
+        ConfigPatch {
+            task_budget_usd: Some(Some(-1.0)),
+            ..ConfigPatch::default()
+        },
+        ConfigPatch {
+            run_budget_usd: Some(Some(f64::NAN)),
+            ..ConfigPatch::default()
+        },
+        ConfigPatch {
+            permission_mode: Some("yolo".into()),
+            ..ConfigPatch::default()
+        },
+        ConfigPatch {
+            task_timeout: Some(0),
+            ..ConfigPatch::default()
+        },
+        ConfigPatch {
+            model: Some(" ".into()),
+            ..ConfigPatch::default()
+        },
+        ConfigPatch {
+            // A good value beside a bad one: neither is taken.
+            max_workers: Some(5),
+            max_attempts: Some(0),
+            ..ConfigPatch::default()
+        },
+    ];
+    let mut board = busy_board();
+    for patch in bad {
+        let before = board.state();
+        let err = board.configure(&patch, at(9)).expect_err("a bad value");
+        assert_eq!(err.kind, ErrorKind::InvalidInputError, "{patch:?}");
+        assert_eq!(board.state(), before, "{patch:?} changed the state");
+    }
+    let before = board.state();
+    let init = InitParams {
+        goal: "another goal".into(),
+        master_plan: String::new(),
+        config: ConfigPatch {
+            max_workers: Some(0),
+            ..ConfigPatch::default()
+        },
+    };
+    assert!(board.init(init, at(9)).is_err());
+    assert_eq!(
+        board.state(),
+        before,
+        "init with a bad value changed the state"
+    );
+}
+
+#[test]
+fn configure_sets_only_the_keys_given() {
+    let mut board = Board::default();
+    let patch = ConfigPatch {
+        max_workers: Some(5),
+        task_budget_usd: Some(Some(2.5)),
+        ..ConfigPatch::default()
+    };
+    board.configure(&patch, at(1)).unwrap();
+    let expected = Config {
+        max_workers: 5,
+        task_budget_usd: Some(2.5),
+        ..Config::default()
+    };
+    assert_eq!(board.config(), &expected);
+    let clear = ConfigPatch {
+        task_budget_usd: Some(None),
+        ..ConfigPatch::default()
+    };
+    board.configure(&clear, at(2)).unwrap();
+    assert_eq!(board.config().task_budget_usd, None);
+    assert_eq!(board.config().max_workers, 5);
+}

@@ -1,0 +1,635 @@
+//! Random histories of operations against a board: after every step the board keeps
+//! its promises, refused operations change nothing, and a drain always ends.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+
+use baton_protocol::methods::{ConfigPatch, NewTask};
+use baton_protocol::{BatonError, ByStatus, Event, Task, TaskId, TaskResult, TaskStatus};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+use super::at;
+use crate::core::{Board, Events};
+
+/// How long a claim lasts in these histories, so that some of them expire.
+const TIMEOUT: u64 = 60;
+
+/// A dependency of a task in a batch, resolved against the board when applied.
+#[derive(Debug, Clone)]
+enum Dependency {
+    /// A task already on the board (by index, wrapping); none when there is none.
+    Existing(usize),
+    /// Another item of the same batch: earlier, later, or the item itself.
+    InBatch(usize),
+    /// An id that names nothing.
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+struct Item {
+    empty_description: bool,
+    priority: u8,
+    dependencies: Vec<Dependency>,
+}
+
+/// Which task an operation names: one held by an agent when `any` is false and some
+/// task is held, otherwise any task (or an unknown id on an empty board).
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    any: bool,
+    index: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Add(Vec<Item>),
+    Claim(usize),
+    Start(Target),
+    Complete(Target),
+    Fail(Target),
+    Cancel(Target),
+    Retry(Target),
+    /// Time passes by this many seconds, then claims expire.
+    Expire(i64),
+}
+
+/// An operation with its choices made: what is applied to the board.
+#[derive(Debug, Clone)]
+enum Step {
+    Add(Vec<NewTask>),
+    Claim(&'static str),
+    Start(TaskId),
+    Complete(TaskId),
+    Fail(TaskId),
+    Cancel(TaskId),
+    Retry(TaskId),
+    Expire(i64),
+}
+
+const AGENTS: [&str; 4] = ["agent-a", "agent-b", "agent-c", ""];
+
+fn dependency() -> impl Strategy<Value = Dependency> {
+    prop_oneof![
+        6 => any::<usize>().prop_map(Dependency::Existing),
+        3 => any::<usize>().prop_map(Dependency::InBatch),
+        1 => Just(Dependency::Unknown),
+    ]
+}
+
+fn item() -> impl Strategy<Value = Item> {
+    let priority = prop_oneof![20 => 1u8..=10, 1 => Just(0u8), 1 => Just(11u8)];
+    (
+        prop::bool::weighted(0.03),
+        priority,
+        prop::collection::vec(dependency(), 0..4),
+    )
+        .prop_map(|(empty_description, priority, dependencies)| Item {
+            empty_description,
+            priority,
+            dependencies,
+        })
+}
+
+fn target() -> impl Strategy<Value = Target> {
+    (prop::bool::weighted(0.4), any::<usize>()).prop_map(|(any, index)| Target { any, index })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => prop::collection::vec(item(), 1..5).prop_map(Op::Add),
+        5 => prop_oneof![12 => 0..3usize, 1 => Just(3usize)].prop_map(Op::Claim),
+        1 => target().prop_map(Op::Start),
+        4 => target().prop_map(Op::Complete),
+        2 => target().prop_map(Op::Fail),
+        1 => target().prop_map(Op::Cancel),
+        3 => target().prop_map(Op::Retry),
+        1 => (0i64..=90).prop_map(Op::Expire),
+    ]
+}
+
+/// A board under test, with what the test knows independently of it: which tasks
+/// were handed out (to whom, when) and not yet finished or expired, and the clock.
+struct History {
+    board: Board,
+    handed_out: BTreeMap<TaskId, (String, i64)>,
+    clock: i64,
+}
+
+impl History {
+    fn new() -> History {
+        let mut board = Board::default();
+        let patch = ConfigPatch {
+            task_timeout: Some(TIMEOUT),
+            ..ConfigPatch::default()
+        };
+        board.configure(&patch, at(0)).unwrap();
+        History {
+            board,
+            handed_out: BTreeMap::new(),
+            clock: 0,
+        }
+    }
+
+    fn target(&self, target: Target) -> TaskId {
+        if !target.any && !self.handed_out.is_empty() {
+            let held: Vec<&TaskId> = self.handed_out.keys().collect();
+            return held[target.index % held.len()].clone();
+        }
+        let tasks = self.board.tasks(None);
+        if tasks.is_empty() {
+            return TaskId::from("task-999");
+        }
+        tasks[target.index % tasks.len()].id.clone()
+    }
+
+    fn batch(&self, items: &[Item]) -> Vec<NewTask> {
+        let tasks = self.board.tasks(None);
+        // No loads here, so the ids go on from the number of tasks.
+        let first = tasks.len() as u64 + 1;
+        items
+            .iter()
+            .enumerate()
+            .map(|(position, item)| NewTask {
+                priority: item.priority,
+                dependencies: item
+                    .dependencies
+                    .iter()
+                    .filter_map(|dependency| match dependency {
+                        Dependency::Existing(_) if tasks.is_empty() => None,
+                        Dependency::Existing(i) => Some(tasks[i % tasks.len()].id.clone()),
+                        Dependency::InBatch(i) => Some(TaskId::numbered(
+                            first + ((position + i) % items.len()) as u64,
+                        )),
+                        Dependency::Unknown => Some(TaskId::from("task-999")),
+                    })
+                    .collect(),
+                ..NewTask::new(if item.empty_description {
+                    String::new()
+                } else {
+                    format!("step {position}")
+                })
+            })
+            .collect()
+    }
+
+    /// The operation with its random choices made against the board as it is.
+    fn resolve(&self, op: &Op) -> Step {
+        match op {
+            Op::Add(items) => Step::Add(self.batch(items)),
+            Op::Claim(agent) => Step::Claim(AGENTS[*agent]),
+            Op::Start(target) => Step::Start(self.target(*target)),
+            Op::Complete(target) => Step::Complete(self.target(*target)),
+            Op::Fail(target) => Step::Fail(self.target(*target)),
+            Op::Cancel(target) => Step::Cancel(self.target(*target)),
+            Op::Retry(target) => Step::Retry(self.target(*target)),
+            Op::Expire(seconds) => Step::Expire(*seconds),
+        }
+    }
+
+    fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        self.perform(self.resolve(op)).map(drop)
+    }
+
+    /// Performs one step and checks everything that must hold after it. Answers the
+    /// task a claim handed out.
+    fn perform(&mut self, step: Step) -> Result<Option<TaskId>, TestCaseError> {
+        self.clock += 1;
+        if let Step::Expire(seconds) = step {
+            self.clock += seconds;
+        }
+        let now = at(self.clock);
+        let before = self.board.clone();
+        let mut claimed = None;
+        let outcome: Result<Events, BatonError> = match &step {
+            Step::Add(batch) => self
+                .board
+                .add_tasks(batch.clone(), now)
+                .map(|(_, events)| events),
+            Step::Claim(agent) => {
+                let most_urgent = before.ready().next().cloned();
+                match self.board.claim(agent, now) {
+                    Ok((Some(task), events)) => {
+                        self.claimed(&task, agent, most_urgent.as_ref())?;
+                        claimed = Some(task.id);
+                        Ok(events)
+                    }
+                    Ok((None, events)) => {
+                        prop_assert_eq!(most_urgent, None, "claim answered none with a task ready");
+                        prop_assert!(events.is_empty());
+                        Ok(events)
+                    }
+                    Err(err) => Err(err),
+                }
+            }
+            Step::Start(id) => self.board.start_task(id, now).map(|(_, events)| events),
+            Step::Complete(id) => self
+                .board
+                .complete(id, TaskResult::default(), now)
+                .map(|(_, events)| events),
+            Step::Fail(id) => self
+                .board
+                .fail(id, "gave up", now)
+                .map(|(_, events)| events),
+            Step::Cancel(id) => self.board.cancel(id, now).map(|(_, events)| events),
+            Step::Retry(id) => self.board.retry(id, now).map(|(_, events)| events),
+            Step::Expire(_) => Ok(self.board.expire_claims(now)),
+        };
+        match outcome {
+            Err(err) => unchanged(
+                &before,
+                &self.board,
+                &format!("{step:?}, refused with `{err}`,"),
+            )?,
+            Ok(events) => {
+                events_carry_every_change(&before, &self.board, &events)?;
+                match &step {
+                    Step::Complete(id) | Step::Fail(id) | Step::Cancel(id) => {
+                        self.handed_out.remove(id);
+                    }
+                    Step::Expire(_) => {
+                        let clock = self.clock;
+                        self.handed_out
+                            .retain(|_, (_, since)| clock - *since <= TIMEOUT as i64);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.check()?;
+        Ok(claimed)
+    }
+
+    /// What the test learns from a claim that handed out `task`.
+    fn claimed(
+        &mut self,
+        task: &Task,
+        agent: &str,
+        most_urgent: Option<&TaskId>,
+    ) -> Result<(), TestCaseError> {
+        prop_assert!(
+            !self.handed_out.contains_key(&task.id),
+            "claim handed out {}, which {:?} holds",
+            task.id,
+            self.handed_out.get(&task.id)
+        );
+        prop_assert_eq!(
+            Some(&task.id),
+            most_urgent,
+            "claim skipped the most urgent task"
+        );
+        prop_assert_eq!(task.claimed_by.as_deref(), Some(agent));
+        self.handed_out
+            .insert(task.id.clone(), (agent.to_owned(), self.clock));
+        Ok(())
+    }
+
+    /// Everything that must hold of the board at any time.
+    fn check(&self) -> Result<(), TestCaseError> {
+        check_board(&self.board)?;
+        let held: BTreeMap<TaskId, (String, i64)> = self
+            .board
+            .tasks(None)
+            .into_iter()
+            .filter(|task| task.status.is_held())
+            .map(|task| {
+                let since = task
+                    .claimed_at
+                    .map_or(-1, |since| (since - at(0)).num_seconds());
+                (task.id, (task.claimed_by.unwrap_or_default(), since))
+            })
+            .collect();
+        prop_assert_eq!(
+            &held,
+            &self.handed_out,
+            "the held tasks are not those handed out and not finished or expired since"
+        );
+        Ok(())
+    }
+
+    /// Finishes everything held, then claims and finishes ready tasks until none is
+    /// ready, failing some (`failures` says which, in turn). Every task must end
+    /// finished, within one round per task.
+    fn drain(&mut self, failures: &[bool]) -> Result<(), TestCaseError> {
+        let mut fails = failures.iter().copied().cycle();
+        let mut finish = |history: &mut History, id: TaskId| {
+            let step = if fails.next() == Some(true) {
+                Step::Fail(id.clone())
+            } else {
+                Step::Complete(id.clone())
+            };
+            history.perform(step)?;
+            let status = history.board.task(&id).unwrap().status;
+            prop_assert!(status.is_finished(), "{} is {} after finishing", id, status);
+            Ok::<_, TestCaseError>(())
+        };
+        for id in self.handed_out.keys().cloned().collect::<Vec<_>>() {
+            finish(self, id)?;
+        }
+        let bound = self.board.tasks(None).len() + 1;
+        for round in 0.. {
+            prop_assert!(round <= bound, "the drain took more than {} rounds", bound);
+            let mut claimed = Vec::new();
+            while let Some(id) = self.perform(Step::Claim(AGENTS[round % 3]))? {
+                claimed.push(id);
+                prop_assert!(claimed.len() <= bound, "claim kept handing out tasks");
+            }
+            if claimed.is_empty() {
+                break;
+            }
+            for id in claimed {
+                finish(self, id)?;
+            }
+        }
+        let unfinished: Vec<String> = self
+            .board
+            .tasks(None)
+            .into_iter()
+            .filter(|task| !task.status.is_finished())
+            .map(|task| format!("{} ({})", task.id, task.status))
+            .collect();
+        prop_assert!(unfinished.is_empty(), "the drain left {:?}", unfinished);
+        Ok(())
+    }
+}
+
+/// A refused operation left the board exactly as it was.
+fn unchanged(before: &Board, after: &Board, what: &str) -> Result<(), TestCaseError> {
+    prop_assert!(
+        before.state() == after.state(),
+        "{} changed the state",
+        what
+    );
+    prop_assert_eq!(
+        before.counts(),
+        after.counts(),
+        "{} changed the counts",
+        what
+    );
+    prop_assert!(
+        before.ready().eq(after.ready()),
+        "{} changed the ready queue",
+        what
+    );
+    Ok(())
+}
+
+/// The events of an operation name every task it changed, the last event of each
+/// carrying the task as it is now (that is what the store persists), and no task
+/// fails twice in one operation.
+fn events_carry_every_change(
+    before: &Board,
+    after: &Board,
+    events: &Events,
+) -> Result<(), TestCaseError> {
+    let mut last: HashMap<&TaskId, &Task> = HashMap::new();
+    let mut failures: HashMap<&TaskId, usize> = HashMap::new();
+    for event in events {
+        match event {
+            Event::TaskCreated(task) | Event::TaskUpdated(task) | Event::TaskCompleted(task) => {
+                last.insert(&task.id, task);
+            }
+            Event::TaskFailed(task) => {
+                last.insert(&task.id, task);
+                *failures.entry(&task.id).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+    for (id, count) in failures {
+        prop_assert_eq!(count, 1, "{} failed {} times in one operation", id, count);
+    }
+    for task in after.tasks(None) {
+        let changed = before
+            .task(&task.id)
+            .map_or(true, |earlier| *earlier != task);
+        match last.get(&task.id) {
+            Some(event) => prop_assert_eq!(*event, &task, "the last event of {} is stale", task.id),
+            None => prop_assert!(!changed, "{} changed without an event", task.id),
+        }
+    }
+    Ok(())
+}
+
+/// The length of the longest chain of tasks that depend on each task, itself included.
+fn chains(tasks: &[Task]) -> HashMap<TaskId, u32> {
+    let mut dependents: HashMap<&TaskId, Vec<&TaskId>> = HashMap::new();
+    for task in tasks {
+        for dependency in &task.dependencies {
+            dependents.entry(dependency).or_default().push(&task.id);
+        }
+    }
+    fn chain_of<'a>(
+        id: &'a TaskId,
+        dependents: &HashMap<&'a TaskId, Vec<&'a TaskId>>,
+        chain: &mut HashMap<TaskId, u32>,
+    ) -> u32 {
+        if let Some(&known) = chain.get(id) {
+            return known;
+        }
+        let longest = dependents
+            .get(id)
+            .into_iter()
+            .flatten()
+            .map(|dependent| chain_of(dependent, dependents, chain))
+            .max()
+            .unwrap_or(0);
+        chain.insert(id.clone(), 1 + longest);
+        1 + longest
+    }
+    let mut chain = HashMap::new();
+    for task in tasks {
+        chain_of(&task.id, &dependents, &mut chain);
+    }
+    chain
+}
+
+/// The board's invariants, recomputed from its tasks alone.
+fn check_board(board: &Board) -> Result<(), TestCaseError> {
+    let tasks = board.tasks(None);
+    let by_id: HashMap<&TaskId, &Task> = tasks.iter().map(|task| (&task.id, task)).collect();
+    prop_assert_eq!(by_id.len(), tasks.len(), "two tasks share an id");
+    let status_of = |id: &TaskId| by_id[id].status;
+
+    let mut counts = ByStatus::default();
+    for task in &tasks {
+        *counts.get_mut(task.status) += 1;
+        let all_done = task
+            .dependencies
+            .iter()
+            .all(|dependency| status_of(dependency) == TaskStatus::Done);
+        if matches!(
+            task.status,
+            TaskStatus::Claimed | TaskStatus::InProgress | TaskStatus::Done
+        ) {
+            prop_assert!(
+                all_done,
+                "{} is {} with a dependency not done",
+                task.id,
+                task.status
+            );
+        }
+        if !task.status.is_finished() {
+            let blocked = task.dependencies.iter().find(|dependency| {
+                matches!(
+                    status_of(dependency),
+                    TaskStatus::Failed | TaskStatus::Cancelled
+                )
+            });
+            prop_assert!(
+                blocked.is_none(),
+                "{} is {} behind {:?}, which can never be done",
+                task.id,
+                task.status,
+                blocked
+            );
+        }
+        if let Some(dependency) = &task.failed_dependency {
+            prop_assert_eq!(task.status, TaskStatus::Failed);
+            prop_assert!(task.dependencies.contains(dependency));
+            prop_assert!(matches!(
+                status_of(dependency),
+                TaskStatus::Failed | TaskStatus::Cancelled
+            ));
+        }
+        if task.status.is_held() {
+            prop_assert!(task.claimed_by.is_some() && task.claimed_at.is_some());
+        }
+    }
+    prop_assert_eq!(board.counts(), counts, "the counts are not a recount");
+    let progress = board.status().progress;
+    prop_assert_eq!(progress.by_status, counts);
+    prop_assert_eq!(progress.total_tasks, tasks.len());
+
+    let chain = chains(&tasks);
+    let mut ready: Vec<(u8, Reverse<u32>, usize, &TaskId)> = tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, task)| {
+            task.status == TaskStatus::Available
+                && task
+                    .dependencies
+                    .iter()
+                    .all(|dependency| status_of(dependency) == TaskStatus::Done)
+        })
+        .map(|(age, task)| (task.priority, Reverse(chain[&task.id]), age, &task.id))
+        .collect();
+    ready.sort();
+    let expected: Vec<&TaskId> = ready.into_iter().map(|(.., id)| id).collect();
+    prop_assert_eq!(
+        board.ready().collect::<Vec<_>>(),
+        expected,
+        "the ready queue"
+    );
+
+    let agents: Vec<(String, Option<TaskId>)> = board
+        .status()
+        .agents
+        .into_iter()
+        .map(|agent| (agent.id, agent.task))
+        .collect();
+    let held: Vec<(String, Option<TaskId>)> = tasks
+        .iter()
+        .filter(|task| task.status.is_held())
+        .map(|task| {
+            (
+                task.claimed_by.clone().unwrap_or_default(),
+                Some(task.id.clone()),
+            )
+        })
+        .collect();
+    prop_assert_eq!(agents.len(), held.len());
+    prop_assert!(held.iter().all(|agent| agents.contains(agent)));
+
+    let rebuilt = Board::from_state(board.state(), false);
+    prop_assert!(
+        rebuilt.is_ok(),
+        "its own state does not load: {:?}",
+        rebuilt.err()
+    );
+    let rebuilt = rebuilt.unwrap();
+    prop_assert!(
+        rebuilt.state() == board.state(),
+        "the state does not round-trip"
+    );
+    prop_assert!(
+        rebuilt.ready().eq(board.ready()),
+        "a rebuilt board orders the ready tasks differently"
+    );
+    Ok(())
+}
+
+/// A modest number of cases, so that the suite stays quick; a failure is shrunk and
+/// printed, and belongs in a unit test once understood.
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config(128))]
+
+    #[test]
+    fn random_histories_keep_every_invariant(ops in prop::collection::vec(op(), 1..60)) {
+        let mut history = History::new();
+        for op in &ops {
+            history.apply(op)?;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    #[test]
+    fn a_drain_always_finishes_every_task(
+        ops in prop::collection::vec(op(), 1..50),
+        failures in prop::collection::vec(prop::bool::weighted(0.15), 1..16),
+    ) {
+        let mut history = History::new();
+        for op in &ops {
+            history.apply(op)?;
+        }
+        history.drain(&failures)?;
+    }
+}
+
+#[test]
+fn stats_probe() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::default();
+    let mut ok: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut final_counts = ByStatus::default();
+    let mut expired = 0;
+    for _ in 0..128 {
+        let ops = prop::collection::vec(op(), 1..60)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let mut history = History::new();
+        for op in &ops {
+            let step = history.resolve(op);
+            let name = format!("{step:?}").split('(').next().unwrap().to_owned();
+            let before = history.board.state();
+            let held_before = history.handed_out.len();
+            history.perform(step.clone()).unwrap();
+            let entry = ok.entry(name).or_default();
+            if history.board.state() != before {
+                entry.0 += 1
+            } else {
+                entry.1 += 1
+            }
+            if matches!(step, Step::Expire(_)) && history.handed_out.len() < held_before {
+                expired += 1
+            }
+        }
+        let c = history.board.counts();
+        for s in TaskStatus::ALL {
+            *final_counts.get_mut(s) += c.get(s);
+        }
+    }
+    eprintln!("changed/unchanged per step: {ok:?}\nfinal: {final_counts:?}\nexpiries that freed: {expired}");
+}
