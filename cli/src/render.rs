@@ -313,6 +313,8 @@ pub fn event(event: &Event) -> String {
         Event::StateChanged(StateChange { reason }) => {
             let what = match reason {
                 StateChangeReason::Init => "goal set",
+                StateChangeReason::Plan => "master plan set",
+                StateChangeReason::Resync => "events were missed; run `baton status`",
                 StateChangeReason::Configure => "configuration changed",
                 StateChangeReason::Start => "started",
                 StateChangeReason::Stop => "stopped",

@@ -14,7 +14,7 @@ use crate::store::group_commit::Ticket;
 use crate::store::{GroupCommit, Store, StoreError};
 
 /// How many operations' events a slow subscriber may fall behind by before it misses
-/// some (it is told, and can fetch the state again).
+/// some (it is then sent `stateChanged` with reason `resync`).
 const EVENT_BACKLOG: usize = 1024;
 
 struct Owned {

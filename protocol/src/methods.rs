@@ -236,7 +236,8 @@ impl NewTask {
 }
 
 /// Parameters of `baton/addTasks`. A dependency may name the id that another task of
-/// the same batch gets: ids are given in order, as `baton/status` would predict.
+/// the same batch gets: new ids are numbered on from the highest `task-NNN` there is,
+/// in the batch's order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddTasksParams {
@@ -452,8 +453,12 @@ pub struct StateChange {
 #[serde(rename_all = "snake_case")]
 pub enum StateChangeReason {
     Init,
+    /// The master plan was set (by the leader, usually).
+    Plan,
     Configure,
     Start,
     Stop,
     Load,
+    /// This client fell behind and missed events: it should fetch the state again.
+    Resync,
 }

@@ -309,7 +309,7 @@ impl Board {
 
     pub fn set_master_plan(&mut self, plan: String, now: Now) -> Events {
         self.master_plan = plan;
-        self.changed_state(StateChangeReason::Init, now)
+        self.changed_state(StateChangeReason::Plan, now)
     }
 
     pub fn set_running(&mut self, running: bool, now: Now) -> Events {

@@ -4,8 +4,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use baton_protocol::methods::{self as m, Request};
-use baton_protocol::{BatonError, Config, Discovery, RunMode, RunResult, Status, Task, VERSION};
+use baton_protocol::methods::{self as m, Request, StateChange, StateChangeReason};
+use baton_protocol::{
+    BatonError, Config, Discovery, Event, RunMode, RunResult, Status, Task, VERSION,
+};
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 use tower::Service;
@@ -109,7 +111,9 @@ async fn forward_events(mut client: tower_lsp::Client, daemon: Arc<Daemon>) {
             Ok(batch) => batch,
             Err(RecvError::Lagged(missed)) => {
                 tracing::warn!("a client fell {missed} operations behind; it missed their events");
-                continue;
+                Arc::new(vec![Event::StateChanged(StateChange {
+                    reason: StateChangeReason::Resync,
+                })])
             }
             Err(RecvError::Closed) => return,
         };
