@@ -70,6 +70,8 @@ requests! {
     Run = "baton/run", RunParams => Option<RunResult>;
     /// A part of a task's agent log, from `offset`.
     TaskLog = "baton/taskLog", TaskLogParams => TaskLogChunk;
+    /// Bring the integration branch into the user's current branch.
+    Merge = "baton/merge", () => MergeResult;
     /// Which daemon this is: version, process, workspace, socket, log file.
     DaemonInfo = "baton/daemonInfo", () => DaemonInfoResult;
     /// End the daemon after answering.
@@ -158,6 +160,12 @@ pub struct ConfigPatch {
         with = "double_option"
     )]
     pub isolation: Option<Option<Isolation>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub integration_branch: Option<String>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -343,6 +351,12 @@ pub struct TaskLogChunk {
     pub text: String,
     /// Where the next read should start.
     pub next_offset: u64,
+}
+
+/// What `baton/merge` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeResult {
+    pub message: String,
 }
 
 /// What `baton/daemonInfo` answers.

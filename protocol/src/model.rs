@@ -230,6 +230,8 @@ pub struct Config {
     pub allowed_tools: Vec<String>,
     /// `worktree` or `shared`; none means "worktree in a git repository, else shared".
     pub isolation: Option<Isolation>,
+    /// The branch finished tasks are merged into (made from HEAD when missing).
+    pub integration_branch: String,
     /// None means the built-in prompt.
     pub leader_prompt: Option<String>,
     pub worker_prompt: Option<String>,
@@ -251,6 +253,7 @@ impl Default for Config {
                 .map(String::from)
                 .to_vec(),
             isolation: None,
+            integration_branch: "baton/integration".into(),
             leader_prompt: None,
             worker_prompt: None,
         }

@@ -6,7 +6,7 @@
 //! leader may still be adding more. When every task has ended the run is summarised
 //! and its result announced. Faults end a task, never the run or the daemon.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,7 +22,9 @@ use tokio::sync::{watch, Notify};
 use super::command::{self, Role};
 use super::process::{self, Ending, Launch};
 use super::prompts::{self, PromptValues};
+use super::snapshot::Snapshot;
 use super::stream::{clip, StreamEvent};
+use super::worktrees::{Changes, Worktrees};
 use crate::core::{Attempt, Board};
 use crate::orchestrator::Orchestrator;
 
@@ -34,9 +36,20 @@ const SUMMARY_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long to pause when a rate limit gives no reset time.
 const DEFAULT_PAUSE: Duration = Duration::from_secs(60);
 
+/// Where the run's agents work.
+#[derive(Clone)]
+enum Isolation {
+    /// Each task in its own worktree and branch, merged back when done.
+    Worktrees(Arc<Worktrees>),
+    /// All in the workspace itself; tasks naming the same files never run at once.
+    Shared,
+}
+
 /// An agent the daemon runs now.
 struct Agent {
     task: Option<TaskId>,
+    /// The task's context files, which no other agent in a shared workspace may touch.
+    files: Vec<String>,
     since: DateTime<Utc>,
     activity: Option<String>,
     cost_usd: f64,
@@ -46,6 +59,7 @@ struct Agent {
 /// The run in progress.
 struct Run {
     mode: RunMode,
+    isolation: Isolation,
     goal: String,
     started_at: DateTime<Utc>,
     cost_usd: f64,
@@ -137,6 +151,7 @@ impl Runtime {
                 "there is no goal to plan; give one (`baton run \"GOAL\"` or `baton init GOAL`)",
             ));
         }
+        let isolation = self.isolation().await?;
         let (sender, receiver) = watch::channel(None);
         {
             let mut state = self.state();
@@ -147,6 +162,7 @@ impl Runtime {
             }
             state.run = Some(Run {
                 mode,
+                isolation,
                 goal: goal.clone(),
                 started_at: Utc::now(),
                 cost_usd: 0.0,
@@ -168,6 +184,35 @@ impl Runtime {
         }
         self.wake.notify_one();
         Ok(receiver)
+    }
+
+    /// The run's isolation, as configured (by default worktrees in a git repository),
+    /// checked before anything starts.
+    async fn isolation(&self) -> Result<Isolation, BatonError> {
+        let config = self.orchestrator.read(|board| board.config().clone());
+        let in_git = self.workspace.join(".git").exists();
+        match config.isolation {
+            Some(baton_protocol::Isolation::Shared) => Ok(Isolation::Shared),
+            None if !in_git => Ok(Isolation::Shared),
+            _ => Worktrees::open(&self.workspace, &config.integration_branch)
+                .await
+                .map(|worktrees| Isolation::Worktrees(Arc::new(worktrees)))
+                .map_err(|err| BatonError::invalid(err.to_string())),
+        }
+    }
+
+    /// Brings the integration branch into the user's current branch.
+    pub async fn merge(&self) -> Result<String, BatonError> {
+        let branch = self
+            .orchestrator
+            .read(|board| board.config().integration_branch.clone());
+        let worktrees = Worktrees::open(&self.workspace, &branch)
+            .await
+            .map_err(|err| BatonError::invalid(err.to_string()))?;
+        worktrees
+            .merge_into_checkout()
+            .await
+            .map_err(|err| BatonError::orchestration(err.to_string()))
     }
 
     /// Stops the run: no more dispatch, every agent ended, their tasks back in the queue.
@@ -285,8 +330,9 @@ impl Runtime {
     async fn dispatch(self: &Arc<Self>) {
         loop {
             let max_workers = self.orchestrator.read(|board| board.config().max_workers) as usize;
-            let worker = {
-                let mut state = self.state();
+            let (worker, busy) = {
+                let mut guard = self.state();
+                let state = &mut *guard;
                 let Some(run) = state.run.as_mut() else {
                     return;
                 };
@@ -299,22 +345,31 @@ impl Runtime {
                     }
                     run.paused_until = None;
                 }
-                let busy = state
+                let working = state
                     .agents
                     .keys()
                     .filter(|id| id.starts_with("worker-"))
                     .count();
-                if busy >= max_workers {
+                if working >= max_workers {
                     return;
                 }
-                (1..)
+                let busy = match run.isolation {
+                    Isolation::Shared => state
+                        .agents
+                        .values()
+                        .flat_map(|agent| agent.files.iter().cloned())
+                        .collect(),
+                    Isolation::Worktrees(_) => BTreeSet::new(),
+                };
+                let worker = (1..)
                     .map(|n| format!("worker-{n}"))
                     .find(|id| !state.agents.contains_key(id))
-                    .expect("a free worker name")
+                    .expect("a free worker name");
+                (worker, busy)
             };
             let claimed = self
                 .orchestrator
-                .apply(|board, now| board.claim_supervised(&worker, now))
+                .apply(|board, now| board.claim_supervised(&worker, &busy, now))
                 .await;
             let Ok(Some(task)) = claimed else { return };
             let (stop, stopped) = watch::channel(false);
@@ -322,6 +377,7 @@ impl Runtime {
                 worker.clone(),
                 Agent {
                     task: Some(task.id.clone()),
+                    files: task.context.files.clone(),
                     since: Utc::now(),
                     activity: None,
                     cost_usd: 0.0,
@@ -341,6 +397,23 @@ impl Runtime {
         let template = config.worker_prompt.as_deref().unwrap_or(prompts::WORKER);
         let prompt = prompts::render(template, &values);
         let mcp_path = self.write_mcp_config(&agent_id, Some(task.id.as_str()));
+        let isolation = self.state().run.as_ref().map(|run| run.isolation.clone());
+        let (cwd, before) = match &isolation {
+            Some(Isolation::Worktrees(worktrees)) => match worktrees.prepare(&task.id).await {
+                Ok(path) => (path, None),
+                Err(err) => {
+                    let reason = format!("its worktree could not be made: {err}");
+                    let _ = self
+                        .orchestrator
+                        .apply(|board, now| board.fail(&task.id, &reason, now))
+                        .await;
+                    self.state().agents.remove(&agent_id);
+                    self.wake.notify_one();
+                    return;
+                }
+            },
+            _ => (self.workspace.clone(), Some(self.snapshot().await)),
+        };
         let launch = Launch {
             program: config.agent_command.clone(),
             args: command::arguments(
@@ -351,7 +424,7 @@ impl Runtime {
                 &prompt,
                 mcp_path.as_deref(),
             ),
-            cwd: self.workspace.clone(),
+            cwd,
             env: command::environment(&self.workspace, &agent_id),
             log: self.task_log(&task.id),
             timeout: Duration::from_secs(config.task_timeout),
@@ -366,7 +439,22 @@ impl Runtime {
         let (ending, session_id) = self
             .supervise(&launch, &agent_id, Some(&task.id), stopped)
             .await;
-        self.settle(&agent_id, &task, ending, session_id, &config)
+        let succeeded = matches!(&ending, Ending::Result { result, .. } if !result.is_error);
+        let landed = match (&isolation, before) {
+            (Some(Isolation::Worktrees(worktrees)), _) if succeeded => worktrees
+                .finish(&task.id, &task.description)
+                .await
+                .map_err(|err| err.to_string()),
+            (Some(Isolation::Worktrees(worktrees)), _) => {
+                if let Err(err) = worktrees.set_aside(&task.id).await {
+                    tracing::warn!("setting {} aside: {err}", task.id);
+                }
+                Ok(Changes::default())
+            }
+            (_, Some(before)) => Ok(self.snapshot().await.changes_since(&before)),
+            (_, None) => Ok(Changes::default()),
+        };
+        self.settle(&agent_id, &task, ending, landed, session_id, &config)
             .await;
         if let Some(path) = mcp_path {
             let _ = std::fs::remove_file(path);
@@ -414,6 +502,7 @@ impl Runtime {
         agent_id: &str,
         task: &Task,
         ending: Ending,
+        landed: Result<Changes, String>,
         session_id: Option<String>,
         config: &baton_protocol::Config,
     ) {
@@ -441,7 +530,19 @@ impl Runtime {
         }
         let reason = match ending {
             Ending::Result { result, .. } if !result.is_error => {
-                let output = TaskResult { output: result.output, ..TaskResult::default() };
+                let changes = match landed {
+                    Ok(changes) => changes,
+                    Err(conflict) => {
+                        let _ = self.orchestrator.apply(|board, now| board.fail(&task.id, &conflict, now)).await;
+                        return;
+                    }
+                };
+                let output = TaskResult {
+                    output: result.output,
+                    files_modified: changes.modified,
+                    files_created: changes.created,
+                    ..TaskResult::default()
+                };
                 let _ = self
                     .orchestrator
                     .apply(|board, now| board.complete(&task.id, output, now))
@@ -535,6 +636,7 @@ impl Runtime {
             agent_id.into(),
             Agent {
                 task: None,
+                files: Vec::new(),
                 since: Utc::now(),
                 activity: None,
                 cost_usd: 0.0,
@@ -686,6 +788,14 @@ impl Runtime {
                 plain_summary(tasks)
             }
         }
+    }
+
+    /// The workspace's files as they are now, for shared isolation.
+    async fn snapshot(&self) -> Snapshot {
+        let root = self.workspace.clone();
+        tokio::task::spawn_blocking(move || Snapshot::take(&root))
+            .await
+            .unwrap_or_default()
     }
 
     /// Waits so that no two agents start within STAGGER of each other.

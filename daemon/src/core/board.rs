@@ -434,26 +434,39 @@ impl Board {
         agent_id: &str,
         now: Now,
     ) -> Result<(Option<Task>, Events), BatonError> {
-        self.claim_as(agent_id, false, now)
+        self.claim_as(agent_id, false, &BTreeSet::new(), now)
     }
 
-    /// Hands the most urgent ready task to an agent the daemon runs.
+    /// Hands the most urgent ready task to an agent the daemon runs, passing over tasks
+    /// that name any of the `busy` context files (agents sharing one checkout must not
+    /// work on the same files at once).
     pub fn claim_supervised(
         &mut self,
         agent_id: &str,
+        busy: &BTreeSet<String>,
         now: Now,
     ) -> Result<(Option<Task>, Events), BatonError> {
-        self.claim_as(agent_id, true, now)
+        self.claim_as(agent_id, true, busy, now)
     }
 
     fn claim_as(
         &mut self,
         agent_id: &str,
         supervised: bool,
+        busy: &BTreeSet<String>,
         now: Now,
     ) -> Result<(Option<Task>, Events), BatonError> {
         validate::agent_id(agent_id)?;
-        let Some(id) = self.ready.pop() else {
+        let nodes = &self.nodes;
+        let free = |id: &TaskId| {
+            !nodes[id]
+                .task
+                .context
+                .files
+                .iter()
+                .any(|file| busy.contains(file))
+        };
+        let Some(id) = self.ready.pop_first_where(free) else {
             return Ok((None, Vec::new()));
         };
         let task = self.update(&id, |task| {
@@ -631,9 +644,6 @@ impl Board {
         // A reopened task may still wait on another dependency that failed meanwhile
         // (unless that already failed it again, through a task reopened before it).
         for task in reopened.clone() {
-            if self.nodes[&task.id].task.status != TaskStatus::Available {
-                continue;
-            }
             let blocker = self.unfinishable_dependency(&task).cloned();
             if let Some(blocker) = blocker {
                 self.fail_for_dependency(&task.id, &blocker, now, &mut events);

@@ -37,6 +37,13 @@ impl ReadyQueue {
         self.keys.pop_first().map(|key| key.id)
     }
 
+    /// Takes the most urgent task that `accept` takes.
+    pub fn pop_first_where(&mut self, accept: impl Fn(&TaskId) -> bool) -> Option<TaskId> {
+        let key = self.keys.iter().find(|key| accept(&key.id))?.clone();
+        self.keys.remove(&key);
+        Some(key.id)
+    }
+
     pub fn len(&self) -> usize {
         self.keys.len()
     }

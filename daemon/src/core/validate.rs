@@ -152,6 +152,7 @@ pub fn patched_config(config: &Config, patch: &ConfigPatch) -> Result<Config, Ba
         permission_mode,
         allowed_tools,
         isolation,
+        integration_branch,
         leader_prompt,
         worker_prompt,
     } = patch.clone();
@@ -170,6 +171,7 @@ pub fn patched_config(config: &Config, patch: &ConfigPatch) -> Result<Config, Ba
         permission_mode,
         allowed_tools,
         isolation,
+        integration_branch,
         leader_prompt,
         worker_prompt
     );
@@ -212,6 +214,12 @@ pub fn config(config: &Config) -> Result<(), BatonError> {
         return Err(BatonError::invalid(
             "agent_command is empty; name the Claude Code program (`claude`)",
         ));
+    }
+    let branch = &config.integration_branch;
+    if branch.is_empty() || branch.contains(|c: char| c.is_whitespace() || "~^:?*[\\".contains(c)) {
+        return Err(BatonError::invalid(format!(
+            "integration_branch `{branch}` is not a usable branch name"
+        )));
     }
     if !PERMISSION_MODES.contains(&config.permission_mode.as_str()) {
         return Err(BatonError::invalid(format!(

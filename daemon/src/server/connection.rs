@@ -58,6 +58,7 @@ pub fn build(daemon: Arc<Daemon>) -> (LspService<Connection>, ClientSocket) {
     .custom_method(m::SetMasterPlan::METHOD, Connection::set_master_plan)
     .custom_method(m::Run::METHOD, Connection::run)
     .custom_method(m::TaskLog::METHOD, Connection::task_log)
+    .custom_method(m::Merge::METHOD, Connection::merge)
     .custom_method(m::DaemonInfo::METHOD, Connection::daemon_info)
     .custom_method(m::StopDaemon::METHOD, Connection::stop_daemon)
     .finish()
@@ -204,6 +205,11 @@ impl Connection {
             .run(params.mode, params.wait)
             .await
             .map_err(to_rpc)
+    }
+
+    async fn merge(&self) -> Answer<m::MergeResult> {
+        let message = self.daemon.runtime.merge().await.map_err(to_rpc)?;
+        Ok(m::MergeResult { message })
     }
 
     async fn task_log(&self, params: m::TaskLogParams) -> Answer<m::TaskLogChunk> {

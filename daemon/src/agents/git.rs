@@ -1,0 +1,74 @@
+//! Running git: the one place baton shells out to it.
+
+use std::path::{Path, PathBuf};
+
+/// The oldest git with `merge-tree --write-tree`, which merges without a checkout.
+const OLDEST: (u32, u32) = (2, 38);
+
+/// Why a git operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GitError {
+    #[error("git is not installed or not on PATH ({0}); install git 2.38 or newer, or set isolation to shared")]
+    Missing(String),
+    #[error("git {found} is too old; baton needs git 2.38 or newer for worktree isolation (or set isolation to shared)")]
+    TooOld { found: String },
+    #[error("`git {command}` failed in {}: {message}", dir.display())]
+    Failed {
+        command: String,
+        dir: PathBuf,
+        message: String,
+    },
+}
+
+/// What a git command printed, and whether it succeeded.
+pub struct Output {
+    pub ok: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `git ARGS` in `dir`; a non-zero exit is not an error here.
+pub async fn run(dir: &Path, args: &[&str]) -> Result<Output, GitError> {
+    let output = tokio::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|err| GitError::Missing(err.to_string()))?;
+    Ok(Output {
+        ok: output.status.success(),
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
+
+/// Runs `git ARGS` in `dir` and answers its trimmed output, or the failure.
+pub async fn ok(dir: &Path, args: &[&str]) -> Result<String, GitError> {
+    let output = run(dir, args).await?;
+    if !output.ok {
+        return Err(GitError::Failed {
+            command: args.join(" "),
+            dir: dir.to_owned(),
+            message: output.stderr.trim().to_owned(),
+        });
+    }
+    Ok(output.stdout.trim().to_owned())
+}
+
+/// Checks that git is there and new enough.
+pub async fn check_version(dir: &Path) -> Result<(), GitError> {
+    let said = ok(dir, &["--version"]).await?;
+    let found = said.trim_start_matches("git version ").to_owned();
+    let mut numbers = found
+        .split(['.', ' '])
+        .map(|part| part.parse::<u32>().unwrap_or(0));
+    let version = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    if version < OLDEST {
+        return Err(GitError::TooOld { found });
+    }
+    Ok(())
+}

@@ -1,0 +1,375 @@
+//! Isolation: each task works in its own git worktree, on its own branch, started from
+//! the integration branch that holds every finished task; finished work is committed
+//! and merged back one task at a time, in the order tasks finish.
+//!
+//! Merges are made without a checkout (`git merge-tree --write-tree`, then
+//! `commit-tree` and a compare-and-swap `update-ref`), so the integration branch moves
+//! atomically: a crash leaves it either before or after a merge, never half-way. The
+//! user's own checkout and uncommitted work are never touched, and every task's work
+//! stays on its branch `baton/<task>` until the user removes it.
+
+use std::path::{Path, PathBuf};
+
+use baton_protocol::TaskId;
+
+use super::git::{self, GitError};
+
+/// Why a task's worktree could not be made or merged.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WorktreeError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("{} is not a git repository; set isolation to shared (`baton config isolation shared`)", .0.display())]
+    NotARepository(PathBuf),
+    #[error("the repository has no commit yet; commit once, then run again")]
+    NoCommit,
+    #[error("the integration branch {branch} is checked out in {}; switch that checkout to another branch so baton can move it", path.display())]
+    CheckedOut { branch: String, path: PathBuf },
+    #[error("merging {task} into {integration} conflicts in {}; its work is kept on branch {branch}", paths.join(", "))]
+    Conflict {
+        task: TaskId,
+        integration: String,
+        branch: String,
+        paths: Vec<String>,
+    },
+}
+
+/// What a task changed, as git saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub modified: Vec<String>,
+    pub created: Vec<String>,
+}
+
+/// The worktrees of one repository.
+pub struct Worktrees {
+    repo: PathBuf,
+    dir: PathBuf,
+    integration: String,
+    /// Commit identity flags, for repositories with no user configured.
+    identity: Vec<String>,
+    merging: tokio::sync::Mutex<()>,
+}
+
+impl Worktrees {
+    /// Opens isolation for `repo`: checks git, makes the integration branch from HEAD
+    /// when there is none, and tidies what an interrupted daemon left.
+    pub async fn open(repo: &Path, integration: &str) -> Result<Worktrees, WorktreeError> {
+        git::check_version(repo).await?;
+        let top = git::run(repo, &["rev-parse", "--show-toplevel"]).await?;
+        if !top.ok || Path::new(top.stdout.trim()) != repo {
+            return Err(WorktreeError::NotARepository(repo.to_owned()));
+        }
+        if !git::run(repo, &["rev-parse", "--verify", "--quiet", "HEAD"])
+            .await?
+            .ok
+        {
+            return Err(WorktreeError::NoCommit);
+        }
+        let reference = format!("refs/heads/{integration}");
+        if !git::run(repo, &["rev-parse", "--verify", "--quiet", &reference])
+            .await?
+            .ok
+        {
+            git::ok(repo, &["branch", integration, "HEAD"]).await?;
+        }
+        let listed = git::ok(repo, &["worktree", "list", "--porcelain"]).await?;
+        let mut path = PathBuf::new();
+        for line in listed.lines() {
+            if let Some(found) = line.strip_prefix("worktree ") {
+                path = PathBuf::from(found);
+            } else if line.strip_prefix("branch ") == Some(reference.as_str()) {
+                return Err(WorktreeError::CheckedOut {
+                    branch: integration.into(),
+                    path,
+                });
+            }
+        }
+        let configured = git::run(repo, &["config", "user.email"]).await?;
+        let identity = if configured.ok && !configured.stdout.trim().is_empty() {
+            Vec::new()
+        } else {
+            ["-c", "user.name=baton", "-c", "user.email=baton@localhost"]
+                .map(String::from)
+                .to_vec()
+        };
+        let worktrees = Worktrees {
+            repo: repo.to_owned(),
+            dir: repo.join(".baton").join("worktrees"),
+            integration: integration.into(),
+            identity,
+            merging: tokio::sync::Mutex::new(()),
+        };
+        worktrees.recover().await?;
+        Ok(worktrees)
+    }
+
+    /// Saves and removes worktrees an interrupted daemon left, so each task starts
+    /// clean next time with its work kept on its branch.
+    async fn recover(&self) -> Result<(), WorktreeError> {
+        git::ok(&self.repo, &["worktree", "prune"]).await?;
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            self.set_aside(&TaskId(name)).await?;
+        }
+        Ok(())
+    }
+
+    pub fn branch(&self, task: &TaskId) -> String {
+        format!("baton/{task}")
+    }
+
+    fn path(&self, task: &TaskId) -> PathBuf {
+        self.dir.join(task.as_str())
+    }
+
+    /// The task's worktree, made from its branch when an earlier attempt left one,
+    /// else on a new branch from the integration branch's tip.
+    pub async fn prepare(&self, task: &TaskId) -> Result<PathBuf, WorktreeError> {
+        let path = self.path(task);
+        if path.exists() {
+            self.set_aside(task).await?;
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|err| GitError::Failed {
+            command: "worktree add".into(),
+            dir: self.dir.clone(),
+            message: err.to_string(),
+        })?;
+        let branch = self.branch(task);
+        let location = path.display().to_string();
+        let exists = git::run(
+            &self.repo,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("refs/heads/{branch}"),
+            ],
+        )
+        .await?
+        .ok;
+        if exists {
+            git::ok(
+                &self.repo,
+                &["worktree", "add", "--quiet", &location, &branch],
+            )
+            .await?;
+        } else {
+            git::ok(
+                &self.repo,
+                &[
+                    "worktree",
+                    "add",
+                    "--quiet",
+                    "-b",
+                    &branch,
+                    &location,
+                    &self.integration,
+                ],
+            )
+            .await?;
+        }
+        Ok(path)
+    }
+
+    /// Commits the task's work, merges it into the integration branch, removes the
+    /// worktree (the branch stays) and answers what changed. On a conflict the
+    /// integration branch stays as it was and the work stays on the task's branch.
+    pub async fn finish(&self, task: &TaskId, description: &str) -> Result<Changes, WorktreeError> {
+        let path = self.path(task);
+        let subject = format!("{task}: {}", first_line(description));
+        self.commit_all(&path, &subject).await?;
+        let branch = self.branch(task);
+        let outcome = self.merge(task, &branch, &subject).await;
+        self.remove(&path).await?;
+        outcome
+    }
+
+    async fn merge(
+        &self,
+        task: &TaskId,
+        branch: &str,
+        subject: &str,
+    ) -> Result<Changes, WorktreeError> {
+        let _one_at_a_time = self.merging.lock().await;
+        let repo = &self.repo;
+        let tip = git::ok(
+            repo,
+            &["rev-parse", &format!("refs/heads/{}", self.integration)],
+        )
+        .await?;
+        let work = git::ok(repo, &["rev-parse", &format!("refs/heads/{branch}")]).await?;
+        let base = git::ok(repo, &["merge-base", &tip, &work]).await?;
+        let changes = changes(
+            &git::ok(
+                repo,
+                &["diff", "--name-status", "--no-renames", &base, &work],
+            )
+            .await?,
+        );
+        if base == work {
+            // Nothing new on the branch: already merged, or no change at all.
+            return Ok(changes);
+        }
+        let merged = git::run(
+            repo,
+            &[
+                "merge-tree",
+                "--write-tree",
+                "--name-only",
+                "--no-messages",
+                &tip,
+                &work,
+            ],
+        )
+        .await?;
+        let mut lines = merged.stdout.lines();
+        let tree = lines.next().unwrap_or_default().to_owned();
+        match merged.code {
+            Some(0) => {}
+            Some(1) => {
+                return Err(WorktreeError::Conflict {
+                    task: task.clone(),
+                    integration: self.integration.clone(),
+                    branch: branch.into(),
+                    paths: lines
+                        .take_while(|line| !line.is_empty())
+                        .map(String::from)
+                        .collect(),
+                });
+            }
+            _ => {
+                return Err(GitError::Failed {
+                    command: "merge-tree".into(),
+                    dir: repo.clone(),
+                    message: merged.stderr.trim().into(),
+                }
+                .into());
+            }
+        }
+        let message = format!("Merge {subject}");
+        let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
+        args.extend([
+            "commit-tree",
+            &tree,
+            "-p",
+            &tip,
+            "-p",
+            &work,
+            "-m",
+            &message,
+        ]);
+        let commit = git::ok(repo, &args).await?;
+        let reference = format!("refs/heads/{}", self.integration);
+        git::ok(
+            repo,
+            &["update-ref", "-m", &message, &reference, &commit, &tip],
+        )
+        .await?;
+        Ok(changes)
+    }
+
+    /// Keeps whatever the task's agent left (committed on its branch) and removes the
+    /// worktree, for a task that did not finish well.
+    pub async fn set_aside(&self, task: &TaskId) -> Result<(), WorktreeError> {
+        let path = self.path(task);
+        if path.join(".git").exists() {
+            self.commit_all(&path, &format!("{task}: unfinished work, kept by baton"))
+                .await?;
+        }
+        self.remove(&path).await
+    }
+
+    async fn commit_all(&self, path: &Path, subject: &str) -> Result<(), WorktreeError> {
+        git::ok(path, &["add", "--all"]).await?;
+        if git::run(path, &["diff", "--cached", "--quiet"]).await?.ok {
+            return Ok(());
+        }
+        let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
+        args.extend(["commit", "--quiet", "--no-verify", "-m", subject]);
+        git::ok(path, &args).await?;
+        Ok(())
+    }
+
+    async fn remove(&self, path: &Path) -> Result<(), WorktreeError> {
+        if path.exists() {
+            let location = path.display().to_string();
+            if !git::run(&self.repo, &["worktree", "remove", "--force", &location])
+                .await?
+                .ok
+            {
+                let _ = std::fs::remove_dir_all(path);
+            }
+        }
+        git::ok(&self.repo, &["worktree", "prune"]).await?;
+        Ok(())
+    }
+
+    /// Brings the integration branch into the user's current branch: a fast-forward
+    /// when possible, else a merge. Refuses when the checkout has uncommitted changes.
+    pub async fn merge_into_checkout(&self) -> Result<String, WorktreeError> {
+        let repo = &self.repo;
+        let dirty = git::ok(repo, &["status", "--porcelain", "--untracked-files=no"]).await?;
+        if !dirty.is_empty() {
+            return Err(GitError::Failed {
+                command: "merge".into(),
+                dir: repo.clone(),
+                message: "the checkout has uncommitted changes; commit or stash them first".into(),
+            }
+            .into());
+        }
+        let current = git::ok(repo, &["rev-parse", "--abbrev-ref", "HEAD"]).await?;
+        let fast = git::run(repo, &["merge", "--ff-only", "--quiet", &self.integration]).await?;
+        if fast.ok {
+            return Ok(format!("fast-forwarded {current} to {}", self.integration));
+        }
+        let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
+        args.extend(["merge", "--no-edit", "--quiet", &self.integration]);
+        let merged = git::run(repo, &args).await?;
+        if merged.ok {
+            return Ok(format!("merged {} into {current}", self.integration));
+        }
+        let _ = git::run(repo, &["merge", "--abort"]).await;
+        Err(GitError::Failed {
+            command: format!("merge {}", self.integration),
+            dir: repo.clone(),
+            message: format!("{}; nothing was changed", merged.stdout.trim()),
+        }
+        .into())
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+/// Reads `git diff --name-status`: added files are created, anything else modified.
+fn changes(name_status: &str) -> Changes {
+    let mut changes = Changes::default();
+    for line in name_status.lines() {
+        let Some((status, path)) = line.split_once('\t') else {
+            continue;
+        };
+        if status.starts_with('A') {
+            changes.created.push(path.into());
+        } else {
+            changes.modified.push(path.into());
+        }
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn added_files_are_created_and_the_rest_modified() {
+        let changes = changes("A\tsrc/new.rs\nM\tsrc/lib.rs\nD\told.txt\n");
+        assert_eq!(changes.created, vec!["src/new.rs"]);
+        assert_eq!(changes.modified, vec!["src/lib.rs", "old.txt"]);
+    }
+}
