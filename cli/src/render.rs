@@ -813,19 +813,20 @@ mod tests {
             ..Config::default()
         };
         insta::assert_snapshot!(super::config(&config), @r"
-        agent_args       none
-        agent_command    claude
-        allowed_tools    Read, Write, Edit, Glob, Grep, Bash
-        isolation        automatic (worktree in a git repository, else shared)
-        leader_prompt    built-in
-        max_attempts     1
-        max_workers      3
-        model            claude-sonnet-4-20250514
-        permission_mode  acceptEdits
-        run_budget_usd   5.0
-        task_budget_usd  none
-        task_timeout     600
-        worker_prompt    You are {agent_id}. (2 lines)
+        agent_args          none
+        agent_command       claude
+        allowed_tools       Read, Write, Edit, Glob, Grep, Bash
+        integration_branch  baton/integration
+        isolation           automatic (worktree in a git repository, else shared)
+        leader_prompt       built-in
+        max_attempts        1
+        max_workers         3
+        model               claude-sonnet-4-20250514
+        permission_mode     acceptEdits
+        run_budget_usd      5.0
+        task_budget_usd     none
+        task_timeout        600
+        worker_prompt       You are {agent_id}. (2 lines)
         ");
         insta::assert_snapshot!(
             config_value("worker_prompt", &serde_json::json!(config.worker_prompt)),
