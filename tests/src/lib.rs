@@ -149,14 +149,21 @@ impl Drop for TestWorkspace {
 }
 
 pub fn process_exists(pid: u32) -> bool {
-    // A zombie still answers kill(0); read its state instead.
+    // A zombie still answers kill(0); read its state instead. The main thread of a
+    // killed process can be a zombie while its other threads still exit, holding the
+    // process's files (the daemon's socket among them): it is gone when they are.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .split_whitespace()
-            .nth(2)
-            .is_none_or(|state| state != "Z"),
+        Ok(stat) => {
+            let zombie = stat.split_whitespace().nth(2) == Some("Z");
+            !zombie || threads(pid) > 1
+        }
         Err(_) => false,
     }
+}
+
+/// How many threads of a process the system still lists.
+fn threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, Iterator::count)
 }
 
 /// Polls `done` until it holds, failing the test after `limit`.

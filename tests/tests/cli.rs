@@ -1,0 +1,1088 @@
+//! The command line as a user drives it: the real `baton`, which starts the real
+//! `batond` by itself. Each test has a workspace and daemon of its own. What the
+//! daemon does through the protocol is in `protocol.rs`; these tests are about what
+//! the commands print, their exit status, and the daemon's life as the CLI sees it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use baton_tests::{bin_dir, process_exists, wait_until, TestWorkspace};
+use serde_json::{json, Value};
+
+/// How long a test waits for the daemon or a watcher before it gives up.
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("baton prints UTF-8")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("baton prints UTF-8")
+}
+
+/// Checks that a command failed as an error should: exit status 1, nothing on
+/// stdout, one line on stderr that starts with `error:`. Answers that line.
+fn error_line(output: &Output, what: &str) -> String {
+    let said = stderr(output);
+    assert_eq!(output.status.code(), Some(1), "{what}: {said}");
+    assert_eq!(stdout(output), "", "{what} printed nothing on stdout");
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.len(), 1, "{what} says one line: {said:?}");
+    assert!(lines[0].starts_with("error: "), "{what}: {said:?}");
+    lines[0].to_owned()
+}
+
+/// Runs baton and expects an error; answers its one line.
+fn fails(workspace: &TestWorkspace, args: &[&str]) -> String {
+    error_line(&workspace.baton(args), &format!("baton {args:?}"))
+}
+
+/// Runs baton and expects bad usage: exit status 2 and a word on stderr.
+fn misused(workspace: &TestWorkspace, args: &[&str]) -> String {
+    let output = workspace.baton(args);
+    let said = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "baton {args:?}: {said}");
+    assert!(said.starts_with("error: "), "baton {args:?}: {said}");
+    assert!(!said.contains("panicked"), "baton {args:?}: {said}");
+    said
+}
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+/// Writes a file in the workspace; answers its absolute path.
+fn write(workspace: &TestWorkspace, name: &str, text: &str) -> String {
+    let path = workspace.root().join(name);
+    std::fs::write(&path, text).expect("the file is written");
+    path.display().to_string()
+}
+
+fn ids(tasks: &Value) -> Vec<&str> {
+    tasks
+        .as_array()
+        .expect("a list of tasks")
+        .iter()
+        .map(|task| task["id"].as_str().expect("a task has an id"))
+        .collect()
+}
+
+/// The time stamps in human output (`2025-03-01 09:00:00 UTC`) as `<time>`.
+fn redact_times(text: &str) -> String {
+    const SHAPE: &[u8] = b"0000-00-00 00:00:00";
+    let fits = |bytes: &[u8]| {
+        bytes.len() == SHAPE.len()
+            && bytes.iter().zip(SHAPE).all(|(byte, shape)| match shape {
+                b'0' => byte.is_ascii_digit(),
+                _ => byte == shape,
+            })
+    };
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(" UTC") {
+        let start = at.saturating_sub(SHAPE.len());
+        if fits(&rest.as_bytes()[start..at]) {
+            out.push_str(&rest[..start]);
+            out.push_str("<time>");
+        } else {
+            out.push_str(&rest[..at + " UTC".len()]);
+        }
+        rest = &rest[at + " UTC".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `baton watch` running beside the test, its lines read as they come.
+struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Watch {
+    fn start(workspace: &TestWorkspace, json: bool) -> Watch {
+        let mut command = Command::new(bin_dir().join("baton"));
+        command
+            .arg("-C")
+            .arg(workspace.root())
+            .arg("watch")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if json {
+            command.arg("--json");
+        }
+        let mut child = command.spawn().expect("baton watch runs");
+        let out = child.stdout.take().expect("piped stdout");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { return };
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Watch { child, lines }
+    }
+
+    /// Returns once the watcher prints what a change makes it print. A watcher only
+    /// hears of changes made after it has subscribed, so the test changes a setting
+    /// (to the value it has) until a line shows that the watcher hears.
+    fn listening(&self, workspace: &TestWorkspace) {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            workspace.ok(&["config", "max_attempts", "1"]);
+            if self.lines.recv_timeout(Duration::from_millis(100)).is_ok() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the watcher never printed");
+        }
+    }
+
+    /// The next line that `wanted` accepts; lines before it are passed over.
+    fn line(&self, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + LIMIT;
+        let mut passed = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if wanted(&line) => return line,
+                Ok(line) => passed.push(line),
+                Err(err) => panic!("no wanted line ({err}); the watcher printed {passed:#?}"),
+            }
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// The daemon's life.
+
+#[test]
+fn the_first_command_starts_the_daemon_and_later_commands_reuse_it() {
+    let workspace = TestWorkspace::new();
+    assert_eq!(workspace.daemon_pid(), None);
+
+    workspace.ok(&["add", "start the daemon"]);
+    let pid = workspace
+        .daemon_pid()
+        .expect("the first command started a daemon");
+    assert!(process_exists(pid));
+
+    workspace.ok(&["tasks"]);
+    workspace.ok(&["claim", "--agent", "a"]);
+    let status = workspace.json(&["daemon", "status"]);
+    assert_eq!(
+        status["pid"],
+        json!(pid),
+        "the same daemon answers: {status}"
+    );
+    let root = workspace.workspace().root().display().to_string();
+    assert_eq!(status["workspace"], json!(root));
+}
+
+#[test]
+fn daemon_status_without_a_daemon_says_none_runs_and_starts_none() {
+    let workspace = TestWorkspace::new();
+    let root = workspace.workspace().root().display().to_string();
+
+    let said = workspace
+        .ok(&["daemon", "status"])
+        .replace(&root, "<workspace>");
+    insta::assert_snapshot!(said, @"no daemon runs for <workspace>");
+    assert_eq!(workspace.json(&["daemon", "status"]), Value::Null);
+    assert_eq!(workspace.daemon_pid(), None, "asking started no daemon");
+}
+
+#[test]
+fn daemon_stop_ends_the_daemon_and_the_next_command_starts_a_new_one_with_the_state() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["init", "keep the state"]);
+    let first = workspace.ok(&["add", "kept across restarts"]);
+    let pid = workspace.daemon_pid().expect("a daemon runs");
+
+    let said = workspace.ok(&["daemon", "stop"]);
+    assert!(said.starts_with("stopped batond"), "{said}");
+    assert!(said.contains(&format!("(pid {pid})")), "{said}");
+    wait_until(LIMIT, || !process_exists(pid));
+    let root = workspace.workspace().root().display().to_string();
+    assert_eq!(
+        workspace.ok(&["daemon", "status"]),
+        format!("no daemon runs for {root}\n")
+    );
+
+    let tasks = workspace.json(&["tasks"]);
+    let restarted = workspace
+        .daemon_pid()
+        .expect("the command started a daemon");
+    assert_ne!(restarted, pid);
+    assert_eq!(ids(&tasks), [first.trim()]);
+    assert_eq!(workspace.json(&["status"])["goal"], "keep the state");
+}
+
+#[test]
+fn every_task_added_before_a_kill_9_of_the_daemon_is_there_after() {
+    let workspace = TestWorkspace::new();
+    for i in 0..5 {
+        workspace.ok(&["add", &format!("step {i}")]);
+    }
+    workspace.ok(&["claim", "--agent", "a"]);
+    workspace.ok(&["complete", "task-001", "--output", "done before the crash"]);
+    let before = workspace.json(&["tasks"]);
+    let pid = workspace.daemon_pid().expect("a daemon runs");
+
+    workspace.kill_daemon();
+
+    assert_eq!(workspace.json(&["tasks"]), before);
+    assert_ne!(workspace.daemon_pid(), Some(pid), "a new daemon answered");
+    assert_eq!(workspace.ok(&["add", "after the crash"]), "task-006\n");
+}
+
+#[test]
+fn watch_ends_without_error_when_the_daemon_stops() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["daemon", "start"]);
+    let mut watch = Watch::start(&workspace, false);
+    watch.listening(&workspace);
+
+    workspace.ok(&["daemon", "stop"]);
+
+    let mut ended = None;
+    wait_until(LIMIT, || {
+        ended = watch
+            .child
+            .try_wait()
+            .expect("the watcher can be waited on");
+        ended.is_some()
+    });
+    let status = ended.expect("watch ended");
+    assert!(status.success(), "{status}");
+}
+
+// Goal and configuration.
+
+#[test]
+fn init_sets_the_goal_the_plan_and_the_settings_that_status_and_config_show() {
+    let workspace = TestWorkspace::new();
+    let said = workspace.ok(&[
+        "init",
+        "Parse the configuration language",
+        "--plan",
+        "1. lexer\n2. parser",
+        "--max-workers",
+        "5",
+        "--model",
+        "claude-opus-4",
+        "--task-timeout",
+        "90",
+    ]);
+    insta::assert_snapshot!(said, @"goal set: Parse the configuration language");
+
+    let status = workspace.json(&["status"]);
+    assert_eq!(status["goal"], "Parse the configuration language");
+    assert_eq!(status["master_plan"], "1. lexer\n2. parser");
+    let config = workspace.json(&["config"]);
+    assert_eq!(config["max_workers"], 5);
+    assert_eq!(config["model"], "claude-opus-4");
+    assert_eq!(config["task_timeout"], 90);
+    assert_eq!(
+        config["max_attempts"], 1,
+        "the other settings keep defaults"
+    );
+}
+
+#[test]
+fn status_shows_the_goal_the_progress_and_the_latest_discoveries() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["init", "Parse the configuration language"]);
+    workspace.ok(&["add", "lexer"]);
+    workspace.ok(&["add", "parser", "-d", "task-001"]);
+    workspace.ok(&["add", "docs"]);
+    workspace.ok(&["add", "examples"]);
+    workspace.ok(&["claim", "--agent", "worker-1"]);
+    workspace.ok(&["complete", "task-001"]);
+    workspace.ok(&["cancel", "task-003"]);
+    workspace.ok(&["discover", "Comments may nest", "--agent", "worker-1"]);
+
+    let status = workspace.ok(&["status"]);
+    let (shown, last) = status.trim_end().rsplit_once('\n').expect("several lines");
+    assert!(last.starts_with("last activity  "), "{status}");
+    insta::assert_snapshot!(shown, @r"
+    goal           Parse the configuration language
+    state          idle
+    progress       1/4 done · 50% finished · 0 failed · 1 cancelled · 2 available · 0 claimed · 0 in progress
+    discoveries    worker-1: Comments may nest
+    ");
+    let progress = &workspace.json(&["status"])["progress"];
+    assert_eq!(progress["total_tasks"], 4);
+    assert_eq!(progress["by_status"]["done"], 1);
+}
+
+#[test]
+fn init_reads_the_plan_from_a_file() {
+    let workspace = TestWorkspace::new();
+    let plan = write(&workspace, "plan.md", "# Plan\n\n1. lexer\n2. parser\n");
+
+    workspace.ok(&["init", "Parse it", "--plan-file", &plan]);
+
+    let status = workspace.json(&["status"]);
+    assert_eq!(status["goal"], "Parse it");
+    assert_eq!(status["master_plan"], "# Plan\n\n1. lexer\n2. parser\n");
+}
+
+#[test]
+fn init_without_a_readable_plan_file_or_a_goal_is_refused() {
+    let workspace = TestWorkspace::new();
+    let missing = workspace.root().join("no-plan.md").display().to_string();
+
+    let said = fails(&workspace, &["init", "Parse it", "--plan-file", &missing]);
+    assert!(said.contains(&missing), "{said}");
+    let said = fails(&workspace, &["init", "  "]);
+    assert!(said.contains("goal is empty"), "{said}");
+    assert_eq!(workspace.json(&["status"])["goal"], "");
+}
+
+#[test]
+fn config_lists_every_setting_with_its_default() {
+    let workspace = TestWorkspace::new();
+    insta::assert_snapshot!(workspace.ok(&["config"]), @r"
+    agent_args          none
+    agent_command       claude
+    allowed_tools       Read, Write, Edit, Glob, Grep, Bash
+    integration_branch  baton/integration
+    isolation           automatic (worktree in a git repository, else shared)
+    leader_prompt       built-in
+    max_attempts        1
+    max_workers         3
+    model               claude-sonnet-4-20250514
+    permission_mode     acceptEdits
+    run_budget_usd      none
+    task_budget_usd     none
+    task_timeout        600
+    worker_prompt       built-in
+    ");
+}
+
+#[test]
+fn config_sets_prints_and_clears_one_setting() {
+    let workspace = TestWorkspace::new();
+
+    assert_eq!(
+        workspace.ok(&["config", "max_workers", "7"]),
+        "max_workers = 7\n"
+    );
+    assert_eq!(workspace.ok(&["config", "max_workers"]), "7\n");
+    assert_eq!(workspace.json(&["config", "max_workers"]), json!(7));
+
+    assert_eq!(
+        workspace.ok(&["config", "allowed_tools", r#"["Read","Grep"]"#]),
+        "allowed_tools = Read, Grep\n"
+    );
+    assert_eq!(
+        workspace.json(&["config"])["allowed_tools"],
+        json!(["Read", "Grep"])
+    );
+
+    workspace.ok(&["config", "task_budget_usd", "2.5"]);
+    assert_eq!(workspace.ok(&["config", "task_budget_usd"]), "2.5\n");
+    assert_eq!(
+        workspace.ok(&["config", "task_budget_usd", "null"]),
+        "task_budget_usd = none\n"
+    );
+    assert_eq!(workspace.ok(&["config", "task_budget_usd"]), "none\n");
+    let config = workspace.json(&["config"]);
+    assert_eq!(config["task_budget_usd"], Value::Null);
+    assert_eq!(config["max_workers"], 7, "other settings stay");
+}
+
+#[test]
+fn a_bad_setting_or_value_is_refused_in_one_line_and_changes_nothing() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["config", "max_workers", "4"]);
+    let before = workspace.json(&["config"]);
+
+    let said = fails(&workspace, &["config", "workers", "3"]);
+    assert!(said.starts_with("error: unknown setting `workers`; the settings are agent_args"));
+    let said = fails(&workspace, &["config", "workers"]);
+    assert!(
+        said.starts_with("error: unknown setting `workers`"),
+        "{said}"
+    );
+    let cases = [
+        (
+            ["config", "max_workers", "many"],
+            "`many` does not fit max_workers",
+        ),
+        (["config", "max_workers", "0"], "max_workers 0 is outside"),
+        (["config", "model", "null"], "`null` does not fit model"),
+        (
+            ["config", "isolation", "bogus"],
+            "`bogus` does not fit isolation",
+        ),
+        (["config", "task_timeout", "0"], "task_timeout"),
+        (
+            ["config", "permission_mode", "weird"],
+            "permission_mode `weird`",
+        ),
+    ];
+    for (args, says) in cases {
+        let said = fails(&workspace, &args);
+        assert!(
+            said.contains(says),
+            "baton {args:?}: `{said}` should say `{says}`"
+        );
+    }
+    assert_eq!(workspace.json(&["config"]), before);
+}
+
+// Adding tasks.
+
+#[test]
+fn add_prints_the_new_id_and_its_flags_land_on_the_task() {
+    let workspace = TestWorkspace::new();
+    assert_eq!(workspace.ok(&["add", "Write the lexer"]), "task-001\n");
+    let id = workspace.ok(&[
+        "add",
+        "Write the parser",
+        "-p",
+        "2",
+        "-d",
+        "task-001",
+        "-f",
+        "src/parser.rs",
+        "-f",
+        "src/ast.rs",
+        "--hint",
+        "The lexer already handles comments.",
+    ]);
+    assert_eq!(id, "task-002\n");
+
+    let task = workspace.json(&["show", "task-002"]);
+    assert_eq!(task["description"], "Write the parser");
+    assert_eq!(task["status"], "available");
+    assert_eq!(task["priority"], 2);
+    assert_eq!(task["dependencies"], json!(["task-001"]));
+    assert_eq!(
+        task["context"]["files"],
+        json!(["src/parser.rs", "src/ast.rs"])
+    );
+    assert_eq!(
+        task["context"]["hints"],
+        "The lexer already handles comments."
+    );
+    assert_eq!(workspace.json(&["show", "task-001"])["priority"], 5);
+
+    insta::assert_snapshot!(redact_times(&workspace.ok(&["show", "task-002"])), @r"
+    id            task-002
+    description   Write the parser
+    status        available
+    priority      2
+    dependencies  task-001
+    files         src/parser.rs
+                  src/ast.rs
+    hints         The lexer already handles comments.
+    created       <time>
+    ");
+}
+
+#[test]
+fn add_refuses_a_dependency_that_does_not_exist() {
+    let workspace = TestWorkspace::new();
+    let said = fails(&workspace, &["add", "orphan", "-d", "task-404"]);
+    assert!(said.contains("task-404"), "{said}");
+    assert_eq!(workspace.json(&["tasks"]), json!([]));
+}
+
+#[test]
+fn a_batch_file_adds_every_task_and_one_may_depend_on_an_earlier_one_of_the_batch() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "already there"]);
+    let batch = write(
+        &workspace,
+        "tasks.json",
+        &json!([
+            { "description": "design the schema", "priority": 2 },
+            {
+                "description": "write the migration",
+                "dependencies": ["task-001", "task-002"],
+                "context_files": ["db/schema.sql"],
+                "hints": "keep it reversible"
+            }
+        ])
+        .to_string(),
+    );
+
+    assert_eq!(
+        workspace.ok(&["add", "--batch", &batch]),
+        "task-002\ntask-003\n"
+    );
+
+    let first = workspace.json(&["show", "task-002"]);
+    assert_eq!(first["description"], "design the schema");
+    assert_eq!(first["priority"], 2);
+    let second = workspace.json(&["show", "task-003"]);
+    assert_eq!(second["dependencies"], json!(["task-001", "task-002"]));
+    assert_eq!(second["context"]["files"], json!(["db/schema.sql"]));
+    assert_eq!(second["context"]["hints"], "keep it reversible");
+    assert_eq!(second["priority"], 5);
+}
+
+#[test]
+fn a_batch_on_standard_input_is_added_like_a_file() {
+    let workspace = TestWorkspace::new();
+    let batch = json!([
+        { "description": "one" },
+        { "description": "two", "dependencies": ["task-001"] }
+    ])
+    .to_string();
+
+    let output = workspace.baton_with_input(&["add", "--batch", "-"], Some(&batch));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "task-001\ntask-002\n");
+
+    let output = workspace.baton_with_input(
+        &["add", "--batch", "-", "--json"],
+        Some(r#"[{"description": "three"}]"#),
+    );
+    let added: Value = serde_json::from_slice(&output.stdout).expect("a JSON list");
+    assert_eq!(ids(&added), ["task-003"]);
+    assert_eq!(
+        workspace.json(&["show", "task-002"])["dependencies"],
+        json!(["task-001"])
+    );
+}
+
+#[test]
+fn a_malformed_batch_is_refused_whole_with_a_clear_message_and_adds_nothing() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "already there"]);
+    let before = workspace.json(&["tasks"]);
+
+    let wrong_type = write(
+        &workspace,
+        "wrong-type.json",
+        r#"[{"description": "a", "priority": "high"}]"#,
+    );
+    let said = fails(&workspace, &["add", "--batch", &wrong_type]);
+    assert!(
+        said.contains(&format!("{wrong_type} is not a JSON list of tasks")),
+        "{said}"
+    );
+    assert!(said.contains("invalid type: string \"high\""), "{said}");
+
+    let not_a_list = write(&workspace, "object.json", r#"{"description": "a"}"#);
+    let said = fails(&workspace, &["add", "--batch", &not_a_list]);
+    assert!(said.contains("is not a JSON list of tasks"), "{said}");
+
+    let output = workspace.baton_with_input(&["add", "--batch", "-"], Some("not json"));
+    let said = error_line(&output, "a batch that is not JSON");
+    assert!(said.contains("standard input is not a JSON list"), "{said}");
+
+    let one_bad = write(
+        &workspace,
+        "one-bad.json",
+        r#"[{"description": "fine"}, {"description": ""}]"#,
+    );
+    let said = fails(&workspace, &["add", "--batch", &one_bad]);
+    assert!(said.contains("description is empty"), "{said}");
+
+    let unknown = write(
+        &workspace,
+        "unknown.json",
+        r#"[{"description": "fine"}, {"description": "b", "dependencies": ["task-404"]}]"#,
+    );
+    let said = fails(&workspace, &["add", "--batch", &unknown]);
+    assert!(said.contains("task-404"), "{said}");
+
+    let missing = workspace.root().join("missing.json").display().to_string();
+    let said = fails(&workspace, &["add", "--batch", &missing]);
+    assert!(said.contains(&format!("cannot read {missing}")), "{said}");
+
+    assert_eq!(workspace.json(&["tasks"]), before);
+    assert_eq!(
+        workspace.ok(&["add", "numbered on"]),
+        "task-002\n",
+        "no id was used up"
+    );
+}
+
+// Reading tasks.
+
+#[test]
+fn tasks_lists_every_task_or_the_tasks_of_one_status() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "Set up the project", "-p", "1"]);
+    workspace.ok(&["add", "Write the parser", "-d", "task-001"]);
+    workspace.ok(&["add", "Write tests", "-p", "10"]);
+    workspace.ok(&["claim", "--agent", "worker-1"]);
+
+    insta::assert_snapshot!(workspace.ok(&["tasks"]), @r"
+    task-001  claimed      p1   Set up the project  by worker-1
+    task-002  available    p5   Write the parser    needs task-001
+    task-003  available    p10  Write tests
+    ");
+    insta::assert_snapshot!(workspace.ok(&["tasks", "--status", "available"]), @r"
+    task-002  available    p5   Write the parser  needs task-001
+    task-003  available    p10  Write tests
+    ");
+    assert_eq!(
+        ids(&workspace.json(&["tasks"])),
+        ["task-001", "task-002", "task-003"]
+    );
+    let claimed = workspace.json(&["tasks", "--status", "claimed"]);
+    assert_eq!(ids(&claimed), ["task-001"]);
+    assert_eq!(claimed[0]["claimed_by"], "worker-1");
+
+    let output = workspace.baton(&["tasks", "--status", "done"]);
+    assert!(output.status.success());
+    assert_eq!(stdout(&output), "", "stdout stays clean for pipes");
+    assert_eq!(stderr(&output), "no done tasks\n");
+    assert_eq!(workspace.json(&["tasks", "--status", "done"]), json!([]));
+}
+
+// Claiming and finishing.
+
+#[test]
+fn claim_prints_the_id_of_the_most_urgent_ready_task() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "later", "-p", "7"]);
+    workspace.ok(&["add", "now", "-p", "1"]);
+
+    assert_eq!(
+        workspace.ok(&["claim", "--agent", "worker-1"]),
+        "task-002\n"
+    );
+    let claimed = workspace.json(&["claim", "--agent", "worker-2"]);
+    assert_eq!(claimed["id"], "task-001");
+    assert_eq!(claimed["status"], "claimed");
+    assert_eq!(claimed["claimed_by"], "worker-2");
+    assert_eq!(
+        workspace.json(&["show", "task-002"])["claimed_by"],
+        "worker-1"
+    );
+}
+
+#[test]
+fn claim_with_nothing_ready_prints_nothing_and_succeeds() {
+    let workspace = TestWorkspace::new();
+    let output = workspace.baton(&["claim", "--agent", "worker-1"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "");
+    assert_eq!(stderr(&output), "");
+    assert_eq!(
+        workspace.json(&["claim", "--agent", "worker-1"]),
+        Value::Null
+    );
+}
+
+#[test]
+fn claim_never_hands_out_a_task_with_unfinished_dependencies() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "foundation", "-p", "9"]);
+    workspace.ok(&["add", "walls", "-p", "1", "-d", "task-001"]);
+    workspace.ok(&["add", "roof", "-p", "1", "-d", "task-002"]);
+
+    assert_eq!(workspace.ok(&["claim", "--agent", "a"]), "task-001\n");
+    assert_eq!(workspace.ok(&["claim", "--agent", "b"]), "", "walls wait");
+    workspace.ok(&["complete", "task-001"]);
+    assert_eq!(workspace.ok(&["claim", "--agent", "b"]), "task-002\n");
+    assert_eq!(
+        workspace.ok(&["claim", "--agent", "c"]),
+        "",
+        "a claimed dependency is not a done one"
+    );
+}
+
+#[test]
+fn complete_records_the_result_that_show_gives_back() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "Write tests for the parser"]);
+    workspace.ok(&["claim", "--agent", "worker-1"]);
+
+    let said = workspace.ok(&[
+        "complete",
+        "task-001",
+        "--output",
+        "Added 14 tests.",
+        "--modified",
+        "src/parser.rs",
+        "--modified",
+        "Cargo.toml",
+        "--created",
+        "tests/parser.rs",
+        "--discovery",
+        "The parser accepts trailing commas",
+    ]);
+    assert_eq!(said, "completed task-001\n");
+
+    let task = workspace.json(&["show", "task-001"]);
+    assert_eq!(task["status"], "done");
+    assert_eq!(task["claimed_by"], "worker-1");
+    assert!(task["completed_at"].is_string(), "{task}");
+    assert_eq!(
+        task["result"],
+        json!({
+            "output": "Added 14 tests.",
+            "files_modified": ["src/parser.rs", "Cargo.toml"],
+            "files_created": ["tests/parser.rs"],
+            "error": null,
+            "discoveries": ["The parser accepts trailing commas"],
+            "subtasks_created": [],
+        })
+    );
+    insta::assert_snapshot!(redact_times(&workspace.ok(&["show", "task-001"])), @r"
+    id              task-001
+    description     Write tests for the parser
+    status          done
+    priority        5
+    claimed by      worker-1
+    attempts        1
+    created         <time>
+    claimed         <time>
+    completed       <time>
+    output          Added 14 tests.
+    files modified  src/parser.rs
+                    Cargo.toml
+    files created   tests/parser.rs
+    discoveries     The parser accepts trailing commas
+    ");
+}
+
+#[test]
+fn completing_an_unclaimed_task_says_to_claim_it_first_and_changes_nothing() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "not yet claimed"]);
+    let before = workspace.json(&["tasks"]);
+
+    let said = fails(
+        &workspace,
+        &["complete", "task-001", "--output", "too soon"],
+    );
+    assert!(said.contains("claim it first"), "{said}");
+    assert!(said.contains("baton claim --agent"), "{said}");
+
+    assert_eq!(workspace.json(&["tasks"]), before);
+}
+
+#[test]
+fn failing_a_task_fails_every_task_that_depends_on_it() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "lexer"]);
+    workspace.ok(&["add", "parser", "-d", "task-001"]);
+    workspace.ok(&["add", "docs", "-d", "task-002"]);
+    workspace.ok(&["add", "unrelated"]);
+    workspace.ok(&["claim", "--agent", "worker-1"]);
+
+    let said = workspace.ok(&["fail", "task-001", "--error", "the grammar is ambiguous"]);
+    assert_eq!(said, "failed task-001\n");
+
+    let failed = workspace.json(&["tasks", "--status", "failed"]);
+    assert_eq!(ids(&failed), ["task-001", "task-002", "task-003"]);
+    assert_eq!(failed[0]["result"]["error"], "the grammar is ambiguous");
+    assert_eq!(failed[1]["result"]["error"], "dependency task-001 failed");
+    assert_eq!(failed[1]["failed_dependency"], "task-001");
+    assert_eq!(failed[2]["failed_dependency"], "task-002");
+    assert_eq!(workspace.json(&["show", "task-004"])["status"], "available");
+    insta::assert_snapshot!(workspace.ok(&["tasks", "--status", "failed"]), @r"
+    task-001  failed       p5   lexer   by worker-1
+    task-002  failed       p5   parser  needs task-001
+    task-003  failed       p5   docs    needs task-002
+    ");
+}
+
+#[test]
+fn cancel_fails_the_dependents_and_retry_reopens_them_all() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "lexer"]);
+    workspace.ok(&["add", "parser", "-d", "task-001"]);
+    workspace.ok(&["add", "docs", "-d", "task-002"]);
+
+    assert_eq!(
+        workspace.ok(&["cancel", "task-001"]),
+        "cancelled task-001\n"
+    );
+    assert_eq!(workspace.json(&["show", "task-001"])["status"], "cancelled");
+    assert_eq!(
+        ids(&workspace.json(&["tasks", "--status", "failed"])),
+        ["task-002", "task-003"]
+    );
+    let said = fails(&workspace, &["cancel", "task-001"]);
+    assert!(said.contains("already cancelled"), "{said}");
+
+    assert_eq!(
+        workspace.ok(&["retry", "task-001"]),
+        "task-001\ntask-002\ntask-003\n"
+    );
+    let tasks = workspace.json(&["tasks"]);
+    for task in tasks.as_array().unwrap() {
+        assert_eq!(task["status"], "available", "{task}");
+        assert!(
+            task.get("failed_dependency").is_none_or(Value::is_null),
+            "{task}"
+        );
+    }
+    assert_eq!(workspace.ok(&["claim", "--agent", "a"]), "task-001\n");
+}
+
+#[test]
+fn retry_of_a_failed_task_reopens_the_dependents_that_failed_because_of_it() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "lexer"]);
+    workspace.ok(&["add", "parser", "-d", "task-001"]);
+    workspace.ok(&["claim", "--agent", "a"]);
+    workspace.ok(&["fail", "task-001", "--error", "flaky disk"]);
+
+    let reopened = workspace.json(&["retry", "task-001"]);
+    assert_eq!(ids(&reopened), ["task-001", "task-002"]);
+    assert!(workspace.json(&["tasks", "--status", "failed"]) == json!([]));
+    let said = fails(&workspace, &["retry", "task-002"]);
+    assert!(said.contains("only a failed or cancelled task"), "{said}");
+}
+
+// Discoveries.
+
+#[test]
+fn a_discovery_is_listed_with_its_agent_task_and_tags() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "build it"]);
+
+    let said = workspace.ok(&[
+        "discover",
+        "The build needs protoc",
+        "--agent",
+        "worker-1",
+        "--task",
+        "task-001",
+        "--tag",
+        "build",
+        "--tag",
+        "deps",
+    ]);
+    assert_eq!(said, "discovery shared\n");
+    workspace.ok(&["discover", "Comments may nest", "--agent", "worker-2"]);
+
+    let found = workspace.json(&["discoveries"]);
+    assert_eq!(found.as_array().unwrap().len(), 2);
+    assert_eq!(found[0]["agent_id"], "worker-1");
+    assert_eq!(found[0]["content"], "The build needs protoc");
+    assert_eq!(found[0]["related_task"], "task-001");
+    assert_eq!(found[0]["tags"], json!(["build", "deps"]));
+    assert_eq!(found[1]["related_task"], Value::Null);
+    assert_eq!(found[1]["tags"], json!([]));
+    insta::assert_snapshot!(redact_times(&workspace.ok(&["discoveries"])), @r"
+    <time>  worker-1 on task-001 [build, deps]: The build needs protoc
+    <time>  worker-2: Comments may nest
+    ");
+
+    let said = fails(
+        &workspace,
+        &["discover", "x", "--agent", "a", "--task", "task-404"],
+    );
+    assert!(said.contains("task task-404 not found"), "{said}");
+    assert_eq!(workspace.json(&["discoveries"]), found);
+}
+
+// Watching.
+
+#[test]
+fn watch_json_prints_a_line_for_a_task_created_by_another_command() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["daemon", "start"]);
+    let watch = Watch::start(&workspace, true);
+    watch.listening(&workspace);
+
+    let id = workspace.ok(&["add", "watched", "-p", "3"]);
+    let id = id.trim();
+
+    let line = watch.line(|line| line.contains("baton/taskCreated"));
+    let event: Value = serde_json::from_str(&line).expect("each line is one JSON object");
+    assert_eq!(event["method"], "baton/taskCreated");
+    assert_eq!(event["params"]["id"], id);
+    assert_eq!(event["params"]["description"], "watched");
+    assert_eq!(event["params"]["priority"], 3);
+}
+
+#[test]
+fn watch_prints_one_readable_line_per_change() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "lexer"]);
+    workspace.ok(&["add", "parser", "-d", "task-001"]);
+    let watch = Watch::start(&workspace, false);
+    watch.listening(&workspace);
+
+    workspace.ok(&["add", "Write tests", "-p", "2"]);
+    workspace.ok(&["claim", "--agent", "worker-1"]);
+    workspace.ok(&["complete", "task-003"]);
+    workspace.ok(&["fail", "task-001", "--error", "the grammar\nis ambiguous"]);
+    workspace.ok(&["discover", "Comments may nest", "--agent", "worker-1"]);
+
+    let mut seen = Vec::new();
+    loop {
+        let line = watch.line(|line| line != "configuration changed");
+        let last = line.starts_with("discovery");
+        seen.push(line);
+        if last {
+            break;
+        }
+    }
+    insta::assert_snapshot!(seen.join("\n"), @r"
+    created task-003 [p2] Write tests
+    updated task-003: claimed by worker-1
+    completed task-003
+    failed task-001: the grammar is ambiguous
+    failed task-002: dependency task-001 failed
+    discovery by worker-1: Comments may nest
+    ");
+}
+
+// Saving and loading.
+
+#[test]
+fn load_gives_back_the_state_that_save_wrote() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["init", "ship it"]);
+    workspace.ok(&["add", "one"]);
+    workspace.ok(&["add", "two", "-d", "task-001"]);
+    workspace.ok(&["claim", "--agent", "a"]);
+    workspace.ok(&["discover", "found it", "--agent", "a"]);
+    let tasks = workspace.json(&["tasks"]);
+    let discoveries = workspace.json(&["discoveries"]);
+    let file = workspace
+        .root()
+        .join("checkpoint.json")
+        .display()
+        .to_string();
+
+    let said = workspace.ok(&["save", &file]).replace(&file, "<file>");
+    insta::assert_snapshot!(said, @"saved 2 tasks and 1 discoveries to <file>");
+    assert!(Path::new(&file).exists());
+
+    workspace.ok(&["cancel", "task-001"]);
+    workspace.ok(&["add", "three"]);
+    workspace.ok(&["discover", "found more", "--agent", "b"]);
+    assert_ne!(workspace.json(&["tasks"]), tasks);
+
+    let said = workspace.ok(&["load", &file]);
+    assert!(
+        said.starts_with(&format!("loaded {file}  0/2 done")),
+        "{said}"
+    );
+    assert_eq!(workspace.json(&["tasks"]), tasks);
+    assert_eq!(workspace.json(&["discoveries"]), discoveries);
+    assert_eq!(workspace.json(&["status"])["goal"], "ship it");
+}
+
+#[test]
+fn loading_a_bad_file_names_it_and_changes_nothing() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "one"]);
+    workspace.ok(&["discover", "found it", "--agent", "a"]);
+    let tasks = workspace.json(&["tasks"]);
+    let discoveries = workspace.json(&["discoveries"]);
+
+    let not_json = write(&workspace, "not-json.json", "{ this is not json");
+    let other_shape = write(&workspace, "package.json", r#"{"name": "left-pad"}"#);
+    let missing = workspace.root().join("missing.json").display().to_string();
+    for file in [&not_json, &other_shape, &missing] {
+        let said = fails(&workspace, &["load", file]);
+        assert!(said.contains(file.as_str()), "`{said}` names {file}");
+    }
+
+    assert_eq!(workspace.json(&["tasks"]), tasks);
+    assert_eq!(workspace.json(&["discoveries"]), discoveries);
+}
+
+// Errors and exit status.
+
+#[test]
+fn an_error_exits_1_with_one_line_on_stderr_that_says_what_to_do() {
+    let workspace = TestWorkspace::new();
+    insta::assert_snapshot!(
+        fails(&workspace, &["show", "task-404"]),
+        @"error: task task-404 not found; `baton tasks` lists the ids"
+    );
+    for args in [
+        &["complete", "task-404"][..],
+        &["fail", "task-404", "--error", "x"],
+        &["cancel", "task-404"],
+        &["retry", "task-404"],
+    ] {
+        let said = fails(&workspace, args);
+        assert!(said.contains("task-404"), "baton {args:?}: {said}");
+    }
+    let said = fails(&workspace, &["claim", "--agent", ""]);
+    assert!(said.contains("agent id is empty"), "{said}");
+    let said = fails(&workspace, &["add", "   "]);
+    assert!(said.contains("description is empty"), "{said}");
+    assert_eq!(workspace.json(&["tasks"]), json!([]));
+}
+
+#[test]
+fn a_json_error_is_an_object_with_its_kind_on_stderr() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "unclaimed"]);
+    let cases = [
+        (["show", "task-404"], "TaskNotFoundError"),
+        (["complete", "task-001"], "OrchestrationError"),
+    ];
+    for (args, kind) in cases {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let output = workspace.baton(&args);
+        assert_eq!(output.status.code(), Some(1), "baton {args:?}");
+        assert_eq!(stdout(&output), "");
+        let said = stderr(&output);
+        assert_eq!(lines(&said).len(), 1, "{said}");
+        let error: Value = serde_json::from_str(&said).expect("the error is JSON");
+        assert_eq!(error["error"]["kind"], kind, "{error}");
+        assert!(error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("task-"));
+    }
+    let output = workspace.baton(&["config", "max_workers", "0", "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let error: Value = serde_json::from_slice(&output.stderr).expect("the error is JSON");
+    assert_eq!(
+        error,
+        json!({ "error": {
+            "kind": "InvalidInputError",
+            "message": "max_workers 0 is outside 1..64",
+        }})
+    );
+}
+
+#[test]
+fn bad_usage_exits_2_and_sends_nothing() {
+    let workspace = TestWorkspace::new();
+    let said = misused(&workspace, &["add", "too urgent", "-p", "11"]);
+    assert!(said.contains("11 is not in 1..=10"), "{said}");
+    misused(&workspace, &["add", "not urgent", "-p", "0"]);
+    let said = misused(&workspace, &["frobnicate"]);
+    assert!(
+        said.contains("unrecognized subcommand 'frobnicate'"),
+        "{said}"
+    );
+    let said = misused(&workspace, &["tasks", "--status", "busy"]);
+    assert!(said.contains("possible values: available"), "{said}");
+    misused(&workspace, &["add"]);
+    misused(&workspace, &["claim"]);
+    misused(&workspace, &["fail", "task-001"]);
+    misused(
+        &workspace,
+        &["init", "goal", "--plan", "a", "--plan-file", "b"],
+    );
+    misused(&workspace, &["init", "goal", "--max-workers", "0"]);
+    misused(&workspace, &["show", ""]);
+    assert_eq!(workspace.daemon_pid(), None, "no daemon was even started");
+}
