@@ -428,7 +428,12 @@ impl Runtime {
             env: command::environment(&self.workspace, &agent_id),
             log: self.task_log(&task.id),
             timeout: Duration::from_secs(config.task_timeout),
-            run_id: format!("{}:{}:{}", agent_id, task.id, task.attempts),
+            run_id: format!(
+                "{}:{agent_id}:{}:{}",
+                std::process::id(),
+                task.id,
+                task.attempts
+            ),
         };
         self.stagger().await;
         let _ = self
@@ -650,7 +655,11 @@ impl Runtime {
             env: command::environment(&self.workspace, agent_id),
             log: self.workspace.join(".baton/logs/leader.log"),
             timeout: Duration::from_secs(config.task_timeout),
-            run_id: format!("leader:{}", Utc::now().timestamp_millis()),
+            run_id: format!(
+                "{}:leader:{}",
+                std::process::id(),
+                Utc::now().timestamp_millis()
+            ),
         };
         let tasks_before = self.orchestrator.read(|board| board.counts().total());
         self.stagger().await;
@@ -768,7 +777,11 @@ impl Runtime {
             env: command::environment(&self.workspace, "leader"),
             log: self.workspace.join(".baton/logs/summary.log"),
             timeout: SUMMARY_TIMEOUT.min(Duration::from_secs(config.task_timeout)),
-            run_id: format!("summary:{}", Utc::now().timestamp_millis()),
+            run_id: format!(
+                "{}:summary:{}",
+                std::process::id(),
+                Utc::now().timestamp_millis()
+            ),
         };
         self.stagger().await;
         let (_, never) = watch::channel(false);
