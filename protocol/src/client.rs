@@ -292,7 +292,9 @@ async fn start_daemon(workspace: &Workspace, daemon: Option<&Path>) -> Result<St
     let log_dir = workspace.log_dir();
     std::fs::create_dir_all(&log_dir)
         .map_err(|err| start_error(format!("cannot create {}: {err}", log_dir.display())))?;
-    let stderr_path = log_dir.join("batond.stderr");
+    // One file per starting client: clients racing to start the daemon must not
+    // truncate each other's evidence of who won.
+    let stderr_path = log_dir.join(format!("batond-start-{}.stderr", std::process::id()));
     let stderr = std::fs::File::create(&stderr_path)
         .map_err(|err| start_error(format!("cannot create {}: {err}", stderr_path.display())))?;
     let mut command = std::process::Command::new(&daemon);
@@ -312,6 +314,7 @@ async fn start_daemon(workspace: &Workspace, daemon: Option<&Path>) -> Result<St
     let mut delay = Duration::from_millis(2);
     loop {
         if let Ok(stream) = connect_socket(&socket).await {
+            let _ = std::fs::remove_file(&stderr_path);
             return Ok(stream);
         }
         if let Ok(Some(status)) = child.try_wait() {

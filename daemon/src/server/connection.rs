@@ -1,15 +1,14 @@
 //! One client's connection: the LSP lifecycle, every `baton/*` request, and the
 //! forwarding of events to clients that asked for them.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use baton_protocol::methods::{self as m, Request, StateChange, StateChangeReason};
 use baton_protocol::{
     BatonError, Config, Discovery, Event, RunMode, RunResult, Status, Task, VERSION,
 };
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tower::Service;
 use tower_lsp::jsonrpc::{self, ErrorCode};
 use tower_lsp::lsp_types::{
@@ -25,7 +24,9 @@ type Answer<T> = jsonrpc::Result<T>;
 pub struct Connection {
     client: tower_lsp::Client,
     daemon: Arc<Daemon>,
-    wants_events: AtomicBool,
+    /// Subscribed while answering `initialize`, so that no change made after the
+    /// client's handshake can be missed; forwarded from `initialized` on.
+    events: Mutex<Option<broadcast::Receiver<Arc<crate::core::Events>>>>,
 }
 
 /// The service for one connection, with every request routed.
@@ -33,7 +34,7 @@ pub fn build(daemon: Arc<Daemon>) -> (LspService<Connection>, ClientSocket) {
     LspService::build(|client| Connection {
         client,
         daemon,
-        wants_events: AtomicBool::new(false),
+        events: Mutex::new(None),
     })
     .custom_method(m::Init::METHOD, Connection::init)
     .custom_method(m::Configure::METHOD, Connection::configure)
@@ -82,7 +83,9 @@ impl LanguageServer for Connection {
             .and_then(|options| options.get("events"))
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        self.wants_events.store(wants_events, Ordering::Relaxed);
+        if wants_events {
+            *self.events.lock().expect("events lock") = Some(self.daemon.orchestrator.subscribe());
+        }
         Ok(InitializeResult {
             capabilities: ServerCapabilities::default(),
             server_info: Some(ServerInfo {
@@ -93,8 +96,12 @@ impl LanguageServer for Connection {
     }
 
     async fn initialized(&self, _: InitializedParams) {
-        if self.wants_events.load(Ordering::Relaxed) {
-            tokio::spawn(forward_events(self.client.clone(), self.daemon.clone()));
+        if let Some(events) = self.events.lock().expect("events lock").take() {
+            tokio::spawn(forward_events(
+                self.client.clone(),
+                self.daemon.clone(),
+                events,
+            ));
         }
     }
 
@@ -104,8 +111,11 @@ impl LanguageServer for Connection {
 }
 
 /// Sends every event to one client until it goes away.
-async fn forward_events(mut client: tower_lsp::Client, daemon: Arc<Daemon>) {
-    let mut events = daemon.orchestrator.subscribe();
+async fn forward_events(
+    mut client: tower_lsp::Client,
+    daemon: Arc<Daemon>,
+    mut events: broadcast::Receiver<Arc<crate::core::Events>>,
+) {
     let mut progress = RunProgress::default();
     loop {
         let batch = match events.recv().await {
