@@ -644,6 +644,9 @@ impl Board {
         // A reopened task may still wait on another dependency that failed meanwhile
         // (unless that already failed it again, through a task reopened before it).
         for task in reopened.clone() {
+            if self.nodes[&task.id].task.status != TaskStatus::Available {
+                continue;
+            }
             let blocker = self.unfinishable_dependency(&task).cloned();
             if let Some(blocker) = blocker {
                 self.fail_for_dependency(&task.id, &blocker, now, &mut events);

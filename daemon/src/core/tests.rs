@@ -3,13 +3,16 @@
 
 mod properties;
 
+use std::collections::BTreeSet;
+
 use baton_protocol::methods::{ConfigPatch, InitParams, NewDiscovery, NewTask};
 use baton_protocol::{
     BatonError, Config, CoordinationState, ErrorKind, Event, Task, TaskId, TaskResult, TaskStatus,
+    Usage,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use super::Board;
+use super::{Attempt, Board};
 
 /// A fixed moment, plus `seconds`.
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -606,6 +609,26 @@ fn retrying_a_cascaded_task_directly_is_refused_naming_the_root() {
 }
 
 #[test]
+fn retrying_a_task_that_failed_on_its_own_behind_a_failed_chain_names_the_root() {
+    let mut board = chain_board();
+    board.fail(&id(3), "it broke by itself", at(1)).unwrap();
+    board.fail(&id(1), "and so did this", at(2)).unwrap(); // 2 fails because of 1
+    let err = assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        board.retry(&id(3), at(3))
+    });
+    assert!(err.message.contains("task-002"), "{err}");
+    assert!(err.message.contains("retry task-001 first"), "{err}");
+    board.retry(&id(1), at(4)).unwrap();
+    assert_eq!(
+        status(&board, 3),
+        TaskStatus::Failed,
+        "it failed for its own reason"
+    );
+    board.retry(&id(3), at(5)).unwrap();
+    assert_eq!(status(&board, 3), TaskStatus::Available);
+}
+
+#[test]
 fn retry_of_a_task_that_has_not_failed_is_refused() {
     let mut board = chain_board();
     claim(&mut board, "agent-1");
@@ -751,6 +774,130 @@ fn finishing_an_expired_claim_is_refused() {
     board.expire_claims(at(10_000));
     assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
         board.complete(&id(1), TaskResult::default(), at(10_001))
+    });
+}
+
+// ---- the daemon's own agents ----
+
+#[test]
+fn release_puts_a_held_task_back_in_the_queue_with_its_attempt_counted() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    board
+        .claim_supervised("worker-1", &BTreeSet::new(), at(1))
+        .unwrap();
+    board.start_task(&id(1), at(2)).unwrap();
+    let (task, events) = board.release(&id(1), "the daemon stopped", at(3)).unwrap();
+    assert_eq!(task.status, TaskStatus::Available);
+    assert_eq!((task.claimed_by.as_deref(), task.claimed_at), (None, None));
+    assert!(!task.supervised);
+    assert_eq!(task.attempts, 1);
+    assert_eq!(error_of(&task), "the daemon stopped");
+    assert_eq!(events, vec![Event::TaskUpdated(task)]);
+    assert_eq!(board.ready().cloned().collect::<Vec<_>>(), vec![id(1)]);
+    let (again, _) = board.claim("agent-2", at(4)).unwrap();
+    assert_eq!(again.unwrap().attempts, 2);
+}
+
+#[test]
+fn release_of_a_task_not_held_is_refused_and_changes_nothing() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        board.release(&id(1), "why", at(1))
+    });
+    assert_refused(&mut board, ErrorKind::TaskNotFoundError, |board| {
+        board.release(&id(9), "why", at(1))
+    });
+}
+
+#[test]
+fn a_supervised_claim_passes_over_tasks_that_touch_busy_files() {
+    let mut board = Board::default();
+    let mut batch = vec![
+        new_task("edit a", 1, &[]),
+        new_task("edit b", 2, &[]),
+        new_task("edit nothing", 3, &[]),
+    ];
+    batch[0].context_files = vec!["src/a.rs".into()];
+    batch[1].context_files = vec!["src/a.rs".into(), "src/b.rs".into()];
+    board.add_tasks(batch, at(0)).unwrap();
+    let busy: BTreeSet<String> = ["src/a.rs".to_owned()].into();
+    let (task, _) = board.claim_supervised("worker-1", &busy, at(1)).unwrap();
+    let task = task.unwrap();
+    assert_eq!(task.id, id(3));
+    assert!(task.supervised);
+    let (none, _) = board.claim_supervised("worker-2", &busy, at(1)).unwrap();
+    assert_eq!(none, None, "every other ready task touches src/a.rs");
+    assert_eq!(board.ready().cloned().collect::<Vec<_>>(), [1, 2].map(id));
+    assert_eq!(
+        claim(&mut board, "outsider"),
+        Some(id(1)),
+        "outside claims ignore files"
+    );
+}
+
+#[test]
+fn expire_claims_leaves_the_daemons_own_agents_alone() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[]);
+    board
+        .claim_supervised("worker-1", &BTreeSet::new(), at(0))
+        .unwrap();
+    board.claim("outsider", at(0)).unwrap();
+    assert_eq!(board.supervised(), vec![id(1)]);
+    let events = board.expire_claims(at(100_000));
+    assert_eq!(events.len(), 1);
+    assert_eq!(status(&board, 1), TaskStatus::Claimed);
+    assert_eq!(status(&board, 2), TaskStatus::Available);
+    board
+        .complete(&id(1), TaskResult::default(), at(100_001))
+        .unwrap();
+    assert!(board.supervised().is_empty());
+    assert!(!board.task(&id(1)).unwrap().supervised);
+}
+
+#[test]
+fn recorded_attempts_add_up_per_task_and_for_the_board() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[]);
+    let attempt = |cost_usd, session: &str| Attempt {
+        usage: Usage {
+            cost_usd,
+            turns: 2,
+            ..Usage::default()
+        },
+        session_id: Some(session.into()),
+        permission_denials: vec![],
+    };
+    board
+        .record_attempt(&id(1), attempt(0.25, "s-1"), at(1))
+        .unwrap();
+    let (task, events) = board
+        .record_attempt(&id(1), attempt(0.5, "s-2"), at(2))
+        .unwrap();
+    board
+        .record_attempt(&id(2), attempt(1.0, "s-3"), at(3))
+        .unwrap();
+    assert_eq!(task.usage.cost_usd, 0.75);
+    assert_eq!(task.usage.turns, 4);
+    assert_eq!(
+        task.session_id.as_deref(),
+        Some("s-2"),
+        "the last session is resumed"
+    );
+    assert_eq!(events, vec![Event::TaskUpdated(task)]);
+    assert_eq!(board.status().cost_usd, 1.75);
+    let rebuilt = Board::from_state(board.state(), false).unwrap();
+    assert_eq!(
+        rebuilt.status().cost_usd,
+        1.75,
+        "the total survives a restart"
+    );
+    assert_refused(&mut board, ErrorKind::TaskNotFoundError, |board| {
+        board.record_attempt(&id(9), attempt(1.0, "s-4"), at(4))
     });
 }
 
@@ -925,24 +1072,20 @@ fn new_ids_never_reuse_a_loaded_id() {
 }
 
 #[test]
-fn an_id_with_the_largest_number_does_not_break_new_ids() {
+fn a_loaded_id_with_the_largest_number_is_never_reused() {
+    // Loading used to overflow; afterwards the next id would have been that one.
     let mut board = busy_board();
     let mut state = board.state();
     let mut last = state.tasks[0].clone();
     last.id = TaskId(format!("task-{}", u64::MAX));
-    last.dependencies.clear();
     state.tasks.push(last);
     board.load(state, at(10)).unwrap();
-    let before = board.tasks(None).len();
-    match board.add_tasks(vec![new_task("one more", 5, &[])], at(11)) {
-        Ok((tasks, _)) => assert!(!board.state().tasks[..before]
-            .iter()
-            .any(|task| task.id == tasks[0].id)),
-        Err(err) => assert_eq!(board.tasks(None).len(), before, "{err}"),
-    }
-    let ids: std::collections::HashSet<TaskId> =
-        board.tasks(None).into_iter().map(|task| task.id).collect();
-    assert_eq!(ids.len(), board.tasks(None).len(), "ids stay unique");
+    let before = board.state();
+    let err = board
+        .add_tasks(vec![new_task("one more", 5, &[])], at(11))
+        .expect_err("no number is left for a new task");
+    assert_eq!(err.kind, ErrorKind::OrchestrationError);
+    assert_eq!(board.state(), before);
 }
 
 #[test]

@@ -2,25 +2,30 @@
 //! its promises, refused operations change nothing, and a drain always ends.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use baton_protocol::methods::{ConfigPatch, NewTask};
-use baton_protocol::{BatonError, ByStatus, Event, Task, TaskId, TaskResult, TaskStatus};
+use baton_protocol::{BatonError, ByStatus, Event, Task, TaskId, TaskResult, TaskStatus, Usage};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 use super::at;
-use crate::core::{Board, Events};
+use crate::core::{Attempt, Board, Events};
 
 /// How long a claim lasts in these histories, so that some of them expire.
 const TIMEOUT: u64 = 60;
+
+/// The files tasks name as context: a supervised claim passes over busy ones.
+const FILES: [&str; 3] = ["src/a.rs", "src/b.rs", "src/c.rs"];
 
 /// A dependency of a task in a batch, resolved against the board when applied.
 #[derive(Debug, Clone)]
 enum Dependency {
     /// A task already on the board (by index, wrapping); none when there is none.
     Existing(usize),
-    /// Another item of the same batch: earlier, later, or the item itself.
+    /// An earlier item of the same batch; none for the first item.
+    Earlier(usize),
+    /// Any item of the same batch: earlier, later, or the item itself.
     InBatch(usize),
     /// An id that names nothing.
     Unknown,
@@ -31,6 +36,8 @@ struct Item {
     empty_description: bool,
     priority: u8,
     dependencies: Vec<Dependency>,
+    /// Indexes into `FILES`.
+    files: Vec<usize>,
 }
 
 /// Which task an operation names: one held by an agent when `any` is false and some
@@ -45,6 +52,11 @@ struct Target {
 enum Op {
     Add(Vec<Item>),
     Claim(usize),
+    /// A claim for an agent the daemon runs, with the files busy as a bit set.
+    ClaimSupervised(usize, u8),
+    Release(Target),
+    /// An attempt that cost this many cents.
+    RecordAttempt(Target, u16),
     Start(Target),
     Complete(Target),
     Fail(Target),
@@ -59,6 +71,9 @@ enum Op {
 enum Step {
     Add(Vec<NewTask>),
     Claim(&'static str),
+    ClaimSupervised(&'static str, BTreeSet<String>),
+    Release(TaskId),
+    RecordAttempt(TaskId, u16),
     Start(TaskId),
     Complete(TaskId),
     Fail(TaskId),
@@ -71,23 +86,26 @@ const AGENTS: [&str; 4] = ["agent-a", "agent-b", "agent-c", ""];
 
 fn dependency() -> impl Strategy<Value = Dependency> {
     prop_oneof![
-        6 => any::<usize>().prop_map(Dependency::Existing),
-        3 => any::<usize>().prop_map(Dependency::InBatch),
+        12 => any::<usize>().prop_map(Dependency::Existing),
+        6 => any::<usize>().prop_map(Dependency::Earlier),
+        1 => any::<usize>().prop_map(Dependency::InBatch),
         1 => Just(Dependency::Unknown),
     ]
 }
 
 fn item() -> impl Strategy<Value = Item> {
-    let priority = prop_oneof![20 => 1u8..=10, 1 => Just(0u8), 1 => Just(11u8)];
+    let priority = prop_oneof![40 => 1u8..=10, 1 => Just(0u8), 1 => Just(11u8)];
     (
-        prop::bool::weighted(0.03),
+        prop::bool::weighted(0.02),
         priority,
         prop::collection::vec(dependency(), 0..4),
+        prop::collection::vec(0..FILES.len(), 0..2),
     )
-        .prop_map(|(empty_description, priority, dependencies)| Item {
+        .prop_map(|(empty_description, priority, dependencies, files)| Item {
             empty_description,
             priority,
             dependencies,
+            files,
         })
 }
 
@@ -98,21 +116,27 @@ fn target() -> impl Strategy<Value = Target> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => prop::collection::vec(item(), 1..5).prop_map(Op::Add),
-        5 => prop_oneof![12 => 0..3usize, 1 => Just(3usize)].prop_map(Op::Claim),
+        4 => prop_oneof![12 => 0..3usize, 1 => Just(3usize)].prop_map(Op::Claim),
+        2 => (0..3usize, 0u8..8).prop_map(|(agent, busy)| Op::ClaimSupervised(agent, busy)),
+        1 => target().prop_map(Op::Release),
+        1 => (target(), 0u16..500).prop_map(|(target, cents)| Op::RecordAttempt(target, cents)),
         1 => target().prop_map(Op::Start),
         4 => target().prop_map(Op::Complete),
         2 => target().prop_map(Op::Fail),
         1 => target().prop_map(Op::Cancel),
         3 => target().prop_map(Op::Retry),
-        1 => (0i64..=90).prop_map(Op::Expire),
+        2 => (0i64..=90).prop_map(Op::Expire),
     ]
 }
 
+/// A task handed out: to whom, when, and whether to an agent the daemon runs.
+type Hold = (String, i64, bool);
+
 /// A board under test, with what the test knows independently of it: which tasks
-/// were handed out (to whom, when) and not yet finished or expired, and the clock.
+/// were handed out and not yet finished, released or expired, and the clock.
 struct History {
     board: Board,
-    handed_out: BTreeMap<TaskId, (String, i64)>,
+    handed_out: BTreeMap<TaskId, Hold>,
     clock: i64,
 }
 
@@ -158,12 +182,17 @@ impl History {
                     .filter_map(|dependency| match dependency {
                         Dependency::Existing(_) if tasks.is_empty() => None,
                         Dependency::Existing(i) => Some(tasks[i % tasks.len()].id.clone()),
+                        Dependency::Earlier(_) if position == 0 => None,
+                        Dependency::Earlier(i) => {
+                            Some(TaskId::numbered(first + (i % position) as u64))
+                        }
                         Dependency::InBatch(i) => Some(TaskId::numbered(
                             first + ((position + i) % items.len()) as u64,
                         )),
                         Dependency::Unknown => Some(TaskId::from("task-999")),
                     })
                     .collect(),
+                context_files: item.files.iter().map(|&f| FILES[f].to_owned()).collect(),
                 ..NewTask::new(if item.empty_description {
                     String::new()
                 } else {
@@ -178,6 +207,15 @@ impl History {
         match op {
             Op::Add(items) => Step::Add(self.batch(items)),
             Op::Claim(agent) => Step::Claim(AGENTS[*agent]),
+            Op::ClaimSupervised(agent, busy) => Step::ClaimSupervised(
+                AGENTS[*agent],
+                (0..FILES.len())
+                    .filter(|f| busy & (1 << f) != 0)
+                    .map(|f| FILES[f].to_owned())
+                    .collect(),
+            ),
+            Op::Release(target) => Step::Release(self.target(*target)),
+            Op::RecordAttempt(target, cents) => Step::RecordAttempt(self.target(*target), *cents),
             Op::Start(target) => Step::Start(self.target(*target)),
             Op::Complete(target) => Step::Complete(self.target(*target)),
             Op::Fail(target) => Step::Fail(self.target(*target)),
@@ -206,11 +244,27 @@ impl History {
                 .board
                 .add_tasks(batch.clone(), now)
                 .map(|(_, events)| events),
-            Step::Claim(agent) => {
-                let most_urgent = before.ready().next().cloned();
-                match self.board.claim(agent, now) {
+            Step::Claim(agent) | Step::ClaimSupervised(agent, _) => {
+                let (supervised, busy) = match &step {
+                    Step::ClaimSupervised(_, busy) => (true, busy.clone()),
+                    _ => (false, BTreeSet::new()),
+                };
+                // The most urgent ready task that names no busy file.
+                let most_urgent = before
+                    .ready()
+                    .find(|id| {
+                        let files = &before.task(id).unwrap().context.files;
+                        !files.iter().any(|file| busy.contains(file))
+                    })
+                    .cloned();
+                let outcome = if supervised {
+                    self.board.claim_supervised(agent, &busy, now)
+                } else {
+                    self.board.claim(agent, now)
+                };
+                match outcome {
                     Ok((Some(task), events)) => {
-                        self.claimed(&task, agent, most_urgent.as_ref())?;
+                        self.claimed(&task, agent, supervised, most_urgent.as_ref())?;
                         claimed = Some(task.id);
                         Ok(events)
                     }
@@ -221,6 +275,24 @@ impl History {
                     }
                     Err(err) => Err(err),
                 }
+            }
+            Step::Release(id) => self
+                .board
+                .release(id, "the agent was lost", now)
+                .map(|(_, events)| events),
+            Step::RecordAttempt(id, cents) => {
+                let attempt = Attempt {
+                    usage: Usage {
+                        cost_usd: f64::from(*cents) / 100.0,
+                        turns: 1,
+                        ..Usage::default()
+                    },
+                    session_id: Some(format!("session-{}", self.clock)),
+                    permission_denials: Vec::new(),
+                };
+                self.board
+                    .record_attempt(id, attempt, now)
+                    .map(|(_, events)| events)
             }
             Step::Start(id) => self.board.start_task(id, now).map(|(_, events)| events),
             Step::Complete(id) => self
@@ -244,13 +316,15 @@ impl History {
             Ok(events) => {
                 events_carry_every_change(&before, &self.board, &events)?;
                 match &step {
-                    Step::Complete(id) | Step::Fail(id) | Step::Cancel(id) => {
+                    Step::Complete(id) | Step::Fail(id) | Step::Cancel(id) | Step::Release(id) => {
                         self.handed_out.remove(id);
                     }
                     Step::Expire(_) => {
+                        // Only outside agents' claims expire.
                         let clock = self.clock;
-                        self.handed_out
-                            .retain(|_, (_, since)| clock - *since <= TIMEOUT as i64);
+                        self.handed_out.retain(|_, (_, since, supervised)| {
+                            *supervised || clock - *since <= TIMEOUT as i64
+                        });
                     }
                     _ => {}
                 }
@@ -265,6 +339,7 @@ impl History {
         &mut self,
         task: &Task,
         agent: &str,
+        supervised: bool,
         most_urgent: Option<&TaskId>,
     ) -> Result<(), TestCaseError> {
         prop_assert!(
@@ -279,15 +354,16 @@ impl History {
             "claim skipped the most urgent task"
         );
         prop_assert_eq!(task.claimed_by.as_deref(), Some(agent));
+        prop_assert_eq!(task.supervised, supervised);
         self.handed_out
-            .insert(task.id.clone(), (agent.to_owned(), self.clock));
+            .insert(task.id.clone(), (agent.to_owned(), self.clock, supervised));
         Ok(())
     }
 
     /// Everything that must hold of the board at any time.
     fn check(&self) -> Result<(), TestCaseError> {
         check_board(&self.board)?;
-        let held: BTreeMap<TaskId, (String, i64)> = self
+        let held: BTreeMap<TaskId, Hold> = self
             .board
             .tasks(None)
             .into_iter()
@@ -296,14 +372,21 @@ impl History {
                 let since = task
                     .claimed_at
                     .map_or(-1, |since| (since - at(0)).num_seconds());
-                (task.id, (task.claimed_by.unwrap_or_default(), since))
+                let agent = task.claimed_by.unwrap_or_default();
+                (task.id, (agent, since, task.supervised))
             })
             .collect();
         prop_assert_eq!(
             &held,
             &self.handed_out,
-            "the held tasks are not those handed out and not finished or expired since"
+            "the held tasks are not those handed out and not finished, released or expired"
         );
+        let supervised: Vec<TaskId> = held
+            .into_iter()
+            .filter(|(_, hold)| hold.2)
+            .map(|(id, _)| id)
+            .collect();
+        prop_assert_eq!(self.board.supervised(), supervised);
         Ok(())
     }
 
@@ -497,6 +580,13 @@ fn check_board(board: &Board) -> Result<(), TestCaseError> {
         }
     }
     prop_assert_eq!(board.counts(), counts, "the counts are not a recount");
+    let spent: f64 = tasks.iter().map(|task| task.usage.cost_usd).sum();
+    prop_assert!(
+        (board.status().cost_usd - spent).abs() < 1e-6,
+        "the board's cost {} is not the tasks' {}",
+        board.status().cost_usd,
+        spent
+    );
     let progress = board.status().progress;
     prop_assert_eq!(progress.by_status, counts);
     prop_assert_eq!(progress.total_tasks, tasks.len());
@@ -595,41 +685,4 @@ proptest! {
         }
         history.drain(&failures)?;
     }
-}
-
-#[test]
-fn stats_probe() {
-    use proptest::strategy::ValueTree;
-    let mut runner = proptest::test_runner::TestRunner::default();
-    let mut ok: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    let mut final_counts = ByStatus::default();
-    let mut expired = 0;
-    for _ in 0..128 {
-        let ops = prop::collection::vec(op(), 1..60)
-            .new_tree(&mut runner)
-            .unwrap()
-            .current();
-        let mut history = History::new();
-        for op in &ops {
-            let step = history.resolve(op);
-            let name = format!("{step:?}").split('(').next().unwrap().to_owned();
-            let before = history.board.state();
-            let held_before = history.handed_out.len();
-            history.perform(step.clone()).unwrap();
-            let entry = ok.entry(name).or_default();
-            if history.board.state() != before {
-                entry.0 += 1
-            } else {
-                entry.1 += 1
-            }
-            if matches!(step, Step::Expire(_)) && history.handed_out.len() < held_before {
-                expired += 1
-            }
-        }
-        let c = history.board.counts();
-        for s in TaskStatus::ALL {
-            *final_counts.get_mut(s) += c.get(s);
-        }
-    }
-    eprintln!("changed/unchanged per step: {ok:?}\nfinal: {final_counts:?}\nexpiries that freed: {expired}");
 }
