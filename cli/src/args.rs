@@ -152,6 +152,10 @@ pub enum Command {
     /// Start, stop or ask about the workspace's daemon
     #[command(subcommand)]
     Daemon(DaemonCommand),
+
+    /// Serve an agent's baton tools over MCP on standard input and output (the
+    /// daemon starts this for each agent it runs)
+    Mcp(McpArgs),
 }
 
 /// `baton init`.
@@ -239,6 +243,19 @@ pub struct CompleteArgs {
     pub discoveries: Vec<String>,
 }
 
+/// `baton mcp`.
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The agent the tools act for
+    #[arg(long, value_name = "ID", value_parser = agent_id)]
+    pub agent: String,
+
+    /// The task the agent works on: its discoveries concern it, the tasks it adds are
+    /// its subtasks, and fail_task gives it up
+    #[arg(long, value_name = "ID", value_parser = task_id)]
+    pub task: Option<TaskId>,
+}
+
 /// `baton daemon …`.
 #[derive(Debug, Subcommand)]
 pub enum DaemonCommand {
@@ -256,6 +273,14 @@ fn task_id(text: &str) -> Result<TaskId, String> {
         Err("a task id cannot be empty; `baton tasks` lists the ids".into())
     } else {
         Ok(TaskId::from(text))
+    }
+}
+
+fn agent_id(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        Err("an agent id cannot be empty; name the agent".into())
+    } else {
+        Ok(text.to_owned())
     }
 }
 
@@ -295,6 +320,21 @@ mod tests {
     fn priorities_outside_one_to_ten_are_bad_usage() {
         let err = Cli::try_parse_from(["baton", "add", "x", "-p", "11"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn mcp_needs_an_agent_and_takes_a_task() {
+        assert!(Cli::try_parse_from(["baton", "mcp"]).is_err());
+        assert!(Cli::try_parse_from(["baton", "mcp", "--agent", " "]).is_err());
+        let cli = Cli::try_parse_from([
+            "baton", "-C", "/tmp", "mcp", "--agent", "worker-1", "--task", "task-002",
+        ])
+        .unwrap();
+        let Command::Mcp(args) = cli.command else {
+            panic!("not mcp: {:?}", cli.command)
+        };
+        assert_eq!(args.agent, "worker-1");
+        assert_eq!(args.task, Some(TaskId::from("task-002")));
     }
 
     #[test]

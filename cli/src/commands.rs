@@ -40,6 +40,9 @@ pub enum CommandError {
     /// The answer could not be written out.
     #[error("cannot write the output: {0}")]
     Output(#[from] io::Error),
+    /// The agents' MCP bridge could not serve.
+    #[error(transparent)]
+    Mcp(#[from] crate::mcp::McpError),
 }
 
 impl CommandError {
@@ -48,7 +51,10 @@ impl CommandError {
         match self {
             CommandError::Client(err) => err.kind(),
             CommandError::Input(_) => ErrorKind::InvalidInputError,
-            CommandError::Workspace(_) | CommandError::Output(_) => ErrorKind::OrchestrationError,
+            CommandError::Mcp(crate::mcp::McpError::Client(err)) => err.kind(),
+            CommandError::Workspace(_) | CommandError::Output(_) | CommandError::Mcp(_) => {
+                ErrorKind::OrchestrationError
+            }
         }
     }
 
@@ -183,6 +189,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             })
         }
         Command::Daemon(command) => session.daemon(command).await,
+        Command::Mcp(args) => Ok(crate::mcp::serve(&session.workspace, args).await?),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod args;
 mod commands;
+mod mcp;
 mod render;
 
 use std::io::Write;

@@ -1,0 +1,458 @@
+//! `baton mcp`: the MCP server that the daemon hands to each of its agents. It speaks
+//! MCP on standard input and output (nothing else may reach stdout) and turns every
+//! tool call into one request to the workspace's daemon, on behalf of one agent and,
+//! for a worker, of the task it works on.
+//!
+//! A refusal of the daemon is a tool result with `isError` and the daemon's message,
+//! so that the model can read it and correct itself; the bridge itself keeps serving.
+
+use std::path::PathBuf;
+
+use baton_protocol::methods::{
+    self, FailTaskParams, ListTasksParams, MasterPlan, NewDiscovery, NewTask, Request, TaskRef,
+};
+use baton_protocol::{Client, ClientError, ConnectConfig, Task, TaskId, TaskStatus, Workspace};
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::schemars::{self, JsonSchema};
+use rmcp::{tool, tool_handler, tool_router, ServerHandler, ServiceExt};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::args::McpArgs;
+
+/// What the server tells the model about itself, once, at the start.
+const INSTRUCTIONS: &str = "baton coordinates the agents that work on this workspace: \
+     the plan of tasks, and the discoveries the agents share. Read what others found with \
+     list_discoveries, share what others should know with report_discovery, add work for \
+     others with add_task, and give up on your task with fail_task when it cannot be done.";
+
+/// Why the bridge could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum McpError {
+    #[error(
+        "no baton daemon runs for {} (nothing answers at {}: {source}); the daemon starts \
+         `baton mcp` for its agents, so start it first (`baton daemon start`)",
+        workspace.display(),
+        socket.display()
+    )]
+    NoDaemon {
+        workspace: PathBuf,
+        socket: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Client(ClientError),
+    #[error("the MCP session did not start: {0}")]
+    Start(#[from] Box<rmcp::service::ServerInitializeError>),
+    #[error("the MCP session ended abnormally: {0}")]
+    Serve(#[from] tokio::task::JoinError),
+}
+
+/// Connects to the workspace's running daemon (never starting one: the daemon that
+/// started this agent runs) and serves MCP on stdin and stdout until stdin closes.
+pub async fn serve(workspace: &Workspace, args: McpArgs) -> Result<(), McpError> {
+    let config = ConnectConfig {
+        start: false,
+        ..ConnectConfig::default()
+    };
+    let client = match Client::connect(workspace, &config).await {
+        Ok(client) => client,
+        Err(ClientError::Connect { socket, source }) => {
+            return Err(McpError::NoDaemon {
+                workspace: workspace.root().to_owned(),
+                socket,
+                source,
+            })
+        }
+        Err(err) => return Err(McpError::Client(err)),
+    };
+    let bridge = Bridge {
+        client,
+        agent: args.agent,
+        task: args.task,
+    };
+    let running = bridge
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(Box::new)?;
+    running.waiting().await?;
+    Ok(())
+}
+
+/// One agent's tools: its connection to the daemon, who it is and what it works on.
+pub struct Bridge {
+    client: Client,
+    agent: String,
+    /// The task the agent works on; none for the leader.
+    task: Option<TaskId>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AddTaskArgs {
+    #[schemars(
+        description = "What to do, in words that an agent who has not seen your \
+        work understands: the change, where it goes, and how to tell that it is done."
+    )]
+    pub description: String,
+    #[schemars(
+        range(min = 1, max = 10),
+        description = "From 1 (most urgent) to 10 (least urgent); 5 when left out. \
+        Ready tasks are started most urgent first."
+    )]
+    pub priority: Option<u8>,
+    #[schemars(description = "Ids of the tasks that must be done before this one \
+        starts, as earlier add_task calls returned them, e.g. [\"task-003\"].")]
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    /// Files the task concerns, relative to the workspace root.
+    #[serde(default)]
+    pub context_files: Vec<String>,
+    /// Advice for the agent that takes the task: an approach, a pitfall, a convention.
+    #[serde(default)]
+    pub hints: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ReportDiscoveryArgs {
+    /// The finding, self-contained, in a sentence or a few: what is true, and where.
+    pub content: String,
+    /// Short keywords to find it by, e.g. ["build", "database"].
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListTasksArgs {
+    /// Only the tasks with this status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "status_schema")]
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GetTaskArgs {
+    /// The task's id, e.g. "task-007".
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct FailTaskArgs {
+    #[schemars(
+        description = "Why the task cannot be done: what blocked you, what you \
+        tried, and what would be needed."
+    )]
+    pub error: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SetMasterPlanArgs {
+    /// The plan, as text (Markdown is fine).
+    pub plan: String,
+}
+
+/// The status names, as the protocol spells them.
+fn status_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let names: Vec<&str> = TaskStatus::ALL
+        .iter()
+        .map(|status| status.as_str())
+        .collect();
+    schemars::json_schema!({
+        "type": "string",
+        "enum": names,
+    })
+}
+
+#[tool_router]
+impl Bridge {
+    #[tool(
+        description = "Add a task to the team's plan; an agent takes it up once \
+        every task it depends on is done. Use it to split work into pieces that can be \
+        done and checked on their own. Answers {\"id\": \"task-007\"}: give such ids as \
+        `dependencies` of later add_task calls to order the work. Added while you work \
+        on a task, it becomes a subtask of yours."
+    )]
+    async fn add_task(&self, Parameters(args): Parameters<AddTaskArgs>) -> CallToolResult {
+        let mut task = NewTask::new(args.description);
+        if let Some(priority) = args.priority {
+            task.priority = priority;
+        }
+        task.dependencies = args.dependencies.into_iter().map(TaskId).collect();
+        task.context_files = args.context_files;
+        task.hints = args.hints;
+        task.parent_task = self.task.clone();
+        let added = self.request::<methods::AddTask>(&task).await;
+        answer(added.map(|task| json!({ "id": task.id })))
+    }
+
+    #[tool(
+        description = "Share a finding with every other agent: a fact about the \
+        code, a decision, a pitfall or a convention that others working toward the same \
+        goal should know (\"the tests need DATABASE_URL\", \"ids are UUIDs, not \
+        integers\"). One finding per call. Answers the discovery as recorded."
+    )]
+    async fn report_discovery(
+        &self,
+        Parameters(args): Parameters<ReportDiscoveryArgs>,
+    ) -> CallToolResult {
+        let discovery = NewDiscovery {
+            agent_id: self.agent.clone(),
+            content: args.content,
+            related_task: self.task.clone(),
+            tags: args.tags,
+        };
+        answer(self.request::<methods::AddDiscovery>(&discovery).await)
+    }
+
+    #[tool(
+        description = "List everything the agents have shared with report_discovery, \
+        oldest first. Read it before you start, so as not to find out again what others \
+        already know.",
+        annotations(read_only_hint = true)
+    )]
+    async fn list_discoveries(&self) -> CallToolResult {
+        answer(self.request::<methods::ListDiscoveries>(&()).await)
+    }
+
+    #[tool(
+        description = "List the tasks of the plan: id, description, status, priority, \
+        dependencies and the agent that holds it; a finished task shows its output or \
+        error. `status` narrows the list (available, claimed, in_progress, done, \
+        failed, cancelled).",
+        annotations(read_only_hint = true)
+    )]
+    async fn list_tasks(&self, Parameters(args): Parameters<ListTasksArgs>) -> CallToolResult {
+        let status = match args.status.as_deref().map(str::parse::<TaskStatus>) {
+            None => None,
+            Some(Ok(status)) => Some(status),
+            Some(Err(message)) => return refusal(message),
+        };
+        match self
+            .request::<methods::ListTasks>(&ListTasksParams { status })
+            .await
+        {
+            Ok(tasks) => answer(Ok(tasks.iter().map(TaskSummary::of).collect::<Vec<_>>())),
+            Err(err) => answer::<()>(Err(err)),
+        }
+    }
+
+    #[tool(
+        description = "Everything about one task, by id: description, status, priority, \
+        dependencies, context (files, hints, parent task), and its result (output, files \
+        changed, discoveries, subtasks, error) once it has one.",
+        annotations(read_only_hint = true)
+    )]
+    async fn get_task(&self, Parameters(args): Parameters<GetTaskArgs>) -> CallToolResult {
+        let task = TaskRef {
+            task_id: TaskId(args.id),
+        };
+        answer(self.request::<methods::GetTask>(&task).await)
+    }
+
+    #[tool(
+        description = "Give up on your task, saying why. Use it only when the task \
+        cannot be done as described (something it needs is missing or wrong, or it \
+        contradicts the code); the tasks that depend on it fail too. Stop working after \
+        calling it."
+    )]
+    async fn fail_task(&self, Parameters(args): Parameters<FailTaskArgs>) -> CallToolResult {
+        let Some(task) = self.task.clone() else {
+            return refusal(format!(
+                "agent {} has no task to fail; only an agent working on a task can give it up",
+                self.agent
+            ));
+        };
+        let params = FailTaskParams {
+            task_id: task,
+            error: args.error,
+        };
+        let failed = self.request::<methods::FailTask>(&params).await;
+        answer(failed.map(|task| json!({ "id": task.id, "status": task.status })))
+    }
+
+    #[tool(
+        description = "Record the master plan: the overall approach to the goal, \
+        which every worker reads along with its task. For the leader, when the goal came \
+        without a plan: call it once, before adding the tasks."
+    )]
+    async fn set_master_plan(
+        &self,
+        Parameters(args): Parameters<SetMasterPlanArgs>,
+    ) -> CallToolResult {
+        let plan = MasterPlan { plan: args.plan };
+        let set = self.request::<methods::SetMasterPlan>(&plan).await;
+        answer(set.map(|()| json!({ "ok": true })))
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for Bridge {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("baton", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+}
+
+impl Bridge {
+    async fn request<R: Request>(&self, params: &R::Params) -> Result<R::Result, ClientError> {
+        self.client.request::<R>(params).await
+    }
+}
+
+/// A task as `list_tasks` shows it: enough to choose what to look at with `get_task`.
+#[derive(Debug, Serialize)]
+struct TaskSummary<'a> {
+    id: &'a TaskId,
+    description: &'a str,
+    status: TaskStatus,
+    priority: u8,
+    dependencies: &'a [TaskId],
+    claimed_by: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+impl<'a> TaskSummary<'a> {
+    fn of(task: &'a Task) -> Self {
+        let result = task.result.as_ref().filter(|_| task.status.is_finished());
+        TaskSummary {
+            id: &task.id,
+            description: &task.description,
+            status: task.status,
+            priority: task.priority,
+            dependencies: &task.dependencies,
+            claimed_by: task.claimed_by.as_deref(),
+            output: result
+                .map(|result| result.output.as_str())
+                .filter(|output| !output.is_empty()),
+            error: result.and_then(|result| result.error.as_deref()),
+        }
+    }
+}
+
+/// A daemon's answer as a tool result: its JSON, or its refusal.
+fn answer<T: Serialize>(outcome: Result<T, ClientError>) -> CallToolResult {
+    match outcome {
+        Ok(value) => match serde_json::to_string(&value) {
+            Ok(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
+            Err(err) => refusal(format!("the answer could not be written as JSON: {err}")),
+        },
+        Err(err) => refusal(err.to_string()),
+    }
+}
+
+/// A tool result that tells the model what went wrong.
+fn refusal(message: impl Into<String>) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message.into())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tools_are_the_seven_of_the_product_each_described_with_a_schema() {
+        let tools = Bridge::tool_router().list_all();
+        let mut names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "add_task",
+                "fail_task",
+                "get_task",
+                "list_discoveries",
+                "list_tasks",
+                "report_discovery",
+                "set_master_plan"
+            ]
+        );
+        for tool in &tools {
+            assert!(
+                tool.description.as_deref().is_some_and(|d| d.len() > 80),
+                "{} needs a description written for the model",
+                tool.name
+            );
+            assert_eq!(tool.input_schema["type"], "object", "{}", tool.name);
+        }
+    }
+
+    #[test]
+    fn add_task_asks_for_a_description_and_documents_every_field() {
+        let tools = Bridge::tool_router().list_all();
+        let add = tools.iter().find(|tool| tool.name == "add_task").unwrap();
+        let schema = serde_json::Value::Object((*add.input_schema).clone());
+        assert_eq!(schema["required"], json!(["description"]));
+        for field in [
+            "description",
+            "priority",
+            "dependencies",
+            "context_files",
+            "hints",
+        ] {
+            let property = &schema["properties"][field];
+            assert!(
+                property["description"].is_string(),
+                "{field} is undocumented: {property}"
+            );
+        }
+        assert_eq!(schema["properties"]["priority"]["minimum"], 1);
+        assert_eq!(schema["properties"]["priority"]["maximum"], 10);
+    }
+
+    #[test]
+    fn list_tasks_offers_the_protocol_status_names() {
+        let tools = Bridge::tool_router().list_all();
+        let list = tools.iter().find(|tool| tool.name == "list_tasks").unwrap();
+        let schema = serde_json::Value::Object((*list.input_schema).clone());
+        assert_eq!(
+            schema["properties"]["status"]["enum"],
+            json!([
+                "available",
+                "claimed",
+                "in_progress",
+                "done",
+                "failed",
+                "cancelled"
+            ])
+        );
+        assert!(schema
+            .get("required")
+            .is_none_or(|required| required.as_array().is_some_and(Vec::is_empty)));
+    }
+
+    #[test]
+    fn a_task_summary_shows_the_outcome_only_of_a_finished_task() {
+        let mut task: Task = serde_json::from_value(json!({
+            "id": "task-002",
+            "description": "write the migration",
+            "status": "in_progress",
+            "priority": 3,
+            "claimed_by": "worker-1",
+            "dependencies": ["task-001"],
+            "result": { "subtasks_created": ["task-003"] },
+            "created_at": "2025-01-01T00:00:00",
+        }))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(TaskSummary::of(&task)).unwrap(),
+            json!({
+                "id": "task-002",
+                "description": "write the migration",
+                "status": "in_progress",
+                "priority": 3,
+                "dependencies": ["task-001"],
+                "claimed_by": "worker-1",
+            })
+        );
+        task.status = TaskStatus::Failed;
+        task.result.as_mut().unwrap().error = Some("the schema is missing".into());
+        assert_eq!(
+            serde_json::to_value(TaskSummary::of(&task)).unwrap()["error"],
+            "the schema is missing"
+        );
+    }
+}
