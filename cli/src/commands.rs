@@ -577,8 +577,9 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "unknown setting `workers`; the settings are agent_args, agent_command, \
-             allowed_tools, isolation, leader_prompt, max_attempts, max_workers, model, \
-             permission_mode, run_budget_usd, task_budget_usd, task_timeout, worker_prompt"
+             allowed_tools, integration_branch, isolation, leader_prompt, max_attempts, \
+             max_workers, model, permission_mode, run_budget_usd, task_budget_usd, \
+             task_timeout, worker_prompt"
         );
     }
 

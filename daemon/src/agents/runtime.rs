@@ -294,7 +294,12 @@ impl Runtime {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             };
             for event in batch.iter() {
+                // A cancel ends the agent at once; a task its own agent gave up on
+                // (fail_task) lets the agent finish its answer.
                 if let Event::TaskFailed(task) = event {
+                    if task.status != TaskStatus::Cancelled {
+                        continue;
+                    }
                     let state = self.state();
                     let running = state
                         .agents
