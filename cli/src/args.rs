@@ -129,6 +129,38 @@ pub enum Command {
     /// Print every change as it happens, until the daemon stops or Ctrl-C
     Watch,
 
+    /// Run the plan with agents, show their progress, and print the result (exits 1
+    /// when a task failed)
+    #[command(group = clap::ArgGroup::new("mode").args(["leader", "predefined"]))]
+    Run {
+        /// The goal; it replaces the current one, and a leader plans it
+        goal: Option<String>,
+        /// A leader agent plans the goal into tasks first (the default with a goal,
+        /// or when no task is waiting)
+        #[arg(long)]
+        leader: bool,
+        /// Run the tasks already added, without planning
+        #[arg(long)]
+        predefined: bool,
+        /// Start the run and return at once; `baton status` and `baton watch` follow it
+        #[arg(long)]
+        detach: bool,
+    },
+
+    /// Show what a task's agent did: its tools, its words, its result
+    Logs {
+        /// The task's id
+        #[arg(value_name = "ID", value_parser = task_id)]
+        task: TaskId,
+        /// Keep printing as the agent works, until the task ends
+        #[arg(short, long)]
+        follow: bool,
+    },
+
+    /// Bring the integration branch (the finished tasks' work) into your current
+    /// branch: a fast-forward when possible, else a merge
+    Merge,
+
     /// Start handing ready tasks to agents
     Start,
 

@@ -40,6 +40,11 @@ pub enum CommandError {
     /// The answer could not be written out.
     #[error("cannot write the output: {0}")]
     Output(#[from] io::Error),
+    /// A run ended with failed tasks.
+    #[error(
+        "{0} task(s) failed; `baton tasks --status failed` lists them, `baton logs ID` shows why"
+    )]
+    TasksFailed(usize),
     /// The agents' MCP bridge could not serve.
     #[error(transparent)]
     Mcp(#[from] crate::mcp::McpError),
@@ -52,9 +57,10 @@ impl CommandError {
             CommandError::Client(err) => err.kind(),
             CommandError::Input(_) => ErrorKind::InvalidInputError,
             CommandError::Mcp(crate::mcp::McpError::Client(err)) => err.kind(),
-            CommandError::Workspace(_) | CommandError::Output(_) | CommandError::Mcp(_) => {
-                ErrorKind::OrchestrationError
-            }
+            CommandError::Workspace(_)
+            | CommandError::Output(_)
+            | CommandError::Mcp(_)
+            | CommandError::TasksFailed(_) => ErrorKind::OrchestrationError,
         }
     }
 
@@ -160,6 +166,17 @@ pub async fn run(cli: Cli) -> Result<()> {
             session.show(&status, |status| render::status(status, chrono::Utc::now()))
         }
         Command::Watch => session.watch().await,
+        Command::Run {
+            goal,
+            leader,
+            predefined,
+            detach,
+        } => crate::run::run(&session, goal, leader, predefined, detach).await,
+        Command::Logs { task, follow } => crate::run::logs(&session, task, follow).await,
+        Command::Merge => {
+            let merged = session.request::<methods::Merge>(&()).await?;
+            session.show(&merged, |merged| merged.message.clone())
+        }
         Command::Start => {
             let status = session.request::<methods::Start>(&()).await?;
             session.show(&status, |status| {
@@ -194,15 +211,15 @@ pub async fn run(cli: Cli) -> Result<()> {
 }
 
 /// One command's context: where, and how to print.
-struct Session {
-    workspace: Workspace,
-    json: bool,
+pub struct Session {
+    pub workspace: Workspace,
+    pub json: bool,
     verbose: bool,
 }
 
 impl Session {
     /// Connects to the workspace's daemon, starting it when none runs.
-    async fn connect(&self) -> Result<Client> {
+    pub async fn connect(&self) -> Result<Client> {
         let config = ConnectConfig {
             start: true,
             ..ConnectConfig::default()
@@ -211,11 +228,11 @@ impl Session {
     }
 
     /// Connects (starting the daemon when none runs) and sends one request.
-    async fn request<R: Request>(&self, params: &R::Params) -> Result<R::Result> {
+    pub async fn request<R: Request>(&self, params: &R::Params) -> Result<R::Result> {
         Ok(self.connect().await?.request::<R>(params).await?)
     }
 
-    async fn connect_with(&self, config: ConnectConfig) -> Result<Client, ClientError> {
+    pub async fn connect_with(&self, config: ConnectConfig) -> Result<Client, ClientError> {
         if self.verbose {
             self.note(&format!(
                 "workspace {}, socket {}",
@@ -231,7 +248,7 @@ impl Session {
     }
 
     /// Prints an answer: as JSON with `--json`, else as `human` renders it.
-    fn show<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) -> Result<()> {
+    pub fn show<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) -> Result<()> {
         let text = if self.json {
             serde_json::to_string_pretty(value).map_err(io::Error::from)?
         } else {
@@ -243,7 +260,7 @@ impl Session {
 
     /// A remark for the person at the terminal, on stderr so that pipes stay clean.
     /// A remark that cannot be written is not worth failing the command for.
-    fn note(&self, text: &str) {
+    pub fn note(&self, text: &str) {
         let _ = writeln!(io::stderr(), "{}", style(text).dim().for_stderr());
     }
 

@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod mcp;
 mod render;
+mod run;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -115,6 +115,26 @@ pub fn task(task: &Task) -> String {
     if task.attempts > 0 {
         fields.add("attempts", task.attempts);
     }
+    if task.usage.turns > 0 || task.usage.cost_usd > 0.0 {
+        let usage = &task.usage;
+        fields.add(
+            "spent",
+            format!(
+                "${:.4}, {} turns, {} tokens in, {} out, {:.1}s",
+                usage.cost_usd,
+                usage.turns,
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.duration_ms as f64 / 1000.0
+            ),
+        );
+    }
+    if !task.permission_denials.is_empty() {
+        fields.add(
+            "refused tools",
+            style(task.permission_denials.join("\n")).yellow(),
+        );
+    }
     if !task.context.files.is_empty() {
         fields.add("files", task.context.files.join("\n"));
     }
@@ -168,7 +188,32 @@ pub fn status(status: &Status, now: DateTime<Utc>) -> String {
         style("idle").dim()
     };
     fields.add("state", state);
+    if let Some(run) = &status.run {
+        let mut line = match run.mode {
+            RunMode::Leader => "leader planning".to_string(),
+            RunMode::Predefined => "predefined tasks".to_string(),
+        };
+        line.push_str(&format!(
+            ", started {}, ${:.2} so far",
+            ago(run.started_at, now),
+            run.cost_usd
+        ));
+        if let Some(until) = run.paused_until {
+            line.push_str(&format!(
+                ", {} until {}",
+                style("paused by the rate limit").yellow(),
+                time(until)
+            ));
+        }
+        if let Some(why) = &run.stopped {
+            line.push_str(&format!(", {}: {why}", style("stopping").yellow()));
+        }
+        fields.add("run", line);
+    }
     fields.add("progress", progress(&status.progress));
+    if status.cost_usd > 0.0 {
+        fields.add("cost", format!("${:.2} over all runs", status.cost_usd));
+    }
     if !status.agents.is_empty() {
         let id_width = status
             .agents
@@ -180,11 +225,15 @@ pub fn status(status: &Status, now: DateTime<Utc>) -> String {
             .agents
             .iter()
             .map(|agent| {
-                let doing = match (&agent.task, agent.since) {
+                let mut doing = match (&agent.task, agent.since) {
                     (Some(task), Some(since)) => format!("{task} since {}", ago(since, now)),
                     (Some(task), None) => task.to_string(),
-                    (None, _) => style("idle").dim().to_string(),
+                    (None, Some(since)) => format!("planning since {}", ago(since, now)),
+                    (None, None) => style("idle").dim().to_string(),
                 };
+                if let Some(activity) = &agent.activity {
+                    doing.push_str(&format!("  {}", style(one_line(activity)).dim()));
+                }
                 format!("{}  {doing}", pad(&agent.id, id_width))
             })
             .collect();
@@ -342,12 +391,74 @@ fn agent_activity(activity: &AgentActivity) -> String {
 
 fn run_finished(result: &RunResult) -> String {
     format!(
-        "{}: {} completed, {} failed, {} discoveries",
+        "{}: {} completed, {} failed, {} discoveries, ${:.2}",
         style("run finished").bold(),
         result.tasks_completed,
         result.tasks_failed,
-        result.discoveries
+        result.discoveries,
+        result.cost_usd
     )
+}
+
+/// A run's result as `baton run` prints it: the counts, then the summary.
+pub fn run_result(result: &RunResult) -> String {
+    format!(
+        "{}
+
+{}",
+        run_finished(result),
+        result.summary.trim()
+    )
+}
+
+/// One line of a task's agent log (Claude Code's stream-json), for people; `None`
+/// for lines that say nothing worth showing.
+pub fn log_line(line: &str) -> Option<String> {
+    let event: Value = serde_json::from_str(line).ok()?;
+    let text = match event["type"].as_str()? {
+        "system" if event["subtype"] == "init" => format!(
+            "{} session {} ({})",
+            style("started").cyan(),
+            event["session_id"].as_str().unwrap_or("?"),
+            event["model"].as_str().unwrap_or("?")
+        ),
+        "assistant" => event["message"]["content"]
+            .as_array()?
+            .iter()
+            .filter_map(|block| match block["type"].as_str()? {
+                "text" => Some(block["text"].as_str()?.trim().to_owned()),
+                "tool_use" => Some(format!(
+                    "{} {} {}",
+                    style("→").cyan(),
+                    block["name"].as_str().unwrap_or("tool"),
+                    style(truncate_str(
+                        &one_line(&block["input"].to_string()),
+                        160,
+                        "…"
+                    ))
+                    .dim()
+                )),
+                _ => None,
+            })
+            .filter(|text| !text.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        "result" => {
+            let verdict = if event["is_error"].as_bool() == Some(false) {
+                style("finished").green()
+            } else {
+                style("failed").red()
+            };
+            format!(
+                "{verdict} after {} turns, ${:.4}: {}",
+                event["num_turns"].as_u64().unwrap_or(0),
+                event["total_cost_usd"].as_f64().unwrap_or(0.0),
+                event["result"].as_str().unwrap_or_default().trim()
+            )
+        }
+        _ => return None,
+    };
+    (!text.is_empty()).then_some(text)
 }
 
 /// Every setting, one per line, for `baton config`.
@@ -799,7 +910,7 @@ mod tests {
         discovery by worker-1 on task-003: Comments may nest
         worker-1 on task-003: uses Edit
         leader: started
-        run finished: 8 completed, 1 failed, 3 discoveries
+        run finished: 8 completed, 1 failed, 3 discoveries, $0.00
         state loaded
         ");
     }

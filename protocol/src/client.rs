@@ -213,6 +213,12 @@ impl Client {
     pub fn events(&mut self) -> Option<&mut mpsc::UnboundedReceiver<Event>> {
         self.events.as_mut()
     }
+
+    /// Takes the notifications out of the client, so that they can be read while
+    /// requests are under way.
+    pub fn take_events(&mut self) -> Option<mpsc::UnboundedReceiver<Event>> {
+        self.events.take()
+    }
 }
 
 async fn read_loop(recv: ReadHalf<Stream>, shared: Arc<Shared>) {

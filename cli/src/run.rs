@@ -1,0 +1,196 @@
+//! `baton run` and `baton logs`: following agents while they work.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use baton_protocol::methods::{self, RunParams, TaskLogParams, TaskRef};
+use baton_protocol::{ConnectConfig, Event, RunMode, TaskId, TaskStatus};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::commands::{CommandError, Session};
+use crate::render;
+
+type Result<T, E = CommandError> = std::result::Result<T, E>;
+
+/// Runs the plan and follows it to its end with a progress bar and the agents'
+/// activity; exits 1 when a task failed.
+pub async fn run(
+    session: &Session,
+    goal: Option<String>,
+    leader: bool,
+    predefined: bool,
+    detach: bool,
+) -> Result<()> {
+    let mut client = session
+        .connect_with(ConnectConfig {
+            start: true,
+            events: !detach,
+            ..ConnectConfig::default()
+        })
+        .await?;
+    let mode = if leader || (goal.is_some() && !predefined) {
+        RunMode::Leader
+    } else if predefined {
+        RunMode::Predefined
+    } else {
+        let status = client.request::<methods::GetStatus>(&()).await?;
+        match status.progress.by_status.available {
+            0 => RunMode::Leader,
+            _ => RunMode::Predefined,
+        }
+    };
+    let params = RunParams {
+        mode,
+        goal,
+        wait: !detach,
+    };
+    if detach {
+        client.request::<methods::Run>(&params).await?;
+        let status = client.request::<methods::GetStatus>(&()).await?;
+        session.note("the run goes on; `baton status` shows it, `baton watch` follows it");
+        return session.show(&status, |status| render::progress(&status.progress));
+    }
+
+    let tasks = client
+        .request::<methods::ListTasks>(&Default::default())
+        .await?;
+    let mut board = Board {
+        statuses: tasks
+            .into_iter()
+            .map(|task| (task.id, task.status))
+            .collect(),
+    };
+    let bar = progress_bar(session.json);
+    board.show(&bar);
+    let mut events = client.take_events().expect("asked for events");
+    let answer = client.request::<methods::Run>(&params);
+    tokio::pin!(answer);
+    let result = loop {
+        tokio::select! {
+            answer = &mut answer => break answer?,
+            Some(event) = events.recv() => {
+                if let Some(line) = board.follow(&event) {
+                    if !session.json {
+                        bar.suspend(|| eprintln!("{line}"));
+                    }
+                }
+                board.show(&bar);
+            }
+        }
+    };
+    bar.finish_and_clear();
+    let result = result.ok_or_else(|| CommandError::Input("the daemon gave no result".into()))?;
+    session.show(&result, render::run_result)?;
+    match result.tasks_failed {
+        0 => Ok(()),
+        failed => Err(CommandError::TasksFailed(failed)),
+    }
+}
+
+/// What `baton run` knows of the tasks, from the events it sees.
+struct Board {
+    statuses: HashMap<TaskId, TaskStatus>,
+}
+
+impl Board {
+    /// Updates from one event; answers a line worth printing.
+    fn follow(&mut self, event: &Event) -> Option<String> {
+        match event {
+            Event::TaskCreated(task) | Event::TaskUpdated(task) | Event::TaskCompleted(task) => {
+                self.statuses.insert(task.id.clone(), task.status);
+                matches!(event, Event::TaskCreated(_) | Event::TaskCompleted(_))
+                    .then(|| render::event(event))
+            }
+            Event::TaskFailed(task) => {
+                self.statuses.insert(task.id.clone(), task.status);
+                Some(render::event(event))
+            }
+            Event::AgentActivity(activity) if activity.kind != "finished" => {
+                Some(render::event(event))
+            }
+            Event::Discovery(_) => Some(render::event(event)),
+            _ => None,
+        }
+    }
+
+    fn show(&self, bar: &ProgressBar) {
+        let count = |status: TaskStatus| self.statuses.values().filter(|s| **s == status).count();
+        let finished =
+            count(TaskStatus::Done) + count(TaskStatus::Failed) + count(TaskStatus::Cancelled);
+        bar.set_length(self.statuses.len() as u64);
+        bar.set_position(finished as u64);
+        let mut message = format!(
+            "{} working",
+            count(TaskStatus::InProgress) + count(TaskStatus::Claimed)
+        );
+        if count(TaskStatus::Failed) > 0 {
+            message.push_str(&format!(", {} failed", count(TaskStatus::Failed)));
+        }
+        bar.set_message(message);
+    }
+}
+
+fn progress_bar(json: bool) -> ProgressBar {
+    if json || !console::Term::stderr().is_term() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} finished, {msg}")
+            .expect("a valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Prints a task's agent log; with `follow`, keeps printing until the task ends.
+pub async fn logs(session: &Session, task: TaskId, follow: bool) -> Result<()> {
+    let mut client = session
+        .connect_with(ConnectConfig {
+            start: true,
+            events: follow,
+            ..ConnectConfig::default()
+        })
+        .await?;
+    let mut events = client.take_events();
+    let mut offset = 0;
+    let mut stdout = std::io::stdout();
+    loop {
+        let chunk = client
+            .request::<methods::TaskLog>(&TaskLogParams {
+                task_id: task.clone(),
+                offset,
+            })
+            .await?;
+        offset = chunk.next_offset;
+        for line in chunk.text.lines() {
+            let shown = if session.json {
+                Some(line.to_owned())
+            } else {
+                render::log_line(line)
+            };
+            if let Some(shown) = shown {
+                writeln!(stdout, "{shown}")?;
+            }
+        }
+        stdout.flush()?;
+        let Some(events) = events.as_mut().filter(|_| chunk.text.is_empty()) else {
+            if follow {
+                continue;
+            }
+            return Ok(());
+        };
+        let now = client
+            .request::<methods::GetTask>(&TaskRef {
+                task_id: task.clone(),
+            })
+            .await?;
+        if now.status.is_finished() {
+            return Ok(());
+        }
+        // Wait for anything to happen (the agent's activity comes as events), or a
+        // moment, then read on.
+        let _ = tokio::time::timeout(Duration::from_secs(1), events.recv()).await;
+    }
+}
