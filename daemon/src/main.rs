@@ -21,6 +21,10 @@ struct Args {
     /// The workspace to serve.
     #[arg(long)]
     workspace: PathBuf,
+    /// Run as the daemon's reaper: wait until the daemon is gone (standard input
+    /// closes), then end every process its agents left.
+    #[arg(long, hide = true)]
+    reaper: bool,
 }
 
 /// What `daemon.json` says about the running daemon, for a second one to report.
@@ -33,6 +37,10 @@ struct Running {
 
 fn main() {
     let args = Args::parse();
+    if args.reaper {
+        reap(&args.workspace);
+        return;
+    }
     if let Err(err) = run(&args) {
         eprintln!("batond: {err:#}");
         std::process::exit(1);
@@ -45,6 +53,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(workspace.log_dir())
         .with_context(|| format!("cannot create {}", state_dir.display()))?;
     let _lock = lock_workspace(&state_dir)?;
+    let _reaper = start_reaper(workspace.root())?;
     exclude_from_git(workspace.root());
     let _log = start_logging(&workspace.log_dir());
 
@@ -121,6 +130,30 @@ fn lock_workspace(state_dir: &Path) -> anyhow::Result<File> {
     lock.set_len(0)?;
     writeln!(lock, "{}", std::process::id())?;
     Ok(lock)
+}
+
+/// Starts the reaper, which outlives this process by design: agents die with the
+/// daemon (their parent-death signal), but what they started would not. The reaper
+/// holds the read end of a pipe whose write end only this process has.
+fn start_reaper(root: &Path) -> anyhow::Result<std::process::Child> {
+    let exe = std::env::current_exe().context("cannot find batond itself")?;
+    std::process::Command::new(exe)
+        .arg("--workspace")
+        .arg(root)
+        .arg("--reaper")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start the agents' reaper")
+}
+
+/// The reaper's whole life: wait for the daemon's end, then end what its agents left.
+fn reap(root: &Path) {
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+    if let Ok(root) = root.canonicalize() {
+        baton_daemon::agents::end_agents_of(&root);
+    }
 }
 
 /// Keeps `.baton/` out of `git status` in a git repository, without touching files

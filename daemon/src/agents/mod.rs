@@ -16,3 +16,11 @@ mod stream;
 mod worktrees;
 
 pub use runtime::Runtime;
+
+use std::path::Path;
+
+/// Ends every process any agent of `workspace` started, wherever it went: what a
+/// daemon that died outright leaves behind.
+pub fn end_agents_of(workspace: &Path) -> usize {
+    process::kill_marked(process::WORKSPACE_MARKER, &workspace.display().to_string())
+}

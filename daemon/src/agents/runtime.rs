@@ -92,8 +92,7 @@ impl Runtime {
     /// Starts the runtime: ends what a previous daemon's agents left running, puts
     /// their tasks back in the queue, and resumes a run that was going.
     pub async fn start(orchestrator: Arc<Orchestrator>, workspace: &Path) -> Arc<Runtime> {
-        let left =
-            process::kill_marked(process::WORKSPACE_MARKER, &workspace.display().to_string());
+        let left = super::end_agents_of(workspace);
         if left > 0 {
             tracing::warn!("ended {left} agent processes left by an earlier daemon");
         }
