@@ -1,0 +1,236 @@
+/**
+ * The text of the read-only documents the extension opens: the status report
+ * (“Baton: Show Status”) and a task's agent log (“Baton: Show Task Log”).
+ */
+
+import { Config, DaemonInfo, RunResult, Status, Task } from './protocol';
+import { formatCost, formatDuration, plural, statusLabel, taskDurationMs } from './format';
+import { progressLine } from './statusText';
+
+export interface StatusReportInput {
+  status: Status;
+  tasks: readonly Task[];
+  config?: Config;
+  daemon?: DaemonInfo;
+  lastRun?: RunResult;
+  now: Date;
+}
+
+export function renderStatusReport(input: StatusReportInput): string {
+  const { status, tasks, config, daemon, lastRun, now } = input;
+  const out: string[] = [];
+  out.push('# baton status', '');
+  out.push(`Goal:      ${status.goal || '(none — run “Baton: Initialize Goal”)'}`);
+  const by = status.progress.by_status;
+  out.push(`Progress:  ${progressLine(by)} (${status.progress.percent_complete}% finished)`);
+  out.push(
+    `Tasks:     ${by.available} available, ${by.claimed} claimed, ${by.in_progress} in progress, ` +
+      `${by.done} done, ${by.failed} failed, ${by.cancelled} cancelled`,
+  );
+  if (status.run) {
+    const run = status.run;
+    out.push(`Run:       ${run.mode}, started ${run.started_at}, ${formatCost(run.cost_usd)} so far`);
+    if (run.paused_until) {
+      out.push(`           paused until ${run.paused_until} (rate limit)`);
+    }
+    if (run.stopped) {
+      out.push(`           dispatch stopped: ${run.stopped}`);
+    }
+  } else {
+    out.push(`Run:       none${status.running ? ' (dispatch is on)' : ''}`);
+  }
+  out.push(`Cost:      ${formatCost(status.cost_usd)} over all runs`);
+  if (status.last_activity) {
+    out.push(`Activity:  ${status.last_activity}`);
+  }
+  if (status.master_plan.trim()) {
+    out.push('', '## Master plan', '', status.master_plan.trim());
+  }
+  out.push('', '## Agents', '');
+  if (status.agents.length === 0) {
+    out.push('No agent holds a task.');
+  }
+  for (const agent of status.agents) {
+    const parts = [agent.id, agent.task ?? '(no task)'];
+    if (agent.since) {
+      parts.push(`since ${agent.since}`);
+    }
+    if (agent.cost_usd > 0) {
+      parts.push(formatCost(agent.cost_usd));
+    }
+    if (agent.activity) {
+      parts.push(`— ${agent.activity}`);
+    }
+    out.push(`- ${parts.join('  ')}`);
+  }
+  out.push('', '## Tasks', '');
+  if (tasks.length === 0) {
+    out.push('No tasks yet.');
+  }
+  for (const task of tasks) {
+    const duration = taskDurationMs(task, now);
+    const extra = [`P${task.priority}`];
+    if (task.dependencies.length > 0) {
+      extra.push(`after ${task.dependencies.join(', ')}`);
+    }
+    if (task.claimed_by) {
+      extra.push(task.claimed_by);
+    }
+    if (duration !== undefined) {
+      extra.push(formatDuration(duration));
+    }
+    if (task.usage.cost_usd > 0) {
+      extra.push(formatCost(task.usage.cost_usd));
+    }
+    out.push(`- ${task.id} [${statusLabel(task.status)}] ${task.description}  (${extra.join(', ')})`);
+    if (task.result?.error) {
+      out.push(`    error: ${task.result.error}`);
+    }
+  }
+  if (status.discoveries.length > 0) {
+    out.push('', '## Recent discoveries', '');
+    for (const discovery of status.discoveries) {
+      const where = discovery.related_task ? ` (${discovery.related_task})` : '';
+      out.push(`- ${discovery.agent_id}${where}: ${discovery.content}`);
+    }
+  }
+  if (lastRun) {
+    out.push('', '## Last run', '');
+    out.push(
+      `${plural(lastRun.tasks_completed, 'task')} done, ${lastRun.tasks_failed} failed, ` +
+        `${plural(lastRun.discoveries, 'discovery', 'discoveries')}, ${formatCost(lastRun.cost_usd)}`,
+    );
+    if (lastRun.summary) {
+      out.push('', lastRun.summary);
+    }
+  }
+  if (config) {
+    out.push('', '## Configuration', '');
+    out.push(`max_workers:   ${config.max_workers}`);
+    out.push(`model:         ${config.model}`);
+    out.push(`task_timeout:  ${config.task_timeout} s`);
+    out.push(`max_attempts:  ${config.max_attempts}`);
+    out.push(`budgets:       task ${budget(config.task_budget_usd)}, run ${budget(config.run_budget_usd)}`);
+    out.push(`agent_command: ${[config.agent_command, ...config.agent_args].join(' ')}`);
+    out.push(`isolation:     ${config.isolation ?? 'default (worktree in a git repository, else shared)'}`);
+  }
+  if (daemon) {
+    out.push('', '## Daemon', '');
+    out.push(`batond ${daemon.version}, pid ${daemon.pid}`);
+    out.push(`workspace: ${daemon.workspace}`);
+    out.push(`socket:    ${daemon.socket}`);
+    out.push(`log:       ${daemon.log_file}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+function budget(usd: number | null): string {
+  return usd === null ? 'none' : formatCost(usd);
+}
+
+/**
+ * A task's agent log (Claude Code's stream-json, one event a line) as a readable
+ * transcript. Lines that are not JSON are kept as they are.
+ */
+export function renderTaskLog(taskId: string, log: string): string {
+  const out: string[] = [`# Agent log of ${taskId}`, ''];
+  if (log.trim() === '') {
+    out.push('(empty: no agent has worked on this task yet)');
+  }
+  for (const line of log.split('\n')) {
+    if (line.trim() === '') {
+      continue;
+    }
+    out.push(...renderEvent(line));
+  }
+  return out.join('\n') + '\n';
+}
+
+function renderEvent(line: string): string[] {
+  let event: unknown;
+  try {
+    event = JSON.parse(line);
+  } catch {
+    return [line];
+  }
+  if (typeof event !== 'object' || event === null) {
+    return [line];
+  }
+  const e = event as Record<string, unknown>;
+  const type = String(e.type ?? '');
+  switch (type) {
+    case 'system':
+      if (e.subtype === 'init') {
+        const model = typeof e.model === 'string' ? `, model ${e.model}` : '';
+        return ['', `── session ${String(e.session_id ?? '?')}${model} ──`];
+      }
+      return [`[system] ${String(e.subtype ?? '')}`];
+    case 'assistant':
+    case 'user':
+      return messageLines(type, e.message);
+    case 'result': {
+      const ok = e.is_error === true ? 'error' : String(e.subtype ?? 'result');
+      const cost = typeof e.total_cost_usd === 'number' ? `, ${formatCost(e.total_cost_usd)}` : '';
+      const turns = typeof e.num_turns === 'number' ? `, ${plural(e.num_turns, 'turn')}` : '';
+      const duration = typeof e.duration_ms === 'number' ? `, ${formatDuration(e.duration_ms)}` : '';
+      const lines = [`[result: ${ok}${cost}${turns}${duration}]`];
+      if (typeof e.result === 'string' && e.result) {
+        lines.push(indent(e.result));
+      }
+      return lines;
+    }
+    default:
+      return [`[${type || 'event'}] ${line.length > 200 ? `${line.slice(0, 199)}…` : line}`];
+  }
+}
+
+function messageLines(role: string, message: unknown): string[] {
+  if (typeof message !== 'object' || message === null) {
+    return [];
+  }
+  const content = (message as Record<string, unknown>).content;
+  if (typeof content === 'string') {
+    return [`[${role}] ${content}`];
+  }
+  if (!Array.isArray(content)) {
+    return [];
+  }
+  const lines: string[] = [];
+  for (const block of content) {
+    if (typeof block !== 'object' || block === null) {
+      continue;
+    }
+    const b = block as Record<string, unknown>;
+    switch (b.type) {
+      case 'text':
+        lines.push(`[${role}] ${String(b.text ?? '')}`);
+        break;
+      case 'tool_use': {
+        const input = b.input === undefined ? '' : ` ${truncate(JSON.stringify(b.input), 160)}`;
+        lines.push(`[tool] ${String(b.name ?? '?')}${input}`);
+        break;
+      }
+      case 'tool_result': {
+        const text = typeof b.content === 'string' ? b.content : JSON.stringify(b.content ?? '');
+        lines.push(`[tool result${b.is_error === true ? ', error' : ''}] ${truncate(text.replace(/\s+/g, ' '), 160)}`);
+        break;
+      }
+      case 'thinking':
+        break;
+      default:
+        lines.push(`[${role}: ${String(b.type)}]`);
+    }
+  }
+  return lines;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => `    ${line}`)
+    .join('\n');
+}

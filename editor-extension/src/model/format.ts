@@ -1,0 +1,71 @@
+/** Small formatting helpers shared by the views, the status bar and the documents. */
+
+import { Task } from './protocol';
+
+/** `850ms`, `12s`, `3m 05s`, `1h 02m`. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) {
+    return '';
+  }
+  if (ms < 1000) {
+    return `${Math.round(ms)}ms`;
+  }
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 60) {
+    return `${seconds}s`;
+  }
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) {
+    return `${minutes}m ${String(seconds % 60).padStart(2, '0')}s`;
+  }
+  const hours = Math.floor(minutes / 60);
+  return `${hours}h ${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+/** `$0.00`, `$0.0123` for small amounts, `$1.84`. */
+export function formatCost(usd: number): string {
+  if (!Number.isFinite(usd)) {
+    return '';
+  }
+  if (usd > 0 && usd < 0.01) {
+    return `$${usd.toFixed(4)}`;
+  }
+  return `$${usd.toFixed(2)}`;
+}
+
+/**
+ * How long the task has been worked on: from its claim to its end, or to `now` while
+ * it is held. Undefined when it was never claimed.
+ */
+export function taskDurationMs(task: Task, now: Date): number | undefined {
+  if (task.claimed_at === null) {
+    return undefined;
+  }
+  const start = Date.parse(task.claimed_at);
+  const end = task.completed_at !== null ? Date.parse(task.completed_at) : now.getTime();
+  if (Number.isNaN(start) || Number.isNaN(end) || end < start) {
+    return undefined;
+  }
+  return end - start;
+}
+
+/** The status as people say it. */
+export function statusLabel(status: string): string {
+  switch (status) {
+    case 'in_progress':
+      return 'in progress';
+    default:
+      return status;
+  }
+}
+
+/** One line of at most `max` characters (newlines folded, an ellipsis when cut). */
+export function oneLine(text: string, max = 120): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** `1 task`, `2 tasks`; `2 discoveries` with the plural given. */
+export function plural(count: number, noun: string, nouns = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : nouns}`;
+}

@@ -1,0 +1,251 @@
+/**
+ * The wire types of the baton protocol (docs/protocol.md), as the daemon sends them:
+ * snake_case fields, camelCase method names under `baton/`. Unknown fields are
+ * ignored, so a newer daemon's additions do no harm.
+ */
+
+export type TaskStatus = 'available' | 'claimed' | 'in_progress' | 'done' | 'failed' | 'cancelled';
+
+export const TASK_STATUSES: readonly TaskStatus[] = [
+  'available',
+  'claimed',
+  'in_progress',
+  'done',
+  'failed',
+  'cancelled',
+];
+
+export interface TaskContext {
+  files: string[];
+  hints: string;
+  parent_task: string | null;
+}
+
+export interface TaskResult {
+  output: string;
+  files_modified: string[];
+  files_created: string[];
+  error: string | null;
+  discoveries: string[];
+  subtasks_created: string[];
+}
+
+export interface Usage {
+  cost_usd: number;
+  input_tokens: number;
+  output_tokens: number;
+  turns: number;
+  duration_ms: number;
+}
+
+export interface Task {
+  id: string;
+  description: string;
+  status: TaskStatus;
+  priority: number;
+  claimed_by: string | null;
+  dependencies: string[];
+  context: TaskContext;
+  result: TaskResult | null;
+  created_at: string;
+  claimed_at: string | null;
+  completed_at: string | null;
+  attempts: number;
+  failed_dependency?: string;
+  usage: Usage;
+  session_id?: string;
+  permission_denials?: string[];
+}
+
+export interface Discovery {
+  agent_id: string;
+  content: string;
+  related_task: string | null;
+  tags: string[];
+  created_at: string;
+}
+
+export interface Config {
+  max_workers: number;
+  model: string;
+  task_timeout: number;
+  max_attempts: number;
+  task_budget_usd: number | null;
+  run_budget_usd: number | null;
+  agent_command: string;
+  agent_args: string[];
+  permission_mode: string;
+  allowed_tools: string[];
+  isolation: 'worktree' | 'shared' | null;
+  leader_prompt: string | null;
+  worker_prompt: string | null;
+  /** Where finished tasks are merged (newer daemons). */
+  integration_branch?: string;
+}
+
+export type ConfigPatch = Partial<Config>;
+
+export interface ByStatus {
+  available: number;
+  claimed: number;
+  in_progress: number;
+  done: number;
+  failed: number;
+  cancelled: number;
+}
+
+export interface Progress {
+  total_tasks: number;
+  percent_complete: number;
+  by_status: ByStatus;
+}
+
+export interface AgentStatus {
+  id: string;
+  task: string | null;
+  since: string | null;
+  activity: string | null;
+  cost_usd: number;
+}
+
+export type RunMode = 'leader' | 'predefined';
+
+export interface RunStatus {
+  mode: RunMode;
+  started_at: string;
+  cost_usd: number;
+  paused_until: string | null;
+  stopped: string | null;
+}
+
+export interface Status {
+  goal: string;
+  master_plan: string;
+  running: boolean;
+  progress: Progress;
+  agents: AgentStatus[];
+  discoveries: Discovery[];
+  run: RunStatus | null;
+  cost_usd: number;
+  last_activity: string | null;
+}
+
+export interface RunResult {
+  goal: string;
+  tasks_completed: number;
+  tasks_failed: number;
+  discoveries: number;
+  summary: string;
+  cost_usd: number;
+}
+
+export interface RunStarted {
+  mode: RunMode;
+  goal: string;
+}
+
+export type AgentActivityKind = 'started' | 'tool' | 'text' | 'finished';
+
+export interface AgentActivity {
+  agent_id: string;
+  task_id: string | null;
+  kind: AgentActivityKind | string;
+  text: string;
+}
+
+export interface StateChange {
+  reason: string;
+}
+
+export interface DaemonInfo {
+  version: string;
+  pid: number;
+  workspace: string;
+  socket: string;
+  log_file: string;
+}
+
+export interface TaskLogChunk {
+  text: string;
+  next_offset: number;
+}
+
+export interface SavedState {
+  path: string;
+  tasks: number;
+  discoveries: number;
+}
+
+export interface MergeResult {
+  message: string;
+}
+
+export interface NewTask {
+  description: string;
+  priority?: number;
+  dependencies?: string[];
+  context_files?: string[];
+  hints?: string;
+}
+
+export interface RunParams {
+  mode: RunMode;
+  goal?: string;
+  wait: boolean;
+}
+
+/** Work-done progress values (`$/progress`), as LSP defines them. */
+export type WorkDoneProgressValue =
+  | { kind: 'begin'; title: string; message?: string; percentage?: number; cancellable?: boolean }
+  | { kind: 'report'; message?: string; percentage?: number; cancellable?: boolean }
+  | { kind: 'end'; message?: string };
+
+/** Request method names. A method marked "no params" is sent without `params`. */
+export const Method = {
+  init: 'baton/init',
+  configure: 'baton/configure',
+  getConfig: 'baton/getConfig', // no params
+  start: 'baton/start', // no params
+  stop: 'baton/stop', // no params
+  addTask: 'baton/addTask',
+  listTasks: 'baton/listTasks',
+  getTask: 'baton/getTask',
+  cancelTask: 'baton/cancelTask',
+  retryTask: 'baton/retryTask',
+  listDiscoveries: 'baton/listDiscoveries', // no params
+  status: 'baton/status', // no params
+  saveState: 'baton/saveState',
+  loadState: 'baton/loadState',
+  run: 'baton/run',
+  taskLog: 'baton/taskLog',
+  merge: 'baton/merge', // no params
+  daemonInfo: 'baton/daemonInfo', // no params
+} as const;
+
+/** Notification method names. */
+export const Notification = {
+  taskCreated: 'baton/taskCreated',
+  taskUpdated: 'baton/taskUpdated',
+  taskCompleted: 'baton/taskCompleted',
+  taskFailed: 'baton/taskFailed',
+  discovery: 'baton/discovery',
+  agentActivity: 'baton/agentActivity',
+  runStarted: 'baton/runStarted',
+  runFinished: 'baton/runFinished',
+  stateChanged: 'baton/stateChanged',
+} as const;
+
+export const TASK_NOTIFICATIONS: readonly string[] = [
+  Notification.taskCreated,
+  Notification.taskUpdated,
+  Notification.taskCompleted,
+  Notification.taskFailed,
+];
+
+export function isFinished(status: TaskStatus): boolean {
+  return status === 'done' || status === 'failed' || status === 'cancelled';
+}
+
+export function isHeld(status: TaskStatus): boolean {
+  return status === 'claimed' || status === 'in_progress';
+}
