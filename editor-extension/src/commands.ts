@@ -1,0 +1,436 @@
+/**
+ * The commands of the palette and of the views' menus. Each asks what it needs with
+ * quick inputs, makes its request and shows the daemon's error message when there
+ * is one. None of them blocks the editor: they run as promises.
+ */
+
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { DaemonConnection } from './connection';
+import { BatonDocuments, STATUS_URI, taskLogUri } from './documents';
+import { oneLine, plural, statusLabel } from './model/format';
+import { errorMessage } from './model/messages';
+import { Config, isFinished, Method, MergeResult, NewTask, RunMode, SavedState, Status, Task } from './model/protocol';
+import { Store } from './model/store';
+import { changedFiles, compareIds, TaskNode } from './model/tasksTree';
+import { openSettings, readSettings, runDefaults } from './settings';
+import { StateSync } from './sync';
+import { TasksView, TasksViewNode } from './views/tasksView';
+
+export interface CommandContext {
+  connection: DaemonConnection;
+  sync: StateSync;
+  store: Store;
+  documents: BatonDocuments;
+  tasksView: TasksView;
+  tasksTree: vscode.TreeView<TasksViewNode>;
+  output: vscode.LogOutputChannel;
+  workspace: string;
+}
+
+/** A command's task argument: a node of the Tasks view, or a task id. */
+type TaskArgument = TaskNode | string | undefined;
+
+/** Files never offered as context files. */
+const EXCLUDED_FILES = '{**/node_modules/**,**/.git/**,**/.baton/**,**/target/**,**/out/**}';
+const MAX_CONTEXT_FILES = 5000;
+
+export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
+  const commands: [string, (...args: never[]) => Promise<unknown>][] = [
+    ['baton.init', () => initializeGoal(ctx)],
+    ['baton.addTask', () => addTask(ctx)],
+    ['baton.runLeader', () => run(ctx, 'leader')],
+    ['baton.runPredefined', () => run(ctx, 'predefined')],
+    ['baton.stop', () => stop(ctx)],
+    ['baton.showStatus', () => showStatus(ctx)],
+    ['baton.cancelTask', (arg: TaskArgument) => cancelTask(ctx, arg)],
+    ['baton.retryTask', (arg: TaskArgument) => retryTask(ctx, arg)],
+    ['baton.showTaskLog', (arg: TaskArgument) => showTaskLog(ctx, arg)],
+    ['baton.openChangedFiles', (arg: TaskArgument) => openChangedFiles(ctx, arg)],
+    ['baton.saveState', () => saveState(ctx)],
+    ['baton.loadState', () => loadState(ctx)],
+    ['baton.merge', () => merge(ctx)],
+    ['baton.openSettings', async () => openSettings()],
+    ['baton.showActivity', async () => ctx.output.show(true)],
+    ['baton.refresh', () => ctx.sync.refresh()],
+    ['baton.openFile', (file: string) => openFiles(ctx, [file])],
+    ['baton.revealTask', (id: string) => revealTask(ctx, id)],
+  ];
+  return commands.map(([id, handler]) =>
+    vscode.commands.registerCommand(id, (...args: never[]) => guarded(ctx, () => handler(...args))),
+  );
+}
+
+/** Runs a command; an error is shown as its message, never as a stack trace. */
+async function guarded(ctx: CommandContext, action: () => Promise<unknown>): Promise<void> {
+  try {
+    await action();
+  } catch (error) {
+    const message = errorMessage(error);
+    ctx.output.error(message);
+    void vscode.window.showErrorMessage(`Baton: ${message}`);
+  }
+}
+
+function say(text: string): void {
+  vscode.window.setStatusBarMessage(`Baton: ${text}`, 5000);
+}
+
+async function initializeGoal(ctx: CommandContext): Promise<void> {
+  const status = ctx.store.status;
+  const goal = await vscode.window.showInputBox({
+    title: 'Baton: Initialize Goal (1/2)',
+    prompt: 'What should the team of agents achieve?',
+    placeHolder: 'Add user authentication',
+    value: status?.goal ?? '',
+    ignoreFocusOut: true,
+    validateInput: (value) => (value.trim() === '' ? 'The goal must not be empty.' : undefined),
+  });
+  if (goal === undefined) {
+    return;
+  }
+  const plan = await vscode.window.showInputBox({
+    title: 'Baton: Initialize Goal (2/2)',
+    prompt: 'The master plan (optional). Leave it empty and the leader writes one when a run plans.',
+    placeHolder: '1. Schema  2. Endpoints  3. Tests',
+    value: status?.master_plan ?? '',
+    ignoreFocusOut: true,
+  });
+  if (plan === undefined) {
+    return;
+  }
+  await ctx.connection.request<Status>(Method.init, { goal: goal.trim(), master_plan: plan });
+  say(`goal set: ${oneLine(goal, 60)}`);
+}
+
+async function addTask(ctx: CommandContext): Promise<void> {
+  const description = await vscode.window.showInputBox({
+    title: 'Baton: Add Task (1/5)',
+    prompt: 'What needs to be done?',
+    placeHolder: 'Create the User model',
+    ignoreFocusOut: true,
+    validateInput: (value) => (value.trim() === '' ? 'The description must not be empty.' : undefined),
+  });
+  if (description === undefined) {
+    return;
+  }
+  const priority = await pickPriority();
+  if (priority === undefined) {
+    return;
+  }
+  const store = await ctx.sync.ensureLoaded();
+  const dependencies = await pickDependencies(store.tasks);
+  if (dependencies === undefined) {
+    return;
+  }
+  const contextFiles = await pickContextFiles(ctx.workspace);
+  if (contextFiles === undefined) {
+    return;
+  }
+  const hints = await vscode.window.showInputBox({
+    title: 'Baton: Add Task (5/5)',
+    prompt: 'Hints for the worker (optional)',
+    placeHolder: 'Use JWT',
+    ignoreFocusOut: true,
+  });
+  if (hints === undefined) {
+    return;
+  }
+  const task: NewTask = { description: description.trim(), priority, dependencies, context_files: contextFiles };
+  if (hints.trim() !== '') {
+    task.hints = hints.trim();
+  }
+  const added = await ctx.connection.request<Task>(Method.addTask, task);
+  say(`added ${added.id}`);
+}
+
+interface ValueItem<T> extends vscode.QuickPickItem {
+  value: T;
+}
+
+function pickPriority(): Promise<number | undefined> {
+  const items: ValueItem<number>[] = Array.from({ length: 10 }, (_, i) => {
+    const value = i + 1;
+    const description = value === 1 ? 'most urgent' : value === 5 ? 'default' : value === 10 ? 'least urgent' : undefined;
+    return { label: String(value), description, value };
+  });
+  return new Promise((resolve) => {
+    const pick = vscode.window.createQuickPick<ValueItem<number>>();
+    pick.title = 'Baton: Add Task (2/5)';
+    pick.placeholder = 'Priority: 1 is the most urgent';
+    pick.items = items;
+    pick.activeItems = [items[4]];
+    pick.ignoreFocusOut = true;
+    let chosen: number | undefined;
+    pick.onDidAccept(() => {
+      chosen = pick.selectedItems[0]?.value ?? pick.activeItems[0]?.value;
+      pick.hide();
+    });
+    pick.onDidHide(() => {
+      pick.dispose();
+      resolve(chosen);
+    });
+    pick.show();
+  });
+}
+
+async function pickDependencies(tasks: Task[]): Promise<string[] | undefined> {
+  const candidates = tasks.filter((task) => task.status !== 'failed' && task.status !== 'cancelled');
+  if (candidates.length === 0) {
+    return [];
+  }
+  const picked = await vscode.window.showQuickPick(
+    candidates.map((task) => ({
+      label: task.id,
+      description: statusLabel(task.status),
+      detail: oneLine(task.description),
+      value: task.id,
+    })),
+    {
+      title: 'Baton: Add Task (3/5)',
+      placeHolder: 'Dependencies: the tasks that must be done first (none is fine)',
+      canPickMany: true,
+      ignoreFocusOut: true,
+      matchOnDetail: true,
+    },
+  );
+  return picked?.map((item) => item.value);
+}
+
+async function pickContextFiles(workspace: string): Promise<string[] | undefined> {
+  const uris = await vscode.workspace.findFiles(
+    new vscode.RelativePattern(workspace, '**/*'),
+    EXCLUDED_FILES,
+    MAX_CONTEXT_FILES,
+  );
+  if (uris.length === 0) {
+    return [];
+  }
+  const active = vscode.window.activeTextEditor?.document.uri.fsPath;
+  const items = uris
+    .map((uri) => path.relative(workspace, uri.fsPath))
+    .filter((file) => !file.startsWith('..'))
+    .sort()
+    .map((file) => ({ label: file, picked: active !== undefined && path.join(workspace, file) === active }));
+  const picked = await vscode.window.showQuickPick(items, {
+    title: 'Baton: Add Task (4/5)',
+    placeHolder: 'Context files: files the worker should look at (none is fine)',
+    canPickMany: true,
+    ignoreFocusOut: true,
+  });
+  return picked?.map((item) => item.label);
+}
+
+async function run(ctx: CommandContext, mode: RunMode): Promise<void> {
+  const store = await ctx.sync.ensureLoaded();
+  let goal: string | undefined;
+  if (mode === 'leader') {
+    const current = store.status?.goal ?? '';
+    const answer = await vscode.window.showInputBox({
+      title: 'Baton: Run with Leader Planning',
+      prompt: 'The goal the leader plans into tasks',
+      placeHolder: 'Add user authentication',
+      value: current,
+      ignoreFocusOut: true,
+      validateInput: (value) => (value.trim() === '' ? 'The goal must not be empty.' : undefined),
+    });
+    if (answer === undefined) {
+      return;
+    }
+    // Setting the goal again would clear the master plan: only a new goal is sent.
+    goal = answer.trim() !== current.trim() ? answer.trim() : undefined;
+  } else if (!store.tasks.some((task) => task.status === 'available')) {
+    void vscode.window.showInformationMessage('Baton: no task is waiting to run; add one with “Baton: Add Task”.');
+    return;
+  }
+  const defaults = runDefaults(readSettings());
+  if (defaults) {
+    await ctx.connection.request<Config>(Method.configure, defaults);
+  }
+  await ctx.connection.request<null>(Method.run, { mode, goal, wait: false });
+  say(mode === 'leader' ? 'the leader is planning' : 'run started');
+}
+
+async function stop(ctx: CommandContext): Promise<void> {
+  const status = await ctx.connection.request<Status>(Method.stop);
+  const back = status.progress.by_status.available;
+  say(`stopped; ${plural(back, 'task')} waiting`);
+}
+
+async function showStatus(ctx: CommandContext): Promise<void> {
+  await ctx.sync.ensureLoaded();
+  const document = await vscode.workspace.openTextDocument(STATUS_URI);
+  await vscode.window.showTextDocument(document, { preview: true });
+}
+
+/** The task a command is for: its argument, else one the user picks among `candidates`. */
+async function chooseTask(
+  ctx: CommandContext,
+  arg: TaskArgument,
+  title: string,
+  filter: (task: Task) => boolean,
+  none: string,
+): Promise<Task | undefined> {
+  const store = await ctx.sync.ensureLoaded();
+  const id = typeof arg === 'string' ? arg : arg?.id;
+  if (id !== undefined) {
+    const task = store.task(id);
+    if (!task) {
+      throw new Error(`task ${id} not found; the Tasks view lists the ids`);
+    }
+    return task;
+  }
+  const candidates = store.tasks.filter(filter).sort((a, b) => compareIds(a.id, b.id));
+  if (candidates.length === 0) {
+    void vscode.window.showInformationMessage(`Baton: ${none}`);
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(
+    candidates.map((task) => ({
+      label: task.id,
+      description: statusLabel(task.status),
+      detail: oneLine(task.description),
+      task,
+    })),
+    { title, placeHolder: 'Which task?', matchOnDetail: true },
+  );
+  return picked?.task;
+}
+
+async function cancelTask(ctx: CommandContext, arg: TaskArgument): Promise<void> {
+  const task = await chooseTask(ctx, arg, 'Baton: Cancel Task', (t) => !isFinished(t.status), 'no unfinished task to cancel.');
+  if (!task) {
+    return;
+  }
+  await ctx.connection.request<Task>(Method.cancelTask, { task_id: task.id });
+  say(`${task.id} cancelled`);
+}
+
+async function retryTask(ctx: CommandContext, arg: TaskArgument): Promise<void> {
+  const task = await chooseTask(
+    ctx,
+    arg,
+    'Baton: Retry Task',
+    (t) => t.status === 'failed' || t.status === 'cancelled',
+    'no failed or cancelled task to retry.',
+  );
+  if (!task) {
+    return;
+  }
+  const reopened = await ctx.connection.request<Task[]>(Method.retryTask, { task_id: task.id });
+  const others = reopened.length - 1;
+  say(`${task.id} reopened${others > 0 ? ` with ${plural(others, 'dependent task')}` : ''}`);
+}
+
+async function showTaskLog(ctx: CommandContext, arg: TaskArgument): Promise<void> {
+  const task = await chooseTask(ctx, arg, 'Baton: Show Task Log', (t) => t.attempts > 0, 'no task has been worked on yet.');
+  if (!task) {
+    return;
+  }
+  const document = await vscode.workspace.openTextDocument(taskLogUri(task.id));
+  await vscode.window.showTextDocument(document, { preview: false });
+}
+
+async function openChangedFiles(ctx: CommandContext, arg: TaskArgument): Promise<void> {
+  const task = await chooseTask(
+    ctx,
+    arg,
+    'Baton: Open Changed Files',
+    (t) => changedFiles(t).length > 0,
+    'no task has changed files yet.',
+  );
+  if (!task) {
+    return;
+  }
+  const files = changedFiles(task);
+  if (files.length === 0) {
+    void vscode.window.showInformationMessage(`Baton: ${task.id} changed no files.`);
+    return;
+  }
+  await openFiles(ctx, files);
+}
+
+/**
+ * Opens files of the workspace. A file that is not in the working tree (a task's
+ * work merged into the integration branch, not yet into the current branch) is
+ * opened as it is on that branch.
+ */
+async function openFiles(ctx: CommandContext, files: string[]): Promise<void> {
+  let branch: string | undefined;
+  for (const file of files) {
+    const absolute = path.resolve(ctx.workspace, file);
+    if (fs.existsSync(absolute)) {
+      await vscode.window.showTextDocument(vscode.Uri.file(absolute), { preview: files.length === 1 });
+      continue;
+    }
+    branch ??= (await ctx.connection.request<Config>(Method.getConfig)).integration_branch;
+    if (!branch) {
+      throw new Error(`${file} is not in the workspace`);
+    }
+    const uri = vscode.Uri.from({
+      scheme: 'git',
+      path: absolute,
+      query: JSON.stringify({ path: absolute, ref: branch }),
+    });
+    try {
+      await vscode.window.showTextDocument(uri, { preview: files.length === 1 });
+    } catch {
+      throw new Error(
+        `${file} is not in the working tree; it is on branch ${branch} (“Baton: Merge Results into Current Branch” brings it in)`,
+      );
+    }
+  }
+}
+
+async function saveState(ctx: CommandContext): Promise<void> {
+  const uri = await vscode.window.showSaveDialog({
+    title: 'Baton: Save State',
+    defaultUri: vscode.Uri.file(path.join(ctx.workspace, 'baton-state.json')),
+    filters: { 'baton state': ['json'] },
+    saveLabel: 'Save State',
+  });
+  if (!uri) {
+    return;
+  }
+  const saved = await ctx.connection.request<SavedState>(Method.saveState, { path: uri.fsPath });
+  void vscode.window.showInformationMessage(
+    `Baton: saved ${plural(saved.tasks, 'task')} and ${plural(saved.discoveries, 'discovery', 'discoveries')} to ${saved.path}`,
+  );
+}
+
+async function loadState(ctx: CommandContext): Promise<void> {
+  const uris = await vscode.window.showOpenDialog({
+    title: 'Baton: Load State (replaces the tasks, discoveries and settings)',
+    defaultUri: vscode.Uri.file(ctx.workspace),
+    canSelectMany: false,
+    canSelectFolders: false,
+    filters: { 'baton state': ['json'] },
+    openLabel: 'Load State',
+  });
+  const uri = uris?.[0];
+  if (!uri) {
+    return;
+  }
+  const status = await ctx.connection.request<Status>(Method.loadState, { path: uri.fsPath });
+  ctx.documents.forgetLogs();
+  await ctx.sync.refresh();
+  void vscode.window.showInformationMessage(
+    `Baton: loaded ${plural(status.progress.total_tasks, 'task')} from ${path.basename(uri.fsPath)}`,
+  );
+}
+
+async function merge(ctx: CommandContext): Promise<void> {
+  const result = await ctx.connection.request<MergeResult>(Method.merge);
+  void vscode.window.showInformationMessage(`Baton: ${result.message}`);
+}
+
+async function revealTask(ctx: CommandContext, id: string): Promise<void> {
+  await ctx.sync.ensureLoaded();
+  ctx.tasksView.refresh();
+  const node = ctx.tasksView.taskNode(id);
+  if (!node) {
+    throw new Error(`task ${id} not found`);
+  }
+  await ctx.tasksTree.reveal(node, { select: true, focus: true, expand: true });
+}

@@ -1,0 +1,127 @@
+/**
+ * Read-only documents under the `baton:` scheme: the status report and the agent
+ * log of a task. Both follow the daemon: they change as the run goes.
+ */
+
+import * as vscode from 'vscode';
+import { DaemonConnection } from './connection';
+import { renderStatusReport, renderTaskLog } from './model/documents';
+import { errorMessage } from './model/messages';
+import { Config, Method, Status, TaskLogChunk } from './model/protocol';
+import { Store } from './model/store';
+import { coalesce } from './views/coalesce';
+
+export const SCHEME = 'baton';
+export const STATUS_URI = vscode.Uri.from({ scheme: SCHEME, path: '/Baton Status.md' });
+
+export function taskLogUri(taskId: string): vscode.Uri {
+  return vscode.Uri.from({ scheme: SCHEME, path: `/logs/${taskId}.log` });
+}
+
+function taskOfLogUri(uri: vscode.Uri): string | undefined {
+  const match = /^\/logs\/(.+)\.log$/.exec(uri.path);
+  return match?.[1];
+}
+
+/** What has been read of one task's log. */
+interface LogCache {
+  text: string;
+  offset: number;
+}
+
+/** The most chunks read for one refresh of a log (each is one answer of `baton/taskLog`). */
+const MAX_LOG_CHUNKS = 64;
+
+export class BatonDocuments implements vscode.TextDocumentContentProvider, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+  private readonly logs = new Map<string, LogCache>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly connection: DaemonConnection,
+    private readonly store: Store,
+  ) {
+    const statusChanged = coalesce(() => this.refreshIfOpen(STATUS_URI), 500);
+    const unsubscribe = store.onChange(statusChanged);
+    this.subscriptions.push({ dispose: unsubscribe });
+    this.subscriptions.push(
+      vscode.workspace.onDidCloseTextDocument((document) => {
+        const task = taskOfLogUri(document.uri);
+        if (document.uri.scheme === SCHEME && task) {
+          this.logs.delete(task);
+        }
+      }),
+    );
+  }
+
+  /** A task's agent did something: its open log may have grown. */
+  taskActivity(taskId: string): void {
+    this.refreshIfOpen(taskLogUri(taskId));
+  }
+
+  /** The whole state changed (a load): every log is read again from the start. */
+  forgetLogs(): void {
+    this.logs.clear();
+    for (const document of vscode.workspace.textDocuments) {
+      if (document.uri.scheme === SCHEME) {
+        this.changed.fire(document.uri);
+      }
+    }
+  }
+
+  private refreshIfOpen(uri: vscode.Uri): void {
+    if (vscode.workspace.textDocuments.some((document) => document.uri.toString() === uri.toString())) {
+      this.changed.fire(uri);
+    }
+  }
+
+  async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+    try {
+      const task = taskOfLogUri(uri);
+      if (task) {
+        return renderTaskLog(task, await this.readLog(task));
+      }
+      return await this.statusReport();
+    } catch (error) {
+      return `baton could not answer: ${errorMessage(error)}\n`;
+    }
+  }
+
+  private async statusReport(): Promise<string> {
+    const [status, config] = await Promise.all([
+      this.connection.request<Status>(Method.status),
+      this.connection.request<Config>(Method.getConfig),
+    ]);
+    return renderStatusReport({
+      status,
+      tasks: this.store.tasks,
+      config,
+      daemon: this.connection.info,
+      lastRun: this.store.lastRun,
+      now: new Date(),
+    });
+  }
+
+  /** The log so far: what was read before, and what was written since. */
+  private async readLog(taskId: string): Promise<string> {
+    const cache = this.logs.get(taskId) ?? { text: '', offset: 0 };
+    for (let i = 0; i < MAX_LOG_CHUNKS; i++) {
+      const chunk = await this.connection.request<TaskLogChunk>(Method.taskLog, { task_id: taskId, offset: cache.offset });
+      if (chunk.text === '' || chunk.next_offset <= cache.offset) {
+        break;
+      }
+      cache.text += chunk.text;
+      cache.offset = chunk.next_offset;
+    }
+    this.logs.set(taskId, cache);
+    return cache.text;
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+    for (const subscription of this.subscriptions) {
+      subscription.dispose();
+    }
+  }
+}

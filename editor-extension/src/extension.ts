@@ -1,0 +1,100 @@
+/** Wires the extension together: connection, state, status bar, views, commands. */
+
+import * as fs from 'fs';
+import * as vscode from 'vscode';
+import { Activity } from './activity';
+import { registerCommands } from './commands';
+import { DaemonConnection } from './connection';
+import { BatonDocuments, SCHEME } from './documents';
+import { Notification } from './model/protocol';
+import { Store } from './model/store';
+import { findWorkspaceRoot } from './model/workspace';
+import { StatusBar } from './statusBar';
+import { StateSync } from './sync';
+import { DiscoveriesView } from './views/discoveriesView';
+import { TasksView } from './views/tasksView';
+
+let connection: DaemonConnection | undefined;
+
+export function activate(context: vscode.ExtensionContext): void {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder || folder.uri.scheme !== 'file') {
+    context.subscriptions.push(noWorkspace(context));
+    return;
+  }
+  const workspace = findWorkspaceRoot(folder.uri.fsPath, fs.existsSync);
+  const output = vscode.window.createOutputChannel('Baton', { log: true });
+  const store = new Store();
+  const statusBar = new StatusBar(store);
+  const activity = new Activity(output);
+
+  let documents: BatonDocuments | undefined;
+  let sync: StateSync | undefined;
+  connection = new DaemonConnection(workspace, output, {
+    notification: (method, params) => {
+      sync?.notification(method, params);
+      activity.notification(method, params);
+      const taskId = taskOf(method, params);
+      if (taskId) {
+        documents?.taskActivity(taskId);
+      }
+    },
+    progress: (value) => store.progress(value),
+    connected: () => void sync?.refresh().catch(() => undefined),
+    stateChanged: (state, error) => statusBar.setConnection(state, error),
+  });
+  sync = new StateSync(connection, store);
+  documents = new BatonDocuments(connection, store);
+
+  const tasksView = new TasksView(store, workspace);
+  const tasksTree = vscode.window.createTreeView('baton.tasks', { treeDataProvider: tasksView, showCollapseAll: true });
+  const discoveriesView = new DiscoveriesView(store);
+  const discoveriesTree = vscode.window.createTreeView('baton.discoveries', { treeDataProvider: discoveriesView });
+
+  context.subscriptions.push(
+    output,
+    statusBar,
+    documents,
+    tasksView,
+    tasksTree,
+    discoveriesView,
+    discoveriesTree,
+    vscode.workspace.registerTextDocumentContentProvider(SCHEME, documents),
+    ...registerCommands({ connection, sync, store, documents, tasksView, tasksTree, output, workspace }),
+  );
+  void connection.connectIfUsed();
+}
+
+export async function deactivate(): Promise<void> {
+  await connection?.dispose();
+  connection = undefined;
+}
+
+/** The task a notification is about, if any. */
+function taskOf(method: string, params: unknown): string | undefined {
+  if (typeof params !== 'object' || params === null) {
+    return undefined;
+  }
+  if (method === Notification.agentActivity) {
+    return (params as { task_id?: string | null }).task_id ?? undefined;
+  }
+  if (method.startsWith('baton/task')) {
+    return (params as { id?: string }).id;
+  }
+  return undefined;
+}
+
+/** Without a folder there is no workspace: every command says so. */
+function noWorkspace(context: vscode.ExtensionContext): vscode.Disposable {
+  const contributed = (context.extension.packageJSON as { contributes?: { commands?: { command: string }[] } })
+    .contributes?.commands;
+  const ids = (contributed ?? []).map((command) => command.command);
+  return vscode.Disposable.from(
+    ...ids.map((id) =>
+      vscode.commands.registerCommand(id, () =>
+        vscode.window.showInformationMessage('Baton: open a folder first; baton works on the workspace folder.'),
+      ),
+    ),
+  );
+}
+
