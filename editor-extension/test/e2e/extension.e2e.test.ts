@@ -1,0 +1,313 @@
+/**
+ * The extension in a real VS Code (code-server) in headless Chromium, on a real
+ * daemon: commands from the palette, the status bar and the Tasks view following a
+ * run, notifications, context menus, state files, a daemon restart. The agents are
+ * test/fake-claude, which prints Claude Code's stream-json after a short pause.
+ * Screenshots go to test-artifacts/.
+ */
+
+import { after, before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Browser } from 'playwright-core';
+import {
+  ARTIFACTS_DIR,
+  CodeServer,
+  findTools,
+  launchBrowser,
+  makeSandbox,
+  Sandbox,
+  Tools,
+  waitUntil,
+  Workbench,
+  writeUserSettings,
+} from './harness';
+
+let tools: Tools;
+let sandbox: Sandbox;
+let server: CodeServer;
+let browser: Browser;
+let bench: Workbench;
+let failed = false;
+
+/** One step of the scenario; a failure leaves a screenshot and skips the rest. */
+function step(name: string, body: () => Promise<void>): void {
+  test(name, async (t) => {
+    if (failed) {
+      t.skip('an earlier step failed');
+      return;
+    }
+    try {
+      await body();
+    } catch (error) {
+      failed = true;
+      await bench?.screenshot(`failed-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`).catch(() => undefined);
+      throw error;
+    }
+  });
+}
+
+function baton(...args: string[]): string {
+  return execFileSync(tools.baton, ['-C', sandbox.workspace, ...args], { encoding: 'utf8', timeout: 30_000 });
+}
+
+before(async () => {
+  tools = findTools();
+  fs.rmSync(ARTIFACTS_DIR, { recursive: true, force: true });
+  sandbox = makeSandbox();
+  writeUserSettings(sandbox, {
+    'baton.path': tools.baton,
+    // A run default that the extension applies before each run.
+    'baton.run.maxWorkers': 2,
+  });
+  fs.writeFileSync(
+    path.join(sandbox.files, 'seed-state.json'),
+    JSON.stringify({
+      goal: 'Greet people',
+      tasks: [
+        {
+          id: 'task-001',
+          description: 'Write the greeting module',
+          status: 'available',
+          priority: 1,
+          created_at: '2026-11-30T00:00:00Z',
+        },
+      ],
+      discoveries: [
+        {
+          agent_id: 'scout',
+          content: 'the README promises a friendly hello',
+          related_task: 'task-001',
+          tags: ['docs'],
+          created_at: '2026-11-30T00:00:01Z',
+        },
+      ],
+      config: { agent_command: tools.fakeClaude, max_workers: 3 },
+    }),
+  );
+  fs.writeFileSync(
+    path.join(sandbox.files, 'broken-state.json'),
+    JSON.stringify({
+      tasks: [
+        {
+          id: 'task-001',
+          description: 'Depends on nothing that exists',
+          status: 'available',
+          priority: 1,
+          dependencies: ['task-000'],
+          created_at: '2026-11-30T00:00:00Z',
+        },
+      ],
+    }),
+  );
+  server = new CodeServer(tools, sandbox);
+  server.installExtension();
+  await server.start();
+  browser = await launchBrowser(tools);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  bench = new Workbench(page);
+});
+
+after(async () => {
+  await browser?.close().catch(() => undefined);
+  server?.stop();
+  if (sandbox) {
+    try {
+      baton('daemon', 'stop');
+    } catch {
+      // No daemon left.
+    }
+    if (!failed && !process.env.BATON_E2E_KEEP) {
+      fs.rmSync(sandbox.root, { recursive: true, force: true });
+    } else {
+      console.log(`sandbox kept at ${sandbox.root}`);
+    }
+  }
+});
+
+step('the extension starts quietly in a workspace that does not use baton yet', async () => {
+  await bench.open(server.url, sandbox.workspace);
+  assert.equal(await bench.statusText(), 'Baton');
+  assert.equal(fs.existsSync(path.join(sandbox.workspace, '.baton')), false, 'no daemon is started unasked');
+  await bench.showBatonViews();
+  await bench.widenSideBar(620);
+  await bench.pane('Tasks').getByText('No tasks yet').waitFor({ timeout: 10_000 });
+  await bench.screenshot('01-opened');
+});
+
+step('Load State starts the daemon and shows the tasks and discoveries of the file', async () => {
+  await bench.runCommand('Baton: Load State');
+  await bench.answerFileDialog(path.join(sandbox.files, 'seed-state.json'));
+  await bench.waitForNotification(/loaded 1 task from seed-state\.json/);
+  await bench.waitForStatus(/Baton: idle · 0\/1 done$/);
+  await bench.waitForRow('Tasks', 'Available (1)');
+  await bench.waitForRow('Tasks', 'task-001 Write the greeting module');
+  await bench.waitForRow('Discoveries', 'the README promises a friendly hello');
+  await bench.clearNotifications();
+  assert.ok(fs.existsSync(path.join(sandbox.workspace, '.baton')), 'the daemon keeps its state in the workspace');
+});
+
+step('Initialize Goal sets the goal through two input boxes', async () => {
+  await bench.runCommand('Baton: Initialize Goal');
+  await bench.answer('Initialize Goal (1/2)', 'Greet people in their own language');
+  await bench.answer('Initialize Goal (2/2)', '');
+  await waitUntil(
+    () => JSON.parse(baton('status', '--json')).goal === 'Greet people in their own language',
+    10_000,
+    'the goal to be set',
+  );
+});
+
+step('Add Task asks for description, priority, dependencies, context files and hints', async () => {
+  await bench.runCommand('Baton: Add Task');
+  await bench.answer('Add Task (1/5)', 'Add tests for the greeting');
+  await bench.answer('Add Task (2/5)', '2');
+  await bench.pickMany('Add Task (3/5)', ['task-001']);
+  await bench.pickMany('Add Task (4/5)', ['README.md']);
+  await bench.answer('Add Task (5/5)', 'Cover the default language');
+  await bench.waitForRow('Tasks', 'task-002 Add tests for the greeting');
+
+  await bench.runCommand('Baton: Add Task');
+  await bench.answer('Add Task (1/5)', 'Document the greeting');
+  await bench.answer('Add Task (2/5)', '');
+  await bench.pickMany('Add Task (3/5)', []);
+  await bench.pickMany('Add Task (4/5)', []);
+  await bench.answer('Add Task (5/5)', '');
+  await bench.waitForRow('Tasks', 'Available (3)');
+
+  const added = JSON.parse(baton('show', 'task-002', '--json'));
+  assert.equal(added.priority, 2);
+  assert.deepEqual(added.dependencies, ['task-001']);
+  assert.deepEqual(added.context.files, ['README.md']);
+  assert.equal(added.context.hints, 'Cover the default language');
+  assert.equal(JSON.parse(baton('show', 'task-003', '--json')).priority, 5);
+  await bench.waitForStatus(/Baton: idle · 0\/3 done$/);
+  await bench.screenshot('02-tasks-added');
+});
+
+step('Run Predefined Tasks: the status bar and the Tasks view follow the run', async () => {
+  await bench.runCommand('Baton: Run Predefined Tasks');
+  // Two agents at once: the run default of the settings (max_workers 2).
+  await bench.waitForStatus(/Baton: 0\/3 done, 2 agents/, 20_000);
+  await bench.waitForRow('Tasks', /In progress \(2\)|Claimed \(2\)/);
+  await bench.screenshot('03-run-in-progress');
+  // The two first tasks done, the one that waited for task-001 at work.
+  await bench.waitForStatus(/Baton: 2\/3 done, 1 agent$/, 20_000);
+  await bench.waitForRow('Tasks', 'Done (2)');
+  // The daemon's work-done progress ($/progress) reaches the status bar's tooltip.
+  await waitUntil(
+    async () => /Running — \d+% finished/.test((await bench.statusItem().getAttribute('aria-label')) ?? ''),
+    10_000,
+    'the status bar to show the percentage the daemon reported',
+  );
+  await bench.screenshot('04-run-half-way');
+  const finished = await bench.waitForNotification(/run finished: 3 done, 0 failed/, 30_000);
+  await bench.waitForStatus(/Baton: idle · 3\/3 done$/);
+  await bench.waitForRow('Tasks', 'Done (3)');
+  await bench.waitForRow('Discoveries', 'fake agent finished task-002');
+  await bench.row('Tasks', 'task-002 Add tests for the greeting').hover();
+  await bench.screenshot('05-run-finished');
+  assert.match((await finished.textContent()) ?? '', /\$0\.0\d/);
+  const description = await bench.row('Tasks', 'task-002').textContent();
+  assert.match(description ?? '', /P2 · after task-001 · worker-\d · \d+s · \$0\.01/);
+  await bench.clearNotifications();
+});
+
+step('the status bar opens the status, which shows the run defaults applied', async () => {
+  await bench.statusItem().click();
+  await bench.waitForEditor('Baton Status.md', /Progress: +3\/3 done/);
+  await bench.waitForEditor('Baton Status.md', /Goal: +Greet people in their own language/);
+  const config = JSON.parse(baton('config', '--json'));
+  assert.equal(config.max_workers, 2, 'baton.run.maxWorkers was applied before the run');
+  await bench.screenshot('06-status');
+});
+
+step('Show Task Log shows what the agent did', async () => {
+  await bench.runCommand('Baton: Show Task Log');
+  await bench.quickInput().locator('.monaco-list-row', { hasText: 'task-001' }).first().waitFor({ timeout: 10_000 });
+  await bench.answer('Show Task Log', 'task-001');
+  await bench.waitForEditor('task-001.log', /\[result: success, \$0\.01, 1 turn, 500ms\]/);
+  assert.match(await bench.editorText(), /\[tool\] Write/);
+  await bench.screenshot('07-task-log');
+});
+
+step('the Tasks view opens the files a task changed', async () => {
+  const row = await bench.waitForRow('Tasks', 'task-003 Document the greeting');
+  await bench.contextMenu(row, 'Open Changed Files');
+  await bench.waitForEditor('task-003.txt', /written by worker-\d for task-003/);
+});
+
+step('agent activity goes to the Baton output channel', async () => {
+  await bench.runCommand('Baton: Show Agent Activity');
+  const output = bench.page.locator('.part.panel .monaco-editor .view-lines').first();
+  await waitUntil(
+    async () => /worker-\d \(task-00\d\): uses Write/.test((await output.innerText().catch(() => '')).replace(/\u00a0/g, ' ')),
+    15_000,
+    'the output channel to show agent activity',
+  );
+  await bench.screenshot('08-agent-activity');
+});
+
+step('a failing task is announced, with its log one click away', async () => {
+  await bench.runCommand('Baton: Add Task');
+  await bench.answer('Add Task (1/5)', 'Translate the greeting [fail]');
+  await bench.answer('Add Task (2/5)', '');
+  await bench.pickMany('Add Task (3/5)', []);
+  await bench.pickMany('Add Task (4/5)', []);
+  await bench.answer('Add Task (5/5)', '');
+  await bench.waitForRow('Tasks', 'task-004 Translate the greeting');
+  await bench.runCommand('Baton: Run Predefined Tasks');
+  const toast = await bench.waitForNotification(/task-004 failed: .*the fake agent was told to fail/, 30_000);
+  await bench.waitForNotification(/run finished: 3 done, 1 failed/, 30_000);
+  await bench.waitForStatus(/Baton: idle · 3\/4 done, 1 failed$/);
+  await bench.waitForRow('Tasks', 'Failed (1)');
+  await bench.screenshot('09-task-failed');
+  await toast.locator('.monaco-button', { hasText: 'Show Log' }).click();
+  await bench.waitForEditor('task-004.log', /\[result: error/);
+  await bench.clearNotifications();
+});
+
+step('the Tasks view retries and cancels a task from its context menu', async () => {
+  await bench.contextMenu(await bench.waitForRow('Tasks', 'task-004'), 'Retry Task');
+  await bench.waitForRow('Tasks', 'Available (1)');
+  await bench.contextMenu(await bench.waitForRow('Tasks', 'task-004'), 'Cancel Task');
+  await bench.waitForRow('Tasks', 'Cancelled (1)');
+  assert.equal(JSON.parse(baton('show', 'task-004', '--json')).status, 'cancelled');
+  await bench.screenshot('10-retried-and-cancelled');
+});
+
+step('Save State writes the state file', async () => {
+  const file = path.join(sandbox.files, 'saved-state.json');
+  await bench.runCommand('Baton: Save State');
+  await bench.answerFileDialog(file);
+  await bench.waitForNotification(/saved 4 tasks and 4 discoveries/);
+  const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+  assert.equal(saved.tasks.length, 4);
+  await bench.clearNotifications();
+});
+
+step("a daemon error is shown as the daemon's message", async () => {
+  await bench.runCommand('Baton: Load State');
+  await bench.answerFileDialog(path.join(sandbox.files, 'broken-state.json'));
+  const toast = await bench.waitForNotification(/dependency task-000 of task-001 does not exist/);
+  const text = (await toast.textContent()) ?? '';
+  assert.doesNotMatch(text, /\bat .+:\d+:\d+/, 'no stack trace');
+  assert.doesNotMatch(text, /Request .* failed/);
+  await bench.screenshot('11-daemon-error');
+  // Nothing changed.
+  await bench.waitForRow('Tasks', 'Done (3)');
+  await bench.clearNotifications();
+});
+
+step('the extension reconnects when the daemon restarts', async () => {
+  baton('daemon', 'stop');
+  await bench.waitForStatus(/Baton: disconnected/, 15_000);
+  await bench.screenshot('12-disconnected');
+  baton('daemon', 'start');
+  await bench.waitForStatus(/Baton: idle · 3\/4 done, 1 cancelled$/, 20_000);
+  await bench.runCommand('Baton: Show Status');
+  await bench.waitForEditor('Baton Status.md', /Progress: +3\/4 done/);
+  await bench.screenshot('13-reconnected');
+});
