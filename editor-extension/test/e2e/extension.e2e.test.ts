@@ -311,3 +311,31 @@ step('the extension reconnects when the daemon restarts', async () => {
   await bench.waitForEditor('Baton Status.md', /Progress: +3\/4 done/);
   await bench.screenshot('13-reconnected');
 });
+
+step('Stop ends the agents of a run, and their tasks go back to the queue', async () => {
+  await bench.runCommand('Baton: Add Task');
+  await bench.answer('Add Task (1/5)', 'Polish the greeting');
+  await bench.answer('Add Task (2/5)', '');
+  await bench.pickMany('Add Task (3/5)', []);
+  await bench.pickMany('Add Task (4/5)', []);
+  await bench.answer('Add Task (5/5)', '');
+  await bench.waitForRow('Tasks', 'task-005 Polish the greeting');
+  await bench.runCommand('Baton: Run Predefined Tasks');
+  await bench.waitForStatus(/Baton: 3\/5 done, 1 cancelled, 1 agent$/, 20_000);
+  await bench.runCommand('Baton: Stop');
+  await bench.waitForStatus(/Baton: idle · 3\/5 done, 1 cancelled$/, 20_000);
+  await bench.waitForRow('Tasks', 'Available (1)');
+  assert.equal(JSON.parse(baton('show', 'task-005', '--json')).status, 'available');
+  await bench.clearNotifications();
+});
+
+step('Run with Leader Planning: the leader plans the goal, then the workers run its tasks', async () => {
+  await bench.runCommand('Baton: Run with Leader Planning');
+  await bench.answer('Run with Leader Planning', 'Greet people in three languages');
+  await bench.waitForRow('Tasks', 'Say hello in French', 30_000);
+  await bench.waitForNotification(/run finished: 6 done, 0 failed/, 60_000);
+  await bench.waitForStatus(/Baton: idle · 6\/7 done, 1 cancelled$/);
+  await bench.waitForRow('Tasks', 'Done (6)');
+  assert.equal(JSON.parse(baton('status', '--json')).goal, 'Greet people in three languages');
+  await bench.screenshot('14-leader-run');
+});
