@@ -65,17 +65,6 @@ export class Store {
     this.changed();
   }
 
-  /** Forgets the state (the connection is gone). */
-  clear(): void {
-    this.tasksById = new Map();
-    this.discoveryList = [];
-    this.statusValue = undefined;
-    this.agents = new Map();
-    this.runActiveValue = false;
-    this.progressValue = undefined;
-    this.changed();
-  }
-
   /** A task notification: created, updated, completed or failed. */
   applyTask(task: Task): void {
     this.tasksById.set(task.id, task);

@@ -75,12 +75,3 @@ test('busy agents: started and not finished, or holding a task', () => {
   store.applyNotification('baton/taskCompleted', task({ id: 'task-001', status: 'done', claimed_by: 'outside' }));
   assert.deepEqual(store.busyAgents(), []);
 });
-
-test('clearing forgets everything', () => {
-  const store = new Store();
-  store.reset({ status: status(), tasks: [task({ id: 'task-001' })], discoveries: [discovery()] });
-  store.clear();
-  assert.equal(store.loaded, false);
-  assert.deepEqual(store.tasks, []);
-  assert.deepEqual(store.discoveries, []);
-});
