@@ -2,6 +2,9 @@
 //! `batond` binaries, and a protocol client, with nothing shared between tests so
 //! that they run in parallel.
 
+pub mod claude;
+pub mod model_server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
