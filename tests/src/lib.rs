@@ -2,6 +2,7 @@
 //! `batond` binaries, and a protocol client, with nothing shared between tests so
 //! that they run in parallel.
 
+pub mod agent_workspace;
 pub mod claude;
 pub mod model_server;
 

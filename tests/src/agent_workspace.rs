@@ -1,0 +1,215 @@
+//! A workspace whose daemon runs the real Claude Code binary against a scripted model
+//! server: the daemon is started with the model server's address and a private HOME,
+//! so parallel tests never share either.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use baton_protocol::methods::{self as m};
+use baton_protocol::{Client, ConnectConfig, RunMode, RunResult, Task, TaskId};
+use serde_json::{json, Value};
+
+use crate::claude::{claude_binary, claude_env, TEST_MODEL};
+use crate::model_server::{script, ModelServer};
+use crate::{bin_dir, wait_until, TestWorkspace};
+
+/// A workspace, its model server and its daemon.
+pub struct AgentWorkspace {
+    pub workspace: TestWorkspace,
+    pub model: ModelServer,
+    home: tempfile::TempDir,
+    /// The daemons this workspace started, reaped when it goes.
+    daemons: std::sync::Mutex<Vec<std::process::Child>>,
+}
+
+impl AgentWorkspace {
+    /// A workspace that is not a git repository (agents share it).
+    pub fn new() -> AgentWorkspace {
+        AgentWorkspace {
+            workspace: TestWorkspace::new(),
+            model: ModelServer::start(),
+            home: tempfile::tempdir().expect("a private HOME"),
+            daemons: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A workspace that is a git repository with one commit.
+    pub fn git() -> AgentWorkspace {
+        let agents = AgentWorkspace::new();
+        let root = agents.root();
+        git(root, &["init", "--quiet", "--initial-branch=main"]);
+        git(root, &["config", "user.email", "dev@example.com"]);
+        git(root, &["config", "user.name", "Dev"]);
+        std::fs::write(root.join("README.md"), "a project\n").expect("README");
+        git(root, &["add", "README.md"]);
+        git(root, &["commit", "--quiet", "-m", "start"]);
+        agents
+    }
+
+    pub fn root(&self) -> &Path {
+        self.workspace.root()
+    }
+
+    /// Starts the daemon with the model server and HOME in its environment, and a
+    /// client; configures `claude` as the agent with `max_workers` and `task_timeout`.
+    pub async fn start(&self, max_workers: u32, task_timeout: u64) -> Client {
+        let mut command = Command::new(bin_dir().join("batond"));
+        command
+            .arg("--workspace")
+            .arg(self.root())
+            // Not IS_SANDBOX: agents get exactly the permissions baton gives them.
+            .envs(
+                claude_env(self.model.url(), self.home.path())
+                    .into_iter()
+                    .filter(|(name, _)| *name != "IS_SANDBOX"),
+            )
+            .env("BATON_CLI", bin_dir().join("baton"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let daemon = command.spawn().expect("batond starts");
+        self.daemons.lock().expect("daemons").push(daemon);
+        let socket = self.workspace.workspace().socket_path();
+        wait_until(Duration::from_secs(10), || {
+            std::os::unix::net::UnixStream::connect(&socket).is_ok()
+        });
+        let client = self.client(true).await;
+        client
+            .request::<m::Configure>(&m::ConfigPatch {
+                agent_command: Some(claude_binary().display().to_string()),
+                model: Some(TEST_MODEL.into()),
+                max_workers: Some(max_workers),
+                task_timeout: Some(task_timeout),
+                ..Default::default()
+            })
+            .await
+            .expect("the agent is configured");
+        client
+    }
+
+    /// Another client of the running daemon.
+    pub async fn client(&self, events: bool) -> Client {
+        Client::connect(
+            &self.workspace.workspace(),
+            &ConnectConfig {
+                events,
+                ..ConnectConfig::default()
+            },
+        )
+        .await
+        .expect("the daemon answers")
+    }
+}
+
+impl Drop for AgentWorkspace {
+    fn drop(&mut self) {
+        for mut daemon in self.daemons.lock().expect("daemons").drain(..) {
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+        }
+    }
+}
+
+impl Default for AgentWorkspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A script step: run a shell command with the Bash tool.
+pub fn bash(command: &str) -> Value {
+    json!({ "tool": "Bash", "input": { "command": command, "description": "a scripted step", "timeout": 600000 } })
+}
+
+/// A script step: call one of baton's MCP tools.
+pub fn baton_tool(name: &str, input: Value) -> Value {
+    json!({ "tool": format!("mcp__baton__{name}"), "input": input })
+}
+
+/// A script step: the agent's final answer.
+pub fn say(text: &str) -> Value {
+    json!({ "text": text })
+}
+
+/// Runs the plan and waits for its result.
+pub async fn run(client: &Client, mode: RunMode) -> RunResult {
+    tokio::time::timeout(
+        Duration::from_secs(180),
+        client.request::<m::Run>(&m::RunParams {
+            mode,
+            goal: None,
+            wait: true,
+        }),
+    )
+    .await
+    .expect("the run ends in time")
+    .expect("the run is answered")
+    .expect("a waited run has a result")
+}
+
+/// Starts running the predefined tasks without waiting.
+pub async fn start_run(client: &Client) {
+    client
+        .request::<m::Run>(&m::RunParams {
+            mode: RunMode::Predefined,
+            goal: None,
+            wait: false,
+        })
+        .await
+        .expect("the run starts");
+}
+
+/// A task whose agent follows `steps` (see [`crate::model_server`]).
+pub fn scripted(description: &str, steps: &[Value]) -> m::NewTask {
+    m::NewTask::new(format!("{description}\n{}", script(steps)))
+}
+
+/// Adds a scripted task and answers its id.
+pub async fn add_scripted(
+    client: &Client,
+    description: &str,
+    steps: &[Value],
+    dependencies: &[&TaskId],
+) -> TaskId {
+    let mut task = scripted(description, steps);
+    task.dependencies = dependencies.iter().map(|id| (*id).clone()).collect();
+    client
+        .request::<m::AddTask>(&task)
+        .await
+        .expect("the task is added")
+        .id
+}
+
+pub async fn task(client: &Client, id: &TaskId) -> Task {
+    client
+        .request::<m::GetTask>(&m::TaskRef {
+            task_id: id.clone(),
+        })
+        .await
+        .expect("the task exists")
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .expect("git runs");
+    assert!(status.success(), "git {args:?} failed");
+}
+
+/// `git ARGS` in `dir`, answering its output.
+pub fn git_output(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}

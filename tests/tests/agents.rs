@@ -1,0 +1,594 @@
+//! Runs with the real Claude Code binary against a scripted model: the daemon starts
+//! real `claude` processes, which call the real `baton mcp` bridge.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use baton_protocol::methods::{self as m, Event};
+use baton_protocol::{Client, RunMode, TaskId, TaskStatus};
+use baton_tests::agent_workspace::{
+    add_scripted, bash, baton_tool, run, say, start_run, task, AgentWorkspace,
+};
+use baton_tests::{process_exists, wait_until};
+use serde_json::{json, Value};
+
+async fn next_event(client: &mut Client) -> Event {
+    let events = client.events().expect("this client asked for events");
+    tokio::time::timeout(Duration::from_secs(60), events.recv())
+        .await
+        .expect("an event arrives")
+        .expect("the connection stays open")
+}
+
+/// Waits until the task reaches `status`, reading events.
+async fn wait_for_status(client: &mut Client, id: &TaskId, status: TaskStatus) {
+    loop {
+        if let Event::TaskUpdated(task) | Event::TaskCompleted(task) | Event::TaskFailed(task) =
+            next_event(client).await
+        {
+            if &task.id == id && task.status == status {
+                return;
+            }
+        }
+    }
+}
+
+fn read_pid(path: &std::path::Path) -> u32 {
+    wait_until(Duration::from_secs(60), || {
+        std::fs::read_to_string(path).is_ok_and(|text| text.trim().parse::<u32>().is_ok())
+    });
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_predefined_graph_runs_in_dependency_order_and_answers_the_reference_result() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(3, 120).await;
+    let first = add_scripted(
+        &client,
+        "write the greeting",
+        &[bash("echo hello > greeting.txt"), say("wrote it")],
+        &[],
+    )
+    .await;
+    let second = add_scripted(
+        &client,
+        "extend the greeting",
+        &[
+            bash("test -f greeting.txt && cat greeting.txt > both.txt && echo world >> both.txt"),
+            say("extended it"),
+        ],
+        &[&first],
+    )
+    .await;
+    let third = add_scripted(
+        &client,
+        "count the words",
+        &[bash("wc -w < both.txt > count.txt"), say("counted")],
+        &[&second],
+    )
+    .await;
+
+    let result = run(&client, RunMode::Predefined).await;
+
+    let both = std::fs::read_to_string(agents.root().join("both.txt")).unwrap();
+    assert_eq!(
+        both, "hello\nworld\n",
+        "the second task saw the first one's file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(agents.root().join("count.txt"))
+            .unwrap()
+            .trim(),
+        "2"
+    );
+    assert_eq!(result.tasks_completed, 3);
+    assert_eq!(result.tasks_failed, 0);
+    assert!(!result.summary.is_empty());
+    let reference: Value = serde_json::to_value(&result).unwrap();
+    for key in [
+        "goal",
+        "tasks_completed",
+        "tasks_failed",
+        "discoveries",
+        "summary",
+    ] {
+        assert!(
+            reference.get(key).is_some(),
+            "the run result has the reference's `{key}`"
+        );
+    }
+    let done = task(&client, &third).await;
+    assert_eq!(done.status, TaskStatus::Done);
+    assert_eq!(done.result.unwrap().output, "counted");
+    let first = task(&client, &first).await;
+    assert_eq!(first.result.unwrap().files_created, vec!["greeting.txt"]);
+    assert!(
+        first.session_id.is_some(),
+        "the agent's session is kept for a retry"
+    );
+    assert!(first.usage.turns > 0);
+}
+
+#[tokio::test]
+async fn the_leader_plans_with_dependencies_by_the_ids_it_got_back() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(2, 120).await;
+    // Workers see only their task, so the leader's script in the goal stays its own.
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            worker_prompt: Some(Some("{description}".into())),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let make =
+        baton_tests::model_server::script(&[bash("echo made > made.txt").clone(), say("made it")]);
+    let check = baton_tests::model_server::script(&[
+        bash("test -f made.txt && echo checked > checked.txt"),
+        say("checked it"),
+    ]);
+    let plan = [
+        baton_tool(
+            "set_master_plan",
+            json!({ "plan": "make it, then check it" }),
+        ),
+        baton_tool(
+            "add_task",
+            json!({ "description": format!("make the file\n{make}"), "priority": 1 }),
+        ),
+        baton_tool(
+            "add_task",
+            json!({ "description": format!("check the file\n{check}"), "priority": 2, "dependencies": ["{{1.id}}"] }),
+        ),
+        say("two tasks: make, then check"),
+    ];
+    let goal = format!(
+        "make and check a file\n{}",
+        baton_tests::model_server::script(&plan)
+    );
+    let result = tokio::time::timeout(
+        Duration::from_secs(120),
+        client.request::<m::Run>(&m::RunParams {
+            mode: RunMode::Leader,
+            goal: Some(goal),
+            wait: true,
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .unwrap();
+
+    assert_eq!(
+        (result.tasks_completed, result.tasks_failed),
+        (2, 0),
+        "{result:?}"
+    );
+    let tasks = client
+        .request::<m::ListTasks>(&Default::default())
+        .await
+        .unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(
+        tasks[1].dependencies,
+        vec![tasks[0].id.clone()],
+        "the dependency is the id add_task returned"
+    );
+    assert!(agents.root().join("checked.txt").exists());
+    let status = client.request::<m::GetStatus>(&()).await.unwrap();
+    assert_eq!(status.master_plan, "make it, then check it");
+}
+
+#[tokio::test]
+async fn a_discovery_reaches_an_agent_that_runs_at_the_same_time() {
+    let agents = AgentWorkspace::new();
+    let mut client = agents.start(2, 120).await;
+    let teller = add_scripted(
+        &client,
+        "tell",
+        &[
+            baton_tool("report_discovery", json!({ "content": "the secret is 42", "tags": ["secret"] })),
+            json!({ "tool": "mcp__baton__list_discoveries", "input": {}, "until_result_contains": "B saw it", "delay_ms": 100 }),
+            say("told"),
+        ],
+        &[],
+    )
+    .await;
+    let listener = add_scripted(
+        &client,
+        "listen",
+        &[
+            json!({ "tool": "mcp__baton__list_discoveries", "input": {}, "until_result_contains": "secret is 42", "delay_ms": 100 }),
+            baton_tool("report_discovery", json!({ "content": "B saw it" })),
+            say("heard"),
+        ],
+        &[],
+    )
+    .await;
+    let result = run(&client, RunMode::Predefined).await;
+    assert_eq!(
+        (result.tasks_completed, result.discoveries),
+        (2, 2),
+        "{result:?}"
+    );
+
+    let discoveries = client.request::<m::ListDiscoveries>(&()).await.unwrap();
+    assert_eq!(discoveries[0].content, "the secret is 42");
+    assert_eq!(discoveries[0].related_task.as_ref(), Some(&teller));
+    assert!(discoveries[0].agent_id.starts_with("worker-"));
+    assert_eq!(discoveries[1].related_task.as_ref(), Some(&listener));
+    // The discovery also reached clients as a notification.
+    let mut notified = false;
+    while let Ok(Some(event)) =
+        tokio::time::timeout(Duration::from_millis(200), client.events().unwrap().recv()).await
+    {
+        notified |= matches!(event, Event::Discovery(found) if found.content == "the secret is 42");
+    }
+    assert!(notified);
+}
+
+#[tokio::test]
+async fn a_worker_can_split_off_a_subtask_and_give_up_with_a_reason() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    let sub = baton_tests::model_server::script(&[bash("echo sub > sub.txt"), say("sub done")]);
+    let parent = add_scripted(
+        &client,
+        "split",
+        &[
+            baton_tool(
+                "add_task",
+                json!({ "description": format!("the split-off part\n{sub}") }),
+            ),
+            say("split it"),
+        ],
+        &[],
+    )
+    .await;
+    let quitter = add_scripted(
+        &client,
+        "give up",
+        &[
+            baton_tool("fail_task", json!({ "error": "the API spec is missing" })),
+            say("gave up"),
+        ],
+        &[],
+    )
+    .await;
+    let result = run(&client, RunMode::Predefined).await;
+    assert_eq!(
+        (result.tasks_completed, result.tasks_failed),
+        (2, 1),
+        "{result:?}"
+    );
+
+    let parent = task(&client, &parent).await;
+    let subtasks = parent.result.unwrap().subtasks_created;
+    assert_eq!(subtasks.len(), 1);
+    let sub = task(&client, &subtasks[0]).await;
+    assert_eq!(sub.context.parent_task.as_ref(), Some(&parent.id));
+    assert_eq!(sub.status, TaskStatus::Done);
+    assert!(agents.root().join("sub.txt").exists());
+    let quitter = task(&client, &quitter).await;
+    assert_eq!(quitter.status, TaskStatus::Failed);
+    assert_eq!(
+        quitter.result.unwrap().error.as_deref(),
+        Some("the API spec is missing")
+    );
+}
+
+#[tokio::test]
+async fn an_agent_that_crashes_fails_its_task_and_the_run_goes_on() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(2, 120).await;
+    let crashing = add_scripted(
+        &client,
+        "crash",
+        &[bash("kill -9 $PPID"), say("unreachable")],
+        &[],
+    )
+    .await;
+    let fine = add_scripted(&client, "fine", &[say("fine")], &[]).await;
+    let result = run(&client, RunMode::Predefined).await;
+    assert_eq!(
+        (result.tasks_completed, result.tasks_failed),
+        (1, 1),
+        "{result:?}"
+    );
+    let crashed = task(&client, &crashing).await;
+    let error = crashed.result.unwrap().error.unwrap();
+    assert!(
+        error.contains("signal 9") || error.contains("without a result"),
+        "{error}"
+    );
+    assert_eq!(task(&client, &fine).await.status, TaskStatus::Done);
+}
+
+#[tokio::test]
+async fn a_timeout_ends_the_agent_and_everything_it_started() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 5).await;
+    let slow = add_scripted(
+        &client,
+        "hang",
+        &[bash("echo $$ > shell.pid; sleep 600"), say("unreachable")],
+        &[],
+    )
+    .await;
+    let result = run(&client, RunMode::Predefined).await;
+    assert_eq!(result.tasks_failed, 1);
+    let error = task(&client, &slow).await.result.unwrap().error.unwrap();
+    assert!(error.contains("TimeoutError"), "{error}");
+    let shell = read_pid(&agents.root().join("shell.pid"));
+    wait_until(Duration::from_secs(5), || !process_exists(shell));
+}
+
+#[tokio::test]
+async fn cancel_ends_a_running_agent_and_its_children() {
+    let agents = AgentWorkspace::new();
+    let mut client = agents.start(1, 300).await;
+    let slow = add_scripted(
+        &client,
+        "hang",
+        &[bash("echo $$ > shell.pid; sleep 600"), say("unreachable")],
+        &[],
+    )
+    .await;
+    start_run(&client).await;
+    wait_for_status(&mut client, &slow, TaskStatus::InProgress).await;
+    let shell = read_pid(&agents.root().join("shell.pid"));
+
+    let other = agents.client(false).await;
+    other
+        .request::<m::CancelTask>(&m::TaskRef {
+            task_id: slow.clone(),
+        })
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(10), || !process_exists(shell));
+    loop {
+        if let Event::RunFinished(result) = next_event(&mut client).await {
+            assert_eq!(result.tasks_completed, 0);
+            break;
+        }
+    }
+    assert_eq!(task(&client, &slow).await.status, TaskStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn never_more_agents_than_max_workers_run_at_once() {
+    let agents = AgentWorkspace::new();
+    let mut client = agents.start(2, 120).await;
+    let mut ids = BTreeSet::new();
+    for i in 0..5 {
+        let steps = [json!({ "text": format!("task {i} done"), "delay_ms": 800 })];
+        ids.insert(add_scripted(&client, &format!("task {i}"), &steps, &[]).await);
+    }
+    start_run(&client).await;
+    let mut running = BTreeSet::new();
+    let mut most = 0;
+    loop {
+        match next_event(&mut client).await {
+            Event::TaskUpdated(task) if task.status == TaskStatus::InProgress => {
+                running.insert(task.id);
+            }
+            Event::TaskCompleted(task) | Event::TaskFailed(task) => {
+                running.remove(&task.id);
+            }
+            Event::RunFinished(result) => {
+                assert_eq!(result.tasks_completed, 5);
+                break;
+            }
+            _ => {}
+        }
+        most = most.max(running.len());
+    }
+    assert_eq!(most, 2, "two agents ran at once, never three");
+}
+
+#[tokio::test]
+async fn baton_run_prints_the_result_and_exits_1_when_a_task_failed_and_logs_show_the_agent() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(2, 120).await;
+    let good = add_scripted(
+        &client,
+        "good",
+        &[bash("echo ok > ok.txt"), say("all good")],
+        &[],
+    )
+    .await;
+    add_scripted(
+        &client,
+        "bad",
+        &[
+            baton_tool("fail_task", json!({ "error": "cannot" })),
+            say("gave up"),
+        ],
+        &[],
+    )
+    .await;
+
+    let output = agents.workspace.baton(&["run", "--predefined"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("run finished: 1 completed, 1 failed"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.lines().last().unwrap().contains("1 task(s) failed"),
+        "{stderr}"
+    );
+
+    let log = agents.workspace.ok(&["logs", good.as_str()]);
+    assert!(log.contains("→ Bash"), "{log}");
+    assert!(
+        log.contains("finished after") && log.contains("all good"),
+        "{log}"
+    );
+    let raw = agents.workspace.ok(&["logs", good.as_str(), "--json"]);
+    assert!(
+        raw.lines()
+            .all(|line| serde_json::from_str::<Value>(line).is_ok()),
+        "the raw log is stream-json"
+    );
+}
+
+#[tokio::test]
+async fn a_requeued_task_resumes_its_agents_session() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            max_attempts: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let flaky = add_scripted(
+        &client,
+        "resume me",
+        &[
+            bash("test -f crashed-once || { touch crashed-once; kill -9 $PPID; }"),
+            say("second time lucky"),
+        ],
+        &[],
+    )
+    .await;
+    let result = run(&client, RunMode::Predefined).await;
+    assert_eq!(
+        (result.tasks_completed, result.tasks_failed),
+        (1, 0),
+        "{result:?}"
+    );
+    let task = task(&client, &flaky).await;
+    assert_eq!(task.attempts, 2);
+    assert_eq!(task.status, TaskStatus::Done);
+    // The resumed session carries the first attempt's conversation: the task's
+    // prompt is in it twice (a fresh start would have it once).
+    let resumed = agents.model.messages_requests().iter().any(|request| {
+        request.body["messages"]
+            .to_string()
+            .matches("resume me")
+            .count()
+            >= 2
+    });
+    assert!(
+        resumed,
+        "the second attempt resumed the first one's session"
+    );
+}
+
+#[tokio::test]
+async fn nothing_an_agent_started_outlives_a_killed_daemon() {
+    let agents = AgentWorkspace::new();
+    let mut client = agents.start(1, 300).await;
+    let slow = add_scripted(
+        &client,
+        "hang",
+        &[bash("echo $$ > shell.pid; sleep 600"), say("unreachable")],
+        &[],
+    )
+    .await;
+    start_run(&client).await;
+    wait_for_status(&mut client, &slow, TaskStatus::InProgress).await;
+    let shell = read_pid(&agents.root().join("shell.pid"));
+
+    agents.workspace.kill_daemon();
+    wait_until(Duration::from_secs(10), || !process_exists(shell));
+}
+
+#[tokio::test]
+async fn an_agent_that_prints_garbage_or_nothing_fails_its_task_with_the_reason() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(2, 60).await;
+    let garbage = add_scripted(&client, "garbage", &[say("unused")], &[]).await;
+    let nothing = add_scripted(&client, "nothing", &[say("unused")], &[]).await;
+    let script = agents.root().join("fake-agent.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncase \"$*\" in *garbage*) echo 'Segmentation fault (core dumped)';; esac\nexit 0\n",
+    )
+    .unwrap();
+    let executable = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755);
+    std::fs::set_permissions(&script, executable).unwrap();
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            agent_command: Some(script.display().to_string()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let result = run(&client, RunMode::Predefined).await;
+    assert_eq!(result.tasks_failed, 2, "{result:?}");
+    let garbage = task(&client, &garbage).await.result.unwrap().error.unwrap();
+    assert!(
+        garbage.contains("not stream-json") && garbage.contains("Segmentation fault"),
+        "{garbage}"
+    );
+    let nothing = task(&client, &nothing).await.result.unwrap().error.unwrap();
+    assert!(nothing.contains("without a result"), "{nothing}");
+}
+
+#[tokio::test]
+async fn a_spent_run_budget_stops_dispatch_and_says_why() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            run_budget_usd: Some(Some(0.000_001)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    add_scripted(&client, "first", &[say("first")], &[]).await;
+    let second = add_scripted(&client, "second", &[say("second")], &[]).await;
+    let result = run(&client, RunMode::Predefined).await;
+    assert_eq!(result.tasks_completed, 1, "{result:?}");
+    assert!(result.cost_usd > 0.000_001, "{result:?}");
+    assert!(
+        result.summary.contains("run_budget_usd"),
+        "{}",
+        result.summary
+    );
+    assert_eq!(
+        task(&client, &second).await.status,
+        TaskStatus::Available,
+        "unspent work stays in the queue"
+    );
+}
+
+#[tokio::test]
+async fn tools_the_agent_was_refused_are_kept_on_the_task() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            allowed_tools: Some(vec!["Read".into()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let command = "python3 -c \"open('hi.txt', 'w').write('hi')\"";
+    let refused = add_scripted(&client, "try bash", &[bash(command), say("could not")], &[]).await;
+    run(&client, RunMode::Predefined).await;
+    let task = task(&client, &refused).await;
+    assert!(!agents.root().join("hi.txt").exists());
+    assert_eq!(
+        task.permission_denials.len(),
+        1,
+        "{:?}",
+        task.permission_denials
+    );
+    assert!(
+        task.permission_denials[0].starts_with("Bash: python3"),
+        "{:?}",
+        task.permission_denials
+    );
+}

@@ -1,0 +1,290 @@
+//! Isolation with the real Claude Code binary: each task in its own git worktree and
+//! branch, merged back into the integration branch in order.
+
+use std::time::Duration;
+
+use baton_protocol::methods::{self as m};
+use baton_protocol::{ClientError, ErrorKind, Isolation, RunMode, TaskStatus};
+use baton_tests::agent_workspace::{
+    add_scripted, bash, git_output, run, say, start_run, task, AgentWorkspace,
+};
+use serde_json::json;
+
+/// A file as the integration branch has it.
+fn integrated(agents: &AgentWorkspace, path: &str) -> String {
+    git_output(
+        agents.root(),
+        &["show", &format!("baton/integration:{path}")],
+    )
+}
+
+#[tokio::test]
+async fn parallel_tasks_on_different_files_both_land_and_the_checkout_is_untouched() {
+    let agents = AgentWorkspace::git();
+    std::fs::write(agents.root().join("notes.txt"), "my uncommitted notes\n").unwrap();
+    let client = agents.start(2, 120).await;
+    let alpha = add_scripted(
+        &client,
+        "alpha",
+        &[bash("echo alpha > alpha.txt"), say("alpha")],
+        &[],
+    )
+    .await;
+    let beta = add_scripted(
+        &client,
+        "beta",
+        &[
+            bash("echo beta > beta.txt && echo more >> README.md"),
+            say("beta"),
+        ],
+        &[],
+    )
+    .await;
+
+    let result = run(&client, RunMode::Predefined).await;
+
+    assert_eq!(
+        (result.tasks_completed, result.tasks_failed),
+        (2, 0),
+        "{result:?}"
+    );
+    assert_eq!(integrated(&agents, "alpha.txt"), "alpha");
+    assert_eq!(integrated(&agents, "beta.txt"), "beta");
+    assert_eq!(integrated(&agents, "README.md"), "a project\nmore");
+    let beta = task(&client, &beta).await.result.unwrap();
+    assert_eq!(beta.files_created, vec!["beta.txt"]);
+    assert_eq!(beta.files_modified, vec!["README.md"]);
+    assert_eq!(
+        task(&client, &alpha).await.result.unwrap().files_created,
+        vec!["alpha.txt"]
+    );
+    // The user's checkout: same branch, same files, uncommitted work still there.
+    assert_eq!(
+        git_output(agents.root(), &["rev-parse", "--abbrev-ref", "HEAD"]),
+        "main"
+    );
+    assert!(!agents.root().join("alpha.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(agents.root().join("README.md")).unwrap(),
+        "a project\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(agents.root().join("notes.txt")).unwrap(),
+        "my uncommitted notes\n"
+    );
+    // Finished tasks' worktrees are gone; their branches stay.
+    assert_eq!(
+        git_output(agents.root(), &["worktree", "list"])
+            .lines()
+            .count(),
+        1
+    );
+    for id in [alpha.as_str(), "task-002"] {
+        git_output(
+            agents.root(),
+            &["rev-parse", "--verify", &format!("baton/{id}")],
+        );
+    }
+}
+
+#[tokio::test]
+async fn of_two_tasks_changing_the_same_lines_one_lands_and_the_other_fails_keeping_its_work() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(2, 120).await;
+    let first = add_scripted(
+        &client,
+        "first",
+        &[bash("echo first > README.md"), say("first")],
+        &[],
+    )
+    .await;
+    let second = add_scripted(
+        &client,
+        "second",
+        &[bash("echo second > README.md"), say("second")],
+        &[],
+    )
+    .await;
+
+    let result = run(&client, RunMode::Predefined).await;
+
+    assert_eq!(
+        (result.tasks_completed, result.tasks_failed),
+        (1, 1),
+        "{result:?}"
+    );
+    let (landed, lost) = match task(&client, &first).await.status {
+        TaskStatus::Done => (first, second),
+        _ => (second, first),
+    };
+    let failed = task(&client, &lost).await;
+    let error = failed.result.unwrap().error.unwrap();
+    assert!(error.contains("conflicts in README.md"), "{error}");
+    assert!(
+        error.contains(&format!("baton/{lost}")),
+        "the error names the branch: {error}"
+    );
+    let winner = if landed.as_str() == "task-001" {
+        "first"
+    } else {
+        "second"
+    };
+    assert_eq!(integrated(&agents, "README.md"), winner);
+    let kept = git_output(agents.root(), &["show", &format!("baton/{lost}:README.md")]);
+    assert_ne!(
+        kept, winner,
+        "the failed task's work is still on its branch"
+    );
+}
+
+#[tokio::test]
+async fn a_dependent_task_starts_from_its_dependency_s_work() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(2, 120).await;
+    let base = add_scripted(
+        &client,
+        "base",
+        &[bash("echo base > base.txt"), say("base")],
+        &[],
+    )
+    .await;
+    add_scripted(
+        &client,
+        "build on it",
+        &[
+            bash("cat base.txt > built.txt && echo on top >> built.txt"),
+            say("built"),
+        ],
+        &[&base],
+    )
+    .await;
+    let result = run(&client, RunMode::Predefined).await;
+    assert_eq!(
+        (result.tasks_completed, result.tasks_failed),
+        (2, 0),
+        "{result:?}"
+    );
+    assert_eq!(integrated(&agents, "built.txt"), "base\non top");
+}
+
+#[tokio::test]
+async fn merge_brings_the_integration_branch_into_the_users_branch() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    add_scripted(
+        &client,
+        "add a file",
+        &[bash("echo new > new.txt"), say("added")],
+        &[],
+    )
+    .await;
+    run(&client, RunMode::Predefined).await;
+    assert!(!agents.root().join("new.txt").exists());
+    let merged = client.request::<m::Merge>(&()).await.unwrap();
+    assert!(
+        merged.message.contains("fast-forwarded main"),
+        "{}",
+        merged.message
+    );
+    assert_eq!(
+        std::fs::read_to_string(agents.root().join("new.txt")).unwrap(),
+        "new\n"
+    );
+}
+
+#[tokio::test]
+async fn worktree_isolation_outside_a_git_repository_is_refused_with_what_to_do() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            isolation: Some(Some(Isolation::Worktree)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    add_scripted(&client, "anything", &[say("done")], &[]).await;
+    let refused = client
+        .request::<m::Run>(&m::RunParams {
+            mode: RunMode::Predefined,
+            goal: None,
+            wait: true,
+        })
+        .await;
+    let Err(ClientError::Baton(err)) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(err.kind, ErrorKind::InvalidInputError);
+    assert!(
+        err.message.contains("not a git repository") && err.message.contains("isolation"),
+        "{}",
+        err.message
+    );
+    let status = client.request::<m::GetStatus>(&()).await.unwrap();
+    assert!(
+        status.run.is_none() && status.progress.by_status.available == 1,
+        "nothing started"
+    );
+}
+
+#[tokio::test]
+async fn a_daemon_killed_during_a_run_leaves_a_consistent_repository_and_loses_nothing() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(3, 120).await;
+    for i in 0..6 {
+        let steps = [
+            bash(&format!("echo {i} > file-{i}.txt")),
+            json!({ "text": format!("wrote {i}"), "delay_ms": 100 * i }),
+        ];
+        add_scripted(&client, &format!("write file {i}"), &steps, &[]).await;
+    }
+    let mut watcher = agents.client(true).await;
+    start_run(&client).await;
+    // Kill the daemon as soon as the first task has been merged, while others work.
+    loop {
+        let events = watcher.events().unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(60), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if matches!(event, baton_protocol::Event::TaskCompleted(_)) {
+            break;
+        }
+    }
+    agents.workspace.kill_daemon();
+
+    let client = agents.start(3, 120).await;
+    // The run that was going resumes by itself; wait for it to end.
+    let mut watcher = agents.client(true).await;
+    let mut status = client.request::<m::GetStatus>(&()).await.unwrap();
+    while status.progress.by_status.done < 6 {
+        let events = watcher.events().unwrap();
+        let _ = tokio::time::timeout(Duration::from_secs(60), events.recv())
+            .await
+            .expect("the run goes on");
+        status = client.request::<m::GetStatus>(&()).await.unwrap();
+    }
+    for i in 0..6 {
+        assert_eq!(
+            integrated(&agents, &format!("file-{i}.txt")),
+            i.to_string(),
+            "task {i}'s work landed"
+        );
+    }
+    let tasks = client
+        .request::<m::ListTasks>(&Default::default())
+        .await
+        .unwrap();
+    assert!(
+        tasks.iter().any(|task| task.attempts == 2),
+        "a task whose agent was lost went back to the queue, its attempt counted"
+    );
+    git_output(agents.root(), &["fsck", "--no-progress"]);
+    assert_eq!(
+        git_output(
+            agents.root(),
+            &["status", "--porcelain", "--untracked-files=no"]
+        ),
+        ""
+    );
+}
