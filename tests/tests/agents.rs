@@ -592,3 +592,48 @@ async fn tools_the_agent_was_refused_are_kept_on_the_task() {
         task.permission_denials
     );
 }
+
+#[tokio::test]
+async fn a_rate_limited_agent_pauses_dispatch_without_being_killed() {
+    let agents = AgentWorkspace::new();
+    let mut client = agents.start(2, 120).await;
+    let limited = add_scripted(
+        &client,
+        "limited",
+        &[json!({ "rate_limit": { "reset_in_s": 4 } }), say("after the limit")],
+        &[],
+    )
+    .await;
+    let quick = add_scripted(&client, "quick", &[say("quick")], &[]).await;
+    let waiting = add_scripted(&client, "waiting", &[say("waited")], &[]).await;
+    start_run(&client).await;
+    let mut paused_until = None;
+    loop {
+        match next_event(&mut client).await {
+            Event::AgentActivity(activity) if activity.kind == "rate_limited" => {
+                let status = client.request::<m::GetStatus>(&()).await.unwrap();
+                paused_until = status.run.and_then(|run| run.paused_until);
+                assert!(paused_until.is_some_and(|until| until > chrono::Utc::now()), "status says dispatch is paused");
+            }
+            Event::TaskCompleted(task) if task.id == quick => {
+                // A worker is free and a task is ready, but the pause holds it back.
+                if paused_until.is_some_and(|until| until > chrono::Utc::now() + chrono::Duration::milliseconds(500)) {
+                    assert_eq!(task_status(&client, &waiting).await, TaskStatus::Available);
+                }
+            }
+            Event::RunFinished(result) => {
+                assert_eq!(result.tasks_completed, 3, "{result:?}");
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(paused_until.is_some(), "the rate limit was seen");
+    let limited = task(&client, &limited).await;
+    assert_eq!(limited.attempts, 1, "the limited agent was not killed, it waited");
+    assert_eq!(limited.result.unwrap().output, "after the limit");
+}
+
+async fn task_status(client: &Client, id: &TaskId) -> TaskStatus {
+    task(client, id).await.status
+}

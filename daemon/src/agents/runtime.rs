@@ -488,21 +488,40 @@ impl Runtime {
             }
             StreamEvent::Text(text) => self.activity(agent_id, task, "text", &clip(&text, 200)),
             StreamEvent::RateLimited { resets_at } => {
-                let until = resets_at.unwrap_or_else(|| Utc::now() + DEFAULT_PAUSE);
-                if let Some(run) = self.state().run.as_mut() {
-                    run.paused_until = Some(until);
-                }
-                self.activity(
+                self.pause(
                     agent_id,
                     task,
-                    "rate_limited",
-                    &format!("dispatch paused until {until}"),
+                    resets_at.unwrap_or_else(|| Utc::now() + DEFAULT_PAUSE),
                 );
+            }
+            StreamEvent::Throttled { retry_in } => {
+                let retry_in = chrono::Duration::from_std(retry_in).unwrap_or_default();
+                self.pause(agent_id, task, Utc::now() + retry_in);
             }
             StreamEvent::Result(_) => {}
         })
         .await;
         (ending, session_id)
+    }
+
+    /// Holds dispatch until `until` (running agents go on: Claude Code retries for
+    /// them), keeping the later of two pauses.
+    fn pause(&self, agent_id: &str, task: Option<&TaskId>, until: DateTime<Utc>) {
+        let until = {
+            let mut state = self.state();
+            let Some(run) = state.run.as_mut() else {
+                return;
+            };
+            let until = run.paused_until.map_or(until, |known| known.max(until));
+            run.paused_until = Some(until);
+            until
+        };
+        let text = format!(
+            "rate limited; no agent starts before {}",
+            until.format("%H:%M:%S UTC")
+        );
+        self.activity(agent_id, task, "rate_limited", &text);
+        self.wake.notify_one();
     }
 
     /// Records the attempt and moves the task on: done, back in the queue, or failed.

@@ -16,6 +16,9 @@ pub enum StreamEvent {
     Text(String),
     /// The model's rate limit was reached; nothing should start before `resets_at`.
     RateLimited { resets_at: Option<DateTime<Utc>> },
+    /// The API refused a request for its rate limit (HTTP 429) and Claude Code will
+    /// retry it after `retry_in`; starting more agents meanwhile would only add load.
+    Throttled { retry_in: std::time::Duration },
     /// The final event: the agent's answer and what it cost.
     Result(AgentResult),
 }
@@ -54,6 +57,12 @@ pub fn parse_line(line: &str) -> Result<Vec<StreamEvent>, String> {
             })
             .into_iter()
             .collect(),
+        "system" if event["subtype"] == "api_retry" && event["error_status"] == 429 => {
+            let delay = event["retry_delay_ms"].as_u64().unwrap_or(0);
+            vec![StreamEvent::Throttled {
+                retry_in: std::time::Duration::from_millis(delay),
+            }]
+        }
         "assistant" => assistant_content(&event["message"]["content"]),
         "rate_limit_event" => rate_limit(&event).into_iter().collect(),
         "result" => vec![StreamEvent::Result(result(&event))],
@@ -195,6 +204,20 @@ mod tests {
         assert!(parse_line("Segmentation fault").is_err());
         assert_eq!(parse_line("  "), Ok(Vec::new()));
         assert_eq!(parse_line(r#"{"type":"something_new"}"#), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn a_429_being_retried_says_how_long_until_the_retry() {
+        let line = r#"{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"retry_delay_ms":2500,"error_status":429,"error":"rate_limit"}"#;
+        assert_eq!(
+            parse_line(line).unwrap(),
+            vec![StreamEvent::Throttled {
+                retry_in: std::time::Duration::from_millis(2500)
+            }]
+        );
+        let server_error =
+            r#"{"type":"system","subtype":"api_retry","retry_delay_ms":500,"error_status":500}"#;
+        assert_eq!(parse_line(server_error), Ok(Vec::new()));
     }
 
     #[test]
