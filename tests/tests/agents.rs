@@ -615,11 +615,14 @@ async fn a_rate_limited_agent_pauses_dispatch_without_being_killed() {
                 paused_until = status.run.and_then(|run| run.paused_until);
                 assert!(paused_until.is_some_and(|until| until > chrono::Utc::now()), "status says dispatch is paused");
             }
-            Event::TaskCompleted(task) if task.id == quick => {
-                // A worker is free and a task is ready, but the pause holds it back.
-                if paused_until.is_some_and(|until| until > chrono::Utc::now() + chrono::Duration::milliseconds(500)) {
-                    assert_eq!(task_status(&client, &waiting).await, TaskStatus::Available);
-                }
+            // A worker is free and a task is ready, but the pause holds it back.
+            Event::TaskCompleted(task)
+                if task.id == quick
+                    && paused_until.is_some_and(|until| {
+                        until > chrono::Utc::now() + chrono::Duration::milliseconds(500)
+                    }) =>
+            {
+                assert_eq!(task_status(&client, &waiting).await, TaskStatus::Available);
             }
             Event::RunFinished(result) => {
                 assert_eq!(result.tasks_completed, 3, "{result:?}");
