@@ -640,3 +640,17 @@ async fn a_rate_limited_agent_pauses_dispatch_without_being_killed() {
 async fn task_status(client: &Client, id: &TaskId) -> TaskStatus {
     task(client, id).await.status
 }
+
+#[tokio::test]
+async fn a_run_result_counts_what_that_run_did() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(2, 120).await;
+    add_scripted(&client, "one", &[say("one")], &[]).await;
+    add_scripted(&client, "two", &[baton_tool("fail_task", json!({ "error": "no" })), say("no")], &[]).await;
+    let first = run(&client, RunMode::Predefined).await;
+    assert_eq!((first.tasks_completed, first.tasks_failed), (1, 1), "{first:?}");
+
+    add_scripted(&client, "three", &[say("three")], &[]).await;
+    let second = run(&client, RunMode::Predefined).await;
+    assert_eq!((second.tasks_completed, second.tasks_failed), (1, 0), "{second:?}");
+}

@@ -6,7 +6,7 @@
 //! leader may still be adding more. When every task has ended the run is summarised
 //! and its result announced. Faults end a task, never the run or the daemon.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -60,6 +60,10 @@ struct Agent {
 struct Run {
     mode: RunMode,
     isolation: Isolation,
+    /// How each task that had finished before the run ended, and how many
+    /// discoveries there were: the run's result counts only what it did.
+    finished_before: HashMap<TaskId, TaskStatus>,
+    discoveries_before: usize,
     goal: String,
     started_at: DateTime<Utc>,
     cost_usd: f64,
@@ -151,6 +155,15 @@ impl Runtime {
             ));
         }
         let isolation = self.isolation().await?;
+        let (finished_before, discoveries_before) = self.orchestrator.read(|board| {
+            let finished = board
+                .tasks(None)
+                .into_iter()
+                .filter(|task| task.status.is_finished())
+                .map(|task| (task.id, task.status))
+                .collect();
+            (finished, board.discoveries().len())
+        });
         let (sender, receiver) = watch::channel(None);
         {
             let mut state = self.state();
@@ -162,6 +175,8 @@ impl Runtime {
             state.run = Some(Run {
                 mode,
                 isolation,
+                finished_before,
+                discoveries_before,
                 goal: goal.clone(),
                 started_at: Utc::now(),
                 cost_usd: 0.0,
@@ -748,9 +763,28 @@ impl Runtime {
                 run.stopped.clone(),
             )
         };
-        let tasks = self.orchestrator.read(|board| board.tasks(None));
+        let tasks: Vec<Task> = {
+            let state = self.state();
+            let Some(run) = state.run.as_ref() else {
+                return;
+            };
+            self.orchestrator
+                .read(|board| board.tasks(None))
+                .into_iter()
+                .filter(|task| {
+                    task.status.is_finished()
+                        && run.finished_before.get(&task.id) != Some(&task.status)
+                })
+                .collect()
+        };
         let summary = match (&stopped, &leader_error) {
-            (Some(why), _) => format!("Stopped: {why}.\n{}", plain_summary(&tasks)),
+            (Some(why), _) => {
+                let left = counts.available + counts.claimed + counts.in_progress;
+                format!(
+                    "Stopped: {why}; {left} task(s) wait for the next run.\n{}",
+                    plain_summary(&tasks)
+                )
+            }
             (None, Some(error)) if tasks.is_empty() => format!("Nothing was done: {error}."),
             _ => self.summarize(&goal, &tasks).await,
         };
@@ -765,7 +799,7 @@ impl Runtime {
             goal,
             tasks_completed: count(&tasks, TaskStatus::Done),
             tasks_failed: count(&tasks, TaskStatus::Failed),
-            discoveries,
+            discoveries: discoveries.saturating_sub(run.discoveries_before),
             summary,
             cost_usd: run.cost_usd,
         };
@@ -980,7 +1014,7 @@ fn plain_summary(tasks: &[Task]) -> String {
             format!("- {}: {}", task.id, clip(error, 200))
         })
         .collect();
-    let mut text = format!("{done} of {} tasks done.", tasks.len());
+    let mut text = format!("{done} task(s) done.");
     if !failed.is_empty() {
         text.push_str(&format!("\nFailed:\n{}", failed.join("\n")));
     }
