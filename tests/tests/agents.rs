@@ -600,7 +600,10 @@ async fn a_rate_limited_agent_pauses_dispatch_without_being_killed() {
     let limited = add_scripted(
         &client,
         "limited",
-        &[json!({ "rate_limit": { "reset_in_s": 4 } }), say("after the limit")],
+        &[
+            json!({ "rate_limit": { "reset_in_s": 4 } }),
+            say("after the limit"),
+        ],
         &[],
     )
     .await;
@@ -613,7 +616,10 @@ async fn a_rate_limited_agent_pauses_dispatch_without_being_killed() {
             Event::AgentActivity(activity) if activity.kind == "rate_limited" => {
                 let status = client.request::<m::GetStatus>(&()).await.unwrap();
                 paused_until = status.run.and_then(|run| run.paused_until);
-                assert!(paused_until.is_some_and(|until| until > chrono::Utc::now()), "status says dispatch is paused");
+                assert!(
+                    paused_until.is_some_and(|until| until > chrono::Utc::now()),
+                    "status says dispatch is paused"
+                );
             }
             // A worker is free and a task is ready, but the pause holds it back.
             Event::TaskCompleted(task)
@@ -633,7 +639,10 @@ async fn a_rate_limited_agent_pauses_dispatch_without_being_killed() {
     }
     assert!(paused_until.is_some(), "the rate limit was seen");
     let limited = task(&client, &limited).await;
-    assert_eq!(limited.attempts, 1, "the limited agent was not killed, it waited");
+    assert_eq!(
+        limited.attempts, 1,
+        "the limited agent was not killed, it waited"
+    );
     assert_eq!(limited.result.unwrap().output, "after the limit");
 }
 
@@ -646,11 +655,25 @@ async fn a_run_result_counts_what_that_run_did() {
     let agents = AgentWorkspace::new();
     let client = agents.start(2, 120).await;
     add_scripted(&client, "one", &[say("one")], &[]).await;
-    add_scripted(&client, "two", &[baton_tool("fail_task", json!({ "error": "no" })), say("no")], &[]).await;
+    add_scripted(
+        &client,
+        "two",
+        &[baton_tool("fail_task", json!({ "error": "no" })), say("no")],
+        &[],
+    )
+    .await;
     let first = run(&client, RunMode::Predefined).await;
-    assert_eq!((first.tasks_completed, first.tasks_failed), (1, 1), "{first:?}");
+    assert_eq!(
+        (first.tasks_completed, first.tasks_failed),
+        (1, 1),
+        "{first:?}"
+    );
 
     add_scripted(&client, "three", &[say("three")], &[]).await;
     let second = run(&client, RunMode::Predefined).await;
-    assert_eq!((second.tasks_completed, second.tasks_failed), (1, 0), "{second:?}");
+    assert_eq!(
+        (second.tasks_completed, second.tasks_failed),
+        (1, 0),
+        "{second:?}"
+    );
 }
