@@ -677,3 +677,44 @@ async fn a_run_result_counts_what_that_run_did() {
         "{second:?}"
     );
 }
+
+#[tokio::test]
+async fn stop_ends_every_agent_and_their_tasks_wait_for_the_next_run() {
+    let agents = AgentWorkspace::new();
+    let mut client = agents.start(1, 300).await;
+    let slow = add_scripted(
+        &client,
+        "hang",
+        &[bash("echo $$ > shell.pid; sleep 600"), say("unreachable")],
+        &[],
+    )
+    .await;
+    start_run(&client).await;
+    wait_for_status(&mut client, &slow, TaskStatus::InProgress).await;
+    let shell = read_pid(&agents.root().join("shell.pid"));
+
+    agents
+        .client(false)
+        .await
+        .request::<m::Stop>(&())
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(10), || !process_exists(shell));
+    loop {
+        if let Event::RunFinished(result) = next_event(&mut client).await {
+            assert!(
+                result.summary.contains("stopped by the user"),
+                "{}",
+                result.summary
+            );
+            break;
+        }
+    }
+    let stopped = task(&client, &slow).await;
+    assert_eq!(
+        stopped.status,
+        TaskStatus::Available,
+        "the task waits for the next run"
+    );
+    assert_eq!(stopped.attempts, 1);
+}

@@ -595,6 +595,10 @@ impl Runtime {
             Ending::Result { result, .. } => {
                 format!("the agent reported an error ({}): {}", result.subtype, clip(&result.output, 400))
             }
+            Ending::Fault(reason) if reason.contains(".claude.json") => format!(
+                "{reason}; Claude Code's ~/.claude.json looks damaged (agents that start at \
+                 the same moment can do that): check that it is valid JSON, then retry"
+            ),
             Ending::Fault(reason) => reason,
             Ending::TimedOut => format!(
                 "TimeoutError: the agent ran past task_timeout ({} s); it and everything it started were ended",
