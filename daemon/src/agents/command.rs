@@ -101,8 +101,8 @@ pub fn baton_cli() -> PathBuf {
 
 /// Environment every agent gets on top of the daemon's own (which carries
 /// ANTHROPIC_BASE_URL, keys and the rest through).
-pub fn environment(workspace: &Path, agent_id: &str) -> Vec<(String, String)> {
-    vec![
+pub fn environment(workspace: &Path, agent_id: &str, task: Option<&str>) -> Vec<(String, String)> {
+    let mut env = vec![
         (
             super::process::WORKSPACE_MARKER.into(),
             workspace.display().to_string(),
@@ -110,7 +110,11 @@ pub fn environment(workspace: &Path, agent_id: &str) -> Vec<(String, String)> {
         ("BATON_AGENT_ID".into(), agent_id.into()),
         // MCP tools stay loaded rather than deferred behind a tool search.
         ("ENABLE_TOOL_SEARCH".into(), "false".into()),
-    ]
+    ];
+    if let Some(task) = task {
+        env.push(("BATON_TASK_ID".into(), task.into()));
+    }
+    env
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ mod prompts;
 mod runtime;
 mod snapshot;
 mod stream;
-mod worktrees;
+pub mod worktrees;
 
 pub use runtime::Runtime;
 

@@ -444,7 +444,7 @@ impl Runtime {
                 mcp_path.as_deref(),
             ),
             cwd,
-            env: command::environment(&self.workspace, &agent_id),
+            env: command::environment(&self.workspace, &agent_id, Some(task.id.as_str())),
             log: self.task_log(&task.id),
             timeout: Duration::from_secs(config.task_timeout),
             run_id: format!(
@@ -694,7 +694,7 @@ impl Runtime {
             program: config.agent_command.clone(),
             args: command::arguments(&config, Role::Leader, &prompt, mcp_path.as_deref()),
             cwd: self.workspace.clone(),
-            env: command::environment(&self.workspace, agent_id),
+            env: command::environment(&self.workspace, agent_id, None),
             log: self.workspace.join(".baton/logs/leader.log"),
             timeout: Duration::from_secs(config.task_timeout),
             run_id: format!(
@@ -835,7 +835,7 @@ impl Runtime {
                 None,
             ),
             cwd: self.workspace.clone(),
-            env: command::environment(&self.workspace, "leader"),
+            env: command::environment(&self.workspace, "leader", None),
             log: self.workspace.join(".baton/logs/summary.log"),
             timeout: SUMMARY_TIMEOUT.min(Duration::from_secs(config.task_timeout)),
             run_id: format!(
