@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use baton_protocol::methods::REQUEST_METHODS;
+use baton_protocol::methods::{StateChangeReason, REQUEST_METHODS};
 use baton_protocol::{ErrorKind, Event};
 
 fn protocol_doc() -> String {
@@ -67,5 +67,39 @@ fn every_error_kind_is_documented_with_its_code() {
     assert!(
         missing.is_empty(),
         "docs/protocol.md's error table lacks {missing:?}; name each kind and its code"
+    );
+}
+
+/// Every reason a `baton/stateChanged` can give. A reason added to the protocol breaks
+/// the match below, which is the reminder to list it here too.
+fn state_change_reasons() -> Vec<StateChangeReason> {
+    use StateChangeReason::*;
+    let reasons = vec![Init, Plan, Configure, Start, Stop, Load, Resync];
+    for reason in &reasons {
+        match reason {
+            Init | Plan | Configure | Start | Stop | Load | Resync => {}
+        }
+    }
+    reasons
+}
+
+#[test]
+fn every_state_change_reason_is_documented() {
+    let doc = protocol_doc();
+    let names: Vec<String> = state_change_reasons()
+        .into_iter()
+        .map(|reason| {
+            serde_json::to_value(reason)
+                .expect("a reason serializes")
+                .as_str()
+                .expect("a reason is a string")
+                .to_owned()
+        })
+        .collect();
+    let missing = missing(&doc, names.iter().map(String::as_str));
+    assert!(
+        missing.is_empty(),
+        "docs/protocol.md does not list these baton/stateChanged reasons: {missing:?}; say \
+         what sends each"
     );
 }
