@@ -72,13 +72,18 @@ async fn parallel_tasks_on_different_files_both_land_and_the_checkout_is_untouch
         std::fs::read_to_string(agents.root().join("notes.txt")).unwrap(),
         "my uncommitted notes\n"
     );
-    // Finished tasks' worktrees are gone; their branches stay.
-    assert_eq!(
-        git_output(agents.root(), &["worktree", "list"])
-            .lines()
-            .count(),
-        1
+    // Finished tasks' worktrees are gone (their checkouts are kept idle, detached, for
+    // the next tasks); their branches stay, free for the user.
+    let listed = git_output(agents.root(), &["worktree", "list", "--porcelain"]);
+    assert!(
+        !listed.contains("branch refs/heads/baton/task-"),
+        "{listed}"
     );
+    assert!(!agents
+        .root()
+        .join(".baton/worktrees")
+        .join(alpha.as_str())
+        .exists());
     for id in [alpha.as_str(), "task-002"] {
         git_output(
             agents.root(),
@@ -287,4 +292,66 @@ async fn a_daemon_killed_during_a_run_leaves_a_consistent_repository_and_loses_n
         ),
         ""
     );
+}
+
+#[tokio::test]
+async fn a_second_run_is_refused_and_leaves_the_running_tasks_alone() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    let mut watcher = agents.client(true).await;
+    let slow = add_scripted(
+        &client,
+        "slow",
+        &[bash("sleep 2 && echo slow > slow.txt"), say("slow")],
+        &[],
+    )
+    .await;
+    start_run(&client).await;
+    loop {
+        let events = watcher.events().unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(60), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if matches!(&event, baton_protocol::Event::TaskUpdated(task) if task.id == slow && task.status == TaskStatus::InProgress)
+        {
+            break;
+        }
+    }
+    let refused = client
+        .request::<m::Run>(&m::RunParams {
+            mode: RunMode::Leader,
+            goal: Some("another goal".into()),
+            wait: true,
+        })
+        .await;
+    let Err(ClientError::Baton(err)) = refused else {
+        panic!("{refused:?}")
+    };
+    assert!(err.message.contains("already going"), "{}", err.message);
+    assert!(
+        agents
+            .root()
+            .join(".baton/worktrees")
+            .join(slow.as_str())
+            .exists(),
+        "the running task's worktree is intact"
+    );
+    assert_ne!(
+        client.request::<m::GetStatus>(&()).await.unwrap().goal,
+        "another goal",
+        "a refused run changes nothing"
+    );
+    loop {
+        let events = watcher.events().unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(60), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let baton_protocol::Event::RunFinished(result) = event {
+            assert_eq!(result.tasks_completed, 1, "{result:?}");
+            break;
+        }
+    }
+    assert_eq!(integrated(&agents, "slow.txt"), "slow");
 }

@@ -15,7 +15,7 @@ mod snapshot;
 mod stream;
 pub mod worktrees;
 
-pub use runtime::Runtime;
+pub use runtime::{already_running, Runtime};
 
 use std::path::Path;
 

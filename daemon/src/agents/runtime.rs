@@ -100,6 +100,17 @@ impl Runtime {
         if left > 0 {
             tracing::warn!("ended {left} agent processes left by an earlier daemon");
         }
+        let worktrees = workspace.join(".baton").join("worktrees");
+        if worktrees.is_dir() {
+            let branch = orchestrator.read(|board| board.config().integration_branch.clone());
+            let recovered = match Worktrees::open(workspace, &branch).await {
+                Ok(worktrees) => worktrees.recover().await,
+                Err(err) => Err(err),
+            };
+            if let Err(err) = recovered {
+                tracing::warn!("tidying the worktrees an earlier daemon left: {err}");
+            }
+        }
         let lost = orchestrator.read(Board::supervised);
         for id in lost {
             let reason = "the daemon stopped while its agent worked; it goes back to the queue";
@@ -154,6 +165,9 @@ impl Runtime {
                 "there is no goal to plan; give one (`baton run \"GOAL\"` or `baton init GOAL`)",
             ));
         }
+        if self.is_busy() {
+            return Err(already_running());
+        }
         let isolation = self.isolation().await?;
         let (finished_before, discoveries_before) = self.orchestrator.read(|board| {
             let finished = board
@@ -168,9 +182,7 @@ impl Runtime {
         {
             let mut state = self.state();
             if state.run.is_some() {
-                return Err(BatonError::orchestration(
-                    "a run is already going; `baton status` shows it, `baton stop` ends it",
-                ));
+                return Err(already_running());
             }
             state.run = Some(Run {
                 mode,
@@ -270,7 +282,8 @@ impl Runtime {
                 activity: agent.activity.clone(),
                 cost_usd: agent.cost_usd,
             };
-            match status.agents.iter_mut().find(|known| &known.id == id) {
+            let same = |known: &&mut AgentStatus| &known.id == id && known.task == agent.task;
+            match status.agents.iter_mut().find(same) {
                 Some(known) => *known = shown,
                 None => status.agents.push(shown),
             }
@@ -391,20 +404,31 @@ impl Runtime {
                 .apply(|board, now| board.claim_supervised(&worker, &busy, now))
                 .await;
             let Ok(Some(task)) = claimed else { return };
-            let (stop, stopped) = watch::channel(false);
-            self.state().agents.insert(
-                worker.clone(),
-                Agent {
-                    task: Some(task.id.clone()),
-                    files: task.context.files.clone(),
-                    since: Utc::now(),
-                    activity: None,
-                    cost_usd: 0.0,
-                    stop,
-                },
-            );
+            let stopped = self.enlist(&worker, Some(&task));
             tokio::spawn(self.clone().work(worker, task, stopped));
         }
+    }
+
+    /// Counts an agent as running; answers the signal that stops it, already given
+    /// when the run was stopped while the agent was being set up.
+    fn enlist(&self, agent_id: &str, task: Option<&Task>) -> watch::Receiver<bool> {
+        let mut state = self.state();
+        let stopping = state.run.as_ref().is_none_or(|run| run.stopped.is_some());
+        let (stop, stopped) = watch::channel(stopping);
+        state.agents.insert(
+            agent_id.into(),
+            Agent {
+                task: task.map(|task| task.id.clone()),
+                files: task
+                    .map(|task| task.context.files.clone())
+                    .unwrap_or_default(),
+                since: Utc::now(),
+                activity: None,
+                cost_usd: 0.0,
+                stop,
+            },
+        );
+        stopped
     }
 
     /// One worker on one task, from start to the task's next state.
@@ -463,7 +487,15 @@ impl Runtime {
         let (ending, session_id) = self
             .supervise(&launch, &agent_id, Some(&task.id), stopped)
             .await;
-        let succeeded = matches!(&ending, Ending::Result { result, .. } if !result.is_error);
+        // A task its agent gave up on (fail_task), or that was cancelled, is not merged
+        // whatever the agent answered last.
+        let still_open = self.orchestrator.read(|board| {
+            board
+                .task(&task.id)
+                .is_ok_and(|now| !now.status.is_finished())
+        });
+        let succeeded =
+            still_open && matches!(&ending, Ending::Result { result, .. } if !result.is_error);
         let landed = match (&isolation, before) {
             (Some(Isolation::Worktrees(worktrees)), _) if succeeded => worktrees
                 .finish(&task.id, &task.description)
@@ -678,18 +710,7 @@ impl Runtime {
         let template = config.leader_prompt.as_deref().unwrap_or(prompts::LEADER);
         let prompt = prompts::render(template, &values);
         let mcp_path = self.write_mcp_config(agent_id, None);
-        let (stop, stopped) = watch::channel(false);
-        self.state().agents.insert(
-            agent_id.into(),
-            Agent {
-                task: None,
-                files: Vec::new(),
-                since: Utc::now(),
-                activity: None,
-                cost_usd: 0.0,
-                stop,
-            },
-        );
+        let stopped = self.enlist(agent_id, None);
         let launch = Launch {
             program: config.agent_command.clone(),
             args: command::arguments(&config, Role::Leader, &prompt, mcp_path.as_deref()),
@@ -965,6 +986,13 @@ fn worker_values(board: &Board, task: &Task, agent_id: &str) -> PromptValues {
         agent_id: agent_id.into(),
         tasks: String::new(),
     }
+}
+
+/// The error for a second run while one goes.
+pub fn already_running() -> BatonError {
+    BatonError::orchestration(
+        "a run is already going; `baton status` shows it, `baton stop` ends it",
+    )
 }
 
 fn or_none(text: String) -> String {

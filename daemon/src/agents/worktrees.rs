@@ -2,6 +2,11 @@
 //! the integration branch that holds every finished task; finished work is committed
 //! and merged back one task at a time, in the order tasks finish.
 //!
+//! Checkouts are reused: a task's worktree, once its work is committed, is detached
+//! and kept idle, and the next task's worktree is made from it by checking out only
+//! what differs — on a large repository that is the difference between writing every
+//! file and writing a few.
+//!
 //! Merges are made without a checkout (`git merge-tree --write-tree`, then
 //! `commit-tree` and a compare-and-swap `update-ref`), so the integration branch moves
 //! atomically: a crash leaves it either before or after a merge, never half-way. The
@@ -52,8 +57,8 @@ pub struct Worktrees {
 }
 
 impl Worktrees {
-    /// Opens isolation for `repo`: checks git, makes the integration branch from HEAD
-    /// when there is none, and tidies what an interrupted daemon left.
+    /// Opens isolation for `repo`: checks git and makes the integration branch from
+    /// HEAD when there is none.
     pub async fn open(repo: &Path, integration: &str) -> Result<Worktrees, WorktreeError> {
         git::check_version(repo).await?;
         let top = git::run(repo, &["rev-parse", "--show-toplevel"]).await?;
@@ -100,18 +105,21 @@ impl Worktrees {
             identity,
             merging: tokio::sync::Mutex::new(()),
         };
-        worktrees.recover().await?;
         Ok(worktrees)
     }
 
     /// Saves and removes worktrees an interrupted daemon left, so each task starts
     /// clean next time with its work kept on its branch.
-    async fn recover(&self) -> Result<(), WorktreeError> {
+    /// Only for a daemon that starts: no agent can be working in them then.
+    pub async fn recover(&self) -> Result<(), WorktreeError> {
         git::ok(&self.repo, &["worktree", "prune"]).await?;
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Ok(());
         };
         for entry in entries.flatten() {
+            if is_idle(&entry.path()) {
+                continue;
+            }
             let name = entry.file_name().to_string_lossy().into_owned();
             self.set_aside(&TaskId(name)).await?;
         }
@@ -126,8 +134,9 @@ impl Worktrees {
         self.dir.join(task.as_str())
     }
 
-    /// The task's worktree, made from its branch when an earlier attempt left one,
-    /// else on a new branch from the integration branch's tip.
+    /// The task's worktree at `.baton/worktrees/<task>`, on its branch: the branch an
+    /// earlier attempt left, else a new one from the integration branch's tip. An idle
+    /// checkout is reused when there is one, so that only what differs is written.
     pub async fn prepare(&self, task: &TaskId) -> Result<PathBuf, WorktreeError> {
         let path = self.path(task);
         if path.exists() {
@@ -139,28 +148,42 @@ impl Worktrees {
             message: err.to_string(),
         })?;
         let branch = self.branch(task);
-        let location = path.display().to_string();
+        let reference = format!("refs/heads/{branch}");
         let exists = git::run(
             &self.repo,
-            &[
-                "rev-parse",
-                "--verify",
-                "--quiet",
-                &format!("refs/heads/{branch}"),
-            ],
+            &["rev-parse", "--verify", "--quiet", &reference],
         )
         .await?
         .ok;
-        if exists {
-            git::ok(
-                &self.repo,
-                &["worktree", "add", "--quiet", &location, &branch],
-            )
-            .await?;
-        } else {
-            git::ok(
-                &self.repo,
-                &[
+        let location = path.display().to_string();
+        match self.idle() {
+            Some(idle) => {
+                let from = idle.display().to_string();
+                git::ok(&self.repo, &["worktree", "move", &from, &location]).await?;
+                if exists {
+                    git::ok(&path, &["checkout", "--quiet", "--force", &branch]).await?;
+                } else {
+                    let start = [
+                        "checkout",
+                        "--quiet",
+                        "--force",
+                        "-B",
+                        &branch,
+                        &self.integration,
+                    ];
+                    git::ok(&path, &start).await?;
+                }
+                git::ok(&path, &["clean", "-fdq"]).await?;
+            }
+            None if exists => {
+                git::ok(
+                    &self.repo,
+                    &["worktree", "add", "--quiet", &location, &branch],
+                )
+                .await?;
+            }
+            None => {
+                let add = [
                     "worktree",
                     "add",
                     "--quiet",
@@ -168,15 +191,64 @@ impl Worktrees {
                     &branch,
                     &location,
                     &self.integration,
-                ],
-            )
-            .await?;
+                ];
+                git::ok(&self.repo, &add).await?;
+            }
         }
         Ok(path)
     }
 
-    /// Commits the task's work, merges it into the integration branch, removes the
-    /// worktree (the branch stays) and answers what changed. On a conflict the
+    /// An idle checkout, if there is one.
+    fn idle(&self) -> Option<PathBuf> {
+        std::fs::read_dir(&self.dir)
+            .ok()?
+            .flatten()
+            .map(|entry| entry.path())
+            .find(|path| is_idle(path))
+    }
+
+    /// Keeps a task's checkout for the next task: detached (its branch is free for the
+    /// user), moved to an idle name. Past KEEP_IDLE idle checkouts, it is removed.
+    async fn park(&self, path: &Path) -> Result<(), WorktreeError> {
+        if !path.join(".git").exists() {
+            return self.remove(path).await;
+        }
+        let idle: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| is_idle(path))
+            .collect();
+        let slot = (1..)
+            .map(|n| self.dir.join(format!("{IDLE}{n}")))
+            .find(|slot| !idle.contains(slot))
+            .expect("a free name");
+        let parked = idle.len() < KEEP_IDLE
+            && git::run(path, &["checkout", "--quiet", "--detach"])
+                .await?
+                .ok
+            && git::run(path, &["clean", "-fdq"]).await?.ok
+            && git::run(
+                &self.repo,
+                &[
+                    "worktree",
+                    "move",
+                    &path.display().to_string(),
+                    &slot.display().to_string(),
+                ],
+            )
+            .await?
+            .ok;
+        if parked {
+            Ok(())
+        } else {
+            self.remove(path).await
+        }
+    }
+
+    /// Commits the task's work, merges it into the integration branch, takes the
+    /// worktree away (the branch stays) and answers what changed. On a conflict the
     /// integration branch stays as it was and the work stays on the task's branch.
     pub async fn finish(&self, task: &TaskId, description: &str) -> Result<Changes, WorktreeError> {
         let path = self.path(task);
@@ -184,7 +256,7 @@ impl Worktrees {
         self.commit_all(&path, &subject).await?;
         let branch = self.branch(task);
         let outcome = self.merge(task, &branch, &subject).await;
-        self.remove(&path).await?;
+        self.park(&path).await?;
         outcome
     }
 
@@ -280,7 +352,7 @@ impl Worktrees {
             self.commit_all(&path, &format!("{task}: unfinished work, kept by baton"))
                 .await?;
         }
-        self.remove(&path).await
+        self.park(&path).await
     }
 
     async fn commit_all(&self, path: &Path, subject: &str) -> Result<(), WorktreeError> {
@@ -340,6 +412,17 @@ impl Worktrees {
         }
         .into())
     }
+}
+
+/// Idle checkouts are named `idle-N`; task ids never start so.
+const IDLE: &str = "idle-";
+/// How many idle checkouts are kept.
+const KEEP_IDLE: usize = 16;
+
+fn is_idle(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name.starts_with(IDLE))
 }
 
 fn first_line(text: &str) -> &str {

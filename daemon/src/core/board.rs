@@ -338,6 +338,12 @@ impl Board {
                 self.fail_for_dependency(&id, &blocker, now, &mut events);
             }
         }
+        // Claims of the daemon's own agents in the file have no agent behind them now.
+        for id in self.supervised() {
+            let reason = "its agent was not running when the state was loaded";
+            let (_, released) = self.release(&id, reason, now)?;
+            events.extend(released);
+        }
         Ok(events)
     }
 

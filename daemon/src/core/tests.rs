@@ -1294,3 +1294,26 @@ fn configure_sets_only_the_keys_given() {
     assert_eq!(board.config().task_budget_usd, None);
     assert_eq!(board.config().max_workers, 5);
 }
+
+#[test]
+fn loading_a_state_releases_claims_of_agents_the_daemon_no_longer_runs() {
+    let mut board = Board::default();
+    board
+        .add_tasks(
+            vec![new_task("worked on by the daemon's agent", 5, &[])],
+            at(0),
+        )
+        .unwrap();
+    board
+        .claim_supervised("worker-1", &BTreeSet::new(), at(1))
+        .unwrap();
+    let saved = board.state();
+
+    let mut loaded = Board::default();
+    loaded.load(saved, at(2)).unwrap();
+    let task = loaded.task(&id(1)).unwrap();
+    assert_eq!(task.status, TaskStatus::Available);
+    assert!(!task.supervised);
+    assert_eq!(task.attempts, 1, "the lost attempt counts");
+    assert_eq!(loaded.ready().collect::<Vec<_>>(), vec![&id(1)]);
+}

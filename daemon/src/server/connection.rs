@@ -198,6 +198,9 @@ impl Connection {
     }
 
     async fn run(&self, params: m::RunParams) -> Answer<Option<RunResult>> {
+        if self.daemon.runtime.is_busy() {
+            return Err(to_rpc(crate::agents::already_running()));
+        }
         if let Some(goal) = params.goal {
             let init = m::InitParams {
                 goal,

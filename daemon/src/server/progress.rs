@@ -15,6 +15,8 @@ use super::Daemon;
 #[derive(Default)]
 pub struct RunProgress {
     token: Option<NumberOrString>,
+    /// The client refused a progress token for this run.
+    refused: bool,
     runs: u32,
     last: Option<(String, u32)>,
 }
@@ -23,8 +25,10 @@ impl RunProgress {
     /// Updates the client's progress for one event.
     pub async fn follow(&mut self, client: &tower_lsp::Client, daemon: &Daemon, event: &Event) {
         match event {
-            Event::RunStarted(_) => self.begin(client, daemon).await,
+            // A task's event may have begun this run's progress already.
+            Event::RunStarted(_) if self.token.is_none() => self.begin(client, daemon).await,
             Event::RunFinished(result) => {
+                self.refused = false;
                 let Some(token) = self.token.take() else {
                     return;
                 };
@@ -41,7 +45,7 @@ impl RunProgress {
             | Event::TaskUpdated(_)
             | Event::TaskCompleted(_)
             | Event::TaskFailed(_) => {
-                if self.token.is_none() && daemon.runtime.is_busy() {
+                if self.token.is_none() && !self.refused && daemon.runtime.is_busy() {
                     // A client that connected while a run was going.
                     self.begin(client, daemon).await;
                 }
@@ -76,6 +80,8 @@ impl RunProgress {
             })
             .await;
         if created.is_err() {
+            // The client wants no progress; ask again at the next run only.
+            self.refused = true;
             return;
         }
         let (message, percentage) = text(
