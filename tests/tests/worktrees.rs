@@ -262,13 +262,32 @@ async fn a_daemon_killed_during_a_run_leaves_a_consistent_repository_and_loses_n
     // The run that was going resumes by itself; wait for it to end.
     let mut watcher = agents.client(true).await;
     let mut status = client.request::<m::GetStatus>(&()).await.unwrap();
-    while status.progress.by_status.done < 6 {
+    while status.run.is_some() {
         let events = watcher.events().unwrap();
         let _ = tokio::time::timeout(Duration::from_secs(60), events.recv())
             .await
             .expect("the run goes on");
         status = client.request::<m::GetStatus>(&()).await.unwrap();
     }
+    let tasks = client
+        .request::<m::ListTasks>(&Default::default())
+        .await
+        .unwrap();
+    let unfinished: Vec<_> = tasks
+        .iter()
+        .filter(|task| task.status != TaskStatus::Done)
+        .map(|task| {
+            (
+                &task.id,
+                task.status,
+                task.result.as_ref().and_then(|r| r.error.clone()),
+            )
+        })
+        .collect();
+    assert!(
+        unfinished.is_empty(),
+        "every task got done after the restart: {unfinished:?}"
+    );
     for i in 0..6 {
         assert_eq!(
             integrated(&agents, &format!("file-{i}.txt")),

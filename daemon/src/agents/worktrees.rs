@@ -54,6 +54,9 @@ pub struct Worktrees {
     /// Commit identity flags, for repositories with no user configured.
     identity: Vec<String>,
     merging: tokio::sync::Mutex<()>,
+    /// Held while an idle checkout is taken or given back, so that two tasks never
+    /// take the same one.
+    pool: tokio::sync::Mutex<()>,
 }
 
 impl Worktrees {
@@ -104,6 +107,7 @@ impl Worktrees {
             integration: integration.into(),
             identity,
             merging: tokio::sync::Mutex::new(()),
+            pool: tokio::sync::Mutex::new(()),
         };
         Ok(worktrees)
     }
@@ -117,6 +121,8 @@ impl Worktrees {
             return Ok(());
         };
         for entry in entries.flatten() {
+            // Whatever git was doing in there when its agent was ended left its lock.
+            clear_index_lock(&entry.path());
             if is_idle(&entry.path()) {
                 continue;
             }
@@ -156,10 +162,15 @@ impl Worktrees {
         .await?
         .ok;
         let location = path.display().to_string();
-        match self.idle() {
-            Some(idle) => {
-                let from = idle.display().to_string();
-                git::ok(&self.repo, &["worktree", "move", &from, &location]).await?;
+        let pool = self.pool.lock().await;
+        let idle = self.idle();
+        if let Some(idle) = &idle {
+            let from = idle.display().to_string();
+            git::ok(&self.repo, &["worktree", "move", &from, &location]).await?;
+        }
+        drop(pool);
+        match idle {
+            Some(_) => {
                 if exists {
                     git::ok(&path, &["checkout", "--quiet", "--force", &branch]).await?;
                 } else {
@@ -213,6 +224,7 @@ impl Worktrees {
         if !path.join(".git").exists() {
             return self.remove(path).await;
         }
+        let _pool = self.pool.lock().await;
         let idle: Vec<PathBuf> = std::fs::read_dir(&self.dir)
             .into_iter()
             .flatten()
@@ -423,6 +435,17 @@ fn is_idle(path: &Path) -> bool {
     path.file_name()
         .and_then(|name| name.to_str())
         .is_some_and(|name| name.starts_with(IDLE))
+}
+
+/// Removes a worktree's `index.lock`, which a git process ended mid-way leaves (an
+/// agent's `git status`, say). Only safe when nothing can be using the worktree.
+fn clear_index_lock(worktree: &Path) {
+    let Ok(pointer) = std::fs::read_to_string(worktree.join(".git")) else {
+        return;
+    };
+    if let Some(gitdir) = pointer.trim().strip_prefix("gitdir: ") {
+        let _ = std::fs::remove_file(Path::new(gitdir).join("index.lock"));
+    }
 }
 
 fn first_line(text: &str) -> &str {
