@@ -455,17 +455,22 @@ async fn a_requeued_task_resumes_its_agents_session() {
         &client,
         "resume me",
         &[
-            bash("test -f crashed-once || { touch crashed-once; kill -9 $PPID; }"),
+            bash("test -f crashed-once || { touch crashed-once; kill -TERM $PPID; sleep 5; }"),
             say("second time lucky"),
         ],
         &[],
     )
     .await;
     let result = run(&client, RunMode::Predefined).await;
+    let why = task(&client, &flaky)
+        .await
+        .result
+        .and_then(|result| result.error);
+    let log = agents.workspace.ok(&["logs", flaky.as_str()]);
     assert_eq!(
         (result.tasks_completed, result.tasks_failed),
         (1, 0),
-        "{result:?}"
+        "{result:?}: {why:?}\n{log}"
     );
     let task = task(&client, &flaky).await;
     assert_eq!(task.attempts, 2);

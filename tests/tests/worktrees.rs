@@ -288,11 +288,20 @@ async fn a_daemon_killed_during_a_run_leaves_a_consistent_repository_and_loses_n
         unfinished.is_empty(),
         "every task got done after the restart: {unfinished:?}"
     );
+    let history = git_output(
+        agents.root(),
+        &["log", "--all", "--graph", "--oneline", "--name-status"],
+    );
     for i in 0..6 {
+        let landed = std::process::Command::new("git")
+            .args(["show", &format!("baton/integration:file-{i}.txt")])
+            .current_dir(agents.root())
+            .output()
+            .unwrap();
         assert_eq!(
-            integrated(&agents, &format!("file-{i}.txt")),
+            String::from_utf8_lossy(&landed.stdout).trim(),
             i.to_string(),
-            "task {i}'s work landed"
+            "task {i}'s work landed: {tasks:#?}\n{history}"
         );
     }
     let tasks = client

@@ -20,6 +20,32 @@ pub enum GitError {
     },
 }
 
+/// Marks the git commands the daemon runs, so that a daemon that starts can wait for
+/// those of a daemon that died to finish (killing git half-way leaves a repository
+/// that git itself then refuses to use).
+pub const DAEMON_GIT: &str = "BATON_DAEMON_GIT";
+
+/// The marker's value: the repository the command works for. Worktrees live inside
+/// `<repo>/.baton`, so the part before it names the repository for them too.
+fn dir_marker(dir: &Path) -> String {
+    let text = dir.display().to_string();
+    match text.find("/.baton/") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+/// Waits (up to `limit`) until no git command the daemon ran for `repo` is running.
+pub async fn wait_for_daemon_git(repo: &Path, limit: std::time::Duration) {
+    let marker = dir_marker(repo);
+    let deadline = tokio::time::Instant::now() + limit;
+    while !super::process::marked(DAEMON_GIT, &marker).is_empty()
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// What a git command printed, and whether it succeeded.
 pub struct Output {
     pub ok: bool,
@@ -34,6 +60,7 @@ pub async fn run(dir: &Path, args: &[&str]) -> Result<Output, GitError> {
         .args(args)
         .current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
+        .env(DAEMON_GIT, dir_marker(dir))
         .stdin(std::process::Stdio::null())
         .output()
         .await

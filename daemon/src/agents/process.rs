@@ -207,34 +207,30 @@ fn end_everything(pid: u32, run_id: &str) {
 /// Kills every process of this user whose environment has `key=value`: what agents
 /// started, wherever they went. Answers how many there were.
 pub fn kill_marked(key: &str, value: &str) -> usize {
+    let marked = marked(key, value);
+    for pid in &marked {
+        // SAFETY: signals touch no memory of ours.
+        unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+    }
+    marked.len()
+}
+
+/// The processes of this user, other than this one, whose environment has `key=value`.
+pub fn marked(key: &str, value: &str) -> Vec<u32> {
     let needle = format!("{key}={value}");
     let me = std::process::id();
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
+        return Vec::new();
     };
-    let mut killed = 0;
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| name.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if environ
-            .split(|&byte| byte == 0)
-            .any(|var| var == needle.as_bytes())
-        {
-            // SAFETY: as above.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            killed += 1;
-        }
-    }
-    killed
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            let carries = environ
+                .split(|&byte| byte == 0)
+                .any(|var| var == needle.as_bytes());
+            (carries && pid != me).then_some(pid)
+        })
+        .collect()
 }

@@ -484,9 +484,29 @@ impl Runtime {
             .apply(|board, now| board.start_task(&task.id, now))
             .await;
         self.activity(&agent_id, Some(&task.id), "started", "");
-        let (ending, session_id) = self
-            .supervise(&launch, &agent_id, Some(&task.id), stopped)
+        let (mut ending, mut session_id) = self
+            .supervise(&launch, &agent_id, Some(&task.id), stopped.clone())
             .await;
+        if task.session_id.is_some() && could_not_resume(&ending) {
+            // A session cut off mid-write (its agent was killed) may not load: start
+            // the task over rather than spend the attempt on nothing.
+            tracing::warn!(
+                "{}: its agent's session did not resume; starting over",
+                task.id
+            );
+            let fresh = Launch {
+                args: command::arguments(
+                    &config,
+                    Role::Worker { resume: None },
+                    &prompt,
+                    mcp_path.as_deref(),
+                ),
+                ..launch.clone()
+            };
+            (ending, session_id) = self
+                .supervise(&fresh, &agent_id, Some(&task.id), stopped)
+                .await;
+        }
         // A task its agent gave up on (fail_task), or that was cancelled, is not merged
         // whatever the agent answered last.
         let still_open = self.orchestrator.read(|board| {
@@ -986,6 +1006,12 @@ fn worker_values(board: &Board, task: &Task, agent_id: &str) -> PromptValues {
         agent_id: agent_id.into(),
         tasks: String::new(),
     }
+}
+
+/// Claude Code ended at once with an error, before a single turn: what a session
+/// that cannot be resumed looks like.
+fn could_not_resume(ending: &Ending) -> bool {
+    matches!(ending, Ending::Result { result, .. } if result.is_error && result.usage.turns == 0)
 }
 
 /// The error for a second run while one goes.

@@ -54,9 +54,10 @@ pub struct Worktrees {
     /// Commit identity flags, for repositories with no user configured.
     identity: Vec<String>,
     merging: tokio::sync::Mutex<()>,
-    /// Held while an idle checkout is taken or given back, so that two tasks never
-    /// take the same one.
-    pool: tokio::sync::Mutex<()>,
+    /// Held while worktrees are added, moved or removed: git's worktree commands are
+    /// not safe to run at once (one reads the half-made entry of another), and two
+    /// tasks must never take the same idle checkout.
+    admin: tokio::sync::Mutex<()>,
 }
 
 impl Worktrees {
@@ -107,7 +108,7 @@ impl Worktrees {
             integration: integration.into(),
             identity,
             merging: tokio::sync::Mutex::new(()),
-            pool: tokio::sync::Mutex::new(()),
+            admin: tokio::sync::Mutex::new(()),
         };
         Ok(worktrees)
     }
@@ -116,6 +117,7 @@ impl Worktrees {
     /// clean next time with its work kept on its branch.
     /// Only for a daemon that starts: no agent can be working in them then.
     pub async fn recover(&self) -> Result<(), WorktreeError> {
+        git::wait_for_daemon_git(&self.repo, std::time::Duration::from_secs(30)).await;
         git::ok(&self.repo, &["worktree", "prune"]).await?;
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Ok(());
@@ -162,13 +164,13 @@ impl Worktrees {
         .await?
         .ok;
         let location = path.display().to_string();
-        let pool = self.pool.lock().await;
+        let admin = self.admin.lock().await;
         let idle = self.idle();
         if let Some(idle) = &idle {
             let from = idle.display().to_string();
             git::ok(&self.repo, &["worktree", "move", &from, &location]).await?;
+            drop(admin);
         }
-        drop(pool);
         match idle {
             Some(_) => {
                 if exists {
@@ -221,10 +223,10 @@ impl Worktrees {
     /// Keeps a task's checkout for the next task: detached (its branch is free for the
     /// user), moved to an idle name. Past KEEP_IDLE idle checkouts, it is removed.
     async fn park(&self, path: &Path) -> Result<(), WorktreeError> {
+        let _admin = self.admin.lock().await;
         if !path.join(".git").exists() {
             return self.remove(path).await;
         }
-        let _pool = self.pool.lock().await;
         let idle: Vec<PathBuf> = std::fs::read_dir(&self.dir)
             .into_iter()
             .flatten()
@@ -378,6 +380,7 @@ impl Worktrees {
         Ok(())
     }
 
+    /// Removes a worktree; the caller holds `admin`.
     async fn remove(&self, path: &Path) -> Result<(), WorktreeError> {
         if path.exists() {
             let location = path.display().to_string();
