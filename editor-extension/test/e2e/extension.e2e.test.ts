@@ -260,7 +260,7 @@ step('a failing task is announced, with its log one click away', async () => {
   await bench.waitForRow('Tasks', 'task-004 Translate the greeting');
   await bench.runCommand('Baton: Run Predefined Tasks');
   const toast = await bench.waitForNotification(/task-004 failed: .*the fake agent was told to fail/, 30_000);
-  await bench.waitForNotification(/run finished: 3 done, 1 failed/, 30_000);
+  await bench.waitForNotification(/run finished: 0 done, 1 failed/, 30_000);
   await bench.waitForStatus(/Baton: idle · 3\/4 done, 1 failed$/);
   await bench.waitForRow('Tasks', 'Failed (1)');
   await bench.screenshot('09-task-failed');
@@ -333,7 +333,7 @@ step('Run with Leader Planning: the leader plans the goal, then the workers run 
   await bench.runCommand('Baton: Run with Leader Planning');
   await bench.answer('Run with Leader Planning', 'Greet people in three languages');
   await bench.waitForRow('Tasks', 'Say hello in French', 30_000);
-  await bench.waitForNotification(/run finished: 6 done, 0 failed/, 60_000);
+  await bench.waitForNotification(/run finished: 3 done, 0 failed/, 60_000);
   await bench.waitForStatus(/Baton: idle · 6\/7 done, 1 cancelled$/);
   await bench.waitForRow('Tasks', 'Done (6)');
   assert.equal(JSON.parse(baton('status', '--json')).goal, 'Greet people in three languages');

@@ -322,8 +322,13 @@ export class Workbench {
   async answerFileDialog(file: string): Promise<void> {
     const input = this.quickInput().locator('.quick-input-box input');
     await input.waitFor({ state: 'visible', timeout: 10_000 });
-    // The dialog first fills in the folder it starts in; typing before that is lost.
-    await waitUntil(async () => (await input.inputValue()).endsWith('/'), 10_000, 'the file dialog to open its folder');
+    // The dialog first fills in where it starts (a folder, or for a save the suggested
+    // file in it); typing before that is lost.
+    await waitUntil(
+      async () => /(\/|\.json)$/.test(await input.inputValue()),
+      10_000,
+      'the file dialog to open its folder',
+    );
     await waitUntil(
       async () => {
         if ((await input.inputValue()) !== file) {
