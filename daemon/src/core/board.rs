@@ -149,9 +149,12 @@ impl Board {
         }
         for id in &ids {
             board.link(id);
+        }
+        let ordered: Vec<TaskId> = order.iter().map(|&i| ids[i].clone()).collect();
+        board.compute_chains(&ordered);
+        for id in &ids {
             board.index(id);
         }
-        board.refresh_chains(order.iter().map(|&i| ids[i].clone()).collect());
         Ok(board)
     }
 
@@ -161,6 +164,15 @@ impl Board {
         tasks: Vec<Task>,
         discoveries: Vec<Discovery>,
     ) -> Result<Board, BatonError> {
+        // The settings are stored only when they change; the last activity is the
+        // latest moment the tasks and discoveries remember.
+        let last_activity = tasks
+            .iter()
+            .flat_map(|task| [Some(task.created_at), task.claimed_at, task.completed_at])
+            .chain(discoveries.iter().map(|found| Some(found.created_at)))
+            .chain([meta.last_activity])
+            .flatten()
+            .max();
         let state = CoordinationState {
             goal: meta.goal,
             master_plan: meta.master_plan,
@@ -170,7 +182,7 @@ impl Board {
             max_parallel_workers: meta.config.max_workers,
             task_timeout_seconds: meta.config.task_timeout,
             created_at: meta.created_at,
-            last_activity: meta.last_activity,
+            last_activity,
             config: Some(meta.config),
         };
         Board::from_state(state, meta.running)
@@ -401,9 +413,22 @@ impl Board {
         }
         for id in &ids {
             self.link(id);
+        }
+        // New tasks have dependents only in their batch; the tasks they depend on may
+        // now head longer chains.
+        let ordered: Vec<TaskId> = order.iter().map(|&i| ids[i].clone()).collect();
+        self.compute_chains(&ordered);
+        for id in &ids {
             self.index(id);
         }
-        self.refresh_chains(order.iter().map(|&i| ids[i].clone()).collect());
+        let new: std::collections::HashSet<&TaskId> = ids.iter().collect();
+        let raised: Vec<TaskId> = ids
+            .iter()
+            .flat_map(|id| self.nodes[id].task.dependencies.iter())
+            .filter(|dependency| !new.contains(dependency))
+            .cloned()
+            .collect();
+        self.refresh_chains(raised);
         for id in &ids {
             events.push(Event::TaskCreated(self.nodes[id].task.clone()));
             if let Some(parent) = self.nodes[id].task.context.parent_task.clone() {
@@ -932,8 +957,28 @@ impl Board {
 
     /// Recomputes the chains of `pending` (given dependencies first) and, where one
     /// grew, of the tasks they depend on.
-    fn refresh_chains(&mut self, mut pending: Vec<TaskId>) {
+    /// Sets the chains of `ids`, given dependencies first, whose dependents' chains
+    /// are final (or among `ids`): one pass, dependents before dependencies. The
+    /// tasks must not be indexed yet.
+    fn compute_chains(&mut self, ids: &[TaskId]) {
+        for id in ids.iter().rev() {
+            let chain = 1 + self.nodes[id]
+                .dependents
+                .iter()
+                .map(|dependent| self.nodes[dependent].chain)
+                .max()
+                .unwrap_or(0);
+            self.nodes.get_mut(id).expect("known task").chain = chain;
+        }
+    }
+
+    /// Recomputes the chains of `pending` and, where one grew, of the tasks they
+    /// depend on; each task waits in the queue at most once.
+    fn refresh_chains(&mut self, pending: Vec<TaskId>) {
+        let mut queued: std::collections::HashSet<TaskId> = pending.iter().cloned().collect();
+        let mut pending = pending;
         while let Some(id) = pending.pop() {
+            queued.remove(&id);
             let chain = 1 + self.nodes[&id]
                 .dependents
                 .iter()
@@ -946,7 +991,11 @@ impl Board {
             self.unindex(&id);
             self.nodes.get_mut(&id).expect("known task").chain = chain;
             self.index(&id);
-            pending.extend(self.nodes[&id].task.dependencies.iter().cloned());
+            for dependency in &self.nodes[&id].task.dependencies {
+                if queued.insert(dependency.clone()) {
+                    pending.push(dependency.clone());
+                }
+            }
         }
     }
 }

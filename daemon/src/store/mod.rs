@@ -58,16 +58,14 @@ impl Store {
 
     /// Reads the whole board back. An empty database gives an empty board.
     pub fn load(&mut self) -> Result<Board, StoreError> {
-        let meta: Option<Meta> = match self.db.get(META)? {
-            Some(bytes) => Some(decode("settings", &bytes)?),
-            None => None,
+        // Tasks can be stored before any setting is (a workspace never initialised).
+        let meta: Meta = match self.db.get(META)? {
+            Some(bytes) => decode("settings", &bytes)?,
+            None => Board::default().meta(),
         };
         let tasks: Vec<Task> = self.read_prefix(TASK, "task")?;
         let discoveries: Vec<Discovery> = self.read_prefix(DISCOVERY, "discovery")?;
         self.discoveries = discoveries.len() as u64;
-        let Some(meta) = meta else {
-            return Ok(Board::default());
-        };
         Board::restore(meta, tasks, discoveries).map_err(|err| StoreError::Corrupt {
             what: "state".into(),
             reason: err.message,
@@ -98,12 +96,12 @@ impl Store {
                 })
             )
         });
-        let mut batch = sled::Batch::default();
         if reloaded {
             return self.replace_all(board);
         }
         let mut tasks = BTreeSet::new();
         let mut new_discoveries = 0;
+        let mut settings = false;
         for event in events {
             match event {
                 Event::TaskCreated(task)
@@ -113,21 +111,42 @@ impl Store {
                     tasks.insert(&task.id);
                 }
                 Event::Discovery(_) => new_discoveries += 1,
-                Event::AgentActivity(_)
-                | Event::RunStarted(_)
-                | Event::RunFinished(_)
-                | Event::StateChanged(_) => {}
+                Event::StateChanged(_) => settings = true,
+                Event::AgentActivity(_) | Event::RunStarted(_) | Event::RunFinished(_) => {}
             }
         }
-        for id in tasks {
-            put_task(&mut batch, board, id);
-        }
         let stored = board.discoveries().len() as u64;
-        for index in stored - new_discoveries..stored {
-            put_discovery(&mut batch, board, index);
+        let mut writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(tasks.len() + 2);
+        for id in tasks {
+            let seq = board.seq(id).expect("a changed task is on the board");
+            let task = board.task(id).expect("a changed task is on the board");
+            writes.push((key(TASK, seq).to_vec(), encode(task)));
         }
-        batch.insert(META, encode(&board.meta()));
-        self.db.apply_batch(batch)?;
+        for index in stored - new_discoveries..stored {
+            let discovery = &board.discoveries()[index as usize];
+            writes.push((key(DISCOVERY, index).to_vec(), encode(discovery)));
+        }
+        // The settings change only with the goal, the plan, the configuration or
+        // dispatch; when they were last active is read back from the tasks.
+        if settings {
+            writes.push((META.to_vec(), encode(&board.meta())));
+        }
+        // One key goes in as one insert; more, atomically as a batch (a batch costs
+        // sled two log syncs of its own, an insert none: group commit syncs).
+        match writes.len() {
+            0 => {}
+            1 => {
+                let (key, value) = writes.pop().expect("one write");
+                self.db.insert(key, value)?;
+            }
+            _ => {
+                let mut batch = sled::Batch::default();
+                for (key, value) in writes {
+                    batch.insert(key, value);
+                }
+                self.db.apply_batch(batch)?;
+            }
+        }
         self.discoveries = stored;
         Ok(())
     }
