@@ -33,6 +33,16 @@ async fn wait_for_status(client: &mut Client, id: &TaskId, status: TaskStatus) {
     }
 }
 
+/// Starts a run whose one task's agent hangs in a shell; answers the task and the
+/// shell's pid once the agent is at work.
+async fn run_hanging_task(agents: &AgentWorkspace, client: &mut Client) -> (TaskId, u32) {
+    let steps = [bash("echo $$ > shell.pid; sleep 600"), say("unreachable")];
+    let slow = add_scripted(client, "hang", &steps, &[]).await;
+    start_run(client).await;
+    wait_for_status(client, &slow, TaskStatus::InProgress).await;
+    (slow, read_pid(&agents.root().join("shell.pid")))
+}
+
 fn read_pid(path: &std::path::Path) -> u32 {
     wait_until(Duration::from_secs(60), || {
         std::fs::read_to_string(path).is_ok_and(|text| text.trim().parse::<u32>().is_ok())
@@ -332,16 +342,7 @@ async fn a_timeout_ends_the_agent_and_everything_it_started() {
 async fn cancel_ends_a_running_agent_and_its_children() {
     let agents = AgentWorkspace::new();
     let mut client = agents.start(1, 300).await;
-    let slow = add_scripted(
-        &client,
-        "hang",
-        &[bash("echo $$ > shell.pid; sleep 600"), say("unreachable")],
-        &[],
-    )
-    .await;
-    start_run(&client).await;
-    wait_for_status(&mut client, &slow, TaskStatus::InProgress).await;
-    let shell = read_pid(&agents.root().join("shell.pid"));
+    let (slow, shell) = run_hanging_task(&agents, &mut client).await;
 
     let other = agents.client(false).await;
     other
@@ -494,16 +495,7 @@ async fn a_requeued_task_resumes_its_agents_session() {
 async fn nothing_an_agent_started_outlives_a_killed_daemon() {
     let agents = AgentWorkspace::new();
     let mut client = agents.start(1, 300).await;
-    let slow = add_scripted(
-        &client,
-        "hang",
-        &[bash("echo $$ > shell.pid; sleep 600"), say("unreachable")],
-        &[],
-    )
-    .await;
-    start_run(&client).await;
-    wait_for_status(&mut client, &slow, TaskStatus::InProgress).await;
-    let shell = read_pid(&agents.root().join("shell.pid"));
+    let (_, shell) = run_hanging_task(&agents, &mut client).await;
 
     agents.workspace.kill_daemon();
     wait_until(Duration::from_secs(10), || !process_exists(shell));
@@ -687,16 +679,7 @@ async fn a_run_result_counts_what_that_run_did() {
 async fn stop_ends_every_agent_and_their_tasks_wait_for_the_next_run() {
     let agents = AgentWorkspace::new();
     let mut client = agents.start(1, 300).await;
-    let slow = add_scripted(
-        &client,
-        "hang",
-        &[bash("echo $$ > shell.pid; sleep 600"), say("unreachable")],
-        &[],
-    )
-    .await;
-    start_run(&client).await;
-    wait_for_status(&mut client, &slow, TaskStatus::InProgress).await;
-    let shell = read_pid(&agents.root().join("shell.pid"));
+    let (slow, shell) = run_hanging_task(&agents, &mut client).await;
 
     agents
         .client(false)

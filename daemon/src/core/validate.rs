@@ -140,26 +140,14 @@ pub fn topological_order(edges: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>>
 /// The configuration a patch would make, if it is valid.
 pub fn patched_config(config: &Config, patch: &ConfigPatch) -> Result<Config, BatonError> {
     let mut next = config.clone();
-    let ConfigPatch {
-        max_workers,
-        model,
-        task_timeout,
-        max_attempts,
-        task_budget_usd,
-        run_budget_usd,
-        agent_command,
-        agent_args,
-        permission_mode,
-        allowed_tools,
-        isolation,
-        integration_branch,
-        leader_prompt,
-        worker_prompt,
-    } = patch.clone();
-    macro_rules! set {
-        ($($field:ident),*) => { $(if let Some(value) = $field { next.$field = value; })* };
+    // Destructured without `..`, so that a new setting cannot be forgotten here.
+    macro_rules! apply {
+        ($($field:ident),*) => {{
+            let ConfigPatch { $($field),* } = patch.clone();
+            $(if let Some(value) = $field { next.$field = value; })*
+        }};
     }
-    set!(
+    apply!(
         max_workers,
         model,
         task_timeout,
