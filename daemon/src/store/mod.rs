@@ -1,6 +1,7 @@
-//! The store: the only code that touches sled. It persists what the core decided, one
-//! atomic batch per operation, and makes batches durable by group commit: many
-//! operations share one flush, and each waits until a flush has covered it.
+//! The store: the only code that touches sled. It persists what the core decided,
+//! each operation atomically (one record as one insert, several as one batch), and
+//! makes writes durable by group commit: many operations share one flush, and each
+//! waits until a flush has covered it.
 
 pub mod group_commit;
 
@@ -86,7 +87,7 @@ impl Store {
             .collect()
     }
 
-    /// Writes, in one atomic batch, everything `events` changed on `board`.
+    /// Writes, atomically, everything `events` changed on `board`.
     pub fn persist(&mut self, board: &Board, events: &[Event]) -> Result<(), StoreError> {
         let reloaded = events.iter().any(|event| {
             matches!(
