@@ -339,21 +339,31 @@ export class Workbench {
       10_000,
       'the file dialog to take the path',
     );
-    // Accept with the dialog's button; the dialog may still be reading the folder, so
-    // try again until it closes.
+    // Accept with Enter, else the dialog's button. The dialog may still be reading a
+    // folder, and may complete what was typed into something else meanwhile: put the
+    // path back each time, and try again until it closes.
     const accept = this.quickInput().locator('.quick-input-action .monaco-button, .quick-input-header .monaco-button').first();
+    let attempt = 0;
     await waitUntil(
       async () => {
         if (!(await this.quickInput().isVisible())) {
           return true;
         }
-        await accept.click({ timeout: 2_000 }).catch(() => undefined);
+        if ((await input.inputValue().catch(() => file)) !== file) {
+          await input.fill(file).catch(() => undefined);
+        }
+        attempt += 1;
+        if (attempt % 2 === 1) {
+          await input.press('Enter', { timeout: 2_000 }).catch(() => undefined);
+        } else {
+          await accept.click({ timeout: 2_000 }).catch(() => undefined);
+        }
         return this.quickInput()
-          .waitFor({ state: 'hidden', timeout: 1_000 })
+          .waitFor({ state: 'hidden', timeout: 1_500 })
           .then(() => true)
           .catch(() => false);
       },
-      10_000,
+      30_000,
       'the file dialog to accept the path',
     );
   }
