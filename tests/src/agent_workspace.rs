@@ -38,12 +38,12 @@ impl AgentWorkspace {
     pub fn git() -> AgentWorkspace {
         let agents = AgentWorkspace::new();
         let root = agents.root();
-        git(root, &["init", "--quiet", "--initial-branch=main"]);
-        git(root, &["config", "user.email", "dev@example.com"]);
-        git(root, &["config", "user.name", "Dev"]);
+        git_output(root, &["init", "--quiet", "--initial-branch=main"]);
+        git_output(root, &["config", "user.email", "dev@example.com"]);
+        git_output(root, &["config", "user.name", "Dev"]);
         std::fs::write(root.join("README.md"), "a project\n").expect("README");
-        git(root, &["add", "README.md"]);
-        git(root, &["commit", "--quiet", "-m", "start"]);
+        git_output(root, &["add", "README.md"]);
+        git_output(root, &["commit", "--quiet", "-m", "start"]);
         agents
     }
 
@@ -188,15 +188,6 @@ pub async fn task(client: &Client, id: &TaskId) -> Task {
         })
         .await
         .expect("the task exists")
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .expect("git runs");
-    assert!(status.success(), "git {args:?} failed");
 }
 
 /// `git ARGS` in `dir`, answering its output.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use baton_daemon::agents::worktrees::Worktrees;
 use baton_protocol::methods::{self as m};
 use baton_protocol::{RunMode, TaskId};
-use baton_tests::agent_workspace::{run, say, scripted, AgentWorkspace};
+use baton_tests::agent_workspace::{git_output, run, say, scripted, AgentWorkspace};
 use serde_json::json;
 
 struct Sizes {
@@ -315,16 +315,7 @@ async fn worktree_costs(files: usize, tasks: usize) {
 }
 
 fn git(dir: &Path, args: &[&str]) {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    git_output(dir, args);
 }
 
 fn row(name: &str, nanos: &[i64]) {
