@@ -172,13 +172,7 @@ pub async fn add_scripted(
     steps: &[Value],
     dependencies: &[&TaskId],
 ) -> TaskId {
-    let mut task = scripted(description, steps);
-    task.dependencies = dependencies.iter().map(|id| (*id).clone()).collect();
-    client
-        .request::<m::AddTask>(&task)
-        .await
-        .expect("the task is added")
-        .id
+    crate::add_task(client, scripted(description, steps), dependencies).await
 }
 
 pub async fn task(client: &Client, id: &TaskId) -> Task {

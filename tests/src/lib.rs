@@ -152,6 +152,20 @@ impl Drop for TestWorkspace {
     }
 }
 
+/// Adds `task` depending on `dependencies` and answers its id.
+pub async fn add_task(
+    client: &Client,
+    mut task: baton_protocol::methods::NewTask,
+    dependencies: &[&baton_protocol::TaskId],
+) -> baton_protocol::TaskId {
+    task.dependencies = dependencies.iter().map(|id| (*id).clone()).collect();
+    client
+        .request::<baton_protocol::methods::AddTask>(&task)
+        .await
+        .expect("the task is added")
+        .id
+}
+
 pub fn process_exists(pid: u32) -> bool {
     // A zombie still answers kill(0); read its state instead. The main thread of a
     // killed process can be a zombie while its other threads still exit, holding the

@@ -7,17 +7,11 @@ use std::time::Duration;
 
 use baton_protocol::methods::{self as m, Event};
 use baton_protocol::{Client, ErrorKind, TaskId, TaskResult, TaskStatus};
-use baton_tests::{bin_dir, wait_until, TestWorkspace};
+use baton_tests::{add_task, bin_dir, wait_until, TestWorkspace};
 use serde_json::{json, Value};
 
 async fn add(client: &Client, description: &str, dependencies: &[&TaskId]) -> TaskId {
-    let mut task = m::NewTask::new(description);
-    task.dependencies = dependencies.iter().map(|id| (*id).clone()).collect();
-    client
-        .request::<m::AddTask>(&task)
-        .await
-        .expect("the task is added")
-        .id
+    add_task(client, m::NewTask::new(description), dependencies).await
 }
 
 /// Everything a client can read back, minus timestamps of reading.

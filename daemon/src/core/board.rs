@@ -608,7 +608,7 @@ impl Board {
                 "the error is empty; say why the task failed",
             ));
         }
-        self.check_unfinished(id, "fail")?;
+        self.check_unfinished(id)?;
         let task = self.finish_unsuccessfully(id, TaskStatus::Failed, error.to_owned(), None, now);
         let mut events = vec![Event::TaskFailed(task.clone())];
         self.cascade_failure(id, now, &mut events);
@@ -617,7 +617,7 @@ impl Board {
     }
 
     pub fn cancel(&mut self, id: &TaskId, now: Now) -> Result<(Task, Events), BatonError> {
-        self.check_unfinished(id, "cancel")?;
+        self.check_unfinished(id)?;
         let task =
             self.finish_unsuccessfully(id, TaskStatus::Cancelled, "cancelled".into(), None, now);
         let mut events = vec![Event::TaskFailed(task.clone())];
@@ -779,7 +779,7 @@ impl Board {
         }
     }
 
-    fn check_unfinished(&self, id: &TaskId, _action: &str) -> Result<(), BatonError> {
+    fn check_unfinished(&self, id: &TaskId) -> Result<(), BatonError> {
         let status = self.task(id)?.status;
         if status.is_finished() {
             return Err(already_finished(id, status));

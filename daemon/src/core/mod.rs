@@ -10,7 +10,6 @@ mod validate;
 mod tests;
 
 pub use board::{Attempt, Board, Meta};
-pub use ready_queue::ReadyQueue;
 
 use baton_protocol::Event;
 

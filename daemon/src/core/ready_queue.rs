@@ -32,24 +32,11 @@ impl ReadyQueue {
         self.keys.remove(key)
     }
 
-    /// Takes the most urgent task out of the queue.
-    pub fn pop(&mut self) -> Option<TaskId> {
-        self.keys.pop_first().map(|key| key.id)
-    }
-
     /// Takes the most urgent task that `accept` takes.
     pub fn pop_first_where(&mut self, accept: impl Fn(&TaskId) -> bool) -> Option<TaskId> {
         let key = self.keys.iter().find(|key| accept(&key.id))?.clone();
         self.keys.remove(&key);
         Some(key.id)
-    }
-
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &TaskId> {
@@ -77,7 +64,7 @@ mod tests {
         queue.insert(key(1, 1, 2));
         queue.insert(key(1, 3, 3));
         queue.insert(key(1, 3, 4));
-        let order: Vec<_> = std::iter::from_fn(|| queue.pop()).collect();
+        let order: Vec<_> = std::iter::from_fn(|| queue.pop_first_where(|_| true)).collect();
         assert_eq!(
             order,
             [3, 4, 2, 1].map(TaskId::numbered).to_vec(),
