@@ -44,6 +44,7 @@ pub async fn run(
         mode,
         goal,
         wait: !detach,
+        overrides: None,
     };
     if detach {
         client.request::<methods::Run>(&params).await?;

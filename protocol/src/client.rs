@@ -278,7 +278,11 @@ fn error_from_wire(error: &Value) -> BatonError {
         .as_str()
         .unwrap_or("unknown error")
         .to_owned();
-    BatonError::new(kind, message)
+    let baton_error = BatonError::new(kind, message);
+    match serde_json::from_value(error["data"]["cause"].clone()) {
+        Ok(cause) => baton_error.with_cause(cause),
+        Err(_) => baton_error,
+    }
 }
 
 async fn connect_socket(path: &Path) -> std::io::Result<Stream> {

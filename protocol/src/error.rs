@@ -44,12 +44,27 @@ impl ErrorKind {
     }
 }
 
+/// What an error is about, where a client may offer its own way out: the message
+/// names a `baton` command, which an editor replaces with a button of its own.
+/// Travels as `data.cause`; an error without one has no such remedy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCause {
+    /// A run is going: stop it first, or follow it.
+    RunGoing,
+    /// Leader planning needs a goal: set one first.
+    NoGoal,
+    /// The workspace is not a git repository, so there are no worktrees or branches.
+    NotAGitRepository,
+}
+
 /// An error as a daemon reports it: a kind and a message that says what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct BatonError {
     pub kind: ErrorKind,
     pub message: String,
+    pub cause: Option<ErrorCause>,
 }
 
 impl BatonError {
@@ -57,6 +72,15 @@ impl BatonError {
         BatonError {
             kind,
             message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// The same error, saying what it is about.
+    pub fn with_cause(self, cause: ErrorCause) -> Self {
+        BatonError {
+            cause: Some(cause),
+            ..self
         }
     }
 

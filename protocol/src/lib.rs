@@ -11,7 +11,7 @@ pub mod timestamp;
 pub mod workspace;
 
 pub use client::{Client, ClientError, ConnectConfig, VERSION};
-pub use error::{BatonError, ErrorKind};
+pub use error::{BatonError, ErrorCause, ErrorKind};
 pub use methods::Event;
 pub use model::*;
 pub use workspace::Workspace;

@@ -320,7 +320,7 @@ pub struct MasterPlan {
     pub plan: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunParams {
     pub mode: RunMode,
@@ -329,6 +329,10 @@ pub struct RunParams {
     pub goal: Option<String>,
     #[serde(default = "yes")]
     pub wait: bool,
+    /// Settings for this run only, over the workspace's configuration, which stays
+    /// as it is: an editor's own settings apply to the runs it starts and to no other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<ConfigPatch>,
 }
 
 fn yes() -> bool {

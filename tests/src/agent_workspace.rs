@@ -140,6 +140,7 @@ pub async fn run(client: &Client, mode: RunMode) -> RunResult {
             mode,
             goal: None,
             wait: true,
+            overrides: None,
         }),
     )
     .await
@@ -155,6 +156,7 @@ pub async fn start_run(client: &Client) {
             mode: RunMode::Predefined,
             goal: None,
             wait: false,
+            overrides: None,
         })
         .await
         .expect("the run starts");

@@ -167,6 +167,7 @@ async fn the_leader_plans_with_dependencies_by_the_ids_it_got_back() {
             mode: RunMode::Leader,
             goal: Some(goal),
             wait: true,
+            overrides: None,
         }),
     )
     .await
@@ -587,6 +588,54 @@ async fn tools_the_agent_was_refused_are_kept_on_the_task() {
         task.permission_denials[0].starts_with("Bash: python3"),
         "{:?}",
         task.permission_denials
+    );
+}
+
+#[tokio::test]
+async fn settings_sent_with_a_run_govern_that_run_and_leave_the_configuration() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    let before = client.request::<m::GetConfig>(&()).await.unwrap();
+    let command = "python3 -c \"open('hi.txt', 'w').write('hi')\"";
+    let refused = add_scripted(&client, "try bash", &[bash(command), say("could not")], &[]).await;
+    let overrides = m::ConfigPatch {
+        allowed_tools: Some(vec!["Read".into()]),
+        max_workers: Some(2),
+        ..Default::default()
+    };
+    tokio::time::timeout(
+        Duration::from_secs(180),
+        client.request::<m::Run>(&m::RunParams {
+            mode: RunMode::Predefined,
+            goal: None,
+            wait: true,
+            overrides: Some(overrides),
+        }),
+    )
+    .await
+    .expect("the run ends in time")
+    .expect("the run is answered");
+    assert!(
+        !agents.root().join("hi.txt").exists(),
+        "the run's allowed_tools kept Bash out"
+    );
+    let denials = task(&client, &refused).await.permission_denials;
+    assert!(denials[0].starts_with("Bash: python3"), "{denials:?}");
+    let after = client.request::<m::GetConfig>(&()).await.unwrap();
+    assert_eq!(after, before, "the workspace's configuration is as it was");
+
+    let again = add_scripted(
+        &client,
+        "bash again",
+        &[bash(command), say("wrote it")],
+        &[],
+    )
+    .await;
+    run(&client, RunMode::Predefined).await;
+    assert_eq!(task(&client, &again).await.status, TaskStatus::Done);
+    assert!(
+        agents.root().join("hi.txt").exists(),
+        "the next run without overrides has the workspace's tools again"
     );
 }
 

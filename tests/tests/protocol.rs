@@ -5,8 +5,10 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use baton_protocol::methods::{self as m, Event};
-use baton_protocol::{Client, ErrorKind, TaskId, TaskResult, TaskStatus};
+use baton_protocol::methods::{self as m, Event, Request};
+use baton_protocol::{
+    Client, ClientError, ErrorCause, ErrorKind, RunMode, RunResult, TaskId, TaskResult, TaskStatus,
+};
 use baton_tests::{add_task, bin_dir, wait_until, TestWorkspace};
 use serde_json::{json, Value};
 
@@ -438,6 +440,65 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         );
     }
     assert_eq!(add(&client, "still numbered in order", &[]).await, next);
+}
+
+#[tokio::test]
+async fn bad_settings_for_a_run_are_refused_before_anything_changes() {
+    let workspace = TestWorkspace::new();
+    let client = workspace.client(false).await;
+    workspace.ok(&["init", "the old goal"]);
+    let before = snapshot(&client).await;
+    for overrides in [
+        json!({ "max_workers": 0 }),
+        json!({ "task_budget_usd": -1 }),
+        json!({ "isolation": "shared" }),
+        json!({ "integration_branch": "elsewhere" }),
+        json!({ "no_such_setting": 1 }),
+    ] {
+        let refused = client
+            .call(
+                m::Run::METHOD,
+                json!({ "mode": "leader", "goal": "a new goal", "wait": false, "overrides": overrides }),
+            )
+            .await
+            .expect_err("bad settings are refused");
+        let ClientError::Baton(err) = refused else {
+            panic!("a daemon error: {refused}");
+        };
+        assert_eq!(err.kind, ErrorKind::InvalidInputError, "{overrides}: {err}");
+        assert_eq!(
+            snapshot(&client).await,
+            before,
+            "{overrides} changed nothing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn errors_an_editor_offers_its_own_remedy_for_say_what_they_are_about() {
+    let workspace = TestWorkspace::new();
+    let client = workspace.client(false).await;
+    let leader = m::RunParams {
+        mode: RunMode::Leader,
+        goal: None,
+        wait: false,
+        overrides: None,
+    };
+    let cause = |result: Result<Option<RunResult>, ClientError>| match result {
+        Err(ClientError::Baton(err)) => err.cause,
+        other => panic!("a daemon error: {other:?}"),
+    };
+    let no_goal = client.request::<m::Run>(&leader).await;
+    assert_eq!(cause(no_goal), Some(ErrorCause::NoGoal));
+
+    workspace.ok(&["config", "isolation", "worktree"]);
+    add(&client, "work", &[]).await;
+    let predefined = m::RunParams {
+        mode: RunMode::Predefined,
+        ..leader
+    };
+    let not_git = client.request::<m::Run>(&predefined).await;
+    assert_eq!(cause(not_git), Some(ErrorCause::NotAGitRepository));
 }
 
 #[tokio::test]

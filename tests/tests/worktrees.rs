@@ -214,6 +214,7 @@ async fn worktree_isolation_outside_a_git_repository_is_refused_with_what_to_do(
             mode: RunMode::Predefined,
             goal: None,
             wait: true,
+            overrides: None,
         })
         .await;
     let Err(ClientError::Baton(err)) = refused else {
@@ -351,6 +352,7 @@ async fn a_second_run_is_refused_and_leaves_the_running_tasks_alone() {
             mode: RunMode::Leader,
             goal: Some("another goal".into()),
             wait: true,
+            overrides: None,
         })
         .await;
     let Err(ClientError::Baton(err)) = refused else {

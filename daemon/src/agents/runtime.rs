@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use baton_protocol::methods::{AgentActivity, RunStarted};
+use baton_protocol::methods::{AgentActivity, ConfigPatch, RunStarted};
 use baton_protocol::{
-    AgentStatus, BatonError, Event, RunMode, RunResult, RunStatus, Status, Task, TaskId,
-    TaskResult, TaskStatus, Usage,
+    AgentStatus, BatonError, Config, ErrorCause, Event, RunMode, RunResult, RunStatus, Status,
+    Task, TaskId, TaskResult, TaskStatus, Usage,
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
@@ -24,7 +24,7 @@ use super::process::{self, Ending, Launch};
 use super::prompts::{self, PromptValues};
 use super::snapshot::Snapshot;
 use super::stream::{clip, StreamEvent};
-use super::worktrees::{Changes, Worktrees};
+use super::worktrees::{Changes, WorktreeError, Worktrees};
 use crate::core::{Attempt, Board};
 use crate::orchestrator::Orchestrator;
 
@@ -59,6 +59,8 @@ struct Agent {
 /// The run in progress.
 struct Run {
     mode: RunMode,
+    /// The settings the run was started with over the workspace's configuration.
+    overrides: ConfigPatch,
     isolation: Isolation,
     /// How each task that had finished before the run ended, and how many
     /// discoveries there were: the run's result counts only what it did.
@@ -129,7 +131,9 @@ impl Runtime {
         tokio::spawn(runtime.clone().watch_tasks());
         if orchestrator.read(Board::is_running) {
             tracing::info!("resuming the run that was going when the daemon stopped");
-            let _ = runtime.begin(RunMode::Predefined).await;
+            let _ = runtime
+                .begin(RunMode::Predefined, ConfigPatch::default())
+                .await;
         }
         runtime
     }
@@ -138,13 +142,15 @@ impl Runtime {
         self.state.lock().expect("runtime lock")
     }
 
-    /// Starts a run; with `wait`, answers its result when it ends.
+    /// Starts a run with `overrides` over the configuration for this run only; with
+    /// `wait`, answers its result when it ends.
     pub async fn run(
         self: &Arc<Self>,
         mode: RunMode,
         wait: bool,
+        overrides: ConfigPatch,
     ) -> Result<Option<RunResult>, BatonError> {
-        let mut result = self.begin(mode).await?;
+        let mut result = self.begin(mode, overrides).await?;
         if !wait {
             return Ok(None);
         }
@@ -158,12 +164,15 @@ impl Runtime {
     async fn begin(
         self: &Arc<Self>,
         mode: RunMode,
+        overrides: ConfigPatch,
     ) -> Result<watch::Receiver<Option<RunResult>>, BatonError> {
+        self.check_overrides(&overrides)?;
         let goal = self.orchestrator.read(|board| board.goal().to_owned());
         if mode == RunMode::Leader && goal.trim().is_empty() {
             return Err(BatonError::invalid(
                 "there is no goal to plan; give one (`baton run \"GOAL\"` or `baton init GOAL`)",
-            ));
+            )
+            .with_cause(ErrorCause::NoGoal));
         }
         if self.is_busy() {
             return Err(already_running());
@@ -186,6 +195,7 @@ impl Runtime {
             }
             state.run = Some(Run {
                 mode,
+                overrides,
                 isolation,
                 finished_before,
                 discoveries_before,
@@ -212,6 +222,31 @@ impl Runtime {
         Ok(receiver)
     }
 
+    /// Refuses settings for one run that are bad, or that only make sense for the
+    /// workspace (its isolation and integration branch outlive a run).
+    pub fn check_overrides(&self, overrides: &ConfigPatch) -> Result<(), BatonError> {
+        if overrides.isolation.is_some() || overrides.integration_branch.is_some() {
+            return Err(BatonError::invalid(
+                "isolation and integration_branch cannot be set for one run; they belong to the workspace's configuration",
+            ));
+        }
+        self.orchestrator
+            .read(|board| crate::core::patched_config(board.config(), overrides))
+            .map(drop)
+    }
+
+    /// The configuration the run goes by: the workspace's, with the run's overrides.
+    fn config(&self) -> Config {
+        let config = self.orchestrator.read(|board| board.config().clone());
+        let state = self.state();
+        match state.run.as_ref() {
+            // Checked when the run began; a later change of the workspace's
+            // configuration that clashes with them leaves the workspace's.
+            Some(run) => crate::core::patched_config(&config, &run.overrides).unwrap_or(config),
+            None => config,
+        }
+    }
+
     /// The run's isolation, as configured (by default worktrees in a git repository),
     /// checked before anything starts.
     async fn isolation(&self) -> Result<Isolation, BatonError> {
@@ -223,7 +258,7 @@ impl Runtime {
             _ => Worktrees::open(&self.workspace, &config.integration_branch)
                 .await
                 .map(|worktrees| Isolation::Worktrees(Arc::new(worktrees)))
-                .map_err(|err| BatonError::invalid(err.to_string())),
+                .map_err(worktree_error),
         }
     }
 
@@ -234,7 +269,7 @@ impl Runtime {
             .read(|board| board.config().integration_branch.clone());
         let worktrees = Worktrees::open(&self.workspace, &branch)
             .await
-            .map_err(|err| BatonError::invalid(err.to_string()))?;
+            .map_err(worktree_error)?;
         worktrees
             .merge_into_checkout()
             .await
@@ -361,7 +396,7 @@ impl Runtime {
     /// Hands ready tasks to free workers.
     async fn dispatch(self: &Arc<Self>) {
         loop {
-            let max_workers = self.orchestrator.read(|board| board.config().max_workers) as usize;
+            let max_workers = self.config().max_workers as usize;
             let (worker, busy) = {
                 let mut guard = self.state();
                 let state = &mut *guard;
@@ -433,7 +468,7 @@ impl Runtime {
 
     /// One worker on one task, from start to the task's next state.
     async fn work(self: Arc<Self>, agent_id: String, task: Task, stopped: watch::Receiver<bool>) {
-        let config = self.orchestrator.read(|board| board.config().clone());
+        let config = self.config();
         let values = self
             .orchestrator
             .read(|board| worker_values(board, &task, &agent_id));
@@ -695,9 +730,7 @@ impl Runtime {
 
     /// Adds an attempt's cost to its agent and the run; stops the run at its budget.
     fn spend(&self, agent_id: &str, usage: &Usage) {
-        let budget = self
-            .orchestrator
-            .read(|board| board.config().run_budget_usd);
+        let budget = self.config().run_budget_usd;
         let mut state = self.state();
         if let Some(agent) = state.agents.get_mut(agent_id) {
             agent.cost_usd += usage.cost_usd;
@@ -719,7 +752,7 @@ impl Runtime {
     /// The leader plans the goal into tasks.
     async fn lead(self: Arc<Self>) {
         let agent_id = "leader";
-        let config = self.orchestrator.read(|board| board.config().clone());
+        let config = self.config();
         let values = self.orchestrator.read(|board| PromptValues {
             goal: board.goal().to_owned(),
             master_plan: board.state().master_plan,
@@ -861,7 +894,7 @@ impl Runtime {
 
     /// The leader's summary of the run, or a plain one when that fails.
     async fn summarize(&self, goal: &str, tasks: &[Task]) -> String {
-        let config = self.orchestrator.read(|board| board.config().clone());
+        let config = self.config();
         let values = PromptValues {
             goal: goal.to_owned(),
             tasks: task_lines(tasks),
@@ -1014,11 +1047,24 @@ fn could_not_resume(ending: &Ending) -> bool {
     matches!(ending, Ending::Result { result, .. } if result.is_error && result.usage.turns == 0)
 }
 
+/// A worktree error as the client sees it, saying when the workspace is no git
+/// repository (so an editor can offer shared isolation rather than a command).
+fn worktree_error(err: WorktreeError) -> BatonError {
+    let not_git = matches!(err, WorktreeError::NotARepository(_));
+    let error = BatonError::invalid(err.to_string());
+    if not_git {
+        error.with_cause(ErrorCause::NotAGitRepository)
+    } else {
+        error
+    }
+}
+
 /// The error for a second run while one goes.
 pub fn already_running() -> BatonError {
     BatonError::orchestration(
         "a run is already going; `baton status` shows it, `baton stop` ends it",
     )
+    .with_cause(ErrorCause::RunGoing)
 }
 
 fn or_none(text: String) -> String {

@@ -10,6 +10,7 @@ mod validate;
 mod tests;
 
 pub use board::{Attempt, Board, Meta};
+pub use validate::patched_config;
 
 use baton_protocol::Event;
 

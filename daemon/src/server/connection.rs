@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use baton_protocol::methods::{self as m, Request, StateChange, StateChangeReason};
 use baton_protocol::{
-    BatonError, Config, Discovery, Event, RunMode, RunResult, Status, Task, VERSION,
+    BatonError, Config, Discovery, ErrorCause, Event, RunMode, RunResult, Status, Task, VERSION,
 };
 use serde_json::{json, Value};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -65,12 +65,17 @@ pub fn build(daemon: Arc<Daemon>) -> (LspService<Connection>, ClientSocket) {
     .finish()
 }
 
-/// A daemon error as JSON-RPC carries it: a stable code and `data.kind`.
+/// A daemon error as JSON-RPC carries it: a stable code, `data.kind` and, when the
+/// error has one, `data.cause`.
 pub fn to_rpc(err: BatonError) -> jsonrpc::Error {
+    let data = match err.cause {
+        Some(cause) => json!({ "kind": err.kind, "cause": cause }),
+        None => json!({ "kind": err.kind }),
+    };
     jsonrpc::Error {
         code: ErrorCode::ServerError(err.kind.code()),
         message: err.message.into(),
-        data: Some(json!({ "kind": err.kind })),
+        data: Some(data),
     }
 }
 
@@ -185,7 +190,7 @@ impl Connection {
         if !self.daemon.runtime.is_busy() {
             self.daemon
                 .runtime
-                .run(RunMode::Predefined, false)
+                .run(RunMode::Predefined, false, Default::default())
                 .await
                 .map_err(to_rpc)?;
         }
@@ -201,6 +206,11 @@ impl Connection {
         if self.daemon.runtime.is_busy() {
             return Err(to_rpc(crate::agents::already_running()));
         }
+        let overrides = params.overrides.unwrap_or_default();
+        self.daemon
+            .runtime
+            .check_overrides(&overrides)
+            .map_err(to_rpc)?;
         if let Some(goal) = params.goal {
             let init = m::InitParams {
                 goal,
@@ -215,7 +225,7 @@ impl Connection {
         }
         self.daemon
             .runtime
-            .run(params.mode, params.wait)
+            .run(params.mode, params.wait, overrides)
             .await
             .map_err(to_rpc)
     }
@@ -323,9 +333,12 @@ impl Connection {
             .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
             .map_err(to_rpc)?;
         if self.daemon.runtime.is_busy() {
-            return Err(to_rpc(BatonError::orchestration(
-                "a run is going; `baton stop` it before loading another state",
-            )));
+            return Err(to_rpc(
+                BatonError::orchestration(
+                    "a run is going; `baton stop` it before loading another state",
+                )
+                .with_cause(ErrorCause::RunGoing),
+            ));
         }
         self.apply(|board, now| Ok(((), board.load(state, now)?)))
             .await?;
