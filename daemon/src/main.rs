@@ -49,10 +49,9 @@ fn main() {
 
 fn run(args: &Args) -> anyhow::Result<()> {
     let workspace = Workspace::at(&args.workspace)?;
-    let state_dir = workspace.state_dir();
     std::fs::create_dir_all(workspace.log_dir())
-        .with_context(|| format!("cannot create {}", state_dir.display()))?;
-    let _lock = lock_workspace(&state_dir)?;
+        .with_context(|| format!("cannot create {}", workspace.state_dir().display()))?;
+    let _lock = lock_workspace(&workspace)?;
     let _reaper = start_reaper(workspace.root())?;
     exclude_from_git(workspace.root());
     let _log = start_logging(&workspace.log_dir());
@@ -67,9 +66,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = Store::open(&state_dir.join("state"))?;
+        let store = Store::open(&workspace.store_dir())?;
         let orchestrator = Orchestrator::open(store)?;
-        let runtime = Runtime::start(orchestrator.clone(), workspace.root()).await;
+        let runtime = Runtime::start(orchestrator.clone(), &workspace).await;
         let listener = server::listen(&socket)
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
         let running = Running {
@@ -77,7 +76,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             socket: socket.clone(),
             version: VERSION.into(),
         };
-        std::fs::write(state_dir.join("daemon.json"), serde_json::to_vec(&running)?)?;
+        std::fs::write(workspace.daemon_json(), serde_json::to_vec(&running)?)?;
         tracing::info!(workspace = %workspace.root().display(), socket = %socket.display(), "batond {VERSION} serving");
 
         let (shutdown, _) = tokio::sync::watch::channel(false);
@@ -86,9 +85,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             runtime: runtime.clone(),
             workspace: workspace.root().to_owned(),
             socket: socket.clone(),
-            log_file: workspace
-                .log_dir()
-                .join(format!("daemon.log.{}", chrono::Utc::now().format("%Y-%m-%d"))),
+            log_file: workspace.daemon_log(chrono::Utc::now().date_naive()),
             shutdown: shutdown.clone(),
         });
         tokio::spawn(orchestrator::expire_claims(orchestrator.clone()));
@@ -98,7 +95,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         runtime.shut_down().await;
         orchestrator.flush().await;
         let _ = std::fs::remove_file(&socket);
-        let _ = std::fs::remove_file(state_dir.join("daemon.json"));
+        let _ = std::fs::remove_file(workspace.daemon_json());
         tracing::info!("batond stopped");
         anyhow::Ok(())
     })
@@ -106,8 +103,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
 
 /// Holds the workspace's lock for the daemon's life, so that a second daemon for the
 /// same workspace refuses to start and says which one runs.
-fn lock_workspace(state_dir: &Path) -> anyhow::Result<File> {
-    let path = state_dir.join("daemon.lock");
+fn lock_workspace(workspace: &Workspace) -> anyhow::Result<File> {
+    let path = workspace.daemon_lock();
     let mut lock = File::options()
         .create(true)
         .truncate(false)
@@ -115,7 +112,7 @@ fn lock_workspace(state_dir: &Path) -> anyhow::Result<File> {
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     if lock.try_lock().is_err() {
-        let running = std::fs::read(state_dir.join("daemon.json"))
+        let running = std::fs::read(workspace.daemon_json())
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Running>(&bytes).ok());
         match running {
@@ -165,7 +162,8 @@ fn exclude_from_git(root: &Path) {
     }
     let exclude = info.join("exclude");
     let current = std::fs::read_to_string(&exclude).unwrap_or_default();
-    if current.lines().any(|line| line.trim() == "/.baton/") {
+    let pattern = format!("/{}/", workspace::STATE_DIR);
+    if current.lines().any(|line| line.trim() == pattern) {
         return;
     }
     let _ = std::fs::create_dir_all(&info);
@@ -174,11 +172,11 @@ fn exclude_from_git(root: &Path) {
     } else {
         "\n"
     };
-    let _ = std::fs::write(&exclude, format!("{current}{separator}/.baton/\n"));
+    let _ = std::fs::write(&exclude, format!("{current}{separator}{pattern}\n"));
 }
 
 fn start_logging(dir: &Path) -> tracing_appender::non_blocking::WorkerGuard {
-    let appender = tracing_appender::rolling::daily(dir, "daemon.log");
+    let appender = tracing_appender::rolling::daily(dir, workspace::DAEMON_LOG);
     let (writer, guard) = tracing_appender::non_blocking(appender);
     tracing_subscriber::fmt()
         .with_writer(writer)

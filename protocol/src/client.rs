@@ -304,7 +304,7 @@ async fn start_daemon(workspace: &Workspace, daemon: Option<&Path>) -> Result<St
         .map_err(|err| start_error(format!("cannot create {}: {err}", log_dir.display())))?;
     // One file per starting client: clients racing to start the daemon must not
     // truncate each other's evidence of who won.
-    let stderr_path = log_dir.join(format!("batond-start-{}.stderr", std::process::id()));
+    let stderr_path = workspace.daemon_start_log(std::process::id());
     let stderr = std::fs::File::create(&stderr_path)
         .map_err(|err| start_error(format!("cannot create {}: {err}", stderr_path.display())))?;
     let mut command = std::process::Command::new(&daemon);

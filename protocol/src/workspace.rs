@@ -1,4 +1,5 @@
-//! Where a workspace's daemon lives: its state directory and its socket.
+//! Where a workspace's daemon lives: its state directory, every file in it, and its
+//! socket. Every `.baton/...` path comes from `Workspace`; no caller joins them by hand.
 //!
 //! The socket sits in a per-user private directory (mode 0700) rather than in the
 //! workspace, because Unix socket paths are limited to about 100 bytes and workspaces
@@ -8,6 +9,13 @@
 use std::hash::Hasher;
 use std::io;
 use std::path::{Path, PathBuf};
+
+use crate::TaskId;
+
+/// The prefix of the daemon's daily log files in `.baton/logs`.
+pub const DAEMON_LOG: &str = "daemon.log";
+/// The name of a workspace's state directory, `Workspace::state_dir`.
+pub const STATE_DIR: &str = ".baton";
 
 /// A workspace: the directory one daemon serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,23 +48,88 @@ impl Workspace {
         let start = Workspace::at(dir)?.root;
         let root = start
             .ancestors()
-            .find(|dir| dir.join(".baton").is_dir() || dir.join(".git").exists())
+            .find(|dir| dir.join(STATE_DIR).is_dir() || dir.join(".git").exists())
             .unwrap_or(&start)
             .to_path_buf();
         Ok(Workspace { root })
     }
 
+    /// The workspace's directory itself.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
     /// `<workspace>/.baton`: the database, logs and worktrees.
     pub fn state_dir(&self) -> PathBuf {
-        self.root.join(".baton")
+        self.root.join(STATE_DIR)
     }
 
+    /// `.baton/state`: the store's database.
+    pub fn store_dir(&self) -> PathBuf {
+        self.state_dir().join("state")
+    }
+
+    /// `.baton/daemon.lock`, held by the running daemon for its whole life.
+    pub fn daemon_lock(&self) -> PathBuf {
+        self.state_dir().join("daemon.lock")
+    }
+
+    /// `.baton/daemon.json`: the running daemon's pid, socket and version.
+    pub fn daemon_json(&self) -> PathBuf {
+        self.state_dir().join("daemon.json")
+    }
+
+    /// `.baton/logs`: the daemon's log and the agents' logs.
     pub fn log_dir(&self) -> PathBuf {
         self.state_dir().join("logs")
+    }
+
+    /// The daemon's log of one day: `.baton/logs/daemon.log.<YYYY-MM-DD>`, the name
+    /// a daily rolling log with the prefix `DAEMON_LOG` gets.
+    pub fn daemon_log(&self, day: chrono::NaiveDate) -> PathBuf {
+        self.log_dir()
+            .join(format!("{DAEMON_LOG}.{}", day.format("%Y-%m-%d")))
+    }
+
+    /// Where a client that starts the daemon keeps the daemon's standard error, one
+    /// file per client (`pid`) so racing clients do not overwrite each other's.
+    pub fn daemon_start_log(&self, pid: u32) -> PathBuf {
+        self.log_dir().join(format!("batond-start-{pid}.stderr"))
+    }
+
+    /// `.baton/logs/tasks`: one log per task.
+    pub fn task_logs_dir(&self) -> PathBuf {
+        self.log_dir().join("tasks")
+    }
+
+    /// A task's agent log: every attempt's stream-json, one event per line.
+    pub fn task_log(&self, task: &TaskId) -> PathBuf {
+        self.task_logs_dir().join(format!("{task}.log"))
+    }
+
+    /// The leader's log of the latest run.
+    pub fn leader_log(&self) -> PathBuf {
+        self.log_dir().join("leader.log")
+    }
+
+    /// The log of the latest run's summary.
+    pub fn summary_log(&self) -> PathBuf {
+        self.log_dir().join("summary.log")
+    }
+
+    /// `.baton/agents`: each running agent's MCP configuration.
+    pub fn agents_dir(&self) -> PathBuf {
+        self.state_dir().join("agents")
+    }
+
+    /// The MCP configuration handed to one running agent.
+    pub fn mcp_config(&self, agent_id: &str) -> PathBuf {
+        self.agents_dir().join(format!("{agent_id}.mcp.json"))
+    }
+
+    /// `.baton/worktrees`: one git worktree per running task.
+    pub fn worktrees_dir(&self) -> PathBuf {
+        self.state_dir().join("worktrees")
     }
 
     /// The daemon's socket. Only the owning user can reach its directory.

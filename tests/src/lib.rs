@@ -129,7 +129,7 @@ impl TestWorkspace {
 
     /// The running daemon's process id, from its `daemon.json`.
     pub fn daemon_pid(&self) -> Option<u32> {
-        let bytes = std::fs::read(self.root().join(".baton/daemon.json")).ok()?;
+        let bytes = std::fs::read(self.workspace().daemon_json()).ok()?;
         let running: Value = serde_json::from_slice(&bytes).ok()?;
         running["pid"].as_u64().map(|pid| pid as u32)
     }

@@ -80,8 +80,9 @@ async fn parallel_tasks_on_different_files_both_land_and_the_checkout_is_untouch
         "{listed}"
     );
     assert!(!agents
-        .root()
-        .join(".baton/worktrees")
+        .workspace
+        .workspace()
+        .worktrees_dir()
         .join(alpha.as_str())
         .exists());
     for id in [alpha.as_str(), "task-002"] {
@@ -361,8 +362,9 @@ async fn a_second_run_is_refused_and_leaves_the_running_tasks_alone() {
     assert!(err.message.contains("already going"), "{}", err.message);
     assert!(
         agents
-            .root()
-            .join(".baton/worktrees")
+            .workspace
+            .workspace()
+            .worktrees_dir()
             .join(slow.as_str())
             .exists(),
         "the running task's worktree is intact"

@@ -29,7 +29,7 @@ pub const DAEMON_GIT: &str = "BATON_DAEMON_GIT";
 /// `<repo>/.baton`, so the part before it names the repository for them too.
 fn dir_marker(dir: &Path) -> String {
     let text = dir.display().to_string();
-    match text.find("/.baton/") {
+    match text.find(&format!("/{}/", baton_protocol::workspace::STATE_DIR)) {
         Some(at) => text[..at].to_owned(),
         None => text,
     }

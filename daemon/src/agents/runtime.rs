@@ -7,14 +7,14 @@
 //! and its result announced. Faults end a task, never the run or the daemon.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton_protocol::methods::{AgentActivity, ConfigPatch, RunStarted};
 use baton_protocol::{
     AgentStatus, BatonError, Config, ErrorCause, Event, RunMode, RunResult, RunStatus, Status,
-    Task, TaskId, TaskResult, TaskStatus, Usage,
+    Task, TaskId, TaskResult, TaskStatus, Usage, Workspace,
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
@@ -88,7 +88,7 @@ struct State {
 /// The runtime of one workspace.
 pub struct Runtime {
     orchestrator: Arc<Orchestrator>,
-    workspace: PathBuf,
+    workspace: Workspace,
     state: Mutex<State>,
     wake: Notify,
     last_start: tokio::sync::Mutex<tokio::time::Instant>,
@@ -97,13 +97,12 @@ pub struct Runtime {
 impl Runtime {
     /// Starts the runtime: ends what a previous daemon's agents left running, puts
     /// their tasks back in the queue, and resumes a run that was going.
-    pub async fn start(orchestrator: Arc<Orchestrator>, workspace: &Path) -> Arc<Runtime> {
-        let left = super::end_agents_of(workspace);
+    pub async fn start(orchestrator: Arc<Orchestrator>, workspace: &Workspace) -> Arc<Runtime> {
+        let left = super::end_agents_of(workspace.root());
         if left > 0 {
             tracing::warn!("ended {left} agent processes left by an earlier daemon");
         }
-        let worktrees = workspace.join(".baton").join("worktrees");
-        if worktrees.is_dir() {
+        if workspace.worktrees_dir().is_dir() {
             let branch = orchestrator.read(|board| board.config().integration_branch.clone());
             let recovered = match Worktrees::open(workspace, &branch).await {
                 Ok(worktrees) => worktrees.recover().await,
@@ -122,7 +121,7 @@ impl Runtime {
         }
         let runtime = Arc::new(Runtime {
             orchestrator: orchestrator.clone(),
-            workspace: workspace.to_owned(),
+            workspace: workspace.clone(),
             state: Mutex::new(State::default()),
             wake: Notify::new(),
             last_start: tokio::sync::Mutex::new(tokio::time::Instant::now() - STAGGER),
@@ -251,7 +250,7 @@ impl Runtime {
     /// checked before anything starts.
     async fn isolation(&self) -> Result<Isolation, BatonError> {
         let config = self.orchestrator.read(|board| board.config().clone());
-        let in_git = self.workspace.join(".git").exists();
+        let in_git = self.workspace.root().join(".git").exists();
         match config.isolation {
             Some(baton_protocol::Isolation::Shared) => Ok(Isolation::Shared),
             None if !in_git => Ok(Isolation::Shared),
@@ -490,7 +489,10 @@ impl Runtime {
                     return;
                 }
             },
-            _ => (self.workspace.clone(), Some(self.snapshot().await)),
+            _ => (
+                self.workspace.root().to_owned(),
+                Some(self.snapshot().await),
+            ),
         };
         let launch = Launch {
             program: config.agent_command.clone(),
@@ -503,8 +505,8 @@ impl Runtime {
                 mcp_path.as_deref(),
             ),
             cwd,
-            env: command::environment(&self.workspace, &agent_id, Some(task.id.as_str())),
-            log: self.task_log(&task.id),
+            env: command::environment(self.workspace.root(), &agent_id, Some(task.id.as_str())),
+            log: self.workspace.task_log(&task.id),
             timeout: Duration::from_secs(config.task_timeout),
             run_id: format!(
                 "{}:{agent_id}:{}:{}",
@@ -767,9 +769,9 @@ impl Runtime {
         let launch = Launch {
             program: config.agent_command.clone(),
             args: command::arguments(&config, Role::Leader, &prompt, mcp_path.as_deref()),
-            cwd: self.workspace.clone(),
-            env: command::environment(&self.workspace, agent_id, None),
-            log: self.workspace.join(".baton/logs/leader.log"),
+            cwd: self.workspace.root().to_owned(),
+            env: command::environment(self.workspace.root(), agent_id, None),
+            log: self.workspace.leader_log(),
             timeout: Duration::from_secs(config.task_timeout),
             run_id: format!(
                 "{}:leader:{}",
@@ -908,9 +910,9 @@ impl Runtime {
                 &prompts::render(prompts::SUMMARY, &values),
                 None,
             ),
-            cwd: self.workspace.clone(),
-            env: command::environment(&self.workspace, "leader", None),
-            log: self.workspace.join(".baton/logs/summary.log"),
+            cwd: self.workspace.root().to_owned(),
+            env: command::environment(self.workspace.root(), "leader", None),
+            log: self.workspace.summary_log(),
             timeout: SUMMARY_TIMEOUT.min(Duration::from_secs(config.task_timeout)),
             run_id: format!(
                 "{}:summary:{}",
@@ -940,7 +942,7 @@ impl Runtime {
 
     /// The workspace's files as they are now, for shared isolation.
     async fn snapshot(&self) -> Snapshot {
-        let root = self.workspace.clone();
+        let root = self.workspace.root().to_owned();
         tokio::task::spawn_blocking(move || Snapshot::take(&root))
             .await
             .unwrap_or_default()
@@ -969,9 +971,10 @@ impl Runtime {
     }
 
     fn write_mcp_config(&self, agent_id: &str, task: Option<&str>) -> Option<PathBuf> {
-        let dir = self.workspace.join(".baton/agents");
-        let path = dir.join(format!("{agent_id}.mcp.json"));
-        let config = command::mcp_config(&command::baton_cli(), &self.workspace, agent_id, task);
+        let dir = self.workspace.agents_dir();
+        let path = self.workspace.mcp_config(agent_id);
+        let config =
+            command::mcp_config(&command::baton_cli(), self.workspace.root(), agent_id, task);
         let written = std::fs::create_dir_all(&dir).and_then(|()| {
             std::fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON"))
         });
@@ -989,9 +992,7 @@ impl Runtime {
 
     /// Where a task's agent log is: every attempt's stream, one event per line.
     pub fn task_log(&self, task: &TaskId) -> PathBuf {
-        self.workspace
-            .join(".baton/logs/tasks")
-            .join(format!("{task}.log"))
+        self.workspace.task_log(task)
     }
 }
 

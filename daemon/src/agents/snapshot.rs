@@ -19,7 +19,10 @@ impl Snapshot {
         let mut files = BTreeMap::new();
         let walk = ignore::WalkBuilder::new(root)
             .hidden(false)
-            .filter_entry(|entry| !matches!(entry.file_name().to_str(), Some(".git" | ".baton")))
+            .filter_entry(|entry| {
+                let name = entry.file_name();
+                name != ".git" && name != baton_protocol::workspace::STATE_DIR
+            })
             .build();
         for entry in walk.flatten() {
             let Ok(meta) = entry.metadata() else { continue };

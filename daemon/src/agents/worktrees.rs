@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use baton_protocol::TaskId;
+use baton_protocol::{TaskId, Workspace};
 
 use super::git::{self, GitError};
 
@@ -63,7 +63,11 @@ pub struct Worktrees {
 impl Worktrees {
     /// Opens isolation for `repo`: checks git and makes the integration branch from
     /// HEAD when there is none.
-    pub async fn open(repo: &Path, integration: &str) -> Result<Worktrees, WorktreeError> {
+    pub async fn open(
+        workspace: &Workspace,
+        integration: &str,
+    ) -> Result<Worktrees, WorktreeError> {
+        let repo = workspace.root();
         git::check_version(repo).await?;
         let top = git::run(repo, &["rev-parse", "--show-toplevel"]).await?;
         if !top.ok || Path::new(top.stdout.trim()) != repo {
@@ -104,7 +108,7 @@ impl Worktrees {
         };
         let worktrees = Worktrees {
             repo: repo.to_owned(),
-            dir: repo.join(".baton").join("worktrees"),
+            dir: workspace.worktrees_dir(),
             integration: integration.into(),
             identity,
             merging: tokio::sync::Mutex::new(()),

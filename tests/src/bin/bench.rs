@@ -759,7 +759,7 @@ async fn at_scale(
 
     progress("scale: restarting the daemon on the full database");
     let workspace = daemon.stop().await?;
-    let disk_bytes = directory_size(&workspace.root().join(".baton/state"));
+    let disk_bytes = directory_size(&workspace.workspace().store_dir());
     let began = Instant::now();
     let restarted = Daemon::start_in(workspace, bins).await?;
     let restart = began.elapsed();

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use baton_daemon::agents::worktrees::Worktrees;
 use baton_protocol::methods::{self as m};
-use baton_protocol::{RunMode, TaskId};
+use baton_protocol::{RunMode, TaskId, Workspace};
 use baton_tests::agent_workspace::{git_output, run, say, scripted, AgentWorkspace};
 use serde_json::json;
 
@@ -256,7 +256,8 @@ async fn worktree_costs(files: usize, tasks: usize) {
     }
     git(&root, &["add", "."]);
     git(&root, &["commit", "--quiet", "-m", "many files"]);
-    let worktrees = Worktrees::open(&root, "baton/integration")
+    let workspace = Workspace::at(&root).expect("the workspace exists");
+    let worktrees = Worktrees::open(&workspace, "baton/integration")
         .await
         .expect("isolation opens");
     let mut prepare = Vec::new();
@@ -283,7 +284,7 @@ async fn worktree_costs(files: usize, tasks: usize) {
     let mut trivial = Vec::new();
     // A full checkout is slow on a large tree: a few are enough for a baseline.
     for i in 0..tasks.min(5) {
-        let path = root.join(format!(".baton/by-hand-{i}"));
+        let path = workspace.state_dir().join(format!("by-hand-{i}"));
         let location = path.display().to_string();
         let before = Instant::now();
         git(

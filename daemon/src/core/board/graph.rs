@@ -1,0 +1,257 @@
+//! The links between tasks: adding tasks to the graph, dependencies and dependents,
+//! the chain each task heads, and the indexes (ready queue, held set, counts) that
+//! `update` keeps true whenever a task changes.
+
+use std::cmp::Reverse;
+
+use baton_protocol::methods::NewTask;
+use baton_protocol::{BatonError, Event, Task, TaskContext, TaskId, TaskResult, TaskStatus};
+
+use super::{Board, Events, Now};
+use crate::core::ready_queue::ReadyKey;
+use crate::core::validate;
+
+#[derive(Debug, Clone)]
+pub(super) struct Node {
+    pub(super) task: Task,
+    /// Creation order, for age in the ready queue and for listing.
+    pub(super) seq: u64,
+    /// The length of the longest chain of tasks that depend on this one, itself
+    /// included; 0 until first computed.
+    pub(super) chain: u32,
+    pub(super) waiting: usize,
+    pub(super) dependents: Vec<TaskId>,
+}
+
+impl Node {
+    fn ready_key(&self) -> ReadyKey {
+        ReadyKey {
+            priority: self.task.priority,
+            chain: Reverse(self.chain),
+            seq: self.seq,
+            id: self.task.id.clone(),
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        self.task.status == TaskStatus::Available && self.waiting == 0
+    }
+}
+
+impl Board {
+    /// Adds tasks, all or none. A dependency may name a task of the same batch.
+    pub fn add_tasks(
+        &mut self,
+        batch: Vec<NewTask>,
+        now: Now,
+    ) -> Result<(Vec<Task>, Events), BatonError> {
+        if self.next_number.checked_add(batch.len() as u64).is_none() {
+            return Err(BatonError::orchestration(
+                "no task numbers are left after the largest loaded id; load a state whose ids are smaller",
+            ));
+        }
+        let ids: Vec<TaskId> = (self.next_number..)
+            .take(batch.len())
+            .map(TaskId::numbered)
+            .collect();
+        let order = validate::new_tasks(&batch, &ids, |id| self.nodes.contains_key(id))?;
+        let mut events = Vec::with_capacity(batch.len());
+        for (new, id) in batch.into_iter().zip(&ids) {
+            let mut dependencies = new.dependencies;
+            let mut seen = std::collections::HashSet::new();
+            dependencies.retain(|dependency| seen.insert(dependency.clone()));
+            self.insert_node(Task {
+                id: id.clone(),
+                description: new.description,
+                status: TaskStatus::Available,
+                priority: new.priority,
+                claimed_by: None,
+                dependencies,
+                context: TaskContext {
+                    files: new.context_files,
+                    hints: new.hints,
+                    parent_task: new.parent_task,
+                },
+                result: None,
+                created_at: now,
+                claimed_at: None,
+                completed_at: None,
+                attempts: 0,
+                failed_dependency: None,
+                usage: Default::default(),
+                session_id: None,
+                permission_denials: Vec::new(),
+                supervised: false,
+            });
+        }
+        for id in &ids {
+            self.link(id);
+        }
+        // New tasks have dependents only in their batch; the tasks they depend on may
+        // now head longer chains.
+        let ordered: Vec<TaskId> = order.iter().map(|&i| ids[i].clone()).collect();
+        self.compute_chains(&ordered);
+        for id in &ids {
+            self.index(id);
+        }
+        let new: std::collections::HashSet<&TaskId> = ids.iter().collect();
+        let raised: Vec<TaskId> = ids
+            .iter()
+            .flat_map(|id| self.nodes[id].task.dependencies.iter())
+            .filter(|dependency| !new.contains(dependency))
+            .cloned()
+            .collect();
+        self.refresh_chains(raised);
+        for id in &ids {
+            events.push(Event::TaskCreated(self.nodes[id].task.clone()));
+            if let Some(parent) = self.nodes[id].task.context.parent_task.clone() {
+                let node = self.nodes.get_mut(&parent).expect("validated parent");
+                let result = node.task.result.get_or_insert_with(TaskResult::default);
+                result.subtasks_created.push(id.clone());
+                events.push(Event::TaskUpdated(node.task.clone()));
+            }
+        }
+        // A task that depends on a failed one can never start: it fails now.
+        for &i in &order {
+            let id = &ids[i];
+            if self.nodes[id].task.status != TaskStatus::Available {
+                continue;
+            }
+            let failed = self.nodes[id].task.dependencies.iter().find(|dependency| {
+                matches!(
+                    self.nodes[*dependency].task.status,
+                    TaskStatus::Failed | TaskStatus::Cancelled
+                )
+            });
+            if let Some(failed) = failed.cloned() {
+                self.fail_for_dependency(id, &failed, now, &mut events);
+            }
+        }
+        self.last_activity = Some(now);
+        let tasks = ids.iter().map(|id| self.nodes[id].task.clone()).collect();
+        Ok((tasks, events))
+    }
+
+    /// Changes one task, keeping every index true. Answers the task as it is now.
+    pub(super) fn update(&mut self, id: &TaskId, change: impl FnOnce(&mut Task)) -> Task {
+        self.unindex(id);
+        let node = self.nodes.get_mut(id).expect("update of a known task");
+        let before = node.task.status;
+        change(&mut node.task);
+        let after = node.task.status;
+        let task = node.task.clone();
+        *self.counts.get_mut(before) -= 1;
+        *self.counts.get_mut(after) += 1;
+        if (before == TaskStatus::Done) != (after == TaskStatus::Done) {
+            let dependents = self.nodes[id].dependents.clone();
+            for dependent in dependents {
+                self.unindex(&dependent);
+                let node = self.nodes.get_mut(&dependent).expect("known dependent");
+                if after == TaskStatus::Done {
+                    node.waiting -= 1;
+                } else {
+                    node.waiting += 1;
+                }
+                self.index(&dependent);
+            }
+        }
+        self.index(id);
+        task
+    }
+
+    pub(super) fn insert_node(&mut self, task: Task) {
+        if let Some(number) = task.id.number() {
+            self.next_number = self.next_number.max(number.saturating_add(1));
+        }
+        *self.counts.get_mut(task.status) += 1;
+        self.cost_usd += task.usage.cost_usd;
+        self.order.push(task.id.clone());
+        let node = Node {
+            seq: self.order.len() as u64 - 1,
+            chain: 0,
+            waiting: 0,
+            dependents: Vec::new(),
+            task,
+        };
+        self.nodes.insert(node.task.id.clone(), node);
+    }
+
+    /// Records a new task as a dependent of its dependencies and counts those not done.
+    pub(super) fn link(&mut self, id: &TaskId) {
+        let dependencies = self.nodes[id].task.dependencies.clone();
+        let mut waiting = 0;
+        for dependency in &dependencies {
+            let node = self
+                .nodes
+                .get_mut(dependency)
+                .expect("validated dependency");
+            node.dependents.push(id.clone());
+            if node.task.status != TaskStatus::Done {
+                waiting += 1;
+            }
+        }
+        self.nodes.get_mut(id).expect("linked task").waiting = waiting;
+    }
+
+    pub(super) fn index(&mut self, id: &TaskId) {
+        let node = &self.nodes[id];
+        if node.is_ready() {
+            self.ready.insert(node.ready_key());
+        }
+        if node.task.status.is_held() {
+            self.held.insert(id.clone());
+        }
+    }
+
+    pub(super) fn unindex(&mut self, id: &TaskId) {
+        let node = &self.nodes[id];
+        if node.is_ready() {
+            self.ready.remove(&node.ready_key());
+        }
+        self.held.remove(id);
+    }
+
+    /// Recomputes the chains of `pending` (given dependencies first) and, where one
+    /// grew, of the tasks they depend on.
+    /// Sets the chains of `ids`, given dependencies first, whose dependents' chains
+    /// are final (or among `ids`): one pass, dependents before dependencies. The
+    /// tasks must not be indexed yet.
+    pub(super) fn compute_chains(&mut self, ids: &[TaskId]) {
+        for id in ids.iter().rev() {
+            let chain = 1 + self.nodes[id]
+                .dependents
+                .iter()
+                .map(|dependent| self.nodes[dependent].chain)
+                .max()
+                .unwrap_or(0);
+            self.nodes.get_mut(id).expect("known task").chain = chain;
+        }
+    }
+
+    /// Recomputes the chains of `pending` and, where one grew, of the tasks they
+    /// depend on; each task waits in the queue at most once.
+    pub(super) fn refresh_chains(&mut self, pending: Vec<TaskId>) {
+        let mut queued: std::collections::HashSet<TaskId> = pending.iter().cloned().collect();
+        let mut pending = pending;
+        while let Some(id) = pending.pop() {
+            queued.remove(&id);
+            let chain = 1 + self.nodes[&id]
+                .dependents
+                .iter()
+                .map(|dependent| self.nodes[dependent].chain)
+                .max()
+                .unwrap_or(0);
+            if chain == self.nodes[&id].chain {
+                continue;
+            }
+            self.unindex(&id);
+            self.nodes.get_mut(&id).expect("known task").chain = chain;
+            self.index(&id);
+            for dependency in &self.nodes[&id].task.dependencies {
+                if queued.insert(dependency.clone()) {
+                    pending.push(dependency.clone());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! A task's life after it is added: claim, start, attempts, release, completion,
+//! failure (cascading to every task that depends on it), cancel, retry and the
+//! expiry of outside agents' claims.
+
+use std::collections::BTreeSet;
+
+use baton_protocol::{BatonError, Event, Task, TaskId, TaskResult, TaskStatus};
+
+use super::{Attempt, Board, Events, Now};
+use crate::core::validate;
+
+impl Board {
+    /// Hands the most urgent ready task to `agent_id`, an agent outside the daemon.
+    pub fn claim(
+        &mut self,
+        agent_id: &str,
+        now: Now,
+    ) -> Result<(Option<Task>, Events), BatonError> {
+        self.claim_as(agent_id, false, &BTreeSet::new(), now)
+    }
+
+    /// Hands the most urgent ready task to an agent the daemon runs, passing over tasks
+    /// that name any of the `busy` context files (agents sharing one checkout must not
+    /// work on the same files at once).
+    pub fn claim_supervised(
+        &mut self,
+        agent_id: &str,
+        busy: &BTreeSet<String>,
+        now: Now,
+    ) -> Result<(Option<Task>, Events), BatonError> {
+        self.claim_as(agent_id, true, busy, now)
+    }
+
+    fn claim_as(
+        &mut self,
+        agent_id: &str,
+        supervised: bool,
+        busy: &BTreeSet<String>,
+        now: Now,
+    ) -> Result<(Option<Task>, Events), BatonError> {
+        validate::agent_id(agent_id)?;
+        let nodes = &self.nodes;
+        let free = |id: &TaskId| {
+            !nodes[id]
+                .task
+                .context
+                .files
+                .iter()
+                .any(|file| busy.contains(file))
+        };
+        let Some(id) = self.ready.pop_first_where(free) else {
+            return Ok((None, Vec::new()));
+        };
+        let task = self.update(&id, |task| {
+            task.status = TaskStatus::Claimed;
+            task.claimed_by = Some(agent_id.to_owned());
+            task.claimed_at = Some(now);
+            task.attempts += 1;
+            task.supervised = supervised;
+        });
+        self.last_activity = Some(now);
+        Ok((Some(task.clone()), vec![Event::TaskUpdated(task)]))
+    }
+
+    /// Records what one attempt at a task cost and where its session is.
+    pub fn record_attempt(
+        &mut self,
+        id: &TaskId,
+        attempt: Attempt,
+        now: Now,
+    ) -> Result<(Task, Events), BatonError> {
+        self.task(id)?;
+        self.cost_usd += attempt.usage.cost_usd;
+        let node = self.nodes.get_mut(id).expect("checked above");
+        node.task.usage.add(&attempt.usage);
+        if attempt.session_id.is_some() {
+            node.task.session_id = attempt.session_id;
+        }
+        node.task
+            .permission_denials
+            .extend(attempt.permission_denials);
+        let task = node.task.clone();
+        self.last_activity = Some(now);
+        Ok((task.clone(), vec![Event::TaskUpdated(task)]))
+    }
+
+    /// Puts a held task back in the queue (the attempt stays counted), saying why.
+    pub fn release(
+        &mut self,
+        id: &TaskId,
+        reason: &str,
+        now: Now,
+    ) -> Result<(Task, Events), BatonError> {
+        let status = self.task(id)?.status;
+        if !status.is_held() {
+            return Err(BatonError::orchestration(format!(
+                "task {id} is {status}; only a claimed or in-progress task can go back to the queue"
+            )));
+        }
+        let task = self.update(id, |task| {
+            task.status = TaskStatus::Available;
+            task.claimed_by = None;
+            task.claimed_at = None;
+            task.supervised = false;
+            task.result.get_or_insert_with(TaskResult::default).error = Some(reason.to_owned());
+        });
+        self.last_activity = Some(now);
+        Ok((task.clone(), vec![Event::TaskUpdated(task)]))
+    }
+
+    /// Tasks whose agents the daemon ran: at a restart those agents are gone.
+    pub fn supervised(&self) -> Vec<TaskId> {
+        self.held
+            .iter()
+            .filter(|id| self.nodes[*id].task.supervised)
+            .cloned()
+            .collect()
+    }
+
+    /// A claimed task is being worked on.
+    pub fn start_task(&mut self, id: &TaskId, now: Now) -> Result<(Task, Events), BatonError> {
+        let status = self.task(id)?.status;
+        if status != TaskStatus::Claimed {
+            return Err(BatonError::orchestration(format!(
+                "task {id} is {status}; only a claimed task can start"
+            )));
+        }
+        let task = self.update(id, |task| task.status = TaskStatus::InProgress);
+        self.last_activity = Some(now);
+        Ok((task.clone(), vec![Event::TaskUpdated(task)]))
+    }
+
+    pub fn complete(
+        &mut self,
+        id: &TaskId,
+        result: TaskResult,
+        now: Now,
+    ) -> Result<(Task, Events), BatonError> {
+        self.check_held(id, "complete")?;
+        let task = self.update(id, |task| {
+            let earlier = task.result.take().unwrap_or_default();
+            task.result = Some(merge_results(earlier, result));
+            task.status = TaskStatus::Done;
+            task.completed_at = Some(now);
+            task.supervised = false;
+        });
+        self.last_activity = Some(now);
+        Ok((task.clone(), vec![Event::TaskCompleted(task)]))
+    }
+
+    pub fn fail(
+        &mut self,
+        id: &TaskId,
+        error: &str,
+        now: Now,
+    ) -> Result<(Task, Events), BatonError> {
+        if error.trim().is_empty() {
+            return Err(BatonError::invalid(
+                "the error is empty; say why the task failed",
+            ));
+        }
+        self.check_unfinished(id)?;
+        let task = self.finish_unsuccessfully(id, TaskStatus::Failed, error.to_owned(), None, now);
+        let mut events = vec![Event::TaskFailed(task.clone())];
+        self.cascade_failure(id, now, &mut events);
+        self.last_activity = Some(now);
+        Ok((task, events))
+    }
+
+    pub fn cancel(&mut self, id: &TaskId, now: Now) -> Result<(Task, Events), BatonError> {
+        self.check_unfinished(id)?;
+        let task =
+            self.finish_unsuccessfully(id, TaskStatus::Cancelled, "cancelled".into(), None, now);
+        let mut events = vec![Event::TaskFailed(task.clone())];
+        self.cascade_failure(id, now, &mut events);
+        self.last_activity = Some(now);
+        Ok((task, events))
+    }
+
+    /// Reopens a failed or cancelled task, and every task that failed because of it.
+    pub fn retry(&mut self, id: &TaskId, now: Now) -> Result<(Vec<Task>, Events), BatonError> {
+        let task = self.task(id)?;
+        if !matches!(task.status, TaskStatus::Failed | TaskStatus::Cancelled) {
+            return Err(BatonError::orchestration(format!(
+                "task {id} is {}; only a failed or cancelled task can be retried",
+                task.status
+            )));
+        }
+        if let Some(blocker) = self.unfinishable_dependency(task) {
+            let message = if task.failed_dependency.is_some() {
+                let root = self.failure_root(id);
+                format!(
+                    "task {id} failed because {root} {}; retry {root}, which reopens {id} too",
+                    how_it_ended(self.nodes[root].task.status)
+                )
+            } else {
+                let root = self.failure_root(blocker);
+                format!(
+                    "task {id} depends on {blocker}, which is {}; retry {root} first",
+                    self.nodes[blocker].task.status
+                )
+            };
+            return Err(BatonError::orchestration(message));
+        }
+        let mut reopened = Vec::new();
+        let mut events = Vec::new();
+        let mut pending = vec![id.clone()];
+        while let Some(id) = pending.pop() {
+            let task = self.update(&id, |task| {
+                task.status = TaskStatus::Available;
+                task.claimed_by = None;
+                task.claimed_at = None;
+                task.completed_at = None;
+                task.result = None;
+                task.failed_dependency = None;
+            });
+            events.push(Event::TaskUpdated(task.clone()));
+            reopened.push(task);
+            for dependent in self.nodes[&id].dependents.clone() {
+                let failed_for = self.nodes[&dependent].task.failed_dependency.as_ref();
+                if failed_for == Some(&id) {
+                    pending.push(dependent);
+                }
+            }
+        }
+        // A reopened task may still wait on another dependency that failed meanwhile
+        // (unless that already failed it again, through a task reopened before it).
+        for task in reopened.clone() {
+            if self.nodes[&task.id].task.status != TaskStatus::Available {
+                continue;
+            }
+            let blocker = self.unfinishable_dependency(&task).cloned();
+            if let Some(blocker) = blocker {
+                self.fail_for_dependency(&task.id, &blocker, now, &mut events);
+            }
+        }
+        self.last_activity = Some(now);
+        let reopened = reopened
+            .iter()
+            .map(|task| self.nodes[&task.id].task.clone())
+            .collect();
+        Ok((reopened, events))
+    }
+
+    /// Outside agents' claims older than the task timeout go back to the queue (the
+    /// attempt counts). The daemon times out its own agents itself.
+    pub fn expire_claims(&mut self, now: Now) -> Events {
+        let timeout =
+            chrono::Duration::seconds(self.config.task_timeout.min(i64::MAX as u64) as i64);
+        let expired: Vec<TaskId> = self
+            .held
+            .iter()
+            .filter(|id| {
+                let task = &self.nodes[*id].task;
+                !task.supervised && task.claimed_at.is_some_and(|at| now - at > timeout)
+            })
+            .cloned()
+            .collect();
+        let mut events = Vec::new();
+        for id in expired {
+            let task = self.update(&id, |task| {
+                task.status = TaskStatus::Available;
+                task.claimed_by = None;
+                task.claimed_at = None;
+            });
+            events.push(Event::TaskUpdated(task));
+        }
+        if !events.is_empty() {
+            self.last_activity = Some(now);
+        }
+        events
+    }
+
+    /// When the oldest claim will expire, so the caller knows when to look again.
+    pub fn next_claim_expiry(&self) -> Option<Now> {
+        let timeout =
+            chrono::Duration::seconds(self.config.task_timeout.min(i64::MAX as u64) as i64);
+        self.held
+            .iter()
+            .filter_map(|id| self.nodes[id].task.claimed_at)
+            .min()
+            .map(|at| at + timeout)
+    }
+
+    pub(super) fn check_held(&self, id: &TaskId, action: &str) -> Result<(), BatonError> {
+        let status = self.task(id)?.status;
+        match status {
+            TaskStatus::Claimed | TaskStatus::InProgress => Ok(()),
+            TaskStatus::Available => Err(BatonError::orchestration(format!(
+                "task {id} was never claimed, so it cannot {action}; claim it first (`baton claim --agent ID`)"
+            ))),
+            _ => Err(already_finished(id, status)),
+        }
+    }
+
+    pub(super) fn check_unfinished(&self, id: &TaskId) -> Result<(), BatonError> {
+        let status = self.task(id)?.status;
+        if status.is_finished() {
+            return Err(already_finished(id, status));
+        }
+        Ok(())
+    }
+
+    /// The task whose retry would reopen `id`: where the chain of dependencies it
+    /// failed for, one after the other, begins.
+    pub(super) fn failure_root<'a>(&'a self, mut id: &'a TaskId) -> &'a TaskId {
+        while let Some(dependency) = &self.nodes[id].task.failed_dependency {
+            if !matches!(
+                self.nodes[dependency].task.status,
+                TaskStatus::Failed | TaskStatus::Cancelled
+            ) {
+                break;
+            }
+            id = dependency;
+        }
+        id
+    }
+
+    /// A dependency that is failed or cancelled, if any: the task could never start.
+    pub(super) fn unfinishable_dependency<'a>(&self, task: &'a Task) -> Option<&'a TaskId> {
+        task.dependencies.iter().find(|dependency| {
+            matches!(
+                self.nodes[*dependency].task.status,
+                TaskStatus::Failed | TaskStatus::Cancelled
+            )
+        })
+    }
+
+    pub(super) fn finish_unsuccessfully(
+        &mut self,
+        id: &TaskId,
+        status: TaskStatus,
+        error: String,
+        failed_dependency: Option<TaskId>,
+        now: Now,
+    ) -> Task {
+        self.update(id, |task| {
+            let result = task.result.get_or_insert_with(TaskResult::default);
+            result.error = Some(error);
+            task.status = status;
+            task.completed_at = Some(now);
+            task.failed_dependency = failed_dependency;
+            task.supervised = false;
+        })
+    }
+
+    pub(super) fn fail_for_dependency(
+        &mut self,
+        id: &TaskId,
+        dependency: &TaskId,
+        now: Now,
+        events: &mut Events,
+    ) {
+        let how = how_it_ended(self.nodes[dependency].task.status);
+        let error = format!("dependency {dependency} {how}");
+        let task = self.finish_unsuccessfully(
+            id,
+            TaskStatus::Failed,
+            error,
+            Some(dependency.clone()),
+            now,
+        );
+        events.push(Event::TaskFailed(task));
+        self.cascade_failure(id, now, events);
+    }
+
+    /// Fails every unfinished task that depends, directly or not, on `root`, so that
+    /// a run always ends.
+    pub(super) fn cascade_failure(&mut self, root: &TaskId, now: Now, events: &mut Events) {
+        let mut pending: Vec<(TaskId, TaskId)> = self.nodes[root]
+            .dependents
+            .iter()
+            .map(|dependent| (dependent.clone(), root.clone()))
+            .collect();
+        while let Some((id, because)) = pending.pop() {
+            if self.nodes[&id].task.status.is_finished() {
+                continue;
+            }
+            let how = how_it_ended(self.nodes[&because].task.status);
+            let error = format!("dependency {because} {how}");
+            let task =
+                self.finish_unsuccessfully(&id, TaskStatus::Failed, error, Some(because), now);
+            events.push(Event::TaskFailed(task));
+            pending.extend(
+                self.nodes[&id]
+                    .dependents
+                    .iter()
+                    .map(|dependent| (dependent.clone(), id.clone())),
+            );
+        }
+    }
+}
+
+/// How a task that will never be done ended, as its dependents' errors say it.
+fn how_it_ended(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Cancelled => "was cancelled",
+        _ => "failed",
+    }
+}
+
+fn already_finished(id: &TaskId, status: TaskStatus) -> BatonError {
+    BatonError::orchestration(format!(
+        "task {id} is already {status}; `baton retry {id}` reopens a failed or cancelled task"
+    ))
+}
+
+/// The agent's result, keeping what was recorded on the task while it ran.
+fn merge_results(earlier: TaskResult, mut result: TaskResult) -> TaskResult {
+    for discovery in earlier.discoveries.into_iter().rev() {
+        if !result.discoveries.contains(&discovery) {
+            result.discoveries.insert(0, discovery);
+        }
+    }
+    for subtask in earlier.subtasks_created.into_iter().rev() {
+        if !result.subtasks_created.contains(&subtask) {
+            result.subtasks_created.insert(0, subtask);
+        }
+    }
+    result
+}

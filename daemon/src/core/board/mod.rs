@@ -1,0 +1,344 @@
+//! The board: every task, discovery and setting of a workspace, and the rules by
+//! which they change. This file holds the state and the whole-state operations;
+//! `graph` keeps the links between tasks (dependencies, chains, the indexes),
+//! `lifecycle` moves a task from claim to its end (and a failure through its
+//! dependents), `discoveries` records what agents found.
+//!
+//! Invariants, kept by `update` (the only place a task's status changes):
+//! - the ready queue holds exactly the available tasks whose dependencies are all done;
+//! - `held` holds exactly the claimed and in-progress tasks;
+//! - `counts` counts the tasks of each status;
+//! - `waiting` of a task is the number of its dependencies that are not done.
+
+use std::collections::{BTreeSet, HashMap};
+
+use baton_protocol::methods::{ConfigPatch, InitParams, StateChange, StateChangeReason};
+use baton_protocol::{
+    AgentStatus, BatonError, ByStatus, Config, CoordinationState, Discovery, Event, Progress,
+    Status, Task, TaskId, TaskStatus, Usage,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ready_queue::ReadyQueue;
+use super::validate;
+use super::Events;
+use graph::Node;
+
+mod discoveries;
+mod graph;
+mod lifecycle;
+
+/// How many recent discoveries status carries.
+const STATUS_DISCOVERIES: usize = 20;
+
+type Now = DateTime<Utc>;
+
+/// What one attempt at a task cost, as its agent reported.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attempt {
+    pub usage: Usage,
+    pub session_id: Option<String>,
+    pub permission_denials: Vec<String>,
+}
+
+/// The settings and goal of a workspace: everything of the state but its tasks and
+/// discoveries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub goal: String,
+    pub master_plan: String,
+    pub config: Config,
+    pub running: bool,
+    pub working_directory: String,
+    pub created_at: Option<Now>,
+    pub last_activity: Option<Now>,
+}
+
+/// The whole state of one workspace.
+#[derive(Debug, Clone)]
+pub struct Board {
+    goal: String,
+    master_plan: String,
+    config: Config,
+    running: bool,
+    working_directory: String,
+    created_at: Option<Now>,
+    last_activity: Option<Now>,
+    nodes: HashMap<TaskId, Node>,
+    /// Ids in creation order.
+    order: Vec<TaskId>,
+    ready: ReadyQueue,
+    held: BTreeSet<TaskId>,
+    counts: ByStatus,
+    discoveries: Vec<Discovery>,
+    next_number: u64,
+    /// What all tasks' agents have spent.
+    cost_usd: f64,
+}
+
+impl Default for Board {
+    fn default() -> Self {
+        Board::from_state(empty_state(), false).expect("the empty state is valid")
+    }
+}
+
+fn empty_state() -> CoordinationState {
+    CoordinationState {
+        goal: String::new(),
+        master_plan: String::new(),
+        working_directory: ".".into(),
+        tasks: Vec::new(),
+        discoveries: Vec::new(),
+        max_parallel_workers: Config::default().max_workers,
+        task_timeout_seconds: Config::default().task_timeout,
+        created_at: None,
+        last_activity: None,
+        config: Some(Config::default()),
+    }
+}
+
+impl Board {
+    /// A board holding `state`, after checking all of it. `running` says whether
+    /// dispatch is on.
+    pub fn from_state(state: CoordinationState, running: bool) -> Result<Board, BatonError> {
+        let order = validate::state(&state)?;
+        let config = validate::state_config(&state);
+        let mut board = Board {
+            goal: state.goal,
+            master_plan: state.master_plan,
+            config,
+            running,
+            working_directory: state.working_directory,
+            created_at: state.created_at,
+            last_activity: state.last_activity,
+            nodes: HashMap::with_capacity(state.tasks.len()),
+            order: Vec::with_capacity(state.tasks.len()),
+            ready: ReadyQueue::default(),
+            held: BTreeSet::new(),
+            counts: ByStatus::default(),
+            discoveries: state.discoveries,
+            next_number: 1,
+            cost_usd: 0.0,
+        };
+        let ids: Vec<TaskId> = state.tasks.iter().map(|task| task.id.clone()).collect();
+        for task in state.tasks {
+            board.insert_node(task);
+        }
+        for id in &ids {
+            board.link(id);
+        }
+        let ordered: Vec<TaskId> = order.iter().map(|&i| ids[i].clone()).collect();
+        board.compute_chains(&ordered);
+        for id in &ids {
+            board.index(id);
+        }
+        Ok(board)
+    }
+
+    /// Rebuilds a board from what the store kept.
+    pub fn restore(
+        meta: Meta,
+        tasks: Vec<Task>,
+        discoveries: Vec<Discovery>,
+    ) -> Result<Board, BatonError> {
+        // The settings are stored only when they change; the last activity is the
+        // latest moment the tasks and discoveries remember.
+        let last_activity = tasks
+            .iter()
+            .flat_map(|task| [Some(task.created_at), task.claimed_at, task.completed_at])
+            .chain(discoveries.iter().map(|found| Some(found.created_at)))
+            .chain([meta.last_activity])
+            .flatten()
+            .max();
+        let state = CoordinationState {
+            goal: meta.goal,
+            master_plan: meta.master_plan,
+            working_directory: meta.working_directory,
+            tasks,
+            discoveries,
+            max_parallel_workers: meta.config.max_workers,
+            task_timeout_seconds: meta.config.task_timeout,
+            created_at: meta.created_at,
+            last_activity,
+            config: Some(meta.config),
+        };
+        Board::from_state(state, meta.running)
+    }
+
+    pub fn meta(&self) -> Meta {
+        Meta {
+            goal: self.goal.clone(),
+            master_plan: self.master_plan.clone(),
+            config: self.config.clone(),
+            running: self.running,
+            working_directory: self.working_directory.clone(),
+            created_at: self.created_at,
+            last_activity: self.last_activity,
+        }
+    }
+
+    /// The reference's CoordinationState: what `save` writes.
+    pub fn state(&self) -> CoordinationState {
+        CoordinationState {
+            goal: self.goal.clone(),
+            master_plan: self.master_plan.clone(),
+            working_directory: self.working_directory.clone(),
+            tasks: self.tasks(None),
+            discoveries: self.discoveries.clone(),
+            max_parallel_workers: self.config.max_workers,
+            task_timeout_seconds: self.config.task_timeout,
+            created_at: self.created_at,
+            last_activity: self.last_activity,
+            config: Some(self.config.clone()),
+        }
+    }
+
+    // ---- reading ----
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn goal(&self) -> &str {
+        &self.goal
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running
+    }
+
+    pub fn task(&self, id: &TaskId) -> Result<&Task, BatonError> {
+        self.nodes
+            .get(id)
+            .map(|node| &node.task)
+            .ok_or_else(|| BatonError::task_not_found(id))
+    }
+
+    /// The task's place in creation order, which the store keys it by.
+    pub fn seq(&self, id: &TaskId) -> Option<u64> {
+        self.nodes.get(id).map(|node| node.seq)
+    }
+
+    /// Tasks in creation order, of one status or all.
+    pub fn tasks(&self, status: Option<TaskStatus>) -> Vec<Task> {
+        self.order
+            .iter()
+            .map(|id| &self.nodes[id].task)
+            .filter(|task| status.is_none_or(|status| task.status == status))
+            .cloned()
+            .collect()
+    }
+
+    pub fn discoveries(&self) -> &[Discovery] {
+        &self.discoveries
+    }
+
+    pub fn counts(&self) -> ByStatus {
+        self.counts
+    }
+
+    /// Ready tasks, most urgent first.
+    pub fn ready(&self) -> impl Iterator<Item = &TaskId> {
+        self.ready.iter()
+    }
+
+    pub fn status(&self) -> Status {
+        let total = self.order.len();
+        let finished = self.counts.done + self.counts.failed + self.counts.cancelled;
+        let percent_complete = (finished * 100).checked_div(total).unwrap_or(0) as u32;
+        let agents = self
+            .held
+            .iter()
+            .map(|id| &self.nodes[id].task)
+            .map(|task| AgentStatus {
+                id: task.claimed_by.clone().unwrap_or_default(),
+                task: Some(task.id.clone()),
+                since: task.claimed_at,
+                activity: None,
+                cost_usd: 0.0,
+            })
+            .collect();
+        let recent = self.discoveries.len().saturating_sub(STATUS_DISCOVERIES);
+        Status {
+            goal: self.goal.clone(),
+            master_plan: self.master_plan.clone(),
+            running: self.running,
+            progress: Progress {
+                total_tasks: total,
+                percent_complete,
+                by_status: self.counts,
+            },
+            agents,
+            discoveries: self.discoveries[recent..].to_vec(),
+            run: None,
+            cost_usd: self.cost_usd,
+            last_activity: self.last_activity,
+        }
+    }
+
+    // ---- whole-state changes ----
+
+    pub fn init(&mut self, params: InitParams, now: Now) -> Result<Events, BatonError> {
+        if params.goal.trim().is_empty() {
+            return Err(BatonError::invalid(
+                "the goal is empty; say what the team should achieve",
+            ));
+        }
+        self.config = validate::patched_config(&self.config, &params.config)?;
+        self.goal = params.goal;
+        self.master_plan = params.master_plan;
+        self.created_at.get_or_insert(now);
+        Ok(self.changed_state(StateChangeReason::Init, now))
+    }
+
+    pub fn configure(&mut self, patch: &ConfigPatch, now: Now) -> Result<Events, BatonError> {
+        self.config = validate::patched_config(&self.config, patch)?;
+        Ok(self.changed_state(StateChangeReason::Configure, now))
+    }
+
+    pub fn set_master_plan(&mut self, plan: String, now: Now) -> Events {
+        self.master_plan = plan;
+        self.changed_state(StateChangeReason::Plan, now)
+    }
+
+    pub fn set_running(&mut self, running: bool, now: Now) -> Events {
+        self.running = running;
+        let reason = if running {
+            StateChangeReason::Start
+        } else {
+            StateChangeReason::Stop
+        };
+        self.changed_state(reason, now)
+    }
+
+    /// Replaces everything with `state`, after checking all of it. Dispatch is off
+    /// afterwards.
+    pub fn load(&mut self, state: CoordinationState, now: Now) -> Result<Events, BatonError> {
+        *self = Board::from_state(state, false)?;
+        let mut events = self.changed_state(StateChangeReason::Load, now);
+        // A state file from elsewhere may hold tasks behind a failed or cancelled
+        // dependency: they could never start, so they fail now and a run still ends.
+        for id in self.order.clone() {
+            let task = &self.nodes[&id].task;
+            if task.status != TaskStatus::Available {
+                continue;
+            }
+            if let Some(blocker) = self.unfinishable_dependency(task).cloned() {
+                self.fail_for_dependency(&id, &blocker, now, &mut events);
+            }
+        }
+        // Claims of the daemon's own agents in the file have no agent behind them now.
+        for id in self.supervised() {
+            let reason = "its agent was not running when the state was loaded";
+            let (_, released) = self.release(&id, reason, now)?;
+            events.extend(released);
+        }
+        Ok(events)
+    }
+
+    fn changed_state(&mut self, reason: StateChangeReason, now: Now) -> Events {
+        self.last_activity = Some(now);
+        vec![Event::StateChanged(StateChange { reason })]
+    }
+}
