@@ -1,0 +1,188 @@
+"""One JSON-RPC connection to a workspace's daemon: LSP framing (``Content-Length``)
+over its Unix socket, the LSP handshake with the version check, requests matched to
+their answers by id, and notifications handed on in the order they arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+from typing import Any, Callable, Dict, Optional
+
+from .exceptions import OrchestrationError, from_wire
+
+__all__ = ["Connection", "NotificationHandler"]
+
+#: Called on the connection's event loop for each notification, in order.
+NotificationHandler = Callable[[str, Any], None]
+
+#: The largest message read, so a broken peer cannot make the client allocate without bound.
+_MAX_MESSAGE = 256 * 1024 * 1024
+
+_CLOSED = "the connection to the baton daemon closed; `baton daemon status` tells whether it still runs"
+
+
+class Connection:
+    """A connection that has finished the handshake. Requests may be sent from many
+    tasks of its event loop at once."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        on_notification: NotificationHandler,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._on_notification = on_notification
+        self._ids = itertools.count(1)
+        self._pending: Dict[int, "asyncio.Future[Any]"] = {}
+        self._closed = False
+        self._read_task: Optional["asyncio.Task[None]"] = None
+        #: The daemon's version, as it said at the handshake.
+        self.daemon_version = ""
+
+    @classmethod
+    async def open(
+        cls, socket: str, client_version: str, on_notification: NotificationHandler
+    ) -> Connection:
+        """Connects to ``socket``, asks for notifications and checks that the daemon is
+        of ``client_version``."""
+        try:
+            reader, writer = await asyncio.open_unix_connection(socket, limit=_MAX_MESSAGE)
+        except OSError as err:
+            raise OrchestrationError(
+                f"no baton daemon answers at {socket}: {err}; `baton daemon start` starts it"
+            ) from err
+        connection = cls(reader, writer, on_notification)
+        connection._read_task = asyncio.ensure_future(connection._read_loop())
+        try:
+            answer = await connection.request(
+                "initialize",
+                {
+                    "processId": os.getpid(),
+                    "rootUri": None,
+                    "capabilities": {},
+                    "clientInfo": {"name": "baton-orchestrator", "version": client_version},
+                    "initializationOptions": {"events": True},
+                },
+            )
+            server = answer.get("serverInfo") if isinstance(answer, dict) else None
+            version = server.get("version") if isinstance(server, dict) else None
+            connection.daemon_version = version if isinstance(version, str) else ""
+            if connection.daemon_version != client_version:
+                raise OrchestrationError(
+                    f"the daemon runs baton {connection.daemon_version or '(unknown)'} but this is "
+                    f"baton-orchestrator {client_version}; run `baton daemon stop` and try again"
+                )
+            await connection._send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        except BaseException:
+            await connection.close()
+            raise
+        return connection
+
+    @property
+    def closed(self) -> bool:
+        """Whether the daemon or this client ended the connection."""
+        return self._closed
+
+    async def request(self, method: str, params: Optional[Any] = None) -> Any:
+        """Sends a request and waits for its answer; ``params`` of ``None`` are left out,
+        as methods without parameters require. Raises the daemon's error as its exception."""
+        if self._closed:
+            raise OrchestrationError(_CLOSED)
+        request_id = next(self._ids)
+        answer: "asyncio.Future[Any]" = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = answer
+        message: Dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        try:
+            await self._send(message)
+            return await answer
+        finally:
+            self._pending.pop(request_id, None)
+
+    async def close(self) -> None:
+        """Ends the connection; whoever waits for an answer hears it closed."""
+        self._closed = True
+        self._writer.close()
+        if self._read_task is not None and self._read_task is not asyncio.current_task():
+            self._read_task.cancel()
+            try:
+                await self._read_task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._fail_pending()
+
+    async def _send(self, message: Dict[str, Any]) -> None:
+        body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+        # One write per frame, so frames from concurrent requests never interleave.
+        self._writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        try:
+            await self._writer.drain()
+        except (ConnectionError, OSError) as err:
+            self._closed = True
+            raise OrchestrationError(_CLOSED) from err
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                body = await self._read_frame()
+                if body is None:
+                    break
+                try:
+                    message = json.loads(body)
+                except ValueError:
+                    continue
+                if isinstance(message, dict):
+                    await self._dispatch(message)
+        except (ConnectionError, OSError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            self._closed = True
+            self._fail_pending()
+
+    async def _read_frame(self) -> Optional[bytes]:
+        length: Optional[int] = None
+        while True:
+            line = await self._reader.readline()
+            if not line:
+                if length is None:
+                    return None
+                raise asyncio.IncompleteReadError(line, None)
+            header = line.strip()
+            if not header:
+                break
+            name, _, value = header.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        if length is None or length > _MAX_MESSAGE:
+            raise ValueError("bad Content-Length header")
+        return await self._reader.readexactly(length)
+
+    async def _dispatch(self, message: Dict[str, Any]) -> None:
+        has_id = "id" in message and message["id"] is not None
+        method = message.get("method")
+        if has_id and method is None:
+            waiter = self._pending.get(message["id"]) if isinstance(message["id"], int) else None
+            if waiter is None or waiter.done():
+                return
+            error = message.get("error")
+            if isinstance(error, dict):
+                waiter.set_exception(from_wire(error))
+            else:
+                waiter.set_result(message.get("result"))
+        elif has_id:
+            # The daemon asks something of its client (a progress token): say yes.
+            await self._send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+        elif isinstance(method, str):
+            self._on_notification(method, message.get("params"))
+
+    def _fail_pending(self) -> None:
+        for waiter in self._pending.values():
+            if not waiter.done():
+                waiter.set_exception(OrchestrationError(_CLOSED))
+        self._pending.clear()

@@ -1,0 +1,391 @@
+"""The reference's ``Orchestrator``, as a client of the workspace's daemon.
+
+Every operation is a request to the daemon, which owns the rules and the state; the
+client keeps only a mirror of that state. The connection lives on an event loop of
+its own, in a thread of its own, so that the reference's plain calls (``add_task``,
+``get_status``, …) block only their caller and work inside a running event loop as
+well as outside one, while its ``async`` methods await the same requests.
+Callbacks run in a third thread, one at a time, in the order of the notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import os
+import queue
+import shutil
+import sys
+import tempfile
+import threading
+from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Optional, TypeVar
+
+from . import __version__
+from .connection import Connection
+from .daemon import DaemonInfo, start_daemon
+from .exceptions import OrchestrationError
+from .mirror import StateMirror
+from .models import CoordinationState, Discovery, Task, TaskResult
+from .progress import describe, describe_result
+
+__all__ = ["Orchestrator"]
+
+_log = logging.getLogger("orchestrator")
+
+_T = TypeVar("_T")
+
+
+class _EventLoopThread:
+    """An event loop running in a daemon thread, for the connection."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="orchestrator-io", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def submit(self, coroutine: Coroutine[Any, Any, _T]) -> "concurrent.futures.Future[_T]":
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def in_this_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+class _CallbackThread:
+    """Runs callbacks one at a time, in order, outside the connection's thread, so a
+    callback may call the orchestrator; one that raises is logged and the rest go on."""
+
+    def __init__(self) -> None:
+        self._queue: "queue.Queue[Optional[Callable[[], None]]]" = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="orchestrator-callbacks", daemon=True)
+        self._thread.start()
+
+    def submit(self, name: str, callback: Callable[[Any], None], argument: Any) -> None:
+        def call() -> None:
+            try:
+                callback(argument)
+            except Exception:
+                _log.exception("the %s callback raised; the orchestrator goes on", name)
+
+        self._queue.put(call)
+
+    def _run(self) -> None:
+        while True:
+            call = self._queue.get()
+            if call is None:
+                return
+            call()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
+
+
+class Orchestrator:
+    """Coordinates Claude Code agents on one workspace through its baton daemon.
+
+    Creating one connects to the workspace's daemon (starting it, as the CLI does,
+    when none runs) and applies ``max_workers``, ``model`` and ``task_timeout`` to the
+    workspace's configuration. Every client of the workspace (the CLI, VS Code,
+    another script, the agents) sees the same state, and their changes reach
+    ``state``, ``on_task_complete`` and ``on_discovery`` here.
+    """
+
+    def __init__(
+        self,
+        working_directory: str = ".",
+        max_workers: int = 3,
+        model: str = "claude-sonnet-4-20250514",
+        task_timeout: int = 600,
+        on_task_complete: Optional[Callable[[Task], None]] = None,
+        on_discovery: Optional[Callable[[Discovery], None]] = None,
+        verbose: bool = False,
+    ) -> None:
+        self.working_directory = working_directory
+        self.max_workers = max_workers
+        self.model = model
+        self.task_timeout = task_timeout
+        self.on_task_complete = on_task_complete
+        self.on_discovery = on_discovery
+        self.verbose = verbose
+        self._mirror = StateMirror()
+        self._connection: Optional[Connection] = None
+        self._daemon: Optional[DaemonInfo] = None
+        self._connecting: Optional["asyncio.Future[Connection]"] = None
+        self._refresher: Optional["asyncio.Task[None]"] = None
+        self._refresh_wanted = False
+        self._snapshot_dir = tempfile.mkdtemp(prefix="baton-orchestrator-")
+        self._closed = False
+        self._callbacks = _CallbackThread()
+        self._io = _EventLoopThread()
+        try:
+            self._wait(self._configure())
+        except BaseException:
+            self.close()
+            raise
+
+    # The reference's methods.
+
+    async def initialize(self, goal: str, master_plan: str = "") -> None:
+        """Sets the goal (and the master plan; the leader writes one when it is empty)."""
+        await self._await(self._request_then_refresh("baton/init", {
+            "goal": goal, "master_plan": master_plan, "config": self._config_patch()
+        }))
+
+    async def start(self) -> None:
+        """Starts dispatching ready tasks to agents."""
+        await self._await(self._request_then_refresh("baton/start"))
+
+    async def stop(self) -> None:
+        """Stops dispatching and ends every running agent; their tasks go back to the queue."""
+        await self._await(self._request_then_refresh("baton/stop"))
+
+    def add_task(
+        self,
+        description: str,
+        priority: int = 5,
+        dependencies: Optional[List[str]] = None,
+        context_files: Optional[List[str]] = None,
+        hints: str = "",
+    ) -> Task:
+        """Adds a task to the queue; priority 1 is the most urgent, 10 the least."""
+        params = {
+            "description": description,
+            "priority": priority,
+            "dependencies": list(dependencies or []),
+            "context_files": list(context_files or []),
+            "hints": hints,
+        }
+        return self._wait(self._task_request("baton/addTask", params))
+
+    def add_tasks_batch(self, tasks: List[Dict[str, Any]]) -> List[Task]:
+        """Adds several tasks at once, all or none; a dependency may name the id another
+        task of the batch gets."""
+        return self._wait(self._tasks_request("baton/addTasks", {"tasks": [dict(task) for task in tasks]}))
+
+    async def claim_task(self, agent_id: str) -> Optional[Task]:
+        """Hands the most urgent ready task to ``agent_id``; ``None`` when none is ready."""
+        return await self._await(self._optional_task_request("baton/claimTask", {"agent_id": agent_id}))
+
+    async def complete_task(self, task_id: str, result: TaskResult) -> bool:
+        """Marks a claimed task done with its result."""
+        params = {"task_id": task_id, "result": result.to_dict()}
+        await self._await(self._task_request("baton/completeTask", params))
+        return True
+
+    async def fail_task(self, task_id: str, error: str) -> bool:
+        """Marks a task failed, saying why; the tasks that depend on it fail too."""
+        await self._await(self._task_request("baton/failTask", {"task_id": task_id, "error": error}))
+        return True
+
+    async def run_with_leader_planning(self) -> Dict[str, Any]:
+        """A leader agent plans the goal into tasks, workers do them; answers the result."""
+        return await self._await(self._run("leader"))
+
+    async def run_with_predefined_tasks(self) -> Dict[str, Any]:
+        """Workers do the tasks already added; answers the result."""
+        return await self._await(self._run("predefined"))
+
+    def get_status(self) -> Dict[str, Any]:
+        """The state at a glance: goal, progress, agents, recent discoveries, last activity."""
+        status: Dict[str, Any] = self._wait(self._request("baton/status"))
+        return status
+
+    def save_state(self, filepath: str) -> None:
+        """Writes the whole state to ``filepath`` (relative to the current directory)."""
+        self._wait(self._request("baton/saveState", {"path": os.path.abspath(filepath)}))
+
+    def load_state(self, filepath: str) -> None:
+        """Replaces the whole state with a state file's, after checking all of it."""
+        self._wait(self._request_then_refresh("baton/loadState", {"path": os.path.abspath(filepath)}))
+
+    @property
+    def state(self) -> CoordinationState:
+        """The workspace's state as of the last notification; reading it sends nothing."""
+        return self._mirror.state
+
+    # baton's additions.
+
+    @property
+    def daemon(self) -> Optional[DaemonInfo]:
+        """Which daemon serves the workspace: version, process, socket, log file."""
+        return self._daemon
+
+    def close(self) -> None:
+        """Ends the connection and the client's threads; the daemon keeps running."""
+        if self._closed:
+            return
+        self._closed = True
+        if hasattr(self, "_io"):
+            if not self._io.in_this_thread():
+                try:
+                    self._io.submit(self._disconnect()).result(timeout=5)
+                except Exception:
+                    _log.debug("closing the connection failed", exc_info=True)
+            self._io.stop()
+        self._callbacks.stop()
+        shutil.rmtree(self._snapshot_dir, ignore_errors=True)
+
+    def __enter__(self) -> Orchestrator:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # Running requests on the connection's loop.
+
+    def _wait(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        """Runs ``coroutine`` on the connection's loop and blocks until it ends."""
+        if self._io.in_this_thread():
+            coroutine.close()
+            raise OrchestrationError(
+                "a blocking Orchestrator call was made on its own connection thread; call it from elsewhere"
+            )
+        return self._io.submit(coroutine).result()
+
+    def _await(self, coroutine: Coroutine[Any, Any, _T]) -> Awaitable[_T]:
+        """Runs ``coroutine`` on the connection's loop; the caller's loop awaits it."""
+        return asyncio.wrap_future(self._io.submit(coroutine))
+
+    async def _connected(self) -> Connection:
+        if self._closed:
+            raise OrchestrationError("this Orchestrator was closed; create a new one")
+        if self._connection is not None and not self._connection.closed:
+            return self._connection
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self._connect())
+        connecting = self._connecting
+        try:
+            return await asyncio.shield(connecting)
+        finally:
+            if connecting.done():
+                self._connecting = None
+
+    async def _connect(self) -> Connection:
+        loop = asyncio.get_running_loop()
+        self._daemon = await loop.run_in_executor(None, start_daemon, self.working_directory)
+        self._connection = await Connection.open(self._daemon.socket, __version__, self._on_notification)
+        self._want_refresh()
+        return self._connection
+
+    async def _disconnect(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+    async def _request(self, method: str, params: Optional[Dict[str, Any]] = None) -> Any:
+        connection = await self._connected()
+        return await connection.request(method, params)
+
+    async def _task_request(self, method: str, params: Dict[str, Any]) -> Task:
+        marker = self._mirror.events_seen()
+        task = Task.from_dict(await self._request(method, params))
+        self._mirror.offer(task, marker)
+        return task
+
+    async def _optional_task_request(self, method: str, params: Dict[str, Any]) -> Optional[Task]:
+        marker = self._mirror.events_seen()
+        answer = await self._request(method, params)
+        if answer is None:
+            return None
+        task = Task.from_dict(answer)
+        self._mirror.offer(task, marker)
+        return task
+
+    async def _tasks_request(self, method: str, params: Dict[str, Any]) -> List[Task]:
+        marker = self._mirror.events_seen()
+        tasks = [Task.from_dict(task) for task in await self._request(method, params)]
+        for task in tasks:
+            self._mirror.offer(task, marker)
+        return tasks
+
+    async def _request_then_refresh(self, method: str, params: Optional[Dict[str, Any]] = None) -> None:
+        """A request that changes the state as a whole; the mirror is fetched again
+        before it returns, so the caller reads its own change."""
+        await self._request(method, params)
+        await self._refresh()
+
+    async def _configure(self) -> None:
+        await self._request("baton/configure", self._config_patch())
+        await self._refresh()
+
+    def _config_patch(self) -> Dict[str, Any]:
+        return {"max_workers": self.max_workers, "model": self.model, "task_timeout": self.task_timeout}
+
+    async def _run(self, mode: str) -> Dict[str, Any]:
+        result = await self._request("baton/run", {"mode": mode, "wait": True})
+        if not isinstance(result, dict):
+            raise OrchestrationError("the daemon answered the run without its result; `baton status` shows the state")
+        if self.verbose:
+            self._print(describe_result(result))
+        return result
+
+    # Keeping the mirror.
+
+    def _want_refresh(self) -> "asyncio.Task[None]":
+        """Fetches the whole state again soon; requests made meanwhile share one fetch."""
+        self._refresh_wanted = True
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.ensure_future(self._refresh_loop())
+        return self._refresher
+
+    async def _refresh(self) -> None:
+        await asyncio.shield(self._want_refresh())
+
+    async def _refresh_loop(self) -> None:
+        while self._refresh_wanted:
+            self._refresh_wanted = False
+            self._mirror.fetch_started()
+            state: Optional[CoordinationState] = None
+            try:
+                state = await self._fetch_state()
+            except OrchestrationError as err:
+                if not self._closed:
+                    _log.warning("could not fetch the workspace's state: %s", err)
+            finally:
+                self._mirror.fetch_finished(state)
+
+    async def _fetch_state(self) -> CoordinationState:
+        """The whole state, as the daemon writes it to a state file."""
+        path = os.path.join(self._snapshot_dir, "state.json")
+        await self._request("baton/saveState", {"path": path})
+        try:
+            with open(path, encoding="utf-8") as file:
+                return CoordinationState.from_dict(json.load(file))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise OrchestrationError(f"the state the daemon wrote to {path} is unreadable: {err}") from err
+
+    def _on_notification(self, method: str, params: Any) -> None:
+        try:
+            if method in ("baton/taskCreated", "baton/taskUpdated", "baton/taskCompleted", "baton/taskFailed"):
+                task = Task.from_dict(params)
+                self._mirror.on_task_event(task)
+                if method == "baton/taskCompleted" and self.on_task_complete is not None:
+                    self._callbacks.submit("on_task_complete", self.on_task_complete, task)
+            elif method == "baton/discovery":
+                discovery = Discovery.from_dict(params)
+                self._mirror.on_discovery(discovery)
+                if self.on_discovery is not None:
+                    self._callbacks.submit("on_discovery", self.on_discovery, discovery)
+            elif method == "baton/stateChanged":
+                self._want_refresh()
+        except (KeyError, ValueError, TypeError) as err:
+            _log.warning("ignored an unreadable %s notification: %s", method, err)
+        if self.verbose:
+            line = describe(method, params)
+            if line is not None:
+                self._print(line)
+
+    def _print(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
