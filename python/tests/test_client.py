@@ -252,6 +252,16 @@ def test_bad_input_raises_the_references_exception_and_changes_nothing(workspace
     asyncio.run(main())
 
 
+def test_a_leader_run_without_a_goal_says_so(workspace: Workspace) -> None:
+    async def main() -> None:
+        with Orchestrator(working_directory=str(workspace.root)) as orch:
+            with pytest.raises(InvalidInputError, match="goal") as no_goal:
+                await orch.run_with_leader_planning()
+            assert no_goal.value.cause == "no_goal"
+
+    asyncio.run(main())
+
+
 def test_an_unknown_key_in_a_batch_is_refused_with_what_to_use(workspace: Workspace) -> None:
     with Orchestrator(working_directory=str(workspace.root)) as orch:
         with pytest.raises(InvalidInputError, match="unknown field `prio`"):

@@ -24,12 +24,21 @@ class OrchestrationError(Exception):
     kind: str
     #: The JSON-RPC error code, when the daemon answered with one.
     code: Optional[int]
+    #: What the error is about (``data.cause``: ``run_going``, ``no_goal``, …), when the daemon says.
+    cause: Optional[str]
 
-    def __init__(self, message: str, kind: Optional[str] = None, code: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        kind: Optional[str] = None,
+        code: Optional[int] = None,
+        cause: Optional[str] = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.kind = kind or type(self).__name__
         self.code = code
+        self.cause = cause
 
 
 class TaskNotFoundError(OrchestrationError):
@@ -73,8 +82,9 @@ def from_wire(error: Mapping[str, Any]) -> OrchestrationError:
     code = code if isinstance(code, int) else None
     data = error.get("data")
     kind = data.get("kind") if isinstance(data, Mapping) else None
+    cause = data.get("cause") if isinstance(data, Mapping) else None
     if not isinstance(kind, str) or kind not in _BY_KIND:
         kind = _BY_CODE.get(code, "OrchestrationError") if code is not None else "OrchestrationError"
     message = error.get("message")
     text = message if isinstance(message, str) and message else "the daemon answered with an error"
-    return _BY_KIND[kind](text, kind=kind, code=code)
+    return _BY_KIND[kind](text, kind=kind, code=code, cause=cause if isinstance(cause, str) else None)
