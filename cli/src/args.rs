@@ -105,6 +105,16 @@ pub enum Command {
         task: TaskId,
     },
 
+    /// Change a task that has not finished: what is given replaces what it had
+    Edit(EditArgs),
+
+    /// Delete a task that has not started and that no other task depends on
+    Delete {
+        /// The task's id
+        #[arg(value_name = "ID", value_parser = task_id)]
+        task: TaskId,
+    },
+
     /// Share a finding with every agent
     Discover {
         /// What was found
@@ -251,6 +261,41 @@ pub struct AddArgs {
     pub batch: Option<PathBuf>,
 }
 
+/// `baton edit`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(
+    ["description", "priority", "dependencies", "no_deps", "files", "hint"]
+))]
+pub struct EditArgs {
+    /// The task's id
+    #[arg(value_name = "ID", value_parser = task_id)]
+    pub task: TaskId,
+
+    /// The new description
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+
+    /// The new priority, from 1 (most urgent) to 10
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub priority: Option<u8>,
+
+    /// A task that must be done first (repeat for more); replaces every dependency
+    #[arg(short = 'd', long = "dependency", value_name = "ID", value_parser = task_id)]
+    pub dependencies: Vec<TaskId>,
+
+    /// Remove every dependency
+    #[arg(long, conflicts_with = "dependencies")]
+    pub no_deps: bool,
+
+    /// A file the task concerns (repeat for more); replaces every file
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<String>,
+
+    /// The new hint for the agent that takes the task
+    #[arg(long, value_name = "TEXT")]
+    pub hint: Option<String>,
+}
+
 /// `baton complete`.
 #[derive(Debug, Args)]
 pub struct CompleteArgs {
@@ -367,6 +412,26 @@ mod tests {
         };
         assert_eq!(args.agent, "worker-1");
         assert_eq!(args.task, Some(TaskId::from("task-002")));
+    }
+
+    #[test]
+    fn edit_needs_something_to_change_and_one_way_to_set_dependencies() {
+        assert_eq!(
+            Cli::try_parse_from(["baton", "edit", "task-001"])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert!(
+            Cli::try_parse_from(["baton", "edit", "task-001", "-d", "task-002", "--no-deps"])
+                .is_err()
+        );
+        assert!(Cli::try_parse_from(["baton", "edit", "task-001", "-p", "0"]).is_err());
+        let cli = Cli::try_parse_from(["baton", "edit", "task-001", "--no-deps"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Edit(EditArgs { no_deps: true, .. })
+        ));
     }
 
     #[test]

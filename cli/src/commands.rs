@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use baton_protocol::methods::{
     self, AddTasksParams, ClaimTaskParams, CompleteTaskParams, ConfigPatch, DaemonInfoResult,
-    FailTaskParams, InitParams, ListTasksParams, NewDiscovery, NewTask, Request, StateFile,
-    TaskRef,
+    EditTaskParams, FailTaskParams, InitParams, ListTasksParams, NewDiscovery, NewTask, Request,
+    StateFile, TaskRef,
 };
 use baton_protocol::{
     Client, ClientError, Config, ConnectConfig, ErrorKind, Event, Task, TaskResult, Workspace,
@@ -19,7 +19,7 @@ use console::style;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::args::{AddArgs, Cli, Command, CompleteArgs, DaemonCommand, InitArgs};
+use crate::args::{AddArgs, Cli, Command, CompleteArgs, DaemonCommand, EditArgs, InitArgs};
 use crate::render;
 
 /// How long `baton daemon stop` waits for the daemon to close its end.
@@ -138,6 +138,18 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .request::<methods::RetryTask>(&TaskRef { task_id: task })
                 .await?;
             session.show(&reopened, |tasks| id_lines(tasks))
+        }
+        Command::Edit(args) => {
+            let task = session
+                .request::<methods::EditTask>(&edit_params(args))
+                .await?;
+            session.show(&task, |task| format!("edited {}", task.id))
+        }
+        Command::Delete { task } => {
+            let task = session
+                .request::<methods::DeleteTask>(&TaskRef { task_id: task })
+                .await?;
+            session.show(&task, |task| format!("deleted {}", task.id))
         }
         Command::Discover {
             text,
@@ -454,6 +466,23 @@ fn write_out(text: &str) -> io::Result<()> {
         out.write_all(b"\n")?;
     }
     out.flush()
+}
+
+/// What `baton edit` asks to change: only what was given.
+fn edit_params(args: EditArgs) -> EditTaskParams {
+    let dependencies = if args.no_deps {
+        Some(Vec::new())
+    } else {
+        Some(args.dependencies).filter(|dependencies| !dependencies.is_empty())
+    };
+    EditTaskParams {
+        description: args.description,
+        priority: args.priority,
+        dependencies,
+        context_files: Some(args.files).filter(|files| !files.is_empty()),
+        hints: args.hint,
+        ..EditTaskParams::new(args.task)
+    }
 }
 
 fn id_lines(tasks: &[Task]) -> String {

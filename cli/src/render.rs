@@ -343,6 +343,12 @@ pub fn event(event: &Event) -> String {
                 None => format!("{verb} {}", task.id),
             }
         }
+        Event::TaskDeleted(task) => format!(
+            "{} {} {}",
+            style("deleted").dim(),
+            task.id,
+            one_line(&task.description)
+        ),
         Event::Discovery(found) => format!(
             "{} by {}",
             style("discovery").magenta(),
@@ -875,6 +881,7 @@ mod tests {
                 }),
                 ..task("task-005", TaskStatus::Cancelled, "Polish")
             }),
+            Event::TaskDeleted(task("task-006", TaskStatus::Available, "A typo")),
             Event::Discovery(discovery("worker-1", Some("task-003"), "Comments may nest")),
             Event::AgentActivity(AgentActivity {
                 agent_id: "worker-1".into(),
@@ -907,6 +914,7 @@ mod tests {
         completed task-003
         failed task-004: the agent gave up: no test framework
         cancelled task-005
+        deleted task-006 A typo
         discovery by worker-1 on task-003: Comments may nest
         worker-1 on task-003: uses Edit
         leader: started

@@ -56,6 +56,11 @@ requests! {
     CancelTask = "baton/cancelTask", TaskRef => Task;
     /// Reopen a failed or cancelled task and the tasks that failed because of it.
     RetryTask = "baton/retryTask", TaskRef => Vec<Task>;
+    /// Change what a task that has not finished asks for; answers the task as it is now.
+    EditTask = "baton/editTask", EditTaskParams => Task;
+    /// Remove a task that was never claimed and that no task depends on; answers it as
+    /// it was.
+    DeleteTask = "baton/deleteTask", TaskRef => Task;
     AddDiscovery = "baton/addDiscovery", NewDiscovery => Discovery;
     ListDiscoveries = "baton/listDiscoveries", () => Vec<Discovery>;
     GetStatus = "baton/status", () => Status;
@@ -265,6 +270,75 @@ pub struct TaskRef {
     pub task_id: TaskId,
 }
 
+/// Parameters of `baton/editTask`: each field given replaces the task's, the others
+/// stay. `dependencies` replaces the whole list (`[]` removes them all).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditTaskParams {
+    pub task_id: TaskId,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub description: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub priority: Option<u8>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub dependencies: Option<Vec<TaskId>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub context_files: Option<Vec<String>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub hints: Option<String>,
+}
+
+impl EditTaskParams {
+    /// An edit of `task_id` that changes nothing yet.
+    pub fn new(task_id: TaskId) -> Self {
+        EditTaskParams {
+            task_id,
+            description: None,
+            priority: None,
+            dependencies: None,
+            context_files: None,
+            hints: None,
+        }
+    }
+
+    /// Whether the edit would change nothing at all.
+    pub fn is_empty(&self) -> bool {
+        let EditTaskParams {
+            task_id: _,
+            description,
+            priority,
+            dependencies,
+            context_files,
+            hints,
+        } = self;
+        description.is_none()
+            && priority.is_none()
+            && dependencies.is_none()
+            && context_files.is_none()
+            && hints.is_none()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteTaskParams {
@@ -387,6 +461,9 @@ pub enum Event {
     /// A task failed or was cancelled; `result.error` says why.
     #[serde(rename = "baton/taskFailed")]
     TaskFailed(Task),
+    /// A task was deleted; the params are the task as it was.
+    #[serde(rename = "baton/taskDeleted")]
+    TaskDeleted(Task),
     #[serde(rename = "baton/discovery")]
     Discovery(Discovery),
     #[serde(rename = "baton/agentActivity")]
@@ -408,6 +485,7 @@ impl Event {
         "baton/taskUpdated",
         "baton/taskCompleted",
         "baton/taskFailed",
+        "baton/taskDeleted",
         "baton/discovery",
         "baton/agentActivity",
         "baton/runStarted",
@@ -422,6 +500,7 @@ impl Event {
             Event::TaskUpdated(_) => "baton/taskUpdated",
             Event::TaskCompleted(_) => "baton/taskCompleted",
             Event::TaskFailed(_) => "baton/taskFailed",
+            Event::TaskDeleted(_) => "baton/taskDeleted",
             Event::Discovery(_) => "baton/discovery",
             Event::AgentActivity(_) => "baton/agentActivity",
             Event::RunStarted(_) => "baton/runStarted",

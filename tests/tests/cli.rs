@@ -851,6 +851,112 @@ fn retry_of_a_failed_task_reopens_the_dependents_that_failed_because_of_it() {
 
 // Discoveries.
 
+/// Stops the workspace's daemon and waits until it has gone, so that the next command
+/// starts a new one that reads the state back from disk.
+fn stop_daemon(workspace: &TestWorkspace) {
+    let pid = workspace.daemon_pid().expect("a daemon runs");
+    workspace.ok(&["daemon", "stop"]);
+    wait_until(LIMIT, || !process_exists(pid));
+}
+
+#[test]
+fn edit_changes_what_is_given_and_the_change_outlives_a_restart() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "lexer"]);
+    workspace.ok(&["add", "parser", "-d", "task-001", "-f", "src/old.rs"]);
+    workspace.ok(&["add", "docs"]);
+
+    let said = workspace.ok(&[
+        "edit",
+        "task-002",
+        "--description",
+        "parser for nested comments",
+        "-p",
+        "2",
+        "-d",
+        "task-003",
+        "-f",
+        "src/parser.rs",
+        "--hint",
+        "see the grammar",
+    ]);
+    assert_eq!(said, "edited task-002\n");
+    stop_daemon(&workspace);
+    let task = workspace.json(&["show", "task-002"]);
+    assert_eq!(task["description"], "parser for nested comments");
+    assert_eq!(task["priority"], 2);
+    assert_eq!(task["dependencies"], json!(["task-003"]));
+    assert_eq!(task["context"]["files"], json!(["src/parser.rs"]));
+    assert_eq!(task["context"]["hints"], "see the grammar");
+
+    workspace.ok(&["edit", "task-002", "--no-deps"]);
+    assert_eq!(
+        workspace.json(&["show", "task-002"])["dependencies"],
+        json!([])
+    );
+    assert_eq!(workspace.ok(&["claim", "--agent", "a"]), "task-002\n");
+}
+
+#[test]
+fn edit_refuses_a_cycle_an_unknown_dependency_or_a_finished_task_and_changes_nothing() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "lexer"]);
+    workspace.ok(&["add", "parser", "-d", "task-001"]);
+    let before = workspace.json(&["tasks"]);
+
+    let said = fails(&workspace, &["edit", "task-001", "-d", "task-002"]);
+    assert!(
+        said.contains("cycle (task-001 → task-002 → task-001)"),
+        "{said}"
+    );
+    let said = fails(&workspace, &["edit", "task-001", "-d", "task-009"]);
+    assert!(
+        said.contains("dependency task-009 of task-001 does not exist"),
+        "{said}"
+    );
+    let said = fails(&workspace, &["edit", "task-009", "-p", "1"]);
+    assert!(said.contains("task-009"), "{said}");
+    assert_eq!(workspace.json(&["tasks"]), before);
+
+    workspace.ok(&["claim", "--agent", "a"]);
+    workspace.ok(&["complete", "task-001"]);
+    let said = fails(&workspace, &["edit", "task-001", "-p", "1"]);
+    assert!(said.contains("task task-001 is done"), "{said}");
+    let said = misused(&workspace, &["edit", "task-002"]);
+    assert!(said.contains("--description"), "{said}");
+}
+
+#[test]
+fn delete_removes_a_task_not_started_for_good_and_refuses_one_that_others_need() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "lexer"]);
+    workspace.ok(&["add", "parser", "-d", "task-001"]);
+    workspace.ok(&["add", "a typo"]);
+    workspace.ok(&["add", "docs"]);
+
+    let said = fails(&workspace, &["delete", "task-001"]);
+    assert!(said.contains("task task-002 depends on task-001"), "{said}");
+    assert!(said.contains("baton edit task-002"), "{said}");
+    assert_eq!(workspace.ok(&["delete", "task-003"]), "deleted task-003\n");
+
+    stop_daemon(&workspace);
+    assert_eq!(
+        ids(&workspace.json(&["tasks"])),
+        ["task-001", "task-002", "task-004"]
+    );
+    workspace.ok(&["edit", "task-004", "-p", "3"]);
+    stop_daemon(&workspace);
+    let tasks = workspace.json(&["tasks"]);
+    assert_eq!(ids(&tasks), ["task-001", "task-002", "task-004"]);
+    assert_eq!(tasks[2]["priority"], 3);
+    assert_eq!(workspace.ok(&["add", "more"]), "task-005\n");
+
+    assert_eq!(workspace.ok(&["claim", "--agent", "a"]), "task-004\n");
+    let said = fails(&workspace, &["delete", "task-004"]);
+    assert!(said.contains("task task-004 is claimed"), "{said}");
+    assert!(said.contains("`baton cancel task-004`"), "{said}");
+}
+
 #[test]
 fn a_discovery_is_listed_with_its_agent_task_and_tags() {
     let workspace = TestWorkspace::new();

@@ -354,6 +354,30 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             "only a failed or cancelled task",
         ),
         (
+            "baton/editTask",
+            json!({ "task_id": done, "priority": 1 }),
+            ErrorKind::OrchestrationError,
+            "can no longer be edited",
+        ),
+        (
+            "baton/editTask",
+            json!({ "task_id": open, "dependencies": [open] }),
+            ErrorKind::InvalidInputError,
+            "cycle",
+        ),
+        (
+            "baton/deleteTask",
+            json!({ "task_id": done }),
+            ErrorKind::OrchestrationError,
+            "only a task that has not started can be deleted",
+        ),
+        (
+            "baton/deleteTask",
+            json!({ "task_id": "task-404" }),
+            ErrorKind::TaskNotFoundError,
+            "task-404",
+        ),
+        (
             "baton/claimTask",
             json!({ "agent_id": "" }),
             ErrorKind::InvalidInputError,

@@ -5,7 +5,7 @@ mod properties;
 
 use std::collections::BTreeSet;
 
-use baton_protocol::methods::{ConfigPatch, InitParams, NewDiscovery, NewTask};
+use baton_protocol::methods::{ConfigPatch, EditTaskParams, InitParams, NewDiscovery, NewTask};
 use baton_protocol::{
     BatonError, Config, CoordinationState, ErrorKind, Event, Task, TaskId, TaskResult, TaskStatus,
     Usage,
@@ -712,6 +712,298 @@ fn a_retried_task_whose_dependents_fail_again_sends_each_failure_once() {
         assert_eq!(last, task, "the last event carries the task as it is");
     }
     assert_eq!(board.task(&id(3)).unwrap().failed_dependency, Some(id(2)));
+}
+
+// ---- edit and delete ----
+
+fn edit_of(n: u64) -> EditTaskParams {
+    EditTaskParams::new(id(n))
+}
+
+fn assert_sound(board: &Board) {
+    properties::check_board(board).expect("the board keeps its invariants");
+}
+
+#[test]
+fn edit_changes_only_what_is_given_and_says_so() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let edit = EditTaskParams {
+        description: Some("Parse the header".into()),
+        context_files: Some(vec!["src/header.rs".into()]),
+        ..edit_of(1)
+    };
+    let (task, events) = board.edit(edit, at(3)).unwrap();
+    assert_eq!(task.description, "Parse the header");
+    assert_eq!(task.context.files, ["src/header.rs"]);
+    assert_eq!(task.priority, 5, "the priority stays");
+    assert_eq!(task.status, TaskStatus::Available);
+    assert_eq!(events, vec![Event::TaskUpdated(task)]);
+    assert_sound(&board);
+}
+
+#[test]
+fn an_edited_priority_reorders_the_ready_queue() {
+    let mut board = Board::default();
+    add(&mut board, 3, &[]);
+    add(&mut board, 5, &[]);
+    let edit = EditTaskParams {
+        priority: Some(1),
+        ..edit_of(2)
+    };
+    board.edit(edit, at(3)).unwrap();
+    assert_eq!(board.ready().cloned().collect::<Vec<_>>(), [id(2), id(1)]);
+    assert_sound(&board);
+}
+
+#[test]
+fn edited_dependencies_replace_the_old_ones_and_the_queue_follows() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[1]);
+    let edit = EditTaskParams {
+        dependencies: Some(vec![id(2), id(2)]),
+        ..edit_of(3)
+    };
+    let (task, _) = board.edit(edit, at(3)).unwrap();
+    assert_eq!(
+        task.dependencies,
+        [id(2)],
+        "a repeated dependency is kept once"
+    );
+    assert_eq!(claim_order(&mut board), [id(2), id(1), id(3)]);
+    assert_sound(&board);
+}
+
+#[test]
+fn removing_every_dependency_makes_a_task_ready() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[1]);
+    let edit = EditTaskParams {
+        dependencies: Some(Vec::new()),
+        ..edit_of(2)
+    };
+    board.edit(edit, at(3)).unwrap();
+    assert!(board.ready().any(|ready| *ready == id(2)));
+    assert_sound(&board);
+}
+
+#[test]
+fn edit_refuses_a_cycle_naming_it_and_changes_nothing() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[1]);
+    add(&mut board, 5, &[2]);
+    let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        let edit = EditTaskParams {
+            dependencies: Some(vec![id(3)]),
+            ..edit_of(1)
+        };
+        board.edit(edit, at(3))
+    });
+    assert!(
+        err.message
+            .contains("task-001 → task-003 → task-002 → task-001"),
+        "{err}"
+    );
+    let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        let edit = EditTaskParams {
+            dependencies: Some(vec![id(2)]),
+            ..edit_of(2)
+        };
+        board.edit(edit, at(3))
+    });
+    assert!(err.message.contains("task-002 → task-002"), "{err}");
+}
+
+#[test]
+fn edit_refuses_bad_input_and_changes_nothing() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let cases: Vec<(EditTaskParams, ErrorKind, &str)> = vec![
+        (
+            EditTaskParams {
+                dependencies: Some(vec![TaskId::from("task-404")]),
+                ..edit_of(1)
+            },
+            ErrorKind::InvalidInputError,
+            "dependency task-404 of task-001 does not exist",
+        ),
+        (
+            EditTaskParams {
+                priority: Some(0),
+                ..edit_of(1)
+            },
+            ErrorKind::InvalidInputError,
+            "outside 1..10",
+        ),
+        (
+            EditTaskParams {
+                description: Some(" ".into()),
+                ..edit_of(1)
+            },
+            ErrorKind::InvalidInputError,
+            "description is empty",
+        ),
+        (
+            edit_of(1),
+            ErrorKind::InvalidInputError,
+            "nothing to change",
+        ),
+        (
+            EditTaskParams {
+                priority: Some(2),
+                ..edit_of(9)
+            },
+            ErrorKind::TaskNotFoundError,
+            "task-009",
+        ),
+    ];
+    for (edit, kind, says) in cases {
+        let err = assert_refused(&mut board, kind, |board| board.edit(edit, at(3)));
+        assert!(err.message.contains(says), "{err}");
+    }
+}
+
+#[test]
+fn a_finished_task_cannot_be_edited() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    claim_order(&mut board);
+    let err = assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        let edit = EditTaskParams {
+            priority: Some(1),
+            ..edit_of(1)
+        };
+        board.edit(edit, at(3))
+    });
+    assert!(err.message.contains("task task-001 is done"), "{err}");
+}
+
+#[test]
+fn edit_refuses_a_dependency_that_can_never_be_done() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[]);
+    board.cancel(&id(1), at(2)).unwrap();
+    let err = assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        let edit = EditTaskParams {
+            dependencies: Some(vec![id(1)]),
+            ..edit_of(2)
+        };
+        board.edit(edit, at(3))
+    });
+    assert!(
+        err.message.contains("task-001 of task-002 was cancelled"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_held_task_keeps_working_and_may_gain_only_finished_dependencies() {
+    let mut board = Board::default();
+    add(&mut board, 1, &[]);
+    add(&mut board, 5, &[]);
+    add(&mut board, 9, &[]);
+    assert_eq!(claim(&mut board, "agent-1"), Some(id(1)));
+    board
+        .complete(&id(1), TaskResult::default(), at(2))
+        .unwrap();
+    assert_eq!(claim(&mut board, "agent-1"), Some(id(2)));
+    let err = assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        let edit = EditTaskParams {
+            dependencies: Some(vec![id(3)]),
+            ..edit_of(2)
+        };
+        board.edit(edit, at(3))
+    });
+    assert!(err.message.contains("claimed by agent-1"), "{err}");
+    let edit = EditTaskParams {
+        dependencies: Some(vec![id(1)]),
+        hints: Some("mind the tests".into()),
+        ..edit_of(2)
+    };
+    let (task, _) = board.edit(edit, at(3)).unwrap();
+    assert_eq!(task.status, TaskStatus::Claimed);
+    assert_eq!(task.context.hints, "mind the tests");
+    assert_sound(&board);
+}
+
+#[test]
+fn delete_removes_a_task_never_started_and_later_tasks_keep_their_order() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[1]);
+    add(&mut board, 5, &[]);
+    let (task, events) = board.delete(&id(2), at(3)).unwrap();
+    assert_eq!(task.id, id(2));
+    assert_eq!(events, vec![Event::TaskDeleted(task)]);
+    let left: Vec<TaskId> = board.tasks(None).into_iter().map(|task| task.id).collect();
+    assert_eq!(left, [id(1), id(3), id(4)]);
+    assert_eq!(board.seq(&id(4)), Some(2), "no gap in creation order");
+    assert_eq!(add(&mut board, 5, &[]), id(5), "ids are not reused");
+    assert_sound(&board);
+    assert_eq!(claim_order(&mut board), [id(1), id(3), id(4), id(5)]);
+}
+
+#[test]
+fn deleting_a_subtask_takes_it_off_its_parents_list() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    claim(&mut board, "agent-1");
+    let subtask = NewTask {
+        parent_task: Some(id(1)),
+        ..NewTask::new("a part of it")
+    };
+    board.add_tasks(vec![subtask], at(2)).unwrap();
+    let (_, events) = board.delete(&id(2), at(3)).unwrap();
+    let parent = board.task(&id(1)).unwrap();
+    assert_eq!(
+        parent.result.as_ref().unwrap().subtasks_created,
+        Vec::<TaskId>::new()
+    );
+    assert_eq!(events.last(), Some(&Event::TaskUpdated(parent.clone())));
+    assert_sound(&board);
+}
+
+#[test]
+fn delete_refuses_a_task_others_depend_on_or_that_started() {
+    let mut board = Board::default();
+    add(&mut board, 1, &[]);
+    add(&mut board, 5, &[]);
+    add(&mut board, 5, &[2]);
+    add(&mut board, 5, &[]);
+    let err = assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        board.delete(&id(2), at(3))
+    });
+    assert!(
+        err.message.contains("task task-003 depends on task-002"),
+        "{err}"
+    );
+    claim(&mut board, "agent-1");
+    let err = assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        board.delete(&id(1), at(3))
+    });
+    assert!(err.message.contains("task task-001 is claimed"), "{err}");
+    assert!(err.message.contains("`baton cancel task-001`"), "{err}");
+    board.release(&id(1), "the agent was lost", at(3)).unwrap();
+    let err = assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        board.delete(&id(1), at(3))
+    });
+    assert!(err.message.contains("has already been worked on"), "{err}");
+    board.cancel(&id(4), at(3)).unwrap();
+    let err = assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+        board.delete(&id(4), at(3))
+    });
+    assert!(err.message.contains("is cancelled"), "{err}");
+    assert!(!err.message.contains("baton cancel"), "{err}");
+    let err = assert_refused(&mut board, ErrorKind::TaskNotFoundError, |board| {
+        board.delete(&id(9), at(3))
+    });
+    assert!(err.message.contains("task-009"), "{err}");
 }
 
 // ---- claims that expire ----

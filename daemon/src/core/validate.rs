@@ -39,7 +39,7 @@ pub fn agent_id(agent_id: &str) -> Result<(), BatonError> {
     Ok(())
 }
 
-fn unknown_dependency(task: &TaskId, dependency: &TaskId) -> BatonError {
+pub fn unknown_dependency(task: &TaskId, dependency: &TaskId) -> BatonError {
     BatonError::invalid(format!(
         "dependency {dependency} of {task} does not exist; `baton tasks` lists the ids"
     ))
@@ -86,7 +86,7 @@ fn in_task(id: &TaskId, err: BatonError) -> BatonError {
     BatonError::new(err.kind, format!("{id}: {}", err.message))
 }
 
-fn cycle_error<'a>(cycle: impl Iterator<Item = &'a TaskId>) -> BatonError {
+pub fn cycle_error<'a>(cycle: impl Iterator<Item = &'a TaskId>) -> BatonError {
     let path: Vec<String> = cycle.map(TaskId::to_string).collect();
     BatonError::invalid(format!(
         "the dependencies form a cycle ({}), so none of them could ever start; remove one of them",

@@ -51,6 +51,8 @@ pub fn build(daemon: Arc<Daemon>) -> (LspService<Connection>, ClientSocket) {
     .custom_method(m::ListTasks::METHOD, Connection::list_tasks)
     .custom_method(m::CancelTask::METHOD, Connection::cancel_task)
     .custom_method(m::RetryTask::METHOD, Connection::retry_task)
+    .custom_method(m::EditTask::METHOD, Connection::edit_task)
+    .custom_method(m::DeleteTask::METHOD, Connection::delete_task)
     .custom_method(m::AddDiscovery::METHOD, Connection::add_discovery)
     .custom_method(m::ListDiscoveries::METHOD, Connection::list_discoveries)
     .custom_method(m::GetStatus::METHOD, Connection::status)
@@ -291,6 +293,15 @@ impl Connection {
 
     async fn retry_task(&self, params: m::TaskRef) -> Answer<Vec<Task>> {
         self.apply(|board, now| board.retry(&params.task_id, now))
+            .await
+    }
+
+    async fn edit_task(&self, params: m::EditTaskParams) -> Answer<Task> {
+        self.apply(|board, now| board.edit(params, now)).await
+    }
+
+    async fn delete_task(&self, params: m::TaskRef) -> Answer<Task> {
+        self.apply(|board, now| board.delete(&params.task_id, now))
             .await
     }
 

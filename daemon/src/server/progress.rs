@@ -44,7 +44,8 @@ impl RunProgress {
             Event::TaskCreated(_)
             | Event::TaskUpdated(_)
             | Event::TaskCompleted(_)
-            | Event::TaskFailed(_) => {
+            | Event::TaskFailed(_)
+            | Event::TaskDeleted(_) => {
                 if self.token.is_none() && !self.refused && daemon.runtime.is_busy() {
                     // A client that connected while a run was going.
                     self.begin(client, daemon).await;

@@ -89,15 +89,17 @@ impl Store {
 
     /// Writes, atomically, everything `events` changed on `board`.
     pub fn persist(&mut self, board: &Board, events: &[Event]) -> Result<(), StoreError> {
-        let reloaded = events.iter().any(|event| {
+        // A deleted task moves every later task up one place, and tasks are keyed by
+        // their place: like a load, that rewrites everything (deletes are rare).
+        let rewritten = events.iter().any(|event| {
             matches!(
                 event,
                 Event::StateChanged(StateChange {
                     reason: StateChangeReason::Load
-                })
+                }) | Event::TaskDeleted(_)
             )
         });
-        if reloaded {
+        if rewritten {
             return self.replace_all(board);
         }
         let mut tasks = BTreeSet::new();
@@ -113,7 +115,11 @@ impl Store {
                 }
                 Event::Discovery(_) => new_discoveries += 1,
                 Event::StateChanged(_) => settings = true,
-                Event::AgentActivity(_) | Event::RunStarted(_) | Event::RunFinished(_) => {}
+                // Rewritten above.
+                Event::TaskDeleted(_)
+                | Event::AgentActivity(_)
+                | Event::RunStarted(_)
+                | Event::RunFinished(_) => {}
             }
         }
         let stored = board.discoveries().len() as u64;

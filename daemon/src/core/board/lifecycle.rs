@@ -392,7 +392,7 @@ impl Board {
 }
 
 /// How a task that will never be done ended, as its dependents' errors say it.
-fn how_it_ended(status: TaskStatus) -> &'static str {
+pub(super) fn how_it_ended(status: TaskStatus) -> &'static str {
     match status {
         TaskStatus::Cancelled => "was cancelled",
         _ => "failed",

@@ -2,7 +2,8 @@
 //! which they change. This file holds the state and the whole-state operations;
 //! `graph` keeps the links between tasks (dependencies, chains, the indexes),
 //! `lifecycle` moves a task from claim to its end (and a failure through its
-//! dependents), `discoveries` records what agents found.
+//! dependents), `editing` changes or deletes a task before its work, `discoveries`
+//! records what agents found.
 //!
 //! Invariants, kept by `update` (the only place a task's status changes):
 //! - the ready queue holds exactly the available tasks whose dependencies are all done;
@@ -26,6 +27,7 @@ use super::Events;
 use graph::Node;
 
 mod discoveries;
+mod editing;
 mod graph;
 mod lifecycle;
 

@@ -4,7 +4,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use baton_protocol::methods::{ConfigPatch, NewTask};
+use baton_protocol::methods::{ConfigPatch, EditTaskParams, NewTask};
 use baton_protocol::{BatonError, ByStatus, Event, Task, TaskId, TaskResult, TaskStatus, Usage};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -62,6 +62,9 @@ enum Op {
     Fail(Target),
     Cancel(Target),
     Retry(Target),
+    /// A new priority (maybe out of range) and, maybe, new dependencies.
+    Edit(Target, u8, Option<Vec<Dependency>>),
+    Delete(Target),
     /// Time passes by this many seconds, then claims expire.
     Expire(i64),
 }
@@ -79,6 +82,8 @@ enum Step {
     Fail(TaskId),
     Cancel(TaskId),
     Retry(TaskId),
+    Edit(EditTaskParams),
+    Delete(TaskId),
     Expire(i64),
 }
 
@@ -125,6 +130,13 @@ fn op() -> impl Strategy<Value = Op> {
         2 => target().prop_map(Op::Fail),
         1 => target().prop_map(Op::Cancel),
         3 => target().prop_map(Op::Retry),
+        2 => (
+            target(),
+            prop_oneof![20 => 1u8..=10, 1 => Just(0u8)],
+            prop::option::of(prop::collection::vec(dependency(), 0..3)),
+        )
+            .prop_map(|(target, priority, dependencies)| Op::Edit(target, priority, dependencies)),
+        1 => target().prop_map(Op::Delete),
         2 => (0i64..=90).prop_map(Op::Expire),
     ]
 }
@@ -138,6 +150,8 @@ struct History {
     board: Board,
     handed_out: BTreeMap<TaskId, Hold>,
     clock: i64,
+    /// How many tasks were ever added: no loads here, so new ids go on from it.
+    added: u64,
 }
 
 impl History {
@@ -152,6 +166,7 @@ impl History {
             board,
             handed_out: BTreeMap::new(),
             clock: 0,
+            added: 0,
         }
     }
 
@@ -169,8 +184,7 @@ impl History {
 
     fn batch(&self, items: &[Item]) -> Vec<NewTask> {
         let tasks = self.board.tasks(None);
-        // No loads here, so the ids go on from the number of tasks.
-        let first = tasks.len() as u64 + 1;
+        let first = self.added + 1;
         items
             .iter()
             .enumerate()
@@ -221,6 +235,29 @@ impl History {
             Op::Fail(target) => Step::Fail(self.target(*target)),
             Op::Cancel(target) => Step::Cancel(self.target(*target)),
             Op::Retry(target) => Step::Retry(self.target(*target)),
+            Op::Edit(target, priority, dependencies) => {
+                let mut edit = EditTaskParams::new(self.target(*target));
+                edit.priority = Some(*priority);
+                // Resolved as the only item of a batch: other tasks, itself or nothing.
+                edit.dependencies = dependencies.as_ref().map(|dependencies| {
+                    let mut resolved = self.batch(&[Item {
+                        empty_description: false,
+                        priority: 5,
+                        dependencies: dependencies.clone(),
+                        files: Vec::new(),
+                    }]);
+                    let own = TaskId::numbered(self.added + 1);
+                    let mut dependencies = resolved.remove(0).dependencies;
+                    for dependency in &mut dependencies {
+                        if *dependency == own {
+                            *dependency = edit.task_id.clone();
+                        }
+                    }
+                    dependencies
+                });
+                Step::Edit(edit)
+            }
+            Op::Delete(target) => Step::Delete(self.target(*target)),
             Op::Expire(seconds) => Step::Expire(*seconds),
         }
     }
@@ -305,6 +342,8 @@ impl History {
                 .map(|(_, events)| events),
             Step::Cancel(id) => self.board.cancel(id, now).map(|(_, events)| events),
             Step::Retry(id) => self.board.retry(id, now).map(|(_, events)| events),
+            Step::Edit(edit) => self.board.edit(edit.clone(), now).map(|(_, events)| events),
+            Step::Delete(id) => self.board.delete(id, now).map(|(_, events)| events),
             Step::Expire(_) => Ok(self.board.expire_claims(now)),
         };
         match outcome {
@@ -316,6 +355,7 @@ impl History {
             Ok(events) => {
                 events_carry_every_change(&before, &self.board, &events)?;
                 match &step {
+                    Step::Add(batch) => self.added += batch.len() as u64,
                     Step::Complete(id) | Step::Fail(id) | Step::Cancel(id) | Step::Release(id) => {
                         self.handed_out.remove(id);
                     }
@@ -467,8 +507,12 @@ fn events_carry_every_change(
 ) -> Result<(), TestCaseError> {
     let mut last: HashMap<&TaskId, &Task> = HashMap::new();
     let mut failures: HashMap<&TaskId, usize> = HashMap::new();
+    let mut deleted = BTreeSet::new();
     for event in events {
         match event {
+            Event::TaskDeleted(task) => {
+                deleted.insert(&task.id);
+            }
             Event::TaskCreated(task) | Event::TaskUpdated(task) | Event::TaskCompleted(task) => {
                 last.insert(&task.id, task);
             }
@@ -482,6 +526,18 @@ fn events_carry_every_change(
     for (id, count) in failures {
         prop_assert_eq!(count, 1, "{} failed {} times in one operation", id, count);
     }
+    let mut gone: Vec<String> = before
+        .tasks(None)
+        .into_iter()
+        .filter(|task| after.task(&task.id).is_err())
+        .map(|task| task.id.to_string())
+        .collect();
+    gone.sort();
+    prop_assert_eq!(
+        gone,
+        deleted.iter().map(|id| id.to_string()).collect::<Vec<_>>(),
+        "the tasks gone are not those announced deleted"
+    );
     for task in after.tasks(None) {
         let changed = before
             .task(&task.id)
@@ -528,7 +584,7 @@ fn chains(tasks: &[Task]) -> HashMap<TaskId, u32> {
 }
 
 /// The board's invariants, recomputed from its tasks alone.
-fn check_board(board: &Board) -> Result<(), TestCaseError> {
+pub(super) fn check_board(board: &Board) -> Result<(), TestCaseError> {
     let tasks = board.tasks(None);
     let by_id: HashMap<&TaskId, &Task> = tasks.iter().map(|task| (&task.id, task)).collect();
     prop_assert_eq!(by_id.len(), tasks.len(), "two tasks share an id");
