@@ -16,11 +16,12 @@ use baton_protocol::{
     Client, ClientError, Config, ConnectConfig, ErrorKind, Event, Task, TaskResult, Workspace,
 };
 use console::style;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::args::{AddArgs, Cli, Command, CompleteArgs, DaemonCommand, EditArgs, InitArgs};
-use crate::render;
+use crate::{printable, render};
 
 /// How long `baton daemon stop` waits for the daemon to close its end.
 const STOP_WAIT: Duration = Duration::from_secs(5);
@@ -259,12 +260,17 @@ impl Session {
         Ok(client)
     }
 
-    /// Prints an answer: as JSON with `--json`, else as `human` renders it.
-    pub fn show<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) -> Result<()> {
+    /// Prints an answer: as JSON with `--json`, else as `human` renders it, every
+    /// string in it made safe for a terminal first.
+    pub fn show<T: Serialize + DeserializeOwned>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&T) -> String,
+    ) -> Result<()> {
         let text = if self.json {
             serde_json::to_string_pretty(value).map_err(io::Error::from)?
         } else {
-            human(value)
+            human(&printable::object(value).map_err(io::Error::from)?)
         };
         write_out(&text)?;
         Ok(())
@@ -273,6 +279,7 @@ impl Session {
     /// A remark for the person at the terminal, on stderr so that pipes stay clean.
     /// A remark that cannot be written is not worth failing the command for.
     pub fn note(&self, text: &str) {
+        let text = printable::text(text);
         let _ = writeln!(io::stderr(), "{}", style(text).dim().for_stderr());
     }
 
@@ -394,7 +401,8 @@ impl Session {
         if self.json {
             Ok(serde_json::to_string(event).map_err(io::Error::from)?)
         } else {
-            Ok(render::event(event))
+            let event = printable::object(event).map_err(io::Error::from)?;
+            Ok(render::event(&event))
         }
     }
 

@@ -6,6 +6,7 @@
 mod args;
 mod commands;
 mod mcp;
+mod printable;
 mod render;
 mod run;
 
@@ -53,7 +54,11 @@ fn report(json: bool, kind: ErrorKind, message: &str) {
     let line = if json {
         serde_json::json!({ "error": { "kind": kind, "message": message } }).to_string()
     } else {
-        format!("{} {message}", style("error:").red().bold().for_stderr())
+        format!(
+            "{} {}",
+            style("error:").red().bold().for_stderr(),
+            printable::text(message)
+        )
     };
     let _ = writeln!(std::io::stderr(), "{line}");
 }

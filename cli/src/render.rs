@@ -420,7 +420,8 @@ pub fn run_result(result: &RunResult) -> String {
 /// One line of a task's agent log (Claude Code's stream-json), for people; `None`
 /// for lines that say nothing worth showing.
 pub fn log_line(line: &str) -> Option<String> {
-    let event: Value = serde_json::from_str(line).ok()?;
+    let mut event: Value = serde_json::from_str(line).ok()?;
+    crate::printable::json(&mut event);
     let text = match event["type"].as_str()? {
         "system" if event["subtype"] == "init" => format!(
             "{} session {} ({})",

@@ -9,7 +9,7 @@ use baton_protocol::{ConnectConfig, Event, RunMode, TaskId, TaskStatus};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::commands::{CommandError, Session};
-use crate::render;
+use crate::{printable, render};
 
 type Result<T, E = CommandError> = std::result::Result<T, E>;
 
@@ -71,6 +71,7 @@ pub async fn run(
         tokio::select! {
             answer = &mut answer => break answer?,
             Some(event) = events.recv() => {
+                let event = printable::object(&event).map_err(std::io::Error::from)?;
                 if let Some(line) = board.follow(&event) {
                     if !session.json {
                         bar.suspend(|| eprintln!("{line}"));

@@ -1051,6 +1051,91 @@ fn watch_prints_one_readable_line_per_change() {
     ");
 }
 
+// Text that could steer a terminal.
+
+/// What an agent or a state file could put in a task to take over the terminal that
+/// prints it: a new window title, a cleared screen, a bell, a NUL, and a carriage
+/// return that prints over the line.
+const HOSTILE: &str = "fix\u{1b}]0;owned\u{7}\u{1b}[2J\0 it\rnow";
+
+/// The same text as human output shows it.
+const SHOWN: &str = r"fix\x1b]0;owned\x07\x1b[2J\0 it\rnow";
+
+fn assert_harmless(what: &str, output: &str) {
+    let steering: Vec<char> = output
+        .chars()
+        .filter(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+        .collect();
+    assert!(
+        steering.is_empty(),
+        "{what} printed {steering:?} raw: {output:?}"
+    );
+}
+
+#[test]
+fn human_output_shows_control_characters_as_escapes_and_json_keeps_them() {
+    let workspace = TestWorkspace::new();
+    let batch = json!([{ "description": HOSTILE, "hints": HOSTILE }]).to_string();
+    let added = workspace.baton_with_input(&["add", "--batch", "-"], Some(&batch));
+    assert!(added.status.success(), "{}", stderr(&added));
+    workspace.ok(&["init", "goal \u{1b}]0;owned\u{7}"]);
+    workspace.ok(&[
+        "discover",
+        "found \u{1b}[2J it",
+        "--agent",
+        "agent\u{1b}[31m",
+        "--task",
+        "task-001",
+    ]);
+
+    for args in [
+        &["tasks"][..],
+        &["show", "task-001"],
+        &["discoveries"],
+        &["status"],
+    ] {
+        let said = workspace.ok(args);
+        assert_harmless(&format!("baton {args:?}"), &said);
+        assert!(
+            said.contains(SHOWN) || said.contains(r"found \x1b[2J it"),
+            "baton {args:?}: {said}"
+        );
+    }
+    let shown = workspace.ok(&["show", "task-001"]);
+    assert!(shown.contains(&format!("description  {SHOWN}")), "{shown}");
+    let status = workspace.ok(&["status"]);
+    assert!(status.contains(r"goal \x1b]0;owned\x07"), "{status}");
+    assert!(status.contains(r"agent\x1b[31m on task-001"), "{status}");
+
+    let task = workspace.json(&["show", "task-001"]);
+    assert_eq!(task["description"], HOSTILE, "--json is exact");
+    assert_eq!(task["context"]["hints"], HOSTILE, "--json is exact");
+
+    let said = fails(&workspace, &["show", "task-\u{1b}[2J"]);
+    assert!(said.contains(r"task-\x1b[2J"), "{said}");
+
+    let watch = Watch::start(&workspace, false);
+    watch.listening(&workspace);
+    let added = workspace.baton_with_input(&["add", "--batch", "-"], Some(&batch));
+    assert!(added.status.success(), "{}", stderr(&added));
+    let line = watch.line(|line| line.starts_with("created"));
+    assert_eq!(line, format!("created task-002 [p5] {SHOWN}"));
+
+    let log = workspace.workspace().task_log(&"task-001".into());
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let said_by_agent = json!({
+        "type": "assistant",
+        "message": { "content": [
+            { "type": "text", "text": HOSTILE },
+            { "type": "tool_use", "name": "Bash", "input": { "command": "echo \u{1b}[2J" } },
+        ] },
+    });
+    std::fs::write(&log, format!("{said_by_agent}\n")).unwrap();
+    let logs = workspace.ok(&["logs", "task-001"]);
+    assert_harmless("baton logs", &logs);
+    assert!(logs.contains(SHOWN), "{logs}");
+}
+
 // Saving and loading.
 
 #[test]

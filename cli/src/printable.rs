@@ -1,0 +1,123 @@
+//! Text from tasks, agents and state files made safe for a terminal. Descriptions,
+//! outputs, discoveries and log lines are written by agents (or by whoever wrote a
+//! state file): printed raw, an escape sequence in them could retitle the terminal,
+//! clear it, move the cursor over what was printed, or hide text. Human output shows
+//! every such character as a visible escape instead; `--json` stays exact.
+
+use std::borrow::Cow;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+/// `text` with every character that could steer a terminal shown as an escape:
+/// C0 controls but newline and tab, DEL, C1 controls, and the bidirectional
+/// overrides and isolates that reorder what follows them.
+pub fn text(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_steering) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c if is_steering(c) && (c as u32) < 0x100 => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if is_steering(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A protocol object whose every string (keys included) went through `text`, for
+/// rendering: the renderer can then print any field as it is.
+pub fn object<T: Serialize + DeserializeOwned>(value: &T) -> serde_json::Result<T> {
+    let mut json = serde_json::to_value(value)?;
+    self::json(&mut json);
+    serde_json::from_value(json)
+}
+
+/// Every string in a JSON value, keys included, through `text`, in place.
+pub fn json(value: &mut Value) {
+    match value {
+        Value::String(string) => {
+            if let Cow::Owned(clean) = text(string) {
+                *string = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(json),
+        Value::Object(members) => {
+            let steered: Vec<String> = members
+                .keys()
+                .filter(|key| key.chars().any(is_steering))
+                .cloned()
+                .collect();
+            for key in steered {
+                if let Some(member) = members.remove(&key) {
+                    members.insert(text(&key).into_owned(), member);
+                }
+            }
+            members.values_mut().for_each(json);
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+fn is_steering(c: char) -> bool {
+    match c {
+        '\n' | '\t' => false,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => true,
+        // Bidirectional embeddings, overrides and isolates.
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use baton_protocol::{Task, TaskId};
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn controls_become_visible_escapes_and_newlines_and_tabs_stay() {
+        let cases = [
+            ("plain text, ünïcode ✓", "plain text, ünïcode ✓"),
+            ("two\nlines\tand a tab", "two\nlines\tand a tab"),
+            ("\u{1b}]0;pwned\u{7}title", "\\x1b]0;pwned\\x07title"),
+            ("\u{1b}[2J\u{1b}[1;1Hcleared", "\\x1b[2J\\x1b[1;1Hcleared"),
+            ("over\rwritten", "over\\rwritten"),
+            ("nul\0byte", "nul\\0byte"),
+            ("del\u{7f} and C1 \u{9b}31m", "del\\x7f and C1 \\x9b31m"),
+            (
+                "bidi \u{202e}desrever\u{2069}",
+                "bidi \\u{202e}desrever\\u{2069}",
+            ),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(text(raw), shown, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn an_object_is_cleaned_in_every_string_and_keeps_its_shape() {
+        let mut task: Task = serde_json::from_value(json!({
+            "id": "task-\u{1b}[31m1",
+            "description": "ring\u{7}",
+            "status": "available",
+            "priority": 5,
+            "dependencies": ["task-\u{0}"],
+            "created_at": "2025-03-01T09:00:00Z",
+        }))
+        .unwrap();
+        task = object(&task).unwrap();
+        assert_eq!(task.id, TaskId::from("task-\\x1b[31m1"));
+        assert_eq!(task.description, "ring\\x07");
+        assert_eq!(task.dependencies, [TaskId::from("task-\\0")]);
+        assert_eq!(task.priority, 5);
+    }
+}
