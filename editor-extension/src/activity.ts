@@ -4,7 +4,7 @@
  */
 
 import * as vscode from 'vscode';
-import { activityLine, runFinishedMessage, taskFailedMessage } from './model/messages';
+import { activityLine, runFinishedMessage, runFinishedSeverity, taskFailedMessage } from './model/messages';
 import { AgentActivity, Discovery, Notification, RunResult, RunStarted, Task } from './model/protocol';
 import { oneLine } from './model/format';
 import { readSettings } from './settings';
@@ -29,7 +29,12 @@ export class Activity {
         const message = runFinishedMessage(result);
         this.line(message.replace(/^Baton: /, ''));
         if (readSettings().notifyOnRunFinished) {
-          void vscode.window.showInformationMessage(message, 'Show Status').then((choice) => {
+          const show = {
+            info: vscode.window.showInformationMessage,
+            warning: vscode.window.showWarningMessage,
+            error: vscode.window.showErrorMessage,
+          }[runFinishedSeverity(result)];
+          void show(message, 'Show Status').then((choice) => {
             if (choice === 'Show Status') {
               void vscode.commands.executeCommand('baton.showStatus');
             }

@@ -10,11 +10,21 @@ import * as vscode from 'vscode';
 import { DaemonConnection } from './connection';
 import { BatonDocuments, STATUS_URI, taskLogUri } from './documents';
 import { oneLine, plural, statusLabel } from './model/format';
-import { errorMessage } from './model/messages';
+import {
+  agentMissingMessage,
+  errorMessage,
+  errorRemedy,
+  loadStateQuestion,
+  Remedy,
+  RemedyAction,
+} from './model/messages';
 import { Config, isFinished, Method, MergeResult, NewTask, RunMode, SavedState, Status, Task } from './model/protocol';
 import { Store } from './model/store';
+import { parsePriority, unknownDependencies } from './model/taskInput';
 import { changedFiles, compareIds, TaskNode } from './model/tasksTree';
-import { openSettings, readSettings, runDefaults } from './settings';
+import { programCandidates } from './model/workspace';
+import { findExecutable } from './connection';
+import { openSettings, readSettings, runOverrides } from './settings';
 import { StateSync } from './sync';
 import { TasksView, TasksViewNode } from './views/tasksView';
 
@@ -54,24 +64,55 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     ['baton.openSettings', async () => openSettings()],
     ['baton.showActivity', async () => ctx.output.show(true)],
     ['baton.refresh', () => ctx.sync.refresh()],
+    ['baton.restartDaemon', () => restartDaemon(ctx)],
+    ['baton.showDaemonLog', () => showDaemonLog(ctx)],
     ['baton.openFile', (file: string) => openFiles(ctx, [file])],
     ['baton.revealTask', (id: string) => revealTask(ctx, id)],
   ];
   return commands.map(([id, handler]) =>
-    vscode.commands.registerCommand(id, (...args: never[]) => guarded(ctx, () => handler(...args))),
+    vscode.commands.registerCommand(id, (...args: never[]) => guarded(ctx, id, () => handler(...args))),
   );
 }
 
-/** Runs a command; an error is shown as its message, never as a stack trace. */
-async function guarded(ctx: CommandContext, action: () => Promise<unknown>): Promise<void> {
+/**
+ * Runs a command; an error is shown as its message, never as a stack trace, and
+ * with the extension's own buttons when the daemon said what it is about.
+ */
+async function guarded(ctx: CommandContext, command: string, action: () => Promise<unknown>): Promise<void> {
   try {
     await action();
   } catch (error) {
     const message = errorMessage(error);
     ctx.output.error(message);
-    void vscode.window.showErrorMessage(`Baton: ${message}`);
+    const remedy = errorRemedy(error, command);
+    if (remedy) {
+      void offerRemedy(ctx, remedy);
+    } else {
+      void vscode.window.showErrorMessage(`Baton: ${message}`);
+    }
   }
 }
+
+async function offerRemedy(ctx: CommandContext, remedy: Remedy): Promise<void> {
+  const chosen = await vscode.window.showErrorMessage(
+    `Baton: ${remedy.message}`,
+    ...remedy.actions.map((action) => action.title),
+  );
+  const action = remedy.actions.find((candidate) => candidate.title === chosen)?.action;
+  if (action) {
+    await guarded(ctx, `remedy:${action}`, () => remedies[action](ctx));
+  }
+}
+
+const remedies: Record<RemedyAction, (ctx: CommandContext) => Promise<unknown>> = {
+  stop: (ctx) => stop(ctx),
+  showStatus: (ctx) => showStatus(ctx),
+  init: (ctx) => initializeGoal(ctx),
+  sharedIsolation: async (ctx) => {
+    await ctx.connection.request<Config>(Method.configure, { isolation: 'shared' });
+    say('isolation set to shared: agents work in the folder itself');
+  },
+};
 
 function say(text: string): void {
   vscode.window.setStatusBarMessage(`Baton: ${text}`, 5000);
@@ -149,22 +190,63 @@ interface ValueItem<T> extends vscode.QuickPickItem {
   value: T;
 }
 
-function pickPriority(): Promise<number | undefined> {
-  const items: ValueItem<number>[] = Array.from({ length: 10 }, (_, i) => {
-    const value = i + 1;
-    const description = value === 1 ? 'most urgent' : value === 5 ? 'default' : value === 10 ? 'least urgent' : undefined;
-    return { label: String(value), description, value };
+async function pickPriority(): Promise<number | undefined> {
+  const typed = await vscode.window.showInputBox({
+    title: 'Baton: Add Task (2/5)',
+    prompt: 'Priority: 1 is the most urgent, 10 the least; empty for 5',
+    placeHolder: '5',
+    ignoreFocusOut: true,
+    validateInput: (value) => {
+      const parsed = parsePriority(value);
+      return 'error' in parsed ? parsed.error : undefined;
+    },
   });
+  if (typed === undefined) {
+    return undefined;
+  }
+  const parsed = parsePriority(typed);
+  return 'priority' in parsed ? parsed.priority : undefined;
+}
+
+/**
+ * The tasks a new task depends on, ticked in a list. Text typed into the list that
+ * matches no task (an id that does not exist) is named in the list, and Enter does
+ * not close it until the text is cleared or matches.
+ */
+function pickDependencies(tasks: Task[]): Promise<string[] | undefined> {
+  const candidates = tasks
+    .filter((task) => task.status !== 'failed' && task.status !== 'cancelled')
+    .sort((a, b) => compareIds(a.id, b.id));
+  if (candidates.length === 0) {
+    return Promise.resolve([]);
+  }
+  const items: ValueItem<string>[] = candidates.map((task) => ({
+    label: task.id,
+    description: statusLabel(task.status),
+    detail: oneLine(task.description),
+    value: task.id,
+  }));
   return new Promise((resolve) => {
-    const pick = vscode.window.createQuickPick<ValueItem<number>>();
-    pick.title = 'Baton: Add Task (2/5)';
-    pick.placeholder = 'Priority: 1 is the most urgent';
-    pick.items = items;
-    pick.activeItems = [items[4]];
+    const pick = vscode.window.createQuickPick<ValueItem<string>>();
+    pick.title = 'Baton: Add Task (3/5)';
+    pick.placeholder = 'Dependencies: tick the tasks that must be done first (none is fine)';
+    pick.canSelectMany = true;
+    pick.matchOnDetail = true;
     pick.ignoreFocusOut = true;
-    let chosen: number | undefined;
+    pick.items = items;
+    let chosen: string[] | undefined;
+    const problem = (): string | undefined => unknownDependencies(pick.value, candidates);
+    pick.onDidChangeValue(() => {
+      const message = problem();
+      const selected = pick.selectedItems;
+      pick.items = message ? [...items, { label: `$(error) ${message}`, value: '', alwaysShow: true }] : items;
+      pick.selectedItems = selected.filter((item) => item.value !== '');
+    });
     pick.onDidAccept(() => {
-      chosen = pick.selectedItems[0]?.value ?? pick.activeItems[0]?.value;
+      if (problem()) {
+        return;
+      }
+      chosen = pick.selectedItems.map((item) => item.value).filter((id) => id !== '');
       pick.hide();
     });
     pick.onDidHide(() => {
@@ -173,29 +255,6 @@ function pickPriority(): Promise<number | undefined> {
     });
     pick.show();
   });
-}
-
-async function pickDependencies(tasks: Task[]): Promise<string[] | undefined> {
-  const candidates = tasks.filter((task) => task.status !== 'failed' && task.status !== 'cancelled');
-  if (candidates.length === 0) {
-    return [];
-  }
-  const picked = await vscode.window.showQuickPick(
-    candidates.map((task) => ({
-      label: task.id,
-      description: statusLabel(task.status),
-      detail: oneLine(task.description),
-      value: task.id,
-    })),
-    {
-      title: 'Baton: Add Task (3/5)',
-      placeHolder: 'Dependencies: the tasks that must be done first (none is fine)',
-      canPickMany: true,
-      ignoreFocusOut: true,
-      matchOnDetail: true,
-    },
-  );
-  return picked?.map((item) => item.value);
 }
 
 async function pickContextFiles(workspace: string): Promise<string[] | undefined> {
@@ -207,12 +266,11 @@ async function pickContextFiles(workspace: string): Promise<string[] | undefined
   if (uris.length === 0) {
     return [];
   }
-  const active = vscode.window.activeTextEditor?.document.uri.fsPath;
   const items = uris
     .map((uri) => path.relative(workspace, uri.fsPath))
     .filter((file) => !file.startsWith('..'))
     .sort()
-    .map((file) => ({ label: file, picked: active !== undefined && path.join(workspace, file) === active }));
+    .map((file) => ({ label: file }));
   const picked = await vscode.window.showQuickPick(items, {
     title: 'Baton: Add Task (4/5)',
     placeHolder: 'Context files: files the worker should look at (none is fine)',
@@ -244,21 +302,62 @@ async function run(ctx: CommandContext, mode: RunMode): Promise<void> {
     void vscode.window.showInformationMessage('Baton: no task is waiting to run; add one with “Baton: Add Task”.');
     return;
   }
-  const defaults = runDefaults(readSettings());
-  if (defaults) {
-    await ctx.connection.request<Config>(Method.configure, defaults);
+  const settings = readSettings();
+  const overrides = runOverrides(settings);
+  if (!(await agentCommandFound(ctx, overrides?.agent_command))) {
+    return;
   }
-  await ctx.connection.request<null>(Method.run, { mode, goal, wait: false });
+  await ctx.connection.request<null>(Method.run, { mode, goal, wait: false, overrides });
   say(mode === 'leader' ? 'the leader is planning' : 'run started');
 }
 
+/**
+ * Whether the agents' program can be found before a run starts; when it cannot,
+ * says so as an error with the ways to fix it, rather than a run that does nothing.
+ */
+async function agentCommandFound(ctx: CommandContext, fromSetting: string | undefined): Promise<boolean> {
+  const command = fromSetting ?? (await ctx.connection.request<Config>(Method.getConfig)).agent_command;
+  if (await findExecutable(programCandidates(command, ctx.workspace, process.env))) {
+    return true;
+  }
+  const choice = await vscode.window.showErrorMessage(
+    `Baton: ${agentMissingMessage(command, fromSetting !== undefined)}`,
+    'Open Setting',
+    'Install Claude Code',
+  );
+  if (choice === 'Open Setting') {
+    await openSettings('baton.agent.command');
+  } else if (choice === 'Install Claude Code') {
+    await vscode.env.openExternal(vscode.Uri.parse('https://docs.anthropic.com/en/docs/claude-code/setup'));
+  }
+  return false;
+}
+
 async function stop(ctx: CommandContext): Promise<void> {
+  const store = await ctx.sync.ensureLoaded();
+  if (!store.runActive) {
+    say('no run is going');
+    return;
+  }
   const status = await ctx.connection.request<Status>(Method.stop);
   const back = status.progress.by_status.available;
-  say(`stopped; ${plural(back, 'task')} waiting`);
+  say(`stopped; ${plural(back, 'task')} ${back === 1 ? 'waits' : 'wait'} for the next run`);
 }
 
 async function showStatus(ctx: CommandContext): Promise<void> {
+  if (!ctx.connection.used()) {
+    const choice = await vscode.window.showInformationMessage(
+      'Baton: baton is not started in this folder yet; set a goal or add a task to begin',
+      'Initialize Goal',
+      'Add Task',
+    );
+    if (choice === 'Initialize Goal') {
+      await initializeGoal(ctx);
+    } else if (choice === 'Add Task') {
+      await addTask(ctx);
+    }
+    return;
+  }
   await ctx.sync.ensureLoaded();
   const document = await vscode.workspace.openTextDocument(STATUS_URI);
   await vscode.window.showTextDocument(document, { preview: true });
@@ -320,7 +419,18 @@ async function retryTask(ctx: CommandContext, arg: TaskArgument): Promise<void> 
   }
   const reopened = await ctx.connection.request<Task[]>(Method.retryTask, { task_id: task.id });
   const others = reopened.length - 1;
-  say(`${task.id} reopened${others > 0 ? ` with ${plural(others, 'dependent task')}` : ''}`);
+  const what = `${task.id} reopened${others > 0 ? ` with ${plural(others, 'dependent task')}` : ''}`;
+  if (ctx.store.runActive) {
+    say(`${what}; the run takes it`);
+    return;
+  }
+  const choice = await vscode.window.showInformationMessage(
+    `Baton: ${what}; it waits for a run`,
+    'Run Now',
+  );
+  if (choice === 'Run Now') {
+    await run(ctx, 'predefined');
+  }
 }
 
 async function showTaskLog(ctx: CommandContext, arg: TaskArgument): Promise<void> {
@@ -380,6 +490,25 @@ async function openFiles(ctx: CommandContext, files: string[]): Promise<void> {
         `${file} is not in the working tree; it is on branch ${branch} (“Baton: Merge Results into Current Branch” brings it in)`,
       );
     }
+    void offerBranchDiff(file, absolute, branch);
+  }
+}
+
+/**
+ * Says where a file opened from the integration branch comes from, and offers its
+ * changes against the user's branch.
+ */
+async function offerBranchDiff(file: string, absolute: string, branch: string): Promise<void> {
+  const choice = await vscode.window.showInformationMessage(
+    `Baton: ${file} is shown as it is on branch ${branch}, read-only: the task's work is not in your branch yet`,
+    'Compare with Your Branch',
+    'Merge Results',
+  );
+  const at = (ref: string) => vscode.Uri.from({ scheme: 'git', path: absolute, query: JSON.stringify({ path: absolute, ref }) });
+  if (choice === 'Compare with Your Branch') {
+    await vscode.commands.executeCommand('vscode.diff', at('HEAD'), at(branch), `${file} (your branch ↔ ${branch})`);
+  } else if (choice === 'Merge Results') {
+    await vscode.commands.executeCommand('baton.merge');
   }
 }
 
@@ -412,6 +541,11 @@ async function loadState(ctx: CommandContext): Promise<void> {
   if (!uri) {
     return;
   }
+  const store = await ctx.sync.ensureLoaded();
+  const question = loadStateQuestion(store.tasks.length, store.discoveries.length, path.basename(uri.fsPath));
+  if (question && (await vscode.window.showWarningMessage(question, { modal: true }, 'Replace')) !== 'Replace') {
+    return;
+  }
   const status = await ctx.connection.request<Status>(Method.loadState, { path: uri.fsPath });
   ctx.documents.forgetLogs();
   await ctx.sync.refresh();
@@ -423,6 +557,23 @@ async function loadState(ctx: CommandContext): Promise<void> {
 async function merge(ctx: CommandContext): Promise<void> {
   const result = await ctx.connection.request<MergeResult>(Method.merge);
   void vscode.window.showInformationMessage(`Baton: ${result.message}`);
+}
+
+async function restartDaemon(ctx: CommandContext): Promise<void> {
+  await ctx.connection.restart();
+  await ctx.sync.refresh();
+  say('the daemon was restarted');
+}
+
+async function showDaemonLog(ctx: CommandContext): Promise<void> {
+  const info = ctx.connection.info ?? (await ctx.connection.ensureConnected().then(() => ctx.connection.info));
+  if (!info) {
+    throw new Error('the daemon has not said where it logs; run “Baton: Restart Daemon”');
+  }
+  const document = await vscode.workspace.openTextDocument(vscode.Uri.file(info.log_file));
+  const editor = await vscode.window.showTextDocument(document, { preview: false });
+  const end = document.lineAt(Math.max(0, document.lineCount - 1)).range.end;
+  editor.revealRange(new vscode.Range(end, end));
 }
 
 async function revealTask(ctx: CommandContext, id: string): Promise<void> {

@@ -42,6 +42,8 @@ export interface ConnectionEvents {
   connected(info: DaemonInfo): void;
   /** The state changed (for the status bar). */
   stateChanged(state: ConnectionState, error?: string): void;
+  /** The daemon closed the connection without being asked to (it stopped or died). */
+  lost(): void;
 }
 
 /** The methods whose notifications are forwarded. */
@@ -65,6 +67,9 @@ export class DaemonConnection implements vscode.Disposable {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectAttempts = 0;
   private disposed = false;
+  /** Set while the extension itself stops the daemon: that closing is no loss. */
+  private stopping = false;
+  private cliValue: string | undefined;
 
   constructor(
     readonly workspace: string,
@@ -78,6 +83,11 @@ export class DaemonConnection implements vscode.Disposable {
 
   get info(): DaemonInfo | undefined {
     return this.infoValue;
+  }
+
+  /** The `baton` CLI the daemon was started with, once it was. */
+  get cli(): string | undefined {
+    return this.cliValue;
   }
 
   /**
@@ -101,6 +111,30 @@ export class DaemonConnection implements vscode.Disposable {
       });
     }
     return this.connecting;
+  }
+
+  /**
+   * Whether baton is in use in the workspace: a daemon was reached, or the workspace
+   * has its `.baton` directory. What only looks must not start a daemon otherwise.
+   */
+  used(): boolean {
+    return this.stateValue !== 'absent' || fs.existsSync(`${this.workspace}/.baton`);
+  }
+
+  /** Stops the workspace's daemon (when one answers) and starts it again. */
+  async restart(): Promise<void> {
+    const cli = await this.findCli();
+    this.stopping = true;
+    try {
+      await this.runCli(cli, ['daemon', 'stop']).catch((error: unknown) => this.log(`daemon stop: ${errorMessage(error)}`));
+      const client = this.client;
+      this.client = undefined;
+      await client?.stop(2000).catch(() => undefined);
+    } finally {
+      this.stopping = false;
+    }
+    this.setState('disconnected');
+    await this.ensureConnected();
   }
 
   /** Connects at activation when the workspace already uses baton; stays quiet otherwise. */
@@ -144,37 +178,46 @@ export class DaemonConnection implements vscode.Disposable {
     }
   }
 
-  /** Runs `baton -C <workspace> daemon start --json`: starts the daemon unless one runs. */
-  private async startDaemon(): Promise<DaemonInfo> {
+  /** The `baton` CLI: the setting, else the first of the usual places that has it. */
+  private async findCli(): Promise<string> {
     const settings = readSettings();
-    const cli = await findExecutable(batonCandidates(settings.cliPath, this.workspace, process.env.PATH));
+    const candidates = batonCandidates(settings.cliPath, this.workspace, process.env);
+    const cli = await findExecutable(candidates);
     if (!cli) {
       throw new Error(
         settings.cliPath
           ? `the baton CLI “${settings.cliPath}” (setting baton.path) is not an executable file; fix the setting`
-          : 'the baton CLI was not found on PATH nor in the workspace build; install it (`cargo install --path cli`) or set “baton.path”',
+          : `the baton CLI was not found; install it (\`cargo install --path cli\`) or set “baton.path”. Looked for: ${candidates.join(', ')}`,
       );
     }
+    return cli;
+  }
+
+  /** Runs `baton -C <workspace> ARGS` and answers what it printed. */
+  private runCli(cli: string, args: string[]): Promise<string> {
+    const settings = readSettings();
     const env = { ...process.env };
     if (settings.daemonPath.trim() !== '') {
       env.BATON_DAEMON = settings.daemonPath.trim();
     }
-    this.log(`${cli} -C ${this.workspace} daemon start --json`);
-    const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(
-        cli,
-        ['-C', this.workspace, 'daemon', 'start', '--json'],
-        { env, timeout: START_TIMEOUT_MS, maxBuffer: 1 << 20 },
-        (error, out, err) => {
-          if (error) {
-            const said = String(err).trim().replace(/^error:\s*/i, '');
-            reject(new Error(said || error.message));
-          } else {
-            resolve(String(out));
-          }
-        },
-      );
+    this.log(`${cli} -C ${this.workspace} ${args.join(' ')}`);
+    return new Promise<string>((resolve, reject) => {
+      execFile(cli, ['-C', this.workspace, ...args], { env, timeout: START_TIMEOUT_MS, maxBuffer: 1 << 20 }, (error, out, err) => {
+        if (error) {
+          const said = String(err).trim().replace(/^error:\s*/i, '');
+          reject(new Error(said || error.message));
+        } else {
+          resolve(String(out));
+        }
+      });
     });
+  }
+
+  /** Runs `baton -C <workspace> daemon start --json`: starts the daemon unless one runs. */
+  private async startDaemon(): Promise<DaemonInfo> {
+    const cli = await this.findCli();
+    this.cliValue = cli;
+    const stdout = await this.runCli(cli, ['daemon', 'start', '--json']);
     try {
       return JSON.parse(stdout) as DaemonInfo;
     } catch {
@@ -195,7 +238,11 @@ export class DaemonConnection implements vscode.Disposable {
         error: () => ({ action: ErrorAction.Continue, handled: true }),
         closed: () => {
           this.lost();
-          return { action: CloseAction.DoNotRestart, handled: true };
+          return {
+            action: CloseAction.DoNotRestart,
+            handled: true,
+            message: 'the daemon closed the connection; the extension reconnects when it is back',
+          };
         },
       },
     };
@@ -234,6 +281,9 @@ export class DaemonConnection implements vscode.Disposable {
     }
     this.log('the daemon closed the connection; reconnecting when it is back');
     this.setState('disconnected');
+    if (!this.stopping) {
+      this.events.lost();
+    }
     this.scheduleReconnect();
   }
 
@@ -293,7 +343,7 @@ export class DaemonConnection implements vscode.Disposable {
 }
 
 /** The first candidate that is an executable file. */
-async function findExecutable(candidates: string[]): Promise<string | undefined> {
+export async function findExecutable(candidates: string[]): Promise<string | undefined> {
   for (const candidate of candidates) {
     try {
       const stat = await fs.promises.stat(candidate);

@@ -6,9 +6,11 @@ import { Activity } from './activity';
 import { registerCommands } from './commands';
 import { DaemonConnection } from './connection';
 import { BatonDocuments, SCHEME } from './documents';
-import { Notification } from './model/protocol';
+import { Notification, TASK_NOTIFICATIONS } from './model/protocol';
 import { Store } from './model/store';
 import { findWorkspaceRoot } from './model/workspace';
+import { Recovery } from './recovery';
+import { RunState } from './runState';
 import { StatusBar } from './statusBar';
 import { StateSync } from './sync';
 import { DiscoveriesView } from './views/discoveriesView';
@@ -30,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): void {
 
   let documents: BatonDocuments | undefined;
   let sync: StateSync | undefined;
+  let recovery: Recovery | undefined;
   connection = new DaemonConnection(workspace, output, {
     notification: (method, params) => {
       sync?.notification(method, params);
@@ -41,19 +44,26 @@ export function activate(context: vscode.ExtensionContext): void {
     },
     progress: (value) => store.progress(value),
     connected: () => void sync?.refresh().catch(() => undefined),
-    stateChanged: (state, error) => statusBar.setConnection(state, error),
+    stateChanged: (state, error) => {
+      statusBar.setConnection(state, error);
+      recovery?.stateChanged(state);
+    },
+    lost: () => recovery?.lost(),
   });
   sync = new StateSync(connection, store);
+  recovery = new Recovery(connection, sync, store);
   documents = new BatonDocuments(connection, store);
 
   const tasksView = new TasksView(store, workspace);
   const tasksTree = vscode.window.createTreeView('baton.tasks', { treeDataProvider: tasksView, showCollapseAll: true });
+  tasksView.showMessagesIn(tasksTree);
   const discoveriesView = new DiscoveriesView(store);
   const discoveriesTree = vscode.window.createTreeView('baton.discoveries', { treeDataProvider: discoveriesView });
 
   context.subscriptions.push(
     output,
     statusBar,
+    new RunState(store),
     documents,
     tasksView,
     tasksTree,
@@ -78,7 +88,7 @@ function taskOf(method: string, params: unknown): string | undefined {
   if (method === Notification.agentActivity) {
     return (params as { task_id?: string | null }).task_id ?? undefined;
   }
-  if (method.startsWith('baton/task')) {
+  if (TASK_NOTIFICATIONS.includes(method)) {
     return (params as { id?: string }).id;
   }
   return undefined;

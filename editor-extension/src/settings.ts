@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import { Settings } from './model/settings';
 
-export { runDefaults } from './model/settings';
+export { runOverrides } from './model/settings';
 export type { Settings } from './model/settings';
 
 const SECTION = 'baton';
@@ -16,11 +16,17 @@ export function readSettings(): Settings {
     maxWorkers: config.get<number>('run.maxWorkers', 0),
     model: config.get<string>('run.model', ''),
     taskTimeout: config.get<number>('run.taskTimeout', 0),
+    agentCommand: config.get<string>('agent.command', ''),
+    permissionMode: config.get<string>('agent.permissionMode', ''),
+    allowedTools: config.get<string[]>('agent.allowedTools', []),
+    taskBudgetUsd: config.get<number>('run.taskBudgetUsd', 0),
+    runBudgetUsd: config.get<number>('run.runBudgetUsd', 0),
     notifyOnTaskFailure: config.get<boolean>('notifications.taskFailed', true),
     notifyOnRunFinished: config.get<boolean>('notifications.runFinished', true),
   };
 }
 
-export function openSettings(): Thenable<unknown> {
-  return vscode.commands.executeCommand('workbench.action.openSettings', '@ext:baton.baton');
+/** Opens the Settings editor on the extension's settings, or on one of them. */
+export function openSettings(setting?: string): Thenable<unknown> {
+  return vscode.commands.executeCommand('workbench.action.openSettings', setting ?? '@ext:baton.baton');
 }

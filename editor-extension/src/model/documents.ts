@@ -4,8 +4,7 @@
  */
 
 import { Config, DaemonInfo, RunResult, Status, Task } from './protocol';
-import { formatCost, formatDuration, plural, statusLabel, taskDurationMs } from './format';
-import { progressLine } from './statusText';
+import { formatCost, formatDuration, plural, statusLabel, taskDurationMs, taskError } from './format';
 
 export interface StatusReportInput {
   status: Status;
@@ -22,16 +21,18 @@ export function renderStatusReport(input: StatusReportInput): string {
   out.push('# baton status', '');
   out.push(`Goal:      ${status.goal || '(none — run “Baton: Initialize Goal”)'}`);
   const by = status.progress.by_status;
-  out.push(`Progress:  ${progressLine(by)} (${status.progress.percent_complete}% finished)`);
+  const total = status.progress.total_tasks;
+  const percent = total === 0 ? 0 : Math.round((by.done / total) * 100);
+  out.push(`Progress:  ${by.done}/${total} done (${percent}%)`);
   out.push(
     `Tasks:     ${by.available} available, ${by.claimed} claimed, ${by.in_progress} in progress, ` +
       `${by.done} done, ${by.failed} failed, ${by.cancelled} cancelled`,
   );
   if (status.run) {
     const run = status.run;
-    out.push(`Run:       ${run.mode}, started ${run.started_at}, ${formatCost(run.cost_usd)} so far`);
+    out.push(`Run:       ${run.mode}, started ${localTime(run.started_at)}, ${formatCost(run.cost_usd)} so far`);
     if (run.paused_until) {
-      out.push(`           paused until ${run.paused_until} (rate limit)`);
+      out.push(`           paused until ${localTime(run.paused_until)} (rate limit)`);
     }
     if (run.stopped) {
       out.push(`           dispatch stopped: ${run.stopped}`);
@@ -41,7 +42,7 @@ export function renderStatusReport(input: StatusReportInput): string {
   }
   out.push(`Cost:      ${formatCost(status.cost_usd)} over all runs`);
   if (status.last_activity) {
-    out.push(`Activity:  ${status.last_activity}`);
+    out.push(`Activity:  last at ${localTime(status.last_activity)}`);
   }
   if (status.master_plan.trim()) {
     out.push('', '## Master plan', '', status.master_plan.trim());
@@ -53,7 +54,7 @@ export function renderStatusReport(input: StatusReportInput): string {
   for (const agent of status.agents) {
     const parts = [agent.id, agent.task ?? '(no task)'];
     if (agent.since) {
-      parts.push(`since ${agent.since}`);
+      parts.push(`since ${localTime(agent.since)}`);
     }
     if (agent.cost_usd > 0) {
       parts.push(formatCost(agent.cost_usd));
@@ -82,9 +83,13 @@ export function renderStatusReport(input: StatusReportInput): string {
     if (task.usage.cost_usd > 0) {
       extra.push(formatCost(task.usage.cost_usd));
     }
+    if (task.context.parent_task) {
+      extra.push(`split off ${task.context.parent_task}`);
+    }
     out.push(`- ${task.id} [${statusLabel(task.status)}] ${task.description}  (${extra.join(', ')})`);
-    if (task.result?.error) {
-      out.push(`    error: ${task.result.error}`);
+    const error = taskError(task);
+    if (error) {
+      out.push(`    error: ${error}`);
     }
   }
   if (status.discoveries.length > 0) {
@@ -122,6 +127,19 @@ export function renderStatusReport(input: StatusReportInput): string {
     out.push(`log:       ${daemon.log_file}`);
   }
   return out.join('\n') + '\n';
+}
+
+/** A timestamp of the daemon (UTC) as the user's clock shows it: `2026-11-30 14:05:09`. */
+export function localTime(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) {
+    return iso;
+  }
+  const two = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ` +
+    `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`
+  );
 }
 
 function budget(usd: number | null): string {

@@ -69,3 +69,16 @@ export function oneLine(text: string, max = 120): string {
 export function plural(count: number, noun: string, nouns = `${noun}s`): string {
   return `${count} ${count === 1 ? noun : nouns}`;
 }
+
+/**
+ * Why a task failed or was cancelled, when that says more than its status: a
+ * cancelled task whose reason is only "cancelled" has none, so that the word
+ * appears once.
+ */
+export function taskError(task: Task): string | undefined {
+  const error = task.result?.error?.trim();
+  if (!error || (task.status === 'cancelled' && error.toLowerCase() === 'cancelled')) {
+    return undefined;
+  }
+  return error;
+}

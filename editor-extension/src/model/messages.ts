@@ -3,7 +3,7 @@
  * task and a finished run.
  */
 
-import { RunResult, Task } from './protocol';
+import { ErrorCause, ErrorData, RunResult, Task } from './protocol';
 import { formatCost, oneLine, plural } from './format';
 
 /**
@@ -39,6 +39,91 @@ export function taskFailedMessage(task: Task): string | undefined {
   }
   const reason = task.result?.error ? `: ${oneLine(task.result.error, 200)}` : '';
   return `Baton: ${task.id} failed${reason}`;
+}
+
+/** What an error is about (its `data.cause`), when the daemon said. */
+export function errorCause(error: unknown): ErrorCause | undefined {
+  if (typeof error !== 'object' || error === null) {
+    return undefined;
+  }
+  const data = (error as { data?: unknown }).data;
+  if (typeof data !== 'object' || data === null) {
+    return undefined;
+  }
+  const cause = (data as ErrorData).cause;
+  return cause === 'run_going' || cause === 'no_goal' || cause === 'not_a_git_repository' ? cause : undefined;
+}
+
+/** A way out the extension offers with an error: one of its own actions. */
+export type RemedyAction = 'stop' | 'showStatus' | 'init' | 'sharedIsolation';
+
+export interface Remedy {
+  message: string;
+  /** Buttons, each with its title. */
+  actions: { title: string; action: RemedyAction }[];
+}
+
+/**
+ * The editor's own words and buttons for an error the daemon marked with a cause,
+ * instead of a message that names a `baton` command; undefined when it has none.
+ * `command` is the extension command that failed: the same cause can mean another
+ * thing to another command.
+ */
+export function errorRemedy(error: unknown, command: string): Remedy | undefined {
+  switch (errorCause(error)) {
+    case 'run_going':
+      return {
+        message: 'a run is going; stop it first, or follow it in the status',
+        actions: [
+          { title: 'Stop Run', action: 'stop' },
+          { title: 'Show Status', action: 'showStatus' },
+        ],
+      };
+    case 'no_goal':
+      return {
+        message: 'there is no goal to plan yet; set one first',
+        actions: [{ title: 'Initialize Goal', action: 'init' }],
+      };
+    case 'not_a_git_repository':
+      if (command === 'baton.merge') {
+        return {
+          message: 'there is nothing to merge: this folder is not a git repository, so the agents work in it directly',
+          actions: [],
+        };
+      }
+      return {
+        message:
+          'this folder is not a git repository, so tasks cannot each work in a worktree; with shared isolation the agents work in the folder itself',
+        actions: [{ title: 'Use Shared Isolation', action: 'sharedIsolation' }],
+      };
+    case undefined:
+      return undefined;
+  }
+}
+
+/** How loud the end of a run is: an error when it did nothing, a warning when some failed. */
+export function runFinishedSeverity(result: RunResult): 'info' | 'warning' | 'error' {
+  if (result.tasks_completed === 0) {
+    return 'error';
+  }
+  return result.tasks_failed > 0 ? 'warning' : 'info';
+}
+
+/** What an agent command that cannot be found means, and what to do. */
+export function agentMissingMessage(command: string, fromSetting: boolean): string {
+  const where = fromSetting ? 'setting “Baton › Agent: Command”' : 'the workspace’s agent_command';
+  return `the agents’ program “${command}” (${where}) was not found; install Claude Code (npm install -g @anthropic-ai/claude-code) or set “Baton › Agent: Command” to where it is`;
+}
+
+/**
+ * The question Load State asks before it replaces anything, or undefined when there
+ * is nothing to lose.
+ */
+export function loadStateQuestion(tasks: number, discoveries: number, file: string): string | undefined {
+  if (tasks === 0 && discoveries === 0) {
+    return undefined;
+  }
+  return `Replace the ${plural(tasks, 'task')} and ${plural(discoveries, 'discovery', 'discoveries')} of this workspace with those of ${file}? The goal and the workspace's settings are replaced too.`;
 }
 
 export function runFinishedMessage(result: RunResult): string {

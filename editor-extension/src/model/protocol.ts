@@ -192,6 +192,17 @@ export interface RunParams {
   mode: RunMode;
   goal?: string;
   wait: boolean;
+  /** Settings for this run only; the workspace's configuration stays as it is. */
+  overrides?: ConfigPatch;
+}
+
+/** What an error is about (`data.cause`), where the extension offers its own way out. */
+export type ErrorCause = 'run_going' | 'no_goal' | 'not_a_git_repository';
+
+/** The `data` of a daemon error. */
+export interface ErrorData {
+  kind?: string;
+  cause?: ErrorCause;
 }
 
 /** Work-done progress values (`$/progress`), as LSP defines them. */

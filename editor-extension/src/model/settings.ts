@@ -3,23 +3,29 @@
 import { ConfigPatch } from './protocol';
 
 export interface Settings {
-  /** The `baton` CLI; empty means: the workspace's build, else PATH. */
+  /** The `baton` CLI; empty means: the workspace's build, else PATH, else `$CARGO_HOME/bin`. */
   cliPath: string;
   /** The `batond` daemon for the CLI to start; empty lets the CLI find it. */
   daemonPath: string;
-  /** Run defaults; 0 or empty keeps the workspace's own setting. */
+  /** Settings for the runs the editor starts; 0, empty or none keeps the workspace's own. */
   maxWorkers: number;
   model: string;
   taskTimeout: number;
+  agentCommand: string;
+  permissionMode: string;
+  allowedTools: string[];
+  taskBudgetUsd: number;
+  runBudgetUsd: number;
   notifyOnTaskFailure: boolean;
   notifyOnRunFinished: boolean;
 }
 
 /**
- * The run defaults to apply with `baton/configure` before a run, or undefined when
- * none is set (0 and empty keep what the workspace has).
+ * The settings sent with a run the editor starts (`overrides` of `baton/run`), or
+ * undefined when none is set. They govern that run only: the workspace's
+ * configuration, which the CLI and later runs go by, stays as it is.
  */
-export function runDefaults(settings: Settings): ConfigPatch | undefined {
+export function runOverrides(settings: Settings): ConfigPatch | undefined {
   const patch: ConfigPatch = {};
   if (settings.maxWorkers > 0) {
     patch.max_workers = Math.floor(settings.maxWorkers);
@@ -29,6 +35,22 @@ export function runDefaults(settings: Settings): ConfigPatch | undefined {
   }
   if (settings.taskTimeout > 0) {
     patch.task_timeout = Math.floor(settings.taskTimeout);
+  }
+  if (settings.agentCommand.trim() !== '') {
+    patch.agent_command = settings.agentCommand.trim();
+  }
+  if (settings.permissionMode.trim() !== '') {
+    patch.permission_mode = settings.permissionMode.trim();
+  }
+  const tools = settings.allowedTools.map((tool) => tool.trim()).filter((tool) => tool !== '');
+  if (tools.length > 0) {
+    patch.allowed_tools = tools;
+  }
+  if (settings.taskBudgetUsd > 0) {
+    patch.task_budget_usd = settings.taskBudgetUsd;
+  }
+  if (settings.runBudgetUsd > 0) {
+    patch.run_budget_usd = settings.runBudgetUsd;
   }
   return Object.keys(patch).length > 0 ? patch : undefined;
 }

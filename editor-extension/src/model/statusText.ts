@@ -95,3 +95,15 @@ export function statusBarText(view: StatusView): StatusBarText {
   lines.push('Click for status.');
   return { text, tooltip: lines.join('\n') };
 }
+
+/** What the Tasks view says above its tasks: the leader at work, or that it may be out of date. */
+export function tasksViewMessage(state: { planning: boolean; stale: boolean; status?: { goal: string } }): string | undefined {
+  if (state.stale) {
+    return 'The daemon is not running: what is shown may be out of date. It is started again by any Baton command.';
+  }
+  if (state.planning) {
+    const goal = state.status?.goal.trim();
+    return goal ? `The leader is planning “${goal}”…` : 'The leader is planning…';
+  }
+  return undefined;
+}

@@ -42,6 +42,8 @@ export class Store {
   private runActiveValue = false;
   private progressValue: RunProgress | undefined;
   private lastRunValue: RunResult | undefined;
+  private runModeValue: RunStarted['mode'] | undefined;
+  private staleValue = false;
   private listeners = new Set<Listener>();
 
   onChange(listener: Listener): () => void {
@@ -55,6 +57,8 @@ export class Store {
     this.discoveryList = [...snapshot.discoveries];
     this.statusValue = snapshot.status;
     this.runActiveValue = snapshot.status.run !== null;
+    this.runModeValue = snapshot.status.run?.mode;
+    this.staleValue = false;
     this.agents = new Map();
     for (const agent of snapshot.status.agents) {
       this.agents.set(agent.id, agent.task);
@@ -88,8 +92,9 @@ export class Store {
     this.changed();
   }
 
-  runStarted(_started: RunStarted): void {
+  runStarted(started: RunStarted): void {
     this.runActiveValue = true;
+    this.runModeValue = started.mode;
     this.progressValue = undefined;
     this.changed();
   }
@@ -141,6 +146,26 @@ export class Store {
 
   get runActive(): boolean {
     return this.runActiveValue;
+  }
+
+  /**
+   * The leader plans and no task is there yet: what the Tasks view says instead
+   * of "no tasks".
+   */
+  get planning(): boolean {
+    return this.runActiveValue && this.runModeValue === 'leader' && this.tasksById.size === 0;
+  }
+
+  /** The daemon went away: what the mirror shows may be out of date until it is back. */
+  get stale(): boolean {
+    return this.staleValue;
+  }
+
+  setStale(stale: boolean): void {
+    if (this.staleValue !== stale) {
+      this.staleValue = stale;
+      this.changed();
+    }
   }
 
   get runProgress(): RunProgress | undefined {

@@ -5,7 +5,7 @@
  */
 
 import { isFinished, Task, TaskStatus } from './protocol';
-import { formatCost, formatDuration, oneLine, statusLabel, taskDurationMs } from './format';
+import { formatCost, formatDuration, oneLine, statusLabel, taskDurationMs, taskError } from './format';
 
 export interface GroupNode {
   kind: 'group';
@@ -123,13 +123,21 @@ export function taskNode(task: Task, now: Date): TaskNode {
     kind: 'task',
     id: task.id,
     status: task.status,
-    label: `${task.id} ${oneLine(task.description, 80)}`,
+    label: `${task.id} ${firstLine(task.description)}`,
     description: parts.join(' · '),
     tooltip: taskTooltip(task, duration),
     contextValue: `baton.task ${flags.join(' ')}`,
     files,
     details: taskDetails(task),
   };
+}
+
+/**
+ * The first line of a description, whole: the view cuts it where the sidebar ends,
+ * not at a fixed length, and the hover has the rest.
+ */
+export function firstLine(text: string): string {
+  return (text.split('\n').find((line) => line.trim() !== '') ?? '').trim();
 }
 
 /** The files a task changed, modified first, without repeats. */
@@ -144,8 +152,9 @@ export function changedFiles(task: Task): string[] {
 function taskDetails(task: Task): DetailNode[] {
   const details: DetailNode[] = [];
   const result = task.result;
-  if (result?.error) {
-    details.push({ kind: 'detail', label: oneLine(result.error), tooltip: result.error, icon: 'error' });
+  const error = taskError(task);
+  if (error) {
+    details.push({ kind: 'detail', label: oneLine(error), tooltip: error, icon: 'error' });
   }
   if (result?.output) {
     details.push({ kind: 'detail', label: oneLine(result.output), tooltip: result.output, icon: 'output' });
@@ -183,6 +192,9 @@ function taskTooltip(task: Task, duration: number | undefined): string {
   if (task.failed_dependency) {
     lines.push(`- Failed because ${task.failed_dependency} did not finish`);
   }
+  if (task.context.parent_task) {
+    lines.push(`- Split off ${task.context.parent_task}`);
+  }
   if (task.claimed_by) {
     lines.push(`- Agent: ${escapeMarkdown(task.claimed_by)}`);
   }
@@ -198,8 +210,9 @@ function taskTooltip(task: Task, duration: number | undefined): string {
       `- Cost: ${formatCost(usage.cost_usd)} (${usage.turns} turns, ${usage.input_tokens} in / ${usage.output_tokens} out tokens)`,
     );
   }
-  if (task.result?.error) {
-    lines.push('', `Error: ${escapeMarkdown(task.result.error)}`);
+  const error = taskError(task);
+  if (error) {
+    lines.push('', `Error: ${escapeMarkdown(error)}`);
   }
   if (task.result?.output) {
     lines.push('', escapeMarkdown(oneLine(task.result.output, 400)));

@@ -4,7 +4,8 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { Store } from '../model/store';
 import { buildTaskTree, DetailIcon, DetailNode, GroupNode, TaskNode } from '../model/tasksTree';
-import { TaskStatus } from '../model/protocol';
+import { isHeld, TaskStatus } from '../model/protocol';
+import { tasksViewMessage } from '../model/statusText';
 import { coalesce } from './coalesce';
 
 export type TasksViewNode = GroupNode | TaskNode | DetailNode;
@@ -35,6 +36,9 @@ export class TasksView implements vscode.TreeDataProvider<TasksViewNode>, vscode
   readonly onDidChangeTreeData = this.changed.event;
   private groups: GroupNode[] = [];
   private readonly unsubscribe: () => void;
+  private tree: vscode.TreeView<TasksViewNode> | undefined;
+  /** Ticks the times of held tasks while a run goes, so that they count up. */
+  private ticker: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: Store,
@@ -44,9 +48,25 @@ export class TasksView implements vscode.TreeDataProvider<TasksViewNode>, vscode
     this.refresh();
   }
 
+  /** Where the view says what it cannot show as tasks: planning, or out of date. */
+  showMessagesIn(tree: vscode.TreeView<TasksViewNode>): void {
+    this.tree = tree;
+    this.refresh();
+  }
+
   refresh(): void {
     this.groups = buildTaskTree(this.store.tasks, new Date());
     this.changed.fire(undefined);
+    if (this.tree) {
+      this.tree.message = tasksViewMessage(this.store);
+    }
+    const ticking = this.store.runActive && !this.store.stale && this.groups.some((group) => isHeld(group.status));
+    if (ticking && !this.ticker) {
+      this.ticker = setInterval(() => this.refresh(), 1000);
+    } else if (!ticking && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+    }
   }
 
   getChildren(node?: TasksViewNode): TasksViewNode[] {
@@ -98,7 +118,9 @@ export class TasksView implements vscode.TreeDataProvider<TasksViewNode>, vscode
         item.description = node.description;
         item.tooltip = new vscode.MarkdownString(node.tooltip);
         item.contextValue = node.contextValue;
-        const [icon, color] = STATUS_ICONS[node.status];
+        const [spinning, color] = STATUS_ICONS[node.status];
+        // Nothing is known to move while the daemon is away.
+        const icon = this.store.stale ? spinning.replace('~spin', '') : spinning;
         item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
         item.accessibilityInformation = { label: `${node.label}, ${node.status}, ${node.description}` };
         return item;
@@ -123,6 +145,9 @@ export class TasksView implements vscode.TreeDataProvider<TasksViewNode>, vscode
 
   dispose(): void {
     this.unsubscribe();
+    if (this.ticker) {
+      clearInterval(this.ticker);
+    }
     this.changed.dispose();
   }
 }

@@ -59,7 +59,7 @@ before(async () => {
   sandbox = makeSandbox();
   writeUserSettings(sandbox, {
     'baton.path': tools.baton,
-    // A run default that the extension applies before each run.
+    // A setting for the runs the editor starts; the workspace keeps its own (3).
     'baton.run.maxWorkers': 2,
   });
   fs.writeFileSync(
@@ -135,6 +135,10 @@ step('the extension starts quietly in a workspace that does not use baton yet', 
   await bench.widenSideBar(620);
   await bench.pane('Tasks').getByText('No tasks yet').waitFor({ timeout: 10_000 });
   await bench.screenshot('01-opened');
+  await bench.statusItem().click();
+  await bench.waitForNotification(/baton is not started in this folder yet/);
+  assert.equal(fs.existsSync(path.join(sandbox.workspace, '.baton')), false, 'looking at the status starts nothing');
+  await bench.clearNotifications();
 });
 
 step('Load State starts the daemon and shows the tasks and discoveries of the file', async () => {
@@ -161,9 +165,20 @@ step('Initialize Goal sets the goal through two input boxes', async () => {
 });
 
 step('Add Task asks for description, priority, dependencies, context files and hints', async () => {
+  // An open file is not taken for a context file unasked.
+  await bench.openFile('greeting.js');
   await bench.runCommand('Baton: Add Task');
   await bench.answer('Add Task (1/5)', 'Add tests for the greeting');
+  // A priority out of range is refused where it was typed, and the wizard stays open.
+  await bench.type('Add Task (2/5)', '11');
+  await bench.refusedWith(/“11” is not a priority: type a whole number from 1 \(most urgent\) to 10/);
+  await bench.type('Add Task (2/5)', '0');
+  await bench.refusedWith(/“0” is not a priority/);
   await bench.answer('Add Task (2/5)', '2');
+  // So is a dependency that does not exist.
+  await bench.type('Add Task (3/5)', 'task-099');
+  await bench.refusedWith(/task-099 matches no task to depend on/);
+  await bench.type('Add Task (3/5)', '');
   await bench.pickMany('Add Task (3/5)', ['task-001']);
   await bench.pickMany('Add Task (4/5)', ['README.md']);
   await bench.answer('Add Task (5/5)', 'Cover the default language');
@@ -178,6 +193,7 @@ step('Add Task asks for description, priority, dependencies, context files and h
   await bench.waitForRow('Tasks', 'Available (3)');
 
   const added = JSON.parse(baton('show', 'task-002', '--json'));
+  assert.equal(added.description, 'Add tests for the greeting');
   assert.equal(added.priority, 2);
   assert.deepEqual(added.dependencies, ['task-001']);
   assert.deepEqual(added.context.files, ['README.md']);
@@ -185,6 +201,22 @@ step('Add Task asks for description, priority, dependencies, context files and h
   assert.equal(JSON.parse(baton('show', 'task-003', '--json')).priority, 5);
   await bench.waitForStatus(/Baton: idle · 0\/3 done$/);
   await bench.screenshot('02-tasks-added');
+});
+
+step('a missing agent command is an error that says how to fix it, and no run starts', async () => {
+  const agent = JSON.parse(baton('config', '--json')).agent_command;
+  baton('config', 'agent_command', '/nonexistent/claude');
+  try {
+    await bench.runCommand('Baton: Run Predefined Tasks');
+    const toast = await bench.waitForNotification(/the agents’ program “\/nonexistent\/claude” .* was not found/);
+    assert.match((await toast.innerText()) ?? '', /Open Setting/);
+    assert.match(await bench.statusText(), /Baton: idle · 0\/3 done$/);
+    assert.equal(JSON.parse(baton('status', '--json')).run, null, 'no run started');
+    await bench.screenshot('02b-agent-missing');
+  } finally {
+    baton('config', 'agent_command', agent);
+  }
+  await bench.clearNotifications();
 });
 
 step('Run Predefined Tasks: the status bar and the Tasks view follow the run', async () => {
@@ -215,13 +247,14 @@ step('Run Predefined Tasks: the status bar and the Tasks view follow the run', a
   await bench.clearNotifications();
 });
 
-step('the status bar opens the status, which shows the run defaults applied', async () => {
+step("the status bar opens the status; the editor's settings governed the run, not the workspace", async () => {
   await bench.statusItem().click();
   await bench.waitForEditor('Baton Status.md', /Progress: +3\/3 done/);
   await bench.waitForEditor('Baton Status.md', /Goal: +Greet people in their own language/);
-  const config = JSON.parse(baton('config', '--json'));
-  assert.equal(config.max_workers, 2, 'baton.run.maxWorkers was applied before the run');
   await bench.screenshot('06-status');
+  // The run had two agents at once (baton.run.maxWorkers), and the workspace's
+  // configuration is what it was: the CLI and the next run go by it.
+  assert.equal(baton('config', 'max_workers').trim(), '3');
 });
 
 step('Show Task Log shows what the agent did', async () => {
@@ -269,6 +302,17 @@ step('a failing task is announced, with its log one click away', async () => {
   await bench.clearNotifications();
 });
 
+step('Retry with no run going offers to run it now', async () => {
+  await bench.contextMenu(await bench.waitForRow('Tasks', 'task-004'), 'Retry Task');
+  const toast = await bench.waitForNotification(/task-004 reopened; it waits for a run/);
+  await bench.waitForRow('Tasks', 'Available (1)');
+  await toast.locator('.monaco-button', { hasText: 'Run Now' }).click();
+  await bench.waitForNotification(/run finished: 0 done, 1 failed/, 30_000);
+  await bench.waitForRow('Tasks', 'Failed (1)');
+  assert.equal(JSON.parse(baton('show', 'task-004', '--json')).attempts, 2);
+  await bench.clearNotifications();
+});
+
 step('the Tasks view retries and cancels a task from its context menu', async () => {
   await bench.contextMenu(await bench.waitForRow('Tasks', 'task-004'), 'Retry Task');
   await bench.waitForRow('Tasks', 'Available (1)');
@@ -291,6 +335,7 @@ step('Save State writes the state file', async () => {
 step("a daemon error is shown as the daemon's message", async () => {
   await bench.runCommand('Baton: Load State');
   await bench.answerFileDialog(path.join(sandbox.files, 'broken-state.json'));
+  await bench.answerDialog(/Replace the 4 tasks and 4 discoveries of this workspace with those of broken-state\.json\?/, 'Replace');
   const toast = await bench.waitForNotification(/dependency task-000 of task-001 does not exist/);
   const text = (await toast.textContent()) ?? '';
   assert.doesNotMatch(text, /\bat .+:\d+:\d+/, 'no stack trace');
@@ -314,7 +359,7 @@ step('the extension reconnects when the daemon restarts', async () => {
 
 step('Stop ends the agents of a run, and their tasks go back to the queue', async () => {
   await bench.runCommand('Baton: Add Task');
-  await bench.answer('Add Task (1/5)', 'Polish the greeting');
+  await bench.answer('Add Task (1/5)', 'Polish the greeting [slow]');
   await bench.answer('Add Task (2/5)', '');
   await bench.pickMany('Add Task (3/5)', []);
   await bench.pickMany('Add Task (4/5)', []);
@@ -338,4 +383,30 @@ step('Run with Leader Planning: the leader plans the goal, then the workers run 
   await bench.waitForRow('Tasks', 'Done (6)');
   assert.equal(JSON.parse(baton('status', '--json')).goal, 'Greet people in three languages');
   await bench.screenshot('14-leader-run');
+});
+
+step('kill -9 of the daemon mid-run: the user is told, the daemon starts again and the run goes on', async () => {
+  baton('add', 'Wave goodbye [slow]');
+  await bench.waitForRow('Tasks', 'Wave goodbye');
+  await bench.runCommand('Baton: Run Predefined Tasks');
+  await bench.waitForStatus(/Baton: 6\/8 done, 1 cancelled, 1 agent$/, 20_000);
+  const pid = JSON.parse(baton('daemon', 'status', '--json')).pid as number;
+  process.kill(pid, 'SIGKILL');
+  await bench.waitForNotification(/the daemon stopped during the run; it was started again and the run goes on/, 30_000);
+  await bench.screenshot('15-daemon-restarted');
+  await bench.waitForNotification(/run finished: 1 done, 0 failed/, 60_000);
+  await bench.waitForStatus(/Baton: idle · 7\/8 done, 1 cancelled$/);
+  assert.notEqual(JSON.parse(baton('daemon', 'status', '--json')).pid, pid, 'a new daemon');
+  await bench.clearNotifications();
+});
+
+step('a long description at the default sidebar width: the whole first line is the label', async () => {
+  const long = 'Rewrite the greeting so that it greets everyone in their own language and politely, with tests for each';
+  baton('add', long);
+  await bench.resizeSideBar(300);
+  const row = await bench.waitForRow('Tasks', 'task-009');
+  assert.match(((await row.textContent()) ?? '').replace(/\s+/g, ' '), new RegExp(`task-009 ${long}`));
+  await row.hover();
+  await bench.page.locator('.monaco-hover, .workbench-hover', { hasText: long }).first().waitFor({ timeout: 10_000 });
+  await bench.screenshot('16-long-description-default-width');
 });

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as assert from 'node:assert/strict';
 import { Browser, chromium, Locator, Page } from 'playwright-core';
 
 /** editor-extension/ */
@@ -303,6 +304,42 @@ export class Workbench {
     await this.page.keyboard.press('Enter');
   }
 
+  /** Waits for the quick input titled `title` and types `text` without accepting it. */
+  async type(title: string | RegExp, text: string): Promise<void> {
+    await this.quickInput().locator('.quick-input-title', { hasText: title }).waitFor({ timeout: 10_000 });
+    await this.quickInput().locator('.quick-input-box input').fill(text);
+  }
+
+  /** Presses Enter in the open quick input and checks that it stays open, showing `message`. */
+  async refusedWith(message: RegExp): Promise<void> {
+    await this.page.keyboard.press('Enter');
+    await waitUntil(
+      async () => message.test((await this.quickInput().innerText().catch(() => '')).replace(/\u00a0/g, ' ')),
+      10_000,
+      `the quick input to stay open and say ${message}`,
+    );
+    assert.ok(await this.quickInput().isVisible(), 'the quick input is still open');
+  }
+
+  /** Opens a file of the workspace with Quick Open, as the active editor. */
+  async openFile(name: string): Promise<void> {
+    await this.page.keyboard.press('Control+P');
+    const input = this.quickInput().locator('.quick-input-box input');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill(name);
+    await this.quickInput().locator('.monaco-list-row.focused', { hasText: name }).first().waitFor({ timeout: 10_000 });
+    await this.page.keyboard.press('Enter');
+    await this.page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 10_000 });
+  }
+
+  /** Chooses `button` in the modal dialog that asks `question`. */
+  async answerDialog(question: RegExp, button: string): Promise<void> {
+    const dialog = this.page.locator('.monaco-dialog-box', { hasText: question }).first();
+    await dialog.waitFor({ timeout: 10_000 });
+    await dialog.locator('.monaco-button', { hasText: button }).first().click();
+    await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
+  }
+
   /** In a multi-select quick pick titled `title`, ticks the items labelled `labels`, then accepts. */
   async pickMany(title: string | RegExp, labels: string[]): Promise<void> {
     await this.quickInput().locator('.quick-input-title', { hasText: title }).waitFor({ timeout: 10_000 });
@@ -382,6 +419,15 @@ export class Workbench {
   async widenSideBar(width: number): Promise<void> {
     const box = await this.page.locator('.part.sidebar').boundingBox();
     if (!box || box.width >= width) {
+      return;
+    }
+    await this.resizeSideBar(width);
+  }
+
+  /** Drags the side bar's edge until the side bar is `width` pixels wide. */
+  async resizeSideBar(width: number): Promise<void> {
+    const box = await this.page.locator('.part.sidebar').boundingBox();
+    if (!box) {
       return;
     }
     const edge = box.x + box.width + 1;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { renderStatusReport, renderTaskLog } from '../../src/model/documents';
+import { localTime, renderStatusReport, renderTaskLog } from '../../src/model/documents';
 import { buildDiscoveryList } from '../../src/model/discoveries';
 import { discovery, result, status, task } from './fixtures';
 
@@ -70,13 +70,20 @@ test('the status report has the goal, progress, tasks, configuration and daemon'
     now: new Date('2026-11-30T03:00:00Z'),
   });
   assert.match(report, /^Goal: {6}Add user accounts to the shop$/m);
-  assert.match(report, /^Progress: {2}1\/2 done, 1 failed \(50% finished\)$/m);
+  assert.match(report, /^Progress: {2}1\/2 done \(50%\)$/m);
+  assert.equal(report.match(/failed/g)?.length, 2, 'the Tasks line and the failed task say failed, the progress line does not');
   assert.match(report, /^- task-001 \[done\] work on task-001 {2}\(P5, \$0\.50\)$/m);
   assert.match(report, /^ {4}error: boom$/m);
   assert.match(report, /^max_workers: {3}2$/m);
   assert.match(report, /^budgets: {7}task none, run \$5\.00$/m);
   assert.match(report, /^batond 0\.1\.0, pid 42$/m);
   assert.match(report, /^- worker-1 \(task-001\): the shop already has a sessions table$/m);
+});
+
+test('timestamps read in local time', () => {
+  const at = new Date(2026, 10, 30, 14, 5, 9);
+  assert.equal(localTime(at.toISOString()), '2026-11-30 14:05:09');
+  assert.equal(localTime('not a time'), 'not a time');
 });
 
 test('discoveries come newest first, with agent, task and tags', () => {

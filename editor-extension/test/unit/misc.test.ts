@@ -1,9 +1,19 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { batonCandidates, findWorkspaceRoot } from '../../src/model/workspace';
-import { activityLine, errorMessage, runFinishedMessage, taskFailedMessage } from '../../src/model/messages';
-import { runDefaults, Settings } from '../../src/model/settings';
+import { batonCandidates, findWorkspaceRoot, programCandidates } from '../../src/model/workspace';
+import {
+  activityLine,
+  errorMessage,
+  errorRemedy,
+  loadStateQuestion,
+  runFinishedMessage,
+  runFinishedSeverity,
+  taskFailedMessage,
+} from '../../src/model/messages';
+import { tasksViewMessage } from '../../src/model/statusText';
+import { runOverrides, Settings } from '../../src/model/settings';
+import { parsePriority, unknownDependencies } from '../../src/model/taskInput';
 import { formatCost, formatDuration } from '../../src/model/format';
 import { result, task } from './fixtures';
 
@@ -16,14 +26,27 @@ test('the workspace is the nearest folder up with .baton or .git, as the CLI fin
   assert.equal(findWorkspaceRoot('/home/me/shop/src/app', exists), '/home/me/shop/src');
 });
 
-test('baton is looked for in the setting, else the workspace build, else PATH', () => {
-  assert.deepEqual(batonCandidates('/opt/baton/bin/baton', '/ws', '/usr/bin'), ['/opt/baton/bin/baton']);
-  assert.deepEqual(batonCandidates('', '/ws', ['/usr/local/bin', '/usr/bin'].join(path.delimiter)), [
+test('baton is looked for in the setting, else the workspace build, else PATH, else $CARGO_HOME/bin', () => {
+  assert.deepEqual(batonCandidates('/opt/baton/bin/baton', '/ws', { PATH: '/usr/bin' }), ['/opt/baton/bin/baton']);
+  assert.deepEqual(batonCandidates('~/bin/baton', '/ws', { HOME: '/home/me' }), ['/home/me/bin/baton']);
+  const PATH = ['/usr/local/bin', '/usr/bin'].join(path.delimiter);
+  assert.deepEqual(batonCandidates('', '/ws', { PATH, HOME: '/home/me' }), [
     '/ws/target/debug/baton',
     '/ws/target/release/baton',
     '/usr/local/bin/baton',
     '/usr/bin/baton',
+    '/home/me/.cargo/bin/baton',
   ]);
+  assert.deepEqual(batonCandidates('', '/ws', { PATH: '/usr/bin', HOME: '/home/me', CARGO_HOME: '/opt/cargo' }).slice(-1), [
+    '/opt/cargo/bin/baton',
+  ]);
+});
+
+test('the agent command is looked for as a path, else on PATH', () => {
+  const PATH = ['/usr/local/bin', '/usr/bin'].join(path.delimiter);
+  assert.deepEqual(programCandidates('claude', '/ws', { PATH }), ['/usr/local/bin/claude', '/usr/bin/claude']);
+  assert.deepEqual(programCandidates('/opt/claude/bin/claude', '/ws', { PATH }), ['/opt/claude/bin/claude']);
+  assert.deepEqual(programCandidates('tools/claude', '/ws', { PATH }), ['/ws/tools/claude']);
 });
 
 test("a daemon error is shown as its message, not its stack", () => {
@@ -61,24 +84,6 @@ test('agent activity reads as a line', () => {
   assert.equal(activityLine('worker-2', 'task-002', 'finished', ''), 'worker-2 (task-002): finished');
 });
 
-test('run defaults: only what is set is applied', () => {
-  const settings: Settings = {
-    cliPath: '',
-    daemonPath: '',
-    maxWorkers: 0,
-    model: '',
-    taskTimeout: 0,
-    notifyOnRunFinished: true,
-    notifyOnTaskFailure: true,
-  };
-  assert.equal(runDefaults(settings), undefined);
-  assert.deepEqual(runDefaults({ ...settings, maxWorkers: 2, model: ' claude-opus ', taskTimeout: 90 }), {
-    max_workers: 2,
-    model: 'claude-opus',
-    task_timeout: 90,
-  });
-});
-
 test('durations and costs read short', () => {
   assert.equal(formatDuration(850), '850ms');
   assert.equal(formatDuration(12_400), '12s');
@@ -87,4 +92,110 @@ test('durations and costs read short', () => {
   assert.equal(formatCost(0), '$0.00');
   assert.equal(formatCost(0.0042), '$0.0042');
   assert.equal(formatCost(1.844), '$1.84');
+});
+
+test('a typed priority is 1 to 10, empty for 5; anything else says so', () => {
+  assert.deepEqual(parsePriority(''), { priority: 5 });
+  assert.deepEqual(parsePriority(' 2 '), { priority: 2 });
+  assert.deepEqual(parsePriority('10'), { priority: 10 });
+  for (const typed of ['0', '11', '2.5', '-1', 'high']) {
+    const parsed = parsePriority(typed);
+    assert.ok('error' in parsed, `${typed} is refused`);
+    assert.match(parsed.error, /from 1 \(most urgent\) to 10/);
+  }
+});
+
+test('a typed dependency that matches no task is named, a filter is not', () => {
+  const candidates = [
+    { id: 'task-001', description: 'Write the greeting module' },
+    { id: 'task-002', description: 'Add tests' },
+  ];
+  assert.equal(unknownDependencies('', candidates), undefined);
+  assert.equal(unknownDependencies('task-00', candidates), undefined);
+  assert.equal(unknownDependencies('greeting', candidates), undefined);
+  assert.match(unknownDependencies('task-099', candidates) ?? '', /^task-099 matches no task/);
+  assert.match(unknownDependencies('task-001, task-7', candidates) ?? '', /^task-7 matches no task/);
+});
+
+test('settings are sent with the run, only those that are set', () => {
+  const settings: Settings = {
+    cliPath: '',
+    daemonPath: '',
+    maxWorkers: 0,
+    model: '',
+    taskTimeout: 0,
+    agentCommand: '',
+    permissionMode: '',
+    allowedTools: [],
+    taskBudgetUsd: 0,
+    runBudgetUsd: 0,
+    notifyOnRunFinished: true,
+    notifyOnTaskFailure: true,
+  };
+  assert.equal(runOverrides(settings), undefined);
+  assert.deepEqual(
+    runOverrides({
+      ...settings,
+      maxWorkers: 2,
+      model: ' claude-opus ',
+      taskTimeout: 90,
+      agentCommand: ' /opt/claude ',
+      permissionMode: 'plan',
+      allowedTools: ['Read', ' ', 'Bash(npm test)'],
+      taskBudgetUsd: 0.5,
+      runBudgetUsd: 3,
+    }),
+    {
+      max_workers: 2,
+      model: 'claude-opus',
+      task_timeout: 90,
+      agent_command: '/opt/claude',
+      permission_mode: 'plan',
+      allowed_tools: ['Read', 'Bash(npm test)'],
+      task_budget_usd: 0.5,
+      run_budget_usd: 3,
+    },
+  );
+});
+
+test('an error the daemon marked with a cause gets the editor’s words and buttons', () => {
+  const error = (cause: string) =>
+    Object.assign(new Error('a run is already going; `baton status` shows it, `baton stop` ends it'), {
+      data: { kind: 'OrchestrationError', cause },
+    });
+  const going = errorRemedy(error('run_going'), 'baton.runPredefined');
+  assert.ok(going);
+  assert.doesNotMatch(going.message, /`baton/);
+  assert.deepEqual(
+    going.actions.map((a) => a.action),
+    ['stop', 'showStatus'],
+  );
+  assert.deepEqual(errorRemedy(error('no_goal'), 'baton.runLeader')?.actions.map((a) => a.action), ['init']);
+  assert.deepEqual(errorRemedy(error('not_a_git_repository'), 'baton.runPredefined')?.actions.map((a) => a.action), [
+    'sharedIsolation',
+  ]);
+  const merge = errorRemedy(error('not_a_git_repository'), 'baton.merge');
+  assert.match(merge?.message ?? '', /nothing to merge/);
+  assert.deepEqual(merge?.actions, []);
+  assert.equal(errorRemedy(error('something_newer'), 'baton.merge'), undefined);
+  assert.equal(errorRemedy(new Error('plain'), 'baton.merge'), undefined);
+});
+
+test('a run that did nothing is an error, one with failures a warning', () => {
+  const run = { goal: 'g', discoveries: 0, summary: '', cost_usd: 0 };
+  assert.equal(runFinishedSeverity({ ...run, tasks_completed: 0, tasks_failed: 0 }), 'error');
+  assert.equal(runFinishedSeverity({ ...run, tasks_completed: 0, tasks_failed: 2 }), 'error');
+  assert.equal(runFinishedSeverity({ ...run, tasks_completed: 1, tasks_failed: 1 }), 'warning');
+  assert.equal(runFinishedSeverity({ ...run, tasks_completed: 3, tasks_failed: 0 }), 'info');
+});
+
+test('Load State asks before it replaces tasks, and says what it replaces', () => {
+  assert.equal(loadStateQuestion(0, 0, 'saved.json'), undefined);
+  assert.match(loadStateQuestion(4, 1, 'saved.json') ?? '', /^Replace the 4 tasks and 1 discovery of this workspace with those of saved\.json\?/);
+});
+
+test('the Tasks view says when the leader plans and when it may be out of date', () => {
+  assert.equal(tasksViewMessage({ planning: false, stale: false }), undefined);
+  assert.equal(tasksViewMessage({ planning: true, stale: false, status: { goal: 'Greet' } }), 'The leader is planning “Greet”…');
+  assert.match(tasksViewMessage({ planning: true, stale: true }) ?? '', /may be out of date/);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { buildTaskTree, changedFiles, compareIds } from '../../src/model/tasksTree';
+import { buildTaskTree, changedFiles, compareIds, taskNode } from '../../src/model/tasksTree';
 import { result, task } from './fixtures';
 
 const now = new Date('2026-11-30T03:00:00Z');
@@ -122,4 +122,20 @@ test('ids compare by number, other ids by text', () => {
   assert.ok(compareIds('task-2', 'task-10') < 0);
   assert.ok(compareIds('alpha', 'beta') < 0);
   assert.equal(compareIds('x', 'x'), 0);
+});
+
+test("a task's label is the whole first line of its description, the rest in the hover", () => {
+  const long = `Rewrite the greeting module so that it ${'greets everyone in their own language, '.repeat(3)}politely\nThen add tests`;
+  const node = taskNode(task({ id: 'task-007', description: long, context: { files: [], hints: '', parent_task: 'task-002' } }), new Date());
+  assert.equal(node.label, `task-007 ${long.split('\n')[0]}`);
+  assert.match(node.tooltip, /Then add tests/);
+  assert.match(node.tooltip, /Split off task-002/);
+});
+
+test('a cancelled task says cancelled once, and its own reason when it has one', () => {
+  const plain = taskNode(task({ id: 'task-004', status: 'cancelled', result: result({ error: 'cancelled' }) }), new Date());
+  assert.equal(plain.details.length, 0);
+  assert.equal(plain.tooltip.match(/cancelled/g)?.length, 1);
+  const why = taskNode(task({ id: 'task-005', status: 'cancelled', result: result({ error: 'cancelled: the run was reset' }) }), new Date());
+  assert.equal(why.details[0].label, 'cancelled: the run was reset');
 });
