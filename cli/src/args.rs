@@ -191,6 +191,14 @@ pub enum Command {
         file: PathBuf,
     },
 
+    /// Bring back the state from the newest snapshot in .baton/snapshots (or a file
+    /// `baton save` wrote) when the store is damaged; says which changes are lost
+    Restore {
+        /// The snapshot or saved file to restore
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+    },
+
     /// Start, stop or ask about the workspace's daemon
     #[command(subcommand)]
     Daemon(DaemonCommand),

@@ -13,7 +13,8 @@ use baton_protocol::methods::{
     StateFile, TaskRef,
 };
 use baton_protocol::{
-    Client, ClientError, Config, ConnectConfig, ErrorKind, Event, Task, TaskResult, Workspace,
+    client, Client, ClientError, Config, ConnectConfig, ErrorKind, Event, Task, TaskResult,
+    Workspace,
 };
 use console::style;
 use serde::de::DeserializeOwned;
@@ -23,8 +24,9 @@ use serde_json::{Map, Value};
 use crate::args::{AddArgs, Cli, Command, CompleteArgs, DaemonCommand, EditArgs, InitArgs};
 use crate::{printable, render};
 
-/// How long `baton daemon stop` waits for the daemon to close its end.
-const STOP_WAIT: Duration = Duration::from_secs(5);
+/// How long `baton daemon stop` waits for the daemon to exit: it finishes its
+/// agents' shutdown and writes a snapshot first.
+const STOP_WAIT: Duration = Duration::from_secs(30);
 
 /// Why a command did not do what it was asked.
 #[derive(Debug, thiserror::Error)]
@@ -218,6 +220,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 )
             })
         }
+        Command::Restore { from } => session.restore(from.as_deref()).await,
         Command::Daemon(command) => session.daemon(command).await,
         Command::Mcp(args) => Ok(crate::mcp::serve(&session.workspace, args).await?),
     }
@@ -420,7 +423,7 @@ impl Session {
                 self.show(&info, render::daemon_info)
             }
             DaemonCommand::Stop => {
-                let Some(mut client) = self.running_daemon(true).await? else {
+                let Some(client) = self.running_daemon(false).await? else {
                     return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon());
                 };
                 let info = client.request::<methods::DaemonInfo>(&()).await?;
@@ -428,12 +431,10 @@ impl Session {
                     Ok(()) | Err(ClientError::Closed) => {}
                     Err(err) => return Err(err.into()),
                 }
-                // The daemon closes its end as it goes: wait for that, so that a
-                // command run right after this one meets no half-stopped daemon.
-                if let Some(events) = client.events() {
-                    let closed = async { while events.recv().await.is_some() {} };
-                    let _ = tokio::time::timeout(STOP_WAIT, closed).await;
-                }
+                drop(client);
+                // The daemon lets go of the workspace as it exits: wait for that, so
+                // that a command run right after this one starts a new daemon at once.
+                client::wait_for_exit(&self.workspace, info.pid, STOP_WAIT).await?;
                 self.show(&info, |info| {
                     format!(
                         "stopped batond {} (pid {}) for {}",
@@ -442,6 +443,50 @@ impl Session {
                 })
             }
         }
+    }
+
+    /// Replaces a stopped workspace's state with a snapshot or a saved file, through
+    /// `batond --restore` (the store is the daemon's to write).
+    async fn restore(&self, from: Option<&Path>) -> Result<()> {
+        if let Some(client) = self.running_daemon(false).await? {
+            let info = client.request::<methods::DaemonInfo>(&()).await?;
+            return Err(CommandError::Input(format!(
+                "batond (pid {}) serves this workspace; `baton daemon stop` it, then restore",
+                info.pid
+            )));
+        }
+        let mut command = tokio::process::Command::new(client::daemon_program());
+        command
+            .arg("--workspace")
+            .arg(self.workspace.root())
+            .arg("--restore");
+        if let Some(from) = from {
+            let from = std::path::absolute(from)
+                .map_err(|err| CommandError::Input(format!("{}: {err}", from.display())))?;
+            command.arg("--from").arg(from);
+        }
+        let output = command
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|err| {
+                CommandError::Input(format!(
+                    "cannot run {}: {err}",
+                    client::daemon_program().display()
+                ))
+            })?;
+        let said = |bytes: &[u8]| {
+            let text = String::from_utf8_lossy(bytes);
+            let line = text.lines().last().unwrap_or_default();
+            line.strip_prefix("batond: ").unwrap_or(line).to_owned()
+        };
+        if !output.status.success() {
+            return Err(ClientError::Refused(said(&output.stderr)).into());
+        }
+        let message = said(&output.stdout);
+        self.show(&serde_json::json!({ "message": message }), |_| {
+            message.clone()
+        })
     }
 
     /// Connects to the workspace's daemon without starting one; `None` when none runs.

@@ -9,8 +9,9 @@ use anyhow::{bail, Context};
 use baton_daemon::agents::Runtime;
 use baton_daemon::orchestrator::{self, Orchestrator};
 use baton_daemon::server::{self, Daemon};
-use baton_daemon::store::Store;
-use baton_protocol::{workspace, Workspace, VERSION};
+use baton_daemon::store::snapshots::{self, Snapshots};
+use baton_daemon::store::{restore, Stopped, Store, StoreError};
+use baton_protocol::{private, workspace, Workspace, VERSION};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +26,18 @@ struct Args {
     /// closes), then end every process its agents left.
     #[arg(long, hide = true)]
     reaper: bool,
+    /// Instead of serving, replace the store with the newest snapshot (or `--from`'s
+    /// file) and say what is lost; `baton restore` runs this.
+    #[arg(long)]
+    restore: bool,
+    /// The snapshot or `baton save` file to restore.
+    #[arg(long, value_name = "FILE", requires = "restore")]
+    from: Option<PathBuf>,
 }
+
+/// The exit status of a daemon that stopped because its state could not be kept
+/// (EX_SOFTWARE): what it acknowledged is on disk, nothing after.
+const STOPPED: i32 = 70;
 
 /// What `daemon.json` says about the running daemon, for a second one to report.
 #[derive(Serialize, Deserialize)]
@@ -41,20 +53,76 @@ fn main() {
         reap(&args.workspace);
         return;
     }
-    if let Err(err) = run(&args) {
-        eprintln!("batond: {err:#}");
-        std::process::exit(1);
+    let result = if args.restore {
+        restore(&args).map(|said| println!("{said}"))
+    } else {
+        run(&args)
+    };
+    match result {
+        Ok(()) => {}
+        Err(err) => match err.downcast_ref::<Stopped>() {
+            Some(stopped) => {
+                eprintln!("batond: stopped: {stopped}");
+                std::process::exit(STOPPED);
+            }
+            None => {
+                eprintln!("batond: {err:#}");
+                std::process::exit(1);
+            }
+        },
+    }
+}
+
+/// `.baton/` and everything in it private, whatever the umask.
+fn prepare_state_dir(workspace: &Workspace) -> anyhow::Result<()> {
+    let state_dir = workspace.state_dir();
+    private::create_dir(&workspace.log_dir())
+        .with_context(|| format!("cannot create {}", state_dir.display()))?;
+    tighten(workspace)
+}
+
+/// Takes group and other permissions off everything in `.baton/` but the worktrees'
+/// contents.
+fn tighten(workspace: &Workspace) -> anyhow::Result<()> {
+    let state_dir = workspace.state_dir();
+    let worktrees = workspace.worktrees_dir();
+    private::tighten(&state_dir, &[&worktrees])
+        .with_context(|| format!("cannot make {} private", state_dir.display()))
+}
+
+fn restore(args: &Args) -> anyhow::Result<String> {
+    let workspace = Workspace::at(&args.workspace)?;
+    prepare_state_dir(&workspace)?;
+    let _lock = lock_workspace(&workspace)?;
+    let paths = restore::Paths {
+        state: &workspace.store_dir(),
+        check: &workspace.store_check(),
+        snapshots: &workspace.snapshots_dir(),
+    };
+    let said = restore::restore(&paths, args.from.as_deref())?;
+    tighten(&workspace)?;
+    Ok(said)
+}
+
+/// What a store that cannot be served needs said: how to bring it back.
+fn restore_hint(workspace: &Workspace) -> String {
+    match Snapshots::new(&workspace.snapshots_dir()).latest() {
+        Some(snapshot) => format!(
+            "`baton restore` brings back the latest snapshot ({}, change {}), losing only the changes after it, or `baton restore --from FILE` a file written by `baton save`",
+            snapshot.path.display(),
+            snapshot.change
+        ),
+        None => "there is no snapshot yet: `baton restore --from FILE` brings back a file written by `baton save`".into(),
     }
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
     let workspace = Workspace::at(&args.workspace)?;
-    std::fs::create_dir_all(workspace.log_dir())
-        .with_context(|| format!("cannot create {}", workspace.state_dir().display()))?;
+    prepare_state_dir(&workspace)?;
     let _lock = lock_workspace(&workspace)?;
     let _reaper = start_reaper(workspace.root())?;
     exclude_from_git(workspace.root());
-    let _log = start_logging(&workspace.log_dir());
+    let _log = start_logging(&workspace);
 
     let socket = workspace.socket_path();
     workspace::ensure_private_dir(socket.parent().expect("the socket has a directory"))?;
@@ -65,9 +133,21 @@ fn run(args: &Args) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let snapshots_dir = workspace.snapshots_dir();
     runtime.block_on(async {
-        let store = Store::open(&workspace.store_dir())?;
-        let orchestrator = Orchestrator::open(store)?;
+        let refused = |err: StoreError| {
+            let err = anyhow::anyhow!("{err}; {}", restore_hint(&workspace));
+            tracing::error!("{err}");
+            err
+        };
+        let mut store =
+            Store::open(&workspace.store_dir(), &workspace.store_check()).map_err(refused)?;
+        let commit = store
+            .group_commit(&[workspace.daemon_lock()])
+            .map_err(refused)?;
+        let orchestrator = Orchestrator::open(store, commit.clone()).map_err(refused)?;
+        // The database's files are the umask's mode when sled creates them.
+        tighten(&workspace)?;
         let runtime = Runtime::start(orchestrator.clone(), &workspace).await;
         let listener = server::listen(&socket)
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
@@ -76,7 +156,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             socket: socket.clone(),
             version: VERSION.into(),
         };
-        std::fs::write(workspace.daemon_json(), serde_json::to_vec(&running)?)?;
+        write_private(&workspace.daemon_json(), &serde_json::to_vec(&running)?)?;
         tracing::info!(workspace = %workspace.root().display(), socket = %socket.display(), "batond {VERSION} serving");
 
         let (shutdown, _) = tokio::sync::watch::channel(false);
@@ -89,23 +169,63 @@ fn run(args: &Args) -> anyhow::Result<()> {
             shutdown: shutdown.clone(),
         });
         tokio::spawn(orchestrator::expire_claims(orchestrator.clone()));
+        tokio::spawn(snapshots::keep(
+            orchestrator.clone(),
+            Snapshots::new(&snapshots_dir),
+        ));
         tokio::spawn(stop_on_signal(shutdown));
-        server::serve(listener, daemon).await;
-
-        runtime.shut_down().await;
-        orchestrator.flush().await;
+        let stopped = tokio::select! {
+            () = server::serve(listener, daemon) => None,
+            stopped = commit.stopped() => Some(stopped),
+        };
         let _ = std::fs::remove_file(&socket);
+        if let Some(stopped) = stopped {
+            // Waiting requests heard why; give their answers a moment to leave.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            runtime.shut_down().await;
+            let _ = std::fs::remove_file(workspace.daemon_json());
+            return Err(stopped.into());
+        }
+        runtime.shut_down().await;
+        orchestrator.flush().await?;
+        snapshot_at_stop(&orchestrator, &Snapshots::new(&snapshots_dir));
         let _ = std::fs::remove_file(workspace.daemon_json());
         tracing::info!("batond stopped");
         anyhow::Ok(())
     })
 }
 
+/// A snapshot of what changed since the last one, so that a stopped workspace can
+/// always be restored to where it stopped.
+fn snapshot_at_stop(orchestrator: &Orchestrator, snapshots: &Snapshots) {
+    let (change, state) = orchestrator.snapshot();
+    let latest = snapshots.latest().map_or(0, |snapshot| snapshot.change);
+    if change > latest {
+        if let Err(err) = snapshots.write(change, &state) {
+            tracing::warn!("writing a snapshot failed: {err}");
+        }
+    }
+}
+
+/// Writes a file only this user can read.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)
+}
+
 /// Holds the workspace's lock for the daemon's life, so that a second daemon for the
 /// same workspace refuses to start and says which one runs.
 fn lock_workspace(workspace: &Workspace) -> anyhow::Result<File> {
     let path = workspace.daemon_lock();
+    use std::os::unix::fs::OpenOptionsExt;
     let mut lock = File::options()
+        .mode(0o600)
         .create(true)
         .truncate(false)
         .write(true)
@@ -175,8 +295,17 @@ fn exclude_from_git(root: &Path) {
     let _ = std::fs::write(&exclude, format!("{current}{separator}{pattern}\n"));
 }
 
-fn start_logging(dir: &Path) -> tracing_appender::non_blocking::WorkerGuard {
-    let appender = tracing_appender::rolling::daily(dir, workspace::DAEMON_LOG);
+fn start_logging(workspace: &Workspace) -> tracing_appender::non_blocking::WorkerGuard {
+    // The appender creates the day's file with the umask's mode: create it private.
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = File::options()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(workspace.daemon_log(chrono::Utc::now().date_naive()));
+    }
+    let appender = tracing_appender::rolling::daily(workspace.log_dir(), workspace::DAEMON_LOG);
     let (writer, guard) = tracing_appender::non_blocking(appender);
     tracing_subscriber::fmt()
         .with_writer(writer)

@@ -11,7 +11,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::core::{Board, Events};
 use crate::store::group_commit::Ticket;
-use crate::store::{GroupCommit, Store, StoreError};
+use crate::store::{GroupCommit, Stopped, Store, StoreError};
 
 /// How many operations' events a slow subscriber may fall behind by before it misses
 /// some (it is then sent `stateChanged` with reason `resync`).
@@ -32,9 +32,8 @@ pub struct Orchestrator {
 
 impl Orchestrator {
     /// Opens the store and reads the board back; needs a tokio runtime.
-    pub fn open(mut store: Store) -> Result<Arc<Orchestrator>, StoreError> {
+    pub fn open(mut store: Store, commit: GroupCommit) -> Result<Arc<Orchestrator>, StoreError> {
         let board = store.load()?;
-        let commit = store.group_commit();
         let (publish, queue) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
         tokio::spawn(publisher(queue, commit.clone(), events.clone()));
@@ -62,14 +61,20 @@ impl Orchestrator {
             if let Err(err) = store.persist(board, &events) {
                 // The board is ahead of the disk now; the last durable state is the
                 // truth, and a restart goes back to it.
-                tracing::error!("{err}; stopping so that a restart serves the durable state");
-                std::process::exit(70);
+                let stopped = Stopped::new(format!(
+                    "{err}; the daemon stops so that a restart serves the durable state"
+                ));
+                self.commit.stop(stopped.clone());
+                return Err(BatonError::orchestration(stopped.to_string()));
             }
             let ticket = self.commit.ticket();
             let _ = self.publish.send((ticket, events));
             (value, ticket)
         };
-        self.commit.durable(ticket).await;
+        self.commit
+            .durable(ticket)
+            .await
+            .map_err(|stopped| BatonError::orchestration(stopped.to_string()))?;
         Ok(value)
     }
 
@@ -90,9 +95,20 @@ impl Orchestrator {
     }
 
     /// Waits until everything applied so far is on disk.
-    pub async fn flush(&self) {
+    pub async fn flush(&self) -> Result<(), Stopped> {
         let ticket = self.commit.ticket();
-        self.commit.durable(ticket).await;
+        self.commit.durable(ticket).await
+    }
+
+    /// The number of the last change written.
+    pub fn snapshot_change(&self) -> u64 {
+        self.owned.lock().expect("state lock").store.change()
+    }
+
+    /// The board as `save` writes it, with the number of the last change it holds.
+    pub fn snapshot(&self) -> (u64, baton_protocol::CoordinationState) {
+        let owned = self.owned.lock().expect("state lock");
+        (owned.store.change(), owned.board.state())
     }
 }
 
@@ -103,7 +119,9 @@ async fn publisher(
     events: broadcast::Sender<Arc<Events>>,
 ) {
     while let Some((ticket, batch)) = queue.recv().await {
-        commit.durable(ticket).await;
+        if commit.durable(ticket).await.is_err() {
+            return;
+        }
         let _ = events.send(Arc::new(batch));
     }
 }

@@ -18,7 +18,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{BatonError, ErrorKind};
 use crate::framing::{read_message, write_message};
 use crate::methods::{Event, Request};
+use crate::private;
 use crate::workspace::Workspace;
+use std::os::unix::fs::OpenOptionsExt;
 
 /// This build's version; a daemon of another version is refused at the handshake.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -39,6 +41,11 @@ pub enum ClientError {
     },
     #[error("could not start the baton daemon `{}`: {reason}", daemon.display())]
     Start { daemon: PathBuf, reason: String },
+    /// The daemon started and refused to serve, saying why.
+    #[error("{0}")]
+    Refused(String),
+    #[error("the baton daemon (pid {pid}) did not exit within {}s; `kill {pid}` ends it", limit.as_secs())]
+    StillRunning { pid: u32, limit: Duration },
     #[error("the daemon runs baton {daemon} but this is baton {client}; run `baton daemon stop` and try again")]
     VersionMismatch { daemon: String, client: String },
     #[error("the connection to the baton daemon closed; `baton daemon status` tells whether it still runs")]
@@ -292,32 +299,41 @@ async fn connect_socket(path: &Path) -> std::io::Result<Stream> {
 
 /// Starts `batond` for the workspace in the background and waits until it answers.
 /// Two clients racing to start it are fine: one daemon wins the workspace lock, the
-/// other exits, and both clients connect to the winner.
+/// other exits, and both clients connect to the winner. A daemon that lost the lock to
+/// one that is stopping is started again once the lock is free.
 async fn start_daemon(workspace: &Workspace, daemon: Option<&Path>) -> Result<Stream, ClientError> {
-    let daemon = daemon.map(Path::to_path_buf).unwrap_or_else(default_daemon);
+    let daemon = daemon.map(Path::to_path_buf).unwrap_or_else(daemon_program);
     let start_error = |reason: String| ClientError::Start {
         daemon: daemon.clone(),
         reason,
     };
     let log_dir = workspace.log_dir();
-    std::fs::create_dir_all(&log_dir)
+    private::create_dir(&log_dir)
         .map_err(|err| start_error(format!("cannot create {}: {err}", log_dir.display())))?;
     // One file per starting client: clients racing to start the daemon must not
     // truncate each other's evidence of who won.
     let stderr_path = workspace.daemon_start_log(std::process::id());
-    let stderr = std::fs::File::create(&stderr_path)
-        .map_err(|err| start_error(format!("cannot create {}: {err}", stderr_path.display())))?;
-    let mut command = std::process::Command::new(&daemon);
-    command
-        .arg("--workspace")
-        .arg(workspace.root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr);
-    detach(&mut command);
-    let mut child = command
-        .spawn()
-        .map_err(|err| start_error(err.to_string()))?;
+    let spawn = || -> Result<std::process::Child, ClientError> {
+        let stderr = std::fs::File::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&stderr_path)
+            .map_err(|err| {
+                start_error(format!("cannot create {}: {err}", stderr_path.display()))
+            })?;
+        let mut command = std::process::Command::new(&daemon);
+        command
+            .arg("--workspace")
+            .arg(workspace.root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        detach(&mut command);
+        command.spawn().map_err(|err| start_error(err.to_string()))
+    };
+    let mut child = spawn()?;
 
     let socket = workspace.socket_path();
     let deadline = Instant::now() + START_TIMEOUT;
@@ -328,11 +344,19 @@ async fn start_daemon(workspace: &Workspace, daemon: Option<&Path>) -> Result<St
             return Ok(stream);
         }
         if let Ok(Some(status)) = child.try_wait() {
-            // It may have lost the race to another daemon that is about to answer.
             let said = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            let said = said.lines().last().unwrap_or_default();
             if !said.contains("already runs") {
-                let said = said.lines().last().unwrap_or("no message").to_owned();
-                return Err(start_error(format!("it exited ({status}): {said}")));
+                let _ = std::fs::remove_file(&stderr_path);
+                return Err(match said.strip_prefix("batond: ") {
+                    Some(reason) => ClientError::Refused(reason.to_owned()),
+                    None => start_error(format!("it exited ({status}) without saying why")),
+                });
+            }
+            // Another daemon holds the lock: a live one answers soon; one that is
+            // stopping lets go of it, and then this client starts its own.
+            if !lock_held(workspace) {
+                child = spawn()?;
             }
         }
         if Instant::now() > deadline {
@@ -345,6 +369,66 @@ async fn start_daemon(workspace: &Workspace, daemon: Option<&Path>) -> Result<St
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(50));
     }
+}
+
+/// Whether a daemon holds the workspace's lock (is running, starting or stopping).
+fn lock_held(workspace: &Workspace) -> bool {
+    let Ok(lock) = std::fs::File::open(workspace.daemon_lock()) else {
+        return false;
+    };
+    match lock.try_lock_shared() {
+        Ok(()) => {
+            let _ = lock.unlock();
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+/// Waits until the daemon `pid` has let go of the workspace's lock, which it does
+/// last as it exits: a command run afterwards starts a new daemon at once.
+pub async fn wait_for_exit(
+    workspace: &Workspace,
+    pid: u32,
+    limit: Duration,
+) -> Result<(), ClientError> {
+    let Ok(lock) = std::fs::File::open(workspace.daemon_lock()) else {
+        return Ok(());
+    };
+    let released = tokio::task::spawn_blocking(move || {
+        let locked = lock.lock_shared();
+        let _ = lock.unlock();
+        locked
+    });
+    let exited = async {
+        released
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(ClientError::Io)?;
+        // The lock goes with the daemon's last files; the process follows at once.
+        let mut delay = Duration::from_millis(1);
+        while !process_gone(pid) {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_millis(20));
+        }
+        Ok(())
+    };
+    tokio::time::timeout(limit, exited)
+        .await
+        .map_err(|_| ClientError::StillRunning { pid, limit })?
+}
+
+/// Whether process `pid` has exited: no longer listed, or a zombie with no thread
+/// left holding its files.
+fn process_gone(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // The state follows the command name, which is in parentheses.
+    let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+    let zombie = state.is_some_and(|rest| rest.starts_with('Z'));
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, Iterator::count);
+    zombie && threads <= 1
 }
 
 /// Puts the daemon in a session of its own, so that the terminal's signals (Ctrl-C in
@@ -363,7 +447,9 @@ fn detach(command: &mut std::process::Command) {
     }
 }
 
-fn default_daemon() -> PathBuf {
+/// The `batond` clients start: `BATON_DAEMON`, then the one beside this program,
+/// then `batond` on PATH.
+pub fn daemon_program() -> PathBuf {
     if let Some(path) = std::env::var_os("BATON_DAEMON") {
         return PathBuf::from(path);
     }

@@ -7,6 +7,8 @@ pub mod error;
 pub mod framing;
 pub mod methods;
 pub mod model;
+#[cfg(unix)]
+pub mod private;
 pub mod timestamp;
 pub mod workspace;
 

@@ -69,6 +69,17 @@ impl Workspace {
         self.state_dir().join("state")
     }
 
+    /// `.baton/state.check`: what the store must hold (the last durable change and
+    /// the counts), kept outside the database so that a damaged one is caught.
+    pub fn store_check(&self) -> PathBuf {
+        self.state_dir().join("state.check")
+    }
+
+    /// `.baton/snapshots`: the newest snapshots of the whole state, for `restore`.
+    pub fn snapshots_dir(&self) -> PathBuf {
+        self.state_dir().join("snapshots")
+    }
+
     /// `.baton/daemon.lock`, held by the running daemon for its whole life.
     pub fn daemon_lock(&self) -> PathBuf {
         self.state_dir().join("daemon.lock")

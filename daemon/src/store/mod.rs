@@ -1,19 +1,26 @@
 //! The store: the only code that touches sled. It persists what the core decided,
 //! each operation atomically (one record as one insert, several as one batch), and
 //! makes writes durable by group commit: many operations share one flush, and each
-//! waits until a flush has covered it.
+//! waits until a flush has covered it. Beside the database, a check record says what
+//! it must hold, so that a damaged database is refused at start rather than served.
 
+pub mod check;
 pub mod group_commit;
+pub mod restore;
+pub mod snapshots;
 
-pub use group_commit::GroupCommit;
+pub use check::Expected;
+pub use group_commit::{GroupCommit, Stopped};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use baton_protocol::methods::{StateChange, StateChangeReason};
 use baton_protocol::{Discovery, Event, Task, TaskId};
 
 use crate::core::{Board, Meta};
+use check::CheckFile;
 
 const META: &[u8] = b"meta";
 const TASK: u8 = b't';
@@ -28,45 +35,129 @@ pub enum StoreError {
     Write(#[from] sled::Error),
     #[error("the state database holds an unreadable {what}: {reason}")]
     Corrupt { what: String, reason: String },
+    #[error(
+        "the state database at {path} is damaged: it holds {found}, but {expected} were written"
+    )]
+    Damaged {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("the check record {path} cannot be used: {source}")]
+    Check {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The workspace's sled database.
 pub struct Store {
     db: sled::Db,
+    path: PathBuf,
     /// How many discoveries are stored; they are keyed by their position.
     discoveries: u64,
+    /// What the database holds after the last write; the flusher records it once
+    /// durable.
+    written: Arc<Mutex<Expected>>,
+    check: Option<CheckFile>,
+    /// What the check record said at open.
+    expected: Option<Expected>,
 }
 
 impl Store {
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+    /// Opens the database at `path` and its check record at `check_path`.
+    pub fn open(path: &Path, check_path: &Path) -> Result<Store, StoreError> {
+        let (check, expected) =
+            CheckFile::open(check_path).map_err(|source| StoreError::Check {
+                path: check_path.to_owned(),
+                source,
+            })?;
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(8 * 1024 * 1024)
             // Durability is ours to decide: group commit flushes when a reply waits.
             .flush_every_ms(None)
             .open()
-            .map_err(|source| StoreError::Open {
-                path: path.to_owned(),
-                source,
+            .map_err(|source| match expected {
+                Some(expected) => StoreError::Damaged {
+                    path: path.to_owned(),
+                    found: format!("nothing readable ({source})"),
+                    expected: describe(&expected),
+                },
+                None => StoreError::Open {
+                    path: path.to_owned(),
+                    source,
+                },
             })?;
-        Ok(Store { db, discoveries: 0 })
+        Ok(Store {
+            db,
+            path: path.to_owned(),
+            discoveries: 0,
+            written: Arc::default(),
+            check: Some(check),
+            expected,
+        })
     }
 
-    /// The flusher for this database.
-    pub fn group_commit(&self) -> GroupCommit {
-        GroupCommit::new(self.db.clone())
+    /// The flusher for this database: after each flush it records what is durable,
+    /// and checks that `guarded` files (the database's own among them) are still the
+    /// ones this daemon opened before anything is acknowledged.
+    pub fn group_commit(&mut self, guarded: &[PathBuf]) -> Result<GroupCommit, StoreError> {
+        let mut guarded = guarded.to_vec();
+        guarded.push(self.path.join("db"));
+        let check = self.check.take().expect("one flusher per store");
+        let guard = group_commit::Guard::new(&guarded).map_err(|source| StoreError::Check {
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(GroupCommit::new(
+            self.db.clone(),
+            self.written.clone(),
+            check,
+            guard,
+        ))
     }
 
-    /// Reads the whole board back. An empty database gives an empty board.
+    /// What the check record said when the store was opened.
+    pub fn expected(&self) -> Option<Expected> {
+        self.expected
+    }
+
+    /// The number of the last change written.
+    pub fn change(&self) -> u64 {
+        self.written.lock().expect("written lock").change
+    }
+
+    /// Reads the whole board back, refusing a database that holds less than its check
+    /// record says was written. An empty database gives an empty board.
     pub fn load(&mut self) -> Result<Board, StoreError> {
         // Tasks can be stored before any setting is (a workspace never initialised).
+        let mut last_change = 0;
         let meta: Meta = match self.db.get(META)? {
-            Some(bytes) => decode("settings", &bytes)?,
+            Some(bytes) => decode("settings", &bytes, &mut last_change)?,
             None => Board::default().meta(),
         };
-        let tasks: Vec<Task> = self.read_prefix(TASK, "task")?;
-        let discoveries: Vec<Discovery> = self.read_prefix(DISCOVERY, "discovery")?;
+        let tasks: Vec<Task> = self.read_prefix(TASK, "task", &mut last_change)?;
+        let discoveries: Vec<Discovery> =
+            self.read_prefix(DISCOVERY, "discovery", &mut last_change)?;
+        let found = Expected {
+            change: last_change,
+            tasks: tasks.len(),
+            discoveries: discoveries.len(),
+        };
+        if let Some(expected) = self.expected {
+            let behind = found.change < expected.change;
+            let differs = found.change == expected.change && found != expected;
+            if behind || differs {
+                return Err(StoreError::Damaged {
+                    path: self.path.clone(),
+                    found: describe(&found),
+                    expected: describe(&expected),
+                });
+            }
+        }
         self.discoveries = discoveries.len() as u64;
+        *self.written.lock().expect("written lock") = found;
         Board::restore(meta, tasks, discoveries).map_err(|err| StoreError::Corrupt {
             what: "state".into(),
             reason: err.message,
@@ -77,14 +168,34 @@ impl Store {
         &self,
         prefix: u8,
         what: &str,
+        last_change: &mut u64,
     ) -> Result<Vec<T>, StoreError> {
         self.db
             .scan_prefix([prefix])
             .map(|entry| {
                 let (_, bytes) = entry?;
-                decode(what, &bytes)
+                decode(what, &bytes, last_change)
             })
             .collect()
+    }
+
+    /// Replaces everything stored with `board` as a change numbered after `after`,
+    /// and makes it durable (for `restore`, before any flusher runs).
+    pub fn replace_durably(&mut self, board: &Board, after: u64) -> Result<Expected, StoreError> {
+        {
+            let mut written = self.written.lock().expect("written lock");
+            written.change = written.change.max(after);
+        }
+        self.replace_all(board)?;
+        self.db.flush()?;
+        let written = *self.written.lock().expect("written lock");
+        if let Some(check) = &self.check {
+            check.write(&written).map_err(|source| StoreError::Check {
+                path: check.path().to_owned(),
+                source,
+            })?;
+        }
+        Ok(written)
     }
 
     /// Writes, atomically, everything `events` changed on `board`.
@@ -123,25 +234,30 @@ impl Store {
             }
         }
         let stored = board.discoveries().len() as u64;
+        let change = self.next_change(board);
         let mut writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(tasks.len() + 2);
         for id in tasks {
             let seq = board.seq(id).expect("a changed task is on the board");
             let task = board.task(id).expect("a changed task is on the board");
-            writes.push((key(TASK, seq).to_vec(), encode(task)));
+            writes.push((key(TASK, seq).to_vec(), encode(change.change, task)));
         }
         for index in stored - new_discoveries..stored {
             let discovery = &board.discoveries()[index as usize];
-            writes.push((key(DISCOVERY, index).to_vec(), encode(discovery)));
+            writes.push((
+                key(DISCOVERY, index).to_vec(),
+                encode(change.change, discovery),
+            ));
         }
         // The settings change only with the goal, the plan, the configuration or
         // dispatch; when they were last active is read back from the tasks.
         if settings {
-            writes.push((META.to_vec(), encode(&board.meta())));
+            writes.push((META.to_vec(), encode(change.change, &board.meta())));
         }
         // One key goes in as one insert; more, atomically as a batch (a batch costs
         // sled two log syncs of its own, an insert none: group commit syncs).
         match writes.len() {
-            0 => {}
+            // No record carries the change's number: it is not one.
+            0 => return Ok(()),
             1 => {
                 let (key, value) = writes.pop().expect("one write");
                 self.db.insert(key, value)?;
@@ -155,39 +271,64 @@ impl Store {
             }
         }
         self.discoveries = stored;
+        *self.written.lock().expect("written lock") = change;
         Ok(())
+    }
+
+    /// What the database holds once the next change is written.
+    fn next_change(&self, board: &Board) -> Expected {
+        let counts = board.counts();
+        Expected {
+            change: self.change() + 1,
+            tasks: counts.available
+                + counts.claimed
+                + counts.in_progress
+                + counts.done
+                + counts.failed
+                + counts.cancelled,
+            discoveries: board.discoveries().len(),
+        }
     }
 
     /// Replaces everything stored with `board`, atomically.
     fn replace_all(&mut self, board: &Board) -> Result<(), StoreError> {
+        let change = self.next_change(board);
         let mut batch = sled::Batch::default();
         for key in self.db.iter().keys() {
             batch.remove(key?);
         }
         for task in board.tasks(None) {
-            put_task(&mut batch, board, &task.id);
+            put_task(&mut batch, board, &task.id, change.change);
         }
         let stored = board.discoveries().len() as u64;
         for index in 0..stored {
-            put_discovery(&mut batch, board, index);
+            put_discovery(&mut batch, board, index, change.change);
         }
-        batch.insert(META, encode(&board.meta()));
+        batch.insert(META, encode(change.change, &board.meta()));
         self.db.apply_batch(batch)?;
         self.discoveries = stored;
+        *self.written.lock().expect("written lock") = change;
         Ok(())
     }
 }
 
-fn put_task(batch: &mut sled::Batch, board: &Board, id: &TaskId) {
-    let seq = board.seq(id).expect("a changed task is on the board");
-    let task = board.task(id).expect("a changed task is on the board");
-    batch.insert(&key(TASK, seq), encode(task));
+fn describe(expected: &Expected) -> String {
+    format!(
+        "{} tasks and {} discoveries up to change {}",
+        expected.tasks, expected.discoveries, expected.change
+    )
 }
 
-fn put_discovery(batch: &mut sled::Batch, board: &Board, index: u64) {
+fn put_task(batch: &mut sled::Batch, board: &Board, id: &TaskId, change: u64) {
+    let seq = board.seq(id).expect("a changed task is on the board");
+    let task = board.task(id).expect("a changed task is on the board");
+    batch.insert(&key(TASK, seq), encode(change, task));
+}
+
+fn put_discovery(batch: &mut sled::Batch, board: &Board, index: u64, change: u64) {
     batch.insert(
         &key(DISCOVERY, index),
-        encode(&board.discoveries()[index as usize]),
+        encode(change, &board.discoveries()[index as usize]),
     );
 }
 
@@ -198,13 +339,35 @@ fn key(prefix: u8, position: u64) -> [u8; 9] {
     key
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).expect("state types serialize")
+/// A value as stored: the number of the change that wrote it (8 bytes, big-endian),
+/// then its JSON.
+fn encode<T: serde::Serialize>(change: u64, value: &T) -> Vec<u8> {
+    let mut bytes = change.to_be_bytes().to_vec();
+    serde_json::to_writer(&mut bytes, value).expect("state types serialize");
+    bytes
 }
 
-fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|err| StoreError::Corrupt {
+/// Reads a value back, raising `last_change` to the change that wrote it. A value
+/// written before changes were numbered is bare JSON (it starts with `{`, never a
+/// change number's first byte) and counts as change 0.
+fn decode<T: serde::de::DeserializeOwned>(
+    what: &str,
+    bytes: &[u8],
+    last_change: &mut u64,
+) -> Result<T, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
         what: what.into(),
-        reason: err.to_string(),
-    })
+        reason,
+    };
+    let json = match bytes.first() {
+        Some(b'{') => bytes,
+        _ => {
+            let (change, json) = bytes
+                .split_first_chunk::<8>()
+                .ok_or_else(|| corrupt(format!("a record of {} bytes", bytes.len())))?;
+            *last_change = (*last_change).max(u64::from_be_bytes(*change));
+            json
+        }
+    };
+    serde_json::from_slice(json).map_err(|err| corrupt(err.to_string()))
 }

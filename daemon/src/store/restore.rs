@@ -1,0 +1,157 @@
+//! `baton restore`: replace the store with a snapshot or a file `baton save` wrote,
+//! keeping the old store aside, and say what is lost.
+
+use std::path::{Path, PathBuf};
+
+use baton_protocol::CoordinationState;
+
+use super::check::Expected;
+use super::snapshots::Snapshots;
+use super::{Store, StoreError};
+use crate::core::Board;
+
+/// Why a restore did not happen; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("there is no snapshot in {0} yet; `baton restore --from FILE` brings back a file written by `baton save`")]
+    NoSnapshot(PathBuf),
+    #[error("cannot read {path}: {reason}; nothing was changed")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("cannot keep the old store aside as {path}: {source}; nothing was changed")]
+    Aside {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where the workspace keeps its store, its check record and its snapshots.
+pub struct Paths<'a> {
+    /// The sled database directory (`.baton/state`).
+    pub state: &'a Path,
+    /// Its check record.
+    pub check: &'a Path,
+    pub snapshots: &'a Path,
+}
+
+/// Replaces the store at `paths.state` with `from` (by default the newest snapshot);
+/// answers a sentence saying what was restored and what is lost. The caller holds the
+/// workspace lock.
+pub fn restore(paths: &Paths, from: Option<&Path>) -> Result<String, RestoreError> {
+    let snapshots = Snapshots::new(paths.snapshots);
+    let (source, snapshot_change) = match from {
+        Some(path) => {
+            let change = snapshots
+                .list()
+                .into_iter()
+                .find(|snapshot| same_file(&snapshot.path, path))
+                .map(|snapshot| snapshot.change);
+            (path.to_owned(), change)
+        }
+        None => {
+            let latest = snapshots
+                .latest()
+                .ok_or_else(|| RestoreError::NoSnapshot(paths.snapshots.to_owned()))?;
+            (latest.path, Some(latest.change))
+        }
+    };
+    let unreadable = |reason: String| RestoreError::Unreadable {
+        path: source.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&source).map_err(|err| unreadable(err.to_string()))?;
+    let state: CoordinationState = serde_json::from_str(&text)
+        .map_err(|err| unreadable(format!("not a baton state file: {err}")))?;
+    let mut board = Board::default();
+    board
+        .load(state, chrono::Utc::now())
+        .map_err(|err| unreadable(err.message))?;
+
+    let expected = super::check::CheckFile::open(paths.check)
+        .ok()
+        .and_then(|(_, expected)| expected);
+    // Changes go on numbering after every change known, so that snapshots written
+    // from now on sort after the older ones.
+    let known = snapshots
+        .latest()
+        .map(|snapshot| snapshot.change)
+        .into_iter()
+        .chain(expected.map(|expected| expected.change))
+        .max()
+        .unwrap_or(0);
+    let aside = keep_aside(paths.state)?;
+    let mut store = Store::open(paths.state, paths.check)?;
+    let restored = store.replace_durably(&board, known)?;
+    Ok(describe(
+        &source,
+        snapshot_change,
+        &restored,
+        expected,
+        aside,
+    ))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Renames the old store to `state.damaged-<time>`, so that nothing is deleted.
+fn keep_aside(state: &Path) -> Result<Option<PathBuf>, RestoreError> {
+    if !state.exists() {
+        return Ok(None);
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let mut name = state.file_name().expect("a store path").to_os_string();
+    name.push(format!(".damaged-{stamp}"));
+    let aside = state.with_file_name(name);
+    std::fs::rename(state, &aside).map_err(|source| RestoreError::Aside {
+        path: aside.clone(),
+        source,
+    })?;
+    Ok(Some(aside))
+}
+
+fn describe(
+    source: &Path,
+    snapshot_change: Option<u64>,
+    restored: &Expected,
+    expected: Option<Expected>,
+    aside: Option<PathBuf>,
+) -> String {
+    let mut said = format!(
+        "restored {} tasks and {} discoveries from {}",
+        restored.tasks,
+        restored.discoveries,
+        source.display()
+    );
+    if let Some(expected) = expected {
+        said.push_str(&format!(
+            "; the store had written {} tasks and {} discoveries up to change {}",
+            expected.tasks, expected.discoveries, expected.change
+        ));
+        match snapshot_change {
+            Some(change) if change == expected.change => {
+                said.push_str(", as the snapshot does: nothing is lost")
+            }
+            Some(change) if change < expected.change => said.push_str(&format!(
+                ", the snapshot holds up to change {change}: the {} changes after it are lost ({} tasks and {} discoveries fewer)",
+                expected.change - change,
+                expected.tasks.saturating_sub(restored.tasks),
+                expected.discoveries.saturating_sub(restored.discoveries),
+            )),
+            _ => said.push_str(&format!(
+                ": what changed after the file was written is lost ({} tasks and {} discoveries fewer)",
+                expected.tasks.saturating_sub(restored.tasks),
+                expected.discoveries.saturating_sub(restored.discoveries),
+            )),
+        }
+    }
+    if let Some(aside) = aside {
+        said.push_str(&format!("; the old store is kept in {}", aside.display()));
+    }
+    said
+}

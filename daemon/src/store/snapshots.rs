@@ -1,0 +1,124 @@
+//! Snapshots: the whole state as `baton save` writes it, kept in
+//! `.baton/snapshots/` after each run and every few hundred changes, the newest few
+//! kept. A damaged store is brought back from one by `baton restore`, losing only
+//! the changes after it.
+
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use baton_protocol::{CoordinationState, Event};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::orchestrator::Orchestrator;
+
+/// Changes between two snapshots: a damaged store loses at most this many, and a
+/// snapshot's cost (docs/benchmarks.md) is spread over as many changes.
+pub const EVERY: u64 = 500;
+
+/// How many snapshots are kept; older ones are deleted.
+const KEEP: usize = 5;
+
+/// One snapshot on disk: `<change>.json`, the number of the last change it holds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Snapshot {
+    pub change: u64,
+    pub path: PathBuf,
+}
+
+/// The workspace's snapshot directory.
+pub struct Snapshots {
+    dir: PathBuf,
+}
+
+impl Snapshots {
+    pub fn new(dir: &Path) -> Snapshots {
+        Snapshots {
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// Every snapshot, oldest first.
+    pub fn list(&self) -> Vec<Snapshot> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut found: Vec<Snapshot> = entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let path = entry.path();
+                let name = path.file_name()?.to_str()?;
+                let change = name.strip_suffix(".json")?.parse().ok()?;
+                Some(Snapshot { change, path })
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    pub fn latest(&self) -> Option<Snapshot> {
+        self.list().pop()
+    }
+
+    /// Writes a snapshot (private, synced, renamed into place) and deletes the
+    /// oldest beyond the few kept.
+    pub fn write(&self, change: u64, state: &CoordinationState) -> std::io::Result<Snapshot> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)?;
+        let path = self.dir.join(format!("{change:012}.json"));
+        let temporary = self.dir.join(format!(".{change:012}.json.partial"));
+        let mut file = std::fs::File::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        serde_json::to_writer(std::io::BufWriter::new(&mut file), state)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, &path)?;
+        let all = self.list();
+        for old in &all[..all.len().saturating_sub(KEEP)] {
+            let _ = std::fs::remove_file(&old.path);
+        }
+        Ok(Snapshot { change, path })
+    }
+}
+
+/// Writes a snapshot after each run and every [`EVERY`] changes, for the daemon's
+/// life. A snapshot that cannot be written is logged; the store itself is unharmed.
+pub async fn keep(orchestrator: Arc<Orchestrator>, snapshots: Snapshots) {
+    let snapshots = Arc::new(snapshots);
+    let mut events = orchestrator.subscribe();
+    let mut last = orchestrator.snapshot_change();
+    loop {
+        let run_ended = match events.recv().await {
+            Ok(batch) => batch
+                .iter()
+                .any(|event| matches!(event, Event::RunFinished(_))),
+            Err(RecvError::Lagged(_)) => false,
+            Err(RecvError::Closed) => return,
+        };
+        let change = orchestrator.snapshot_change();
+        if change == last || !(run_ended || change >= last + EVERY) {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let (change, state) = orchestrator.snapshot();
+        let copied = started.elapsed();
+        last = change;
+        let snapshots = snapshots.clone();
+        let written = tokio::task::spawn_blocking(move || snapshots.write(change, &state)).await;
+        match written {
+            Ok(Ok(snapshot)) => tracing::info!(
+                "snapshot {} written in {:?} ({:?} of it under the state lock)",
+                snapshot.path.display(),
+                started.elapsed(),
+                copied
+            ),
+            Ok(Err(err)) => tracing::warn!("writing a snapshot failed: {err}"),
+            Err(err) => tracing::warn!("the snapshot thread failed: {err}"),
+        }
+    }
+}

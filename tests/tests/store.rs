@@ -1,0 +1,380 @@
+//! The store as a user depends on it: never served with less than was acknowledged,
+//! brought back by `baton restore` when damaged, private to its user, and a daemon
+//! that stops says why. The real `baton` and `batond`, on real files.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use baton_tests::{bin_dir, process_exists, wait_until, TestWorkspace};
+use serde_json::{json, Value};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The one line of a failed command, checked to be one line that says `error:`.
+fn error_line(output: &Output, what: &str) -> String {
+    let said = stderr(output);
+    assert_eq!(output.status.code(), Some(1), "{what}: {said}");
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.len(), 1, "{what} says one line: {said:?}");
+    assert!(lines[0].starts_with("error: "), "{what}: {said:?}");
+    lines[0].to_owned()
+}
+
+fn task_count(workspace: &TestWorkspace) -> usize {
+    workspace.json(&["tasks"]).as_array().expect("a list").len()
+}
+
+fn total_tasks(workspace: &TestWorkspace) -> u64 {
+    workspace.json(&["status"])["progress"]["total_tasks"]
+        .as_u64()
+        .expect("a count")
+}
+
+/// Adds `count` tasks through the protocol, in batches.
+async fn add_tasks(workspace: &TestWorkspace, count: usize) {
+    let client = workspace.client(false).await;
+    let mut added = 0;
+    while added < count {
+        let batch = (added..count.min(added + 1000))
+            .map(|i| json!({ "description": format!("task number {i}") }))
+            .collect::<Vec<_>>();
+        added += batch.len();
+        client
+            .call("baton/addTasks", json!({ "tasks": batch }))
+            .await
+            .expect("the tasks are added");
+    }
+}
+
+/// A workspace whose stopped daemon served `count` tasks.
+fn stopped_workspace(count: usize) -> TestWorkspace {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["init", "keep every task"]);
+    tokio::runtime::Runtime::new()
+        .expect("a runtime")
+        .block_on(add_tasks(&workspace, count));
+    workspace.ok(&["daemon", "stop"]);
+    workspace
+}
+
+fn copy_state(from: &TestWorkspace, to: &TestWorkspace) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from.root().join(".baton"))
+        .arg(to.root())
+        .status()
+        .expect("cp runs");
+    assert!(status.success());
+}
+
+fn db(workspace: &TestWorkspace) -> PathBuf {
+    workspace.root().join(".baton/state/db")
+}
+
+fn overwrite(path: &Path, at: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.write_all_at(bytes, at).unwrap();
+}
+
+/// A way to damage a stopped workspace's store.
+type Damage = Box<dyn Fn(&TestWorkspace)>;
+
+#[test]
+fn a_damaged_store_is_refused_in_one_line_and_restore_brings_every_task_back() {
+    let template = stopped_workspace(300);
+    let size = std::fs::metadata(db(&template)).unwrap().len();
+    let damages: Vec<(&str, Damage)> = vec![
+        (
+            "truncated to half",
+            Box::new(move |ws| {
+                let file = std::fs::File::options().write(true).open(db(ws)).unwrap();
+                file.set_len(size / 2).unwrap();
+            }),
+        ),
+        (
+            "truncated to 0 bytes",
+            Box::new(|ws| {
+                let file = std::fs::File::options().write(true).open(db(ws)).unwrap();
+                file.set_len(0).unwrap();
+            }),
+        ),
+        (
+            "its first bytes garbled",
+            Box::new(|ws| overwrite(&db(ws), 0, &[0xA5; 16])),
+        ),
+        (
+            "64 bytes garbled mid-file",
+            Box::new(move |ws| overwrite(&db(ws), size / 2, &[0x5A; 64])),
+        ),
+        (
+            "its directory deleted",
+            Box::new(|ws| std::fs::remove_dir_all(ws.root().join(".baton/state")).unwrap()),
+        ),
+    ];
+    for (damage, apply) in damages {
+        let workspace = TestWorkspace::new();
+        copy_state(&template, &workspace);
+        apply(&workspace);
+
+        let refused = error_line(&workspace.baton(&["tasks"]), damage);
+        assert!(
+            refused.contains("damaged") || refused.contains("cannot be used"),
+            "{damage}: {refused}"
+        );
+        assert!(refused.contains("`baton restore`"), "{damage}: {refused}");
+        assert!(!refused.contains("already runs"), "{damage}: {refused}");
+        // Refused again, not served empty the second time.
+        error_line(&workspace.baton(&["status"]), damage);
+
+        let restored = workspace.ok(&["restore"]);
+        assert!(
+            restored.contains("restored 300 tasks"),
+            "{damage}: {restored}"
+        );
+        assert!(restored.contains("nothing is lost"), "{damage}: {restored}");
+        assert_eq!(task_count(&workspace), 300, "{damage}");
+        assert_eq!(workspace.json(&["status"])["goal"], "keep every task");
+    }
+}
+
+#[test]
+fn restore_says_how_many_changes_after_the_snapshot_are_lost() {
+    let workspace = stopped_workspace(300);
+    workspace.ok(&["add", "after the snapshot 1"]);
+    workspace.ok(&["add", "after the snapshot 2"]);
+    workspace.kill_daemon();
+    std::fs::File::options()
+        .write(true)
+        .open(db(&workspace))
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+
+    let refused = error_line(&workspace.baton(&["tasks"]), "a truncated store");
+    assert!(refused.contains("302 tasks"), "{refused}");
+
+    let restored = workspace.ok(&["restore"]);
+    assert!(
+        restored.contains("the 2 changes after it are lost (2 tasks and 0 discoveries fewer)"),
+        "{restored}"
+    );
+    assert_eq!(task_count(&workspace), 300);
+    // Nothing is deleted: the damaged store is kept aside.
+    let aside = std::fs::read_dir(workspace.root().join(".baton"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("state.damaged-")
+        });
+    assert!(aside, "the damaged store is kept");
+}
+
+#[test]
+fn restore_from_a_saved_file_and_refusals_change_nothing() {
+    let workspace = stopped_workspace(10);
+    let saved = workspace.root().join("saved.json");
+    workspace.ok(&["save", saved.to_str().unwrap()]);
+    workspace.ok(&["add", "after the save"]);
+
+    let running = error_line(&workspace.baton(&["restore"]), "restore under a daemon");
+    assert!(running.contains("`baton daemon stop`"), "{running}");
+    workspace.ok(&["daemon", "stop"]);
+
+    let missing = error_line(
+        &workspace.baton(&["restore", "--from", "no-such-file.json"]),
+        "restore from a missing file",
+    );
+    assert!(missing.contains("nothing was changed"), "{missing}");
+    assert_eq!(task_count(&workspace), 11);
+    workspace.ok(&["daemon", "stop"]);
+
+    let restored = workspace.ok(&["restore", "--from", saved.to_str().unwrap()]);
+    assert!(restored.contains("restored 10 tasks"), "{restored}");
+    assert!(
+        restored.contains("1 tasks and 0 discoveries fewer"),
+        "{restored}"
+    );
+    assert_eq!(task_count(&workspace), 10);
+}
+
+#[test]
+fn without_a_snapshot_the_refusal_names_restore_from_a_saved_file() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "one"]);
+    workspace.kill_daemon();
+    std::fs::remove_dir_all(workspace.root().join(".baton/state")).unwrap();
+
+    let refused = error_line(&workspace.baton(&["tasks"]), "a deleted store");
+    assert!(
+        refused.contains("no snapshot yet: `baton restore --from FILE`"),
+        "{refused}"
+    );
+    let none = error_line(&workspace.baton(&["restore"]), "restore without a snapshot");
+    assert!(none.contains("no snapshot"), "{none}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_are_written_every_500_changes_and_the_newest_5_kept() {
+    let workspace = TestWorkspace::new();
+    let client = workspace.client(false).await;
+    let snapshots = workspace.root().join(".baton/snapshots");
+    let list = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&snapshots)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.ends_with(".json"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    for i in 0..499 {
+        client
+            .call("baton/addTask", json!({ "description": format!("t{i}") }))
+            .await
+            .unwrap();
+    }
+    assert!(list().is_empty(), "no snapshot before 500 changes");
+    for round in 1..=7 {
+        for i in 0..500 {
+            client
+                .call(
+                    "baton/addTask",
+                    json!({ "description": format!("r{round} {i}") }),
+                )
+                .await
+                .unwrap();
+        }
+        let expected = round.min(5);
+        wait_until(LIMIT, || list().len() == expected);
+    }
+    let newest = list().pop().unwrap();
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(snapshots.join(&newest)).unwrap()).unwrap();
+    assert!(state["tasks"].as_array().unwrap().len() >= 3499);
+}
+
+#[test]
+fn daemon_stop_returns_once_the_daemon_is_gone_and_the_next_command_works_at_30000_tasks() {
+    let workspace = stopped_workspace(30_000);
+    for added in 0..3 {
+        assert_eq!(total_tasks(&workspace), 30_000 + added);
+        let pid = workspace.daemon_pid().expect("a daemon runs");
+        workspace.ok(&["daemon", "stop"]);
+        assert!(
+            !process_exists(pid),
+            "batond {pid} exited before stop returned"
+        );
+        let next = workspace.baton(&["add", "right after the stop"]);
+        assert!(next.status.success(), "{}", stderr(&next));
+    }
+    assert_eq!(total_tasks(&workspace), 30_003);
+}
+
+#[test]
+fn a_deleted_state_directory_stops_the_daemon_before_it_acknowledges_more() {
+    for deleted in [".baton/state", ".baton/daemon.lock"] {
+        let workspace = TestWorkspace::new();
+        workspace.ok(&["add", "acknowledged"]);
+        let pid = workspace.daemon_pid().expect("a daemon runs");
+        let path = workspace.root().join(deleted);
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+
+        let said = error_line(&workspace.baton(&["add", "never acknowledged"]), deleted);
+        assert!(
+            said.contains("was deleted or replaced"),
+            "{deleted}: {said}"
+        );
+        wait_until(LIMIT, || !process_exists(pid));
+        if deleted == ".baton/state" {
+            // What was acknowledged is gone with the directory: refused, not served empty.
+            let refused = error_line(&workspace.baton(&["tasks"]), "after the deletion");
+            assert!(refused.contains("damaged"), "{refused}");
+        } else {
+            let tasks = workspace.json(&["tasks"]);
+            assert_eq!(ids(&tasks)[0], "task-001", "{deleted}");
+        }
+    }
+}
+
+fn ids(tasks: &Value) -> Vec<&str> {
+    tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["id"].as_str().unwrap())
+        .collect()
+}
+
+/// Runs `baton ARGS` in `workspace` under umask 022.
+fn baton_under_umask(workspace: &TestWorkspace, args: &[&str]) {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("umask 022 && exec \"$@\"")
+        .arg("sh")
+        .arg(bin_dir().join("baton"))
+        .arg("-C")
+        .arg(workspace.root())
+        .args(args)
+        .stdout(Stdio::null());
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// Every file and directory under `dir` whose mode lets others in.
+fn open_to_others(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mode = std::fs::symlink_metadata(dir).unwrap().permissions().mode();
+    if mode & 0o077 != 0 {
+        found.push(format!("{} {:o}", dir.display(), mode & 0o777));
+    }
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            found.extend(open_to_others(&entry.unwrap().path()));
+        }
+    }
+    found
+}
+
+#[test]
+fn under_umask_022_everything_in_dot_baton_is_private_and_an_open_one_is_tightened() {
+    let workspace = TestWorkspace::new();
+    baton_under_umask(&workspace, &["init", "private"]);
+    baton_under_umask(&workspace, &["add", "a task with a secret in its prompt"]);
+    baton_under_umask(&workspace, &["daemon", "stop"]);
+    baton_under_umask(&workspace, &["status"]);
+    let baton = workspace.root().join(".baton");
+    assert_eq!(open_to_others(&baton), Vec::<String>::new());
+    let mode = std::fs::metadata(&baton).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+
+    baton_under_umask(&workspace, &["daemon", "stop"]);
+    // An existing `.baton/` left open (as earlier versions made it) is tightened.
+    let status = Command::new("chmod")
+        .args(["-R", "go+rX"])
+        .arg(&baton)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(!open_to_others(&baton).is_empty());
+    baton_under_umask(&workspace, &["status"]);
+    assert_eq!(open_to_others(&baton), Vec::<String>::new());
+}
