@@ -4,6 +4,7 @@
  * is one. None of them blocks the editor: they run as promises.
  */
 
+import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -18,8 +19,20 @@ import {
   Remedy,
   RemedyAction,
 } from './model/messages';
-import { Config, isFinished, Method, MergeResult, NewTask, RunMode, SavedState, Status, Task } from './model/protocol';
+import {
+  Config,
+  EditTaskParams,
+  isFinished,
+  Method,
+  MergeResult,
+  NewTask,
+  RunMode,
+  SavedState,
+  Status,
+  Task,
+} from './model/protocol';
 import { Store } from './model/store';
+import { setupReport } from './model/setup';
 import { parsePriority, unknownDependencies } from './model/taskInput';
 import { changedFiles, compareIds, TaskNode } from './model/tasksTree';
 import { programCandidates } from './model/workspace';
@@ -42,6 +55,9 @@ export interface CommandContext {
 /** A command's task argument: a node of the Tasks view, or a task id. */
 type TaskArgument = TaskNode | string | undefined;
 
+/** Where Claude Code's installation is explained. */
+const CLAUDE_CODE_SETUP = 'https://docs.anthropic.com/en/docs/claude-code/setup';
+
 /** Files never offered as context files. */
 const EXCLUDED_FILES = '{**/node_modules/**,**/.git/**,**/.baton/**,**/target/**,**/out/**}';
 const MAX_CONTEXT_FILES = 5000;
@@ -56,6 +72,8 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     ['baton.showStatus', () => showStatus(ctx)],
     ['baton.cancelTask', (arg: TaskArgument) => cancelTask(ctx, arg)],
     ['baton.retryTask', (arg: TaskArgument) => retryTask(ctx, arg)],
+    ['baton.editTask', (arg: TaskArgument) => editTask(ctx, arg)],
+    ['baton.deleteTask', (arg: TaskArgument) => deleteTask(ctx, arg)],
     ['baton.showTaskLog', (arg: TaskArgument) => showTaskLog(ctx, arg)],
     ['baton.openChangedFiles', (arg: TaskArgument) => openChangedFiles(ctx, arg)],
     ['baton.saveState', () => saveState(ctx)],
@@ -66,6 +84,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     ['baton.refresh', () => ctx.sync.refresh()],
     ['baton.restartDaemon', () => restartDaemon(ctx)],
     ['baton.showDaemonLog', () => showDaemonLog(ctx)],
+    ['baton.checkSetup', () => checkSetup(ctx)],
     ['baton.openFile', (file: string) => openFiles(ctx, [file])],
     ['baton.revealTask', (id: string) => revealTask(ctx, id)],
   ];
@@ -156,12 +175,12 @@ async function addTask(ctx: CommandContext): Promise<void> {
   if (description === undefined) {
     return;
   }
-  const priority = await pickPriority();
+  const priority = await pickPriority('Baton: Add Task (2/5)');
   if (priority === undefined) {
     return;
   }
   const store = await ctx.sync.ensureLoaded();
-  const dependencies = await pickDependencies(store.tasks);
+  const dependencies = await pickDependencies('Baton: Add Task (3/5)', store.tasks);
   if (dependencies === undefined) {
     return;
   }
@@ -190,11 +209,12 @@ interface ValueItem<T> extends vscode.QuickPickItem {
   value: T;
 }
 
-async function pickPriority(): Promise<number | undefined> {
+async function pickPriority(title: string, current?: number): Promise<number | undefined> {
   const typed = await vscode.window.showInputBox({
-    title: 'Baton: Add Task (2/5)',
+    title,
     prompt: 'Priority: 1 is the most urgent, 10 the least; empty for 5',
     placeHolder: '5',
+    value: current === undefined ? '' : String(current),
     ignoreFocusOut: true,
     validateInput: (value) => {
       const parsed = parsePriority(value);
@@ -213,9 +233,9 @@ async function pickPriority(): Promise<number | undefined> {
  * matches no task (an id that does not exist) is named in the list, and Enter does
  * not close it until the text is cleared or matches.
  */
-function pickDependencies(tasks: Task[]): Promise<string[] | undefined> {
+function pickDependencies(title: string, tasks: Task[], of?: Task): Promise<string[] | undefined> {
   const candidates = tasks
-    .filter((task) => task.status !== 'failed' && task.status !== 'cancelled')
+    .filter((task) => task.status !== 'failed' && task.status !== 'cancelled' && task.id !== of?.id)
     .sort((a, b) => compareIds(a.id, b.id));
   if (candidates.length === 0) {
     return Promise.resolve([]);
@@ -228,12 +248,13 @@ function pickDependencies(tasks: Task[]): Promise<string[] | undefined> {
   }));
   return new Promise((resolve) => {
     const pick = vscode.window.createQuickPick<ValueItem<string>>();
-    pick.title = 'Baton: Add Task (3/5)';
+    pick.title = title;
     pick.placeholder = 'Dependencies: tick the tasks that must be done first (none is fine)';
     pick.canSelectMany = true;
     pick.matchOnDetail = true;
     pick.ignoreFocusOut = true;
     pick.items = items;
+    pick.selectedItems = items.filter((item) => of?.dependencies.includes(item.value));
     let chosen: string[] | undefined;
     const problem = (): string | undefined => unknownDependencies(pick.value, candidates);
     pick.onDidChangeValue(() => {
@@ -328,7 +349,7 @@ async function agentCommandFound(ctx: CommandContext, fromSetting: string | unde
   if (choice === 'Open Setting') {
     await openSettings('baton.agent.command');
   } else if (choice === 'Install Claude Code') {
-    await vscode.env.openExternal(vscode.Uri.parse('https://docs.anthropic.com/en/docs/claude-code/setup'));
+    await vscode.env.openExternal(vscode.Uri.parse(CLAUDE_CODE_SETUP));
   }
   return false;
 }
@@ -431,6 +452,72 @@ async function retryTask(ctx: CommandContext, arg: TaskArgument): Promise<void> 
   if (choice === 'Run Now') {
     await run(ctx, 'predefined');
   }
+}
+
+/** Changes a task that has not finished: its description, priority and dependencies. */
+async function editTask(ctx: CommandContext, arg: TaskArgument): Promise<void> {
+  const task = await chooseTask(ctx, arg, 'Baton: Edit Task', (t) => !isFinished(t.status), 'no unfinished task to edit.');
+  if (!task) {
+    return;
+  }
+  const description = await vscode.window.showInputBox({
+    title: `Baton: Edit ${task.id} (1/3)`,
+    prompt: 'What needs to be done?',
+    value: task.description,
+    ignoreFocusOut: true,
+    validateInput: (value) => (value.trim() === '' ? 'The description must not be empty.' : undefined),
+  });
+  if (description === undefined) {
+    return;
+  }
+  const priority = await pickPriority(`Baton: Edit ${task.id} (2/3)`, task.priority);
+  if (priority === undefined) {
+    return;
+  }
+  const dependencies = await pickDependencies(`Baton: Edit ${task.id} (3/3)`, ctx.store.tasks, task);
+  if (dependencies === undefined) {
+    return;
+  }
+  const edit: EditTaskParams = { task_id: task.id };
+  if (description.trim() !== task.description) {
+    edit.description = description.trim();
+  }
+  if (priority !== task.priority) {
+    edit.priority = priority;
+  }
+  if ([...dependencies].sort().join() !== [...task.dependencies].sort().join()) {
+    edit.dependencies = dependencies;
+  }
+  if (Object.keys(edit).length === 1) {
+    say(`${task.id} is as it was`);
+    return;
+  }
+  await ctx.connection.request<Task>(Method.editTask, edit);
+  say(`${task.id} changed`);
+}
+
+/** Deletes a task that never started, after asking. */
+async function deleteTask(ctx: CommandContext, arg: TaskArgument): Promise<void> {
+  const task = await chooseTask(
+    ctx,
+    arg,
+    'Baton: Delete Task',
+    (t) => t.status === 'available' && t.attempts === 0,
+    'no task that has not started to delete.',
+  );
+  if (!task) {
+    return;
+  }
+  const answer = await vscode.window.showWarningMessage(
+    `Delete ${task.id} “${oneLine(task.description, 80)}”? It has not started; nothing of it is kept.`,
+    { modal: true },
+    'Delete',
+  );
+  if (answer !== 'Delete') {
+    return;
+  }
+  await ctx.connection.request<Task>(Method.deleteTask, { task_id: task.id });
+  say(`${task.id} deleted`);
 }
 
 async function showTaskLog(ctx: CommandContext, arg: TaskArgument): Promise<void> {
@@ -557,6 +644,49 @@ async function loadState(ctx: CommandContext): Promise<void> {
 async function merge(ctx: CommandContext): Promise<void> {
   const result = await ctx.connection.request<MergeResult>(Method.merge);
   void vscode.window.showInformationMessage(`Baton: ${result.message}`);
+}
+
+/**
+ * Looks for what the agents need (baton, Claude Code, an API key or login) without
+ * starting anything, and says what is missing.
+ */
+async function checkSetup(ctx: CommandContext): Promise<void> {
+  const setting = readSettings().agentCommand.trim();
+  const agentCommand =
+    setting || (ctx.connection.used() ? (await ctx.connection.request<Config>(Method.getConfig)).agent_command : 'claude');
+  const agentPath = await findExecutable(programCandidates(agentCommand, ctx.workspace, process.env));
+  const agentVersion = agentPath ? await programVersion(agentPath) : undefined;
+  const home = process.env.HOME ?? '';
+  const report = setupReport({
+    agentCommand,
+    agentPath,
+    agentVersion,
+    apiKey: (process.env.ANTHROPIC_API_KEY ?? '').trim() !== '',
+    login: home !== '' && fs.existsSync(path.join(home, '.claude', '.credentials.json')),
+    baton: await ctx.connection.locateCli(),
+  });
+  for (const line of report.lines) {
+    ctx.output.info(`[setup] ${line}`);
+  }
+  await vscode.commands.executeCommand('setContext', 'baton.setupChecked', report.ready);
+  const text = `Baton: ${report.lines.join('  ')}`;
+  if (report.ready) {
+    void vscode.window.showInformationMessage(text);
+    return;
+  }
+  const choice = await vscode.window.showWarningMessage(text, 'Open Settings', 'Install Claude Code');
+  if (choice === 'Open Settings') {
+    await openSettings();
+  } else if (choice === 'Install Claude Code') {
+    await vscode.env.openExternal(vscode.Uri.parse(CLAUDE_CODE_SETUP));
+  }
+}
+
+/** What `<program> --version` prints, or undefined when it does not answer in time. */
+function programVersion(program: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(program, ['--version'], { timeout: 10_000 }, (error, stdout) => resolve(error ? undefined : String(stdout).trim()));
+  });
 }
 
 async function restartDaemon(ctx: CommandContext): Promise<void> {

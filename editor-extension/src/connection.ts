@@ -22,7 +22,7 @@ import {
 } from 'vscode-languageclient/node';
 
 import { ConnectionState } from './model/statusText';
-import { DaemonInfo, Method, WorkDoneProgressValue } from './model/protocol';
+import { DaemonInfo, Method, Notification, WorkDoneProgressValue } from './model/protocol';
 import { batonCandidates } from './model/workspace';
 import { errorMessage } from './model/messages';
 import { readSettings } from './settings';
@@ -46,18 +46,8 @@ export interface ConnectionEvents {
   lost(): void;
 }
 
-/** The methods whose notifications are forwarded. */
-export const FORWARDED_NOTIFICATIONS: readonly string[] = [
-  'baton/taskCreated',
-  'baton/taskUpdated',
-  'baton/taskCompleted',
-  'baton/taskFailed',
-  'baton/discovery',
-  'baton/agentActivity',
-  'baton/runStarted',
-  'baton/runFinished',
-  'baton/stateChanged',
-];
+/** The methods whose notifications are forwarded: every one the protocol has. */
+export const FORWARDED_NOTIFICATIONS: readonly string[] = Object.values(Notification);
 
 export class DaemonConnection implements vscode.Disposable {
   private client: LanguageClient | undefined;
@@ -176,6 +166,13 @@ export class DaemonConnection implements vscode.Disposable {
       }
       throw new Error(message);
     }
+  }
+
+  /** Where the `baton` CLI is, or the places looked in when it is nowhere. */
+  async locateCli(): Promise<{ path: string } | { tried: string[] }> {
+    const candidates = batonCandidates(readSettings().cliPath, this.workspace, process.env);
+    const cli = await findExecutable(candidates);
+    return cli ? { path: cli } : { tried: candidates };
   }
 
   /** The `baton` CLI: the setting, else the first of the usual places that has it. */

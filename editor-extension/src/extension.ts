@@ -45,7 +45,7 @@ export function activate(context: vscode.ExtensionContext): void {
     progress: (value) => store.progress(value),
     connected: () => void sync?.refresh().catch(() => undefined),
     stateChanged: (state, error) => {
-      statusBar.setConnection(state, error);
+      statusBar.setConnection(state, error, connection?.cli);
       recovery?.stateChanged(state);
     },
     lost: () => recovery?.lost(),

@@ -8,6 +8,7 @@ export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private connection: ConnectionState = 'absent';
   private error: string | undefined;
+  private cli: string | undefined;
   private readonly unsubscribe: () => void;
 
   constructor(private readonly store: Store) {
@@ -19,9 +20,10 @@ export class StatusBar implements vscode.Disposable {
     this.item.show();
   }
 
-  setConnection(state: ConnectionState, error?: string): void {
+  setConnection(state: ConnectionState, error?: string, cli?: string): void {
     this.connection = state;
     this.error = error;
+    this.cli = cli;
     this.update();
   }
 
@@ -30,6 +32,7 @@ export class StatusBar implements vscode.Disposable {
     const { text, tooltip } = statusBarText({
       connection: this.connection,
       error: this.error,
+      cli: this.cli,
       runActive: store.runActive,
       counts: store.counts(),
       busyAgents: store.busyAgents(),

@@ -188,6 +188,16 @@ export interface NewTask {
   hints?: string;
 }
 
+/** `baton/editTask`: each member given replaces the task's, the others stay. */
+export interface EditTaskParams {
+  task_id: string;
+  description?: string;
+  priority?: number;
+  dependencies?: string[];
+  context_files?: string[];
+  hints?: string;
+}
+
 export interface RunParams {
   mode: RunMode;
   goal?: string;
@@ -223,6 +233,8 @@ export const Method = {
   getTask: 'baton/getTask',
   cancelTask: 'baton/cancelTask',
   retryTask: 'baton/retryTask',
+  editTask: 'baton/editTask',
+  deleteTask: 'baton/deleteTask',
   listDiscoveries: 'baton/listDiscoveries', // no params
   status: 'baton/status', // no params
   saveState: 'baton/saveState',
@@ -239,6 +251,7 @@ export const Notification = {
   taskUpdated: 'baton/taskUpdated',
   taskCompleted: 'baton/taskCompleted',
   taskFailed: 'baton/taskFailed',
+  taskDeleted: 'baton/taskDeleted',
   discovery: 'baton/discovery',
   agentActivity: 'baton/agentActivity',
   runStarted: 'baton/runStarted',

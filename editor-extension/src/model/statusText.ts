@@ -15,6 +15,8 @@ export interface StatusView {
   connection: ConnectionState;
   /** Why the last connection attempt failed, when it did. */
   error?: string;
+  /** The `baton` CLI the daemon was started with. */
+  cli?: string;
   runActive: boolean;
   counts: ByStatus;
   busyAgents: string[];
@@ -80,7 +82,7 @@ export function statusBarText(view: StatusView): StatusBarText {
     if (agents > 0) {
       lines.push(`Agents at work: ${view.busyAgents.join(', ')}`);
     }
-    lines.push('Click for status.');
+    lines.push(...cliLine(view), 'Click for status.');
     return { text, tooltip: lines.join('\n') };
   }
   const icon = view.counts.failed > 0 ? '$(warning)' : '$(check)';
@@ -92,8 +94,12 @@ export function statusBarText(view: StatusView): StatusBarText {
   if (agents > 0) {
     lines.push(`Holding tasks: ${view.busyAgents.join(', ')}`);
   }
-  lines.push('Click for status.');
+  lines.push(...cliLine(view), 'Click for status.');
   return { text, tooltip: lines.join('\n') };
+}
+
+function cliLine(view: StatusView): string[] {
+  return view.cli ? [`baton: ${view.cli}`] : [];
 }
 
 /** What the Tasks view says above its tasks: the leader at work, or that it may be out of date. */

@@ -78,6 +78,12 @@ export class Store {
     this.changed();
   }
 
+  /** A task that was deleted (it had never started). */
+  removeTask(task: Task): void {
+    this.tasksById.delete(task.id);
+    this.changed();
+  }
+
   addDiscovery(discovery: Discovery): void {
     this.discoveryList.push(discovery);
     this.changed();
@@ -207,6 +213,9 @@ export class Store {
       case Notification.taskCompleted:
       case Notification.taskFailed:
         this.applyTask(params as Task);
+        return 'applied';
+      case Notification.taskDeleted:
+        this.removeTask(params as Task);
         return 'applied';
       case Notification.discovery:
         this.addDiscovery(params as Discovery);

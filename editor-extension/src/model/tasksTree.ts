@@ -25,8 +25,8 @@ export interface TaskNode {
   /** Markdown. */
   tooltip: string;
   /**
-   * For menus: `baton.task status:<status>` plus `cancellable`, `retryable`, `files`
-   * and `log` flags, so that `viewItem =~ /\bretryable\b/` picks the right actions.
+   * For menus: `baton.task status:<status>` plus `cancellable`, `editable`,
+   * `deletable`, `retryable`, `files` and `log` flags, so that `viewItem =~ /\bretryable\b/` picks the right actions.
    */
   contextValue: string;
   /** Changed files (modified, then created), relative to the workspace. */
@@ -108,7 +108,10 @@ export function taskNode(task: Task, now: Date): TaskNode {
   const files = changedFiles(task);
   const flags = [`status:${task.status}`];
   if (!isFinished(task.status)) {
-    flags.push('cancellable');
+    flags.push('cancellable', 'editable');
+  }
+  if (task.status === 'available' && task.attempts === 0) {
+    flags.push('deletable');
   }
   if (task.status === 'failed' || task.status === 'cancelled') {
     flags.push('retryable');

@@ -153,6 +153,13 @@ step('Load State starts the daemon and shows the tasks and discoveries of the fi
   assert.ok(fs.existsSync(path.join(sandbox.workspace, '.baton')), 'the daemon keeps its state in the workspace');
 });
 
+step('Check Setup says what the agents need and where it found it', async () => {
+  await bench.runCommand('Baton: Check Setup');
+  const toast = await bench.waitForNotification(/✓ baton: .*✓ Claude Code: .*fake-claude \(0\.0\.0 \(fake Claude Code\)\)/);
+  assert.match((await toast.innerText()) ?? '', /ANTHROPIC_API_KEY|login/);
+  await bench.clearNotifications();
+});
+
 step('Initialize Goal sets the goal through two input boxes', async () => {
   await bench.runCommand('Baton: Initialize Goal');
   await bench.answer('Initialize Goal (1/2)', 'Greet people in their own language');
@@ -409,4 +416,26 @@ step('a long description at the default sidebar width: the whole first line is t
   await row.hover();
   await bench.page.locator('.monaco-hover, .workbench-hover', { hasText: long }).first().waitFor({ timeout: 10_000 });
   await bench.screenshot('16-long-description-default-width');
+});
+
+step('the Tasks view edits a task that has not finished, and deletes one that never started', async () => {
+  await bench.widenSideBar(620);
+  await bench.contextMenu(await bench.waitForRow('Tasks', 'task-009'), 'Edit Task');
+  await bench.answer('Edit task-009 (1/3)', 'Say goodbye politely');
+  await bench.type('Edit task-009 (2/3)', '12');
+  await bench.refusedWith(/“12” is not a priority/);
+  await bench.answer('Edit task-009 (2/3)', '2');
+  await bench.pickMany('Edit task-009 (3/3)', ['task-008']);
+  await bench.waitForRow('Tasks', 'task-009 Say goodbye politely');
+  const edited = JSON.parse(baton('show', 'task-009', '--json'));
+  assert.equal(edited.description, 'Say goodbye politely');
+  assert.equal(edited.priority, 2);
+  assert.deepEqual(edited.dependencies, ['task-008']);
+
+  await bench.contextMenu(await bench.waitForRow('Tasks', 'task-009'), 'Delete Task');
+  await bench.answerDialog(/Delete task-009 “Say goodbye politely”\?/, 'Delete');
+  await waitUntil(async () => !(await bench.rowsOf('Tasks')).some((row) => row.includes('task-009')), 10_000, 'task-009 to leave the Tasks view');
+  const ids = (JSON.parse(baton('tasks', '--json')) as { id: string }[]).map((task) => task.id);
+  assert.ok(!ids.includes('task-009'), `task-009 is deleted: ${ids}`);
+  await bench.screenshot('17-edited-and-deleted');
 });

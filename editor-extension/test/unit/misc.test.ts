@@ -12,6 +12,7 @@ import {
   taskFailedMessage,
 } from '../../src/model/messages';
 import { tasksViewMessage } from '../../src/model/statusText';
+import { setupReport } from '../../src/model/setup';
 import { runOverrides, Settings } from '../../src/model/settings';
 import { parsePriority, unknownDependencies } from '../../src/model/taskInput';
 import { formatCost, formatDuration } from '../../src/model/format';
@@ -198,4 +199,27 @@ test('the Tasks view says when the leader plans and when it may be out of date',
   assert.equal(tasksViewMessage({ planning: false, stale: false }), undefined);
   assert.equal(tasksViewMessage({ planning: true, stale: false, status: { goal: 'Greet' } }), 'The leader is planning “Greet”…');
   assert.match(tasksViewMessage({ planning: true, stale: true }) ?? '', /may be out of date/);
+});
+
+test('Check Setup says what is there and what to do about what is not', () => {
+  const ready = setupReport({
+    agentCommand: 'claude',
+    agentPath: '/usr/bin/claude',
+    agentVersion: '2.0.1 (Claude Code)\n',
+    apiKey: true,
+    login: false,
+    baton: { path: '/home/me/.cargo/bin/baton' },
+  });
+  assert.equal(ready.ready, true);
+  assert.deepEqual(ready.lines, [
+    '✓ baton: /home/me/.cargo/bin/baton',
+    '✓ Claude Code: /usr/bin/claude (2.0.1 (Claude Code))',
+    '✓ ANTHROPIC_API_KEY is set',
+  ]);
+  const missing = setupReport({ agentCommand: 'claude', apiKey: false, login: false, baton: { tried: ['/usr/bin/baton', '/home/me/.cargo/bin/baton'] } });
+  assert.equal(missing.ready, false);
+  assert.match(missing.lines[0], /^✗ baton was not found \(looked for \/usr\/bin\/baton, \/home\/me\/\.cargo\/bin\/baton\)/);
+  assert.match(missing.lines[1], /^✗ the agents' program “claude” was not found; install Claude Code/);
+  assert.match(missing.lines[2], /^✗ no ANTHROPIC_API_KEY/);
+  assert.equal(setupReport({ agentCommand: 'claude', agentPath: '/c', apiKey: false, login: true, baton: { path: '/b' } }).ready, true);
 });

@@ -54,3 +54,17 @@ test('a workspace without baton invites to begin, and a failed start says why', 
 test('the progress line counts cancelled tasks too', () => {
   assert.equal(progressLine({ ...none, done: 1, cancelled: 2 }), '1/3 done, 2 cancelled');
 });
+
+test('the tooltip names the baton CLI in use, and every path tried when none was found', () => {
+  const counts = { available: 0, claimed: 0, in_progress: 0, done: 0, failed: 0, cancelled: 0 };
+  const idle = statusBarText({ connection: 'connected', runActive: false, counts, busyAgents: [], cli: '/home/me/.cargo/bin/baton' });
+  assert.match(idle.tooltip, /^baton: \/home\/me\/\.cargo\/bin\/baton$/m);
+  const missing = statusBarText({
+    connection: 'absent',
+    runActive: false,
+    counts,
+    busyAgents: [],
+    error: 'the baton CLI was not found; install it (`cargo install --path cli`) or set “baton.path”. Looked for: /usr/bin/baton, /home/me/.cargo/bin/baton',
+  });
+  assert.match(missing.tooltip, /Looked for: \/usr\/bin\/baton, \/home\/me\/\.cargo\/bin\/baton/);
+});

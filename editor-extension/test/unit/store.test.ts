@@ -75,3 +75,26 @@ test('busy agents: started and not finished, or holding a task', () => {
   store.applyNotification('baton/taskCompleted', task({ id: 'task-001', status: 'done', claimed_by: 'outside' }));
   assert.deepEqual(store.busyAgents(), []);
 });
+
+test('a deleted task leaves the mirror', () => {
+  const store = new Store();
+  store.reset({ status: status(), tasks: [task({ id: 'task-001' }), task({ id: 'task-002' })], discoveries: [] });
+  assert.equal(store.applyNotification('baton/taskDeleted', task({ id: 'task-001' })), 'applied');
+  assert.deepEqual(
+    store.tasks.map((t) => t.id),
+    ['task-002'],
+  );
+});
+
+test('while the leader plans with no task yet, the mirror says so; a lost daemon makes it stale', () => {
+  const store = new Store();
+  store.reset({ status: status(), tasks: [], discoveries: [] });
+  store.applyNotification('baton/runStarted', { mode: 'leader', goal: 'Greet' });
+  assert.equal(store.planning, true);
+  store.applyNotification('baton/taskCreated', task({ id: 'task-001' }));
+  assert.equal(store.planning, false);
+  store.setStale(true);
+  assert.equal(store.stale, true);
+  store.reset({ status: status(), tasks: [], discoveries: [] });
+  assert.equal(store.stale, false, 'a fresh fetch is current again');
+});

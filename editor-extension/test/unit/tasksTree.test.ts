@@ -90,11 +90,13 @@ test('menus are offered by what a task allows', () => {
       task({ id: 'task-001', status: 'available' }),
       task({ id: 'task-002', status: 'failed', attempts: 1, result: result({ error: 'boom' }) }),
       task({ id: 'task-003', status: 'done', attempts: 1, result: result({ files_created: ['a.txt'] }) }),
+      task({ id: 'task-004', status: 'in_progress', attempts: 1, claimed_by: 'worker-1' }),
     ],
     now,
   ).flatMap((group) => group.tasks);
   const flags = Object.fromEntries(nodes.map((node) => [node.id, node.contextValue]));
-  assert.equal(flags['task-001'], 'baton.task status:available cancellable');
+  assert.equal(flags['task-001'], 'baton.task status:available cancellable editable deletable');
+  assert.equal(flags['task-004'], 'baton.task status:in_progress cancellable editable log');
   assert.equal(flags['task-002'], 'baton.task status:failed retryable log');
   assert.equal(flags['task-003'], 'baton.task status:done files log');
 });
