@@ -257,11 +257,16 @@ function pickDependencies(title: string, tasks: Task[], of?: Task): Promise<stri
     pick.selectedItems = items.filter((item) => of?.dependencies.includes(item.value));
     let chosen: string[] | undefined;
     const problem = (): string | undefined => unknownDependencies(pick.value, candidates);
+    let shown: string | undefined;
     pick.onDidChangeValue(() => {
       const message = problem();
-      const selected = pick.selectedItems;
+      if (message === shown) {
+        return;
+      }
+      shown = message;
+      const selected = pick.selectedItems.filter((item) => item.value !== '');
       pick.items = message ? [...items, { label: `$(error) ${message}`, value: '', alwaysShow: true }] : items;
-      pick.selectedItems = selected.filter((item) => item.value !== '');
+      pick.selectedItems = selected;
     });
     pick.onDidAccept(() => {
       if (problem()) {

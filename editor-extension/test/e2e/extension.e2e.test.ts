@@ -186,6 +186,7 @@ step('Add Task asks for description, priority, dependencies, context files and h
   await bench.type('Add Task (3/5)', 'task-099');
   await bench.refusedWith(/task-099 matches no task to depend on/);
   await bench.type('Add Task (3/5)', '');
+  await bench.quickInput().locator('.monaco-list-row', { hasText: 'matches no task' }).waitFor({ state: 'hidden', timeout: 10_000 });
   await bench.pickMany('Add Task (3/5)', ['task-001']);
   await bench.pickMany('Add Task (4/5)', ['README.md']);
   await bench.answer('Add Task (5/5)', 'Cover the default language');
