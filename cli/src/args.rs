@@ -141,6 +141,12 @@ pub enum Command {
 
     /// Run the plan with agents, show their progress, and print the result (exits 1
     /// when a task failed)
+    #[command(
+        after_help = "Agents get this shell's ANTHROPIC_*, CLAUDE_*, cloud-provider and proxy \
+                      variables, sent with the run and never written to disk. In a git \
+                      repository the run first brings your current branch into the \
+                      integration branch, so agents start from your latest commits."
+    )]
     #[command(group = clap::ArgGroup::new("mode").args(["leader", "predefined"]))]
     Run {
         /// The goal; it replaces the current one, and a leader plans it
@@ -149,7 +155,7 @@ pub enum Command {
         /// or when no task is waiting)
         #[arg(long)]
         leader: bool,
-        /// Run the tasks already added, without planning
+        /// Run the tasks already added, without planning (says so when none waits)
         #[arg(long)]
         predefined: bool,
         /// Start the run and return at once; `baton status` and `baton watch` follow it
@@ -168,10 +174,12 @@ pub enum Command {
     },
 
     /// Bring the integration branch (the finished tasks' work) into your current
-    /// branch: a fast-forward when possible, else a merge
+    /// branch: a fast-forward when possible, else a merge; says when there is
+    /// nothing to merge
     Merge,
 
-    /// Start handing ready tasks to agents
+    /// Start handing ready tasks to agents and return at once, like `run
+    /// --predefined --detach` (agents get this shell's ANTHROPIC_* and the rest)
     Start,
 
     /// Stop handing out tasks and end every running agent; their tasks go back to

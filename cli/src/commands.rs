@@ -193,7 +193,23 @@ pub async fn run(cli: Cli) -> Result<()> {
             session.show(&merged, |merged| merged.message.clone())
         }
         Command::Start => {
-            let status = session.request::<methods::Start>(&()).await?;
+            // `baton/run` rather than `baton/start`, so that agents get this shell's
+            // ANTHROPIC_* and the rest.
+            let status = session.request::<methods::GetStatus>(&()).await?;
+            if status.run.is_none() {
+                if crate::run::waiting(&status.progress.by_status) == 0 {
+                    return session.show(&status, |_| crate::run::NOTHING_TO_RUN.into());
+                }
+                let params = methods::RunParams {
+                    mode: baton_protocol::RunMode::Predefined,
+                    goal: None,
+                    wait: false,
+                    overrides: None,
+                    env: Some(baton_protocol::AgentEnv::from_process()),
+                };
+                session.request::<methods::Run>(&params).await?;
+            }
+            let status = session.request::<methods::GetStatus>(&()).await?;
             session.show(&status, |status| {
                 format!("started  {}", render::progress(&status.progress))
             })

@@ -355,15 +355,21 @@ pub fn event(event: &Event) -> String {
             one_line(&discovery(found))
         ),
         Event::AgentActivity(activity) => agent_activity(activity),
-        Event::RunStarted(started) => format!(
-            "{} ({}) {}",
-            style("run started").bold(),
-            match started.mode {
-                RunMode::Leader => "leader planning",
-                RunMode::Predefined => "predefined tasks",
-            },
-            one_line(&started.goal)
-        ),
+        Event::RunStarted(started) => {
+            let mut line = format!(
+                "{} ({}) {}",
+                style("run started").bold(),
+                match started.mode {
+                    RunMode::Leader => "leader planning",
+                    RunMode::Predefined => "predefined tasks",
+                },
+                one_line(&started.goal)
+            );
+            for note in &started.notes {
+                line.push_str(&format!("\n  {}", one_line(note)));
+            }
+            line
+        }
         Event::RunFinished(result) => run_finished(result),
         Event::StateChanged(StateChange { reason }) => {
             let what = match reason {

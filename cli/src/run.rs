@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use baton_protocol::methods::{self, RunParams, TaskLogParams, TaskRef};
-use baton_protocol::{ConnectConfig, Event, RunMode, TaskId, TaskStatus};
+use baton_protocol::{AgentEnv, ByStatus, ConnectConfig, Event, RunMode, TaskId, TaskStatus};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::commands::{CommandError, Session};
@@ -40,11 +40,18 @@ pub async fn run(
             _ => RunMode::Predefined,
         }
     };
+    if mode == RunMode::Predefined {
+        let status = client.request::<methods::GetStatus>(&()).await?;
+        if status.run.is_none() && waiting(&status.progress.by_status) == 0 {
+            return session.show(&status, |_| NOTHING_TO_RUN.into());
+        }
+    }
     let params = RunParams {
         mode,
         goal,
         wait: !detach,
         overrides: None,
+        env: Some(AgentEnv::from_process()),
     };
     if detach {
         client.request::<methods::Run>(&params).await?;
@@ -90,6 +97,15 @@ pub async fn run(
     }
 }
 
+/// What `baton run --predefined` says when no task waits.
+pub const NOTHING_TO_RUN: &str =
+    "nothing to run: no task waits (`baton add` adds one, `baton retry ID` reopens a failed one)";
+
+/// Tasks not finished yet.
+pub fn waiting(counts: &ByStatus) -> usize {
+    counts.available + counts.claimed + counts.in_progress
+}
+
 /// What `baton run` knows of the tasks, from the events it sees.
 struct Board {
     statuses: HashMap<TaskId, TaskStatus>,
@@ -111,7 +127,7 @@ impl Board {
             Event::AgentActivity(activity) if activity.kind != "finished" => {
                 Some(render::event(event))
             }
-            Event::Discovery(_) => Some(render::event(event)),
+            Event::Discovery(_) | Event::RunStarted(_) => Some(render::event(event)),
             _ => None,
         }
     }

@@ -2,6 +2,7 @@
 //! notification, the errors, and the client that finds, starts and talks to a
 //! workspace's daemon. The daemon, the CLI, the MCP bridge and the tests share it.
 
+pub mod agent_env;
 pub mod client;
 pub mod error;
 pub mod framing;
@@ -12,6 +13,7 @@ pub mod private;
 pub mod timestamp;
 pub mod workspace;
 
+pub use agent_env::AgentEnv;
 pub use client::{Client, ClientError, ConnectConfig, VERSION};
 pub use error::{BatonError, ErrorCause, ErrorKind};
 pub use methods::Event;

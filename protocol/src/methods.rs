@@ -5,6 +5,7 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::model::*;
+use crate::AgentEnv;
 
 /// A request: a method name with its parameter and result types.
 pub trait Request {
@@ -407,6 +408,10 @@ pub struct RunParams {
     /// as it is: an editor's own settings apply to the runs it starts and to no other.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<ConfigPatch>,
+    /// The variables agents need to reach the model, from the client's environment;
+    /// absent, agents get the daemon's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<AgentEnv>,
 }
 
 fn yes() -> bool {
@@ -538,6 +543,10 @@ pub struct AgentActivity {
 pub struct RunStarted {
     pub mode: RunMode,
     pub goal: String,
+    /// What the run starts from, one sentence each: the user's branch brought into
+    /// the integration branch, uncommitted changes agents will not see.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

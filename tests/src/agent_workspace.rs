@@ -58,12 +58,7 @@ impl AgentWorkspace {
         command
             .arg("--workspace")
             .arg(self.root())
-            // Not IS_SANDBOX: agents get exactly the permissions baton gives them.
-            .envs(
-                claude_env(self.model.url(), self.home.path())
-                    .into_iter()
-                    .filter(|(name, _)| *name != "IS_SANDBOX"),
-            )
+            .envs(self.model_env())
             .env("BATON_CLI", bin_dir().join("baton"))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -86,6 +81,29 @@ impl AgentWorkspace {
             .await
             .expect("the agent is configured");
         client
+    }
+
+    /// Runs `baton -C <workspace> ARGS` from a shell that has the model server's
+    /// address and key, as a user's shell has theirs: a run sends them to its agents.
+    pub fn baton(&self, args: &[&str]) -> std::process::Output {
+        Command::new(bin_dir().join("baton"))
+            .arg("-C")
+            .arg(self.root())
+            .args(args)
+            .envs(self.model_env())
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("baton runs")
+    }
+
+    /// What `claude` needs here, but for IS_SANDBOX: agents get exactly the
+    /// permissions baton gives them.
+    fn model_env(&self) -> Vec<(&'static str, String)> {
+        claude_env(self.model.url(), self.home.path())
+            .into_iter()
+            .filter(|(name, _)| *name != "IS_SANDBOX")
+            .collect()
     }
 
     /// Another client of the running daemon.
@@ -141,6 +159,7 @@ pub async fn run(client: &Client, mode: RunMode) -> RunResult {
             goal: None,
             wait: true,
             overrides: None,
+            env: None,
         }),
     )
     .await
@@ -157,6 +176,7 @@ pub async fn start_run(client: &Client) {
             goal: None,
             wait: false,
             overrides: None,
+            env: None,
         })
         .await
         .expect("the run starts");

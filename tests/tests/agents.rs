@@ -168,6 +168,7 @@ async fn the_leader_plans_with_dependencies_by_the_ids_it_got_back() {
             goal: Some(goal),
             wait: true,
             overrides: None,
+            env: None,
         }),
     )
     .await
@@ -415,7 +416,7 @@ async fn baton_run_prints_the_result_and_exits_1_when_a_task_failed_and_logs_sho
     )
     .await;
 
-    let output = agents.workspace.baton(&["run", "--predefined"]);
+    let output = agents.baton(&["run", "--predefined"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
@@ -610,6 +611,7 @@ async fn settings_sent_with_a_run_govern_that_run_and_leave_the_configuration() 
             goal: None,
             wait: true,
             overrides: Some(overrides),
+            env: None,
         }),
     )
     .await

@@ -507,6 +507,7 @@ async fn errors_an_editor_offers_its_own_remedy_for_say_what_they_are_about() {
         goal: None,
         wait: false,
         overrides: None,
+        env: None,
     };
     let cause = |result: Result<Option<RunResult>, ClientError>| match result {
         Err(ClientError::Baton(err)) => err.cause,

@@ -216,6 +216,7 @@ async fn worktree_isolation_outside_a_git_repository_is_refused_with_what_to_do(
             goal: None,
             wait: true,
             overrides: None,
+            env: None,
         })
         .await;
     let Err(ClientError::Baton(err)) = refused else {
@@ -354,6 +355,7 @@ async fn a_second_run_is_refused_and_leaves_the_running_tasks_alone() {
             goal: Some("another goal".into()),
             wait: true,
             overrides: None,
+            env: None,
         })
         .await;
     let Err(ClientError::Baton(err)) = refused else {

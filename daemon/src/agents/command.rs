@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use baton_protocol::Config;
+use baton_protocol::{agent_env, AgentEnv, Config};
 use serde_json::json;
+
+use super::process::Environment;
 
 /// Tools the leader may use: it explores and plans, it does not change files.
 const LEADER_TOOLS: [&str; 3] = ["Read", "Glob", "Grep"];
@@ -99,10 +101,29 @@ pub fn baton_cli() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("baton"))
 }
 
-/// Environment every agent gets on top of the daemon's own (which carries
-/// ANTHROPIC_BASE_URL, keys and the rest through).
-pub fn environment(workspace: &Path, agent_id: &str, task: Option<&str>) -> Vec<(String, String)> {
-    let mut env = vec![
+/// An agent's environment: the daemon's own, with the variables Claude Code reads
+/// to reach the model taken from the client that started the run when it sent them
+/// (the daemon's own then do not pass), and baton's markers.
+pub fn environment(
+    workspace: &Path,
+    agent_id: &str,
+    task: Option<&str>,
+    client: Option<&AgentEnv>,
+) -> Environment {
+    let mut set = Vec::new();
+    let mut unset = Vec::new();
+    if let Some(client) = client {
+        unset = std::env::vars()
+            .map(|(name, _)| name)
+            .filter(|name| agent_env::passes(name) && client.get(name).is_none())
+            .collect();
+        set.extend(
+            client
+                .vars()
+                .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        );
+    }
+    set.extend([
         (
             super::process::WORKSPACE_MARKER.into(),
             workspace.display().to_string(),
@@ -110,11 +131,11 @@ pub fn environment(workspace: &Path, agent_id: &str, task: Option<&str>) -> Vec<
         ("BATON_AGENT_ID".into(), agent_id.into()),
         // MCP tools stay loaded rather than deferred behind a tool search.
         ("ENABLE_TOOL_SEARCH".into(), "false".into()),
-    ];
+    ]);
     if let Some(task) = task {
-        env.push(("BATON_TASK_ID".into(), task.into()));
+        set.push(("BATON_TASK_ID".into(), task.into()));
     }
-    env
+    Environment { set, unset }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ mod snapshot;
 mod stream;
 pub mod worktrees;
 
-pub use runtime::{already_running, Runtime};
+pub use runtime::{already_running, waiting, Runtime};
 
 use std::path::Path;
 

@@ -26,12 +26,33 @@ pub struct Launch {
     pub program: String,
     pub args: Vec<String>,
     pub cwd: PathBuf,
-    pub env: Vec<(String, String)>,
+    pub env: Environment,
     /// Where the raw stream is appended.
     pub log: PathBuf,
     pub timeout: Duration,
     /// Unique for this process: the value of [`RUN_MARKER`].
     pub run_id: String,
+}
+
+/// What an agent's environment changes from the daemon's.
+#[derive(Clone, Default)]
+pub struct Environment {
+    pub set: Vec<(String, String)>,
+    /// Variables of the daemon's own environment the agent does not get.
+    pub unset: Vec<String>,
+}
+
+/// Names only: the client's variables hold keys.
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field(
+                "set",
+                &self.set.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .field("unset", &self.unset)
+            .finish()
+    }
 }
 
 /// How an agent process ended.
@@ -56,10 +77,13 @@ pub async fn run(
     mut on_event: impl FnMut(StreamEvent),
 ) -> Ending {
     let mut command = tokio::process::Command::new(&launch.program);
+    for name in &launch.env.unset {
+        command.env_remove(name);
+    }
     command
         .args(&launch.args)
         .current_dir(&launch.cwd)
-        .envs(launch.env.iter().map(|(key, value)| (key, value)))
+        .envs(launch.env.set.iter().map(|(key, value)| (key, value)))
         .env(RUN_MARKER, &launch.run_id)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -13,14 +13,14 @@ use std::time::Duration;
 
 use baton_protocol::methods::{AgentActivity, ConfigPatch, RunStarted};
 use baton_protocol::{
-    AgentStatus, BatonError, Config, ErrorCause, Event, RunMode, RunResult, RunStatus, Status,
-    Task, TaskId, TaskResult, TaskStatus, Usage, Workspace,
+    AgentEnv, AgentStatus, BatonError, Config, ErrorCause, Event, RunMode, RunResult, RunStatus,
+    Status, Task, TaskId, TaskResult, TaskStatus, Usage, Workspace,
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
 use super::command::{self, Role};
-use super::process::{self, Ending, Launch};
+use super::process::{self, Ending, Environment, Launch};
 use super::prompts::{self, PromptValues};
 use super::snapshot::Snapshot;
 use super::stream::{clip, StreamEvent};
@@ -76,6 +76,9 @@ struct Run {
     /// Set when the leader failed before adding any task: nothing more will come.
     leader_error: Option<String>,
     finishing: bool,
+    /// The variables the client that started the run sent for its agents; kept in
+    /// memory only.
+    env: Option<AgentEnv>,
     result: watch::Sender<Option<RunResult>>,
 }
 
@@ -130,9 +133,15 @@ impl Runtime {
         tokio::spawn(runtime.clone().watch_tasks());
         if orchestrator.read(Board::is_running) {
             tracing::info!("resuming the run that was going when the daemon stopped");
-            let _ = runtime
-                .begin(RunMode::Predefined, ConfigPatch::default())
+            let resumed = runtime
+                .begin(RunMode::Predefined, ConfigPatch::default(), None)
                 .await;
+            if let Err(err) = resumed {
+                tracing::warn!("the run that was going does not resume: {err}");
+                let _ = orchestrator
+                    .apply(|board, now| Ok(((), board.set_running(false, now))))
+                    .await;
+            }
         }
         runtime
     }
@@ -141,15 +150,17 @@ impl Runtime {
         self.state.lock().expect("runtime lock")
     }
 
-    /// Starts a run with `overrides` over the configuration for this run only; with
-    /// `wait`, answers its result when it ends.
+    /// Starts a run with `overrides` over the configuration for this run only, whose
+    /// agents get `env` (the daemon's own environment when absent); with `wait`,
+    /// answers its result when it ends.
     pub async fn run(
         self: &Arc<Self>,
         mode: RunMode,
         wait: bool,
         overrides: ConfigPatch,
+        env: Option<AgentEnv>,
     ) -> Result<Option<RunResult>, BatonError> {
-        let mut result = self.begin(mode, overrides).await?;
+        let mut result = self.begin(mode, overrides, env).await?;
         if !wait {
             return Ok(None);
         }
@@ -164,6 +175,7 @@ impl Runtime {
         self: &Arc<Self>,
         mode: RunMode,
         overrides: ConfigPatch,
+        env: Option<AgentEnv>,
     ) -> Result<watch::Receiver<Option<RunResult>>, BatonError> {
         self.check_overrides(&overrides)?;
         let goal = self.orchestrator.read(|board| board.goal().to_owned());
@@ -176,7 +188,19 @@ impl Runtime {
         if self.is_busy() {
             return Err(already_running());
         }
+        if mode == RunMode::Predefined && self.orchestrator.read(waiting) == 0 {
+            return Err(BatonError::orchestration(
+                "nothing to run: no task waits; `baton add` adds one, `baton retry ID` reopens a failed one",
+            ));
+        }
         let isolation = self.isolation().await?;
+        let notes = match &isolation {
+            Isolation::Worktrees(worktrees) => worktrees
+                .start_from_checkout()
+                .await
+                .map_err(worktree_error)?,
+            Isolation::Shared => Vec::new(),
+        };
         let (finished_before, discoveries_before) = self.orchestrator.read(|board| {
             let finished = board
                 .tasks(None)
@@ -206,6 +230,7 @@ impl Runtime {
                 leader_running: mode == RunMode::Leader,
                 leader_error: None,
                 finishing: false,
+                env,
                 result: sender,
             });
         }
@@ -213,7 +238,7 @@ impl Runtime {
             .apply(|board, now| Ok(((), board.set_running(true, now))))
             .await?;
         self.orchestrator
-            .announce(vec![Event::RunStarted(RunStarted { mode, goal })]);
+            .announce(vec![Event::RunStarted(RunStarted { mode, goal, notes })]);
         if mode == RunMode::Leader {
             tokio::spawn(self.clone().lead());
         }
@@ -261,11 +286,27 @@ impl Runtime {
         }
     }
 
-    /// Brings the integration branch into the user's current branch.
+    /// Brings the integration branch into the user's current branch; says so when
+    /// there is nothing to merge, changing nothing.
     pub async fn merge(&self) -> Result<String, BatonError> {
         let branch = self
             .orchestrator
             .read(|board| board.config().integration_branch.clone());
+        if !self.workspace.root().join(".git").exists() {
+            return Ok(
+                "nothing to merge: this workspace is not a git repository, so agents \
+                       work in it directly and their changes are already there"
+                    .into(),
+            );
+        }
+        let exists = Worktrees::has_branch(self.workspace.root(), &branch)
+            .await
+            .map_err(|err| BatonError::invalid(err.to_string()))?;
+        if !exists {
+            return Ok(format!(
+                "nothing to merge: there is no {branch} branch yet; a run makes it"
+            ));
+        }
         let worktrees = Worktrees::open(&self.workspace, &branch)
             .await
             .map_err(worktree_error)?;
@@ -505,7 +546,7 @@ impl Runtime {
                 mcp_path.as_deref(),
             ),
             cwd,
-            env: command::environment(self.workspace.root(), &agent_id, Some(task.id.as_str())),
+            env: self.agent_environment(&agent_id, Some(&task.id)),
             log: self.workspace.task_log(&task.id),
             timeout: Duration::from_secs(config.task_timeout),
             run_id: format!(
@@ -681,9 +722,7 @@ impl Runtime {
                     .await;
                 return;
             }
-            Ending::Result { result, .. } => {
-                format!("the agent reported an error ({}): {}", result.subtype, clip(&result.output, 400))
-            }
+            Ending::Result { result, .. } => result.failure(),
             Ending::Fault(reason) if reason.contains(".claude.json") => format!(
                 "{reason}; Claude Code's ~/.claude.json looks damaged (agents that start at \
                  the same moment can do that): check that it is valid JSON, then retry"
@@ -770,7 +809,7 @@ impl Runtime {
             program: config.agent_command.clone(),
             args: command::arguments(&config, Role::Leader, &prompt, mcp_path.as_deref()),
             cwd: self.workspace.root().to_owned(),
-            env: command::environment(self.workspace.root(), agent_id, None),
+            env: self.agent_environment(agent_id, None),
             log: self.workspace.leader_log(),
             timeout: Duration::from_secs(config.task_timeout),
             run_id: format!(
@@ -788,10 +827,7 @@ impl Runtime {
         }
         let failure = match ending {
             Ending::Result { result, .. } if !result.is_error => None,
-            Ending::Result { result, .. } => Some(format!(
-                "the leader reported an error: {}",
-                clip(&result.output, 300)
-            )),
+            Ending::Result { result, .. } => Some(format!("the leader: {}", result.failure())),
             Ending::Fault(reason) => Some(reason),
             Ending::TimedOut => Some("the leader ran past task_timeout".into()),
             Ending::Stopped => None,
@@ -911,7 +947,7 @@ impl Runtime {
                 None,
             ),
             cwd: self.workspace.root().to_owned(),
-            env: command::environment(self.workspace.root(), "leader", None),
+            env: self.agent_environment("leader", None),
             log: self.workspace.summary_log(),
             timeout: SUMMARY_TIMEOUT.min(Duration::from_secs(config.task_timeout)),
             run_id: format!(
@@ -988,6 +1024,18 @@ impl Runtime {
                 None
             }
         }
+    }
+
+    /// One agent's environment, with the variables the run's client sent.
+    fn agent_environment(&self, agent_id: &str, task: Option<&TaskId>) -> Environment {
+        let state = self.state();
+        let client = state.run.as_ref().and_then(|run| run.env.as_ref());
+        command::environment(
+            self.workspace.root(),
+            agent_id,
+            task.map(TaskId::as_str),
+            client,
+        )
     }
 
     /// Where a task's agent log is: every attempt's stream, one event per line.
@@ -1098,6 +1146,12 @@ fn task_lines(tasks: &[Task]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// How many tasks have not finished: waiting, claimed or in progress.
+pub fn waiting(board: &Board) -> usize {
+    let counts = board.counts();
+    counts.available + counts.claimed + counts.in_progress
 }
 
 fn count(tasks: &[Task], status: TaskStatus) -> usize {

@@ -33,6 +33,31 @@ pub struct AgentResult {
     pub usage: Usage,
     pub session_id: Option<String>,
     pub permission_denials: Vec<String>,
+    /// `api_error` when a call to the model failed (`completed` otherwise).
+    pub terminal_reason: String,
+    /// The model API's HTTP status for such a failure, when there was an answer.
+    pub api_error_status: Option<u64>,
+}
+
+impl AgentResult {
+    /// Why an agent that reported an error failed, naming the cause and what to do.
+    pub fn failure(&self) -> String {
+        let said = clip(self.output.trim(), 400);
+        match (self.terminal_reason.as_str(), self.api_error_status) {
+            ("api_error", None | Some(401) | Some(403)) => format!(
+                "Claude Code could not use the model API: {said}; agents take ANTHROPIC_API_KEY \
+                 and the other variables Claude Code reads from the shell that starts the run: \
+                 set them there (or log in with `claude`), then `baton retry` the task"
+            ),
+            ("api_error", Some(status)) => {
+                format!("the model API refused a request (HTTP {status}): {said}")
+            }
+            _ if !self.subtype.is_empty() && self.subtype != "success" => {
+                format!("the agent stopped ({}): {said}", self.subtype)
+            }
+            _ => format!("the agent ended with an error: {said}"),
+        }
+    }
 }
 
 /// Reads one line. Blank lines mean nothing; a line that is not JSON is an error
@@ -147,6 +172,11 @@ fn result(event: &Value) -> AgentResult {
                 format!("{tool}: {}", tool_detail(&denial["tool_input"]))
             })
             .collect(),
+        terminal_reason: event["terminal_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        api_error_status: event["api_error_status"].as_u64(),
     }
 }
 

@@ -30,6 +30,12 @@ pub enum WorktreeError {
     NoCommit,
     #[error("the integration branch {branch} is checked out in {}; switch that checkout to another branch so baton can move it", path.display())]
     CheckedOut { branch: String, path: PathBuf },
+    #[error("bringing {branch} into {integration} conflicts in {}; no agent started. Merge {integration} into {branch} in your checkout (`git merge {integration}`), resolve the conflicts and commit, then run again", paths.join(", "))]
+    CheckoutConflict {
+        branch: String,
+        integration: String,
+        paths: Vec<String>,
+    },
     #[error("merging {task} into {integration} conflicts in {}; its work is kept on branch {branch}", paths.join(", "))]
     Conflict {
         task: TaskId,
@@ -136,6 +142,13 @@ impl Worktrees {
             self.set_aside(&TaskId(name)).await?;
         }
         Ok(())
+    }
+
+    /// Whether `repo` has the branch `name` (git or not).
+    pub async fn has_branch(repo: &Path, name: &str) -> Result<bool, WorktreeError> {
+        let reference = format!("refs/heads/{name}");
+        let args = ["rev-parse", "--verify", "--quiet", &reference];
+        Ok(git::run(repo, &args).await?.ok)
     }
 
     pub fn branch(&self, task: &TaskId) -> String {
@@ -304,62 +317,134 @@ impl Worktrees {
             // Nothing new on the branch: already merged, or no change at all.
             return Ok(changes);
         }
-        let merged = git::run(
-            repo,
-            &[
-                "merge-tree",
-                "--write-tree",
-                "--name-only",
-                "--no-messages",
-                &tip,
-                &work,
-            ],
-        )
-        .await?;
-        let mut lines = merged.stdout.lines();
-        let tree = lines.next().unwrap_or_default().to_owned();
-        match merged.code {
-            Some(0) => {}
-            Some(1) => {
+        let tree = match self.three_way(&tip, &work).await? {
+            Merged::Clean(tree) => tree,
+            Merged::Conflict(paths) => {
                 return Err(WorktreeError::Conflict {
                     task: task.clone(),
                     integration: self.integration.clone(),
                     branch: branch.into(),
-                    paths: lines
-                        .take_while(|line| !line.is_empty())
-                        .map(String::from)
-                        .collect(),
+                    paths,
                 });
             }
-            _ => {
-                return Err(GitError::Failed {
-                    command: "merge-tree".into(),
-                    dir: repo.clone(),
-                    message: merged.stderr.trim().into(),
-                }
-                .into());
-            }
+        };
+        self.commit_merge(&tree, &tip, &work, &format!("Merge {subject}"))
+            .await?;
+        Ok(changes)
+    }
+
+    /// Merges two commits without a checkout: the merged tree, or the conflicting paths.
+    async fn three_way(&self, ours: &str, theirs: &str) -> Result<Merged, GitError> {
+        let args = [
+            "merge-tree",
+            "--write-tree",
+            "--name-only",
+            "--no-messages",
+            ours,
+            theirs,
+        ];
+        let merged = git::run(&self.repo, &args).await?;
+        let mut lines = merged.stdout.lines();
+        let tree = lines.next().unwrap_or_default().to_owned();
+        match merged.code {
+            Some(0) => Ok(Merged::Clean(tree)),
+            Some(1) => Ok(Merged::Conflict(
+                lines
+                    .take_while(|line| !line.is_empty())
+                    .map(String::from)
+                    .collect(),
+            )),
+            _ => Err(GitError::Failed {
+                command: "merge-tree".into(),
+                dir: self.repo.clone(),
+                message: merged.stderr.trim().into(),
+            }),
         }
-        let message = format!("Merge {subject}");
+    }
+
+    /// Commits a merged tree on the integration branch, moving it from `tip` only if
+    /// it is still there (compare-and-swap).
+    async fn commit_merge(
+        &self,
+        tree: &str,
+        tip: &str,
+        work: &str,
+        message: &str,
+    ) -> Result<(), GitError> {
         let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
-        args.extend([
-            "commit-tree",
-            &tree,
-            "-p",
-            &tip,
-            "-p",
-            &work,
-            "-m",
-            &message,
-        ]);
-        let commit = git::ok(repo, &args).await?;
+        args.extend(["commit-tree", tree, "-p", tip, "-p", work, "-m", message]);
+        let commit = git::ok(&self.repo, &args).await?;
         let reference = format!("refs/heads/{}", self.integration);
         git::ok(
-            repo,
-            &["update-ref", "-m", &message, &reference, &commit, &tip],
+            &self.repo,
+            &["update-ref", "-m", message, &reference, &commit, tip],
         )
         .await?;
-        Ok(changes)
+        Ok(())
+    }
+
+    /// At a run's start, brings the user's current branch into the integration
+    /// branch (a fast-forward when it can, else a merge), so agents start from the
+    /// user's latest commits. Answers what it did, and says when the checkout has
+    /// uncommitted changes agents will not see, one sentence each. A conflict changes
+    /// nothing and is the error.
+    pub async fn start_from_checkout(&self) -> Result<Vec<String>, WorktreeError> {
+        let _one_at_a_time = self.merging.lock().await;
+        let repo = &self.repo;
+        let current = git::run(repo, &["symbolic-ref", "--quiet", "--short", "HEAD"]).await?;
+        let branch = match current.ok {
+            true => current.stdout.trim().to_owned(),
+            false => "HEAD".to_owned(),
+        };
+        let head = git::ok(repo, &["rev-parse", "HEAD"]).await?;
+        let reference = format!("refs/heads/{}", self.integration);
+        let tip = git::ok(repo, &["rev-parse", &reference]).await?;
+        let new = git::ok(repo, &["rev-list", "--count", &format!("{tip}..{head}")])
+            .await?
+            .parse::<usize>()
+            .unwrap_or_default();
+        let mut notes = Vec::new();
+        let commits = plural(new, "new commit");
+        if new > 0 && git::ok(repo, &["merge-base", &tip, &head]).await? == tip {
+            let message = format!("baton: fast-forward to {branch}");
+            git::ok(
+                repo,
+                &["update-ref", "-m", &message, &reference, &head, &tip],
+            )
+            .await?;
+            notes.push(format!(
+                "{} fast-forwarded to {branch} ({commits})",
+                self.integration
+            ));
+        } else if new > 0 {
+            let tree = match self.three_way(&tip, &head).await? {
+                Merged::Clean(tree) => tree,
+                Merged::Conflict(paths) => {
+                    return Err(WorktreeError::CheckoutConflict {
+                        branch,
+                        integration: self.integration.clone(),
+                        paths,
+                    });
+                }
+            };
+            let message = format!("Merge {branch} into {}", self.integration);
+            self.commit_merge(&tree, &tip, &head, &message).await?;
+            notes.push(format!(
+                "{branch} merged into {} ({commits})",
+                self.integration
+            ));
+        }
+        let status = git::ok(repo, &["status", "--porcelain"]).await?;
+        let paths: Vec<&str> = status.lines().filter_map(|line| line.get(3..)).collect();
+        if !paths.is_empty() {
+            let shown = paths.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+            let more = if paths.len() > 3 { ", …" } else { "" };
+            notes.push(format!(
+                "the checkout has {} ({shown}{more}) that agents will not see; commit them to include them",
+                plural(paths.len(), "uncommitted change")
+            ));
+        }
+        Ok(notes)
     }
 
     /// Keeps whatever the task's agent left (committed on its branch) and removes the
@@ -413,6 +498,13 @@ impl Worktrees {
             .into());
         }
         let current = git::ok(repo, &["rev-parse", "--abbrev-ref", "HEAD"]).await?;
+        let merged_already = ["merge-base", "--is-ancestor", &self.integration, "HEAD"];
+        if git::run(repo, &merged_already).await?.ok {
+            return Ok(format!(
+                "nothing to merge: {current} already has everything on {}",
+                self.integration
+            ));
+        }
         let fast = git::run(repo, &["merge", "--ff-only", "--quiet", &self.integration]).await?;
         if fast.ok {
             return Ok(format!("fast-forwarded {current} to {}", self.integration));
@@ -430,6 +522,22 @@ impl Worktrees {
             message: format!("{}; nothing was changed", merged.stdout.trim()),
         }
         .into())
+    }
+}
+
+/// What merging two commits without a checkout gave.
+enum Merged {
+    /// The merged tree's id.
+    Clean(String),
+    /// The paths that conflict.
+    Conflict(Vec<String>),
+}
+
+/// "1 new commit", "2 new commits".
+fn plural(count: usize, noun: &str) -> String {
+    match count {
+        1 => format!("1 {noun}"),
+        _ => format!("{count} {noun}s"),
     }
 }
 

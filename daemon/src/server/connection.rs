@@ -187,12 +187,14 @@ impl Connection {
         self.read(|board| Ok(board.config().clone()))
     }
 
-    /// The reference's `start`: dispatch the tasks there are, without waiting.
+    /// The reference's `start`: dispatch the tasks there are, without waiting, with the
+    /// daemon's own environment (`baton/run` carries the client's).
     async fn start(&self) -> Answer<Status> {
-        if !self.daemon.runtime.is_busy() {
+        let waiting = self.daemon.orchestrator.read(crate::agents::waiting);
+        if !self.daemon.runtime.is_busy() && waiting > 0 {
             self.daemon
                 .runtime
-                .run(RunMode::Predefined, false, Default::default())
+                .run(RunMode::Predefined, false, Default::default(), None)
                 .await
                 .map_err(to_rpc)?;
         }
@@ -227,7 +229,7 @@ impl Connection {
         }
         self.daemon
             .runtime
-            .run(params.mode, params.wait, overrides)
+            .run(params.mode, params.wait, overrides, params.env)
             .await
             .map_err(to_rpc)
     }

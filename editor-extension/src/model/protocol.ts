@@ -142,6 +142,8 @@ export interface RunResult {
 export interface RunStarted {
   mode: RunMode;
   goal: string;
+  /** What the run starts from: the user's branch brought in, uncommitted changes. */
+  notes?: string[];
 }
 
 export type AgentActivityKind = 'started' | 'tool' | 'text' | 'finished';
@@ -204,6 +206,8 @@ export interface RunParams {
   wait: boolean;
   /** Settings for this run only; the workspace's configuration stays as it is. */
   overrides?: ConfigPatch;
+  /** Variables agents need to reach the model (ANTHROPIC_* and the rest); absent, the daemon's own. */
+  env?: Record<string, string>;
 }
 
 /** What an error is about (`data.cause`), where the extension offers its own way out. */
