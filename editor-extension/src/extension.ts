@@ -52,6 +52,7 @@ export function activate(context: vscode.ExtensionContext): void {
   });
   sync = new StateSync(connection, store);
   recovery = new Recovery(connection, sync, store);
+  context.subscriptions.push(recovery);
   documents = new BatonDocuments(connection, store);
 
   const tasksView = new TasksView(store, workspace);

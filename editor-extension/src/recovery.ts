@@ -4,19 +4,44 @@
  * resumes the run (the daemon puts the tasks of its lost agents back in the queue).
  */
 
+import * as path from 'path';
 import * as vscode from 'vscode';
 import { DaemonConnection } from './connection';
-import { errorMessage } from './model/messages';
+import { crashMessage, errorMessage } from './model/messages';
 import { ConnectionState } from './model/statusText';
 import { Store } from './model/store';
 import { StateSync } from './sync';
 
-export class Recovery {
+export class Recovery implements vscode.Disposable {
+  /** The crash whose notice was shown (its time), so that it is shown once. */
+  private noticed: string | undefined;
+  private readonly unsubscribe: () => void;
+
   constructor(
     private readonly connection: DaemonConnection,
     private readonly sync: StateSync,
     private readonly store: Store,
-  ) {}
+  ) {
+    this.unsubscribe = store.onChange(() => this.noticeCrash());
+  }
+
+  dispose(): void {
+    this.unsubscribe();
+  }
+
+  /** The daemon says the one before it crashed (it was found so at start): say so once. */
+  private noticeCrash(): void {
+    const crash = this.store.status?.crash;
+    if (!crash || crash.stopped_at === this.noticed) {
+      return;
+    }
+    this.noticed = crash.stopped_at;
+    void vscode.window.showErrorMessage(crashMessage(crash), 'Show Daemon Log').then((choice) => {
+      if (choice === 'Show Daemon Log') {
+        void vscode.window.showTextDocument(vscode.Uri.file(path.join(this.connection.workspace, crash.log_file)));
+      }
+    });
+  }
 
   stateChanged(state: ConnectionState): void {
     this.store.setStale(state === 'disconnected');
@@ -41,6 +66,10 @@ export class Recovery {
         'Show Daemon Log',
       );
       this.choose(choice);
+      return;
+    }
+    if (this.store.status?.crash) {
+      // The daemon's own notice says it all, with the log of the daemon that died.
       return;
     }
     const goesOn = this.store.runActive;

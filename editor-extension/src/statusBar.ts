@@ -34,6 +34,7 @@ export class StatusBar implements vscode.Disposable {
       error: this.error,
       cli: this.cli,
       runActive: store.runActive,
+      phase: store.runPhase,
       counts: store.counts(),
       busyAgents: store.busyAgents(),
       percentage: store.runProgress?.percentage,

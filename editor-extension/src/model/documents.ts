@@ -4,7 +4,7 @@
  */
 
 import { Config, DaemonInfo, RunResult, Status, Task } from './protocol';
-import { formatCost, formatDuration, plural, statusLabel, taskDurationMs, taskError } from './format';
+import { formatCost, formatDuration, localTime, plural, statusLabel, taskDurationMs, taskError } from './format';
 
 export interface StatusReportInput {
   status: Status;
@@ -127,19 +127,6 @@ export function renderStatusReport(input: StatusReportInput): string {
     out.push(`log:       ${daemon.log_file}`);
   }
   return out.join('\n') + '\n';
-}
-
-/** A timestamp of the daemon (UTC) as the user's clock shows it: `2026-11-30 14:05:09`. */
-export function localTime(iso: string): string {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) {
-    return iso;
-  }
-  const two = (n: number) => String(n).padStart(2, '0');
-  return (
-    `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ` +
-    `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`
-  );
 }
 
 function budget(usd: number | null): string {

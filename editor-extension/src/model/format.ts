@@ -82,3 +82,16 @@ export function taskError(task: Task): string | undefined {
   }
   return error;
 }
+
+/** A timestamp of the daemon (UTC) as the user's clock shows it: `2026-11-30 14:05:09`. */
+export function localTime(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) {
+    return iso;
+  }
+  const two = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ` +
+    `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`
+  );
+}

@@ -3,8 +3,8 @@
  * task and a finished run.
  */
 
-import { ErrorCause, ErrorData, RunResult, Task } from './protocol';
-import { formatCost, oneLine, plural } from './format';
+import { Crash, ErrorCause, ErrorData, RunResult, Task } from './protocol';
+import { formatCost, localTime, oneLine, plural } from './format';
 
 /**
  * The message of an error, as a person should see it: a daemon error's own message
@@ -141,4 +141,10 @@ export function activityLine(agent: string, task: string | null, kind: string, t
   const where = task ? ` (${task})` : '';
   const what = kind === 'tool' ? `uses ${text}` : kind === 'text' ? oneLine(text, 300) : kind;
   return `${agent}${where}: ${what}`;
+}
+
+/** What the daemon's crash notice means to the user. */
+export function crashMessage(crash: Crash): string {
+  const resumed = crash.run_resumed ? '; the run that was going was resumed' : '';
+  return `Baton: the daemon stopped unexpectedly (last seen working at ${localTime(crash.stopped_at)}) and was started again${resumed}`;
 }

@@ -110,8 +110,12 @@ export interface AgentStatus {
 
 export type RunMode = 'leader' | 'predefined';
 
+/** What a run is doing now (newer daemons). */
+export type RunPhase = 'planning' | 'working' | 'summarising';
+
 export interface RunStatus {
   mode: RunMode;
+  phase?: RunPhase;
   started_at: string;
   cost_usd: number;
   paused_until: string | null;
@@ -128,6 +132,20 @@ export interface Status {
   run: RunStatus | null;
   cost_usd: number;
   last_activity: string | null;
+  /** The result of the last run that ended since the daemon started (newer daemons). */
+  last_run?: RunResult | null;
+  /** Set when the daemon before this one stopped without shutting down (newer daemons). */
+  crash?: Crash | null;
+}
+
+/** The daemon before this one stopped unexpectedly (it crashed or was killed). */
+export interface Crash {
+  /** The last moment it was seen working. */
+  stopped_at: string;
+  /** Its log, relative to the workspace. */
+  log_file: string;
+  /** A run was going, and this daemon resumed it. */
+  run_resumed: boolean;
 }
 
 export interface RunResult {

@@ -1,6 +1,6 @@
 /** What the status bar item says: pure, so that it is tested without an editor. */
 
-import { ByStatus } from './protocol';
+import { ByStatus, RunPhase } from './protocol';
 import { plural } from './format';
 
 export type ConnectionState =
@@ -18,6 +18,8 @@ export interface StatusView {
   /** The `baton` CLI the daemon was started with. */
   cli?: string;
   runActive: boolean;
+  /** What the run is doing, when the daemon says (or the leader plans with no task yet). */
+  phase?: RunPhase;
   counts: ByStatus;
   busyAgents: string[];
   /** The run's percentage, from `$/progress`. */
@@ -74,7 +76,17 @@ export function statusBarText(view: StatusView): StatusBarText {
     lines.push(`Goal: ${view.goal}`);
   }
   if (view.runActive) {
-    const text = `$(sync~spin) Baton: ${progressLine(view.counts)}, ${plural(agents, 'agent')}`;
+    const text =
+      view.phase === 'planning'
+        ? '$(sync~spin) Baton: planning…'
+        : view.phase === 'summarising'
+          ? `$(sync~spin) Baton: summing up · ${progressLine(view.counts)}`
+          : `$(sync~spin) Baton: ${progressLine(view.counts)}, ${plural(agents, 'agent')}`;
+    if (view.phase === 'planning') {
+      lines.push('The leader is planning the goal into tasks');
+    } else if (view.phase === 'summarising') {
+      lines.push('Every task has ended; the run is being summed up');
+    }
     lines.push(`Running${view.percentage !== undefined ? ` — ${view.percentage}% finished` : ''}`);
     if (view.progressMessage) {
       lines.push(`Daemon: ${view.progressMessage}`);

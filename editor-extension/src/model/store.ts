@@ -10,6 +10,7 @@ import {
   Discovery,
   isHeld,
   Notification,
+  RunPhase,
   RunResult,
   RunStarted,
   Status,
@@ -160,6 +161,17 @@ export class Store {
    */
   get planning(): boolean {
     return this.runActiveValue && this.runModeValue === 'leader' && this.tasksById.size === 0;
+  }
+
+  /**
+   * What the run is doing: the daemon's word when it says, else planning while the
+   * leader works with no task yet.
+   */
+  get runPhase(): RunPhase | undefined {
+    if (!this.runActiveValue) {
+      return undefined;
+    }
+    return this.statusValue?.run?.phase ?? (this.planning ? 'planning' : undefined);
   }
 
   /** The daemon went away: what the mirror shows may be out of date until it is back. */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { localTime, renderStatusReport, renderTaskLog } from '../../src/model/documents';
+import { renderStatusReport, renderTaskLog } from '../../src/model/documents';
+import { localTime } from '../../src/model/format';
 import { buildDiscoveryList } from '../../src/model/discoveries';
 import { discovery, result, status, task } from './fixtures';
 

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { batonCandidates, findWorkspaceRoot, programCandidates } from '../../src/model/workspace';
 import {
   activityLine,
+  crashMessage,
   errorMessage,
   errorRemedy,
   loadStateQuestion,
@@ -222,4 +223,13 @@ test('Check Setup says what is there and what to do about what is not', () => {
   assert.match(missing.lines[1], /^✗ the agents' program “claude” was not found; install Claude Code/);
   assert.match(missing.lines[2], /^✗ no ANTHROPIC_API_KEY/);
   assert.equal(setupReport({ agentCommand: 'claude', agentPath: '/c', apiKey: false, login: true, baton: { path: '/b' } }).ready, true);
+});
+
+test('a crash notice says when the daemon was last seen, and whether the run went on', () => {
+  const at = new Date(2026, 11, 1, 22, 5, 9).toISOString();
+  assert.equal(
+    crashMessage({ stopped_at: at, log_file: '.baton/logs/batond.log', run_resumed: true }),
+    'Baton: the daemon stopped unexpectedly (last seen working at 2026-12-01 22:05:09) and was started again; the run that was going was resumed',
+  );
+  assert.doesNotMatch(crashMessage({ stopped_at: at, log_file: 'x', run_resumed: false }), /resumed/);
 });

@@ -68,3 +68,12 @@ test('the tooltip names the baton CLI in use, and every path tried when none was
   });
   assert.match(missing.tooltip, /Looked for: \/usr\/bin\/baton, \/home\/me\/\.cargo\/bin\/baton/);
 });
+
+test('the status bar says what the run is doing when the daemon says', () => {
+  const counts = { available: 1, claimed: 0, in_progress: 0, done: 2, failed: 0, cancelled: 0 };
+  const base = { connection: 'connected' as const, runActive: true, counts, busyAgents: ['leader'] };
+  assert.equal(statusBarText({ ...base, phase: 'planning' }).text, '$(sync~spin) Baton: planning…');
+  assert.equal(statusBarText({ ...base, phase: 'summarising' }).text, '$(sync~spin) Baton: summing up · 2/3 done');
+  assert.equal(statusBarText({ ...base, phase: 'working' }).text, '$(sync~spin) Baton: 2/3 done, 1 agent');
+  assert.equal(statusBarText(base).text, '$(sync~spin) Baton: 2/3 done, 1 agent');
+});

@@ -98,3 +98,14 @@ test('while the leader plans with no task yet, the mirror says so; a lost daemon
   store.reset({ status: status(), tasks: [], discoveries: [] });
   assert.equal(store.stale, false, 'a fresh fetch is current again');
 });
+
+test("the run's phase is the daemon's word, else planning while the leader has added nothing", () => {
+  const store = new Store();
+  store.reset({ status: status(), tasks: [], discoveries: [] });
+  assert.equal(store.runPhase, undefined);
+  store.applyNotification('baton/runStarted', { mode: 'leader', goal: 'Greet' });
+  assert.equal(store.runPhase, 'planning');
+  const run = { mode: 'leader' as const, phase: 'summarising' as const, started_at: '2026-12-01T22:00:00Z', cost_usd: 0, paused_until: null, stopped: null };
+  store.reset({ status: status({ run }), tasks: [task({ id: 'task-001', status: 'done' })], discoveries: [] });
+  assert.equal(store.runPhase, 'summarising');
+});
