@@ -22,6 +22,9 @@ export class Activity {
       case Notification.runStarted: {
         const run = params as RunStarted;
         this.line(`run started (${run.mode})${run.goal ? `: ${oneLine(run.goal)}` : ''}`);
+        for (const note of run.notes ?? []) {
+          this.line(`  ${note}`);
+        }
         break;
       }
       case Notification.runFinished: {

@@ -32,6 +32,7 @@ import {
   Task,
 } from './model/protocol';
 import { Store } from './model/store';
+import { agentEnvironment } from './model/agentEnv';
 import { setupReport } from './model/setup';
 import { parsePriority, unknownDependencies } from './model/taskInput';
 import { changedFiles, compareIds, TaskNode } from './model/tasksTree';
@@ -333,7 +334,8 @@ async function run(ctx: CommandContext, mode: RunMode): Promise<void> {
   if (!(await agentCommandFound(ctx, overrides?.agent_command))) {
     return;
   }
-  await ctx.connection.request<null>(Method.run, { mode, goal, wait: false, overrides });
+  const env = agentEnvironment(process.env);
+  await ctx.connection.request<null>(Method.run, { mode, goal, wait: false, overrides, env });
   say(mode === 'leader' ? 'the leader is planning' : 'run started');
 }
 

@@ -14,6 +14,7 @@ import {
 } from '../../src/model/messages';
 import { tasksViewMessage } from '../../src/model/statusText';
 import { setupReport } from '../../src/model/setup';
+import { agentEnvironment } from '../../src/model/agentEnv';
 import { runOverrides, Settings } from '../../src/model/settings';
 import { parsePriority, unknownDependencies } from '../../src/model/taskInput';
 import { formatCost, formatDuration } from '../../src/model/format';
@@ -232,4 +233,27 @@ test('a crash notice says when the daemon was last seen, and whether the run wen
     'Baton: the daemon stopped unexpectedly (last seen working at 2026-12-01 22:05:09) and was started again; the run that was going was resumed',
   );
   assert.doesNotMatch(crashMessage({ stopped_at: at, log_file: 'x', run_resumed: false }), /resumed/);
+});
+
+test("a run takes the editor's model and proxy variables, and nothing else of its environment", () => {
+  assert.deepEqual(
+    agentEnvironment({
+      ANTHROPIC_API_KEY: 'sk-ant',
+      CLAUDE_CODE_USE_BEDROCK: '1',
+      AWS_REGION: 'eu-west-1',
+      https_proxy: 'http://proxy:3128',
+      NODE_EXTRA_CA_CERTS: '/etc/ca.pem',
+      PATH: '/usr/bin',
+      HOME: '/home/me',
+      SECRET_TOKEN: 'no',
+      UNSET: undefined,
+    }),
+    {
+      ANTHROPIC_API_KEY: 'sk-ant',
+      CLAUDE_CODE_USE_BEDROCK: '1',
+      AWS_REGION: 'eu-west-1',
+      https_proxy: 'http://proxy:3128',
+      NODE_EXTRA_CA_CERTS: '/etc/ca.pem',
+    },
+  );
 });
