@@ -12,6 +12,9 @@ import { ConnectionState } from './model/statusText';
 import { Store } from './model/store';
 import { StateSync } from './sync';
 
+/** How many times the daemon is started after it died during a run, before giving up. */
+const RESTART_ATTEMPTS = 4;
+
 export class Recovery implements vscode.Disposable {
   /** The crash whose notice was shown (its time), so that it is shown once. */
   private noticed: string | undefined;
@@ -57,8 +60,7 @@ export class Recovery implements vscode.Disposable {
 
   private async restart(): Promise<void> {
     try {
-      await this.connection.ensureConnected();
-      await this.sync.refresh();
+      await this.startAgain();
     } catch (error) {
       const choice = await vscode.window.showErrorMessage(
         `Baton: the daemon stopped during the run and could not be started again: ${errorMessage(error)}`,
@@ -81,6 +83,25 @@ export class Recovery implements vscode.Disposable {
       'Restart Daemon',
     );
     this.choose(choice);
+  }
+
+  /**
+   * Starts the daemon and fetches the state, trying again a few times: right after a
+   * crash the daemon's socket or lock may still be held by what the dead daemon left.
+   */
+  private async startAgain(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.connection.ensureConnected();
+        await this.sync.refresh();
+        return;
+      } catch (error) {
+        if (attempt >= RESTART_ATTEMPTS) {
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+      }
+    }
   }
 
   private choose(choice: string | undefined): void {
