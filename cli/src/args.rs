@@ -140,7 +140,8 @@ pub enum Command {
     Watch,
 
     /// Run the plan with agents, show their progress, and print the result (exits 1
-    /// when a task failed)
+    /// when a task failed). Ctrl-C stops the run (its tasks go back to the queue); a
+    /// second Ctrl-C leaves at once
     #[command(
         after_help = "Agents get this shell's ANTHROPIC_*, CLAUDE_*, cloud-provider and proxy \
                       variables, sent with the run and never written to disk. In a git \
@@ -158,7 +159,8 @@ pub enum Command {
         /// Run the tasks already added, without planning (says so when none waits)
         #[arg(long)]
         predefined: bool,
-        /// Start the run and return at once; `baton status` and `baton watch` follow it
+        /// Start the run and return at once, leaving it going; `baton status` and
+        /// `baton watch` follow it
         #[arg(long)]
         detach: bool,
     },
@@ -182,8 +184,8 @@ pub enum Command {
     /// --predefined --detach` (agents get this shell's ANTHROPIC_* and the rest)
     Start,
 
-    /// Stop handing out tasks and end every running agent; their tasks go back to
-    /// the queue
+    /// Stop the run: end every agent, their tasks go back to the queue; the daemon
+    /// stays (`baton daemon stop` ends the daemon itself)
     Stop,
 
     /// Write the whole state to a JSON file
@@ -354,7 +356,8 @@ pub struct McpArgs {
 pub enum DaemonCommand {
     /// Start the workspace's daemon unless it runs, and say where it is
     Start,
-    /// Stop the workspace's daemon
+    /// End the workspace's daemon, stopping a run first; the next command starts a
+    /// new one (`baton stop` stops only the run)
     Stop,
     /// Say whether the workspace's daemon runs, and where
     Status,

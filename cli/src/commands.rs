@@ -51,6 +51,9 @@ pub enum CommandError {
     /// The agents' MCP bridge could not serve.
     #[error(transparent)]
     Mcp(#[from] crate::mcp::McpError),
+    /// The user pressed Ctrl-C; what happened was said already.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl CommandError {
@@ -63,7 +66,8 @@ impl CommandError {
             CommandError::Workspace(_)
             | CommandError::Output(_)
             | CommandError::Mcp(_)
-            | CommandError::TasksFailed(_) => ErrorKind::OrchestrationError,
+            | CommandError::TasksFailed(_)
+            | CommandError::Interrupted => ErrorKind::OrchestrationError,
         }
     }
 
@@ -275,6 +279,13 @@ impl Session {
         let client = Client::connect(&self.workspace, &config).await?;
         if self.verbose {
             self.note(&format!("connected to batond {}", client.daemon_version()));
+        }
+        if client.started_daemon() {
+            // The daemon a command starts may be replacing one that crashed: say so.
+            let status = client.request::<methods::GetStatus>(&()).await?;
+            if let Some(crash) = &status.crash {
+                self.note(&render::crash(crash));
+            }
         }
         Ok(client)
     }

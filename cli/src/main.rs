@@ -41,6 +41,8 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if err.is_closed_output() => ExitCode::SUCCESS,
+        // The shell's convention for a command ended by Ctrl-C (128 + SIGINT).
+        Err(commands::CommandError::Interrupted) => ExitCode::from(130),
         Err(err) => {
             report(json, err.kind(), &err.to_string());
             ExitCode::FAILURE

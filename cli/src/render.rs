@@ -6,7 +6,8 @@ use baton_protocol::methods::{
     AgentActivity, DaemonInfoResult, SavedState, StateChange, StateChangeReason,
 };
 use baton_protocol::{
-    Config, Discovery, Event, Progress, RunMode, RunResult, Status, Task, TaskId, TaskStatus,
+    Config, Crash, Discovery, Event, Progress, RunMode, RunPhase, RunResult, Status, Task, TaskId,
+    TaskStatus,
 };
 use chrono::{DateTime, Utc};
 use console::{measure_text_width, pad_str, style, truncate_str, Alignment, StyledObject};
@@ -177,6 +178,9 @@ pub fn task(task: &Task) -> String {
 /// The workspace at a glance, for `baton status`; `now` dates the last activity.
 pub fn status(status: &Status, now: DateTime<Utc>) -> String {
     let mut fields = Fields::default();
+    if let Some(found) = &status.crash {
+        fields.add("notice", style(crash(found)).yellow());
+    }
     if status.goal.is_empty() {
         fields.add("goal", style("none yet; `baton init GOAL` sets one").dim());
     } else {
@@ -189,10 +193,12 @@ pub fn status(status: &Status, now: DateTime<Utc>) -> String {
     };
     fields.add("state", state);
     if let Some(run) = &status.run {
-        let mut line = match run.mode {
-            RunMode::Leader => "leader planning".to_string(),
-            RunMode::Predefined => "predefined tasks".to_string(),
-        };
+        let mut line = match run.phase {
+            RunPhase::Planning => "planning",
+            RunPhase::Working => "working",
+            RunPhase::Summarising => "summarising",
+        }
+        .to_string();
         line.push_str(&format!(
             ", started {}, ${:.2} so far",
             ago(run.started_at, now),
@@ -209,6 +215,11 @@ pub fn status(status: &Status, now: DateTime<Utc>) -> String {
             line.push_str(&format!(", {}: {why}", style("stopping").yellow()));
         }
         fields.add("run", line);
+    } else if let Some(result) = &status.last_run {
+        fields.add(
+            "last run",
+            format!("{}\n{}", run_counts(result), result.summary.trim()),
+        );
     }
     fields.add("progress", progress(&status.progress));
     if status.cost_usd > 0.0 {
@@ -253,6 +264,23 @@ pub fn status(status: &Status, now: DateTime<Utc>) -> String {
     };
     fields.add("last activity", last_activity);
     fields.render()
+}
+
+/// What a daemon that replaced a crashed one says, in one line.
+pub fn crash(crash: &Crash) -> String {
+    let then = crash
+        .stopped_at
+        .with_timezone(&chrono::Local)
+        .format("%H:%M");
+    let resumed = if crash.run_resumed {
+        "restarted, resuming the run"
+    } else {
+        "restarted"
+    };
+    format!(
+        "batond had stopped unexpectedly at {then} (see {}); {resumed}",
+        crash.log_file
+    )
 }
 
 /// How far the plan has got, in one line.
@@ -402,13 +430,14 @@ fn agent_activity(activity: &AgentActivity) -> String {
 }
 
 fn run_finished(result: &RunResult) -> String {
+    format!("{}: {}", style("run finished").bold(), run_counts(result))
+}
+
+/// What a run did and cost, in one line.
+fn run_counts(result: &RunResult) -> String {
     format!(
-        "{}: {} completed, {} failed, {} discoveries, ${:.2}",
-        style("run finished").bold(),
-        result.tasks_completed,
-        result.tasks_failed,
-        result.discoveries,
-        result.cost_usd
+        "{} completed, {} failed, {} discoveries, ${:.2}",
+        result.tasks_completed, result.tasks_failed, result.discoveries, result.cost_usd
     )
 }
 
@@ -456,6 +485,18 @@ pub fn log_line(line: &str) -> Option<String> {
             .filter(|text| !text.is_empty())
             .collect::<Vec<_>>()
             .join("\n"),
+        // How an attempt ended, as baton adds it after the agent's own lines.
+        "baton" => {
+            let text = event["text"].as_str().unwrap_or_default();
+            let label = match event["subtype"].as_str().unwrap_or_default() {
+                "merged" => style("merged").green(),
+                "conflict" => style("not merged").red(),
+                "timed_out" => style("timed out").red(),
+                "stopped" => style("stopped").yellow(),
+                other => style(other).red(),
+            };
+            format!("{label}: {text}")
+        }
         "result" => {
             let verdict = if event["is_error"].as_bool() == Some(false) {
                 style("finished").green()
@@ -623,7 +664,7 @@ fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use baton_protocol::methods::{AgentActivity, StateChange, StateChangeReason};
-    use baton_protocol::{AgentStatus, ByStatus, TaskContext, TaskResult};
+    use baton_protocol::{AgentStatus, ByStatus, RunStatus, TaskContext, TaskResult};
 
     use super::*;
 
@@ -820,6 +861,8 @@ mod tests {
             run: None,
             cost_usd: 0.0,
             last_activity: Some(at("2025-03-01T09:59:48Z")),
+            last_run: None,
+            crash: None,
         };
         insta::assert_snapshot!(super::status(&status, at("2025-03-01T10:00:00Z")), @r"
         goal           Parse the configuration language
@@ -850,6 +893,8 @@ mod tests {
             run: None,
             cost_usd: 0.0,
             last_activity: None,
+            last_run: None,
+            crash: None,
         };
         insta::assert_snapshot!(super::status(&status, at("2025-03-01T10:00:00Z")), @r"
         goal           none yet; `baton init GOAL` sets one
@@ -857,6 +902,110 @@ mod tests {
         progress       0/0 done · 0% finished · 0 failed · 0 cancelled · 0 available · 0 claimed · 0 in progress
         last activity  none
         ");
+    }
+
+    fn idle_status() -> Status {
+        Status {
+            goal: "Parse it".into(),
+            master_plan: String::new(),
+            running: false,
+            progress: Progress {
+                total_tasks: 2,
+                percent_complete: 100,
+                by_status: ByStatus {
+                    done: 2,
+                    ..ByStatus::default()
+                },
+            },
+            agents: Vec::new(),
+            discoveries: Vec::new(),
+            run: None,
+            cost_usd: 0.0,
+            last_activity: Some(at("2025-03-01T09:59:00Z")),
+            last_run: None,
+            crash: None,
+        }
+    }
+
+    #[test]
+    fn status_says_what_the_run_is_doing_now() {
+        plain();
+        let mut runs = Vec::new();
+        for (phase, mode) in [
+            (RunPhase::Planning, RunMode::Leader),
+            (RunPhase::Working, RunMode::Leader),
+            (RunPhase::Summarising, RunMode::Predefined),
+        ] {
+            let status = Status {
+                running: true,
+                run: Some(RunStatus {
+                    mode,
+                    phase,
+                    started_at: at("2025-03-01T09:58:00Z"),
+                    cost_usd: 0.25,
+                    paused_until: None,
+                    stopped: None,
+                }),
+                ..idle_status()
+            };
+            let shown = super::status(&status, at("2025-03-01T10:00:00Z"));
+            runs.extend(
+                shown
+                    .lines()
+                    .find(|line| line.starts_with("run"))
+                    .map(str::to_owned),
+            );
+        }
+        insta::assert_snapshot!(runs.join("\n"), @r"
+        run            planning, started 2m ago, $0.25 so far
+        run            working, started 2m ago, $0.25 so far
+        run            summarising, started 2m ago, $0.25 so far
+        ");
+    }
+
+    #[test]
+    fn status_after_a_detached_run_gives_its_result_and_summary() {
+        plain();
+        let status = Status {
+            last_run: Some(RunResult {
+                goal: "Parse it".into(),
+                tasks_completed: 2,
+                tasks_failed: 0,
+                discoveries: 1,
+                summary: "The parser is in.\nAll tests pass.".into(),
+                cost_usd: 0.42,
+            }),
+            ..idle_status()
+        };
+        insta::assert_snapshot!(super::status(&status, at("2025-03-01T10:00:00Z")), @r"
+        goal           Parse it
+        state          idle
+        last run       2 completed, 0 failed, 1 discoveries, $0.42
+                       The parser is in.
+                       All tests pass.
+        progress       2/2 done · 100% finished · 0 failed · 0 cancelled · 0 available · 0 claimed · 0 in progress
+        last activity  1m ago
+        ");
+    }
+
+    #[test]
+    fn status_after_a_crash_says_so_first() {
+        plain();
+        let status = Status {
+            crash: Some(Crash {
+                stopped_at: at("2025-03-01T09:14:00Z"),
+                log_file: ".baton/logs/daemon.log.2025-03-01".into(),
+                run_resumed: true,
+            }),
+            ..idle_status()
+        };
+        let shown = super::status(&status, at("2025-03-01T10:00:00Z"));
+        let notice = shown.lines().next().unwrap();
+        let expected = format!(
+            "notice         batond had stopped unexpectedly at {} (see .baton/logs/daemon.log.2025-03-01); restarted, resuming the run",
+            at("2025-03-01T09:14:00Z").with_timezone(&chrono::Local).format("%H:%M")
+        );
+        assert_eq!(notice, expected);
     }
 
     #[test]

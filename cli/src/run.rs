@@ -7,6 +7,7 @@ use std::time::Duration;
 use baton_protocol::methods::{self, RunParams, TaskLogParams, TaskRef};
 use baton_protocol::{AgentEnv, ByStatus, ConnectConfig, Event, RunMode, TaskId, TaskStatus};
 use indicatif::{ProgressBar, ProgressStyle};
+use tokio::signal::unix::{signal, SignalKind};
 
 use crate::commands::{CommandError, Session};
 use crate::{printable, render};
@@ -72,11 +73,26 @@ pub async fn run(
     let bar = progress_bar(session.json);
     board.show(&bar);
     let mut events = client.take_events().expect("asked for events");
+    let mut interrupts = signal(SignalKind::interrupt())?;
+    let mut stopping = false;
     let answer = client.request::<methods::Run>(&params);
     tokio::pin!(answer);
     let result = loop {
         tokio::select! {
             answer = &mut answer => break answer?,
+            Some(()) = interrupts.recv() => {
+                if stopping {
+                    bar.finish_and_clear();
+                    session.note("left at once; the daemon goes on stopping the run (`baton status` shows it)");
+                    return Err(CommandError::Interrupted);
+                }
+                stopping = true;
+                bar.suspend(|| session.note(
+                    "stopping the run: its agents are ended and their tasks go back to the queue \
+                     (Ctrl-C again leaves at once; `baton run --detach` leaves a run going)"
+                ));
+                client.request::<methods::Stop>(&()).await?;
+            }
             Some(event) = events.recv() => {
                 let event = printable::object(&event).map_err(std::io::Error::from)?;
                 if let Some(line) = board.follow(&event) {
@@ -91,6 +107,10 @@ pub async fn run(
     bar.finish_and_clear();
     let result = result.ok_or_else(|| CommandError::Input("the daemon gave no result".into()))?;
     session.show(&result, render::run_result)?;
+    if stopping {
+        session.note("the run stopped; `baton run --predefined` goes on with the tasks left");
+        return Err(CommandError::Interrupted);
+    }
     match result.tasks_failed {
         0 => Ok(()),
         failed => Err(CommandError::TasksFailed(failed)),

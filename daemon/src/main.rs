@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use baton_daemon::agents::Runtime;
+use baton_daemon::core::Board;
 use baton_daemon::orchestrator::{self, Orchestrator};
 use baton_daemon::server::{self, Daemon};
 use baton_daemon::store::snapshots::{self, Snapshots};
 use baton_daemon::store::{restore, Stopped, Store, StoreError};
-use baton_protocol::{private, workspace, Workspace, VERSION};
+use baton_protocol::{private, workspace, Crash, Workspace, VERSION};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 
@@ -122,6 +123,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let _lock = lock_workspace(&workspace)?;
     let _reaper = start_reaper(workspace.root())?;
     exclude_from_git(workspace.root());
+    let crashed = earlier_crash(&workspace);
     let _log = start_logging(&workspace);
 
     let socket = workspace.socket_path();
@@ -148,6 +150,18 @@ fn run(args: &Args) -> anyhow::Result<()> {
         let orchestrator = Orchestrator::open(store, commit.clone()).map_err(refused)?;
         // The database's files are the umask's mode when sled creates them.
         tighten(&workspace)?;
+        let crash = crashed.map(|(stopped_at, log_file)| Crash {
+            stopped_at,
+            log_file,
+            run_resumed: orchestrator.read(Board::is_running),
+        });
+        if let Some(crash) = &crash {
+            tracing::warn!(
+                "the daemon before this one stopped unexpectedly (last seen at {}, log {})",
+                crash.stopped_at,
+                crash.log_file
+            );
+        }
         let runtime = Runtime::start(orchestrator.clone(), &workspace).await;
         let listener = server::listen(&socket)
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
@@ -166,6 +180,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             workspace: workspace.root().to_owned(),
             socket: socket.clone(),
             log_file: workspace.daemon_log(chrono::Utc::now().date_naive()),
+            crash,
             shutdown: shutdown.clone(),
         });
         tokio::spawn(orchestrator::expire_claims(orchestrator.clone()));
@@ -217,6 +232,45 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)?;
     file.write_all(bytes)
+}
+
+/// When the daemon before this one stopped without shutting down, and its log
+/// (relative to the workspace). A clean stop removes `daemon.json`; one left behind,
+/// now that this daemon holds the lock, was left by a daemon that crashed or was
+/// killed. It was last seen working when its log or its state was last written.
+fn earlier_crash(workspace: &Workspace) -> Option<(chrono::DateTime<chrono::Utc>, String)> {
+    let left = std::fs::metadata(workspace.daemon_json()).ok()?;
+    let modified = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|meta| meta.modified())
+            .ok()
+    };
+    let logs: Vec<PathBuf> = std::fs::read_dir(workspace.log_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with(workspace::DAEMON_LOG))
+        })
+        .collect();
+    let log = logs.iter().max_by_key(|path| modified(path))?;
+    let state: Vec<PathBuf> = std::fs::read_dir(workspace.store_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .collect();
+    let last_seen = state
+        .iter()
+        .chain([log])
+        .filter_map(|path| modified(path))
+        .chain(left.modified().ok())
+        .max()?;
+    let log = log.strip_prefix(workspace.root()).unwrap_or(log);
+    Some((last_seen.into(), log.display().to_string()))
 }
 
 /// Holds the workspace's lock for the daemon's life, so that a second daemon for the

@@ -95,6 +95,7 @@ pub struct Client {
     next_id: AtomicU64,
     events: Option<mpsc::UnboundedReceiver<Event>>,
     daemon_version: String,
+    started_daemon: bool,
 }
 
 impl Client {
@@ -104,12 +105,17 @@ impl Client {
         config: &ConnectConfig,
     ) -> Result<Client, ClientError> {
         let socket = workspace.socket_path();
-        let stream = match connect_socket(&socket).await {
-            Ok(stream) => stream,
+        let (stream, started_daemon) = match connect_socket(&socket).await {
+            Ok(stream) => (stream, false),
             Err(source) if !config.start => return Err(ClientError::Connect { socket, source }),
-            Err(_) => start_daemon(workspace, config.daemon.as_deref()).await?,
+            Err(_) => (
+                start_daemon(workspace, config.daemon.as_deref()).await?,
+                true,
+            ),
         };
-        Client::handshake(stream, config).await
+        let mut client = Client::handshake(stream, config).await?;
+        client.started_daemon = started_daemon;
+        Ok(client)
     }
 
     async fn handshake(stream: Stream, config: &ConnectConfig) -> Result<Client, ClientError> {
@@ -132,6 +138,7 @@ impl Client {
             next_id: AtomicU64::new(1),
             events: events_rx,
             daemon_version: String::new(),
+            started_daemon: false,
         };
         let answer = client
             .call(
@@ -158,6 +165,11 @@ impl Client {
         client.daemon_version = daemon_version;
         client.notify("initialized", json!({})).await?;
         Ok(client)
+    }
+
+    /// Whether this connection started the daemon (none answered before).
+    pub fn started_daemon(&self) -> bool {
+        self.started_daemon
     }
 
     /// The daemon's version, as it said at the handshake.

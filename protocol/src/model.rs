@@ -379,10 +379,23 @@ pub enum RunMode {
     Predefined,
 }
 
+/// What a run is doing now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunPhase {
+    /// The leader plans and no worker has started yet.
+    Planning,
+    /// Workers work on tasks (the leader may still be adding some).
+    Working,
+    /// Every task has ended; the run's summary is being written.
+    Summarising,
+}
+
 /// The run in progress, as status shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunStatus {
     pub mode: RunMode,
+    pub phase: RunPhase,
     #[serde(with = "timestamp")]
     pub started_at: DateTime<Utc>,
     pub cost_usd: f64,
@@ -411,6 +424,25 @@ pub struct Status {
     pub cost_usd: f64,
     #[serde(with = "timestamp::option")]
     pub last_activity: Option<DateTime<Utc>>,
+    /// The result of the last run that ended since the daemon started.
+    #[serde(default)]
+    pub last_run: Option<RunResult>,
+    /// Set when the daemon before this one stopped without shutting down.
+    #[serde(default)]
+    pub crash: Option<Crash>,
+}
+
+/// The daemon before this one stopped unexpectedly (it crashed or was killed), so
+/// that clients can say so rather than restart it silently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Crash {
+    /// The last moment it was seen working (its log or state last written).
+    #[serde(with = "timestamp")]
+    pub stopped_at: DateTime<Utc>,
+    /// Its log, relative to the workspace.
+    pub log_file: String,
+    /// A run was going; this daemon resumed it.
+    pub run_resumed: bool,
 }
 
 /// The reference's run result dict.

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use baton_protocol::methods::{self as m, Event};
-use baton_protocol::{Client, RunMode, TaskId, TaskStatus};
+use baton_protocol::{Client, RunMode, RunPhase, TaskId, TaskStatus};
 use baton_tests::agent_workspace::{
     add_scripted, bash, baton_tool, run, say, start_run, task, AgentWorkspace,
 };
@@ -756,4 +756,66 @@ async fn stop_ends_every_agent_and_their_tasks_wait_for_the_next_run() {
         "the task waits for the next run"
     );
     assert_eq!(stopped.attempts, 1);
+}
+
+#[tokio::test]
+async fn ctrl_c_on_a_foreground_run_stops_it_says_so_and_the_log_and_status_keep_the_end() {
+    let agents = AgentWorkspace::new();
+    let mut client = agents.start(1, 120).await;
+    let steps = [bash("echo $$ > shell.pid; sleep 600"), say("unreachable")];
+    let slow = add_scripted(&client, "hang", &steps, &[]).await;
+    let foreground = std::process::Command::new(baton_tests::bin_dir().join("baton"))
+        .arg("-C")
+        .arg(agents.root())
+        .args(["run", "--predefined"])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("baton run starts");
+    wait_for_status(&mut client, &slow, TaskStatus::InProgress).await;
+    let shell = read_pid(&agents.root().join("shell.pid"));
+    let status = client.request::<m::GetStatus>(&()).await.unwrap();
+    let phase = status.run.expect("a run is going").phase;
+    assert_eq!(phase, RunPhase::Working, "a worker works, no leader plans");
+
+    // SAFETY: sending a signal touches no memory of ours.
+    unsafe { libc::kill(foreground.id() as i32, libc::SIGINT) };
+    let output = tokio::task::spawn_blocking(move || foreground.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(130), "{said}");
+    assert!(
+        said.contains(
+            "stopping the run: its agents are ended and their tasks go back to the queue"
+        ),
+        "{said}"
+    );
+    assert!(said.contains("the run stopped;"), "{said}");
+    assert!(
+        printed.contains("Stopped: stopped by the user; 1 task(s) wait for the next run"),
+        "{printed}"
+    );
+    wait_until(Duration::from_secs(10), || !process_exists(shell));
+    let back = task(&client, &slow).await;
+    assert_eq!(back.status, TaskStatus::Available);
+    assert_eq!(back.attempts, 1);
+
+    let logs = agents.workspace.ok(&["logs", slow.as_str()]);
+    assert_eq!(
+        logs.lines().last(),
+        Some("stopped: stopped by the user"),
+        "{logs}"
+    );
+    let status = client.request::<m::GetStatus>(&()).await.unwrap();
+    assert!(status.run.is_none());
+    let last = status.last_run.expect("status keeps the last run's result");
+    assert!(
+        last.summary.starts_with("Stopped: stopped by the user"),
+        "{last:?}"
+    );
 }

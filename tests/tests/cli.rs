@@ -249,6 +249,43 @@ fn every_task_added_before_a_kill_9_of_the_daemon_is_there_after() {
 }
 
 #[test]
+fn the_command_after_a_crash_says_the_daemon_had_stopped_and_status_keeps_saying_it() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "survives"]);
+    workspace.kill_daemon();
+
+    let output = workspace.baton(&["tasks"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(lines(&stdout(&output)).len(), 1, "the answer is as always");
+    let said = stderr(&output);
+    assert!(
+        said.starts_with("batond had stopped unexpectedly at "),
+        "{said}"
+    );
+    assert!(said.contains(" (see .baton/logs/daemon.log."), "{said}");
+    assert!(said.ends_with("); restarted\n"), "{said}");
+
+    let status = workspace.ok(&["status"]);
+    assert_eq!(
+        lines(&status)[0],
+        format!("notice         {}", said.trim_end())
+    );
+    let crash = workspace.json(&["status"])["crash"].clone();
+    assert_eq!(crash["run_resumed"], false, "{crash}");
+    let stopped_at: chrono::DateTime<chrono::Utc> =
+        crash["stopped_at"].as_str().unwrap().parse().unwrap();
+    let ago = chrono::Utc::now() - stopped_at;
+    assert!(ago.num_seconds() < 60, "stopped {ago} ago: {crash}");
+    let log = workspace.root().join(crash["log_file"].as_str().unwrap());
+    assert!(log.is_file(), "{crash}");
+
+    stop_daemon(&workspace);
+    let output = workspace.baton(&["tasks"]);
+    assert_eq!(stderr(&output), "", "a clean stop is no crash");
+    assert!(workspace.json(&["status"])["crash"].is_null());
+}
+
+#[test]
 fn watch_ends_without_error_when_the_daemon_stops() {
     let workspace = TestWorkspace::new();
     workspace.ok(&["daemon", "start"]);

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use baton_protocol::methods::{AgentActivity, ConfigPatch, RunStarted};
 use baton_protocol::{
-    AgentEnv, AgentStatus, BatonError, Config, ErrorCause, Event, RunMode, RunResult, RunStatus,
-    Status, Task, TaskId, TaskResult, TaskStatus, Usage, Workspace,
+    AgentEnv, AgentStatus, BatonError, Config, ErrorCause, Event, RunMode, RunPhase, RunResult,
+    RunStatus, Status, Task, TaskId, TaskResult, TaskStatus, Usage, Workspace,
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
@@ -86,6 +86,8 @@ struct Run {
 struct State {
     run: Option<Run>,
     agents: BTreeMap<String, Agent>,
+    /// The result of the last run that ended, for `status` after a detached run.
+    last_run: Option<RunResult>,
 }
 
 /// The runtime of one workspace.
@@ -363,13 +365,20 @@ impl Runtime {
                 None => status.agents.push(shown),
             }
         }
+        let workers = state.agents.keys().any(|id| id.starts_with("worker-"));
         status.run = state.run.as_ref().map(|run| RunStatus {
             mode: run.mode,
+            phase: match (run.finishing, run.leader_running && !workers) {
+                (true, _) => RunPhase::Summarising,
+                (false, true) => RunPhase::Planning,
+                (false, false) => RunPhase::Working,
+            },
             started_at: run.started_at,
             cost_usd: run.cost_usd,
             paused_until: run.paused_until,
             stopped: run.stopped.clone(),
         });
+        status.last_run = state.last_run.clone();
     }
 
     /// How many agents run now.
@@ -608,6 +617,16 @@ impl Runtime {
             (_, Some(before)) => Ok(self.snapshot().await.changes_since(&before)),
             (_, None) => Ok(Changes::default()),
         };
+        let why_stopped = self
+            .state()
+            .run
+            .as_ref()
+            .and_then(|run| run.stopped.clone());
+        let integration = matches!(isolation, Some(Isolation::Worktrees(_)))
+            .then_some(config.integration_branch.as_str());
+        if let Some(line) = closing_line(&ending, succeeded, &landed, integration, why_stopped) {
+            append_to_log(&launch.log, &line).await;
+        }
         self.settle(&agent_id, &task, ending, landed, session_id, &config)
             .await;
         if let Some(path) = mcp_path {
@@ -927,6 +946,7 @@ impl Runtime {
         );
         self.orchestrator
             .announce(vec![Event::RunFinished(result.clone())]);
+        state.last_run = Some(result.clone());
         let _ = run.result.send(Some(result));
     }
 
@@ -1041,6 +1061,62 @@ impl Runtime {
     /// Where a task's agent log is: every attempt's stream, one event per line.
     pub fn task_log(&self, task: &TaskId) -> PathBuf {
         self.workspace.task_log(task)
+    }
+}
+
+/// The line baton adds to a task's log after an attempt, so that the log says how
+/// the attempt ended even when the agent could not (stopped, timed out, killed), and
+/// whether its work was merged: `{"type": "baton", "subtype": …, "text": …}`.
+fn closing_line(
+    ending: &Ending,
+    succeeded: bool,
+    landed: &Result<Changes, String>,
+    integration: Option<&str>,
+    why_stopped: Option<String>,
+) -> Option<serde_json::Value> {
+    let (subtype, text) = match ending {
+        Ending::Result { .. } if succeeded => match (landed, integration) {
+            (Ok(changes), Some(branch)) => (
+                "merged",
+                format!(
+                    "into {branch}: {} file(s) modified, {} created",
+                    changes.modified.len(),
+                    changes.created.len()
+                ),
+            ),
+            (Err(conflict), _) => ("conflict", conflict.clone()),
+            (Ok(_), None) => return None,
+        },
+        Ending::Result { .. } => return None,
+        Ending::Stopped => (
+            "stopped",
+            why_stopped.unwrap_or_else(|| "the task was cancelled".to_owned()),
+        ),
+        Ending::TimedOut => (
+            "timed_out",
+            "the attempt ran past task_timeout; the agent and everything it started were ended"
+                .to_owned(),
+        ),
+        Ending::Fault(reason) => ("ended", reason.clone()),
+    };
+    Some(serde_json::json!({ "type": "baton", "subtype": subtype, "text": text }))
+}
+
+/// Appends one line to an agent's log; a log that cannot be written loses the line,
+/// never the task.
+async fn append_to_log(path: &std::path::Path, line: &serde_json::Value) {
+    use tokio::io::AsyncWriteExt;
+    let file = tokio::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .await;
+    let written = match file {
+        Ok(mut file) => file.write_all(format!("{line}\n").as_bytes()).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = written {
+        tracing::warn!("cannot add to the log {}: {err}", path.display());
     }
 }
 

@@ -319,6 +319,7 @@ impl Connection {
     async fn status(&self) -> Answer<Status> {
         let mut status = self.read(|board| Ok(board.status()))?;
         self.daemon.runtime.decorate(&mut status);
+        status.crash = self.daemon.crash.clone();
         Ok(status)
     }
 

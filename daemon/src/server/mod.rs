@@ -29,6 +29,8 @@ pub struct Daemon {
     pub workspace: PathBuf,
     pub socket: PathBuf,
     pub log_file: PathBuf,
+    /// How the daemon before this one ended, when it did not shut down.
+    pub crash: Option<baton_protocol::Crash>,
     /// Set to true to end the daemon.
     pub shutdown: watch::Sender<bool>,
 }

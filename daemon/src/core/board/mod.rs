@@ -276,6 +276,8 @@ impl Board {
             run: None,
             cost_usd: self.cost_usd,
             last_activity: self.last_activity,
+            last_run: None,
+            crash: None,
         }
     }
 
