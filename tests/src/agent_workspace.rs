@@ -86,15 +86,20 @@ impl AgentWorkspace {
     /// Runs `baton -C <workspace> ARGS` from a shell that has the model server's
     /// address and key, as a user's shell has theirs: a run sends them to its agents.
     pub fn baton(&self, args: &[&str]) -> std::process::Output {
-        Command::new(bin_dir().join("baton"))
+        self.baton_command(args).output().expect("baton runs")
+    }
+
+    /// `baton -C <workspace> ARGS` from such a shell, to be started by the caller.
+    pub fn baton_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(bin_dir().join("baton"));
+        command
             .arg("-C")
             .arg(self.root())
             .args(args)
             .envs(self.model_env())
             .env("NO_COLOR", "1")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("baton runs")
+            .stdin(std::process::Stdio::null());
+        command
     }
 
     /// What `claude` needs here, but for IS_SANDBOX: agents get exactly the

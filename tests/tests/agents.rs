@@ -764,12 +764,8 @@ async fn ctrl_c_on_a_foreground_run_stops_it_says_so_and_the_log_and_status_keep
     let mut client = agents.start(1, 120).await;
     let steps = [bash("echo $$ > shell.pid; sleep 600"), say("unreachable")];
     let slow = add_scripted(&client, "hang", &steps, &[]).await;
-    let foreground = std::process::Command::new(baton_tests::bin_dir().join("baton"))
-        .arg("-C")
-        .arg(agents.root())
-        .args(["run", "--predefined"])
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
+    let foreground = agents
+        .baton_command(&["run", "--predefined"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
