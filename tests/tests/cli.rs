@@ -286,6 +286,47 @@ fn the_command_after_a_crash_says_the_daemon_had_stopped_and_status_keeps_saying
 }
 
 #[test]
+fn a_client_that_goes_away_mid_stream_leaves_no_error_in_the_daemon_log() {
+    let workspace = TestWorkspace::new();
+    let watch = Watch::start(&workspace, true);
+    watch.listening(&workspace);
+    let batch = json!((0..300)
+        .map(|i| json!({ "description": format!("step {i}") }))
+        .collect::<Vec<_>>())
+    .to_string();
+    // The watcher stops reading while events pile up, then is killed with them
+    // unread, and the daemon goes on sending: what a `baton watch | head` does.
+    let pid = watch.child.id() as i32;
+    // SAFETY: sending a signal touches no memory of ours.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    for _ in 0..2 {
+        let added = workspace.baton_with_input(&["add", "--batch", "-"], Some(&batch));
+        assert!(added.status.success(), "{}", stderr(&added));
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    drop(watch);
+    let added = workspace.baton_with_input(&["add", "--batch", "-"], Some(&batch));
+    assert!(added.status.success(), "{}", stderr(&added));
+    stop_daemon(&workspace);
+
+    let logs = workspace.workspace().log_dir();
+    let mut errors = Vec::new();
+    for entry in std::fs::read_dir(&logs).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("daemon.log") {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            errors.extend(
+                text.lines()
+                    .filter(|line| line.contains(" ERROR "))
+                    .map(str::to_owned),
+            );
+        }
+    }
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
 fn watch_ends_without_error_when_the_daemon_stops() {
     let workspace = TestWorkspace::new();
     workspace.ok(&["daemon", "start"]);

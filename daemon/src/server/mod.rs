@@ -3,6 +3,7 @@
 //! one orchestrator.
 
 mod connection;
+mod hangup;
 mod progress;
 mod state_file;
 mod task_log;
@@ -64,8 +65,12 @@ pub async fn serve(listener: interprocess::local_socket::tokio::Listener, daemon
 async fn serve_connection(stream: interprocess::local_socket::tokio::Stream, daemon: Arc<Daemon>) {
     let (read, write) = tokio::io::split(stream);
     let (service, socket) = connection::build(daemon);
-    Server::new(read, write, socket)
-        .concurrency_level(CONCURRENCY)
-        .serve(service)
-        .await;
+    Server::new(
+        hangup::Hangup::new(read),
+        hangup::Hangup::new(write),
+        socket,
+    )
+    .concurrency_level(CONCURRENCY)
+    .serve(service)
+    .await;
 }
