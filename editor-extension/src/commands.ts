@@ -578,7 +578,8 @@ async function openFiles(ctx: CommandContext, files: string[]): Promise<void> {
       query: JSON.stringify({ path: absolute, ref: branch }),
     });
     try {
-      await vscode.window.showTextDocument(uri, { preview: files.length === 1 });
+      // Titled with the branch, so that it is not taken for the file of the checkout.
+      await vscode.commands.executeCommand('vscode.open', uri, { preview: files.length === 1 }, `${path.basename(file)} (${branch})`);
     } catch {
       throw new Error(
         `${file} is not in the working tree; it is on branch ${branch} (“Baton: Merge Results into Current Branch” brings it in)`,
@@ -594,7 +595,7 @@ async function openFiles(ctx: CommandContext, files: string[]): Promise<void> {
  */
 async function offerBranchDiff(file: string, absolute: string, branch: string): Promise<void> {
   const choice = await vscode.window.showInformationMessage(
-    `Baton: ${file} is shown as it is on branch ${branch}, read-only: the task's work is not in your branch yet`,
+    `Baton: ${file} is shown as it is on branch ${branch}: the task's work is not in your branch yet`,
     'Compare with Your Branch',
     'Merge Results',
   );

@@ -277,7 +277,10 @@ step('Show Task Log shows what the agent did', async () => {
 step('the Tasks view opens the files a task changed', async () => {
   const row = await bench.waitForRow('Tasks', 'task-003 Document the greeting');
   await bench.contextMenu(row, 'Open Changed Files');
-  await bench.waitForEditor('task-003.txt', /written by worker-\d for task-003/);
+  // Not in the checkout yet: opened from the integration branch, and titled so.
+  await bench.waitForEditor('task-003.txt (baton/integration)', /written by worker-\d for task-003/);
+  await bench.waitForNotification(/task-003\.txt is shown as it is on branch baton\/integration/);
+  await bench.clearNotifications();
 });
 
 step('agent activity goes to the Baton output channel', async () => {
@@ -363,6 +366,25 @@ step('the extension reconnects when the daemon restarts', async () => {
   await bench.runCommand('Baton: Show Status');
   await bench.waitForEditor('Baton Status.md', /Progress: +3\/4 done/);
   await bench.screenshot('13-reconnected');
+});
+
+step('Restart Daemon and Show Daemon Log, from the palette', async () => {
+  const before = JSON.parse(baton('daemon', 'status', '--json')).pid as number;
+  await bench.runCommand('Baton: Restart Daemon');
+  await waitUntil(
+    () => {
+      try {
+        return JSON.parse(baton('daemon', 'status', '--json')).pid !== before;
+      } catch {
+        return false;
+      }
+    },
+    20_000,
+    'a new daemon',
+  );
+  await bench.waitForStatus(/Baton: idle · 3\/4 done, 1 cancelled$/, 20_000);
+  await bench.runCommand('Baton: Show Daemon Log');
+  await bench.waitForEditor(/daemon\.log/, /serving/);
 });
 
 step('Stop ends the agents of a run, and their tasks go back to the queue', async () => {
