@@ -378,3 +378,132 @@ fn under_umask_022_everything_in_dot_baton_is_private_and_an_open_one_is_tighten
     baton_under_umask(&workspace, &["status"]);
     assert_eq!(open_to_others(&baton), Vec::<String>::new());
 }
+
+/// A filesystem of a few MiB for a workspace: a tmpfs when this process may mount one
+/// (root), else none, and the daemon gets a file size limit instead.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+    mounted: bool,
+}
+
+impl SmallDisk {
+    fn new() -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+            .arg(dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        SmallDisk { dir, mounted }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn baton(&self, args: &[&str]) -> Output {
+        Command::new(bin_dir().join("baton"))
+            .arg("-C")
+            .arg(self.path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let running = std::fs::read(self.path().join(".baton/daemon.json")).ok();
+        let pid = running
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .and_then(|running| running["pid"].as_u64());
+        if let Some(pid) = pid {
+            // SAFETY: sending a signal touches no memory of ours.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+        if self.mounted {
+            let _ = Command::new("umount").arg("-l").arg(self.path()).status();
+        }
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_daemon_which_says_why_and_so_does_the_cli() {
+    let disk = SmallDisk::new();
+    let mut daemon = Command::new(bin_dir().join("batond"));
+    daemon
+        .arg("--workspace")
+        .arg(disk.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let expected = if disk.mounted {
+        eprintln!("the workspace is on a 4 MiB tmpfs");
+        "the disk is full"
+    } else {
+        eprintln!("mounting a tmpfs failed: the daemon gets RLIMIT_FSIZE of 4 MiB instead");
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit and signal are async-signal-safe.
+        unsafe {
+            daemon.pre_exec(|| {
+                let limit = libc::rlimit {
+                    rlim_cur: 4 << 20,
+                    rlim_max: 4 << 20,
+                };
+                libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        "the file size limit was reached"
+    };
+    let daemon = daemon.spawn().unwrap();
+    let started = disk.baton(&["status"]);
+    assert!(started.status.success(), "{}", stderr(&started));
+
+    let description = "a long description ".repeat(3000);
+    let mut acknowledged = 0;
+    let refused = loop {
+        let output = disk.baton(&["add", &description]);
+        if !output.status.success() {
+            break error_line(&output, "an add on a full disk");
+        }
+        acknowledged += 1;
+        assert!(acknowledged < 1000, "the disk never filled");
+    };
+    assert!(refused.contains(expected), "{refused}");
+
+    let stopped = daemon.wait_with_output().unwrap();
+    assert_eq!(stopped.status.code(), Some(70));
+    let said = stderr(&stopped);
+    assert!(
+        said.contains("stopped") && said.contains(expected),
+        "{said}"
+    );
+    let log = std::fs::read_dir(disk.path().join(".baton/logs"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("daemon.log")
+        })
+        .map(|entry| std::fs::read_to_string(entry.path()).unwrap())
+        .collect::<String>();
+    assert!(log.contains(expected), "the log says why: {log}");
+
+    // Every acknowledged task is there, on a disk with room again.
+    let elsewhere = TestWorkspace::new();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(disk.path().join(".baton"))
+        .arg(elsewhere.root())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(task_count(&elsewhere) >= acknowledged);
+    eprintln!("{acknowledged} adds were acknowledged before the disk filled");
+}

@@ -7,6 +7,7 @@ mod hangup;
 mod progress;
 mod state_file;
 mod task_log;
+pub mod transport;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +16,6 @@ use interprocess::local_socket::tokio::prelude::*;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
 use tokio::sync::watch;
-use tower_lsp::Server;
 
 use crate::agents::Runtime;
 use crate::orchestrator::Orchestrator;
@@ -63,14 +63,6 @@ pub async fn serve(listener: interprocess::local_socket::tokio::Listener, daemon
 }
 
 async fn serve_connection(stream: interprocess::local_socket::tokio::Stream, daemon: Arc<Daemon>) {
-    let (read, write) = tokio::io::split(stream);
     let (service, socket) = connection::build(daemon);
-    Server::new(
-        hangup::Hangup::new(read),
-        hangup::Hangup::new(write),
-        socket,
-    )
-    .concurrency_level(CONCURRENCY)
-    .serve(service)
-    .await;
+    transport::serve(stream, service, socket, CONCURRENCY).await;
 }

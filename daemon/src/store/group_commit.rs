@@ -236,12 +236,13 @@ fn flush(durability: &Durability) -> Result<(), Stopped> {
 
 /// A sled error in words, naming a full disk as such.
 pub fn describe_io(err: &sled::Error) -> String {
+    // sled passes I/O errors on as copies that keep only their kind.
     match err {
-        sled::Error::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => {
-            format!("the disk is full: {io}")
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+            "the disk is full".into()
         }
-        sled::Error::Io(io) if io.raw_os_error() == Some(libc::EFBIG) => {
-            format!("the file size limit was reached: {io}")
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::FileTooLarge => {
+            "the file size limit was reached".into()
         }
         other => other.to_string(),
     }

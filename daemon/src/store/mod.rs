@@ -31,7 +31,7 @@ const DISCOVERY: u8 = b'd';
 pub enum StoreError {
     #[error("the state database at {path} cannot be used: {source}")]
     Open { path: PathBuf, source: sled::Error },
-    #[error("writing the state failed: {0}")]
+    #[error("writing the state failed: {}", group_commit::describe_io(.0))]
     Write(#[from] sled::Error),
     #[error("the state database holds an unreadable {what}: {reason}")]
     Corrupt { what: String, reason: String },

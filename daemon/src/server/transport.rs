@@ -1,0 +1,260 @@
+//! One connection's messages in and out, with limits: frames are read with a capped
+//! header and body (a peer past either is disconnected), requests whose `params`
+//! are not an object are refused with -32602 before any method sees them, and an
+//! error never echoes more than a short excerpt of what was sent. Everything else
+//! is tower-lsp's `LspService`, driven here instead of by its own codec, which
+//! buffers a header without bound and rescans it on every read.
+
+use std::sync::Arc;
+
+use baton_protocol::framing::{self, FrameError};
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, Semaphore};
+use tower::{Service, ServiceExt};
+use tower_lsp::jsonrpc::{self, ErrorCode, Id};
+use tower_lsp::{ClientSocket, LspService};
+
+use super::hangup::Hangup;
+
+/// The longest excerpt of a request an error message quotes.
+const EXCERPT: usize = 120;
+
+/// What one incoming body is.
+#[derive(Debug)]
+pub enum Incoming {
+    Request(jsonrpc::Request),
+    /// The client's answer to a request of the daemon's.
+    Response(jsonrpc::Response),
+    /// Refused before any method saw it: the error to send back.
+    Refused(jsonrpc::Response),
+    /// A malformed notification: nothing to answer.
+    Ignored,
+}
+
+/// Decodes one message body. Pure, so that it can be fuzzed.
+pub fn decode(body: &[u8]) -> Incoming {
+    let Ok(message) = serde_json::from_slice::<Value>(body) else {
+        return Incoming::Refused(error(
+            Id::Null,
+            ErrorCode::ParseError,
+            "the message is not JSON".into(),
+        ));
+    };
+    let id = message.get("id").cloned();
+    let id_or_null = || {
+        id.clone()
+            .and_then(|id| serde_json::from_value::<Id>(id).ok())
+            .unwrap_or(Id::Null)
+    };
+    if message.get("method").is_none() {
+        return match serde_json::from_value::<jsonrpc::Response>(message) {
+            Ok(response) => Incoming::Response(response),
+            Err(_) if id.is_none() => Incoming::Ignored,
+            Err(_) => Incoming::Refused(error(
+                id_or_null(),
+                ErrorCode::InvalidRequest,
+                "a message needs a method, or a result or error answering one".into(),
+            )),
+        };
+    }
+    match message.get("params") {
+        None | Some(Value::Object(_)) | Some(Value::Null) => {}
+        Some(params) => {
+            if id.is_none() {
+                return Incoming::Ignored;
+            }
+            return Incoming::Refused(error(
+                id_or_null(),
+                ErrorCode::InvalidParams,
+                format!(
+                    "params must be an object of named parameters (docs/protocol.md), not {}",
+                    excerpt(&params.to_string())
+                ),
+            ));
+        }
+    }
+    match serde_json::from_value::<jsonrpc::Request>(message) {
+        Ok(request) => Incoming::Request(request),
+        Err(_) if id.is_none() => Incoming::Ignored,
+        Err(err) => Incoming::Refused(error(
+            id_or_null(),
+            ErrorCode::InvalidRequest,
+            format!("not a JSON-RPC request: {}", excerpt(&err.to_string())),
+        )),
+    }
+}
+
+fn error(id: Id, code: ErrorCode, message: String) -> jsonrpc::Response {
+    jsonrpc::Response::from_error(
+        id,
+        jsonrpc::Error {
+            code,
+            message: message.into(),
+            data: None,
+        },
+    )
+}
+
+/// At most [`EXCERPT`] characters of `text`, saying how much was left out.
+fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()),
+    }
+}
+
+/// An answer as it goes out: an error's message cut to an excerpt (a method's
+/// parameter errors quote what they were sent).
+fn outgoing(response: jsonrpc::Response) -> Value {
+    let (id, body) = response.into_parts();
+    let body = body.map_err(|mut err| {
+        if err.message.len() > EXCERPT * 2 {
+            err.message = excerpt(&err.message).into();
+        }
+        err
+    });
+    json!(jsonrpc::Response::from_parts(id, body))
+}
+
+/// Serves one connection until the client goes, breaks a limit or sends `exit`.
+pub async fn serve<S>(
+    stream: S,
+    mut service: LspService<super::connection::Connection>,
+    socket: ClientSocket,
+    concurrency: usize,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (read, write) = tokio::io::split(stream);
+    let mut reader = BufReader::new(Hangup::new(read));
+    let mut write = Hangup::new(write);
+    let (out, mut outgoing_frames) = mpsc::channel::<Value>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(message) = outgoing_frames.recv().await {
+            let body = serde_json::to_vec(&message).expect("a JSON value serializes");
+            if write.write_all(&framing::frame(&body)).await.is_err() {
+                return;
+            }
+        }
+        let _ = write.shutdown().await;
+    });
+    let (mut requests, mut responses) = socket.split();
+    let notifications = {
+        let out = out.clone();
+        tokio::spawn(async move {
+            while let Some(request) = requests.next().await {
+                if out.send(json!(request)).await.is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let in_flight = Arc::new(Semaphore::new(concurrency));
+    loop {
+        let body = match framing::read_frame(&mut reader, framing::REQUEST_LIMIT).await {
+            Ok(Some(body)) => body,
+            Ok(None) => break,
+            Err(FrameError::Io(_)) | Err(FrameError::Truncated) => break,
+            Err(limit) => {
+                tracing::warn!("closing a connection: {limit}");
+                notifications.abort();
+                writer.abort();
+                return;
+            }
+        };
+        match decode(&body) {
+            Incoming::Request(request) => {
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                    break;
+                };
+                let Ok(ready) = service.ready().await else {
+                    // The client sent `exit`.
+                    break;
+                };
+                let answer = ready.call(request);
+                let out = out.clone();
+                tokio::spawn(async move {
+                    if let Ok(Some(response)) = answer.await {
+                        let _ = out.send(outgoing(response)).await;
+                    }
+                    drop(permit);
+                });
+            }
+            Incoming::Response(response) => {
+                if responses.send(response).await.is_err() {
+                    break;
+                }
+            }
+            Incoming::Refused(response) => {
+                if out.send(outgoing(response)).await.is_err() {
+                    break;
+                }
+            }
+            Incoming::Ignored => {}
+        }
+    }
+    // Answers under way still go out; then the writer ends with the last sender.
+    notifications.abort();
+    drop(out);
+    let _ = writer.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(body: &str) -> Value {
+        match decode(body.as_bytes()) {
+            Incoming::Refused(response) => outgoing(response),
+            other => panic!("{body} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn positional_params_are_refused_with_a_short_excerpt() {
+        let long = "x".repeat(100_000);
+        let answer = refused(&format!(
+            r#"{{"jsonrpc":"2.0","id":7,"method":"baton/addTask","params":["{long}"]}}"#
+        ));
+        assert_eq!(answer["id"], 7);
+        assert_eq!(answer["error"]["code"], -32602);
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("params must be an object"), "{message}");
+        assert!(message.len() < 400, "{message}");
+    }
+
+    #[test]
+    fn requests_responses_and_junk_are_told_apart() {
+        assert!(matches!(
+            decode(br#"{"jsonrpc":"2.0","id":1,"method":"baton/status"}"#),
+            Incoming::Request(_)
+        ));
+        assert!(matches!(
+            decode(br#"{"jsonrpc":"2.0","id":1,"result":null}"#),
+            Incoming::Response(_)
+        ));
+        assert!(matches!(
+            decode(br#"{"jsonrpc":"2.0","method":"x","params":[1]}"#),
+            Incoming::Ignored
+        ));
+        assert_eq!(refused("not json")["error"]["code"], -32700);
+        assert_eq!(refused(r#"{"id":1}"#)["error"]["code"], -32600);
+    }
+
+    #[test]
+    fn an_error_from_a_method_is_cut_to_an_excerpt() {
+        let long = "y".repeat(10_000);
+        let response = jsonrpc::Response::from_error(
+            Id::Number(1),
+            jsonrpc::Error::invalid_params(format!("Unexpected params: {long}")),
+        );
+        let message = outgoing(response)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(message.len() < 400, "{message}");
+        assert!(message.contains("bytes in all"));
+    }
+}

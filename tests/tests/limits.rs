@@ -1,0 +1,249 @@
+//! The daemon against a peer that does not play by the protocol: headers that never
+//! end, bodies over the limit, positional params, thousands of random and truncated
+//! frames. Each is refused or cut off, and the daemon goes on serving everyone else.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use baton_tests::TestWorkspace;
+use serde_json::{json, Value};
+
+/// A raw connection to the workspace's daemon, which the test starts first.
+async fn raw(workspace: &TestWorkspace) -> UnixStream {
+    drop(workspace.client(false).await);
+    let stream = UnixStream::connect(workspace.workspace().socket_path()).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+}
+
+fn framed(body: &[u8]) -> Vec<u8> {
+    baton_protocol::framing::frame(body)
+}
+
+/// Reads one framed answer from a raw connection.
+fn read_answer(stream: &mut UnixStream) -> Value {
+    let mut header = Vec::new();
+    let mut byte = [0u8];
+    while !header.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("an answer");
+        header.push(byte[0]);
+    }
+    let header = String::from_utf8(header).unwrap();
+    let length: usize = header
+        .trim()
+        .strip_prefix("Content-Length: ")
+        .expect("a Content-Length header")
+        .parse()
+        .unwrap();
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// The daemon's resident memory, in KiB.
+fn resident_kib(workspace: &TestWorkspace) -> u64 {
+    let pid = workspace.daemon_pid().expect("a daemon runs");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Writes `bytes` until the daemon closes the connection; answers how many it took.
+fn write_until_closed(stream: &mut UnixStream, chunk: &[u8], most: usize) -> usize {
+    let mut written = 0;
+    while written < most {
+        match stream.write(chunk) {
+            Ok(n) => written += n,
+            Err(_) => return written,
+        }
+    }
+    panic!("the daemon took {written} bytes of one header without closing the connection");
+}
+
+async fn still_serves(workspace: &TestWorkspace) {
+    let client = workspace.client(false).await;
+    let status = client.call("baton/status", Value::Null).await;
+    assert!(status.is_ok(), "the daemon still serves: {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_that_never_ends_is_cut_off_at_8_kib_and_the_daemon_goes_on() {
+    let workspace = TestWorkspace::new();
+    let mut one_line = raw(&workspace).await;
+    let before = resident_kib(&workspace);
+    // One header line of 50 MiB was buffered whole and rescanned at every read.
+    let taken = write_until_closed(&mut one_line, &[b'x'; 64 * 1024], 50 << 20);
+    assert!(taken < 16 << 20, "the daemon took {taken} bytes");
+    let mut many_lines = raw(&workspace).await;
+    let taken = write_until_closed(&mut many_lines, &b"X-Padding: 1\r\n".repeat(4096), 50 << 20);
+    assert!(taken < 16 << 20, "the daemon took {taken} bytes");
+    let grown = resident_kib(&workspace).saturating_sub(before);
+    assert!(grown < 16 * 1024, "the daemon grew by {grown} KiB");
+    still_serves(&workspace).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_64_mib_closes_the_connection_before_it_is_read() {
+    let workspace = TestWorkspace::new();
+    let mut stream = raw(&workspace).await;
+    stream
+        .write_all(b"Content-Length: 67108865\r\n\r\n{")
+        .unwrap();
+    let mut rest = Vec::new();
+    let read = stream.read_to_end(&mut rest);
+    let closed = match &read {
+        Ok(_) => true,
+        Err(err) => err.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(closed, "the daemon closes the connection: {read:?}");
+    still_serves(&workspace).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn positional_params_are_refused_with_32602_a_short_excerpt_and_no_change() {
+    let workspace = TestWorkspace::new();
+    let mut stream = raw(&workspace).await;
+    let initialize =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}});
+    stream
+        .write_all(&framed(initialize.to_string().as_bytes()))
+        .unwrap();
+    read_answer(&mut stream);
+    let long = "z".repeat(1 << 20);
+    let request = json!({"jsonrpc": "2.0", "id": 2, "method": "baton/addTask", "params": [long]});
+    stream
+        .write_all(&framed(request.to_string().as_bytes()))
+        .unwrap();
+    let answer = read_answer(&mut stream);
+    assert_eq!(answer["id"], 2);
+    let shown: String = answer.to_string().chars().take(300).collect();
+    assert_eq!(answer["error"]["code"], -32602, "{shown}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.len() < 400, "{} bytes echoed", message.len());
+
+    // A method without parameters given some quotes at most an excerpt of them.
+    let request =
+        json!({"jsonrpc": "2.0", "id": 3, "method": "baton/status", "params": {"x": long}});
+    stream
+        .write_all(&framed(request.to_string().as_bytes()))
+        .unwrap();
+    let answer = read_answer(&mut stream);
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.len() < 400, "{} bytes echoed", message.len());
+
+    let client = workspace.client(false).await;
+    let tasks = client.call("baton/listTasks", json!({})).await.unwrap();
+    assert_eq!(tasks, json!([]), "nothing was added");
+}
+
+/// A small deterministic generator, so that a failure can be replayed.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> usize {
+        (self.next() % n) as usize
+    }
+
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// One hostile frame: random bytes, a valid frame cut short, a frame of random JSON,
+/// a lying Content-Length, or a request with odd params.
+fn hostile_frame(random: &mut Random) -> Vec<u8> {
+    let request = json!({"jsonrpc": "2.0", "id": random.below(1000), "method": "baton/addTask", "params": {"description": "fuzzed"}});
+    let valid = framed(request.to_string().as_bytes());
+    match random.below(6) {
+        0 => {
+            let n = random.below(300);
+            random.bytes(n)
+        }
+        1 => {
+            let cut = random.below(valid.len() as u64);
+            valid[..cut].to_vec()
+        }
+        2 => {
+            let n = random.below(200);
+            framed(&random.bytes(n))
+        }
+        3 => format!(
+            "Content-Length: {}\r\n\r\n{{}}",
+            random.next() % 100_000_000
+        )
+        .into_bytes(),
+        4 => {
+            let params = [
+                json!(null),
+                json!(1),
+                json!("s"),
+                json!([]),
+                json!({"description": 5}),
+            ][random.below(5)]
+            .clone();
+            let request =
+                json!({"jsonrpc": "2.0", "id": 9, "method": "baton/addTask", "params": params});
+            framed(request.to_string().as_bytes())
+        }
+        _ => {
+            let mut bytes = valid;
+            let at = random.below(bytes.len() as u64);
+            bytes[at] = random.next() as u8;
+            bytes
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_random_and_truncated_frames_leave_the_daemon_serving() {
+    let workspace = TestWorkspace::new();
+    let client = workspace.client(false).await;
+    let seed = 0x5eed_0000_0000_0001;
+    let mut random = Random(seed);
+    let socket = workspace.workspace().socket_path();
+    let frames = tokio::task::spawn_blocking(move || {
+        let mut sent = 0;
+        for _ in 0..200 {
+            let mut stream = UnixStream::connect(&socket).expect("the daemon accepts");
+            if random.below(2) == 0 {
+                // Past the handshake, frames reach the methods themselves.
+                let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"capabilities": {}}});
+                let _ = stream.write_all(&framed(initialize.to_string().as_bytes()));
+            }
+            for _ in 0..random.below(20) + 1 {
+                if stream.write_all(&hostile_frame(&mut random)).is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+        }
+        sent
+    })
+    .await
+    .unwrap();
+    assert!(
+        frames >= 1000,
+        "seed {seed:#x}: only {frames} frames were sent"
+    );
+    // Whatever it was sent, the daemon answers, and its board is consistent.
+    let status = client.call("baton/status", Value::Null).await;
+    assert!(status.is_ok(), "seed {seed:#x}: {status:?}");
+    let added = client
+        .call("baton/addTask", json!({"description": "after the storm"}))
+        .await
+        .expect("a task is added after the storm");
+    assert_eq!(added["description"], "after the storm");
+}
