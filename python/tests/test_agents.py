@@ -135,7 +135,7 @@ def test_run_with_leader_planning_plans_runs_and_reports_to_the_callbacks(agents
 def test_start_dispatches_and_stop_puts_the_work_back(agents: Workspace) -> None:
     async def main() -> None:
         with Orchestrator(working_directory=str(agents.root), task_timeout=120) as orch:
-            task = orch.add_task("wait a while\n" + script([bash("sleep 60"), say("slept")]))
+            task = orch.add_task("wait a while\n" + script([bash("echo $$ > shell.pid; sleep 600"), say("unreachable")]))
             await orch.start()
             wait_for(lambda: orch.state.tasks[0].status is TaskStatus.IN_PROGRESS, "the agent at work", 60)
             assert agents.json("status")["running"] is True
@@ -147,3 +147,15 @@ def test_start_dispatches_and_stop_puts_the_work_back(agents: Workspace) -> None
                      "the mirror to see it back")
 
     asyncio.run(main())
+
+
+def test_a_task_past_task_timeout_fails_with_a_timeout_error_in_its_result(agents: Workspace) -> None:
+    async def main() -> Dict[str, Any]:
+        with Orchestrator(working_directory=str(agents.root), task_timeout=3) as orch:
+            orch.add_task("take too long\n" + script([bash("echo $$ > shell.pid; sleep 600"), say("unreachable")]))
+            return await orch.run_with_predefined_tasks()
+
+    result = asyncio.run(main())
+    assert (result["tasks_completed"], result["tasks_failed"]) == (0, 1)
+    error = agents.tasks()[0]["result"]["error"]
+    assert error.startswith("TimeoutError:"), error

@@ -262,6 +262,15 @@ def test_a_leader_run_without_a_goal_says_so(workspace: Workspace) -> None:
     asyncio.run(main())
 
 
+def test_arguments_of_the_wrong_type_are_refused_and_change_nothing(workspace: Workspace) -> None:
+    with Orchestrator(working_directory=str(workspace.root)) as orch:
+        with pytest.raises(InvalidInputError, match="expected a sequence"):
+            orch.add_task("x", dependencies="task-001")  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError, match="cannot be sent as JSON"):
+            orch.add_tasks_batch([{"description": object()}])
+    assert workspace.tasks() == []
+
+
 def test_an_unknown_key_in_a_batch_is_refused_with_what_to_use(workspace: Workspace) -> None:
     with Orchestrator(working_directory=str(workspace.root)) as orch:
         with pytest.raises(InvalidInputError, match="unknown field `prio`"):

@@ -11,7 +11,7 @@ import json
 import os
 from typing import Any, Callable, Dict, Optional
 
-from .exceptions import OrchestrationError, from_wire
+from .exceptions import InvalidInputError, OrchestrationError, from_wire
 
 __all__ = ["Connection", "NotificationHandler"]
 
@@ -94,13 +94,17 @@ class Connection:
         if self._closed:
             raise OrchestrationError(_CLOSED)
         request_id = next(self._ids)
-        answer: "asyncio.Future[Any]" = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = answer
         message: Dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
             message["params"] = params
         try:
-            await self._send(message)
+            body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError) as err:
+            raise InvalidInputError(f"{method}: the arguments cannot be sent as JSON: {err}") from err
+        answer: "asyncio.Future[Any]" = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = answer
+        try:
+            await self._write(body)
             return await answer
         finally:
             self._pending.pop(request_id, None)
@@ -118,7 +122,9 @@ class Connection:
         self._fail_pending()
 
     async def _send(self, message: Dict[str, Any]) -> None:
-        body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+        await self._write(json.dumps(message, ensure_ascii=False).encode("utf-8"))
+
+    async def _write(self, body: bytes) -> None:
         # One write per frame, so frames from concurrent requests never interleave.
         self._writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         try:

@@ -11,13 +11,14 @@ are applied on top of it again: whichever of the two is newer wins.
 from __future__ import annotations
 
 import threading
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from .models import CoordinationState, Discovery, Task
 
 __all__ = ["StateMirror"]
 
-_Change = Union[Task, Discovery]
+#: A notification kept to be applied again: ("task" | "deleted", Task) or ("discovery", Discovery).
+_Change = Tuple[str, Union[Task, Discovery]]
 
 
 class StateMirror:
@@ -48,14 +49,23 @@ class StateMirror:
             self._last_event[task.id] = self._events
             self._upsert(task)
             if self._since_fetch is not None:
-                self._since_fetch.append(task)
+                self._since_fetch.append(("task", task))
+
+    def on_task_deleted(self, task: Task) -> None:
+        """A task was deleted; ``task`` is how it was."""
+        with self._lock:
+            self._events += 1
+            self._last_event[task.id] = self._events
+            self._remove(task.id)
+            if self._since_fetch is not None:
+                self._since_fetch.append(("deleted", task))
 
     def on_discovery(self, discovery: Discovery) -> None:
         """A discovery notification."""
         with self._lock:
             self._add_discovery(discovery)
             if self._since_fetch is not None:
-                self._since_fetch.append(discovery)
+                self._since_fetch.append(("discovery", discovery))
 
     def offer(self, task: Task, events_before: int) -> None:
         """A task a request answered with. It is taken unless a notification about the
@@ -79,11 +89,13 @@ class StateMirror:
                 return
             self._state = state
             self._positions = {task.id: index for index, task in enumerate(state.tasks)}
-            for change in replay:
-                if isinstance(change, Task):
-                    self._upsert(change)
-                else:
+            for kind, change in replay:
+                if isinstance(change, Discovery):
                     self._add_discovery(change)
+                elif kind == "deleted":
+                    self._remove(change.id)
+                else:
+                    self._upsert(change)
 
     def _upsert(self, task: Task) -> None:
         tasks = self._state.tasks
@@ -96,6 +108,12 @@ class StateMirror:
         latest = task.completed_at or task.claimed_at or task.created_at
         if self._state.last_activity is None or latest > self._state.last_activity:
             self._state.last_activity = latest
+
+    def _remove(self, task_id: str) -> None:
+        if task_id not in self._positions:
+            return
+        self._state.tasks = [task for task in self._state.tasks if task.id != task_id]
+        self._positions = {task.id: index for index, task in enumerate(self._state.tasks)}
 
     def _add_discovery(self, discovery: Discovery) -> None:
         if discovery not in self._state.discoveries:

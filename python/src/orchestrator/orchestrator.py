@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import weakref
 from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Optional, TypeVar
 
 from . import __version__
@@ -127,6 +128,8 @@ class Orchestrator:
         self._refresher: Optional["asyncio.Task[None]"] = None
         self._refresh_wanted = False
         self._snapshot_dir = tempfile.mkdtemp(prefix="baton-orchestrator-")
+        # Removed at close, or at exit for an orchestrator never closed.
+        self._remove_snapshot_dir = weakref.finalize(self, shutil.rmtree, self._snapshot_dir, True)
         self._closed = False
         self._callbacks = _CallbackThread()
         self._io = _EventLoopThread()
@@ -164,8 +167,8 @@ class Orchestrator:
         params = {
             "description": description,
             "priority": priority,
-            "dependencies": list(dependencies or []),
-            "context_files": list(context_files or []),
+            "dependencies": dependencies if dependencies is not None else [],
+            "context_files": context_files if context_files is not None else [],
             "hints": hints,
         }
         return self._wait(self._task_request("baton/addTask", params))
@@ -236,7 +239,7 @@ class Orchestrator:
                     _log.debug("closing the connection failed", exc_info=True)
             self._io.stop()
         self._callbacks.stop()
-        shutil.rmtree(self._snapshot_dir, ignore_errors=True)
+        self._remove_snapshot_dir()
 
     def __enter__(self) -> Orchestrator:
         return self
@@ -373,6 +376,8 @@ class Orchestrator:
                 self._mirror.on_task_event(task)
                 if method == "baton/taskCompleted" and self.on_task_complete is not None:
                     self._callbacks.submit("on_task_complete", self.on_task_complete, task)
+            elif method == "baton/taskDeleted":
+                self._mirror.on_task_deleted(Task.from_dict(params))
             elif method == "baton/discovery":
                 discovery = Discovery.from_dict(params)
                 self._mirror.on_discovery(discovery)

@@ -28,6 +28,8 @@ def describe(method: str, params: Any) -> Optional[str]:
         if error and error != params.get("status"):
             return f"{verb} {params.get('id')}: {_one_line(error)}"
         return f"{verb} {params.get('id')}"
+    if method == "baton/taskDeleted":
+        return f"deleted {params.get('id')}"
     if method == "baton/discovery":
         where = f" on {params['related_task']}" if params.get("related_task") else ""
         return f"discovery by {params.get('agent_id')}{where}: {_one_line(params.get('content', ''))}"
