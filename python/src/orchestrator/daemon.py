@@ -91,7 +91,10 @@ def start_daemon(working_directory: str) -> DaemonInfo:
         ) from err
     if done.returncode != 0:
         reason = _failure(done.stderr) or _failure(done.stdout) or f"it exited with status {done.returncode}"
-        raise OrchestrationError(f"could not start the baton daemon for {working_directory}: {reason}")
+        raise OrchestrationError(
+            f"could not start the baton daemon for {working_directory}: {reason}; "
+            f"`baton -C {working_directory} daemon start` shows what goes wrong"
+        )
     try:
         info = json.loads(done.stdout)
         return DaemonInfo(

@@ -141,34 +141,13 @@ async fn rust_client(batond: &Path, tasks: usize) -> Result<Timings> {
         },
     )
     .await?;
-    let pair = |client: &Client| {
-        let client = client;
-        async move {
-            let task = client
-                .request::<methods::ClaimTask>(&ClaimTaskParams {
-                    agent_id: "bench".into(),
-                })
-                .await?
-                .context("every task added is ready")?;
-            client
-                .request::<methods::CompleteTask>(&CompleteTaskParams {
-                    task_id: task.id,
-                    result: TaskResult {
-                        output: "ok".into(),
-                        ..TaskResult::default()
-                    },
-                })
-                .await?;
-            anyhow::Ok(())
-        }
-    };
     for n in 0..WARMUP {
         client
             .request::<methods::AddTask>(&NewTask::new(format!("warm-up {n}")))
             .await?;
     }
     for _ in 0..WARMUP {
-        pair(&client).await?;
+        claim_and_complete(&client).await?;
     }
     let mut adds = Samples::default();
     for n in 0..tasks {
@@ -181,11 +160,31 @@ async fn rust_client(batond: &Path, tasks: usize) -> Result<Timings> {
     let mut pairs = Samples::default();
     for _ in 0..tasks {
         let start = Instant::now();
-        pair(&client).await?;
+        claim_and_complete(&client).await?;
         pairs.push(start.elapsed());
     }
     client.request::<methods::StopDaemon>(&()).await?;
     Ok(Timings { adds, pairs })
+}
+
+/// One claim and the completion of the task it got, through the Rust client.
+async fn claim_and_complete(client: &Client) -> Result<()> {
+    let task = client
+        .request::<methods::ClaimTask>(&ClaimTaskParams {
+            agent_id: "bench".into(),
+        })
+        .await?
+        .context("every task added is ready")?;
+    client
+        .request::<methods::CompleteTask>(&CompleteTaskParams {
+            task_id: task.id,
+            result: TaskResult {
+                output: "ok".into(),
+                ..TaskResult::default()
+            },
+        })
+        .await?;
+    Ok(())
 }
 
 fn python_client(python: &Path, baton: &Path, tasks: usize) -> Result<Timings> {
