@@ -94,6 +94,10 @@ def test_state_mirrors_changes_from_the_cli_without_a_request(workspace: Workspa
             lambda: orch.state.get_task("task-002").status == TaskStatus.CLAIMED,  # type: ignore[union-attr]
             "the claim in the mirror",
         )
+        workspace.baton("add", "to be deleted")
+        wait_for(lambda: orch.state.get_task("task-003") is not None, "the task to delete in the mirror")
+        workspace.baton("delete", "task-003")
+        wait_for(lambda: orch.state.get_task("task-003") is None, "the deleted task gone from the mirror")
         workspace.baton("init", "a goal set elsewhere")
         wait_for(lambda: orch.state.goal == "a goal set elsewhere", "the goal in the mirror")
         workspace.baton("discover", "passwords are hashed with argon2", "--agent", "me")

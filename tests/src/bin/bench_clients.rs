@@ -309,7 +309,12 @@ fn cpu() -> String {
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|line| line.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+        .map(|line| {
+            line.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_else(|_| "unknown".into())
 }
 
