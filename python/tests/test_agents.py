@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from conftest import Workspace, baton_tool, bash, say, script, wait_for
+from conftest import ModelServer, Workspace, baton_tool, bash, say, script, wait_for
 from orchestrator import Orchestrator
 from orchestrator.models import Discovery, Task, TaskStatus
 
@@ -159,3 +159,25 @@ def test_a_task_past_task_timeout_fails_with_a_timeout_error_in_its_result(agent
     assert (result["tasks_completed"], result["tasks_failed"]) == (0, 1)
     error = agents.tasks()[0]["result"]["error"]
     assert error.startswith("TimeoutError:"), error
+
+
+def test_a_run_gives_its_agents_the_model_variables_of_this_process(
+    workspace: Workspace, model_server: ModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in model_server.env.items():
+        monkeypatch.setenv(name, value)
+    # The daemon starts with a model address where nothing answers ...
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    workspace.baton("config", "agent_command", model_server.claude)
+    workspace.baton("config", "worker_prompt", "{description}")
+    # ... and the script learns the right one afterwards.
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", model_server.url)
+
+    async def main() -> Dict[str, Any]:
+        with Orchestrator(working_directory=str(workspace.root), task_timeout=60) as orch:
+            orch.add_task("answer\n" + script([say("reached the model")]))
+            return await orch.run_with_predefined_tasks()
+
+    result = asyncio.run(main())
+    assert (result["tasks_completed"], result["tasks_failed"]) == (1, 0), workspace.tasks()
+    assert workspace.tasks()[0]["result"]["output"] == "reached the model"

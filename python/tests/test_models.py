@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import re
+from pathlib import Path
 from datetime import datetime, timezone
 
 import pytest
 
-from orchestrator import exceptions
+from orchestrator import agent_env, exceptions
 from orchestrator.models import (
     CoordinationState,
     Discovery,
@@ -171,3 +173,17 @@ def test_wire_errors_become_the_references_exceptions() -> None:
 def test_the_references_timeout_error_is_also_the_builtin() -> None:
     with pytest.raises(builtins.TimeoutError):
         raise exceptions.TimeoutError("the task ran past task_timeout")
+
+
+def test_the_agents_environment_is_the_daemons_allow_list() -> None:
+    rust = (Path(__file__).resolve().parents[2] / "protocol" / "src" / "agent_env.rs").read_text()
+
+    def constant(name: str) -> tuple[str, ...]:
+        found = re.search(rf"pub const {name}: &\[&str\] = &\[(.*?)\];", rust, re.S)
+        assert found, f"{name} in agent_env.rs"
+        return tuple(re.findall(r'"([^"]+)"', found.group(1)))
+
+    assert agent_env.PASSED_PREFIXES == constant("PASSED_PREFIXES")
+    assert agent_env.PASSED_NAMES == constant("PASSED_NAMES")
+    sent = agent_env.agent_environment({"ANTHROPIC_API_KEY": "k", "https_proxy": "p", "HOME": "/h", "PATH": "/b"})
+    assert sent == {"ANTHROPIC_API_KEY": "k", "https_proxy": "p"}

@@ -24,6 +24,7 @@ import weakref
 from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Optional, TypeVar
 
 from . import __version__
+from .agent_env import agent_environment
 from .connection import Connection
 from .daemon import DaemonInfo, start_daemon
 from .exceptions import OrchestrationError
@@ -327,7 +328,8 @@ class Orchestrator:
         return {"max_workers": self.max_workers, "model": self.model, "task_timeout": self.task_timeout}
 
     async def _run(self, mode: str) -> Dict[str, Any]:
-        result = await self._request("baton/run", {"mode": mode, "wait": True})
+        params = {"mode": mode, "wait": True, "env": agent_environment(os.environ)}
+        result = await self._request("baton/run", params)
         if not isinstance(result, dict):
             raise OrchestrationError("the daemon answered the run without its result; `baton status` shows the state")
         if self.verbose:
