@@ -1,0 +1,210 @@
+//! What baton keeps is its user's alone: another user can neither reach the daemon's
+//! socket nor read `.baton/`, and no secret from the environment ends up in the logs,
+//! the state, the answers or a saved file.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use baton_tests::agent_workspace::{bash, baton_tool, say, scripted, AgentWorkspace};
+use baton_tests::{bin_dir, TestWorkspace};
+
+/// The second user the tests act as.
+const OTHER_USER: &str = "baton-other";
+
+/// The second user's uid and gid, created (as root) when missing.
+fn other_user() -> (u32, u32) {
+    let id = |flag: &str| {
+        Command::new("id")
+            .arg(flag)
+            .arg(OTHER_USER)
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .and_then(|output| String::from_utf8(output.stdout).ok()?.trim().parse().ok())
+    };
+    if id("-u").is_none() {
+        let created = Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+            ])
+            .arg(OTHER_USER)
+            .status();
+        // Another test process may have created it meanwhile.
+        assert!(
+            created.is_ok() || id("-u").is_some(),
+            "this test needs a second user: run it as root, or `useradd {OTHER_USER}`"
+        );
+    }
+    (
+        id("-u").expect("the second user exists"),
+        id("-g").expect("the second user has a group"),
+    )
+}
+
+/// Runs `program ARGS` as the second user.
+fn as_other(program: &Path, args: &[&str], (uid, gid): (u32, u32)) -> Output {
+    Command::new(program)
+        .args(args)
+        .uid(uid)
+        .gid(gid)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the command starts")
+}
+
+#[test]
+fn a_second_user_can_neither_reach_the_socket_nor_read_dot_baton() {
+    let other = other_user();
+    let workspace = TestWorkspace::new();
+    // The workspace itself is open to others, as a checkout in a home often is.
+    std::fs::set_permissions(workspace.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    workspace.ok(&["init", "the owner's goal"]);
+    workspace.ok(&["add", "the owner's task"]);
+
+    let socket = workspace.workspace().socket_path();
+    let socket_dir = socket.parent().unwrap();
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().mode() & 0o777;
+    assert_eq!(mode(&socket), 0o600, "the socket");
+    assert_eq!(mode(socket_dir), 0o700, "the socket's directory");
+    // Connecting needs the directory's search permission, which the other user lacks.
+    let reached = as_other(
+        Path::new("/bin/sh"),
+        &["-c", &format!("test -e '{}'", socket.display())],
+        other,
+    );
+    assert!(!reached.status.success(), "the other user sees the socket");
+
+    let baton = workspace.root().join(".baton");
+    for path in [
+        baton.clone(),
+        baton.join("state/db"),
+        baton.join("logs"),
+        baton.join("daemon.json"),
+    ] {
+        let read = as_other(Path::new("/bin/cat"), &[path.to_str().unwrap()], other);
+        assert!(
+            !read.status.success() && read.stdout.is_empty(),
+            "the other user read {}",
+            path.display()
+        );
+    }
+    let listed = as_other(Path::new("/bin/ls"), &[baton.to_str().unwrap()], other);
+    assert!(!listed.status.success(), "the other user listed .baton");
+
+    // The other user's own `baton` in the workspace gets nothing of the owner's state
+    // (a copy: the build directory may be private to the owner).
+    let programs = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(programs.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for program in ["baton", "batond"] {
+        std::fs::copy(bin_dir().join(program), programs.path().join(program)).unwrap();
+    }
+    let status = as_other(
+        &programs.path().join("baton"),
+        &["-C", workspace.root().to_str().unwrap(), "status", "--json"],
+        other,
+    );
+    assert!(!status.status.success());
+    assert!(!String::from_utf8_lossy(&status.stdout).contains("the owner's goal"));
+    // And the owner's daemon serves on, untouched.
+    assert!(workspace.ok(&["status"]).contains("the owner's goal"));
+}
+
+/// Every file under `dir`, read whole.
+fn every_file(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            found.extend(every_file(&path));
+        } else if meta.is_file() {
+            if let Ok(bytes) = std::fs::read(&path) {
+                found.push((path.display().to_string(), bytes));
+            }
+        }
+    }
+    found
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_from_the_environment_reaches_logs_state_answers_or_saved_files() {
+    const API_KEY: &str = "sk-ant-api03-SECRETKEY-d41d8cd98f00b204";
+    const TOKEN: &str = "ghp_SECRETTOKEN0123456789abcdef";
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    let task = scripted(
+        "write a file and report",
+        &[
+            bash("echo built > built.txt"),
+            baton_tool(
+                "report_discovery",
+                serde_json::json!({ "content": "the build writes built.txt" }),
+            ),
+            say("built"),
+        ],
+    );
+    baton_tests::add_task(&client, task, &[]).await;
+
+    let mut answers = Vec::new();
+    let mut baton = |args: &[&str]| {
+        let output = agents
+            .baton_command(args)
+            .env("ANTHROPIC_API_KEY", API_KEY)
+            .env("GITHUB_TOKEN", TOKEN)
+            .output()
+            .expect("baton runs");
+        answers.push((format!("baton {args:?}"), output.stdout.clone()));
+        answers.push((format!("baton {args:?} (stderr)"), output.stderr.clone()));
+        output
+    };
+    let run = baton(&["run", "--predefined"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let saved = agents.root().join("saved.json");
+    for args in [
+        vec!["status", "--json"],
+        vec!["tasks", "--json"],
+        vec!["discoveries", "--json"],
+        vec!["logs", "task-001"],
+        vec!["logs", "task-001", "--json"],
+        vec!["config", "--json"],
+        vec!["daemon", "status", "--json"],
+        vec!["save", saved.to_str().unwrap()],
+    ] {
+        baton(&args);
+    }
+    agents.workspace.ok(&["daemon", "stop"]);
+
+    let mut files = every_file(&agents.root().join(".baton"));
+    files.push((
+        saved.display().to_string(),
+        std::fs::read(&saved).expect("the state was saved"),
+    ));
+    assert!(files.len() > 5, "the state, logs and snapshots are read");
+    for (what, bytes) in files.iter().chain(answers.iter()) {
+        for secret in [API_KEY, TOKEN] {
+            assert!(!contains(bytes, secret), "{what} holds a secret");
+        }
+    }
+}
