@@ -18,8 +18,10 @@ __all__ = ["Connection", "NotificationHandler"]
 #: Called on the connection's event loop for each notification, in order.
 NotificationHandler = Callable[[str, Any], None]
 
-#: The largest message read, so a broken peer cannot make the client allocate without bound.
-_MAX_MESSAGE = 256 * 1024 * 1024
+#: The largest body and header line read, the daemon's own limits, so that a broken
+#: peer cannot make the client allocate without bound.
+_MAX_MESSAGE = 64 * 1024 * 1024
+_MAX_HEADER = 8 * 1024
 
 _CLOSED = "the connection to the baton daemon closed; `baton daemon status` tells whether it still runs"
 
@@ -51,7 +53,7 @@ class Connection:
         """Connects to ``socket``, asks for notifications and checks that the daemon is
         of ``client_version``."""
         try:
-            reader, writer = await asyncio.open_unix_connection(socket, limit=_MAX_MESSAGE)
+            reader, writer = await asyncio.open_unix_connection(socket, limit=_MAX_HEADER)
         except OSError as err:
             raise OrchestrationError(
                 f"no baton daemon answers at {socket}: {err}; `baton daemon start` starts it"
