@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use baton_protocol::methods::RunAgent;
 use baton_protocol::{TaskId, TaskStatus};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
@@ -165,14 +166,18 @@ pub enum Command {
         detach: bool,
     },
 
-    /// Show what a task's agent did: its tools, its words, its result
+    /// Show what a task's agent did: each tool with the start of its output, its
+    /// words, how each attempt ended (merged, conflict, stopped, timed out)
     Logs {
-        /// The task's id
-        #[arg(value_name = "ID", value_parser = task_id)]
-        task: TaskId,
-        /// Keep printing as the agent works, until the task ends
+        /// The task's id, or `leader` or `summary` for those agents of the runs
+        #[arg(value_name = "ID|leader|summary", value_parser = log_source)]
+        source: LogSource,
+        /// Keep printing as the agent works, until the task (or the run) ends
         #[arg(short, long)]
         follow: bool,
+        /// Show each tool's output whole, not only its first lines
+        #[arg(long)]
+        full: bool,
     },
 
     /// Bring the integration branch (the finished tasks' work) into your current
@@ -216,6 +221,13 @@ pub enum Command {
     /// Serve an agent's baton tools over MCP on standard input and output (the
     /// daemon starts this for each agent it runs)
     Mcp(McpArgs),
+}
+
+/// Whose log `baton logs` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogSource {
+    Task(TaskId),
+    Agent(RunAgent),
 }
 
 /// `baton init`.
@@ -369,6 +381,14 @@ fn task_id(text: &str) -> Result<TaskId, String> {
         Err("a task id cannot be empty; `baton tasks` lists the ids".into())
     } else {
         Ok(TaskId::from(text))
+    }
+}
+
+fn log_source(text: &str) -> Result<LogSource, String> {
+    match text {
+        "leader" => Ok(LogSource::Agent(RunAgent::Leader)),
+        "summary" => Ok(LogSource::Agent(RunAgent::Summary)),
+        _ => task_id(text).map(LogSource::Task),
     }
 }
 

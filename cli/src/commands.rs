@@ -191,7 +191,18 @@ pub async fn run(cli: Cli) -> Result<()> {
             predefined,
             detach,
         } => crate::run::run(&session, goal, leader, predefined, detach).await,
-        Command::Logs { task, follow } => crate::run::logs(&session, task, follow).await,
+        Command::Logs {
+            source,
+            follow,
+            full,
+        } => {
+            let detail = if full {
+                render::Detail::Full
+            } else {
+                render::Detail::Short
+            };
+            crate::run::logs(&session, source, follow, detail).await
+        }
         Command::Merge => {
             let merged = session.request::<methods::Merge>(&()).await?;
             session.show(&merged, |merged| merged.message.clone())

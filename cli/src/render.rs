@@ -454,7 +454,7 @@ pub fn run_result(result: &RunResult) -> String {
 
 /// One line of a task's agent log (Claude Code's stream-json), for people; `None`
 /// for lines that say nothing worth showing.
-pub fn log_line(line: &str) -> Option<String> {
+pub fn log_line(line: &str, detail: Detail) -> Option<String> {
     let mut event: Value = serde_json::from_str(line).ok()?;
     crate::printable::json(&mut event);
     let text = match event["type"].as_str()? {
@@ -469,20 +469,30 @@ pub fn log_line(line: &str) -> Option<String> {
             .iter()
             .filter_map(|block| match block["type"].as_str()? {
                 "text" => Some(block["text"].as_str()?.trim().to_owned()),
-                "tool_use" => Some(format!(
-                    "{} {} {}",
-                    style("→").cyan(),
-                    block["name"].as_str().unwrap_or("tool"),
-                    style(truncate_str(
-                        &one_line(&block["input"].to_string()),
-                        160,
-                        "…"
+                "tool_use" => {
+                    let input = one_line(&block["input"].to_string());
+                    let input = match detail {
+                        Detail::Short => truncate_str(&input, TOOL_INPUT_WIDTH, "…").into_owned(),
+                        Detail::Full => input,
+                    };
+                    Some(format!(
+                        "{} {} {}",
+                        style("→").cyan(),
+                        block["name"].as_str().unwrap_or("tool"),
+                        style(input).dim()
                     ))
-                    .dim()
-                )),
+                }
                 _ => None,
             })
             .filter(|text| !text.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        // The tools' answers come back to the agent as the user's message.
+        "user" => event["message"]["content"]
+            .as_array()?
+            .iter()
+            .filter(|block| block["type"] == "tool_result")
+            .map(|block| tool_output(block, detail))
             .collect::<Vec<_>>()
             .join("\n"),
         // How an attempt ended, as baton adds it after the agent's own lines.
@@ -513,6 +523,70 @@ pub fn log_line(line: &str) -> Option<String> {
         _ => return None,
     };
     (!text.is_empty()).then_some(text)
+}
+
+/// How much of each tool's output `baton logs` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// The first lines, each cut to the width of a line.
+    Short,
+    /// All of it.
+    Full,
+}
+
+/// How many lines of a tool's output `Detail::Short` shows.
+const TOOL_OUTPUT_LINES: usize = 3;
+
+/// How wide a tool's input or a line of its output may be with `Detail::Short`.
+const TOOL_INPUT_WIDTH: usize = 160;
+
+/// A tool's answer, indented under the call: the start of it, or all of it.
+fn tool_output(block: &Value, detail: Detail) -> String {
+    let text = match &block["content"] {
+        Value::String(text) => text.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|part| part["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    };
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    let shown: Vec<String> = match detail {
+        Detail::Full => lines.iter().map(|line| (*line).to_owned()).collect(),
+        Detail::Short => lines
+            .iter()
+            .take(TOOL_OUTPUT_LINES)
+            .map(|line| truncate_str(line, TOOL_INPUT_WIDTH, "…").into_owned())
+            .collect(),
+    };
+    let mut out = if shown.is_empty() {
+        format!("  {}", style("← (no output)").dim())
+    } else {
+        let arrow = if block["is_error"] == Value::Bool(true) {
+            style("←").red()
+        } else {
+            style("←").dim()
+        };
+        shown
+            .iter()
+            .enumerate()
+            .map(|(i, line)| match i {
+                0 => format!("  {arrow} {line}"),
+                _ => format!("    {line}"),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let hidden = lines.len() - shown.len();
+    if hidden > 0 {
+        let more = if hidden == 1 { "line" } else { "lines" };
+        out.push_str(&format!(
+            "\n    {}",
+            style(format!("… {hidden} more {more} (--full shows them)")).dim()
+        ));
+    }
+    out
 }
 
 /// Every setting, one per line, for `baton config`.
@@ -665,6 +739,7 @@ fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 mod tests {
     use baton_protocol::methods::{AgentActivity, StateChange, StateChangeReason};
     use baton_protocol::{AgentStatus, ByStatus, RunStatus, TaskContext, TaskResult};
+    use serde_json::json;
 
     use super::*;
 
@@ -1076,6 +1151,67 @@ mod tests {
         leader: started
         run finished: 8 completed, 1 failed, 3 discoveries, $0.00
         state loaded
+        ");
+    }
+
+    fn agent_log() -> Vec<String> {
+        [
+            json!({"type": "system", "subtype": "init", "session_id": "s-1", "model": "claude-x"}),
+            json!({"type": "assistant", "message": {"content": [
+                {"type": "text", "text": "Running the tests."},
+                {"type": "tool_use", "name": "Bash", "input": {"command": "pytest -q"}},
+            ]}}),
+            json!({"type": "user", "message": {"content": [
+                {"type": "tool_result", "content": "....F\nFAILED test_parse\n1 failed, 4 passed\nline 4\nline 5"},
+            ]}}),
+            json!({"type": "user", "message": {"content": [
+                {"type": "tool_result", "is_error": true, "content": [{"type": "text", "text": "no such file"}]},
+            ]}}),
+            json!({"type": "result", "is_error": false, "num_turns": 3, "total_cost_usd": 0.0312, "result": "Fixed the parser."}),
+            json!({"type": "baton", "subtype": "merged", "text": "into baton/integration: 1 file(s) modified, 0 created"}),
+            json!({"type": "baton", "subtype": "timed_out", "text": "the attempt ran past task_timeout"}),
+        ]
+        .iter()
+        .map(Value::to_string)
+        .collect()
+    }
+
+    #[test]
+    fn a_log_shows_each_tool_with_the_start_of_its_output_and_how_the_attempt_ended() {
+        plain();
+        let shown: Vec<String> = agent_log()
+            .iter()
+            .filter_map(|line| log_line(line, Detail::Short))
+            .collect();
+        insta::assert_snapshot!(shown.join("\n"), @r#"
+        started session s-1 (claude-x)
+        Running the tests.
+        → Bash {"command":"pytest -q"}
+          ← ....F
+            FAILED test_parse
+            1 failed, 4 passed
+            … 2 more lines (--full shows them)
+          ← no such file
+        finished after 3 turns, $0.0312: Fixed the parser.
+        merged: into baton/integration: 1 file(s) modified, 0 created
+        timed out: the attempt ran past task_timeout
+        "#);
+    }
+
+    #[test]
+    fn a_full_log_shows_every_line_of_each_output() {
+        plain();
+        let shown: Vec<String> = agent_log()
+            .iter()
+            .filter_map(|line| log_line(line, Detail::Full))
+            .collect();
+        let output = shown.iter().find(|line| line.contains("FAILED")).unwrap();
+        insta::assert_snapshot!(output, @r"
+        ← ....F
+          FAILED test_parse
+          1 failed, 4 passed
+          line 4
+          line 5
         ");
     }
 

@@ -4,11 +4,12 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
 
-use baton_protocol::methods::{self, RunParams, TaskLogParams, TaskRef};
+use baton_protocol::methods::{self, AgentLogParams, RunParams, TaskLogParams, TaskRef};
 use baton_protocol::{AgentEnv, ByStatus, ConnectConfig, Event, RunMode, TaskId, TaskStatus};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::signal::unix::{signal, SignalKind};
 
+use crate::args::LogSource;
 use crate::commands::{CommandError, Session};
 use crate::{printable, render};
 
@@ -182,8 +183,14 @@ fn progress_bar(json: bool) -> ProgressBar {
     bar
 }
 
-/// Prints a task's agent log; with `follow`, keeps printing until the task ends.
-pub async fn logs(session: &Session, task: TaskId, follow: bool) -> Result<()> {
+/// Prints a task's (or the leader's or summary's) agent log; with `follow`, keeps
+/// printing until the task (or the run) ends.
+pub async fn logs(
+    session: &Session,
+    source: LogSource,
+    follow: bool,
+    detail: render::Detail,
+) -> Result<()> {
     let mut client = session
         .connect_with(ConnectConfig {
             start: true,
@@ -195,18 +202,28 @@ pub async fn logs(session: &Session, task: TaskId, follow: bool) -> Result<()> {
     let mut offset = 0;
     let mut stdout = std::io::stdout();
     loop {
-        let chunk = client
-            .request::<methods::TaskLog>(&TaskLogParams {
-                task_id: task.clone(),
-                offset,
-            })
-            .await?;
+        let chunk = match &source {
+            LogSource::Task(task) => {
+                let params = TaskLogParams {
+                    task_id: task.clone(),
+                    offset,
+                };
+                client.request::<methods::TaskLog>(&params).await?
+            }
+            LogSource::Agent(agent) => {
+                let params = AgentLogParams {
+                    agent: *agent,
+                    offset,
+                };
+                client.request::<methods::AgentLog>(&params).await?
+            }
+        };
         offset = chunk.next_offset;
         for line in chunk.text.lines() {
             let shown = if session.json {
                 Some(line.to_owned())
             } else {
-                render::log_line(line)
+                render::log_line(line, detail)
             };
             if let Some(shown) = shown {
                 writeln!(stdout, "{shown}")?;
@@ -219,12 +236,20 @@ pub async fn logs(session: &Session, task: TaskId, follow: bool) -> Result<()> {
             }
             return Ok(());
         };
-        let now = client
-            .request::<methods::GetTask>(&TaskRef {
-                task_id: task.clone(),
-            })
-            .await?;
-        if now.status.is_finished() {
+        let ended = match &source {
+            LogSource::Task(task) => {
+                let params = TaskRef {
+                    task_id: task.clone(),
+                };
+                let now = client.request::<methods::GetTask>(&params).await?;
+                now.status.is_finished()
+            }
+            LogSource::Agent(_) => {
+                let status = client.request::<methods::GetStatus>(&()).await?;
+                status.run.is_none()
+            }
+        };
+        if ended {
             return Ok(());
         }
         // Wait for anything to happen (the agent's activity comes as events), or a

@@ -76,6 +76,9 @@ requests! {
     Run = "baton/run", RunParams => Option<RunResult>;
     /// A part of a task's agent log, from `offset`.
     TaskLog = "baton/taskLog", TaskLogParams => TaskLogChunk;
+    /// A part of the log of the agents a run has beside its workers (the leader, the
+    /// summary), from `offset`.
+    AgentLog = "baton/agentLog", AgentLogParams => TaskLogChunk;
     /// Bring the integration branch into the user's current branch.
     Merge = "baton/merge", () => MergeResult;
     /// Which daemon this is: version, process, workspace, socket, log file.
@@ -425,6 +428,25 @@ pub struct TaskLogParams {
     /// Where to start reading, in bytes; 0 for the beginning.
     #[serde(default)]
     pub offset: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentLogParams {
+    pub agent: RunAgent,
+    /// Where to start reading, in bytes; 0 for the beginning.
+    #[serde(default)]
+    pub offset: u64,
+}
+
+/// The agents of a run that hold no task, whose logs are kept by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunAgent {
+    /// The leader that plans the goal into tasks.
+    Leader,
+    /// The agent that writes the run's summary.
+    Summary,
 }
 
 /// A piece of a task's log: Claude Code's stream-json events, one per line, of every

@@ -194,6 +194,15 @@ async fn the_leader_plans_with_dependencies_by_the_ids_it_got_back() {
     assert!(agents.root().join("checked.txt").exists());
     let status = client.request::<m::GetStatus>(&()).await.unwrap();
     assert_eq!(status.master_plan, "make it, then check it");
+
+    let leader = agents.baton(&["logs", "leader"]);
+    let leader = String::from_utf8_lossy(&leader.stdout);
+    assert!(leader.contains("→ mcp__baton__set_master_plan"), "{leader}");
+    assert!(leader.contains("two tasks: make, then check"), "{leader}");
+    let summary = agents.baton(&["logs", "summary"]);
+    let summary = String::from_utf8_lossy(&summary.stdout);
+    assert!(summary.contains("finished after"), "{summary}");
+    assert!(summary.contains(result.summary.trim()), "{summary}");
 }
 
 #[tokio::test]

@@ -1214,6 +1214,39 @@ fn human_output_shows_control_characters_as_escapes_and_json_keeps_them() {
     assert!(logs.contains(SHOWN), "{logs}");
 }
 
+#[test]
+fn logs_show_each_tool_with_the_start_of_its_output_and_full_shows_all() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "run the tests"]);
+    let output: Vec<String> = (1..=10).map(|n| format!("line {n}")).collect();
+    let agent_said = [
+        json!({ "type": "assistant", "message": { "content": [
+            { "type": "tool_use", "name": "Bash", "input": { "command": "pytest" } },
+        ] } }),
+        json!({ "type": "user", "message": { "content": [
+            { "type": "tool_result", "content": output.join("\n") },
+        ] } }),
+    ];
+    let log = workspace.workspace().task_log(&"task-001".into());
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let text: String = agent_said.iter().map(|line| format!("{line}\n")).collect();
+    std::fs::write(&log, text).unwrap();
+
+    let short = workspace.ok(&["logs", "task-001"]);
+    insta::assert_snapshot!(short, @r#"
+    → Bash {"command":"pytest"}
+      ← line 1
+        line 2
+        line 3
+        … 7 more lines (--full shows them)
+    "#);
+    let full = workspace.ok(&["logs", "task-001", "--full"]);
+    assert!(full.contains("    line 10\n"), "{full}");
+    assert!(!full.contains("more lines"), "{full}");
+    let nothing = workspace.ok(&["logs", "leader"]);
+    assert_eq!(nothing, "", "no run yet, no leader log");
+}
+
 // Saving and loading.
 
 #[test]

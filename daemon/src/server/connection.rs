@@ -61,6 +61,7 @@ pub fn build(daemon: Arc<Daemon>) -> (LspService<Connection>, ClientSocket) {
     .custom_method(m::SetMasterPlan::METHOD, Connection::set_master_plan)
     .custom_method(m::Run::METHOD, Connection::run)
     .custom_method(m::TaskLog::METHOD, Connection::task_log)
+    .custom_method(m::AgentLog::METHOD, Connection::agent_log)
     .custom_method(m::Merge::METHOD, Connection::merge)
     .custom_method(m::DaemonInfo::METHOD, Connection::daemon_info)
     .custom_method(m::StopDaemon::METHOD, Connection::stop_daemon)
@@ -242,6 +243,19 @@ impl Connection {
     async fn task_log(&self, params: m::TaskLogParams) -> Answer<m::TaskLogChunk> {
         self.read(|board| board.task(&params.task_id).map(|_| ()))?;
         let path = self.daemon.runtime.task_log(&params.task_id);
+        let read = tokio::task::spawn_blocking(move || task_log::read(&path, params.offset));
+        read.await
+            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
+            .map_err(to_rpc)
+    }
+
+    async fn agent_log(&self, params: m::AgentLogParams) -> Answer<m::TaskLogChunk> {
+        let workspace = baton_protocol::Workspace::at(&self.daemon.workspace)
+            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?;
+        let path = match params.agent {
+            m::RunAgent::Leader => workspace.leader_log(),
+            m::RunAgent::Summary => workspace.summary_log(),
+        };
         let read = tokio::task::spawn_blocking(move || task_log::read(&path, params.offset));
         read.await
             .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
