@@ -16,11 +16,16 @@ editor-extension/scripts/install-test-deps.sh
 # binaries (and the real Claude Code against the scripted model), in a virtual
 # environment of its own, kept outside the repository.
 VENV="${BATON_CACHE_DIR:-$HOME/.cache/baton}/python-venv"
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV" || {
-    # Debian leaves the venv module's pip out unless python3-venv is installed.
-    python3 -m pip install --quiet --user virtualenv && python3 -m virtualenv "$VENV"
-  }
+if ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+  rm -rf "$VENV"
+  if ! python3 -m venv "$VENV"; then
+    # Debian leaves the venv module's pip out unless python3-venv is installed: make
+    # the environment without it, then install pip into it with the system's pip.
+    rm -rf "$VENV"
+    python3 -m venv --without-pip "$VENV"
+    SYSTEM_PIP="$(python3 -c 'import os, pip; print(os.path.dirname(os.path.dirname(pip.__file__)))')"
+    PYTHONPATH="$SYSTEM_PIP" "$VENV/bin/python" -m pip install --quiet --ignore-installed pip
+  fi
 fi
 "$VENV/bin/python" -m pip install --quiet pytest mypy
 "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps ./python
