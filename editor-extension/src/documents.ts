@@ -98,7 +98,7 @@ export class BatonDocuments implements vscode.TextDocumentContentProvider, vscod
       tasks: this.store.tasks,
       config,
       daemon: this.connection.info,
-      lastRun: this.store.lastRun,
+      lastRun: status.last_run ?? this.store.lastRun,
       now: new Date(),
     });
   }

@@ -3,7 +3,7 @@
  * task and a finished run.
  */
 
-import { Crash, ErrorCause, ErrorData, RunResult, Task } from './protocol';
+import { ActivityKind, Crash, ErrorCause, ErrorData, RunResult, Task } from './protocol';
 import { formatCost, localTime, oneLine, plural } from './format';
 
 /**
@@ -139,7 +139,13 @@ export function runFinishedMessage(result: RunResult): string {
 /** One line of the agent activity output channel. */
 export function activityLine(agent: string, task: string | null, kind: string, text: string): string {
   const where = task ? ` (${task})` : '';
-  const what = kind === 'tool' ? `uses ${text}` : kind === 'text' ? oneLine(text, 300) : kind;
+  // A kind this version does not know is shown as its text, as the protocol asks.
+  const what =
+    kind === ActivityKind.tool
+      ? `uses ${text}`
+      : kind === ActivityKind.started || kind === ActivityKind.finished
+        ? kind
+        : oneLine(text, 300) || kind;
   return `${agent}${where}: ${what}`;
 }
 

@@ -164,7 +164,20 @@ export interface RunStarted {
   notes?: string[];
 }
 
-export type AgentActivityKind = 'started' | 'tool' | 'text' | 'finished';
+/**
+ * What an agent's activity was: the kinds `baton/agentActivity` sends (ActivityKind
+ * in the protocol). A later daemon may add kinds: one this version does not know is
+ * shown as its text.
+ */
+export const ActivityKind = {
+  started: 'started',
+  tool: 'tool',
+  text: 'text',
+  rateLimited: 'rate_limited',
+  finished: 'finished',
+} as const;
+
+export type AgentActivityKind = (typeof ActivityKind)[keyof typeof ActivityKind];
 
 export interface AgentActivity {
   agent_id: string;

@@ -5,6 +5,7 @@
  */
 
 import {
+  ActivityKind,
   AgentActivity,
   ByStatus,
   Discovery,
@@ -91,7 +92,7 @@ export class Store {
   }
 
   agentActivity(activity: AgentActivity): void {
-    if (activity.kind === 'finished') {
+    if (activity.kind === ActivityKind.finished) {
       this.agents.delete(activity.agent_id);
     } else {
       this.agents.set(activity.agent_id, activity.task_id);

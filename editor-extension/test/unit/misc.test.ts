@@ -85,6 +85,11 @@ test('agent activity reads as a line', () => {
   assert.equal(activityLine('worker-1', 'task-001', 'tool', 'Edit'), 'worker-1 (task-001): uses Edit');
   assert.equal(activityLine('leader', null, 'text', 'Planning\nthe work'), 'leader: Planning the work');
   assert.equal(activityLine('worker-2', 'task-002', 'finished', ''), 'worker-2 (task-002): finished');
+  assert.equal(
+    activityLine('worker-1', 'task-003', 'rate_limited', 'rate limited; no agent starts before 14:00:00 UTC'),
+    'worker-1 (task-003): rate limited; no agent starts before 14:00:00 UTC',
+  );
+  assert.equal(activityLine('worker-1', null, 'some_later_kind', 'what it said'), 'worker-1: what it said');
 });
 
 test('durations and costs read short', () => {
