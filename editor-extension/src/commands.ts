@@ -146,7 +146,7 @@ async function initializeGoal(ctx: CommandContext): Promise<void> {
     placeHolder: 'Add user authentication',
     value: status?.goal ?? '',
     ignoreFocusOut: true,
-    validateInput: (value) => (value.trim() === '' ? 'The goal must not be empty.' : undefined),
+    validateInput: (value) => (value.trim() === '' ? 'The goal must not be empty' : undefined),
   });
   if (goal === undefined) {
     return;
@@ -171,7 +171,7 @@ async function addTask(ctx: CommandContext): Promise<void> {
     prompt: 'What needs to be done?',
     placeHolder: 'Create the User model',
     ignoreFocusOut: true,
-    validateInput: (value) => (value.trim() === '' ? 'The description must not be empty.' : undefined),
+    validateInput: (value) => (value.trim() === '' ? 'The description must not be empty' : undefined),
   });
   if (description === undefined) {
     return;
@@ -318,7 +318,7 @@ async function run(ctx: CommandContext, mode: RunMode): Promise<void> {
       placeHolder: 'Add user authentication',
       value: current,
       ignoreFocusOut: true,
-      validateInput: (value) => (value.trim() === '' ? 'The goal must not be empty.' : undefined),
+      validateInput: (value) => (value.trim() === '' ? 'The goal must not be empty' : undefined),
     });
     if (answer === undefined) {
       return;
@@ -326,7 +326,7 @@ async function run(ctx: CommandContext, mode: RunMode): Promise<void> {
     // Setting the goal again would clear the master plan: only a new goal is sent.
     goal = answer.trim() !== current.trim() ? answer.trim() : undefined;
   } else if (!store.tasks.some((task) => task.status === 'available')) {
-    void vscode.window.showInformationMessage('Baton: no task is waiting to run; add one with “Baton: Add Task”.');
+    void vscode.window.showInformationMessage('Baton: no task is waiting to run; add one with “Baton: Add Task”');
     return;
   }
   const settings = readSettings();
@@ -426,7 +426,7 @@ async function chooseTask(
 }
 
 async function cancelTask(ctx: CommandContext, arg: TaskArgument): Promise<void> {
-  const task = await chooseTask(ctx, arg, 'Baton: Cancel Task', (t) => !isFinished(t.status), 'no unfinished task to cancel.');
+  const task = await chooseTask(ctx, arg, 'Baton: Cancel Task', (t) => !isFinished(t.status), 'no unfinished task to cancel');
   if (!task) {
     return;
   }
@@ -440,7 +440,7 @@ async function retryTask(ctx: CommandContext, arg: TaskArgument): Promise<void> 
     arg,
     'Baton: Retry Task',
     (t) => t.status === 'failed' || t.status === 'cancelled',
-    'no failed or cancelled task to retry.',
+    'no failed or cancelled task to retry',
   );
   if (!task) {
     return;
@@ -463,7 +463,7 @@ async function retryTask(ctx: CommandContext, arg: TaskArgument): Promise<void> 
 
 /** Changes a task that has not finished: its description, priority and dependencies. */
 async function editTask(ctx: CommandContext, arg: TaskArgument): Promise<void> {
-  const task = await chooseTask(ctx, arg, 'Baton: Edit Task', (t) => !isFinished(t.status), 'no unfinished task to edit.');
+  const task = await chooseTask(ctx, arg, 'Baton: Edit Task', (t) => !isFinished(t.status), 'no unfinished task to edit');
   if (!task) {
     return;
   }
@@ -472,7 +472,7 @@ async function editTask(ctx: CommandContext, arg: TaskArgument): Promise<void> {
     prompt: 'What needs to be done?',
     value: task.description,
     ignoreFocusOut: true,
-    validateInput: (value) => (value.trim() === '' ? 'The description must not be empty.' : undefined),
+    validateInput: (value) => (value.trim() === '' ? 'The description must not be empty' : undefined),
   });
   if (description === undefined) {
     return;
@@ -510,7 +510,7 @@ async function deleteTask(ctx: CommandContext, arg: TaskArgument): Promise<void>
     arg,
     'Baton: Delete Task',
     (t) => t.status === 'available' && t.attempts === 0,
-    'no task that has not started to delete.',
+    'no task that has not started to delete',
   );
   if (!task) {
     return;
@@ -528,7 +528,7 @@ async function deleteTask(ctx: CommandContext, arg: TaskArgument): Promise<void>
 }
 
 async function showTaskLog(ctx: CommandContext, arg: TaskArgument): Promise<void> {
-  const task = await chooseTask(ctx, arg, 'Baton: Show Task Log', (t) => t.attempts > 0, 'no task has been worked on yet.');
+  const task = await chooseTask(ctx, arg, 'Baton: Show Task Log', (t) => t.attempts > 0, 'no task has been worked on yet');
   if (!task) {
     return;
   }
@@ -542,14 +542,14 @@ async function openChangedFiles(ctx: CommandContext, arg: TaskArgument): Promise
     arg,
     'Baton: Open Changed Files',
     (t) => changedFiles(t).length > 0,
-    'no task has changed files yet.',
+    'no task has changed files yet',
   );
   if (!task) {
     return;
   }
   const files = changedFiles(task);
   if (files.length === 0) {
-    void vscode.window.showInformationMessage(`Baton: ${task.id} changed no files.`);
+    void vscode.window.showInformationMessage(`Baton: ${task.id} changed no files`);
     return;
   }
   await openFiles(ctx, files);

@@ -103,7 +103,7 @@ function noWorkspace(context: vscode.ExtensionContext): vscode.Disposable {
   return vscode.Disposable.from(
     ...ids.map((id) =>
       vscode.commands.registerCommand(id, () =>
-        vscode.window.showInformationMessage('Baton: open a folder first; baton works on the workspace folder.'),
+        vscode.window.showInformationMessage('Baton: open a folder first; baton works on the workspace folder'),
       ),
     ),
   );

@@ -55,7 +55,7 @@ export function statusBarText(view: StatusView): StatusBarText {
         ? { text: '$(error) Baton', tooltip: `${view.error}\n\nClick to try again.` }
         : {
             text: '$(organization) Baton',
-            tooltip: 'baton is not started in this workspace. Run “Baton: Initialize Goal” to begin.',
+            tooltip: 'baton is not started in this workspace. Run “Baton: Initialize Goal” to begin',
           };
     case 'connecting':
       return { text: '$(sync~spin) Baton: connecting…', tooltip: 'Starting or reaching the workspace daemon' };
