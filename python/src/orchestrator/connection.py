@@ -151,6 +151,7 @@ class Connection:
             pass
         finally:
             self._closed = True
+            self._writer.close()
             self._fail_pending()
 
     async def _read_frame(self) -> Optional[bytes]:

@@ -54,14 +54,23 @@ class _EventLoopThread:
     def submit(self, coroutine: Coroutine[Any, Any, _T]) -> "concurrent.futures.Future[_T]":
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
-    def in_this_thread(self) -> bool:
-        return threading.current_thread() is self._thread
-
     def stop(self) -> None:
+        """Ends what still runs on the loop (a fetch of the state, a reader), then the loop."""
+        try:
+            self.submit(self._cancel_the_rest()).result(timeout=5)
+        except Exception:
+            _log.debug("ending the connection's tasks failed", exc_info=True)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
         if not self._thread.is_alive():
             self.loop.close()
+
+    @staticmethod
+    async def _cancel_the_rest() -> None:
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
 
 class _CallbackThread:
@@ -93,6 +102,13 @@ class _CallbackThread:
         self._queue.put(None)
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=5)
+
+
+def _shut_down(io: _EventLoopThread, callbacks: _CallbackThread, snapshot_dir: str) -> None:
+    """Ends an orchestrator's connection and threads; the daemon keeps running."""
+    io.stop()
+    callbacks.stop()
+    shutil.rmtree(snapshot_dir, ignore_errors=True)
 
 
 class Orchestrator:
@@ -129,11 +145,11 @@ class Orchestrator:
         self._refresher: Optional["asyncio.Task[None]"] = None
         self._refresh_wanted = False
         self._snapshot_dir = tempfile.mkdtemp(prefix="baton-orchestrator-")
-        # Removed at close, or at exit for an orchestrator never closed.
-        self._remove_snapshot_dir = weakref.finalize(self, shutil.rmtree, self._snapshot_dir, True)
         self._closed = False
         self._callbacks = _CallbackThread()
         self._io = _EventLoopThread()
+        # Runs at close, or at exit for an orchestrator never closed.
+        self._shutdown = weakref.finalize(self, _shut_down, self._io, self._callbacks, self._snapshot_dir)
         try:
             self._wait(self._configure())
         except BaseException:
@@ -229,18 +245,8 @@ class Orchestrator:
 
     def close(self) -> None:
         """Ends the connection and the client's threads; the daemon keeps running."""
-        if self._closed:
-            return
         self._closed = True
-        if hasattr(self, "_io"):
-            if not self._io.in_this_thread():
-                try:
-                    self._io.submit(self._disconnect()).result(timeout=5)
-                except Exception:
-                    _log.debug("closing the connection failed", exc_info=True)
-            self._io.stop()
-        self._callbacks.stop()
-        self._remove_snapshot_dir()
+        self._shutdown()
 
     def __enter__(self) -> Orchestrator:
         return self
@@ -252,11 +258,6 @@ class Orchestrator:
 
     def _wait(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         """Runs ``coroutine`` on the connection's loop and blocks until it ends."""
-        if self._io.in_this_thread():
-            coroutine.close()
-            raise OrchestrationError(
-                "a blocking Orchestrator call was made on its own connection thread; call it from elsewhere"
-            )
         return self._io.submit(coroutine).result()
 
     def _await(self, coroutine: Coroutine[Any, Any, _T]) -> Awaitable[_T]:
@@ -283,10 +284,6 @@ class Orchestrator:
         self._connection = await Connection.open(self._daemon.socket, __version__, self._on_notification)
         self._want_refresh()
         return self._connection
-
-    async def _disconnect(self) -> None:
-        if self._connection is not None:
-            await self._connection.close()
 
     async def _request(self, method: str, params: Optional[Dict[str, Any]] = None) -> Any:
         connection = await self._connected()
