@@ -326,3 +326,21 @@ def test_quiet_by_default_and_verbose_prints_progress(workspace: Workspace, caps
     err = capsys.readouterr().err
     assert "created task-002 [p2] loud" in err
     assert "discovery by cli: seen" in err
+
+
+def test_a_callback_may_call_the_orchestrator_and_event_loops_may_come_and_go(workspace: Workspace) -> None:
+    totals: List[int] = []
+    with Orchestrator(working_directory=str(workspace.root)) as orch:
+        orch.on_task_complete = lambda task: totals.append(orch.get_status()["progress"]["total_tasks"])
+        orch.add_task("one")
+        orch.add_task("two")
+
+        async def finish_one() -> None:
+            claimed = await orch.claim_task("me")
+            assert claimed is not None
+            await orch.complete_task(claimed.id, TaskResult(output="ok"))
+
+        asyncio.run(finish_one())
+        asyncio.run(finish_one())
+        wait_for(lambda: len(totals) == 2, "both callbacks, each asking for the status")
+    assert totals == [2, 2]
