@@ -255,6 +255,11 @@ pub struct InitArgs {
     /// Seconds an agent may work on one task
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub task_timeout: Option<u64>,
+
+    /// A command that must pass on each task's work, merged with the other tasks',
+    /// before it lands (e.g. "cargo test -q"); a failure goes back to the agent
+    #[arg(long, value_name = "CMD")]
+    pub verify: Option<String>,
 }
 
 /// `baton add`.
@@ -280,13 +285,17 @@ pub struct AddArgs {
     #[arg(long, value_name = "TEXT")]
     pub hint: Option<String>,
 
+    /// The model for this task's agent [default: the workspace's model]
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
     /// Add every task of a JSON file (`-` reads standard input): a list of
     /// {description, priority, dependencies, context_files, hints}. A dependency may
     /// name an id given earlier in the same batch. Prints the new ids.
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["priority", "dependencies", "files", "hint"]
+        conflicts_with_all = ["priority", "dependencies", "files", "hint", "model"]
     )]
     pub batch: Option<PathBuf>,
 }

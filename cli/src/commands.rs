@@ -339,6 +339,7 @@ impl Session {
                 max_workers: args.max_workers,
                 model: args.model,
                 task_timeout: args.task_timeout,
+                verify_command: args.verify.map(Some),
                 ..ConfigPatch::default()
             },
         };
@@ -382,6 +383,7 @@ impl Session {
                 task.dependencies = args.dependencies;
                 task.context_files = args.files;
                 task.hints = args.hint.unwrap_or_default();
+                task.model = args.model;
                 let added = self.request::<methods::AddTask>(&task).await?;
                 self.show(&added, |task| task.id.to_string())
             }
@@ -715,8 +717,9 @@ mod tests {
             err.to_string(),
             "unknown setting `workers`; the settings are agent_args, agent_command, \
              allowed_tools, integration_branch, isolation, leader_prompt, max_attempts, \
-             max_workers, model, permission_mode, run_budget_usd, task_budget_usd, \
-             task_timeout, worker_prompt"
+             max_review_rounds, max_verify_attempts, max_workers, model, permission_mode, \
+             review, reviewer_prompt, run_budget_usd, task_budget_usd, task_timeout, \
+             verify_command, worker_prompt"
         );
     }
 

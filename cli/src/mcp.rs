@@ -111,6 +111,10 @@ pub struct AddTaskArgs {
     /// Advice for the agent that takes the task: an approach, a pitfall, a convention.
     #[serde(default)]
     pub hints: String,
+    /// The Claude model for this task's agent (e.g. a smaller one for a simple
+    /// change); left out, the workspace's model.
+    #[serde(default)]
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -180,6 +184,7 @@ impl Bridge {
         task.dependencies = args.dependencies.into_iter().map(TaskId).collect();
         task.context_files = args.context_files;
         task.hints = args.hints;
+        task.model = args.model;
         task.parent_task = self.task.clone();
         let added = self.request::<methods::AddTask>(&task).await;
         answer(added.map(|task| json!({ "id": task.id })))
@@ -392,6 +397,7 @@ mod tests {
             "dependencies",
             "context_files",
             "hints",
+            "model",
         ] {
             let property = &schema["properties"][field];
             assert!(

@@ -88,8 +88,12 @@ fn task_suffix(task: &Task) -> String {
     if !task.dependencies.is_empty() {
         parts.push(format!("needs {}", id_list(&task.dependencies)));
     }
-    if let Some(agent) = &task.claimed_by {
-        parts.push(format!("by {agent}"));
+    match (&task.claimed_by, task.stage) {
+        (Some(agent), Some(stage)) if task.status.is_held() => {
+            parts.push(format!("by {agent}, {stage}"))
+        }
+        (Some(agent), _) => parts.push(format!("by {agent}")),
+        _ => {}
     }
     parts.join("  ")
 }
@@ -112,6 +116,12 @@ pub fn task(task: &Task) -> String {
     }
     if let Some(agent) = &task.claimed_by {
         fields.add("claimed by", agent);
+    }
+    if let Some(stage) = task.stage {
+        fields.add("stage", stage);
+    }
+    if let Some(model) = &task.model {
+        fields.add("model", model);
     }
     if task.attempts > 0 {
         fields.add("attempts", task.attempts);
@@ -520,6 +530,22 @@ pub fn log_line(line: &str, detail: Detail) -> Option<String> {
                 event["result"].as_str().unwrap_or_default().trim()
             )
         }
+        "baton_verify" => {
+            let command = event["command"].as_str().unwrap_or_default();
+            let verdict = match (event["passed"].as_bool(), event["status"].as_i64()) {
+                (Some(true), _) => style("verified").green().to_string(),
+                (_, Some(status)) => format!(
+                    "{} (exit status {status})",
+                    style("verification failed").red()
+                ),
+                _ => style("verification failed").red().to_string(),
+            };
+            let output = event["output"].as_str().unwrap_or_default().trim_end();
+            match output.is_empty() {
+                true => format!("{verdict}: {command}"),
+                false => format!("{verdict}: {command}\n{output}"),
+            }
+        }
         _ => return None,
     };
     (!text.is_empty()).then_some(text)
@@ -637,7 +663,7 @@ fn one_line_value(key: &str, value: &Value) -> String {
 fn unset_setting(key: &str) -> &'static str {
     match key {
         "isolation" => "automatic (worktree in a git repository, else shared)",
-        "leader_prompt" | "worker_prompt" => "built-in",
+        "leader_prompt" | "worker_prompt" | "reviewer_prompt" => "built-in",
         _ => "none",
     }
 }
@@ -770,6 +796,8 @@ mod tests {
             session_id: None,
             permission_denials: Vec::new(),
             supervised: false,
+            model: None,
+            stage: None,
         }
     }
 
@@ -868,6 +896,7 @@ mod tests {
             Task {
                 claimed_by: Some("worker-2".into()),
                 dependencies: vec![TaskId::from("task-001")],
+                stage: Some(baton_protocol::TaskStage::Verifying),
                 ..task(
                     "task-002",
                     TaskStatus::InProgress,
@@ -881,12 +910,12 @@ mod tests {
         ];
         insta::assert_snapshot!(task_list(&tasks, Some(80)), @r"
         task-001  done         p1   Set up the project
-        task-002  in_progress  p5   Write the parser for t…  needs task-001  by worker-2
+        task-002  in_progress  p5   Write the parser fo…  needs task-001  by worker-2, verifying
         task-003  available    p10  Write tests
         ");
         insta::assert_snapshot!(task_list(&tasks, None), @r"
         task-001  done         p1   Set up the project
-        task-002  in_progress  p5   Write the parser for the whole configuration language, comm…  needs task-001  by worker-2
+        task-002  in_progress  p5   Write the parser for the whole configuration language, comm…  needs task-001  by worker-2, verifying
         task-003  available    p10  Write tests
         ");
     }
@@ -1224,20 +1253,25 @@ mod tests {
             ..Config::default()
         };
         insta::assert_snapshot!(super::config(&config), @r"
-        agent_args          none
-        agent_command       claude
-        allowed_tools       Read, Write, Edit, Glob, Grep, Bash
-        integration_branch  baton/integration
-        isolation           automatic (worktree in a git repository, else shared)
-        leader_prompt       built-in
-        max_attempts        1
-        max_workers         3
-        model               claude-sonnet-4-20250514
-        permission_mode     acceptEdits
-        run_budget_usd      5.0
-        task_budget_usd     none
-        task_timeout        600
-        worker_prompt       You are {agent_id}. (2 lines)
+        agent_args           none
+        agent_command        claude
+        allowed_tools        Read, Write, Edit, Glob, Grep, Bash
+        integration_branch   baton/integration
+        isolation            automatic (worktree in a git repository, else shared)
+        leader_prompt        built-in
+        max_attempts         1
+        max_review_rounds    2
+        max_verify_attempts  2
+        max_workers          3
+        model                claude-sonnet-4-20250514
+        permission_mode      acceptEdits
+        review               false
+        reviewer_prompt      built-in
+        run_budget_usd       5.0
+        task_budget_usd      none
+        task_timeout         600
+        verify_command       none
+        worker_prompt        You are {agent_id}. (2 lines)
         ");
         insta::assert_snapshot!(
             config_value("worker_prompt", &serde_json::json!(config.worker_prompt)),

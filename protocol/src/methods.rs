@@ -187,6 +187,36 @@ pub struct ConfigPatch {
         with = "double_option"
     )]
     pub worker_prompt: Option<Option<String>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub verify_command: Option<Option<String>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub max_verify_attempts: Option<u32>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub review: Option<bool>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub reviewer_prompt: Option<Option<String>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub max_review_rounds: Option<u32>,
 }
 
 /// A setting that has a value always: absent leaves it, `null` is refused.
@@ -233,6 +263,9 @@ pub struct NewTask {
     /// Set when an agent splits its task; the parent lists it in `subtasks_created`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_task: Option<TaskId>,
+    /// The model its agent uses; none means the workspace's `model`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 fn default_priority() -> u8 {
@@ -248,6 +281,7 @@ impl NewTask {
             context_files: Vec::new(),
             hints: String::new(),
             parent_task: None,
+            model: None,
         }
     }
 }

@@ -176,6 +176,43 @@ pub struct Task {
     /// to the queue if the daemon stops while the agent works.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub supervised: bool,
+    /// The model its agent uses; none means the workspace's `model`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Where a held task is on its way to the integration branch; none once it has
+    /// ended or before an agent takes it. Kept in the store, so that a task whose
+    /// daemon stopped resumes at its stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<TaskStage>,
+}
+
+/// The stages of a task's way to the integration branch: its agent works, the
+/// verification command checks the merged tree, its agent resolves a conflict with
+/// the integration branch, a reviewer reads the diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStage {
+    Working,
+    Verifying,
+    Resolving,
+    Reviewing,
+}
+
+impl TaskStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStage::Working => "working",
+            TaskStage::Verifying => "verifying",
+            TaskStage::Resolving => "resolving",
+            TaskStage::Reviewing => "reviewing",
+        }
+    }
+}
+
+impl fmt::Display for TaskStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What agents spent: money, tokens, turns and time.
@@ -235,6 +272,19 @@ pub struct Config {
     /// None means the built-in prompt.
     pub leader_prompt: Option<String>,
     pub worker_prompt: Option<String>,
+    /// The command that must pass on a task's work merged with the integration
+    /// branch before it lands (`cargo test -q`); none lands work unchecked.
+    pub verify_command: Option<String>,
+    /// How many times a task's work may fail `verify_command` (its agent resumed
+    /// with the output each time) before the task fails.
+    pub max_verify_attempts: u32,
+    /// Whether a reviewer agent reads each task's diff before it lands.
+    pub review: bool,
+    /// The reviewer's prompt template (`{diff}` is the task's diff); none means the
+    /// built-in one.
+    pub reviewer_prompt: Option<String>,
+    /// How many times a reviewer may send a task back before the task fails.
+    pub max_review_rounds: u32,
 }
 
 impl Default for Config {
@@ -256,6 +306,11 @@ impl Default for Config {
             integration_branch: "baton/integration".into(),
             leader_prompt: None,
             worker_prompt: None,
+            verify_command: None,
+            max_verify_attempts: 2,
+            review: false,
+            reviewer_prompt: None,
+            max_review_rounds: 2,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use baton_protocol::methods::{self as m, Event};
 use baton_protocol::{Client, RunMode, RunPhase, TaskId, TaskStatus};
 use baton_tests::agent_workspace::{
-    add_scripted, bash, baton_tool, run, say, start_run, task, AgentWorkspace,
+    add_scripted, bash, baton_tool, run, say, scripted, start_run, task, AgentWorkspace,
 };
 use baton_tests::{process_exists, wait_until};
 use serde_json::{json, Value};
@@ -823,4 +823,29 @@ async fn ctrl_c_on_a_foreground_run_stops_it_says_so_and_the_log_and_status_keep
         last.summary.starts_with("Stopped: stopped by the user"),
         "{last:?}"
     );
+}
+
+#[tokio::test]
+async fn a_task_s_own_model_is_the_one_its_agent_uses() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    let id = baton_tests::add_task(
+        &client,
+        m::NewTask {
+            model: Some("claude-haiku-4-5".into()),
+            ..scripted("small", &[say("small")])
+        },
+        &[],
+    )
+    .await;
+
+    let result = run(&client, RunMode::Predefined).await;
+
+    assert_eq!(result.tasks_completed, 1, "{result:?}");
+    assert_eq!(
+        task(&client, &id).await.model.as_deref(),
+        Some("claude-haiku-4-5")
+    );
+    let log = agents.workspace.ok(&["logs", id.as_str()]);
+    assert!(log.contains("(claude-haiku-4-5)"), "{log}");
 }

@@ -434,20 +434,25 @@ fn init_without_a_readable_plan_file_or_a_goal_is_refused() {
 fn config_lists_every_setting_with_its_default() {
     let workspace = TestWorkspace::new();
     insta::assert_snapshot!(workspace.ok(&["config"]), @r"
-    agent_args          none
-    agent_command       claude
-    allowed_tools       Read, Write, Edit, Glob, Grep, Bash
-    integration_branch  baton/integration
-    isolation           automatic (worktree in a git repository, else shared)
-    leader_prompt       built-in
-    max_attempts        1
-    max_workers         3
-    model               claude-sonnet-4-20250514
-    permission_mode     acceptEdits
-    run_budget_usd      none
-    task_budget_usd     none
-    task_timeout        600
-    worker_prompt       built-in
+    agent_args           none
+    agent_command        claude
+    allowed_tools        Read, Write, Edit, Glob, Grep, Bash
+    integration_branch   baton/integration
+    isolation            automatic (worktree in a git repository, else shared)
+    leader_prompt        built-in
+    max_attempts         1
+    max_review_rounds    2
+    max_verify_attempts  2
+    max_workers          3
+    model                claude-sonnet-4-20250514
+    permission_mode      acceptEdits
+    review               false
+    reviewer_prompt      built-in
+    run_budget_usd       none
+    task_budget_usd      none
+    task_timeout         600
+    verify_command       none
+    worker_prompt        built-in
     ");
 }
 

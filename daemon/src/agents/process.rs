@@ -170,6 +170,131 @@ pub async fn run(
     }
 }
 
+/// How a task's verification command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// It exited 0.
+    Passed,
+    /// It exited otherwise: its exit status (none when a signal ended it) and the
+    /// tail of what it printed (stdout and stderr together).
+    Failed {
+        status: Option<i32>,
+        tail: String,
+    },
+    TimedOut {
+        tail: String,
+    },
+    Stopped,
+    /// It could not be started.
+    Fault(String),
+}
+
+/// How many lines of a failing verification's output are kept.
+const VERIFY_TAIL_LINES: usize = 60;
+
+/// Runs a verification command (`sh -c COMMAND`) under the same rules as an agent:
+/// its own process group, the run marker, the task's timeout, the daemon's death or
+/// `stop` ending it and all it started. Everything it prints is appended to `log`.
+pub async fn verify(launch: &Launch, command: &str, mut stop: watch::Receiver<bool>) -> Verdict {
+    let mut child = tokio::process::Command::new("sh");
+    for name in &launch.env.unset {
+        child.env_remove(name);
+    }
+    child
+        .args(["-c", command])
+        .current_dir(&launch.cwd)
+        .envs(launch.env.set.iter().map(|(key, value)| (key, value)))
+        .env(RUN_MARKER, &launch.run_id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    die_with_parent(&mut child);
+    let mut child = match child.spawn() {
+        Ok(child) => child,
+        Err(err) => return Verdict::Fault(format!("could not start `sh -c {command}`: {err}")),
+    };
+    let pid = child.id().unwrap_or_default();
+    let (sender, mut printed) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    for pipe in [
+        Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+        Box::new(stderr),
+    ] {
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(pipe).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(sender);
+    let mut tail = std::collections::VecDeque::with_capacity(VERIFY_TAIL_LINES);
+    let deadline = tokio::time::sleep(launch.timeout);
+    tokio::pin!(deadline);
+    let interrupted = loop {
+        tokio::select! {
+            line = printed.recv() => match line {
+                Some(line) => {
+                    if tail.len() == VERIFY_TAIL_LINES {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line);
+                }
+                None => break None,
+            },
+            _ = &mut deadline => break Some(false),
+            _ = stopped(&mut stop) => break Some(true),
+        }
+    };
+    let status = match interrupted {
+        None => child.wait().await.ok(),
+        Some(_) => None,
+    };
+    end_everything(pid, &launch.run_id);
+    let _ = child.wait().await;
+    let tail = Vec::from(tail).join("\n");
+    let verdict = match (interrupted, status) {
+        (Some(true), _) => Verdict::Stopped,
+        (Some(false), _) => Verdict::TimedOut { tail },
+        (None, Some(status)) if status.success() => Verdict::Passed,
+        (None, status) => Verdict::Failed {
+            status: status.and_then(|status| status.code()),
+            tail,
+        },
+    };
+    log_verdict(&launch.log, command, &verdict).await;
+    verdict
+}
+
+/// Appends a verification's outcome to the task's log, as one JSON line beside the
+/// agent's stream (`baton logs ID` shows it).
+async fn log_verdict(path: &std::path::Path, command: &str, verdict: &Verdict) {
+    let (passed, status, output) = match verdict {
+        Verdict::Passed => (true, Some(0), ""),
+        Verdict::Failed { status, tail } => (false, *status, tail.as_str()),
+        Verdict::TimedOut { tail } => (false, None, tail.as_str()),
+        Verdict::Stopped => (false, None, "stopped"),
+        Verdict::Fault(reason) => (false, None, reason.as_str()),
+    };
+    let line = serde_json::json!({
+        "type": "baton_verify",
+        "command": command,
+        "passed": passed,
+        "status": status,
+        "output": output,
+    });
+    if let Some(mut log) = open_log(path).await {
+        let _ = log.write_all(format!("{line}\n").as_bytes()).await;
+        let _ = log.flush().await;
+    }
+}
+
 /// Resolves once `stop` turns true (never, if its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     if stop.wait_for(|&stop| stop).await.is_err() {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use baton_protocol::methods::{AgentActivity, ConfigPatch, RunStarted};
 use baton_protocol::{
     AgentEnv, AgentStatus, BatonError, Config, ErrorCause, Event, RunMode, RunPhase, RunResult,
-    RunStatus, Status, Task, TaskId, TaskResult, TaskStatus, Usage, Workspace,
+    RunStatus, Status, Task, TaskId, TaskResult, TaskStage, TaskStatus, Usage, Workspace,
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
@@ -23,10 +23,13 @@ use super::command::{self, Role};
 use super::process::{self, Ending, Environment, Launch};
 use super::prompts::{self, PromptValues};
 use super::snapshot::Snapshot;
-use super::stream::{clip, StreamEvent};
+use super::stream::{clip, AgentResult, StreamEvent};
 use super::worktrees::{Changes, WorktreeError, Worktrees};
+use crate::core::pipeline::{self, Step};
 use crate::core::{Attempt, Board};
 use crate::orchestrator::Orchestrator;
+
+mod gate;
 
 /// Time between two agent starts: Claude Code processes that start at the same moment
 /// can corrupt the user's `~/.claude.json`.
@@ -273,6 +276,15 @@ impl Runtime {
         }
     }
 
+    /// The configuration a task's agent goes by: the run's, with the task's model.
+    fn task_config(&self, task: &Task) -> Config {
+        let mut config = self.config();
+        if let Some(model) = &task.model {
+            config.model = model.clone();
+        }
+        config
+    }
+
     /// The run's isolation, as configured (by default worktrees in a git repository),
     /// checked before anything starts.
     async fn isolation(&self) -> Result<Isolation, BatonError> {
@@ -517,7 +529,7 @@ impl Runtime {
 
     /// One worker on one task, from start to the task's next state.
     async fn work(self: Arc<Self>, agent_id: String, task: Task, stopped: watch::Receiver<bool>) {
-        let config = self.config();
+        let config = self.task_config(&task);
         let values = self
             .orchestrator
             .read(|board| worker_values(board, &task, &agent_id));
@@ -565,16 +577,39 @@ impl Runtime {
                 task.attempts
             ),
         };
-        self.stagger().await;
         let _ = self
             .orchestrator
             .apply(|board, now| board.start_task(&task.id, now))
             .await;
-        self.activity(&agent_id, Some(&task.id), "started", "");
-        let (mut ending, mut session_id) = self
-            .supervise(&launch, &agent_id, Some(&task.id), stopped.clone())
-            .await;
-        if task.session_id.is_some() && could_not_resume(&ending) {
+        // A task whose daemon stopped past its agent's work goes on from its stage.
+        let resumed = match &isolation {
+            Some(Isolation::Worktrees(_)) => pipeline::resume_at(task.stage),
+            _ => None,
+        };
+        let (mut ending, mut session_id) = match resumed {
+            Some(_) => (
+                Ending::Result {
+                    result: AgentResult {
+                        output: format!(
+                            "(its agent's work was done; it went on from {} after the daemon stopped)",
+                            task.stage.map_or("", |stage| stage.as_str())
+                        ),
+                        session_id: task.session_id.clone(),
+                        ..AgentResult::default()
+                    },
+                    exit_code: Some(0),
+                },
+                task.session_id.clone(),
+            ),
+            None => {
+                self.stagger().await;
+                self.set_stage(&agent_id, &task, TaskStage::Working).await;
+                self.activity(&agent_id, Some(&task.id), "started", "");
+                self.supervise(&launch, &agent_id, Some(&task.id), stopped.clone())
+                    .await
+            }
+        };
+        if resumed.is_none() && task.session_id.is_some() && could_not_resume(&ending) {
             // A session cut off mid-write (its agent was killed) may not load: start
             // the task over rather than spend the attempt on nothing.
             tracing::warn!(
@@ -591,7 +626,7 @@ impl Runtime {
                 ..launch.clone()
             };
             (ending, session_id) = self
-                .supervise(&fresh, &agent_id, Some(&task.id), stopped)
+                .supervise(&fresh, &agent_id, Some(&task.id), stopped.clone())
                 .await;
         }
         // A task its agent gave up on (fail_task), or that was cancelled, is not merged
@@ -604,10 +639,21 @@ impl Runtime {
         let succeeded =
             still_open && matches!(&ending, Ending::Result { result, .. } if !result.is_error);
         let landed = match (&isolation, before) {
-            (Some(Isolation::Worktrees(worktrees)), _) if succeeded => worktrees
-                .finish(&task.id, &task.description)
-                .await
-                .map_err(|err| err.to_string()),
+            (Some(Isolation::Worktrees(worktrees)), _) if succeeded => {
+                let agent = gate::Resumable {
+                    agent_id: &agent_id,
+                    launch: &launch,
+                    mcp_path: mcp_path.as_deref(),
+                    stopped: stopped.clone(),
+                };
+                let first = resumed.unwrap_or(Step::BringIn);
+                let gated = self
+                    .gate(worktrees, &task, agent, first, ending, session_id)
+                    .await;
+                ending = gated.ending;
+                session_id = gated.session_id;
+                gated.landed
+            }
             (Some(Isolation::Worktrees(worktrees)), _) => {
                 if let Err(err) = worktrees.set_aside(&task.id).await {
                     tracing::warn!("setting {} aside: {err}", task.id);
@@ -698,23 +744,9 @@ impl Runtime {
         session_id: Option<String>,
         config: &baton_protocol::Config,
     ) {
-        let attempt = match &ending {
-            Ending::Result { result, .. } => Attempt {
-                usage: result.usage.clone(),
-                session_id: result.session_id.clone().or(session_id),
-                permission_denials: result.permission_denials.clone(),
-            },
-            _ => Attempt {
-                session_id,
-                ..Attempt::default()
-            },
+        let Some(now_task) = self.record(agent_id, &task.id, &ending, session_id).await else {
+            return;
         };
-        self.spend(agent_id, &attempt.usage);
-        let recorded = self
-            .orchestrator
-            .apply(|board, now| board.record_attempt(&task.id, attempt, now))
-            .await;
-        let Ok(now_task) = recorded else { return };
         self.activity(agent_id, Some(&task.id), "finished", "");
         if now_task.status.is_finished() {
             // The agent gave up with fail_task, or the task was cancelled.
@@ -786,6 +818,33 @@ impl Runtime {
                 .apply(|board, now| board.fail(&task.id, &reason, now))
                 .await
         };
+    }
+
+    /// Records what one turn of a task's agent cost and where its session is; answers
+    /// the task as it is then.
+    async fn record(
+        &self,
+        agent_id: &str,
+        task: &TaskId,
+        ending: &Ending,
+        session_id: Option<String>,
+    ) -> Option<Task> {
+        let attempt = match ending {
+            Ending::Result { result, .. } => Attempt {
+                usage: result.usage.clone(),
+                session_id: result.session_id.clone().or(session_id),
+                permission_denials: result.permission_denials.clone(),
+            },
+            _ => Attempt {
+                session_id,
+                ..Attempt::default()
+            },
+        };
+        self.spend(agent_id, &attempt.usage);
+        self.orchestrator
+            .apply(|board, now| board.record_attempt(task, attempt, now))
+            .await
+            .ok()
     }
 
     /// Adds an attempt's cost to its agent and the run; stops the run at its budget.

@@ -45,6 +45,29 @@ pub enum WorktreeError {
     },
 }
 
+/// What bringing the integration branch into a task's worktree gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BroughtIn {
+    /// The worktree holds the task's work on top of the integration branch, all
+    /// committed: the tree that the verification checks and that would land.
+    Merged,
+    /// The worktree holds the merge with conflict markers in `paths`; `theirs` is
+    /// what the integration branch changed in them (a diff), for the agent.
+    Conflict { paths: Vec<String>, theirs: String },
+    /// A conflict the agent was asked to resolve still has markers in `paths`.
+    Unresolved { paths: Vec<String> },
+}
+
+/// What landing a verified task did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Landed {
+    /// The integration branch moved to the task's tree; what the task changed.
+    Landed(Changes),
+    /// The integration branch moved since the task's tree was made (another task
+    /// landed): the tree must be brought up to date and checked again.
+    Moved,
+}
+
 /// What a task changed, as git saw it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
@@ -278,59 +301,108 @@ impl Worktrees {
         }
     }
 
-    /// Commits the task's work, merges it into the integration branch, takes the
-    /// worktree away (the branch stays) and answers what changed. On a conflict the
-    /// integration branch stays as it was and the work stays on the task's branch.
-    pub async fn finish(&self, task: &TaskId, description: &str) -> Result<Changes, WorktreeError> {
-        let path = self.path(task);
-        let subject = format!("{task}: {}", first_line(description));
-        self.commit_all(&path, &subject).await?;
-        let branch = self.branch(task);
-        let outcome = self.merge(task, &branch, &subject).await;
-        self.park(&path).await?;
-        outcome
-    }
-
-    async fn merge(
+    /// Commits the task's work and brings the integration branch into its worktree
+    /// with a real merge there (the user's checkout is not touched). A merge left
+    /// open by an earlier conflict is concluded with what the agent made of it, unless
+    /// markers are left.
+    pub async fn bring_in(
         &self,
         task: &TaskId,
-        branch: &str,
-        subject: &str,
-    ) -> Result<Changes, WorktreeError> {
-        let _one_at_a_time = self.merging.lock().await;
-        let repo = &self.repo;
-        let tip = git::ok(
-            repo,
-            &["rev-parse", &format!("refs/heads/{}", self.integration)],
-        )
-        .await?;
-        let work = git::ok(repo, &["rev-parse", &format!("refs/heads/{branch}")]).await?;
-        let base = git::ok(repo, &["merge-base", &tip, &work]).await?;
-        let changes = changes(
-            &git::ok(
-                repo,
-                &["diff", "--name-status", "--no-renames", &base, &work],
-            )
-            .await?,
-        );
-        if base == work {
-            // Nothing new on the branch: already merged, or no change at all.
-            return Ok(changes);
-        }
-        let tree = match self.three_way(&tip, &work).await? {
-            Merged::Clean(tree) => tree,
-            Merged::Conflict(paths) => {
-                return Err(WorktreeError::Conflict {
-                    task: task.clone(),
-                    integration: self.integration.clone(),
-                    branch: branch.into(),
-                    paths,
-                });
+        description: &str,
+    ) -> Result<BroughtIn, WorktreeError> {
+        let path = self.path(task);
+        let subject = format!("{task}: {}", first_line(description));
+        if merging(&path).await? {
+            git::ok(&path, &["add", "--all"]).await?;
+            let markers = left_markers(&path).await?;
+            if !markers.is_empty() {
+                return Ok(BroughtIn::Unresolved { paths: markers });
             }
+            let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
+            args.extend(["commit", "--quiet", "--no-verify", "--no-edit"]);
+            git::ok(&path, &args).await?;
+        } else {
+            self.commit_all(&path, &subject).await?;
+        }
+        let reference = format!("refs/heads/{}", self.integration);
+        let tip = git::ok(&path, &["rev-parse", &reference]).await?;
+        if git::run(&path, &["merge-base", "--is-ancestor", &tip, "HEAD"])
+            .await?
+            .ok
+        {
+            return Ok(BroughtIn::Merged);
+        }
+        let message = format!("Merge {} into {task}", self.integration);
+        let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
+        args.extend([
+            "merge",
+            "--no-edit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            &message,
+            &tip,
+        ]);
+        let merged = git::run(&path, &args).await?;
+        if merged.ok {
+            return Ok(BroughtIn::Merged);
+        }
+        let unmerged = git::ok(&path, &["diff", "--name-only", "--diff-filter=U"]).await?;
+        let paths: Vec<String> = unmerged.lines().map(String::from).collect();
+        if paths.is_empty() {
+            let _ = git::run(&path, &["merge", "--abort"]).await;
+            return Err(GitError::Failed {
+                command: format!("merge {}", self.integration),
+                dir: path,
+                message: format!("{} {}", merged.stdout.trim(), merged.stderr.trim()),
+            }
+            .into());
+        }
+        let base = git::ok(&path, &["merge-base", "HEAD", &tip]).await?;
+        let mut args = vec!["diff", "--no-color", &base, &tip, "--"];
+        args.extend(paths.iter().map(String::as_str));
+        let theirs = git::ok(&path, &args).await?;
+        Ok(BroughtIn::Conflict { paths, theirs })
+    }
+
+    /// Moves the integration branch to the task's verified tree, only if the branch
+    /// is where that tree was made from (a fast-forward, compare-and-swap); then
+    /// takes the worktree away (the branch stays).
+    pub async fn land(&self, task: &TaskId) -> Result<Landed, WorktreeError> {
+        let landed = {
+            let _one_at_a_time = self.merging.lock().await;
+            let repo = &self.repo;
+            let reference = format!("refs/heads/{}", self.integration);
+            let tip = git::ok(repo, &["rev-parse", &reference]).await?;
+            let branch = self.branch(task);
+            let work = git::ok(repo, &["rev-parse", &format!("refs/heads/{branch}")]).await?;
+            if !git::run(repo, &["merge-base", "--is-ancestor", &tip, &work])
+                .await?
+                .ok
+            {
+                return Ok(Landed::Moved);
+            }
+            // The work holds the integration branch, so what differs from its tip
+            // is what the task changed.
+            let changes = changes(
+                &git::ok(
+                    repo,
+                    &["diff", "--name-status", "--no-renames", &tip, &work],
+                )
+                .await?,
+            );
+            if tip != work {
+                // A merge commit of exactly the verified tree: the integration
+                // branch's first parents are the trees that passed, one per task.
+                let tree = git::ok(repo, &["rev-parse", &format!("{work}^{{tree}}")]).await?;
+                let subject = git::ok(repo, &["log", "-1", "--format=%s", &work]).await?;
+                self.commit_merge(&tree, &tip, &work, &format!("Merge {branch}: {subject}"))
+                    .await?;
+            }
+            changes
         };
-        self.commit_merge(&tree, &tip, &work, &format!("Merge {subject}"))
-            .await?;
-        Ok(changes)
+        self.park(&self.path(task)).await?;
+        Ok(Landed::Landed(landed))
     }
 
     /// Merges two commits without a checkout: the merged tree, or the conflicting paths.
@@ -452,6 +524,18 @@ impl Worktrees {
     pub async fn set_aside(&self, task: &TaskId) -> Result<(), WorktreeError> {
         let path = self.path(task);
         if path.join(".git").exists() {
+            if merging(&path).await? {
+                // A merge its agent did not finish resolving is done again next time;
+                // one without markers left is concluded as the agent resolved it.
+                git::ok(&path, &["add", "--all"]).await?;
+                if left_markers(&path).await?.is_empty() {
+                    let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
+                    args.extend(["commit", "--quiet", "--no-verify", "--no-edit"]);
+                    git::ok(&path, &args).await?;
+                } else {
+                    git::ok(&path, &["merge", "--abort"]).await?;
+                }
+            }
             self.commit_all(&path, &format!("{task}: unfinished work, kept by baton"))
                 .await?;
         }
@@ -523,6 +607,29 @@ impl Worktrees {
         }
         .into())
     }
+}
+
+/// Whether a merge is open in the worktree at `path`.
+async fn merging(path: &Path) -> Result<bool, GitError> {
+    Ok(
+        git::run(path, &["rev-parse", "--verify", "--quiet", "MERGE_HEAD"])
+            .await?
+            .ok,
+    )
+}
+
+/// The staged paths that still hold conflict markers.
+async fn left_markers(path: &Path) -> Result<Vec<String>, GitError> {
+    let checked = git::run(path, &["diff", "--cached", "--check", "HEAD"]).await?;
+    let mut paths: Vec<String> = checked
+        .stdout
+        .lines()
+        .filter(|line| line.contains("leftover conflict marker"))
+        .filter_map(|line| line.split(':').next())
+        .map(String::from)
+        .collect();
+    paths.dedup();
+    Ok(paths)
 }
 
 /// What merging two commits without a checkout gave.

@@ -3,6 +3,7 @@
 //! happened; the store persists those events and the server sends them to clients.
 
 mod board;
+pub mod pipeline;
 mod ready_queue;
 mod validate;
 

@@ -32,6 +32,15 @@ pub fn priority(priority: u8) -> Result<(), BatonError> {
     Ok(())
 }
 
+pub fn model(model: &str) -> Result<(), BatonError> {
+    if model.trim().is_empty() {
+        return Err(BatonError::invalid(
+            "the model is empty; name a Claude model, or leave it out for the workspace's",
+        ));
+    }
+    Ok(())
+}
+
 pub fn agent_id(agent_id: &str) -> Result<(), BatonError> {
     if agent_id.trim().is_empty() {
         return Err(BatonError::invalid("the agent id is empty; name the agent"));
@@ -57,6 +66,9 @@ pub fn new_tasks(
     for (task, id) in batch.iter().zip(ids) {
         description(&task.description).map_err(|err| in_task(id, err))?;
         priority(task.priority).map_err(|err| in_task(id, err))?;
+        if let Some(model) = &task.model {
+            self::model(model).map_err(|err| in_task(id, err))?;
+        }
         for dependency in &task.dependencies {
             if !exists(dependency) && !position.contains_key(dependency) {
                 return Err(unknown_dependency(id, dependency));
@@ -161,7 +173,12 @@ pub fn patched_config(config: &Config, patch: &ConfigPatch) -> Result<Config, Ba
         isolation,
         integration_branch,
         leader_prompt,
-        worker_prompt
+        worker_prompt,
+        verify_command,
+        max_verify_attempts,
+        review,
+        reviewer_prompt,
+        max_review_rounds
     );
     self::config(&next)?;
     Ok(next)
@@ -184,6 +201,25 @@ pub fn config(config: &Config) -> Result<(), BatonError> {
             "max_attempts {} is outside 1..100",
             config.max_attempts
         )));
+    }
+    for (name, bound) in [
+        ("max_verify_attempts", config.max_verify_attempts),
+        ("max_review_rounds", config.max_review_rounds),
+    ] {
+        if !(1..=100).contains(&bound) {
+            return Err(BatonError::invalid(format!(
+                "{name} {bound} is outside 1..100"
+            )));
+        }
+    }
+    if config
+        .verify_command
+        .as_deref()
+        .is_some_and(|command| command.trim().is_empty())
+    {
+        return Err(BatonError::invalid(
+            "verify_command is empty; give a command (`cargo test -q`), or null for none",
+        ));
     }
     for (name, budget) in [
         ("task_budget_usd", config.task_budget_usd),

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use baton_daemon::agents::worktrees::Worktrees;
+use baton_daemon::agents::worktrees::{BroughtIn, Landed, Worktrees};
 use baton_protocol::methods::{self as m};
 use baton_protocol::{RunMode, TaskId, Workspace};
 use baton_tests::agent_workspace::{git_output, run, say, scripted, AgentWorkspace};
@@ -261,24 +261,39 @@ async fn worktree_costs(files: usize, tasks: usize) {
         .await
         .expect("isolation opens");
     let mut prepare = Vec::new();
-    let mut finish = Vec::new();
-    for i in 0..tasks {
-        let task = TaskId::numbered(i as u64 + 1);
-        let before = Instant::now();
-        let path = worktrees.prepare(&task).await.expect("a worktree");
-        prepare.push(before.elapsed().as_nanos() as i64);
-        std::fs::write(
-            path.join(format!("src/m{}/f{i}.rs", i % 100)),
-            format!("pub fn f{i}() -> u32 {{ 0 }}\n"),
-        )
-        .expect("an edit");
-        std::fs::write(path.join(format!("new-{i}.rs")), "// new\n").expect("a new file");
-        let before = Instant::now();
-        worktrees
-            .finish(&task, &format!("task {i}"))
-            .await
-            .expect("merged");
-        finish.push(before.elapsed().as_nanos() as i64);
+    let mut gate_current = Vec::new();
+    let mut gate_moved = Vec::new();
+    // Tasks in pairs made from the same tip: the first lands onto the tip it started
+    // from, the second finds the integration branch moved and merges it in for real.
+    for pair in 0..tasks.div_ceil(2) {
+        let ids = [2 * pair, 2 * pair + 1].map(|i| (i, TaskId::numbered(i as u64 + 1)));
+        for (i, task) in &ids {
+            let before = Instant::now();
+            let path = worktrees.prepare(task).await.expect("a worktree");
+            prepare.push(before.elapsed().as_nanos() as i64);
+            std::fs::write(
+                path.join(format!("src/m{}/f{i}.rs", i % 100)),
+                format!("pub fn f{i}() -> u32 {{ 0 }}\n"),
+            )
+            .expect("an edit");
+            std::fs::write(path.join(format!("new-{i}.rs")), "// new\n").expect("a new file");
+        }
+        for (n, (i, task)) in ids.iter().enumerate() {
+            let before = Instant::now();
+            let brought = worktrees
+                .bring_in(task, &format!("task {i}"))
+                .await
+                .expect("brought in");
+            assert_eq!(brought, BroughtIn::Merged);
+            let landed = worktrees.land(task).await.expect("landed");
+            assert!(matches!(landed, Landed::Landed(_)), "{landed:?}");
+            let spent = before.elapsed().as_nanos() as i64;
+            if n == 0 {
+                gate_current.push(spent);
+            } else {
+                gate_moved.push(spent);
+            }
+        }
     }
     let mut by_hand = Vec::new();
     let mut trivial = Vec::new();
@@ -301,8 +316,12 @@ async fn worktree_costs(files: usize, tasks: usize) {
     println!("| measurement | median | p99 |\n|---|---|---|");
     row("make a task's worktree and branch", &prepare);
     row(
-        "commit, merge into the integration branch, remove the worktree",
-        &finish,
+        "the gate without the command, integration branch unchanged: commit, land (compare-and-swap), free the worktree",
+        &gate_current,
+    );
+    row(
+        "the gate without the command, integration branch moved: commit, merge it into the worktree, land, free the worktree",
+        &gate_moved,
     );
     row(
         "baseline: `git worktree add` of the same tree by hand",

@@ -82,6 +82,8 @@ impl Board {
                 session_id: None,
                 permission_denials: Vec::new(),
                 supervised: false,
+                model: new.model,
+                stage: None,
             });
         }
         for id in &ids {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use baton_protocol::{BatonError, Event, Task, TaskId, TaskResult, TaskStatus};
+use baton_protocol::{BatonError, Event, Task, TaskId, TaskResult, TaskStage, TaskStatus};
 
 use super::{Attempt, Board, Events, Now};
 use crate::core::validate;
@@ -117,6 +117,20 @@ impl Board {
             .collect()
     }
 
+    /// A held task moves to `stage` of its way to the integration branch. The stage
+    /// outlives a release, so that a task whose daemon stopped resumes there.
+    pub fn set_stage(
+        &mut self,
+        id: &TaskId,
+        stage: TaskStage,
+        now: Now,
+    ) -> Result<(Task, Events), BatonError> {
+        self.check_held(id, "change its stage")?;
+        let task = self.update(id, |task| task.stage = Some(stage));
+        self.last_activity = Some(now);
+        Ok((task.clone(), vec![Event::TaskUpdated(task)]))
+    }
+
     /// A claimed task is being worked on.
     pub fn start_task(&mut self, id: &TaskId, now: Now) -> Result<(Task, Events), BatonError> {
         let status = self.task(id)?.status;
@@ -143,6 +157,7 @@ impl Board {
             task.status = TaskStatus::Done;
             task.completed_at = Some(now);
             task.supervised = false;
+            task.stage = None;
         });
         self.last_activity = Some(now);
         Ok((task.clone(), vec![Event::TaskCompleted(task)]))
@@ -213,6 +228,7 @@ impl Board {
                 task.completed_at = None;
                 task.result = None;
                 task.failed_dependency = None;
+                task.stage = None;
             });
             events.push(Event::TaskUpdated(task.clone()));
             reopened.push(task);
@@ -341,6 +357,7 @@ impl Board {
             task.completed_at = Some(now);
             task.failed_dependency = failed_dependency;
             task.supervised = false;
+            task.stage = None;
         })
     }
 

@@ -1,0 +1,220 @@
+//! The gate in front of the integration branch, carried out: the core's pipeline
+//! (`core::pipeline`) says each step, this does it in the task's worktree — bring the
+//! integration branch in, run the verification command, resume the task's agent with
+//! what failed — and answers how the task's way ended. Only a tree that passed moves
+//! the integration branch.
+
+use std::path::Path;
+
+use baton_protocol::TaskStage;
+
+use super::*;
+use crate::agents::process::Verdict;
+use crate::agents::worktrees::{BroughtIn, Landed};
+use crate::core::pipeline::{self, Check, Rounds, Step};
+
+/// How a task's way through the gate ended.
+pub(super) struct Gated {
+    /// The agent's last ending: its output becomes the task's.
+    pub ending: Ending,
+    pub session_id: Option<String>,
+    /// What landed, or why the task fails with its work kept on its branch.
+    pub landed: Result<Changes, String>,
+}
+
+/// What the gate needs of the task's agent to resume it.
+pub(super) struct Resumable<'a> {
+    pub agent_id: &'a str,
+    pub launch: &'a Launch,
+    pub mcp_path: Option<&'a Path>,
+    pub stopped: watch::Receiver<bool>,
+}
+
+impl Runtime {
+    /// Takes a task whose agent ended its turn (`ending`) from `first` to the
+    /// integration branch, or back to its agent, as the pipeline decides.
+    pub(super) async fn gate(
+        &self,
+        worktrees: &Worktrees,
+        task: &Task,
+        agent: Resumable<'_>,
+        first: Step,
+        mut ending: Ending,
+        mut session_id: Option<String>,
+    ) -> Gated {
+        let config = self.task_config(task);
+        let branch = worktrees.branch(&task.id);
+        let mut rounds = Rounds::default();
+        let mut step = first;
+        loop {
+            if let Some(stage) = pipeline::stage_of(&step) {
+                self.set_stage(agent.agent_id, task, stage).await;
+            }
+            let check = match step {
+                Step::BringIn => match worktrees.bring_in(&task.id, &task.description).await {
+                    Ok(BroughtIn::Merged) => Check::BroughtIn,
+                    Ok(BroughtIn::Conflict { paths, theirs }) => Check::Conflict { paths, theirs },
+                    Ok(BroughtIn::Unresolved { paths }) => Check::Unresolved { paths },
+                    Err(err) => {
+                        let reason = format!(
+                            "bringing {} into its work: {err}",
+                            config.integration_branch
+                        );
+                        return self
+                            .set_aside(worktrees, task, ending, session_id, Err(reason))
+                            .await;
+                    }
+                },
+                Step::Verify => {
+                    let command = config.verify_command.clone().unwrap_or_default();
+                    self.activity(agent.agent_id, Some(&task.id), "verifying", &command);
+                    let verifying = Launch {
+                        run_id: format!("{}:verify", agent.launch.run_id),
+                        ..agent.launch.clone()
+                    };
+                    match process::verify(&verifying, &command, agent.stopped.clone()).await {
+                        Verdict::Passed => Check::Verified,
+                        Verdict::Failed { status, tail } => Check::VerifyFailed { status, tail },
+                        Verdict::TimedOut { tail } => Check::VerifyFailed { status: None, tail },
+                        Verdict::Stopped => {
+                            return self
+                                .set_aside(
+                                    worktrees,
+                                    task,
+                                    Ending::Stopped,
+                                    session_id,
+                                    Ok(Changes::default()),
+                                )
+                                .await;
+                        }
+                        Verdict::Fault(reason) => {
+                            return self
+                                .set_aside(worktrees, task, ending, session_id, Err(reason))
+                                .await;
+                        }
+                    }
+                }
+                // The reviewer comes with `review`; until then a review approves.
+                Step::Review => Check::Approved,
+                Step::Land => match worktrees.land(&task.id).await {
+                    Ok(Landed::Landed(changes)) => {
+                        return Gated {
+                            ending,
+                            session_id,
+                            landed: Ok(changes),
+                        };
+                    }
+                    Ok(Landed::Moved) => Check::Moved,
+                    Err(err) => {
+                        let reason = format!("landing its work: {err}");
+                        return self
+                            .set_aside(worktrees, task, ending, session_id, Err(reason))
+                            .await;
+                    }
+                },
+                Step::SendBack { message, .. } => {
+                    // The turn that ended is paid for; the resumed one is settled by
+                    // whoever gets this ending.
+                    let resume = match &ending {
+                        Ending::Result { result, .. } => {
+                            result.session_id.clone().or(session_id.clone())
+                        }
+                        _ => session_id.clone(),
+                    };
+                    self.record(agent.agent_id, &task.id, &ending, session_id.clone())
+                        .await;
+                    let launch = Launch {
+                        args: command::arguments(
+                            &config,
+                            Role::Worker {
+                                resume: resume.as_deref(),
+                            },
+                            &message,
+                            agent.mcp_path,
+                        ),
+                        ..agent.launch.clone()
+                    };
+                    self.activity(
+                        agent.agent_id,
+                        Some(&task.id),
+                        "resumed",
+                        &clip(&message, 200),
+                    );
+                    let (next, next_session) = self
+                        .supervise(
+                            &launch,
+                            agent.agent_id,
+                            Some(&task.id),
+                            agent.stopped.clone(),
+                        )
+                        .await;
+                    ending = next;
+                    session_id = next_session.or(resume);
+                    let open = self.orchestrator.read(|board| {
+                        board
+                            .task(&task.id)
+                            .is_ok_and(|now| !now.status.is_finished())
+                    });
+                    let worked =
+                        matches!(&ending, Ending::Result { result, .. } if !result.is_error);
+                    if !open || !worked {
+                        return self
+                            .set_aside(worktrees, task, ending, session_id, Ok(Changes::default()))
+                            .await;
+                    }
+                    Check::Worked
+                }
+                Step::Fail(reason) => {
+                    return self
+                        .set_aside(worktrees, task, ending, session_id, Err(reason))
+                        .await;
+                }
+            };
+            step = pipeline::next(
+                check,
+                &mut rounds,
+                &config,
+                &config.integration_branch,
+                &branch,
+            );
+        }
+    }
+
+    /// Keeps the task's work on its branch and frees its worktree.
+    async fn set_aside(
+        &self,
+        worktrees: &Worktrees,
+        task: &Task,
+        ending: Ending,
+        session_id: Option<String>,
+        landed: Result<Changes, String>,
+    ) -> Gated {
+        if let Err(err) = worktrees.set_aside(&task.id).await {
+            tracing::warn!("setting {} aside: {err}", task.id);
+        }
+        Gated {
+            ending,
+            session_id,
+            landed,
+        }
+    }
+
+    /// Moves a held task to `stage`, saying so in its agent's activity.
+    pub(super) async fn set_stage(&self, agent_id: &str, task: &Task, stage: TaskStage) {
+        let current = self.orchestrator.read(|board| {
+            board
+                .task(&task.id)
+                .ok()
+                .map(|task| (task.status, task.stage))
+        });
+        match current {
+            Some((status, now)) if status.is_held() && now != Some(stage) => {}
+            _ => return,
+        }
+        let _ = self
+            .orchestrator
+            .apply(|board, now| board.set_stage(&task.id, stage, now))
+            .await;
+        self.activity(agent_id, Some(&task.id), "stage", stage.as_str());
+    }
+}

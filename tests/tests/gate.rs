@@ -1,0 +1,178 @@
+//! The gate in front of the integration branch, with the real Claude Code binary: a
+//! verification command on each task's work merged with the integration branch, a
+//! failure or a conflict sent back to the same agent, bounded.
+
+use baton_protocol::methods::{self as m};
+use baton_protocol::{RunMode, TaskStatus};
+use baton_tests::agent_workspace::{
+    add_scripted, bash, git_output, run, say, task, AgentWorkspace,
+};
+use serde_json::json;
+
+/// The verification the tests use: prints the answer, passes when it is 42.
+const CHECK_ANSWER: &str = "echo \"answer is $(cat answer.txt)\"; test \"$(cat answer.txt)\" = 42";
+
+/// A file as the integration branch has it.
+fn integrated(agents: &AgentWorkspace, path: &str) -> String {
+    git_output(
+        agents.root(),
+        &["show", &format!("baton/integration:{path}")],
+    )
+}
+
+/// Every content of `path` the integration branch ever pointed at, by its reflog.
+fn integrated_history(agents: &AgentWorkspace, path: &str) -> Vec<String> {
+    let held = git_output(
+        agents.root(),
+        &["reflog", "show", "--format=%H", "baton/integration"],
+    );
+    held.lines()
+        .map(|commit| {
+            let listed = git_output(agents.root(), &["ls-tree", "--name-only", commit]);
+            match listed.lines().any(|name| name == path) {
+                true => git_output(agents.root(), &["show", &format!("{commit}:{path}")]),
+                false => "(none)".to_owned(),
+            }
+        })
+        .collect()
+}
+
+async fn verify_with(client: &baton_protocol::Client, command: &str) {
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            verify_command: Some(Some(command.into())),
+            ..Default::default()
+        })
+        .await
+        .expect("verify_command is set");
+}
+
+#[tokio::test]
+async fn work_that_fails_the_verification_goes_back_to_its_agent_and_lands_once_fixed() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    verify_with(&client, CHECK_ANSWER).await;
+    let id = add_scripted(
+        &client,
+        "answer",
+        &[
+            bash("echo 41 > answer.txt"),
+            say("wrote the answer"),
+            bash("echo 42 > answer.txt"),
+            say("fixed the answer"),
+        ],
+        &[],
+    )
+    .await;
+
+    let result = run(&client, RunMode::Predefined).await;
+
+    assert_eq!(
+        (result.tasks_completed, result.tasks_failed),
+        (1, 0),
+        "{result:?}"
+    );
+    assert_eq!(integrated(&agents, "answer.txt"), "42");
+    let history = integrated_history(&agents, "answer.txt");
+    assert!(
+        history.iter().all(|answer| answer != "41"),
+        "the integration branch never held the failing tree: {history:?}"
+    );
+    assert!(history.contains(&"42".to_owned()), "{history:?}");
+    let done = task(&client, &id).await;
+    assert_eq!(done.stage, None);
+    let output = done.result.unwrap();
+    assert_eq!(output.output, "fixed the answer");
+    assert_eq!(output.files_created, vec!["answer.txt"]);
+    let log = agents.workspace.ok(&["logs", id.as_str()]);
+    assert!(log.contains("answer is 41"), "{log}");
+    assert!(log.contains("fixed the answer"), "{log}");
+}
+
+#[tokio::test]
+async fn work_that_never_passes_fails_after_max_verify_attempts_with_the_output_kept() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    verify_with(&client, CHECK_ANSWER).await;
+    let id = add_scripted(
+        &client,
+        "answer",
+        &[
+            bash("echo 41 > answer.txt"),
+            say("wrote the answer"),
+            bash("echo 40 > answer.txt"),
+            say("changed the answer"),
+            bash("echo 39 > answer.txt"),
+            say("changed it again"),
+        ],
+        &[],
+    )
+    .await;
+
+    let result = run(&client, RunMode::Predefined).await;
+
+    assert_eq!(
+        (result.tasks_completed, result.tasks_failed),
+        (0, 1),
+        "{result:?}"
+    );
+    let failed = task(&client, &id).await;
+    assert_eq!(failed.status, TaskStatus::Failed);
+    let error = failed.result.unwrap().error.unwrap();
+    assert!(error.contains(CHECK_ANSWER), "names the command: {error}");
+    assert!(error.contains("exit status 1"), "{error}");
+    assert!(error.contains("answer is 40"), "keeps the output: {error}");
+    assert!(
+        error.contains(&format!("baton/{id}")),
+        "names the branch: {error}"
+    );
+    // Two attempts (max_verify_attempts), not a third.
+    assert_eq!(
+        git_output(agents.root(), &["show", &format!("baton/{id}:answer.txt")]),
+        "40"
+    );
+    let on_integration = git_output(
+        agents.root(),
+        &["ls-tree", "--name-only", "baton/integration"],
+    );
+    assert!(!on_integration.contains("answer.txt"), "{on_integration}");
+    let log = agents.workspace.ok(&["logs", id.as_str()]);
+    assert!(log.contains("answer is 41"), "{log}");
+    assert!(log.contains("answer is 40"), "{log}");
+}
+
+#[tokio::test]
+async fn the_second_of_two_tasks_changing_the_same_lines_resolves_the_conflict_and_both_land() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(2, 120).await;
+    add_scripted(
+        &client,
+        "first",
+        &[bash("echo first > README.md"), say("first")],
+        &[],
+    )
+    .await;
+    let second = add_scripted(
+        &client,
+        "second",
+        &[
+            json!({ "tool": "Bash", "delay_ms": 3000, "input": { "command": "echo second > README.md", "description": "a scripted step" } }),
+            say("second"),
+            bash("grep -q '<<<<<<<' README.md && printf 'first\\nsecond\\n' > README.md"),
+            say("resolved"),
+        ],
+        &[],
+    )
+    .await;
+
+    let result = run(&client, RunMode::Predefined).await;
+
+    assert_eq!(
+        (result.tasks_completed, result.tasks_failed),
+        (2, 0),
+        "{result:?}"
+    );
+    assert_eq!(integrated(&agents, "README.md"), "first\nsecond");
+    let resolved = task(&client, &second).await.result.unwrap();
+    assert_eq!(resolved.output, "resolved");
+}
