@@ -368,7 +368,7 @@ impl Worktrees {
     /// Moves the integration branch to the task's verified tree, only if the branch
     /// is where that tree was made from (a fast-forward, compare-and-swap); then
     /// takes the worktree away (the branch stays).
-    pub async fn land(&self, task: &TaskId) -> Result<Landed, WorktreeError> {
+    pub async fn land(&self, task: &TaskId, description: &str) -> Result<Landed, WorktreeError> {
         let landed = {
             let _one_at_a_time = self.merging.lock().await;
             let repo = &self.repo;
@@ -395,9 +395,8 @@ impl Worktrees {
                 // A merge commit of exactly the verified tree: the integration
                 // branch's first parents are the trees that passed, one per task.
                 let tree = git::ok(repo, &["rev-parse", &format!("{work}^{{tree}}")]).await?;
-                let subject = git::ok(repo, &["log", "-1", "--format=%s", &work]).await?;
-                self.commit_merge(&tree, &tip, &work, &format!("Merge {branch}: {subject}"))
-                    .await?;
+                let message = format!("Merge {task}: {}", first_line(description));
+                self.commit_merge(&tree, &tip, &work, &message).await?;
             }
             changes
         };

@@ -285,7 +285,10 @@ async fn worktree_costs(files: usize, tasks: usize) {
                 .await
                 .expect("brought in");
             assert_eq!(brought, BroughtIn::Merged);
-            let landed = worktrees.land(task).await.expect("landed");
+            let landed = worktrees
+                .land(task, &format!("task {i}"))
+                .await
+                .expect("landed");
             assert!(matches!(landed, Landed::Landed(_)), "{landed:?}");
             let spent = before.elapsed().as_nanos() as i64;
             if n == 0 {

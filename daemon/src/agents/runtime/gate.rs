@@ -96,7 +96,7 @@ impl Runtime {
                 }
                 // The reviewer comes with `review`; until then a review approves.
                 Step::Review => Check::Approved,
-                Step::Land => match worktrees.land(&task.id).await {
+                Step::Land => match worktrees.land(&task.id, &task.description).await {
                     Ok(Landed::Landed(changes)) => {
                         return Gated {
                             ending,
