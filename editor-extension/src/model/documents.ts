@@ -118,6 +118,9 @@ export function renderStatusReport(input: StatusReportInput): string {
     out.push(`budgets:       task ${budget(config.task_budget_usd)}, run ${budget(config.run_budget_usd)}`);
     out.push(`agent_command: ${[config.agent_command, ...config.agent_args].join(' ')}`);
     out.push(`isolation:     ${config.isolation ?? 'default (worktree in a git repository, else shared)'}`);
+    if (config.verify_command) {
+      out.push(`verify:        ${config.verify_command} (up to ${config.max_verify_attempts ?? 2} attempts)`);
+    }
   }
   if (daemon) {
     out.push('', '## Daemon', '');

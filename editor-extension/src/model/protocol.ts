@@ -55,7 +55,14 @@ export interface Task {
   usage: Usage;
   session_id?: string;
   permission_denials?: string[];
+  /** The model its agent uses; none means the workspace's. */
+  model?: string | null;
+  /** Where a held task is on its way to the integration branch. */
+  stage?: TaskStage | null;
 }
+
+/** The stages of a task's way to the integration branch. */
+export type TaskStage = 'working' | 'verifying' | 'resolving' | 'reviewing';
 
 export interface Discovery {
   agent_id: string;
@@ -81,6 +88,10 @@ export interface Config {
   worker_prompt: string | null;
   /** Where finished tasks are merged (newer daemons). */
   integration_branch?: string;
+  /** The command a task's work must pass before it lands; none lands it unchecked. */
+  verify_command?: string | null;
+  max_verify_attempts?: number;
+  review?: boolean;
 }
 
 export type ConfigPatch = Partial<Config>;

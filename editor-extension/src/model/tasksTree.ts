@@ -4,7 +4,7 @@
  * turns these nodes into tree items.
  */
 
-import { isFinished, Task, TaskStatus } from './protocol';
+import { isFinished, isHeld, Task, TaskStatus } from './protocol';
 import { formatCost, formatDuration, oneLine, statusLabel, taskDurationMs, taskError } from './format';
 
 export interface GroupNode {
@@ -98,6 +98,10 @@ export function taskNode(task: Task, now: Date): TaskNode {
   }
   if (task.claimed_by) {
     parts.push(task.claimed_by);
+  }
+  // Working is what a held task does anyway; the later stages are worth a word.
+  if (task.stage && task.stage !== 'working' && isHeld(task.status)) {
+    parts.push(task.stage);
   }
   if (duration !== undefined) {
     parts.push(formatDuration(duration));
@@ -200,6 +204,12 @@ function taskTooltip(task: Task, duration: number | undefined): string {
   }
   if (task.claimed_by) {
     lines.push(`- Agent: ${escapeMarkdown(task.claimed_by)}`);
+  }
+  if (task.stage && isHeld(task.status)) {
+    lines.push(`- Stage: ${task.stage}`);
+  }
+  if (task.model) {
+    lines.push(`- Model: ${escapeMarkdown(task.model)}`);
   }
   if (task.attempts > 0) {
     lines.push(`- Attempts: ${task.attempts}`);

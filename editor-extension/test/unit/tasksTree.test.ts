@@ -141,3 +141,15 @@ test('a cancelled task says cancelled once, and its own reason when it has one',
   const why = taskNode(task({ id: 'task-005', status: 'cancelled', result: result({ error: 'cancelled: the run was reset' }) }), new Date());
   assert.equal(why.details[0].label, 'cancelled: the run was reset');
 });
+
+test('a held task past its work says its stage, and its own model in the hover', () => {
+  const node = taskNode(
+    task({ id: 'task-006', status: 'in_progress', attempts: 1, claimed_by: 'worker-2', stage: 'verifying', model: 'claude-opus' }),
+    new Date(),
+  );
+  assert.match(node.description, /worker-2 · verifying/);
+  assert.match(node.tooltip, /Stage: verifying/);
+  assert.match(node.tooltip, /Model: claude\\-opus/);
+  const working = taskNode(task({ id: 'task-007', status: 'in_progress', claimed_by: 'worker-1', stage: 'working' }), new Date());
+  assert.doesNotMatch(working.description, /working/);
+});
