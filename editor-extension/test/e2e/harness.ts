@@ -386,8 +386,15 @@ export class Workbench {
         if (!(await this.quickInput().isVisible())) {
           return true;
         }
+        // While the dialog reads a folder it shows progress, and may put its own
+        // completion in the box: wait for it to be done, then check the path.
+        await this.quickInput()
+          .locator('.monaco-progress-container.active')
+          .waitFor({ state: 'hidden', timeout: 5_000 })
+          .catch(() => undefined);
         if ((await input.inputValue().catch(() => file)) !== file) {
           await input.fill(file).catch(() => undefined);
+          return false;
         }
         attempt += 1;
         if (attempt % 2 === 1) {
