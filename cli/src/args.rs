@@ -41,16 +41,18 @@ pub enum Command {
     /// Set the goal of this workspace, with an optional master plan and settings
     Init(InitArgs),
 
-    /// Show every setting, show one, or change one
-    #[command(
-        after_help = "VALUE is read as JSON when it parses (3, [\"Read\",\"Edit\"], \
-                            null), else taken as text. `null` clears an optional setting."
-    )]
+    /// Show every setting, show one, or change one (`--help` lists them all)
+    #[command(after_help = crate::settings::help())]
     Config {
         /// The setting to show or change, e.g. max_workers
         key: Option<String>,
-        /// The new value
-        value: Option<String>,
+        /// The new value: a number, text, a list (A,B or several values), or none;
+        /// values that start with - go after `--`
+        #[arg(value_name = "VALUE", requires = "key")]
+        values: Vec<String>,
+        /// Print the built-in text of leader_prompt or worker_prompt, to start your own
+        #[arg(long, requires = "key", conflicts_with = "values")]
+        show_default: bool,
     },
 
     /// Add a task (prints its id), or many at once with --batch

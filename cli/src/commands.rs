@@ -19,10 +19,10 @@ use baton_protocol::{
 use console::style;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::args::{AddArgs, Cli, Command, CompleteArgs, DaemonCommand, EditArgs, InitArgs};
-use crate::{printable, render};
+use crate::{printable, render, settings};
 
 /// How long `baton daemon stop` waits for the daemon to exit: it finishes its
 /// agents' shutdown and writes a snapshot first.
@@ -93,7 +93,11 @@ pub async fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Init(args) => session.init(args).await,
-        Command::Config { key, value } => session.config(key, value).await,
+        Command::Config {
+            key,
+            values,
+            show_default,
+        } => session.config(key, values, show_default).await,
         Command::Add(args) => session.add(args).await,
         Command::Tasks { status } => {
             let tasks = session
@@ -347,18 +351,27 @@ impl Session {
         self.show(&status, |status| format!("goal set: {}", status.goal))
     }
 
-    async fn config(&self, key: Option<String>, value: Option<String>) -> Result<()> {
+    async fn config(
+        &self,
+        key: Option<String>,
+        values: Vec<String>,
+        show_default: bool,
+    ) -> Result<()> {
         let Some(key) = key else {
             let config = self.request::<methods::GetConfig>(&()).await?;
             return self.show(&config, render::config);
         };
-        let Some(value) = value else {
-            known_setting(&key)?;
+        if show_default {
+            let text = settings::default_prompt(&key).map_err(input)?.to_owned();
+            return self.show(&text, String::clone);
+        }
+        if values.is_empty() {
+            settings::known(&key).map_err(input)?;
             let config = self.request::<methods::GetConfig>(&()).await?;
             let value = setting(&config, &key)?;
             return self.show(&value, |value| render::config_value(&key, value));
-        };
-        let patch = config_patch(&key, &value)?;
+        }
+        let patch = settings::patch(&key, &values).map_err(input)?;
         let config = self.request::<methods::Configure>(&patch).await?;
         let value = setting(&config, &key)?;
         self.show(&config, |_| {
@@ -614,23 +627,9 @@ fn state_file(file: &Path) -> Result<StateFile> {
 }
 
 /// Every setting's name, as the protocol spells it.
-fn setting_names() -> Vec<String> {
-    match serde_json::to_value(Config::default()) {
-        Ok(Value::Object(settings)) => settings.keys().cloned().collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn known_setting(key: &str) -> Result<()> {
-    let names = setting_names();
-    if names.iter().any(|name| name == key) {
-        Ok(())
-    } else {
-        Err(CommandError::Input(format!(
-            "unknown setting `{key}`; the settings are {}",
-            names.join(", ")
-        )))
-    }
+/// A setting the command line could not read: nothing was sent.
+fn input(err: settings::SettingError) -> CommandError {
+    CommandError::Input(err.to_string())
 }
 
 /// One setting's value in a configuration.
@@ -642,86 +641,9 @@ fn setting(config: &Config, key: &str) -> Result<Value> {
         .ok_or_else(|| CommandError::Input(format!("unknown setting `{key}`")))
 }
 
-/// The change `baton config KEY VALUE` asks for. VALUE is JSON when it parses as a
-/// fitting value, else text, so that `3`, `null` and `["Read"]` work as well as a
-/// model name; `null` clears an optional setting.
-fn config_patch(key: &str, raw: &str) -> Result<ConfigPatch> {
-    known_setting(key)?;
-    let patch_of = |value: Value| {
-        let mut object = Map::new();
-        object.insert(key.to_owned(), value);
-        serde_json::from_value::<ConfigPatch>(Value::Object(object))
-    };
-    let text = Value::String(raw.to_owned());
-    let patch = match serde_json::from_str::<Value>(raw) {
-        // `null` clears; where a setting cannot be cleared the patch refuses it.
-        Ok(Value::Null) => patch_of(Value::Null),
-        Ok(parsed) if parsed != text => {
-            patch_of(parsed).or_else(|err| patch_of(text).map_err(|_| err))
-        }
-        _ => patch_of(text),
-    }
-    .map_err(|err| CommandError::Input(format!("`{raw}` does not fit {key}: {err}")))?;
-    Ok(patch)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn config_values_are_json_when_they_fit_and_text_otherwise() {
-        let patch = config_patch("max_workers", "5").unwrap();
-        assert_eq!(patch.max_workers, Some(5));
-        let patch = config_patch("model", "claude-opus-4").unwrap();
-        assert_eq!(patch.model.as_deref(), Some("claude-opus-4"));
-        let patch = config_patch("model", "123").unwrap();
-        assert_eq!(patch.model.as_deref(), Some("123"));
-        let patch = config_patch("allowed_tools", r#"["Read","Edit"]"#).unwrap();
-        assert_eq!(
-            patch.allowed_tools,
-            Some(vec!["Read".into(), "Edit".into()])
-        );
-        let patch = config_patch("isolation", "shared").unwrap();
-        assert_eq!(
-            patch.isolation,
-            Some(Some(baton_protocol::Isolation::Shared))
-        );
-    }
-
-    #[test]
-    fn null_clears_an_optional_setting_and_is_refused_for_the_others() {
-        let patch = config_patch("task_budget_usd", "null").unwrap();
-        assert_eq!(patch.task_budget_usd, Some(None));
-        let err = config_patch("model", "null").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "`null` does not fit model: invalid type: null, expected a string"
-        );
-    }
-
-    #[test]
-    fn a_value_of_the_wrong_type_names_the_setting() {
-        let err = config_patch("max_workers", "many").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "`many` does not fit max_workers: invalid type: string \"many\", expected u32"
-        );
-        assert_eq!(err.kind(), ErrorKind::InvalidInputError);
-    }
-
-    #[test]
-    fn an_unknown_setting_lists_the_known_ones() {
-        let err = config_patch("workers", "3").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "unknown setting `workers`; the settings are agent_args, agent_command, \
-             allowed_tools, integration_branch, isolation, leader_prompt, max_attempts, \
-             max_review_rounds, max_verify_attempts, max_workers, model, permission_mode, \
-             review, reviewer_prompt, run_budget_usd, task_budget_usd, task_timeout, \
-             verify_command, worker_prompt"
-        );
-    }
 
     #[test]
     fn a_malformed_batch_names_the_file_and_the_fault() {

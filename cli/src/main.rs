@@ -9,6 +9,7 @@ mod mcp;
 mod printable;
 mod render;
 mod run;
+mod settings;
 
 use std::io::Write;
 use std::process::ExitCode;

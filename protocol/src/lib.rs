@@ -10,6 +10,7 @@ pub mod methods;
 pub mod model;
 #[cfg(unix)]
 pub mod private;
+pub mod prompts;
 pub mod timestamp;
 pub mod workspace;
 

@@ -507,7 +507,7 @@ fn a_bad_setting_or_value_is_refused_in_one_line_and_changes_nothing() {
             "`many` does not fit max_workers",
         ),
         (["config", "max_workers", "0"], "max_workers 0 is outside"),
-        (["config", "model", "null"], "`null` does not fit model"),
+        (["config", "model", "null"], "model cannot be unset"),
         (
             ["config", "isolation", "bogus"],
             "`bogus` does not fit isolation",
@@ -515,7 +515,7 @@ fn a_bad_setting_or_value_is_refused_in_one_line_and_changes_nothing() {
         (["config", "task_timeout", "0"], "task_timeout"),
         (
             ["config", "permission_mode", "weird"],
-            "permission_mode `weird`",
+            "`weird` does not fit permission_mode: permission_mode takes one of default, acceptEdits",
         ),
     ];
     for (args, says) in cases {
@@ -526,6 +526,63 @@ fn a_bad_setting_or_value_is_refused_in_one_line_and_changes_nothing() {
         );
     }
     assert_eq!(workspace.json(&["config"]), before);
+}
+
+#[test]
+fn config_takes_flags_after_a_double_dash_lists_with_commas_and_none_to_unset() {
+    let workspace = TestWorkspace::new();
+    assert_eq!(
+        workspace.ok(&["config", "agent_args", "--", "--verbose", "--debug"]),
+        "agent_args = --verbose, --debug\n"
+    );
+    workspace.ok(&["config", "allowed_tools", "Read,Write"]);
+    workspace.ok(&["config", "run_budget_usd", "5"]);
+    workspace.ok(&["config", "worker_prompt", "Do {description}"]);
+    let config = workspace.json(&["config"]);
+    assert_eq!(config["agent_args"], json!(["--verbose", "--debug"]));
+    assert_eq!(config["allowed_tools"], json!(["Read", "Write"]));
+    assert_eq!(config["run_budget_usd"], 5.0);
+
+    for key in ["run_budget_usd", "worker_prompt", "agent_args"] {
+        workspace.ok(&["config", key, "none"]);
+    }
+    let config = workspace.json(&["config"]);
+    assert_eq!(config["run_budget_usd"], Value::Null);
+    assert_eq!(config["worker_prompt"], Value::Null);
+    assert_eq!(config["agent_args"], json!([]));
+
+    let said = fails(&workspace, &["config", "max_workers", "many"]);
+    assert_eq!(
+        said,
+        "error: `many` does not fit max_workers: max_workers takes a whole number, e.g. `baton config max_workers 4`"
+    );
+    assert!(!said.contains("invalid type"), "no serde words: {said}");
+}
+
+#[test]
+fn config_help_lists_every_setting_with_its_default_and_the_placeholders() {
+    let workspace = TestWorkspace::new();
+    let help = workspace.ok(&["config", "--help"]);
+    for key in workspace.json(&["config"]).as_object().unwrap().keys() {
+        assert!(
+            help.lines()
+                .any(|line| line.trim_start().starts_with(key.as_str())),
+            "{key} is not in the help: {help}"
+        );
+    }
+    assert!(
+        help.contains("max_workers         how many worker agents run at once (1..64) [3]"),
+        "{help}"
+    );
+    assert!(help.contains("{dependencies}"), "{help}");
+    assert!(
+        help.contains("baton config agent_args -- --verbose"),
+        "{help}"
+    );
+
+    let prompt = workspace.ok(&["config", "worker_prompt", "--show-default"]);
+    assert!(prompt.starts_with("You are {agent_id}"), "{prompt}");
+    assert!(prompt.contains("{task_id}"), "{prompt}");
 }
 
 // Adding tasks.
@@ -915,6 +972,30 @@ fn cancel_fails_the_dependents_and_retry_reopens_them_all() {
         );
     }
     assert_eq!(workspace.ok(&["claim", "--agent", "a"]), "task-001\n");
+}
+
+#[test]
+fn cancel_of_a_finished_task_says_so_and_suggests_only_what_works() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "lexer", "-p", "1"]);
+    workspace.ok(&["add", "parser"]);
+    workspace.ok(&["add", "docs", "-d", "task-002"]);
+    assert_eq!(workspace.ok(&["claim", "--agent", "a"]), "task-001\n");
+    workspace.ok(&["complete", "task-001"]);
+    workspace.ok(&["fail", "task-002", "--error", "no grammar"]);
+
+    let said = fails(&workspace, &["cancel", "task-001"]);
+    assert_eq!(
+        said,
+        "error: task task-001 is already done, and a finished task stays as it is"
+    );
+    let said = fails(&workspace, &["cancel", "task-003"]);
+    assert_eq!(
+        said,
+        "error: task task-003 is already failed; `baton retry task-002` reopens it with task-002"
+    );
+    workspace.ok(&["retry", "task-002"]);
+    assert_eq!(workspace.json(&["show", "task-003"])["status"], "available");
 }
 
 #[test]

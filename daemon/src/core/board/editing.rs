@@ -18,10 +18,14 @@ impl Board {
         let id = &edit.task_id;
         let task = self.task(id)?;
         if task.status.is_finished() {
-            return Err(BatonError::orchestration(format!(
-                "task {id} is {}, so it can no longer be edited; `baton retry {id}` reopens a failed or cancelled task",
+            let mut message = format!(
+                "task {id} is {}, so it can no longer be edited",
                 task.status
-            )));
+            );
+            if let Some(retry) = self.reopening(id) {
+                message.push_str(&format!("; {retry} first"));
+            }
+            return Err(BatonError::orchestration(message));
         }
         if edit.is_empty() {
             return Err(BatonError::invalid(format!(

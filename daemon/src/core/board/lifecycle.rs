@@ -305,16 +305,43 @@ impl Board {
             TaskStatus::Available => Err(BatonError::orchestration(format!(
                 "task {id} was never claimed, so it cannot {action}; claim it first (`baton claim --agent ID`)"
             ))),
-            _ => Err(already_finished(id, status)),
+            _ => Err(self.already_finished(id)),
         }
     }
 
     pub(super) fn check_unfinished(&self, id: &TaskId) -> Result<(), BatonError> {
         let status = self.task(id)?.status;
         if status.is_finished() {
-            return Err(already_finished(id, status));
+            return Err(self.already_finished(id));
         }
         Ok(())
+    }
+
+    /// A finished task cannot change: says so, and suggests only what would work.
+    fn already_finished(&self, id: &TaskId) -> BatonError {
+        let status = self.nodes[id].task.status;
+        let message = match self.reopening(id) {
+            Some(retry) => format!("task {id} is already {status}; {retry}"),
+            None => format!("task {id} is already {status}, and a finished task stays as it is"),
+        };
+        BatonError::orchestration(message)
+    }
+
+    /// How a failed or cancelled task is reopened (a task that failed because of a
+    /// dependency reopens with it); `None` for a task that is not.
+    pub(super) fn reopening(&self, id: &TaskId) -> Option<String> {
+        if !matches!(
+            self.nodes[id].task.status,
+            TaskStatus::Failed | TaskStatus::Cancelled
+        ) {
+            return None;
+        }
+        let root = self.failure_root(id);
+        Some(if root == id {
+            format!("`baton retry {id}` reopens it")
+        } else {
+            format!("`baton retry {root}` reopens it with {root}")
+        })
     }
 
     /// The task whose retry would reopen `id`: where the chain of dependencies it
@@ -414,12 +441,6 @@ pub(super) fn how_it_ended(status: TaskStatus) -> &'static str {
         TaskStatus::Cancelled => "was cancelled",
         _ => "failed",
     }
-}
-
-fn already_finished(id: &TaskId, status: TaskStatus) -> BatonError {
-    BatonError::orchestration(format!(
-        "task {id} is already {status}; `baton retry {id}` reopens a failed or cancelled task"
-    ))
 }
 
 /// The agent's result, keeping what was recorded on the task while it ran.
