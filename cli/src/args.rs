@@ -16,7 +16,7 @@ const GLOBAL: &str = "Global options";
 /// Every command talks to the workspace's daemon, starting it in the background
 /// when none runs yet.
 #[derive(Debug, Parser)]
-#[command(name = "baton", version, propagate_version = true)]
+#[command(name = "baton", version)]
 pub struct Cli {
     /// Use DIR as the workspace (by default: the git repository around the current
     /// directory, or the current directory itself)
@@ -221,7 +221,8 @@ pub enum Command {
     Daemon(DaemonCommand),
 
     /// Serve an agent's baton tools over MCP on standard input and output (the
-    /// daemon starts this for each agent it runs)
+    /// daemon starts this for each agent it runs; not for people)
+    #[command(hide = true)]
     Mcp(McpArgs),
 }
 
@@ -482,6 +483,17 @@ mod tests {
             cli.command,
             Command::Edit(EditArgs { no_deps: true, .. })
         ));
+    }
+
+    #[test]
+    fn mcp_is_hidden_from_help_and_only_baton_itself_has_a_version() {
+        let help = Cli::command().render_help().to_string();
+        assert!(!help.contains("mcp"), "{help}");
+        assert!(Cli::try_parse_from(["baton", "mcp", "--agent", "a"]).is_ok());
+        let version = Cli::try_parse_from(["baton", "-V"]).unwrap_err();
+        assert_eq!(version.kind(), clap::error::ErrorKind::DisplayVersion);
+        let err = Cli::try_parse_from(["baton", "tasks", "-V"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
     }
 
     #[test]

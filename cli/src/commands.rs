@@ -45,7 +45,8 @@ pub enum CommandError {
     Output(#[from] io::Error),
     /// A run ended with failed tasks.
     #[error(
-        "{0} task(s) failed; `baton tasks --status failed` lists them, `baton logs ID` shows why"
+        "{} failed; `baton tasks --status failed` lists them, `baton logs ID` shows why",
+        render::count(*.0, "task", "tasks")
     )]
     TasksFailed(usize),
     /// The agents' MCP bridge could not serve.
@@ -456,9 +457,14 @@ impl Session {
     fn event_line(&self, event: &Event) -> Result<String> {
         if self.json {
             Ok(serde_json::to_string(event).map_err(io::Error::from)?)
+        } else if !render::worth_a_line(event) {
+            Ok(String::new())
         } else {
             let event = printable::object(event).map_err(io::Error::from)?;
-            Ok(render::event(&event))
+            Ok(render::fit(
+                &render::event(&event),
+                terminal_width(console::Term::stdout()),
+            ))
         }
     }
 
@@ -562,6 +568,11 @@ impl Session {
     fn no_daemon(&self) -> String {
         format!("no daemon runs for {}", self.workspace.root().display())
     }
+}
+
+/// How wide the terminal is, when the output goes to one.
+pub fn terminal_width(term: console::Term) -> Option<usize> {
+    term.size_checked().map(|(_, columns)| usize::from(columns))
 }
 
 /// Writes to stdout, ending with a newline unless there is nothing to say.

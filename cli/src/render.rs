@@ -160,7 +160,11 @@ pub fn task(task: &Task) -> String {
         fields.add("claimed", time(at));
     }
     if let Some(at) = task.completed_at {
-        fields.add("completed", time(at));
+        let label = match task.status {
+            TaskStatus::Done => "completed",
+            _ => "ended",
+        };
+        fields.add(label, time(at));
     }
     if let Some(result) = &task.result {
         if let Some(error) = &result.error {
@@ -424,6 +428,25 @@ pub fn event(event: &Event) -> String {
     }
 }
 
+/// Whether `baton watch` gives an event a line. A task's end has its own line, so
+/// the update recording its last attempt and its agent's `finished` would only
+/// repeat it (a cancel would take three lines).
+pub fn worth_a_line(event: &Event) -> bool {
+    match event {
+        Event::TaskUpdated(task) => !task.status.is_finished(),
+        Event::AgentActivity(activity) => activity.kind != "finished",
+        _ => true,
+    }
+}
+
+/// A line cut to the terminal's width, when there is a terminal.
+pub fn fit(line: &str, width: Option<usize>) -> String {
+    match width {
+        Some(width) => truncate_str(line, width, "…").into_owned(),
+        None => line.to_owned(),
+    }
+}
+
 fn agent_activity(activity: &AgentActivity) -> String {
     let mut who = activity.agent_id.clone();
     if let Some(task) = &activity.task_id {
@@ -446,9 +469,17 @@ fn run_finished(result: &RunResult) -> String {
 /// What a run did and cost, in one line.
 fn run_counts(result: &RunResult) -> String {
     format!(
-        "{} completed, {} failed, {} discoveries, ${:.2}",
-        result.tasks_completed, result.tasks_failed, result.discoveries, result.cost_usd
+        "{} completed, {} failed, {}, ${:.2}",
+        result.tasks_completed,
+        result.tasks_failed,
+        count(result.discoveries, "discovery", "discoveries"),
+        result.cost_usd
     )
+}
+
+/// `n` things, in the singular for one.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A run's result as `baton run` prints it: the counts, then the summary.
@@ -1084,7 +1115,7 @@ mod tests {
         insta::assert_snapshot!(super::status(&status, at("2025-03-01T10:00:00Z")), @r"
         goal           Parse it
         state          idle
-        last run       2 completed, 0 failed, 1 discoveries, $0.42
+        last run       2 completed, 0 failed, 1 discovery, $0.42
                        The parser is in.
                        All tests pass.
         progress       2/2 done · 100% finished · 0 failed · 0 cancelled · 0 available · 0 claimed · 0 in progress
@@ -1242,6 +1273,66 @@ mod tests {
           line 4
           line 5
         ");
+    }
+
+    #[test]
+    fn watch_gives_a_cancel_one_line_not_three() {
+        plain();
+        let cancelled = Task {
+            result: Some(TaskResult {
+                error: Some("cancelled".into()),
+                ..TaskResult::default()
+            }),
+            ..task("task-005", TaskStatus::Cancelled, "Polish")
+        };
+        let events = [
+            Event::TaskFailed(cancelled.clone()),
+            Event::TaskUpdated(cancelled),
+            Event::AgentActivity(AgentActivity {
+                agent_id: "worker-1".into(),
+                task_id: Some(TaskId::from("task-005")),
+                kind: "finished".into(),
+                text: String::new(),
+            }),
+        ];
+        let lines: Vec<String> = events
+            .iter()
+            .filter(|event| worth_a_line(event))
+            .map(event)
+            .collect();
+        assert_eq!(lines, ["cancelled task-005"]);
+    }
+
+    #[test]
+    fn a_line_is_cut_to_the_terminal_and_left_whole_without_one() {
+        plain();
+        let line = "worker-1 on task-003: uses Bash pytest -q tests/test_parser.py";
+        assert_eq!(fit(line, Some(30)), "worker-1 on task-003: uses Ba…");
+        assert_eq!(fit(line, None), line);
+    }
+
+    #[test]
+    fn counts_of_one_are_singular() {
+        assert_eq!(count(1, "discovery", "discoveries"), "1 discovery");
+        assert_eq!(count(0, "discovery", "discoveries"), "0 discoveries");
+        assert_eq!(count(2, "task", "tasks"), "2 tasks");
+    }
+
+    #[test]
+    fn a_cancelled_task_ended_rather_than_completed() {
+        plain();
+        let cancelled = Task {
+            completed_at: Some(at("2025-03-01T09:12:30Z")),
+            ..task("task-005", TaskStatus::Cancelled, "Polish")
+        };
+        let shown = super::task(&cancelled);
+        assert!(
+            shown
+                .lines()
+                .any(|line| line.starts_with("ended ") && line.ends_with("2025-03-01 09:12:30 UTC")),
+            "{shown}"
+        );
+        assert!(!shown.contains("completed"), "{shown}");
     }
 
     #[test]

@@ -98,7 +98,8 @@ pub async fn run(
                 let event = printable::object(&event).map_err(std::io::Error::from)?;
                 if let Some(line) = board.follow(&event) {
                     if !session.json {
-                        bar.suspend(|| eprintln!("{line}"));
+                        let width = crate::commands::terminal_width(console::Term::stderr());
+                        bar.suspend(|| eprintln!("{}", render::fit(&line, width)));
                     }
                 }
                 board.show(&bar);

@@ -1340,6 +1340,22 @@ fn logs_show_each_tool_with_the_start_of_its_output_and_full_shows_all() {
 // Saving and loading.
 
 #[test]
+fn a_save_that_cannot_be_written_names_the_file_asked_for_and_no_temporary_one() {
+    let workspace = TestWorkspace::new();
+    let not_a_dir = write(&workspace, "notes.txt", "a file, not a directory");
+    let target = format!("{not_a_dir}/state.json");
+    let said = fails(&workspace, &["save", &target]);
+    assert!(
+        said.contains(&format!("cannot write the state to {target}")),
+        "{said}"
+    );
+    assert!(
+        !said.contains("notes.txt/.tmp"),
+        "no temporary file: {said}"
+    );
+}
+
+#[test]
 fn load_gives_back_the_state_that_save_wrote() {
     let workspace = TestWorkspace::new();
     workspace.ok(&["init", "ship it"]);

@@ -15,10 +15,13 @@ pub fn resolve(workspace: &Path, path: &str) -> PathBuf {
 /// Writes to a temporary file beside `path`, syncs, then renames over it, so a crash
 /// leaves either the old file or the new one.
 pub fn write(path: &Path, state: &CoordinationState) -> Result<(), BatonError> {
+    // The temporary file's name means nothing to the user (and is gone): an error
+    // says what went wrong with `path`, by its kind alone.
     let failed = |err: std::io::Error| {
         BatonError::invalid(format!(
-            "cannot write the state to {}: {err}",
-            path.display()
+            "cannot write the state to {}: {}; nothing was written",
+            path.display(),
+            std::io::Error::from(err.kind())
         ))
     };
     let directory = path.parent().unwrap_or(Path::new("."));
@@ -40,7 +43,7 @@ pub fn read(path: &Path) -> Result<CoordinationState, BatonError> {
     })?;
     serde_json::from_str(&text).map_err(|err| {
         BatonError::invalid(format!(
-            "{} is not a baton state file (the reference's CoordinationState JSON): {err}; nothing was changed",
+            "{} is not a baton state file (as `baton save` writes): {err}; nothing was changed",
             path.display()
         ))
     })
