@@ -168,6 +168,17 @@ pub enum Command {
         detach: bool,
     },
 
+    /// Plan a goal into tasks with the leader alone: no worker starts. Look at the
+    /// plan (`baton tasks`), change it (`baton add`, `baton edit`, `baton cancel`),
+    /// then `baton run --predefined` runs it
+    Plan {
+        /// The goal; it replaces the current one
+        goal: String,
+        /// Start planning and return at once; `baton status` follows it
+        #[arg(long)]
+        detach: bool,
+    },
+
     /// Show what a task's agent did: each tool with the start of its output, its
     /// words, how each attempt ended (merged, conflict, stopped, timed out)
     Logs {

@@ -13,8 +13,8 @@ use baton_protocol::methods::{
     StateFile, TaskRef,
 };
 use baton_protocol::{
-    client, Client, ClientError, Config, ConnectConfig, ErrorKind, Event, Task, TaskResult,
-    Workspace,
+    client, Client, ClientError, Config, ConnectConfig, ErrorKind, Event, RunMode, Task,
+    TaskResult, Workspace,
 };
 use console::style;
 use serde::de::DeserializeOwned;
@@ -195,7 +195,17 @@ pub async fn run(cli: Cli) -> Result<()> {
             leader,
             predefined,
             detach,
-        } => crate::run::run(&session, goal, leader, predefined, detach).await,
+        } => {
+            let mode = match (leader, predefined) {
+                (true, _) => Some(RunMode::Leader),
+                (_, true) => Some(RunMode::Predefined),
+                _ => None,
+            };
+            crate::run::run(&session, goal, mode, detach).await
+        }
+        Command::Plan { goal, detach } => {
+            crate::run::run(&session, Some(goal), Some(RunMode::Plan), detach).await
+        }
         Command::Logs {
             source,
             follow,

@@ -404,6 +404,7 @@ pub fn event(event: &Event) -> String {
                 match started.mode {
                     RunMode::Leader => "leader planning",
                     RunMode::Predefined => "predefined tasks",
+                    RunMode::Plan => "planning only",
                 },
                 one_line(&started.goal)
             );

@@ -20,8 +20,7 @@ type Result<T, E = CommandError> = std::result::Result<T, E>;
 pub async fn run(
     session: &Session,
     goal: Option<String>,
-    leader: bool,
-    predefined: bool,
+    mode: Option<RunMode>,
     detach: bool,
 ) -> Result<()> {
     let mut client = session
@@ -31,15 +30,15 @@ pub async fn run(
             ..ConnectConfig::default()
         })
         .await?;
-    let mode = if leader || (goal.is_some() && !predefined) {
-        RunMode::Leader
-    } else if predefined {
-        RunMode::Predefined
-    } else {
-        let status = client.request::<methods::GetStatus>(&()).await?;
-        match status.progress.by_status.available {
-            0 => RunMode::Leader,
-            _ => RunMode::Predefined,
+    let mode = match mode {
+        Some(mode) => mode,
+        None if goal.is_some() => RunMode::Leader,
+        None => {
+            let status = client.request::<methods::GetStatus>(&()).await?;
+            match status.progress.by_status.available {
+                0 => RunMode::Leader,
+                _ => RunMode::Predefined,
+            }
         }
     };
     if mode == RunMode::Predefined {

@@ -432,6 +432,16 @@ pub enum RunMode {
     Leader,
     /// Workers do the tasks already added.
     Predefined,
+    /// A leader agent plans the goal into tasks and no worker starts: the plan waits
+    /// to be looked at, edited and run (`predefined`).
+    Plan,
+}
+
+impl RunMode {
+    /// Whether a leader plans the goal first.
+    pub fn plans(self) -> bool {
+        matches!(self, RunMode::Leader | RunMode::Plan)
+    }
 }
 
 /// What a run is doing now.

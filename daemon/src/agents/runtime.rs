@@ -184,7 +184,7 @@ impl Runtime {
     ) -> Result<watch::Receiver<Option<RunResult>>, BatonError> {
         self.check_overrides(&overrides)?;
         let goal = self.orchestrator.read(|board| board.goal().to_owned());
-        if mode == RunMode::Leader && goal.trim().is_empty() {
+        if mode.plans() && goal.trim().is_empty() {
             return Err(BatonError::invalid(
                 "there is no goal to plan; give one (`baton run \"GOAL\"` or `baton init GOAL`)",
             )
@@ -232,19 +232,22 @@ impl Runtime {
                 cost_usd: 0.0,
                 paused_until: None,
                 stopped: None,
-                leader_running: mode == RunMode::Leader,
+                leader_running: mode.plans(),
                 leader_error: None,
                 finishing: false,
                 env,
                 result: sender,
             });
         }
-        self.orchestrator
-            .apply(|board, now| Ok(((), board.set_running(true, now))))
-            .await?;
+        // A plan is not resumed by a restarted daemon: that would start workers.
+        if mode != RunMode::Plan {
+            self.orchestrator
+                .apply(|board, now| Ok(((), board.set_running(true, now))))
+                .await?;
+        }
         self.orchestrator
             .announce(vec![Event::RunStarted(RunStarted { mode, goal, notes })]);
-        if mode == RunMode::Leader {
+        if mode.plans() {
             tokio::spawn(self.clone().lead());
         }
         self.wake.notify_one();
@@ -464,7 +467,7 @@ impl Runtime {
                 let Some(run) = state.run.as_mut() else {
                     return;
                 };
-                if run.stopped.is_some() || run.finishing {
+                if run.stopped.is_some() || run.finishing || run.mode == RunMode::Plan {
                     return;
                 }
                 if let Some(until) = run.paused_until {
@@ -945,7 +948,7 @@ impl Runtime {
             let done = !agents_running
                 && !run.leader_running
                 && !run.finishing
-                && (run.stopped.is_some() || !work_left);
+                && (run.stopped.is_some() || !work_left || run.mode == RunMode::Plan);
             if !done {
                 return;
             }
@@ -980,6 +983,21 @@ impl Runtime {
                 )
             }
             (None, Some(error)) if tasks.is_empty() => format!("Nothing was done: {error}."),
+            _ if mode == RunMode::Plan => {
+                let planned = self.orchestrator.read(|board| {
+                    board
+                        .tasks(None)
+                        .into_iter()
+                        .filter(|task| !task.status.is_finished())
+                        .collect::<Vec<_>>()
+                });
+                format!(
+                    "Planned {} task(s); no worker started. `baton tasks` lists them, `baton edit` \
+                     changes one, `baton run --predefined` runs them.\n{}",
+                    planned.len(),
+                    task_lines(&planned)
+                )
+            }
             _ => self.summarize(&goal, &tasks).await,
         };
         let discoveries = self.orchestrator.read(|board| board.discoveries().len());
