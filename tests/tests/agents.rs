@@ -434,7 +434,11 @@ async fn baton_run_prints_the_result_and_exits_1_when_a_task_failed_and_logs_sho
         "{stdout}"
     );
     assert!(
-        stderr.lines().last().unwrap().contains("1 task(s) failed"),
+        stderr
+            .lines()
+            .last()
+            .unwrap()
+            .contains("error: 1 task failed;"),
         "{stderr}"
     );
 
