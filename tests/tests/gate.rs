@@ -176,3 +176,67 @@ async fn the_second_of_two_tasks_changing_the_same_lines_resolves_the_conflict_a
     let resolved = task(&client, &second).await.result.unwrap();
     assert_eq!(resolved.output, "resolved");
 }
+
+#[tokio::test]
+async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart_and_lands_once() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    let outside = tempfile::tempdir().unwrap();
+    let started = outside.path().join("verification-started");
+    // The first verification hangs until the daemon is killed; the next one passes.
+    let check = format!(
+        "test -e {0} && exit 0; touch {0}; sleep 600",
+        started.display()
+    );
+    verify_with(&client, &check).await;
+    let id = add_scripted(
+        &client,
+        "answer",
+        &[bash("echo 42 > answer.txt"), say("wrote the answer")],
+        &[],
+    )
+    .await;
+    baton_tests::agent_workspace::start_run(&client).await;
+    baton_tests::wait_until(std::time::Duration::from_secs(60), || started.exists());
+    let verifying = task(&client, &id).await;
+    assert_eq!(verifying.stage, Some(baton_protocol::TaskStage::Verifying));
+
+    agents.workspace.kill_daemon();
+    let client = agents.start(1, 120).await;
+
+    let mut watcher = agents.client(true).await;
+    let mut now = task(&client, &id).await;
+    while !now.status.is_finished() {
+        let events = watcher.events().unwrap();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(60), events.recv())
+            .await
+            .expect("the resumed run goes on");
+        now = task(&client, &id).await;
+    }
+    assert_eq!(now.status, TaskStatus::Done, "{now:?}");
+    assert_eq!(integrated(&agents, "answer.txt"), "42");
+    let merges = git_output(
+        agents.root(),
+        &[
+            "log",
+            "--merges",
+            "--first-parent",
+            "--format=%s",
+            "baton/integration",
+        ],
+    );
+    assert_eq!(
+        merges
+            .lines()
+            .filter(|subject| subject.contains(id.as_str()))
+            .count(),
+        1,
+        "landed once: {merges}"
+    );
+    let log = agents.workspace.ok(&["logs", id.as_str()]);
+    assert_eq!(
+        log.matches("started session").count(),
+        1,
+        "its agent did not run again: {log}"
+    );
+}
