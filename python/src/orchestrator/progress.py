@@ -39,7 +39,8 @@ def describe(method: str, params: Any) -> Optional[str]:
             who += f" on {params['task_id']}"
         return f"{who}: {_one_line(params.get('text', ''))}"
     if method == "baton/runStarted":
-        mode = "leader planning" if params.get("mode") == "leader" else "predefined tasks"
+        modes = {"leader": "leader planning", "predefined": "predefined tasks", "plan": "planning only"}
+        mode = modes.get(str(params.get("mode")), str(params.get("mode")))
         return f"run started ({mode}) {_one_line(params.get('goal', ''))}"
     return None
 
