@@ -18,8 +18,8 @@ const GLOBAL: &str = "Global options";
 #[derive(Debug, Parser)]
 #[command(name = "baton", version)]
 pub struct Cli {
-    /// Use DIR as the workspace (by default: the git repository around the current
-    /// directory, or the current directory itself)
+    /// Work in DIR as if run there: the nearest workspace (`.baton`) or git
+    /// repository at or above it, else DIR itself (by default the current directory)
     #[arg(short = 'C', value_name = "DIR", global = true, help_heading = GLOBAL)]
     pub workspace: Option<PathBuf>,
 
@@ -212,8 +212,20 @@ pub enum Command {
         file: PathBuf,
     },
 
+    /// List the boards put aside by a new goal or `baton reset`; `baton load PATH`
+    /// brings one back
+    History,
+
+    /// Clear the board (tasks, discoveries, goal; the configuration stays), archiving
+    /// it first; asks before
+    Reset {
+        /// Do not ask (for scripts)
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+
     /// Replace the whole state with a JSON file's (nothing changes when the file is
-    /// bad)
+    /// bad); the current board is archived first
     Load {
         /// The file to read
         file: PathBuf,
@@ -274,6 +286,16 @@ pub struct InitArgs {
     /// before it lands (e.g. "cargo test -q"); a failure goes back to the agent
     #[arg(long, value_name = "CMD")]
     pub verify: Option<String>,
+
+    /// Keep the board's tasks and discoveries under the new goal (by default a board
+    /// with finished work is archived first: `baton history`)
+    #[arg(long)]
+    pub keep: bool,
+
+    /// Make a new workspace in the current directory (or -C DIR) itself, even inside
+    /// a repository or workspace that encloses it
+    #[arg(long)]
+    pub here: bool,
 }
 
 /// `baton add`.

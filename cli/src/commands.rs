@@ -82,10 +82,17 @@ type Result<T, E = CommandError> = std::result::Result<T, E>;
 
 /// Runs the command the user typed.
 pub async fn run(cli: Cli) -> Result<()> {
+    // `-C DIR` finds the workspace as `cd DIR && baton` would; `init --here` makes
+    // one in DIR on purpose.
+    let here = matches!(&cli.command, Command::Init(args) if args.here);
     let workspace = match &cli.workspace {
-        Some(dir) => Workspace::at(dir),
-        None => std::env::current_dir().and_then(|dir| Workspace::discover(&dir)),
+        Some(dir) => Ok(dir.clone()),
+        None => std::env::current_dir(),
     }
+    .and_then(|dir| match here {
+        true => Workspace::at(&dir),
+        false => Workspace::discover(&dir),
+    })
     .map_err(CommandError::Workspace)?;
     let session = Session {
         workspace,
@@ -250,6 +257,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                 format!("stopped  {}", render::progress(&status.progress))
             })
         }
+        Command::History => session.history().await,
+        Command::Reset { yes } => session.reset(yes).await,
         Command::Save { file } => {
             let file = state_file(&file)?;
             let saved = session.request::<methods::SaveState>(&file).await?;
@@ -357,9 +366,54 @@ impl Session {
                 verify_command: args.verify.map(Some),
                 ..ConfigPatch::default()
             },
+            keep: args.keep,
         };
+        let before = self.request::<methods::GetStatus>(&()).await?;
+        let counts = &before.progress.by_status;
+        let finished = counts.done + counts.failed + counts.cancelled;
         let status = self.request::<methods::Init>(&params).await?;
+        if !args.keep && finished > 0 && before.goal != status.goal {
+            self.note(&format!(
+                "the earlier board ({} tasks) was archived: `baton history` lists it, \
+                 `baton load` brings it back (`--keep` keeps a board under a new goal)",
+                before.progress.total_tasks
+            ));
+        }
         self.show(&status, |status| format!("goal set: {}", status.goal))
+    }
+
+    async fn history(&self) -> Result<()> {
+        let boards = self.request::<methods::History>(&()).await?;
+        if boards.is_empty() && !self.json {
+            self.note("no archived board yet: a new goal or `baton reset` archives one");
+        }
+        self.show(&boards, |boards| render::history(boards))
+    }
+
+    async fn reset(&self, yes: bool) -> Result<()> {
+        if !yes {
+            let status = self.request::<methods::GetStatus>(&()).await?;
+            let question = format!(
+                "Clear the board ({} tasks, {} discoveries)? It is archived first \
+                 (`baton history`). [y/N] ",
+                status.progress.total_tasks,
+                status.discoveries.len()
+            );
+            if !confirmed(&question)? {
+                return Err(CommandError::Input(
+                    "nothing was changed; `baton reset --yes` clears the board without asking"
+                        .into(),
+                ));
+            }
+        }
+        let reset = self.request::<methods::Reset>(&()).await?;
+        self.show(&reset, |reset| match &reset.archived {
+            Some(board) => format!(
+                "board cleared; the earlier one is archived as {} (`baton load {}` brings it back)",
+                board.name, board.path
+            ),
+            None => "board cleared; it held nothing to archive".into(),
+        })
     }
 
     async fn config(
@@ -660,6 +714,19 @@ fn setting(config: &Config, key: &str) -> Result<Value> {
         .get(key)
         .cloned()
         .ok_or_else(|| CommandError::Input(format!("unknown setting `{key}`")))
+}
+
+/// Asks a yes-or-no question at the terminal; no terminal means no.
+fn confirmed(question: &str) -> Result<bool> {
+    use std::io::IsTerminal;
+    if !io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("{question}");
+    io::stderr().flush()?;
+    let mut answer = String::new();
+    io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
 #[cfg(test)]

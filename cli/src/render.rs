@@ -3,7 +3,7 @@
 //! come from `console` and switch off by themselves when stdout is not a terminal.
 
 use baton_protocol::methods::{
-    AgentActivity, DaemonInfoResult, SavedState, StateChange, StateChangeReason,
+    AgentActivity, ArchivedBoard, DaemonInfoResult, SavedState, StateChange, StateChangeReason,
 };
 use baton_protocol::{
     Config, Crash, Discovery, Event, Progress, RunMode, RunPhase, RunResult, Status, Task, TaskId,
@@ -791,6 +791,26 @@ fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
         3600..86400 => format!("{}h ago", seconds / 3600),
         _ => format!("{}d ago", seconds / 86400),
     }
+}
+
+/// `baton history`: one line per archived board, newest first.
+pub fn history(boards: &[ArchivedBoard]) -> String {
+    boards
+        .iter()
+        .map(|board| {
+            format!(
+                "{}  {} tasks ({} done, {} failed), {} discoveries  {}\n  {}",
+                board.name,
+                board.tasks,
+                board.done,
+                board.failed,
+                board.discoveries,
+                one_line(&board.goal),
+                board.path
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]

@@ -64,9 +64,12 @@ pub async fn run(
     let tasks = client
         .request::<methods::ListTasks>(&Default::default())
         .await?;
+    // The run's progress counts the run's tasks: those that wait now and those
+    // added while it goes, not what earlier runs finished.
     let mut board = Board {
         statuses: tasks
             .into_iter()
+            .filter(|task| !task.status.is_finished())
             .map(|task| (task.id, task.status))
             .collect(),
     };

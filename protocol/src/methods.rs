@@ -79,6 +79,11 @@ requests! {
     /// A part of the log of the agents a run has beside its workers (the leader, the
     /// summary), from `offset`.
     AgentLog = "baton/agentLog", AgentLogParams => TaskLogChunk;
+    /// The boards put aside by a new goal or a reset, newest first.
+    History = "baton/history", () => Vec<ArchivedBoard>;
+    /// Put the board aside (archived, listed by `baton/history`) and start an empty
+    /// one with the same configuration.
+    Reset = "baton/reset", () => ResetResult;
     /// Bring the integration branch into the user's current branch.
     Merge = "baton/merge", () => MergeResult;
     /// Which daemon this is: version, process, workspace, socket, log file.
@@ -96,6 +101,10 @@ pub struct InitParams {
     pub master_plan: String,
     #[serde(default)]
     pub config: ConfigPatch,
+    /// Keep the board's tasks and discoveries under the new goal. Otherwise a new
+    /// goal on a board with finished work archives that board first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep: bool,
 }
 
 /// Part of a configuration: each key given is set, the others stay.
@@ -490,6 +499,27 @@ pub struct TaskLogChunk {
     pub text: String,
     /// Where the next read should start.
     pub next_offset: u64,
+}
+
+/// A board put aside: where it is and what it held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchivedBoard {
+    /// Its directory under `.baton/history`: when it was archived, then its goal.
+    pub name: String,
+    /// Its state file, which `baton/loadState` takes to bring it back.
+    pub path: String,
+    pub goal: String,
+    pub tasks: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub discoveries: usize,
+}
+
+/// What `baton/reset` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetResult {
+    /// The board put aside; `null` when the board was empty.
+    pub archived: Option<ArchivedBoard>,
 }
 
 /// What `baton/merge` did.

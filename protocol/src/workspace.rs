@@ -128,6 +128,28 @@ impl Workspace {
         self.log_dir().join("summary.log")
     }
 
+    /// `.baton/history`: boards put aside for a new goal or a reset, one directory
+    /// each, listed by `baton history`.
+    pub fn history_dir(&self) -> PathBuf {
+        self.state_dir().join("history")
+    }
+
+    /// One archived board: its state file and, beside it, its agents' logs.
+    pub fn archive_dir(&self, name: &str) -> PathBuf {
+        self.history_dir().join(name)
+    }
+
+    /// An archived board's state, a state file `baton load` takes.
+    pub fn archive_state(&self, name: &str) -> PathBuf {
+        self.archive_dir(name).join("state.json")
+    }
+
+    /// An archived board's logs: `tasks/`, `leader.log` and `summary.log`, as they
+    /// were in `.baton/logs`.
+    pub fn archive_logs(&self, name: &str) -> PathBuf {
+        self.archive_dir(name).join("logs")
+    }
+
     /// `.baton/agents`: each running agent's MCP configuration.
     pub fn agents_dir(&self) -> PathBuf {
         self.state_dir().join("agents")

@@ -1292,6 +1292,7 @@ fn busy_board() -> Board {
             max_workers: Some(2),
             ..ConfigPatch::default()
         },
+        ..InitParams::default()
     };
     board.init(init, at(0)).unwrap();
     for _ in 0..4 {
@@ -1554,6 +1555,7 @@ fn configure_refuses_a_bad_value_and_changes_nothing() {
             max_workers: Some(0),
             ..ConfigPatch::default()
         },
+        ..InitParams::default()
     };
     assert!(board.init(init, at(9)).is_err());
     assert_eq!(

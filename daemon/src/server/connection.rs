@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use baton_protocol::methods::{self as m, Request, StateChange, StateChangeReason};
 use baton_protocol::{
-    BatonError, Config, Discovery, ErrorCause, Event, RunMode, RunResult, Status, Task, VERSION,
+    BatonError, Config, CoordinationState, Discovery, ErrorCause, Event, RunMode, RunResult,
+    Status, Task, Workspace, VERSION,
 };
 use serde_json::{json, Value};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -17,7 +18,7 @@ use tower_lsp::lsp_types::{
 use tower_lsp::{ClientSocket, LanguageServer, LspService};
 
 use super::progress::RunProgress;
-use super::{state_file, task_log, Daemon};
+use super::{archive, state_file, task_log, Daemon};
 
 type Answer<T> = jsonrpc::Result<T>;
 
@@ -63,6 +64,8 @@ pub fn build(daemon: Arc<Daemon>) -> (LspService<Connection>, ClientSocket) {
     .custom_method(m::TaskLog::METHOD, Connection::task_log)
     .custom_method(m::AgentLog::METHOD, Connection::agent_log)
     .custom_method(m::Merge::METHOD, Connection::merge)
+    .custom_method(m::History::METHOD, Connection::history)
+    .custom_method(m::Reset::METHOD, Connection::reset)
     .custom_method(m::DaemonInfo::METHOD, Connection::daemon_info)
     .custom_method(m::StopDaemon::METHOD, Connection::stop_daemon)
     .finish()
@@ -171,9 +174,89 @@ impl Connection {
     }
 
     async fn init(&self, params: m::InitParams) -> Answer<Status> {
+        // Bad input changes nothing: checked on a copy before the board is put aside.
+        let check = params.clone();
+        self.read(|board| board.clone().init(check, chrono::Utc::now()).map(drop))?;
+        if !params.keep {
+            self.put_aside_for(&params.goal).await?;
+        }
         self.apply(|board, now| Ok(((), board.init(params, now)?)))
             .await?;
         self.status().await
+    }
+
+    /// Archives the board before a new goal, when it has finished work.
+    async fn put_aside_for(&self, goal: &str) -> Answer<Option<m::ArchivedBoard>> {
+        self.put_aside(|state| state.goal != goal && archive::has_finished_work(state))
+            .await
+    }
+
+    /// Archives the board (state and logs, under `.baton/history`) and empties it,
+    /// keeping the configuration, when `worth` says so of it. Refused while a run
+    /// goes; a board that changes meanwhile is left as it is.
+    async fn put_aside(
+        &self,
+        worth: impl FnOnce(&CoordinationState) -> bool,
+    ) -> Answer<Option<m::ArchivedBoard>> {
+        let state = self.daemon.orchestrator.read(|board| board.state());
+        if !worth(&state) {
+            return Ok(None);
+        }
+        if self.daemon.runtime.is_busy() {
+            return Err(to_rpc(
+                BatonError::orchestration(
+                    "a run is going; `baton stop` it before the board is put aside",
+                )
+                .with_cause(ErrorCause::RunGoing),
+            ));
+        }
+        let workspace = self.workspace()?;
+        let kept = state.clone();
+        let archived = tokio::task::spawn_blocking(move || archive::archive(&workspace, &kept))
+            .await
+            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
+            .map_err(to_rpc)?;
+        let empty = archive::emptied(&state);
+        self.apply(move |board, now| {
+            if board.state() != state {
+                return Err(BatonError::orchestration(
+                    "the board changed while it was being archived; it stays as it is \
+                     (`baton history` lists the copy made); ask again",
+                ));
+            }
+            Ok(((), board.load(empty, now)?))
+        })
+        .await?;
+        Ok(Some(archived))
+    }
+
+    fn workspace(&self) -> Answer<Workspace> {
+        Workspace::at(&self.daemon.workspace).map_err(|err| {
+            to_rpc(BatonError::orchestration(format!(
+                "the workspace {} cannot be read: {err}",
+                self.daemon.workspace.display()
+            )))
+        })
+    }
+
+    async fn history(&self) -> Answer<Vec<m::ArchivedBoard>> {
+        let workspace = self.workspace()?;
+        tokio::task::spawn_blocking(move || archive::history(&workspace))
+            .await
+            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))
+    }
+
+    async fn reset(&self) -> Answer<m::ResetResult> {
+        let archived = self.put_aside(archive::has_work).await?;
+        if archived.is_none() {
+            if self.daemon.runtime.is_busy() {
+                return Err(to_rpc(crate::agents::already_running()));
+            }
+            let empty = archive::emptied(&self.daemon.orchestrator.read(|board| board.state()));
+            self.apply(|board, now| Ok(((), board.load(empty, now)?)))
+                .await?;
+        }
+        Ok(m::ResetResult { archived })
     }
 
     async fn configure(&self, patch: m::ConfigPatch) -> Answer<Config> {
@@ -217,6 +300,7 @@ impl Connection {
             .check_overrides(&overrides)
             .map_err(to_rpc)?;
         if let Some(goal) = params.goal {
+            self.put_aside_for(&goal).await?;
             let init = m::InitParams {
                 goal,
                 master_plan: self
@@ -224,6 +308,7 @@ impl Connection {
                     .orchestrator
                     .read(|board| board.state().master_plan),
                 config: Default::default(),
+                keep: false,
             };
             self.apply(|board, now| Ok(((), board.init(init, now)?)))
                 .await?;
@@ -368,8 +453,18 @@ impl Connection {
                 .with_cause(ErrorCause::RunGoing),
             ));
         }
+        // Checked whole before the current board is put aside (with its logs), so
+        // that a bad file changes nothing.
+        crate::core::Board::from_state(state.clone(), false).map_err(to_rpc)?;
+        self.put_aside(archive::has_work).await?;
         self.apply(|board, now| Ok(((), board.load(state, now)?)))
             .await?;
+        let workspace = self.workspace()?;
+        let loaded = state_file::resolve(&self.daemon.workspace, &params.path);
+        tokio::task::spawn_blocking(move || archive::restore_logs(&workspace, &loaded))
+            .await
+            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
+            .map_err(to_rpc)?;
         self.status().await
     }
 

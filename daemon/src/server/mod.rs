@@ -2,6 +2,7 @@
 //! workspace's local socket and serves each with its own `Connection`, all sharing
 //! one orchestrator.
 
+mod archive;
 mod connection;
 mod hangup;
 mod progress;

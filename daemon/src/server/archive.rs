@@ -1,0 +1,178 @@
+//! Boards put aside: a new goal or a reset archives the board (its state file and
+//! its agents' logs) under `.baton/history/<name>/`, so nothing is lost and a new goal
+//! starts from an empty board; `baton load` brings an archived board back, logs and
+//! all.
+//!
+//! Task ids start again at task-001 on a new board, so the logs move with their
+//! board: `.baton/logs` only ever holds the current board's, and `baton logs task-001`
+//! never shows an older board's task-001.
+
+use std::path::Path;
+
+use baton_protocol::methods::ArchivedBoard;
+use baton_protocol::{BatonError, CoordinationState, TaskStatus, Workspace};
+
+use super::state_file;
+
+/// Writes `state` as a new archive and moves the current logs into it.
+pub fn archive(
+    workspace: &Workspace,
+    state: &CoordinationState,
+) -> Result<ArchivedBoard, BatonError> {
+    let name = unused_name(workspace, state);
+    let failed = |err: std::io::Error| {
+        BatonError::orchestration(format!(
+            "cannot archive the board in {}: {err}; nothing was changed",
+            workspace.archive_dir(&name).display()
+        ))
+    };
+    std::fs::create_dir_all(workspace.archive_logs(&name)).map_err(failed)?;
+    state_file::write(&workspace.archive_state(&name), state)?;
+    move_logs(
+        &workspace.log_dir(),
+        &workspace.archive_logs(&name),
+        workspace,
+    )
+    .map_err(failed)?;
+    Ok(describe(workspace, &name, state))
+}
+
+/// Moves an archive's logs back into `.baton/logs` once its board is loaded, and
+/// takes it out of the history: it is the current board again. Other state files
+/// have no logs to bring.
+pub fn restore_logs(workspace: &Workspace, loaded: &Path) -> Result<(), BatonError> {
+    let Ok(loaded) = loaded.canonicalize() else {
+        return Ok(());
+    };
+    let loaded = loaded.as_path();
+    let history = workspace.history_dir();
+    let Some(name) = loaded
+        .parent()
+        .filter(|dir| dir.parent() == Some(history.as_path()))
+        .and_then(|dir| dir.file_name())
+        .and_then(|name| name.to_str())
+    else {
+        return Ok(());
+    };
+    if workspace.archive_state(name) != loaded {
+        return Ok(());
+    }
+    let failed = |err: std::io::Error| {
+        BatonError::orchestration(format!(
+            "the board was loaded, but its logs could not be brought back from {}: {err}",
+            workspace.archive_logs(name).display()
+        ))
+    };
+    let archived = workspace.archive_logs(name);
+    std::fs::create_dir_all(workspace.log_dir()).map_err(failed)?;
+    move_logs(&archived, &workspace.log_dir(), workspace).map_err(failed)?;
+    std::fs::remove_dir_all(workspace.archive_dir(name)).map_err(failed)
+}
+
+/// The archived boards, newest first. An archive that cannot be read is left out.
+pub fn history(workspace: &Workspace) -> Vec<ArchivedBoard> {
+    let Ok(entries) = std::fs::read_dir(workspace.history_dir()) else {
+        return Vec::new();
+    };
+    let mut boards: Vec<ArchivedBoard> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_str()?.to_owned();
+            let state = state_file::read(&workspace.archive_state(&name)).ok()?;
+            Some(describe(workspace, &name, &state))
+        })
+        .collect();
+    boards.sort_by(|a, b| b.name.cmp(&a.name));
+    boards
+}
+
+/// Whether a board holds anything worth keeping.
+pub fn has_work(state: &CoordinationState) -> bool {
+    !state.tasks.is_empty() || !state.discoveries.is_empty()
+}
+
+/// Whether a board has finished work, which a new goal archives.
+pub fn has_finished_work(state: &CoordinationState) -> bool {
+    state.tasks.iter().any(|task| task.status.is_finished())
+}
+
+/// The same board, emptied: no goal, plan, task or discovery; the configuration kept.
+pub fn emptied(state: &CoordinationState) -> CoordinationState {
+    CoordinationState {
+        goal: String::new(),
+        master_plan: String::new(),
+        tasks: Vec::new(),
+        discoveries: Vec::new(),
+        created_at: None,
+        last_activity: None,
+        ..state.clone()
+    }
+}
+
+fn describe(workspace: &Workspace, name: &str, state: &CoordinationState) -> ArchivedBoard {
+    let count = |status: TaskStatus| {
+        state
+            .tasks
+            .iter()
+            .filter(|task| task.status == status)
+            .count()
+    };
+    ArchivedBoard {
+        name: name.to_owned(),
+        path: workspace.archive_state(name).display().to_string(),
+        goal: state.goal.clone(),
+        tasks: state.tasks.len(),
+        done: count(TaskStatus::Done),
+        failed: count(TaskStatus::Failed),
+        discoveries: state.discoveries.len(),
+    }
+}
+
+/// `20261201-221500-add-user-accounts`: when, then the goal's first words; a
+/// number is added when that name is taken.
+fn unused_name(workspace: &Workspace, state: &CoordinationState) -> String {
+    let slug: String = state
+        .goal
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .take(6)
+        .collect::<Vec<_>>()
+        .join("-")
+        .to_ascii_lowercase();
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    let base = match slug.is_empty() {
+        true => format!("{stamp}-board"),
+        false => format!("{stamp}-{slug}"),
+    };
+    (1..)
+        .map(|n| match n {
+            1 => base.clone(),
+            n => format!("{base}-{n}"),
+        })
+        .find(|name| !workspace.archive_dir(name).exists())
+        .expect("a free name")
+}
+
+/// Moves the agents' logs (`tasks/`, the leader's and the summary's) from one logs
+/// directory to another; the daemon's own log stays.
+fn move_logs(from: &Path, to: &Path, workspace: &Workspace) -> std::io::Result<()> {
+    let names = [
+        workspace.task_logs_dir(),
+        workspace.leader_log(),
+        workspace.summary_log(),
+    ];
+    for current in names {
+        let Some(name) = current.file_name() else {
+            continue;
+        };
+        let source = from.join(name);
+        if source.exists() {
+            let target = to.join(name);
+            if target.is_dir() {
+                std::fs::remove_dir_all(&target)?;
+            }
+            std::fs::rename(&source, &target)?;
+        }
+    }
+    Ok(())
+}
