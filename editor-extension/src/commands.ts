@@ -10,7 +10,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { chooseTask, CommandContext, say, TaskArgument } from './commandContext';
 import { findExecutable } from './connection';
-import { STATUS_URI, taskLogUri } from './documents';
+import { agentLogUri, STATUS_URI, taskLogUri } from './documents';
 import { agentEnvironment } from './model/agentEnv';
 import { oneLine, plural } from './model/format';
 import {
@@ -44,6 +44,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     ['baton.editTask', (arg: TaskArgument) => editTask(ctx, arg)],
     ['baton.deleteTask', (arg: TaskArgument) => deleteTask(ctx, arg)],
     ['baton.showTaskLog', (arg: TaskArgument) => showTaskLog(ctx, arg)],
+    ['baton.showLeaderLog', () => showLeaderLog(ctx)],
     ['baton.openChangedFiles', (arg: TaskArgument) => openChangedFiles(ctx, arg)],
     ['baton.saveState', () => saveState(ctx)],
     ['baton.loadState', () => loadState(ctx)],
@@ -255,6 +256,13 @@ async function showTaskLog(ctx: CommandContext, arg: TaskArgument): Promise<void
     return;
   }
   const document = await vscode.workspace.openTextDocument(taskLogUri(task.id));
+  await vscode.window.showTextDocument(document, { preview: false });
+}
+
+/** The leader's log: how it explored and planned, every run's one after the other. */
+async function showLeaderLog(ctx: CommandContext): Promise<void> {
+  await ctx.sync.ensureLoaded();
+  const document = await vscode.workspace.openTextDocument(agentLogUri('leader'));
   await vscode.window.showTextDocument(document, { preview: false });
 }
 

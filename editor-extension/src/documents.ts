@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { DaemonConnection } from './connection';
 import { renderStatusReport, renderTaskLog } from './model/documents';
 import { errorMessage } from './model/messages';
-import { Config, Method, Status, TaskLogChunk } from './model/protocol';
+import { AgentLogName, Config, Method, Status, TaskLogChunk } from './model/protocol';
 import { Store } from './model/store';
 import { coalesce } from './views/coalesce';
 
@@ -18,12 +18,24 @@ export function taskLogUri(taskId: string): vscode.Uri {
   return vscode.Uri.from({ scheme: SCHEME, path: `/logs/${taskId}.log` });
 }
 
-function taskOfLogUri(uri: vscode.Uri): string | undefined {
-  const match = /^\/logs\/(.+)\.log$/.exec(uri.path);
-  return match?.[1];
+/** The log of a run's agent that holds no task: the leader, or the summary agent. */
+export function agentLogUri(agent: AgentLogName): vscode.Uri {
+  return vscode.Uri.from({ scheme: SCHEME, path: `/agents/${agent}.log` });
 }
 
-/** What has been read of one task's log. */
+/** Whose log a document shows, if it shows one. */
+type LogOwner = { task: string } | { agent: AgentLogName };
+
+function logOfUri(uri: vscode.Uri): LogOwner | undefined {
+  const task = /^\/logs\/(.+)\.log$/.exec(uri.path)?.[1];
+  if (task) {
+    return { task };
+  }
+  const agent = /^\/agents\/(leader|summary)\.log$/.exec(uri.path)?.[1];
+  return agent === 'leader' || agent === 'summary' ? { agent } : undefined;
+}
+
+/** What has been read of one log. */
 interface LogCache {
   text: string;
   offset: number;
@@ -47,9 +59,8 @@ export class BatonDocuments implements vscode.TextDocumentContentProvider, vscod
     this.subscriptions.push({ dispose: unsubscribe });
     this.subscriptions.push(
       vscode.workspace.onDidCloseTextDocument((document) => {
-        const task = taskOfLogUri(document.uri);
-        if (document.uri.scheme === SCHEME && task) {
-          this.logs.delete(task);
+        if (document.uri.scheme === SCHEME) {
+          this.logs.delete(document.uri.path);
         }
       }),
     );
@@ -58,6 +69,11 @@ export class BatonDocuments implements vscode.TextDocumentContentProvider, vscod
   /** A task's agent did something: its open log may have grown. */
   taskActivity(taskId: string): void {
     this.refreshIfOpen(taskLogUri(taskId));
+  }
+
+  /** The leader did something: its open log may have grown. */
+  leaderActivity(): void {
+    this.refreshIfOpen(agentLogUri('leader'));
   }
 
   /** The whole state changed (a load): every log is read again from the start. */
@@ -78,9 +94,18 @@ export class BatonDocuments implements vscode.TextDocumentContentProvider, vscod
 
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     try {
-      const task = taskOfLogUri(uri);
-      if (task) {
-        return renderTaskLog(task, await this.readLog(task));
+      const owner = logOfUri(uri);
+      if (owner && 'task' in owner) {
+        const log = await this.readLog(uri.path, (offset) =>
+          this.connection.request<TaskLogChunk>(Method.taskLog, { task_id: owner.task, offset }),
+        );
+        return renderTaskLog(owner.task, log);
+      }
+      if (owner) {
+        const log = await this.readLog(uri.path, (offset) =>
+          this.connection.request<TaskLogChunk>(Method.agentLog, { agent: owner.agent, offset }),
+        );
+        return renderTaskLog(owner.agent, log);
       }
       return await this.statusReport();
     } catch (error) {
@@ -103,18 +128,18 @@ export class BatonDocuments implements vscode.TextDocumentContentProvider, vscod
     });
   }
 
-  /** The log so far: what was read before, and what was written since. */
-  private async readLog(taskId: string): Promise<string> {
-    const cache = this.logs.get(taskId) ?? { text: '', offset: 0 };
+  /** A log so far (`key` names it): what was read before, and what was written since. */
+  private async readLog(key: string, read: (offset: number) => Promise<TaskLogChunk>): Promise<string> {
+    const cache = this.logs.get(key) ?? { text: '', offset: 0 };
     for (let i = 0; i < MAX_LOG_CHUNKS; i++) {
-      const chunk = await this.connection.request<TaskLogChunk>(Method.taskLog, { task_id: taskId, offset: cache.offset });
+      const chunk = await read(cache.offset);
       if (chunk.text === '' || chunk.next_offset <= cache.offset) {
         break;
       }
       cache.text += chunk.text;
       cache.offset = chunk.next_offset;
     }
-    this.logs.set(taskId, cache);
+    this.logs.set(key, cache);
     return cache.text;
   }
 

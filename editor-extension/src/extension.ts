@@ -40,6 +40,8 @@ export function activate(context: vscode.ExtensionContext): void {
       const taskId = taskOf(method, params);
       if (taskId) {
         documents?.taskActivity(taskId);
+      } else if (method === Notification.agentActivity) {
+        documents?.leaderActivity();
       }
     },
     progress: (value) => store.progress(value),

@@ -209,6 +209,9 @@ export interface DaemonInfo {
   log_file: string;
 }
 
+/** The agents of a run that hold no task and keep a log (`baton/agentLog`). */
+export type AgentLogName = 'leader' | 'summary';
+
 export interface TaskLogChunk {
   text: string;
   next_offset: number;
@@ -287,6 +290,7 @@ export const Method = {
   loadState: 'baton/loadState',
   run: 'baton/run',
   taskLog: 'baton/taskLog',
+  agentLog: 'baton/agentLog',
   merge: 'baton/merge', // no params
   daemonInfo: 'baton/daemonInfo', // no params
 } as const;

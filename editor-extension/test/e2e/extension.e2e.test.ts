@@ -413,6 +413,9 @@ step('Run with Leader Planning: the leader plans the goal, then the workers run 
   await bench.waitForRow('Tasks', 'Done (6)');
   assert.equal(JSON.parse(baton('status', '--json')).goal, 'Greet people in three languages');
   await bench.screenshot('14-leader-run');
+  await bench.runCommand('Baton: Show Leader Log');
+  await bench.waitForEditor('leader.log', /\[tool\] mcp__baton__add_task \{"description":"Say hello in French"\}/);
+  await bench.clearNotifications();
 });
 
 step('kill -9 of the daemon mid-run: the user is told, the daemon starts again and the run goes on', async () => {
