@@ -119,7 +119,8 @@ export interface AgentStatus {
   cost_usd: number;
 }
 
-export type RunMode = 'leader' | 'predefined';
+/** `plan`: the leader plans and no worker starts; the plan waits to be run (`predefined`). */
+export type RunMode = 'leader' | 'predefined' | 'plan';
 
 /** What a run is doing now (newer daemons). */
 export type RunPhase = 'planning' | 'working' | 'summarising';

@@ -161,7 +161,8 @@ export class Store {
    * of "no tasks".
    */
   get planning(): boolean {
-    return this.runActiveValue && this.runModeValue === 'leader' && this.tasksById.size === 0;
+    const plans = this.runModeValue === 'leader' || this.runModeValue === 'plan';
+    return this.runActiveValue && plans && this.tasksById.size === 0;
   }
 
   /**

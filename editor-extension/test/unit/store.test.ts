@@ -93,6 +93,9 @@ test('while the leader plans with no task yet, the mirror says so; a lost daemon
   assert.equal(store.planning, true);
   store.applyNotification('baton/taskCreated', task({ id: 'task-001' }));
   assert.equal(store.planning, false);
+  store.reset({ status: status(), tasks: [], discoveries: [] });
+  store.applyNotification('baton/runStarted', { mode: 'plan', goal: 'Greet' });
+  assert.equal(store.planning, true, 'a plan-only run plans too');
   store.setStale(true);
   assert.equal(store.stale, true);
   store.reset({ status: status(), tasks: [], discoveries: [] });
