@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo build --release --workspace --bins
-//! cargo run --release -p baton-tests --bin bench_agents [-- --quick]
+//! cargo run --release -p baton-tests --bin bench_agents [-- --quick] [--worktrees]
 //! ```
 //!
 //! Each measurement stands next to a baseline taken in the same run: the cost of
@@ -57,8 +57,11 @@ fn main() {
         .expect("a runtime");
     println!("## Agent runtime and isolation\n");
     println!("{}\n", machine());
-    runtime.block_on(dispatch_latency(sizes.chain));
-    runtime.block_on(parallel_run(sizes.tasks, sizes.workers));
+    // `--worktrees` measures the git side alone (worktrees, the gate, merges).
+    if !std::env::args().any(|arg| arg == "--worktrees") {
+        runtime.block_on(dispatch_latency(sizes.chain));
+        runtime.block_on(parallel_run(sizes.tasks, sizes.workers));
+    }
     runtime.block_on(worktree_costs(sizes.files, sizes.worktree_tasks));
 }
 
