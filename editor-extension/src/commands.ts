@@ -18,10 +18,11 @@ import {
   errorMessage,
   errorRemedy,
   loadStateQuestion,
+  newGoalQuestion,
   Remedy,
   RemedyAction,
 } from './model/messages';
-import { Config, isFinished, Method, MergeResult, RunMode, SavedState, Status, Task } from './model/protocol';
+import { Config, InitParams, isFinished, Method, MergeResult, RunMode, SavedState, Status, Task } from './model/protocol';
 import { setupReport } from './model/setup';
 import { changedFiles } from './model/tasksTree';
 import { programCandidates } from './model/workspace';
@@ -126,8 +127,27 @@ async function initializeGoal(ctx: CommandContext): Promise<void> {
   if (plan === undefined) {
     return;
   }
-  await ctx.connection.request<Status>(Method.init, { goal: goal.trim(), master_plan: plan });
+  const keep = await keepBoard(ctx, goal);
+  if (keep === undefined) {
+    return;
+  }
+  const params: InitParams = { goal: goal.trim(), master_plan: plan, ...(keep ? { keep } : {}) };
+  await ctx.connection.request<Status>(Method.init, params);
   say(`goal set: ${oneLine(goal, 60)}`);
+}
+
+/**
+ * Whether a new goal keeps the board's tasks, asked when it would put them aside:
+ * false to start empty, undefined when the user thought better of it.
+ */
+async function keepBoard(ctx: CommandContext, goal: string): Promise<boolean | undefined> {
+  const store = await ctx.sync.ensureLoaded();
+  const question = newGoalQuestion(store.status?.goal ?? '', goal, store.tasks, store.discoveries.length);
+  if (!question) {
+    return false;
+  }
+  const choice = await vscode.window.showWarningMessage(question, { modal: true }, 'Start Empty', 'Keep the Tasks');
+  return choice === undefined ? undefined : choice === 'Keep the Tasks';
 }
 
 async function run(ctx: CommandContext, mode: RunMode): Promise<void> {
@@ -148,6 +168,15 @@ async function run(ctx: CommandContext, mode: RunMode): Promise<void> {
     }
     // Setting the goal again would clear the master plan: only a new goal is sent.
     goal = answer.trim() !== current.trim() ? answer.trim() : undefined;
+    const keep = goal === undefined ? false : await keepBoard(ctx, goal);
+    if (keep === undefined) {
+      return;
+    }
+    if (keep && goal !== undefined) {
+      const params: InitParams = { goal, master_plan: store.status?.master_plan ?? '', keep };
+      await ctx.connection.request<Status>(Method.init, params);
+      goal = undefined;
+    }
   } else if (!store.tasks.some((task) => task.status === 'available')) {
     void vscode.window.showInformationMessage('Baton: no task is waiting to run; add one with “Baton: Add Task”');
     return;

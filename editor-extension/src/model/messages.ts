@@ -3,7 +3,7 @@
  * task and a finished run.
  */
 
-import { ActivityKind, Crash, ErrorCause, ErrorData, RunResult, Task } from './protocol';
+import { ActivityKind, Crash, ErrorCause, ErrorData, isFinished, RunResult, Task } from './protocol';
 import { formatCost, localTime, oneLine, plural } from './format';
 
 /**
@@ -116,6 +116,19 @@ export function agentMissingMessage(command: string, fromSetting: boolean): stri
 }
 
 /**
+ * The question a new goal asks when it would put the board aside: the daemon
+ * archives a board with finished work when the goal changes. Undefined when nothing
+ * would be put aside.
+ */
+export function newGoalQuestion(current: string, next: string, tasks: readonly Task[], discoveries: number): string | undefined {
+  if (next.trim() === current.trim() || !tasks.some((task) => isFinished(task.status))) {
+    return undefined;
+  }
+  const what = `${plural(tasks.length, 'task')} and ${plural(discoveries, 'discovery', 'discoveries')}`;
+  return `A new goal starts an empty board: the ${what} of “${oneLine(current, 60)}” are put aside in the workspace's history, and Load State brings them back. Or keep them under the new goal.`;
+}
+
+/**
  * The question Load State asks before it replaces anything, or undefined when there
  * is nothing to lose.
  */
@@ -123,7 +136,7 @@ export function loadStateQuestion(tasks: number, discoveries: number, file: stri
   if (tasks === 0 && discoveries === 0) {
     return undefined;
   }
-  return `Replace the ${plural(tasks, 'task')} and ${plural(discoveries, 'discovery', 'discoveries')} of this workspace with those of ${file}? The goal and the workspace's settings are replaced too.`;
+  return `Replace the ${plural(tasks, 'task')} and ${plural(discoveries, 'discovery', 'discoveries')} of this workspace with those of ${file}? The goal and the workspace's settings are replaced too; the board there is now is put aside in the workspace's history.`;
 }
 
 export function runFinishedMessage(result: RunResult): string {

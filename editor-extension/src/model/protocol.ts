@@ -246,6 +246,14 @@ export interface EditTaskParams {
   hints?: string;
 }
 
+/** `baton/init`: a new goal on a board with finished work archives it, unless `keep`. */
+export interface InitParams {
+  goal: string;
+  master_plan?: string;
+  config?: ConfigPatch;
+  keep?: boolean;
+}
+
 export interface RunParams {
   mode: RunMode;
   goal?: string;

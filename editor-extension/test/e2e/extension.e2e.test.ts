@@ -407,6 +407,8 @@ step('Stop ends the agents of a run, and their tasks go back to the queue', asyn
 step('Run with Leader Planning: the leader plans the goal, then the workers run its tasks', async () => {
   await bench.runCommand('Baton: Run with Leader Planning');
   await bench.answer('Run with Leader Planning', 'Greet people in three languages');
+  // The board has finished work: a new goal would put it aside, so the extension asks.
+  await bench.answerDialog(/A new goal starts an empty board: the 5 tasks and \d+ discoveries of “Greet people in their own language” are put aside/, 'Keep the Tasks');
   await bench.waitForRow('Tasks', 'Say hello in French', 30_000);
   await bench.waitForNotification(/run finished: 3 done, 0 failed/, 60_000);
   await bench.waitForStatus(/Baton: idle · 6\/7 done, 1 cancelled$/);
@@ -468,4 +470,41 @@ step('the Tasks view edits a task that has not finished, and deletes one that ne
   const ids = (JSON.parse(baton('tasks', '--json')) as { id: string }[]).map((task) => task.id);
   assert.ok(!ids.includes('task-009'), `task-009 is deleted: ${ids}`);
   await bench.screenshot('17-edited-and-deleted');
+});
+
+step("Load State asks first, and a loaded task's log is its own, never this workspace's old one", async () => {
+  const other = path.join(sandbox.files, 'other-state.json');
+  fs.writeFileSync(
+    other,
+    JSON.stringify({
+      goal: 'Another goal',
+      tasks: [
+        {
+          id: 'task-001',
+          description: 'Another workspace’s first task',
+          status: 'done',
+          priority: 1,
+          attempts: 1,
+          created_at: '2026-11-29T00:00:00Z',
+          claimed_at: '2026-11-29T00:00:01Z',
+          completed_at: '2026-11-29T00:00:02Z',
+          claimed_by: 'worker-9',
+          result: { output: 'done elsewhere' },
+        },
+      ],
+      config: { agent_command: tools.fakeClaude },
+    }),
+  );
+  await bench.runCommand('Baton: Load State');
+  await bench.answerFileDialog(other);
+  await bench.answerDialog(/Replace the \d+ tasks and \d+ discoveries of this workspace with those of other-state\.json\?/, 'Replace');
+  await bench.waitForNotification(/loaded 1 task from other-state\.json/);
+  await bench.waitForRow('Tasks', 'task-001 Another workspace’s first task');
+  await bench.runCommand('Baton: Show Task Log');
+  await bench.answer('Show Task Log', 'task-001');
+  await bench.waitForEditor('task-001.log', /# Agent log of task-001/);
+  const log = await bench.editorText();
+  assert.doesNotMatch(log, /Working on task-001|fake agent/, 'the transcript of the task-001 this workspace had before is not shown');
+  await bench.screenshot('18-loaded-state-log');
+  await bench.clearNotifications();
 });

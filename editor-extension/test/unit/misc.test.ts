@@ -8,6 +8,7 @@ import {
   errorMessage,
   errorRemedy,
   loadStateQuestion,
+  newGoalQuestion,
   runFinishedMessage,
   runFinishedSeverity,
   taskFailedMessage,
@@ -199,7 +200,7 @@ test('a run that did nothing is an error, one with failures a warning', () => {
 
 test('Load State asks before it replaces tasks, and says what it replaces', () => {
   assert.equal(loadStateQuestion(0, 0, 'saved.json'), undefined);
-  assert.match(loadStateQuestion(4, 1, 'saved.json') ?? '', /^Replace the 4 tasks and 1 discovery of this workspace with those of saved\.json\?/);
+  assert.match(loadStateQuestion(4, 1, 'saved.json') ?? '', /^Replace the 4 tasks and 1 discovery of this workspace with those of saved\.json\?.*put aside in the workspace's history/);
 });
 
 test('the Tasks view says when the leader plans and when it may be out of date', () => {
@@ -261,4 +262,12 @@ test("a run takes the editor's model and proxy variables, and nothing else of it
       NODE_EXTRA_CA_CERTS: '/etc/ca.pem',
     },
   );
+});
+
+test('a new goal asks before it puts a board with finished work aside', () => {
+  const open = [task({ id: 'task-001' })];
+  const finished = [task({ id: 'task-001', status: 'done' }), task({ id: 'task-002' })];
+  assert.equal(newGoalQuestion('Greet', 'Greet', finished, 1), undefined, 'the same goal');
+  assert.equal(newGoalQuestion('Greet', 'Wave', open, 1), undefined, 'nothing finished: the tasks stay anyway');
+  assert.match(newGoalQuestion('Greet', 'Wave', finished, 1) ?? '', /^A new goal starts an empty board: the 2 tasks and 1 discovery of “Greet” are put aside/);
 });
