@@ -212,6 +212,14 @@ pub enum Command {
         file: PathBuf,
     },
 
+    /// Remove the branches of merged tasks and the idle checkouts in
+    /// .baton/worktrees; failed tasks keep their branches (their work) unless --all
+    Clean {
+        /// Remove failed and cancelled tasks' branches too
+        #[arg(long)]
+        all: bool,
+    },
+
     /// List the boards put aside by a new goal or `baton reset`; `baton load PATH`
     /// brings one back
     History,

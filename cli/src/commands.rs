@@ -258,6 +258,21 @@ pub async fn run(cli: Cli) -> Result<()> {
             })
         }
         Command::History => session.history().await,
+        Command::Clean { all } => {
+            let cleaned = session
+                .request::<methods::Clean>(&methods::CleanParams { all })
+                .await?;
+            session.show(&cleaned, |cleaned| {
+                match cleaned.branches.len() + cleaned.checkouts {
+                    0 => "nothing to clean".into(),
+                    _ => format!(
+                        "removed {} branch(es) of finished tasks and {} idle checkout(s)",
+                        cleaned.branches.len(),
+                        cleaned.checkouts
+                    ),
+                }
+            })
+        }
         Command::Reset { yes } => session.reset(yes).await,
         Command::Save { file } => {
             let file = state_file(&file)?;

@@ -84,6 +84,9 @@ requests! {
     /// Put the board aside (archived, listed by `baton/history`) and start an empty
     /// one with the same configuration.
     Reset = "baton/reset", () => ResetResult;
+    /// Remove the branches of merged tasks and the idle checkouts (with `all`, failed
+    /// and cancelled tasks' branches too).
+    Clean = "baton/clean", CleanParams => CleanResult;
     /// Bring the integration branch into the user's current branch.
     Merge = "baton/merge", () => MergeResult;
     /// Which daemon this is: version, process, workspace, socket, log file.
@@ -513,6 +516,24 @@ pub struct ArchivedBoard {
     pub done: usize,
     pub failed: usize,
     pub discoveries: usize,
+}
+
+/// Parameters of `baton/clean`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CleanParams {
+    /// Remove failed and cancelled tasks' branches too (their work goes).
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// What `baton/clean` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanResult {
+    /// The task branches removed.
+    pub branches: Vec<String>,
+    /// How many idle checkouts were removed.
+    pub checkouts: usize,
 }
 
 /// What `baton/reset` did.

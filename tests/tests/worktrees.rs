@@ -389,3 +389,70 @@ async fn a_second_run_is_refused_and_leaves_the_running_tasks_alone() {
     }
     assert_eq!(integrated(&agents, "slow.txt"), "slow");
 }
+
+#[tokio::test]
+async fn clean_removes_merged_tasks_branches_and_idle_checkouts_keeping_failed_work() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    let good = add_scripted(
+        &client,
+        "good",
+        &[bash("echo good > good.txt"), say("good")],
+        &[],
+    )
+    .await;
+    let bad = add_scripted(
+        &client,
+        "bad",
+        &[
+            bash("echo partial > partial.txt"),
+            baton_tests::agent_workspace::baton_tool(
+                "fail_task",
+                json!({ "error": "cannot finish" }),
+            ),
+            say("gave up"),
+        ],
+        &[&good],
+    )
+    .await;
+    run(&client, RunMode::Predefined).await;
+    let branches = |agents: &AgentWorkspace| {
+        git_output(
+            agents.root(),
+            &[
+                "branch",
+                "--list",
+                "baton/task-*",
+                "--format=%(refname:short)",
+            ],
+        )
+    };
+    let idle = |agents: &AgentWorkspace| {
+        std::fs::read_dir(agents.root().join(".baton/worktrees"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|entry| entry.file_name().to_string_lossy().starts_with("idle-"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(branches(&agents), format!("baton/{good}\nbaton/{bad}"));
+    assert!(idle(&agents) > 0, "finished tasks leave idle checkouts");
+
+    let cleaned = agents.baton(&["clean"]);
+    assert!(cleaned.status.success(), "{cleaned:?}");
+    assert_eq!(
+        branches(&agents),
+        format!("baton/{bad}"),
+        "the failed task's work stays"
+    );
+    assert_eq!(idle(&agents), 0);
+    assert_eq!(integrated(&agents, "good.txt"), "good");
+
+    let all = agents.baton(&["clean", "--all"]);
+    assert!(all.status.success(), "{all:?}");
+    assert_eq!(branches(&agents), "");
+    let again = agents.baton(&["clean"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to clean"));
+}

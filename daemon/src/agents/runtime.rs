@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use baton_protocol::methods::{AgentActivity, ConfigPatch, RunStarted};
+use baton_protocol::methods::{self as m, AgentActivity, ConfigPatch, RunStarted};
 use baton_protocol::{
     AgentEnv, AgentStatus, BatonError, Config, ErrorCause, Event, RunMode, RunPhase, RunResult,
     RunStatus, Status, Task, TaskId, TaskResult, TaskStage, TaskStatus, Usage, Workspace,
@@ -331,6 +331,51 @@ impl Runtime {
             .merge_into_checkout()
             .await
             .map_err(|err| BatonError::orchestration(err.to_string()))
+    }
+
+    /// Removes the branches of merged tasks and the idle checkouts; with `all`, the
+    /// branches of failed and cancelled tasks too. A task that has not finished
+    /// keeps its branch. Refused while a run goes.
+    pub async fn clean(&self, all: bool) -> Result<m::CleanResult, BatonError> {
+        if self.is_busy() {
+            return Err(already_running());
+        }
+        let branch = self
+            .orchestrator
+            .read(|board| board.config().integration_branch.clone());
+        let in_git = self.workspace.root().join(".git").exists();
+        if !in_git
+            || !Worktrees::has_branch(self.workspace.root(), &branch)
+                .await
+                .map_err(worktree_error)?
+        {
+            return Ok(m::CleanResult::default());
+        }
+        let worktrees = Worktrees::open(&self.workspace, &branch)
+            .await
+            .map_err(worktree_error)?;
+        let statuses: HashMap<TaskId, TaskStatus> = self.orchestrator.read(|board| {
+            board
+                .tasks(None)
+                .into_iter()
+                .map(|task| (task.id, task.status))
+                .collect()
+        });
+        let removable = |task: &TaskId, merged: bool| match statuses.get(task) {
+            Some(TaskStatus::Done) => merged,
+            Some(TaskStatus::Failed | TaskStatus::Cancelled) => all,
+            Some(_) => false,
+            // A task of an archived board.
+            None => merged || all,
+        };
+        let (branches, checkouts) = worktrees
+            .clean(removable)
+            .await
+            .map_err(|err| BatonError::orchestration(err.to_string()))?;
+        Ok(m::CleanResult {
+            branches,
+            checkouts,
+        })
     }
 
     /// Stops the run: no more dispatch, every agent ended, their tasks back in the queue.

@@ -552,6 +552,55 @@ impl Worktrees {
         Ok(())
     }
 
+    /// Removes every idle checkout, and each task branch `removable` allows (given
+    /// the task and whether its branch is merged into the integration branch);
+    /// answers the branches removed and how many checkouts. Only between runs: no
+    /// agent may be using a checkout.
+    pub async fn clean(
+        &self,
+        removable: impl Fn(&TaskId, bool) -> bool,
+    ) -> Result<(Vec<String>, usize), WorktreeError> {
+        let _admin = self.admin.lock().await;
+        let idle: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| is_idle(path))
+            .collect();
+        for path in &idle {
+            self.remove(path).await?;
+        }
+        let listed = git::ok(
+            &self.repo,
+            &[
+                "for-each-ref",
+                "--format=%(refname:short)",
+                "refs/heads/baton/",
+            ],
+        )
+        .await?;
+        let mut removed = Vec::new();
+        for branch in listed.lines() {
+            let Some(task) = branch
+                .strip_prefix("baton/")
+                .filter(|id| id.starts_with("task-"))
+            else {
+                continue;
+            };
+            let merged = ["merge-base", "--is-ancestor", branch, &self.integration];
+            let merged = git::run(&self.repo, &merged).await?.ok;
+            if removable(&TaskId(task.to_owned()), merged)
+                && git::run(&self.repo, &["branch", "-D", "--quiet", branch])
+                    .await?
+                    .ok
+            {
+                removed.push(branch.to_owned());
+            }
+        }
+        Ok((removed, idle.len()))
+    }
+
     /// Removes a worktree; the caller holds `admin`.
     async fn remove(&self, path: &Path) -> Result<(), WorktreeError> {
         if path.exists() {

@@ -66,6 +66,7 @@ pub fn build(daemon: Arc<Daemon>) -> (LspService<Connection>, ClientSocket) {
     .custom_method(m::Merge::METHOD, Connection::merge)
     .custom_method(m::History::METHOD, Connection::history)
     .custom_method(m::Reset::METHOD, Connection::reset)
+    .custom_method(m::Clean::METHOD, Connection::clean)
     .custom_method(m::DaemonInfo::METHOD, Connection::daemon_info)
     .custom_method(m::StopDaemon::METHOD, Connection::stop_daemon)
     .finish()
@@ -237,6 +238,10 @@ impl Connection {
                 self.daemon.workspace.display()
             )))
         })
+    }
+
+    async fn clean(&self, params: m::CleanParams) -> Answer<m::CleanResult> {
+        self.daemon.runtime.clean(params.all).await.map_err(to_rpc)
     }
 
     async fn history(&self) -> Answer<Vec<m::ArchivedBoard>> {
