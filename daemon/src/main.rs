@@ -5,14 +5,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use baton_daemon::agents::Runtime;
 use baton_daemon::core::Board;
 use baton_daemon::orchestrator::{self, Orchestrator};
 use baton_daemon::server::{self, Daemon};
 use baton_daemon::store::snapshots::{self, Snapshots};
 use baton_daemon::store::{restore, Stopped, Store, StoreError};
-use baton_protocol::{private, workspace, Crash, Workspace, VERSION};
+use baton_protocol::{private, workspace, Crash, Workspace, EXIT_LOCK_HELD, VERSION};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +65,10 @@ fn main() {
             Some(stopped) => {
                 eprintln!("batond: stopped: {stopped}");
                 std::process::exit(STOPPED);
+            }
+            None if err.downcast_ref::<LockHeld>().is_some() => {
+                eprintln!("batond: {err:#}");
+                std::process::exit(EXIT_LOCK_HELD);
             }
             None => {
                 eprintln!("batond: {err:#}");
@@ -273,6 +277,15 @@ fn earlier_crash(workspace: &Workspace) -> Option<(chrono::DateTime<chrono::Utc>
     Some((last_seen.into(), log.display().to_string()))
 }
 
+/// Another daemon holds the workspace's lock.
+#[derive(Debug, thiserror::Error)]
+enum LockHeld {
+    #[error("a baton daemon already runs for this workspace (pid {pid}, socket {}); `baton daemon stop` ends it", socket.display())]
+    By { pid: u32, socket: PathBuf },
+    #[error("a baton daemon already runs for this workspace; `baton daemon stop` ends it")]
+    Unknown,
+}
+
 /// Holds the workspace's lock for the daemon's life, so that a second daemon for the
 /// same workspace refuses to start and says which one runs.
 fn lock_workspace(workspace: &Workspace) -> anyhow::Result<File> {
@@ -289,14 +302,14 @@ fn lock_workspace(workspace: &Workspace) -> anyhow::Result<File> {
         let running = std::fs::read(workspace.daemon_json())
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Running>(&bytes).ok());
-        match running {
-            Some(running) => bail!(
-                "a baton daemon already runs for this workspace (pid {}, socket {}); `baton daemon stop` ends it",
-                running.pid,
-                running.socket.display()
-            ),
-            None => bail!("a baton daemon already runs for this workspace; `baton daemon stop` ends it"),
+        return Err(match running {
+            Some(running) => LockHeld::By {
+                pid: running.pid,
+                socket: running.socket,
+            },
+            None => LockHeld::Unknown,
         }
+        .into());
     }
     lock.set_len(0)?;
     writeln!(lock, "{}", std::process::id())?;

@@ -25,6 +25,11 @@ use std::os::unix::fs::OpenOptionsExt;
 /// This build's version; a daemon of another version is refused at the handshake.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The exit status of a daemon that found its workspace's lock held by another one
+/// (it lost a start race, or one runs already): a client starting a daemon matches it
+/// rather than reading the daemon's words, and connects to the one that runs.
+pub const EXIT_LOCK_HELD: i32 = 75;
+
 /// How long a client waits for a daemon it started to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -356,9 +361,9 @@ async fn start_daemon(workspace: &Workspace, daemon: Option<&Path>) -> Result<St
             return Ok(stream);
         }
         if let Ok(Some(status)) = child.try_wait() {
-            let said = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-            let said = said.lines().last().unwrap_or_default();
-            if !said.contains("already runs") {
+            if status.code() != Some(EXIT_LOCK_HELD) {
+                let said = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                let said = said.lines().last().unwrap_or_default();
                 let _ = std::fs::remove_file(&stderr_path);
                 return Err(match said.strip_prefix("batond: ") {
                     Some(reason) => ClientError::Refused(reason.to_owned()),

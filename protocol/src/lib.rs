@@ -15,7 +15,7 @@ pub mod timestamp;
 pub mod workspace;
 
 pub use agent_env::AgentEnv;
-pub use client::{Client, ClientError, ConnectConfig, VERSION};
+pub use client::{Client, ClientError, ConnectConfig, EXIT_LOCK_HELD, VERSION};
 pub use error::{BatonError, ErrorCause, ErrorKind};
 pub use methods::Event;
 pub use model::*;

@@ -650,7 +650,11 @@ async fn a_second_daemon_for_the_same_workspace_refuses_and_says_which_one_runs(
         .arg(workspace.root())
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        output.status.code(),
+        Some(baton_protocol::EXIT_LOCK_HELD),
+        "a distinct status says the lock is held"
+    );
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
         said.contains("already runs") && said.contains(&format!("pid {pid}")),
