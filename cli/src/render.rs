@@ -6,8 +6,8 @@ use baton_protocol::methods::{
     AgentActivity, ArchivedBoard, DaemonInfoResult, SavedState, StateChange, StateChangeReason,
 };
 use baton_protocol::{
-    Config, Crash, Discovery, Event, Progress, RunMode, RunPhase, RunResult, Status, Task, TaskId,
-    TaskStatus,
+    ActivityKind, Config, Crash, Discovery, Event, Progress, RunMode, RunPhase, RunResult, Status,
+    Task, TaskId, TaskStatus,
 };
 use chrono::{DateTime, Utc};
 use console::{measure_text_width, pad_str, style, truncate_str, Alignment, StyledObject};
@@ -454,11 +454,11 @@ fn agent_activity(activity: &AgentActivity) -> String {
         who.push_str(&format!(" on {task}"));
     }
     let text = one_line(&activity.text);
-    let what = match activity.kind.as_str() {
-        "tool" => format!("uses {text}"),
-        "text" => text,
-        kind if text.is_empty() => kind.to_owned(),
-        kind => format!("{kind}: {text}"),
+    let what = match activity.kind {
+        ActivityKind::Tool => format!("uses {text}"),
+        ActivityKind::Text | ActivityKind::Other => text,
+        kind if text.is_empty() => kind.as_str().to_owned(),
+        kind => format!("{}: {text}", kind.as_str()),
     };
     format!("{} {what}", style(format!("{who}:")).dim())
 }
@@ -1198,13 +1198,13 @@ mod tests {
             Event::AgentActivity(AgentActivity {
                 agent_id: "worker-1".into(),
                 task_id: Some(TaskId::from("task-003")),
-                kind: "tool".into(),
+                kind: ActivityKind::Tool,
                 text: "Edit".into(),
             }),
             Event::AgentActivity(AgentActivity {
                 agent_id: "leader".into(),
                 task_id: None,
-                kind: "started".into(),
+                kind: ActivityKind::Started,
                 text: String::new(),
             }),
             Event::RunFinished(RunResult {

@@ -5,7 +5,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use baton_protocol::methods::{self, AgentLogParams, RunParams, TaskLogParams, TaskRef};
-use baton_protocol::{AgentEnv, ByStatus, ConnectConfig, Event, RunMode, TaskId, TaskStatus};
+use baton_protocol::{
+    ActivityKind, AgentEnv, ByStatus, ConnectConfig, Event, RunMode, TaskId, TaskStatus,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -148,7 +150,7 @@ impl Board {
                 self.statuses.insert(task.id.clone(), task.status);
                 Some(render::event(event))
             }
-            Event::AgentActivity(activity) if activity.kind != "finished" => {
+            Event::AgentActivity(activity) if activity.kind != ActivityKind::Finished => {
                 Some(render::event(event))
             }
             Event::Discovery(_) | Event::RunStarted(_) => Some(render::event(event)),

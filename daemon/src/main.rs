@@ -121,6 +121,8 @@ fn restore_hint(workspace: &Workspace) -> String {
     }
 }
 
+/// The daemon's life, in order: lock, open the store, serve, shut down. It is long
+/// because each step holds what the next needs (the lock, the store, the runtime).
 fn run(args: &Args) -> anyhow::Result<()> {
     let workspace = Workspace::at(&args.workspace)?;
     prepare_state_dir(&workspace)?;

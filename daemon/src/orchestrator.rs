@@ -84,6 +84,13 @@ impl Orchestrator {
         let _ = self.publish.send((self.commit.current(), events));
     }
 
+    /// Changes what a running run knows and nothing stores (its agents' spending as
+    /// it arrives, a pause, that it is finishing), under the same lock as every
+    /// other change; a change that must be stored goes through `apply`.
+    pub fn note<T>(&self, change: impl FnOnce(&mut Board) -> T) -> T {
+        change(&mut self.owned.lock().expect("state lock").board)
+    }
+
     /// Reads the board without changing it.
     pub fn read<T>(&self, reader: impl FnOnce(&Board) -> T) -> T {
         reader(&self.owned.lock().expect("state lock").board)

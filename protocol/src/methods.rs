@@ -641,8 +641,7 @@ impl Event {
 pub struct AgentActivity {
     pub agent_id: String,
     pub task_id: Option<TaskId>,
-    /// `tool` (with the tool's name in `text`), `text`, `started`, `finished`.
-    pub kind: String,
+    pub kind: ActivityKind,
     pub text: String,
 }
 

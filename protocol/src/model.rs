@@ -456,6 +456,49 @@ pub enum RunPhase {
     Summarising,
 }
 
+/// What an agent's activity was (docs/protocol.md, `baton/agentActivity`, says what
+/// `text` holds for each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityKind {
+    /// The agent began.
+    Started,
+    /// It used a tool.
+    Tool,
+    /// It wrote something.
+    Text,
+    /// The model's rate limit was reached: no agent starts for a while.
+    RateLimited,
+    /// It ended.
+    Finished,
+    /// Its task moved to another stage on its way to the integration branch.
+    Stage,
+    /// The verification command started in its task's worktree.
+    Verifying,
+    /// Its agent was resumed with what the gate found.
+    Resumed,
+    /// A kind a later daemon sends that this side does not know: show the text as it is.
+    #[serde(other)]
+    Other,
+}
+
+impl ActivityKind {
+    /// The kind as the wire spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivityKind::Started => "started",
+            ActivityKind::Tool => "tool",
+            ActivityKind::Text => "text",
+            ActivityKind::RateLimited => "rate_limited",
+            ActivityKind::Finished => "finished",
+            ActivityKind::Stage => "stage",
+            ActivityKind::Verifying => "verifying",
+            ActivityKind::Resumed => "resumed",
+            ActivityKind::Other => "other",
+        }
+    }
+}
+
 /// The run in progress, as status shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunStatus {

@@ -559,15 +559,23 @@ async fn a_spent_run_budget_stops_dispatch_and_says_why() {
         })
         .await
         .unwrap();
-    add_scripted(&client, "first", &[say("first")], &[]).await;
+    let first = add_scripted(&client, "first", &[say("first")], &[]).await;
     let second = add_scripted(&client, "second", &[say("second")], &[]).await;
     let result = run(&client, RunMode::Predefined).await;
-    assert_eq!(result.tasks_completed, 1, "{result:?}");
+    // The budget is a cap: the first model turn crosses it, and the agent is stopped
+    // at once rather than allowed to finish.
+    assert_eq!(result.tasks_completed, 0, "{result:?}");
+    assert_eq!(result.tasks_failed, 1, "{result:?}");
     assert!(result.cost_usd > 0.000_001, "{result:?}");
     assert!(
         result.summary.contains("run_budget_usd"),
         "{}",
         result.summary
+    );
+    let error = task(&client, &first).await.result.unwrap().error.unwrap();
+    assert!(
+        error.contains("the run's budget is spent") && error.contains("run_budget_usd"),
+        "{error}"
     );
     assert_eq!(
         task(&client, &second).await.status,
@@ -674,7 +682,9 @@ async fn a_rate_limited_agent_pauses_dispatch_without_being_killed() {
     let mut paused_until = None;
     loop {
         match next_event(&mut client).await {
-            Event::AgentActivity(activity) if activity.kind == "rate_limited" => {
+            Event::AgentActivity(activity)
+                if activity.kind == baton_protocol::ActivityKind::RateLimited =>
+            {
                 let status = client.request::<m::GetStatus>(&()).await.unwrap();
                 paused_until = status.run.and_then(|run| run.paused_until);
                 assert!(
@@ -852,4 +862,91 @@ async fn a_task_s_own_model_is_the_one_its_agent_uses() {
     );
     let log = agents.workspace.ok(&["logs", id.as_str()]);
     assert!(log.contains("(claude-haiku-4-5)"), "{log}");
+}
+
+/// Twelve model turns of a known cost each ($0.0009 at sonnet's list price: 200 tokens
+/// in, 20 out), each appending its number to `steps.txt`, then a final answer.
+fn twelve_priced_steps() -> Vec<Value> {
+    let mut steps: Vec<Value> = (1..=11)
+        .map(|n| {
+            let mut step = bash(&format!("echo {n} >> steps.txt"));
+            step["usage"] = json!({ "input_tokens": 200, "output_tokens": 20 });
+            step
+        })
+        .collect();
+    let mut last = say("all twelve steps done");
+    last["usage"] = json!({ "input_tokens": 200, "output_tokens": 20 });
+    steps.push(last);
+    steps
+}
+
+/// The most one scripted turn above costs, with room for Claude Code's rounding.
+const ONE_TURN_USD: f64 = 0.001;
+
+#[tokio::test]
+async fn a_task_budget_is_a_cap_that_stops_its_agent_within_one_model_turn() {
+    // Found when it was tried: with task_budget_usd 0.002 one attempt of a 12-step task
+    // spent $0.0068 and the task ended done.
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            task_budget_usd: Some(Some(0.002)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let id = add_scripted(&client, "twelve steps", &twelve_priced_steps(), &[]).await;
+    let result = run(&client, RunMode::Predefined).await;
+    let spent = task(&client, &id).await;
+    assert_eq!(spent.status, TaskStatus::Failed, "{spent:?}");
+    let error = spent.result.clone().unwrap().error.unwrap();
+    assert!(error.contains("task_budget_usd"), "{error}");
+    assert!(
+        spent.usage.cost_usd <= 0.002 + ONE_TURN_USD,
+        "spent {} of a 0.002 budget: {error}",
+        spent.usage.cost_usd
+    );
+    assert_eq!(result.tasks_failed, 1, "{result:?}");
+    let steps = std::fs::read_to_string(agents.root().join("steps.txt")).unwrap_or_default();
+    assert!(
+        steps.lines().count() < 11,
+        "the agent went on past its budget: {steps:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_budget_is_a_cap_that_stops_every_agent_within_one_model_turn() {
+    // Found when it was tried: with run_budget_usd 0.004 a run spent $0.0068.
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            run_budget_usd: Some(Some(0.004)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let first = add_scripted(&client, "twelve steps", &twelve_priced_steps(), &[]).await;
+    let second = add_scripted(&client, "twelve more", &twelve_priced_steps(), &[]).await;
+    let result = run(&client, RunMode::Predefined).await;
+    assert!(
+        result.cost_usd <= 0.004 + ONE_TURN_USD,
+        "the run spent {} of a 0.004 budget: {result:?}",
+        result.cost_usd
+    );
+    assert!(
+        result.summary.contains("run_budget_usd"),
+        "{}",
+        result.summary
+    );
+    let first = task(&client, &first).await;
+    assert_eq!(first.status, TaskStatus::Failed, "{first:?}");
+    let error = first.result.unwrap().error.unwrap();
+    assert!(error.contains("run_budget_usd"), "{error}");
+    assert_eq!(
+        task(&client, &second).await.status,
+        TaskStatus::Available,
+        "unspent work stays in the queue"
+    );
 }

@@ -113,3 +113,139 @@ fn only_the_server_knows_tower_lsp() {
         found.join("\n")
     );
 }
+
+#[test]
+fn the_core_does_no_io() {
+    let files = sources(&["daemon/src/core"]);
+    for needle in [
+        "tokio",
+        "sled",
+        "std::fs",
+        "std::net",
+        "std::process",
+        "std::env",
+        "Utc::now",
+        "SystemTime",
+        "Instant",
+        "tracing",
+        "println!",
+    ] {
+        let found = offending(&files, needle, &[]);
+        assert!(
+            found.is_empty(),
+            "the core does {needle}; time is an argument and I/O belongs at the edges:\n{}",
+            found.join("\n")
+        );
+    }
+}
+
+#[test]
+fn processes_are_started_only_where_architecture_md_says() {
+    let files = sources(&["protocol/src", "daemon/src", "cli/src"]);
+    let found = offending(
+        &files,
+        "Command::new",
+        &[
+            "daemon/src/agents/",
+            "daemon/src/main.rs",
+            "protocol/src/client.rs",
+            "cli/src/commands.rs",
+        ],
+    );
+    assert!(
+        found.is_empty(),
+        "a process started outside agents/, batond's main, the client that starts batond and `baton restore`:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn only_binaries_exit_the_process() {
+    let files = sources(&["protocol/src", "daemon/src", "cli/src"]);
+    let found = offending(
+        &files,
+        "process::exit",
+        &["daemon/src/main.rs", "cli/src/main.rs"],
+    );
+    assert!(
+        found.is_empty(),
+        "library code exits the process; return the error to main:\n{}",
+        found.join("\n")
+    );
+}
+
+/// About 600 lines at most for a production file (its unit tests not counted).
+const MOST_LINES: usize = 600;
+/// Where the limits on length are checked: the daemon and the protocol. The CLI's
+/// `commands.rs` and `render.rs` are over them still.
+const LIMITED: [&str; 2] = ["protocol/src", "daemon/src"];
+/// About 80 lines at most for a function, unless a comment above it says why it is
+/// longer (and says "long").
+const MOST_FUNCTION_LINES: usize = 80;
+
+#[test]
+fn no_production_file_is_too_long() {
+    let long: Vec<String> = sources(&LIMITED)
+        .iter()
+        .filter_map(|file| {
+            let lines = file.code.last().map_or(0, |(number, _)| *number);
+            (lines > MOST_LINES).then(|| format!("{}: {lines} lines", file.path))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "production files over {MOST_LINES} lines; split them by concern:\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn no_function_is_too_long_without_saying_why() {
+    let root = repository();
+    let mut long = Vec::new();
+    for file in sources(&LIMITED) {
+        let text = std::fs::read_to_string(root.join(&file.path)).expect("a source file");
+        let lines: Vec<&str> = text.lines().collect();
+        let end_of_code = file.code.last().map_or(0, |(number, _)| *number);
+        for (at, line) in lines.iter().enumerate().take(end_of_code) {
+            let trimmed = line.trim_start();
+            let starts = [
+                "fn ",
+                "pub fn ",
+                "async fn ",
+                "pub async fn ",
+                "pub(super) fn ",
+                "pub(super) async fn ",
+                "pub(crate) fn ",
+                "pub(crate) async fn ",
+            ];
+            if !starts.iter().any(|start| trimmed.starts_with(start)) || trimmed.ends_with(';') {
+                continue;
+            }
+            let indent = line.len() - trimmed.len();
+            let closing = format!("{}}}", " ".repeat(indent));
+            let Some(length) = lines[at..].iter().position(|line| *line == closing) else {
+                continue;
+            };
+            if length < MOST_FUNCTION_LINES {
+                continue;
+            }
+            let said_why = lines[..at]
+                .iter()
+                .rev()
+                .take_while(|line| {
+                    let line = line.trim_start();
+                    line.starts_with("//") || line.starts_with("#[")
+                })
+                .any(|line| line.contains("long"));
+            if !said_why {
+                long.push(format!("{}:{}: {} lines", file.path, at + 1, length + 1));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MOST_FUNCTION_LINES} lines with no comment saying why they are long:\n{}",
+        long.join("\n")
+    );
+}

@@ -1,10 +1,9 @@
 //! The `claude` command lines baton runs: a worker on a task, the leader planning,
 //! and the summary at the end of a run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use baton_protocol::{agent_env, AgentEnv, Config};
-use serde_json::json;
 
 use super::process::Environment;
 
@@ -16,7 +15,12 @@ const BATON_TOOLS: &str = "mcp__baton";
 
 /// What kind of agent a command line is for.
 pub enum Role<'a> {
-    Worker { resume: Option<&'a str> },
+    /// `budget_usd` is what is left of the task's budget: Claude Code's own
+    /// `--max-budget-usd`, a second guard beside the daemon's count.
+    Worker {
+        resume: Option<&'a str>,
+        budget_usd: Option<f64>,
+    },
     Leader,
     Summary,
 }
@@ -38,13 +42,16 @@ pub fn arguments(
         config.model.clone(),
     ];
     match role {
-        Role::Worker { resume } => {
+        Role::Worker { resume, budget_usd } => {
             args.extend(["--permission-mode".into(), config.permission_mode.clone()]);
             args.push("--allowedTools".into());
             args.extend(config.allowed_tools.iter().cloned());
             args.push(BATON_TOOLS.into());
             if let Some(session) = resume {
                 args.extend(["--resume".into(), session.into()]);
+            }
+            if let Some(budget) = budget_usd {
+                args.extend(["--max-budget-usd".into(), format!("{budget:.6}")]);
             }
         }
         Role::Leader => {
@@ -66,39 +73,6 @@ pub fn arguments(
     }
     args.extend(config.agent_args.iter().cloned());
     args
-}
-
-/// The `--mcp-config` file content: the `baton mcp` bridge for one agent (and task).
-pub fn mcp_config(
-    baton: &Path,
-    workspace: &Path,
-    agent_id: &str,
-    task: Option<&str>,
-) -> serde_json::Value {
-    let mut args = vec![
-        "-C".to_string(),
-        workspace.display().to_string(),
-        "mcp".into(),
-        "--agent".into(),
-        agent_id.into(),
-    ];
-    if let Some(task) = task {
-        args.extend(["--task".into(), task.into()]);
-    }
-    json!({ "mcpServers": { "baton": { "type": "stdio", "command": baton, "args": args } } })
-}
-
-/// The `baton` CLI that serves as the agents' MCP bridge: `BATON_CLI`, else the one
-/// beside this daemon, else `baton` on PATH.
-pub fn baton_cli() -> PathBuf {
-    if let Some(path) = std::env::var_os("BATON_CLI") {
-        return PathBuf::from(path);
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.join("baton")))
-        .filter(|path| path.exists())
-        .unwrap_or_else(|| PathBuf::from("baton"))
 }
 
 /// An agent's environment: the daemon's own, with the variables Claude Code reads
@@ -149,6 +123,7 @@ mod tests {
             &config,
             Role::Worker {
                 resume: Some("s-1"),
+                budget_usd: Some(0.25),
             },
             "do it",
             Some(Path::new("/w/.baton/agents/worker-1.json")),
@@ -160,6 +135,7 @@ mod tests {
         assert!(line.contains("--permission-mode acceptEdits"));
         assert!(line.contains("--allowedTools Read Write Edit Glob Grep Bash mcp__baton"));
         assert!(line.contains("--resume s-1"));
+        assert!(line.contains("--max-budget-usd 0.250000"));
         assert!(line.ends_with("--mcp-config /w/.baton/agents/worker-1.json"));
     }
 

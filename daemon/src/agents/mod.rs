@@ -4,10 +4,14 @@
 //! `command` builds the command lines, `process` runs one agent and ends everything
 //! it started, `worktrees` (over `git`) gives each task a branch of its own and
 //! merges it back, `snapshot` sees what a task changed in a shared workspace, and
-//! `runtime` runs the plan: dispatch, the leader, the summary.
+//! `runtime` carries out the run the core decides: dispatch, the leader, the
+//! summary. `mcp_config` writes the MCP configuration each agent starts with.
 
+mod agent;
 mod command;
+mod gate;
 mod git;
+mod mcp_config;
 mod process;
 mod prompts;
 mod runtime;
@@ -15,7 +19,7 @@ mod snapshot;
 mod stream;
 pub mod worktrees;
 
-pub use runtime::{already_running, waiting, Runtime};
+pub use runtime::Runtime;
 
 use std::path::Path;
 

@@ -14,6 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 
 use super::stream::{self, AgentResult, StreamEvent};
+use crate::core::run::FaultKind;
 
 /// The environment variable that marks an agent's processes.
 pub const RUN_MARKER: &str = "BATON_AGENT_RUN";
@@ -63,14 +64,19 @@ pub enum Ending {
         result: AgentResult,
         exit_code: Option<i32>,
     },
-    /// It ended without a usable result; the reason says how.
-    Fault(String),
+    /// It ended without a usable result: `kind` says how, for decisions; `detail`
+    /// says it for people.
+    Fault {
+        kind: FaultKind,
+        detail: String,
+    },
     TimedOut,
     Stopped,
 }
 
 /// Runs the agent to its end, handing each stream event to `on_event` as it arrives.
-/// `stop` turning true ends the agent and all it started.
+/// `stop` turning true ends the agent and all it started. It is long because the
+/// reading loop and the classification of how the process ended share the child.
 pub async fn run(
     launch: &Launch,
     mut stop: watch::Receiver<bool>,
@@ -94,7 +100,10 @@ pub async fn run(
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {
-            return Ending::Fault(format!("could not start `{}`: {err}", launch.program));
+            return Ending::Fault {
+                kind: FaultKind::Spawn,
+                detail: format!("could not start `{}`: {err}", launch.program),
+            };
         }
     };
     let pid = child.id().unwrap_or_default();
@@ -158,16 +167,34 @@ pub async fn run(
         (Some(result), Ok(status)) if status.success() || result.is_error => {
             Ending::Result { result, exit_code }
         }
-        (Some(_), Ok(status)) => Ending::Fault(describe_exit(status, &stderr_tail)),
+        (Some(_), Ok(status)) => fault(FaultKind::NoResult, describe_exit(status, &stderr_tail)),
         (None, Ok(status)) if !status.success() => {
-            Ending::Fault(describe_exit(status, &stderr_tail))
+            fault(FaultKind::NoResult, describe_exit(status, &stderr_tail))
         }
-        (None, Ok(_)) => Ending::Fault(match garbage {
-            Some(reason) => reason,
-            None => with_stderr("the agent exited without a result".into(), &stderr_tail),
-        }),
-        (_, Err(err)) => Ending::Fault(format!("waiting for the agent failed: {err}")),
+        (None, Ok(_)) => match garbage {
+            Some(reason) => fault(FaultKind::Garbage, reason),
+            None => fault(
+                FaultKind::NoResult,
+                with_stderr("the agent exited without a result".into(), &stderr_tail),
+            ),
+        },
+        (_, Err(err)) => fault(
+            FaultKind::NoResult,
+            format!("waiting for the agent failed: {err}"),
+        ),
     }
+}
+
+/// A fault of `kind`, unless what the agent said shows Claude Code could not read its
+/// own `~/.claude.json`: that is a fault of its own kind, with its own advice. This is
+/// the one place the agent's words are read, to name the kind.
+fn fault(kind: FaultKind, detail: String) -> Ending {
+    let kind = if detail.contains(".claude.json") {
+        FaultKind::DamagedClaudeConfig
+    } else {
+        kind
+    };
+    Ending::Fault { kind, detail }
 }
 
 /// How a task's verification command ended.

@@ -1,5 +1,10 @@
 //! Prompt templates: plain text with `{placeholder}`s, so a user can replace them
-//! (`leader_prompt` and `worker_prompt` in the configuration). The defaults are ours.
+//! (`leader_prompt` and `worker_prompt` in the configuration). The defaults are ours,
+//! and so is what fills them in from the board.
+
+use baton_protocol::Task;
+
+use crate::core::{clip, Board};
 
 /// The values a template can name.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +67,106 @@ pub fn render(template: &str, values: &PromptValues) -> String {
 }
 
 pub use baton_protocol::prompts::{LEADER, SUMMARY, WORKER};
+
+/// A worker's values: its task, what its dependencies produced, and every discovery.
+pub fn worker_values(board: &Board, task: &Task, agent_id: &str) -> PromptValues {
+    let dependencies = task
+        .dependencies
+        .iter()
+        .filter_map(|id| board.task(id).ok())
+        .map(|dependency| {
+            let output = dependency
+                .result
+                .as_ref()
+                .map(|result| result.output.as_str())
+                .unwrap_or("");
+            format!(
+                "- {} {}\n  Result: {}",
+                dependency.id,
+                dependency.description,
+                output.trim()
+            )
+        })
+        .collect::<Vec<_>>();
+    let discoveries = board
+        .discoveries()
+        .iter()
+        .map(|found| {
+            format!(
+                "- {} (by {}): {}",
+                found.tags.join(", "),
+                found.agent_id,
+                found.content
+            )
+        })
+        .collect::<Vec<_>>();
+    let state = board.state();
+    PromptValues {
+        goal: state.goal,
+        master_plan: or_none(state.master_plan),
+        task_id: task.id.to_string(),
+        description: task.description.clone(),
+        hints: or_none(task.context.hints.clone()),
+        context_files: or_none(task.context.files.join(", ")),
+        dependencies: or_none(dependencies.join("\n")),
+        discoveries: or_none(discoveries.join("\n")),
+        agent_id: agent_id.into(),
+        tasks: String::new(),
+    }
+}
+
+/// The leader's values: the goal, the plan so far and every task there is.
+pub fn leader_values(board: &Board, agent_id: &str) -> PromptValues {
+    PromptValues {
+        goal: board.goal().to_owned(),
+        master_plan: board.state().master_plan,
+        tasks: task_lines(&board.tasks(None)),
+        agent_id: agent_id.into(),
+        ..PromptValues::default()
+    }
+}
+
+/// The summary's values: the goal and the tasks the run finished.
+pub fn summary_values(goal: &str, tasks: &[Task]) -> PromptValues {
+    PromptValues {
+        goal: goal.to_owned(),
+        tasks: task_lines(tasks),
+        ..PromptValues::default()
+    }
+}
+
+fn or_none(text: String) -> String {
+    if text.trim().is_empty() {
+        "(none)".into()
+    } else {
+        text
+    }
+}
+
+/// Every task in a line, with its status and (when finished) its outcome.
+pub fn task_lines(tasks: &[Task]) -> String {
+    if tasks.is_empty() {
+        return "(none)".into();
+    }
+    tasks
+        .iter()
+        .map(|task| {
+            let outcome = task.result.as_ref().map(|result| match &result.error {
+                Some(error) => format!(" — {}", clip(error, 200)),
+                None => format!(" — {}", clip(&result.output, 200)),
+            });
+            format!(
+                "- {} [{}] p{} {}{}",
+                task.id,
+                task.status,
+                task.priority,
+                clip(&task.description, 200),
+                outcome.unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,9 @@ use baton_protocol::Usage;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+pub use crate::core::clip;
+use crate::core::price::TurnUsage;
+
 /// What a line of the stream says, in the terms baton cares about.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
@@ -14,6 +17,13 @@ pub enum StreamEvent {
     Tool { name: String, detail: String },
     /// The agent wrote text.
     Text(String),
+    /// A model turn's message, with the tokens it used: Claude Code repeats it for
+    /// each content block, so the message id tells turns apart.
+    Turn {
+        message_id: String,
+        model: String,
+        usage: TurnUsage,
+    },
     /// The model's rate limit was reached; nothing should start before `resets_at`.
     RateLimited { resets_at: Option<DateTime<Utc>> },
     /// The API refused a request for its rate limit (HTTP 429) and Claude Code will
@@ -88,10 +98,31 @@ pub fn parse_line(line: &str) -> Result<Vec<StreamEvent>, String> {
                 retry_in: std::time::Duration::from_millis(delay),
             }]
         }
-        "assistant" => assistant_content(&event["message"]["content"]),
+        "assistant" => turn(&event["message"])
+            .into_iter()
+            .chain(assistant_content(&event["message"]["content"]))
+            .collect(),
         "rate_limit_event" => rate_limit(&event).into_iter().collect(),
         "result" => vec![StreamEvent::Result(result(&event))],
         _ => Vec::new(),
+    })
+}
+
+fn turn(message: &Value) -> Option<StreamEvent> {
+    let usage = &message["usage"];
+    if !usage.is_object() {
+        return None;
+    }
+    let tokens = |key: &str| usage[key].as_u64().unwrap_or(0);
+    Some(StreamEvent::Turn {
+        message_id: message["id"].as_str()?.to_owned(),
+        model: message["model"].as_str().unwrap_or_default().to_owned(),
+        usage: TurnUsage {
+            input_tokens: tokens("input_tokens"),
+            cache_creation_input_tokens: tokens("cache_creation_input_tokens"),
+            cache_read_input_tokens: tokens("cache_read_input_tokens"),
+            output_tokens: tokens("output_tokens"),
+        },
     })
 }
 
@@ -177,16 +208,6 @@ fn result(event: &Value) -> AgentResult {
             .unwrap_or_default()
             .to_owned(),
         api_error_status: event["api_error_status"].as_u64(),
-    }
-}
-
-/// At most `limit` characters of `text`, on one line.
-pub fn clip(text: &str, limit: usize) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    match line.char_indices().nth(limit) {
-        Some((end, _)) => format!("{}…", &line[..end]),
-        None if line.len() < text.trim_end().len() => format!("{line}…"),
-        None => line.to_owned(),
     }
 }
 

@@ -4,13 +4,16 @@
 
 mod board;
 pub mod pipeline;
+pub mod price;
 mod ready_queue;
+pub mod run;
 mod validate;
 
 #[cfg(test)]
 mod tests;
 
-pub use board::{Attempt, Board, Meta};
+pub use board::{already_running, Attempt, Board, Finished, Meta, RunStart};
+pub use run::clip;
 pub use validate::patched_config;
 
 use baton_protocol::Event;

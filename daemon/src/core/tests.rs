@@ -2,6 +2,7 @@
 //! (in `properties`).
 
 mod properties;
+mod runs;
 
 use std::collections::BTreeSet;
 

@@ -266,7 +266,8 @@ pub fn state_config(state: &CoordinationState) -> Config {
 }
 
 /// Checks a whole state file before it replaces anything. Answers the tasks' positions
-/// in dependency order.
+/// in dependency order. It is long because it is one list of checks, each a few lines,
+/// read top to bottom like the file format it checks.
 pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
     let bad =
         |message: String| BatonError::invalid(format!("the state file is not valid: {message}"));

@@ -255,7 +255,7 @@ impl Connection {
         let archived = self.put_aside(archive::has_work).await?;
         if archived.is_none() {
             if self.daemon.runtime.is_busy() {
-                return Err(to_rpc(crate::agents::already_running()));
+                return Err(to_rpc(crate::core::already_running()));
             }
             let empty = archive::emptied(&self.daemon.orchestrator.read(|board| board.state()));
             self.apply(|board, now| Ok(((), board.load(empty, now)?)))
@@ -279,13 +279,20 @@ impl Connection {
     /// The reference's `start`: dispatch the tasks there are, without waiting, with the
     /// daemon's own environment (`baton/run` carries the client's).
     async fn start(&self) -> Answer<Status> {
-        let waiting = self.daemon.orchestrator.read(crate::agents::waiting);
-        if !self.daemon.runtime.is_busy() && waiting > 0 {
-            self.daemon
+        let waiting = self
+            .daemon
+            .orchestrator
+            .read(crate::core::Board::unfinished);
+        if waiting > 0 {
+            let started = self
+                .daemon
                 .runtime
-                .run(RunMode::Predefined, false, Default::default(), None)
-                .await
-                .map_err(to_rpc)?;
+                .run(RunMode::Predefined, false, None, Default::default(), None)
+                .await;
+            match started {
+                Err(err) if err.cause != Some(ErrorCause::RunGoing) => return Err(to_rpc(err)),
+                _ => {}
+            }
         }
         self.status().await
     }
@@ -295,32 +302,20 @@ impl Connection {
         self.status().await
     }
 
+    /// Starts a run; whether one is going is checked inside the change that starts
+    /// it, which also sets the goal when one is given.
     async fn run(&self, params: m::RunParams) -> Answer<Option<RunResult>> {
-        if self.daemon.runtime.is_busy() {
-            return Err(to_rpc(crate::agents::already_running()));
-        }
         let overrides = params.overrides.unwrap_or_default();
-        self.daemon
-            .runtime
-            .check_overrides(&overrides)
-            .map_err(to_rpc)?;
-        if let Some(goal) = params.goal {
-            self.put_aside_for(&goal).await?;
-            let init = m::InitParams {
-                goal,
-                master_plan: self
-                    .daemon
-                    .orchestrator
-                    .read(|board| board.state().master_plan),
-                config: Default::default(),
-                keep: false,
-            };
-            self.apply(|board, now| Ok(((), board.init(init, now)?)))
-                .await?;
+        if let Some(goal) = &params.goal {
+            // A new goal puts the board with finished work aside first; not while a
+            // run goes (the start below refuses then too).
+            if !self.daemon.runtime.is_busy() {
+                self.put_aside_for(goal).await?;
+            }
         }
         self.daemon
             .runtime
-            .run(params.mode, params.wait, overrides, params.env)
+            .run(params.mode, params.wait, params.goal, overrides, params.env)
             .await
             .map_err(to_rpc)
     }

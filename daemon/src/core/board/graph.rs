@@ -39,7 +39,9 @@ impl Node {
 }
 
 impl Board {
-    /// Adds tasks, all or none. A dependency may name a task of the same batch.
+    /// Adds tasks, all or none. A dependency may name a task of the same batch. It is
+    /// long because ids, links, chains, indexes and events follow each other in this
+    /// order over the whole batch.
     pub fn add_tasks(
         &mut self,
         batch: Vec<NewTask>,

@@ -16,12 +16,13 @@ use std::collections::{BTreeSet, HashMap};
 use baton_protocol::methods::{ConfigPatch, InitParams, StateChange, StateChangeReason};
 use baton_protocol::{
     AgentStatus, BatonError, ByStatus, Config, CoordinationState, Discovery, Event, Progress,
-    Status, Task, TaskId, TaskStatus, Usage,
+    RunResult, Status, Task, TaskId, TaskStatus, Usage,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ready_queue::ReadyQueue;
+use super::run::Run;
 use super::validate;
 use super::Events;
 use graph::Node;
@@ -30,6 +31,9 @@ mod discoveries;
 mod editing;
 mod graph;
 mod lifecycle;
+mod runs;
+
+pub use runs::{already_running, Finished, RunStart};
 
 /// How many recent discoveries status carries.
 const STATUS_DISCOVERIES: usize = 20;
@@ -77,6 +81,12 @@ pub struct Board {
     next_number: u64,
     /// What all tasks' agents have spent.
     cost_usd: f64,
+    /// The run going, if one is: live only, never stored (a restart resumes
+    /// dispatch from `running`).
+    run: Option<Run>,
+    /// The result of the last run that ended since the daemon started, for status
+    /// after a detached run.
+    last_run: Option<RunResult>,
 }
 
 impl Default for Board {
@@ -122,6 +132,8 @@ impl Board {
             discoveries: state.discoveries,
             next_number: 1,
             cost_usd: 0.0,
+            run: None,
+            last_run: None,
         };
         let ids: Vec<TaskId> = state.tasks.iter().map(|task| task.id.clone()).collect();
         for task in state.tasks {
@@ -249,7 +261,7 @@ impl Board {
         let total = self.order.len();
         let finished = self.counts.done + self.counts.failed + self.counts.cancelled;
         let percent_complete = (finished * 100).checked_div(total).unwrap_or(0) as u32;
-        let agents = self
+        let mut agents: Vec<AgentStatus> = self
             .held
             .iter()
             .map(|id| &self.nodes[id].task)
@@ -261,6 +273,23 @@ impl Board {
                 cost_usd: 0.0,
             })
             .collect();
+        // The run's own agents: what each has spent, and the leader, who holds no task.
+        for (id, seat) in self.run.iter().flat_map(|run| run.seats()) {
+            let shown = AgentStatus {
+                id: id.clone(),
+                task: seat.task.clone(),
+                since: Some(seat.since),
+                activity: None,
+                cost_usd: seat.cost_usd,
+            };
+            match agents
+                .iter_mut()
+                .find(|known| &known.id == id && known.task == seat.task)
+            {
+                Some(known) => *known = shown,
+                None => agents.push(shown),
+            }
+        }
         let recent = self.discoveries.len().saturating_sub(STATUS_DISCOVERIES);
         Status {
             goal: self.goal.clone(),
@@ -273,10 +302,10 @@ impl Board {
             },
             agents,
             discoveries: self.discoveries[recent..].to_vec(),
-            run: None,
+            run: self.run.as_ref().map(Run::status),
             cost_usd: self.cost_usd,
             last_activity: self.last_activity,
-            last_run: None,
+            last_run: self.last_run.clone(),
             crash: None,
         }
     }
@@ -319,7 +348,16 @@ impl Board {
     /// Replaces everything with `state`, after checking all of it. Dispatch is off
     /// afterwards.
     pub fn load(&mut self, state: CoordinationState, now: Now) -> Result<Events, BatonError> {
-        *self = Board::from_state(state, false)?;
+        if self.run.is_some() {
+            return Err(BatonError::orchestration(
+                "a run is going; `baton stop` it before loading another state",
+            )
+            .with_cause(baton_protocol::ErrorCause::RunGoing));
+        }
+        let loaded = Board::from_state(state, false)?;
+        let last_run = self.last_run.take();
+        *self = loaded;
+        self.last_run = last_run;
         let mut events = self.changed_state(StateChangeReason::Load, now);
         // A state file from elsewhere may hold tasks behind a failed or cancelled
         // dependency: they could never start, so they fail now and a run still ends.

@@ -6,11 +6,14 @@
 
 use std::path::Path;
 
-use baton_protocol::TaskStage;
+use baton_protocol::{ActivityKind, Config, Task, TaskStage};
+use tokio::sync::watch;
 
-use super::*;
-use crate::agents::process::Verdict;
-use crate::agents::worktrees::{BroughtIn, Landed};
+use super::agent::Context;
+use super::command::{self, Role};
+use super::process::{self, Ending, Launch, Verdict};
+use super::stream::clip;
+use super::worktrees::{BroughtIn, Changes, Landed, Worktrees};
 use crate::core::pipeline::{self, Check, Rounds, Step};
 
 /// How a task's way through the gate ended.
@@ -30,11 +33,14 @@ pub(super) struct Resumable<'a> {
     pub stopped: watch::Receiver<bool>,
 }
 
-impl Runtime {
+impl Context {
     /// Takes a task whose agent ended its turn (`ending`) from `first` to the
-    /// integration branch, or back to its agent, as the pipeline decides.
+    /// integration branch, or back to its agent, as the pipeline decides. It is long
+    /// because each step of the pipeline is carried out here, in the pipeline's order.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn gate(
         &self,
+        config: &Config,
         worktrees: &Worktrees,
         task: &Task,
         agent: Resumable<'_>,
@@ -42,7 +48,6 @@ impl Runtime {
         mut ending: Ending,
         mut session_id: Option<String>,
     ) -> Gated {
-        let config = self.task_config(task);
         let branch = worktrees.branch(&task.id);
         let mut rounds = Rounds::default();
         let mut step = first;
@@ -67,7 +72,12 @@ impl Runtime {
                 },
                 Step::Verify => {
                     let command = config.verify_command.clone().unwrap_or_default();
-                    self.activity(agent.agent_id, Some(&task.id), "verifying", &command);
+                    self.activity(
+                        agent.agent_id,
+                        Some(&task.id),
+                        ActivityKind::Verifying,
+                        &command,
+                    );
                     let verifying = Launch {
                         run_id: format!("{}:verify", agent.launch.run_id),
                         ..agent.launch.clone()
@@ -123,11 +133,13 @@ impl Runtime {
                     };
                     self.record(agent.agent_id, &task.id, &ending, session_id.clone())
                         .await;
+                    let budget_usd = self.orchestrator.read(|board| board.budget_left(&task.id));
                     let launch = Launch {
                         args: command::arguments(
-                            &config,
+                            config,
                             Role::Worker {
                                 resume: resume.as_deref(),
+                                budget_usd,
                             },
                             &message,
                             agent.mcp_path,
@@ -137,7 +149,7 @@ impl Runtime {
                     self.activity(
                         agent.agent_id,
                         Some(&task.id),
-                        "resumed",
+                        ActivityKind::Resumed,
                         &clip(&message, 200),
                     );
                     let (next, next_session) = self
@@ -173,7 +185,7 @@ impl Runtime {
             step = pipeline::next(
                 check,
                 &mut rounds,
-                &config,
+                config,
                 &config.integration_branch,
                 &branch,
             );
@@ -215,6 +227,11 @@ impl Runtime {
             .orchestrator
             .apply(|board, now| board.set_stage(&task.id, stage, now))
             .await;
-        self.activity(agent_id, Some(&task.id), "stage", stage.as_str());
+        self.activity(
+            agent_id,
+            Some(&task.id),
+            ActivityKind::Stage,
+            stage.as_str(),
+        );
     }
 }

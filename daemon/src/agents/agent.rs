@@ -1,0 +1,598 @@
+//! One agent's life, from launch to the core's settlement: a worker on a task, the
+//! leader planning, the summary at the end. All three start through one launch
+//! function, and their streams are watched the same way: activity shown, each model
+//! turn priced against the budgets as it arrives, rate limits pausing dispatch.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baton_protocol::methods::AgentActivity;
+use baton_protocol::{
+    ActivityKind, AgentEnv, Config, Event as Notification, RunMode, Task, TaskId, TaskStage,
+    Workspace,
+};
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+
+use super::command::{self, Role};
+use super::gate;
+use super::mcp_config;
+use super::process::{self, Ending, Launch};
+use super::prompts;
+use super::runtime::{Ended, Event, Isolation};
+use super::snapshot::Snapshot;
+use super::stream::{clip, AgentResult, StreamEvent};
+use super::worktrees::Changes;
+use crate::core::pipeline::{self, Step};
+use crate::core::price;
+use crate::core::run::{self, AttemptEnding, Halt, Spending, LEADER};
+use crate::core::{Attempt, Board, Finished};
+use crate::orchestrator::Orchestrator;
+
+/// Time between two agent starts: Claude Code processes that start at the same moment
+/// can corrupt the user's `~/.claude.json`.
+pub(super) const STAGGER: Duration = Duration::from_millis(150);
+/// How long the summary at the end of a run may take.
+const SUMMARY_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long to pause when a rate limit gives no reset time.
+const DEFAULT_PAUSE: Duration = Duration::from_secs(60);
+/// The summary's name among the run's agents, for its stop signal.
+pub(super) const SUMMARY: &str = "summary";
+
+/// What agents share with the actor: the state's owner, the workspace, and what each
+/// agent did last.
+pub(super) struct Context {
+    pub(super) orchestrator: Arc<Orchestrator>,
+    pub(super) workspace: Workspace,
+    /// The last thing each agent did, for status.
+    pub(super) activity: Mutex<BTreeMap<String, String>>,
+    /// The variables the client that started the run sent for its agents, in memory
+    /// only, for as long as the run goes.
+    pub(super) env: Mutex<Option<AgentEnv>>,
+    /// When the last agent started, so that no two start within STAGGER.
+    pub(super) last_start: tokio::sync::Mutex<tokio::time::Instant>,
+    pub(super) events: mpsc::UnboundedSender<Event>,
+}
+
+/// One worker on one task, from start to the task's next state. It is long because
+/// it is one attempt in order (prompt, workspace, launch, a fresh start when the
+/// session does not resume, the gate or the shared checkout's changes, the log's last
+/// line, settling).
+pub(super) async fn work(
+    context: Arc<Context>,
+    isolation: Isolation,
+    agent_id: String,
+    task: Task,
+    stop: watch::Receiver<bool>,
+) -> Ended {
+    let orchestrator = &context.orchestrator;
+    let mut config = orchestrator.read(Board::run_config);
+    if let Some(model) = &task.model {
+        config.model = model.clone();
+    }
+    let values = orchestrator.read(|board| prompts::worker_values(board, &task, &agent_id));
+    let template = config.worker_prompt.as_deref().unwrap_or(prompts::WORKER);
+    let prompt = prompts::render(template, &values);
+    let mcp = mcp_config::write(&context.workspace, &agent_id, Some(task.id.as_str()));
+    let (cwd, before) = match &isolation {
+        Isolation::Worktrees(worktrees) => match worktrees.prepare(&task.id).await {
+            Ok(path) => (path, None),
+            Err(err) => {
+                let reason = format!("its worktree could not be made: {err}");
+                let _ = orchestrator
+                    .apply(|board, now| Ok(((), board.abandon(&agent_id, &task.id, &reason, now)?)))
+                    .await;
+                remove(mcp);
+                return Ended::Worker(agent_id);
+            }
+        },
+        Isolation::Shared => (
+            context.workspace.root().to_owned(),
+            Some(snapshot(context.workspace.root()).await),
+        ),
+    };
+    let budget_usd = orchestrator.read(|board| board.budget_left(&task.id));
+    let agent = Agent {
+        id: &agent_id,
+        task: Some(&task),
+        cwd,
+        log: context.workspace.task_log(&task.id),
+        timeout: Duration::from_secs(config.task_timeout),
+        mcp: mcp.as_deref(),
+    };
+    let role = |resume| Role::Worker { resume, budget_usd };
+    let launch = context.launch(&config, role(task.session_id.as_deref()), &prompt, &agent);
+    let _ = orchestrator
+        .apply(|board, now| board.start_task(&task.id, now))
+        .await;
+    // A task whose daemon stopped past its agent's work goes on from its stage.
+    let resumed = match &isolation {
+        Isolation::Worktrees(_) => pipeline::resume_at(task.stage),
+        Isolation::Shared => None,
+    };
+    let (mut ending, mut session_id) = match resumed {
+        Some(_) => (
+            Ending::Result {
+                result: AgentResult {
+                    output: format!(
+                        "(its agent's work was done; it went on from {} after the daemon stopped)",
+                        task.stage.map_or("", |stage| stage.as_str())
+                    ),
+                    session_id: task.session_id.clone(),
+                    ..AgentResult::default()
+                },
+                exit_code: Some(0),
+            },
+            task.session_id.clone(),
+        ),
+        None => {
+            context.stagger().await;
+            context
+                .set_stage(&agent_id, &task, TaskStage::Working)
+                .await;
+            context.activity(&agent_id, Some(&task.id), ActivityKind::Started, "");
+            context
+                .supervise(&launch, &agent_id, Some(&task.id), stop.clone())
+                .await
+        }
+    };
+    if resumed.is_none() && task.session_id.is_some() && could_not_resume(&ending) {
+        // A session cut off mid-write (its agent was killed) may not load: start
+        // the task over rather than spend the attempt on nothing.
+        tracing::warn!(
+            "{}: its agent's session did not resume; starting over",
+            task.id
+        );
+        let fresh = context.launch(&config, role(None), &prompt, &agent);
+        (ending, session_id) = context
+            .supervise(&fresh, &agent_id, Some(&task.id), stop.clone())
+            .await;
+    }
+    // A successful answer goes through the gate (or its changes in the shared
+    // checkout are seen) unless its task ended meanwhile or its agent was halted.
+    let still_open = orchestrator.read(|board| {
+        let open = board
+            .task(&task.id)
+            .is_ok_and(|now| !now.status.is_finished());
+        let halted = board
+            .run()
+            .and_then(|run| run.seat(&agent_id))
+            .is_some_and(|seat| seat.halt.is_some());
+        open && !halted
+    });
+    let succeeded =
+        still_open && matches!(&ending, Ending::Result { result, .. } if !result.is_error);
+    let landed = match (&isolation, before) {
+        (Isolation::Worktrees(worktrees), _) if succeeded => {
+            let resumable = gate::Resumable {
+                agent_id: &agent_id,
+                launch: &launch,
+                mcp_path: mcp.as_deref(),
+                stopped: stop.clone(),
+            };
+            let first = resumed.unwrap_or(Step::BringIn);
+            let gated = context
+                .gate(
+                    &config, worktrees, &task, resumable, first, ending, session_id,
+                )
+                .await;
+            ending = gated.ending;
+            session_id = gated.session_id;
+            gated.landed
+        }
+        (Isolation::Worktrees(worktrees), _) => {
+            if let Err(err) = worktrees.set_aside(&task.id).await {
+                tracing::warn!("setting {} aside: {err}", task.id);
+            }
+            Ok(Changes::default())
+        }
+        (Isolation::Shared, Some(before)) => Ok(snapshot(context.workspace.root())
+            .await
+            .changes_since(&before)),
+        (Isolation::Shared, None) => Ok(Changes::default()),
+    };
+    let (attempt, ending) = attempt(ending, landed);
+    let halt = orchestrator.read(|board| {
+        let seat = board.run().and_then(|run| run.seat(&agent_id));
+        seat.and_then(|seat| seat.halt.clone())
+    });
+    let integration = match isolation {
+        Isolation::Worktrees(_) => Some(config.integration_branch.as_str()),
+        Isolation::Shared => None,
+    };
+    if let Some(line) = closing_line(&ending, halt.as_ref(), integration) {
+        append_to_log(&agent.log, &line).await;
+    }
+    let _ = orchestrator
+        .apply(|board, now| {
+            let attempt = Attempt {
+                session_id: attempt.session_id.or(session_id),
+                ..attempt
+            };
+            let (_, events) = board.settle_attempt(&agent_id, &task.id, attempt, ending, now)?;
+            Ok(((), events))
+        })
+        .await;
+    context.activity(&agent_id, Some(&task.id), ActivityKind::Finished, "");
+    remove(mcp);
+    Ended::Worker(agent_id)
+}
+
+/// What an attempt cost, and how it ended in the core's terms.
+fn attempt(ending: Ending, landed: Result<Changes, String>) -> (Attempt, AttemptEnding) {
+    match ending {
+        Ending::Result { result, .. } => {
+            let attempt = Attempt {
+                usage: result.usage.clone(),
+                session_id: result.session_id.clone(),
+                permission_denials: result.permission_denials.clone(),
+            };
+            let ending = match landed {
+                _ if result.is_error => AttemptEnding::AgentError {
+                    reason: result.failure(),
+                },
+                Ok(changes) => AttemptEnding::Succeeded {
+                    output: result.output,
+                    files_modified: changes.modified,
+                    files_created: changes.created,
+                },
+                Err(conflict) => AttemptEnding::NotLanded(conflict),
+            };
+            (attempt, ending)
+        }
+        Ending::Fault { kind, detail } => {
+            (Attempt::default(), AttemptEnding::Fault { kind, detail })
+        }
+        Ending::TimedOut => (Attempt::default(), AttemptEnding::TimedOut),
+        Ending::Stopped => (Attempt::default(), AttemptEnding::Stopped),
+    }
+}
+
+/// The line baton adds to a task's log after an attempt, so that the log says how
+/// the attempt ended even when the agent could not (stopped, timed out, killed), and
+/// whether its work was merged: `{"type": "baton", "subtype": …, "text": …}`.
+fn closing_line(
+    ending: &AttemptEnding,
+    halt: Option<&Halt>,
+    integration: Option<&str>,
+) -> Option<serde_json::Value> {
+    let (subtype, text) = match ending {
+        AttemptEnding::Succeeded {
+            files_modified,
+            files_created,
+            ..
+        } => (
+            "merged",
+            format!(
+                "into {}: {} file(s) modified, {} created",
+                integration?,
+                files_modified.len(),
+                files_created.len()
+            ),
+        ),
+        AttemptEnding::NotLanded(conflict) => ("conflict", conflict.clone()),
+        AttemptEnding::AgentError { .. } => return None,
+        AttemptEnding::Stopped => (
+            "stopped",
+            halt.map_or_else(|| "the task was cancelled".to_owned(), Halt::describe),
+        ),
+        AttemptEnding::TimedOut => (
+            "timed_out",
+            "the attempt ran past task_timeout; the agent and everything it started were ended"
+                .to_owned(),
+        ),
+        AttemptEnding::Fault { detail, .. } => ("ended", detail.clone()),
+    };
+    Some(serde_json::json!({ "type": "baton", "subtype": subtype, "text": text }))
+}
+
+/// Appends one line to an agent's log; a log that cannot be written loses the line,
+/// never the task.
+async fn append_to_log(path: &Path, line: &serde_json::Value) {
+    use tokio::io::AsyncWriteExt;
+    let file = tokio::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .await;
+    let written = match file {
+        Ok(mut file) => file.write_all(format!("{line}\n").as_bytes()).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = written {
+        tracing::warn!("cannot add to the log {}: {err}", path.display());
+    }
+}
+
+/// The leader plans the goal into tasks.
+pub(super) async fn lead(context: Arc<Context>, stop: watch::Receiver<bool>) -> Ended {
+    let orchestrator = &context.orchestrator;
+    let config = orchestrator.read(Board::run_config);
+    let values = orchestrator.read(|board| prompts::leader_values(board, LEADER));
+    let template = config.leader_prompt.as_deref().unwrap_or(prompts::LEADER);
+    let prompt = prompts::render(template, &values);
+    let mcp = mcp_config::write(&context.workspace, LEADER, None);
+    let agent = Agent {
+        id: LEADER,
+        task: None,
+        cwd: context.workspace.root().to_owned(),
+        log: context.workspace.leader_log(),
+        timeout: Duration::from_secs(config.task_timeout),
+        mcp: mcp.as_deref(),
+    };
+    let launch = context.launch(&config, Role::Leader, &prompt, &agent);
+    let tasks_before = orchestrator.read(|board| board.counts().total());
+    context.stagger().await;
+    context.activity(LEADER, None, ActivityKind::Started, "planning");
+    let (ending, _) = context.supervise(&launch, LEADER, None, stop).await;
+    let cost_usd = match &ending {
+        Ending::Result { result, .. } => result.usage.cost_usd,
+        _ => 0.0,
+    };
+    let failure = match ending {
+        Ending::Result { result, .. } if !result.is_error => None,
+        Ending::Result { result, .. } => Some(format!("the leader: {}", result.failure())),
+        Ending::Fault { detail, .. } => Some(detail),
+        Ending::TimedOut => Some("the leader ran past task_timeout".into()),
+        Ending::Stopped => None,
+    };
+    if let Some(reason) = &failure {
+        tracing::warn!("leader: {reason}");
+    }
+    let planned = orchestrator.read(|board| board.counts().total()) > tasks_before;
+    orchestrator.note(|board| board.leader_ended(cost_usd, planned, failure));
+    context.activity(LEADER, None, ActivityKind::Finished, "");
+    remove(mcp);
+    Ended::Leader
+}
+
+/// The run's summary: plain when the run stopped early or the leader failed before
+/// any work, else written by an agent (plainly again when that fails).
+pub(super) async fn summarise(
+    context: Arc<Context>,
+    finished: Finished,
+    stop: watch::Receiver<bool>,
+) -> Ended {
+    if let Some(plain) = finished.plain.clone() {
+        return Ended::Summary {
+            finished,
+            summary: plain,
+        };
+    }
+    if finished.mode == RunMode::Plan {
+        let planned: Vec<Task> = context.orchestrator.read(|board| {
+            board
+                .tasks(None)
+                .into_iter()
+                .filter(|task| !task.status.is_finished())
+                .collect()
+        });
+        let summary = format!(
+            "Planned {} task(s); no worker started. `baton tasks` lists them, `baton edit` \
+             changes one, `baton run --predefined` runs them.\n{}",
+            planned.len(),
+            prompts::task_lines(&planned)
+        );
+        return Ended::Summary { finished, summary };
+    }
+    let config = context.orchestrator.read(Board::run_config);
+    let values = prompts::summary_values(&finished.goal, &finished.tasks);
+    let prompt = prompts::render(prompts::SUMMARY, &values);
+    let agent = Agent {
+        id: SUMMARY,
+        task: None,
+        cwd: context.workspace.root().to_owned(),
+        log: context.workspace.summary_log(),
+        timeout: SUMMARY_TIMEOUT.min(Duration::from_secs(config.task_timeout)),
+        mcp: None,
+    };
+    let launch = context.launch(&config, Role::Summary, &prompt, &agent);
+    context.stagger().await;
+    let summary = match process::run(&launch, stop, |_| {}).await {
+        Ending::Result { result, .. } if !result.is_error && !result.output.trim().is_empty() => {
+            let cost_usd = result.usage.cost_usd;
+            context
+                .orchestrator
+                .note(|board| board.add_run_cost(cost_usd));
+            result.output
+        }
+        ending => {
+            tracing::warn!(
+                "the summary agent did not answer ({ending:?}); writing a plain summary"
+            );
+            run::plain_summary(&finished.tasks)
+        }
+    };
+    Ended::Summary { finished, summary }
+}
+
+/// One agent to launch: who it is, where it works and logs, for how long.
+struct Agent<'a> {
+    id: &'a str,
+    task: Option<&'a Task>,
+    cwd: PathBuf,
+    log: PathBuf,
+    timeout: Duration,
+    mcp: Option<&'a Path>,
+}
+
+impl Context {
+    /// The one way an agent (worker, leader or summary) is started.
+    fn launch(&self, config: &Config, role: Role<'_>, prompt: &str, agent: &Agent<'_>) -> Launch {
+        let task = agent.task.map(|task| task.id.as_str());
+        // Unique for this process: the marker that finds everything it starts.
+        let instance = match agent.task {
+            Some(task) => format!("{}:{}", task.id, task.attempts),
+            None => Utc::now().timestamp_millis().to_string(),
+        };
+        Launch {
+            program: config.agent_command.clone(),
+            args: command::arguments(config, role, prompt, agent.mcp),
+            cwd: agent.cwd.clone(),
+            env: command::environment(
+                self.workspace.root(),
+                agent.id,
+                task,
+                self.env.lock().expect("environment lock").as_ref(),
+            ),
+            log: agent.log.clone(),
+            timeout: agent.timeout,
+            run_id: format!("{}:{}:{instance}", std::process::id(), agent.id),
+        }
+    }
+
+    /// Runs one agent process: its activity shown, each model turn's cost counted
+    /// against the budgets as it arrives, rate limits pausing dispatch.
+    pub(super) async fn supervise(
+        &self,
+        launch: &Launch,
+        agent_id: &str,
+        task: Option<&TaskId>,
+        stop: watch::Receiver<bool>,
+    ) -> (Ending, Option<String>) {
+        let mut session_id = None;
+        let mut last_turn = None;
+        let ending = process::run(launch, stop, |event| match event {
+            StreamEvent::Init { session_id: id } => session_id = Some(id),
+            StreamEvent::Turn {
+                message_id,
+                model,
+                usage,
+            } => {
+                // Claude Code repeats a message for each of its content blocks.
+                if last_turn.as_ref() == Some(&message_id) {
+                    return;
+                }
+                last_turn = Some(message_id);
+                let cost_usd = price::cost(&model, &usage);
+                let spending = self
+                    .orchestrator
+                    .note(|board| board.spend(agent_id, cost_usd));
+                match spending {
+                    Spending::Within => {}
+                    Spending::StopAgent => {
+                        let _ = self.events.send(Event::Halt(Some(agent_id.to_owned())));
+                    }
+                    Spending::StopRun => {
+                        let _ = self.events.send(Event::Halt(None));
+                    }
+                }
+            }
+            StreamEvent::Tool { name, detail } => {
+                self.activity(
+                    agent_id,
+                    task,
+                    ActivityKind::Tool,
+                    &format!("{name} {detail}"),
+                );
+            }
+            StreamEvent::Text(text) => {
+                self.activity(agent_id, task, ActivityKind::Text, &clip(&text, 200))
+            }
+            StreamEvent::RateLimited { resets_at } => {
+                self.pause(
+                    agent_id,
+                    task,
+                    resets_at.unwrap_or_else(|| Utc::now() + DEFAULT_PAUSE),
+                );
+            }
+            StreamEvent::Throttled { retry_in } => {
+                let retry_in = chrono::Duration::from_std(retry_in).unwrap_or_default();
+                self.pause(agent_id, task, Utc::now() + retry_in);
+            }
+            StreamEvent::Result(_) => {}
+        })
+        .await;
+        (ending, session_id)
+    }
+
+    /// Records what one turn of a task's agent cost and where its session is, before
+    /// the gate resumes the agent; answers the task as it is then.
+    pub(super) async fn record(
+        &self,
+        agent_id: &str,
+        task: &TaskId,
+        ending: &Ending,
+        session_id: Option<String>,
+    ) -> Option<Task> {
+        let attempt = match ending {
+            Ending::Result { result, .. } => Attempt {
+                usage: result.usage.clone(),
+                session_id: result.session_id.clone().or(session_id),
+                permission_denials: result.permission_denials.clone(),
+            },
+            _ => Attempt {
+                session_id,
+                ..Attempt::default()
+            },
+        };
+        self.orchestrator
+            .apply(|board, now| board.record_turn(agent_id, task, attempt, now))
+            .await
+            .ok()
+    }
+
+    /// Holds dispatch until `until`, as the core keeps it, and says so.
+    fn pause(&self, agent_id: &str, task: Option<&TaskId>, until: DateTime<Utc>) {
+        let Some(until) = self.orchestrator.note(|board| board.pause(until)) else {
+            return;
+        };
+        let _ = self.events.send(Event::Timer);
+        let text = format!(
+            "rate limited; no agent starts before {}",
+            until.format("%H:%M:%S UTC")
+        );
+        self.activity(agent_id, task, ActivityKind::RateLimited, &text);
+    }
+
+    /// Waits so that no two agents start within STAGGER of each other.
+    async fn stagger(&self) {
+        let mut last = self.last_start.lock().await;
+        tokio::time::sleep_until(*last + STAGGER).await;
+        *last = tokio::time::Instant::now();
+    }
+
+    pub(super) fn activity(
+        &self,
+        agent_id: &str,
+        task: Option<&TaskId>,
+        kind: ActivityKind,
+        text: &str,
+    ) {
+        if matches!(kind, ActivityKind::Tool | ActivityKind::Text) {
+            self.activity
+                .lock()
+                .expect("activity lock")
+                .insert(agent_id.to_owned(), clip(text, 200));
+        }
+        self.orchestrator
+            .announce(vec![Notification::AgentActivity(AgentActivity {
+                agent_id: agent_id.into(),
+                task_id: task.cloned(),
+                kind,
+                text: text.into(),
+            })]);
+    }
+}
+
+/// The workspace's files as they are now, for shared isolation.
+async fn snapshot(root: &Path) -> Snapshot {
+    let root = root.to_owned();
+    tokio::task::spawn_blocking(move || Snapshot::take(&root))
+        .await
+        .unwrap_or_default()
+}
+
+fn remove(mcp: Option<PathBuf>) {
+    if let Some(path) = mcp {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Claude Code ended at once with an error, before a single turn: what a session
+/// that cannot be resumed looks like.
+fn could_not_resume(ending: &Ending) -> bool {
+    matches!(ending, Ending::Result { result, .. } if result.is_error && result.usage.turns == 0)
+}

@@ -1,0 +1,336 @@
+//! The run going on the board: starting and ending it, dispatch, settling an
+//! attempt, spending and pauses. Each is one operation, so every precondition ("is a
+//! run going?") is checked inside the change it guards.
+
+use baton_protocol::methods::{ConfigPatch, InitParams, RunStarted};
+use baton_protocol::{BatonError, Config, ErrorCause, Event, RunMode, RunResult, Task, TaskId};
+
+use super::{Attempt, Board, Events, Now};
+use crate::core::run::{self, AttemptEnding, Isolation, Run, Settlement, Spending, LEADER};
+use crate::core::validate;
+
+/// What a run starts with.
+#[derive(Debug, Clone)]
+pub struct RunStart {
+    pub mode: RunMode,
+    /// A new goal, set in the same change (`baton run "GOAL"`).
+    pub goal: Option<String>,
+    /// Settings for this run only.
+    pub overrides: ConfigPatch,
+    pub isolation: Isolation,
+    /// What the run starts from, one sentence each, for `baton/runStarted`.
+    pub notes: Vec<String>,
+}
+
+/// A run with nothing more to do, about to be summarised.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub goal: String,
+    pub mode: RunMode,
+    /// The tasks the run finished.
+    pub tasks: Vec<Task>,
+    /// The summary when no model should write one (the run stopped, or the leader
+    /// failed before any work).
+    pub plain: Option<String>,
+}
+
+/// The error for a second run while one goes.
+pub fn already_running() -> BatonError {
+    BatonError::orchestration(
+        "a run is already going; `baton status` shows it, `baton stop` ends it",
+    )
+    .with_cause(ErrorCause::RunGoing)
+}
+
+/// Refuses settings for one run that are bad, or that only make sense for the
+/// workspace (its isolation and integration branch outlive a run).
+fn check_overrides(config: &Config, overrides: &ConfigPatch) -> Result<(), BatonError> {
+    if overrides.isolation.is_some() || overrides.integration_branch.is_some() {
+        return Err(BatonError::invalid(
+            "isolation and integration_branch cannot be set for one run; they belong to the workspace's configuration",
+        ));
+    }
+    validate::patched_config(config, overrides).map(drop)
+}
+
+impl Board {
+    /// The run going, if one is.
+    pub fn run(&self) -> Option<&Run> {
+        self.run.as_ref()
+    }
+
+    /// The configuration the run goes by: the workspace's, with the run's overrides.
+    pub fn run_config(&self) -> Config {
+        match &self.run {
+            // Checked when the run began; a later change of the workspace's
+            // configuration that clashes with them leaves the workspace's.
+            Some(run) => validate::patched_config(&self.config, &run.overrides)
+                .unwrap_or_else(|_| self.config.clone()),
+            None => self.config.clone(),
+        }
+    }
+
+    /// How many tasks have not finished: waiting, claimed or in progress.
+    pub fn unfinished(&self) -> usize {
+        self.counts.available + self.counts.claimed + self.counts.in_progress
+    }
+
+    /// Whether `start` may start now: not while a run goes, nor with bad settings for
+    /// it, nor leader planning without a goal, nor a run of the tasks there are when
+    /// none waits.
+    pub fn check_start(&self, start: &RunStart) -> Result<(), BatonError> {
+        if self.run.is_some() {
+            return Err(already_running());
+        }
+        check_overrides(&self.config, &start.overrides)?;
+        let goal = start.goal.as_deref().unwrap_or(&self.goal);
+        match start.mode {
+            mode if mode.plans() && goal.trim().is_empty() => Err(BatonError::invalid(
+                "there is no goal to plan; give one (`baton run \"GOAL\"` or `baton init GOAL`)",
+            )
+            .with_cause(ErrorCause::NoGoal)),
+            RunMode::Predefined if self.unfinished() == 0 => Err(BatonError::orchestration(
+                "nothing to run: no task waits; `baton add` adds one, `baton retry ID` reopens a failed one",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Starts a run, once `check_start` allows it. Dispatch is on afterwards.
+    pub fn start_run(&mut self, start: RunStart, now: Now) -> Result<Events, BatonError> {
+        self.check_start(&start)?;
+        let goal = start.goal.clone().unwrap_or_else(|| self.goal.clone());
+        let mut events = Vec::new();
+        if let Some(goal) = start.goal {
+            let init = InitParams {
+                goal,
+                master_plan: self.master_plan.clone(),
+                config: ConfigPatch::default(),
+                keep: false,
+            };
+            events.extend(self.init(init, now)?);
+        }
+        let finished_before = self
+            .tasks(None)
+            .into_iter()
+            .filter(|task| task.status.is_finished())
+            .map(|task| (task.id, task.status))
+            .collect();
+        self.run = Some(Run::new(
+            start.mode,
+            goal.clone(),
+            start.overrides,
+            start.isolation,
+            finished_before,
+            self.discoveries.len(),
+            now,
+        ));
+        // A plan is not resumed by a restarted daemon: that would start workers.
+        if start.mode != RunMode::Plan {
+            events.extend(self.set_running(true, now));
+        }
+        events.push(Event::RunStarted(RunStarted {
+            mode: start.mode,
+            goal,
+            notes: start.notes,
+        }));
+        Ok(events)
+    }
+
+    /// Stops dispatch: the run (if one goes) ends once its agents have; each is told
+    /// to stop and its task goes back to the queue.
+    pub fn stop_run(&mut self, why: &str, now: Now) -> Events {
+        if let Some(run) = self.run.as_mut() {
+            run.stop(why.to_owned());
+        }
+        self.set_running(false, now)
+    }
+
+    /// Hands ready tasks to free workers, at most `max_workers` at once, never a
+    /// task to two agents; answers each worker with its task.
+    pub fn dispatch(&mut self, now: Now) -> Result<(Vec<(String, Task)>, Events), BatonError> {
+        let max_workers = self.run_config().max_workers;
+        let Some(mut run) = self.run.take() else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let mut assigned = Vec::new();
+        let mut events = Vec::new();
+        for worker in run.free_workers(max_workers, now) {
+            let busy = run.busy_files();
+            match self.claim_supervised(&worker, &busy, now) {
+                Ok((Some(task), claimed)) => {
+                    run.seat_agent(&worker, Some(&task), now);
+                    events.extend(claimed);
+                    assigned.push((worker, task));
+                }
+                Ok((None, _)) => break,
+                Err(err) => {
+                    self.run = Some(run);
+                    return Err(err);
+                }
+            }
+        }
+        self.run = Some(run);
+        Ok((assigned, events))
+    }
+
+    /// Seats the leader of a run that plans.
+    pub fn seat_leader(&mut self, now: Now) {
+        if let Some(run) = self.run.as_mut() {
+            run.seat_agent(LEADER, None, now);
+        }
+    }
+
+    /// Adds what an agent's latest model turn cost and decides whether a budget is
+    /// spent. Changes nothing stored.
+    pub fn spend(&mut self, agent_id: &str, cost_usd: f64) -> Spending {
+        let config = self.run_config();
+        let Some(run) = self.run.as_mut() else {
+            return Spending::Within;
+        };
+        let task_spent = run
+            .seat(agent_id)
+            .and_then(|seat| seat.task.as_ref())
+            .and_then(|id| self.nodes.get(id))
+            .map_or(0.0, |node| node.task.usage.cost_usd);
+        run.spend(agent_id, cost_usd, task_spent, &config)
+    }
+
+    /// What the task's earlier attempts and its running one have spent, and what is
+    /// left of its budget, if it has one.
+    pub fn budget_left(&self, id: &TaskId) -> Option<f64> {
+        let budget = self.run_config().task_budget_usd?;
+        let spent = self
+            .nodes
+            .get(id)
+            .map_or(0.0, |node| node.task.usage.cost_usd);
+        Some((budget - spent).max(0.0))
+    }
+
+    /// Holds dispatch until `until`; answers the pause in force, if a run goes.
+    pub fn pause(&mut self, until: Now) -> Option<Now> {
+        self.run.as_mut().map(|run| run.pause(until))
+    }
+
+    /// Records an attempt and settles its task: done, back in the queue, or failed,
+    /// as `run::settle` decides from the typed ending. The agent leaves its seat.
+    pub fn settle_attempt(
+        &mut self,
+        agent_id: &str,
+        id: &TaskId,
+        mut attempt: Attempt,
+        ending: AttemptEnding,
+        now: Now,
+    ) -> Result<(Settlement, Events), BatonError> {
+        self.task(id)?;
+        let config = self.run_config();
+        let seat = self.run.as_mut().and_then(|run| {
+            // The final figure is at least what the stream already showed.
+            let counted = run.attempt_spent(agent_id);
+            attempt.usage.cost_usd = attempt.usage.cost_usd.max(counted);
+            run.settle_spending(agent_id, attempt.usage.cost_usd);
+            run.unseat(agent_id)
+        });
+        let (task, mut events) = self.record_attempt(id, attempt, now)?;
+        let settlement = run::settle(
+            &task,
+            ending,
+            seat.as_ref().and_then(|seat| seat.halt.as_ref()),
+            &config,
+        );
+        let changed = match &settlement {
+            Settlement::Complete(result) => self.complete(id, result.clone(), now)?.1,
+            Settlement::Requeue(reason) => self.release(id, reason, now)?.1,
+            Settlement::Fail(reason) => self.fail(id, reason, now)?.1,
+            Settlement::Keep => Vec::new(),
+        };
+        events.extend(changed);
+        Ok((settlement, events))
+    }
+
+    /// Records one turn of a task's agent before it is resumed on the same attempt
+    /// (the gate sends work back): the turn's reported cost replaces what was counted
+    /// of it.
+    pub fn record_turn(
+        &mut self,
+        agent_id: &str,
+        id: &TaskId,
+        mut attempt: Attempt,
+        now: Now,
+    ) -> Result<(Task, Events), BatonError> {
+        self.task(id)?;
+        if let Some(run) = self.run.as_mut() {
+            let counted = run.attempt_spent(agent_id);
+            attempt.usage.cost_usd = attempt.usage.cost_usd.max(counted);
+            run.settle_spending(agent_id, attempt.usage.cost_usd);
+        }
+        self.record_attempt(id, attempt, now)
+    }
+
+    /// An agent that never started its task (its worktree could not be made) leaves
+    /// its seat, and the task fails with `reason`.
+    pub fn abandon(
+        &mut self,
+        agent_id: &str,
+        id: &TaskId,
+        reason: &str,
+        now: Now,
+    ) -> Result<Events, BatonError> {
+        if let Some(run) = self.run.as_mut() {
+            run.unseat(agent_id);
+        }
+        Ok(self.fail(id, reason, now)?.1)
+    }
+
+    /// The leader ended, having spent `cost_usd`; `planned` says whether it added
+    /// any task.
+    pub fn leader_ended(&mut self, cost_usd: f64, planned: bool, failure: Option<String>) {
+        if let Some(run) = self.run.as_mut() {
+            run.settle_spending(LEADER, cost_usd);
+            run.unseat(LEADER);
+            run.leader_ended(planned, failure);
+        }
+    }
+
+    /// Adds spending no agent of the run carries (the summary's).
+    pub fn add_run_cost(&mut self, cost_usd: f64) {
+        if let Some(run) = self.run.as_mut() {
+            run.add_cost(cost_usd);
+        }
+    }
+
+    /// The run, once nothing more is left to do in it (then marked finishing, so this
+    /// answers it once).
+    pub fn finish_run_if_done(&mut self) -> Option<Finished> {
+        let counts = self.counts;
+        let tasks = self.tasks(None);
+        let run = self.run.as_mut()?;
+        if !run.finish_if_done(&counts) {
+            return None;
+        }
+        let finished = run.finished_tasks(tasks);
+        Some(Finished {
+            goal: run.goal.clone(),
+            mode: run.mode,
+            plain: run.plain_ending(&counts, &finished),
+            tasks: finished,
+        })
+    }
+
+    /// Ends the run with its summary: dispatch is off, and its result is announced.
+    pub fn end_run(
+        &mut self,
+        finished: &Finished,
+        summary: String,
+        now: Now,
+    ) -> Result<(RunResult, Events), BatonError> {
+        let Some(run) = self.run.take() else {
+            return Err(BatonError::orchestration("no run is going"));
+        };
+        let result = run.result(&finished.tasks, self.discoveries.len(), summary);
+        self.last_run = Some(result.clone());
+        let mut events = self.set_running(false, now);
+        events.push(Event::RunFinished(result.clone()));
+        Ok((result, events))
+    }
+}

@@ -1,0 +1,540 @@
+//! A run's live decisions, with no I/O and the time as an argument: which ready task
+//! goes to which free worker, how an attempt's ending settles, whether a budget is
+//! spent, whether dispatch is paused, whether the run is finished, and its result.
+//! The board holds the run going (`Board::start_run` … `Board::end_run`, in
+//! `board/runs.rs`); the agent runtime only carries these decisions out.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use baton_protocol::methods::ConfigPatch;
+use baton_protocol::{
+    ByStatus, Config, RunMode, RunPhase, RunResult, RunStatus, Task, TaskId, TaskResult, TaskStatus,
+};
+use chrono::{DateTime, Utc};
+
+type Now = DateTime<Utc>;
+
+/// The one agent of a run that plans; workers are `worker-1`, `worker-2`, ….
+pub const LEADER: &str = "leader";
+
+/// Where a run's agents work, as far as dispatch cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Each task in its own worktree: any ready task may go to any free worker.
+    Worktrees,
+    /// All in one checkout: tasks naming the same context files never run at once.
+    Shared,
+}
+
+/// Why an agent was told to stop before it ended by itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Halt {
+    /// The run was stopped (by the user, the daemon's shutdown, or another task's
+    /// spending of the run's budget): the task goes back to the queue.
+    RunStopped(String),
+    /// Its task's spending crossed `task_budget_usd`: the task fails with the figure.
+    TaskBudget { spent: f64, budget: f64 },
+    /// Its spending crossed `run_budget_usd`: the task fails with the figure.
+    RunBudget { spent: f64, budget: f64 },
+}
+
+impl Halt {
+    /// Why the agent was stopped, in a sentence.
+    pub fn describe(&self) -> String {
+        match self {
+            Halt::RunStopped(why) => why.clone(),
+            Halt::TaskBudget { spent, budget } => {
+                format!("its budget is spent: ${spent:.4} of task_budget_usd ${budget:.4}")
+            }
+            Halt::RunBudget { spent, budget } => {
+                format!("the run's budget is spent: ${spent:.4} of run_budget_usd ${budget:.4}")
+            }
+        }
+    }
+}
+
+/// What kind of fault ended an agent without a usable result, so that settling
+/// never reads error text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The agent program could not be started.
+    Spawn,
+    /// It printed something that is not stream-json.
+    Garbage,
+    /// It exited (or was killed) without a final result.
+    NoResult,
+    /// Claude Code's `~/.claude.json` could not be read: agents that start at the
+    /// same moment can damage it.
+    DamagedClaudeConfig,
+}
+
+/// How one attempt at a task ended, as the runtime saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptEnding {
+    /// The agent answered and its work landed.
+    Succeeded {
+        output: String,
+        files_modified: Vec<String>,
+        files_created: Vec<String>,
+    },
+    /// The agent answered, but its work could not land (a merge conflict).
+    NotLanded(String),
+    /// The agent's final answer was an error; `reason` names its cause.
+    AgentError { reason: String },
+    /// The agent ended without a usable answer.
+    Fault { kind: FaultKind, detail: String },
+    /// It ran past `task_timeout`.
+    TimedOut,
+    /// It was told to stop; the halt of its seat says why.
+    Stopped,
+}
+
+/// What happens to a task after an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settlement {
+    Complete(TaskResult),
+    /// Back to the queue; the next attempt resumes the agent's session.
+    Requeue(String),
+    Fail(String),
+    /// The task already ended while its agent worked (the agent gave up with
+    /// `fail_task`, or the task was cancelled): nothing more to do.
+    Keep,
+}
+
+/// Decides how an attempt settles. `task` is the task after the attempt was
+/// recorded (its attempts and spending include this one); `halt` is why its agent
+/// was stopped, if it was.
+pub fn settle(
+    task: &Task,
+    ending: AttemptEnding,
+    halt: Option<&Halt>,
+    config: &Config,
+) -> Settlement {
+    if task.status.is_finished() {
+        return Settlement::Keep;
+    }
+    let reason = match (ending, halt) {
+        (_, Some(halt @ (Halt::TaskBudget { .. } | Halt::RunBudget { .. }))) => {
+            return Settlement::Fail(format!("{}; the agent was stopped", halt.describe()));
+        }
+        (
+            AttemptEnding::Succeeded {
+                output,
+                files_modified,
+                files_created,
+            },
+            _,
+        ) => {
+            return Settlement::Complete(TaskResult {
+                output,
+                files_modified,
+                files_created,
+                ..TaskResult::default()
+            });
+        }
+        (AttemptEnding::NotLanded(conflict), _) => return Settlement::Fail(conflict),
+        (AttemptEnding::Stopped, Some(Halt::RunStopped(why))) => {
+            return Settlement::Requeue(format!("{why} before it finished"));
+        }
+        (AttemptEnding::Stopped, None) => {
+            return Settlement::Requeue("the run stopped before it finished".into());
+        }
+        (AttemptEnding::AgentError { reason }, _) => reason,
+        (
+            AttemptEnding::Fault {
+                kind: FaultKind::DamagedClaudeConfig,
+                detail,
+            },
+            _,
+        ) => format!(
+            "{detail}; Claude Code's ~/.claude.json looks damaged (agents that start at \
+             the same moment can do that): check that it is valid JSON, then retry"
+        ),
+        (AttemptEnding::Fault { detail, .. }, _) => detail,
+        (AttemptEnding::TimedOut, _) => format!(
+            "TimeoutError: the agent ran past task_timeout ({} s); it and everything it started were ended",
+            config.task_timeout
+        ),
+    };
+    match config.task_budget_usd {
+        Some(budget) if task.usage.cost_usd >= budget => Settlement::Fail(format!(
+            "{reason}; its budget is spent: ${:.4} of task_budget_usd ${budget:.4}",
+            task.usage.cost_usd
+        )),
+        _ if task.attempts < config.max_attempts => Settlement::Requeue(reason),
+        _ => Settlement::Fail(reason),
+    }
+}
+
+/// An agent of the run and what it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seat {
+    pub task: Option<TaskId>,
+    /// The task's context files, which no other agent in a shared checkout may touch.
+    pub files: Vec<String>,
+    pub since: Now,
+    /// What its current attempt has spent so far, as the stream reported it.
+    pub attempt_cost_usd: f64,
+    /// What it has spent in this run.
+    pub cost_usd: f64,
+    pub halt: Option<Halt>,
+}
+
+/// Where the leader is.
+#[derive(Debug, Clone, PartialEq)]
+enum Leader {
+    Absent,
+    Planning,
+    /// It ended without adding a task: nothing more will come.
+    Failed(String),
+    Done,
+}
+
+/// What spending a figure decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Spending {
+    Within,
+    /// The agent's task crossed its budget: stop that agent.
+    StopAgent,
+    /// The run crossed its budget: stop every agent.
+    StopRun,
+}
+
+/// One run in progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub mode: RunMode,
+    pub goal: String,
+    /// Settings for this run only, over the workspace's configuration.
+    pub overrides: ConfigPatch,
+    pub isolation: Isolation,
+    pub started_at: Now,
+    /// How each task that had finished before the run ended, and how many
+    /// discoveries there were: the run's result counts only what it did.
+    finished_before: HashMap<TaskId, TaskStatus>,
+    discoveries_before: usize,
+    cost_usd: f64,
+    paused_until: Option<Now>,
+    /// Why dispatch stopped before the work was done.
+    stopped: Option<String>,
+    leader: Leader,
+    /// The summary is being written: nothing more starts.
+    finishing: bool,
+    seats: BTreeMap<String, Seat>,
+}
+
+impl Run {
+    /// A run starting now over a board whose finished tasks and discoveries are
+    /// given, so that its result counts only what it did.
+    pub fn new(
+        mode: RunMode,
+        goal: String,
+        overrides: ConfigPatch,
+        isolation: Isolation,
+        finished_before: HashMap<TaskId, TaskStatus>,
+        discoveries_before: usize,
+        now: Now,
+    ) -> Run {
+        Run {
+            mode,
+            goal,
+            overrides,
+            isolation,
+            started_at: now,
+            finished_before,
+            discoveries_before,
+            cost_usd: 0.0,
+            paused_until: None,
+            stopped: None,
+            leader: if mode.plans() {
+                Leader::Planning
+            } else {
+                Leader::Absent
+            },
+            finishing: false,
+            seats: BTreeMap::new(),
+        }
+    }
+
+    pub fn seats(&self) -> &BTreeMap<String, Seat> {
+        &self.seats
+    }
+
+    pub fn seat(&self, agent_id: &str) -> Option<&Seat> {
+        self.seats.get(agent_id)
+    }
+
+    pub fn stopped(&self) -> Option<&str> {
+        self.stopped.as_deref()
+    }
+
+    pub fn cost_usd(&self) -> f64 {
+        self.cost_usd
+    }
+
+    /// The run as status shows it.
+    pub fn status(&self) -> RunStatus {
+        let workers = self.seats.values().any(|seat| seat.task.is_some());
+        RunStatus {
+            phase: match (self.finishing, self.leader == Leader::Planning && !workers) {
+                (true, _) => RunPhase::Summarising,
+                (false, true) => RunPhase::Planning,
+                (false, false) => RunPhase::Working,
+            },
+            mode: self.mode,
+            started_at: self.started_at,
+            cost_usd: self.cost_usd,
+            paused_until: self.paused_until,
+            stopped: self.stopped.clone(),
+        }
+    }
+
+    /// How many more workers may start now, and the name of each: none once the run
+    /// is stopped or finishing, or while dispatch is paused.
+    pub fn free_workers(&mut self, max_workers: u32, now: Now) -> Vec<String> {
+        if self.stopped.is_some() || self.finishing || self.mode == RunMode::Plan {
+            return Vec::new();
+        }
+        match self.paused_until {
+            Some(until) if until > now => return Vec::new(),
+            Some(_) => self.paused_until = None,
+            None => {}
+        }
+        let working = self.seats.keys().filter(|id| *id != LEADER).count();
+        let free = (max_workers as usize).saturating_sub(working);
+        (1..)
+            .map(|n| format!("worker-{n}"))
+            .filter(|id| !self.seats.contains_key(id))
+            .take(free)
+            .collect()
+    }
+
+    /// The context files no task may name now: in a shared checkout, those of the
+    /// tasks being worked on.
+    pub fn busy_files(&self) -> BTreeSet<String> {
+        match self.isolation {
+            Isolation::Worktrees => BTreeSet::new(),
+            Isolation::Shared => self
+                .seats
+                .values()
+                .flat_map(|seat| seat.files.iter().cloned())
+                .collect(),
+        }
+    }
+
+    /// Seats `agent_id`, on `task` (a worker) or on none (the leader).
+    pub fn seat_agent(&mut self, agent_id: &str, task: Option<&Task>, now: Now) {
+        self.seats.insert(
+            agent_id.to_owned(),
+            Seat {
+                task: task.map(|task| task.id.clone()),
+                files: task
+                    .map(|task| task.context.files.clone())
+                    .unwrap_or_default(),
+                since: now,
+                attempt_cost_usd: 0.0,
+                cost_usd: 0.0,
+                halt: None,
+            },
+        );
+    }
+
+    /// The agent is gone; answers its seat.
+    pub fn unseat(&mut self, agent_id: &str) -> Option<Seat> {
+        self.seats.remove(agent_id)
+    }
+
+    /// Adds what an agent's latest model turn cost (`cost_usd`) to it and to the run,
+    /// and decides whether a budget is now spent. `task_spent` is what the agent's
+    /// task spent in its earlier attempts.
+    pub fn spend(
+        &mut self,
+        agent_id: &str,
+        cost_usd: f64,
+        task_spent: f64,
+        config: &Config,
+    ) -> Spending {
+        let Some(seat) = self.seats.get_mut(agent_id) else {
+            return Spending::Within;
+        };
+        seat.attempt_cost_usd += cost_usd;
+        seat.cost_usd += cost_usd;
+        self.cost_usd += cost_usd;
+        if seat.halt.is_some() {
+            return Spending::Within;
+        }
+        let task_total = task_spent + seat.attempt_cost_usd;
+        if let Some(budget) = config
+            .run_budget_usd
+            .filter(|&budget| self.cost_usd >= budget)
+        {
+            if seat.task.is_some() {
+                seat.halt = Some(Halt::RunBudget {
+                    spent: self.cost_usd,
+                    budget,
+                });
+            }
+            self.stop(format!(
+                "the run's budget is spent: ${:.4} of run_budget_usd ${budget:.4}",
+                self.cost_usd
+            ));
+            return Spending::StopRun;
+        }
+        match config.task_budget_usd {
+            Some(budget) if seat.task.is_some() && task_total >= budget => {
+                seat.halt = Some(Halt::TaskBudget {
+                    spent: task_total,
+                    budget,
+                });
+                Spending::StopAgent
+            }
+            _ => Spending::Within,
+        }
+    }
+
+    /// Corrects an attempt's spending to the figure its final result reports (the
+    /// stream's per-turn figures are estimates); answers the difference it made.
+    pub fn settle_spending(&mut self, agent_id: &str, reported_usd: f64) -> f64 {
+        let Some(seat) = self.seats.get_mut(agent_id) else {
+            return 0.0;
+        };
+        let difference = reported_usd - seat.attempt_cost_usd;
+        seat.attempt_cost_usd = 0.0;
+        seat.cost_usd += difference;
+        self.cost_usd += difference;
+        difference
+    }
+
+    /// What this agent's current attempt has spent, as counted so far.
+    pub fn attempt_spent(&self, agent_id: &str) -> f64 {
+        self.seats
+            .get(agent_id)
+            .map_or(0.0, |seat| seat.attempt_cost_usd)
+    }
+
+    /// Adds spending that no seat carries (the summary's).
+    pub fn add_cost(&mut self, cost_usd: f64) {
+        self.cost_usd += cost_usd;
+    }
+
+    /// Holds dispatch until `until` (running agents go on: Claude Code retries for
+    /// them), keeping the later of two pauses. Answers the pause now in force.
+    pub fn pause(&mut self, until: Now) -> Now {
+        let until = self.paused_until.map_or(until, |known| known.max(until));
+        self.paused_until = Some(until);
+        until
+    }
+
+    /// Stops dispatch, keeping the first reason; every seated agent is to stop.
+    pub fn stop(&mut self, why: String) {
+        self.stopped.get_or_insert(why);
+        for seat in self.seats.values_mut() {
+            if seat.task.is_some() {
+                let why = self.stopped.clone().expect("set above");
+                seat.halt.get_or_insert(Halt::RunStopped(why));
+            }
+        }
+    }
+
+    /// The leader ended; `planned` says whether it added any task.
+    pub fn leader_ended(&mut self, planned: bool, failure: Option<String>) {
+        self.leader = if planned {
+            Leader::Done
+        } else {
+            Leader::Failed(failure.unwrap_or_else(|| "the leader added no tasks".into()))
+        };
+    }
+
+    /// Whether the run has nothing more to do: no agent works, the leader is done,
+    /// and either dispatch stopped or no task is left to do. Marks it finishing.
+    pub fn finish_if_done(&mut self, counts: &ByStatus) -> bool {
+        let work_left = counts.available + counts.claimed + counts.in_progress > 0;
+        let done = self.seats.is_empty()
+            && self.leader != Leader::Planning
+            && !self.finishing
+            && (self.stopped.is_some() || !work_left || self.mode == RunMode::Plan);
+        if done {
+            self.finishing = true;
+        }
+        done
+    }
+
+    /// The tasks this run finished (or finished differently than before it began).
+    pub fn finished_tasks(&self, tasks: Vec<Task>) -> Vec<Task> {
+        tasks
+            .into_iter()
+            .filter(|task| {
+                task.status.is_finished()
+                    && self.finished_before.get(&task.id) != Some(&task.status)
+            })
+            .collect()
+    }
+
+    /// How the summary begins when no model writes it: the run stopped early, or the
+    /// leader failed before any work. `None` means the work was done and a summary
+    /// agent may write it.
+    pub fn plain_ending(&self, counts: &ByStatus, finished: &[Task]) -> Option<String> {
+        match (&self.stopped, &self.leader) {
+            (Some(why), _) => {
+                let left = counts.available + counts.claimed + counts.in_progress;
+                Some(format!(
+                    "Stopped: {why}; {left} task(s) wait for the next run.\n{}",
+                    plain_summary(finished)
+                ))
+            }
+            (None, Leader::Failed(error)) if finished.is_empty() => {
+                Some(format!("Nothing was done: {error}."))
+            }
+            _ => None,
+        }
+    }
+
+    /// The run's result, from the tasks it finished and the board's discoveries.
+    pub fn result(&self, finished: &[Task], discoveries: usize, summary: String) -> RunResult {
+        RunResult {
+            goal: self.goal.clone(),
+            tasks_completed: count(finished, TaskStatus::Done),
+            tasks_failed: count(finished, TaskStatus::Failed),
+            discoveries: discoveries.saturating_sub(self.discoveries_before),
+            summary,
+            cost_usd: self.cost_usd,
+        }
+    }
+}
+
+fn count(tasks: &[Task], status: TaskStatus) -> usize {
+    tasks.iter().filter(|task| task.status == status).count()
+}
+
+/// A summary without a model: what was done and what failed.
+pub fn plain_summary(tasks: &[Task]) -> String {
+    let done = count(tasks, TaskStatus::Done);
+    let failed: Vec<String> = tasks
+        .iter()
+        .filter(|task| task.status == TaskStatus::Failed)
+        .map(|task| {
+            let error = task
+                .result
+                .as_ref()
+                .and_then(|result| result.error.as_deref())
+                .unwrap_or("no reason given");
+            format!("- {}: {}", task.id, clip(error, 200))
+        })
+        .collect();
+    let mut text = format!("{done} task(s) done.");
+    if !failed.is_empty() {
+        text.push_str(&format!("\nFailed:\n{}", failed.join("\n")));
+    }
+    text
+}
+
+/// The first line of `text`, cut at `limit` characters, with an ellipsis when
+/// anything was left out.
+pub fn clip(text: &str, limit: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    match line.char_indices().nth(limit) {
+        Some((end, _)) => format!("{}…", &line[..end]),
+        None if line.len() < text.trim_end().len() => format!("{line}…"),
+        None => line.to_owned(),
+    }
+}

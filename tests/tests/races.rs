@@ -1,0 +1,156 @@
+//! Requests that change the state, sent at once: the daemon serves up to 32 requests
+//! of one connection concurrently, and many connections, so "is a run going?" must be
+//! decided inside the change it guards. Whatever the interleaving, the outcome is one
+//! of the legal ones.
+
+use baton_protocol::methods::{self as m, Event, StateChangeReason};
+use baton_protocol::{Client, ClientError, ErrorCause, RunMode};
+use baton_tests::{add_task, TestWorkspace};
+use serde_json::json;
+
+/// How many times each way of sending is tried.
+const ROUNDS: usize = 25;
+
+/// A state file with one task and an agent program that cannot start, so that a run
+/// ends soon (its task fails, its summary falls back to the plain one) and no model
+/// is needed.
+fn write_state(workspace: &TestWorkspace) -> String {
+    let path = workspace.root().join("loaded.json");
+    let state = json!({
+        "goal": "the loaded goal",
+        "tasks": [{
+            "id": "task-001", "description": "a task", "status": "available", "priority": 5,
+            "dependencies": [], "created_at": "2025-01-01T00:00:00Z",
+        }],
+        "config": { "agent_command": "/nonexistent/baton-test-agent", "isolation": "shared" },
+    });
+    std::fs::write(&path, state.to_string()).expect("the state file is written");
+    path.display().to_string()
+}
+
+fn refused_as_run_going(answer: &Result<impl std::fmt::Debug, ClientError>) -> bool {
+    matches!(answer, Err(ClientError::Baton(err)) if err.cause == Some(ErrorCause::RunGoing))
+}
+
+/// Reads events until the run that started has finished; answers them.
+async fn until_run_finished(watcher: &mut Client) -> Vec<Event> {
+    let events = watcher.events().expect("the watcher asked for events");
+    let mut seen = Vec::new();
+    loop {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(30), events.recv())
+            .await
+            .expect("the run finishes")
+            .expect("the connection stays open");
+        let finished = matches!(event, Event::RunFinished(_));
+        seen.push(event);
+        if finished {
+            return seen;
+        }
+    }
+}
+
+/// Loads the state once before the rounds, and reads the watcher's events until that
+/// load was announced, so that the rounds see only their own.
+async fn load_first(client: &Client, watcher: &mut Client, state: &str) {
+    client
+        .request::<m::LoadState>(&m::StateFile {
+            path: state.to_owned(),
+        })
+        .await
+        .expect("the state loads");
+    let events = watcher.events().expect("the watcher asked for events");
+    loop {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(10), events.recv())
+            .await
+            .expect("the load is announced")
+            .expect("the connection stays open");
+        if matches!(event, Event::StateChanged(change) if change.reason == StateChangeReason::Load)
+        {
+            return;
+        }
+    }
+}
+
+/// One round: `load`, `init` and `run` sent at once (on `clients`, one request each
+/// in turn), then the outcome checked against the events the daemon published.
+async fn round(clients: [&Client; 3], watcher: &mut Client, state: &str) {
+    // A task waits, whichever of load and run goes first.
+    add_task(clients[0], m::NewTask::new("one more"), &[]).await;
+    let load_params = m::StateFile {
+        path: state.to_owned(),
+    };
+    let init_params = m::InitParams {
+        goal: "the new goal".into(),
+        master_plan: String::new(),
+        config: Default::default(),
+    };
+    let run_params = m::RunParams {
+        mode: RunMode::Predefined,
+        goal: None,
+        wait: false,
+        overrides: None,
+        env: None,
+    };
+    let (load, init, run) = tokio::join!(
+        clients[0].request::<m::LoadState>(&load_params),
+        clients[1].request::<m::Init>(&init_params),
+        clients[2].request::<m::Run>(&run_params),
+    );
+    assert!(init.is_ok(), "init is never refused: {init:?}");
+    assert!(run.is_ok(), "no other run was going: {run:?}");
+    assert!(
+        load.is_ok() || refused_as_run_going(&load),
+        "a load is done or refused because a run goes: {load:?}"
+    );
+    let events = until_run_finished(watcher).await;
+    let position = |wanted: &dyn Fn(&Event) -> bool| events.iter().position(wanted);
+    let loaded = position(
+        &|event| matches!(event, Event::StateChanged(change) if change.reason == StateChangeReason::Load),
+    );
+    let started = position(&|event| matches!(event, Event::RunStarted(_)))
+        .expect("the run's start was announced");
+    match (load.is_ok(), loaded) {
+        (true, Some(at)) => assert!(
+            at < started,
+            "the state was loaded while the run went: {events:?}"
+        ),
+        (true, None) => panic!("a load that succeeded was not announced: {events:?}"),
+        (false, Some(_)) => panic!("a refused load changed the state: {events:?}"),
+        (false, None) => {}
+    }
+    let status = clients[0].request::<m::GetStatus>(&()).await.unwrap();
+    assert!(!status.running && status.run.is_none(), "{status:?}");
+}
+
+#[tokio::test]
+async fn load_init_and_run_at_once_on_one_connection_always_end_legally() {
+    let workspace = TestWorkspace::new();
+    let state = write_state(&workspace);
+    let client = workspace.client(false).await;
+    let mut watcher = workspace.client(true).await;
+    load_first(&client, &mut watcher, &state).await;
+    for _ in 0..ROUNDS {
+        round([&client, &client, &client], &mut watcher, &state).await;
+    }
+}
+
+#[tokio::test]
+async fn load_init_and_run_at_once_on_several_connections_always_end_legally() {
+    let workspace = TestWorkspace::new();
+    let state = write_state(&workspace);
+    let clients = [
+        workspace.client(false).await,
+        workspace.client(false).await,
+        workspace.client(false).await,
+    ];
+    let mut watcher = workspace.client(true).await;
+    load_first(&clients[0], &mut watcher, &state).await;
+    for _ in 0..ROUNDS {
+        round(
+            [&clients[0], &clients[1], &clients[2]],
+            &mut watcher,
+            &state,
+        )
+        .await;
+    }
+}
