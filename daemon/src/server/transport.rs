@@ -118,7 +118,8 @@ fn outgoing(response: jsonrpc::Response) -> Value {
     json!(jsonrpc::Response::from_parts(id, body))
 }
 
-/// Serves one connection until the client goes, breaks a limit or sends `exit`.
+/// Serves one connection until the client goes, breaks a limit or sends `exit`. It
+/// is long because reading, answering and forwarding share one select loop.
 pub async fn serve<S>(
     stream: S,
     mut service: LspService<super::connection::Connection>,
