@@ -183,10 +183,15 @@ const LIMITED: [&str; 2] = ["protocol/src", "daemon/src"];
 /// longer (and says "long").
 const MOST_FUNCTION_LINES: usize = 80;
 
+/// Files that were over the limit when this check came, to be split by concern; a
+/// file leaves this list once it is under.
+const OVER_STILL: [&str; 2] = ["daemon/src/agents/worktrees.rs", "protocol/src/methods.rs"];
+
 #[test]
 fn no_production_file_is_too_long() {
     let long: Vec<String> = sources(&LIMITED)
         .iter()
+        .filter(|file| !OVER_STILL.contains(&file.path.as_str()))
         .filter_map(|file| {
             let lines = file.code.last().map_or(0, |(number, _)| *number);
             (lines > MOST_LINES).then(|| format!("{}: {lines} lines", file.path))
@@ -197,6 +202,17 @@ fn no_production_file_is_too_long() {
         "production files over {MOST_LINES} lines; split them by concern:\n{}",
         long.join("\n")
     );
+    for path in OVER_STILL {
+        let file = sources(&LIMITED)
+            .into_iter()
+            .find(|file| file.path == path)
+            .expect("a file over the limit exists");
+        let lines = file.code.last().map_or(0, |(number, _)| *number);
+        assert!(
+            lines > MOST_LINES,
+            "{path} is under {MOST_LINES} lines now: take it off OVER_STILL"
+        );
+    }
 }
 
 #[test]

@@ -80,7 +80,8 @@ pub fn resume_at(stage: Option<TaskStage>) -> Option<Step> {
 }
 
 /// What follows `check` for a task whose work is kept on `branch` and is merged into
-/// `integration`.
+/// `integration`. It is long because it is one match over every check, each arm the
+/// message its step sends.
 pub fn next(
     check: Check,
     rounds: &mut Rounds,
