@@ -435,7 +435,7 @@ pub fn event(event: &Event) -> String {
 pub fn worth_a_line(event: &Event) -> bool {
     match event {
         Event::TaskUpdated(task) => !task.status.is_finished(),
-        Event::AgentActivity(activity) => activity.kind != "finished",
+        Event::AgentActivity(activity) => activity.kind != ActivityKind::Finished,
         _ => true,
     }
 }
@@ -1312,7 +1312,7 @@ mod tests {
             Event::AgentActivity(AgentActivity {
                 agent_id: "worker-1".into(),
                 task_id: Some(TaskId::from("task-005")),
-                kind: "finished".into(),
+                kind: ActivityKind::Finished,
                 text: String::new(),
             }),
         ];
