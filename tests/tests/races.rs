@@ -83,6 +83,7 @@ async fn round(clients: [&Client; 3], watcher: &mut Client, state: &str) {
         goal: "the new goal".into(),
         master_plan: String::new(),
         config: Default::default(),
+        keep: true,
     };
     let run_params = m::RunParams {
         mode: RunMode::Predefined,
