@@ -4,7 +4,7 @@
 //! of the legal ones.
 
 use baton_protocol::methods::{self as m, Event, StateChangeReason};
-use baton_protocol::{Client, ClientError, ErrorCause, RunMode};
+use baton_protocol::{Client, ClientError, ErrorCause, ErrorKind, RunMode};
 use baton_tests::{add_task, TestWorkspace};
 use serde_json::json;
 
@@ -30,6 +30,12 @@ fn write_state(workspace: &TestWorkspace) -> String {
 
 fn refused_as_run_going(answer: &Result<impl std::fmt::Debug, ClientError>) -> bool {
     matches!(answer, Err(ClientError::Baton(err)) if err.cause == Some(ErrorCause::RunGoing))
+}
+
+/// The board changed while a load was putting it aside (a run started meanwhile):
+/// the load is refused and changes nothing.
+fn refused_as_board_changed(answer: &Result<impl std::fmt::Debug, ClientError>) -> bool {
+    matches!(answer, Err(ClientError::Baton(err)) if err.kind == ErrorKind::OrchestrationError)
 }
 
 /// Reads events until the run that started has finished; answers them.
@@ -100,8 +106,8 @@ async fn round(clients: [&Client; 3], watcher: &mut Client, state: &str) {
     assert!(init.is_ok(), "init is never refused: {init:?}");
     assert!(run.is_ok(), "no other run was going: {run:?}");
     assert!(
-        load.is_ok() || refused_as_run_going(&load),
-        "a load is done or refused because a run goes: {load:?}"
+        load.is_ok() || refused_as_run_going(&load) || refused_as_board_changed(&load),
+        "a load is done, or refused because a run goes or the board changed while it was put aside: {load:?}"
     );
     let events = until_run_finished(watcher).await;
     let position = |wanted: &dyn Fn(&Event) -> bool| events.iter().position(wanted);
