@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use baton_protocol::methods::{self as m, ConfigPatch};
+use baton_protocol::methods::ConfigPatch;
 use baton_protocol::{
     AgentEnv, BatonError, ErrorCause, Event as Notification, RunMode, RunResult, Status, TaskId,
     TaskStatus, Workspace,
@@ -28,6 +28,8 @@ use super::worktrees::{WorktreeError, Worktrees};
 use crate::core::run::{self, LEADER};
 use crate::core::{Board, Events, Finished, RunStart};
 use crate::orchestrator::Orchestrator;
+
+mod branches;
 
 /// Where the run's agents work.
 #[derive(Clone)]
@@ -232,83 +234,6 @@ impl Runtime {
                 .map(|worktrees| Isolation::Worktrees(Arc::new(worktrees)))
                 .map_err(worktree_error),
         }
-    }
-
-    /// Brings the integration branch into the user's current branch; says so when
-    /// there is nothing to merge, changing nothing.
-    pub async fn merge(&self) -> Result<String, BatonError> {
-        let branch = self
-            .context
-            .orchestrator
-            .read(|board| board.config().integration_branch.clone());
-        let root = self.context.workspace.root();
-        if !root.join(".git").exists() {
-            return Ok(
-                "nothing to merge: this workspace is not a git repository, so agents \
-                 work in it directly and their changes are already there"
-                    .into(),
-            );
-        }
-        let exists = Worktrees::has_branch(root, &branch)
-            .await
-            .map_err(|err| BatonError::invalid(err.to_string()))?;
-        if !exists {
-            return Ok(format!(
-                "nothing to merge: there is no {branch} branch yet; a run makes it"
-            ));
-        }
-        let worktrees = Worktrees::open(&self.context.workspace, &branch)
-            .await
-            .map_err(worktree_error)?;
-        worktrees
-            .merge_into_checkout()
-            .await
-            .map_err(|err| BatonError::orchestration(err.to_string()))
-    }
-
-    /// Removes the branches of merged tasks and the idle checkouts; with `all`, the
-    /// branches of failed and cancelled tasks too. A task that has not finished
-    /// keeps its branch. Refused while a run goes.
-    pub async fn clean(&self, all: bool) -> Result<m::CleanResult, BatonError> {
-        if self.is_busy() {
-            return Err(crate::core::already_running());
-        }
-        let orchestrator = &self.context.orchestrator;
-        let workspace = &self.context.workspace;
-        let branch = orchestrator.read(|board| board.config().integration_branch.clone());
-        let in_git = workspace.root().join(".git").exists();
-        if !in_git
-            || !Worktrees::has_branch(workspace.root(), &branch)
-                .await
-                .map_err(worktree_error)?
-        {
-            return Ok(m::CleanResult::default());
-        }
-        let worktrees = Worktrees::open(workspace, &branch)
-            .await
-            .map_err(worktree_error)?;
-        let statuses: std::collections::HashMap<TaskId, TaskStatus> = orchestrator.read(|board| {
-            board
-                .tasks(None)
-                .into_iter()
-                .map(|task| (task.id, task.status))
-                .collect()
-        });
-        let removable = |task: &TaskId, merged: bool| match statuses.get(task) {
-            Some(TaskStatus::Done) => merged,
-            Some(TaskStatus::Failed | TaskStatus::Cancelled) => all,
-            Some(_) => false,
-            // A task of an archived board.
-            None => merged || all,
-        };
-        let (branches, checkouts) = worktrees
-            .clean(removable)
-            .await
-            .map_err(|err| BatonError::orchestration(err.to_string()))?;
-        Ok(m::CleanResult {
-            branches,
-            checkouts,
-        })
     }
 
     /// Stops the run: no more dispatch, every agent told to end, their tasks back in
