@@ -82,21 +82,7 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
     mut on_event: impl FnMut(StreamEvent),
 ) -> Ending {
-    let mut command = tokio::process::Command::new(&launch.program);
-    for name in &launch.env.unset {
-        command.env_remove(name);
-    }
-    command
-        .args(&launch.args)
-        .current_dir(&launch.cwd)
-        .envs(launch.env.set.iter().map(|(key, value)| (key, value)))
-        .env(RUN_MARKER, &launch.run_id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    die_with_parent(&mut command);
+    let mut command = supervised(launch, &launch.program, &launch.args);
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {
@@ -223,22 +209,7 @@ const VERIFY_TAIL_LINES: usize = 60;
 /// its own process group, the run marker, the task's timeout, the daemon's death or
 /// `stop` ending it and all it started. Everything it prints is appended to `log`.
 pub async fn verify(launch: &Launch, command: &str, mut stop: watch::Receiver<bool>) -> Verdict {
-    let mut child = tokio::process::Command::new("sh");
-    for name in &launch.env.unset {
-        child.env_remove(name);
-    }
-    child
-        .args(["-c", command])
-        .current_dir(&launch.cwd)
-        .envs(launch.env.set.iter().map(|(key, value)| (key, value)))
-        .env(RUN_MARKER, &launch.run_id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    die_with_parent(&mut child);
-    let mut child = match child.spawn() {
+    let mut child = match supervised(launch, "sh", ["-c", command]).spawn() {
         Ok(child) => child,
         Err(err) => return Verdict::Fault(format!("could not start `sh -c {command}`: {err}")),
     };
@@ -409,4 +380,30 @@ pub fn marked(key: &str, value: &str) -> Vec<u32> {
             (carries && pid != me).then_some(pid)
         })
         .collect()
+}
+
+/// A command under the rules every process of a run follows: the run's environment
+/// and marker (how stragglers are found), its own process group (so a timeout or
+/// stop ends all it started), output piped, and death with the daemon.
+fn supervised<I, S>(launch: &Launch, program: &str, args: I) -> tokio::process::Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = tokio::process::Command::new(program);
+    for name in &launch.env.unset {
+        command.env_remove(name);
+    }
+    command
+        .args(args)
+        .current_dir(&launch.cwd)
+        .envs(launch.env.set.iter().map(|(key, value)| (key, value)))
+        .env(RUN_MARKER, &launch.run_id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    die_with_parent(&mut command);
+    command
 }
