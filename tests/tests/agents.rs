@@ -333,7 +333,8 @@ async fn an_agent_that_crashes_fails_its_task_and_the_run_goes_on() {
 #[tokio::test]
 async fn a_timeout_ends_the_agent_and_everything_it_started() {
     let agents = AgentWorkspace::new();
-    let client = agents.start(1, 5).await;
+    // Long enough for Claude Code to start and run its first tool on a loaded machine.
+    let client = agents.start(1, 20).await;
     let slow = add_scripted(
         &client,
         "hang",
@@ -346,7 +347,7 @@ async fn a_timeout_ends_the_agent_and_everything_it_started() {
     let error = task(&client, &slow).await.result.unwrap().error.unwrap();
     assert!(error.contains("TimeoutError"), "{error}");
     let shell = read_pid(&agents.root().join("shell.pid"));
-    wait_until(Duration::from_secs(5), || !process_exists(shell));
+    wait_until(Duration::from_secs(10), || !process_exists(shell));
 }
 
 #[tokio::test]
