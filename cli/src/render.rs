@@ -1370,6 +1370,7 @@ mod tests {
         allowed_tools        Read, Write, Edit, Glob, Grep, Bash
         integration_branch   baton/integration
         isolation            automatic (worktree in a git repository, else shared)
+        keep_branches        false
         leader_prompt        built-in
         max_attempts         1
         max_review_rounds    2

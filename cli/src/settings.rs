@@ -158,6 +158,13 @@ const SETTINGS: &[Setting] = &[
         meaning: "how often a reviewer may send a task back before it fails",
         example: "1",
     },
+    Setting {
+        name: "keep_branches",
+        kind: Kind::Switch,
+        meaning: "whether a run keeps its merged tasks' branches and idle checkouts; \
+                  off: it removes them when it ends, keeping failed tasks' branches",
+        example: "on",
+    },
 ];
 
 /// Why a value was not taken.
@@ -484,7 +491,7 @@ mod tests {
         assert_eq!(
             patch_of("workers", &["3"]).unwrap_err(),
             "unknown setting `workers`; the settings are agent_args, agent_command, \
-             allowed_tools, integration_branch, isolation, leader_prompt, max_attempts, \
+             allowed_tools, integration_branch, isolation, keep_branches, leader_prompt, max_attempts, \
              max_review_rounds, max_verify_attempts, max_workers, model, permission_mode, \
              review, reviewer_prompt, run_budget_usd, task_budget_usd, task_timeout, \
              verify_command, worker_prompt"

@@ -229,6 +229,12 @@ pub struct ConfigPatch {
         deserialize_with = "present"
     )]
     pub max_review_rounds: Option<u32>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub keep_branches: Option<bool>,
 }
 
 /// A setting that has a value always: absent leaves it, `null` is refused.

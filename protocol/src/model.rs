@@ -285,6 +285,10 @@ pub struct Config {
     pub reviewer_prompt: Option<String>,
     /// How many times a reviewer may send a task back before the task fails.
     pub max_review_rounds: u32,
+    /// Whether a run keeps the branches of its merged tasks (their work is on the
+    /// integration branch); off, a run removes them and the idle checkouts when it
+    /// ends, and keeps only failed tasks' branches.
+    pub keep_branches: bool,
 }
 
 impl Default for Config {
@@ -311,6 +315,7 @@ impl Default for Config {
             review: false,
             reviewer_prompt: None,
             max_review_rounds: 2,
+            keep_branches: false,
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use baton_protocol::methods::{self as m};
-use baton_protocol::{ClientError, ErrorKind, Isolation, RunMode, TaskStatus};
+use baton_protocol::{ClientError, ErrorKind, Isolation, RunMode, TaskId, TaskStatus};
 use baton_tests::agent_workspace::{
     add_scripted, bash, git_output, run, say, start_run, task, AgentWorkspace,
 };
@@ -72,8 +72,8 @@ async fn parallel_tasks_on_different_files_both_land_and_the_checkout_is_untouch
         std::fs::read_to_string(agents.root().join("notes.txt")).unwrap(),
         "my uncommitted notes\n"
     );
-    // Finished tasks' worktrees are gone (their checkouts are kept idle, detached, for
-    // the next tasks); their branches stay, free for the user.
+    // Finished tasks' worktrees are gone; merged, so are their branches (the run
+    // removes them as it ends: keep_branches is off by default).
     let listed = git_output(agents.root(), &["worktree", "list", "--porcelain"]);
     assert!(
         !listed.contains("branch refs/heads/baton/task-"),
@@ -85,12 +85,131 @@ async fn parallel_tasks_on_different_files_both_land_and_the_checkout_is_untouch
         .worktrees_dir()
         .join(alpha.as_str())
         .exists());
-    for id in [alpha.as_str(), "task-002"] {
+    assert_eq!(task_branches(&agents), "");
+}
+
+/// The task branches, one a line.
+fn task_branches(agents: &AgentWorkspace) -> String {
+    git_output(
+        agents.root(),
+        &[
+            "branch",
+            "--list",
+            "baton/task-*",
+            "--format=%(refname:short)",
+        ],
+    )
+}
+
+/// How many idle checkouts `.baton/worktrees` keeps.
+fn idle_checkouts(agents: &AgentWorkspace) -> usize {
+    std::fs::read_dir(agents.workspace.workspace().worktrees_dir())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|entry| entry.file_name().to_string_lossy().starts_with("idle-"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Adds a task that lands and, after it, one that gives up with its work half done.
+async fn add_good_and_bad(client: &baton_protocol::Client) -> (TaskId, TaskId) {
+    let good = add_scripted(
+        client,
+        "good",
+        &[bash("echo good > good.txt"), say("good")],
+        &[],
+    )
+    .await;
+    let bad = add_scripted(
+        client,
+        "bad",
+        &[
+            bash("echo partial > partial.txt"),
+            baton_tests::agent_workspace::baton_tool(
+                "fail_task",
+                json!({ "error": "cannot finish" }),
+            ),
+            say("gave up"),
+        ],
+        &[&good],
+    )
+    .await;
+    (good, bad)
+}
+
+#[tokio::test]
+async fn a_run_removes_its_merged_tasks_branches_and_idle_checkouts_keeping_failed_work() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    let (good, bad) = add_good_and_bad(&client).await;
+    // A branch of the user's that looks like nothing of this run's.
+    git_output(agents.root(), &["branch", "baton/task-900"]);
+
+    let result = run(&client, RunMode::Predefined).await;
+
+    assert_eq!(
+        (result.tasks_completed, result.tasks_failed),
+        (1, 1),
+        "{result:?}"
+    );
+    assert_eq!(
+        task_branches(&agents),
+        format!("baton/{bad}\nbaton/task-900"),
+        "the merged task's branch is gone; the failed task's work and a branch that is no task of this run's stay"
+    );
+    assert_eq!(integrated(&agents, "good.txt"), "good");
+    assert_eq!(
         git_output(
             agents.root(),
-            &["rev-parse", "--verify", &format!("baton/{id}")],
-        );
-    }
+            &["show", &format!("baton/{bad}:partial.txt")]
+        ),
+        "partial"
+    );
+    assert_eq!(idle_checkouts(&agents), 0, "no idle checkout is left");
+    let listed = git_output(agents.root(), &["worktree", "list", "--porcelain"]);
+    assert_eq!(
+        listed.matches("worktree ").count(),
+        1,
+        "only the user's checkout: {listed}"
+    );
+    assert_eq!(
+        git_output(agents.root(), &["rev-parse", "--abbrev-ref", "HEAD"]),
+        "main"
+    );
+    assert_eq!(task(&client, &good).await.status, TaskStatus::Done);
+}
+
+#[tokio::test]
+async fn with_keep_branches_a_run_keeps_every_branch_and_clean_removes_them_later() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    let kept = agents.baton(&["config", "keep_branches", "on"]);
+    assert!(kept.status.success(), "{kept:?}");
+    let (good, bad) = add_good_and_bad(&client).await;
+    run(&client, RunMode::Predefined).await;
+    assert_eq!(task_branches(&agents), format!("baton/{good}\nbaton/{bad}"));
+    assert!(
+        idle_checkouts(&agents) > 0,
+        "finished tasks leave idle checkouts"
+    );
+
+    let cleaned = agents.baton(&["clean"]);
+    assert!(cleaned.status.success(), "{cleaned:?}");
+    assert_eq!(
+        task_branches(&agents),
+        format!("baton/{bad}"),
+        "the failed task's work stays"
+    );
+    assert_eq!(idle_checkouts(&agents), 0);
+    assert_eq!(integrated(&agents, "good.txt"), "good");
+
+    let all = agents.baton(&["clean", "--all"]);
+    assert!(all.status.success(), "{all:?}");
+    assert_eq!(task_branches(&agents), "");
+    let again = agents.baton(&["clean"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to clean"));
 }
 
 #[tokio::test]
@@ -388,71 +507,4 @@ async fn a_second_run_is_refused_and_leaves_the_running_tasks_alone() {
         }
     }
     assert_eq!(integrated(&agents, "slow.txt"), "slow");
-}
-
-#[tokio::test]
-async fn clean_removes_merged_tasks_branches_and_idle_checkouts_keeping_failed_work() {
-    let agents = AgentWorkspace::git();
-    let client = agents.start(1, 120).await;
-    let good = add_scripted(
-        &client,
-        "good",
-        &[bash("echo good > good.txt"), say("good")],
-        &[],
-    )
-    .await;
-    let bad = add_scripted(
-        &client,
-        "bad",
-        &[
-            bash("echo partial > partial.txt"),
-            baton_tests::agent_workspace::baton_tool(
-                "fail_task",
-                json!({ "error": "cannot finish" }),
-            ),
-            say("gave up"),
-        ],
-        &[&good],
-    )
-    .await;
-    run(&client, RunMode::Predefined).await;
-    let branches = |agents: &AgentWorkspace| {
-        git_output(
-            agents.root(),
-            &[
-                "branch",
-                "--list",
-                "baton/task-*",
-                "--format=%(refname:short)",
-            ],
-        )
-    };
-    let idle = |agents: &AgentWorkspace| {
-        std::fs::read_dir(agents.root().join(".baton/worktrees"))
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter(|entry| entry.file_name().to_string_lossy().starts_with("idle-"))
-                    .count()
-            })
-            .unwrap_or(0)
-    };
-    assert_eq!(branches(&agents), format!("baton/{good}\nbaton/{bad}"));
-    assert!(idle(&agents) > 0, "finished tasks leave idle checkouts");
-
-    let cleaned = agents.baton(&["clean"]);
-    assert!(cleaned.status.success(), "{cleaned:?}");
-    assert_eq!(
-        branches(&agents),
-        format!("baton/{bad}"),
-        "the failed task's work stays"
-    );
-    assert_eq!(idle(&agents), 0);
-    assert_eq!(integrated(&agents, "good.txt"), "good");
-
-    let all = agents.baton(&["clean", "--all"]);
-    assert!(all.status.success(), "{all:?}");
-    assert_eq!(branches(&agents), "");
-    let again = agents.baton(&["clean"]);
-    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to clean"));
 }

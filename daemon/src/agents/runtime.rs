@@ -481,6 +481,23 @@ impl Actor {
             }
             Ended::Summary { finished, summary } => {
                 self.stops.remove(SUMMARY);
+                // While the run still counts as going, so that no run or `baton
+                // clean` starts meanwhile; no agent works in a checkout any more.
+                if let Some(Isolation::Worktrees(worktrees)) = &self.isolation {
+                    let keep = self
+                        .context
+                        .orchestrator
+                        .read(|board| board.run_config().keep_branches);
+                    match branches::clean_after_run(worktrees, &finished, keep).await {
+                        Ok(cleaned) if !cleaned.branches.is_empty() => tracing::info!(
+                            branches = ?cleaned.branches,
+                            checkouts = cleaned.checkouts,
+                            "removed the run's merged branches"
+                        ),
+                        Ok(_) => {}
+                        Err(err) => tracing::warn!("removing the run's merged branches: {err}"),
+                    }
+                }
                 let ended = self
                     .context
                     .orchestrator

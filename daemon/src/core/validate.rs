@@ -178,7 +178,8 @@ pub fn patched_config(config: &Config, patch: &ConfigPatch) -> Result<Config, Ba
         max_verify_attempts,
         review,
         reviewer_prompt,
-        max_review_rounds
+        max_review_rounds,
+        keep_branches
     );
     self::config(&next)?;
     Ok(next)

@@ -92,6 +92,8 @@ export interface Config {
   verify_command?: string | null;
   max_verify_attempts?: number;
   review?: boolean;
+  /** Whether a run keeps its merged tasks' branches (newer daemons). */
+  keep_branches?: boolean;
 }
 
 export type ConfigPatch = Partial<Config>;

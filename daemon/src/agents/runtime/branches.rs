@@ -1,12 +1,15 @@
 //! What the runtime does to branches outside a run: bringing the integration branch
 //! into the user's checkout, and clearing the task branches and idle checkouts that
-//! runs leave behind.
+//! runs leave behind (`baton clean`, and each run for its own merged tasks as it ends).
+
+use std::collections::HashSet;
 
 use baton_protocol::methods as m;
 use baton_protocol::{BatonError, TaskId, TaskStatus};
 
 use super::{worktree_error, Runtime};
 use crate::agents::worktrees::Worktrees;
+use crate::core::Finished;
 
 impl Runtime {
     /// Brings the integration branch into the user's current branch; says so when
@@ -76,13 +79,44 @@ impl Runtime {
             // A task of an archived board.
             None => merged || all,
         };
-        let (branches, checkouts) = worktrees
-            .clean(removable)
-            .await
-            .map_err(|err| BatonError::orchestration(err.to_string()))?;
-        Ok(m::CleanResult {
-            branches,
-            checkouts,
-        })
+        sweep(&worktrees, removable).await
     }
+}
+
+/// What a run that ends leaves of its own work: the branches of the tasks it
+/// finished `done` and merged go, with the idle checkouts (each was detached once its
+/// task's work was committed), unless `keep_branches` keeps them. Failed and
+/// cancelled tasks' branches, and those of tasks not finished, stay.
+pub(super) async fn clean_after_run(
+    worktrees: &Worktrees,
+    finished: &Finished,
+    keep_branches: bool,
+) -> Result<m::CleanResult, BatonError> {
+    if keep_branches {
+        return Ok(m::CleanResult::default());
+    }
+    let done: HashSet<&TaskId> = finished
+        .tasks
+        .iter()
+        .filter(|task| task.status == TaskStatus::Done)
+        .map(|task| &task.id)
+        .collect();
+    sweep(worktrees, |task, merged| merged && done.contains(task)).await
+}
+
+/// Removes the idle checkouts and the task branches `removable` allows, given the
+/// task and whether its branch is merged; the one way `baton clean` and a run's end
+/// clear branches.
+async fn sweep(
+    worktrees: &Worktrees,
+    removable: impl Fn(&TaskId, bool) -> bool,
+) -> Result<m::CleanResult, BatonError> {
+    let (branches, checkouts) = worktrees
+        .clean(removable)
+        .await
+        .map_err(|err| BatonError::orchestration(err.to_string()))?;
+    Ok(m::CleanResult {
+        branches,
+        checkouts,
+    })
 }
