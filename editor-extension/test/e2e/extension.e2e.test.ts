@@ -143,7 +143,7 @@ step('the extension starts quietly in a workspace that does not use baton yet', 
 
 step('Load State starts the daemon and shows the tasks and discoveries of the file', async () => {
   await bench.runCommand('Baton: Load State');
-  await bench.answerFileDialog(path.join(sandbox.files, 'seed-state.json'));
+  await bench.answerFileDialog(path.join(sandbox.files, 'seed-state.json'), `${sandbox.workspace}/`);
   await bench.waitForNotification(/loaded 1 task from seed-state\.json/);
   await bench.waitForStatus(/Baton: idle · 0\/1 done$/);
   await bench.waitForRow('Tasks', 'Available (1)');
@@ -336,8 +336,11 @@ step('the Tasks view retries and cancels a task from its context menu', async ()
 step('Save State writes the state file', async () => {
   const file = path.join(sandbox.files, 'saved-state.json');
   await bench.runCommand('Baton: Save State');
-  await bench.answerFileDialog(file);
-  await bench.waitForNotification(/saved 4 tasks and 4 discoveries/);
+  await bench.answerFileDialog(file, path.join(sandbox.workspace, 'baton-state.json'));
+  // The notification names the file the daemon wrote, once it is written.
+  const toast = await bench.waitForNotification(/saved 4 tasks and 4 discoveries to /);
+  const said = (await toast.textContent()) ?? '';
+  assert.ok(said.includes(`to ${file}`), `the state is saved to the file typed, not elsewhere: “${said}”`);
   const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
   assert.equal(saved.tasks.length, 4);
   await bench.clearNotifications();
@@ -345,7 +348,7 @@ step('Save State writes the state file', async () => {
 
 step("a daemon error is shown as the daemon's message", async () => {
   await bench.runCommand('Baton: Load State');
-  await bench.answerFileDialog(path.join(sandbox.files, 'broken-state.json'));
+  await bench.answerFileDialog(path.join(sandbox.files, 'broken-state.json'), `${sandbox.workspace}/`);
   await bench.answerDialog(/Replace the 4 tasks and 4 discoveries of this workspace with those of broken-state\.json\?/, 'Replace');
   const toast = await bench.waitForNotification(/dependency task-000 of task-001 does not exist/);
   const text = (await toast.textContent()) ?? '';
@@ -496,7 +499,7 @@ step("Load State asks first, and a loaded task's log is its own, never this work
     }),
   );
   await bench.runCommand('Baton: Load State');
-  await bench.answerFileDialog(other);
+  await bench.answerFileDialog(other, `${sandbox.workspace}/`);
   await bench.answerDialog(/Replace the \d+ tasks and \d+ discoveries of this workspace with those of other-state\.json\?/, 'Replace');
   await bench.waitForNotification(/loaded 1 task from other-state\.json/);
   await bench.waitForRow('Tasks', 'task-001 Another workspace’s first task');

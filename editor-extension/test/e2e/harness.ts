@@ -355,16 +355,26 @@ export class Workbench {
     await this.quickInput().locator('.monaco-button', { hasText: 'OK' }).first().click();
   }
 
-  /** Answers a file dialog (the simple one VS Code shows in a browser) with a path. */
-  async answerFileDialog(file: string): Promise<void> {
+  /**
+   * Answers a file dialog (the simple one VS Code shows in a browser) with a path.
+   * `opensAt` is what the dialog shows once it has read the folder it starts in: the
+   * folder with a trailing slash, or for a save the suggested file in it. Until then
+   * the dialog puts that value back over anything typed, and an Enter pressed
+   * meanwhile is taken later, with the value it put back.
+   */
+  async answerFileDialog(file: string, opensAt: string): Promise<void> {
     const input = this.quickInput().locator('.quick-input-box input');
     await input.waitFor({ state: 'visible', timeout: 10_000 });
-    // The dialog first fills in where it starts (a folder, or for a save the suggested
-    // file in it); typing before that is lost.
+    let shown = '';
     await waitUntil(
-      async () => /(\/|\.json)$/.test(await input.inputValue()),
+      async () => {
+        shown = await input.inputValue();
+        // The folder's entries (first of all "..") are listed in the same step that
+        // sets the value and ends the dialog's reading.
+        return shown === opensAt && (await this.quickInput().locator('.monaco-list-row', { hasText: '..' }).count()) > 0;
+      },
       10_000,
-      'the file dialog to open its folder',
+      `the file dialog to open at ${opensAt} (it shows “${shown}”)`,
     );
     await waitUntil(
       async () => {
