@@ -10,6 +10,7 @@ mod printable;
 mod render;
 mod run;
 mod settings;
+mod timeline;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -414,6 +414,7 @@ pub fn event(event: &Event) -> String {
             line
         }
         Event::RunFinished(result) => run_finished(result),
+        Event::Attempt(record) => crate::timeline::event_line(record),
         Event::StateChanged(StateChange { reason }) => {
             let what = match reason {
                 StateChangeReason::Init => "goal set",
@@ -1130,6 +1131,8 @@ mod tests {
                 discoveries: 1,
                 summary: "The parser is in.\nAll tests pass.".into(),
                 cost_usd: 0.42,
+                run: 1,
+                report: None,
             }),
             ..idle_status()
         };
@@ -1214,6 +1217,8 @@ mod tests {
                 discoveries: 3,
                 summary: "Mostly done.".into(),
                 cost_usd: 0.0,
+                run: 1,
+                report: None,
             }),
             Event::StateChanged(StateChange {
                 reason: StateChangeReason::Load,

@@ -5,6 +5,7 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::model::*;
+use crate::timeline::{AttemptRecord, Timeline, TimelineParams};
 use crate::AgentEnv;
 
 /// A request: a method name with its parameter and result types.
@@ -79,6 +80,8 @@ requests! {
     /// A part of the log of the agents a run has beside its workers (the leader, the
     /// summary), from `offset`.
     AgentLog = "baton/agentLog", AgentLogParams => TaskLogChunk;
+    /// A run's agent runs (the last run's when no run is named), on their lanes.
+    GetTimeline = "baton/timeline", TimelineParams => Timeline;
     /// The boards put aside by a new goal or a reset, newest first.
     History = "baton/history", () => Vec<ArchivedBoard>;
     /// Put the board aside (archived, listed by `baton/history`) and start an empty
@@ -590,6 +593,10 @@ pub enum Event {
     RunStarted(RunStarted),
     #[serde(rename = "baton/runFinished")]
     RunFinished(RunResult),
+    /// An agent run started or ended: a record of `baton/timeline`, sent again with
+    /// the same id when it ends.
+    #[serde(rename = "baton/attempt")]
+    Attempt(AttemptRecord),
     /// The goal, configuration or whole state changed (init, configure, start, stop,
     /// load): clients that mirror the state should fetch it again.
     #[serde(rename = "baton/stateChanged")]
@@ -608,6 +615,7 @@ impl Event {
         "baton/agentActivity",
         "baton/runStarted",
         "baton/runFinished",
+        "baton/attempt",
         "baton/stateChanged",
     ];
 
@@ -623,6 +631,7 @@ impl Event {
             Event::AgentActivity(_) => "baton/agentActivity",
             Event::RunStarted(_) => "baton/runStarted",
             Event::RunFinished(_) => "baton/runFinished",
+            Event::Attempt(_) => "baton/attempt",
             Event::StateChanged(_) => "baton/stateChanged",
         }
     }

@@ -8,6 +8,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::timeline::AttemptRecord;
 use crate::timestamp;
 
 /// A task's identity. Ids the daemon makes read `task-001`, `task-002`, …; a loaded
@@ -352,6 +353,9 @@ pub struct CoordinationState {
     pub last_activity: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<Config>,
+    /// Every agent run of the board's runs (baton's addition, like `config`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptRecord>,
 }
 
 fn default_working_directory() -> String {
@@ -569,4 +573,10 @@ pub struct RunResult {
     /// What the run's agents spent, leader included.
     #[serde(default)]
     pub cost_usd: f64,
+    /// The run's number on this board, from 1 (`baton/timeline` takes it).
+    #[serde(default)]
+    pub run: u64,
+    /// Where the run's markdown report was written, when it could be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
 }

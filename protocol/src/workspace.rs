@@ -128,6 +128,17 @@ impl Workspace {
         self.log_dir().join("summary.log")
     }
 
+    /// `.baton/logs/reports`: each run's markdown report; it moves with its board's
+    /// logs when the board is put aside.
+    pub fn reports_dir(&self) -> PathBuf {
+        self.log_dir().join("reports")
+    }
+
+    /// The markdown report of run `run` of the current board.
+    pub fn run_report(&self, run: u64) -> PathBuf {
+        self.reports_dir().join(format!("run-{run}.md"))
+    }
+
     /// `.baton/history`: boards put aside for a new goal or a reset, one directory
     /// each, listed by `baton history`.
     pub fn history_dir(&self) -> PathBuf {

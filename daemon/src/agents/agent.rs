@@ -38,8 +38,6 @@ pub(super) const STAGGER: Duration = Duration::from_millis(150);
 const SUMMARY_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long to pause when a rate limit gives no reset time.
 const DEFAULT_PAUSE: Duration = Duration::from_secs(60);
-/// The summary's name among the run's agents, for its stop signal.
-pub(super) const SUMMARY: &str = "summary";
 
 /// What agents share with the actor: the state's owner, the workspace, and what each
 /// agent did last.
@@ -90,7 +88,7 @@ pub(super) async fn work(
         },
         Isolation::Shared => (
             context.workspace.root().to_owned(),
-            Some(snapshot(context.workspace.root()).await),
+            Some(Snapshot::now(context.workspace.root()).await),
         ),
     };
     let budget_usd = orchestrator.read(|board| board.budget_left(&task.id));
@@ -188,7 +186,7 @@ pub(super) async fn work(
             }
             Ok(Changes::default())
         }
-        (Isolation::Shared, Some(before)) => Ok(snapshot(context.workspace.root())
+        (Isolation::Shared, Some(before)) => Ok(Snapshot::now(context.workspace.root())
             .await
             .changes_since(&before)),
         (Isolation::Shared, None) => Ok(Changes::default()),
@@ -342,7 +340,9 @@ pub(super) async fn lead(context: Arc<Context>, stop: watch::Receiver<bool>) -> 
         tracing::warn!("leader: {reason}");
     }
     let planned = orchestrator.read(|board| board.counts().total()) > tasks_before;
-    orchestrator.note(|board| board.leader_ended(cost_usd, planned, failure));
+    let _ = orchestrator
+        .apply(|board, now| Ok(((), board.leader_ended(cost_usd, planned, failure, now))))
+        .await;
     context.activity(LEADER, None, ActivityKind::Finished, "");
     remove(mcp);
     Ended::Leader
@@ -381,7 +381,7 @@ pub(super) async fn summarise(
     let values = prompts::summary_values(&finished.goal, &finished.tasks);
     let prompt = prompts::render(prompts::SUMMARY, &values);
     let agent = Agent {
-        id: SUMMARY,
+        id: run::SUMMARY,
         task: None,
         cwd: context.workspace.root().to_owned(),
         log: context.workspace.summary_log(),
@@ -390,21 +390,29 @@ pub(super) async fn summarise(
     };
     let launch = context.launch(&config, Role::Summary, &prompt, &agent);
     context.stagger().await;
-    let summary = match process::run(&launch, stop, |_| {}).await {
+    let orchestrator = &context.orchestrator;
+    let _ = orchestrator
+        .apply(|board, now| Ok(((), board.summary_started(now))))
+        .await;
+    let answer = match process::run(&launch, stop, |_| {}).await {
         Ending::Result { result, .. } if !result.is_error && !result.output.trim().is_empty() => {
-            let cost_usd = result.usage.cost_usd;
-            context
-                .orchestrator
-                .note(|board| board.add_run_cost(cost_usd));
-            result.output
+            Some(result)
         }
         ending => {
             tracing::warn!(
                 "the summary agent did not answer ({ending:?}); writing a plain summary"
             );
-            run::plain_summary(&finished.tasks)
+            None
         }
     };
+    let spent = answer.as_ref().map(|result| result.usage.cost_usd);
+    let _ = orchestrator
+        .apply(|board, now| Ok(((), board.summary_ended(spent, now))))
+        .await;
+    let summary = answer.map_or_else(
+        || run::plain_summary(&finished.tasks),
+        |result| result.output,
+    );
     Ended::Summary { finished, summary }
 }
 
@@ -575,14 +583,6 @@ impl Context {
                 text: text.into(),
             })]);
     }
-}
-
-/// The workspace's files as they are now, for shared isolation.
-async fn snapshot(root: &Path) -> Snapshot {
-    let root = root.to_owned();
-    tokio::task::spawn_blocking(move || Snapshot::take(&root))
-        .await
-        .unwrap_or_default()
 }
 
 fn remove(mcp: Option<PathBuf>) {

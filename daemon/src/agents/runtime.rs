@@ -23,9 +23,9 @@ use chrono::Utc;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::agent::{lead, summarise, work, Context, STAGGER, SUMMARY};
+use super::agent::{lead, summarise, work, Context, STAGGER};
 use super::worktrees::{WorktreeError, Worktrees};
-use crate::core::run::{self, LEADER};
+use crate::core::run::{self, LEADER, SUMMARY};
 use crate::core::{Board, Events, Finished, RunStart};
 use crate::orchestrator::Orchestrator;
 
@@ -109,6 +109,9 @@ impl Runtime {
                 tracing::warn!("tidying the worktrees an earlier daemon left: {err}");
             }
         }
+        let _ = orchestrator
+            .apply(|board, now| Ok(((), board.end_lost_attempts(now))))
+            .await;
         let lost = orchestrator.read(Board::supervised);
         for id in lost {
             let reason = "the daemon stopped while its agent worked; it goes back to the queue";
@@ -399,9 +402,6 @@ impl Actor {
         let (sender, receiver) = watch::channel(None);
         self.result = Some(sender);
         if mode.plans() {
-            self.context
-                .orchestrator
-                .note(|board| board.seat_leader(Utc::now()));
             let stop = self.enlist(LEADER);
             self.agents.spawn(lead(self.context.clone(), stop));
         }
@@ -498,10 +498,11 @@ impl Actor {
                         Err(err) => tracing::warn!("removing the run's merged branches: {err}"),
                     }
                 }
+                let report = None;
                 let ended = self
                     .context
                     .orchestrator
-                    .apply(|board, now| board.end_run(&finished, summary, now))
+                    .apply(|board, now| board.end_run(&finished, summary, report, now))
                     .await;
                 self.isolation = None;
                 self.context.env.lock().expect("environment lock").take();

@@ -15,6 +15,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The workspace's files as they are now, read off the async runtime's threads.
+    pub async fn now(root: &Path) -> Snapshot {
+        let root = root.to_owned();
+        tokio::task::spawn_blocking(move || Snapshot::take(&root))
+            .await
+            .unwrap_or_default()
+    }
+
     pub fn take(root: &Path) -> Snapshot {
         let mut files = BTreeMap::new();
         let walk = ignore::WalkBuilder::new(root)

@@ -12,7 +12,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use board::{already_running, Attempt, Board, Finished, Meta, RunStart};
+pub use board::{already_running, Attempt, Board, Closing, Finished, Meta, RunStart};
 pub use run::clip;
 pub use validate::patched_config;
 

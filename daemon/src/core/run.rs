@@ -16,6 +16,8 @@ type Now = DateTime<Utc>;
 
 /// The one agent of a run that plans; workers are `worker-1`, `worker-2`, ….
 pub const LEADER: &str = "leader";
+/// The agent that writes a run's summary at its end.
+pub const SUMMARY: &str = "summary";
 
 /// Where a run's agents work, as far as dispatch cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -498,6 +500,8 @@ impl Run {
             discoveries: discoveries.saturating_sub(self.discoveries_before),
             summary,
             cost_usd: self.cost_usd,
+            run: 0,
+            report: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod properties;
 mod runs;
+mod timeline;
 
 use std::collections::BTreeSet;
 
@@ -1344,6 +1345,7 @@ fn a_state_rebuilds_an_equal_board() {
         board.meta(),
         board.tasks(None),
         board.discoveries().to_vec(),
+        board.attempts().to_vec(),
     );
     assert_eq!(restored.unwrap().state(), state);
 }

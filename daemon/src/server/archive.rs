@@ -103,6 +103,7 @@ pub fn emptied(state: &CoordinationState) -> CoordinationState {
         master_plan: String::new(),
         tasks: Vec::new(),
         discoveries: Vec::new(),
+        attempts: Vec::new(),
         created_at: None,
         last_activity: None,
         ..state.clone()
@@ -153,13 +154,14 @@ fn unused_name(workspace: &Workspace, state: &CoordinationState) -> String {
         .expect("a free name")
 }
 
-/// Moves the agents' logs (`tasks/`, the leader's and the summary's) from one logs
-/// directory to another; the daemon's own log stays.
+/// Moves the agents' logs (`tasks/`, the leader's and the summary's) and the runs'
+/// reports from one logs directory to another; the daemon's own log stays.
 fn move_logs(from: &Path, to: &Path, workspace: &Workspace) -> std::io::Result<()> {
     let names = [
         workspace.task_logs_dir(),
         workspace.leader_log(),
         workspace.summary_log(),
+        workspace.reports_dir(),
     ];
     for current in names {
         let Some(name) = current.file_name() else {

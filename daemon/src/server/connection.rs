@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use baton_protocol::methods::{self as m, Request, StateChange, StateChangeReason};
+use baton_protocol::timeline::{Timeline, TimelineParams};
 use baton_protocol::{
     BatonError, Config, CoordinationState, Discovery, ErrorCause, Event, RunMode, RunResult,
     Status, Task, Workspace, VERSION,
@@ -64,6 +65,7 @@ pub fn build(daemon: Arc<Daemon>) -> (LspService<Connection>, ClientSocket) {
     .custom_method(m::TaskLog::METHOD, Connection::task_log)
     .custom_method(m::AgentLog::METHOD, Connection::agent_log)
     .custom_method(m::Merge::METHOD, Connection::merge)
+    .custom_method(m::GetTimeline::METHOD, Connection::timeline)
     .custom_method(m::History::METHOD, Connection::history)
     .custom_method(m::Reset::METHOD, Connection::reset)
     .custom_method(m::Clean::METHOD, Connection::clean)
@@ -413,6 +415,10 @@ impl Connection {
 
     async fn list_discoveries(&self) -> Answer<Vec<Discovery>> {
         self.read(|board| Ok(board.discoveries().to_vec()))
+    }
+
+    async fn timeline(&self, params: TimelineParams) -> Answer<Timeline> {
+        self.read(|board| board.timeline(params.run))
     }
 
     async fn status(&self) -> Answer<Status> {

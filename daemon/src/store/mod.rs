@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use baton_protocol::methods::{StateChange, StateChangeReason};
-use baton_protocol::{Discovery, Event, Task, TaskId};
+use baton_protocol::{AttemptRecord, Discovery, Event, Task, TaskId};
 
 use crate::core::{Board, Meta};
 use check::CheckFile;
@@ -25,6 +25,7 @@ use check::CheckFile;
 const META: &[u8] = b"meta";
 const TASK: u8 = b't';
 const DISCOVERY: u8 = b'd';
+const ATTEMPT: u8 = b'a';
 
 /// Why the state could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +141,8 @@ impl Store {
         let tasks: Vec<Task> = self.read_prefix(TASK, "task", &mut last_change)?;
         let discoveries: Vec<Discovery> =
             self.read_prefix(DISCOVERY, "discovery", &mut last_change)?;
+        let attempts: Vec<AttemptRecord> =
+            self.read_prefix(ATTEMPT, "attempt record", &mut last_change)?;
         let found = Expected {
             change: last_change,
             tasks: tasks.len(),
@@ -158,7 +161,7 @@ impl Store {
         }
         self.discoveries = discoveries.len() as u64;
         *self.written.lock().expect("written lock") = found;
-        Board::restore(meta, tasks, discoveries).map_err(|err| StoreError::Corrupt {
+        Board::restore(meta, tasks, discoveries, attempts).map_err(|err| StoreError::Corrupt {
             what: "state".into(),
             reason: err.message,
         })
@@ -215,6 +218,7 @@ impl Store {
         }
         let mut tasks = BTreeSet::new();
         let mut new_discoveries = 0;
+        let mut attempts = Vec::new();
         let mut settings = false;
         for event in events {
             match event {
@@ -225,12 +229,11 @@ impl Store {
                     tasks.insert(&task.id);
                 }
                 Event::Discovery(_) => new_discoveries += 1,
-                Event::StateChanged(_) => settings = true,
+                Event::Attempt(record) => attempts.push(record.id),
+                // A run's start counts the board's runs, which the settings keep.
+                Event::StateChanged(_) | Event::RunStarted(_) => settings = true,
                 // Rewritten above.
-                Event::TaskDeleted(_)
-                | Event::AgentActivity(_)
-                | Event::RunStarted(_)
-                | Event::RunFinished(_) => {}
+                Event::TaskDeleted(_) | Event::AgentActivity(_) | Event::RunFinished(_) => {}
             }
         }
         let stored = board.discoveries().len() as u64;
@@ -248,8 +251,12 @@ impl Store {
                 encode(change.change, discovery),
             ));
         }
-        // The settings change only with the goal, the plan, the configuration or
-        // dispatch; when they were last active is read back from the tasks.
+        for id in attempts {
+            let record = &board.attempts()[id as usize];
+            writes.push((key(ATTEMPT, id).to_vec(), encode(change.change, record)));
+        }
+        // The settings change with the goal, plan, configuration, dispatch or a run's
+        // start; when they were last active is read back from the tasks.
         if settings {
             writes.push((META.to_vec(), encode(change.change, &board.meta())));
         }
@@ -303,6 +310,9 @@ impl Store {
         let stored = board.discoveries().len() as u64;
         for index in 0..stored {
             put_discovery(&mut batch, board, index, change.change);
+        }
+        for record in board.attempts() {
+            batch.insert(&key(ATTEMPT, record.id), encode(change.change, record));
         }
         batch.insert(META, encode(change.change, &board.meta()));
         self.db.apply_batch(batch)?;

@@ -169,6 +169,55 @@ export interface RunResult {
   discoveries: number;
   summary: string;
   cost_usd: number;
+  /** The run's number on its board, from 1 (`baton/timeline` takes it). */
+  run?: number;
+  /** Where the run's markdown report was written, when it could be. */
+  report?: string;
+}
+
+/** What kind of agent ran on a lane of the timeline. */
+export type AgentKind = 'leader' | 'worker' | 'reviewer' | 'summary';
+
+/** How an agent run ended. */
+export type AttemptOutcome =
+  | 'done'
+  | 'requeued'
+  | 'failed'
+  | 'stopped'
+  | 'cancelled'
+  | 'timed_out'
+  | 'budget'
+  | 'lost';
+
+/** One agent run on a lane (`worker-1`, `leader`, `summary`, `reviewer-1`, …); mirrors
+ * `AttemptRecord` of protocol/src/timeline.rs. Open while `ended_at` is null. */
+export interface AttemptRecord {
+  /** Its place among the board's records; kept when it is sent again at its end. */
+  id: number;
+  run: number;
+  lane: string;
+  kind: AgentKind;
+  task?: string;
+  started_at: string;
+  ended_at: string | null;
+  outcome: AttemptOutcome | null;
+  reason?: string;
+  cost_usd: number;
+}
+
+/** The answer of `baton/timeline`. */
+export interface Timeline {
+  /** The run shown; 0 when the board has had none. */
+  run: number;
+  runs: number;
+  /** The run is still going: open records still run. */
+  going: boolean;
+  attempts: AttemptRecord[];
+}
+
+export interface TimelineParams {
+  /** The run, from 1; the last when absent. */
+  run?: number;
 }
 
 export interface RunStarted {
@@ -303,6 +352,7 @@ export const Method = {
   taskLog: 'baton/taskLog',
   agentLog: 'baton/agentLog',
   merge: 'baton/merge', // no params
+  timeline: 'baton/timeline',
   daemonInfo: 'baton/daemonInfo', // no params
 } as const;
 
@@ -317,6 +367,7 @@ export const Notification = {
   agentActivity: 'baton/agentActivity',
   runStarted: 'baton/runStarted',
   runFinished: 'baton/runFinished',
+  attempt: 'baton/attempt',
   stateChanged: 'baton/stateChanged',
 } as const;
 

@@ -15,8 +15,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use baton_protocol::methods::{ConfigPatch, InitParams, StateChange, StateChangeReason};
 use baton_protocol::{
-    AgentStatus, BatonError, ByStatus, Config, CoordinationState, Discovery, Event, Progress,
-    RunResult, Status, Task, TaskId, TaskStatus, Usage,
+    AgentStatus, AttemptRecord, BatonError, ByStatus, Config, CoordinationState, Discovery, Event,
+    Progress, RunResult, Status, Task, TaskId, TaskStatus, Usage,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -32,8 +32,10 @@ mod editing;
 mod graph;
 mod lifecycle;
 mod runs;
+mod timeline;
 
 pub use runs::{already_running, Finished, RunStart};
+pub use timeline::Closing;
 
 /// How many recent discoveries status carries.
 const STATUS_DISCOVERIES: usize = 20;
@@ -59,6 +61,9 @@ pub struct Meta {
     pub working_directory: String,
     pub created_at: Option<Now>,
     pub last_activity: Option<Now>,
+    /// How many runs the board has had.
+    #[serde(default)]
+    pub runs: u64,
 }
 
 /// The whole state of one workspace.
@@ -87,6 +92,10 @@ pub struct Board {
     /// The result of the last run that ended since the daemon started, for status
     /// after a detached run.
     last_run: Option<RunResult>,
+    /// Every agent run of the board's runs, in the order they started.
+    attempts: Vec<AttemptRecord>,
+    /// How many runs the board has had; the last one's number.
+    runs: u64,
 }
 
 impl Default for Board {
@@ -107,6 +116,7 @@ fn empty_state() -> CoordinationState {
         created_at: None,
         last_activity: None,
         config: Some(Config::default()),
+        attempts: Vec::new(),
     }
 }
 
@@ -116,6 +126,18 @@ impl Board {
     pub fn from_state(state: CoordinationState, running: bool) -> Result<Board, BatonError> {
         let order = validate::state(&state)?;
         let config = validate::state_config(&state);
+        if let Some((at, record)) = state
+            .attempts
+            .iter()
+            .enumerate()
+            .find(|(at, record)| record.id != *at as u64)
+        {
+            return Err(BatonError::invalid(format!(
+                "attempts[{at}] has id {}; attempt ids count from 0 in order",
+                record.id
+            )));
+        }
+        let runs = state.attempts.iter().map(|record| record.run).max();
         let mut board = Board {
             goal: state.goal,
             master_plan: state.master_plan,
@@ -134,6 +156,8 @@ impl Board {
             cost_usd: 0.0,
             run: None,
             last_run: None,
+            attempts: state.attempts,
+            runs: runs.unwrap_or(0),
         };
         let ids: Vec<TaskId> = state.tasks.iter().map(|task| task.id.clone()).collect();
         for task in state.tasks {
@@ -155,6 +179,7 @@ impl Board {
         meta: Meta,
         tasks: Vec<Task>,
         discoveries: Vec<Discovery>,
+        attempts: Vec<AttemptRecord>,
     ) -> Result<Board, BatonError> {
         // The settings are stored only when they change; the last activity is the
         // latest moment the tasks and discoveries remember.
@@ -176,8 +201,11 @@ impl Board {
             created_at: meta.created_at,
             last_activity,
             config: Some(meta.config),
+            attempts,
         };
-        Board::from_state(state, meta.running)
+        let mut board = Board::from_state(state, meta.running)?;
+        board.runs = board.runs.max(meta.runs);
+        Ok(board)
     }
 
     pub fn meta(&self) -> Meta {
@@ -189,6 +217,7 @@ impl Board {
             working_directory: self.working_directory.clone(),
             created_at: self.created_at,
             last_activity: self.last_activity,
+            runs: self.runs,
         }
     }
 
@@ -205,6 +234,7 @@ impl Board {
             created_at: self.created_at,
             last_activity: self.last_activity,
             config: Some(self.config.clone()),
+            attempts: self.attempts.clone(),
         }
     }
 
@@ -376,6 +406,7 @@ impl Board {
             let (_, released) = self.release(&id, reason, now)?;
             events.extend(released);
         }
+        events.extend(self.end_lost_attempts(now));
         Ok(events)
     }
 

@@ -3,10 +3,16 @@
 //! run going?") is checked inside the change it guards.
 
 use baton_protocol::methods::{ConfigPatch, InitParams, RunStarted};
-use baton_protocol::{BatonError, Config, ErrorCause, Event, RunMode, RunResult, Task, TaskId};
+use baton_protocol::{
+    AgentKind, AttemptOutcome, BatonError, Config, ErrorCause, Event, RunMode, RunResult, Task,
+    TaskId,
+};
 
+use super::timeline::{worker_closing, Closing};
 use super::{Attempt, Board, Events, Now};
-use crate::core::run::{self, AttemptEnding, Isolation, Run, Settlement, Spending, LEADER};
+use crate::core::run::{
+    self, AttemptEnding, Isolation, Run, Settlement, Spending, LEADER, SUMMARY,
+};
 use crate::core::validate;
 
 /// What a run starts with.
@@ -116,6 +122,7 @@ impl Board {
             .filter(|task| task.status.is_finished())
             .map(|task| (task.id, task.status))
             .collect();
+        self.runs += 1;
         self.run = Some(Run::new(
             start.mode,
             goal.clone(),
@@ -134,6 +141,12 @@ impl Board {
             goal,
             notes: start.notes,
         }));
+        if start.mode.plans() {
+            if let Some(run) = self.run.as_mut() {
+                run.seat_agent(LEADER, None, now);
+            }
+            events.extend(self.open_attempt(LEADER, AgentKind::Leader, None, now));
+        }
         Ok(events)
     }
 
@@ -171,14 +184,10 @@ impl Board {
             }
         }
         self.run = Some(run);
-        Ok((assigned, events))
-    }
-
-    /// Seats the leader of a run that plans.
-    pub fn seat_leader(&mut self, now: Now) {
-        if let Some(run) = self.run.as_mut() {
-            run.seat_agent(LEADER, None, now);
+        for (worker, task) in &assigned {
+            events.extend(self.open_attempt(worker, AgentKind::Worker, Some(&task.id), now));
         }
+        Ok((assigned, events))
     }
 
     /// Adds what an agent's latest model turn cost and decides whether a budget is
@@ -231,13 +240,10 @@ impl Board {
             run.settle_spending(agent_id, attempt.usage.cost_usd);
             run.unseat(agent_id)
         });
+        let cost_usd = attempt.usage.cost_usd;
         let (task, mut events) = self.record_attempt(id, attempt, now)?;
-        let settlement = run::settle(
-            &task,
-            ending,
-            seat.as_ref().and_then(|seat| seat.halt.as_ref()),
-            &config,
-        );
+        let halt = seat.as_ref().and_then(|seat| seat.halt.as_ref());
+        let settlement = run::settle(&task, ending.clone(), halt, &config);
         let changed = match &settlement {
             Settlement::Complete(result) => self.complete(id, result.clone(), now)?.1,
             Settlement::Requeue(reason) => self.release(id, reason, now)?.1,
@@ -245,6 +251,8 @@ impl Board {
             Settlement::Keep => Vec::new(),
         };
         events.extend(changed);
+        let closing = worker_closing(&ending, halt, &settlement, self.task(id)?, cost_usd);
+        events.extend(self.close_attempt(agent_id, closing, now));
         Ok((settlement, events))
     }
 
@@ -279,17 +287,43 @@ impl Board {
         if let Some(run) = self.run.as_mut() {
             run.unseat(agent_id);
         }
-        Ok(self.fail(id, reason, now)?.1)
+        let mut events = self.fail(id, reason, now)?.1;
+        let closing = Closing {
+            outcome: AttemptOutcome::Failed,
+            reason: Some(reason.to_owned()),
+            cost_usd: 0.0,
+        };
+        events.extend(self.close_attempt(agent_id, closing, now));
+        Ok(events)
     }
 
     /// The leader ended, having spent `cost_usd`; `planned` says whether it added
-    /// any task.
-    pub fn leader_ended(&mut self, cost_usd: f64, planned: bool, failure: Option<String>) {
-        if let Some(run) = self.run.as_mut() {
-            run.settle_spending(LEADER, cost_usd);
-            run.unseat(LEADER);
-            run.leader_ended(planned, failure);
-        }
+    /// any task, `failure` why it failed.
+    pub fn leader_ended(
+        &mut self,
+        cost_usd: f64,
+        planned: bool,
+        failure: Option<String>,
+        now: Now,
+    ) -> Events {
+        let Some(run) = self.run.as_mut() else {
+            return Vec::new();
+        };
+        run.settle_spending(LEADER, cost_usd);
+        run.unseat(LEADER);
+        let outcome = match (&failure, run.stopped()) {
+            (Some(_), _) => AttemptOutcome::Failed,
+            (None, Some(_)) => AttemptOutcome::Stopped,
+            (None, None) => AttemptOutcome::Done,
+        };
+        let reason = failure.clone().or_else(|| run.stopped().map(str::to_owned));
+        run.leader_ended(planned, failure);
+        let closing = Closing {
+            outcome,
+            reason,
+            cost_usd,
+        };
+        self.close_attempt(LEADER, closing, now)
     }
 
     /// Adds spending no agent of the run carries (the summary's).
@@ -297,6 +331,30 @@ impl Board {
         if let Some(run) = self.run.as_mut() {
             run.add_cost(cost_usd);
         }
+    }
+
+    /// The summary agent starts writing the run's summary.
+    pub fn summary_started(&mut self, now: Now) -> Events {
+        self.open_attempt(SUMMARY, AgentKind::Summary, None, now)
+    }
+
+    /// The summary agent ended: with what it spent when it answered, or without an
+    /// answer (a plain summary is written instead).
+    pub fn summary_ended(&mut self, spent: Option<f64>, now: Now) -> Events {
+        let closing = match spent {
+            Some(cost_usd) => {
+                self.add_run_cost(cost_usd);
+                Closing::done(cost_usd)
+            }
+            None => Closing {
+                outcome: AttemptOutcome::Failed,
+                reason: Some(
+                    "the summary agent gave no answer; a plain summary was written".into(),
+                ),
+                cost_usd: 0.0,
+            },
+        };
+        self.close_attempt(SUMMARY, closing, now)
     }
 
     /// The run, once nothing more is left to do in it (then marked finishing, so this
@@ -317,17 +375,31 @@ impl Board {
         })
     }
 
-    /// Ends the run with its summary: dispatch is off, and its result is announced.
+    /// The result the run going would end with, given its summary; none when no
+    /// run goes.
+    pub fn closing_result(&self, finished: &Finished, summary: &str) -> Option<RunResult> {
+        let run = self.run.as_ref()?;
+        let result = run.result(&finished.tasks, self.discoveries.len(), summary.to_owned());
+        Some(RunResult {
+            run: self.runs,
+            ..result
+        })
+    }
+
+    /// Ends the run with its summary and the path of its report, if one was
+    /// written: dispatch is off, and its result is announced.
     pub fn end_run(
         &mut self,
         finished: &Finished,
         summary: String,
+        report: Option<String>,
         now: Now,
     ) -> Result<(RunResult, Events), BatonError> {
-        let Some(run) = self.run.take() else {
+        let Some(mut result) = self.closing_result(finished, &summary) else {
             return Err(BatonError::orchestration("no run is going"));
         };
-        let result = run.result(&finished.tasks, self.discoveries.len(), summary);
+        self.run = None;
+        result.report = report;
         self.last_run = Some(result.clone());
         let mut events = self.set_running(false, now);
         events.push(Event::RunFinished(result.clone()));

@@ -2,8 +2,9 @@
 //! attempt endings in any order. After every step: never more than `max_workers`
 //! workers, never a task on two agents, no two agents on one file in a shared
 //! checkout, budgets never passed by more than one model turn, a stopped or paused
-//! run dispatches nothing; and every run finishes, with a result that counts what it
-//! did.
+//! run dispatches nothing; every seated agent has exactly one open attempt record on
+//! its lane; and every run finishes, with a result that counts what it did and no
+//! record left open.
 
 use std::collections::BTreeSet;
 
@@ -285,6 +286,23 @@ impl History {
         let Some(run) = self.board.run() else {
             return fail("the run ended before it was ended".into());
         };
+        let open: BTreeSet<_> = self
+            .board
+            .attempts()
+            .iter()
+            .filter(|record| record.is_open())
+            .map(|record| (record.lane.clone(), record.task.clone()))
+            .collect();
+        let seated: BTreeSet<_> = run
+            .seats()
+            .iter()
+            .map(|(agent, seat)| (agent.clone(), seat.task.clone()))
+            .collect();
+        if open != seated {
+            return fail(format!(
+                "open attempt records {open:?} are not the seated agents {seated:?}"
+            ));
+        }
         let config = self.board.run_config();
         let workers: Vec<_> = run
             .seats()
@@ -362,7 +380,7 @@ impl History {
                 }
                 let (result, _) = self
                     .board
-                    .end_run(&finished, "summary".into(), at(self.clock))
+                    .end_run(&finished, "summary".into(), None, at(self.clock))
                     .expect("the run ends");
                 let done = finished
                     .tasks
@@ -379,6 +397,9 @@ impl History {
                 }
                 if self.board.run().is_some() || self.board.is_running() {
                     return fail("the run is still going after its end".into());
+                }
+                if let Some(open) = self.board.attempts().iter().find(|r| r.is_open()) {
+                    return fail(format!("{open:?} is still open after the run's end"));
                 }
                 return Ok(());
             }
