@@ -6,6 +6,22 @@ cd "$(dirname "$0")/.."
 cargo build --workspace --bins
 cargo test --workspace
 
+# The fuzz target for the daemon's framing and request decoding, for a bounded time
+# from the seeds kept in fuzz/seeds/ (README says how to run it longer). cargo-fuzz,
+# pinned, is installed once outside the repository; the stable toolchain builds the
+# target with RUSTC_BOOTSTRAP and no sanitizer. A crash fails the test command and
+# leaves its input in fuzz/artifacts/frames/.
+CACHE="${BATON_CACHE_DIR:-$HOME/.cache/baton}"
+CARGO_FUZZ_VERSION=0.13.2
+if [ "$("$CACHE/cargo-fuzz/bin/cargo-fuzz" --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+  cargo install --quiet --locked --force --root "$CACHE/cargo-fuzz" --version "$CARGO_FUZZ_VERSION" cargo-fuzz
+fi
+FUZZ_CORPUS="$(mktemp -d)"
+(cd fuzz && PATH="$CACHE/cargo-fuzz/bin:$PATH" RUSTC_BOOTSTRAP=1 cargo fuzz run \
+  --sanitizer none --target-dir "$CACHE/target-fuzz" frames "$FUZZ_CORPUS" seeds/frames \
+  -- -max_total_time="${BATON_FUZZ_SECONDS:-30}" -print_final_stats=1)
+rm -rf "$FUZZ_CORPUS"
+
 # The VS Code extension: typecheck, unit tests, the .vsix, and the end-to-end test in
 # code-server driven by headless Chromium. Its tools are installed once, cached
 # outside the repository.
