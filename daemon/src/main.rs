@@ -50,6 +50,7 @@ struct Running {
 
 fn main() {
     let args = Args::parse();
+    private::make_everything_private();
     if args.reaper {
         reap(&args.workspace);
         return;

@@ -4,6 +4,27 @@
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
+use std::sync::OnceLock;
+
+/// The umask the process was started with, before [`make_everything_private`].
+static STARTED_WITH: OnceLock<libc::mode_t> = OnceLock::new();
+
+/// Makes every file and directory this process creates from now on private (0600,
+/// 0700), whatever the umask it was started with: each log, snapshot, archive and
+/// database file the daemon writes is then private from its first byte, with no
+/// place left that must remember to ask. Answers the umask it was started with.
+pub fn make_everything_private() -> libc::mode_t {
+    // SAFETY: umask only swaps this process's file mode mask.
+    let started_with = unsafe { libc::umask(0o077) };
+    *STARTED_WITH.get_or_init(|| started_with)
+}
+
+/// The umask the process was started with: what the programs it starts (git, the
+/// agents, the verify command) get back, so that what they write in the user's
+/// checkout has the modes the user's own commands give it.
+pub fn started_umask() -> Option<libc::mode_t> {
+    STARTED_WITH.get().copied()
+}
 
 /// Creates `dir` and any missing parents below an existing directory, each 0700.
 pub fn create_dir(dir: &Path) -> io::Result<()> {

@@ -208,3 +208,102 @@ async fn no_secret_from_the_environment_reaches_logs_state_answers_or_saved_file
         }
     }
 }
+
+/// Every file and directory under `dir` that group or others may use, with its mode;
+/// the checkouts in `.baton/worktrees/` are the user's code, so only their
+/// directories count.
+fn open_to_others(dir: &Path, checkouts: &Path, found: &mut Vec<(String, u32)>, seen: &mut usize) {
+    for entry in std::fs::read_dir(dir).expect("a directory under .baton is listed") {
+        let path = entry.expect("an entry").path();
+        let meta = std::fs::symlink_metadata(&path).expect("an entry's metadata");
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        *seen += 1;
+        let mode = meta.mode() & 0o777;
+        if mode & 0o077 != 0 {
+            found.push((path.display().to_string(), mode));
+        }
+        if meta.is_dir() && dir != checkouts {
+            open_to_others(&path, checkouts, found, seen);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_under_dot_baton_is_private_under_umask_022() {
+    // The common umask, which would leave new files readable by everyone; the daemon
+    // started below inherits it.
+    // SAFETY: umask only swaps this process's file mode mask.
+    unsafe { libc::umask(0o022) };
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    let task = scripted(
+        "write a file and report",
+        &[
+            bash("echo built > built.txt"),
+            baton_tool(
+                "report_discovery",
+                serde_json::json!({ "content": "the build writes built.txt" }),
+            ),
+            say("built"),
+        ],
+    );
+    baton_tests::add_task(&client, task, &[]).await;
+    let ok = |args: &[&str]| {
+        let output = agents.baton(args);
+        assert!(
+            output.status.success(),
+            "baton {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    ok(&["run", "--predefined"]);
+    // What lands in the user's checkout has the modes the user's own umask gives.
+    ok(&["merge"]);
+    let built = std::fs::metadata(agents.root().join("built.txt")).expect("the work landed");
+    assert_eq!(built.mode() & 0o777, 0o644, "built.txt in the checkout");
+    let dot_baton = agents.root().join(".baton");
+    // A snapshot is written after each run.
+    let snapshots = dot_baton.join("snapshots");
+    baton_tests::wait_until(std::time::Duration::from_secs(30), || {
+        std::fs::read_dir(&snapshots).is_ok_and(|mut entries| entries.next().is_some())
+    });
+    ok(&["save", dot_baton.join("saved.json").to_str().unwrap()]);
+    // A reset puts the board and its logs aside in .baton/history.
+    ok(&["reset", "--yes"]);
+    ok(&["daemon", "stop"]);
+
+    for place in [
+        "snapshots",
+        "history",
+        "logs",
+        "state",
+        "agents",
+        "worktrees",
+    ] {
+        assert!(dot_baton.join(place).exists(), ".baton/{place} was written");
+    }
+    let mut found = Vec::new();
+    let mode = std::fs::metadata(&dot_baton).unwrap().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        found.push((dot_baton.display().to_string(), mode));
+    }
+    let mut seen = 0;
+    open_to_others(
+        &dot_baton,
+        &dot_baton.join("worktrees"),
+        &mut found,
+        &mut seen,
+    );
+    let listed: Vec<String> = found
+        .iter()
+        .map(|(path, mode)| format!("{mode:o} {path}"))
+        .collect();
+    assert!(
+        listed.is_empty(),
+        "open to group or others:\n{}",
+        listed.join("\n")
+    );
+    assert!(seen > 15, "only {seen} entries under .baton were checked");
+}

@@ -56,12 +56,15 @@ pub struct Output {
 
 /// Runs `git ARGS` in `dir`; a non-zero exit is not an error here.
 pub async fn run(dir: &Path, args: &[&str]) -> Result<Output, GitError> {
-    let output = tokio::process::Command::new("git")
+    let mut command = tokio::process::Command::new("git");
+    command
         .args(args)
         .current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env(DAEMON_GIT, dir_marker(dir))
-        .stdin(std::process::Stdio::null())
+        .stdin(std::process::Stdio::null());
+    super::process::with_started_umask(&mut command);
+    let output = command
         .output()
         .await
         .map_err(|err| GitError::Missing(err.to_string()))?;

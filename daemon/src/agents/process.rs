@@ -342,6 +342,24 @@ fn die_with_parent(command: &mut tokio::process::Command) {
     }
 }
 
+/// Gives a program the umask the daemon was started with: the daemon's own files are
+/// private, but what git, an agent or the verify command writes in the user's
+/// checkout (or in the git repository it shares) gets the modes the user's own
+/// commands give it. The checkouts under `.baton/worktrees/` stay private through
+/// their directory.
+pub(crate) fn with_started_umask(command: &mut tokio::process::Command) {
+    let Some(mask) = baton_protocol::private::started_umask() else {
+        return;
+    };
+    // SAFETY: umask is async-signal-safe and only sets this child's mask.
+    unsafe {
+        command.pre_exec(move || {
+            libc::umask(mask);
+            Ok(())
+        });
+    }
+}
+
 /// Ends the agent's process group and every process that carries its run marker.
 fn end_everything(pid: u32, run_id: &str) {
     if pid != 0 {
@@ -405,5 +423,6 @@ where
         .process_group(0)
         .kill_on_drop(true);
     die_with_parent(&mut command);
+    with_started_umask(&mut command);
     command
 }

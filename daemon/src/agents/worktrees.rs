@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use baton_protocol::{TaskId, Workspace};
+use baton_protocol::{private, TaskId, Workspace};
 
 use super::git::{self, GitError};
 
@@ -248,6 +248,12 @@ impl Worktrees {
                 git::ok(&self.repo, &add).await?;
             }
         }
+        // git made the checkout's directory with the user's umask: .baton/ is private.
+        private::tighten(&path, &[&path]).map_err(|err| GitError::Failed {
+            command: "worktree add".into(),
+            dir: path.clone(),
+            message: err.to_string(),
+        })?;
         Ok(path)
     }
 
