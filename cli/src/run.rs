@@ -18,7 +18,8 @@ use crate::{printable, render};
 type Result<T, E = CommandError> = std::result::Result<T, E>;
 
 /// Runs the plan and follows it to its end with a progress bar and the agents'
-/// activity; exits 1 when a task failed.
+/// activity; exits 1 when a task failed. It is long because starting, following and
+/// ending the run share one progress bar and one select loop.
 pub async fn run(
     session: &Session,
     goal: Option<String>,

@@ -1,0 +1,74 @@
+//! The workspace's daemon: `baton daemon start|status|stop`.
+
+use std::time::Duration;
+
+use baton_protocol::methods::{self, DaemonInfoResult};
+use baton_protocol::{client, Client, ClientError, ConnectConfig};
+
+use crate::args::DaemonCommand;
+use crate::render;
+
+use super::{Result, Session};
+
+/// How long `baton daemon stop` waits for the daemon to exit: it finishes its
+/// agents' shutdown and writes a snapshot first.
+const STOP_WAIT: Duration = Duration::from_secs(30);
+
+impl Session {
+    pub(super) async fn daemon(&self, command: DaemonCommand) -> Result<()> {
+        match command {
+            DaemonCommand::Start => {
+                let info = self.request::<methods::DaemonInfo>(&()).await?;
+                self.show(&info, render::daemon_info)
+            }
+            DaemonCommand::Status => {
+                let Some(client) = self.running_daemon(false).await? else {
+                    return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon());
+                };
+                let info = client.request::<methods::DaemonInfo>(&()).await?;
+                self.show(&info, render::daemon_info)
+            }
+            DaemonCommand::Stop => {
+                let Some(client) = self.running_daemon(false).await? else {
+                    return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon());
+                };
+                let info = client.request::<methods::DaemonInfo>(&()).await?;
+                match client.request::<methods::StopDaemon>(&()).await {
+                    Ok(()) | Err(ClientError::Closed) => {}
+                    Err(err) => return Err(err.into()),
+                }
+                drop(client);
+                // The daemon lets go of the workspace as it exits: wait for that, so
+                // that a command run right after this one starts a new daemon at once.
+                client::wait_for_exit(&self.workspace, info.pid, STOP_WAIT).await?;
+                self.show(&info, |info| {
+                    format!(
+                        "stopped batond {} (pid {}) for {}",
+                        info.version, info.pid, info.workspace
+                    )
+                })
+            }
+        }
+    }
+
+    /// Connects to the workspace's daemon without starting one; `None` when none runs.
+    /// Any version will do, so that a daemon left from an older baton can be stopped.
+    /// With `events`, the connection's end can be awaited through the event stream.
+    pub(super) async fn running_daemon(&self, events: bool) -> Result<Option<Client>> {
+        let config = ConnectConfig {
+            start: false,
+            events,
+            any_version: true,
+            ..ConnectConfig::default()
+        };
+        match self.connect_with(config).await {
+            Ok(client) => Ok(Some(client)),
+            Err(ClientError::Connect { .. }) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    fn no_daemon(&self) -> String {
+        format!("no daemon runs for {}", self.workspace.root().display())
+    }
+}

@@ -1,0 +1,207 @@
+//! The board's tasks and discoveries, one request each: `baton add`, `tasks`, `show`,
+//! `claim`, `complete`, `fail`, `cancel`, `retry`, `edit`, `delete`, `discover`,
+//! `discoveries`.
+
+use std::fs;
+use std::io::{self};
+use std::path::Path;
+
+use baton_protocol::methods::{
+    self, AddTasksParams, ClaimTaskParams, CompleteTaskParams, EditTaskParams, FailTaskParams,
+    ListTasksParams, NewDiscovery, NewTask, TaskRef,
+};
+use baton_protocol::{Task, TaskId, TaskResult, TaskStatus};
+
+use crate::args::{AddArgs, CompleteArgs, EditArgs};
+use crate::render;
+
+use super::{CommandError, Result, Session};
+
+impl Session {
+    pub(super) async fn tasks(&self, status: Option<TaskStatus>) -> Result<()> {
+        let tasks = self
+            .request::<methods::ListTasks>(&ListTasksParams { status })
+            .await?;
+        if tasks.is_empty() && !self.json {
+            let which = status
+                .map(|status| format!("{status} "))
+                .unwrap_or_default();
+            self.note(&format!("no {which}tasks"));
+        }
+        let width = console::Term::stdout()
+            .size_checked()
+            .map(|(_, columns)| usize::from(columns));
+        self.show(&tasks, |tasks| render::task_list(tasks, width))
+    }
+
+    pub(super) async fn show_task(&self, task: TaskId) -> Result<()> {
+        let task = self
+            .request::<methods::GetTask>(&TaskRef { task_id: task })
+            .await?;
+        self.show(&task, render::task)
+    }
+
+    pub(super) async fn claim(&self, agent: String) -> Result<()> {
+        let claimed = self
+            .request::<methods::ClaimTask>(&ClaimTaskParams { agent_id: agent })
+            .await?;
+        self.show(&claimed, |claimed| match claimed {
+            Some(task) => task.id.to_string(),
+            None => String::new(),
+        })
+    }
+
+    pub(super) async fn fail(&self, task: TaskId, error: String) -> Result<()> {
+        let params = FailTaskParams {
+            task_id: task,
+            error,
+        };
+        let task = self.request::<methods::FailTask>(&params).await?;
+        self.show(&task, |task| format!("failed {}", task.id))
+    }
+
+    pub(super) async fn cancel(&self, task: TaskId) -> Result<()> {
+        let task = self
+            .request::<methods::CancelTask>(&TaskRef { task_id: task })
+            .await?;
+        self.show(&task, |task| format!("cancelled {}", task.id))
+    }
+
+    pub(super) async fn retry(&self, task: TaskId) -> Result<()> {
+        let reopened = self
+            .request::<methods::RetryTask>(&TaskRef { task_id: task })
+            .await?;
+        self.show(&reopened, |tasks| id_lines(tasks))
+    }
+
+    pub(super) async fn edit(&self, args: EditArgs) -> Result<()> {
+        let task = self
+            .request::<methods::EditTask>(&edit_params(args))
+            .await?;
+        self.show(&task, |task| format!("edited {}", task.id))
+    }
+
+    pub(super) async fn delete(&self, task: TaskId) -> Result<()> {
+        let task = self
+            .request::<methods::DeleteTask>(&TaskRef { task_id: task })
+            .await?;
+        self.show(&task, |task| format!("deleted {}", task.id))
+    }
+
+    pub(super) async fn discover(&self, discovery: &NewDiscovery) -> Result<()> {
+        let discovery = self.request::<methods::AddDiscovery>(discovery).await?;
+        self.show(&discovery, |_| "discovery shared".into())
+    }
+
+    pub(super) async fn discoveries(&self) -> Result<()> {
+        let discoveries = self.request::<methods::ListDiscoveries>(&()).await?;
+        if discoveries.is_empty() && !self.json {
+            self.note("no discoveries yet");
+        }
+        self.show(&discoveries, |found| render::discovery_list(found))
+    }
+
+    pub(super) async fn add(&self, args: AddArgs) -> Result<()> {
+        match (args.batch, args.description) {
+            (Some(file), _) => {
+                let tasks = read_batch(&file)?;
+                let added = self
+                    .request::<methods::AddTasks>(&AddTasksParams { tasks })
+                    .await?;
+                self.show(&added, |tasks| id_lines(tasks))
+            }
+            (None, Some(description)) => {
+                let mut task = NewTask::new(description);
+                if let Some(priority) = args.priority {
+                    task.priority = priority;
+                }
+                task.dependencies = args.dependencies;
+                task.context_files = args.files;
+                task.hints = args.hint.unwrap_or_default();
+                task.model = args.model;
+                let added = self.request::<methods::AddTask>(&task).await?;
+                self.show(&added, |task| task.id.to_string())
+            }
+            (None, None) => Err(CommandError::Input(
+                "say what the task is, or give --batch FILE".into(),
+            )),
+        }
+    }
+
+    pub(super) async fn complete(&self, args: CompleteArgs) -> Result<()> {
+        let params = CompleteTaskParams {
+            task_id: args.task,
+            result: TaskResult {
+                output: args.output.unwrap_or_default(),
+                files_modified: args.modified,
+                files_created: args.created,
+                discoveries: args.discoveries,
+                ..TaskResult::default()
+            },
+        };
+        let task = self.request::<methods::CompleteTask>(&params).await?;
+        self.show(&task, |task| format!("completed {}", task.id))
+    }
+}
+
+/// What `baton edit` asks to change: only what was given.
+fn edit_params(args: EditArgs) -> EditTaskParams {
+    let dependencies = if args.no_deps {
+        Some(Vec::new())
+    } else {
+        Some(args.dependencies).filter(|dependencies| !dependencies.is_empty())
+    };
+    EditTaskParams {
+        description: args.description,
+        priority: args.priority,
+        dependencies,
+        context_files: Some(args.files).filter(|files| !files.is_empty()),
+        hints: args.hint,
+        ..EditTaskParams::new(args.task)
+    }
+}
+
+fn id_lines(tasks: &[Task]) -> String {
+    tasks.iter().map(|task| format!("{}\n", task.id)).collect()
+}
+
+/// The tasks of a `--batch` file (or of standard input for `-`), checked whole before
+/// anything is sent.
+fn read_batch(file: &Path) -> Result<Vec<NewTask>> {
+    let (name, text) = if file == Path::new("-") {
+        ("standard input".to_owned(), io::read_to_string(io::stdin()))
+    } else {
+        (file.display().to_string(), fs::read_to_string(file))
+    };
+    let text = text.map_err(|err| CommandError::Input(format!("cannot read {name}: {err}")))?;
+    serde_json::from_str(&text).map_err(|err| {
+        CommandError::Input(format!(
+            "{name} is not a JSON list of tasks \
+             ({{description, priority, dependencies, context_files, hints}}): {err}"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_batch_names_the_file_and_the_fault() {
+        let dir = std::env::temp_dir().join(format!("baton-cli-batch-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tasks.json");
+        fs::write(&file, r#"[{"description": "a", "priority": "high"}]"#).unwrap();
+        let err = read_batch(&file).unwrap_err().to_string();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            err,
+            format!(
+                "{} is not a JSON list of tasks ({{description, priority, dependencies, \
+                 context_files, hints}}): invalid type: string \"high\", expected u8 \
+                 at line 1 column 40",
+                file.display()
+            )
+        );
+    }
+}

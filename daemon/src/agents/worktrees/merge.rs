@@ -1,0 +1,338 @@
+//! Bringing work together: the integration branch into a task's worktree (`bring_in`),
+//! a finished task into the integration branch (`land`), the user's branch in at a
+//! run's start and the integration branch out into the user's checkout.
+//!
+//! Merges are made without a checkout (`git merge-tree --write-tree`, then
+//! `commit-tree` and a compare-and-swap `update-ref`), so the integration branch moves
+//! atomically: a crash leaves it either before or after a merge, never half-way. The
+//! user's own checkout and uncommitted work are never touched, and every task's work
+//! stays on its branch `baton/<task>` until the user removes it.
+
+use std::path::Path;
+
+use baton_protocol::TaskId;
+
+use super::git::{self, GitError};
+
+use super::{changes, first_line, Changes, WorktreeError, Worktrees};
+
+/// What bringing the integration branch into a task's worktree gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BroughtIn {
+    /// The worktree holds the task's work on top of the integration branch, all
+    /// committed: the tree that the verification checks and that would land.
+    Merged,
+    /// The worktree holds the merge with conflict markers in `paths`; `theirs` is
+    /// what the integration branch changed in them (a diff), for the agent.
+    Conflict { paths: Vec<String>, theirs: String },
+    /// A conflict the agent was asked to resolve still has markers in `paths`.
+    Unresolved { paths: Vec<String> },
+}
+
+/// What landing a verified task did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Landed {
+    /// The integration branch moved to the task's tree; what the task changed.
+    Landed(Changes),
+    /// The integration branch moved since the task's tree was made (another task
+    /// landed): the tree must be brought up to date and checked again.
+    Moved,
+}
+
+/// What merging two commits without a checkout gave.
+enum Merged {
+    /// The merged tree's id.
+    Clean(String),
+    /// The paths that conflict.
+    Conflict(Vec<String>),
+}
+
+impl Worktrees {
+    /// Commits the task's work and brings the integration branch into its worktree
+    /// with a real merge there (the user's checkout is not touched). A merge left
+    /// open by an earlier conflict is concluded with what the agent made of it, unless
+    /// markers are left.
+    pub async fn bring_in(
+        &self,
+        task: &TaskId,
+        description: &str,
+    ) -> Result<BroughtIn, WorktreeError> {
+        let path = self.path(task);
+        let subject = format!("{task}: {}", first_line(description));
+        if merging(&path).await? {
+            git::ok(&path, &["add", "--all"]).await?;
+            let markers = left_markers(&path).await?;
+            if !markers.is_empty() {
+                return Ok(BroughtIn::Unresolved { paths: markers });
+            }
+            let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
+            args.extend(["commit", "--quiet", "--no-verify", "--no-edit"]);
+            git::ok(&path, &args).await?;
+        } else {
+            self.commit_all(&path, &subject).await?;
+        }
+        let reference = format!("refs/heads/{}", self.integration);
+        let tip = git::ok(&path, &["rev-parse", &reference]).await?;
+        if git::run(&path, &["merge-base", "--is-ancestor", &tip, "HEAD"])
+            .await?
+            .ok
+        {
+            return Ok(BroughtIn::Merged);
+        }
+        let message = format!("Merge {} into {task}", self.integration);
+        let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
+        args.extend([
+            "merge",
+            "--no-edit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            &message,
+            &tip,
+        ]);
+        let merged = git::run(&path, &args).await?;
+        if merged.ok {
+            return Ok(BroughtIn::Merged);
+        }
+        let unmerged = git::ok(&path, &["diff", "--name-only", "--diff-filter=U"]).await?;
+        let paths: Vec<String> = unmerged.lines().map(String::from).collect();
+        if paths.is_empty() {
+            let _ = git::run(&path, &["merge", "--abort"]).await;
+            return Err(GitError::Failed {
+                command: format!("merge {}", self.integration),
+                dir: path,
+                message: format!("{} {}", merged.stdout.trim(), merged.stderr.trim()),
+            }
+            .into());
+        }
+        let base = git::ok(&path, &["merge-base", "HEAD", &tip]).await?;
+        let mut args = vec!["diff", "--no-color", &base, &tip, "--"];
+        args.extend(paths.iter().map(String::as_str));
+        let theirs = git::ok(&path, &args).await?;
+        Ok(BroughtIn::Conflict { paths, theirs })
+    }
+
+    /// Moves the integration branch to the task's verified tree, only if the branch
+    /// is where that tree was made from (a fast-forward, compare-and-swap); then
+    /// takes the worktree away (the branch stays).
+    pub async fn land(&self, task: &TaskId, description: &str) -> Result<Landed, WorktreeError> {
+        let landed = {
+            let _one_at_a_time = self.merging.lock().await;
+            let repo = &self.repo;
+            let reference = format!("refs/heads/{}", self.integration);
+            let tip = git::ok(repo, &["rev-parse", &reference]).await?;
+            let branch = self.branch(task);
+            let work = git::ok(repo, &["rev-parse", &format!("refs/heads/{branch}")]).await?;
+            if !git::run(repo, &["merge-base", "--is-ancestor", &tip, &work])
+                .await?
+                .ok
+            {
+                return Ok(Landed::Moved);
+            }
+            // The work holds the integration branch, so what differs from its tip
+            // is what the task changed.
+            let changes = changes(
+                &git::ok(
+                    repo,
+                    &["diff", "--name-status", "--no-renames", &tip, &work],
+                )
+                .await?,
+            );
+            if tip != work {
+                // A merge commit of exactly the verified tree: the integration
+                // branch's first parents are the trees that passed, one per task.
+                let tree = git::ok(repo, &["rev-parse", &format!("{work}^{{tree}}")]).await?;
+                let message = format!("Merge {task}: {}", first_line(description));
+                self.commit_merge(&tree, &tip, &work, &message).await?;
+            }
+            changes
+        };
+        self.park(&self.path(task)).await?;
+        Ok(Landed::Landed(landed))
+    }
+
+    /// Merges two commits without a checkout: the merged tree, or the conflicting paths.
+    async fn three_way(&self, ours: &str, theirs: &str) -> Result<Merged, GitError> {
+        let args = [
+            "merge-tree",
+            "--write-tree",
+            "--name-only",
+            "--no-messages",
+            ours,
+            theirs,
+        ];
+        let merged = git::run(&self.repo, &args).await?;
+        let mut lines = merged.stdout.lines();
+        let tree = lines.next().unwrap_or_default().to_owned();
+        match merged.code {
+            Some(0) => Ok(Merged::Clean(tree)),
+            Some(1) => Ok(Merged::Conflict(
+                lines
+                    .take_while(|line| !line.is_empty())
+                    .map(String::from)
+                    .collect(),
+            )),
+            _ => Err(GitError::Failed {
+                command: "merge-tree".into(),
+                dir: self.repo.clone(),
+                message: merged.stderr.trim().into(),
+            }),
+        }
+    }
+
+    /// Commits a merged tree on the integration branch, moving it from `tip` only if
+    /// it is still there (compare-and-swap).
+    async fn commit_merge(
+        &self,
+        tree: &str,
+        tip: &str,
+        work: &str,
+        message: &str,
+    ) -> Result<(), GitError> {
+        let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
+        args.extend(["commit-tree", tree, "-p", tip, "-p", work, "-m", message]);
+        let commit = git::ok(&self.repo, &args).await?;
+        let reference = format!("refs/heads/{}", self.integration);
+        git::ok(
+            &self.repo,
+            &["update-ref", "-m", message, &reference, &commit, tip],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// At a run's start, brings the user's current branch into the integration
+    /// branch (a fast-forward when it can, else a merge), so agents start from the
+    /// user's latest commits. Answers what it did, and says when the checkout has
+    /// uncommitted changes agents will not see, one sentence each. A conflict changes
+    /// nothing and is the error.
+    pub async fn start_from_checkout(&self) -> Result<Vec<String>, WorktreeError> {
+        let _one_at_a_time = self.merging.lock().await;
+        let repo = &self.repo;
+        let current = git::run(repo, &["symbolic-ref", "--quiet", "--short", "HEAD"]).await?;
+        let branch = match current.ok {
+            true => current.stdout.trim().to_owned(),
+            false => "HEAD".to_owned(),
+        };
+        let head = git::ok(repo, &["rev-parse", "HEAD"]).await?;
+        let reference = format!("refs/heads/{}", self.integration);
+        let tip = git::ok(repo, &["rev-parse", &reference]).await?;
+        let new = git::ok(repo, &["rev-list", "--count", &format!("{tip}..{head}")])
+            .await?
+            .parse::<usize>()
+            .unwrap_or_default();
+        let mut notes = Vec::new();
+        let commits = plural(new, "new commit");
+        if new > 0 && git::ok(repo, &["merge-base", &tip, &head]).await? == tip {
+            let message = format!("baton: fast-forward to {branch}");
+            git::ok(
+                repo,
+                &["update-ref", "-m", &message, &reference, &head, &tip],
+            )
+            .await?;
+            notes.push(format!(
+                "{} fast-forwarded to {branch} ({commits})",
+                self.integration
+            ));
+        } else if new > 0 {
+            let tree = match self.three_way(&tip, &head).await? {
+                Merged::Clean(tree) => tree,
+                Merged::Conflict(paths) => {
+                    return Err(WorktreeError::CheckoutConflict {
+                        branch,
+                        integration: self.integration.clone(),
+                        paths,
+                    });
+                }
+            };
+            let message = format!("Merge {branch} into {}", self.integration);
+            self.commit_merge(&tree, &tip, &head, &message).await?;
+            notes.push(format!(
+                "{branch} merged into {} ({commits})",
+                self.integration
+            ));
+        }
+        let status = git::ok(repo, &["status", "--porcelain"]).await?;
+        let paths: Vec<&str> = status.lines().filter_map(|line| line.get(3..)).collect();
+        if !paths.is_empty() {
+            let shown = paths.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+            let more = if paths.len() > 3 { ", …" } else { "" };
+            notes.push(format!(
+                "the checkout has {} ({shown}{more}) that agents will not see; commit them to include them",
+                plural(paths.len(), "uncommitted change")
+            ));
+        }
+        Ok(notes)
+    }
+
+    /// Brings the integration branch into the user's current branch: a fast-forward
+    /// when possible, else a merge. Refuses when the checkout has uncommitted changes.
+    pub async fn merge_into_checkout(&self) -> Result<String, WorktreeError> {
+        let repo = &self.repo;
+        let dirty = git::ok(repo, &["status", "--porcelain", "--untracked-files=no"]).await?;
+        if !dirty.is_empty() {
+            return Err(GitError::Failed {
+                command: "merge".into(),
+                dir: repo.clone(),
+                message: "the checkout has uncommitted changes; commit or stash them first".into(),
+            }
+            .into());
+        }
+        let current = git::ok(repo, &["rev-parse", "--abbrev-ref", "HEAD"]).await?;
+        let merged_already = ["merge-base", "--is-ancestor", &self.integration, "HEAD"];
+        if git::run(repo, &merged_already).await?.ok {
+            return Ok(format!(
+                "nothing to merge: {current} already has everything on {}",
+                self.integration
+            ));
+        }
+        let fast = git::run(repo, &["merge", "--ff-only", "--quiet", &self.integration]).await?;
+        if fast.ok {
+            return Ok(format!("fast-forwarded {current} to {}", self.integration));
+        }
+        let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
+        args.extend(["merge", "--no-edit", "--quiet", &self.integration]);
+        let merged = git::run(repo, &args).await?;
+        if merged.ok {
+            return Ok(format!("merged {} into {current}", self.integration));
+        }
+        let _ = git::run(repo, &["merge", "--abort"]).await;
+        Err(GitError::Failed {
+            command: format!("merge {}", self.integration),
+            dir: repo.clone(),
+            message: format!("{}; nothing was changed", merged.stdout.trim()),
+        }
+        .into())
+    }
+}
+
+/// Whether a merge is open in the worktree at `path`.
+pub(super) async fn merging(path: &Path) -> Result<bool, GitError> {
+    Ok(
+        git::run(path, &["rev-parse", "--verify", "--quiet", "MERGE_HEAD"])
+            .await?
+            .ok,
+    )
+}
+
+/// The staged paths that still hold conflict markers.
+pub(super) async fn left_markers(path: &Path) -> Result<Vec<String>, GitError> {
+    let checked = git::run(path, &["diff", "--cached", "--check", "HEAD"]).await?;
+    let mut paths: Vec<String> = checked
+        .stdout
+        .lines()
+        .filter(|line| line.contains("leftover conflict marker"))
+        .filter_map(|line| line.split(':').next())
+        .map(String::from)
+        .collect();
+    paths.dedup();
+    Ok(paths)
+}
+
+/// "1 new commit", "2 new commits".
+fn plural(count: usize, noun: &str) -> String {
+    match count {
+        1 => format!("1 {noun}"),
+        _ => format!("{count} {noun}s"),
+    }
+}

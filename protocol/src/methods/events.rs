@@ -1,0 +1,128 @@
+//! The notifications the daemon sends to every connected client.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::*;
+use crate::timeline::AttemptRecord;
+
+/// A notification the daemon sends to every connected client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", content = "params")]
+pub enum Event {
+    #[serde(rename = "baton/taskCreated")]
+    TaskCreated(Task),
+    /// Any change to a task that neither created nor finished it.
+    #[serde(rename = "baton/taskUpdated")]
+    TaskUpdated(Task),
+    #[serde(rename = "baton/taskCompleted")]
+    TaskCompleted(Task),
+    /// A task failed or was cancelled; `result.error` says why.
+    #[serde(rename = "baton/taskFailed")]
+    TaskFailed(Task),
+    /// A task was deleted; the params are the task as it was.
+    #[serde(rename = "baton/taskDeleted")]
+    TaskDeleted(Task),
+    #[serde(rename = "baton/discovery")]
+    Discovery(Discovery),
+    #[serde(rename = "baton/agentActivity")]
+    AgentActivity(AgentActivity),
+    #[serde(rename = "baton/runStarted")]
+    RunStarted(RunStarted),
+    #[serde(rename = "baton/runFinished")]
+    RunFinished(RunResult),
+    /// An agent run started or ended: a record of `baton/timeline`, sent again with
+    /// the same id when it ends.
+    #[serde(rename = "baton/attempt")]
+    Attempt(AttemptRecord),
+    /// The goal, configuration or whole state changed (init, configure, start, stop,
+    /// load): clients that mirror the state should fetch it again.
+    #[serde(rename = "baton/stateChanged")]
+    StateChanged(StateChange),
+}
+
+impl Event {
+    /// Every notification method name, for documentation and tests.
+    pub const METHODS: &'static [&'static str] = &[
+        "baton/taskCreated",
+        "baton/taskUpdated",
+        "baton/taskCompleted",
+        "baton/taskFailed",
+        "baton/taskDeleted",
+        "baton/discovery",
+        "baton/agentActivity",
+        "baton/runStarted",
+        "baton/runFinished",
+        "baton/attempt",
+        "baton/stateChanged",
+    ];
+
+    /// The notification's method name.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Event::TaskCreated(_) => "baton/taskCreated",
+            Event::TaskUpdated(_) => "baton/taskUpdated",
+            Event::TaskCompleted(_) => "baton/taskCompleted",
+            Event::TaskFailed(_) => "baton/taskFailed",
+            Event::TaskDeleted(_) => "baton/taskDeleted",
+            Event::Discovery(_) => "baton/discovery",
+            Event::AgentActivity(_) => "baton/agentActivity",
+            Event::RunStarted(_) => "baton/runStarted",
+            Event::RunFinished(_) => "baton/runFinished",
+            Event::Attempt(_) => "baton/attempt",
+            Event::StateChanged(_) => "baton/stateChanged",
+        }
+    }
+
+    /// The notification's `params`.
+    pub fn params(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("events serialize");
+        value
+            .get_mut("params")
+            .map(serde_json::Value::take)
+            .unwrap_or_default()
+    }
+
+    /// Reads a notification; `None` for a method this version does not know.
+    pub fn from_notification(method: &str, params: serde_json::Value) -> Option<Event> {
+        serde_json::from_value(serde_json::json!({ "method": method, "params": params })).ok()
+    }
+}
+
+/// What an agent is doing, in a line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentActivity {
+    pub agent_id: String,
+    pub task_id: Option<TaskId>,
+    pub kind: ActivityKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunStarted {
+    pub mode: RunMode,
+    pub goal: String,
+    /// What the run starts from, one sentence each: the user's branch brought into
+    /// the integration branch, uncommitted changes agents will not see.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateChange {
+    pub reason: StateChangeReason,
+}
+
+/// Which operation changed the state as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateChangeReason {
+    Init,
+    /// The master plan was set (by the leader, usually).
+    Plan,
+    Configure,
+    Start,
+    Stop,
+    Load,
+    /// This client fell behind and missed events: it should fetch the state again.
+    Resync,
+}
