@@ -196,19 +196,22 @@ fn run(args: &Args) -> anyhow::Result<()> {
             Snapshots::new(&snapshots_dir),
         ));
         tokio::spawn(stop_on_signal(shutdown));
+        let mut connections = server::Connections::default();
         let stopped = tokio::select! {
-            () = server::serve(listener, daemon) => None,
+            () = server::accept(&listener, &daemon, &mut connections) => None,
             stopped = commit.stopped() => Some(stopped),
         };
+        drop(listener);
         let _ = std::fs::remove_file(&socket);
+        // Shutdown in order: every agent told to end and waited for (a waiting
+        // `baton/run` is answered then), then every connection told to close and
+        // waited for, so that each answer and event reaches its client first.
+        runtime.shut_down().await;
+        connections.close().await;
         if let Some(stopped) = stopped {
-            // Waiting requests heard why; give their answers a moment to leave.
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            runtime.shut_down().await;
             let _ = std::fs::remove_file(workspace.daemon_json());
             return Err(stopped.into());
         }
-        runtime.shut_down().await;
         orchestrator.flush().await?;
         snapshot_at_stop(&orchestrator, &Snapshots::new(&snapshots_dir));
         let _ = std::fs::remove_file(workspace.daemon_json());

@@ -174,6 +174,23 @@ fn only_binaries_exit_the_process() {
     );
 }
 
+#[test]
+fn the_server_and_the_daemons_main_wait_on_things_not_on_the_clock() {
+    let files: Vec<Source> = sources(&["daemon/src"])
+        .into_iter()
+        .filter(|file| {
+            file.path.starts_with("daemon/src/server/") || file.path == "daemon/src/main.rs"
+        })
+        .collect();
+    let found = offending(&files, "sleep", &[]);
+    assert!(
+        found.is_empty(),
+        "a sleep in the server or the daemon's main; wait on what it waits for (an answer \
+         sent, a task ended):\n{}",
+        found.join("\n")
+    );
+}
+
 /// About 600 lines at most for a production file (its unit tests not counted).
 const MOST_LINES: usize = 600;
 /// Where the limits on length are checked: every crate's production code.

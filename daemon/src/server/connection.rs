@@ -10,7 +10,8 @@ use baton_protocol::{
     Status, Task, Workspace, VERSION,
 };
 use serde_json::{json, Value};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio::task::JoinHandle;
 use tower::Service;
 use tower_lsp::jsonrpc::{self, ErrorCode};
 use tower_lsp::lsp_types::{
@@ -29,14 +30,25 @@ pub struct Connection {
     /// Subscribed while answering `initialize`, so that no change made after the
     /// client's handshake can be missed; forwarded from `initialized` on.
     events: Mutex<Option<broadcast::Receiver<Arc<crate::core::Events>>>>,
+    /// Closed when the daemon stops: the forwarding of events then sends what is
+    /// queued and ends.
+    closing: Mutex<Option<broadcast::Receiver<()>>>,
+    /// The forwarding of events, once the client asked for them.
+    forwarder: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// The service for one connection, with every request routed.
-pub fn build(daemon: Arc<Daemon>) -> (LspService<Connection>, ClientSocket) {
+/// The service for one connection, with every request routed; `closing` is closed
+/// when the daemon stops.
+pub fn build(
+    daemon: Arc<Daemon>,
+    closing: broadcast::Receiver<()>,
+) -> (LspService<Connection>, ClientSocket) {
     LspService::build(|client| Connection {
         client,
         daemon,
         events: Mutex::new(None),
+        closing: Mutex::new(Some(closing)),
+        forwarder: Mutex::new(None),
     })
     .custom_method(m::Init::METHOD, Connection::init)
     .custom_method(m::Configure::METHOD, Connection::configure)
@@ -110,12 +122,16 @@ impl LanguageServer for Connection {
     }
 
     async fn initialized(&self, _: InitializedParams) {
-        if let Some(events) = self.events.lock().expect("events lock").take() {
-            tokio::spawn(forward_events(
+        let events = self.events.lock().expect("events lock").take();
+        let closing = self.closing.lock().expect("closing lock").take();
+        if let (Some(events), Some(closing)) = (events, closing) {
+            let forwarder = tokio::spawn(forward_events(
                 self.client.clone(),
                 self.daemon.clone(),
                 events,
+                closing,
             ));
+            *self.forwarder.lock().expect("forwarder lock") = Some(forwarder);
         }
     }
 
@@ -124,15 +140,32 @@ impl LanguageServer for Connection {
     }
 }
 
-/// Sends every event to one client until it goes away.
+/// Sends every event to one client until it goes away or the daemon stops; then the
+/// events already made still go out, without the progress reports (whose start
+/// waits on the client's answer, which a closing connection no longer reads).
 async fn forward_events(
     mut client: tower_lsp::Client,
     daemon: Arc<Daemon>,
     mut events: broadcast::Receiver<Arc<crate::core::Events>>,
+    mut closing: broadcast::Receiver<()>,
 ) {
-    let mut progress = RunProgress::default();
+    let mut progress = Some(RunProgress::default());
     loop {
-        let batch = match events.recv().await {
+        let received = match progress {
+            Some(_) => tokio::select! {
+                received = events.recv() => received,
+                _ = closing.recv() => {
+                    progress = None;
+                    continue;
+                }
+            },
+            None => match events.try_recv() {
+                Ok(batch) => Ok(batch),
+                Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return,
+            },
+        };
+        let batch = match received {
             Ok(batch) => batch,
             Err(RecvError::Lagged(missed)) => {
                 tracing::warn!("a client fell {missed} operations behind; it missed their events");
@@ -149,12 +182,26 @@ async fn forward_events(
             if client.call(notification).await.is_err() {
                 return;
             }
-            progress.follow(&client, &daemon, event).await;
+            if let Some(following) = &mut progress {
+                tokio::select! {
+                    () = following.follow(&client, &daemon, event) => {}
+                    _ = closing.recv() => progress = None,
+                }
+            }
         }
     }
 }
 
 impl Connection {
+    /// Waits until the forwarding of events has ended (at once when the client asked
+    /// for none); it ends once the daemon stops and what was queued is sent.
+    pub async fn events_forwarded(&self) {
+        let forwarder = self.forwarder.lock().expect("forwarder lock").take();
+        if let Some(forwarder) = forwarder {
+            let _ = forwarder.await;
+        }
+    }
+
     async fn apply<T>(
         &self,
         operation: impl FnOnce(
@@ -489,13 +536,10 @@ impl Connection {
         })
     }
 
+    /// Stops the daemon: this answer reaches the client because a stopping daemon
+    /// closes each connection only once its answers under way have gone out.
     async fn stop_daemon(&self) -> Answer<()> {
-        let shutdown = self.daemon.shutdown.clone();
-        // Let this answer reach the client before the daemon goes.
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            let _ = shutdown.send(true);
-        });
+        let _ = self.daemon.shutdown.send(true);
         Ok(())
     }
 }

@@ -12,11 +12,13 @@ pub mod transport;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use interprocess::local_socket::tokio::prelude::*;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinSet;
 
 use crate::agents::Runtime;
 use crate::orchestrator::Orchestrator;
@@ -47,23 +49,77 @@ pub fn listen(socket: &Path) -> std::io::Result<interprocess::local_socket::toki
         .create_tokio()
 }
 
-/// Serves connections until the daemon is told to shut down.
-pub async fn serve(listener: interprocess::local_socket::tokio::Listener, daemon: Arc<Daemon>) {
+/// How long a stopping daemon waits for its connections to send what they owe (the
+/// answers under way, the events already made) and close; a client that reads
+/// nothing past it is cut off.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// The daemon's open connections, for its shutdown's two halves: tell each one to
+/// close (`close` drops the sender every connection listens on), then wait until
+/// each has (the set of their tasks is empty).
+pub struct Connections {
+    close: broadcast::Sender<()>,
+    tasks: JoinSet<()>,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Connections {
+            close: broadcast::channel(1).0,
+            tasks: JoinSet::new(),
+        }
+    }
+}
+
+impl Connections {
+    /// Tells every connection to close and waits until each has: it stops reading,
+    /// its answers under way and the events already made go out, then its client
+    /// reads the end of the stream.
+    pub async fn close(self) {
+        let Connections { close, mut tasks } = self;
+        drop(close);
+        let drained = tokio::time::timeout(DRAIN_LIMIT, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "{} connections did not close within {DRAIN_LIMIT:?}; they are cut off",
+                tasks.len()
+            );
+            tasks.shutdown().await;
+        }
+    }
+}
+
+/// Accepts connections until the daemon is told to shut down, each served in a task
+/// of `connections`.
+pub async fn accept(
+    listener: &interprocess::local_socket::tokio::Listener,
+    daemon: &Arc<Daemon>,
+    connections: &mut Connections,
+) {
     let mut shutdown = daemon.shutdown.subscribe();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(stream) => {
-                    tokio::spawn(serve_connection(stream, daemon.clone()));
+                    let (service, socket) =
+                        connection::build(daemon.clone(), connections.close.subscribe());
+                    let closing = connections.close.subscribe();
+                    connections.tasks.spawn(transport::serve(
+                        stream,
+                        service,
+                        socket,
+                        CONCURRENCY,
+                        closing,
+                    ));
                 }
                 Err(err) => tracing::warn!("accepting a connection failed: {err}"),
             },
             _ = shutdown.wait_for(|&stop| stop) => break,
         }
+        // Connections that ended are taken off the set as they go.
+        while connections.tasks.try_join_next().is_some() {}
     }
-}
-
-async fn serve_connection(stream: interprocess::local_socket::tokio::Stream, daemon: Arc<Daemon>) {
-    let (service, socket) = connection::build(daemon);
-    transport::serve(stream, service, socket, CONCURRENCY).await;
 }

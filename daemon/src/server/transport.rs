@@ -11,7 +11,7 @@ use baton_protocol::framing::{self, FrameError};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{broadcast, mpsc, Semaphore};
 use tower::{Service, ServiceExt};
 use tower_lsp::jsonrpc::{self, ErrorCode, Id};
 use tower_lsp::{ClientSocket, LspService};
@@ -118,13 +118,16 @@ fn outgoing(response: jsonrpc::Response) -> Value {
     json!(jsonrpc::Response::from_parts(id, body))
 }
 
-/// Serves one connection until the client goes, breaks a limit or sends `exit`. It
-/// is long because reading, answering and forwarding share one select loop.
+/// Serves one connection until the client goes, breaks a limit or sends `exit`, or
+/// the daemon stops (`closing` is closed): then it reads no more, sends the answers
+/// under way and the events already made, and ends the stream. It is long because
+/// reading, answering and forwarding share one select loop.
 pub async fn serve<S>(
     stream: S,
     mut service: LspService<super::connection::Connection>,
     socket: ClientSocket,
     concurrency: usize,
+    mut closing: broadcast::Receiver<()>,
 ) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -153,8 +156,16 @@ pub async fn serve<S>(
         })
     };
     let in_flight = Arc::new(Semaphore::new(concurrency));
+    let mut closed = false;
     loop {
-        let body = match framing::read_frame(&mut reader, framing::REQUEST_LIMIT).await {
+        let read = tokio::select! {
+            read = framing::read_frame(&mut reader, framing::REQUEST_LIMIT) => read,
+            _ = closing.recv() => {
+                closed = true;
+                break;
+            }
+        };
+        let body = match read {
             Ok(Some(body)) => body,
             Ok(None) => break,
             Err(FrameError::Io(_)) | Err(FrameError::Truncated) => break,
@@ -196,8 +207,17 @@ pub async fn serve<S>(
             Incoming::Ignored => {}
         }
     }
-    // Answers under way still go out; then the writer ends with the last sender.
-    notifications.abort();
+    if closed {
+        // Every answer under way, then every event already made, goes out: the
+        // notifications end once the service, with its handle to the client, is gone.
+        let _ = in_flight.acquire_many_owned(concurrency as u32).await;
+        service.inner().events_forwarded().await;
+        drop(service);
+        let _ = notifications.await;
+    } else {
+        // Answers under way still go out; then the writer ends with the last sender.
+        notifications.abort();
+    }
     drop(out);
     let _ = writer.await;
 }

@@ -1,0 +1,168 @@
+//! A daemon told to stop during a run, with the real Claude Code binary at work: it
+//! answers the stop, ends its agents, sends every watcher what that changed, closes
+//! each connection at a frame's end, and the next command starts a new daemon.
+
+use std::path::Path;
+use std::time::Duration;
+
+use baton_protocol::framing::{self, FrameError};
+use baton_protocol::methods as m;
+use baton_protocol::{Event, TaskStatus, Workspace};
+use baton_tests::agent_workspace::{add_scripted, bash, say, start_run, AgentWorkspace};
+use serde_json::{json, Value};
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::UnixStream;
+
+/// A client that speaks the wire itself, so that how its connection ends is seen:
+/// at a frame's end (a clean end of stream), in the middle of one, or by a reset.
+struct Watcher {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+}
+
+impl Watcher {
+    /// Connects and shakes hands, asking for events.
+    async fn connect(socket: &Path) -> Watcher {
+        let (read, writer) = UnixStream::connect(socket)
+            .await
+            .expect("the daemon's socket accepts")
+            .into_split();
+        let mut watcher = Watcher {
+            reader: BufReader::new(read),
+            writer,
+        };
+        watcher
+            .send(json!({
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": { "capabilities": {}, "initializationOptions": { "events": true } },
+            }))
+            .await;
+        loop {
+            let message = watcher
+                .next()
+                .await
+                .ok()
+                .flatten()
+                .expect("the handshake is answered");
+            if message["id"] == 1 {
+                break;
+            }
+        }
+        watcher
+            .send(json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }))
+            .await;
+        watcher
+    }
+
+    async fn send(&mut self, message: Value) {
+        let body = serde_json::to_vec(&message).unwrap();
+        self.writer
+            .write_all(&framing::frame(&body))
+            .await
+            .expect("the daemon reads");
+    }
+
+    /// The next message; `None` at a clean end of stream.
+    async fn next(&mut self) -> Result<Option<Value>, FrameError> {
+        let body = framing::read_frame(&mut self.reader, framing::ANSWER_LIMIT).await?;
+        Ok(body.map(|body| serde_json::from_slice(&body).expect("a JSON message")))
+    }
+
+    /// Every message until the daemon ends the stream, answering the daemon's own
+    /// requests (progress reports) as an editor would; an error if the stream ends
+    /// in any other way.
+    async fn until_the_end(mut self) -> Result<Vec<Value>, FrameError> {
+        let mut messages = Vec::new();
+        while let Some(message) = self.next().await? {
+            if let (Some(id), Some(_)) = (message.get("id"), message.get("method")) {
+                let answer = json!({ "jsonrpc": "2.0", "id": id, "result": null });
+                // The daemon may stop reading first; its answer is not needed then.
+                let body = serde_json::to_vec(&answer).unwrap();
+                let _ = self.writer.write_all(&framing::frame(&body)).await;
+            }
+            messages.push(message);
+        }
+        Ok(messages)
+    }
+}
+
+#[tokio::test]
+async fn a_daemon_stopped_during_a_run_answers_tells_every_watcher_and_closes_cleanly() {
+    let agents = AgentWorkspace::new();
+    let mut client = agents.start(1, 120).await;
+    let steps = [bash("sleep 600"), say("unreachable")];
+    let hanging = add_scripted(&client, "hang", &steps, &[]).await;
+    start_run(&client).await;
+    let events = client.events().expect("the first client asked for events");
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(event) = events.recv().await {
+            if let Event::TaskUpdated(task) = event {
+                if task.id == hanging && task.status == TaskStatus::InProgress {
+                    return;
+                }
+            }
+        }
+        panic!("the connection closed before the agent was at work");
+    })
+    .await
+    .expect("the agent starts work within a minute");
+
+    let socket = Workspace::at(agents.root()).unwrap().socket_path();
+    let mut watchers = Vec::new();
+    for _ in 0..3 {
+        watchers.push(tokio::spawn(
+            Watcher::connect(&socket).await.until_the_end(),
+        ));
+    }
+    let stopper = agents.client(false).await;
+    let before = stopper.request::<m::DaemonInfo>(&()).await.unwrap();
+    stopper
+        .request::<m::StopDaemon>(&())
+        .await
+        .expect("the stop is answered before the daemon goes");
+
+    for watcher in watchers {
+        let messages = tokio::time::timeout(Duration::from_secs(60), watcher)
+            .await
+            .expect("the daemon closes every connection within a minute")
+            .unwrap()
+            .expect("the stream ends at a frame's end, not in the middle or by a reset");
+        let requeued = messages.iter().any(|message| {
+            message["method"] == "baton/taskUpdated"
+                && message["params"]["id"] == hanging.as_str()
+                && message["params"]["status"] == "available"
+        });
+        assert!(
+            requeued,
+            "each watcher hears that the stopped agent's task went back to the queue before the end: {messages:#?}"
+        );
+    }
+
+    let started = agents.baton(&["daemon", "start", "--json"]);
+    assert!(
+        started.status.success(),
+        "the next command starts a new daemon: {}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let after: m::DaemonInfoResult = serde_json::from_slice(&started.stdout).unwrap();
+    assert_ne!(
+        after.pid, before.pid,
+        "the next command started a new daemon"
+    );
+    let task = agents.baton(&["show", hanging.as_str(), "--json"]);
+    assert!(task.status.success());
+    let task: Value = serde_json::from_slice(&task.stdout).unwrap();
+    assert_eq!(
+        task["status"], "available",
+        "the task waits for the next run"
+    );
+    let stopped = agents.baton(&["daemon", "stop"]);
+    assert!(
+        stopped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+}
