@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use baton_protocol::methods::{
     self, FailTaskParams, ListTasksParams, MasterPlan, NewDiscovery, NewTask, Request, TaskRef,
 };
-use baton_protocol::{Client, ClientError, ConnectConfig, Task, TaskId, TaskStatus, Workspace};
+use baton_protocol::{
+    Client, ClientError, ConnectConfig, ReviewTaskParams, ReviewVerdict, Task, TaskId, TaskStatus,
+    Workspace,
+};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::schemars::{self, JsonSchema};
@@ -25,7 +28,8 @@ use crate::args::McpArgs;
 const INSTRUCTIONS: &str = "baton coordinates the agents that work on this workspace: \
      the plan of tasks, and the discoveries the agents share. Read what others found with \
      list_discoveries, share what others should know with report_discovery, add work for \
-     others with add_task, and give up on your task with fail_task when it cannot be done.";
+     others with add_task, and give up on your task with fail_task when it cannot be done. \
+     A reviewer gives its verdict with review_task.";
 
 /// Why the bridge could not serve.
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +154,22 @@ pub struct FailTaskArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+pub struct ReviewTaskArgs {
+    #[schemars(
+        schema_with = "verdict_schema",
+        description = "\"approve\" when the work may be merged as it is, \
+        \"changes_requested\" when it must change first."
+    )]
+    pub verdict: String,
+    #[schemars(
+        description = "Why: for changes_requested, exactly what to change and where \
+        (the agent that did the work reads it); for approve, optional."
+    )]
+    #[serde(default)]
+    pub reasons: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct SetMasterPlanArgs {
     /// The plan, as text (Markdown is fine).
     pub plan: String,
@@ -164,6 +184,14 @@ fn status_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "string",
         "enum": names,
+    })
+}
+
+/// The verdict names, as the protocol spells them.
+fn verdict_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "enum": [ReviewVerdict::Approve.as_str(), ReviewVerdict::ChangesRequested.as_str()],
     })
 }
 
@@ -276,6 +304,37 @@ impl Bridge {
     }
 
     #[tool(
+        description = "Give your verdict on the task you review, once, when you have \
+        read its changes: approve, or changes_requested with the reasons. Only a \
+        reviewer of a task can call it; the work lands or goes back to its agent by it."
+    )]
+    async fn review_task(&self, Parameters(args): Parameters<ReviewTaskArgs>) -> CallToolResult {
+        let Some(task) = self.task.clone() else {
+            return refusal(format!(
+                "agent {} reviews no task; only a reviewer baton started on a task can give a verdict",
+                self.agent
+            ));
+        };
+        let verdict = match args.verdict.as_str() {
+            "approve" => ReviewVerdict::Approve,
+            "changes_requested" => ReviewVerdict::ChangesRequested,
+            other => {
+                return refusal(format!(
+                    "`{other}` is no verdict; give \"approve\" or \"changes_requested\""
+                ))
+            }
+        };
+        let params = ReviewTaskParams {
+            task_id: task,
+            agent_id: self.agent.clone(),
+            verdict,
+            reasons: args.reasons,
+        };
+        let given = self.request::<methods::ReviewTask>(&params).await;
+        answer(given.map(|()| json!({ "verdict": verdict.as_str() })))
+    }
+
+    #[tool(
         description = "Record the master plan: the overall approach to the goal, \
         which every worker reads along with its task. For the leader, when the goal came \
         without a plan: call it once, before adding the tasks."
@@ -359,7 +418,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_tools_are_the_seven_of_the_product_each_described_with_a_schema() {
+    fn the_tools_are_the_product_s_seven_and_review_task_each_described_with_a_schema() {
         let tools = Bridge::tool_router().list_all();
         let mut names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
         names.sort_unstable();
@@ -372,6 +431,7 @@ mod tests {
                 "list_discoveries",
                 "list_tasks",
                 "report_discovery",
+                "review_task",
                 "set_master_plan"
             ]
         );
@@ -407,6 +467,22 @@ mod tests {
         }
         assert_eq!(schema["properties"]["priority"]["minimum"], 1);
         assert_eq!(schema["properties"]["priority"]["maximum"], 10);
+    }
+
+    #[test]
+    fn review_task_offers_the_two_verdicts_and_asks_only_for_the_verdict() {
+        let tools = Bridge::tool_router().list_all();
+        let review = tools
+            .iter()
+            .find(|tool| tool.name == "review_task")
+            .unwrap();
+        let schema = serde_json::Value::Object((*review.input_schema).clone());
+        assert_eq!(schema["required"], json!(["verdict"]));
+        assert_eq!(
+            schema["properties"]["verdict"]["enum"],
+            json!(["approve", "changes_requested"])
+        );
+        assert!(schema["properties"]["reasons"]["description"].is_string());
     }
 
     #[test]

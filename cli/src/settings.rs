@@ -200,8 +200,9 @@ pub fn default_prompt(key: &str) -> Result<&'static str, SettingError> {
     match find(key)?.name {
         "leader_prompt" => Ok(baton_protocol::prompts::LEADER),
         "worker_prompt" => Ok(baton_protocol::prompts::WORKER),
+        "reviewer_prompt" => Ok(baton_protocol::prompts::REVIEWER),
         _ => Err(SettingError::Value(format!(
-            "{key} has no built-in text to show here; only leader_prompt and worker_prompt do (`baton config --help` gives every default)"
+            "{key} has no built-in text to show here; only leader_prompt, worker_prompt and reviewer_prompt do (`baton config --help` gives every default)"
         ))),
     }
 }

@@ -11,6 +11,7 @@ pub mod model;
 #[cfg(unix)]
 pub mod private;
 pub mod prompts;
+pub mod review;
 pub mod timeline;
 pub mod timestamp;
 pub mod workspace;
@@ -20,5 +21,6 @@ pub use client::{Client, ClientError, ConnectConfig, EXIT_LOCK_HELD, VERSION};
 pub use error::{BatonError, ErrorCause, ErrorKind};
 pub use methods::Event;
 pub use model::*;
+pub use review::{ReviewTaskParams, ReviewVerdict};
 pub use timeline::{AgentKind, AttemptOutcome, AttemptRecord, Timeline};
 pub use workspace::Workspace;

@@ -20,7 +20,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
         "what agents have discovered so far (worker)",
     ),
     ("{agent_id}", "the agent's id"),
-    ("{diff}", "the task's diff (reviewer)"),
+    (
+        "{diff}",
+        "the task's diff against the integration branch, cut when very long (reviewer)",
+    ),
 ];
 
 pub const WORKER: &str = "\
@@ -67,6 +70,25 @@ Your job is to plan, not to implement:
 2. If the master plan is empty, write one with the baton tool set_master_plan: a few lines on the approach.
 3. Create the tasks with add_task. Each task is one self-contained piece of work that one agent can finish in one session, described so that someone new to the codebase can do it, with a priority from 1 (most urgent) to 10, the ids (returned by earlier add_task calls) of the tasks it depends on, and context_files and hints where they help. Workers start on a task as soon as its dependencies are done, while you are still planning, so add the foundations first.
 4. Do not add tasks that exist already. When the plan is complete, answer in one line: how many tasks you added and why you split the work this way.
+";
+
+pub const REVIEWER: &str = "\
+You review the work of another agent before it is merged. You may read (Read, Grep, Glob) but not change anything.
+
+The team's goal: {goal}
+
+The task, {task_id}:
+{description}
+
+Hints: {hints}
+
+The task's changes against the integration branch (the worktree you are in holds them, merged with that branch):
+```diff
+{diff}
+```
+
+Check that the change does what the task asks, is correct, and does not break what is there. Read the files around the change where the diff is not enough.
+Then call the baton tool review_task exactly once: verdict \"approve\" when it may be merged, or \"changes_requested\" with reasons that say precisely what to change (the agent that did the work reads them). Do not ask for changes the task did not call for.
 ";
 
 pub const SUMMARY: &str = "\

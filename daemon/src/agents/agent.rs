@@ -460,6 +460,20 @@ impl Context {
         task: Option<&TaskId>,
         stop: watch::Receiver<bool>,
     ) -> (Ending, Option<String>) {
+        self.supervise_for(launch, agent_id, agent_id, task, stop)
+            .await
+    }
+
+    /// Runs one agent process shown as `agent_id` whose spending is counted to the
+    /// seat of `pays` (a reviewer's, to the worker whose task it reviews).
+    pub(super) async fn supervise_for(
+        &self,
+        launch: &Launch,
+        agent_id: &str,
+        pays: &str,
+        task: Option<&TaskId>,
+        stop: watch::Receiver<bool>,
+    ) -> (Ending, Option<String>) {
         let mut session_id = None;
         let mut last_turn = None;
         let ending = process::run(launch, stop, |event| match event {
@@ -475,13 +489,11 @@ impl Context {
                 }
                 last_turn = Some(message_id);
                 let cost_usd = price::cost(&model, &usage);
-                let spending = self
-                    .orchestrator
-                    .note(|board| board.spend(agent_id, cost_usd));
+                let spending = self.orchestrator.note(|board| board.spend(pays, cost_usd));
                 match spending {
                     Spending::Within => {}
                     Spending::StopAgent => {
-                        let _ = self.events.send(Event::Halt(Some(agent_id.to_owned())));
+                        let _ = self.events.send(Event::Halt(Some(pays.to_owned())));
                     }
                     Spending::StopRun => {
                         let _ = self.events.send(Event::Halt(None));
@@ -514,32 +526,6 @@ impl Context {
         })
         .await;
         (ending, session_id)
-    }
-
-    /// Records what one turn of a task's agent cost and where its session is, before
-    /// the gate resumes the agent; answers the task as it is then.
-    pub(super) async fn record(
-        &self,
-        agent_id: &str,
-        task: &TaskId,
-        ending: &Ending,
-        session_id: Option<String>,
-    ) -> Option<Task> {
-        let attempt = match ending {
-            Ending::Result { result, .. } => Attempt {
-                usage: result.usage.clone(),
-                session_id: result.session_id.clone().or(session_id),
-                permission_denials: result.permission_denials.clone(),
-            },
-            _ => Attempt {
-                session_id,
-                ..Attempt::default()
-            },
-        };
-        self.orchestrator
-            .apply(|board, now| board.record_turn(agent_id, task, attempt, now))
-            .await
-            .ok()
     }
 
     /// Holds dispatch until `until`, as the core keeps it, and says so.

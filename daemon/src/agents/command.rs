@@ -1,5 +1,5 @@
 //! The `claude` command lines baton runs: a worker on a task, the leader planning,
-//! and the summary at the end of a run.
+//! a reviewer reading a task's work, and the summary at the end of a run.
 
 use std::path::Path;
 
@@ -12,6 +12,8 @@ const LEADER_TOOLS: [&str; 3] = ["Read", "Glob", "Grep"];
 const LEADER_FORBIDDEN: [&str; 5] = ["Write", "Edit", "MultiEdit", "NotebookEdit", "Bash"];
 /// Every tool of the `baton` MCP server.
 const BATON_TOOLS: &str = "mcp__baton";
+/// Tools a reviewer may use: it reads, and answers with its verdict.
+const REVIEWER_TOOLS: [&str; 4] = ["Read", "Grep", "Glob", "mcp__baton__review_task"];
 
 /// What kind of agent a command line is for.
 pub enum Role<'a> {
@@ -22,6 +24,11 @@ pub enum Role<'a> {
         budget_usd: Option<f64>,
     },
     Leader,
+    /// Reads a task's work and gives its verdict; it changes nothing. `budget_usd`
+    /// is what is left of the task's budget, which its review is paid from.
+    Reviewer {
+        budget_usd: Option<f64>,
+    },
     Summary,
 }
 
@@ -61,6 +68,16 @@ pub fn arguments(
             args.push(BATON_TOOLS.into());
             args.push("--disallowedTools".into());
             args.extend(LEADER_FORBIDDEN.map(String::from));
+        }
+        Role::Reviewer { budget_usd } => {
+            args.extend(["--permission-mode".into(), "default".into()]);
+            args.push("--allowedTools".into());
+            args.extend(REVIEWER_TOOLS.map(String::from));
+            args.push("--disallowedTools".into());
+            args.extend(LEADER_FORBIDDEN.map(String::from));
+            if let Some(budget) = budget_usd {
+                args.extend(["--max-budget-usd".into(), format!("{budget:.6}")]);
+            }
         }
         Role::Summary => {
             args.extend(["--permission-mode".into(), "default".into()]);
@@ -137,6 +154,19 @@ mod tests {
         assert!(line.contains("--resume s-1"));
         assert!(line.contains("--max-budget-usd 0.250000"));
         assert!(line.ends_with("--mcp-config /w/.baton/agents/worker-1.json"));
+    }
+
+    #[test]
+    fn a_reviewer_may_read_and_give_its_verdict_but_not_write() {
+        let role = Role::Reviewer {
+            budget_usd: Some(0.5),
+        };
+        let args = arguments(&Config::default(), role, "review", None).join(" ");
+        assert!(args.contains("--permission-mode default"));
+        assert!(args.contains("--allowedTools Read Grep Glob mcp__baton__review_task --"));
+        assert!(args.contains("--disallowedTools Write Edit MultiEdit NotebookEdit Bash"));
+        assert!(args.contains("--max-budget-usd 0.500000"));
+        assert!(!args.contains("--resume"));
     }
 
     #[test]

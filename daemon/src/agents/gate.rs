@@ -1,20 +1,22 @@
 //! The gate in front of the integration branch, carried out: the core's pipeline
 //! (`core::pipeline`) says each step, this does it in the task's worktree — bring the
-//! integration branch in, run the verification command, resume the task's agent with
-//! what failed — and answers how the task's way ended. Only a tree that passed moves
-//! the integration branch.
+//! integration branch in, run the verification command, have a reviewer read the work
+//! (`review`), resume the task's agent with what failed — and answers how the task's
+//! way ended. Only a tree that passed moves the integration branch.
 
 use std::path::Path;
 
-use baton_protocol::{ActivityKind, Config, Task, TaskStage};
+use baton_protocol::{ActivityKind, Config, Task, TaskId, TaskStage};
 use tokio::sync::watch;
 
 use super::agent::Context;
 use super::command::{self, Role};
 use super::process::{self, Ending, Launch, Verdict};
+use super::review::Reviewed;
 use super::stream::clip;
 use super::worktrees::{BroughtIn, Changes, Landed, Worktrees};
 use crate::core::pipeline::{self, Check, Rounds, Step};
+use crate::core::Attempt;
 
 /// How a task's way through the gate ended.
 pub(super) struct Gated {
@@ -104,8 +106,26 @@ impl Context {
                         }
                     }
                 }
-                // The reviewer comes with `review`; until then a review approves.
-                Step::Review => Check::Approved,
+                Step::Review => {
+                    // The worker's turn is paid for before its reviewer spends.
+                    self.record(agent.agent_id, &task.id, &ending, session_id.clone())
+                        .await;
+                    ending = paid(ending);
+                    match self.review(config, task, &agent).await {
+                        Reviewed::Check(check) => check,
+                        Reviewed::Stopped => {
+                            return self
+                                .set_aside(
+                                    worktrees,
+                                    task,
+                                    Ending::Stopped,
+                                    session_id,
+                                    Ok(Changes::default()),
+                                )
+                                .await;
+                        }
+                    }
+                }
                 Step::Land => match worktrees.land(&task.id, &task.description).await {
                     Ok(Landed::Landed(changes)) => {
                         return Gated {
@@ -192,6 +212,32 @@ impl Context {
         }
     }
 
+    /// Records what one turn of a task's agent cost and where its session is, before
+    /// the gate resumes the agent; answers the task as it is then.
+    pub(super) async fn record(
+        &self,
+        agent_id: &str,
+        task: &TaskId,
+        ending: &Ending,
+        session_id: Option<String>,
+    ) -> Option<Task> {
+        let attempt = match ending {
+            Ending::Result { result, .. } => Attempt {
+                usage: result.usage.clone(),
+                session_id: result.session_id.clone().or(session_id),
+                permission_denials: result.permission_denials.clone(),
+            },
+            _ => Attempt {
+                session_id,
+                ..Attempt::default()
+            },
+        };
+        self.orchestrator
+            .apply(|board, now| board.record_turn(agent_id, task, attempt, now))
+            .await
+            .ok()
+    }
+
     /// Keeps the task's work on its branch and frees its worktree.
     async fn set_aside(
         &self,
@@ -233,5 +279,21 @@ impl Context {
             ActivityKind::Stage,
             stage.as_str(),
         );
+    }
+}
+
+/// An ending whose cost and refusals are recorded already: it still says how the
+/// agent ended and what it answered, but counts nothing more when settled.
+fn paid(ending: Ending) -> Ending {
+    match ending {
+        Ending::Result {
+            mut result,
+            exit_code,
+        } => {
+            result.usage = Default::default();
+            result.permission_denials.clear();
+            Ending::Result { result, exit_code }
+        }
+        other => other,
     }
 }

@@ -3,7 +3,9 @@
 //! `stream` reads Claude Code's stream-json, `prompts` fills the prompt templates,
 //! `command` builds the command lines, `process` runs one agent and ends everything
 //! it started, `worktrees` (over `git`) gives each task a branch of its own and
-//! merges it back, `snapshot` sees what a task changed in a shared workspace, and
+//! merges it back, `gate` takes finished work through verification to the
+//! integration branch, `review` has a reviewer read it, `snapshot` sees what a task
+//! changed in a shared workspace, and
 //! `runtime` carries out the run the core decides: dispatch, the leader, the
 //! summary. `mcp_config` writes the MCP configuration each agent starts with.
 
@@ -14,6 +16,7 @@ mod git;
 mod mcp_config;
 mod process;
 mod prompts;
+mod review;
 mod runtime;
 mod snapshot;
 mod stream;

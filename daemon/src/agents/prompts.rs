@@ -21,6 +21,8 @@ pub struct PromptValues {
     pub agent_id: String,
     /// Every task with its status (and, when finished, its outcome).
     pub tasks: String,
+    /// The task's diff against the integration branch, for its reviewer.
+    pub diff: String,
 }
 
 impl PromptValues {
@@ -36,6 +38,7 @@ impl PromptValues {
             "discoveries" => &self.discoveries,
             "agent_id" => &self.agent_id,
             "tasks" => &self.tasks,
+            "diff" => &self.diff,
             _ => return None,
         })
     }
@@ -66,7 +69,7 @@ pub fn render(template: &str, values: &PromptValues) -> String {
     out
 }
 
-pub use baton_protocol::prompts::{LEADER, SUMMARY, WORKER};
+pub use baton_protocol::prompts::{LEADER, REVIEWER, SUMMARY, WORKER};
 
 /// A worker's values: its task, what its dependencies produced, and every discovery.
 pub fn worker_values(board: &Board, task: &Task, agent_id: &str) -> PromptValues {
@@ -112,6 +115,7 @@ pub fn worker_values(board: &Board, task: &Task, agent_id: &str) -> PromptValues
         discoveries: or_none(discoveries.join("\n")),
         agent_id: agent_id.into(),
         tasks: String::new(),
+        diff: String::new(),
     }
 }
 

@@ -30,6 +30,9 @@ pub enum Check {
     Approved,
     /// The reviewer asked for changes, saying why.
     ChangesRequested { reasons: String },
+    /// The reviewer ended without giving a verdict through `review_task` (or could
+    /// not run), `why`.
+    NoVerdict { why: String },
     /// The integration branch moved between the check and the landing.
     Moved,
 }
@@ -57,7 +60,16 @@ pub struct Rounds {
     pub verify_failures: u32,
     pub conflicts: u32,
     pub changes_requested: u32,
+    pub reviews_without_verdict: u32,
 }
+
+/// How many reviews in a row may end without a verdict: a reviewer that does not
+/// call `review_task` is started once more, then the task fails (its work kept).
+pub const REVIEWS_WITHOUT_VERDICT: u32 = 2;
+
+/// The most of a task's diff a reviewer's prompt holds, in bytes; past it the diff
+/// is cut at a line and says so (the reviewer can read the files).
+pub const MAX_REVIEW_DIFF: usize = 60_000;
 
 /// Where the task is while `step` is carried out.
 pub fn stage_of(step: &Step) -> Option<TaskStage> {
@@ -100,7 +112,21 @@ pub fn next(
         Check::Worked | Check::Moved => Step::BringIn,
         Check::BroughtIn if config.verify_command.is_some() => Step::Verify,
         Check::BroughtIn | Check::Verified => after_check(config),
-        Check::Approved => Step::Land,
+        Check::Approved => {
+            rounds.reviews_without_verdict = 0;
+            Step::Land
+        }
+        Check::NoVerdict { why } => {
+            rounds.reviews_without_verdict += 1;
+            if rounds.reviews_without_verdict >= REVIEWS_WITHOUT_VERDICT {
+                return Step::Fail(format!(
+                    "its reviewer ended without a verdict {} times in a row (it must call \
+                     review_task); its work is kept on branch {branch}. The last time: {why}",
+                    rounds.reviews_without_verdict
+                ));
+            }
+            Step::Review
+        }
         Check::Conflict { paths, theirs } => {
             rounds.conflicts += 1;
             if rounds.conflicts > config.max_verify_attempts {
@@ -158,6 +184,7 @@ pub fn next(
             }
         }
         Check::ChangesRequested { reasons } => {
+            rounds.reviews_without_verdict = 0;
             rounds.changes_requested += 1;
             if rounds.changes_requested >= config.max_review_rounds {
                 return Step::Fail(format!(
@@ -182,6 +209,26 @@ fn conflict_failure(integration: &str, branch: &str, paths: &[String]) -> String
         "merging {integration} into its work conflicts in {} and its agent did not resolve \
          it; its work is kept on branch {branch}",
         paths.join(", ")
+    )
+}
+
+/// A task's diff as its reviewer's prompt holds it: whole up to `MAX_REVIEW_DIFF`
+/// bytes, else cut at a line with a note saying how much was left out.
+pub fn diff_for_review(diff: &str) -> String {
+    let diff = diff.trim_end();
+    if diff.len() <= MAX_REVIEW_DIFF {
+        return diff.to_owned();
+    }
+    let cut = diff
+        .match_indices('\n')
+        .map(|(at, _)| at)
+        .take_while(|&at| at <= MAX_REVIEW_DIFF)
+        .last()
+        .unwrap_or(0);
+    let left_out = diff[cut..].lines().filter(|line| !line.is_empty()).count();
+    format!(
+        "{}\n… (the diff is cut here: {left_out} more lines; read the changed files for the rest)",
+        &diff[..cut]
     )
 }
 
@@ -303,6 +350,77 @@ mod tests {
             after(asked(), &mut rounds, &config),
             Step::Fail(_)
         ));
+    }
+
+    #[test]
+    fn a_reviewer_without_a_verdict_is_started_once_more_then_the_task_fails() {
+        let config = gated(None, true);
+        let mut rounds = Rounds::default();
+        let silent = || Check::NoVerdict {
+            why: "it ended its turn without calling review_task".into(),
+        };
+        assert_eq!(after(silent(), &mut rounds, &config), Step::Review);
+        let Step::Fail(reason) = after(silent(), &mut rounds, &config) else {
+            panic!("a second review without a verdict fails the task");
+        };
+        assert!(reason.contains("without a verdict 2 times"), "{reason}");
+        assert!(reason.contains("review_task"), "{reason}");
+        assert!(reason.contains("branch baton/task-001"), "{reason}");
+    }
+
+    #[test]
+    fn a_verdict_between_silent_reviews_starts_the_count_again() {
+        let config = gated(None, true);
+        let mut rounds = Rounds::default();
+        let silent = || Check::NoVerdict {
+            why: "no call".into(),
+        };
+        assert_eq!(after(silent(), &mut rounds, &config), Step::Review);
+        let asked = Check::ChangesRequested {
+            reasons: "name the error".into(),
+        };
+        assert!(matches!(
+            after(asked, &mut rounds, &config),
+            Step::SendBack { .. }
+        ));
+        assert_eq!(after(silent(), &mut rounds, &config), Step::Review);
+    }
+
+    #[test]
+    fn the_last_reasons_are_kept_when_the_review_rounds_are_spent() {
+        let config = Config {
+            max_review_rounds: 1,
+            ..gated(None, true)
+        };
+        let mut rounds = Rounds::default();
+        let asked = Check::ChangesRequested {
+            reasons: "the error is swallowed in parse()".into(),
+        };
+        let Step::Fail(reason) = after(asked, &mut rounds, &config) else {
+            panic!("max_review_rounds 1: the first request fails the task");
+        };
+        assert!(
+            reason.contains("the error is swallowed in parse()"),
+            "{reason}"
+        );
+        assert!(reason.contains("max_review_rounds"), "{reason}");
+    }
+
+    #[test]
+    fn a_long_diff_is_cut_at_a_line_and_says_so() {
+        let short = "+one\n+two\n";
+        assert_eq!(diff_for_review(short), "+one\n+two");
+        // 100 bytes a line, newline included.
+        let line = format!("+{}\n", "x".repeat(98));
+        let long = line.repeat(MAX_REVIEW_DIFF / 100 + 50);
+        let cut = diff_for_review(&long);
+        assert!(cut.len() < MAX_REVIEW_DIFF + 200, "{}", cut.len());
+        let (kept, note) = cut.rsplit_once('\n').unwrap();
+        assert!(kept.lines().all(|kept| kept.len() == 99), "cut at a line");
+        assert!(
+            note.contains("the diff is cut here: 50 more lines"),
+            "{note}"
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@ use baton_protocol::{
 };
 use chrono::{DateTime, Utc};
 
+use super::Review;
+
 type Now = DateTime<Utc>;
 
 /// The one agent of a run that plans; workers are `worker-1`, `worker-2`, ….
@@ -223,6 +225,8 @@ pub struct Run {
     /// The summary is being written: nothing more starts.
     finishing: bool,
     seats: BTreeMap<String, Seat>,
+    /// Verdicts given by reviewers, not yet taken by the gate.
+    reviews: BTreeMap<TaskId, Review>,
 }
 
 impl Run {
@@ -255,6 +259,7 @@ impl Run {
             },
             finishing: false,
             seats: BTreeMap::new(),
+            reviews: BTreeMap::new(),
         }
     }
 
@@ -339,6 +344,16 @@ impl Run {
                 halt: None,
             },
         );
+    }
+
+    /// Keeps a reviewer's verdict on `task` for the gate.
+    pub fn give_review(&mut self, task: TaskId, review: Review) {
+        self.reviews.insert(task, review);
+    }
+
+    /// The verdict on `task` not yet taken, if any.
+    pub fn take_review(&mut self, task: &TaskId) -> Option<Review> {
+        self.reviews.remove(task)
     }
 
     /// The agent is gone; answers its seat.

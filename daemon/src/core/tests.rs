@@ -2,6 +2,7 @@
 //! (in `properties`).
 
 mod properties;
+mod reviews;
 mod runs;
 mod timeline;
 

@@ -73,6 +73,7 @@ pub fn build(
     .custom_method(m::SaveState::METHOD, Connection::save_state)
     .custom_method(m::LoadState::METHOD, Connection::load_state)
     .custom_method(m::SetMasterPlan::METHOD, Connection::set_master_plan)
+    .custom_method(m::ReviewTask::METHOD, Connection::review_task)
     .custom_method(m::Run::METHOD, Connection::run)
     .custom_method(m::TaskLog::METHOD, Connection::task_log)
     .custom_method(m::AgentLog::METHOD, Connection::agent_log)
@@ -524,6 +525,10 @@ impl Connection {
     async fn set_master_plan(&self, params: m::MasterPlan) -> Answer<()> {
         self.apply(|board, now| Ok(((), board.set_master_plan(params.plan, now))))
             .await
+    }
+
+    async fn review_task(&self, params: baton_protocol::ReviewTaskParams) -> Answer<()> {
+        self.apply(|board, _| board.review_task(params)).await
     }
 
     async fn daemon_info(&self) -> Answer<m::DaemonInfoResult> {

@@ -90,6 +90,8 @@ requests! {
     LoadState = "baton/loadState", StateFile => Status;
     /// Set the master plan (the leader does this when the plan was empty).
     SetMasterPlan = "baton/setMasterPlan", MasterPlan => ();
+    /// A reviewer's verdict on the task it reviews (the MCP tool `review_task`).
+    ReviewTask = "baton/reviewTask", crate::ReviewTaskParams => ();
     /// Run the plan with agents: a leader plans first, or the predefined tasks run.
     /// With `wait`, answers the run's result when it ends; else at once, `null`.
     Run = "baton/run", RunParams => Option<RunResult>;

@@ -3,7 +3,7 @@
 //! `graph` keeps the links between tasks (dependencies, chains, the indexes),
 //! `lifecycle` moves a task from claim to its end (and a failure through its
 //! dependents), `editing` changes or deletes a task before its work, `discoveries`
-//! records what agents found.
+//! records what agents found, `reviews` takes a reviewer's verdict to the gate.
 //!
 //! Invariants, kept by `update` (the only place a task's status changes):
 //! - the ready queue holds exactly the available tasks whose dependencies are all done;
@@ -31,9 +31,11 @@ mod discoveries;
 mod editing;
 mod graph;
 mod lifecycle;
+mod reviews;
 mod runs;
 mod timeline;
 
+pub use reviews::Review;
 pub use runs::{already_running, Finished, RunStart};
 pub use timeline::Closing;
 

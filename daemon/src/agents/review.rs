@@ -1,0 +1,184 @@
+//! A task's review, carried out: a reviewer agent with read-only tools reads the
+//! task's diff against the integration branch in the task's worktree and gives its
+//! verdict through the MCP tool `review_task`; what it said becomes the pipeline's
+//! [`Check`]. The review is paid from its task's budget and counted to its task.
+
+use std::path::PathBuf;
+
+use baton_protocol::{ActivityKind, Config, ReviewVerdict, Task};
+
+use super::agent::Context;
+use super::command::{self, Role};
+use super::gate::Resumable;
+use super::git;
+use super::mcp_config;
+use super::process::{Ending, Launch};
+use super::prompts;
+use super::stream::clip;
+use crate::core::pipeline::{self, Check};
+use crate::core::{Attempt, Review};
+
+/// How a review ended.
+pub(super) enum Reviewed {
+    /// What the reviewer decided, or that it gave no verdict.
+    Check(Check),
+    /// The run stopped while it read.
+    Stopped,
+}
+
+impl Context {
+    /// Starts a reviewer on the task whose agent is `agent` and waits for its verdict.
+    pub(super) async fn review(
+        &self,
+        config: &Config,
+        task: &Task,
+        agent: &Resumable<'_>,
+    ) -> Reviewed {
+        let worktree = agent.launch.cwd.clone();
+        let range = format!("refs/heads/{}...HEAD", config.integration_branch);
+        let diff = match git::ok(&worktree, &["diff", "--no-color", &range]).await {
+            Ok(diff) => diff,
+            Err(err) => {
+                return Reviewed::Check(Check::NoVerdict {
+                    why: format!("its diff could not be read: {err}"),
+                })
+            }
+        };
+        let reviewer = reviewer_of(agent.agent_id);
+        let (launch, mcp) = self.reviewer_launch(config, task, agent, &reviewer, &diff);
+        // A verdict left from an earlier round is not this one's.
+        self.orchestrator.note(|board| board.take_review(&task.id));
+        self.activity(
+            &reviewer,
+            Some(&task.id),
+            ActivityKind::Started,
+            "reviewing",
+        );
+        let (ending, _) = self
+            .supervise_for(
+                &launch,
+                &reviewer,
+                agent.agent_id,
+                Some(&task.id),
+                agent.stopped.clone(),
+            )
+            .await;
+        if let Some(path) = mcp {
+            let _ = std::fs::remove_file(path);
+        }
+        let usage = match &ending {
+            Ending::Result { result, .. } => result.usage.clone(),
+            _ => Default::default(),
+        };
+        let _ = self
+            .orchestrator
+            .apply(|board, now| {
+                let attempt = Attempt {
+                    usage,
+                    ..Attempt::default()
+                };
+                board.record_turn(agent.agent_id, &task.id, attempt, now)
+            })
+            .await;
+        let review = self.orchestrator.note(|board| board.take_review(&task.id));
+        self.activity(&reviewer, Some(&task.id), ActivityKind::Finished, "");
+        let check = match (review, ending) {
+            (_, Ending::Stopped) => return Reviewed::Stopped,
+            (Some(review), _) => verdict(&reviewer, review, self, task),
+            (None, ending) => Check::NoVerdict {
+                why: without_verdict(&ending),
+            },
+        };
+        Reviewed::Check(check)
+    }
+
+    /// The reviewer's process: its prompt with the task's diff, read-only tools, its
+    /// MCP configuration (answered too, to be removed after), in the task's worktree.
+    fn reviewer_launch(
+        &self,
+        config: &Config,
+        task: &Task,
+        agent: &Resumable<'_>,
+        reviewer: &str,
+        diff: &str,
+    ) -> (Launch, Option<PathBuf>) {
+        let mut values = self
+            .orchestrator
+            .read(|board| prompts::worker_values(board, task, reviewer));
+        values.diff = pipeline::diff_for_review(diff);
+        let template = config
+            .reviewer_prompt
+            .as_deref()
+            .unwrap_or(prompts::REVIEWER);
+        let prompt = prompts::render(template, &values);
+        let mcp = mcp_config::write(&self.workspace, reviewer, Some(task.id.as_str()));
+        let budget_usd = self.orchestrator.read(|board| board.budget_left(&task.id));
+        let env = self.env.lock().expect("environment lock").clone();
+        let launch = Launch {
+            args: command::arguments(
+                config,
+                Role::Reviewer { budget_usd },
+                &prompt,
+                mcp.as_deref(),
+            ),
+            env: command::environment(
+                self.workspace.root(),
+                reviewer,
+                Some(task.id.as_str()),
+                env.as_ref(),
+            ),
+            run_id: format!("{}:review", agent.launch.run_id),
+            ..agent.launch.clone()
+        };
+        (launch, mcp)
+    }
+}
+
+/// The reviewer of a worker's task: `reviewer-N` for `worker-N`.
+fn reviewer_of(worker: &str) -> String {
+    match worker.strip_prefix("worker-") {
+        Some(number) => format!("reviewer-{number}"),
+        None => format!("reviewer-{worker}"),
+    }
+}
+
+/// The reviewer's verdict as the pipeline's check, said in its activity.
+fn verdict(reviewer: &str, review: Review, context: &Context, task: &Task) -> Check {
+    let said = match review.verdict {
+        ReviewVerdict::Approve => ReviewVerdict::Approve.as_str().to_owned(),
+        ReviewVerdict::ChangesRequested => format!(
+            "{}: {}",
+            ReviewVerdict::ChangesRequested.as_str(),
+            clip(&review.reasons, 200)
+        ),
+    };
+    context.activity(reviewer, Some(&task.id), ActivityKind::Text, &said);
+    match review.verdict {
+        ReviewVerdict::Approve => Check::Approved,
+        ReviewVerdict::ChangesRequested => Check::ChangesRequested {
+            reasons: review.reasons,
+        },
+    }
+}
+
+/// Why a reviewer that gave no verdict ended, in a sentence.
+fn without_verdict(ending: &Ending) -> String {
+    match ending {
+        Ending::Result { result, .. } if result.is_error => result.failure(),
+        Ending::Result { .. } => "it ended its turn without calling review_task".into(),
+        Ending::Fault { detail, .. } => detail.clone(),
+        Ending::TimedOut => "it ran past task_timeout".into(),
+        Ending::Stopped => "it was stopped".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_s_reviewer_takes_its_number() {
+        assert_eq!(reviewer_of("worker-3"), "reviewer-3");
+        assert_eq!(reviewer_of("agent-x"), "reviewer-agent-x");
+    }
+}

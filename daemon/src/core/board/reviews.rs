@@ -1,0 +1,51 @@
+//! A reviewer's verdict, from the MCP tool `review_task` to the gate that waits for
+//! it. A verdict lives in the run only: a daemon that stops during a review starts a
+//! new reviewer on the task, so nothing of it needs to be stored.
+
+use baton_protocol::{BatonError, ReviewTaskParams, ReviewVerdict, TaskId, TaskStage};
+
+use super::{Board, Events};
+
+/// What a reviewer decided, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    pub verdict: ReviewVerdict,
+    pub reasons: String,
+}
+
+impl Board {
+    /// Takes a reviewer's verdict on a task under review. Refused for a task that is
+    /// not being reviewed (a worker cannot approve its own work), and for changes
+    /// requested without saying which. A second verdict replaces the first.
+    pub fn review_task(&mut self, params: ReviewTaskParams) -> Result<((), Events), BatonError> {
+        let task = self.task(&params.task_id)?;
+        let reviewing = task.status.is_held() && task.stage == Some(TaskStage::Reviewing);
+        let Some(run) = self.run.as_mut().filter(|_| reviewing) else {
+            return Err(BatonError::invalid(format!(
+                "task {} is not being reviewed; review_task is for the reviewer baton starts \
+                 on a task whose work passed the gate",
+                params.task_id
+            )));
+        };
+        if params.verdict == ReviewVerdict::ChangesRequested && params.reasons.trim().is_empty() {
+            return Err(BatonError::invalid(
+                "changes_requested needs reasons: say what to change, e.g. \"parse() swallows \
+                 the error; return it\"",
+            ));
+        }
+        run.give_review(
+            params.task_id,
+            Review {
+                verdict: params.verdict,
+                reasons: params.reasons,
+            },
+        );
+        Ok(((), Vec::new()))
+    }
+
+    /// The verdict given on `task` since it was last taken, if any; taking it clears
+    /// it, so each review round starts without one.
+    pub fn take_review(&mut self, task: &TaskId) -> Option<Review> {
+        self.run.as_mut()?.take_review(task)
+    }
+}
