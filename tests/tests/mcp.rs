@@ -103,7 +103,7 @@ async fn task(client: &Client, id: &TaskId) -> baton_protocol::Task {
 }
 
 #[tokio::test]
-async fn the_bridge_offers_exactly_the_seven_tools_each_with_a_schema() {
+async fn the_bridge_offers_exactly_its_eight_tools_each_with_a_schema() {
     let workspace = TestWorkspace::new();
     let _daemon = workspace.client(false).await;
     let bridge = bridge(&workspace, "leader", None).await;
@@ -129,6 +129,7 @@ async fn the_bridge_offers_exactly_the_seven_tools_each_with_a_schema() {
             "list_discoveries",
             "list_tasks",
             "report_discovery",
+            "review_task",
             "set_master_plan",
         ]
     );
@@ -248,6 +249,23 @@ async fn fail_task_gives_up_the_bridges_own_task_with_the_reason() {
         failed.result.and_then(|result| result.error).as_deref(),
         Some("the sample files are missing from the repository")
     );
+    bridge.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_worker_cannot_approve_its_own_task_and_the_task_is_unchanged() {
+    let workspace = TestWorkspace::new();
+    let client = workspace.client(false).await;
+    let own = claimed_task(&client, "worker-1").await;
+    let bridge = bridge(&workspace, "worker-1", Some(&own)).await;
+    let before = task(&client, &own).await;
+
+    let refused = call_refused(&bridge, "review_task", json!({ "verdict": "approve" })).await;
+    assert!(refused.contains("is not being reviewed"), "{refused}");
+    let refused = call_refused(&bridge, "review_task", json!({ "verdict": "fine" })).await;
+    assert!(refused.contains("`fine` is no verdict"), "{refused}");
+
+    assert_eq!(task(&client, &own).await, before);
     bridge.cancel().await.unwrap();
 }
 
