@@ -7,7 +7,7 @@
 //! the script its reviewer follows, so the verdict follows the work as it changes.
 
 use baton_protocol::methods::{self as m};
-use baton_protocol::{RunMode, TaskStatus};
+use baton_protocol::{AgentKind, AttemptOutcome, RunMode, TaskStatus};
 use baton_tests::agent_workspace::{
     add_scripted, bash, baton_tool, git_output, run, say, task, AgentWorkspace,
 };
@@ -128,6 +128,23 @@ async fn a_reviewer_approves_one_task_and_sends_another_back_once_and_cannot_wri
     // The review is paid by its task: the worker's two turns and its reviewer's four.
     let approved = task(&client, &approved).await;
     assert!(approved.usage.turns >= 2 + 4, "{:?}", approved.usage);
+
+    // Each review is on the run's timeline, on a reviewer's lane: three reviews.
+    let timeline = client
+        .request::<m::GetTimeline>(&Default::default())
+        .await
+        .unwrap();
+    let reviews: Vec<_> = timeline
+        .attempts
+        .iter()
+        .filter(|record| record.kind == AgentKind::Reviewer)
+        .collect();
+    assert_eq!(reviews.len(), 3, "{reviews:?}");
+    for review in &reviews {
+        assert!(review.lane.starts_with("reviewer-"), "{review:?}");
+        assert_eq!(review.outcome, Some(AttemptOutcome::Done), "{review:?}");
+        assert!(review.cost_usd > 0.0, "{review:?}");
+    }
 }
 
 #[tokio::test]

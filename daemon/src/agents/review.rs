@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use baton_protocol::{ActivityKind, Config, ReviewVerdict, Task};
+use baton_protocol::{ActivityKind, AttemptOutcome, Config, ReviewVerdict, Task};
 
 use super::agent::Context;
 use super::command::{self, Role};
@@ -16,7 +16,7 @@ use super::process::{Ending, Launch};
 use super::prompts;
 use super::stream::clip;
 use crate::core::pipeline::{self, Check};
-use crate::core::{Attempt, Review};
+use crate::core::{Attempt, Closing, Review};
 
 /// How a review ended.
 pub(super) enum Reviewed {
@@ -48,6 +48,10 @@ impl Context {
         let (launch, mcp) = self.reviewer_launch(config, task, agent, &reviewer, &diff);
         // A verdict left from an earlier round is not this one's.
         self.orchestrator.note(|board| board.take_review(&task.id));
+        let _ = self
+            .orchestrator
+            .apply(|board, now| board.start_review(&reviewer, &task.id, now))
+            .await;
         self.activity(
             &reviewer,
             Some(&task.id),
@@ -66,10 +70,12 @@ impl Context {
         if let Some(path) = mcp {
             let _ = std::fs::remove_file(path);
         }
+        let review = self.orchestrator.note(|board| board.take_review(&task.id));
         let usage = match &ending {
             Ending::Result { result, .. } => result.usage.clone(),
             _ => Default::default(),
         };
+        let closing = closing(review.as_ref(), &ending);
         let _ = self
             .orchestrator
             .apply(|board, now| {
@@ -77,10 +83,9 @@ impl Context {
                     usage,
                     ..Attempt::default()
                 };
-                board.record_turn(agent.agent_id, &task.id, attempt, now)
+                board.end_review(agent.agent_id, &reviewer, &task.id, attempt, closing, now)
             })
             .await;
-        let review = self.orchestrator.note(|board| board.take_review(&task.id));
         self.activity(&reviewer, Some(&task.id), ActivityKind::Finished, "");
         let check = match (review, ending) {
             (_, Ending::Stopped) => return Reviewed::Stopped,
@@ -158,6 +163,21 @@ fn verdict(reviewer: &str, review: Review, context: &Context, task: &Task) -> Ch
         ReviewVerdict::ChangesRequested => Check::ChangesRequested {
             reasons: review.reasons,
         },
+    }
+}
+
+/// How a review's record closes: done when it gave a verdict.
+fn closing(review: Option<&Review>, ending: &Ending) -> Closing {
+    let (outcome, reason) = match (review, ending) {
+        (_, Ending::Stopped) => (AttemptOutcome::Stopped, None),
+        (Some(_), _) => (AttemptOutcome::Done, None),
+        (None, Ending::TimedOut) => (AttemptOutcome::TimedOut, Some(without_verdict(ending))),
+        (None, _) => (AttemptOutcome::Failed, Some(without_verdict(ending))),
+    };
+    Closing {
+        outcome,
+        reason,
+        cost_usd: 0.0,
     }
 }
 

@@ -12,9 +12,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use board::{
-    already_running, Attempt, Board, Closing, Finished, Meta, Review, RunStart,
-};
+pub use board::{already_running, Attempt, Board, Closing, Finished, Meta, Review, RunStart};
 pub use run::clip;
 pub use validate::patched_config;
 

@@ -2,9 +2,11 @@
 //! it. A verdict lives in the run only: a daemon that stops during a review starts a
 //! new reviewer on the task, so nothing of it needs to be stored.
 
-use baton_protocol::{BatonError, ReviewTaskParams, ReviewVerdict, TaskId, TaskStage};
+use baton_protocol::{
+    AgentKind, BatonError, ReviewTaskParams, ReviewVerdict, Task, TaskId, TaskStage,
+};
 
-use super::{Board, Events};
+use super::{Attempt, Board, Closing, Events, Now};
 
 /// What a reviewer decided, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,42 @@ impl Board {
             },
         );
         Ok(((), Vec::new()))
+    }
+
+    /// A reviewer starts on `task`: its record opens on its lane.
+    pub fn start_review(
+        &mut self,
+        reviewer: &str,
+        task: &TaskId,
+        now: Now,
+    ) -> Result<((), Events), BatonError> {
+        self.task(task)?;
+        Ok((
+            (),
+            self.open_attempt(reviewer, AgentKind::Reviewer, Some(task), now),
+        ))
+    }
+
+    /// A reviewer of `task` ended: what it spent (`attempt`) counts to the task, paid
+    /// from the seat of `worker`, and its record closes as `closing` says, with that
+    /// cost. Answers the task as it is then.
+    pub fn end_review(
+        &mut self,
+        worker: &str,
+        reviewer: &str,
+        task: &TaskId,
+        attempt: Attempt,
+        mut closing: Closing,
+        now: Now,
+    ) -> Result<(Task, Events), BatonError> {
+        let counted = self
+            .run
+            .as_ref()
+            .map_or(0.0, |run| run.attempt_spent(worker));
+        closing.cost_usd = attempt.usage.cost_usd.max(counted);
+        let (task, mut events) = self.record_turn(worker, task, attempt, now)?;
+        events.extend(self.close_attempt(reviewer, closing, now));
+        Ok((task, events))
     }
 
     /// The verdict given on `task` since it was last taken, if any; taking it clears
