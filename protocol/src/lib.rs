@@ -3,6 +3,7 @@
 //! workspace's daemon. The daemon, the CLI, the MCP bridge and the tests share it.
 
 pub mod agent_env;
+pub mod changes;
 pub mod client;
 pub mod error;
 pub mod framing;
@@ -17,6 +18,7 @@ pub mod timestamp;
 pub mod workspace;
 
 pub use agent_env::AgentEnv;
+pub use changes::{ChangedFile, FileChange, TaskChangesResult};
 pub use client::{Client, ClientError, ConnectConfig, EXIT_LOCK_HELD, VERSION};
 pub use error::{BatonError, ErrorCause, ErrorKind};
 pub use methods::Event;

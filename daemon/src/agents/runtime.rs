@@ -30,6 +30,7 @@ use crate::core::{Board, Events, Finished, RunStart};
 use crate::orchestrator::Orchestrator;
 
 mod branches;
+mod changes;
 
 /// Where the run's agents work.
 #[derive(Clone)]

@@ -79,6 +79,7 @@ pub fn build(
     .custom_method(m::AgentLog::METHOD, Connection::agent_log)
     .custom_method(m::Merge::METHOD, Connection::merge)
     .custom_method(m::GetTimeline::METHOD, Connection::timeline)
+    .custom_method(m::TaskChanges::METHOD, Connection::task_changes)
     .custom_method(m::History::METHOD, Connection::history)
     .custom_method(m::Reset::METHOD, Connection::reset)
     .custom_method(m::Clean::METHOD, Connection::clean)
@@ -373,6 +374,11 @@ impl Connection {
     async fn merge(&self) -> Answer<m::MergeResult> {
         let message = self.daemon.runtime.merge().await.map_err(to_rpc)?;
         Ok(m::MergeResult { message })
+    }
+
+    async fn task_changes(&self, params: m::TaskRef) -> Answer<baton_protocol::TaskChangesResult> {
+        let changes = self.daemon.runtime.task_changes(&params.task_id).await;
+        changes.map_err(to_rpc)
     }
 
     async fn task_log(&self, params: m::TaskLogParams) -> Answer<m::TaskLogChunk> {

@@ -112,6 +112,8 @@ requests! {
     Clean = "baton/clean", CleanParams => CleanResult;
     /// Bring the integration branch into the user's current branch.
     Merge = "baton/merge", () => MergeResult;
+    /// What a task changed: the commit it started from, its work, the files.
+    TaskChanges = "baton/taskChanges", TaskRef => crate::TaskChangesResult;
     /// Which daemon this is: version, process, workspace, socket, log file.
     DaemonInfo = "baton/daemonInfo", () => DaemonInfoResult;
     /// End the daemon after answering.
