@@ -3,6 +3,7 @@
  * “Baton” output channel, and a notification when a task fails or a run ends.
  */
 
+import * as path from 'path';
 import * as vscode from 'vscode';
 import { activityLine, runFinishedMessage, runFinishedSeverity, taskFailedMessage } from './model/messages';
 import { AgentActivity, Discovery, Notification, RunResult, RunStarted, Task } from './model/protocol';
@@ -10,7 +11,11 @@ import { oneLine } from './model/format';
 import { readSettings } from './settings';
 
 export class Activity {
-  constructor(private readonly output: vscode.LogOutputChannel) {}
+  constructor(
+    private readonly output: vscode.LogOutputChannel,
+    /** Where a run's report path is relative to. */
+    private readonly workspace: string,
+  ) {}
 
   notification(method: string, params: unknown): void {
     switch (method) {
@@ -37,9 +42,13 @@ export class Activity {
             warning: vscode.window.showWarningMessage,
             error: vscode.window.showErrorMessage,
           }[runFinishedSeverity(result)];
-          void show(message, 'Show Status').then((choice) => {
+          const report = result.report ? vscode.Uri.file(path.resolve(this.workspace, result.report)) : undefined;
+          const actions = report ? ['Open Report', 'Show Status'] : ['Show Status'];
+          void show(message, ...actions).then((choice) => {
             if (choice === 'Show Status') {
               void vscode.commands.executeCommand('baton.showStatus');
+            } else if (choice === 'Open Report' && report) {
+              void vscode.commands.executeCommand('markdown.showPreview', report);
             }
           });
         }

@@ -11,6 +11,8 @@ import { Task } from './model/protocol';
 import { Store } from './model/store';
 import { compareIds, TaskNode } from './model/tasksTree';
 import { StateSync } from './sync';
+import { PlanGraphPanel } from './views/planGraphPanel';
+import { TimelinePanel } from './views/timelinePanel';
 import { TasksView, TasksViewNode } from './views/tasksView';
 
 /** The pieces of the extension the commands use. */
@@ -21,6 +23,8 @@ export interface CommandContext {
   documents: BatonDocuments;
   tasksView: TasksView;
   tasksTree: vscode.TreeView<TasksViewNode>;
+  planGraph: PlanGraphPanel;
+  timeline: TimelinePanel;
   output: vscode.LogOutputChannel;
   workspace: string;
 }

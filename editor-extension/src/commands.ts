@@ -27,6 +27,7 @@ import { setupReport } from './model/setup';
 import { changedFiles } from './model/tasksTree';
 import { programCandidates } from './model/workspace';
 import { openSettings, readSettings, runOverrides } from './settings';
+import { showChanges } from './taskChanges';
 import { addTask, deleteTask, editTask } from './taskEditing';
 
 /** Where Claude Code's installation is explained. */
@@ -58,6 +59,10 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     ['baton.checkSetup', () => checkSetup(ctx)],
     ['baton.openFile', (file: string) => openFiles(ctx, [file])],
     ['baton.revealTask', (id: string) => revealTask(ctx, id)],
+    ['baton.showPlanGraph', () => showPlanGraph(ctx)],
+    ['baton.showTimeline', () => showTimeline(ctx)],
+    ['baton.openTask', (id: string) => openTask(ctx, id)],
+    ['baton.showChanges', (arg: TaskArgument) => showChanges(ctx, arg)],
   ];
   return commands.map(([id, handler]) =>
     vscode.commands.registerCommand(id, (...args: never[]) => guarded(ctx, id, () => handler(...args))),
@@ -481,4 +486,27 @@ async function revealTask(ctx: CommandContext, id: string): Promise<void> {
     throw new Error(`task ${id} not found`);
   }
   await ctx.tasksTree.reveal(node, { select: true, focus: true, expand: true });
+}
+
+async function showPlanGraph(ctx: CommandContext): Promise<void> {
+  await ctx.sync.ensureLoaded();
+  ctx.planGraph.show();
+}
+
+async function showTimeline(ctx: CommandContext): Promise<void> {
+  await ctx.connection.ensureConnected();
+  await ctx.timeline.show();
+}
+
+/** A task chosen elsewhere (a node of the plan graph): its log beside, its row selected. */
+async function openTask(ctx: CommandContext, id: string): Promise<void> {
+  await ctx.sync.ensureLoaded();
+  ctx.tasksView.refresh();
+  const node = ctx.tasksView.taskNode(id);
+  if (!node) {
+    throw new Error(`task ${id} not found`);
+  }
+  const document = await vscode.workspace.openTextDocument(taskLogUri(id));
+  await vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.Beside, preview: false });
+  await ctx.tasksTree.reveal(node, { select: true, focus: false, expand: true });
 }

@@ -13,7 +13,10 @@ import { Recovery } from './recovery';
 import { RunState } from './runState';
 import { StatusBar } from './statusBar';
 import { StateSync } from './sync';
+import { GIT_SCHEME, GitContents } from './taskChanges';
 import { DiscoveriesView } from './views/discoveriesView';
+import { PlanGraphPanel } from './views/planGraphPanel';
+import { TimelinePanel } from './views/timelinePanel';
 import { TasksView } from './views/tasksView';
 
 let connection: DaemonConnection | undefined;
@@ -28,15 +31,17 @@ export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('Baton', { log: true });
   const store = new Store();
   const statusBar = new StatusBar(store);
-  const activity = new Activity(output);
+  const activity = new Activity(output, workspace);
 
   let documents: BatonDocuments | undefined;
   let sync: StateSync | undefined;
   let recovery: Recovery | undefined;
+  let timeline: TimelinePanel | undefined;
   connection = new DaemonConnection(workspace, output, {
     notification: (method, params) => {
       sync?.notification(method, params);
       activity.notification(method, params);
+      timeline?.notification(method, params);
       const taskId = taskOf(method, params);
       if (taskId) {
         documents?.taskActivity(taskId);
@@ -60,6 +65,10 @@ export function activate(context: vscode.ExtensionContext): void {
   const tasksView = new TasksView(store, workspace);
   const tasksTree = vscode.window.createTreeView('baton.tasks', { treeDataProvider: tasksView, showCollapseAll: true });
   tasksView.showMessagesIn(tasksTree);
+  const planGraph = new PlanGraphPanel(context.extensionUri, store, (id) =>
+    vscode.commands.executeCommand('baton.openTask', id),
+  );
+  timeline = new TimelinePanel(context.extensionUri, connection);
   const discoveriesView = new DiscoveriesView(store);
   const discoveriesTree = vscode.window.createTreeView('baton.discoveries', { treeDataProvider: discoveriesView });
 
@@ -72,8 +81,11 @@ export function activate(context: vscode.ExtensionContext): void {
     tasksTree,
     discoveriesView,
     discoveriesTree,
+    planGraph,
+    timeline,
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, documents),
-    ...registerCommands({ connection, sync, store, documents, tasksView, tasksTree, output, workspace }),
+    vscode.workspace.registerTextDocumentContentProvider(GIT_SCHEME, new GitContents()),
+    ...registerCommands({ connection, sync, store, documents, tasksView, tasksTree, planGraph, timeline, output, workspace }),
   );
   void connection.connectIfUsed();
 }

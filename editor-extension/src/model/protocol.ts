@@ -279,6 +279,26 @@ export interface MergeResult {
   message: string;
 }
 
+/** How a file changed in a task's work. */
+export type FileChange = 'added' | 'modified' | 'deleted';
+
+export interface ChangedFile {
+  /** Relative to the repository, with `/`. */
+  path: string;
+  change: FileChange;
+}
+
+/** `baton/taskChanges`: where a task's work is and the files it changed. */
+export interface TaskChangesResult {
+  task_id: string;
+  /** The commit the work started from. */
+  base: string;
+  /** The commit holding the work; null while an agent works, when it is `worktree`'s files. */
+  head: string | null;
+  worktree: string | null;
+  files: ChangedFile[];
+}
+
 export interface NewTask {
   description: string;
   priority?: number;
@@ -353,6 +373,7 @@ export const Method = {
   agentLog: 'baton/agentLog',
   merge: 'baton/merge', // no params
   timeline: 'baton/timeline',
+  taskChanges: 'baton/taskChanges',
   daemonInfo: 'baton/daemonInfo', // no params
 } as const;
 

@@ -511,3 +511,64 @@ step("Load State asks first, and a loaded task's log is its own, never this work
   await bench.screenshot('18-loaded-state-log');
   await bench.clearNotifications();
 });
+
+step('Show Plan Graph draws the plan and follows a run as it goes; a click on a node opens the task', async () => {
+  const first = baton('add', 'Shape the plan graph [slow]').trim();
+  const second = baton('add', 'Follow the graph', '-d', first).trim();
+  await bench.runCommand('Baton: Run Predefined Tasks');
+  await bench.waitForStatus(/1 agent$/, 20_000);
+  await bench.runCommand('Baton: Show Plan Graph');
+  await bench.page.locator('.tabs-container .tab.active', { hasText: 'Baton: Plan Graph' }).waitFor({ timeout: 10_000 });
+  const graph = await bench.webview('svg#graph');
+  const node = (id: string) => graph.locator(`g.node[data-id="${id}"]`);
+  await node(first).and(graph.locator('[data-status="in_progress"], [data-status="claimed"]')).waitFor({ timeout: 20_000 });
+  assert.equal(await node(second).getAttribute('data-status'), 'available');
+  assert.match((await graph.locator(`path.edge[data-id="${first}->${second}"]`).getAttribute('class')) ?? '', /critical/);
+  assert.match((await graph.locator('#timing').textContent()) ?? '', /\d+ tasks, laid out in \d+ ms/);
+  // The dependency is drawn left of the task that waits for it.
+  const [left, right] = [await node(first).boundingBox(), await node(second).boundingBox()];
+  assert.ok(left && right && left.x + left.width < right.x, `${JSON.stringify(left)} is left of ${JSON.stringify(right)}`);
+  await bench.screenshot('19-plan-graph-running');
+  // The same node, updated in place when its task is done.
+  const element = await node(first).elementHandle();
+  await node(first).and(graph.locator('[data-status="done"]')).waitFor({ timeout: 40_000 });
+  assert.ok(await element?.evaluate((group) => group.isConnected), 'the node is updated in place, not drawn again');
+  await bench.waitForNotification(/run finished: 2 done, 0 failed/, 40_000);
+  await node(second).and(graph.locator('[data-status="done"]')).waitFor({ timeout: 10_000 });
+  await bench.screenshot('20-plan-graph-done');
+  await node(second).click();
+  await bench.waitForEditor(`${second}.log`, /# Agent log of task-\d+/);
+  await bench.clearNotifications();
+});
+
+step('Show Changes opens the diff of what a task changed, against the commit it started from', async () => {
+  const [first] = (JSON.parse(baton('tasks', '--json')) as { id: string; description: string }[])
+    .filter((task) => task.description.startsWith('Shape the plan graph'))
+    .map((task) => task.id);
+  await bench.runCommand('Baton: Show Changes');
+  await bench.answer('Baton: Show Changes', first);
+  await bench.page.locator('.tabs-container .tab.active', { hasText: `${first}.txt (${first})` }).waitFor({ timeout: 15_000 });
+  const diff = bench.page.locator('.editor-group-container.active .monaco-diff-editor').first();
+  await diff.waitFor({ timeout: 10_000 });
+  await waitUntil(
+    async () => new RegExp(`written by worker-\\d for ${first}`).test((await diff.innerText().catch(() => '')).replace(/\u00a0/g, ' ')),
+    15_000,
+    'the diff to show the file the task wrote',
+  );
+  await bench.screenshot('21-show-changes');
+});
+
+step('Show Timeline puts the last run’s agents on lanes, a bar per agent run, with the idle time between', async () => {
+  await bench.runCommand('Baton: Show Timeline');
+  await bench.page.locator('.tabs-container .tab.active', { hasText: 'Baton: Timeline' }).waitFor({ timeout: 10_000 });
+  const timeline = await bench.webview('svg#timeline');
+  // The run of the plan graph's step: one worker ran task after task, then the summary.
+  await timeline.locator('g.lane[data-lane="summary"]').waitFor({ timeout: 10_000 });
+  const workers = timeline.locator('g.lane[data-lane^="worker-"]');
+  assert.ok((await workers.count()) >= 1);
+  const done = timeline.locator('g.lane[data-lane^="worker-"] g.bar[data-outcome="done"]');
+  assert.equal(await done.count(), 2, 'a bar for each task of the run');
+  assert.ok((await timeline.locator('g.lane[data-lane="summary"] rect.idle').count()) >= 1, 'the summary waited: idle');
+  assert.match((await timeline.locator('#summary').textContent()) ?? '', /^Run \d+ of \d+ · \d+s · \d+ lanes · at most 1 agent at once$/);
+  await bench.screenshot('22-timeline');
+});

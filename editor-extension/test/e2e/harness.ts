@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as assert from 'node:assert/strict';
-import { Browser, chromium, Locator, Page } from 'playwright-core';
+import { Browser, chromium, FrameLocator, Locator, Page } from 'playwright-core';
 
 /** editor-extension/ */
 export const EXTENSION_DIR = path.resolve(__dirname, '..', '..', '..');
@@ -493,6 +493,30 @@ export class Workbench {
       await this.page.keyboard.press('Enter');
     }
     await menu.waitFor({ state: 'hidden', timeout: 5_000 });
+  }
+
+  /**
+   * The contents of the shown webview panel that holds `selector` (VS Code puts a
+   * webview's page in an inner frame of its own frame).
+   */
+  async webview(selector: string, timeoutMs = 15_000): Promise<FrameLocator> {
+    const frames = this.page.locator('iframe.webview.ready');
+    let found: FrameLocator | undefined;
+    await waitUntil(
+      async () => {
+        for (let index = 0; index < (await frames.count()); index++) {
+          const inner = frames.nth(index).contentFrame().frameLocator('iframe#active-frame');
+          if ((await inner.locator(selector).count().catch(() => 0)) > 0) {
+            found = inner;
+            return true;
+          }
+        }
+        return false;
+      },
+      timeoutMs,
+      `a webview showing ${selector}`,
+    );
+    return found!;
   }
 
   notification(text: string | RegExp): Locator {

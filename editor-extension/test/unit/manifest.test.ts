@@ -26,6 +26,9 @@ test('every operation of the product has a palette command under category Baton'
     'Save State',
     'Load State',
     'Open Settings',
+    'Show Plan Graph',
+    'Show Changes',
+    'Show Timeline',
   ]) {
     assert.ok(titles.has(title), `no command titled “${title}”`);
   }
