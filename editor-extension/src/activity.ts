@@ -5,7 +5,7 @@
 
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { activityLine, runFinishedMessage, runFinishedSeverity, taskFailedMessage } from './model/messages';
+import { activityLine, runFinishedActions, runFinishedMessage, runFinishedSeverity, taskFailedMessage } from './model/messages';
 import { AgentActivity, Discovery, Notification, RunResult, RunStarted, Task } from './model/protocol';
 import { oneLine } from './model/format';
 import { readSettings } from './settings';
@@ -43,8 +43,7 @@ export class Activity {
             error: vscode.window.showErrorMessage,
           }[runFinishedSeverity(result)];
           const report = result.report ? vscode.Uri.file(path.resolve(this.workspace, result.report)) : undefined;
-          const actions = report ? ['Open Report', 'Show Status'] : ['Show Status'];
-          void show(message, ...actions).then((choice) => {
+          void show(message, ...runFinishedActions(result)).then((choice) => {
             if (choice === 'Show Status') {
               void vscode.commands.executeCommand('baton.showStatus');
             } else if (choice === 'Open Report' && report) {

@@ -139,6 +139,11 @@ export function loadStateQuestion(tasks: number, discoveries: number, file: stri
   return `Replace the ${plural(tasks, 'task')} and ${plural(discoveries, 'discovery', 'discoveries')} of this workspace with those of ${file}? The goal and the workspace's settings are replaced too; the board there is now is put aside in the workspace's history.`;
 }
 
+/** The buttons of a finished run's notification: its report first, when it has one. */
+export function runFinishedActions(result: RunResult): string[] {
+  return result.report ? ['Open Report', 'Show Status'] : ['Show Status'];
+}
+
 export function runFinishedMessage(result: RunResult): string {
   const parts = [`${result.tasks_completed} done`, `${result.tasks_failed} failed`];
   if (result.discoveries > 0) {

@@ -68,7 +68,7 @@ function draw(nodes: GraphNode[], edges: GraphEdge[], input: LayoutInput): void 
   const nodeLayer = element('g', { class: 'nodes' });
   canvas.append(edgeLayer, nodeLayer);
   for (const edge of edges) {
-    const path = element('path', { class: 'edge', d: polyline(layout.edges[edge.id] ?? []), 'marker-end': 'url(#arrow)' });
+    const path = element('path', { class: 'edge', d: polyline(layout.edges[edge.id] ?? []) });
     path.setAttribute('data-id', edge.id);
     edgeElements.set(edge.id, path);
     updateEdge(edge);
@@ -117,7 +117,9 @@ function updateNode(node: GraphNode): void {
 }
 
 function updateEdge(edge: GraphEdge): void {
-  edgeElements.get(edge.id)?.setAttribute('class', edge.critical ? 'edge critical' : 'edge');
+  const path = edgeElements.get(edge.id);
+  path?.setAttribute('class', edge.critical ? 'edge critical' : 'edge');
+  path?.setAttribute('marker-end', edge.critical ? 'url(#arrow-critical)' : 'url(#arrow)');
 }
 
 function text(kind: string, x: number, y: number, content: string): SVGTextElement {
@@ -126,19 +128,25 @@ function text(kind: string, x: number, y: number, content: string): SVGTextEleme
   return node;
 }
 
+/** The arrow heads: one for an edge, one for an edge of the critical path. */
 function arrowHead(): SVGDefsElement {
   const defs = element('defs', {});
-  const marker = element('marker', {
-    id: 'arrow',
-    viewBox: '0 0 10 10',
-    refX: '10',
-    refY: '5',
-    markerWidth: '7',
-    markerHeight: '7',
-    orient: 'auto-start-reverse',
-  });
-  marker.append(element('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'arrow' }));
-  defs.append(marker);
+  for (const [id, kind] of [
+    ['arrow', 'arrow'],
+    ['arrow-critical', 'arrow critical'],
+  ]) {
+    const marker = element('marker', {
+      id,
+      viewBox: '0 0 10 10',
+      refX: '10',
+      refY: '5',
+      markerWidth: '7',
+      markerHeight: '7',
+      orient: 'auto-start-reverse',
+    });
+    marker.append(element('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: kind }));
+    defs.append(marker);
+  }
   return defs;
 }
 

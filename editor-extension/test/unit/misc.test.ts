@@ -9,6 +9,7 @@ import {
   errorRemedy,
   loadStateQuestion,
   newGoalQuestion,
+  runFinishedActions,
   runFinishedMessage,
   runFinishedSeverity,
   taskFailedMessage,
@@ -270,4 +271,10 @@ test('a new goal asks before it puts a board with finished work aside', () => {
   assert.equal(newGoalQuestion('Greet', 'Greet', finished, 1), undefined, 'the same goal');
   assert.equal(newGoalQuestion('Greet', 'Wave', open, 1), undefined, 'nothing finished: the tasks stay anyway');
   assert.match(newGoalQuestion('Greet', 'Wave', finished, 1) ?? '', /^A new goal starts an empty board: the 2 tasks and 1 discovery of “Greet” are put aside/);
+});
+
+test('a finished run offers its report when the daemon wrote one', () => {
+  const result = { goal: 'g', tasks_completed: 1, tasks_failed: 0, discoveries: 0, summary: '', cost_usd: 0 };
+  assert.deepEqual(runFinishedActions(result), ['Show Status']);
+  assert.deepEqual(runFinishedActions({ ...result, report: '.baton/logs/reports/run-1.md' }), ['Open Report', 'Show Status']);
 });
