@@ -347,7 +347,7 @@ pub struct AddArgs {
 /// `baton edit`.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(
-    ["description", "priority", "dependencies", "no_deps", "files", "hint"]
+    ["description", "priority", "dependencies", "no_deps", "files", "hint", "model"]
 ))]
 pub struct EditArgs {
     /// The task's id
@@ -377,6 +377,10 @@ pub struct EditArgs {
     /// The new hint for the agent that takes the task
     #[arg(long, value_name = "TEXT")]
     pub hint: Option<String>,
+
+    /// The model for the task's agent from its next attempt; `none`: the workspace's
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
 }
 
 /// `baton complete`.

@@ -1067,6 +1067,32 @@ fn edit_changes_what_is_given_and_the_change_outlives_a_restart() {
 }
 
 #[test]
+fn edit_gives_a_task_its_own_model_and_none_gives_it_the_workspace_s_again() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "rename the flag"]);
+
+    assert_eq!(
+        workspace.ok(&["edit", "task-001", "--model", "claude-haiku-4-5"]),
+        "edited task-001\n"
+    );
+    stop_daemon(&workspace);
+    assert_eq!(
+        workspace.json(&["show", "task-001"])["model"],
+        "claude-haiku-4-5"
+    );
+    let said = fails(&workspace, &["edit", "task-001", "--model", " "]);
+    assert!(said.contains("the model is empty"), "{said}");
+    assert_eq!(
+        workspace.json(&["show", "task-001"])["model"],
+        "claude-haiku-4-5",
+        "a refused edit changes nothing"
+    );
+
+    workspace.ok(&["edit", "task-001", "--model", "none"]);
+    assert!(workspace.json(&["show", "task-001"]).get("model").is_none());
+}
+
+#[test]
 fn edit_refuses_a_cycle_an_unknown_dependency_or_a_finished_task_and_changes_nothing() {
     let workspace = TestWorkspace::new();
     workspace.ok(&["add", "lexer"]);

@@ -59,6 +59,9 @@ async fn baton_plan_creates_tasks_and_starts_no_worker_and_the_edited_plan_runs(
     assert!(status.run.is_none() && !status.running, "{status:?}");
 
     agents.workspace.ok(&["cancel", "task-002"]);
+    agents
+        .workspace
+        .ok(&["edit", "task-001", "--model", "claude-haiku-4-5"]);
     let extra = script(&[bash("echo extra > extra.txt"), say("extra")]);
     agents
         .workspace
@@ -73,4 +76,9 @@ async fn baton_plan_creates_tasks_and_starts_no_worker_and_the_edited_plan_runs(
     assert!(agents.root().join("made.txt").exists());
     assert!(agents.root().join("extra.txt").exists());
     assert!(!agents.root().join("unwanted.txt").exists());
+    let log = agents.workspace.ok(&["logs", "task-001"]);
+    assert!(
+        log.contains("(claude-haiku-4-5)"),
+        "the edited model ran: {log}"
+    );
 }

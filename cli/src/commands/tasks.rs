@@ -157,6 +157,9 @@ fn edit_params(args: EditArgs) -> EditTaskParams {
         dependencies,
         context_files: Some(args.files).filter(|files| !files.is_empty()),
         hints: args.hint,
+        model: args
+            .model
+            .map(|model| Some(model).filter(|model| model != "none")),
         ..EditTaskParams::new(args.task)
     }
 }

@@ -746,6 +746,34 @@ fn edit_changes_only_what_is_given_and_says_so() {
 }
 
 #[test]
+fn an_edited_model_is_set_and_given_back_to_the_workspace_s_and_a_blank_one_is_refused() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let set = EditTaskParams {
+        model: Some(Some("claude-haiku-4-5".into())),
+        ..edit_of(1)
+    };
+    let (task, _) = board.edit(set, at(3)).unwrap();
+    assert_eq!(task.model.as_deref(), Some("claude-haiku-4-5"));
+    let blank = EditTaskParams {
+        model: Some(Some(" ".into())),
+        ..edit_of(1)
+    };
+    assert!(board.edit(blank, at(4)).is_err());
+    assert_eq!(
+        board.task(&id(1)).unwrap().model.as_deref(),
+        Some("claude-haiku-4-5"),
+        "a refused edit changes nothing"
+    );
+    let back = EditTaskParams {
+        model: Some(None),
+        ..edit_of(1)
+    };
+    let (task, _) = board.edit(back, at(5)).unwrap();
+    assert_eq!(task.model, None);
+}
+
+#[test]
 fn an_edited_priority_reorders_the_ready_queue() {
     let mut board = Board::default();
     add(&mut board, 3, &[]);

@@ -155,7 +155,7 @@ pub(super) fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
 }
 
 /// Tells "absent" (leave as is) from `null` (clear) for optional settings.
-mod double_option {
+pub(super) mod double_option {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub fn serialize<T: Serialize, S: Serializer>(

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::*;
 
-use super::config::present;
+use super::config::{double_option, present};
 
 /// A task to add: the reference's `add_task` arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +103,14 @@ pub struct EditTaskParams {
         deserialize_with = "present"
     )]
     pub hints: Option<String>,
+    /// The model for the task's agent from its next attempt; `Some(None)` (JSON
+    /// `null`) gives it the workspace's `model` again.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub model: Option<Option<String>>,
 }
 
 impl EditTaskParams {
@@ -115,6 +123,7 @@ impl EditTaskParams {
             dependencies: None,
             context_files: None,
             hints: None,
+            model: None,
         }
     }
 
@@ -127,12 +136,14 @@ impl EditTaskParams {
             dependencies,
             context_files,
             hints,
+            model,
         } = self;
         description.is_none()
             && priority.is_none()
             && dependencies.is_none()
             && context_files.is_none()
             && hints.is_none()
+            && model.is_none()
     }
 }
 

@@ -13,7 +13,8 @@ use crate::core::validate;
 impl Board {
     /// Changes what a task that has not finished asks for. Dependencies are checked as
     /// `add_tasks` checks them; a task an agent already holds may only gain
-    /// dependencies that are done, since its work has started.
+    /// dependencies that are done, since its work has started. A new model applies
+    /// from the task's next attempt.
     pub fn edit(&mut self, edit: EditTaskParams, now: Now) -> Result<(Task, Events), BatonError> {
         let id = &edit.task_id;
         let task = self.task(id)?;
@@ -29,7 +30,7 @@ impl Board {
         }
         if edit.is_empty() {
             return Err(BatonError::invalid(format!(
-                "nothing to change in {id}; give a description, priority, dependencies, files or hints"
+                "nothing to change in {id}; give a description, priority, dependencies, files, hints or a model"
             )));
         }
         if let Some(description) = &edit.description {
@@ -37,6 +38,9 @@ impl Board {
         }
         if let Some(priority) = edit.priority {
             validate::priority(priority)?;
+        }
+        if let Some(Some(model)) = &edit.model {
+            validate::model(model)?;
         }
         let dependencies = match edit.dependencies {
             Some(mut dependencies) => {
@@ -60,6 +64,9 @@ impl Board {
         }
         if let Some(hints) = edit.hints {
             node.task.context.hints = hints;
+        }
+        if let Some(model) = edit.model {
+            node.task.model = model;
         }
         if let Some(dependencies) = dependencies {
             let before = std::mem::replace(&mut node.task.dependencies, dependencies);
