@@ -325,10 +325,7 @@ pub(super) async fn lead(context: Arc<Context>, stop: watch::Receiver<bool>) -> 
     context.stagger().await;
     context.activity(LEADER, None, ActivityKind::Started, "planning");
     let (ending, _) = context.supervise(&launch, LEADER, None, stop).await;
-    let cost_usd = match &ending {
-        Ending::Result { result, .. } => result.usage.cost_usd,
-        _ => 0.0,
-    };
+    let cost_usd = ending.reported_cost().unwrap_or_default();
     let failure = match ending {
         Ending::Result { result, .. } if !result.is_error => None,
         Ending::Result { result, .. } => Some(format!("the leader: {}", result.failure())),
@@ -355,28 +352,23 @@ pub(super) async fn summarise(
     finished: Finished,
     stop: watch::Receiver<bool>,
 ) -> Ended {
-    if let Some(plain) = finished.plain.clone() {
-        return Ended::Summary {
-            finished,
-            summary: plain,
-        };
-    }
-    if finished.mode == RunMode::Plan {
-        let planned: Vec<Task> = context.orchestrator.read(|board| {
-            board
-                .tasks(None)
-                .into_iter()
-                .filter(|task| !task.status.is_finished())
-                .collect()
-        });
-        let summary = format!(
-            "Planned {} task(s); no worker started. `baton tasks` lists them, `baton edit` \
-             changes one, `baton run --predefined` runs them.\n{}",
-            planned.len(),
-            prompts::task_lines(&planned)
-        );
-        return Ended::Summary { finished, summary };
-    }
+    let summary = match (&finished.plain, finished.mode) {
+        (Some(plain), _) => plain.clone(),
+        (None, RunMode::Plan) => {
+            prompts::plan_summary(&context.orchestrator.read(|board| board.tasks(None)))
+        }
+        (None, _) => write_summary(&context, &finished, stop).await,
+    };
+    Ended::Summary { finished, summary }
+}
+
+/// The summary written by an agent, or plainly when it gives no answer; what the
+/// agent reported it spent counts either way.
+async fn write_summary(
+    context: &Context,
+    finished: &Finished,
+    stop: watch::Receiver<bool>,
+) -> String {
     let config = context.orchestrator.read(Board::run_config);
     let values = prompts::summary_values(&finished.goal, &finished.tasks);
     let prompt = prompts::render(prompts::SUMMARY, &values);
@@ -394,26 +386,24 @@ pub(super) async fn summarise(
     let _ = orchestrator
         .apply(|board, now| Ok(((), board.summary_started(now))))
         .await;
-    let answer = match process::run(&launch, stop, |_| {}).await {
+    let ending = process::run(&launch, stop, |_| {}).await;
+    let cost_usd = ending.reported_cost().unwrap_or_default();
+    let answer = match ending {
         Ending::Result { result, .. } if !result.is_error && !result.output.trim().is_empty() => {
-            Some(result)
+            Ok(result.output)
         }
         ending => {
             tracing::warn!(
                 "the summary agent did not answer ({ending:?}); writing a plain summary"
             );
-            None
+            Err("the summary agent gave no answer; a plain summary was written".to_owned())
         }
     };
-    let spent = answer.as_ref().map(|result| result.usage.cost_usd);
+    let failure = answer.as_ref().err().cloned();
     let _ = orchestrator
-        .apply(|board, now| Ok(((), board.summary_ended(spent, now))))
+        .apply(|board, now| Ok(((), board.summary_ended(cost_usd, failure, now))))
         .await;
-    let summary = answer.map_or_else(
-        || run::plain_summary(&finished.tasks),
-        |result| result.output,
-    );
-    Ended::Summary { finished, summary }
+    answer.unwrap_or_else(|_| run::plain_summary(&finished.tasks))
 }
 
 /// One agent to launch: who it is, where it works and logs, for how long.

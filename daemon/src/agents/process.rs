@@ -74,6 +74,16 @@ pub enum Ending {
     Stopped,
 }
 
+impl Ending {
+    /// What the agent's final result says it spent, when it gave one.
+    pub fn reported_cost(&self) -> Option<f64> {
+        match self {
+            Ending::Result { result, .. } => Some(result.usage.cost_usd),
+            _ => None,
+        }
+    }
+}
+
 /// Runs the agent to its end, handing each stream event to `on_event` as it arrives.
 /// `stop` turning true ends the agent and all it started. It is long because the
 /// reading loop and the classification of how the process ended share the child.

@@ -147,6 +147,21 @@ fn or_none(text: String) -> String {
     }
 }
 
+/// The summary of a run that only planned: the tasks on the board that wait.
+pub fn plan_summary(tasks: &[Task]) -> String {
+    let planned: Vec<Task> = tasks
+        .iter()
+        .filter(|task| !task.status.is_finished())
+        .cloned()
+        .collect();
+    format!(
+        "Planned {} task(s); no worker started. `baton tasks` lists them, `baton edit` \
+         changes one, `baton run --predefined` runs them.\n{}",
+        planned.len(),
+        task_lines(&planned)
+    )
+}
+
 /// Every task in a line, with its status and (when finished) its outcome.
 pub fn task_lines(tasks: &[Task]) -> String {
     if tasks.is_empty() {

@@ -216,6 +216,8 @@ pub struct Run {
     /// How each task that had finished before the run ended, and how many
     /// discoveries there were: the run's result counts only what it did.
     finished_before: HashMap<TaskId, TaskStatus>,
+    /// `finished_before` counted by status: what the run's progress leaves out.
+    before: ByStatus,
     discoveries_before: usize,
     cost_usd: f64,
     paused_until: Option<Now>,
@@ -241,6 +243,10 @@ impl Run {
         discoveries_before: usize,
         now: Now,
     ) -> Run {
+        let mut before = ByStatus::default();
+        for status in finished_before.values() {
+            *before.get_mut(*status) += 1;
+        }
         Run {
             mode,
             goal,
@@ -248,6 +254,7 @@ impl Run {
             isolation,
             started_at: now,
             finished_before,
+            before,
             discoveries_before,
             cost_usd: 0.0,
             paused_until: None,
@@ -474,6 +481,26 @@ impl Run {
             self.finishing = true;
         }
         done
+    }
+
+    /// A task that had finished before the run began was opened again in it (a
+    /// retry): from now on it is the run's.
+    pub fn reopened(&mut self, id: &TaskId) {
+        if let Some(status) = self.finished_before.remove(id) {
+            *self.before.get_mut(status) -= 1;
+        }
+    }
+
+    /// The run's own tasks by status, from the board's `counts`: those that were
+    /// waiting when it began, those added while it goes and those it reopened, not
+    /// what earlier runs finished.
+    pub fn progress(&self, counts: &ByStatus) -> ByStatus {
+        let mut own = *counts;
+        for status in TaskStatus::ALL {
+            let own_count = own.get_mut(status);
+            *own_count = own_count.saturating_sub(self.before.get(status));
+        }
+        own
     }
 
     /// The tasks this run finished (or finished differently than before it began).

@@ -1,5 +1,6 @@
 //! A run as LSP work-done progress (`$/progress`), so that editors show it in their
 //! status bar: begun when a run starts, reported as tasks change, ended with the run.
+//! It counts the run's tasks (`Board::progress_counts`), not what earlier runs did.
 
 use baton_protocol::{ByStatus, Event};
 use tower_lsp::lsp_types::notification::Progress;
@@ -53,10 +54,12 @@ impl RunProgress {
                 let Some(token) = self.token.clone() else {
                     return;
                 };
-                let now = text(
-                    &daemon.orchestrator.read(|board| board.counts()),
-                    daemon.runtime.agents_running(),
-                );
+                // Read now, not when the event happened: once the run has ended, the
+                // board's counts are no longer the run's, and its end comes next.
+                let Some(counts) = daemon.orchestrator.read(|board| board.run_progress()) else {
+                    return;
+                };
+                let now = text(&counts, daemon.runtime.agents_running());
                 if self.last.as_ref() == Some(&now) {
                     return;
                 }
@@ -86,7 +89,7 @@ impl RunProgress {
             return;
         }
         let (message, percentage) = text(
-            &daemon.orchestrator.read(|board| board.counts()),
+            &daemon.orchestrator.read(|board| board.progress_counts()),
             daemon.runtime.agents_running(),
         );
         let begin = WorkDoneProgress::Begin(WorkDoneProgressBegin {
@@ -110,7 +113,7 @@ async fn send(client: &tower_lsp::Client, token: NumberOrString, value: WorkDone
         .await;
 }
 
-/// The progress line and percentage: finished tasks out of all.
+/// The progress line and percentage: the run's finished tasks out of all its tasks.
 pub fn text(counts: &ByStatus, agents: usize) -> (String, u32) {
     let total = counts.total();
     let finished = counts.done + counts.failed + counts.cancelled;
@@ -118,6 +121,9 @@ pub fn text(counts: &ByStatus, agents: usize) -> (String, u32) {
     let mut message = format!("{}/{total} done", counts.done);
     if counts.failed > 0 {
         message.push_str(&format!(", {} failed", counts.failed));
+    }
+    if counts.cancelled > 0 {
+        message.push_str(&format!(", {} cancelled", counts.cancelled));
     }
     message.push_str(&format!(
         ", {agents} agent{}",
@@ -131,7 +137,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn progress_counts_finished_tasks_and_says_what_failed() {
+    fn progress_counts_finished_tasks_and_says_what_failed_or_was_cancelled() {
         let counts = ByStatus {
             available: 3,
             in_progress: 2,
@@ -142,6 +148,15 @@ mod tests {
         assert_eq!(
             text(&counts, 2),
             ("4/10 done, 1 failed, 2 agents".into(), 50)
+        );
+        let cancelled = ByStatus {
+            done: 1,
+            cancelled: 1,
+            ..ByStatus::default()
+        };
+        assert_eq!(
+            text(&cancelled, 0),
+            ("1/2 done, 1 cancelled, 0 agents".into(), 100)
         );
         assert_eq!(
             text(&ByStatus::default(), 1),

@@ -146,6 +146,11 @@ impl Board {
         let task = node.task.clone();
         *self.counts.get_mut(before) -= 1;
         *self.counts.get_mut(after) += 1;
+        if before.is_finished() && !after.is_finished() {
+            if let Some(run) = self.run.as_mut() {
+                run.reopened(id);
+            }
+        }
         if (before == TaskStatus::Done) != (after == TaskStatus::Done) {
             let dependents = self.nodes[id].dependents.clone();
             for dependent in dependents {

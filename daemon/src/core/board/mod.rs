@@ -15,8 +15,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use baton_protocol::methods::{ConfigPatch, InitParams, StateChange, StateChangeReason};
 use baton_protocol::{
-    AgentStatus, AttemptRecord, BatonError, ByStatus, Config, CoordinationState, Discovery, Event,
-    Progress, RunResult, Status, Task, TaskId, TaskStatus, Usage,
+    AgentKind, AgentStatus, AttemptRecord, BatonError, ByStatus, Config, CoordinationState,
+    Discovery, Event, Progress, RunResult, Status, Task, TaskId, TaskStatus, Usage,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -289,9 +289,34 @@ impl Board {
         self.ready.iter()
     }
 
+    /// The tasks counted by status for progress: while a run goes, the run's own
+    /// (not what earlier runs finished); between runs, every task.
+    pub fn progress_counts(&self) -> ByStatus {
+        self.run_progress().unwrap_or(self.counts)
+    }
+
+    /// The run's own tasks by status, while a run goes.
+    pub fn run_progress(&self) -> Option<ByStatus> {
+        self.run.as_ref().map(|run| run.progress(&self.counts))
+    }
+
+    /// What the board's agents have spent over all runs: the tasks' spending and
+    /// what the leaders and summaries spent, which their records keep and no task
+    /// carries.
+    pub fn total_cost_usd(&self) -> f64 {
+        let untasked: f64 = self
+            .attempts
+            .iter()
+            .filter(|record| matches!(record.kind, AgentKind::Leader | AgentKind::Summary))
+            .map(|record| record.cost_usd)
+            .sum();
+        self.cost_usd + untasked
+    }
+
     pub fn status(&self) -> Status {
-        let total = self.order.len();
-        let finished = self.counts.done + self.counts.failed + self.counts.cancelled;
+        let counts = self.progress_counts();
+        let total = counts.total();
+        let finished = counts.done + counts.failed + counts.cancelled;
         let percent_complete = (finished * 100).checked_div(total).unwrap_or(0) as u32;
         let mut agents: Vec<AgentStatus> = self
             .held
@@ -330,12 +355,12 @@ impl Board {
             progress: Progress {
                 total_tasks: total,
                 percent_complete,
-                by_status: self.counts,
+                by_status: counts,
             },
             agents,
             discoveries: self.discoveries[recent..].to_vec(),
             run: self.run.as_ref().map(Run::status),
-            cost_usd: self.cost_usd,
+            cost_usd: self.total_cost_usd(),
             last_activity: self.last_activity,
             last_run: self.last_run.clone(),
             crash: None,

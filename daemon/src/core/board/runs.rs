@@ -297,8 +297,10 @@ impl Board {
         Ok(events)
     }
 
-    /// The leader ended, having spent `cost_usd`; `planned` says whether it added
-    /// any task, `failure` why it failed.
+    /// The leader ended, having reported `cost_usd` (0 when it was stopped before its
+    /// result: then what the stream showed counts); `planned` says whether it added
+    /// any task, `failure` why it failed. Its record keeps what it spent, which no
+    /// task carries.
     pub fn leader_ended(
         &mut self,
         cost_usd: f64,
@@ -309,6 +311,7 @@ impl Board {
         let Some(run) = self.run.as_mut() else {
             return Vec::new();
         };
+        let cost_usd = cost_usd.max(run.attempt_spent(LEADER));
         run.settle_spending(LEADER, cost_usd);
         run.unseat(LEADER);
         let outcome = match (&failure, run.stopped()) {
@@ -338,21 +341,18 @@ impl Board {
         self.open_attempt(SUMMARY, AgentKind::Summary, None, now)
     }
 
-    /// The summary agent ended: with what it spent when it answered, or without an
-    /// answer (a plain summary is written instead).
-    pub fn summary_ended(&mut self, spent: Option<f64>, now: Now) -> Events {
-        let closing = match spent {
-            Some(cost_usd) => {
-                self.add_run_cost(cost_usd);
-                Closing::done(cost_usd)
-            }
-            None => Closing {
-                outcome: AttemptOutcome::Failed,
-                reason: Some(
-                    "the summary agent gave no answer; a plain summary was written".into(),
-                ),
-                cost_usd: 0.0,
+    /// The summary agent ended, having reported `cost_usd` (which counts whether or
+    /// not it answered); `failure` says why it gave no answer, when it did not (a
+    /// plain summary is written instead).
+    pub fn summary_ended(&mut self, cost_usd: f64, failure: Option<String>, now: Now) -> Events {
+        self.add_run_cost(cost_usd);
+        let closing = Closing {
+            outcome: match failure {
+                None => AttemptOutcome::Done,
+                Some(_) => AttemptOutcome::Failed,
             },
+            reason: failure,
+            cost_usd,
         };
         self.close_attempt(SUMMARY, closing, now)
     }

@@ -501,3 +501,45 @@ fn a_task_past_its_budget_fails_with_the_figure_and_its_agent_is_stopped() {
         task.usage
     );
 }
+
+#[test]
+fn the_leader_s_and_the_summary_s_spending_is_in_the_board_s_cost_and_kept() {
+    let mut board = Board::default();
+    board
+        .init(
+            baton_protocol::methods::InitParams {
+                goal: "plan it".into(),
+                master_plan: String::new(),
+                config: ConfigPatch::default(),
+                keep: false,
+            },
+            at(0),
+        )
+        .unwrap();
+    let start = RunStart {
+        mode: RunMode::Leader,
+        goal: None,
+        overrides: ConfigPatch::default(),
+        isolation: Isolation::Shared,
+        notes: Vec::new(),
+    };
+    board.start_run(start, at(0)).unwrap();
+    board.spend("leader", 0.05);
+    // Stopped before its result: what the stream showed counts.
+    board.leader_ended(0.0, false, None, at(1));
+    assert!((board.status().cost_usd - 0.05).abs() < 1e-9);
+    let finished = board.finish_run_if_done().expect("nothing left to do");
+    board.summary_started(at(2));
+    // A summary that gave no usable answer still spent what it reported.
+    board.summary_ended(0.02, Some("no answer".into()), at(3));
+    let (result, _) = board
+        .end_run(&finished, "summary".into(), None, at(3))
+        .unwrap();
+    assert!((result.cost_usd - 0.07).abs() < 1e-9, "{result:?}");
+    assert!((board.status().cost_usd - 0.07).abs() < 1e-9);
+    let saved = Board::from_state(board.state(), false).unwrap();
+    assert!(
+        (saved.status().cost_usd - 0.07).abs() < 1e-9,
+        "the figure is kept with the board"
+    );
+}
