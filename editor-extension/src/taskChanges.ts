@@ -16,6 +16,7 @@ export const GIT_SCHEME = 'baton-git';
 /** The most a file shown at a commit may hold. */
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
+/** The command: a task's changes, from its argument or picked among the tasks an agent took. */
 export async function showChanges(ctx: CommandContext, arg: TaskArgument): Promise<void> {
   const task = await chooseTask(ctx, arg, 'Baton: Show Changes', (t) => t.attempts > 0, 'no task has been worked on yet');
   if (!task) {

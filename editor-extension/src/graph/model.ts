@@ -47,6 +47,7 @@ export interface PlanGraph {
 /** The longest label a node shows; the hover has the rest. */
 export const LABEL_MAX = 32;
 
+/** The graph of the tasks, nodes and edges sorted by id so that updates compare in order. */
 export function planGraph(tasks: readonly Task[]): PlanGraph {
   const byId = new Map(tasks.map((task) => [task.id, task]));
   const sorted = [...tasks].sort((a, b) => compareIds(a.id, b.id));
@@ -79,6 +80,7 @@ export function planGraph(tasks: readonly Task[]): PlanGraph {
   return { nodes, edges };
 }
 
+/** An edge's id, the same in the graph, the layout and the webview. */
 export function edgeId(from: string, to: string): string {
   return `${from}->${to}`;
 }

@@ -13,6 +13,7 @@ export type GraphUpdate =
   | { kind: 'patch'; nodes: GraphNode[]; edges: GraphEdge[] }
   | { kind: 'none' };
 
+/** What changed from the graph the webview shows (none yet: everything) to the new one. */
 export function graphUpdate(before: PlanGraph | undefined, after: PlanGraph): GraphUpdate {
   if (!before || !sameShape(before, after)) {
     return { kind: 'layout', graph: after };

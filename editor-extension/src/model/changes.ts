@@ -16,6 +16,7 @@ export interface FileDiff {
   title: string;
 }
 
+/** A diff per changed file, in the daemon's order (by path). */
 export function fileDiffs(changes: TaskChangesResult): FileDiff[] {
   return changes.files.map((file) => ({
     path: file.path,

@@ -81,6 +81,7 @@ export function compareLanes(a: { lane: string; kind: AgentKind }, b: { lane: st
   return number(a.lane) - number(b.lane) || a.lane.localeCompare(b.lane);
 }
 
+/** The view of the run `timeline` shows, its open agent runs ending `now`. */
 export function timelineView(timeline: Timeline, now: Date): TimelineView {
   const records = timeline.attempts.filter((record) => record.run === timeline.run);
   const starts = records.map((record) => Date.parse(record.started_at));

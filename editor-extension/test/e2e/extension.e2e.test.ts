@@ -514,7 +514,7 @@ step("Load State asks first, and a loaded task's log is its own, never this work
 
 step('Show Plan Graph draws the plan and follows a run as it goes; a click on a node opens the task', async () => {
   const first = baton('add', 'Shape the plan graph [slow]').trim();
-  const second = baton('add', 'Follow the graph', '-d', first).trim();
+  const second = baton('add', 'Follow the graph [two files]', '-d', first).trim();
   await bench.runCommand('Baton: Run Predefined Tasks');
   await bench.waitForStatus(/1 agent$/, 20_000);
   await bench.runCommand('Baton: Show Plan Graph');
@@ -556,6 +556,23 @@ step('Show Changes opens the diff of what a task changed, against the commit it 
     'the diff to show the file the task wrote',
   );
   await bench.screenshot('21-show-changes');
+  // A task that changed two files: the multi-file changes view, a diff per file.
+  const second = (JSON.parse(baton('tasks', '--json')) as { id: string; description: string }[]).find((task) =>
+    task.description.startsWith('Follow the graph'),
+  )!.id;
+  await bench.runCommand('Baton: Show Changes');
+  await bench.answer('Baton: Show Changes', second);
+  await bench.page.locator('.tabs-container .tab.active', { hasText: `${second}: 2 files changed` }).waitFor({ timeout: 15_000 });
+  const both = bench.page.locator('.editor-group-container.active');
+  await waitUntil(
+    async () => {
+      const shown = (await both.innerText().catch(() => '')).replace(/\u00a0/g, ' ');
+      return shown.includes(`${second}.txt`) && shown.includes(`${second}-notes.txt`) && shown.includes(`notes of worker-`);
+    },
+    15_000,
+    'the changes view to show both files and their contents',
+  );
+  await bench.screenshot('21b-show-changes-two-files');
 });
 
 step('Show Timeline puts the last run’s agents on lanes, a bar per agent run, with the idle time between', async () => {
