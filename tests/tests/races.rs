@@ -161,3 +161,113 @@ async fn load_init_and_run_at_once_on_several_connections_always_end_legally() {
         .await;
     }
 }
+
+/// Reads events until `wanted` is seen; answers them.
+async fn until(watcher: &mut Client, wanted: impl Fn(&Event) -> bool) -> Vec<Event> {
+    let events = watcher.events().expect("the watcher asked for events");
+    let mut seen = Vec::new();
+    loop {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(30), events.recv())
+            .await
+            .expect("the awaited event arrives")
+            .expect("the connection stays open");
+        let found = wanted(&event);
+        seen.push(event);
+        if found {
+            return seen;
+        }
+    }
+}
+
+/// One round: `reset`, `clean` and `run` sent at once, then the outcome checked
+/// against the events the daemon published. A reset that goes first leaves nothing
+/// to run; one that comes while the run goes is refused; a clean is done before the
+/// run starts or refused while it goes.
+async fn reset_round(clients: [&Client; 3], watcher: &mut Client) {
+    let added = add_task(clients[0], m::NewTask::new("one more"), &[]).await;
+    until(
+        watcher,
+        |event| matches!(event, Event::TaskCreated(task) if task.id == added),
+    )
+    .await;
+    let run_params = m::RunParams {
+        mode: RunMode::Predefined,
+        goal: None,
+        wait: false,
+        overrides: None,
+        env: None,
+    };
+    let (reset, clean, run) = tokio::join!(
+        clients[0].request::<m::Reset>(&()),
+        clients[1].request::<m::Clean>(&m::CleanParams { all: true }),
+        clients[2].request::<m::Run>(&run_params),
+    );
+    assert!(
+        reset.is_ok() || refused_as_run_going(&reset) || refused_as_board_changed(&reset),
+        "a reset is done, or refused because a run goes or the board changed while it was put aside: {reset:?}"
+    );
+    assert!(
+        clean.is_ok() || refused_as_run_going(&clean),
+        "a clean is done, or refused because a run goes: {clean:?}"
+    );
+    let is_reset = |event: &Event| matches!(event, Event::StateChanged(change) if change.reason == StateChangeReason::Load);
+    if run.is_err() {
+        assert!(
+            reset.is_ok(),
+            "a run is refused only when a reset emptied the board first: {run:?}"
+        );
+        let events = until(watcher, is_reset).await;
+        assert!(
+            !events
+                .iter()
+                .any(|event| matches!(event, Event::RunStarted(_))),
+            "a refused run started: {events:?}"
+        );
+    } else {
+        let events = until_run_finished(watcher).await;
+        let started = events
+            .iter()
+            .position(|event| matches!(event, Event::RunStarted(_)))
+            .expect("the run's start was announced");
+        match (reset.is_ok(), events.iter().position(is_reset)) {
+            (true, Some(at)) => assert!(
+                at < started,
+                "the board was reset while the run went: {events:?}"
+            ),
+            // The reset came after the run ended.
+            (true, None) => drop(until(watcher, is_reset).await),
+            (false, Some(_)) => panic!("a refused reset changed the board: {events:?}"),
+            (false, None) => {}
+        }
+    }
+    let status = clients[0].request::<m::GetStatus>(&()).await.unwrap();
+    assert!(!status.running && status.run.is_none(), "{status:?}");
+}
+
+#[tokio::test]
+async fn reset_clean_and_run_at_once_on_one_connection_always_end_legally() {
+    let workspace = TestWorkspace::new();
+    let state = write_state(&workspace);
+    let client = workspace.client(false).await;
+    let mut watcher = workspace.client(true).await;
+    load_first(&client, &mut watcher, &state).await;
+    for _ in 0..ROUNDS {
+        reset_round([&client, &client, &client], &mut watcher).await;
+    }
+}
+
+#[tokio::test]
+async fn reset_clean_and_run_at_once_on_several_connections_always_end_legally() {
+    let workspace = TestWorkspace::new();
+    let state = write_state(&workspace);
+    let clients = [
+        workspace.client(false).await,
+        workspace.client(false).await,
+        workspace.client(false).await,
+    ];
+    let mut watcher = workspace.client(true).await;
+    load_first(&clients[0], &mut watcher, &state).await;
+    for _ in 0..ROUNDS {
+        reset_round([&clients[0], &clients[1], &clients[2]], &mut watcher).await;
+    }
+}

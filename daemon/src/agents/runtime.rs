@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use baton_protocol::methods::ConfigPatch;
+use baton_protocol::methods::{self as m, ConfigPatch};
 use baton_protocol::{
     AgentEnv, BatonError, ErrorCause, Event as Notification, RunMode, RunResult, Status, TaskId,
     TaskStatus, Workspace,
@@ -66,6 +66,11 @@ pub(super) enum Event {
     Stop {
         why: String,
         reply: oneshot::Sender<()>,
+    },
+    /// `baton clean`, refused while a run goes.
+    Clean {
+        all: bool,
+        reply: oneshot::Sender<Result<m::CleanResult, BatonError>>,
     },
     Shutdown,
 }
@@ -375,6 +380,9 @@ impl Actor {
                     .await;
                 self.signal_all();
                 let _ = reply.send(());
+            }
+            Event::Clean { all, reply } => {
+                let _ = reply.send(branches::clean(&self.context, all).await);
             }
             Event::Shutdown => self.shutting_down = true,
         }

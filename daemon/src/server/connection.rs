@@ -254,6 +254,9 @@ impl Connection {
         if !worth(&state) {
             return Ok(None);
         }
+        // Asked here to answer before the archive is written; what counts is the
+        // change below, which a run started meanwhile refuses (the board changed, and
+        // `load` refuses while a run goes).
         if self.daemon.runtime.is_busy() {
             return Err(to_rpc(
                 BatonError::orchestration(
@@ -305,12 +308,15 @@ impl Connection {
     async fn reset(&self) -> Answer<m::ResetResult> {
         let archived = self.put_aside(archive::has_work).await?;
         if archived.is_none() {
-            if self.daemon.runtime.is_busy() {
-                return Err(to_rpc(crate::core::already_running()));
-            }
-            let empty = archive::emptied(&self.daemon.orchestrator.read(|board| board.state()));
-            self.apply(|board, now| Ok(((), board.load(empty, now)?)))
-                .await?;
+            // Nothing worth archiving: emptied in one change, which a run going refuses.
+            self.apply(|board, now| {
+                if board.run().is_some() {
+                    return Err(crate::core::already_running());
+                }
+                let empty = archive::emptied(&board.state());
+                Ok(((), board.load(empty, now)?))
+            })
+            .await?;
         }
         Ok(m::ResetResult { archived })
     }
@@ -505,6 +511,8 @@ impl Connection {
             .await
             .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
             .map_err(to_rpc)?;
+        // Asked here to answer before the board is archived; what counts is the same
+        // check inside the load below.
         if self.daemon.runtime.is_busy() {
             return Err(to_rpc(
                 BatonError::orchestration(

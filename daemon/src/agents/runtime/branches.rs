@@ -7,7 +7,10 @@ use std::collections::HashSet;
 use baton_protocol::methods as m;
 use baton_protocol::{BatonError, TaskId, TaskStatus};
 
-use super::{worktree_error, Runtime};
+use tokio::sync::oneshot;
+
+use super::{stopping, worktree_error, Event, Runtime};
+use crate::agents::agent::Context;
 use crate::agents::worktrees::Worktrees;
 use crate::core::Finished;
 
@@ -46,41 +49,50 @@ impl Runtime {
 
     /// Removes the branches of merged tasks and the idle checkouts; with `all`, the
     /// branches of failed and cancelled tasks too. A task that has not finished
-    /// keeps its branch. Refused while a run goes.
+    /// keeps its branch. Refused while a run goes: the actor, which alone starts
+    /// runs, cleans, so no run starts until the clean is done.
     pub async fn clean(&self, all: bool) -> Result<m::CleanResult, BatonError> {
-        if self.is_busy() {
-            return Err(crate::core::already_running());
-        }
-        let orchestrator = &self.context.orchestrator;
-        let workspace = &self.context.workspace;
-        let branch = orchestrator.read(|board| board.config().integration_branch.clone());
-        let in_git = workspace.root().join(".git").exists();
-        if !in_git
-            || !Worktrees::has_branch(workspace.root(), &branch)
-                .await
-                .map_err(worktree_error)?
-        {
-            return Ok(m::CleanResult::default());
-        }
-        let worktrees = Worktrees::open(workspace, &branch)
-            .await
-            .map_err(worktree_error)?;
-        let statuses: std::collections::HashMap<TaskId, TaskStatus> = orchestrator.read(|board| {
-            board
-                .tasks(None)
-                .into_iter()
-                .map(|task| (task.id, task.status))
-                .collect()
-        });
-        let removable = |task: &TaskId, merged: bool| match statuses.get(task) {
-            Some(TaskStatus::Done) => merged,
-            Some(TaskStatus::Failed | TaskStatus::Cancelled) => all,
-            Some(_) => false,
-            // A task of an archived board.
-            None => merged || all,
-        };
-        sweep(&worktrees, removable).await
+        let (reply, answer) = oneshot::channel();
+        self.send(Event::Clean { all, reply });
+        answer.await.map_err(|_| stopping())?
     }
+}
+
+/// `baton clean` in the actor: refused while a run goes, decided in the same loop
+/// that starts runs.
+pub(super) async fn clean(context: &Context, all: bool) -> Result<m::CleanResult, BatonError> {
+    if context.orchestrator.read(|board| board.run().is_some()) {
+        return Err(crate::core::already_running());
+    }
+    let orchestrator = &context.orchestrator;
+    let workspace = &context.workspace;
+    let branch = orchestrator.read(|board| board.config().integration_branch.clone());
+    let in_git = workspace.root().join(".git").exists();
+    if !in_git
+        || !Worktrees::has_branch(workspace.root(), &branch)
+            .await
+            .map_err(worktree_error)?
+    {
+        return Ok(m::CleanResult::default());
+    }
+    let worktrees = Worktrees::open(workspace, &branch)
+        .await
+        .map_err(worktree_error)?;
+    let statuses: std::collections::HashMap<TaskId, TaskStatus> = orchestrator.read(|board| {
+        board
+            .tasks(None)
+            .into_iter()
+            .map(|task| (task.id, task.status))
+            .collect()
+    });
+    let removable = |task: &TaskId, merged: bool| match statuses.get(task) {
+        Some(TaskStatus::Done) => merged,
+        Some(TaskStatus::Failed | TaskStatus::Cancelled) => all,
+        Some(_) => false,
+        // A task of an archived board.
+        None => merged || all,
+    };
+    sweep(&worktrees, removable).await
 }
 
 /// What a run that ends leaves of its own work: the branches of the tasks it
