@@ -224,6 +224,18 @@ pub enum Command {
     /// brings one back
     History,
 
+    /// Show the plan: each task under the tasks it depends on, with its status and
+    /// the critical path marked; or as a Mermaid or DOT document (--format)
+    Graph(crate::views::GraphArgs),
+
+    /// Show a run's agents over time: a lane per agent, a bar per attempt marked by
+    /// how it ended, idle time visible
+    Timeline(crate::views::TimelineArgs),
+
+    /// Print a run's markdown report, written when it ended: the goal, the plan, the
+    /// timeline, cost per task and per agent, what failed and why
+    Report(crate::views::ReportArgs),
+
     /// Clear the board (tasks, discoveries, goal; the configuration stays), archiving
     /// it first; asks before
     Reset {

@@ -10,7 +10,7 @@ mod printable;
 mod render;
 mod run;
 mod settings;
-mod timeline;
+mod views;
 
 use std::io::Write;
 use std::process::ExitCode;

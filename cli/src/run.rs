@@ -113,7 +113,7 @@ pub async fn run(
     };
     bar.finish_and_clear();
     let result = result.ok_or_else(|| CommandError::Input("the daemon gave no result".into()))?;
-    session.show(&result, render::run_result)?;
+    session.show(&result, crate::views::finished_run)?;
     if stopping {
         session.note("the run stopped; `baton run --predefined` goes on with the tasks left");
         return Err(CommandError::Interrupted);

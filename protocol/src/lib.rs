@@ -15,6 +15,7 @@ pub mod prompts;
 pub mod review;
 pub mod timeline;
 pub mod timestamp;
+pub mod views;
 pub mod workspace;
 
 pub use agent_env::AgentEnv;

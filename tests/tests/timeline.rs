@@ -1,5 +1,7 @@
-//! The run's timeline through the real daemon and real agents: every agent run is
-//! recorded on its lane, announced as it starts and ends, and kept across a restart.
+//! The plan and the run through the real daemon, the real CLI and real agents:
+//! `baton graph` draws the plan; every agent run is recorded on its lane, announced
+//! as it starts and ends, kept across a restart and drawn by `baton timeline`; a run
+//! that ends writes its report, which `baton run` names and `baton report` prints.
 
 use std::time::Duration;
 
@@ -7,6 +9,7 @@ use baton_protocol::methods::{self as m, Event};
 use baton_protocol::timeline::TimelineParams;
 use baton_protocol::{AgentKind, AttemptOutcome, AttemptRecord, Client, RunMode};
 use baton_tests::agent_workspace::{add_scripted, bash, run, say, AgentWorkspace};
+use baton_tests::TestWorkspace;
 
 /// A step that waits (at most a minute) until the other task's agent has started too,
 /// so that the two surely ran at the same time.
@@ -99,6 +102,58 @@ async fn two_workers_run_on_two_lanes_at_once_and_the_record_outlives_the_daemon
         assert_eq!(sent[1], record);
     }
 
+    let drawn = agents.baton(&["timeline", "--width", "60"]);
+    let drawn = String::from_utf8(drawn.stdout).unwrap();
+    let lines: Vec<&str> = drawn.lines().collect();
+    assert!(lines[0].starts_with("run 1 of 1 · 3 agents · "), "{drawn}");
+    let lane = |name: &str| {
+        lines
+            .iter()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("a {name} lane in {drawn}"))
+            .chars()
+            .skip(10)
+            .collect::<Vec<char>>()
+    };
+    let (one, two) = (lane("worker-1"), lane("worker-2"));
+    assert_eq!(one.len(), 50, "{drawn}");
+    let together = (0..50)
+        .filter(|&at| one[at] == '█' && two[at] == '█')
+        .count();
+    assert!(
+        together > 0,
+        "the two lanes' bars overlap in time:\n{drawn}"
+    );
+    assert!(lane("summary").contains(&'█'), "{drawn}");
+    assert!(drawn.contains("█ done  · idle"), "{drawn}");
+
+    let path = result.report.clone().expect("the run's report was written");
+    assert_eq!(
+        std::path::PathBuf::from(&path),
+        agents.workspace.workspace().run_report(1)
+    );
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the report is private");
+    let report = std::fs::read_to_string(&path).unwrap();
+    for part in [
+        "# Run 1: ",
+        "2 tasks done, 0 failed",
+        "```mermaid\nflowchart LR\n",
+        "## Timeline",
+        "## Cost per task",
+        "| worker-1 | 1 |",
+        "| worker-2 | 1 |",
+        "## What failed\n\nNothing.",
+    ] {
+        assert!(report.contains(part), "{part:?} in the report:\n{report}");
+    }
+    let printed = agents.baton(&["report"]);
+    assert_eq!(
+        String::from_utf8(printed.stdout).unwrap().trim_end(),
+        report.trim_end()
+    );
+
     agents.workspace.kill_daemon();
     let client = agents.start(2, 120).await;
     let after = timeline(&client, Some(1)).await;
@@ -111,4 +166,54 @@ async fn two_workers_run_on_two_lanes_at_once_and_the_record_outlives_the_daemon
         .await
         .unwrap_err();
     assert!(missing.to_string().contains("runs are 1 to 1"), "{missing}");
+}
+
+#[test]
+fn baton_graph_draws_the_plan_as_a_tree_mermaid_and_dot() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["init", "Add user accounts"]);
+    workspace.ok(&["add", "Design the users table"]);
+    workspace.ok(&["add", "Write the endpoints", "-d", "task-001"]);
+    workspace.ok(&["add", "Write the tests", "-d", "task-001"]);
+    workspace.ok(&[
+        "add",
+        "Wire sign-up into the shop \u{1b}[2J",
+        "-d",
+        "task-002",
+        "-d",
+        "task-003",
+    ]);
+    workspace.ok(&["cancel", "task-003"]);
+
+    let tree = workspace.ok(&["graph", "--width", "40"]);
+    assert_eq!(
+        tree,
+        "\
+○*task-001 Design the users table
+├─ ○*task-002 Write the endpoints
+│  └─ ✗*task-004 Wire sign-up into the …
+└─ ⊘ task-003 Write the tests
+   └─ ✗*task-004 (shown above)
+○ available  ◔ claimed  ◑ in_progress
+✓ done  ✗ failed  ⊘ cancelled
+* critical path
+"
+    );
+    let whole = workspace.ok(&["graph"]);
+    assert!(
+        whole.contains("Wire sign-up into the shop \\x1b[2J") && !whole.contains('\u{1b}'),
+        "an escape sequence in a description is shown, not obeyed: {whole:?}"
+    );
+    let mermaid = workspace.ok(&["graph", "--format", "mermaid"]);
+    assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
+    assert!(mermaid.contains("  t0 ==> t1\n  t0 --> t2\n  t1 ==> t3\n  t2 --> t3\n"));
+    let dot = workspace.ok(&["graph", "--format", "dot"]);
+    assert!(dot.contains("\"task-003\" [label=\"task-003 · cancelled\\nWrite the tests\""));
+    assert!(dot.trim_end().ends_with('}'));
+    let json = workspace.json(&["graph"]);
+    assert_eq!(
+        json["critical_path"],
+        serde_json::json!(["task-001", "task-002", "task-004"])
+    );
+    assert_eq!(json["tasks"].as_array().unwrap().len(), 4);
 }

@@ -75,7 +75,7 @@ pub fn event(event: &Event) -> String {
             line
         }
         Event::RunFinished(result) => run_finished(result),
-        Event::Attempt(record) => crate::timeline::event_line(record),
+        Event::Attempt(record) => crate::views::event_line(record),
         Event::StateChanged(StateChange { reason }) => {
             let what = match reason {
                 StateChangeReason::Init => "goal set",

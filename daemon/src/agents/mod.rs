@@ -7,7 +7,8 @@
 //! integration branch, `review` has a reviewer read it, `snapshot` sees what a task
 //! changed in a shared workspace, and
 //! `runtime` carries out the run the core decides: dispatch, the leader, the
-//! summary. `mcp_config` writes the MCP configuration each agent starts with.
+//! summary. `mcp_config` writes the MCP configuration each agent starts with;
+//! `report` writes each run's markdown report when it ends.
 
 mod agent;
 mod command;
@@ -16,6 +17,7 @@ mod git;
 mod mcp_config;
 mod process;
 mod prompts;
+mod report;
 mod review;
 mod runtime;
 mod snapshot;

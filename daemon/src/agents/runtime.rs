@@ -24,6 +24,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use super::agent::{lead, summarise, work, Context, STAGGER};
+use super::report;
 use super::worktrees::{WorktreeError, Worktrees};
 use crate::core::run::{self, LEADER, SUMMARY};
 use crate::core::{Board, Events, Finished, RunStart};
@@ -507,7 +508,7 @@ impl Actor {
                         Err(err) => tracing::warn!("removing the run's merged branches: {err}"),
                     }
                 }
-                let report = None;
+                let report = report::write(&self.context, &finished, &summary);
                 let ended = self
                     .context
                     .orchestrator

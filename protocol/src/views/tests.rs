@@ -1,0 +1,283 @@
+//! The views on small plans and runs, as snapshots.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::graph::{critical_path, dot, mermaid, tree};
+use super::lanes::lanes;
+use super::report::{markdown, RunReport};
+use super::{fit, Paint, Plain};
+use crate::model::{RunResult, Task, TaskId, TaskResult, TaskStatus};
+use crate::timeline::{AgentKind, AttemptOutcome, AttemptRecord, Timeline};
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap() + Duration::seconds(seconds)
+}
+
+fn task(n: u64, status: TaskStatus, description: &str, deps: &[u64]) -> Task {
+    serde_json::from_value(serde_json::json!({
+        "id": TaskId::numbered(n),
+        "description": description,
+        "status": status,
+        "priority": 5,
+        "dependencies": deps.iter().map(|&d| TaskId::numbered(d)).collect::<Vec<_>>(),
+        "created_at": "2026-12-01T09:00:00Z",
+    }))
+    .unwrap()
+}
+
+/// A plan with a diamond: 1 → 2, 1 → 3, 2 + 3 → 4, and 5 on its own; 4 → 6.
+fn plan() -> Vec<Task> {
+    let mut failed = task(3, TaskStatus::Failed, "Write the endpoints", &[1]);
+    failed.result = Some(TaskResult {
+        error: Some("the tests failed: 2 of 14 | exit 1".into()),
+        ..TaskResult::default()
+    });
+    vec![
+        task(1, TaskStatus::Done, "Design the users table", &[]),
+        task(2, TaskStatus::InProgress, "Add the migration", &[1]),
+        failed,
+        task(
+            4,
+            TaskStatus::Available,
+            "Wire sign-up into the \"shop\" <UI>",
+            &[2, 3],
+        ),
+        task(5, TaskStatus::Cancelled, "Tidy the README\nand more", &[]),
+        task(6, TaskStatus::Available, "Release notes", &[4]),
+    ]
+}
+
+fn record(
+    id: u64,
+    lane: &str,
+    kind: AgentKind,
+    task: Option<u64>,
+    span: (i64, Option<i64>),
+    outcome: Option<AttemptOutcome>,
+    cost_usd: f64,
+) -> AttemptRecord {
+    AttemptRecord {
+        id,
+        run: 1,
+        lane: lane.into(),
+        kind,
+        task: task.map(TaskId::numbered),
+        started_at: at(span.0),
+        ended_at: span.1.map(at),
+        outcome,
+        reason: match outcome {
+            Some(AttemptOutcome::Done) | None => None,
+            Some(_) => Some("the agent exited without a result".into()),
+        },
+        cost_usd,
+    }
+}
+
+/// The leader plans for 20 s; two workers overlap; worker-1's first attempt is
+/// requeued, then it idles, then takes task 3 again, which fails; the summary ends it.
+fn run_timeline(going: bool) -> Timeline {
+    use AgentKind::*;
+    use AttemptOutcome::*;
+    let mut attempts = vec![
+        record(0, "leader", Leader, None, (0, Some(20)), Some(Done), 0.05),
+        record(
+            1,
+            "worker-1",
+            Worker,
+            Some(1),
+            (21, Some(60)),
+            Some(Done),
+            0.10,
+        ),
+        record(
+            2,
+            "worker-2",
+            Worker,
+            Some(3),
+            (21, Some(50)),
+            Some(Requeued),
+            0.02,
+        ),
+        record(
+            3,
+            "worker-2",
+            Worker,
+            Some(3),
+            (80, Some(120)),
+            Some(Failed),
+            0.07,
+        ),
+        record(4, "worker-1", Worker, Some(2), (62, None), None, 0.0),
+    ];
+    if !going {
+        attempts[4] = record(
+            4,
+            "worker-1",
+            Worker,
+            Some(2),
+            (62, Some(110)),
+            Some(Done),
+            0.09,
+        );
+        attempts.push(record(
+            5,
+            "summary",
+            Summary,
+            None,
+            (121, Some(130)),
+            Some(Done),
+            0.01,
+        ));
+    }
+    Timeline {
+        run: 1,
+        runs: 1,
+        going,
+        attempts,
+    }
+}
+
+/// Marks what each paint call saw, to check what is coloured.
+struct Tags;
+
+impl Paint for Tags {
+    fn status(&self, status: TaskStatus, text: &str) -> String {
+        format!("<{}>{text}</>", status.as_str())
+    }
+    fn strong(&self, text: &str) -> String {
+        format!("<b>{text}</b>")
+    }
+}
+
+#[test]
+fn the_critical_path_is_the_longest_chain() {
+    let path: Vec<String> = critical_path(&plan())
+        .iter()
+        .map(|id| id.to_string())
+        .collect();
+    assert_eq!(path, ["task-001", "task-002", "task-004", "task-006"]);
+}
+
+#[test]
+fn the_tree_shows_a_task_of_two_dependencies_once_and_refers_to_it_after() {
+    insta::assert_snapshot!("tree", tree(&plan(), None, &Plain));
+}
+
+#[test]
+fn the_tree_fits_the_width() {
+    let narrow = tree(&plan(), Some(30), &Plain);
+    for line in narrow.lines() {
+        assert!(
+            unicode_width::UnicodeWidthStr::width(line) <= 30,
+            "{line:?} is wider than 30"
+        );
+    }
+    insta::assert_snapshot!("tree_30_columns", narrow);
+}
+
+#[test]
+fn the_tree_colours_status_marks_and_the_critical_path() {
+    let tagged = tree(&plan()[..2], None, &Tags);
+    assert!(
+        tagged.starts_with("<done><b>✓*task-001</b></> Design the users table\n"),
+        "{tagged}"
+    );
+}
+
+#[test]
+fn an_empty_plan_says_how_to_begin() {
+    assert_eq!(
+        tree(&[], Some(80), &Plain),
+        "No tasks yet; `baton add` adds one, `baton plan GOAL` plans a goal\n"
+    );
+}
+
+#[test]
+fn mermaid_and_dot_draw_every_task_and_dependency() {
+    insta::assert_snapshot!("mermaid", mermaid(&plan()));
+    insta::assert_snapshot!("dot", dot(&plan()));
+}
+
+#[test]
+fn the_timeline_draws_a_lane_per_agent_with_gaps_and_outcomes() {
+    insta::assert_snapshot!(
+        "lanes_ended",
+        lanes(&run_timeline(false), at(200), 80, &Plain)
+    );
+}
+
+#[test]
+fn a_run_going_draws_its_open_attempts_up_to_now() {
+    insta::assert_snapshot!(
+        "lanes_going",
+        lanes(&run_timeline(true), at(125), 60, &Plain)
+    );
+}
+
+#[test]
+fn a_timeline_fits_its_width() {
+    for width in [40, 80, 132] {
+        let drawn = lanes(&run_timeline(false), at(200), width, &Plain);
+        let lines: Vec<&str> = drawn.lines().collect();
+        for line in &lines[1..6] {
+            assert_eq!(
+                unicode_width::UnicodeWidthStr::width(*line),
+                width,
+                "{line:?} at width {width}"
+            );
+        }
+        for line in &lines {
+            assert!(
+                unicode_width::UnicodeWidthStr::width(*line) <= width,
+                "{line:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_board_without_runs_says_so() {
+    let none = Timeline {
+        run: 0,
+        runs: 0,
+        going: false,
+        attempts: Vec::new(),
+    };
+    assert_eq!(
+        lanes(&none, at(0), 80, &Plain),
+        "No run yet; `baton run` starts one\n"
+    );
+}
+
+#[test]
+fn the_report_holds_goal_graph_timeline_costs_and_failures() {
+    let tasks = plan();
+    let result = RunResult {
+        goal: "Add user accounts to the shop".into(),
+        tasks_completed: 2,
+        tasks_failed: 1,
+        discoveries: 1,
+        summary: "Accounts are in; the endpoints failed their tests.".into(),
+        cost_usd: 0.34,
+        run: 1,
+        report: None,
+    };
+    let finished = [tasks[0].clone(), tasks[2].clone()];
+    let timeline = run_timeline(false);
+    let report = RunReport {
+        result: &result,
+        tasks: &tasks,
+        finished: &finished,
+        timeline: &timeline,
+        now: at(130),
+    };
+    insta::assert_snapshot!("report", markdown(&report));
+}
+
+#[test]
+fn fit_cuts_by_columns_with_an_ellipsis() {
+    assert_eq!(fit("abcdef", Some(4)), "abc…");
+    assert_eq!(fit("abcd", Some(4)), "abcd");
+    assert_eq!(fit("日本語です", Some(5)), "日本…");
+    assert_eq!(fit("whole", None), "whole");
+}
