@@ -217,3 +217,79 @@ fn baton_graph_draws_the_plan_as_a_tree_mermaid_and_dot() {
     );
     assert_eq!(json["tasks"].as_array().unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn a_run_with_a_failure_reports_what_failed_and_why_and_baton_run_names_the_report() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(2, 120).await;
+    let crashing = add_scripted(
+        &client,
+        "crash",
+        &[bash("kill -9 $PPID"), say("unreachable")],
+        &[],
+    )
+    .await;
+    let behind = add_scripted(
+        &client,
+        "after the crash",
+        &[say("unreachable")],
+        &[&crashing],
+    )
+    .await;
+
+    let output = agents.baton(&["run", "--predefined"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "a task failed: {stdout}");
+    let path = agents.workspace.workspace().run_report(1);
+    assert!(
+        stdout.contains(&format!("report: {}", path.display())),
+        "baton run names the report: {stdout}"
+    );
+
+    let report = std::fs::read_to_string(&path).unwrap();
+    let failed = report
+        .split("## What failed\n\n")
+        .nth(1)
+        .expect("a section on what failed");
+    let crash_line = failed
+        .lines()
+        .find(|line| line.starts_with(&format!("- **{crashing}** (failed): ")))
+        .unwrap_or_else(|| panic!("the crashed task and its reason:\n{failed}"));
+    assert!(
+        crash_line.contains("signal 9") || crash_line.contains("without a result"),
+        "{crash_line}"
+    );
+    assert!(
+        failed.contains(&format!("- **{behind}** (failed): "))
+            && failed.contains(crashing.as_str()),
+        "the task behind it fails naming it:\n{failed}"
+    );
+    assert!(
+        failed.contains(&format!("| worker-1 | {crashing} | failed |")),
+        "the agent run that failed, on its lane:\n{failed}"
+    );
+
+    let drawn = agents.baton(&["timeline", "--run", "1", "--width", "50"]);
+    let drawn = String::from_utf8(drawn.stdout).unwrap();
+    let worker = drawn
+        .lines()
+        .find(|line| line.starts_with("worker-1"))
+        .unwrap_or_else(|| panic!("a worker lane:\n{drawn}"));
+    assert!(
+        worker.contains('x'),
+        "the failed attempt is marked x:\n{drawn}"
+    );
+    assert!(drawn.contains("x failed"), "the legend says so:\n{drawn}");
+
+    let json = agents.baton(&["report", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["run"], 1);
+    assert_eq!(json["path"], path.display().to_string());
+    assert_eq!(json["markdown"], report);
+    let missing = agents.baton(&["report", "--run", "2"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr).trim(),
+        "error: there is no run 2: this board's runs are 1 to 1"
+    );
+}
