@@ -361,12 +361,12 @@ impl Board {
     /// answers it once).
     pub fn finish_run_if_done(&mut self) -> Option<Finished> {
         let counts = self.counts;
-        let tasks = self.tasks(None);
-        let run = self.run.as_mut()?;
-        if !run.finish_if_done(&counts) {
+        if !self.run.as_mut()?.finish_if_done(&counts) {
             return None;
         }
-        let finished = run.finished_tasks(tasks);
+        // Asked after every change: the tasks are copied only once the run is done.
+        let run = self.run.as_ref()?;
+        let finished = run.finished_tasks(self.tasks(None));
         Some(Finished {
             goal: run.goal.clone(),
             mode: run.mode,
