@@ -1,7 +1,8 @@
 //! The orchestrator: the one owner of a workspace's board and store. Every change
 //! goes through `apply`: the core decides under a short lock, the store writes the
-//! decision, and the caller gets its answer once a flush has made it durable. Events
-//! reach subscribers in the order they happened, and only once durable.
+//! records the core says changed, and the caller gets its answer once a flush has
+//! made it durable. Events reach subscribers in the order they happened, and only
+//! once durable.
 
 use std::sync::{Arc, Mutex};
 
@@ -55,10 +56,11 @@ impl Orchestrator {
             let mut owned = self.owned.lock().expect("state lock");
             let Owned { board, store } = &mut *owned;
             let (value, events) = operation(board, Utc::now())?;
-            if events.is_empty() {
+            let changes = board.take_changes();
+            if events.is_empty() && changes.is_empty() {
                 return Ok(value);
             }
-            if let Err(err) = store.persist(board, &events) {
+            if let Err(err) = store.persist(board, &changes) {
                 // The board is ahead of the disk now; the last durable state is the
                 // truth, and a restart goes back to it.
                 let stopped = Stopped::new(format!(

@@ -1,8 +1,10 @@
 //! The core: baton's state and every rule about it, with no I/O. Operations take
 //! plain data (and the current time as an argument) and return the events that
-//! happened; the store persists those events and the server sends them to clients.
+//! happened, which the server sends to clients; the board records which stored
+//! records changed (`Changes`), which the store writes.
 
 mod board;
+mod changes;
 pub mod pipeline;
 pub mod price;
 mod ready_queue;
@@ -13,6 +15,7 @@ mod validate;
 mod tests;
 
 pub use board::{already_running, Attempt, Board, Closing, Finished, Meta, Review, RunStart};
+pub use changes::Changes;
 pub use run::clip;
 pub use validate::patched_config;
 

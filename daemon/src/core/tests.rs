@@ -1354,9 +1354,9 @@ fn busy_board() -> Board {
 
 #[test]
 fn a_state_rebuilds_an_equal_board() {
-    let board = busy_board();
+    let mut board = busy_board();
     let state = board.state();
-    let rebuilt = Board::from_state(state.clone(), false).unwrap();
+    let mut rebuilt = Board::from_state(state.clone(), false).unwrap();
     assert_eq!(rebuilt.state(), state);
     assert_eq!(rebuilt.counts(), board.counts());
     assert_eq!(

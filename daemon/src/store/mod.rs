@@ -12,14 +12,12 @@ pub mod snapshots;
 pub use check::Expected;
 pub use group_commit::{GroupCommit, Stopped};
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use baton_protocol::methods::{StateChange, StateChangeReason};
-use baton_protocol::{AttemptRecord, Discovery, Event, Task, TaskId};
+use baton_protocol::{AttemptRecord, Discovery, Task, TaskId};
 
-use crate::core::{Board, Meta};
+use crate::core::{Board, Changes, Meta};
 use check::CheckFile;
 
 const META: &[u8] = b"meta";
@@ -201,63 +199,35 @@ impl Store {
         Ok(written)
     }
 
-    /// Writes, atomically, everything `events` changed on `board`.
-    pub fn persist(&mut self, board: &Board, events: &[Event]) -> Result<(), StoreError> {
-        // A deleted task moves every later task up one place, and tasks are keyed by
-        // their place: like a load, that rewrites everything (deletes are rare).
-        let rewritten = events.iter().any(|event| {
-            matches!(
-                event,
-                Event::StateChanged(StateChange {
-                    reason: StateChangeReason::Load
-                }) | Event::TaskDeleted(_)
-            )
-        });
-        if rewritten {
+    /// Writes, atomically, the records of `board` that `changes` names.
+    pub fn persist(&mut self, board: &Board, changes: &Changes) -> Result<(), StoreError> {
+        // Tasks are keyed by their place in creation order: when the board was replaced
+        // or its tasks renumbered (a delete), everything is written again.
+        if changes.everything {
             return self.replace_all(board);
-        }
-        let mut tasks = BTreeSet::new();
-        let mut new_discoveries = 0;
-        let mut attempts = Vec::new();
-        let mut settings = false;
-        for event in events {
-            match event {
-                Event::TaskCreated(task)
-                | Event::TaskUpdated(task)
-                | Event::TaskCompleted(task)
-                | Event::TaskFailed(task) => {
-                    tasks.insert(&task.id);
-                }
-                Event::Discovery(_) => new_discoveries += 1,
-                Event::Attempt(record) => attempts.push(record.id),
-                // A run's start counts the board's runs, which the settings keep.
-                Event::StateChanged(_) | Event::RunStarted(_) => settings = true,
-                // Rewritten above.
-                Event::TaskDeleted(_) | Event::AgentActivity(_) | Event::RunFinished(_) => {}
-            }
         }
         let stored = board.discoveries().len() as u64;
         let change = self.next_change(board);
-        let mut writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(tasks.len() + 2);
-        for id in tasks {
+        let mut writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(changes.tasks.len() + 2);
+        for id in &changes.tasks {
             let seq = board.seq(id).expect("a changed task is on the board");
             let task = board.task(id).expect("a changed task is on the board");
             writes.push((key(TASK, seq).to_vec(), encode(change.change, task)));
         }
-        for index in stored - new_discoveries..stored {
+        for index in stored - changes.discoveries as u64..stored {
             let discovery = &board.discoveries()[index as usize];
             writes.push((
                 key(DISCOVERY, index).to_vec(),
                 encode(change.change, discovery),
             ));
         }
-        for id in attempts {
+        for &id in &changes.attempts {
             let record = &board.attempts()[id as usize];
             writes.push((key(ATTEMPT, id).to_vec(), encode(change.change, record)));
         }
         // The settings change with the goal, plan, configuration, dispatch or a run's
         // start; when they were last active is read back from the tasks.
-        if settings {
+        if changes.settings {
             writes.push((META.to_vec(), encode(change.change, &board.meta())));
         }
         // One key goes in as one insert; more, atomically as a batch (a batch costs

@@ -29,8 +29,10 @@ impl Board {
             created_at: now,
         };
         self.discoveries.push(discovery.clone());
+        self.changes.discoveries += 1;
         let mut events = vec![Event::Discovery(discovery.clone())];
         if let Some(task) = &discovery.related_task {
+            self.changes.tasks.insert(task.clone());
             let node = self.nodes.get_mut(task).expect("checked above");
             let result = node.task.result.get_or_insert_with(TaskResult::default);
             result.discoveries.push(discovery.content.clone());

@@ -52,6 +52,7 @@ impl Board {
             None => None,
         };
         self.unindex(id);
+        self.changes.tasks.insert(id.clone());
         let node = self.nodes.get_mut(id).expect("checked above");
         if let Some(description) = edit.description {
             node.task.description = description;
@@ -79,7 +80,7 @@ impl Board {
                 .into_iter()
                 .chain(self.nodes[id].task.dependencies.clone());
             self.index(id);
-            self.refresh_chains(touched.collect());
+            self.stale_chains.extend(touched);
         } else {
             self.index(id);
         }
@@ -201,6 +202,8 @@ impl Board {
             )));
         }
         self.unindex(id);
+        // The tasks after it are renumbered, and the store keys tasks by their number.
+        self.changes.everything = true;
         let node = self.nodes.remove(id).expect("checked above");
         *self.counts.get_mut(node.task.status) -= 1;
         for dependency in &node.task.dependencies {
@@ -216,7 +219,9 @@ impl Board {
             self.nodes.get_mut(&later).expect("known").seq = position as u64;
             self.index(&later);
         }
-        self.refresh_chains(node.task.dependencies.clone());
+        self.stale_chains.remove(id);
+        self.stale_chains
+            .extend(node.task.dependencies.iter().cloned());
         let mut events = vec![Event::TaskDeleted(node.task.clone())];
         if let Some(parent) = &node.task.context.parent_task {
             let parent = self.nodes.get_mut(parent).expect("validated parent");

@@ -3,6 +3,7 @@
 //! `update` keeps true whenever a task changes.
 
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use baton_protocol::methods::NewTask;
 use baton_protocol::{BatonError, Event, Task, TaskContext, TaskId, TaskResult, TaskStatus};
@@ -105,7 +106,7 @@ impl Board {
             .filter(|dependency| !new.contains(dependency))
             .cloned()
             .collect();
-        self.refresh_chains(raised);
+        self.stale_chains.extend(raised);
         for id in &ids {
             events.push(Event::TaskCreated(self.nodes[id].task.clone()));
             if let Some(parent) = self.nodes[id].task.context.parent_task.clone() {
@@ -113,6 +114,7 @@ impl Board {
                 let result = node.task.result.get_or_insert_with(TaskResult::default);
                 result.subtasks_created.push(id.clone());
                 events.push(Event::TaskUpdated(node.task.clone()));
+                self.changes.tasks.insert(parent);
             }
         }
         // A task that depends on a failed one can never start: it fails now.
@@ -139,6 +141,7 @@ impl Board {
     /// Changes one task, keeping every index true. Answers the task as it is now.
     pub(super) fn update(&mut self, id: &TaskId, change: impl FnOnce(&mut Task)) -> Task {
         self.unindex(id);
+        self.changes.tasks.insert(id.clone());
         let node = self.nodes.get_mut(id).expect("update of a known task");
         let before = node.task.status;
         change(&mut node.task);
@@ -174,6 +177,7 @@ impl Board {
         }
         *self.counts.get_mut(task.status) += 1;
         self.cost_usd += task.usage.cost_usd;
+        self.changes.tasks.insert(task.id.clone());
         self.order.push(task.id.clone());
         let node = Node {
             seq: self.order.len() as u64 - 1,
@@ -220,8 +224,6 @@ impl Board {
         self.held.remove(id);
     }
 
-    /// Recomputes the chains of `pending` (given dependencies first) and, where one
-    /// grew, of the tasks they depend on.
     /// Sets the chains of `ids`, given dependencies first, whose dependents' chains
     /// are final (or among `ids`): one pass, dependents before dependencies. The
     /// tasks must not be indexed yet.
@@ -237,12 +239,26 @@ impl Board {
         }
     }
 
-    /// Recomputes the chains of `pending` and, where one grew, of the tasks they
-    /// depend on; each task waits in the queue at most once.
-    pub(super) fn refresh_chains(&mut self, pending: Vec<TaskId>) {
-        let mut queued: std::collections::HashSet<TaskId> = pending.iter().cloned().collect();
-        let mut pending = pending;
-        while let Some(id) = pending.pop() {
+    /// Brings every chain up to date before the ready queue's order is read: the
+    /// chains of the stale tasks and, where one changed, of the tasks they depend on.
+    ///
+    /// Chains are settled lazily because they really change far up the graph: a task
+    /// added under a long chain lengthens the chain of every task before it, so
+    /// keeping them exact on every add made adding cost in proportion to the plan.
+    /// Settled once before a claim, the changes of many adds are made together, each
+    /// task at most once when tasks depend on older ones: newest first, dependents
+    /// come before their dependencies. Any other order still ends exact, a task
+    /// being queued again whenever a dependent changed after it was settled.
+    pub(super) fn settle_chains(&mut self) {
+        if self.stale_chains.is_empty() {
+            return;
+        }
+        let mut queued = std::mem::take(&mut self.stale_chains);
+        let mut pending: BinaryHeap<(u64, TaskId)> = queued
+            .iter()
+            .map(|id| (self.nodes[id].seq, id.clone()))
+            .collect();
+        while let Some((_, id)) = pending.pop() {
             queued.remove(&id);
             let chain = 1 + self.nodes[&id]
                 .dependents
@@ -258,7 +274,7 @@ impl Board {
             self.index(&id);
             for dependency in &self.nodes[&id].task.dependencies {
                 if queued.insert(dependency.clone()) {
-                    pending.push(dependency.clone());
+                    pending.push((self.nodes[dependency].seq, dependency.clone()));
                 }
             }
         }

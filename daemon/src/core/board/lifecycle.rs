@@ -39,6 +39,7 @@ impl Board {
         now: Now,
     ) -> Result<(Option<Task>, Events), BatonError> {
         validate::agent_id(agent_id)?;
+        self.settle_chains();
         let nodes = &self.nodes;
         let free = |id: &TaskId| {
             !nodes[id]
@@ -71,6 +72,7 @@ impl Board {
     ) -> Result<(Task, Events), BatonError> {
         self.task(id)?;
         self.cost_usd += attempt.usage.cost_usd;
+        self.changes.tasks.insert(id.clone());
         let node = self.nodes.get_mut(id).expect("checked above");
         node.task.usage.add(&attempt.usage);
         if attempt.session_id.is_some() {

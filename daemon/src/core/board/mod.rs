@@ -11,7 +11,7 @@
 //! - `counts` counts the tasks of each status;
 //! - `waiting` of a task is the number of its dependencies that are not done.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use baton_protocol::methods::{ConfigPatch, InitParams, StateChange, StateChangeReason};
 use baton_protocol::{
@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::ready_queue::ReadyQueue;
 use super::run::Run;
 use super::validate;
-use super::Events;
+use super::{Changes, Events};
 use graph::Node;
 
 mod discoveries;
@@ -98,6 +98,11 @@ pub struct Board {
     attempts: Vec<AttemptRecord>,
     /// How many runs the board has had; the last one's number.
     runs: u64,
+    /// What changed of the stored records since the store last took it.
+    changes: Changes,
+    /// Tasks whose chain may be out of date: their dependents changed since the
+    /// chains were last settled (`graph::settle_chains`).
+    stale_chains: HashSet<TaskId>,
 }
 
 impl Default for Board {
@@ -160,6 +165,8 @@ impl Board {
             last_run: None,
             attempts: state.attempts,
             runs: runs.unwrap_or(0),
+            changes: Changes::default(),
+            stale_chains: HashSet::new(),
         };
         let ids: Vec<TaskId> = state.tasks.iter().map(|task| task.id.clone()).collect();
         for task in state.tasks {
@@ -173,6 +180,8 @@ impl Board {
         for id in &ids {
             board.index(id);
         }
+        // Inserting the tasks recorded them; a board read from somewhere starts clean.
+        board.changes = Changes::default();
         Ok(board)
     }
 
@@ -261,6 +270,11 @@ impl Board {
             .ok_or_else(|| BatonError::task_not_found(id))
     }
 
+    /// What changed of the stored records since the last call: the store writes it.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
+    }
+
     /// The task's place in creation order, which the store keys it by.
     pub fn seq(&self, id: &TaskId) -> Option<u64> {
         self.nodes.get(id).map(|node| node.seq)
@@ -284,8 +298,20 @@ impl Board {
         self.counts
     }
 
-    /// Ready tasks, most urgent first.
-    pub fn ready(&self) -> impl Iterator<Item = &TaskId> {
+    /// Every task's chain, settled: what the property tests compare with a chain
+    /// recomputed from the tasks alone.
+    #[cfg(test)]
+    pub(crate) fn chains(&mut self) -> HashMap<TaskId, u32> {
+        self.settle_chains();
+        self.nodes
+            .iter()
+            .map(|(id, node)| (id.clone(), node.chain))
+            .collect()
+    }
+
+    /// Ready tasks, most urgent first (settling the chains that order them).
+    pub fn ready(&mut self) -> impl Iterator<Item = &TaskId> {
+        self.settle_chains();
         self.ready.iter()
     }
 
@@ -415,6 +441,7 @@ impl Board {
         let last_run = self.last_run.take();
         *self = loaded;
         self.last_run = last_run;
+        self.changes.everything = true;
         let mut events = self.changed_state(StateChangeReason::Load, now);
         // A state file from elsewhere may hold tasks behind a failed or cancelled
         // dependency: they could never start, so they fail now and a run still ends.
@@ -439,6 +466,7 @@ impl Board {
 
     fn changed_state(&mut self, reason: StateChangeReason, now: Now) -> Events {
         self.last_activity = Some(now);
+        self.changes.settings = true;
         vec![Event::StateChanged(StateChange { reason })]
     }
 }

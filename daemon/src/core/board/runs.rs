@@ -123,6 +123,7 @@ impl Board {
             .map(|task| (task.id, task.status))
             .collect();
         self.runs += 1;
+        self.changes.settings = true;
         self.run = Some(Run::new(
             start.mode,
             goal.clone(),

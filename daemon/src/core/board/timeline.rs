@@ -85,6 +85,7 @@ impl Board {
             cost_usd: 0.0,
         };
         self.attempts.push(record.clone());
+        self.changes.attempts.insert(record.id);
         vec![Event::Attempt(record)]
     }
 
@@ -102,6 +103,7 @@ impl Board {
         record.outcome = Some(closing.outcome);
         record.reason = closing.reason;
         record.cost_usd = closing.cost_usd;
+        self.changes.attempts.insert(record.id);
         vec![Event::Attempt(record.clone())]
     }
 

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 use super::at;
-use crate::core::{Attempt, Board, Events};
+use crate::core::{Attempt, Board, Changes, Events, Meta};
 
 /// How long a claim lasts in these histories, so that some of them expire.
 const TIMEOUT: u64 = 60;
@@ -162,6 +162,7 @@ impl History {
             ..ConfigPatch::default()
         };
         board.configure(&patch, at(0)).unwrap();
+        board.take_changes();
         History {
             board,
             handed_out: BTreeMap::new(),
@@ -274,7 +275,7 @@ impl History {
             self.clock += seconds;
         }
         let now = at(self.clock);
-        let before = self.board.clone();
+        let mut before = self.board.clone();
         let mut claimed = None;
         let outcome: Result<Events, BatonError> = match &step {
             Step::Add(batch) => self
@@ -287,13 +288,11 @@ impl History {
                     _ => (false, BTreeSet::new()),
                 };
                 // The most urgent ready task that names no busy file.
-                let most_urgent = before
-                    .ready()
-                    .find(|id| {
-                        let files = &before.task(id).unwrap().context.files;
-                        !files.iter().any(|file| busy.contains(file))
-                    })
-                    .cloned();
+                let ready: Vec<TaskId> = before.ready().cloned().collect();
+                let most_urgent = ready.into_iter().find(|id| {
+                    let files = &before.task(id).unwrap().context.files;
+                    !files.iter().any(|file| busy.contains(file))
+                });
                 let outcome = if supervised {
                     self.board.claim_supervised(agent, &busy, now)
                 } else {
@@ -346,14 +345,16 @@ impl History {
             Step::Delete(id) => self.board.delete(id, now).map(|(_, events)| events),
             Step::Expire(_) => Ok(self.board.expire_claims(now)),
         };
+        let changes = self.board.take_changes();
         match outcome {
-            Err(err) => unchanged(
-                &before,
-                &self.board,
-                &format!("{step:?}, refused with `{err}`,"),
-            )?,
+            Err(err) => {
+                let what = format!("{step:?}, refused with `{err}`,");
+                prop_assert!(changes.is_empty(), "{} recorded {:?}", what, changes);
+                unchanged(&before, &self.board, &what)?
+            }
             Ok(events) => {
                 events_carry_every_change(&before, &self.board, &events)?;
+                changes_name_every_change(&before, &self.board, &changes)?;
                 match &step {
                     Step::Add(batch) => self.added += batch.len() as u64,
                     Step::Complete(id) | Step::Fail(id) | Step::Cancel(id) | Step::Release(id) => {
@@ -476,8 +477,69 @@ impl History {
     }
 }
 
+/// The change record names every stored record the operation changed, which is what
+/// the store writes: every task created or changed, the discoveries appended, the
+/// settings when they changed; or everything, when tasks were renumbered or replaced.
+fn changes_name_every_change(
+    before: &Board,
+    after: &Board,
+    changes: &Changes,
+) -> Result<(), TestCaseError> {
+    let deleted = before
+        .tasks(None)
+        .iter()
+        .any(|task| after.task(&task.id).is_err());
+    if changes.everything {
+        return Ok(());
+    }
+    prop_assert!(
+        !deleted,
+        "tasks were deleted and the change record says not all"
+    );
+    for task in after.tasks(None) {
+        let changed = before
+            .task(&task.id)
+            .map_or(true, |earlier| *earlier != task);
+        prop_assert!(
+            !changed || changes.tasks.contains(&task.id),
+            "{} changed and the change record does not name it",
+            task.id
+        );
+    }
+    for id in &changes.tasks {
+        prop_assert!(
+            after.task(id).is_ok(),
+            "the change record names {} which is gone",
+            id
+        );
+    }
+    prop_assert_eq!(
+        before.discoveries().len() + changes.discoveries,
+        after.discoveries().len(),
+        "the change record miscounts the new discoveries"
+    );
+    for record in after.attempts() {
+        let changed = before.attempts().get(record.id as usize) != Some(record);
+        prop_assert!(
+            !changed || changes.attempts.contains(&record.id),
+            "attempt {} changed and the change record does not name it",
+            record.id
+        );
+    }
+    let settings = |board: &Board| Meta {
+        last_activity: None,
+        ..board.meta()
+    };
+    prop_assert!(
+        settings(before) == settings(after) || changes.settings,
+        "the settings changed and the change record says not"
+    );
+    Ok(())
+}
+
 /// A refused operation left the board exactly as it was.
 fn unchanged(before: &Board, after: &Board, what: &str) -> Result<(), TestCaseError> {
+    let (mut before, mut after) = (before.clone(), after.clone());
     prop_assert!(
         before.state() == after.state(),
         "{} changed the state",
@@ -585,6 +647,7 @@ fn chains(tasks: &[Task]) -> HashMap<TaskId, u32> {
 
 /// The board's invariants, recomputed from its tasks alone.
 pub(super) fn check_board(board: &Board) -> Result<(), TestCaseError> {
+    let mut board = board.clone();
     let tasks = board.tasks(None);
     let by_id: HashMap<&TaskId, &Task> = tasks.iter().map(|task| (&task.id, task)).collect();
     prop_assert_eq!(by_id.len(), tasks.len(), "two tasks share an id");
@@ -648,6 +711,11 @@ pub(super) fn check_board(board: &Board) -> Result<(), TestCaseError> {
     prop_assert_eq!(progress.total_tasks, tasks.len());
 
     let chain = chains(&tasks);
+    prop_assert_eq!(
+        board.chains(),
+        chain.clone(),
+        "the chains are not those of a full recomputation"
+    );
     let mut ready: Vec<(u8, Reverse<u32>, usize, &TaskId)> = tasks
         .iter()
         .enumerate()
@@ -693,7 +761,7 @@ pub(super) fn check_board(board: &Board) -> Result<(), TestCaseError> {
         "its own state does not load: {:?}",
         rebuilt.err()
     );
-    let rebuilt = rebuilt.unwrap();
+    let mut rebuilt = rebuilt.unwrap();
     prop_assert!(
         rebuilt.state() == board.state(),
         "the state does not round-trip"
