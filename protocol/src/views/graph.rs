@@ -117,13 +117,13 @@ pub fn tree(tasks: &[Task], width: Option<usize>, paint: &dyn Paint) -> String {
         .filter(|task| !task.dependencies.iter().any(|dep| known.contains(dep)))
         .collect();
     for task in &roots {
-        walk.task(task, "", None);
+        walk.subtree(task);
     }
     // Tasks caught in a cycle (a loaded file the board refused would not get here)
     // are still shown.
     for task in tasks {
         if !walk.shown.contains(&task.id) {
-            walk.task(task, "", None);
+            walk.subtree(task);
         }
     }
     walk.out.push_str(&marks(width, paint));
@@ -152,6 +152,9 @@ fn marks(width: Option<usize>, paint: &dyn Paint) -> String {
     legend(&items, width)
 }
 
+/// How deep the tree indents, in columns; deeper levels are drawn at this indent.
+const MAX_INDENT: usize = 48;
+
 /// The depth-first walk that prints the tree.
 struct Walk<'a> {
     dependents: HashMap<&'a TaskId, Vec<&'a Task>>,
@@ -163,11 +166,31 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    /// Prints `task` (and, the first time, what depends on it) after `indent`;
-    /// `last` says whether it is its parent's last child (none for a root).
-    fn task(&mut self, task: &'a Task, indent: &str, last: Option<bool>) {
+    /// Prints `root` and, depth first, what depends on it, without recursion (a chain
+    /// of dependencies can be as long as the plan).
+    fn subtree(&mut self, root: &'a Task) {
+        let mut stack = vec![(root, String::new(), None)];
+        while let Some((task, indent, last)) = stack.pop() {
+            let Some(below) = self.line(task, &indent, last) else {
+                continue;
+            };
+            let children = self.dependents.get(&task.id).cloned().unwrap_or_default();
+            let count = children.len();
+            for (at, child) in children.into_iter().enumerate().rev() {
+                stack.push((child, below.clone(), Some(at + 1 == count)));
+            }
+        }
+    }
+
+    /// Prints the line of `task` after `indent`; `last` says whether it is its
+    /// parent's last child (none for a root). Answers the indent of its children the
+    /// first time, none when it was shown already (a reference line).
+    fn line(&mut self, task: &Task, indent: &str, last: Option<bool>) -> Option<String> {
         let (branch, below) = match last {
             None => ("", String::new()),
+            // Past MAX_INDENT a deeper level is drawn at the same indent, so that a
+            // long chain stays on the screen.
+            Some(_) if indent.chars().count() >= MAX_INDENT => ("└─ ", indent.to_owned()),
             Some(false) => ("├─ ", format!("{indent}│  ")),
             Some(true) => ("└─ ", format!("{indent}   ")),
         };
@@ -176,36 +199,38 @@ impl<'a> Walk<'a> {
         } else {
             " "
         };
-        let mark = status_mark(task.status);
+        let marked = format!("{}{critical}{}", status_mark(task.status), task.id);
         if !self.shown.insert(task.id.clone()) {
-            let plain = format!("{indent}{branch}{mark}{critical}{} (shown above)", task.id);
-            let line = fit(&plain, self.width);
+            let line = fit(
+                &format!("{indent}{branch}{marked} (shown above)"),
+                self.width,
+            );
             self.out.push_str(&self.paint.dim(&line));
             self.out.push('\n');
-            return;
+            return None;
         }
         let head = format!("{indent}{branch}");
-        let rest = format!(
-            "{mark}{critical}{} {}",
-            task.id,
-            one_line(&task.description)
+        let line = fit(
+            &format!("{head}{marked} {}", one_line(&task.description)),
+            self.width,
         );
-        let line = fit(&format!("{head}{rest}"), self.width);
-        let rest = &line[head.len().min(line.len())..];
-        let (marked, text) = rest.split_at(rest.find(' ').unwrap_or(rest.len()));
-        let painted = match critical {
-            "*" => self.paint.strong(marked),
-            _ => marked.to_owned(),
+        // The fitted line begins with the head unless the width cut into it.
+        let rest = line.get(head.len()..).unwrap_or_default();
+        let split = marked.len().min(rest.len());
+        let (shown, text) = match rest.is_char_boundary(split) {
+            true => rest.split_at(split),
+            false => (rest, ""),
         };
+        let shown = match critical {
+            "*" => self.paint.strong(shown),
+            _ => shown.to_owned(),
+        };
+        let head = line.get(..head.len()).unwrap_or(&line);
         self.out.push_str(&format!(
             "{head}{}{text}\n",
-            self.paint.status(task.status, &painted)
+            self.paint.status(task.status, &shown)
         ));
-        let children = self.dependents.get(&task.id).cloned().unwrap_or_default();
-        let count = children.len();
-        for (at, child) in children.into_iter().enumerate() {
-            self.task(child, &below, Some(at + 1 == count));
-        }
+        Some(below)
     }
 }
 

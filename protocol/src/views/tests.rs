@@ -281,3 +281,21 @@ fn fit_cuts_by_columns_with_an_ellipsis() {
     assert_eq!(fit("日本語です", Some(5)), "日本…");
     assert_eq!(fit("whole", None), "whole");
 }
+
+#[test]
+fn a_chain_as_long_as_a_large_plan_draws_within_the_width() {
+    let tasks: Vec<Task> = (1..=20_000)
+        .map(|n| {
+            let deps: Vec<u64> = if n > 1 { vec![n - 1] } else { vec![] };
+            task(n, TaskStatus::Available, "a step", &deps)
+        })
+        .collect();
+    let drawn = tree(&tasks, Some(80), &Plain);
+    // The legend takes two lines at 80 columns.
+    assert_eq!(drawn.lines().count(), 20_000 + 2);
+    assert!(drawn
+        .lines()
+        .all(|line| unicode_width::UnicodeWidthStr::width(line) <= 80));
+    assert!(drawn.contains("└─ ○*task-20000 a step\n"));
+    assert_eq!(critical_path(&tasks).len(), 20_000);
+}
