@@ -293,3 +293,61 @@ async fn a_run_with_a_failure_reports_what_failed_and_why_and_baton_run_names_th
         "error: there is no run 2: this board's runs are 1 to 1"
     );
 }
+
+#[tokio::test]
+async fn a_planned_run_shows_the_leader_the_worker_and_the_summary_on_their_lanes() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(2, 120).await;
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            worker_prompt: Some(Some("{description}".into())),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let make = baton_tests::model_server::script(&[bash("echo made > made.txt"), say("made")]);
+    let plan = [
+        baton_tests::agent_workspace::baton_tool(
+            "add_task",
+            serde_json::json!({ "description": format!("make the file\n{make}") }),
+        ),
+        say("one task"),
+    ];
+    let goal = format!("make a file\n{}", baton_tests::model_server::script(&plan));
+
+    let ran = agents.baton(&["run", &goal]);
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+
+    let shown = timeline(&client, None).await;
+    let lanes: Vec<(&str, AgentKind, Option<AttemptOutcome>)> = shown
+        .attempts
+        .iter()
+        .map(|record| (record.lane.as_str(), record.kind, record.outcome))
+        .collect();
+    let done = Some(AttemptOutcome::Done);
+    assert_eq!(
+        lanes,
+        [
+            ("leader", AgentKind::Leader, done),
+            ("worker-1", AgentKind::Worker, done),
+            ("summary", AgentKind::Summary, done),
+        ]
+    );
+    assert!(shown.attempts[0].started_at <= shown.attempts[1].started_at);
+    let drawn = agents.baton(&["timeline", "--width", "50"]);
+    let drawn = String::from_utf8(drawn.stdout).unwrap();
+    let order: Vec<&str> = drawn
+        .lines()
+        .skip(1)
+        .take(3)
+        .map(|line| line.split_whitespace().next().unwrap_or_default())
+        .collect();
+    assert_eq!(order, ["leader", "worker-1", "summary"], "{drawn}");
+    let report = agents.baton(&["report"]);
+    let report = String::from_utf8(report.stdout).unwrap();
+    assert!(report.contains("| leader | 1 |"), "{report}");
+}
