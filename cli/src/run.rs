@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use baton_protocol::methods::{self, AgentLogParams, RunParams, TaskLogParams, TaskRef};
 use baton_protocol::{
-    ActivityKind, AgentEnv, ByStatus, ConnectConfig, Event, RunMode, TaskId, TaskStatus,
+    ActivityKind, AgentEnv, ByStatus, ConnectConfig, Event, RunMode, TaskId, TaskStage, TaskStatus,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::signal::unix::{signal, SignalKind};
@@ -73,7 +73,7 @@ pub async fn run(
         statuses: tasks
             .into_iter()
             .filter(|task| !task.status.is_finished())
-            .map(|task| (task.id, task.status))
+            .map(|task| (task.id, (task.status, task.stage)))
             .collect(),
     };
     let bar = progress_bar(session.json);
@@ -133,9 +133,10 @@ pub fn waiting(counts: &ByStatus) -> usize {
     counts.available + counts.claimed + counts.in_progress
 }
 
-/// What `baton run` knows of the tasks, from the events it sees.
+/// What `baton run` knows of the tasks, from the events it sees: each one's status
+/// and stage.
 struct Board {
-    statuses: HashMap<TaskId, TaskStatus>,
+    statuses: HashMap<TaskId, (TaskStatus, Option<TaskStage>)>,
 }
 
 impl Board {
@@ -143,12 +144,14 @@ impl Board {
     fn follow(&mut self, event: &Event) -> Option<String> {
         match event {
             Event::TaskCreated(task) | Event::TaskUpdated(task) | Event::TaskCompleted(task) => {
-                self.statuses.insert(task.id.clone(), task.status);
+                self.statuses
+                    .insert(task.id.clone(), (task.status, task.stage));
                 matches!(event, Event::TaskCreated(_) | Event::TaskCompleted(_))
                     .then(|| render::event(event))
             }
             Event::TaskFailed(task) => {
-                self.statuses.insert(task.id.clone(), task.status);
+                self.statuses
+                    .insert(task.id.clone(), (task.status, task.stage));
                 Some(render::event(event))
             }
             Event::AgentActivity(activity) if activity.kind != ActivityKind::Finished => {
@@ -160,15 +163,18 @@ impl Board {
     }
 
     fn show(&self, bar: &ProgressBar) {
-        let count = |status: TaskStatus| self.statuses.values().filter(|s| **s == status).count();
+        let count =
+            |status: TaskStatus| self.statuses.values().filter(|(s, _)| *s == status).count();
         let finished =
             count(TaskStatus::Done) + count(TaskStatus::Failed) + count(TaskStatus::Cancelled);
         bar.set_length(self.statuses.len() as u64);
         bar.set_position(finished as u64);
-        let mut message = format!(
-            "{} working",
-            count(TaskStatus::InProgress) + count(TaskStatus::Claimed)
-        );
+        let held = self
+            .statuses
+            .values()
+            .filter(|(status, _)| status.is_held())
+            .map(|(_, stage)| *stage);
+        let mut message = render::held_by_stage(held);
         if count(TaskStatus::Failed) > 0 {
             message.push_str(&format!(", {} failed", count(TaskStatus::Failed)));
         }

@@ -263,6 +263,7 @@ mod tests {
             cost_usd: 0.5,
             run: 2,
             report: Some("/w/.baton/logs/reports/run-2.md".into()),
+            stages: Default::default(),
         };
         let text = finished_run(&result);
         assert!(

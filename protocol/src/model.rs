@@ -579,4 +579,7 @@ pub struct RunResult {
     /// Where the run's markdown report was written, when it could be.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<String>,
+    /// Per stage of its tasks: how often they entered it and what was spent there.
+    #[serde(default)]
+    pub stages: crate::ByStage,
 }

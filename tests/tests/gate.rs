@@ -173,6 +173,9 @@ async fn the_second_of_two_tasks_changing_the_same_lines_resolves_the_conflict_a
         "{result:?}"
     );
     assert_eq!(integrated(&agents, "README.md"), "first\nsecond");
+    let stages = result.stages;
+    assert_eq!(stages.resolve.entered, 1, "{stages:?}");
+    assert!(stages.resolve.cost_usd > 0.0, "{stages:?}");
     let resolved = task(&client, &second).await.result.unwrap();
     assert_eq!(resolved.output, "resolved");
 }

@@ -73,6 +73,8 @@ async fn baton_plan_creates_tasks_and_starts_no_worker_and_the_edited_plan_runs(
         "{}",
         String::from_utf8_lossy(&ran.stderr)
     );
+    let said = String::from_utf8_lossy(&ran.stdout);
+    assert!(said.contains("stages: work 2 ($"), "{said}");
     assert!(agents.root().join("made.txt").exists());
     assert!(agents.root().join("extra.txt").exists());
     assert!(!agents.root().join("unwanted.txt").exists());

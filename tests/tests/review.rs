@@ -129,6 +129,13 @@ async fn a_reviewer_approves_one_task_and_sends_another_back_once_and_cannot_wri
     let approved = task(&client, &approved).await;
     assert!(approved.usage.turns >= 2 + 4, "{:?}", approved.usage);
 
+    // The run's result says what each stage did and cost.
+    let stages = result.stages;
+    assert_eq!(stages.review.entered, 3, "{stages:?}");
+    assert!(stages.review.cost_usd > 0.0, "{stages:?}");
+    assert!(stages.work.cost_usd > 0.0, "{stages:?}");
+    assert_eq!(stages.verify.cost_usd, 0.0, "{stages:?}");
+
     // Each review is on the run's timeline, on a reviewer's lane: three reviews.
     let timeline = client
         .request::<m::GetTimeline>(&Default::default())

@@ -3,7 +3,9 @@
 
 use super::{ago, count, discovery, one_line, pad, status_style, time, Fields};
 use baton_protocol::methods::{ArchivedBoard, DaemonInfoResult, SavedState};
-use baton_protocol::{Crash, Progress, RunPhase, RunResult, Status, TaskStatus};
+use baton_protocol::{
+    ByStage, Crash, Progress, RunPhase, RunResult, Status, TaskStage, TaskStatus,
+};
 use chrono::{DateTime, Utc};
 use console::{measure_text_width, style};
 
@@ -161,15 +163,69 @@ fn run_counts(result: &RunResult) -> String {
     )
 }
 
-/// A run's result as `baton run` prints it: the counts, then the summary.
+/// A run's result as `baton run` prints it: the counts, the stages, then the
+/// summary.
 pub fn run_result(result: &RunResult) -> String {
+    let stages = stages(&result.stages)
+        .map(|line| format!("\n{line}"))
+        .unwrap_or_default();
     format!(
-        "{}
+        "{}{stages}
 
 {}",
         run_finished(result),
         result.summary.trim()
     )
+}
+
+/// What the run did at each stage its tasks went through, with what was spent
+/// there; none when no task entered a stage.
+fn stages(stages: &ByStage) -> Option<String> {
+    let parts: Vec<String> = [
+        ("work", TaskStage::Working),
+        ("verify", TaskStage::Verifying),
+        ("resolve", TaskStage::Resolving),
+        ("review", TaskStage::Reviewing),
+    ]
+    .into_iter()
+    .filter_map(|(name, stage)| {
+        let tally = stages.get(stage);
+        match (tally.entered, tally.cost_usd) {
+            (0, 0.0) => None,
+            (entered, 0.0) => Some(format!("{name} {entered}")),
+            (entered, cost) => Some(format!("{name} {entered} (${cost:.2})")),
+        }
+    })
+    .collect();
+    (!parts.is_empty()).then(|| format!("stages: {}", parts.join(" · ")))
+}
+
+/// The tasks being worked on by stage, for the run's progress line: `3 working, 1
+/// verifying, 1 reviewing`. `held` is the stage of each held task (none: it is
+/// about to work); working is always said, another stage only when a task is at it.
+pub fn held_by_stage(held: impl IntoIterator<Item = Option<TaskStage>>) -> String {
+    let mut counts = [0usize; 4];
+    let order = [
+        TaskStage::Working,
+        TaskStage::Verifying,
+        TaskStage::Resolving,
+        TaskStage::Reviewing,
+    ];
+    for stage in held {
+        let stage = stage.unwrap_or(TaskStage::Working);
+        let at = order
+            .iter()
+            .position(|known| *known == stage)
+            .expect("every stage");
+        counts[at] += 1;
+    }
+    order
+        .iter()
+        .zip(counts)
+        .filter(|(stage, count)| **stage == TaskStage::Working || *count > 0)
+        .map(|(stage, count)| format!("{count} {stage}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Which daemon serves the workspace, for `baton daemon start|status`.

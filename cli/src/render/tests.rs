@@ -319,6 +319,7 @@ fn status_after_a_detached_run_gives_its_result_and_summary() {
             cost_usd: 0.42,
             run: 1,
             report: None,
+            stages: Default::default(),
         }),
         ..idle_status()
     };
@@ -405,6 +406,7 @@ fn events_read_as_one_line_each() {
             cost_usd: 0.0,
             run: 1,
             report: None,
+            stages: Default::default(),
         }),
         Event::StateChanged(StateChange {
             reason: StateChangeReason::Load,
@@ -613,4 +615,63 @@ fn ages_round_down_to_the_largest_unit() {
         .chain([ago(at("2025-02-26T10:00:00Z"), now)])
         .collect();
     assert_eq!(ages, ["just now", "1s ago", "5m ago", "3h ago", "3d ago"]);
+}
+
+#[test]
+fn a_run_s_result_says_each_stage_its_tasks_went_through_and_its_cost() {
+    plain();
+    let stages = baton_protocol::ByStage {
+        work: baton_protocol::StageTally {
+            entered: 3,
+            cost_usd: 0.31,
+        },
+        verify: baton_protocol::StageTally {
+            entered: 4,
+            cost_usd: 0.0,
+        },
+        review: baton_protocol::StageTally {
+            entered: 2,
+            cost_usd: 0.05,
+        },
+        ..Default::default()
+    };
+    let result = RunResult {
+        goal: "Parse it".into(),
+        tasks_completed: 3,
+        tasks_failed: 0,
+        discoveries: 0,
+        summary: "All in.".into(),
+        cost_usd: 0.36,
+        run: 1,
+        report: None,
+        stages,
+    };
+    insta::assert_snapshot!(run_result(&result), @r"
+    run finished: 3 completed, 0 failed, 0 discoveries, $0.36
+    stages: work 3 ($0.31) · verify 4 · review 2 ($0.05)
+
+    All in.
+    ");
+    let without = RunResult {
+        stages: Default::default(),
+        ..result
+    };
+    assert!(!run_result(&without).contains("stages"));
+}
+
+#[test]
+fn the_progress_line_counts_held_tasks_by_stage() {
+    use baton_protocol::TaskStage::*;
+    assert_eq!(held_by_stage([]), "0 working");
+    assert_eq!(
+        held_by_stage([
+            None,
+            Some(Working),
+            Some(Reviewing),
+            Some(Verifying),
+            Some(Working)
+        ]),
+        "3 working, 1 verifying, 1 reviewing"
+    );
+    assert_eq!(held_by_stage([Some(Resolving)]), "0 working, 1 resolving");
 }

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use baton_protocol::methods::ConfigPatch;
 use baton_protocol::{
-    ByStatus, Config, RunMode, RunPhase, RunResult, RunStatus, Task, TaskId, TaskResult, TaskStatus,
+    ByStage, ByStatus, Config, RunMode, RunPhase, RunResult, RunStatus, Task, TaskId, TaskResult,
+    TaskStage, TaskStatus,
 };
 use chrono::{DateTime, Utc};
 
@@ -229,6 +230,7 @@ pub struct Run {
     seats: BTreeMap<String, Seat>,
     /// Verdicts given by reviewers, not yet taken by the gate.
     reviews: BTreeMap<TaskId, Review>,
+    stages: ByStage,
 }
 
 impl Run {
@@ -267,6 +269,7 @@ impl Run {
             finishing: false,
             seats: BTreeMap::new(),
             reviews: BTreeMap::new(),
+            stages: ByStage::default(),
         }
     }
 
@@ -351,6 +354,16 @@ impl Run {
                 halt: None,
             },
         );
+    }
+
+    /// A task entered `stage`.
+    pub fn entered(&mut self, stage: TaskStage) {
+        self.stages.get_mut(stage).entered += 1;
+    }
+
+    /// Counts `cost_usd` spent by an agent whose task is at `stage`.
+    pub fn spent_at(&mut self, stage: TaskStage, cost_usd: f64) {
+        self.stages.get_mut(stage).cost_usd += cost_usd;
     }
 
     /// Keeps a reviewer's verdict on `task` for the gate.
@@ -544,6 +557,7 @@ impl Run {
             cost_usd: self.cost_usd,
             run: 0,
             report: None,
+            stages: self.stages,
         }
     }
 }

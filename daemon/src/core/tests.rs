@@ -4,6 +4,7 @@
 mod properties;
 mod reviews;
 mod runs;
+mod stages;
 mod timeline;
 
 use std::collections::BTreeSet;

@@ -261,6 +261,7 @@ fn the_report_holds_goal_graph_timeline_costs_and_failures() {
         cost_usd: 0.34,
         run: 1,
         report: None,
+        stages: Default::default(),
     };
     let finished = [tasks[0].clone(), tasks[2].clone()];
     let timeline = run_timeline(false);

@@ -128,6 +128,9 @@ impl Board {
         now: Now,
     ) -> Result<(Task, Events), BatonError> {
         self.check_held(id, "change its stage")?;
+        if let Some(run) = self.run.as_mut() {
+            run.entered(stage);
+        }
         let task = self.update(id, |task| task.stage = Some(stage));
         self.last_activity = Some(now);
         Ok((task.clone(), vec![Event::TaskUpdated(task)]))

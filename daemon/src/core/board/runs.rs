@@ -5,7 +5,7 @@
 use baton_protocol::methods::{ConfigPatch, InitParams, RunStarted};
 use baton_protocol::{
     AgentKind, AttemptOutcome, BatonError, Config, ErrorCause, Event, RunMode, RunResult, Task,
-    TaskId,
+    TaskId, TaskStage,
 };
 
 use super::timeline::{worker_closing, Closing};
@@ -57,6 +57,12 @@ fn check_overrides(config: &Config, overrides: &ConfigPatch) -> Result<(), Baton
         ));
     }
     validate::patched_config(config, overrides).map(drop)
+}
+
+/// The stage whose share a task's spending is: a held task without one yet is
+/// about to work.
+fn stage_of(task: &Task) -> TaskStage {
+    task.stage.unwrap_or(TaskStage::Working)
 }
 
 impl Board {
@@ -198,11 +204,15 @@ impl Board {
         let Some(run) = self.run.as_mut() else {
             return Spending::Within;
         };
-        let task_spent = run
+        let task = run
             .seat(agent_id)
             .and_then(|seat| seat.task.as_ref())
             .and_then(|id| self.nodes.get(id))
-            .map_or(0.0, |node| node.task.usage.cost_usd);
+            .map(|node| &node.task);
+        let task_spent = task.map_or(0.0, |task| task.usage.cost_usd);
+        if let Some(task) = task {
+            run.spent_at(stage_of(task), cost_usd);
+        }
         run.spend(agent_id, cost_usd, task_spent, &config)
     }
 
@@ -232,13 +242,14 @@ impl Board {
         ending: AttemptEnding,
         now: Now,
     ) -> Result<(Settlement, Events), BatonError> {
-        self.task(id)?;
+        let stage = stage_of(self.task(id)?);
         let config = self.run_config();
         let seat = self.run.as_mut().and_then(|run| {
             // The final figure is at least what the stream already showed.
             let counted = run.attempt_spent(agent_id);
             attempt.usage.cost_usd = attempt.usage.cost_usd.max(counted);
-            run.settle_spending(agent_id, attempt.usage.cost_usd);
+            let difference = run.settle_spending(agent_id, attempt.usage.cost_usd);
+            run.spent_at(stage, difference);
             run.unseat(agent_id)
         });
         let cost_usd = attempt.usage.cost_usd;
@@ -267,11 +278,12 @@ impl Board {
         mut attempt: Attempt,
         now: Now,
     ) -> Result<(Task, Events), BatonError> {
-        self.task(id)?;
+        let stage = stage_of(self.task(id)?);
         if let Some(run) = self.run.as_mut() {
             let counted = run.attempt_spent(agent_id);
             attempt.usage.cost_usd = attempt.usage.cost_usd.max(counted);
-            run.settle_spending(agent_id, attempt.usage.cost_usd);
+            let difference = run.settle_spending(agent_id, attempt.usage.cost_usd);
+            run.spent_at(stage, difference);
         }
         self.record_attempt(id, attempt, now)
     }

@@ -1,0 +1,66 @@
+//! A run's result counts each stage its tasks entered and what was spent at it.
+
+use baton_protocol::methods::{ConfigPatch, NewTask};
+use baton_protocol::{RunMode, TaskStage, Usage};
+
+use super::{at, id};
+use crate::core::run::Isolation;
+use crate::core::{Attempt, Board, RunStart};
+
+#[test]
+fn a_run_s_result_counts_each_stage_entered_and_what_was_spent_at_it() {
+    let mut board = Board::default();
+    board
+        .add_tasks(vec![NewTask::new("parse the header")], at(0))
+        .unwrap();
+    let start = RunStart {
+        mode: RunMode::Predefined,
+        goal: None,
+        overrides: ConfigPatch::default(),
+        isolation: Isolation::Worktrees,
+        notes: Vec::new(),
+    };
+    board.start_run(start, at(0)).unwrap();
+    board.dispatch(at(1)).unwrap();
+    let stage = |board: &mut Board, stage, seconds| {
+        board.set_stage(&id(1), stage, at(seconds)).unwrap();
+    };
+    stage(&mut board, TaskStage::Working, 2);
+    board.spend("worker-1", 0.25);
+    stage(&mut board, TaskStage::Verifying, 3);
+    stage(&mut board, TaskStage::Resolving, 4);
+    board.spend("worker-1", 0.125);
+    // The resolving turn's final figure is a little more than its stream showed.
+    let reported = Attempt {
+        usage: Usage {
+            cost_usd: 0.25 + 0.25,
+            ..Usage::default()
+        },
+        ..Attempt::default()
+    };
+    board
+        .record_turn("worker-1", &id(1), reported, at(5))
+        .unwrap();
+    stage(&mut board, TaskStage::Verifying, 6);
+    stage(&mut board, TaskStage::Reviewing, 7);
+    board.spend("worker-1", 0.0625);
+
+    let stages = board.run().unwrap().result(&[], 0, String::new()).stages;
+
+    assert_eq!(
+        [
+            stages.work.entered,
+            stages.verify.entered,
+            stages.resolve.entered,
+            stages.review.entered
+        ],
+        [1, 2, 1, 1]
+    );
+    assert_eq!(stages.work.cost_usd, 0.25);
+    assert_eq!(stages.verify.cost_usd, 0.0);
+    assert_eq!(stages.resolve.cost_usd, 0.125 + 0.125);
+    assert_eq!(stages.review.cost_usd, 0.0625);
+    let run_cost = board.run().unwrap().cost_usd();
+    let staged = stages.work.cost_usd + stages.resolve.cost_usd + stages.review.cost_usd;
+    assert_eq!(run_cost, staged, "every dollar of the task is in a stage");
+}
