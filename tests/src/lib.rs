@@ -184,6 +184,24 @@ fn threads(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, Iterator::count)
 }
 
+/// Whether the long variants of the reliability tests run (`BATON_LONG_TESTS=1`).
+pub fn long_tests() -> bool {
+    std::env::var_os("BATON_LONG_TESTS").is_some_and(|value| !value.is_empty())
+}
+
+/// A small deterministic generator, so that a failure can be replayed from its seed.
+pub struct Random(pub u64);
+
+impl Random {
+    /// The next number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
 /// Polls `done` until it holds, failing the test after `limit`.
 pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + limit;

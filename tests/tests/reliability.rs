@@ -8,23 +8,7 @@ use std::time::Duration;
 
 use baton_protocol::methods::{self as m};
 use baton_protocol::{Client, ConnectConfig, Event, TaskId, TaskStatus};
-use baton_tests::{bin_dir, process_exists, wait_until, TestWorkspace};
-
-fn long() -> bool {
-    std::env::var_os("BATON_LONG_TESTS").is_some_and(|value| !value.is_empty())
-}
-
-/// A small deterministic generator, so that a failure can be replayed.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
+use baton_tests::{bin_dir, long_tests as long, process_exists, wait_until, Random, TestWorkspace};
 
 async fn add_tasks(client: &Client, count: usize, label: &str) {
     let tasks = (0..count)

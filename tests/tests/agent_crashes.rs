@@ -1,0 +1,244 @@
+//! Crashes under real agents: the real Claude Code, against the scripted model, runs a
+//! plan while the daemon is killed -9 at random moments (seeded, printed) and started
+//! again by the next command, until the run ends. Nothing acknowledged is lost (tasks,
+//! results, discoveries), no task's work lands twice, every task ends. Short by
+//! default; `BATON_LONG_TESTS=1` kills the daemon at least 20 times.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use baton_protocol::methods::{self as m};
+use baton_protocol::{TaskId, TaskResult, TaskStatus};
+use baton_tests::agent_workspace::{
+    add_scripted, bash, baton_tool, git_output, start_run, AgentWorkspace,
+};
+use baton_tests::{long_tests, Random};
+use serde_json::json;
+
+/// What the board held at one moment, once made durable: the finished tasks with
+/// their results, and every discovery.
+#[derive(Debug, Default)]
+struct Kept {
+    finished: BTreeMap<TaskId, (TaskStatus, Option<TaskResult>)>,
+    discoveries: BTreeSet<(String, String)>,
+    tasks: usize,
+}
+
+impl Kept {
+    fn all_finished(&self) -> bool {
+        self.finished.len() == self.tasks
+    }
+}
+
+/// Reads the board, then adds a discovery of the observer's own: a change is answered
+/// only once it and every change before it are on disk, so all that was read is
+/// acknowledged by then.
+async fn observe(agents: &AgentWorkspace, mark: usize) -> Kept {
+    let client = agents.client(false).await;
+    let tasks = client
+        .request::<m::ListTasks>(&m::ListTasksParams { status: None })
+        .await
+        .expect("the tasks are listed");
+    let discoveries = client
+        .request::<m::ListDiscoveries>(&())
+        .await
+        .expect("the discoveries are listed");
+    let content = format!("observation {mark}");
+    client
+        .request::<m::AddDiscovery>(&m::NewDiscovery {
+            agent_id: "observer".into(),
+            content: content.clone(),
+            related_task: None,
+            tags: Vec::new(),
+        })
+        .await
+        .expect("the observation is recorded");
+    Kept {
+        finished: tasks
+            .iter()
+            .filter(|task| task.status.is_finished())
+            .map(|task| (task.id.clone(), (task.status, task.result.clone())))
+            .collect(),
+        discoveries: discoveries
+            .into_iter()
+            .map(|found| (found.agent_id, found.content))
+            .chain([("observer".to_owned(), content)])
+            .collect(),
+        tasks: tasks.len(),
+    }
+}
+
+/// Everything `before` acknowledged is still in `now`, unchanged.
+fn check_kept(before: &Kept, now: &Kept, seed: u64) {
+    for (id, ended) in &before.finished {
+        assert_eq!(
+            now.finished.get(id),
+            Some(ended),
+            "seed {seed:#x}: {id} ended as {ended:?}, and a restart lost or changed it"
+        );
+    }
+    let lost: Vec<_> = before.discoveries.difference(&now.discoveries).collect();
+    assert!(
+        lost.is_empty(),
+        "seed {seed:#x}: discoveries lost: {lost:?}"
+    );
+    assert_eq!(
+        now.tasks, before.tasks,
+        "seed {seed:#x}: tasks lost or added"
+    );
+}
+
+/// The steps of task `i`: a file of its own, a discovery, an answer, with some
+/// thinking time so that kills land while agents work.
+fn steps(i: usize) -> Vec<serde_json::Value> {
+    let mut write = bash(&format!("echo {i} > file-{i}.txt"));
+    write["delay_ms"] = json!(300);
+    vec![
+        write,
+        baton_tool(
+            "report_discovery",
+            json!({ "content": format!("task {i} found something") }),
+        ),
+        json!({ "text": format!("task {i} done"), "delay_ms": 300 }),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_real_agent_runs_loses_nothing_and_lands_each_task_once() {
+    let (tasks, kills): (usize, usize) = if long_tests() { (16, 24) } else { (6, 3) };
+    let seed = 0x6a9e_0000_0000_0012;
+    eprintln!("seed {seed:#x}: {tasks} tasks, {kills} kill -9s");
+    let agents = AgentWorkspace::git();
+    let client = agents.start(2, 120).await;
+    // A task whose agent is killed again and again may take many attempts.
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            max_attempts: Some(100),
+            ..Default::default()
+        })
+        .await
+        .expect("configured");
+    // Two chains: task i waits for task i - 2.
+    let mut ids: Vec<TaskId> = Vec::new();
+    for i in 0..tasks {
+        let after: Vec<&TaskId> = i.checked_sub(2).map(|j| &ids[j]).into_iter().collect();
+        ids.push(add_scripted(&client, &format!("task {i}"), &steps(i), &after).await);
+    }
+    start_run(&client).await;
+    drop(client);
+
+    let mut random = Random(seed);
+    let mut kept = Kept {
+        tasks,
+        ..Kept::default()
+    };
+    let mut killed = 0;
+    while killed < kills {
+        tokio::time::sleep(Duration::from_millis(500 + random.below(2500))).await;
+        let now = observe(&agents, killed).await;
+        check_kept(&kept, &now, seed);
+        kept = now;
+        if kept.all_finished() {
+            break;
+        }
+        agents.workspace.kill_daemon();
+        killed += 1;
+        eprintln!(
+            "kill -9 number {killed}, with {} of {tasks} tasks ended",
+            kept.finished.len()
+        );
+        // The next command starts a daemon again, and the run goes on by itself.
+        let status = agents.baton(&["status", "--json"]);
+        assert!(
+            status.status.success(),
+            "seed {seed:#x}: after kill {killed}, status failed: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    }
+    let least = if long_tests() { 20 } else { 2 };
+    assert!(
+        killed >= least,
+        "seed {seed:#x}: only {killed} kills happened before every task ended"
+    );
+
+    // The run ends by itself.
+    let mut watcher = agents.client(true).await;
+    let bound = Duration::from_secs(if long_tests() { 600 } else { 240 });
+    let client = agents.client(false).await;
+    tokio::time::timeout(bound, async {
+        loop {
+            let status = client.request::<m::GetStatus>(&()).await.unwrap();
+            let progress = &status.progress;
+            let ended = progress.by_status.done + progress.by_status.failed;
+            if status.run.is_none() && ended == progress.total_tasks {
+                return;
+            }
+            watcher.events().unwrap().recv().await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("seed {seed:#x}: the run did not end in {bound:?}"));
+
+    let last = observe(&agents, killed + 1).await;
+    check_kept(&kept, &last, seed);
+    for (i, id) in ids.iter().enumerate() {
+        let (status, result) = &last.finished[id];
+        assert_eq!(
+            *status,
+            TaskStatus::Done,
+            "seed {seed:#x}: {id}: {result:?}"
+        );
+        let output = result.as_ref().map(|result| result.output.as_str());
+        assert_eq!(output, Some(format!("task {i} done").as_str()), "{id}");
+        assert!(
+            last.discoveries
+                .iter()
+                .any(|(_, content)| *content == format!("task {i} found something")),
+            "seed {seed:#x}: {id}'s discovery was kept"
+        );
+        // Its work landed once: one merge names it, one commit adds its file.
+        let merges = git_output(
+            agents.root(),
+            &[
+                "log",
+                "--merges",
+                "--first-parent",
+                "--format=%s",
+                "baton/integration",
+            ],
+        );
+        let landed = merges
+            .lines()
+            .filter(|subject| subject.starts_with(&format!("Merge {id}:")))
+            .count();
+        assert_eq!(
+            landed, 1,
+            "seed {seed:#x}: {id} merged {landed} times: {merges}"
+        );
+        let file = format!("file-{i}.txt");
+        let added = git_output(
+            agents.root(),
+            &[
+                "log",
+                "--format=%H",
+                "--diff-filter=A",
+                "baton/integration",
+                "--",
+                &file,
+            ],
+        );
+        assert_eq!(
+            added.lines().count(),
+            1,
+            "seed {seed:#x}: {file} was added by more than one commit"
+        );
+        assert_eq!(
+            git_output(
+                agents.root(),
+                &["show", &format!("baton/integration:{file}")]
+            ),
+            i.to_string()
+        );
+    }
+    eprintln!("seed {seed:#x}: {killed} kill -9s, {tasks} tasks each landed once");
+}
