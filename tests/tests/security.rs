@@ -150,10 +150,12 @@ async fn no_secret_from_the_environment_reaches_logs_state_answers_or_saved_file
     const TOKEN: &str = "ghp_SECRETTOKEN0123456789abcdef";
     let agents = AgentWorkspace::git();
     let client = agents.start(1, 120).await;
+    // The agent prints its environment, as a build that echoes its settings does.
     let task = scripted(
         "write a file and report",
         &[
             bash("echo built > built.txt"),
+            bash("env; echo \"the key is $ANTHROPIC_API_KEY\""),
             baton_tool(
                 "report_discovery",
                 serde_json::json!({ "content": "the build writes built.txt" }),
@@ -195,6 +197,21 @@ async fn no_secret_from_the_environment_reaches_logs_state_answers_or_saved_file
         baton(&args);
     }
     agents.workspace.ok(&["daemon", "stop"]);
+    // The agent had the key: it reached the model with it, and printed it.
+    assert!(
+        agents
+            .model
+            .messages_requests()
+            .iter()
+            .any(|request| request.headers.get("x-api-key").map(String::as_str) == Some(API_KEY)),
+        "the agent used the key its run was sent"
+    );
+    let log = std::fs::read_to_string(agents.root().join(".baton/logs/tasks/task-001.log"))
+        .expect("the task's log");
+    assert!(
+        log.contains("the key is [ANTHROPIC_API_KEY hidden]"),
+        "the printed key is hidden by its name: {log}"
+    );
 
     let mut files = every_file(&agents.root().join(".baton"));
     files.push((

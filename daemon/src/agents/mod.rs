@@ -5,7 +5,8 @@
 //! it started, `worktrees` (over `git`) gives each task a branch of its own and
 //! merges it back, `gate` takes finished work through verification to the
 //! integration branch, `review` has a reviewer read it, `snapshot` sees what a task
-//! changed in a shared workspace, and
+//! changed in a shared workspace, `secrets` keeps the agents' keys out of what is
+//! written, and
 //! `runtime` carries out the run the core decides: dispatch, the leader, the
 //! summary. `mcp_config` writes the MCP configuration each agent starts with;
 //! `report` writes each run's markdown report when it ends.
@@ -20,6 +21,7 @@ mod prompts;
 mod report;
 mod review;
 mod runtime;
+mod secrets;
 mod snapshot;
 mod stream;
 pub mod worktrees;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 
+use super::secrets::Secrets;
 use super::stream::{self, AgentResult, StreamEvent};
 use crate::core::run::FaultKind;
 
@@ -113,6 +114,7 @@ pub async fn run(
         tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
     });
 
+    let secrets = Secrets::of(&launch.env);
     let mut log = open_log(&launch.log).await;
     let mut lines = BufReader::new(stdout).lines();
     let mut result = None;
@@ -123,6 +125,7 @@ pub async fn run(
         tokio::select! {
             line = lines.next_line() => match line {
                 Ok(Some(line)) => {
+                    let line = secrets.hide(&line);
                     if let Some(log) = log.as_mut() {
                         let _ = log.write_all(format!("{line}\n").as_bytes()).await;
                     }
@@ -158,6 +161,7 @@ pub async fn run(
     // Whatever it started and left running goes with it.
     end_everything(pid, &launch.run_id);
     let stderr_tail = stderr_tail.await.unwrap_or_default();
+    let stderr_tail = secrets.hide(&stderr_tail);
     let exit_code = status.as_ref().ok().and_then(|status| status.code());
     match (result, status) {
         (Some(result), Ok(status)) if status.success() || result.is_error => {
@@ -242,6 +246,7 @@ pub async fn verify(launch: &Launch, command: &str, mut stop: watch::Receiver<bo
         });
     }
     drop(sender);
+    let secrets = Secrets::of(&launch.env);
     let mut tail = std::collections::VecDeque::with_capacity(VERIFY_TAIL_LINES);
     let deadline = tokio::time::sleep(launch.timeout);
     tokio::pin!(deadline);
@@ -252,7 +257,7 @@ pub async fn verify(launch: &Launch, command: &str, mut stop: watch::Receiver<bo
                     if tail.len() == VERIFY_TAIL_LINES {
                         tail.pop_front();
                     }
-                    tail.push_back(line);
+                    tail.push_back(secrets.hide(&line).into_owned());
                 }
                 None => break None,
             },
