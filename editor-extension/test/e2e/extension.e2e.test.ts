@@ -448,8 +448,21 @@ step('a long description at the default sidebar width: the whole first line is t
   await bench.resizeSideBar(300);
   const row = await bench.waitForRow('Tasks', 'task-009');
   assert.match(((await row.textContent()) ?? '').replace(/\s+/g, ' '), new RegExp(`task-009 ${long}`));
-  await row.hover();
-  await bench.page.locator('.monaco-hover, .workbench-hover', { hasText: long }).first().waitFor({ timeout: 10_000 });
+  // The hover shows when the pointer comes onto the row; one that came while the
+  // workbench was busy may be missed, so the pointer leaves and comes back until it shows.
+  const hover = bench.page.locator('.monaco-hover, .workbench-hover', { hasText: long }).first();
+  await waitUntil(
+    async () => {
+      await bench.page.mouse.move(0, 0);
+      await row.hover();
+      return hover
+        .waitFor({ timeout: 3_000 })
+        .then(() => true)
+        .catch(() => false);
+    },
+    20_000,
+    'the hover of the long description',
+  );
   await bench.screenshot('16-long-description-default-width');
 });
 
@@ -588,4 +601,20 @@ step('Show Timeline puts the last run’s agents on lanes, a bar per agent run, 
   assert.ok((await timeline.locator('g.lane[data-lane="summary"] rect.idle').count()) >= 1, 'the summary waited: idle');
   assert.match((await timeline.locator('#summary').textContent()) ?? '', /^Run \d+ of \d+ · \d+s · \d+ lanes · at most 1 agent at once$/);
   await bench.screenshot('22-timeline');
+});
+
+step("a finished run's notification opens the run's report in the markdown preview", async () => {
+  baton('add', 'Write down what was done');
+  await bench.runCommand('Baton: Run Predefined Tasks');
+  const toast = await bench.waitForNotification(/run finished: 1 done, 0 failed/, 40_000);
+  await toast.locator('.monaco-button', { hasText: 'Open Report' }).click();
+  await bench.page.locator('.tabs-container .tab.active', { hasText: /Preview run-\d+\.md/ }).waitFor({ timeout: 15_000 });
+  const preview = await bench.webview('h1, h2');
+  await waitUntil(
+    async () => /Another goal/.test((await preview.locator('body').innerText().catch(() => '')) ?? ''),
+    15_000,
+    "the preview to show the run's goal",
+  );
+  await bench.screenshot('23-run-report');
+  await bench.clearNotifications();
 });
