@@ -35,7 +35,9 @@ export class RunState implements vscode.Disposable {
       this.finishProgress = undefined;
       this.reportProgress = undefined;
     }
-    this.reportProgress?.(store.planning ? 'the leader is planning' : progressLine(store.counts()));
+    this.reportProgress?.(
+      store.planning ? 'the leader is planning' : (store.runProgress?.message ?? progressLine(store.counts())),
+    );
   }
 
   private startProgress(): void {

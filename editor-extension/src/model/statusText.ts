@@ -24,7 +24,11 @@ export interface StatusView {
   busyAgents: string[];
   /** The run's percentage, from `$/progress`. */
   percentage?: number;
-  /** The run's progress line, from `$/progress`. */
+  /**
+   * The run's progress line, from `$/progress`: the daemon counts the run's own tasks
+   * (`0/1 done, 1 agent` for a one-task run on a board with earlier work), so it is
+   * shown while a run goes rather than the board's counts.
+   */
   progressMessage?: string;
   goal?: string;
 }
@@ -80,8 +84,10 @@ export function statusBarText(view: StatusView): StatusBarText {
       view.phase === 'planning'
         ? '$(sync~spin) Baton: planning…'
         : view.phase === 'summarising'
-          ? `$(sync~spin) Baton: summing up · ${progressLine(view.counts)}`
-          : `$(sync~spin) Baton: ${progressLine(view.counts)}, ${plural(agents, 'agent')}`;
+          ? view.progressMessage
+            ? '$(sync~spin) Baton: summing up…'
+            : `$(sync~spin) Baton: summing up · ${progressLine(view.counts)}`
+          : `$(sync~spin) Baton: ${view.progressMessage ?? `${progressLine(view.counts)}, ${plural(agents, 'agent')}`}`;
     if (view.phase === 'planning') {
       lines.push('The leader is planning the goal into tasks');
     } else if (view.phase === 'summarising') {

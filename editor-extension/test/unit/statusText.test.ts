@@ -25,9 +25,7 @@ test('idle with a failed task warns and counts it', () => {
 
 test('a running run shows done over total, failures and the busy agents', () => {
   const counts = { ...none, done: 4, failed: 1, in_progress: 2, available: 3 };
-  const text = statusBarText(
-    view({ runActive: true, counts, busyAgents: ['worker-1', 'worker-2'], percentage: 50, progressMessage: '4/10 done' }),
-  );
+  const text = statusBarText(view({ runActive: true, counts, busyAgents: ['worker-1', 'worker-2'], percentage: 50 }));
   assert.equal(text.text, '$(sync~spin) Baton: 4/10 done, 1 failed, 2 agents');
   assert.match(text.tooltip, /50% finished/);
   assert.match(text.tooltip, /worker-1, worker-2/);
@@ -67,6 +65,15 @@ test('the tooltip names the baton CLI in use, and every path tried when none was
     error: 'the baton CLI was not found; install it (`cargo install --path cli`) or set “baton.path”. Looked for: /usr/bin/baton, /home/me/.cargo/bin/baton',
   });
   assert.match(missing.tooltip, /Looked for: \/usr\/bin\/baton, \/home\/me\/\.cargo\/bin\/baton/);
+});
+
+test('a run shows the daemon’s count of its own tasks, not the earlier runs’ work on the board', () => {
+  const counts = { ...none, done: 17, in_progress: 1 };
+  const running = view({ runActive: true, counts, busyAgents: ['worker-1'], percentage: 0, progressMessage: '0/1 done, 1 agent' });
+  assert.equal(statusBarText(running).text, '$(sync~spin) Baton: 0/1 done, 1 agent');
+  assert.match(statusBarText(running).tooltip, /Daemon: 0\/1 done, 1 agent/);
+  const summing = statusBarText({ ...running, phase: 'summarising', progressMessage: '1/1 done, 0 agents' });
+  assert.equal(summing.text, '$(sync~spin) Baton: summing up…');
 });
 
 test('the status bar says what the run is doing when the daemon says', () => {
