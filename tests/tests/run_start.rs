@@ -217,10 +217,12 @@ async fn each_run_starts_from_the_users_latest_commit_and_merge_then_fast_forwar
         merged.message
     );
 
-    // The user commits on main, and leaves a change uncommitted.
+    // The user commits on main, and leaves changes uncommitted: a file of their own
+    // and an edit of a tracked one.
     std::fs::write(root.join("README.md"), "a project, version 2\n").unwrap();
     git_output(root, &["commit", "--quiet", "-am", "version 2"]);
     std::fs::write(root.join("notes.txt"), "mine\n").unwrap();
+    std::fs::write(root.join("README.md"), "a project, version 3 maybe\n").unwrap();
     let events = client.events().unwrap();
     while events.try_recv().is_ok() {}
     add_scripted(
@@ -243,9 +245,10 @@ async fn each_run_starts_from_the_users_latest_commit_and_merge_then_fast_forwar
     assert!(
         notes
             .iter()
-            .any(|note| note.contains("1 uncommitted change (notes.txt)")),
+            .any(|note| note.contains("2 uncommitted changes (README.md, notes.txt)")),
         "{notes:?}"
     );
+    git_output(root, &["checkout", "--quiet", "README.md"]);
     assert_eq!(
         git_output(root, &["show", "baton/integration:seen.txt"]),
         "a project, version 2",

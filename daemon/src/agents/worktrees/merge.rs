@@ -252,8 +252,14 @@ impl Worktrees {
                 self.integration
             ));
         }
-        let status = git::ok(repo, &["status", "--porcelain"]).await?;
-        let paths: Vec<&str> = status.lines().filter_map(|line| line.get(3..)).collect();
+        // Not trimmed: each line begins with two status letters, the first often a
+        // space, and the path follows them.
+        let status = git::run(repo, &["status", "--porcelain"]).await?;
+        let paths: Vec<&str> = status
+            .stdout
+            .lines()
+            .filter_map(|line| line.get(3..))
+            .collect();
         if !paths.is_empty() {
             let shown = paths.iter().take(3).copied().collect::<Vec<_>>().join(", ");
             let more = if paths.len() > 3 { ", …" } else { "" };
