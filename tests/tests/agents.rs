@@ -817,7 +817,7 @@ async fn ctrl_c_on_a_foreground_run_stops_it_says_so_and_the_log_and_status_keep
     );
     assert!(said.contains("the run stopped;"), "{said}");
     assert!(
-        printed.contains("Stopped: stopped by the user; 1 task(s) wait for the next run"),
+        printed.contains("Stopped: stopped by the user; 1 task waits for the next run"),
         "{printed}"
     );
     wait_until(Duration::from_secs(10), || !process_exists(shell));

@@ -42,7 +42,7 @@ async fn baton_plan_creates_tasks_and_starts_no_worker_and_the_edited_plan_runs(
     );
     let said = String::from_utf8_lossy(&planned.stdout);
     assert!(
-        said.contains("Planned 2 task(s); no worker started"),
+        said.contains("Planned 2 tasks; no worker started"),
         "{said}"
     );
     let tasks = client

@@ -155,9 +155,9 @@ pub fn plan_summary(tasks: &[Task]) -> String {
         .cloned()
         .collect();
     format!(
-        "Planned {} task(s); no worker started. `baton tasks` lists them, `baton edit` \
+        "Planned {}; no worker started. `baton tasks` lists them, `baton edit` \
          changes one, `baton run --predefined` runs them.\n{}",
-        planned.len(),
+        crate::core::run::task_count(planned.len()),
         task_lines(&planned)
     )
 }

@@ -534,8 +534,10 @@ impl Run {
         match (&self.stopped, &self.leader) {
             (Some(why), _) => {
                 let left = counts.available + counts.claimed + counts.in_progress;
+                let wait = if left == 1 { "waits" } else { "wait" };
                 Some(format!(
-                    "Stopped: {why}; {left} task(s) wait for the next run.\n{}",
+                    "Stopped: {why}; {} {wait} for the next run.\n{}",
+                    task_count(left),
                     plain_summary(finished)
                 ))
             }
@@ -581,11 +583,19 @@ pub fn plain_summary(tasks: &[Task]) -> String {
             format!("- {}: {}", task.id, clip(error, 200))
         })
         .collect();
-    let mut text = format!("{done} task(s) done.");
+    let mut text = format!("{} done.", task_count(done));
     if !failed.is_empty() {
         text.push_str(&format!("\nFailed:\n{}", failed.join("\n")));
     }
     text
+}
+
+/// `n` tasks, in the singular for one.
+pub fn task_count(n: usize) -> String {
+    match n {
+        1 => "1 task".to_owned(),
+        n => format!("{n} tasks"),
+    }
 }
 
 /// The first line of `text`, cut at `limit` characters, with an ellipsis when
