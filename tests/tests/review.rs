@@ -7,7 +7,7 @@
 //! the script its reviewer follows, so the verdict follows the work as it changes.
 
 use baton_protocol::methods::{self as m};
-use baton_protocol::{AgentKind, AttemptOutcome, RunMode, TaskStatus};
+use baton_protocol::{AgentKind, AttemptOutcome, RunMode, TaskStage, TaskStatus};
 use baton_tests::agent_workspace::{
     add_scripted, bash, baton_tool, git_output, run, say, task, AgentWorkspace,
 };
@@ -224,4 +224,99 @@ async fn a_reviewer_that_gives_no_verdict_is_started_once_more_then_the_task_fai
     let error = task(&client, &id).await.result.unwrap().error.unwrap();
     assert!(error.contains("without a verdict 2 times"), "{error}");
     assert!(error.contains("without calling review_task"), "{error}");
+}
+
+#[tokio::test]
+async fn a_daemon_killed_during_a_review_starts_a_new_reviewer_after_a_restart_and_lands_once() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    review_with(&client).await;
+    let outside = tempfile::tempdir().unwrap();
+    let go = outside.path().join("go");
+    // The reviewer reads `go` until it says so (it does not exist before the kill).
+    let wait_for_go = json!({
+        "tool": "Read",
+        "input": { "file_path": go.display().to_string() },
+        "until_result_contains": "go ahead",
+        "delay_ms": 300,
+    });
+    let id = add_scripted(
+        &client,
+        "reviewed across a restart",
+        &[
+            write_for_reviewer("work.txt", &[wait_for_go, approve(), say("approved")]),
+            say("wrote it"),
+        ],
+        &[],
+    )
+    .await;
+    let is_reviewer = |request: &baton_tests::model_server::RecordedRequest| {
+        request.tool_names().contains(&"mcp__baton__review_task")
+            && !request.tool_names().contains(&"Write")
+    };
+    let is_worker = |request: &baton_tests::model_server::RecordedRequest| {
+        request.tool_names().contains(&"Write")
+    };
+    baton_tests::agent_workspace::start_run(&client).await;
+    baton_tests::wait_until(std::time::Duration::from_secs(90), || {
+        agents.model.messages_requests().iter().any(is_reviewer)
+    });
+    let reviewing = task(&client, &id).await;
+    assert_eq!(reviewing.stage, Some(TaskStage::Reviewing));
+    let worker_turns = agents
+        .model
+        .messages_requests()
+        .iter()
+        .filter(|request| is_worker(request))
+        .count();
+
+    agents.workspace.kill_daemon();
+    std::fs::write(&go, "go ahead").unwrap();
+    let client = agents.start(1, 120).await;
+
+    let mut watcher = agents.client(true).await;
+    let mut now = task(&client, &id).await;
+    while !now.status.is_finished() {
+        let events = watcher.events().unwrap();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(60), events.recv())
+            .await
+            .expect("the resumed run goes on");
+        now = task(&client, &id).await;
+    }
+    assert_eq!(now.status, TaskStatus::Done, "{now:?}");
+    assert!(integrated(&agents, "work.txt").contains("review_task"));
+    let merges = git_output(
+        agents.root(),
+        &[
+            "log",
+            "--merges",
+            "--first-parent",
+            "--format=%s",
+            "baton/integration",
+        ],
+    );
+    assert_eq!(
+        merges
+            .lines()
+            .filter(|subject| subject.contains(id.as_str()))
+            .count(),
+        1,
+        "landed once: {merges}"
+    );
+    let requests = agents.model.messages_requests();
+    assert_eq!(
+        requests.iter().filter(|request| is_worker(request)).count(),
+        worker_turns,
+        "its agent did not run again"
+    );
+    let read_go = requests
+        .iter()
+        .filter(|request| is_reviewer(request))
+        .any(|request| {
+            request
+                .tool_results()
+                .iter()
+                .any(|result| result.contains("go ahead"))
+        });
+    assert!(read_go, "a new reviewer read the file after the restart");
 }
