@@ -39,6 +39,8 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     ['baton.addTask', () => addTask(ctx)],
     ['baton.runLeader', () => run(ctx, 'leader')],
     ['baton.runPredefined', () => run(ctx, 'predefined')],
+    ['baton.planGoal', () => run(ctx, 'plan')],
+    ['baton.runPlan', () => run(ctx, 'predefined')],
     ['baton.stop', () => stop(ctx)],
     ['baton.showStatus', () => showStatus(ctx)],
     ['baton.cancelTask', (arg: TaskArgument) => cancelTask(ctx, arg)],
@@ -158,11 +160,14 @@ async function keepBoard(ctx: CommandContext, goal: string): Promise<boolean | u
 async function run(ctx: CommandContext, mode: RunMode): Promise<void> {
   const store = await ctx.sync.ensureLoaded();
   let goal: string | undefined;
-  if (mode === 'leader') {
+  if (mode === 'leader' || mode === 'plan') {
     const current = store.status?.goal ?? '';
     const answer = await vscode.window.showInputBox({
-      title: 'Baton: Run with Leader Planning',
-      prompt: 'The goal the leader plans into tasks',
+      title: mode === 'plan' ? 'Baton: Plan Goal' : 'Baton: Run with Leader Planning',
+      prompt:
+        mode === 'plan'
+          ? 'The goal the leader plans into tasks; no worker starts until “Baton: Run Plan”'
+          : 'The goal the leader plans into tasks',
       placeHolder: 'Add user authentication',
       value: current,
       ignoreFocusOut: true,
@@ -193,7 +198,12 @@ async function run(ctx: CommandContext, mode: RunMode): Promise<void> {
   }
   const env = agentEnvironment(process.env);
   await ctx.connection.request<null>(Method.run, { mode, goal, wait: false, overrides, env });
-  say(mode === 'leader' ? 'the leader is planning' : 'run started');
+  const started: Record<RunMode, string> = {
+    leader: 'the leader is planning',
+    plan: 'the leader is planning; no worker starts until “Baton: Run Plan”',
+    predefined: 'run started',
+  };
+  say(started[mode]);
 }
 
 /**

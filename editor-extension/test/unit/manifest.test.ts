@@ -18,6 +18,8 @@ test('every operation of the product has a palette command under category Baton'
     'Add Task',
     'Run with Leader Planning',
     'Run Predefined Tasks',
+    'Plan Goal',
+    'Run Plan',
     'Stop',
     'Show Status',
     'Cancel Task',
