@@ -50,7 +50,7 @@ async fn a_new_goal_archives_the_finished_board_and_loading_it_back_brings_its_l
     let output = agents.baton(&["init", "second goal"]);
     assert!(output.status.success(), "{}", text(&output));
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("archived"),
+        String::from_utf8_lossy(&output.stderr).contains("the earlier board (1 task) was archived"),
         "it says so: {}",
         text(&output)
     );
@@ -64,6 +64,11 @@ async fn a_new_goal_archives_the_finished_board_and_loading_it_back_brings_its_l
         "task-001 of the new board shows no older transcript: {log}"
     );
 
+    let listed = ok(&agents, &["history"]);
+    assert!(
+        listed.contains("1 task (1 done, 0 failed), 0 discoveries  first goal"),
+        "{listed}"
+    );
     let history = json(&agents, &["history"]);
     let boards = history.as_array().unwrap();
     assert_eq!(boards.len(), 1, "{history}");

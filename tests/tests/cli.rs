@@ -1399,7 +1399,7 @@ fn load_gives_back_the_state_that_save_wrote() {
         .to_string();
 
     let said = workspace.ok(&["save", &file]).replace(&file, "<file>");
-    insta::assert_snapshot!(said, @"saved 2 tasks and 1 discoveries to <file>");
+    insta::assert_snapshot!(said, @"saved 2 tasks and 1 discovery to <file>");
     assert!(Path::new(&file).exists());
 
     workspace.ok(&["cancel", "task-001"]);

@@ -39,9 +39,9 @@ impl Session {
         let status = self.request::<methods::Init>(&params).await?;
         if !args.keep && finished > 0 && before.goal != status.goal {
             self.note(&format!(
-                "the earlier board ({} tasks) was archived: `baton history` lists it, \
+                "the earlier board ({}) was archived: `baton history` lists it, \
                  `baton load` brings it back (`--keep` keeps a board under a new goal)",
-                before.progress.total_tasks
+                render::count(before.progress.total_tasks, "task", "tasks")
             ));
         }
         self.show(&status, |status| format!("goal set: {}", status.goal))

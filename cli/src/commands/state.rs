@@ -41,11 +41,11 @@ impl Session {
     pub(super) async fn reset(&self, yes: bool) -> Result<()> {
         if !yes {
             let status = self.request::<methods::GetStatus>(&()).await?;
+            let discoveries = self.request::<methods::ListDiscoveries>(&()).await?.len();
             let question = format!(
-                "Clear the board ({} tasks, {} discoveries)? It is archived first \
-                 (`baton history`). [y/N] ",
-                status.progress.total_tasks,
-                status.discoveries.len()
+                "Clear the board ({}, {})? It is archived first (`baton history`). [y/N] ",
+                render::count(status.progress.total_tasks, "task", "tasks"),
+                render::count(discoveries, "discovery", "discoveries")
             );
             if !confirmed(&question)? {
                 return Err(CommandError::Input(

@@ -244,8 +244,10 @@ pub fn daemon_info(info: &DaemonInfoResult) -> String {
 /// What `baton save` wrote.
 pub fn saved(saved: &SavedState) -> String {
     format!(
-        "saved {} tasks and {} discoveries to {}\n",
-        saved.tasks, saved.discoveries, saved.path
+        "saved {} and {} to {}\n",
+        count(saved.tasks, "task", "tasks"),
+        count(saved.discoveries, "discovery", "discoveries"),
+        saved.path
     )
 }
 
@@ -255,12 +257,12 @@ pub fn history(boards: &[ArchivedBoard]) -> String {
         .iter()
         .map(|board| {
             format!(
-                "{}  {} tasks ({} done, {} failed), {} discoveries  {}\n  {}",
+                "{}  {} ({} done, {} failed), {}  {}\n  {}",
                 board.name,
-                board.tasks,
+                count(board.tasks, "task", "tasks"),
                 board.done,
                 board.failed,
-                board.discoveries,
+                count(board.discoveries, "discovery", "discoveries"),
                 one_line(&board.goal),
                 board.path
             )
