@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
 
-use baton_protocol::methods::{self, AgentLogParams, RunParams, TaskLogParams, TaskRef};
+use baton_protocol::methods::{self, AgentLogParams, RunAgent, RunParams, TaskLogParams, TaskRef};
 use baton_protocol::{
     ActivityKind, AgentEnv, ByStatus, ConnectConfig, Event, RunMode, TaskId, TaskStage, TaskStatus,
 };
@@ -195,6 +195,23 @@ fn progress_bar(json: bool) -> ProgressBar {
     bar
 }
 
+/// What `baton logs` says when there is no log yet.
+fn empty_log(source: &LogSource) -> String {
+    match source {
+        LogSource::Task(task) => {
+            format!("no agent has worked on {task} yet; a run (`baton run`) gives it one")
+        }
+        LogSource::Agent(RunAgent::Leader) => {
+            "the leader has not run on this board yet; `baton plan GOAL` or `baton run GOAL` starts it"
+                .into()
+        }
+        LogSource::Agent(RunAgent::Summary) => {
+            "no run has been summed up on this board yet; a run writes its summary when it ends"
+                .into()
+        }
+    }
+}
+
 /// Prints a task's (or the leader's or summary's) agent log; with `follow`, keeps
 /// printing until the task (or the run) ends.
 pub async fn logs(
@@ -230,6 +247,10 @@ pub async fn logs(
                 client.request::<methods::AgentLog>(&params).await?
             }
         };
+        if chunk.next_offset == 0 && !follow {
+            session.note(&empty_log(&source));
+            return Ok(());
+        }
         offset = chunk.next_offset;
         for line in chunk.text.lines() {
             let shown = if session.json {

@@ -1360,8 +1360,19 @@ fn logs_show_each_tool_with_the_start_of_its_output_and_full_shows_all() {
     let full = workspace.ok(&["logs", "task-001", "--full"]);
     assert!(full.contains("    line 10\n"), "{full}");
     assert!(!full.contains("more lines"), "{full}");
-    let nothing = workspace.ok(&["logs", "leader"]);
-    assert_eq!(nothing, "", "no run yet, no leader log");
+    let nothing = workspace.baton(&["logs", "leader"]);
+    assert!(nothing.status.success());
+    assert_eq!(nothing.stdout, b"", "no run yet, no leader log");
+    assert_eq!(
+        String::from_utf8_lossy(&nothing.stderr).trim(),
+        "the leader has not run on this board yet; `baton plan GOAL` or `baton run GOAL` starts it"
+    );
+    workspace.ok(&["add", "not run yet"]);
+    let unrun = workspace.baton(&["logs", "task-002"]);
+    assert_eq!(
+        String::from_utf8_lossy(&unrun.stderr).trim(),
+        "no agent has worked on task-002 yet; a run (`baton run`) gives it one"
+    );
 }
 
 // Saving and loading.
