@@ -51,5 +51,8 @@ export type ToWebview =
   | { type: 'graph'; graph: PlanGraph; input: LayoutInput }
   | { type: 'patch'; nodes: GraphNode[]; edges: GraphEdge[] };
 
-/** What the webview sends back: it is ready for the graph, or a node was clicked. */
-export type FromWebview = { type: 'ready' } | { type: 'open'; id: string };
+/**
+ * What the webview sends back: it is ready for the graph, it has drawn the last
+ * graph sent, or a node was clicked.
+ */
+export type FromWebview = { type: 'ready' } | { type: 'drawn' } | { type: 'open'; id: string };

@@ -22,6 +22,13 @@ export class PlanGraphPanel implements vscode.Disposable {
   /** What the webview shows; none until it said it is ready. */
   private shown: PlanGraph | undefined;
   private unsubscribe: (() => void) | undefined;
+  /**
+   * A graph was sent and the webview has not drawn it yet. A large plan takes a
+   * while to lay out: the graphs that change meanwhile (a leader adding task after
+   * task) make one layout once it is done, not one each.
+   */
+  private drawing = false;
+  private layoutWaits = false;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -52,6 +59,8 @@ export class PlanGraphPanel implements vscode.Disposable {
       this.unsubscribe = undefined;
       this.panel = undefined;
       this.shown = undefined;
+      this.drawing = false;
+      this.layoutWaits = false;
     });
     this.unsubscribe = this.store.onChange(coalesce(() => this.refresh(), 100));
     this.panel = panel;
@@ -65,7 +74,14 @@ export class PlanGraphPanel implements vscode.Disposable {
     if (message.type === 'ready') {
       // A webview that was hidden starts again empty.
       this.shown = undefined;
+      this.drawing = false;
       this.refresh(true);
+    } else if (message.type === 'drawn') {
+      this.drawing = false;
+      if (this.layoutWaits) {
+        this.layoutWaits = false;
+        this.refresh();
+      }
     } else if (message.type === 'open') {
       void this.openTask(message.id);
     }
@@ -79,6 +95,11 @@ export class PlanGraphPanel implements vscode.Disposable {
     const update = graphUpdate(this.shown, graph);
     let message: ToWebview | undefined;
     if (update.kind === 'layout') {
+      if (this.drawing) {
+        this.layoutWaits = true;
+        return;
+      }
+      this.drawing = true;
       message = { type: 'graph', graph, input: layoutInput(graph) };
     } else if (update.kind === 'patch') {
       message = { type: 'patch', nodes: update.nodes, edges: update.edges };

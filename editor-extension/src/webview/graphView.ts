@@ -30,7 +30,11 @@ for (const key of document.querySelectorAll<HTMLElement>('[data-accent]')) {
 window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   const message = event.data;
   if (message.type === 'graph') {
-    draw(message.graph.nodes, message.graph.edges, message.input);
+    try {
+      draw(message.graph.nodes, message.graph.edges, message.input);
+    } finally {
+      vscode.postMessage({ type: 'drawn' });
+    }
   } else if (message.type === 'patch') {
     message.nodes.forEach(updateNode);
     message.edges.forEach(updateEdge);
