@@ -213,7 +213,8 @@ pub enum Command {
     },
 
     /// Remove the branches of merged tasks and the idle checkouts in
-    /// .baton/worktrees; failed tasks keep their branches (their work) unless --all
+    /// .baton/worktrees; failed tasks keep their branches (their work) unless --all.
+    /// Each run does this for its own tasks when it ends, unless keep_branches is on
     Clean {
         /// Remove failed and cancelled tasks' branches too
         #[arg(long)]

@@ -6,7 +6,8 @@
 //! `commit-tree` and a compare-and-swap `update-ref`), so the integration branch moves
 //! atomically: a crash leaves it either before or after a merge, never half-way. The
 //! user's own checkout and uncommitted work are never touched, and every task's work
-//! stays on its branch `baton/<task>` until the user removes it.
+//! stays on its branch `baton/<task>` until it has landed (the run that landed it
+//! then removes the branch, unless `keep_branches`) or the user removes it.
 
 use std::path::Path;
 
