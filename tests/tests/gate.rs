@@ -243,3 +243,81 @@ async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart
         "its agent did not run again: {log}"
     );
 }
+
+#[tokio::test]
+async fn a_daemon_killed_during_a_resolution_goes_on_resolving_after_a_restart_and_both_land_once()
+{
+    let agents = AgentWorkspace::git();
+    let client = agents.start(2, 120).await;
+    let outside = tempfile::tempdir().unwrap();
+    let started = outside.path().join("resolution-started");
+    add_scripted(
+        &client,
+        "first",
+        &[bash("echo first > README.md"), say("first")],
+        &[],
+    )
+    .await;
+    // The resolving turn resolves the conflict, then hangs until the daemon is killed.
+    let resolve_and_hang = format!(
+        "grep -q '<<<<<<<' README.md && printf 'first\\nsecond\\n' > README.md; touch {}; sleep 600",
+        started.display()
+    );
+    let second = add_scripted(
+        &client,
+        "second",
+        &[
+            json!({ "tool": "Bash", "delay_ms": 3000, "input": { "command": "echo second > README.md", "description": "a scripted step" } }),
+            say("second"),
+            bash(&resolve_and_hang),
+            say("resolved"),
+        ],
+        &[],
+    )
+    .await;
+    baton_tests::agent_workspace::start_run(&client).await;
+    baton_tests::wait_until(std::time::Duration::from_secs(90), || started.exists());
+    let resolving = task(&client, &second).await;
+    assert_eq!(resolving.stage, Some(baton_protocol::TaskStage::Resolving));
+
+    agents.workspace.kill_daemon();
+    let client = agents.start(2, 120).await;
+
+    let mut watcher = agents.client(true).await;
+    let mut now = task(&client, &second).await;
+    while !now.status.is_finished() {
+        let events = watcher.events().unwrap();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(60), events.recv())
+            .await
+            .expect("the resumed run goes on");
+        now = task(&client, &second).await;
+    }
+    assert_eq!(now.status, TaskStatus::Done, "{now:?}");
+    let log = agents.workspace.ok(&["logs", second.as_str()]);
+    assert_eq!(
+        log.matches("started session").count(),
+        2,
+        "its agent worked, was resumed to resolve, and did not run again: {log}"
+    );
+    assert_eq!(integrated(&agents, "README.md"), "first\nsecond");
+    let merges = git_output(
+        agents.root(),
+        &[
+            "log",
+            "--merges",
+            "--first-parent",
+            "--format=%s",
+            "baton/integration",
+        ],
+    );
+    for id in ["task-001", second.as_str()] {
+        assert_eq!(
+            merges
+                .lines()
+                .filter(|subject| subject.contains(id))
+                .count(),
+            1,
+            "{id} landed once: {merges}"
+        );
+    }
+}
