@@ -191,6 +191,101 @@ fn the_server_and_the_daemons_main_wait_on_things_not_on_the_clock() {
     );
 }
 
+#[test]
+fn no_client_or_server_spells_a_method_name_by_hand() {
+    let files = sources(&["daemon/src", "cli/src"]);
+    let methods = baton_protocol::methods::REQUEST_METHODS
+        .iter()
+        .chain(baton_protocol::Event::METHODS);
+    for method in methods {
+        let found = offending(&files, &format!("\"{method}\""), &[]);
+        assert!(
+            found.is_empty(),
+            "{method} is spelled by hand; name it through `baton_protocol::methods`:\n{}",
+            found.join("\n")
+        );
+    }
+}
+
+/// Dependencies point inward: server → agents → orchestrator → store → core.
+#[test]
+fn dependencies_point_inward() {
+    let layers = ["server", "agents", "orchestrator", "store", "core"];
+    for (at, layer) in layers.iter().enumerate() {
+        let files: Vec<Source> = sources(&["daemon/src"])
+            .into_iter()
+            .filter(|file| {
+                file.path.starts_with(&format!("daemon/src/{layer}/"))
+                    || file.path == format!("daemon/src/{layer}.rs")
+            })
+            .collect();
+        assert!(!files.is_empty(), "daemon/src/{layer} exists");
+        for outer in &layers[..at] {
+            // The one exception: the task that decides when to write a snapshot
+            // watches the orchestrator's changes.
+            let allowed: &[&str] = match (*layer, *outer) {
+                ("store", "orchestrator") => &["daemon/src/store/snapshots.rs"],
+                _ => &[],
+            };
+            let found = offending(&files, &format!("crate::{outer}"), allowed);
+            assert!(
+                found.is_empty(),
+                "{layer} depends on {outer}, which depends on it:\n{}",
+                found.join("\n")
+            );
+        }
+    }
+}
+
+/// The extension's TypeScript files under `dir`, with their text.
+fn typescript(dir: &str) -> Vec<(String, String)> {
+    let root = repository();
+    let mut files = Vec::new();
+    let mut pending = vec![root.join(dir)];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("a source directory") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "ts") {
+                let text = std::fs::read_to_string(&path).expect("a readable source file");
+                let name = path.strip_prefix(&root).unwrap().display().to_string();
+                files.push((name, text));
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn the_extension_names_the_protocol_in_one_module_and_its_logic_knows_no_editor() {
+    let spelled: Vec<String> = typescript("editor-extension/src")
+        .into_iter()
+        .filter(|(path, text)| {
+            path != "editor-extension/src/model/protocol.ts"
+                && (text.contains("\"baton/") || text.contains("'baton/"))
+        })
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        spelled.is_empty(),
+        "protocol names outside src/model/protocol.ts:\n{}",
+        spelled.join("\n")
+    );
+    for dir in ["model", "graph", "timeline"] {
+        let editor: Vec<String> = typescript(&format!("editor-extension/src/{dir}"))
+            .into_iter()
+            .filter(|(_, text)| text.contains("from 'vscode'") || text.contains("from \"vscode\""))
+            .map(|(path, _)| path)
+            .collect();
+        assert!(
+            editor.is_empty(),
+            "src/{dir} is pure logic, yet imports vscode:\n{}",
+            editor.join("\n")
+        );
+    }
+}
+
 /// About 600 lines at most for a production file (its unit tests not counted).
 const MOST_LINES: usize = 600;
 /// Where the limits on length are checked: every crate's production code.
