@@ -15,6 +15,11 @@ use chrono::{DateTime, Utc};
 
 use super::Review;
 
+mod summary;
+
+use summary::count;
+pub use summary::{clip, plain_summary, task_count};
+
 type Now = DateTime<Utc>;
 
 /// The one agent of a run that plans; workers are `worker-1`, `worker-2`, ….
@@ -561,50 +566,5 @@ impl Run {
             report: None,
             stages: self.stages,
         }
-    }
-}
-
-fn count(tasks: &[Task], status: TaskStatus) -> usize {
-    tasks.iter().filter(|task| task.status == status).count()
-}
-
-/// A summary without a model: what was done and what failed.
-pub fn plain_summary(tasks: &[Task]) -> String {
-    let done = count(tasks, TaskStatus::Done);
-    let failed: Vec<String> = tasks
-        .iter()
-        .filter(|task| task.status == TaskStatus::Failed)
-        .map(|task| {
-            let error = task
-                .result
-                .as_ref()
-                .and_then(|result| result.error.as_deref())
-                .unwrap_or("no reason given");
-            format!("- {}: {}", task.id, clip(error, 200))
-        })
-        .collect();
-    let mut text = format!("{} done.", task_count(done));
-    if !failed.is_empty() {
-        text.push_str(&format!("\nFailed:\n{}", failed.join("\n")));
-    }
-    text
-}
-
-/// `n` tasks, in the singular for one.
-pub fn task_count(n: usize) -> String {
-    match n {
-        1 => "1 task".to_owned(),
-        n => format!("{n} tasks"),
-    }
-}
-
-/// The first line of `text`, cut at `limit` characters, with an ellipsis when
-/// anything was left out.
-pub fn clip(text: &str, limit: usize) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    match line.char_indices().nth(limit) {
-        Some((end, _)) => format!("{}…", &line[..end]),
-        None if line.len() < text.trim_end().len() => format!("{line}…"),
-        None => line.to_owned(),
     }
 }
