@@ -21,6 +21,8 @@ export function readSettings(): Settings {
     allowedTools: config.get<string[]>('agent.allowedTools', []),
     taskBudgetUsd: config.get<number>('run.taskBudgetUsd', 0),
     runBudgetUsd: config.get<number>('run.runBudgetUsd', 0),
+    verifyCommand: config.get<string>('run.verifyCommand', ''),
+    review: config.get<'workspace' | 'on' | 'off'>('run.review', 'workspace'),
     notifyOnTaskFailure: config.get<boolean>('notifications.taskFailed', true),
     notifyOnRunFinished: config.get<boolean>('notifications.runFinished', true),
   };

@@ -16,6 +16,10 @@ export interface Settings {
   allowedTools: string[];
   taskBudgetUsd: number;
   runBudgetUsd: number;
+  /** The command a task's work must pass before it lands; empty keeps the workspace's. */
+  verifyCommand: string;
+  /** Whether a reviewer reads each task's work before it lands. */
+  review: 'workspace' | 'on' | 'off';
   notifyOnTaskFailure: boolean;
   notifyOnRunFinished: boolean;
 }
@@ -51,6 +55,12 @@ export function runOverrides(settings: Settings): ConfigPatch | undefined {
   }
   if (settings.runBudgetUsd > 0) {
     patch.run_budget_usd = settings.runBudgetUsd;
+  }
+  if (settings.verifyCommand.trim() !== '') {
+    patch.verify_command = settings.verifyCommand.trim();
+  }
+  if (settings.review !== 'workspace') {
+    patch.review = settings.review === 'on';
   }
   return Object.keys(patch).length > 0 ? patch : undefined;
 }

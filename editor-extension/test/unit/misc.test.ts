@@ -139,6 +139,8 @@ test('settings are sent with the run, only those that are set', () => {
     allowedTools: [],
     taskBudgetUsd: 0,
     runBudgetUsd: 0,
+    verifyCommand: ' ',
+    review: 'workspace',
     notifyOnRunFinished: true,
     notifyOnTaskFailure: true,
   };
@@ -154,6 +156,8 @@ test('settings are sent with the run, only those that are set', () => {
       allowedTools: ['Read', ' ', 'Bash(npm test)'],
       taskBudgetUsd: 0.5,
       runBudgetUsd: 3,
+      verifyCommand: ' npm test ',
+      review: 'on',
     }),
     {
       max_workers: 2,
@@ -164,8 +168,11 @@ test('settings are sent with the run, only those that are set', () => {
       allowed_tools: ['Read', 'Bash(npm test)'],
       task_budget_usd: 0.5,
       run_budget_usd: 3,
+      verify_command: 'npm test',
+      review: true,
     },
   );
+  assert.deepEqual(runOverrides({ ...settings, review: 'off' }), { review: false });
 });
 
 test('an error the daemon marked with a cause gets the editor’s words and buttons', () => {
