@@ -223,7 +223,13 @@ fn run(args: &Args) -> anyhow::Result<()> {
 /// A snapshot of what changed since the last one, so that a stopped workspace can
 /// always be restored to where it stopped.
 fn snapshot_at_stop(orchestrator: &Orchestrator, snapshots: &Snapshots) {
-    let (change, state) = orchestrator.snapshot();
+    let (change, state) = match orchestrator.snapshot() {
+        Ok(taken) => taken,
+        Err(err) => {
+            tracing::warn!("reading the state for a snapshot failed: {err}");
+            return;
+        }
+    };
     let latest = snapshots.latest().map_or(0, |snapshot| snapshot.change);
     if change > latest {
         if let Err(err) = snapshots.write(change, &state) {

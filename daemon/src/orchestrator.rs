@@ -114,10 +114,14 @@ impl Orchestrator {
         self.owned.lock().expect("state lock").store.change()
     }
 
-    /// The board as `save` writes it, with the number of the last change it holds.
-    pub fn snapshot(&self) -> (u64, baton_protocol::CoordinationState) {
-        let owned = self.owned.lock().expect("state lock");
-        (owned.store.change(), owned.board.state())
+    /// The board as `save` writes it, with the number of the last change it holds:
+    /// read from the store as it was at one change, without the state lock while it
+    /// reads (a large board takes seconds), so writes go on meanwhile.
+    pub fn snapshot(&self) -> Result<(u64, baton_protocol::CoordinationState), StoreError> {
+        let read = self.owned.lock().expect("state lock").store.begin_read();
+        let board = read.read();
+        self.owned.lock().expect("state lock").store.end_read(&read);
+        Ok((read.change(), board?.state()))
     }
 }
 

@@ -18,7 +18,8 @@ pub const EVERY: u64 = 500;
 
 /// Changes between two snapshots of a board of `tasks`. A snapshot costs time in
 /// proportion to the tasks (measured: 100,500 tasks, 43 MB of JSON, took 5.4 s of
-/// a debug build on a loaded machine, 0.7 s of it holding the state lock), so on a
+/// a debug build on a loaded machine; it reads the store without the state lock,
+/// so writes go on meanwhile, but the machine's time is spent), so on a
 /// large board snapshots are spaced by a tenth of its tasks: each change then pays a
 /// constant share (about 10 tasks' worth of snapshot) whatever the board's size.
 pub fn every(tasks: usize) -> u64 {
@@ -114,18 +115,24 @@ pub async fn keep(orchestrator: Arc<Orchestrator>, snapshots: Snapshots) {
         if change == last || !(run_ended || change >= last + every(tasks)) {
             continue;
         }
-        let started = std::time::Instant::now();
-        let (change, state) = orchestrator.snapshot();
-        let copied = started.elapsed();
         last = change;
-        let snapshots = snapshots.clone();
-        let written = tokio::task::spawn_blocking(move || snapshots.write(change, &state)).await;
+        let started = std::time::Instant::now();
+        let taking = (orchestrator.clone(), snapshots.clone());
+        // Read from the store as it was at one change, without the state lock: writes
+        // go on while a large board is read and written out.
+        let written = tokio::task::spawn_blocking(move || {
+            let (orchestrator, snapshots) = taking;
+            let (change, state) = orchestrator
+                .snapshot()
+                .map_err(|err| std::io::Error::other(err.to_string()))?;
+            snapshots.write(change, &state)
+        })
+        .await;
         match written {
             Ok(Ok(snapshot)) => tracing::info!(
-                "snapshot {} written in {:?} ({:?} of it under the state lock)",
+                "snapshot {} written in {:?}",
                 snapshot.path.display(),
-                started.elapsed(),
-                copied
+                started.elapsed()
             ),
             Ok(Err(err)) => tracing::warn!("writing a snapshot failed: {err}"),
             Err(err) => tracing::warn!("the snapshot thread failed: {err}"),
