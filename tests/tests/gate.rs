@@ -217,6 +217,11 @@ async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart
         now = task(&client, &id).await;
     }
     assert_eq!(now.status, TaskStatus::Done, "{now:?}");
+    assert_eq!(
+        now.result.as_ref().map(|result| result.output.as_str()),
+        Some("wrote the answer"),
+        "the agent's answer outlives the daemon"
+    );
     assert_eq!(integrated(&agents, "answer.txt"), "42");
     let merges = git_output(
         agents.root(),

@@ -105,7 +105,8 @@ pub(super) async fn work(
     let _ = orchestrator
         .apply(|board, now| board.start_task(&task.id, now))
         .await;
-    // A task whose daemon stopped past its agent's work goes on from its stage.
+    // A task whose daemon stopped past its agent's work goes on from its stage, with
+    // the answer its agent gave.
     let resumed = match &isolation {
         Isolation::Worktrees(_) => pipeline::resume_at(task.stage),
         Isolation::Shared => None,
@@ -114,10 +115,17 @@ pub(super) async fn work(
         Some(_) => (
             Ending::Result {
                 result: AgentResult {
-                    output: format!(
-                        "(its agent's work was done; it went on from {} after the daemon stopped)",
-                        task.stage.map_or("", |stage| stage.as_str())
-                    ),
+                    output: task
+                        .result
+                        .as_ref()
+                        .map(|result| result.output.clone())
+                        .filter(|output| !output.is_empty())
+                        .unwrap_or_else(|| {
+                            format!(
+                                "(its agent's work was done; it went on from {} after the daemon stopped)",
+                                task.stage.map_or("", |stage| stage.as_str())
+                            )
+                        }),
                     session_id: task.session_id.clone(),
                     ..AgentResult::default()
                 },
@@ -128,7 +136,7 @@ pub(super) async fn work(
         None => {
             context.stagger().await;
             context
-                .set_stage(&agent_id, &task, TaskStage::Working)
+                .set_stage(&agent_id, &task, TaskStage::Working, None)
                 .await;
             context.activity(&agent_id, Some(&task.id), ActivityKind::Started, "");
             context

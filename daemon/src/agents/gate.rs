@@ -55,7 +55,8 @@ impl Context {
         let mut step = first;
         loop {
             if let Some(stage) = pipeline::stage_of(&step) {
-                self.set_stage(agent.agent_id, task, stage).await;
+                self.set_stage(agent.agent_id, task, stage, answer(&ending))
+                    .await;
             }
             let check = match step {
                 Step::BringIn => match worktrees.bring_in(&task.id, &task.description).await {
@@ -257,8 +258,15 @@ impl Context {
         }
     }
 
-    /// Moves a held task to `stage`, saying so in its agent's activity.
-    pub(super) async fn set_stage(&self, agent_id: &str, task: &Task, stage: TaskStage) {
+    /// Moves a held task to `stage`, keeping its agent's last `answer`, saying so
+    /// in its agent's activity.
+    pub(super) async fn set_stage(
+        &self,
+        agent_id: &str,
+        task: &Task,
+        stage: TaskStage,
+        answer: Option<&str>,
+    ) {
         let current = self.orchestrator.read(|board| {
             board
                 .task(&task.id)
@@ -271,7 +279,7 @@ impl Context {
         }
         let _ = self
             .orchestrator
-            .apply(|board, now| board.set_stage(&task.id, stage, now))
+            .apply(|board, now| board.set_stage(&task.id, stage, answer, now))
             .await;
         self.activity(
             agent_id,
@@ -279,6 +287,14 @@ impl Context {
             ActivityKind::Stage,
             stage.as_str(),
         );
+    }
+}
+
+/// What the agent answered, when it answered.
+fn answer(ending: &Ending) -> Option<&str> {
+    match ending {
+        Ending::Result { result, .. } => Some(&result.output),
+        _ => None,
     }
 }
 

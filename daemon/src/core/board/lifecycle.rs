@@ -120,18 +120,25 @@ impl Board {
     }
 
     /// A held task moves to `stage` of its way to the integration branch. The stage
-    /// outlives a release, so that a task whose daemon stopped resumes there.
+    /// outlives a release, so that a task whose daemon stopped resumes there; so
+    /// does `answer`, its agent's last answer, which its agent is not asked again.
     pub fn set_stage(
         &mut self,
         id: &TaskId,
         stage: TaskStage,
+        answer: Option<&str>,
         now: Now,
     ) -> Result<(Task, Events), BatonError> {
         self.check_held(id, "change its stage")?;
         if let Some(run) = self.run.as_mut() {
             run.entered(stage);
         }
-        let task = self.update(id, |task| task.stage = Some(stage));
+        let task = self.update(id, |task| {
+            task.stage = Some(stage);
+            if let Some(answer) = answer {
+                task.result.get_or_insert_with(TaskResult::default).output = answer.to_owned();
+            }
+        });
         self.last_activity = Some(now);
         Ok((task.clone(), vec![Event::TaskUpdated(task)]))
     }

@@ -22,7 +22,9 @@ fn working() -> Board {
     };
     board.start_run(start, at(0)).unwrap();
     board.dispatch(at(1)).unwrap();
-    board.set_stage(&id(1), TaskStage::Working, at(2)).unwrap();
+    board
+        .set_stage(&id(1), TaskStage::Working, None, at(2))
+        .unwrap();
     board
 }
 
@@ -54,7 +56,7 @@ fn a_verdict_is_refused_for_a_task_that_is_not_under_review() {
 fn a_verdict_on_a_task_under_review_is_taken_once() {
     let mut board = working();
     board
-        .set_stage(&id(1), TaskStage::Reviewing, at(3))
+        .set_stage(&id(1), TaskStage::Reviewing, None, at(3))
         .unwrap();
     let (_, events) = board
         .review_task(verdict(ReviewVerdict::ChangesRequested, "name the error"))
@@ -74,7 +76,7 @@ fn a_verdict_on_a_task_under_review_is_taken_once() {
 fn changes_requested_without_reasons_are_refused() {
     let mut board = working();
     board
-        .set_stage(&id(1), TaskStage::Reviewing, at(3))
+        .set_stage(&id(1), TaskStage::Reviewing, None, at(3))
         .unwrap();
     let err = board
         .review_task(verdict(ReviewVerdict::ChangesRequested, "  "))

@@ -23,7 +23,7 @@ fn a_run_s_result_counts_each_stage_entered_and_what_was_spent_at_it() {
     board.start_run(start, at(0)).unwrap();
     board.dispatch(at(1)).unwrap();
     let stage = |board: &mut Board, stage, seconds| {
-        board.set_stage(&id(1), stage, at(seconds)).unwrap();
+        board.set_stage(&id(1), stage, None, at(seconds)).unwrap();
     };
     stage(&mut board, TaskStage::Working, 2);
     board.spend("worker-1", 0.25);
@@ -63,4 +63,25 @@ fn a_run_s_result_counts_each_stage_entered_and_what_was_spent_at_it() {
     let run_cost = board.run().unwrap().cost_usd();
     let staged = stages.work.cost_usd + stages.resolve.cost_usd + stages.review.cost_usd;
     assert_eq!(run_cost, staged, "every dollar of the task is in a stage");
+}
+
+#[test]
+fn a_stage_keeps_the_agent_s_answer_for_a_task_resumed_past_its_work() {
+    let mut board = Board::default();
+    board
+        .add_tasks(vec![NewTask::new("parse the header")], at(0))
+        .unwrap();
+    board.claim("worker-1", at(1)).unwrap();
+    board
+        .set_stage(&id(1), TaskStage::Working, None, at(2))
+        .unwrap();
+    assert_eq!(board.task(&id(1)).unwrap().result, None);
+
+    board
+        .set_stage(&id(1), TaskStage::Verifying, Some("parsed it"), at(3))
+        .unwrap();
+
+    let task = board.state().tasks.remove(0);
+    assert_eq!(task.stage, Some(TaskStage::Verifying));
+    assert_eq!(task.result.unwrap().output, "parsed it");
 }
