@@ -17,10 +17,16 @@ if [ "$("$CACHE/cargo-fuzz/bin/cargo-fuzz" --version 2>/dev/null)" != "cargo-fuz
   cargo install --quiet --locked --force --root "$CACHE/cargo-fuzz" --version "$CARGO_FUZZ_VERSION" cargo-fuzz
 fi
 FUZZ_CORPUS="$(mktemp -d)"
-(cd fuzz && PATH="$CACHE/cargo-fuzz/bin:$PATH" RUSTC_BOOTSTRAP=1 cargo fuzz run \
+FUZZ_LOG="$FUZZ_CORPUS.log"
+# libFuzzer reports every new input; its log is shown whole only when it fails.
+if ! (cd fuzz && PATH="$CACHE/cargo-fuzz/bin:$PATH" RUSTC_BOOTSTRAP=1 cargo fuzz run \
   --sanitizer none --target-dir "$CACHE/target-fuzz" frames "$FUZZ_CORPUS" seeds/frames \
-  -- -max_total_time="${BATON_FUZZ_SECONDS:-30}" -print_final_stats=1)
-rm -rf "$FUZZ_CORPUS"
+  -- -max_total_time="${BATON_FUZZ_SECONDS:-30}" -print_final_stats=1) >"$FUZZ_LOG" 2>&1; then
+  cat "$FUZZ_LOG"
+  exit 1
+fi
+grep '^stat::' "$FUZZ_LOG" || true
+rm -rf "$FUZZ_CORPUS" "$FUZZ_LOG"
 
 # The VS Code extension: typecheck, unit tests, the .vsix, and the end-to-end test in
 # code-server driven by headless Chromium. Its tools are installed once, cached
