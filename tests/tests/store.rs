@@ -201,7 +201,7 @@ fn restore_from_a_saved_file_and_refusals_change_nothing() {
     let restored = workspace.ok(&["restore", "--from", saved.to_str().unwrap()]);
     assert!(restored.contains("restored 10 tasks"), "{restored}");
     assert!(
-        restored.contains("1 tasks and 0 discoveries fewer"),
+        restored.contains("1 task and 0 discoveries fewer"),
         "{restored}"
     );
     assert_eq!(task_count(&workspace), 10);

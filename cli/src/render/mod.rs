@@ -24,10 +24,7 @@ pub fn fit(line: &str, width: Option<usize>) -> String {
     }
 }
 
-/// `n` things, in the singular for one.
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+pub use baton_protocol::views::count;
 
 /// A status word in its colour: done green, failed red, cancelled dim, held yellow.
 fn status_style(status: TaskStatus, text: &str) -> StyledObject<String> {

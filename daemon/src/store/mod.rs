@@ -17,6 +17,7 @@ pub use point_in_time::PointInTime;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use baton_protocol::views::count;
 use baton_protocol::{AttemptRecord, Discovery, Task, TaskId};
 
 use crate::core::{Board, Changes, Meta};
@@ -317,8 +318,18 @@ impl Store {
 
 fn describe(expected: &Expected) -> String {
     format!(
-        "{} tasks and {} discoveries up to change {}",
-        expected.tasks, expected.discoveries, expected.change
+        "{} up to change {}",
+        tasks_and_discoveries(expected.tasks, expected.discoveries),
+        expected.change
+    )
+}
+
+/// "1 task and 2 discoveries", for messages about what a store holds.
+fn tasks_and_discoveries(tasks: usize, discoveries: usize) -> String {
+    format!(
+        "{} and {}",
+        count(tasks, "task", "tasks"),
+        count(discoveries, "discovery", "discoveries")
     )
 }
 

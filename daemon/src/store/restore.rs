@@ -7,7 +7,7 @@ use baton_protocol::CoordinationState;
 
 use super::check::Expected;
 use super::snapshots::Snapshots;
-use super::{Store, StoreError};
+use super::{tasks_and_discoveries, Store, StoreError};
 use crate::core::Board;
 
 /// Why a restore did not happen; nothing was changed.
@@ -123,30 +123,37 @@ fn describe(
     aside: Option<PathBuf>,
 ) -> String {
     let mut said = format!(
-        "restored {} tasks and {} discoveries from {}",
-        restored.tasks,
-        restored.discoveries,
+        "restored {} from {}",
+        tasks_and_discoveries(restored.tasks, restored.discoveries),
         source.display()
     );
     if let Some(expected) = expected {
         said.push_str(&format!(
-            "; the store had written {} tasks and {} discoveries up to change {}",
-            expected.tasks, expected.discoveries, expected.change
+            "; the store had written {} up to change {}",
+            tasks_and_discoveries(expected.tasks, expected.discoveries),
+            expected.change
         ));
         match snapshot_change {
             Some(change) if change == expected.change => {
                 said.push_str(", as the snapshot does: nothing is lost")
             }
             Some(change) if change < expected.change => said.push_str(&format!(
-                ", the snapshot holds up to change {change}: the {} changes after it are lost ({} tasks and {} discoveries fewer)",
-                expected.change - change,
-                expected.tasks.saturating_sub(restored.tasks),
-                expected.discoveries.saturating_sub(restored.discoveries),
+                ", the snapshot holds up to change {change}: {} lost ({} fewer)",
+                match expected.change - change {
+                    1 => "the change after it is".to_owned(),
+                    n => format!("the {n} changes after it are"),
+                },
+                tasks_and_discoveries(
+                    expected.tasks.saturating_sub(restored.tasks),
+                    expected.discoveries.saturating_sub(restored.discoveries),
+                ),
             )),
             _ => said.push_str(&format!(
-                ": what changed after the file was written is lost ({} tasks and {} discoveries fewer)",
-                expected.tasks.saturating_sub(restored.tasks),
-                expected.discoveries.saturating_sub(restored.discoveries),
+                ": what changed after the file was written is lost ({} fewer)",
+                tasks_and_discoveries(
+                    expected.tasks.saturating_sub(restored.tasks),
+                    expected.discoveries.saturating_sub(restored.discoveries),
+                ),
             )),
         }
     }

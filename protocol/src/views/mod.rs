@@ -13,6 +13,11 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use crate::model::TaskStatus;
 use crate::timeline::AttemptOutcome;
 
+/// `n` things, in the singular for one: "1 task", "2 tasks".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// How a view colours its pieces; every method leaves the text as it is unless the
 /// caller says otherwise.
 pub trait Paint {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::model::{RunResult, Task, TaskStatus};
 use crate::timeline::{AttemptOutcome, AttemptRecord, Timeline};
 
-use super::{duration, graph, lanes, one_line, Plain};
+use super::{count, duration, graph, lanes, one_line, Plain};
 
 /// The width of the timeline drawn in a report.
 const TIMELINE_WIDTH: usize = 100;
@@ -42,9 +42,9 @@ pub fn markdown(report: &RunReport<'_>) -> String {
     });
     out.push_str(&format!(
         "{} done, {} failed, {} shared; ${:.4}{took}.\n\n",
-        count(result.tasks_completed, "task"),
+        count(result.tasks_completed, "task", "tasks"),
         result.tasks_failed,
-        count(result.discoveries, "discovery"),
+        count(result.discoveries, "discovery", "discoveries"),
         result.cost_usd,
     ));
     out.push_str(&format!("## Summary\n\n{}\n\n", result.summary.trim()));
@@ -171,12 +171,4 @@ fn failures(report: &RunReport<'_>) -> String {
 /// Text that stays inside one markdown table cell or heading.
 fn cell(text: &str) -> String {
     one_line(text).replace('|', "\\|")
-}
-
-fn count(n: usize, what: &str) -> String {
-    match (n, what) {
-        (1, _) => format!("1 {what}"),
-        (n, "discovery") => format!("{n} discoveries"),
-        (n, _) => format!("{n} {what}s"),
-    }
 }

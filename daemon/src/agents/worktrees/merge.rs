@@ -11,6 +11,7 @@
 
 use std::path::Path;
 
+use baton_protocol::views::count;
 use baton_protocol::TaskId;
 
 use super::git::{self, GitError};
@@ -223,7 +224,7 @@ impl Worktrees {
             .parse::<usize>()
             .unwrap_or_default();
         let mut notes = Vec::new();
-        let commits = plural(new, "new commit");
+        let commits = count(new, "new commit", "new commits");
         if new > 0 && git::ok(repo, &["merge-base", &tip, &head]).await? == tip {
             let message = format!("baton: fast-forward to {branch}");
             git::ok(
@@ -266,7 +267,7 @@ impl Worktrees {
             let more = if paths.len() > 3 { ", …" } else { "" };
             notes.push(format!(
                 "the checkout has {} ({shown}{more}) that agents will not see; commit them to include them",
-                plural(paths.len(), "uncommitted change")
+                count(paths.len(), "uncommitted change", "uncommitted changes")
             ));
         }
         Ok(notes)
@@ -334,12 +335,4 @@ pub(super) async fn left_markers(path: &Path) -> Result<Vec<String>, GitError> {
         .collect();
     paths.dedup();
     Ok(paths)
-}
-
-/// "1 new commit", "2 new commits".
-fn plural(count: usize, noun: &str) -> String {
-    match count {
-        1 => format!("1 {noun}"),
-        _ => format!("{count} {noun}s"),
-    }
 }

@@ -1,6 +1,7 @@
 //! The words a run says of itself without a model: its plain summary, task counts,
 //! clipped lines.
 
+use baton_protocol::views::count as count_of;
 use baton_protocol::{Task, TaskStatus};
 
 /// How many of `tasks` are in `status`.
@@ -32,10 +33,7 @@ pub fn plain_summary(tasks: &[Task]) -> String {
 
 /// `n` tasks, in the singular for one.
 pub fn task_count(n: usize) -> String {
-    match n {
-        1 => "1 task".to_owned(),
-        n => format!("{n} tasks"),
-    }
+    count_of(n, "task", "tasks")
 }
 
 /// The first line of `text`, cut at `limit` characters, with an ellipsis when
