@@ -211,6 +211,21 @@ pub async fn task(client: &Client, id: &TaskId) -> Task {
         .expect("the task exists")
 }
 
+/// The subjects of the merges on the integration branch, newest first: a task landed
+/// once when exactly one of them names it.
+pub fn integration_merges(dir: &Path) -> String {
+    git_output(
+        dir,
+        &[
+            "log",
+            "--merges",
+            "--first-parent",
+            "--format=%s",
+            "baton/integration",
+        ],
+    )
+}
+
 /// `git ARGS` in `dir`, answering its output.
 pub fn git_output(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")

@@ -10,7 +10,7 @@ use std::time::Duration;
 use baton_protocol::methods::{self as m};
 use baton_protocol::{Event, TaskId, TaskResult, TaskStatus};
 use baton_tests::agent_workspace::{
-    add_scripted, bash, baton_tool, git_output, start_run, AgentWorkspace,
+    add_scripted, bash, baton_tool, git_output, integration_merges, start_run, AgentWorkspace,
 };
 use baton_tests::{long_tests, Random};
 use serde_json::json;
@@ -226,16 +226,7 @@ async fn kill_9_during_real_agent_runs_loses_nothing_and_lands_each_task_once() 
             "seed {seed:#x}: {id}'s discovery was kept"
         );
         // Its work landed once: one merge names it, one commit adds its file.
-        let merges = git_output(
-            agents.root(),
-            &[
-                "log",
-                "--merges",
-                "--first-parent",
-                "--format=%s",
-                "baton/integration",
-            ],
-        );
+        let merges = integration_merges(agents.root());
         let landed = merges
             .lines()
             .filter(|subject| subject.starts_with(&format!("Merge {id}:")))

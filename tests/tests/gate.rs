@@ -5,7 +5,7 @@
 use baton_protocol::methods::{self as m};
 use baton_protocol::{RunMode, TaskStatus};
 use baton_tests::agent_workspace::{
-    add_scripted, bash, git_output, run, say, task, AgentWorkspace,
+    add_scripted, bash, git_output, integration_merges, run, say, task, AgentWorkspace,
 };
 use serde_json::json;
 
@@ -223,16 +223,7 @@ async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart
         "the agent's answer outlives the daemon"
     );
     assert_eq!(integrated(&agents, "answer.txt"), "42");
-    let merges = git_output(
-        agents.root(),
-        &[
-            "log",
-            "--merges",
-            "--first-parent",
-            "--format=%s",
-            "baton/integration",
-        ],
-    );
+    let merges = integration_merges(agents.root());
     assert_eq!(
         merges
             .lines()
@@ -305,16 +296,7 @@ async fn a_daemon_killed_during_a_resolution_goes_on_resolving_after_a_restart_a
         "its agent worked, was resumed to resolve, and did not run again: {log}"
     );
     assert_eq!(integrated(&agents, "README.md"), "first\nsecond");
-    let merges = git_output(
-        agents.root(),
-        &[
-            "log",
-            "--merges",
-            "--first-parent",
-            "--format=%s",
-            "baton/integration",
-        ],
-    );
+    let merges = integration_merges(agents.root());
     for id in ["task-001", second.as_str()] {
         assert_eq!(
             merges

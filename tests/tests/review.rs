@@ -9,7 +9,7 @@
 use baton_protocol::methods::{self as m};
 use baton_protocol::{AgentKind, AttemptOutcome, RunMode, TaskStage, TaskStatus};
 use baton_tests::agent_workspace::{
-    add_scripted, bash, baton_tool, git_output, run, say, task, AgentWorkspace,
+    add_scripted, bash, baton_tool, git_output, integration_merges, run, say, task, AgentWorkspace,
 };
 use baton_tests::model_server::script;
 use serde_json::{json, Value};
@@ -285,16 +285,7 @@ async fn a_daemon_killed_during_a_review_starts_a_new_reviewer_after_a_restart_a
     }
     assert_eq!(now.status, TaskStatus::Done, "{now:?}");
     assert!(integrated(&agents, "work.txt").contains("review_task"));
-    let merges = git_output(
-        agents.root(),
-        &[
-            "log",
-            "--merges",
-            "--first-parent",
-            "--format=%s",
-            "baton/integration",
-        ],
-    );
+    let merges = integration_merges(agents.root());
     assert_eq!(
         merges
             .lines()
