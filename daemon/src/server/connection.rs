@@ -239,16 +239,21 @@ impl Connection {
 
     /// Archives the board before a new goal, when it has finished work.
     async fn put_aside_for(&self, goal: &str) -> Answer<Option<m::ArchivedBoard>> {
-        self.put_aside(|state| state.goal != goal && archive::has_finished_work(state))
-            .await
+        self.put_aside(
+            |state| state.goal != goal && archive::has_finished_work(state),
+            None,
+        )
+        .await
     }
 
-    /// Archives the board (state and logs, under `.baton/history`) and empties it,
-    /// keeping the configuration, when `worth` says so of it. Refused while a run
-    /// goes; a board that changes meanwhile is left as it is.
+    /// Archives the board (state and logs, under `.baton/history`) and replaces it
+    /// with `next`, or empties it keeping the configuration, when `worth` says so of
+    /// it: in one change, so that no request sees a board between the two. Refused
+    /// while a run goes; a board that changes meanwhile is left as it is.
     async fn put_aside(
         &self,
         worth: impl FnOnce(&CoordinationState) -> bool,
+        next: Option<CoordinationState>,
     ) -> Answer<Option<m::ArchivedBoard>> {
         let state = self.daemon.orchestrator.read(|board| board.state());
         if !worth(&state) {
@@ -271,7 +276,7 @@ impl Connection {
             .await
             .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
             .map_err(to_rpc)?;
-        let empty = archive::emptied(&state);
+        let next = next.unwrap_or_else(|| archive::emptied(&state));
         self.apply(move |board, now| {
             if board.state() != state {
                 return Err(BatonError::orchestration(
@@ -279,7 +284,7 @@ impl Connection {
                      (`baton history` lists the copy made); ask again",
                 ));
             }
-            Ok(((), board.load(empty, now)?))
+            Ok(((), board.load(next, now)?))
         })
         .await?;
         Ok(Some(archived))
@@ -306,7 +311,7 @@ impl Connection {
     }
 
     async fn reset(&self) -> Answer<m::ResetResult> {
-        let archived = self.put_aside(archive::has_work).await?;
+        let archived = self.put_aside(archive::has_work, None).await?;
         if archived.is_none() {
             // Nothing worth archiving: emptied in one change, which a run going refuses.
             self.apply(|board, now| {
@@ -524,9 +529,13 @@ impl Connection {
         // Checked whole before the current board is put aside (with its logs), so
         // that a bad file changes nothing.
         crate::core::Board::from_state(state.clone(), false).map_err(to_rpc)?;
-        self.put_aside(archive::has_work).await?;
-        self.apply(|board, now| Ok(((), board.load(state, now)?)))
+        let replaced = self
+            .put_aside(archive::has_work, Some(state.clone()))
             .await?;
+        if replaced.is_none() {
+            self.apply(|board, now| Ok(((), board.load(state, now)?)))
+                .await?;
+        }
         let workspace = self.workspace()?;
         let loaded = state_file::resolve(&self.daemon.workspace, &params.path);
         tokio::task::spawn_blocking(move || archive::restore_logs(&workspace, &loaded))
