@@ -211,6 +211,20 @@ pub async fn task(client: &Client, id: &TaskId) -> Task {
         .expect("the task exists")
 }
 
+/// Follows `watcher`'s events until task `id` has finished (a resumed run goes on
+/// after a restart); answers the task as it ended.
+pub async fn until_finished(client: &Client, watcher: &mut Client, id: &TaskId) -> Task {
+    let mut now = task(client, id).await;
+    while !now.status.is_finished() {
+        let events = watcher.events().expect("the watcher asked for events");
+        let _ = tokio::time::timeout(Duration::from_secs(60), events.recv())
+            .await
+            .expect("the resumed run goes on");
+        now = task(client, id).await;
+    }
+    now
+}
+
 /// The subjects of the merges on the integration branch, newest first: a task landed
 /// once when exactly one of them names it.
 pub fn integration_merges(dir: &Path) -> String {

@@ -5,7 +5,8 @@
 use baton_protocol::methods::{self as m};
 use baton_protocol::{RunMode, TaskStatus};
 use baton_tests::agent_workspace::{
-    add_scripted, bash, git_output, integration_merges, run, say, task, AgentWorkspace,
+    add_scripted, bash, git_output, integration_merges, run, say, task, until_finished,
+    AgentWorkspace,
 };
 use serde_json::json;
 
@@ -208,14 +209,7 @@ async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart
     let client = agents.start(1, 120).await;
 
     let mut watcher = agents.client(true).await;
-    let mut now = task(&client, &id).await;
-    while !now.status.is_finished() {
-        let events = watcher.events().unwrap();
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(60), events.recv())
-            .await
-            .expect("the resumed run goes on");
-        now = task(&client, &id).await;
-    }
+    let now = until_finished(&client, &mut watcher, &id).await;
     assert_eq!(now.status, TaskStatus::Done, "{now:?}");
     assert_eq!(
         now.result.as_ref().map(|result| result.output.as_str()),
@@ -280,14 +274,7 @@ async fn a_daemon_killed_during_a_resolution_goes_on_resolving_after_a_restart_a
     let client = agents.start(2, 120).await;
 
     let mut watcher = agents.client(true).await;
-    let mut now = task(&client, &second).await;
-    while !now.status.is_finished() {
-        let events = watcher.events().unwrap();
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(60), events.recv())
-            .await
-            .expect("the resumed run goes on");
-        now = task(&client, &second).await;
-    }
+    let now = until_finished(&client, &mut watcher, &second).await;
     assert_eq!(now.status, TaskStatus::Done, "{now:?}");
     let log = agents.workspace.ok(&["logs", second.as_str()]);
     assert_eq!(

@@ -9,7 +9,8 @@
 use baton_protocol::methods::{self as m};
 use baton_protocol::{AgentKind, AttemptOutcome, RunMode, TaskStage, TaskStatus};
 use baton_tests::agent_workspace::{
-    add_scripted, bash, baton_tool, git_output, integration_merges, run, say, task, AgentWorkspace,
+    add_scripted, bash, baton_tool, git_output, integration_merges, run, say, task, until_finished,
+    AgentWorkspace,
 };
 use baton_tests::model_server::script;
 use serde_json::{json, Value};
@@ -275,14 +276,7 @@ async fn a_daemon_killed_during_a_review_starts_a_new_reviewer_after_a_restart_a
     let client = agents.start(1, 120).await;
 
     let mut watcher = agents.client(true).await;
-    let mut now = task(&client, &id).await;
-    while !now.status.is_finished() {
-        let events = watcher.events().unwrap();
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(60), events.recv())
-            .await
-            .expect("the resumed run goes on");
-        now = task(&client, &id).await;
-    }
+    let now = until_finished(&client, &mut watcher, &id).await;
     assert_eq!(now.status, TaskStatus::Done, "{now:?}");
     assert!(integrated(&agents, "work.txt").contains("review_task"));
     let merges = integration_merges(agents.root());
