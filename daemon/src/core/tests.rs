@@ -18,6 +18,27 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::{Attempt, Board};
 
+/// A board with a run going and task-001 held by worker-1.
+fn working() -> Board {
+    let mut board = Board::default();
+    board
+        .add_tasks(vec![NewTask::new("parse the header")], at(0))
+        .unwrap();
+    let start = crate::core::RunStart {
+        mode: baton_protocol::RunMode::Predefined,
+        goal: None,
+        overrides: baton_protocol::methods::ConfigPatch::default(),
+        isolation: crate::core::run::Isolation::Worktrees,
+        notes: Vec::new(),
+    };
+    board.start_run(start, at(0)).unwrap();
+    board.dispatch(at(1)).unwrap();
+    board
+        .set_stage(&id(1), baton_protocol::TaskStage::Working, None, at(2))
+        .unwrap();
+    board
+}
+
 /// A fixed moment, plus `seconds`.
 fn at(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap() + Duration::seconds(seconds)

@@ -1,32 +1,9 @@
 //! A reviewer's verdict: taken only for a task under review, once.
 
-use baton_protocol::methods::{ConfigPatch, NewTask};
-use baton_protocol::{ErrorKind, ReviewTaskParams, ReviewVerdict, RunMode, TaskStage};
+use baton_protocol::{ErrorKind, ReviewTaskParams, ReviewVerdict, TaskStage};
 
-use super::{at, id};
-use crate::core::run::Isolation;
-use crate::core::{Board, Review, RunStart};
-
-/// A board with a run going and task-001 held by worker-1.
-fn working() -> Board {
-    let mut board = Board::default();
-    board
-        .add_tasks(vec![NewTask::new("parse the header")], at(0))
-        .unwrap();
-    let start = RunStart {
-        mode: RunMode::Predefined,
-        goal: None,
-        overrides: ConfigPatch::default(),
-        isolation: Isolation::Worktrees,
-        notes: Vec::new(),
-    };
-    board.start_run(start, at(0)).unwrap();
-    board.dispatch(at(1)).unwrap();
-    board
-        .set_stage(&id(1), TaskStage::Working, None, at(2))
-        .unwrap();
-    board
-}
+use super::{at, id, working};
+use crate::core::Review;
 
 fn verdict(verdict: ReviewVerdict, reasons: &str) -> ReviewTaskParams {
     ReviewTaskParams {

@@ -1,31 +1,17 @@
 //! A run's result counts each stage its tasks entered and what was spent at it.
 
-use baton_protocol::methods::{ConfigPatch, NewTask};
-use baton_protocol::{RunMode, TaskStage, Usage};
+use baton_protocol::methods::NewTask;
+use baton_protocol::{TaskStage, Usage};
 
-use super::{at, id};
-use crate::core::run::Isolation;
-use crate::core::{Attempt, Board, RunStart};
+use super::{at, id, working};
+use crate::core::{Attempt, Board};
 
 #[test]
 fn a_run_s_result_counts_each_stage_entered_and_what_was_spent_at_it() {
-    let mut board = Board::default();
-    board
-        .add_tasks(vec![NewTask::new("parse the header")], at(0))
-        .unwrap();
-    let start = RunStart {
-        mode: RunMode::Predefined,
-        goal: None,
-        overrides: ConfigPatch::default(),
-        isolation: Isolation::Worktrees,
-        notes: Vec::new(),
-    };
-    board.start_run(start, at(0)).unwrap();
-    board.dispatch(at(1)).unwrap();
+    let mut board = working();
     let stage = |board: &mut Board, stage, seconds| {
         board.set_stage(&id(1), stage, None, at(seconds)).unwrap();
     };
-    stage(&mut board, TaskStage::Working, 2);
     board.spend("worker-1", 0.25);
     stage(&mut board, TaskStage::Verifying, 3);
     stage(&mut board, TaskStage::Resolving, 4);
