@@ -1,14 +1,18 @@
 //! A daemon told to stop during a run, with the real Claude Code binary at work: it
 //! answers the stop, ends its agents, sends every watcher what that changed, closes
-//! each connection at a frame's end, and the next command starts a new daemon.
+//! each connection at a frame's end, and the next command starts a new daemon. A
+//! client still sending as the daemon stops sees the same clean end.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use baton_protocol::framing::{self, FrameError};
-use baton_protocol::methods as m;
+use baton_protocol::methods::{self as m, Request};
 use baton_protocol::{Event, TaskStatus, Workspace};
 use baton_tests::agent_workspace::{add_scripted, bash, say, start_run, AgentWorkspace};
+use baton_tests::TestWorkspace;
 use serde_json::{json, Value};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -165,4 +169,62 @@ async fn a_daemon_stopped_during_a_run_answers_tells_every_watcher_and_closes_cl
         "{}",
         String::from_utf8_lossy(&stopped.stderr)
     );
+}
+
+#[tokio::test]
+async fn a_client_still_sending_as_the_daemon_stops_reads_a_clean_end() {
+    // What the client sends after the daemon stops reading must not turn the end of
+    // its stream into a reset: the kernel resets a connection closed with unread
+    // input, and the client then loses the clean end (and on some systems the
+    // answers before it).
+    for round in 0..5 {
+        let workspace = TestWorkspace::new();
+        let stopper = workspace.client(false).await;
+        let socket = workspace.workspace().socket_path();
+        let Watcher {
+            mut reader,
+            mut writer,
+        } = Watcher::connect(&socket).await;
+        let ended = Arc::new(AtomicBool::new(false));
+        let sending = {
+            let ended = ended.clone();
+            tokio::spawn(async move {
+                let mut id = 100;
+                while !ended.load(Ordering::Relaxed) {
+                    id += 1;
+                    let status =
+                        json!({ "jsonrpc": "2.0", "id": id, "method": m::GetStatus::METHOD });
+                    let body = serde_json::to_vec(&status).unwrap();
+                    if writer.write_all(&framing::frame(&body)).await.is_err() {
+                        return Err(id);
+                    }
+                }
+                Ok(())
+            })
+        };
+        let reading = tokio::spawn(async move {
+            let mut answers = 0;
+            loop {
+                match framing::read_frame(&mut reader, framing::ANSWER_LIMIT).await {
+                    Ok(Some(_)) => answers += 1,
+                    Ok(None) => return Ok(answers),
+                    Err(err) => return Err(err),
+                }
+            }
+        });
+        stopper
+            .request::<m::StopDaemon>(&())
+            .await
+            .expect("the stop is answered before the daemon goes");
+        let end = tokio::time::timeout(Duration::from_secs(30), reading)
+            .await
+            .expect("the daemon ends the stream within 30 s")
+            .unwrap();
+        ended.store(true, Ordering::Relaxed);
+        let answers = end.unwrap_or_else(|err| {
+            panic!("round {round}: the stream ends at a frame's end, not by a reset: {err}")
+        });
+        assert!(answers > 0, "the daemon answered before it stopped");
+        let _ = sending.await;
+    }
 }

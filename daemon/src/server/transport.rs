@@ -6,6 +6,7 @@
 //! buffers a header without bound and rescans it on every read.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use baton_protocol::framing::{self, FrameError};
 use futures::{SinkExt, StreamExt};
@@ -118,6 +119,10 @@ fn outgoing(response: jsonrpc::Response) -> Value {
     json!(jsonrpc::Response::from_parts(id, body))
 }
 
+/// How long a connection closed by the daemon waits, once its last frame went out,
+/// for its client to close its side.
+const LINGER: Duration = Duration::from_secs(2);
+
 /// Serves one connection until the client goes, breaks a limit or sends `exit`, or
 /// the daemon stops (`closing` is closed): then it reads no more, sends the answers
 /// under way and the events already made, and ends the stream. It is long because
@@ -220,6 +225,13 @@ pub async fn serve<S>(
     }
     drop(out);
     let _ = writer.await;
+    if closed {
+        // Closing with unread input makes the kernel reset the connection, and the
+        // client would read a reset where the stream ends: what it still sends is
+        // read and dropped until it closes its side too.
+        let _ = tokio::time::timeout(LINGER, tokio::io::copy(&mut reader, &mut tokio::io::sink()))
+            .await;
+    }
 }
 
 #[cfg(test)]
