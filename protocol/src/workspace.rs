@@ -161,7 +161,8 @@ impl Workspace {
         self.archive_dir(name).join("logs")
     }
 
-    /// `.baton/agents`: each running agent's MCP configuration.
+    /// `.baton/agents`: each running agent's MCP configuration and Claude Code
+    /// configuration directory.
     pub fn agents_dir(&self) -> PathBuf {
         self.state_dir().join("agents")
     }
@@ -169,6 +170,12 @@ impl Workspace {
     /// The MCP configuration handed to one running agent.
     pub fn mcp_config(&self, agent_id: &str) -> PathBuf {
         self.agents_dir().join(format!("{agent_id}.mcp.json"))
+    }
+
+    /// One agent's own Claude Code configuration directory, so that no two agents
+    /// share a `.claude.json`.
+    pub fn agent_config_dir(&self, agent_id: &str) -> PathBuf {
+        self.agents_dir().join(agent_id)
     }
 
     /// `.baton/worktrees`: one git worktree per running task.

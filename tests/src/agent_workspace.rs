@@ -54,11 +54,23 @@ impl AgentWorkspace {
     /// Starts the daemon with the model server and HOME in its environment, and a
     /// client; configures `claude` as the agent with `max_workers` and `task_timeout`.
     pub async fn start(&self, max_workers: u32, task_timeout: u64) -> Client {
+        self.start_with(self.model_env(), max_workers, task_timeout)
+            .await
+    }
+
+    /// Starts the daemon as [`AgentWorkspace::start`] does, with `env` in its
+    /// environment instead of [`AgentWorkspace::model_env`].
+    pub async fn start_with(
+        &self,
+        env: Vec<(&'static str, String)>,
+        max_workers: u32,
+        task_timeout: u64,
+    ) -> Client {
         let mut command = Command::new(bin_dir().join("batond"));
         command
             .arg("--workspace")
             .arg(self.root())
-            .envs(self.model_env())
+            .envs(env)
             .env("BATON_CLI", bin_dir().join("baton"))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -102,9 +114,15 @@ impl AgentWorkspace {
         command
     }
 
+    /// The HOME the daemon and its agents run with, where Claude Code finds the
+    /// user's configuration.
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
     /// What `claude` needs here, but for IS_SANDBOX: agents get exactly the
     /// permissions baton gives them.
-    fn model_env(&self) -> Vec<(&'static str, String)> {
+    pub fn model_env(&self) -> Vec<(&'static str, String)> {
         claude_env(self.model.url(), self.home.path())
             .into_iter()
             .filter(|(name, _)| *name != "IS_SANDBOX")

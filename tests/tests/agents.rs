@@ -951,3 +951,78 @@ async fn a_run_budget_is_a_cap_that_stops_every_agent_within_one_model_turn() {
         "unspent work stays in the queue"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_that_start_at_once_each_have_their_own_claude_config_with_the_user_s_setup() {
+    let agents = AgentWorkspace::new();
+    // The user logged in with `/login`: the key is in their `.claude.json`, not in
+    // the environment; their settings give agents a variable.
+    let key = "sk-ant-saved-by-login";
+    let user_config = agents.home().join(".claude.json");
+    let saved = json!({ "primaryApiKey": key, "hasCompletedOnboarding": true }).to_string();
+    std::fs::write(&user_config, &saved).unwrap();
+    std::fs::create_dir(agents.home().join(".claude")).unwrap();
+    std::fs::write(
+        agents.home().join(".claude/settings.json"),
+        json!({ "env": { "SETTINGS_MARKER": "from the user's settings" } }).to_string(),
+    )
+    .unwrap();
+    let env = agents
+        .model_env()
+        .into_iter()
+        .filter(|(name, _)| *name != "ANTHROPIC_API_KEY")
+        .collect();
+    let workers = 4;
+    let client = agents.start_with(env, workers, 120).await;
+    let mut ids = Vec::new();
+    for i in 0..workers {
+        let steps = [
+            bash("echo \"$CLAUDE_CONFIG_DIR | $SETTINGS_MARKER\" > \"$BATON_TASK_ID.seen\""),
+            say("seen"),
+        ];
+        ids.push(add_scripted(&client, &format!("task {i}"), &steps, &[]).await);
+    }
+
+    let result = run(&client, RunMode::Predefined).await;
+
+    assert_eq!(result.tasks_completed, workers as usize, "{result:?}");
+    let mut dirs = BTreeSet::new();
+    for id in &ids {
+        let seen = std::fs::read_to_string(agents.root().join(format!("{id}.seen"))).unwrap();
+        let (dir, marker) = seen.trim().split_once(" | ").expect("what the agent saw");
+        assert_eq!(marker, "from the user's settings");
+        let dir = std::path::PathBuf::from(dir);
+        assert!(
+            dir.starts_with(agents.root().join(".baton/agents")),
+            "{seen}"
+        );
+        assert!(!dir.exists(), "{} went with its agent", dir.display());
+        dirs.insert(dir);
+    }
+    assert_eq!(
+        dirs.len(),
+        workers as usize,
+        "each agent had its own: {dirs:?}"
+    );
+    let keys: BTreeSet<_> = agents
+        .model
+        .messages_requests()
+        .iter()
+        .filter_map(|request| request.headers.get("x-api-key").cloned())
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from([key.to_owned()]),
+        "the saved key was used"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&user_config).unwrap(),
+        saved,
+        "no agent wrote the user's .claude.json"
+    );
+    let sessions = std::fs::read_dir(agents.home().join(".claude/projects")).unwrap();
+    assert!(
+        sessions.count() > 0,
+        "sessions are kept where the user's Claude Code keeps them"
+    );
+}

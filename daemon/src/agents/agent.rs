@@ -16,6 +16,7 @@ use baton_protocol::{
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 
+use super::claude_config::OwnConfig;
 use super::command::{self, Role};
 use super::gate;
 use super::mcp_config;
@@ -31,9 +32,6 @@ use crate::core::run::{self, AttemptEnding, Halt, Spending, LEADER};
 use crate::core::{Attempt, Board, Finished};
 use crate::orchestrator::Orchestrator;
 
-/// Time between two agent starts: Claude Code processes that start at the same moment
-/// can corrupt the user's `~/.claude.json`.
-pub(super) const STAGGER: Duration = Duration::from_millis(150);
 /// How long the summary at the end of a run may take.
 const SUMMARY_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long to pause when a rate limit gives no reset time.
@@ -49,8 +47,6 @@ pub(super) struct Context {
     /// The variables the client that started the run sent for its agents, in memory
     /// only, for as long as the run goes.
     pub(super) env: Mutex<Option<AgentEnv>>,
-    /// When the last agent started, so that no two start within STAGGER.
-    pub(super) last_start: tokio::sync::Mutex<tokio::time::Instant>,
     pub(super) events: mpsc::UnboundedSender<Event>,
 }
 
@@ -134,7 +130,6 @@ pub(super) async fn work(
             task.session_id.clone(),
         ),
         None => {
-            context.stagger().await;
             context
                 .set_stage(&agent_id, &task, TaskStage::Working, None)
                 .await;
@@ -330,7 +325,6 @@ pub(super) async fn lead(context: Arc<Context>, stop: watch::Receiver<bool>) -> 
     };
     let launch = context.launch(&config, Role::Leader, &prompt, &agent);
     let tasks_before = orchestrator.read(|board| board.counts().total());
-    context.stagger().await;
     context.activity(LEADER, None, ActivityKind::Started, "planning");
     let (ending, _) = context.supervise(&launch, LEADER, None, stop).await;
     let cost_usd = ending.reported_cost().unwrap_or_default();
@@ -389,7 +383,6 @@ async fn write_summary(
         mcp: None,
     };
     let launch = context.launch(&config, Role::Summary, &prompt, &agent);
-    context.stagger().await;
     let orchestrator = &context.orchestrator;
     let _ = orchestrator
         .apply(|board, now| Ok(((), board.summary_started(now))))
@@ -433,16 +426,21 @@ impl Context {
             Some(task) => format!("{}:{}", task.id, task.attempts),
             None => Utc::now().timestamp_millis().to_string(),
         };
+        let client = self.env.lock().expect("environment lock").clone();
+        let own_config = OwnConfig::of_agent(&self.workspace, agent.id, client.as_ref());
+        let env = command::environment(
+            self.workspace.root(),
+            agent.id,
+            task,
+            client.as_ref(),
+            own_config.as_ref(),
+        );
         Launch {
             program: config.agent_command.clone(),
             args: command::arguments(config, role, prompt, agent.mcp),
             cwd: agent.cwd.clone(),
-            env: command::environment(
-                self.workspace.root(),
-                agent.id,
-                task,
-                self.env.lock().expect("environment lock").as_ref(),
-            ),
+            env,
+            own_config,
             log: agent.log.clone(),
             timeout: agent.timeout,
             run_id: format!("{}:{}:{instance}", std::process::id(), agent.id),
@@ -537,13 +535,6 @@ impl Context {
             until.format("%H:%M:%S UTC")
         );
         self.activity(agent_id, task, ActivityKind::RateLimited, &text);
-    }
-
-    /// Waits so that no two agents start within STAGGER of each other.
-    async fn stagger(&self) {
-        let mut last = self.last_start.lock().await;
-        tokio::time::sleep_until(*last + STAGGER).await;
-        *last = tokio::time::Instant::now();
     }
 
     pub(super) fn activity(

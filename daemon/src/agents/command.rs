@@ -5,6 +5,7 @@ use std::path::Path;
 
 use baton_protocol::{agent_env, AgentEnv, Config};
 
+use super::claude_config::{self, OwnConfig};
 use super::process::Environment;
 
 /// Tools the leader may use: it explores and plans, it does not change files.
@@ -94,12 +95,14 @@ pub fn arguments(
 
 /// An agent's environment: the daemon's own, with the variables Claude Code reads
 /// to reach the model taken from the client that started the run when it sent them
-/// (the daemon's own then do not pass), and baton's markers.
+/// (the daemon's own then do not pass), its own configuration directory, and
+/// baton's markers.
 pub fn environment(
     workspace: &Path,
     agent_id: &str,
     task: Option<&str>,
     client: Option<&AgentEnv>,
+    own_config: Option<&OwnConfig>,
 ) -> Environment {
     let mut set = Vec::new();
     let mut unset = Vec::new();
@@ -113,6 +116,10 @@ pub fn environment(
                 .vars()
                 .map(|(name, value)| (name.to_owned(), value.to_owned())),
         );
+    }
+    if let Some(own_config) = own_config {
+        set.retain(|(name, _)| !claude_config::names().contains(&name.as_str()));
+        set.extend(own_config.vars());
     }
     set.extend([
         (

@@ -12,6 +12,7 @@
 //! `report` writes each run's markdown report when it ends.
 
 mod agent;
+mod claude_config;
 mod command;
 mod gate;
 mod git;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 
+use super::claude_config::OwnConfig;
 use super::secrets::Secrets;
 use super::stream::{self, AgentResult, StreamEvent};
 use crate::core::run::FaultKind;
@@ -29,6 +30,9 @@ pub struct Launch {
     pub args: Vec<String>,
     pub cwd: PathBuf,
     pub env: Environment,
+    /// The agent's own Claude Code configuration directory, made as it starts and
+    /// removed as it ends.
+    pub own_config: Option<OwnConfig>,
     /// Where the raw stream is appended.
     pub log: PathBuf,
     pub timeout: Duration,
@@ -85,10 +89,34 @@ impl Ending {
     }
 }
 
-/// Runs the agent to its end, handing each stream event to `on_event` as it arrives.
-/// `stop` turning true ends the agent and all it started. It is long because the
-/// reading loop and the classification of how the process ended share the child.
+/// Runs the agent to its end, handing each stream event to `on_event` as it arrives,
+/// in its own configuration directory for as long as it runs. `stop` turning true
+/// ends the agent and all it started.
 pub async fn run(
+    launch: &Launch,
+    stop: watch::Receiver<bool>,
+    on_event: impl FnMut(StreamEvent),
+) -> Ending {
+    let Some(own_config) = &launch.own_config else {
+        return run_process(launch, stop, on_event).await;
+    };
+    if let Err(err) = own_config.prepare() {
+        own_config.remove();
+        return Ending::Fault {
+            kind: FaultKind::Spawn,
+            detail: format!(
+                "could not make the agent's Claude Code configuration directory: {err}"
+            ),
+        };
+    }
+    let ending = run_process(launch, stop, on_event).await;
+    own_config.remove();
+    ending
+}
+
+/// Runs the agent process to its end. It is long because the reading loop and the
+/// classification of how the process ended share the child.
+async fn run_process(
     launch: &Launch,
     mut stop: watch::Receiver<bool>,
     mut on_event: impl FnMut(StreamEvent),

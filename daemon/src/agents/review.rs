@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use baton_protocol::{ActivityKind, AttemptOutcome, Config, ReviewVerdict, Task};
 
 use super::agent::Context;
+use super::claude_config::OwnConfig;
 use super::command::{self, Role};
 use super::gate::Resumable;
 use super::git;
@@ -119,6 +120,7 @@ impl Context {
         let mcp = mcp_config::write(&self.workspace, reviewer, Some(task.id.as_str()));
         let budget_usd = self.orchestrator.read(|board| board.budget_left(&task.id));
         let env = self.env.lock().expect("environment lock").clone();
+        let own_config = OwnConfig::of_agent(&self.workspace, reviewer, env.as_ref());
         let launch = Launch {
             args: command::arguments(
                 config,
@@ -131,7 +133,9 @@ impl Context {
                 reviewer,
                 Some(task.id.as_str()),
                 env.as_ref(),
+                own_config.as_ref(),
             ),
+            own_config,
             run_id: format!("{}:review", agent.launch.run_id),
             ..agent.launch.clone()
         };

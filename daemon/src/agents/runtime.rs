@@ -23,7 +23,7 @@ use chrono::Utc;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::agent::{lead, summarise, work, Context, STAGGER};
+use super::agent::{lead, summarise, work, Context};
 use super::report;
 use super::worktrees::{WorktreeError, Worktrees};
 use crate::core::run::{self, LEADER, SUMMARY};
@@ -132,7 +132,6 @@ impl Runtime {
             workspace: workspace.clone(),
             activity: Mutex::new(BTreeMap::new()),
             env: Mutex::new(None),
-            last_start: tokio::sync::Mutex::new(tokio::time::Instant::now() - STAGGER),
             events,
         });
         let actor = Actor {

@@ -73,8 +73,8 @@ pub enum FaultKind {
     Garbage,
     /// It exited (or was killed) without a final result.
     NoResult,
-    /// Claude Code's `~/.claude.json` could not be read: agents that start at the
-    /// same moment can damage it.
+    /// Claude Code's `.claude.json` could not be read: the agent's copy of the
+    /// user's, or the user's own.
     DamagedClaudeConfig,
 }
 
@@ -157,8 +157,8 @@ pub fn settle(
             },
             _,
         ) => format!(
-            "{detail}; Claude Code's ~/.claude.json looks damaged (agents that start at \
-             the same moment can do that): check that it is valid JSON, then retry"
+            "{detail}; Claude Code's .claude.json looks damaged: check that ~/.claude.json \
+             (or the one in $CLAUDE_CONFIG_DIR) is valid JSON, then retry"
         ),
         (AttemptEnding::Fault { detail, .. }, _) => detail,
         (AttemptEnding::TimedOut, _) => format!(
