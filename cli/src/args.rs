@@ -139,7 +139,8 @@ pub enum Command {
     /// Show the goal, progress, agents and recent discoveries
     Status,
 
-    /// Print every change as it happens, until the daemon stops or Ctrl-C
+    /// Print every change as it happens, and a run's progress line while one goes
+    /// (`--json`: the events alone), until the daemon stops or Ctrl-C
     Watch,
 
     /// Run the plan with agents, show their progress, and print the result (exits 1

@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod mcp;
 mod printable;
+mod progress;
 mod render;
 mod run;
 mod settings;

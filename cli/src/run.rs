@@ -1,25 +1,22 @@
 //! `baton run` and `baton logs`: following agents while they work.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
 
 use baton_protocol::methods::{self, AgentLogParams, RunAgent, RunParams, TaskLogParams, TaskRef};
-use baton_protocol::{
-    ActivityKind, AgentEnv, ByStatus, ConnectConfig, Event, RunMode, TaskId, TaskStage, TaskStatus,
-};
-use indicatif::{ProgressBar, ProgressStyle};
+use baton_protocol::{ActivityKind, AgentEnv, ByStatus, ConnectConfig, Event, RunMode};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::args::LogSource;
 use crate::commands::{CommandError, Session};
+use crate::progress::ProgressLine;
 use crate::{printable, render};
 
 type Result<T, E = CommandError> = std::result::Result<T, E>;
 
-/// Runs the plan and follows it to its end with a progress bar and the agents'
-/// activity; exits 1 when a task failed. It is long because starting, following and
-/// ending the run share one progress bar and one select loop.
+/// Runs the plan and follows it to its end with the daemon's progress line and the
+/// agents' activity; exits 1 when a task failed. It is long because starting,
+/// following and ending the run share one progress line and one select loop.
 pub async fn run(
     session: &Session,
     goal: Option<String>,
@@ -64,21 +61,9 @@ pub async fn run(
         return session.show(&status, |status| render::progress(&status.progress));
     }
 
-    let tasks = client
-        .request::<methods::ListTasks>(&Default::default())
-        .await?;
-    // The run's progress counts the run's tasks: those that wait now and those
-    // added while it goes, not what earlier runs finished.
-    let mut board = Board {
-        statuses: tasks
-            .into_iter()
-            .filter(|task| !task.status.is_finished())
-            .map(|task| (task.id, (task.status, task.stage)))
-            .collect(),
-    };
-    let bar = progress_bar(session.json);
-    board.show(&bar);
+    let mut line = ProgressLine::new(session.json);
     let mut events = client.take_events().expect("asked for events");
+    let mut progress = client.take_progress().expect("asked for events");
     let mut interrupts = signal(SignalKind::interrupt())?;
     let mut stopping = false;
     let answer = client.request::<methods::Run>(&params);
@@ -88,30 +73,30 @@ pub async fn run(
             answer = &mut answer => break answer?,
             Some(()) = interrupts.recv() => {
                 if stopping {
-                    bar.finish_and_clear();
+                    line.clear();
                     session.note("left at once; the daemon goes on stopping the run (`baton status` shows it)");
                     return Err(CommandError::Interrupted);
                 }
                 stopping = true;
-                bar.suspend(|| session.note(
+                line.suspend(|| session.note(
                     "stopping the run: its agents are ended and their tasks go back to the queue \
                      (Ctrl-C again leaves at once; `baton run --detach` leaves a run going)"
                 ));
                 client.request::<methods::Stop>(&()).await?;
             }
+            Some(value) = progress.recv() => line.follow(&value),
             Some(event) = events.recv() => {
                 let event = printable::object(&event).map_err(std::io::Error::from)?;
-                if let Some(line) = board.follow(&event) {
+                if let Some(shown) = worth_printing(&event) {
                     if !session.json {
                         let width = crate::commands::terminal_width(console::Term::stderr());
-                        bar.suspend(|| eprintln!("{}", render::fit(&line, width)));
+                        line.suspend(|| eprintln!("{}", render::fit(&shown, width)));
                     }
                 }
-                board.show(&bar);
             }
         }
     };
-    bar.finish_and_clear();
+    line.clear();
     let result = result.ok_or_else(|| CommandError::Input("the daemon gave no result".into()))?;
     session.show(&result, crate::views::finished_run)?;
     if stopping {
@@ -133,66 +118,19 @@ pub fn waiting(counts: &ByStatus) -> usize {
     counts.available + counts.claimed + counts.in_progress
 }
 
-/// What `baton run` knows of the tasks, from the events it sees: each one's status
-/// and stage.
-struct Board {
-    statuses: HashMap<TaskId, (TaskStatus, Option<TaskStage>)>,
-}
-
-impl Board {
-    /// Updates from one event; answers a line worth printing.
-    fn follow(&mut self, event: &Event) -> Option<String> {
-        match event {
-            Event::TaskCreated(task) | Event::TaskUpdated(task) | Event::TaskCompleted(task) => {
-                self.statuses
-                    .insert(task.id.clone(), (task.status, task.stage));
-                matches!(event, Event::TaskCreated(_) | Event::TaskCompleted(_))
-                    .then(|| render::event(event))
-            }
-            Event::TaskFailed(task) => {
-                self.statuses
-                    .insert(task.id.clone(), (task.status, task.stage));
-                Some(render::event(event))
-            }
-            Event::AgentActivity(activity) if activity.kind != ActivityKind::Finished => {
-                Some(render::event(event))
-            }
-            Event::Discovery(_) | Event::RunStarted(_) => Some(render::event(event)),
-            _ => None,
+/// The line `baton run` prints for an event, if it is worth one: a task created,
+/// done or failed, an agent's activity, a discovery, the run's start.
+fn worth_printing(event: &Event) -> Option<String> {
+    match event {
+        Event::TaskCreated(_) | Event::TaskCompleted(_) | Event::TaskFailed(_) => {
+            Some(render::event(event))
         }
-    }
-
-    fn show(&self, bar: &ProgressBar) {
-        let count =
-            |status: TaskStatus| self.statuses.values().filter(|(s, _)| *s == status).count();
-        let finished =
-            count(TaskStatus::Done) + count(TaskStatus::Failed) + count(TaskStatus::Cancelled);
-        bar.set_length(self.statuses.len() as u64);
-        bar.set_position(finished as u64);
-        let held = self
-            .statuses
-            .values()
-            .filter(|(status, _)| status.is_held())
-            .map(|(_, stage)| *stage);
-        let mut message = render::held_by_stage(held);
-        if count(TaskStatus::Failed) > 0 {
-            message.push_str(&format!(", {} failed", count(TaskStatus::Failed)));
+        Event::AgentActivity(activity) if activity.kind != ActivityKind::Finished => {
+            Some(render::event(event))
         }
-        bar.set_message(message);
+        Event::Discovery(_) | Event::RunStarted(_) => Some(render::event(event)),
+        _ => None,
     }
-}
-
-fn progress_bar(json: bool) -> ProgressBar {
-    if json || !console::Term::stderr().is_term() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} finished, {msg}")
-            .expect("a valid template"),
-    );
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 /// What `baton logs` says when there is no log yet.

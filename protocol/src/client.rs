@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{BatonError, ErrorKind};
 use crate::framing::{read_message, write_message};
-use crate::methods::{Event, Request};
+use crate::methods::{Event, Request, WorkDoneProgress};
 use crate::private;
 use crate::workspace::Workspace;
 use std::os::unix::fs::OpenOptionsExt;
@@ -91,6 +91,8 @@ struct Shared {
     writer: tokio::sync::Mutex<WriteHalf<Stream>>,
     pending: Pending,
     events: Mutex<Option<mpsc::UnboundedSender<Event>>>,
+    /// Set once someone takes the run's progress: until then it is not kept.
+    progress: Mutex<Option<mpsc::UnboundedSender<WorkDoneProgress>>>,
 }
 
 /// A connection to a workspace's daemon. Cheap to share: requests may be sent from
@@ -136,6 +138,7 @@ impl Client {
             writer: tokio::sync::Mutex::new(send),
             pending: Mutex::new(HashMap::new()),
             events: Mutex::new(events_tx),
+            progress: Mutex::new(None),
         });
         tokio::spawn(read_loop(recv, shared.clone()));
         let mut client = Client {
@@ -238,6 +241,15 @@ impl Client {
         self.events.as_mut()
     }
 
+    /// The run's work-done progress (`$/progress`) from now on, when the client
+    /// asked for notifications: the daemon sends it beside them.
+    pub fn take_progress(&mut self) -> Option<mpsc::UnboundedReceiver<WorkDoneProgress>> {
+        self.shared.events.lock().expect("events lock").as_ref()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.shared.progress.lock().expect("progress lock") = Some(tx);
+        Some(rx)
+    }
+
     /// Takes the notifications out of the client, so that they can be read while
     /// requests are under way.
     pub fn take_events(&mut self) -> Option<mpsc::UnboundedReceiver<Event>> {
@@ -265,7 +277,14 @@ async fn read_loop(recv: ReadHalf<Stream>, shared: Arc<Shared>) {
             (None, Some(method)) => {
                 let method = method.as_str().unwrap_or_default();
                 let params = message.get("params").cloned().unwrap_or(Value::Null);
-                if let Some(event) = Event::from_notification(method, params) {
+                if method == WorkDoneProgress::METHOD {
+                    let progress = shared.progress.lock().expect("progress lock");
+                    if let (Some(tx), Some(value)) =
+                        (progress.as_ref(), WorkDoneProgress::from_params(&params))
+                    {
+                        let _ = tx.send(value);
+                    }
+                } else if let Some(event) = Event::from_notification(method, params) {
                     if let Some(events) = shared.events.lock().expect("events lock").as_ref() {
                         let _ = events.send(event);
                     }
@@ -277,6 +296,7 @@ async fn read_loop(recv: ReadHalf<Stream>, shared: Arc<Shared>) {
     // Whoever still waits hears that the connection is gone.
     shared.pending.lock().expect("pending lock").clear();
     shared.events.lock().expect("events lock").take();
+    shared.progress.lock().expect("progress lock").take();
 }
 
 fn answer(shared: &Shared, id: &Value, message: Value) {

@@ -11,6 +11,7 @@ pub mod methods;
 pub mod model;
 #[cfg(unix)]
 pub mod private;
+pub mod progress;
 pub mod prompts;
 pub mod review;
 pub mod stages;
@@ -25,7 +26,8 @@ pub use client::{Client, ClientError, ConnectConfig, EXIT_LOCK_HELD, VERSION};
 pub use error::{BatonError, ErrorCause, ErrorKind};
 pub use methods::Event;
 pub use model::*;
+pub use progress::{ByStatus, Progress};
 pub use review::{ReviewTaskParams, ReviewVerdict};
-pub use stages::{ByStage, StageTally};
+pub use stages::{ByStage, HeldByStage, StageTally};
 pub use timeline::{AgentKind, AttemptOutcome, AttemptRecord, Timeline};
 pub use workspace::Workspace;

@@ -8,6 +8,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::progress::Progress;
 use crate::timeline::AttemptRecord;
 use crate::timestamp;
 
@@ -200,6 +201,14 @@ pub enum TaskStage {
 }
 
 impl TaskStage {
+    /// Every stage, in the order a task meets them.
+    pub const ALL: [TaskStage; 4] = [
+        TaskStage::Working,
+        TaskStage::Verifying,
+        TaskStage::Resolving,
+        TaskStage::Reviewing,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             TaskStage::Working => "working",
@@ -368,54 +377,6 @@ fn default_max_parallel_workers() -> u32 {
 
 fn default_task_timeout_seconds() -> u64 {
     Config::default().task_timeout
-}
-
-/// Task counts, one per status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ByStatus {
-    pub available: usize,
-    pub claimed: usize,
-    pub in_progress: usize,
-    pub done: usize,
-    pub failed: usize,
-    pub cancelled: usize,
-}
-
-impl ByStatus {
-    pub fn get(&self, status: TaskStatus) -> usize {
-        match status {
-            TaskStatus::Available => self.available,
-            TaskStatus::Claimed => self.claimed,
-            TaskStatus::InProgress => self.in_progress,
-            TaskStatus::Done => self.done,
-            TaskStatus::Failed => self.failed,
-            TaskStatus::Cancelled => self.cancelled,
-        }
-    }
-
-    pub fn get_mut(&mut self, status: TaskStatus) -> &mut usize {
-        match status {
-            TaskStatus::Available => &mut self.available,
-            TaskStatus::Claimed => &mut self.claimed,
-            TaskStatus::InProgress => &mut self.in_progress,
-            TaskStatus::Done => &mut self.done,
-            TaskStatus::Failed => &mut self.failed,
-            TaskStatus::Cancelled => &mut self.cancelled,
-        }
-    }
-
-    pub fn total(&self) -> usize {
-        TaskStatus::ALL.iter().map(|s| self.get(*s)).sum()
-    }
-}
-
-/// How far the plan has got.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Progress {
-    pub total_tasks: usize,
-    /// Finished tasks (done, failed or cancelled) out of all, rounded down.
-    pub percent_complete: u32,
-    pub by_status: ByStatus,
 }
 
 /// One agent as status shows it: who, on what, since when, doing what.

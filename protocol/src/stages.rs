@@ -46,3 +46,46 @@ impl ByStage {
         }
     }
 }
+
+/// The held tasks (claimed or in progress) counted by the stage they are at, for
+/// status and the run's progress line. A held task with no stage yet is about to
+/// work, so it counts as working.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HeldByStage {
+    pub working: usize,
+    pub verifying: usize,
+    pub resolving: usize,
+    pub reviewing: usize,
+}
+
+impl HeldByStage {
+    pub fn get(&self, stage: TaskStage) -> usize {
+        match stage {
+            TaskStage::Working => self.working,
+            TaskStage::Verifying => self.verifying,
+            TaskStage::Resolving => self.resolving,
+            TaskStage::Reviewing => self.reviewing,
+        }
+    }
+
+    pub fn get_mut(&mut self, stage: TaskStage) -> &mut usize {
+        match stage {
+            TaskStage::Working => &mut self.working,
+            TaskStage::Verifying => &mut self.verifying,
+            TaskStage::Resolving => &mut self.resolving,
+            TaskStage::Reviewing => &mut self.reviewing,
+        }
+    }
+}
+
+impl FromIterator<Option<TaskStage>> for HeldByStage {
+    /// Counts held tasks from each one's stage.
+    fn from_iter<I: IntoIterator<Item = Option<TaskStage>>>(stages: I) -> HeldByStage {
+        let mut counts = HeldByStage::default();
+        for stage in stages {
+            *counts.get_mut(stage.unwrap_or(TaskStage::Working)) += 1;
+        }
+        counts
+    }
+}

@@ -1,16 +1,18 @@
-//! `baton watch`: every event as it happens.
+//! `baton watch`: every event as it happens, and while a run goes its progress line,
+//! as `baton run` shows it.
 
 use std::io::{self};
 
 use baton_protocol::{ClientError, ConnectConfig, Event};
 
+use crate::progress::ProgressLine;
 use crate::{printable, render};
 
 use super::{terminal_width, write_out, Result, Session};
 
 impl Session {
     /// Prints every event until the daemon closes the connection or the user presses
-    /// Ctrl-C; both are a normal end.
+    /// Ctrl-C; both are a normal end. With `--json` the output is the events alone.
     pub(super) async fn watch(&self) -> Result<()> {
         let mut client = self
             .connect_with(ConnectConfig {
@@ -19,23 +21,33 @@ impl Session {
                 ..ConnectConfig::default()
             })
             .await?;
-        let Some(events) = client.events() else {
+        let (Some(mut events), Some(mut progress)) = (client.take_events(), client.take_progress())
+        else {
             return Err(ClientError::Closed.into());
         };
+        let mut line = ProgressLine::new(self.json);
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
         loop {
             tokio::select! {
+                Some(value) = progress.recv() => line.follow(&value),
                 event = events.recv() => match event {
-                    Some(event) => write_out(&self.event_line(&event)?)?,
+                    Some(event) => {
+                        let shown = self.event_line(&event)?;
+                        line.suspend(|| write_out(&shown))?;
+                    }
                     None => {
+                        line.clear();
                         if !self.json {
                             self.note("the daemon closed the connection");
                         }
                         return Ok(());
                     }
                 },
-                Ok(()) = &mut ctrl_c => return Ok(()),
+                Ok(()) = &mut ctrl_c => {
+                    line.clear();
+                    return Ok(());
+                }
             }
         }
     }

@@ -13,7 +13,7 @@ use console::{pad_str, style, truncate_str, Alignment, StyledObject};
 
 pub use activity::{event, log_line, worth_a_line, Detail};
 pub use config::{config, config_value};
-pub use run::{crash, daemon_info, held_by_stage, history, progress, run_result, saved, status};
+pub use run::{crash, daemon_info, history, progress, run_result, saved, status};
 pub use tasks::{discovery, discovery_list, task, task_list};
 
 /// A line cut to the terminal's width, when there is a terminal.

@@ -4,7 +4,7 @@
 use super::{ago, count, discovery, one_line, pad, status_style, time, Fields};
 use baton_protocol::methods::{ArchivedBoard, DaemonInfoResult, SavedState};
 use baton_protocol::{
-    ByStage, Crash, Progress, RunPhase, RunResult, Status, TaskStage, TaskStatus,
+    ByStage, Crash, HeldByStage, Progress, RunPhase, RunResult, Status, TaskStage, TaskStatus,
 };
 use chrono::{DateTime, Utc};
 use console::{measure_text_width, style};
@@ -60,6 +60,9 @@ pub fn status(status: &Status, now: DateTime<Utc>) -> String {
         );
     }
     fields.add("progress", progress(&status.progress));
+    if status.progress.by_stage != HeldByStage::default() {
+        fields.add("stages", held_by_stage(&status.progress.by_stage));
+    }
     if status.cost_usd > 0.0 {
         fields.add("cost", format!("${:.2} over all runs", status.cost_usd));
     }
@@ -148,6 +151,21 @@ pub fn progress(progress: &Progress) -> String {
     .join(" · ")
 }
 
+/// The held tasks by the stage they are at, in one line, each stage named.
+fn held_by_stage(held: &HeldByStage) -> String {
+    TaskStage::ALL
+        .into_iter()
+        .map(|stage| {
+            let text = format!("{} {stage}", held.get(stage));
+            match held.get(stage) {
+                0 => style(text).dim().to_string(),
+                _ => status_style(TaskStatus::InProgress, &text).to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
 pub(super) fn run_finished(result: &RunResult) -> String {
     format!("{}: {}", style("run finished").bold(), run_counts(result))
 }
@@ -198,34 +216,6 @@ fn stages(stages: &ByStage) -> Option<String> {
     })
     .collect();
     (!parts.is_empty()).then(|| format!("stages: {}", parts.join(" · ")))
-}
-
-/// The tasks being worked on by stage, for the run's progress line: `3 working, 1
-/// verifying, 1 reviewing`. `held` is the stage of each held task (none: it is
-/// about to work); working is always said, another stage only when a task is at it.
-pub fn held_by_stage(held: impl IntoIterator<Item = Option<TaskStage>>) -> String {
-    let mut counts = [0usize; 4];
-    let order = [
-        TaskStage::Working,
-        TaskStage::Verifying,
-        TaskStage::Resolving,
-        TaskStage::Reviewing,
-    ];
-    for stage in held {
-        let stage = stage.unwrap_or(TaskStage::Working);
-        let at = order
-            .iter()
-            .position(|known| *known == stage)
-            .expect("every stage");
-        counts[at] += 1;
-    }
-    order
-        .iter()
-        .zip(counts)
-        .filter(|(stage, count)| **stage == TaskStage::Working || *count > 0)
-        .map(|(stage, count)| format!("{count} {stage}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Which daemon serves the workspace, for `baton daemon start|status`.

@@ -1,7 +1,8 @@
 use baton_protocol::methods::{AgentActivity, DaemonInfoResult, StateChange, StateChangeReason};
 use baton_protocol::{
-    ActivityKind, AgentStatus, ByStatus, Config, Crash, Discovery, Event, Progress, RunMode,
-    RunPhase, RunResult, RunStatus, Status, Task, TaskContext, TaskId, TaskResult, TaskStatus,
+    ActivityKind, AgentStatus, ByStatus, Config, Crash, Discovery, Event, HeldByStage, Progress,
+    RunMode, RunPhase, RunResult, RunStatus, Status, Task, TaskContext, TaskId, TaskResult,
+    TaskStatus,
 };
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -177,6 +178,11 @@ fn status_gives_goal_progress_agents_and_recent_discoveries() {
                 failed: 1,
                 cancelled: 0,
             },
+            by_stage: HeldByStage {
+                working: 1,
+                verifying: 1,
+                ..HeldByStage::default()
+            },
         },
         agents: vec![
             AgentStatus {
@@ -211,6 +217,7 @@ fn status_gives_goal_progress_agents_and_recent_discoveries() {
     goal           Parse the configuration language
     state          running
     progress       3/10 done · 40% finished · 1 failed · 0 cancelled · 4 available · 1 claimed · 1 in progress
+    stages         1 working · 1 verifying · 0 resolving · 0 reviewing
     agents         worker-1  task-004 since 2m ago
                    w2        idle
     discoveries    worker-1 on task-002: Comments may nest
@@ -230,6 +237,7 @@ fn status_of_a_fresh_workspace_says_how_to_begin() {
             total_tasks: 0,
             percent_complete: 0,
             by_status: ByStatus::default(),
+            by_stage: HeldByStage::default(),
         },
         agents: Vec::new(),
         discoveries: Vec::new(),
@@ -259,6 +267,7 @@ fn idle_status() -> Status {
                 done: 2,
                 ..ByStatus::default()
             },
+            by_stage: HeldByStage::default(),
         },
         agents: Vec::new(),
         discoveries: Vec::new(),
@@ -657,21 +666,4 @@ fn a_run_s_result_says_each_stage_its_tasks_went_through_and_its_cost() {
         ..result
     };
     assert!(!run_result(&without).contains("stages"));
-}
-
-#[test]
-fn the_progress_line_counts_held_tasks_by_stage() {
-    use baton_protocol::TaskStage::*;
-    assert_eq!(held_by_stage([]), "0 working");
-    assert_eq!(
-        held_by_stage([
-            None,
-            Some(Working),
-            Some(Reviewing),
-            Some(Verifying),
-            Some(Working)
-        ]),
-        "3 working, 1 verifying, 1 reviewing"
-    );
-    assert_eq!(held_by_stage([Some(Resolving)]), "0 working, 1 resolving");
 }

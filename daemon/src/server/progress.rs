@@ -1,9 +1,11 @@
 //! A run as LSP work-done progress (`$/progress`), so that editors show it in their
 //! status bar: begun when a run starts, reported as tasks change, ended with the run.
-//! It counts the run's tasks (`Board::progress_counts`), not what earlier runs did.
+//! It counts the run's tasks (`Board::progress_counts`), not what earlier runs did,
+//! and says it in the line `baton run` and `baton watch` show (`views::progress`).
 
-use baton_protocol::{ByStatus, Event};
-use tower_lsp::lsp_types::notification::Progress;
+use baton_protocol::views::progress;
+use baton_protocol::{Event, Progress};
+use tower_lsp::lsp_types::notification::Progress as ProgressNotification;
 use tower_lsp::lsp_types::request::WorkDoneProgressCreate;
 use tower_lsp::lsp_types::{
     NumberOrString, ProgressParams, ProgressParamsValue, WorkDoneProgress, WorkDoneProgressBegin,
@@ -56,7 +58,10 @@ impl RunProgress {
                 };
                 // Read now, not when the event happened: once the run has ended, the
                 // board's counts are no longer the run's, and its end comes next.
-                let Some(counts) = daemon.orchestrator.read(|board| board.run_progress()) else {
+                let Some(counts) = daemon.orchestrator.read(|board| {
+                    let counts = board.run_progress()?;
+                    Some(Progress::of(counts, board.held_by_stage()))
+                }) else {
                     return;
                 };
                 let now = text(&counts, daemon.runtime.agents_running());
@@ -88,10 +93,10 @@ impl RunProgress {
             self.refused = true;
             return;
         }
-        let (message, percentage) = text(
-            &daemon.orchestrator.read(|board| board.progress_counts()),
-            daemon.runtime.agents_running(),
-        );
+        let counts = daemon
+            .orchestrator
+            .read(|board| Progress::of(board.progress_counts(), board.held_by_stage()));
+        let (message, percentage) = text(&counts, daemon.runtime.agents_running());
         let begin = WorkDoneProgress::Begin(WorkDoneProgressBegin {
             title: "baton run".into(),
             cancellable: Some(false),
@@ -106,7 +111,7 @@ impl RunProgress {
 
 async fn send(client: &tower_lsp::Client, token: NumberOrString, value: WorkDoneProgress) {
     client
-        .send_notification::<Progress>(ProgressParams {
+        .send_notification::<ProgressNotification>(ProgressParams {
             token,
             value: ProgressParamsValue::WorkDone(value),
         })
@@ -114,53 +119,6 @@ async fn send(client: &tower_lsp::Client, token: NumberOrString, value: WorkDone
 }
 
 /// The progress line and percentage: the run's finished tasks out of all its tasks.
-pub fn text(counts: &ByStatus, agents: usize) -> (String, u32) {
-    let total = counts.total();
-    let finished = counts.done + counts.failed + counts.cancelled;
-    let percentage = (finished * 100).checked_div(total).unwrap_or(0) as u32;
-    let mut message = format!("{}/{total} done", counts.done);
-    if counts.failed > 0 {
-        message.push_str(&format!(", {} failed", counts.failed));
-    }
-    if counts.cancelled > 0 {
-        message.push_str(&format!(", {} cancelled", counts.cancelled));
-    }
-    message.push_str(&format!(
-        ", {agents} agent{}",
-        if agents == 1 { "" } else { "s" }
-    ));
-    (message, percentage)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn progress_counts_finished_tasks_and_says_what_failed_or_was_cancelled() {
-        let counts = ByStatus {
-            available: 3,
-            in_progress: 2,
-            done: 4,
-            failed: 1,
-            ..ByStatus::default()
-        };
-        assert_eq!(
-            text(&counts, 2),
-            ("4/10 done, 1 failed, 2 agents".into(), 50)
-        );
-        let cancelled = ByStatus {
-            done: 1,
-            cancelled: 1,
-            ..ByStatus::default()
-        };
-        assert_eq!(
-            text(&cancelled, 0),
-            ("1/2 done, 1 cancelled, 0 agents".into(), 100)
-        );
-        assert_eq!(
-            text(&ByStatus::default(), 1),
-            ("0/0 done, 1 agent".into(), 0)
-        );
-    }
+fn text(counts: &Progress, agents: usize) -> (String, u32) {
+    (progress::line(counts, agents), counts.percent_complete)
 }

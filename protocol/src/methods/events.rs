@@ -88,6 +88,40 @@ impl Event {
     }
 }
 
+/// One `$/progress` value of a run's LSP work-done progress (docs/protocol.md,
+/// "Progress"): the daemon begins it when a run starts, reports as the run's tasks
+/// change and ends it with the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkDoneProgress {
+    pub kind: WorkDoneKind,
+    /// The run's progress line (`views::progress::line`), or at the end what the run
+    /// did.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The run's finished tasks × 100 / all its tasks; none at the end.
+    #[serde(default)]
+    pub percentage: Option<u32>,
+}
+
+impl WorkDoneProgress {
+    /// The notification's method name.
+    pub const METHOD: &'static str = "$/progress";
+
+    /// Reads the `params` of a `$/progress` notification; `None` for anything else.
+    pub fn from_params(params: &serde_json::Value) -> Option<WorkDoneProgress> {
+        serde_json::from_value(params.get("value")?.clone()).ok()
+    }
+}
+
+/// Where a work-done progress is: begun, reported on, or ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkDoneKind {
+    Begin,
+    Report,
+    End,
+}
+
 /// What an agent is doing, in a line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentActivity {

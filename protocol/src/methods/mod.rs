@@ -14,7 +14,10 @@ use crate::model::*;
 use crate::timeline::{Timeline, TimelineParams};
 
 pub use config::{ConfigPatch, InitParams, MasterPlan};
-pub use events::{AgentActivity, Event, RunStarted, StateChange, StateChangeReason};
+pub use events::{
+    AgentActivity, Event, RunStarted, StateChange, StateChangeReason, WorkDoneKind,
+    WorkDoneProgress,
+};
 pub use runs::{
     AgentLogParams, DaemonInfoResult, RunAgent, RunParams, TaskLogChunk, TaskLogParams,
 };

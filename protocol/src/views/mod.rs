@@ -1,11 +1,12 @@
 //! Text views of a plan and a run, pure functions from the wire types to text: the
-//! plan's graph (a tree, Mermaid, DOT), the run's timeline (a lane per agent), and the
-//! run's markdown report, which holds both. The CLI prints them and the daemon writes
-//! the report from the same code. Colour is the caller's: each view asks a [`Paint`]
+//! plan's graph (a tree, Mermaid, DOT), the run's timeline (a lane per agent), the
+//! run's markdown report, which holds both, and the run's progress line. The CLI
+//! prints them and the daemon writes the report and the progress from the same code. Colour is the caller's: each view asks a [`Paint`]
 //! to colour the pieces whose meaning a colour carries, and [`Plain`] leaves them.
 
 pub mod graph;
 pub mod lanes;
+pub mod progress;
 pub mod report;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};

@@ -4,9 +4,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::graph::{critical_path, dot, mermaid, tree};
 use super::lanes::lanes;
+use super::progress;
 use super::report::{markdown, RunReport};
 use super::{fit, Paint, Plain};
-use crate::model::{RunResult, Task, TaskId, TaskResult, TaskStatus};
+use crate::model::{RunResult, Task, TaskId, TaskResult, TaskStage, TaskStatus};
+use crate::progress::{ByStatus, Progress};
 use crate::timeline::{AgentKind, AttemptOutcome, AttemptRecord, Timeline};
 
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -299,4 +301,44 @@ fn a_chain_as_long_as_a_large_plan_draws_within_the_width() {
         .all(|line| unicode_width::UnicodeWidthStr::width(line) <= 80));
     assert!(drawn.contains("└─ ○*task-20000 a step\n"));
     assert_eq!(critical_path(&tasks).len(), 20_000);
+}
+
+#[test]
+fn the_progress_line_counts_done_tasks_and_the_held_ones_by_stage() {
+    let line = |by_status: ByStatus, stages: &[Option<TaskStage>], agents: usize| {
+        progress::line(
+            &Progress::of(by_status, stages.iter().copied().collect()),
+            agents,
+        )
+    };
+    let going = ByStatus {
+        available: 2,
+        claimed: 1,
+        in_progress: 4,
+        done: 3,
+        ..ByStatus::default()
+    };
+    let stages = [
+        None,
+        Some(TaskStage::Working),
+        Some(TaskStage::Working),
+        Some(TaskStage::Verifying),
+        Some(TaskStage::Reviewing),
+    ];
+    insta::assert_snapshot!(
+        line(going, &stages, 4),
+        @"3/10 done, 3 working, 1 verifying, 1 reviewing, 4 agents"
+    );
+    let resolving = ByStatus {
+        in_progress: 1,
+        done: 1,
+        failed: 1,
+        cancelled: 2,
+        ..ByStatus::default()
+    };
+    insta::assert_snapshot!(
+        line(resolving, &[Some(TaskStage::Resolving)], 1),
+        @"1/5 done, 0 working, 1 resolving, 1 failed, 2 cancelled, 1 agent"
+    );
+    insta::assert_snapshot!(line(ByStatus::default(), &[], 0), @"0/0 done, 0 working, 0 agents");
 }

@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use baton_protocol::methods::{ConfigPatch, InitParams, StateChange, StateChangeReason};
 use baton_protocol::{
     AgentKind, AgentStatus, AttemptRecord, BatonError, ByStatus, Config, CoordinationState,
-    Discovery, Event, Progress, RunResult, Status, Task, TaskId, TaskStatus, Usage,
+    Discovery, Event, HeldByStage, Progress, RunResult, Status, Task, TaskId, TaskStatus, Usage,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -339,11 +339,15 @@ impl Board {
         self.cost_usd + untasked
     }
 
+    /// The held tasks by the stage they are at.
+    pub fn held_by_stage(&self) -> HeldByStage {
+        self.held
+            .iter()
+            .map(|id| self.nodes[id].task.stage)
+            .collect()
+    }
+
     pub fn status(&self) -> Status {
-        let counts = self.progress_counts();
-        let total = counts.total();
-        let finished = counts.done + counts.failed + counts.cancelled;
-        let percent_complete = (finished * 100).checked_div(total).unwrap_or(0) as u32;
         let mut agents: Vec<AgentStatus> = self
             .held
             .iter()
@@ -378,11 +382,7 @@ impl Board {
             goal: self.goal.clone(),
             master_plan: self.master_plan.clone(),
             running: self.running,
-            progress: Progress {
-                total_tasks: total,
-                percent_complete,
-                by_status: counts,
-            },
+            progress: Progress::of(self.progress_counts(), self.held_by_stage()),
             agents,
             discoveries: self.discoveries[recent..].to_vec(),
             run: self.run.as_ref().map(Run::status),
