@@ -60,6 +60,47 @@ def test_initialize_add_claim_complete_fail_through_the_daemon(workspace: Worksp
     assert workspace.json("status")["master_plan"] == "1. Model\n2. Login"
 
 
+def test_edit_task_changes_what_is_given_and_model_none_gives_back_the_workspaces_model(
+    workspace: Workspace,
+) -> None:
+    with Orchestrator(working_directory=str(workspace.root), model="claude-sonnet-4") as orch:
+        first = orch.add_task("Create User model", model="claude-opus-4")
+        second = orch.add_task("Implement login")
+        assert first.model == "claude-opus-4" and second.model is None
+
+        edited = orch.edit_task(second.id, priority=2, dependencies=[first.id], model="claude-opus-4")
+        assert (edited.priority, edited.dependencies, edited.model) == (2, [first.id], "claude-opus-4")
+        assert edited.description == "Implement login", "what was not given stays"
+        kept = orch.edit_task(second.id, hints="use bcrypt")
+        assert (kept.model, kept.context.hints) == ("claude-opus-4", "use bcrypt")
+
+        given_back = orch.edit_task(second.id, model=None)
+        assert given_back.model is None
+        wait_for(lambda: orch.state.tasks[1].model is None, "the mirror to hear of the edit")
+
+    # What the CLI's `--model none` leaves is what `model=None` left.
+    workspace.baton("edit", first.id, "--model", "none")
+    shown = {task["id"]: task for task in workspace.tasks()}
+    assert "model" not in shown[first.id] and "model" not in shown[second.id]
+    assert shown[second.id]["priority"] == 2 and shown[second.id]["context"]["hints"] == "use bcrypt"
+    assert workspace.json("config")["model"] == "claude-sonnet-4"
+
+
+def test_edit_task_with_a_blank_model_or_nothing_to_change_is_refused_and_changes_nothing(
+    workspace: Workspace,
+) -> None:
+    with Orchestrator(working_directory=str(workspace.root)) as orch:
+        task = orch.add_task("Create User model", model="claude-opus-4")
+        before = workspace.tasks()
+        with pytest.raises(InvalidInputError, match="model"):
+            orch.edit_task(task.id, model=" ")
+        with pytest.raises(InvalidInputError, match="nothing to change"):
+            orch.edit_task(task.id)
+        with pytest.raises(TaskNotFoundError, match="task-404"):
+            orch.edit_task("task-404", model=None)
+        assert workspace.tasks() == before
+
+
 def test_add_tasks_batch_adds_all_with_dependencies_inside_the_batch(workspace: Workspace) -> None:
     with Orchestrator(working_directory=str(workspace.root)) as orch:
         tasks = orch.add_tasks_batch([

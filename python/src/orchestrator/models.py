@@ -62,6 +62,17 @@ def _unknown(data: Mapping[str, Any], cls: type) -> Dict[str, Any]:
     return {key: value for key, value in data.items() if key not in known}
 
 
+class Unchanged(Enum):
+    """What an edit's argument is when it was left out, where ``None`` means something
+    else: ``edit_task(model=None)`` gives the task the workspace's model again, as
+    ``baton edit ID --model none`` does, while leaving ``model`` out keeps the task's."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
+
+
 class TaskStatus(str, Enum):
     """Where a task is in its life. ``CANCELLED`` is baton's addition to the reference's five."""
 
@@ -187,6 +198,7 @@ class Task:
     session_id: Optional[str] = None
     permission_denials: List[str] = field(default_factory=list)
     supervised: bool = False
+    model: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def claim(self, agent_id: str) -> None:
@@ -236,6 +248,7 @@ class Task:
             session_id=data.get("session_id"),
             permission_denials=list(data.get("permission_denials") or []),
             supervised=bool(data.get("supervised", False)),
+            model=data.get("model"),
             extra=_unknown(data, cls),
         )
 
@@ -267,6 +280,8 @@ class Task:
             data["permission_denials"] = list(self.permission_denials)
         if self.supervised:
             data["supervised"] = True
+        if self.model is not None:
+            data["model"] = self.model
         return data
 
 

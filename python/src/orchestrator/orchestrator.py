@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Optional, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Optional, TypeVar, Union
 
 from . import __version__
 from .agent_env import agent_environment
@@ -29,7 +29,7 @@ from .connection import Connection
 from .daemon import DaemonInfo, start_daemon
 from .exceptions import OrchestrationError
 from .mirror import StateMirror
-from .models import CoordinationState, Discovery, Task, TaskResult
+from .models import UNCHANGED, CoordinationState, Discovery, Task, TaskResult, Unchanged
 from .progress import describe, describe_result
 
 __all__ = ["Orchestrator"]
@@ -179,15 +179,19 @@ class Orchestrator:
         dependencies: Optional[List[str]] = None,
         context_files: Optional[List[str]] = None,
         hints: str = "",
+        model: Optional[str] = None,
     ) -> Task:
-        """Adds a task to the queue; priority 1 is the most urgent, 10 the least."""
-        params = {
+        """Adds a task to the queue; priority 1 is the most urgent, 10 the least.
+        ``model`` (baton's) is the model its agent uses; ``None`` is the workspace's."""
+        params: Dict[str, Any] = {
             "description": description,
             "priority": priority,
             "dependencies": dependencies if dependencies is not None else [],
             "context_files": context_files if context_files is not None else [],
             "hints": hints,
         }
+        if model is not None:
+            params["model"] = model
         return self._wait(self._task_request("baton/addTask", params))
 
     def add_tasks_batch(self, tasks: List[Dict[str, Any]]) -> List[Task]:
@@ -237,6 +241,34 @@ class Orchestrator:
         return self._mirror.state
 
     # baton's additions.
+
+    def edit_task(
+        self,
+        task_id: str,
+        description: Optional[str] = None,
+        priority: Optional[int] = None,
+        dependencies: Optional[List[str]] = None,
+        context_files: Optional[List[str]] = None,
+        hints: Optional[str] = None,
+        model: Union[str, None, Unchanged] = UNCHANGED,
+    ) -> Task:
+        """Changes what a task that has not finished asks for, as ``baton edit`` does:
+        each argument given replaces the task's, the others stay (``dependencies=[]``
+        removes them all). ``model`` applies from its agent's next attempt;
+        ``model=None`` gives the task the workspace's model again, as ``baton edit ID
+        --model none`` does. Answers the task as it is now."""
+        params: Dict[str, Any] = {"task_id": task_id}
+        given = {
+            "description": description,
+            "priority": priority,
+            "dependencies": dependencies,
+            "context_files": context_files,
+            "hints": hints,
+        }
+        params.update({name: value for name, value in given.items() if value is not None})
+        if not isinstance(model, Unchanged):
+            params["model"] = model
+        return self._wait(self._task_request("baton/editTask", params))
 
     @property
     def daemon(self) -> Optional[DaemonInfo]:
