@@ -5,12 +5,16 @@
 //!
 //! A refusal of the daemon is a tool result with `isError` and the daemon's message,
 //! so that the model can read it and correct itself; the bridge itself keeps serving.
+//!
+//! What a tool sends is stored and reaches every client, so the secrets of the
+//! agent's environment (which the bridge shares) are hidden in it first.
 
 use std::path::PathBuf;
 
 use baton_protocol::methods::{
     self, FailTaskParams, ListTasksParams, MasterPlan, NewDiscovery, NewTask, Request, TaskRef,
 };
+use baton_protocol::secrets::Secrets;
 use baton_protocol::{
     Client, ClientError, ConnectConfig, ReviewTaskParams, ReviewVerdict, Task, TaskId, TaskStatus,
     Workspace,
@@ -75,6 +79,7 @@ pub async fn serve(workspace: &Workspace, args: McpArgs) -> Result<(), McpError>
         client,
         agent: args.agent,
         task: args.task,
+        secrets: Secrets::among(std::env::vars()),
     };
     let running = bridge
         .serve(rmcp::transport::stdio())
@@ -90,6 +95,8 @@ pub struct Bridge {
     agent: String,
     /// The task the agent works on; none for the leader.
     task: Option<TaskId>,
+    /// The agent's keys and tokens, which its tools' requests never carry.
+    secrets: Secrets,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -359,8 +366,14 @@ impl ServerHandler for Bridge {
 }
 
 impl Bridge {
+    /// Sends one request for the agent, with every secret of its environment hidden
+    /// in every string of it.
     async fn request<R: Request>(&self, params: &R::Params) -> Result<R::Result, ClientError> {
-        self.client.request::<R>(params).await
+        let unreadable = |err: serde_json::Error| ClientError::Protocol(err.to_string());
+        let mut sent = serde_json::to_value(params).map_err(unreadable)?;
+        self.secrets.hide_in(&mut sent);
+        let params = serde_json::from_value::<R::Params>(sent).map_err(unreadable)?;
+        self.client.request::<R>(&params).await
     }
 }
 

@@ -14,6 +14,7 @@ pub mod private;
 pub mod progress;
 pub mod prompts;
 pub mod review;
+pub mod secrets;
 pub mod stages;
 pub mod timeline;
 pub mod timestamp;

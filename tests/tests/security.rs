@@ -324,3 +324,100 @@ async fn everything_under_dot_baton_is_private_under_umask_022() {
     );
     assert!(seen > 15, "only {seen} entries under .baton were checked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_an_agent_sends_through_batons_tools_is_hidden_before_it_is_stored_or_sent() {
+    const API_KEY: &str = "sk-ant-api03-TOOLSECRET-9e107d9d372bb682";
+    const HIDDEN: &str = "[ANTHROPIC_API_KEY hidden]";
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    let mut watcher = agents.client(true).await;
+    // The agent reads the key from its environment and copies it into a discovery
+    // and a new task, as a careless agent would.
+    let task = scripted(
+        "share what you found",
+        &[
+            bash("printenv ANTHROPIC_API_KEY"),
+            baton_tool(
+                "report_discovery",
+                serde_json::json!({ "content": "the key is {{0}}", "tags": ["{{0}}"] }),
+            ),
+            baton_tool(
+                "add_task",
+                serde_json::json!({ "description": "call the API with {{0}}", "hints": "key {{0}}" }),
+            ),
+            say("shared"),
+        ],
+    );
+    baton_tests::add_task(&client, task, &[]).await;
+    let run = agents
+        .baton_command(&["run", "--predefined"])
+        .env("ANTHROPIC_API_KEY", API_KEY)
+        .output()
+        .expect("baton runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let mut answers = vec![
+        ("baton run".to_owned(), run.stdout),
+        ("baton run (stderr)".to_owned(), run.stderr),
+    ];
+    let discoveries = agents.workspace.ok(&["discoveries", "--json"]);
+    assert!(
+        discoveries.contains(&format!("the key is {HIDDEN}")),
+        "the discovery is kept, with the key's name for the key: {discoveries}"
+    );
+    let shown = agents.workspace.ok(&["show", "task-002"]);
+    assert!(
+        shown.contains(&format!("call the API with {HIDDEN}")),
+        "the new task is kept, with the key's name for the key: {shown}"
+    );
+    let saved = agents.root().join("saved.json");
+    for args in [
+        vec!["show", "task-002", "--json"],
+        vec!["tasks", "--json"],
+        vec!["status", "--json"],
+        vec!["save", saved.to_str().unwrap()],
+    ] {
+        answers.push((
+            format!("baton {args:?}"),
+            agents.workspace.ok(&args).into_bytes(),
+        ));
+    }
+    answers.push(("baton discoveries".into(), discoveries.into_bytes()));
+    answers.push(("baton show".into(), shown.into_bytes()));
+    // Every notification the run sent, to the watcher that was there from the start.
+    let events = watcher.events().expect("the watcher asked for events");
+    let mut sent = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        sent.push(serde_json::to_string(&event).expect("an event serializes"));
+    }
+    assert!(
+        sent.iter()
+            .any(|event| event.contains("baton/discovery") && event.contains(HIDDEN)),
+        "the discovery was announced: {sent:#?}"
+    );
+    answers.push(("the events".into(), sent.join("\n").into_bytes()));
+    agents.workspace.ok(&["daemon", "stop"]);
+    // The agent had the key and sent it: it was in its tool calls to the model.
+    assert!(
+        agents
+            .model
+            .messages_requests()
+            .iter()
+            .any(|request| request.body.to_string().contains(API_KEY)),
+        "the agent's tool calls carried the key"
+    );
+
+    let mut files = every_file(&agents.root().join(".baton"));
+    files.push((
+        saved.display().to_string(),
+        std::fs::read(&saved).expect("the state was saved"),
+    ));
+    for (what, bytes) in files.iter().chain(answers.iter()) {
+        assert!(!contains(bytes, API_KEY), "{what} holds the key");
+    }
+}

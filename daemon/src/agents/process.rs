@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 
 use super::claude_config::OwnConfig;
-use super::secrets::Secrets;
+use super::secrets;
 use super::stream::{self, AgentResult, StreamEvent};
 use crate::core::run::FaultKind;
 
@@ -142,7 +142,7 @@ async fn run_process(
         tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
     });
 
-    let secrets = Secrets::of(&launch.env);
+    let secrets = secrets::of(&launch.env);
     let mut log = open_log(&launch.log).await;
     let mut lines = BufReader::new(stdout).lines();
     let mut result = None;
@@ -274,7 +274,7 @@ pub async fn verify(launch: &Launch, command: &str, mut stop: watch::Receiver<bo
         });
     }
     drop(sender);
-    let secrets = Secrets::of(&launch.env);
+    let secrets = secrets::of(&launch.env);
     let mut tail = std::collections::VecDeque::with_capacity(VERIFY_TAIL_LINES);
     let deadline = tokio::time::sleep(launch.timeout);
     tokio::pin!(deadline);
