@@ -15,6 +15,12 @@
 //! - `{"rate_limit": {"reset_in_s": N, "times": K}}`: HTTP 429 for K requests in a
 //!   row (default 1), then the next step. It leaves no trace in the conversation, so
 //!   the refusals are counted per session (`x-claude-code-session-id`) and position.
+//! - On a step: `"prompt_contains": "X"` starts a turn there. When a user message
+//!   after the script's own has text (not a tool result) containing X, the latest
+//!   such message decides: the steps are counted from this one, over the assistant
+//!   messages after it alone. A resumed session's conversation may keep a turn its
+//!   agent never finished, or lose one; the turn's prompt still finds its steps.
+//!   Placeholders reach only the steps of the turn.
 //! - On any step: `"delay_ms": N` waits before answering (thinking time), and
 //!   `"usage": {"input_tokens": N, "output_tokens": M}` fixes the reported usage
 //!   (otherwise about four characters a token), so a test can predict the cost.
@@ -409,6 +415,7 @@ struct RawStep {
     rate_limit: Option<RateLimit>,
     delay_ms: Option<u64>,
     until_result_contains: Option<String>,
+    prompt_contains: Option<String>,
     usage: Option<Usage>,
 }
 
@@ -437,6 +444,8 @@ struct Step {
     action: Action,
     delay: Duration,
     until_result_contains: Option<String>,
+    /// The step starts the turn whose prompt holds this text.
+    prompt_contains: Option<String>,
     usage: Option<Usage>,
 }
 
@@ -460,6 +469,7 @@ impl TryFrom<RawStep> for Step {
             action,
             delay: Duration::from_millis(raw.delay_ms.unwrap_or(0)),
             until_result_contains: raw.until_result_contains,
+            prompt_contains: raw.prompt_contains,
             usage: raw.usage,
         })
     }
@@ -536,9 +546,11 @@ fn decide(
     }
 }
 
-/// Walks the conversation so far: every assistant message answered one step. Answers
-/// the step to take now and the latest tool result of each step.
+/// Walks the conversation of the current turn: every assistant message answered one
+/// step. Answers the step to take now and the latest tool result of each step.
 fn walk(steps: &[Step], messages: &[Value]) -> (usize, Vec<Option<String>>) {
+    let (first, from) = turn(steps, messages);
+    let messages = &messages[from..];
     let results_by_id: HashMap<&str, String> = messages
         .iter()
         .filter(|message| message["role"] == "user")
@@ -546,7 +558,7 @@ fn walk(steps: &[Step], messages: &[Value]) -> (usize, Vec<Option<String>>) {
         .filter_map(|block| Some((block["tool_use_id"].as_str()?, tool_result_text(block))))
         .collect();
     let mut results = vec![None; steps.len()];
-    let mut current = 0;
+    let mut current = first;
     for message in messages
         .iter()
         .filter(|message| message["role"] == "assistant")
@@ -579,6 +591,33 @@ fn walk(steps: &[Step], messages: &[Value]) -> (usize, Vec<Option<String>>) {
         }
     }
     (current, results)
+}
+
+/// Where the current turn starts: the step whose `prompt_contains` the latest user
+/// message after the script's own holds, and that message's place; else the first
+/// step and the whole conversation.
+fn turn(steps: &[Step], messages: &[Value]) -> (usize, usize) {
+    let Some(script_at) = messages
+        .iter()
+        .position(|message| message["role"] == "user")
+    else {
+        return (0, 0);
+    };
+    for (at, message) in messages.iter().enumerate().skip(script_at + 1).rev() {
+        if message["role"] != "user" {
+            continue;
+        }
+        let said = content_text(&message["content"]);
+        let starts = steps.iter().position(|step| {
+            step.prompt_contains
+                .as_deref()
+                .is_some_and(|wanted| said.contains(wanted))
+        });
+        if let Some(step) = starts {
+            return (step, at);
+        }
+    }
+    (0, 0)
 }
 
 /// Replaces `{{N.field}}` in every string of `input` with that field of the JSON text
@@ -1006,6 +1045,51 @@ mod tests {
             answer_to(&request(&prompt, &turns)),
             Answer::Text("finished".into())
         );
+    }
+
+    #[test]
+    fn a_turn_s_prompt_finds_its_steps_whatever_the_resumed_conversation_kept() {
+        let prompt = script(&[
+            json!({ "tool": "Bash", "input": { "command": "work" } }),
+            json!({ "text": "worked" }),
+            json!({ "tool": "Bash", "input": { "command": "resolve" }, "prompt_contains": "conflicts in" }),
+            json!({ "text": "resolved" }),
+        ]);
+        let worked =
+            json!({ "role": "assistant", "content": [{ "type": "text", "text": "worked" }] });
+        let resolve = json!({ "role": "user", "content": [
+            { "type": "text", "text": "<system-reminder>context</system-reminder>" },
+            { "type": "text", "text": "Merging conflicts in README.md" },
+        ]});
+        let mut turns = tool_turn("t1", "Bash", "ok").to_vec();
+        turns.extend([worked, resolve.clone()]);
+        let resolving = Answer::ToolUse {
+            name: "Bash".into(),
+            input: json!({ "command": "resolve" }),
+        };
+        assert_eq!(answer_to(&request(&prompt, &turns)), resolving);
+        // The daemon died while the resolving turn ran: the conversation keeps its
+        // unfinished step, interrupted, and the same prompt comes again.
+        turns.extend(tool_turn(
+            "t2",
+            "Bash",
+            "[Request interrupted by user for tool use]",
+        ));
+        turns.push(resolve.clone());
+        assert_eq!(answer_to(&request(&prompt, &turns)), resolving);
+        turns.extend(tool_turn("t3", "Bash", "resolved README.md"));
+        assert_eq!(
+            answer_to(&request(&prompt, &turns)),
+            Answer::Text("resolved".into())
+        );
+        // A session that lost the first turn altogether finds the turn all the same.
+        assert_eq!(answer_to(&request(&prompt, &[resolve])), resolving);
+        // The script's own message names the marker; the first turn is not taken
+        // for the resolving one.
+        assert!(matches!(
+            answer_to(&request(&prompt, &[])),
+            Answer::ToolUse { input, .. } if input == json!({ "command": "work" })
+        ));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use baton_tests::agent_workspace::{
     add_scripted, bash, git_output, integration_merges, run, say, task, until_finished,
     AgentWorkspace,
 };
+use baton_tests::model_server::Answer;
 use serde_json::json;
 
 /// The verification the tests use: prints the answer, passes when it is 42.
@@ -294,4 +295,94 @@ async fn a_daemon_killed_during_a_resolution_goes_on_resolving_after_a_restart_a
             "{id} landed once: {merges}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_daemon_killed_while_an_agent_resolves_resumes_that_agent_after_a_restart_and_both_land_once(
+) {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(2, 120).await;
+    let outside = tempfile::tempdir().unwrap();
+    let started = outside.path().join("resolution-started");
+    add_scripted(
+        &client,
+        "first",
+        &[bash("echo first > README.md"), say("first")],
+        &[],
+    )
+    .await;
+    // The first resolving turn hangs, its conflict untouched, until the daemon is
+    // killed; the turn after the restart resolves it. Both turns are found by their
+    // prompt, whatever the resumed conversation kept of the interrupted one.
+    let resolve_once_restarted = format!(
+        "if test -e {0}; then grep -q '<<<<<<<' README.md && printf 'first\\nsecond\\n' > README.md; \
+         else touch {0}; sleep 600; fi",
+        started.display()
+    );
+    let mut resolve = bash(&resolve_once_restarted);
+    resolve["prompt_contains"] = json!("Resolve every conflict");
+    let second = add_scripted(
+        &client,
+        "second",
+        &[
+            json!({ "tool": "Bash", "delay_ms": 3000, "input": { "command": "echo second > README.md", "description": "a scripted step" } }),
+            say("second"),
+            resolve,
+            say("resolved"),
+        ],
+        &[],
+    )
+    .await;
+    baton_tests::agent_workspace::start_run(&client).await;
+    baton_tests::wait_until(std::time::Duration::from_secs(90), || started.exists());
+    let resolving = task(&client, &second).await;
+    assert_eq!(resolving.stage, Some(baton_protocol::TaskStage::Resolving));
+
+    agents.workspace.kill_daemon();
+    let client = agents.start(2, 120).await;
+
+    let mut watcher = agents.client(true).await;
+    let now = until_finished(&client, &mut watcher, &second).await;
+    assert_eq!(now.status, TaskStatus::Done, "{now:?}");
+    assert_eq!(
+        now.result.as_ref().map(|result| result.output.as_str()),
+        Some("resolved")
+    );
+    assert_eq!(integrated(&agents, "README.md"), "first\nsecond");
+    let merges = integration_merges(agents.root());
+    for id in ["task-001", second.as_str()] {
+        assert_eq!(
+            merges
+                .lines()
+                .filter(|subject| subject.contains(id))
+                .count(),
+            1,
+            "{id} landed once: {merges}"
+        );
+    }
+    // The turn that resolved was the agent's own session resumed: its conversation
+    // holds the agent's first answer.
+    let requests = agents.model.messages_requests();
+    let resolved: Vec<_> = requests
+        .iter()
+        .filter(|request| request.answer == Answer::Text("resolved".into()))
+        .collect();
+    assert_eq!(resolved.len(), 1, "one resolving turn ended");
+    let messages = resolved[0].body["messages"].as_array().unwrap();
+    let answered_first = messages.iter().any(|message| {
+        message["role"] == "assistant"
+            && message["content"]
+                .as_array()
+                .is_some_and(|blocks| blocks.iter().any(|block| block["text"] == "second"))
+    });
+    assert!(
+        answered_first,
+        "the resumed conversation holds the agent's first answer: {messages:?}"
+    );
+    let log = agents.workspace.ok(&["logs", second.as_str()]);
+    assert_eq!(
+        log.matches("started session").count(),
+        3,
+        "its agent worked, was resumed to resolve, and was resumed again after the restart: {log}"
+    );
 }
