@@ -266,6 +266,9 @@ async fn worktree_costs(files: usize, tasks: usize) {
     let mut prepare = Vec::new();
     let mut gate_current = Vec::new();
     let mut gate_moved = Vec::new();
+    // Each gate in its two parts: the commit and merge, then the landing.
+    let mut bring_in = Vec::new();
+    let mut landing = Vec::new();
     // Tasks in pairs made from the same tip: the first lands onto the tip it started
     // from, the second finds the integration branch moved and merges it in for real.
     for pair in 0..tasks.div_ceil(2) {
@@ -288,12 +291,15 @@ async fn worktree_costs(files: usize, tasks: usize) {
                 .await
                 .expect("brought in");
             assert_eq!(brought, BroughtIn::Merged);
+            let brought_at = Instant::now();
             let landed = worktrees
                 .land(task, &format!("task {i}"))
                 .await
                 .expect("landed");
             assert!(matches!(landed, Landed::Landed(_)), "{landed:?}");
             let spent = before.elapsed().as_nanos() as i64;
+            bring_in.push((brought_at - before).as_nanos() as i64);
+            landing.push(brought_at.elapsed().as_nanos() as i64);
             if n == 0 {
                 gate_current.push(spent);
             } else {
@@ -328,6 +334,14 @@ async fn worktree_costs(files: usize, tasks: usize) {
     row(
         "the gate without the command, integration branch moved: commit, merge it into the worktree, land, free the worktree",
         &gate_moved,
+    );
+    row(
+        "— of both: commit the work and merge the integration branch into the worktree",
+        &bring_in,
+    );
+    row(
+        "— of both: land (compare-and-swap) and free the worktree",
+        &landing,
     );
     row(
         "baseline: `git worktree add` of the same tree by hand",

@@ -16,7 +16,7 @@ use baton_protocol::TaskId;
 
 use super::git::{self, GitError};
 
-use super::{changes, first_line, Changes, WorktreeError, Worktrees};
+use super::{changes, first_line, Changes, Heads, WorktreeError, Worktrees};
 
 /// What bringing the integration branch into a task's worktree gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,9 +51,13 @@ enum Merged {
 
 impl Worktrees {
     /// Commits the task's work and brings the integration branch into its worktree
-    /// with a real merge there (the user's checkout is not touched). A merge left
-    /// open by an earlier conflict is concluded with what the agent made of it, unless
-    /// markers are left.
+    /// (the user's checkout is not touched). A merge left open by an earlier conflict
+    /// is concluded with what the agent made of it, unless markers are left.
+    ///
+    /// The merge is made without the checkout first (`merge-tree`), and the checkout
+    /// then moved to it, writing only the files the integration branch changed; a
+    /// conflict is merged again for real in the worktree, so that the agent finds the
+    /// markers there.
     pub async fn bring_in(
         &self,
         task: &TaskId,
@@ -61,7 +65,7 @@ impl Worktrees {
     ) -> Result<BroughtIn, WorktreeError> {
         let path = self.path(task);
         let subject = format!("{task}: {}", first_line(description));
-        if merging(&path).await? {
+        let Heads { head, tip, .. } = if merging(&path)? {
             git::ok(&path, &["add", "--all"]).await?;
             let markers = left_markers(&path).await?;
             if !markers.is_empty() {
@@ -70,18 +74,37 @@ impl Worktrees {
             let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
             args.extend(["commit", "--quiet", "--no-verify", "--no-edit"]);
             git::ok(&path, &args).await?;
+            self.heads(&path).await?
         } else {
-            self.commit_all(&path, &subject).await?;
-        }
-        let reference = format!("refs/heads/{}", self.integration);
-        let tip = git::ok(&path, &["rev-parse", &reference]).await?;
-        if git::run(&path, &["merge-base", "--is-ancestor", &tip, "HEAD"])
-            .await?
-            .ok
+            self.commit_all(&path, &subject).await?
+        };
+        if head == tip
+            || git::run(&path, &["merge-base", "--is-ancestor", &tip, &head])
+                .await?
+                .ok
         {
             return Ok(BroughtIn::Merged);
         }
         let message = format!("Merge {} into {task}", self.integration);
+        if let Merged::Clean(tree) = self.three_way(&head, &tip).await? {
+            let merge = self
+                .commit_tree(&path, &tree, &[&head, &tip], &message)
+                .await?;
+            // The checkout first, then its branch: a crash between the two leaves
+            // the merge's files uncommitted on the task's branch, kept as its work,
+            // never a branch whose files say otherwise.
+            let moved = git::run(&path, &["read-tree", "-m", "-u", &head, &merge]).await?;
+            if moved.ok {
+                git::ok(
+                    &path,
+                    &["update-ref", "-m", &message, "HEAD", &merge, &head],
+                )
+                .await?;
+                return Ok(BroughtIn::Merged);
+            }
+            // Files of the integration branch's would overwrite ones git does not
+            // track: `git merge` below decides as it always does.
+        }
         let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
         args.extend([
             "merge",
@@ -116,36 +139,33 @@ impl Worktrees {
 
     /// Moves the integration branch to the task's verified tree, only if the branch
     /// is where that tree was made from (a fast-forward, compare-and-swap); then
-    /// takes the worktree away (the branch stays).
+    /// frees the worktree for the next task (the branch stays).
     pub async fn land(&self, task: &TaskId, description: &str) -> Result<Landed, WorktreeError> {
         let landed = {
             let _one_at_a_time = self.merging.lock().await;
             let repo = &self.repo;
             let reference = format!("refs/heads/{}", self.integration);
-            let tip = git::ok(repo, &["rev-parse", &reference]).await?;
-            let branch = self.branch(task);
-            let work = git::ok(repo, &["rev-parse", &format!("refs/heads/{branch}")]).await?;
-            if !git::run(repo, &["merge-base", "--is-ancestor", &tip, &work])
-                .await?
-                .ok
+            let branch = format!("refs/heads/{}", self.branch(task));
+            let tree = format!("{branch}^{{tree}}");
+            let read = git::ok(repo, &["rev-parse", &reference, &branch, &tree]).await?;
+            let [tip, work, tree] = [0, 1, 2].map(|n| read.lines().nth(n).unwrap_or_default());
+            if tip != work
+                && !git::run(repo, &["merge-base", "--is-ancestor", tip, work])
+                    .await?
+                    .ok
             {
                 return Ok(Landed::Moved);
             }
             // The work holds the integration branch, so what differs from its tip
             // is what the task changed.
             let changes = changes(
-                &git::ok(
-                    repo,
-                    &["diff", "--name-status", "--no-renames", &tip, &work],
-                )
-                .await?,
+                &git::ok(repo, &["diff", "--name-status", "--no-renames", tip, work]).await?,
             );
             if tip != work {
                 // A merge commit of exactly the verified tree: the integration
                 // branch's first parents are the trees that passed, one per task.
-                let tree = git::ok(repo, &["rev-parse", &format!("{work}^{{tree}}")]).await?;
                 let message = format!("Merge {task}: {}", first_line(description));
-                self.commit_merge(&tree, &tip, &work, &message).await?;
+                self.commit_merge(tree, tip, work, &message).await?;
             }
             changes
         };
@@ -191,9 +211,9 @@ impl Worktrees {
         work: &str,
         message: &str,
     ) -> Result<(), GitError> {
-        let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
-        args.extend(["commit-tree", tree, "-p", tip, "-p", work, "-m", message]);
-        let commit = git::ok(&self.repo, &args).await?;
+        let commit = self
+            .commit_tree(&self.repo, tree, &[tip, work], message)
+            .await?;
         let reference = format!("refs/heads/{}", self.integration);
         git::ok(
             &self.repo,
@@ -314,13 +334,16 @@ impl Worktrees {
     }
 }
 
-/// Whether a merge is open in the worktree at `path`.
-pub(super) async fn merging(path: &Path) -> Result<bool, GitError> {
-    Ok(
-        git::run(path, &["rev-parse", "--verify", "--quiet", "MERGE_HEAD"])
-            .await?
-            .ok,
-    )
+/// Whether a merge is open in the worktree at `path`: its `MERGE_HEAD` exists, as
+/// git itself decides (read from the file, not by starting git, as the gate asks it
+/// on every landing).
+pub(super) fn merging(path: &Path) -> Result<bool, GitError> {
+    let gitdir = super::gitdir(path).ok_or_else(|| GitError::Failed {
+        command: "rev-parse MERGE_HEAD".into(),
+        dir: path.to_owned(),
+        message: "no worktree is there (its .git file is missing)".into(),
+    })?;
+    Ok(gitdir.join("MERGE_HEAD").exists())
 }
 
 /// The staged paths that still hold conflict markers.

@@ -45,6 +45,15 @@ pub enum WorktreeError {
     },
 }
 
+/// Where a task's worktree stands against the integration branch.
+struct Heads {
+    /// The worktree's branch head, and its tree.
+    head: String,
+    tree: String,
+    /// The integration branch's tip.
+    tip: String,
+}
+
 /// What a task changed, as git saw it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
@@ -245,6 +254,7 @@ impl Worktrees {
 
     /// Keeps a task's checkout for the next task: detached (its branch is free for the
     /// user), moved to an idle name. Past KEEP_IDLE idle checkouts, it is removed.
+    /// Cheap on any tree: it neither reads nor writes the checkout's files.
     async fn park(&self, path: &Path) -> Result<(), WorktreeError> {
         let _admin = self.admin.lock().await;
         if !path.join(".git").exists() {
@@ -261,11 +271,12 @@ impl Worktrees {
             .map(|n| self.dir.join(format!("{IDLE}{n}")))
             .find(|slot| !idle.contains(slot))
             .expect("a free name");
+        // Detaching moves HEAD alone (no scan of the tree); whatever the task left
+        // beside its commits is cleaned away by the next `prepare`.
         let parked = idle.len() < KEEP_IDLE
-            && git::run(path, &["checkout", "--quiet", "--detach"])
+            && git::run(path, &["update-ref", "--no-deref", "HEAD", "HEAD"])
                 .await?
                 .ok
-            && git::run(path, &["clean", "-fdq"]).await?.ok
             && git::run(
                 &self.repo,
                 &[
@@ -289,7 +300,7 @@ impl Worktrees {
     pub async fn set_aside(&self, task: &TaskId) -> Result<(), WorktreeError> {
         let path = self.path(task);
         if path.join(".git").exists() {
-            if merging(&path).await? {
+            if merging(&path)? {
                 // A merge its agent did not finish resolving is done again next time;
                 // one without markers left is concluded as the agent resolved it.
                 git::ok(&path, &["add", "--all"]).await?;
@@ -307,15 +318,61 @@ impl Worktrees {
         self.park(&path).await
     }
 
-    async fn commit_all(&self, path: &Path, subject: &str) -> Result<(), WorktreeError> {
+    /// Commits everything in the worktree at `path` (new files too) on its branch,
+    /// unless nothing changed; answers the branch's head then and the integration
+    /// branch's tip, read at once. Plumbing rather than `git commit`: the tree is
+    /// scanned once (by `add`), and no hook of the user's runs on baton's commits.
+    async fn commit_all(&self, path: &Path, subject: &str) -> Result<Heads, WorktreeError> {
         git::ok(path, &["add", "--all"]).await?;
-        if git::run(path, &["diff", "--cached", "--quiet"]).await?.ok {
-            return Ok(());
+        let tree = git::ok(path, &["write-tree"]).await?;
+        let heads = self.heads(path).await?;
+        if tree == heads.tree {
+            return Ok(heads);
         }
+        let head = self
+            .commit_tree(path, &tree, &[&heads.head], subject)
+            .await?;
+        git::ok(
+            path,
+            &["update-ref", "-m", subject, "HEAD", &head, &heads.head],
+        )
+        .await?;
+        Ok(Heads {
+            head,
+            tree,
+            ..heads
+        })
+    }
+
+    /// The worktree's head and its tree, and the integration branch's tip.
+    async fn heads(&self, path: &Path) -> Result<Heads, GitError> {
+        let reference = format!("refs/heads/{}", self.integration);
+        let read = git::ok(path, &["rev-parse", "HEAD", "HEAD^{tree}", &reference]).await?;
+        let mut lines = read.lines().map(String::from);
+        let mut next = || lines.next().unwrap_or_default();
+        Ok(Heads {
+            head: next(),
+            tree: next(),
+            tip: next(),
+        })
+    }
+
+    /// Writes a commit of `tree` with `parents` (in the worktree or repository at
+    /// `dir`); answers its id.
+    async fn commit_tree(
+        &self,
+        dir: &Path,
+        tree: &str,
+        parents: &[&str],
+        message: &str,
+    ) -> Result<String, GitError> {
         let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
-        args.extend(["commit", "--quiet", "--no-verify", "-m", subject]);
-        git::ok(path, &args).await?;
-        Ok(())
+        args.extend(["commit-tree", tree]);
+        for parent in parents {
+            args.extend(["-p", parent]);
+        }
+        args.extend(["-m", message]);
+        git::ok(dir, &args).await
     }
 
     /// Removes every idle checkout, and each task branch `removable` allows (given
@@ -398,12 +455,18 @@ fn is_idle(path: &Path) -> bool {
 /// Removes a worktree's `index.lock`, which a git process ended mid-way leaves (an
 /// agent's `git status`, say). Only safe when nothing can be using the worktree.
 fn clear_index_lock(worktree: &Path) {
-    let Ok(pointer) = std::fs::read_to_string(worktree.join(".git")) else {
-        return;
-    };
-    if let Some(gitdir) = pointer.trim().strip_prefix("gitdir: ") {
-        let _ = std::fs::remove_file(Path::new(gitdir).join("index.lock"));
+    if let Some(gitdir) = gitdir(worktree) {
+        let _ = std::fs::remove_file(gitdir.join("index.lock"));
     }
+}
+
+/// A worktree's own git directory (its HEAD, index, MERGE_HEAD), as the `.git` file
+/// git writes in the worktree names it.
+fn gitdir(worktree: &Path) -> Option<PathBuf> {
+    let pointer = std::fs::read_to_string(worktree.join(".git")).ok()?;
+    let named = pointer.trim().strip_prefix("gitdir: ")?;
+    // A relative name is relative to the worktree; `join` keeps an absolute one.
+    Some(worktree.join(named))
 }
 
 fn first_line(text: &str) -> &str {
