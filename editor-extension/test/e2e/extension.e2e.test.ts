@@ -230,11 +230,11 @@ step('a missing agent command is an error that says how to fix it, and no run st
 step('Run Predefined Tasks: the status bar and the Tasks view follow the run', async () => {
   await bench.runCommand('Baton: Run Predefined Tasks');
   // Two agents at once: the run default of the settings (max_workers 2).
-  await bench.waitForStatus(/Baton: 0\/3 done, 2 agents/, 20_000);
+  await bench.waitForStatus(/Baton: 0\/3 done, 2 working, 2 agents/, 20_000);
   await bench.waitForRow('Tasks', /In progress \(2\)|Claimed \(2\)/);
   await bench.screenshot('03-run-in-progress');
   // The two first tasks done, the one that waited for task-001 at work.
-  await bench.waitForStatus(/Baton: 2\/3 done, 1 agent$/, 20_000);
+  await bench.waitForStatus(/Baton: 2\/3 done, 1 working, 1 agent$/, 20_000);
   await bench.waitForRow('Tasks', 'Done (2)');
   // The daemon's work-done progress ($/progress) reaches the status bar's tooltip.
   await waitUntil(
@@ -400,7 +400,7 @@ step('Stop ends the agents of a run, and their tasks go back to the queue', asyn
   await bench.waitForRow('Tasks', 'task-005 Polish the greeting');
   await bench.runCommand('Baton: Run Predefined Tasks');
   // The run's own task, not the board's earlier work.
-  await bench.waitForStatus(/Baton: 0\/1 done, 1 agent$/, 20_000);
+  await bench.waitForStatus(/Baton: 0\/1 done, 1 working, 1 agent$/, 20_000);
   await bench.runCommand('Baton: Stop');
   await bench.waitForStatus(/Baton: idle · 3\/5 done, 1 cancelled$/, 20_000);
   await bench.waitForRow('Tasks', 'Available (1)');
@@ -428,7 +428,7 @@ step('kill -9 of the daemon mid-run: the user is told, the daemon starts again a
   baton('add', 'Wave goodbye [slow]');
   await bench.waitForRow('Tasks', 'Wave goodbye');
   await bench.runCommand('Baton: Run Predefined Tasks');
-  await bench.waitForStatus(/Baton: 0\/1 done, 1 agent$/, 20_000);
+  await bench.waitForStatus(/Baton: 0\/1 done, 1 working, 1 agent$/, 20_000);
   const pid = JSON.parse(baton('daemon', 'status', '--json')).pid as number;
   process.kill(pid, 'SIGKILL');
   // The extension's own words, or the daemon's crash notice when it gives one.
