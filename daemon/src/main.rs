@@ -192,7 +192,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
         });
         tokio::spawn(orchestrator::expire_claims(orchestrator.clone()));
         tokio::spawn(snapshots::keep(
-            orchestrator.clone(),
+            orchestrator.progress(),
+            orchestrator.take(),
             Snapshots::new(&snapshots_dir),
         ));
         tokio::spawn(stop_on_signal(shutdown));

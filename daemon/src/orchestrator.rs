@@ -6,12 +6,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use baton_protocol::BatonError;
+use baton_protocol::{BatonError, CoordinationState, Event};
 use chrono::{DateTime, Utc};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::core::{Board, Events};
 use crate::store::group_commit::Ticket;
+use crate::store::snapshots::{Progress, Take};
 use crate::store::{GroupCommit, Stopped, Store, StoreError};
 
 /// How many operations' events a slow subscriber may fall behind by before it misses
@@ -23,12 +24,21 @@ struct Owned {
     store: Store,
 }
 
+/// One operation's events, sent once the flush that covers `ticket` is done.
+struct Published {
+    ticket: Ticket,
+    events: Events,
+    /// The change written and the tasks after it, when the operation stored one.
+    stored: Option<(u64, usize)>,
+}
+
 /// The workspace's state and its one way to change.
 pub struct Orchestrator {
     owned: Mutex<Owned>,
     commit: GroupCommit,
-    publish: mpsc::UnboundedSender<(Ticket, Events)>,
+    publish: mpsc::UnboundedSender<Published>,
     events: broadcast::Sender<Arc<Events>>,
+    progress: watch::Sender<Progress>,
 }
 
 impl Orchestrator {
@@ -37,12 +47,23 @@ impl Orchestrator {
         let board = store.load()?;
         let (publish, queue) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
-        tokio::spawn(publisher(queue, commit.clone(), events.clone()));
+        let (progress, _) = watch::channel(Progress {
+            change: store.change(),
+            tasks: board.counts().total(),
+            runs_ended: 0,
+        });
+        tokio::spawn(publisher(
+            queue,
+            commit.clone(),
+            events.clone(),
+            progress.clone(),
+        ));
         Ok(Arc::new(Orchestrator {
             owned: Mutex::new(Owned { board, store }),
             commit,
             publish,
             events,
+            progress,
         }))
     }
 
@@ -70,7 +91,11 @@ impl Orchestrator {
                 return Err(BatonError::orchestration(stopped.to_string()));
             }
             let ticket = self.commit.ticket();
-            let _ = self.publish.send((ticket, events));
+            let _ = self.publish.send(Published {
+                ticket,
+                events,
+                stored: Some((store.change(), board.counts().total())),
+            });
             (value, ticket)
         };
         self.commit
@@ -83,7 +108,11 @@ impl Orchestrator {
     /// Sends events that change nothing stored (agent activity, a run's start and
     /// end), in order with the changes before them.
     pub fn announce(&self, events: Events) {
-        let _ = self.publish.send((self.commit.current(), events));
+        let _ = self.publish.send(Published {
+            ticket: self.commit.current(),
+            events,
+            stored: None,
+        });
     }
 
     /// Changes what a running run knows and nothing stores (its agents' spending as
@@ -103,6 +132,19 @@ impl Orchestrator {
         self.events.subscribe()
     }
 
+    /// The last durable change, the tasks and the runs ended, updated as changes
+    /// become durable: what the snapshot keeper watches, a burst of changes seen at
+    /// once, with no event copied and no lock taken.
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
+    }
+
+    /// How the snapshot keeper reads the state: [`Orchestrator::snapshot`].
+    pub fn take(self: &Arc<Self>) -> Take {
+        let orchestrator = self.clone();
+        Arc::new(move || orchestrator.snapshot())
+    }
+
     /// Waits until everything applied so far is on disk.
     pub async fn flush(&self) -> Result<(), Stopped> {
         let ticket = self.commit.ticket();
@@ -117,7 +159,7 @@ impl Orchestrator {
     /// The board as `save` writes it, with the number of the last change it holds:
     /// read from the store as it was at one change, without the state lock while it
     /// reads (a large board takes seconds), so writes go on meanwhile.
-    pub fn snapshot(&self) -> Result<(u64, baton_protocol::CoordinationState), StoreError> {
+    pub fn snapshot(&self) -> Result<(u64, CoordinationState), StoreError> {
         let read = self.owned.lock().expect("state lock").store.begin_read();
         let board = read.read();
         self.owned.lock().expect("state lock").store.end_read(&read);
@@ -127,15 +169,29 @@ impl Orchestrator {
 
 /// Sends each operation's events once durable, in the order the operations ran.
 async fn publisher(
-    mut queue: mpsc::UnboundedReceiver<(Ticket, Events)>,
+    mut queue: mpsc::UnboundedReceiver<Published>,
     commit: GroupCommit,
     events: broadcast::Sender<Arc<Events>>,
+    progress: watch::Sender<Progress>,
 ) {
-    while let Some((ticket, batch)) = queue.recv().await {
-        if commit.durable(ticket).await.is_err() {
+    while let Some(published) = queue.recv().await {
+        if commit.durable(published.ticket).await.is_err() {
             return;
         }
-        let _ = events.send(Arc::new(batch));
+        let runs_ended = published
+            .events
+            .iter()
+            .filter(|event| matches!(event, Event::RunFinished(_)))
+            .count() as u64;
+        let _ = events.send(Arc::new(published.events));
+        progress.send_if_modified(|progress| {
+            if let Some((change, tasks)) = published.stored {
+                progress.change = change;
+                progress.tasks = tasks;
+            }
+            progress.runs_ended += runs_ended;
+            published.stored.is_some() || runs_ended > 0
+        });
     }
 }
 

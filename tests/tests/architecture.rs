@@ -221,13 +221,7 @@ fn dependencies_point_inward() {
             .collect();
         assert!(!files.is_empty(), "daemon/src/{layer} exists");
         for outer in &layers[..at] {
-            // The one exception: the task that decides when to write a snapshot
-            // watches the orchestrator's changes.
-            let allowed: &[&str] = match (*layer, *outer) {
-                ("store", "orchestrator") => &["daemon/src/store/snapshots.rs"],
-                _ => &[],
-            };
-            let found = offending(&files, &format!("crate::{outer}"), allowed);
+            let found = offending(&files, &format!("crate::{outer}"), &[]);
             assert!(
                 found.is_empty(),
                 "{layer} depends on {outer}, which depends on it:\n{}",

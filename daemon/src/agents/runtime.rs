@@ -137,7 +137,7 @@ impl Runtime {
         let actor = Actor {
             context: context.clone(),
             inbox,
-            tasks: orchestrator.subscribe(),
+            tasks: None,
             agents: JoinSet::new(),
             stops: BTreeMap::new(),
             isolation: None,
@@ -306,7 +306,9 @@ impl Runtime {
 struct Actor {
     context: Arc<Context>,
     inbox: mpsc::UnboundedReceiver<Event>,
-    tasks: broadcast::Receiver<Arc<Events>>,
+    /// The board's changes, heard only while a run goes: between runs nothing here
+    /// acts on them, and the actor does not wake for each one.
+    tasks: Option<broadcast::Receiver<Arc<Events>>>,
     agents: JoinSet<Ended>,
     /// Each running agent's stop signal.
     stops: BTreeMap<String, watch::Sender<bool>>,
@@ -326,15 +328,17 @@ impl Actor {
     }
 
     async fn next_event(&mut self) -> Option<Event> {
-        let pause = self.context.orchestrator.read(|board| {
-            board
-                .run()
-                .and_then(|run| run.status().paused_until)
-                .map(|until| (until - Utc::now()).to_std().unwrap_or_default())
-        });
+        let pause = self.running().then(|| self.pause()).flatten();
+        let tasks = &mut self.tasks;
+        let tasks = async move {
+            match tasks {
+                Some(tasks) => tasks.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             event = self.inbox.recv() => event,
-            batch = self.tasks.recv() => Some(match batch {
+            batch = tasks => Some(match batch {
                 Ok(batch) => Event::Tasks(Some(batch)),
                 Err(broadcast::error::RecvError::Lagged(_)) => Event::Tasks(None),
                 Err(broadcast::error::RecvError::Closed) => Event::Shutdown,
@@ -350,6 +354,21 @@ impl Actor {
             },
             _ = tokio::time::sleep(pause.unwrap_or_default()), if pause.is_some() => Some(Event::Timer),
         }
+    }
+
+    /// Whether a run goes: from its start until its end is stored.
+    fn running(&self) -> bool {
+        self.result.is_some()
+    }
+
+    /// How long dispatch stays paused, when it is.
+    fn pause(&self) -> Option<std::time::Duration> {
+        self.context.orchestrator.read(|board| {
+            board
+                .run()
+                .and_then(|run| run.status().paused_until)
+                .map(|until| (until - Utc::now()).to_std().unwrap_or_default())
+        })
     }
 
     async fn handle(&mut self, event: Event) {
@@ -386,6 +405,9 @@ impl Actor {
             }
             Event::Shutdown => self.shutting_down = true,
         }
+        if !self.running() {
+            return;
+        }
         if !self.shutting_down {
             self.dispatch().await;
         }
@@ -402,10 +424,13 @@ impl Actor {
             return Err(stopping());
         }
         let mode = start.mode;
+        // Listening from before the start, so that no change of the run is missed.
+        let tasks = self.context.orchestrator.subscribe();
         self.context
             .orchestrator
             .apply(|board, now| Ok(((), board.start_run(start, now)?)))
             .await?;
+        self.tasks = Some(tasks);
         self.isolation = Some(isolation);
         *self.context.env.lock().expect("environment lock") = env;
         let (sender, receiver) = watch::channel(None);
@@ -514,6 +539,7 @@ impl Actor {
                     .apply(|board, now| board.end_run(&finished, summary, report, now))
                     .await;
                 self.isolation = None;
+                self.tasks = None;
                 self.context.env.lock().expect("environment lock").take();
                 let result = self.result.take();
                 if let (Ok(ended), Some(result)) = (ended, result) {

@@ -7,10 +7,10 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use baton_protocol::{CoordinationState, Event};
-use tokio::sync::broadcast::error::RecvError;
+use baton_protocol::CoordinationState;
+use tokio::sync::watch;
 
-use crate::orchestrator::Orchestrator;
+use super::StoreError;
 
 /// The fewest changes between two snapshots: a damaged store loses at most this many
 /// on a small board.
@@ -96,36 +96,54 @@ impl Snapshots {
     }
 }
 
+/// What the keeper hears after each durable operation: enough to tell whether a
+/// snapshot is due without reading the state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// The number of the last change written.
+    pub change: u64,
+    /// The tasks on the board after it.
+    pub tasks: usize,
+    /// How many runs have ended since the daemon started.
+    pub runs_ended: u64,
+}
+
+impl Progress {
+    /// Whether a snapshot is due at `self`, the last one having been taken at
+    /// change `taken`: something changed since, and a run ended (`run_ended`) or
+    /// [`every`] changes went by.
+    fn due(&self, taken: u64, run_ended: bool) -> bool {
+        self.change != taken && (run_ended || self.change >= taken + every(self.tasks))
+    }
+}
+
+/// Reads the whole state as `save` writes it, with the number of the last change it
+/// holds; the state's owner gives it, so the keeper depends on nothing outside the
+/// store.
+pub type Take = Arc<dyn Fn() -> Result<(u64, CoordinationState), StoreError> + Send + Sync>;
+
 /// Writes a snapshot after each run and every [`every`] changes, for the daemon's
-/// life. A snapshot that cannot be written is logged; the store itself is unharmed.
-pub async fn keep(orchestrator: Arc<Orchestrator>, snapshots: Snapshots) {
+/// life, as `progress` tells of changes; a burst of changes while it looks is one
+/// look. A snapshot that cannot be written is logged; the store itself is unharmed.
+pub async fn keep(mut progress: watch::Receiver<Progress>, take: Take, snapshots: Snapshots) {
     let snapshots = Arc::new(snapshots);
-    let mut events = orchestrator.subscribe();
-    let mut last = orchestrator.snapshot_change();
-    loop {
-        let run_ended = match events.recv().await {
-            Ok(batch) => batch
-                .iter()
-                .any(|event| matches!(event, Event::RunFinished(_))),
-            Err(RecvError::Lagged(_)) => false,
-            Err(RecvError::Closed) => return,
-        };
-        let change = orchestrator.snapshot_change();
-        let tasks = orchestrator.read(|board| board.counts().total());
-        if change == last || !(run_ended || change >= last + every(tasks)) {
+    let seen = *progress.borrow_and_update();
+    let (mut taken, mut runs_ended) = (seen.change, seen.runs_ended);
+    while progress.changed().await.is_ok() {
+        let now = *progress.borrow_and_update();
+        let run_ended = now.runs_ended != runs_ended;
+        runs_ended = now.runs_ended;
+        if !now.due(taken, run_ended) {
             continue;
         }
-        last = change;
+        taken = now.change;
         let started = std::time::Instant::now();
-        let taking = (orchestrator.clone(), snapshots.clone());
+        let (take, writing) = (take.clone(), snapshots.clone());
         // Read from the store as it was at one change, without the state lock: writes
         // go on while a large board is read and written out.
         let written = tokio::task::spawn_blocking(move || {
-            let (orchestrator, snapshots) = taking;
-            let (change, state) = orchestrator
-                .snapshot()
-                .map_err(|err| std::io::Error::other(err.to_string()))?;
-            snapshots.write(change, &state)
+            let (change, state) = take().map_err(|err| std::io::Error::other(err.to_string()))?;
+            writing.write(change, &state)
         })
         .await;
         match written {
@@ -149,5 +167,29 @@ mod tests {
         assert_eq!(every(0), 500);
         assert_eq!(every(5_000), 500);
         assert_eq!(every(100_000), 10_000);
+    }
+
+    #[test]
+    fn a_snapshot_is_due_after_a_run_or_every_few_hundred_changes_never_for_nothing() {
+        let at = |change, tasks| Progress {
+            change,
+            tasks,
+            runs_ended: 0,
+        };
+        assert!(!at(499, 10).due(0, false), "499 changes on a small board");
+        assert!(at(500, 10).due(0, false), "500 changes on a small board");
+        assert!(
+            !at(10_499, 100_000).due(1_000, false),
+            "a tenth of 100,000 tasks"
+        );
+        assert!(
+            at(11_000, 100_000).due(1_000, false),
+            "a tenth of 100,000 tasks"
+        );
+        assert!(at(1, 10).due(0, true), "a run ended after one change");
+        assert!(
+            !at(7, 10).due(7, true),
+            "a run ended with nothing changed since"
+        );
     }
 }
