@@ -1,7 +1,7 @@
 //! The run's progress line through the real CLI, with the real Claude Code binary:
 //! `baton watch` shows it as `baton run` does, stages included, from the daemon's
-//! `$/progress`; `baton status` counts the held tasks by stage; `--json` stays the
-//! event stream.
+//! `$/progress`, from its start or at once when it starts mid-run; `baton status`
+//! counts the held tasks by stage; `--json` stays the event stream.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Stdio};
@@ -158,6 +158,12 @@ async fn watch_shows_the_runs_progress_line_with_its_stages_as_run_does() {
         shown.contains("stages         0 working · 1 verifying · 0 resolving · 0 reviewing"),
         "{shown}"
     );
+
+    // A watcher started while the run goes sees where it is at once, before any
+    // task changes.
+    let mut late = Following::start(&agents, &["watch"]);
+    late.until(verifying);
+    late.stop();
 
     std::fs::write(&go, "").unwrap();
     watch.until("progress: 1/1 done");

@@ -152,6 +152,12 @@ async fn forward_events(
     mut closing: broadcast::Receiver<()>,
 ) {
     let mut progress = Some(RunProgress::default());
+    if let Some(following) = &mut progress {
+        tokio::select! {
+            () = following.join(&client, &daemon) => {}
+            _ = closing.recv() => progress = None,
+        }
+    }
     loop {
         let received = match progress {
             Some(_) => tokio::select! {

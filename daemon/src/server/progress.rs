@@ -18,8 +18,6 @@ use super::Daemon;
 #[derive(Default)]
 pub struct RunProgress {
     token: Option<NumberOrString>,
-    /// The client refused a progress token for this run.
-    refused: bool,
     runs: u32,
     last: Option<(String, u32)>,
 }
@@ -31,7 +29,6 @@ impl RunProgress {
             // A task's event may have begun this run's progress already.
             Event::RunStarted(_) if self.token.is_none() => self.begin(client, daemon).await,
             Event::RunFinished(result) => {
-                self.refused = false;
                 let Some(token) = self.token.take() else {
                     return;
                 };
@@ -49,10 +46,6 @@ impl RunProgress {
             | Event::TaskCompleted(_)
             | Event::TaskFailed(_)
             | Event::TaskDeleted(_) => {
-                if self.token.is_none() && !self.refused && daemon.runtime.is_busy() {
-                    // A client that connected while a run was going.
-                    self.begin(client, daemon).await;
-                }
                 let Some(token) = self.token.clone() else {
                     return;
                 };
@@ -80,6 +73,14 @@ impl RunProgress {
         }
     }
 
+    /// Begins the progress of a run already going when the client connected, so that
+    /// it shows where the run is before any task changes.
+    pub async fn join(&mut self, client: &tower_lsp::Client, daemon: &Daemon) {
+        if daemon.runtime.is_busy() {
+            self.begin(client, daemon).await;
+        }
+    }
+
     async fn begin(&mut self, client: &tower_lsp::Client, daemon: &Daemon) {
         self.runs += 1;
         let token = NumberOrString::String(format!("baton-run-{}", self.runs));
@@ -89,8 +90,7 @@ impl RunProgress {
             })
             .await;
         if created.is_err() {
-            // The client wants no progress; ask again at the next run only.
-            self.refused = true;
+            // The client wants no progress; it is asked again at the next run.
             return;
         }
         let counts = daemon
