@@ -1026,3 +1026,19 @@ async fn agents_that_start_at_once_each_have_their_own_claude_config_with_the_us
         "sessions are kept where the user's Claude Code keeps them"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_s_next_task_finds_its_mcp_bridge_when_the_last_one_just_ended() {
+    let agents = AgentWorkspace::new();
+    // One seat: each task settled frees it, and the next task starts on it at once.
+    let client = agents.start(1, 120).await;
+    let tasks = 8;
+    for i in 0..tasks {
+        let steps = [baton_tool("list_tasks", json!({})), say("listed")];
+        add_scripted(&client, &format!("task {i}"), &steps, &[]).await;
+    }
+
+    let result = run(&client, RunMode::Predefined).await;
+
+    assert_eq!(result.tasks_completed, tasks, "{result:?}");
+}

@@ -75,10 +75,10 @@ pub(super) async fn work(
             Ok(path) => (path, None),
             Err(err) => {
                 let reason = format!("its worktree could not be made: {err}");
+                remove(mcp);
                 let _ = orchestrator
                     .apply(|board, now| Ok(((), board.abandon(&agent_id, &task.id, &reason, now)?)))
                     .await;
-                remove(mcp);
                 return Ended::Worker(agent_id);
             }
         },
@@ -206,6 +206,9 @@ pub(super) async fn work(
     if let Some(line) = closing_line(&ending, halt.as_ref(), integration) {
         append_to_log(&agent.log, &line).await;
     }
+    // Before the settling frees the seat: the next task on it writes a file of the
+    // same name at once.
+    remove(mcp);
     let _ = orchestrator
         .apply(|board, now| {
             let attempt = Attempt {
@@ -217,7 +220,6 @@ pub(super) async fn work(
         })
         .await;
     context.activity(&agent_id, Some(&task.id), ActivityKind::Finished, "");
-    remove(mcp);
     Ended::Worker(agent_id)
 }
 
