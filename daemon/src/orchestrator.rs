@@ -4,11 +4,12 @@
 //! made it durable. Events reach subscribers in the order they happened, and only
 //! once durable.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use baton_protocol::{BatonError, CoordinationState, Event};
 use chrono::{DateTime, Utc};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 
 use crate::core::{Board, Events};
 use crate::store::group_commit::Ticket;
@@ -36,34 +37,30 @@ struct Published {
 pub struct Orchestrator {
     owned: Mutex<Owned>,
     commit: GroupCommit,
-    publish: mpsc::UnboundedSender<Published>,
-    events: broadcast::Sender<Arc<Events>>,
-    progress: watch::Sender<Progress>,
+    publishing: Arc<Publishing>,
 }
 
 impl Orchestrator {
     /// Opens the store and reads the board back; needs a tokio runtime.
     pub fn open(mut store: Store, commit: GroupCommit) -> Result<Arc<Orchestrator>, StoreError> {
         let board = store.load()?;
-        let (publish, queue) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
         let (progress, _) = watch::channel(Progress {
             change: store.change(),
             tasks: board.counts().total(),
             runs_ended: 0,
         });
-        tokio::spawn(publisher(
-            queue,
-            commit.clone(),
-            events.clone(),
-            progress.clone(),
-        ));
+        let publishing = Arc::new(Publishing {
+            queue: Mutex::default(),
+            events,
+            progress,
+        });
+        let after_flush = publishing.clone();
+        commit.after_flush(move |durable| after_flush.send(durable));
         Ok(Arc::new(Orchestrator {
             owned: Mutex::new(Owned { board, store }),
             commit,
-            publish,
-            events,
-            progress,
+            publishing,
         }))
     }
 
@@ -90,12 +87,10 @@ impl Orchestrator {
                 self.commit.stop(stopped.clone());
                 return Err(BatonError::orchestration(stopped.to_string()));
             }
-            let ticket = self.commit.ticket();
-            let _ = self.publish.send(Published {
-                ticket,
-                events,
-                stored: Some((store.change(), board.counts().total())),
-            });
+            let stored = Some((store.change(), board.counts().total()));
+            let ticket = self
+                .publishing
+                .queue(|| self.commit.ticket(), events, stored);
             (value, ticket)
         };
         self.commit
@@ -108,11 +103,10 @@ impl Orchestrator {
     /// Sends events that change nothing stored (agent activity, a run's start and
     /// end), in order with the changes before them.
     pub fn announce(&self, events: Events) {
-        let _ = self.publish.send(Published {
-            ticket: self.commit.current(),
-            events,
-            stored: None,
-        });
+        self.publishing
+            .queue(|| self.commit.current(), events, None);
+        // Already durable when no write is waiting: then no flush would send them.
+        self.publishing.send(self.commit.durable_upto());
     }
 
     /// Changes what a running run knows and nothing stores (its agents' spending as
@@ -129,14 +123,14 @@ impl Orchestrator {
 
     /// Every event from now on, one item per operation.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Events>> {
-        self.events.subscribe()
+        self.publishing.events.subscribe()
     }
 
     /// The last durable change, the tasks and the runs ended, updated as changes
     /// become durable: what the snapshot keeper watches, a burst of changes seen at
     /// once, with no event copied and no lock taken.
     pub fn progress(&self) -> watch::Receiver<Progress> {
-        self.progress.subscribe()
+        self.publishing.progress.subscribe()
     }
 
     /// How the snapshot keeper reads the state: [`Orchestrator::snapshot`].
@@ -167,31 +161,57 @@ impl Orchestrator {
     }
 }
 
-/// Sends each operation's events once durable, in the order the operations ran.
-async fn publisher(
-    mut queue: mpsc::UnboundedReceiver<Published>,
-    commit: GroupCommit,
+/// Operations waiting for their write to be durable, whose events and progress are
+/// sent then, in the order the operations ran, by the thread that flushed.
+struct Publishing {
+    queue: Mutex<VecDeque<Published>>,
     events: broadcast::Sender<Arc<Events>>,
     progress: watch::Sender<Progress>,
-) {
-    while let Some(published) = queue.recv().await {
-        if commit.durable(published.ticket).await.is_err() {
-            return;
-        }
-        let runs_ended = published
-            .events
-            .iter()
-            .filter(|event| matches!(event, Event::RunFinished(_)))
-            .count() as u64;
-        let _ = events.send(Arc::new(published.events));
-        progress.send_if_modified(|progress| {
-            if let Some((change, tasks)) = published.stored {
-                progress.change = change;
-                progress.tasks = tasks;
-            }
-            progress.runs_ended += runs_ended;
-            published.stored.is_some() || runs_ended > 0
+}
+
+impl Publishing {
+    /// Queues `events` to be sent once the ticket `take` answers is durable. The
+    /// ticket is taken under the queue's lock, so that a flush that covers it finds
+    /// the events queued.
+    fn queue(
+        &self,
+        take: impl FnOnce() -> Ticket,
+        events: Events,
+        stored: Option<(u64, usize)>,
+    ) -> Ticket {
+        let mut queue = self.queue.lock().expect("publishing lock");
+        let ticket = take();
+        queue.push_back(Published {
+            ticket,
+            events,
+            stored,
         });
+        ticket
+    }
+
+    /// Sends every queued operation that `durable` covers, in order.
+    fn send(&self, durable: Ticket) {
+        let mut queue = self.queue.lock().expect("publishing lock");
+        while queue
+            .front()
+            .is_some_and(|published| published.ticket <= durable)
+        {
+            let published = queue.pop_front().expect("a queued operation");
+            let runs_ended = published
+                .events
+                .iter()
+                .filter(|event| matches!(event, Event::RunFinished(_)))
+                .count() as u64;
+            let _ = self.events.send(Arc::new(published.events));
+            self.progress.send_if_modified(|progress| {
+                if let Some((change, tasks)) = published.stored {
+                    progress.change = change;
+                    progress.tasks = tasks;
+                }
+                progress.runs_ended += runs_ended;
+                published.stored.is_some() || runs_ended > 0
+            });
+        }
     }
 }
 

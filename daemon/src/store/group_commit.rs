@@ -1,6 +1,12 @@
 //! Group commit: one flush (fsync) makes every write before it durable, so writers
 //! that arrive while a flush runs share the next one instead of paying one each.
 //!
+//! The flush runs on the thread of a writer waiting for it, never handed to another
+//! thread: a writer that finds no flush under way flushes at once itself (alone, it
+//! pays the disk's sync and nothing more), and writers that arrive meanwhile wait for
+//! that flush to end, then the first of them flushes for all of them. A waiter that
+//! gives up before its write is durable leaves a task behind that makes it so.
+//!
 //! Before a flush is acknowledged, the files the daemon depends on must still be the
 //! ones it opened: a state directory deleted under the daemon would otherwise take
 //! acknowledged changes with it. When a flush fails or a file is gone, nothing more is
@@ -9,9 +15,9 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, TryLockError};
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 use super::check::{CheckFile, Expected};
 
@@ -26,7 +32,10 @@ struct Inner {
     written: AtomicU64,
     /// How far flushes got, or why they stopped.
     flushed: watch::Sender<Flushed>,
-    wanted: Notify,
+    /// Held by the writer that flushes: one flush at a time.
+    durability: Mutex<Durability>,
+    /// Told after each flush how far it got, by the thread that flushed.
+    after_flush: OnceLock<Box<dyn Fn(Ticket) + Send + Sync>>,
 }
 
 #[derive(Clone, Default)]
@@ -94,29 +103,40 @@ struct Durability {
 }
 
 impl GroupCommit {
-    /// Starts the flusher task for `db` on the current tokio runtime. After each
-    /// flush, `check` records what `written` said before it, once `guard` holds.
+    /// Group commit for `db`. After each flush, `check` records what `written` said
+    /// before it, once `guard` holds.
     pub fn new(
         db: sled::Db,
         written: Arc<Mutex<Expected>>,
         check: CheckFile,
         guard: Guard,
     ) -> GroupCommit {
-        let group = GroupCommit {
+        GroupCommit {
             inner: Arc::new(Inner {
                 written: AtomicU64::new(0),
                 flushed: watch::channel(Flushed::default()).0,
-                wanted: Notify::new(),
+                durability: Mutex::new(Durability {
+                    db,
+                    written,
+                    check,
+                    guard,
+                }),
+                after_flush: OnceLock::new(),
             }),
-        };
-        let durability = Arc::new(Durability {
-            db,
-            written,
-            check,
-            guard,
-        });
-        tokio::spawn(flusher(durability, group.inner.clone()));
-        group
+        }
+    }
+
+    /// Has `hook` told, after each flush, the last ticket it made durable (once per
+    /// store: for those who act on durable writes, without a thread of their own).
+    pub fn after_flush(&self, hook: impl Fn(Ticket) + Send + Sync + 'static) {
+        if self.inner.after_flush.set(Box::new(hook)).is_err() {
+            panic!("one hook after flushes per store");
+        }
+    }
+
+    /// The last ticket a flush made durable.
+    pub fn durable_upto(&self) -> Ticket {
+        Ticket(self.inner.flushed.borrow().upto)
     }
 
     /// Takes a ticket for a write that has just been applied to the database.
@@ -130,21 +150,62 @@ impl GroupCommit {
         Ticket(self.inner.written.load(Ordering::SeqCst))
     }
 
-    /// Waits until a flush has made the ticket's write durable; an error when the
+    /// Makes the ticket's write durable, flushing on this thread when no flush is
+    /// under way, and waits for the flush under way otherwise; an error when the
     /// store stopped first.
     pub async fn durable(&self, ticket: Ticket) -> Result<(), Stopped> {
+        let mut pending = Pending {
+            commit: self,
+            ticket: Some(ticket),
+        };
         let mut flushed = self.inner.flushed.subscribe();
-        if let Some(answer) = settled(&flushed.borrow_and_update(), ticket) {
-            return answer;
+        loop {
+            if let Some(answer) = settled(&flushed.borrow_and_update(), ticket) {
+                pending.ticket = None;
+                return answer;
+            }
+            if !self.flush_if_free() {
+                // The flush under way ends with a change of `flushed`, whether or not
+                // it covered this ticket; the next round flushes for it.
+                flushed
+                    .changed()
+                    .await
+                    .expect("the flush state outlives its commits");
+            }
         }
-        self.inner.wanted.notify_one();
-        // The sender lives in `inner`, which this GroupCommit holds.
-        let state = flushed
-            .wait_for(|state| settled(state, ticket).is_some())
-            .await
-            .expect("the flush state outlives its commits")
-            .clone();
-        settled(&state, ticket).expect("settled")
+    }
+
+    /// Flushes everything written so far, on this thread, unless a flush is under
+    /// way; answers whether it did (or found nothing to do).
+    fn flush_if_free(&self) -> bool {
+        let durability = match self.inner.durability.try_lock() {
+            Ok(durability) => durability,
+            Err(TryLockError::WouldBlock) => return false,
+            Err(TryLockError::Poisoned(_)) => {
+                self.stop(Stopped::new("a flush of the state failed midway"));
+                return true;
+            }
+        };
+        let target = self.inner.written.load(Ordering::SeqCst);
+        let flushed = if self.inner.flushed.borrow().upto >= target {
+            Ok(())
+        } else {
+            flush(&durability)
+        };
+        // Released before waiters hear of it, so that the first of them can flush next.
+        drop(durability);
+        match flushed {
+            Ok(()) => {
+                self.inner
+                    .flushed
+                    .send_modify(|state| state.upto = state.upto.max(target));
+                if let Some(hook) = self.inner.after_flush.get() {
+                    hook(Ticket(target));
+                }
+            }
+            Err(stopped) => self.stop(stopped),
+        }
+        true
     }
 
     /// Stops acknowledging: every waiter, now and later, hears `reason`.
@@ -168,51 +229,29 @@ impl GroupCommit {
     }
 }
 
+/// A ticket whose waiter may give up (its request dropped) while the flush it
+/// counted on left its write out: it is then made durable by a task of its own, so
+/// that what waits on the write after it (its events) is not held back.
+struct Pending<'a> {
+    commit: &'a GroupCommit,
+    ticket: Option<Ticket>,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        let Some(ticket) = self.ticket else { return };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let commit = self.commit.clone();
+            runtime.spawn(async move { commit.durable(ticket).await });
+        }
+    }
+}
+
 fn settled(state: &Flushed, ticket: Ticket) -> Option<Result<(), Stopped>> {
     if let Some(stopped) = &state.stopped {
         return Some(Err(stopped.clone()));
     }
     (state.upto >= ticket.0).then_some(Ok(()))
-}
-
-async fn flusher(durability: Arc<Durability>, inner: Arc<Inner>) {
-    loop {
-        inner.wanted.notified().await;
-        let target = inner.written.load(Ordering::SeqCst);
-        let state = inner.flushed.borrow().clone();
-        if state.stopped.is_some() {
-            return;
-        }
-        if state.upto >= target {
-            continue;
-        }
-        let durability = durability.clone();
-        let flushed = tokio::task::spawn_blocking(move || flush(&durability)).await;
-        match flushed {
-            Ok(Ok(())) => {
-                inner
-                    .flushed
-                    .send_modify(|state| state.upto = state.upto.max(target));
-            }
-            Ok(Err(stopped)) => {
-                GroupCommit {
-                    inner: inner.clone(),
-                }
-                .stop(stopped);
-                return;
-            }
-            Err(err) => {
-                GroupCommit {
-                    inner: inner.clone(),
-                }
-                .stop(Stopped::new(format!("the flush thread failed: {err}")));
-                return;
-            }
-        }
-        if inner.flushed.borrow().upto < inner.written.load(Ordering::SeqCst) {
-            inner.wanted.notify_one();
-        }
-    }
 }
 
 /// One flush: the database, the files it depends on, then the check record of what
@@ -245,5 +284,67 @@ pub fn describe_io(err: &sled::Error) -> String {
             "the file size limit was reached".into()
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::FutureExt;
+
+    use super::*;
+    use crate::store::Store;
+
+    /// A store's group commit, and a channel that hears each flush's reach.
+    fn commit() -> (
+        tempfile::TempDir,
+        GroupCommit,
+        tokio::sync::mpsc::UnboundedReceiver<Ticket>,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store =
+            Store::open(&dir.path().join("state"), &dir.path().join("state.check")).unwrap();
+        let commit = store.group_commit(&[]).unwrap();
+        let (told, heard) = tokio::sync::mpsc::unbounded_channel();
+        commit.after_flush(move |ticket| {
+            let _ = told.send(ticket);
+        });
+        (dir, commit, heard)
+    }
+
+    #[tokio::test]
+    async fn a_writer_alone_flushes_on_its_own_thread_before_it_is_answered() {
+        let (_dir, commit, mut heard) = commit();
+        let ticket = commit.ticket();
+        commit.durable(ticket).await.unwrap();
+        assert_eq!(
+            heard.try_recv().ok(),
+            Some(ticket),
+            "flushed before answering"
+        );
+        assert_eq!(commit.durable_upto(), ticket);
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_waiter_gave_up_during_another_flush_is_still_made_durable() {
+        let (_dir, commit, mut heard) = commit();
+        // A flush under way that began before the write.
+        let under_way = commit.inner.durability.lock().unwrap();
+        let ticket = commit.ticket();
+        let mut waiting = Box::pin(commit.durable(ticket));
+        assert!(
+            waiting.as_mut().now_or_never().is_none(),
+            "waits for the flush under way"
+        );
+        drop(waiting);
+        // That flush ends without covering the write.
+        drop(under_way);
+        commit.inner.flushed.send_modify(|_| {});
+        let reached = tokio::time::timeout(Duration::from_secs(10), heard.recv())
+            .await
+            .expect("a flush covers the abandoned write within 10 s")
+            .unwrap();
+        assert!(reached >= ticket);
     }
 }

@@ -62,7 +62,7 @@ pub struct Store {
     path: PathBuf,
     /// How many discoveries are stored; they are keyed by their position.
     discoveries: u64,
-    /// What the database holds after the last write; the flusher records it once
+    /// What the database holds after the last write; group commit records it once
     /// durable.
     written: Arc<Mutex<Expected>>,
     check: Option<CheckFile>,
@@ -119,13 +119,13 @@ impl Store {
         self.reads.end(read);
     }
 
-    /// The flusher for this database: after each flush it records what is durable,
+    /// Group commit for this database: after each flush it records what is durable,
     /// and checks that `guarded` files (the database's own among them) are still the
     /// ones this daemon opened before anything is acknowledged.
     pub fn group_commit(&mut self, guarded: &[PathBuf]) -> Result<GroupCommit, StoreError> {
         let mut guarded = guarded.to_vec();
         guarded.push(self.path.join("db"));
-        let check = self.check.take().expect("one flusher per store");
+        let check = self.check.take().expect("one group commit per store");
         let guard = group_commit::Guard::new(&guarded).map_err(|source| StoreError::Check {
             path: self.path.clone(),
             source,
@@ -202,7 +202,7 @@ impl Store {
     }
 
     /// Replaces everything stored with `board` as a change numbered after `after`,
-    /// and makes it durable (for `restore`, before any flusher runs).
+    /// and makes it durable (for `restore`, before group commit begins).
     pub fn replace_durably(&mut self, board: &Board, after: u64) -> Result<Expected, StoreError> {
         {
             let mut written = self.written.lock().expect("written lock");
