@@ -150,7 +150,7 @@ fn main() -> Result<()> {
         memory_at_scale = Some(memory);
     }
     if selected(Benchmark::Memory) {
-        report.push(runtime.block_on(memory(&bins, memory_at_scale.as_ref()))?);
+        report.push(runtime.block_on(memory(&bins, &sizes, memory_at_scale))?);
     }
     let load_after = load_average();
     let others = machine_busy()
@@ -688,10 +688,7 @@ async fn at_scale(
         let began = Instant::now();
         let added = daemon.add(batch.clone()).await?;
         adding.push(began.elapsed());
-        json_bytes += added
-            .iter()
-            .map(|task| serde_json::to_vec(task).map_or(0, |bytes| bytes.len()))
-            .sum::<usize>();
+        json_bytes += json_size(&added);
     }
     let adding_total = start.elapsed();
     let adding_cpu = daemon.cpu().saturating_sub(cpu_before);
@@ -758,15 +755,7 @@ async fn at_scale(
     let completes = completes.stop(&daemon);
 
     progress("scale: restarting the daemon on the full database");
-    let workspace = daemon.stop().await?;
-    let disk_bytes = directory_size(&workspace.workspace().store_dir());
-    let began = Instant::now();
-    let restarted = Daemon::start_in(workspace, bins).await?;
-    let restart = began.elapsed();
-    let answer = restarted.client.request::<methods::GetStatus>(&()).await?;
-    ensure!(answer.progress.total_tasks == sizes.scale_tasks);
-    let after_restart = restarted.memory()?;
-    restarted.stop().await?;
+    let restarted = restart(daemon, bins, sizes.scale_tasks).await?;
 
     progress("scale: the same work in-process, on the core alone");
     let core = core_only(&batches, sizes.samples)?;
@@ -862,12 +851,81 @@ async fn at_scale(
         board_bytes: core.board_bytes,
         tasks: sizes.scale_tasks,
         after_adding,
-        after_restart,
-        restart,
+        after_restart: restarted.memory,
+        restart: restarted.took,
         json_bytes,
-        disk_bytes,
+        disk_bytes: restarted.disk_bytes,
     };
     Ok((out, memory))
+}
+
+/// The tasks' size as the JSON the daemon stores.
+fn json_size(tasks: &[Task]) -> usize {
+    tasks
+        .iter()
+        .map(|task| serde_json::to_vec(task).map_or(0, |bytes| bytes.len()))
+        .sum()
+}
+
+/// A daemon started again on the state another left.
+struct Restarted {
+    memory: Memory,
+    /// From the start until the daemon answered.
+    took: Duration,
+    /// The state database on disk, in bytes.
+    disk_bytes: u64,
+}
+
+/// Stops `daemon`, starts another on its workspace and checks it serves `tasks` tasks.
+async fn restart(daemon: Daemon, bins: &Binaries, tasks: usize) -> Result<Restarted> {
+    let workspace = daemon.stop().await?;
+    let disk_bytes = directory_size(&workspace.workspace().store_dir());
+    let began = Instant::now();
+    let restarted = Daemon::start_in(workspace, bins).await?;
+    let took = began.elapsed();
+    let answer = restarted.client.request::<methods::GetStatus>(&()).await?;
+    ensure!(answer.progress.total_tasks == tasks);
+    let memory = restarted.memory()?;
+    restarted.stop().await?;
+    Ok(Restarted {
+        memory,
+        took,
+        disk_bytes,
+    })
+}
+
+/// The daemon's memory at scale on its own, when the benchmark at scale does not
+/// run: the same batches added through the protocol, then a restart.
+async fn memory_at_scale(bins: &Binaries, sizes: &Sizes) -> Result<MemoryAtScale> {
+    let batches = dependent_batches(sizes.scale_tasks, sizes.batch, sizes.window);
+    let daemon = Daemon::start(bins).await?;
+    progress(&format!(
+        "memory: adding {} tasks with dependencies in batches of {}",
+        sizes.scale_tasks, sizes.batch
+    ));
+    let mut json_bytes = 0;
+    for batch in &batches {
+        json_bytes += json_size(&daemon.add(batch.clone()).await?);
+    }
+    let after_adding = daemon.memory()?;
+    progress("memory: restarting the daemon on the full database");
+    let restarted = restart(daemon, bins, sizes.scale_tasks).await?;
+    progress("memory: the same tasks on the core alone");
+    let rss_before = Memory::of(std::process::id())?.rss;
+    let (_, board) = fill_board(&batches)?;
+    let board_bytes = Memory::of(std::process::id())?
+        .rss
+        .saturating_sub(rss_before);
+    drop(board);
+    Ok(MemoryAtScale {
+        board_bytes,
+        tasks: sizes.scale_tasks,
+        after_adding,
+        after_restart: restarted.memory,
+        restart: restarted.took,
+        json_bytes,
+        disk_bytes: restarted.disk_bytes,
+    })
 }
 
 /// `tasks` new tasks in batches: one in ten without dependencies, the others on one
@@ -1001,7 +1059,13 @@ fn directory_size(dir: &Path) -> u64 {
 
 // ---- 4. memory ----
 
-async fn memory(bins: &Binaries, at_scale: Option<&MemoryAtScale>) -> Result<String> {
+/// The idle daemon's memory, and the daemon's with the tasks of the benchmark at
+/// scale (measured here when that benchmark did not run), against their JSON.
+async fn memory(bins: &Binaries, sizes: &Sizes, at_scale: Option<MemoryAtScale>) -> Result<String> {
+    let scale = match at_scale {
+        Some(measured) => measured,
+        None => memory_at_scale(bins, sizes).await?,
+    };
     progress("memory: an idle daemon");
     let daemon = Daemon::start(bins).await?;
     // Let start-up work (logging, the first flush) settle.
@@ -1019,31 +1083,36 @@ async fn memory(bins: &Binaries, at_scale: Option<&MemoryAtScale>) -> Result<Str
         mb(idle.rss),
         mb(idle.hwm)
     );
-    if let Some(scale) = at_scale {
-        let tasks = thousands(scale.tasks as u64);
-        out += &format!(
-            "| {tasks} tasks, after adding them and the requests of §3 | {} | {} | |\n",
-            mb(scale.after_adding.rss),
-            mb(scale.after_adding.hwm)
-        );
-        out += &format!(
-            "| {tasks} tasks, restarted (state read back from disk) | {} | {} | |\n",
-            mb(scale.after_restart.rss),
-            mb(scale.after_restart.hwm)
-        );
-        out += &format!(
-            "\nBaselines: the {tasks} tasks are {} as the JSON the daemon stores \
-             ({} bytes a task), the core's `Board` holding them grew this process by {}, \
-             and the state database is {} on disk. Resident memory above idle is {} bytes \
-             a task. A restart on that database, until the daemon answered, took {}.\n",
-            mb(scale.json_bytes as u64),
-            scale.json_bytes / scale.tasks.max(1),
-            mb(scale.board_bytes),
-            mb(scale.disk_bytes),
-            scale.after_adding.rss.saturating_sub(idle.rss) / scale.tasks.max(1) as u64,
-            fmt(scale.restart)
-        );
-    }
+    let tasks = thousands(scale.tasks as u64);
+    out += &format!(
+        "| {tasks} tasks, after adding them | {} | {} | |\n",
+        mb(scale.after_adding.rss),
+        mb(scale.after_adding.hwm)
+    );
+    out += &format!(
+        "| {tasks} tasks, restarted (state read back from disk) | {} | {} | |\n",
+        mb(scale.after_restart.rss),
+        mb(scale.after_restart.hwm)
+    );
+    let per_task =
+        |memory: &Memory| memory.rss.saturating_sub(idle.rss) / scale.tasks.max(1) as u64;
+    let json_per_task = (scale.json_bytes / scale.tasks.max(1)).max(1) as u64;
+    out += &format!(
+        "\nBaselines: the {tasks} tasks are {} as the JSON the daemon stores \
+         ({json_per_task} bytes a task), the core's `Board` holding them grew this process \
+         by {}, and the state database is {} on disk. Resident memory above idle is {} \
+         bytes a task after adding them ({:.1}× the JSON) and {} bytes a task after the \
+         restart ({:.1}×); the aim is 2×. A restart on that database, until the daemon \
+         answered, took {}.\n",
+        mb(scale.json_bytes as u64),
+        mb(scale.board_bytes),
+        mb(scale.disk_bytes),
+        per_task(&scale.after_adding),
+        per_task(&scale.after_adding) as f64 / json_per_task as f64,
+        per_task(&scale.after_restart),
+        per_task(&scale.after_restart) as f64 / json_per_task as f64,
+        fmt(scale.restart)
+    );
     Ok(out)
 }
 

@@ -20,7 +20,7 @@ pub(super) struct Node {
     /// The length of the longest chain of tasks that depend on this one, itself
     /// included; 0 until first computed.
     pub(super) chain: u32,
-    pub(super) waiting: usize,
+    pub(super) waiting: u32,
     pub(super) dependents: Vec<TaskId>,
 }
 
@@ -36,6 +36,16 @@ impl Node {
 
     fn is_ready(&self) -> bool {
         self.task.status == TaskStatus::Available && self.waiting == 0
+    }
+
+    /// Records a dependent. The list grows by half, from one, rather than doubling
+    /// from four: most tasks have one or two dependents, and a hundred thousand
+    /// lists of four would mostly hold nothing.
+    pub(super) fn add_dependent(&mut self, id: TaskId) {
+        if self.dependents.len() == self.dependents.capacity() {
+            self.dependents.reserve_exact(1 + self.dependents.len() / 2);
+        }
+        self.dependents.push(id);
     }
 }
 
@@ -171,7 +181,10 @@ impl Board {
         task
     }
 
-    pub(super) fn insert_node(&mut self, task: Task) {
+    pub(super) fn insert_node(&mut self, mut task: Task) {
+        // A list read from JSON has room for four; the board keeps it as long as the
+        // task, so it keeps only what it holds.
+        task.dependencies.shrink_to_fit();
         if let Some(number) = task.id.number() {
             self.next_number = self.next_number.max(number.saturating_add(1));
         }
@@ -186,7 +199,7 @@ impl Board {
             dependents: Vec::new(),
             task,
         };
-        self.nodes.insert(node.task.id.clone(), node);
+        self.nodes.insert(node.task.id.clone(), Box::new(node));
     }
 
     /// Records a new task as a dependent of its dependencies and counts those not done.
@@ -198,7 +211,7 @@ impl Board {
                 .nodes
                 .get_mut(dependency)
                 .expect("validated dependency");
-            node.dependents.push(id.clone());
+            node.add_dependent(id.clone());
             if node.task.status != TaskStatus::Done {
                 waiting += 1;
             }

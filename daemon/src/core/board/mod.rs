@@ -78,7 +78,9 @@ pub struct Board {
     working_directory: String,
     created_at: Option<Now>,
     last_activity: Option<Now>,
-    nodes: HashMap<TaskId, Node>,
+    /// Each task's node is boxed: the map's slots (up to half of them empty, and
+    /// twice as many while it grows) then hold a pointer, not a whole task.
+    nodes: HashMap<TaskId, Box<Node>>,
     /// Ids in creation order.
     order: Vec<TaskId>,
     ready: ReadyQueue,
