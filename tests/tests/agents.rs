@@ -374,6 +374,30 @@ async fn cancel_ends_a_running_agent_and_its_children() {
 }
 
 #[tokio::test]
+async fn cancel_ends_the_agent_of_a_seat_another_agent_just_left() {
+    // The seat's first agent ends just as its next task is handed to a new agent
+    // under the same name: the stop signal must be the new agent's still.
+    let agents = AgentWorkspace::new();
+    let mut client = agents.start(1, 300).await;
+    let first = add_scripted(&client, "quick", &[say("done at once")], &[]).await;
+    let steps = [bash("echo $$ > shell.pid; sleep 600"), say("unreachable")];
+    let slow = add_scripted(&client, "hang", &steps, &[&first]).await;
+    start_run(&client).await;
+    wait_for_status(&mut client, &slow, TaskStatus::InProgress).await;
+    let shell = read_pid(&agents.root().join("shell.pid"));
+
+    let other = agents.client(false).await;
+    other
+        .request::<m::CancelTask>(&m::TaskRef {
+            task_id: slow.clone(),
+        })
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(10), || !process_exists(shell));
+    assert_eq!(task(&client, &slow).await.status, TaskStatus::Cancelled);
+}
+
+#[tokio::test]
 async fn never_more_agents_than_max_workers_run_at_once() {
     let agents = AgentWorkspace::new();
     let mut client = agents.start(2, 120).await;

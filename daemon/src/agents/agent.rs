@@ -79,7 +79,7 @@ pub(super) async fn work(
                 let _ = orchestrator
                     .apply(|board, now| Ok(((), board.abandon(&agent_id, &task.id, &reason, now)?)))
                     .await;
-                return Ended::Worker(agent_id);
+                return Ended::Worker;
             }
         },
         Isolation::Shared => (
@@ -220,7 +220,7 @@ pub(super) async fn work(
         })
         .await;
     context.activity(&agent_id, Some(&task.id), ActivityKind::Finished, "");
-    Ended::Worker(agent_id)
+    Ended::Worker
 }
 
 /// What an attempt cost, and how it ended in the core's terms.

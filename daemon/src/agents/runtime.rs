@@ -87,7 +87,7 @@ pub(super) struct StartRequest {
 
 /// How an agent task ended, as the actor hears it.
 pub(super) enum Ended {
-    Worker(String),
+    Worker,
     Leader,
     Summary { finished: Finished, summary: String },
 }
@@ -506,15 +506,13 @@ impl Actor {
     }
 
     async fn ended(&mut self, ended: Ended) {
+        // An agent's stop signal goes with the agent, found by its receiver being
+        // gone, not by its name: its seat may already have a new agent of the same
+        // name, whose signal this is.
+        self.stops.retain(|_, stop| !stop.is_closed());
         match ended {
-            Ended::Worker(agent_id) => {
-                self.stops.remove(&agent_id);
-            }
-            Ended::Leader => {
-                self.stops.remove(LEADER);
-            }
+            Ended::Worker | Ended::Leader => {}
             Ended::Summary { finished, summary } => {
-                self.stops.remove(SUMMARY);
                 // While the run still counts as going, so that no run or `baton
                 // clean` starts meanwhile; no agent works in a checkout any more.
                 if let Some(Isolation::Worktrees(worktrees)) = &self.isolation {
