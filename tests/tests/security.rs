@@ -421,3 +421,31 @@ async fn a_secret_an_agent_sends_through_batons_tools_is_hidden_before_it_is_sto
         assert!(!contains(bytes, API_KEY), "{what} holds the key");
     }
 }
+
+#[test]
+fn what_agents_left_when_their_daemon_died_is_removed_at_the_next_start() {
+    // An agent's own Claude Code configuration holds a copy of the user's
+    // `.claude.json` (which may hold a saved key); a daemon killed while the agent
+    // worked could not remove it.
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["status"]);
+    workspace.ok(&["daemon", "stop"]);
+    let agents = workspace.workspace().agents_dir();
+    let left = workspace.workspace().agent_config_dir("worker-7");
+    std::fs::create_dir_all(&left).unwrap();
+    std::fs::write(
+        left.join(".claude.json"),
+        r#"{"primaryApiKey":"sk-left-behind"}"#,
+    )
+    .unwrap();
+    std::fs::write(workspace.workspace().mcp_config("worker-7"), "{}").unwrap();
+
+    workspace.ok(&["status"]);
+    let kept: Vec<_> = std::fs::read_dir(&agents)
+        .map(|entries| entries.map(|entry| entry.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        kept.is_empty(),
+        "{kept:?} outlived the daemon that made them"
+    );
+}

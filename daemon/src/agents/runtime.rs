@@ -106,6 +106,14 @@ impl Runtime {
         if left > 0 {
             tracing::warn!("ended {left} agent processes left by an earlier daemon");
         }
+        // Each agent's MCP configuration and own Claude Code configuration (a copy
+        // of the user's, which may hold a saved key): an earlier daemon that was
+        // killed could not remove them, and no agent runs now to need them.
+        match std::fs::remove_dir_all(workspace.agents_dir()) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => tracing::warn!("cannot remove what earlier agents left: {err}"),
+        }
         if workspace.worktrees_dir().is_dir() {
             let branch = orchestrator.read(|board| board.config().integration_branch.clone());
             let recovered = match Worktrees::open(workspace, &branch).await {
