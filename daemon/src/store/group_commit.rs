@@ -32,6 +32,9 @@ struct Inner {
     written: AtomicU64,
     /// How far flushes got, or why they stopped.
     flushed: watch::Sender<Flushed>,
+    /// Why the store stopped, apart: what waits only for a stop is not woken by
+    /// every flush.
+    halted: watch::Sender<Option<Stopped>>,
     /// Held by the writer that flushes: one flush at a time.
     durability: Mutex<Durability>,
     /// Told after each flush how far it got, by the thread that flushed.
@@ -115,6 +118,7 @@ impl GroupCommit {
             inner: Arc::new(Inner {
                 written: AtomicU64::new(0),
                 flushed: watch::channel(Flushed::default()).0,
+                halted: watch::channel(None).0,
                 durability: Mutex::new(Durability {
                     db,
                     written,
@@ -211,6 +215,11 @@ impl GroupCommit {
     /// Stops acknowledging: every waiter, now and later, hears `reason`.
     pub fn stop(&self, reason: Stopped) {
         tracing::error!("{reason}");
+        self.inner.halted.send_if_modified(|halted| {
+            let first = halted.is_none();
+            halted.get_or_insert(reason.clone());
+            first
+        });
         self.inner.flushed.send_if_modified(|state| {
             let first = state.stopped.is_none();
             state.stopped.get_or_insert(reason);
@@ -220,12 +229,12 @@ impl GroupCommit {
 
     /// Waits until the store stops acknowledging; answers why.
     pub async fn stopped(&self) -> Stopped {
-        let mut flushed = self.inner.flushed.subscribe();
-        let state = flushed
-            .wait_for(|state| state.stopped.is_some())
+        let mut halted = self.inner.halted.subscribe();
+        let halted = halted
+            .wait_for(Option::is_some)
             .await
-            .expect("the flush state outlives its commits");
-        state.stopped.clone().expect("stopped")
+            .expect("the stop state outlives its commits");
+        halted.clone().expect("stopped")
     }
 }
 
@@ -346,5 +355,35 @@ mod tests {
             .expect("a flush covers the abandoned write within 10 s")
             .unwrap();
         assert!(reached >= ticket);
+    }
+
+    /// Counts the wakes of a future polled by hand.
+    struct Wakes(std::sync::atomic::AtomicUsize);
+
+    impl futures::task::ArcWake for Wakes {
+        fn wake_by_ref(wakes: &Arc<Self>) {
+            wakes.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn what_waits_for_a_stop_is_woken_by_the_stop_and_not_by_each_flush() {
+        let (_dir, commit, _heard) = commit();
+        let wakes = Arc::new(Wakes(Default::default()));
+        let waker = futures::task::waker(wakes.clone());
+        let mut context = std::task::Context::from_waker(&waker);
+        let mut stopped = Box::pin(commit.stopped());
+        assert!(std::future::Future::poll(stopped.as_mut(), &mut context).is_pending());
+        for _ in 0..3 {
+            let ticket = commit.ticket();
+            commit.durable(ticket).await.unwrap();
+        }
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "woken by flushes");
+        commit.stop(Stopped::new("the disk is full"));
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        match std::future::Future::poll(stopped.as_mut(), &mut context) {
+            std::task::Poll::Ready(reason) => assert_eq!(reason.to_string(), "the disk is full"),
+            std::task::Poll::Pending => panic!("the stop was not heard"),
+        }
     }
 }
