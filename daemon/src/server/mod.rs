@@ -104,6 +104,13 @@ pub async fn accept(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(stream) => {
+                    let stream = match unix_stream(stream) {
+                        Ok(stream) => stream,
+                        Err(err) => {
+                            tracing::warn!("taking an accepted connection failed: {err}");
+                            continue;
+                        }
+                    };
                     let (service, socket) =
                         connection::build(daemon.clone(), connections.close.subscribe());
                     let closing = connections.close.subscribe();
@@ -122,4 +129,17 @@ pub async fn accept(
         // Connections that ended are taken off the set as they go.
         while connections.tasks.try_join_next().is_some() {}
     }
+}
+
+/// An accepted connection as tokio's Unix stream, whose shutdown tells the client
+/// that the stream has ended: interprocess's is a no-op, so a closing connection's
+/// client saw its end only when the socket was closed, with its last words unread,
+/// and the kernel then reset it.
+fn unix_stream(
+    stream: interprocess::local_socket::tokio::Stream,
+) -> std::io::Result<tokio::net::UnixStream> {
+    let interprocess::local_socket::tokio::Stream::UdSocket(stream) = stream;
+    let stream = std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::try_from(stream)?);
+    stream.set_nonblocking(true)?;
+    tokio::net::UnixStream::from_std(stream)
 }
