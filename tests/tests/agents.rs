@@ -36,8 +36,17 @@ async fn wait_for_status(client: &mut Client, id: &TaskId, status: TaskStatus) {
 /// Starts a run whose one task's agent hangs in a shell; answers the task and the
 /// shell's pid once the agent is at work.
 async fn run_hanging_task(agents: &AgentWorkspace, client: &mut Client) -> (TaskId, u32) {
+    run_hanging_task_after(agents, client, &[]).await
+}
+
+/// As [`run_hanging_task`], the hanging task waiting for `dependencies`.
+async fn run_hanging_task_after(
+    agents: &AgentWorkspace,
+    client: &mut Client,
+    dependencies: &[&TaskId],
+) -> (TaskId, u32) {
     let steps = [bash("echo $$ > shell.pid; sleep 600"), say("unreachable")];
-    let slow = add_scripted(client, "hang", &steps, &[]).await;
+    let slow = add_scripted(client, "hang", &steps, dependencies).await;
     start_run(client).await;
     wait_for_status(client, &slow, TaskStatus::InProgress).await;
     (slow, read_pid(&agents.root().join("shell.pid")))
@@ -350,20 +359,25 @@ async fn a_timeout_ends_the_agent_and_everything_it_started() {
     wait_until(Duration::from_secs(10), || !process_exists(shell));
 }
 
+/// Cancels `task` from another client and waits until its agent's `shell` is gone.
+async fn cancel_and_see_it_end(agents: &AgentWorkspace, task: &TaskId, shell: u32) {
+    let other = agents.client(false).await;
+    other
+        .request::<m::CancelTask>(&m::TaskRef {
+            task_id: task.clone(),
+        })
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(10), || !process_exists(shell));
+}
+
 #[tokio::test]
 async fn cancel_ends_a_running_agent_and_its_children() {
     let agents = AgentWorkspace::new();
     let mut client = agents.start(1, 300).await;
     let (slow, shell) = run_hanging_task(&agents, &mut client).await;
 
-    let other = agents.client(false).await;
-    other
-        .request::<m::CancelTask>(&m::TaskRef {
-            task_id: slow.clone(),
-        })
-        .await
-        .unwrap();
-    wait_until(Duration::from_secs(10), || !process_exists(shell));
+    cancel_and_see_it_end(&agents, &slow, shell).await;
     loop {
         if let Event::RunFinished(result) = next_event(&mut client).await {
             assert_eq!(result.tasks_completed, 0);
@@ -380,20 +394,9 @@ async fn cancel_ends_the_agent_of_a_seat_another_agent_just_left() {
     let agents = AgentWorkspace::new();
     let mut client = agents.start(1, 300).await;
     let first = add_scripted(&client, "quick", &[say("done at once")], &[]).await;
-    let steps = [bash("echo $$ > shell.pid; sleep 600"), say("unreachable")];
-    let slow = add_scripted(&client, "hang", &steps, &[&first]).await;
-    start_run(&client).await;
-    wait_for_status(&mut client, &slow, TaskStatus::InProgress).await;
-    let shell = read_pid(&agents.root().join("shell.pid"));
+    let (slow, shell) = run_hanging_task_after(&agents, &mut client, &[&first]).await;
 
-    let other = agents.client(false).await;
-    other
-        .request::<m::CancelTask>(&m::TaskRef {
-            task_id: slow.clone(),
-        })
-        .await
-        .unwrap();
-    wait_until(Duration::from_secs(10), || !process_exists(shell));
+    cancel_and_see_it_end(&agents, &slow, shell).await;
     assert_eq!(task(&client, &slow).await.status, TaskStatus::Cancelled);
 }
 

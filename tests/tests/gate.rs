@@ -235,13 +235,16 @@ async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart
     );
 }
 
-#[tokio::test]
-async fn a_daemon_killed_during_a_resolution_goes_on_resolving_after_a_restart_and_both_land_once()
-{
-    let agents = AgentWorkspace::git();
+/// Two tasks that edit the same line, the second finishing last so that its merge
+/// conflicts; its resolving turn runs `resolve`, which must create `started` once it
+/// has begun. The daemon is killed then, and restarted; both tasks must land once.
+/// Answers the second task as it ended.
+async fn killed_while_resolving(
+    agents: &AgentWorkspace,
+    started: &std::path::Path,
+    resolve: serde_json::Value,
+) -> baton_protocol::Task {
     let client = agents.start(2, 120).await;
-    let outside = tempfile::tempdir().unwrap();
-    let started = outside.path().join("resolution-started");
     add_scripted(
         &client,
         "first",
@@ -249,78 +252,6 @@ async fn a_daemon_killed_during_a_resolution_goes_on_resolving_after_a_restart_a
         &[],
     )
     .await;
-    // The resolving turn resolves the conflict, then hangs until the daemon is killed.
-    let resolve_and_hang = format!(
-        "grep -q '<<<<<<<' README.md && printf 'first\\nsecond\\n' > README.md; touch {}; sleep 600",
-        started.display()
-    );
-    let second = add_scripted(
-        &client,
-        "second",
-        &[
-            json!({ "tool": "Bash", "delay_ms": 3000, "input": { "command": "echo second > README.md", "description": "a scripted step" } }),
-            say("second"),
-            bash(&resolve_and_hang),
-            say("resolved"),
-        ],
-        &[],
-    )
-    .await;
-    baton_tests::agent_workspace::start_run(&client).await;
-    baton_tests::wait_until(std::time::Duration::from_secs(90), || started.exists());
-    let resolving = task(&client, &second).await;
-    assert_eq!(resolving.stage, Some(baton_protocol::TaskStage::Resolving));
-
-    agents.workspace.kill_daemon();
-    let client = agents.start(2, 120).await;
-
-    let mut watcher = agents.client(true).await;
-    let now = until_finished(&client, &mut watcher, &second).await;
-    assert_eq!(now.status, TaskStatus::Done, "{now:?}");
-    let log = agents.workspace.ok(&["logs", second.as_str()]);
-    assert_eq!(
-        log.matches("started session").count(),
-        2,
-        "its agent worked, was resumed to resolve, and did not run again: {log}"
-    );
-    assert_eq!(integrated(&agents, "README.md"), "first\nsecond");
-    let merges = integration_merges(agents.root());
-    for id in ["task-001", second.as_str()] {
-        assert_eq!(
-            merges
-                .lines()
-                .filter(|subject| subject.contains(id))
-                .count(),
-            1,
-            "{id} landed once: {merges}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_daemon_killed_while_an_agent_resolves_resumes_that_agent_after_a_restart_and_both_land_once(
-) {
-    let agents = AgentWorkspace::git();
-    let client = agents.start(2, 120).await;
-    let outside = tempfile::tempdir().unwrap();
-    let started = outside.path().join("resolution-started");
-    add_scripted(
-        &client,
-        "first",
-        &[bash("echo first > README.md"), say("first")],
-        &[],
-    )
-    .await;
-    // The first resolving turn hangs, its conflict untouched, until the daemon is
-    // killed; the turn after the restart resolves it. Both turns are found by their
-    // prompt, whatever the resumed conversation kept of the interrupted one.
-    let resolve_once_restarted = format!(
-        "if test -e {0}; then grep -q '<<<<<<<' README.md && printf 'first\\nsecond\\n' > README.md; \
-         else touch {0}; sleep 600; fi",
-        started.display()
-    );
-    let mut resolve = bash(&resolve_once_restarted);
-    resolve["prompt_contains"] = json!("Resolve every conflict");
     let second = add_scripted(
         &client,
         "second",
@@ -340,15 +271,10 @@ async fn a_daemon_killed_while_an_agent_resolves_resumes_that_agent_after_a_rest
 
     agents.workspace.kill_daemon();
     let client = agents.start(2, 120).await;
-
     let mut watcher = agents.client(true).await;
     let now = until_finished(&client, &mut watcher, &second).await;
     assert_eq!(now.status, TaskStatus::Done, "{now:?}");
-    assert_eq!(
-        now.result.as_ref().map(|result| result.output.as_str()),
-        Some("resolved")
-    );
-    assert_eq!(integrated(&agents, "README.md"), "first\nsecond");
+    assert_eq!(integrated(agents, "README.md"), "first\nsecond");
     let merges = integration_merges(agents.root());
     for id in ["task-001", second.as_str()] {
         assert_eq!(
@@ -360,6 +286,50 @@ async fn a_daemon_killed_while_an_agent_resolves_resumes_that_agent_after_a_rest
             "{id} landed once: {merges}"
         );
     }
+    now
+}
+
+#[tokio::test]
+async fn a_daemon_killed_during_a_resolution_goes_on_resolving_after_a_restart_and_both_land_once()
+{
+    let agents = AgentWorkspace::git();
+    let outside = tempfile::tempdir().unwrap();
+    let started = outside.path().join("resolution-started");
+    // The resolving turn resolves the conflict, then hangs until the daemon is killed.
+    let resolve_and_hang = format!(
+        "grep -q '<<<<<<<' README.md && printf 'first\\nsecond\\n' > README.md; touch {}; sleep 600",
+        started.display()
+    );
+    let second = killed_while_resolving(&agents, &started, bash(&resolve_and_hang)).await;
+    let log = agents.workspace.ok(&["logs", second.id.as_str()]);
+    assert_eq!(
+        log.matches("started session").count(),
+        2,
+        "its agent worked, was resumed to resolve, and did not run again: {log}"
+    );
+}
+
+#[tokio::test]
+async fn a_daemon_killed_while_an_agent_resolves_resumes_that_agent_after_a_restart_and_both_land_once(
+) {
+    let agents = AgentWorkspace::git();
+    let outside = tempfile::tempdir().unwrap();
+    let started = outside.path().join("resolution-started");
+    // The first resolving turn hangs, its conflict untouched, until the daemon is
+    // killed; the turn after the restart resolves it. Both turns are found by their
+    // prompt, whatever the resumed conversation kept of the interrupted one.
+    let resolve_once_restarted = format!(
+        "if test -e {0}; then grep -q '<<<<<<<' README.md && printf 'first\\nsecond\\n' > README.md; \
+         else touch {0}; sleep 600; fi",
+        started.display()
+    );
+    let mut resolve = bash(&resolve_once_restarted);
+    resolve["prompt_contains"] = json!("Resolve every conflict");
+    let now = killed_while_resolving(&agents, &started, resolve).await;
+    assert_eq!(
+        now.result.as_ref().map(|result| result.output.as_str()),
+        Some("resolved")
+    );
     // The turn that resolved was the agent's own session resumed: its conversation
     // holds the agent's first answer.
     let requests = agents.model.messages_requests();
@@ -379,7 +349,7 @@ async fn a_daemon_killed_while_an_agent_resolves_resumes_that_agent_after_a_rest
         answered_first,
         "the resumed conversation holds the agent's first answer: {messages:?}"
     );
-    let log = agents.workspace.ok(&["logs", second.as_str()]);
+    let log = agents.workspace.ok(&["logs", now.id.as_str()]);
     assert_eq!(
         log.matches("started session").count(),
         3,
