@@ -36,6 +36,17 @@ pub fn bin_dir() -> PathBuf {
     dir
 }
 
+/// For a bench program, which sits beside `baton` and `batond` rather than in
+/// `deps/`: [`bin_dir`] finds them beside it unless `BATON_BIN_DIR` says otherwise.
+/// Call it before any thread starts.
+pub fn binaries_beside_this_program() {
+    if std::env::var_os("BATON_BIN_DIR").is_none() {
+        let exe = std::env::current_exe().expect("the program has a path");
+        // SAFETY: called before any thread starts, so no one reads the environment.
+        unsafe { std::env::set_var("BATON_BIN_DIR", exe.parent().expect("its directory")) };
+    }
+}
+
 /// A workspace of one's own. Its daemon's socket is its own too, since the socket's
 /// name derives from the workspace path.
 pub struct TestWorkspace {

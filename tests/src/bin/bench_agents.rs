@@ -46,11 +46,7 @@ fn main() {
             worktree_tasks: 30,
         }
     };
-    if std::env::var_os("BATON_BIN_DIR").is_none() {
-        let exe = std::env::current_exe().expect("the bench has a path");
-        // SAFETY: set before any thread starts.
-        unsafe { std::env::set_var("BATON_BIN_DIR", exe.parent().expect("its directory")) };
-    }
+    baton_tests::binaries_beside_this_program();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
