@@ -191,6 +191,29 @@ pub async fn run(client: &Client, mode: RunMode) -> RunResult {
     .expect("a waited run has a result")
 }
 
+/// Gives workers only their task's description as their prompt, so that a leader's
+/// script in the goal stays the leader's own.
+pub async fn workers_see_only_their_task(client: &Client) {
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            worker_prompt: Some(Some("{description}".into())),
+            ..Default::default()
+        })
+        .await
+        .expect("worker_prompt is set");
+}
+
+/// Sets the workspace's `verify_command`: the gate every finished task must pass.
+pub async fn verify_with(client: &Client, command: &str) {
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            verify_command: Some(Some(command.into())),
+            ..Default::default()
+        })
+        .await
+        .expect("verify_command is set");
+}
+
 /// Starts running the predefined tasks without waiting.
 pub async fn start_run(client: &Client) {
     client
@@ -241,6 +264,19 @@ pub async fn until_finished(client: &Client, watcher: &mut Client, id: &TaskId) 
         now = task(client, id).await;
     }
     now
+}
+
+/// Asserts that each of `ids` landed on the integration branch exactly once: one
+/// merge names it.
+pub fn assert_landed_once(dir: &Path, ids: &[&str]) {
+    let merges = integration_merges(dir);
+    for id in ids {
+        let landed = merges
+            .lines()
+            .filter(|subject| subject.contains(id))
+            .count();
+        assert_eq!(landed, 1, "{id} landed once: {merges}");
+    }
 }
 
 /// The subjects of the merges on the integration branch, newest first: a task landed

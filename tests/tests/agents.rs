@@ -7,7 +7,8 @@ use std::time::Duration;
 use baton_protocol::methods::{self as m, Event};
 use baton_protocol::{Client, RunMode, RunPhase, TaskId, TaskStatus};
 use baton_tests::agent_workspace::{
-    add_scripted, bash, baton_tool, run, say, scripted, start_run, task, AgentWorkspace,
+    add_scripted, bash, baton_tool, run, say, scripted, start_run, task,
+    workers_see_only_their_task, AgentWorkspace,
 };
 use baton_tests::{process_exists, wait_until};
 use serde_json::{json, Value};
@@ -137,14 +138,7 @@ async fn a_predefined_graph_runs_in_dependency_order_and_answers_the_reference_r
 async fn the_leader_plans_with_dependencies_by_the_ids_it_got_back() {
     let agents = AgentWorkspace::new();
     let client = agents.start(2, 120).await;
-    // Workers see only their task, so the leader's script in the goal stays its own.
-    client
-        .request::<m::Configure>(&m::ConfigPatch {
-            worker_prompt: Some(Some("{description}".into())),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    workers_see_only_their_task(&client).await;
     let make =
         baton_tests::model_server::script(&[bash("echo made > made.txt").clone(), say("made it")]);
     let check = baton_tests::model_server::script(&[

@@ -2,11 +2,10 @@
 //! verification command on each task's work merged with the integration branch, a
 //! failure or a conflict sent back to the same agent, bounded.
 
-use baton_protocol::methods::{self as m};
 use baton_protocol::{RunMode, TaskStatus};
 use baton_tests::agent_workspace::{
-    add_scripted, bash, git_output, integration_merges, run, say, task, until_finished,
-    AgentWorkspace,
+    add_scripted, assert_landed_once, bash, git_output, run, say, task, until_finished,
+    verify_with, AgentWorkspace,
 };
 use baton_tests::model_server::Answer;
 use serde_json::json;
@@ -37,16 +36,6 @@ fn integrated_history(agents: &AgentWorkspace, path: &str) -> Vec<String> {
             }
         })
         .collect()
-}
-
-async fn verify_with(client: &baton_protocol::Client, command: &str) {
-    client
-        .request::<m::Configure>(&m::ConfigPatch {
-            verify_command: Some(Some(command.into())),
-            ..Default::default()
-        })
-        .await
-        .expect("verify_command is set");
 }
 
 #[tokio::test]
@@ -143,29 +132,40 @@ async fn work_that_never_passes_fails_after_max_verify_attempts_with_the_output_
     assert!(log.contains("answer is 40"), "{log}");
 }
 
-#[tokio::test]
-async fn the_second_of_two_tasks_changing_the_same_lines_resolves_the_conflict_and_both_land() {
-    let agents = AgentWorkspace::git();
-    let client = agents.start(2, 120).await;
+/// Two tasks that write the same line of README.md, the second finishing last so
+/// that its merge conflicts; its resolving turn runs `resolve`, then answers
+/// "resolved". Answers the second task's id.
+async fn add_conflicting_pair(
+    client: &baton_protocol::Client,
+    resolve: serde_json::Value,
+) -> baton_protocol::TaskId {
     add_scripted(
-        &client,
+        client,
         "first",
         &[bash("echo first > README.md"), say("first")],
         &[],
     )
     .await;
-    let second = add_scripted(
-        &client,
+    add_scripted(
+        client,
         "second",
         &[
             json!({ "tool": "Bash", "delay_ms": 3000, "input": { "command": "echo second > README.md", "description": "a scripted step" } }),
             say("second"),
-            bash("grep -q '<<<<<<<' README.md && printf 'first\\nsecond\\n' > README.md"),
+            resolve,
             say("resolved"),
         ],
         &[],
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn the_second_of_two_tasks_changing_the_same_lines_resolves_the_conflict_and_both_land() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(2, 120).await;
+    let resolve = bash("grep -q '<<<<<<<' README.md && printf 'first\\nsecond\\n' > README.md");
+    let second = add_conflicting_pair(&client, resolve).await;
 
     let result = run(&client, RunMode::Predefined).await;
 
@@ -218,15 +218,7 @@ async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart
         "the agent's answer outlives the daemon"
     );
     assert_eq!(integrated(&agents, "answer.txt"), "42");
-    let merges = integration_merges(agents.root());
-    assert_eq!(
-        merges
-            .lines()
-            .filter(|subject| subject.contains(id.as_str()))
-            .count(),
-        1,
-        "landed once: {merges}"
-    );
+    assert_landed_once(agents.root(), &[id.as_str()]);
     let log = agents.workspace.ok(&["logs", id.as_str()]);
     assert_eq!(
         log.matches("started session").count(),
@@ -235,9 +227,8 @@ async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart
     );
 }
 
-/// Two tasks that edit the same line, the second finishing last so that its merge
-/// conflicts; its resolving turn runs `resolve`, which must create `started` once it
-/// has begun. The daemon is killed then, and restarted; both tasks must land once.
+/// The pair of [`add_conflicting_pair`], whose `resolve` must create `started` once
+/// it has begun. The daemon is killed then, and restarted; both tasks must land once.
 /// Answers the second task as it ended.
 async fn killed_while_resolving(
     agents: &AgentWorkspace,
@@ -245,25 +236,7 @@ async fn killed_while_resolving(
     resolve: serde_json::Value,
 ) -> baton_protocol::Task {
     let client = agents.start(2, 120).await;
-    add_scripted(
-        &client,
-        "first",
-        &[bash("echo first > README.md"), say("first")],
-        &[],
-    )
-    .await;
-    let second = add_scripted(
-        &client,
-        "second",
-        &[
-            json!({ "tool": "Bash", "delay_ms": 3000, "input": { "command": "echo second > README.md", "description": "a scripted step" } }),
-            say("second"),
-            resolve,
-            say("resolved"),
-        ],
-        &[],
-    )
-    .await;
+    let second = add_conflicting_pair(&client, resolve).await;
     baton_tests::agent_workspace::start_run(&client).await;
     baton_tests::wait_until(std::time::Duration::from_secs(90), || started.exists());
     let resolving = task(&client, &second).await;
@@ -275,17 +248,7 @@ async fn killed_while_resolving(
     let now = until_finished(&client, &mut watcher, &second).await;
     assert_eq!(now.status, TaskStatus::Done, "{now:?}");
     assert_eq!(integrated(agents, "README.md"), "first\nsecond");
-    let merges = integration_merges(agents.root());
-    for id in ["task-001", second.as_str()] {
-        assert_eq!(
-            merges
-                .lines()
-                .filter(|subject| subject.contains(id))
-                .count(),
-            1,
-            "{id} landed once: {merges}"
-        );
-    }
+    assert_landed_once(agents.root(), &["task-001", second.as_str()]);
     now
 }
 

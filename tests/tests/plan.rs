@@ -3,7 +3,9 @@
 
 use baton_protocol::methods::{self as m};
 use baton_protocol::TaskStatus;
-use baton_tests::agent_workspace::{bash, baton_tool, say, AgentWorkspace};
+use baton_tests::agent_workspace::{
+    bash, baton_tool, say, workers_see_only_their_task, AgentWorkspace,
+};
 use baton_tests::model_server::script;
 use serde_json::json;
 
@@ -11,13 +13,7 @@ use serde_json::json;
 async fn baton_plan_creates_tasks_and_starts_no_worker_and_the_edited_plan_runs() {
     let agents = AgentWorkspace::new();
     let client = agents.start(2, 120).await;
-    client
-        .request::<m::Configure>(&m::ConfigPatch {
-            worker_prompt: Some(Some("{description}".into())),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    workers_see_only_their_task(&client).await;
     let make = script(&[bash("echo made > made.txt"), say("made it")]);
     let unwanted = script(&[bash("echo unwanted > unwanted.txt"), say("unwanted")]);
     let plan = [

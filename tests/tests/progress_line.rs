@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use baton_protocol::methods::{self as m};
-use baton_tests::agent_workspace::{add_scripted, bash, say, AgentWorkspace};
+use baton_tests::agent_workspace::{add_scripted, bash, say, verify_with, AgentWorkspace};
 use serde_json::Value;
 
 /// A CLI command started by the test, whose output lines are read as they come.
@@ -122,13 +122,7 @@ async fn watch_shows_the_runs_progress_line_with_its_stages_as_run_does() {
     let go = outside.path().join("go");
     // The task stays at its verification until the test says go.
     let check = format!("while [ ! -e {0} ]; do sleep 0.1; done", go.display());
-    client
-        .request::<m::Configure>(&m::ConfigPatch {
-            verify_command: Some(Some(check)),
-            ..Default::default()
-        })
-        .await
-        .expect("verify_command is set");
+    verify_with(&client, &check).await;
     let mut watch = Following::start(&agents, &["watch"]);
     let mut watch_json = Following::start(&agents, &["watch", "--json"]);
     connected(&client, [&mut watch, &mut watch_json]).await;

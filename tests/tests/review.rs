@@ -9,7 +9,7 @@
 use baton_protocol::methods::{self as m};
 use baton_protocol::{AgentKind, AttemptOutcome, RunMode, TaskStage, TaskStatus};
 use baton_tests::agent_workspace::{
-    add_scripted, bash, baton_tool, git_output, integration_merges, run, say, task, until_finished,
+    add_scripted, assert_landed_once, bash, baton_tool, git_output, run, say, task, until_finished,
     AgentWorkspace,
 };
 use baton_tests::model_server::script;
@@ -279,15 +279,7 @@ async fn a_daemon_killed_during_a_review_starts_a_new_reviewer_after_a_restart_a
     let now = until_finished(&client, &mut watcher, &id).await;
     assert_eq!(now.status, TaskStatus::Done, "{now:?}");
     assert!(integrated(&agents, "work.txt").contains("review_task"));
-    let merges = integration_merges(agents.root());
-    assert_eq!(
-        merges
-            .lines()
-            .filter(|subject| subject.contains(id.as_str()))
-            .count(),
-        1,
-        "landed once: {merges}"
-    );
+    assert_landed_once(agents.root(), &[id.as_str()]);
     let requests = agents.model.messages_requests();
     assert_eq!(
         requests.iter().filter(|request| is_worker(request)).count(),

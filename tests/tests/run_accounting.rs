@@ -8,7 +8,9 @@ use std::time::Duration;
 use baton_protocol::framing::{read_message, write_message};
 use baton_protocol::methods::{self as m};
 use baton_protocol::{Client, TaskResult};
-use baton_tests::agent_workspace::{add_scripted, bash, baton_tool, say, AgentWorkspace};
+use baton_tests::agent_workspace::{
+    add_scripted, bash, baton_tool, say, workers_see_only_their_task, AgentWorkspace,
+};
 use baton_tests::model_server::script;
 use serde_json::{json, Value};
 use tokio::io::BufReader;
@@ -39,14 +41,7 @@ fn close(a: f64, b: f64) -> bool {
 async fn the_cost_shown_is_every_agent_s_reported_cost_leader_and_summary_included() {
     let agents = AgentWorkspace::new();
     let client = agents.start(1, 120).await;
-    // Workers see only their task, so the leader's script in the goal stays its own.
-    client
-        .request::<m::Configure>(&m::ConfigPatch {
-            worker_prompt: Some(Some("{description}".into())),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    workers_see_only_their_task(&client).await;
     let work = script(&[bash("echo made > made.txt"), say("made it")]);
     let plan = [
         baton_tool(

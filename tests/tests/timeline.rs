@@ -8,7 +8,9 @@ use std::time::Duration;
 use baton_protocol::methods::{self as m, Event};
 use baton_protocol::timeline::TimelineParams;
 use baton_protocol::{AgentKind, AttemptOutcome, AttemptRecord, Client, RunMode};
-use baton_tests::agent_workspace::{add_scripted, bash, run, say, AgentWorkspace};
+use baton_tests::agent_workspace::{
+    add_scripted, bash, run, say, workers_see_only_their_task, AgentWorkspace,
+};
 use baton_tests::TestWorkspace;
 
 /// A step that waits (at most a minute) until the other task's agent has started too,
@@ -298,13 +300,7 @@ async fn a_run_with_a_failure_reports_what_failed_and_why_and_baton_run_names_th
 async fn a_planned_run_shows_the_leader_the_worker_and_the_summary_on_their_lanes() {
     let agents = AgentWorkspace::new();
     let client = agents.start(2, 120).await;
-    client
-        .request::<m::Configure>(&m::ConfigPatch {
-            worker_prompt: Some(Some("{description}".into())),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    workers_see_only_their_task(&client).await;
     let make = baton_tests::model_server::script(&[bash("echo made > made.txt"), say("made")]);
     let plan = [
         baton_tests::agent_workspace::baton_tool(
