@@ -1,11 +1,11 @@
 //! Group commit: one flush (fsync) makes every write before it durable, so writers
 //! that arrive while a flush runs share the next one instead of paying one each.
 //!
-//! The flush runs on the thread of a writer waiting for it, never handed to another
-//! thread: a writer that finds no flush under way flushes at once itself (alone, it
-//! pays the disk's sync and nothing more), and writers that arrive meanwhile wait for
-//! that flush to end, then the first of them flushes for all of them. A waiter that
-//! gives up before its write is durable leaves a task behind that makes it so.
+//! The flush runs on a blocking thread, the flusher, started by a writer that finds
+//! none running: it flushes everything written so far, and the writers that came
+//! meanwhile start the next one when it ends, so each flush covers the writes that
+//! came while the last one ran. A runtime worker never waits on the disk. A waiter
+//! that gives up before its write is durable leaves a task behind that makes it so.
 //!
 //! Before a flush is acknowledged, the files the daemon depends on must still be the
 //! ones it opened: a state directory deleted under the daemon would otherwise take
@@ -14,8 +14,8 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, TryLockError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::watch;
 
@@ -35,8 +35,10 @@ struct Inner {
     /// Why the store stopped, apart: what waits only for a stop is not woken by
     /// every flush.
     halted: watch::Sender<Option<Stopped>>,
-    /// Held by the writer that flushes: one flush at a time.
+    /// Held by the flusher while it flushes.
     durability: Mutex<Durability>,
+    /// Whether the flusher runs: one at a time.
+    flushing: AtomicBool,
     /// Told after each flush how far it got, by the thread that flushed.
     after_flush: OnceLock<Box<dyn Fn(Ticket) + Send + Sync>>,
 }
@@ -126,6 +128,7 @@ impl GroupCommit {
                     guard,
                 }),
                 after_flush: OnceLock::new(),
+                flushing: AtomicBool::new(false),
             }),
         }
     }
@@ -154,9 +157,8 @@ impl GroupCommit {
         Ticket(self.inner.written.load(Ordering::SeqCst))
     }
 
-    /// Makes the ticket's write durable, flushing on this thread when no flush is
-    /// under way, and waits for the flush under way otherwise; an error when the
-    /// store stopped first.
+    /// Makes the ticket's write durable: starts the flusher unless it runs, and waits
+    /// for a flush that covers the write; an error when the store stopped first.
     pub async fn durable(&self, ticket: Ticket) -> Result<(), Stopped> {
         let mut pending = Pending {
             commit: self,
@@ -168,48 +170,64 @@ impl GroupCommit {
                 pending.ticket = None;
                 return answer;
             }
-            if !self.flush_if_free() {
-                // The flush under way ends with a change of `flushed`, whether or not
-                // it covered this ticket; the next round flushes for it.
-                flushed
-                    .changed()
-                    .await
-                    .expect("the flush state outlives its commits");
-            }
+            self.start_flusher();
+            // Each flush ends with a change of `flushed`, whether or not it covered
+            // this ticket; the next round starts the flusher again if it stopped.
+            flushed
+                .changed()
+                .await
+                .expect("the flush state outlives its commits");
         }
     }
 
-    /// Flushes everything written so far, on this thread, unless a flush is under
-    /// way; answers whether it did (or found nothing to do).
-    fn flush_if_free(&self) -> bool {
-        let durability = match self.inner.durability.try_lock() {
-            Ok(durability) => durability,
-            Err(TryLockError::WouldBlock) => return false,
-            Err(TryLockError::Poisoned(_)) => {
-                self.stop(Stopped::new("a flush of the state failed midway"));
-                return true;
-            }
-        };
-        let target = self.inner.written.load(Ordering::SeqCst);
-        let flushed = if self.inner.flushed.borrow().upto >= target {
-            Ok(())
-        } else {
-            flush(&durability)
-        };
-        // Released before waiters hear of it, so that the first of them can flush next.
-        drop(durability);
+    /// Starts the flusher on a blocking thread, unless one runs already.
+    fn start_flusher(&self) {
+        if self.inner.flushing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let commit = self.clone();
+        tokio::task::spawn_blocking(move || commit.run_flusher());
+    }
+
+    /// The flusher: flushes everything written so far and tells who waits how far it
+    /// got. It runs on a thread of its own, never a runtime worker: a worker blocked
+    /// on the disk would leave the requests that will share the next flush
+    /// unanswered meanwhile.
+    fn run_flusher(&self) {
+        let flushed = self.flush_written();
+        // Cleared before the waiters hear of the flush: one whose write it left out
+        // starts the next.
+        self.inner.flushing.store(false, Ordering::SeqCst);
         match flushed {
-            Ok(()) => {
+            Some((target, Ok(()))) => {
+                // The events of the writes go out before their answers.
+                if let Some(hook) = self.inner.after_flush.get() {
+                    hook(target);
+                }
                 self.inner
                     .flushed
-                    .send_modify(|state| state.upto = state.upto.max(target));
-                if let Some(hook) = self.inner.after_flush.get() {
-                    hook(Ticket(target));
-                }
+                    .send_modify(|state| state.upto = state.upto.max(target.0));
             }
-            Err(stopped) => self.stop(stopped),
+            Some((_, Err(stopped))) => self.stop(stopped),
+            // A write may have come after this flusher looked and found it running:
+            // its waiter looks again.
+            None => self.inner.flushed.send_modify(|_| {}),
         }
-        true
+    }
+
+    /// Flushes what is written, unless it is durable already or the store stopped;
+    /// answers the last ticket the flush covered, and how it went.
+    fn flush_written(&self) -> Option<(Ticket, Result<(), Stopped>)> {
+        let Ok(durability) = self.inner.durability.lock() else {
+            let stopped = Stopped::new("a flush of the state failed midway");
+            return Some((Ticket(0), Err(stopped)));
+        };
+        let target = self.inner.written.load(Ordering::SeqCst);
+        let flushed = self.inner.flushed.borrow().clone();
+        if flushed.stopped.is_some() || flushed.upto >= target {
+            return None;
+        }
+        Some((Ticket(target), flush(&durability)))
     }
 
     /// Stops acknowledging: every waiter, now and later, hears `reason`.
@@ -323,7 +341,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_writer_alone_flushes_on_its_own_thread_before_it_is_answered() {
+    async fn a_writer_alone_is_answered_once_a_flush_covered_its_write() {
         let (_dir, commit, mut heard) = commit();
         let ticket = commit.ticket();
         commit.durable(ticket).await.unwrap();
