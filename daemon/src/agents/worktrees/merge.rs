@@ -65,7 +65,7 @@ impl Worktrees {
     ) -> Result<BroughtIn, WorktreeError> {
         let path = self.path(task);
         let subject = format!("{task}: {}", first_line(description));
-        let Heads { head, tip, .. } = if merging(&path)? {
+        let heads = if merging(&path)? {
             git::ok(&path, &["add", "--all"]).await?;
             let markers = left_markers(&path).await?;
             if !markers.is_empty() {
@@ -78,28 +78,26 @@ impl Worktrees {
         } else {
             self.commit_all(&path, &subject).await?
         };
-        if head == tip
-            || git::run(&path, &["merge-base", "--is-ancestor", &tip, &head])
-                .await?
-                .ok
-        {
+        if heads.holds_tip() {
             return Ok(BroughtIn::Merged);
         }
+        let Heads { head, tip, .. } = &heads;
         let message = format!("Merge {} into {task}", self.integration);
-        if let Merged::Clean(tree) = self.three_way(&head, &tip).await? {
+        if let Merged::Clean(tree) = self.three_way(head, tip).await? {
+            // A merge that changes no file may be one made already, the tip then
+            // deeper in the head's history than its parents.
+            if tree == heads.tree && is_ancestor(&path, tip, head).await? {
+                return Ok(BroughtIn::Merged);
+            }
             let merge = self
-                .commit_tree(&path, &tree, &[&head, &tip], &message)
+                .commit_tree(&path, &tree, &[head, tip], &message)
                 .await?;
             // The checkout first, then its branch: a crash between the two leaves
             // the merge's files uncommitted on the task's branch, kept as its work,
             // never a branch whose files say otherwise.
-            let moved = git::run(&path, &["read-tree", "-m", "-u", &head, &merge]).await?;
+            let moved = git::run(&path, &["read-tree", "-m", "-u", head, &merge]).await?;
             if moved.ok {
-                git::ok(
-                    &path,
-                    &["update-ref", "-m", &message, "HEAD", &merge, &head],
-                )
-                .await?;
+                git::ok(&path, &["update-ref", "-m", &message, "HEAD", &merge, head]).await?;
                 return Ok(BroughtIn::Merged);
             }
             // Files of the integration branch's would overwrite ones git does not
@@ -113,7 +111,7 @@ impl Worktrees {
             "--no-verify",
             "-m",
             &message,
-            &tip,
+            tip,
         ]);
         let merged = git::run(&path, &args).await?;
         if merged.ok {
@@ -130,8 +128,8 @@ impl Worktrees {
             }
             .into());
         }
-        let base = git::ok(&path, &["merge-base", "HEAD", &tip]).await?;
-        let mut args = vec!["diff", "--no-color", &base, &tip, "--"];
+        let base = git::ok(&path, &["merge-base", "HEAD", tip]).await?;
+        let mut args = vec!["diff", "--no-color", &base, tip, "--"];
         args.extend(paths.iter().map(String::as_str));
         let theirs = git::ok(&path, &args).await?;
         Ok(BroughtIn::Conflict { paths, theirs })
@@ -147,13 +145,13 @@ impl Worktrees {
             let reference = format!("refs/heads/{}", self.integration);
             let branch = format!("refs/heads/{}", self.branch(task));
             let tree = format!("{branch}^{{tree}}");
-            let read = git::ok(repo, &["rev-parse", &reference, &branch, &tree]).await?;
-            let [tip, work, tree] = [0, 1, 2].map(|n| read.lines().nth(n).unwrap_or_default());
-            if tip != work
-                && !git::run(repo, &["merge-base", "--is-ancestor", tip, work])
-                    .await?
-                    .ok
-            {
+            let parents = format!("{branch}^@");
+            let read = git::ok(repo, &["rev-parse", &reference, &branch, &tree, &parents]).await?;
+            let mut lines = read.lines();
+            let [tip, work, tree] = [(); 3].map(|()| lines.next().unwrap_or_default());
+            // The work made on the tip, or merged with it, has it as a parent.
+            let holds_tip = tip == work || lines.any(|parent| parent == tip);
+            if !holds_tip && !is_ancestor(repo, tip, work).await? {
                 return Ok(Landed::Moved);
             }
             // The work holds the integration branch, so what differs from its tip
@@ -307,8 +305,7 @@ impl Worktrees {
             .into());
         }
         let current = git::ok(repo, &["rev-parse", "--abbrev-ref", "HEAD"]).await?;
-        let merged_already = ["merge-base", "--is-ancestor", &self.integration, "HEAD"];
-        if git::run(repo, &merged_already).await?.ok {
+        if is_ancestor(repo, &self.integration, "HEAD").await? {
             return Ok(format!(
                 "nothing to merge: {current} already has everything on {}",
                 self.integration
@@ -346,6 +343,16 @@ pub(super) fn merging(path: &Path) -> Result<bool, GitError> {
     Ok(gitdir.join("MERGE_HEAD").exists())
 }
 
+/// Whether `ancestor` is in the history of `commit`.
+pub(super) async fn is_ancestor(
+    dir: &Path,
+    ancestor: &str,
+    commit: &str,
+) -> Result<bool, GitError> {
+    let args = ["merge-base", "--is-ancestor", ancestor, commit];
+    Ok(git::run(dir, &args).await?.ok)
+}
+
 /// The staged paths that still hold conflict markers.
 pub(super) async fn left_markers(path: &Path) -> Result<Vec<String>, GitError> {
     let checked = git::run(path, &["diff", "--cached", "--check", "HEAD"]).await?;
@@ -358,4 +365,94 @@ pub(super) async fn left_markers(path: &Path) -> Result<Vec<String>, GitError> {
         .collect();
     paths.dedup();
     Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use baton_protocol::{TaskId, Workspace};
+
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// The parents of `commit`, one per line.
+    fn parents(dir: &Path, commit: &str) -> usize {
+        git(dir, &["rev-list", "--parents", "-n1", commit])
+            .split_whitespace()
+            .count()
+            - 1
+    }
+
+    #[tokio::test]
+    async fn a_branch_merged_already_is_not_merged_again_and_the_work_still_lands() {
+        let repo = tempfile::tempdir().unwrap();
+        let root = repo.path().canonicalize().unwrap();
+        git(&root, &["init", "--quiet", "--initial-branch=main"]);
+        git(&root, &["config", "user.email", "test@example.com"]);
+        git(&root, &["config", "user.name", "Test"]);
+        std::fs::write(root.join("a.txt"), "a\n").unwrap();
+        git(&root, &["add", "."]);
+        git(&root, &["commit", "--quiet", "-m", "start"]);
+        let workspace = Workspace::at(&root).unwrap();
+        let worktrees = Worktrees::open(&workspace, "baton/integration")
+            .await
+            .unwrap();
+        let (first, second) = (TaskId::numbered(1), TaskId::numbered(2));
+        let first_path = worktrees.prepare(&first).await.unwrap();
+        let second_path = worktrees.prepare(&second).await.unwrap();
+        std::fs::write(first_path.join("b.txt"), "b\n").unwrap();
+        std::fs::write(second_path.join("c.txt"), "c\n").unwrap();
+        assert_eq!(
+            worktrees.bring_in(&first, "first").await.unwrap(),
+            BroughtIn::Merged
+        );
+        assert!(matches!(
+            worktrees.land(&first, "first").await.unwrap(),
+            Landed::Landed(_)
+        ));
+
+        // The second task was made before the first landed: the tip is merged in.
+        assert_eq!(
+            worktrees.bring_in(&second, "second").await.unwrap(),
+            BroughtIn::Merged
+        );
+        assert_eq!(parents(&second_path, "HEAD"), 2, "a merge commit");
+        // More work after the merge: the tip is now deeper than the head's parents,
+        // and bringing it in again makes no second merge.
+        std::fs::write(second_path.join("d.txt"), "d\n").unwrap();
+        assert_eq!(
+            worktrees.bring_in(&second, "second").await.unwrap(),
+            BroughtIn::Merged
+        );
+        assert_eq!(parents(&second_path, "HEAD"), 1, "no merge made again");
+        assert_eq!(
+            git(
+                &second_path,
+                &["log", "--merges", "--first-parent", "--format=%s"]
+            )
+            .lines()
+            .count(),
+            1,
+            "one merge on the task's branch"
+        );
+        assert!(matches!(
+            worktrees.land(&second, "second").await.unwrap(),
+            Landed::Landed(_)
+        ));
+        let landed = git(&root, &["ls-tree", "--name-only", "baton/integration"]);
+        assert_eq!(
+            landed.lines().collect::<Vec<_>>(),
+            ["a.txt", "b.txt", "c.txt", "d.txt"]
+        );
+    }
 }

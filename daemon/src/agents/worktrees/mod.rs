@@ -52,6 +52,17 @@ struct Heads {
     tree: String,
     /// The integration branch's tip.
     tip: String,
+    /// The head's parents.
+    parents: Vec<String>,
+}
+
+impl Heads {
+    /// Whether the head holds the integration branch's tip, as far as the head and
+    /// its parents tell without a walk of the history (the common case: the work
+    /// was made on the tip, or merged with it).
+    fn holds_tip(&self) -> bool {
+        self.head == self.tip || self.parents.contains(&self.tip)
+    }
 }
 
 /// What a task changed, as git saw it.
@@ -338,22 +349,29 @@ impl Worktrees {
         )
         .await?;
         Ok(Heads {
+            parents: vec![heads.head],
             head,
             tree,
-            ..heads
+            tip: heads.tip,
         })
     }
 
-    /// The worktree's head and its tree, and the integration branch's tip.
+    /// The worktree's head, its tree and parents, and the integration branch's tip:
+    /// one `rev-parse`.
     async fn heads(&self, path: &Path) -> Result<Heads, GitError> {
         let reference = format!("refs/heads/{}", self.integration);
-        let read = git::ok(path, &["rev-parse", "HEAD", "HEAD^{tree}", &reference]).await?;
+        let read = git::ok(
+            path,
+            &["rev-parse", "HEAD", "HEAD^{tree}", &reference, "HEAD^@"],
+        )
+        .await?;
         let mut lines = read.lines().map(String::from);
         let mut next = || lines.next().unwrap_or_default();
         Ok(Heads {
             head: next(),
             tree: next(),
             tip: next(),
+            parents: lines.collect(),
         })
     }
 
@@ -411,8 +429,7 @@ impl Worktrees {
             else {
                 continue;
             };
-            let merged = ["merge-base", "--is-ancestor", branch, &self.integration];
-            let merged = git::run(&self.repo, &merged).await?.ok;
+            let merged = merge::is_ancestor(&self.repo, branch, &self.integration).await?;
             if removable(&TaskId(task.to_owned()), merged)
                 && git::run(&self.repo, &["branch", "-D", "--quiet", branch])
                     .await?
