@@ -1,11 +1,13 @@
 //! Group commit: one flush (fsync) makes every write before it durable, so writers
 //! that arrive while a flush runs share the next one instead of paying one each.
 //!
-//! The flush runs on a blocking thread, the flusher, started by a writer that finds
-//! none running: it flushes everything written so far, and the writers that came
-//! meanwhile start the next one when it ends, so each flush covers the writes that
-//! came while the last one ran. A runtime worker never waits on the disk. A waiter
-//! that gives up before its write is durable leaves a task behind that makes it so.
+//! The flush is made by the flusher, started by a writer that finds none running: it
+//! flushes everything written so far, and the writers that came meanwhile start the
+//! next one when it ends, so each flush covers the writes that came while the last
+//! one ran. A writer alone flushes on its own thread; otherwise the flusher runs on a
+//! blocking thread, so that no runtime worker waits on the disk while others wait to
+//! be answered. A waiter that gives up before its write is durable leaves a task
+//! behind that makes it so.
 //!
 //! Before a flush is acknowledged, the files the daemon depends on must still be the
 //! ones it opened: a state directory deleted under the daemon would otherwise take
@@ -14,7 +16,7 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::watch;
@@ -39,6 +41,8 @@ struct Inner {
     durability: Mutex<Durability>,
     /// Whether the flusher runs: one at a time.
     flushing: AtomicBool,
+    /// How many writers wait for a flush.
+    waiting: AtomicUsize,
     /// Told after each flush how far it got, by the thread that flushed.
     after_flush: OnceLock<Box<dyn Fn(Ticket) + Send + Sync>>,
 }
@@ -129,6 +133,7 @@ impl GroupCommit {
                 }),
                 after_flush: OnceLock::new(),
                 flushing: AtomicBool::new(false),
+                waiting: AtomicUsize::new(0),
             }),
         }
     }
@@ -160,6 +165,7 @@ impl GroupCommit {
     /// Makes the ticket's write durable: starts the flusher unless it runs, and waits
     /// for a flush that covers the write; an error when the store stopped first.
     pub async fn durable(&self, ticket: Ticket) -> Result<(), Stopped> {
+        self.inner.waiting.fetch_add(1, Ordering::SeqCst);
         let mut pending = Pending {
             commit: self,
             ticket: Some(ticket),
@@ -170,7 +176,7 @@ impl GroupCommit {
                 pending.ticket = None;
                 return answer;
             }
-            self.start_flusher();
+            self.start_flusher(self.inner.waiting.load(Ordering::SeqCst) == 1);
             // Each flush ends with a change of `flushed`, whether or not it covered
             // this ticket; the next round starts the flusher again if it stopped.
             flushed
@@ -180,19 +186,24 @@ impl GroupCommit {
         }
     }
 
-    /// Starts the flusher on a blocking thread, unless one runs already.
-    fn start_flusher(&self) {
+    /// Starts the flusher unless one runs already: on this thread for a writer
+    /// `alone` (it waits for the disk anyway, and a thread of its own would only add
+    /// a hand-over to its latency), else on a blocking thread, never a runtime
+    /// worker: a worker waiting on the disk would leave the requests that will share
+    /// the next flush unanswered meanwhile.
+    fn start_flusher(&self, alone: bool) {
         if self.inner.flushing.swap(true, Ordering::SeqCst) {
             return;
+        }
+        if alone {
+            return self.run_flusher();
         }
         let commit = self.clone();
         tokio::task::spawn_blocking(move || commit.run_flusher());
     }
 
     /// The flusher: flushes everything written so far and tells who waits how far it
-    /// got. It runs on a thread of its own, never a runtime worker: a worker blocked
-    /// on the disk would leave the requests that will share the next flush
-    /// unanswered meanwhile.
+    /// got.
     fn run_flusher(&self) {
         let flushed = self.flush_written();
         // Cleared before the waiters hear of the flush: one whose write it left out
@@ -266,6 +277,7 @@ struct Pending<'a> {
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
+        self.commit.inner.waiting.fetch_sub(1, Ordering::SeqCst);
         let Some(ticket) = self.ticket else { return };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let commit = self.commit.clone();
@@ -357,7 +369,7 @@ mod tests {
     async fn a_write_whose_waiter_gave_up_during_another_flush_is_still_made_durable() {
         let (_dir, commit, mut heard) = commit();
         // A flush under way that began before the write.
-        let under_way = commit.inner.durability.lock().unwrap();
+        commit.inner.flushing.store(true, Ordering::SeqCst);
         let ticket = commit.ticket();
         let mut waiting = Box::pin(commit.durable(ticket));
         assert!(
@@ -366,7 +378,7 @@ mod tests {
         );
         drop(waiting);
         // That flush ends without covering the write.
-        drop(under_way);
+        commit.inner.flushing.store(false, Ordering::SeqCst);
         commit.inner.flushed.send_modify(|_| {});
         let reached = tokio::time::timeout(Duration::from_secs(10), heard.recv())
             .await
