@@ -385,7 +385,7 @@ mod tests {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
-    /// The parents of `commit`, one per line.
+    /// How many parents `commit` has.
     fn parents(dir: &Path, commit: &str) -> usize {
         git(dir, &["rev-list", "--parents", "-n1", commit])
             .split_whitespace()
