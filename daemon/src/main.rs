@@ -194,6 +194,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         tokio::spawn(snapshots::keep(
             orchestrator.progress(),
             orchestrator.take(),
+            commit.clone(),
             Snapshots::new(&snapshots_dir),
         ));
         tokio::spawn(stop_on_signal(shutdown));
@@ -224,13 +225,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
 /// A snapshot of what changed since the last one, so that a stopped workspace can
 /// always be restored to where it stopped.
 fn snapshot_at_stop(orchestrator: &Orchestrator, snapshots: &Snapshots) {
-    let (change, state) = match orchestrator.snapshot() {
-        Ok(taken) => taken,
-        Err(err) => {
-            tracing::warn!("reading the state for a snapshot failed: {err}");
-            return;
-        }
-    };
+    // Everything was flushed before: the snapshot holds only durable changes.
+    let (change, state, _) = orchestrator.snapshot();
     let latest = snapshots.latest().map_or(0, |snapshot| snapshot.change);
     if change > latest {
         if let Err(err) = snapshots.write(change, &state) {

@@ -6,13 +6,11 @@
 
 pub mod check;
 pub mod group_commit;
-pub mod point_in_time;
 pub mod restore;
 pub mod snapshots;
 
 pub use check::Expected;
 pub use group_commit::{GroupCommit, Stopped};
-pub use point_in_time::PointInTime;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -50,10 +48,6 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "the board was replaced while a snapshot read it; the next snapshot holds the new one"
-    )]
-    Overtaken,
 }
 
 /// The workspace's sled database.
@@ -68,8 +62,6 @@ pub struct Store {
     check: Option<CheckFile>,
     /// What the check record said at open.
     expected: Option<Expected>,
-    /// Point-in-time reads under way, for which each write keeps what it replaces.
-    reads: point_in_time::Reads,
 }
 
 impl Store {
@@ -104,19 +96,7 @@ impl Store {
             written: Arc::default(),
             check: Some(check),
             expected,
-            reads: point_in_time::Reads::default(),
         })
-    }
-
-    /// Begins a read of everything stored as it is now, which then runs without the
-    /// state lock while writes go on; [`Store::end_read`] when it is done.
-    pub fn begin_read(&mut self) -> PointInTime {
-        let change = self.change();
-        self.reads.begin(&self.db, change)
-    }
-
-    pub fn end_read(&mut self, read: &PointInTime) {
-        self.reads.end(read);
     }
 
     /// Group commit for this database: after each flush it records what is durable,
@@ -251,8 +231,6 @@ impl Store {
         if changes.settings {
             writes.push((META.to_vec(), encode(change.change, &board.meta())));
         }
-        self.reads
-            .keep(&self.db, writes.iter().map(|(key, _)| key.as_slice()))?;
         // One key goes in as one insert; more, atomically as a batch (a batch costs
         // sled two log syncs of its own, an insert none: group commit syncs).
         match writes.len() {
@@ -292,7 +270,6 @@ impl Store {
 
     /// Replaces everything stored with `board`, atomically.
     fn replace_all(&mut self, board: &Board) -> Result<(), StoreError> {
-        self.reads.replaced();
         let change = self.next_change(board);
         let mut batch = sled::Batch::default();
         for key in self.db.iter().keys() {

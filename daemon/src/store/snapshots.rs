@@ -10,16 +10,14 @@ use std::sync::Arc;
 use baton_protocol::CoordinationState;
 use tokio::sync::watch;
 
-use super::StoreError;
+use super::group_commit::{GroupCommit, Ticket};
 
 /// The fewest changes between two snapshots: a damaged store loses at most this many
 /// on a small board.
 pub const EVERY: u64 = 500;
 
 /// Changes between two snapshots of a board of `tasks`. A snapshot costs time in
-/// proportion to the tasks (measured: 100,500 tasks, 43 MB of JSON, took 5.4 s of
-/// a debug build on a loaded machine; it reads the store without the state lock,
-/// so writes go on meanwhile, but the machine's time is spent), so on a
+/// proportion to the tasks (a copy of each under the state lock, then its JSON), so on a
 /// large board snapshots are spaced by as many changes as it has tasks: each change
 /// then pays a constant share (about one task's worth of snapshot, as much as a claim
 /// writes) whatever the board's size. Spaced by a tenth of the tasks, snapshots took
@@ -119,15 +117,22 @@ impl Progress {
     }
 }
 
-/// Reads the whole state as `save` writes it, with the number of the last change it
-/// holds; the state's owner gives it, so the keeper depends on nothing outside the
-/// store.
-pub type Take = Arc<dyn Fn() -> Result<(u64, CoordinationState), StoreError> + Send + Sync>;
+/// Copies the whole state as `save` writes it, with the number of the last change it
+/// holds and the ticket that change is durable with; the state's owner gives it, so
+/// the keeper depends on nothing outside the store.
+pub type Take = Arc<dyn Fn() -> (u64, CoordinationState, Ticket) + Send + Sync>;
 
 /// Writes a snapshot after each run and every [`every`] changes, for the daemon's
 /// life, as `progress` tells of changes; a burst of changes while it looks is one
-/// look. A snapshot that cannot be written is logged; the store itself is unharmed.
-pub async fn keep(mut progress: watch::Receiver<Progress>, take: Take, snapshots: Snapshots) {
+/// look. A snapshot holds only durable changes: it is written once `commit` has made
+/// its last one durable. A snapshot that cannot be written is logged; the store
+/// itself is unharmed.
+pub async fn keep(
+    mut progress: watch::Receiver<Progress>,
+    take: Take,
+    commit: GroupCommit,
+    snapshots: Snapshots,
+) {
     let snapshots = Arc::new(snapshots);
     let seen = *progress.borrow_and_update();
     let (mut taken, mut runs_ended) = (seen.change, seen.runs_ended);
@@ -140,17 +145,20 @@ pub async fn keep(mut progress: watch::Receiver<Progress>, take: Take, snapshots
         }
         taken = now.change;
         let started = std::time::Instant::now();
-        let (take, writing) = (take.clone(), snapshots.clone());
-        // Read from the store as it was at one change, without the state lock: writes
-        // go on while a large board is read and written out.
-        let written = tokio::task::spawn_blocking(move || {
-            let (change, state) = take().map_err(|err| std::io::Error::other(err.to_string()))?;
-            writing.write(change, &state)
-        })
-        .await;
+        let take = take.clone();
+        let Ok((change, state, ticket)) = tokio::task::spawn_blocking(move || take()).await else {
+            tracing::warn!("the snapshot thread failed");
+            continue;
+        };
+        let copied = started.elapsed();
+        if commit.durable(ticket).await.is_err() {
+            return;
+        }
+        let writing = snapshots.clone();
+        let written = tokio::task::spawn_blocking(move || writing.write(change, &state)).await;
         match written {
             Ok(Ok(snapshot)) => tracing::info!(
-                "snapshot {} written in {:?}",
+                "snapshot {} written in {:?} (the board copied under the state lock in {copied:?})",
                 snapshot.path.display(),
                 started.elapsed()
             ),

@@ -837,6 +837,11 @@ async fn at_scale(
         fmt(core.first_claim)
     );
     out += &format!(
+        "| a snapshot's copy of the {tasks} tasks, core only (`Board::state`, the state lock held meanwhile) | {} | {} | | |\n",
+        fmt(core.snapshot_copies.median()),
+        fmt(core.snapshot_copies.p99())
+    );
+    out += &format!(
         "| write 512 B + sync_file_range (baseline: the disk's part of a durable write) | {} | {} | | |\n",
         fmt(disk.range.median()),
         fmt(disk.range.p99())
@@ -959,6 +964,8 @@ struct CoreOnly {
     claims: Samples,
     /// The first claim after all the batches: it settles the chains they changed.
     first_claim: Duration,
+    /// Copies of the whole board as a snapshot takes them.
+    snapshot_copies: Samples,
     /// Each batch followed by one claim, which settles the chains every time.
     adding_then_claiming: Samples,
     /// What this process's resident memory grew by while the board filled up.
@@ -991,6 +998,14 @@ fn core_only(batches: &[Vec<NewTask>], samples: usize) -> Result<CoreOnly> {
         board.complete(&task.id, TaskResult::default(), now)?;
     }
     let first_claim = claims.durations.first().copied().unwrap_or_default();
+    // What a snapshot holds the state lock for: a copy of the whole board.
+    let mut snapshot_copies = Samples::default();
+    for _ in 0..5 {
+        let began = Instant::now();
+        let state = board.state();
+        snapshot_copies.push(began.elapsed());
+        drop(state);
+    }
     drop(board);
     let mut board = Board::default();
     let mut adding_then_claiming = Samples::default();
@@ -1007,6 +1022,7 @@ fn core_only(batches: &[Vec<NewTask>], samples: usize) -> Result<CoreOnly> {
         adding_independent,
         claims,
         first_claim,
+        snapshot_copies,
         adding_then_claiming,
         board_bytes,
     })
