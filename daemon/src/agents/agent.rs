@@ -79,7 +79,7 @@ pub(super) async fn work(
                 let _ = orchestrator
                     .apply(|board, now| Ok(((), board.abandon(&agent_id, &task.id, &reason, now)?)))
                     .await;
-                return Ended::Worker;
+                return Ended::Agent;
             }
         },
         Isolation::Shared => (
@@ -220,7 +220,7 @@ pub(super) async fn work(
         })
         .await;
     context.activity(&agent_id, Some(&task.id), ActivityKind::Finished, "");
-    Ended::Worker
+    Ended::Agent
 }
 
 /// What an attempt cost, and how it ended in the core's terms.
@@ -346,7 +346,7 @@ pub(super) async fn lead(context: Arc<Context>, stop: watch::Receiver<bool>) -> 
         .await;
     context.activity(LEADER, None, ActivityKind::Finished, "");
     remove(mcp);
-    Ended::Leader
+    Ended::Agent
 }
 
 /// The run's summary: plain when the run stopped early or the leader failed before

@@ -87,9 +87,12 @@ pub(super) struct StartRequest {
 
 /// How an agent task ended, as the actor hears it.
 pub(super) enum Ended {
-    Worker,
-    Leader,
-    Summary { finished: Finished, summary: String },
+    /// A worker or the leader: what it did is on the board already.
+    Agent,
+    Summary {
+        finished: Finished,
+        summary: String,
+    },
 }
 
 /// The runtime of one workspace: a handle on its actor.
@@ -519,7 +522,7 @@ impl Actor {
         // name, whose signal this is.
         self.stops.retain(|_, stop| !stop.is_closed());
         match ended {
-            Ended::Worker | Ended::Leader => {}
+            Ended::Agent => {}
             Ended::Summary { finished, summary } => {
                 // While the run still counts as going, so that no run or `baton
                 // clean` starts meanwhile; no agent works in a checkout any more.

@@ -151,13 +151,11 @@ async fn forward_events(
     mut events: broadcast::Receiver<Arc<crate::core::Events>>,
     mut closing: broadcast::Receiver<()>,
 ) {
-    let mut progress = Some(RunProgress::default());
-    if let Some(following) = &mut progress {
-        tokio::select! {
-            () = following.join(&client, &daemon) => {}
-            _ = closing.recv() => progress = None,
-        }
-    }
+    let mut following = RunProgress::default();
+    let mut progress = tokio::select! {
+        () = following.join(&client, &daemon) => Some(following),
+        _ = closing.recv() => None,
+    };
     loop {
         let received = match progress {
             Some(_) => tokio::select! {

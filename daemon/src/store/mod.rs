@@ -255,15 +255,9 @@ impl Store {
 
     /// What the database holds once the next change is written.
     fn next_change(&self, board: &Board) -> Expected {
-        let counts = board.counts();
         Expected {
             change: self.change() + 1,
-            tasks: counts.available
-                + counts.claimed
-                + counts.in_progress
-                + counts.done
-                + counts.failed
-                + counts.cancelled,
+            tasks: board.counts().total(),
             discoveries: board.discoveries().len(),
         }
     }

@@ -660,12 +660,10 @@ struct MemoryAtScale {
     board_bytes: u64,
     tasks: usize,
     after_adding: Memory,
-    after_restart: Memory,
-    restart: Duration,
+    /// The daemon started again on the same store.
+    restarted: Restarted,
     /// The tasks as the daemon stores them (JSON), in bytes.
     json_bytes: usize,
-    /// The state database on disk, in bytes.
-    disk_bytes: u64,
 }
 
 async fn at_scale(
@@ -856,10 +854,8 @@ async fn at_scale(
         board_bytes: core.board_bytes,
         tasks: sizes.scale_tasks,
         after_adding,
-        after_restart: restarted.memory,
-        restart: restarted.took,
+        restarted,
         json_bytes,
-        disk_bytes: restarted.disk_bytes,
     };
     Ok((out, memory))
 }
@@ -926,10 +922,8 @@ async fn memory_at_scale(bins: &Binaries, sizes: &Sizes) -> Result<MemoryAtScale
         board_bytes,
         tasks: sizes.scale_tasks,
         after_adding,
-        after_restart: restarted.memory,
-        restart: restarted.took,
+        restarted,
         json_bytes,
-        disk_bytes: restarted.disk_bytes,
     })
 }
 
@@ -1107,8 +1101,8 @@ async fn memory(bins: &Binaries, sizes: &Sizes, at_scale: Option<MemoryAtScale>)
     );
     out += &format!(
         "| {tasks} tasks, restarted (state read back from disk) | {} | {} | |\n",
-        mb(scale.after_restart.rss),
-        mb(scale.after_restart.hwm)
+        mb(scale.restarted.memory.rss),
+        mb(scale.restarted.memory.hwm)
     );
     let per_task =
         |memory: &Memory| memory.rss.saturating_sub(idle.rss) / scale.tasks.max(1) as u64;
@@ -1122,12 +1116,12 @@ async fn memory(bins: &Binaries, sizes: &Sizes, at_scale: Option<MemoryAtScale>)
          answered, took {}.\n",
         mb(scale.json_bytes as u64),
         mb(scale.board_bytes),
-        mb(scale.disk_bytes),
+        mb(scale.restarted.disk_bytes),
         per_task(&scale.after_adding),
         per_task(&scale.after_adding) as f64 / json_per_task as f64,
-        per_task(&scale.after_restart),
-        per_task(&scale.after_restart) as f64 / json_per_task as f64,
-        fmt(scale.restart)
+        per_task(&scale.restarted.memory),
+        per_task(&scale.restarted.memory) as f64 / json_per_task as f64,
+        fmt(scale.restarted.took)
     );
     Ok(out)
 }
