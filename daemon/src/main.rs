@@ -191,8 +191,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
             shutdown: shutdown.clone(),
         });
         tokio::spawn(orchestrator::expire_claims(orchestrator.clone()));
+        let (progress, taken) = orchestrator.progress();
         tokio::spawn(snapshots::keep(
-            orchestrator.progress(),
+            progress,
+            taken,
             orchestrator.take(),
             commit.clone(),
             Snapshots::new(&snapshots_dir),

@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::core::{Board, Events};
 use crate::store::group_commit::Ticket;
-use crate::store::snapshots::{Progress, Take};
+use crate::store::snapshots::{Progress, Take, Taken};
 use crate::store::{GroupCommit, Stopped, Store, StoreError};
 
 /// How many operations' events a slow subscriber may fall behind by before it misses
@@ -54,6 +54,7 @@ impl Orchestrator {
             queue: Mutex::default(),
             events,
             progress,
+            taken: Taken::at(store.change()),
         });
         let after_flush = publishing.clone();
         commit.after_flush(move |durable| after_flush.send(durable));
@@ -128,9 +129,13 @@ impl Orchestrator {
 
     /// The last durable change, the tasks and the runs ended, updated as changes
     /// become durable: what the snapshot keeper watches, a burst of changes seen at
-    /// once, with no event copied and no lock taken.
-    pub fn progress(&self) -> watch::Receiver<Progress> {
-        self.publishing.progress.subscribe()
+    /// once, with no event copied and no lock taken. It is woken when a run ends or
+    /// when the changes since the snapshot the other half holds make one due.
+    pub fn progress(&self) -> (watch::Receiver<Progress>, Taken) {
+        (
+            self.publishing.progress.subscribe(),
+            self.publishing.taken.clone(),
+        )
     }
 
     /// How the snapshot keeper reads the state: [`Orchestrator::snapshot`].
@@ -171,6 +176,8 @@ struct Publishing {
     queue: Mutex<VecDeque<Published>>,
     events: broadcast::Sender<Arc<Events>>,
     progress: watch::Sender<Progress>,
+    /// Where the last snapshot was taken: progress is told only when one is due.
+    taken: Taken,
 }
 
 impl Publishing {
@@ -213,7 +220,7 @@ impl Publishing {
                     progress.tasks = tasks;
                 }
                 progress.runs_ended += runs_ended;
-                published.stored.is_some() || runs_ended > 0
+                runs_ended > 0 || progress.due(self.taken.get(), false)
             });
         }
     }
