@@ -389,6 +389,10 @@ struct DiskBaseline {
     /// write + sync_file_range(WAIT_BEFORE | WRITE | WAIT_AFTER): what sled's flush
     /// does on Linux
     range: Samples,
+    /// a 400-byte record inserted in sled, configured as the daemon's store, then
+    /// flushed: the store library's own durable write, below which no durable
+    /// request can go
+    store: Samples,
     /// Where the workspaces live: mount point, filesystem and device.
     filesystem: String,
 }
@@ -398,9 +402,11 @@ impl DiskBaseline {
         let dir = tempfile::tempdir()?;
         let fsync = sync_loop(dir.path(), ops, |file| Ok(file.sync_all()?))?;
         let range = sync_loop(dir.path(), ops, sync_file_range)?;
+        let store = store_loop(dir.path(), ops)?;
         Ok(DiskBaseline {
             fsync,
             range,
+            store,
             filesystem: filesystem_of(dir.path()),
         })
     }
@@ -408,13 +414,17 @@ impl DiskBaseline {
     fn describe(&self) -> String {
         format!(
             "| write 512 B + fsync | {}/s | {} | {} |\n\
-             | write 512 B + sync_file_range (what sled's flush does on Linux) | {}/s | {} | {} |\n",
+             | write 512 B + sync_file_range (what sled's flush does on Linux) | {}/s | {} | {} |\n\
+             | sled insert 400 B + flush (the store library's own durable write) | {}/s | {} | {} |\n",
             thousands(self.fsync.rate() as u64),
             fmt(self.fsync.median()),
             fmt(self.fsync.p99()),
             thousands(self.range.rate() as u64),
             fmt(self.range.median()),
             fmt(self.range.p99()),
+            thousands(self.store.rate() as u64),
+            fmt(self.store.median()),
+            fmt(self.store.p99()),
         )
     }
 }
@@ -432,6 +442,27 @@ fn sync_loop(
         let start = Instant::now();
         file.write_all(&block)?;
         sync(&file)?;
+        samples.push(start.elapsed());
+    }
+    Ok(samples)
+}
+
+/// Inserts a 400-byte record and flushes, `ops` times, in a fresh sled database in
+/// `dir` configured as the daemon's store. Each record differs from the last: sled
+/// writes nothing for a value it already holds.
+fn store_loop(dir: &Path, ops: usize) -> Result<Samples> {
+    let db = sled::Config::new()
+        .path(dir.join("sled"))
+        .cache_capacity(8 * 1024 * 1024)
+        .flush_every_ms(None)
+        .open()?;
+    let mut record = [b'x'; 400];
+    let mut samples = Samples::default();
+    for n in 0..ops as u64 {
+        record[..8].copy_from_slice(&n.to_be_bytes());
+        let start = Instant::now();
+        db.insert((n % 1000).to_be_bytes(), &record[..])?;
+        db.flush()?;
         samples.push(start.elapsed());
     }
     Ok(samples)
@@ -840,9 +871,12 @@ async fn at_scale(
         fmt(core.snapshot_copies.p99())
     );
     out += &format!(
-        "| write 512 B + sync_file_range (baseline: the disk's part of a durable write) | {} | {} | | |\n",
+        "| write 512 B + sync_file_range (baseline: the disk's part of a durable write) | {} | {} | | |\n\
+         | sled insert 400 B + flush (baseline: the store library's own durable write) | {} | {} | | |\n",
         fmt(disk.range.median()),
-        fmt(disk.range.p99())
+        fmt(disk.range.p99()),
+        fmt(disk.store.median()),
+        fmt(disk.store.p99())
     );
     out += "\nEvery claim that hands out a task waits for its flush; there is no non-durable \
             claim to time (one that finds no ready task writes nothing, but that is other \
