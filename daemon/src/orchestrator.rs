@@ -129,8 +129,8 @@ impl Orchestrator {
 
     /// The last durable change, the tasks and the runs ended, updated as changes
     /// become durable: what the snapshot keeper watches, a burst of changes seen at
-    /// once, with no event copied and no lock taken. It is woken when a run ends or
-    /// when the changes since the snapshot the other half holds make one due.
+    /// once, with no event copied and no lock taken. The keeper moves the `Taken` as
+    /// it takes each snapshot, and is told only when a run ended or one is due.
     pub fn progress(&self) -> (watch::Receiver<Progress>, Taken) {
         (
             self.publishing.progress.subscribe(),

@@ -6,8 +6,8 @@
 //! next one when it ends, so each flush covers the writes that came while the last
 //! one ran. A writer alone flushes on its own thread; otherwise the flusher lets the
 //! requests ready to run write first, then runs on a blocking thread, so that no
-//! runtime worker waits on the disk while others wait to be answered. A waiter that gives up before its write is durable leaves a task
-//! behind that makes it so.
+//! runtime worker waits on the disk while others wait to be answered. A waiter that
+//! gives up before its write is durable leaves a task behind that makes it so.
 //!
 //! Before a flush is acknowledged, the files the daemon depends on must still be the
 //! ones it opened: a state directory deleted under the daemon would otherwise take
@@ -193,9 +193,9 @@ impl GroupCommit {
     /// the next flush unanswered meanwhile.
     ///
     /// A contended flush first goes to the back of the runtime's queue: the requests
-    /// ready to run by then write before it and share it, so the flush waits in
-    /// proportion to how many writes are coming (a quarter of the flushes under
-    /// 128 requests in flight, and a third more of them answered a second).
+    /// ready to run by then write before it and share it, so a flush gathers writes
+    /// in proportion to how many are coming, with no fixed wait that a lone request
+    /// would pay.
     fn start_flusher(&self, alone: bool) {
         if self.inner.flushing.swap(true, Ordering::SeqCst) {
             return;
