@@ -298,16 +298,27 @@ export class Workbench {
 
   /** Waits for the quick input titled `title`, types `text` and accepts it. */
   async answer(title: string | RegExp, text: string): Promise<void> {
-    await this.quickInput().locator('.quick-input-title', { hasText: title }).waitFor({ timeout: 10_000 });
-    const input = this.quickInput().locator('.quick-input-box input');
-    await input.fill(text);
+    await this.type(title, text);
     await this.page.keyboard.press('Enter');
   }
 
-  /** Waits for the quick input titled `title` and types `text` without accepting it. */
+  /**
+   * Waits for the quick input titled `title` and types `text` without accepting it.
+   * The title can show before the box takes its first value (an edit's old text), which
+   * would replace what was typed: the text is typed again until the box holds it.
+   */
   async type(title: string | RegExp, text: string): Promise<void> {
     await this.quickInput().locator('.quick-input-title', { hasText: title }).waitFor({ timeout: 10_000 });
-    await this.quickInput().locator('.quick-input-box input').fill(text);
+    const input = this.quickInput().locator('.quick-input-box input');
+    await waitUntil(
+      async () => {
+        await input.fill(text);
+        await this.page.waitForTimeout(50);
+        return (await input.inputValue()) === text;
+      },
+      10_000,
+      `the input titled ${title} to hold “${text}”`,
+    );
   }
 
   /** Presses Enter in the open quick input and checks that it stays open, showing `message`. */
