@@ -72,23 +72,17 @@ impl Store {
                 path: check_path.to_owned(),
                 source,
             })?;
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(8 * 1024 * 1024)
-            // Durability is ours to decide: group commit flushes when a reply waits.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|source| match expected {
-                Some(expected) => StoreError::Damaged {
-                    path: path.to_owned(),
-                    found: format!("nothing readable ({source})"),
-                    expected: describe(&expected),
-                },
-                None => StoreError::Open {
-                    path: path.to_owned(),
-                    source,
-                },
-            })?;
+        let db = database(path).open().map_err(|source| match expected {
+            Some(expected) => StoreError::Damaged {
+                path: path.to_owned(),
+                found: format!("nothing readable ({source})"),
+                expected: describe(&expected),
+            },
+            None => StoreError::Open {
+                path: path.to_owned(),
+                source,
+            },
+        })?;
         Ok(Store {
             db,
             path: path.to_owned(),
@@ -285,6 +279,16 @@ impl Store {
         *self.written.lock().expect("written lock") = change;
         Ok(())
     }
+}
+
+/// How the database at `path` is configured (public so that the bench measures the
+/// same database's own durable write).
+pub fn database(path: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(8 * 1024 * 1024)
+        // Durability is ours to decide: group commit flushes when a reply waits.
+        .flush_every_ms(None)
 }
 
 fn describe(expected: &Expected) -> String {

@@ -131,6 +131,7 @@ impl Taken {
         Taken(Arc::new(AtomicU64::new(change)))
     }
 
+    /// The change the last snapshot holds.
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }

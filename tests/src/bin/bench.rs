@@ -451,11 +451,7 @@ fn sync_loop(
 /// `dir` configured as the daemon's store. Each record differs from the last: sled
 /// writes nothing for a value it already holds.
 fn store_loop(dir: &Path, ops: usize) -> Result<Samples> {
-    let db = sled::Config::new()
-        .path(dir.join("sled"))
-        .cache_capacity(8 * 1024 * 1024)
-        .flush_every_ms(None)
-        .open()?;
+    let db = baton_daemon::store::database(&dir.join("sled")).open()?;
     let mut record = [b'x'; 400];
     let mut samples = Samples::default();
     for n in 0..ops as u64 {
