@@ -105,7 +105,9 @@ fn steps(i: usize) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_real_agent_runs_loses_nothing_and_lands_each_task_once() {
-    let (tasks, kills): (usize, usize) = if long_tests() { (24, 24) } else { (6, 3) };
+    // Enough tasks that the kills do not run out of them on a fast machine: about 0.7
+    // tasks end between two kills there.
+    let (tasks, kills): (usize, usize) = if long_tests() { (40, 24) } else { (6, 3) };
     let seed = 0x6a9e_0000_0000_0012;
     eprintln!("seed {seed:#x}: {tasks} tasks, {kills} kill -9s");
     let agents = AgentWorkspace::git();
