@@ -16,8 +16,9 @@ use crate::store::group_commit::Ticket;
 use crate::store::snapshots::{Progress, Take, Taken};
 use crate::store::{GroupCommit, Stopped, Store, StoreError};
 
-/// How many operations' events a slow subscriber may fall behind by before it misses
-/// some (it is then sent `stateChanged` with reason `resync`).
+/// How many operations a subscriber may fall behind by before it misses some. Each
+/// connection moves them into an outbox of its own as they come, whose bound in events
+/// is the one clients see (`server::forwarding`).
 const EVENT_BACKLOG: usize = 1024;
 
 struct Owned {

@@ -5,6 +5,7 @@
 pub mod agent_workspace;
 pub mod claude;
 pub mod model_server;
+pub mod wire;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -3,95 +3,18 @@
 //! each connection at a frame's end, and the next command starts a new daemon. A
 //! client still sending as the daemon stops sees the same clean end.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_protocol::framing::{self, FrameError};
+use baton_protocol::framing;
 use baton_protocol::methods::{self as m, Request};
 use baton_protocol::{Event, TaskStatus, Workspace};
 use baton_tests::agent_workspace::{add_scripted, bash, say, start_run, AgentWorkspace};
+use baton_tests::wire::Watcher;
 use baton_tests::TestWorkspace;
 use serde_json::{json, Value};
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::UnixStream;
-
-/// A client that speaks the wire itself, so that how its connection ends is seen:
-/// at a frame's end (a clean end of stream), in the middle of one, or by a reset.
-struct Watcher {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
-}
-
-impl Watcher {
-    /// Connects and shakes hands, asking for events.
-    async fn connect(socket: &Path) -> Watcher {
-        let (read, writer) = UnixStream::connect(socket)
-            .await
-            .expect("the daemon's socket accepts")
-            .into_split();
-        let mut watcher = Watcher {
-            reader: BufReader::new(read),
-            writer,
-        };
-        watcher
-            .send(json!({
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": { "capabilities": {}, "initializationOptions": { "events": true } },
-            }))
-            .await;
-        loop {
-            let message = watcher
-                .next()
-                .await
-                .ok()
-                .flatten()
-                .expect("the handshake is answered");
-            if message["id"] == 1 {
-                break;
-            }
-        }
-        watcher
-            .send(json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }))
-            .await;
-        watcher
-    }
-
-    async fn send(&mut self, message: Value) {
-        let body = serde_json::to_vec(&message).unwrap();
-        self.writer
-            .write_all(&framing::frame(&body))
-            .await
-            .expect("the daemon reads");
-    }
-
-    /// The next message; `None` at a clean end of stream.
-    async fn next(&mut self) -> Result<Option<Value>, FrameError> {
-        let body = framing::read_frame(&mut self.reader, framing::ANSWER_LIMIT).await?;
-        Ok(body.map(|body| serde_json::from_slice(&body).expect("a JSON message")))
-    }
-
-    /// Every message until the daemon ends the stream, answering the daemon's own
-    /// requests (progress reports) as an editor would; an error if the stream ends
-    /// in any other way.
-    async fn until_the_end(mut self) -> Result<Vec<Value>, FrameError> {
-        let mut messages = Vec::new();
-        while let Some(message) = self.next().await? {
-            if let (Some(id), Some(_)) = (message.get("id"), message.get("method")) {
-                let answer = json!({ "jsonrpc": "2.0", "id": id, "result": null });
-                // The daemon may stop reading first; its answer is not needed then.
-                let body = serde_json::to_vec(&answer).unwrap();
-                let _ = self.writer.write_all(&framing::frame(&body)).await;
-            }
-            messages.push(message);
-        }
-        Ok(messages)
-    }
-}
+use tokio::io::AsyncWriteExt;
 
 #[tokio::test]
 async fn a_daemon_stopped_during_a_run_answers_tells_every_watcher_and_closes_cleanly() {

@@ -3,24 +3,22 @@
 
 use std::sync::{Arc, Mutex};
 
-use baton_protocol::methods::{self as m, Request, StateChange, StateChangeReason};
+use baton_protocol::methods::{self as m, Request};
 use baton_protocol::timeline::{Timeline, TimelineParams};
 use baton_protocol::{
-    BatonError, Config, CoordinationState, Discovery, ErrorCause, Event, RunMode, RunResult,
-    Status, Task, Workspace, VERSION,
+    BatonError, Config, CoordinationState, Discovery, ErrorCause, RunMode, RunResult, Status, Task,
+    Workspace, VERSION,
 };
 use serde_json::{json, Value};
-use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
-use tower::Service;
 use tower_lsp::jsonrpc::{self, ErrorCode};
 use tower_lsp::lsp_types::{
     InitializeParams, InitializeResult, InitializedParams, ServerCapabilities, ServerInfo,
 };
 use tower_lsp::{ClientSocket, LanguageServer, LspService};
 
-use super::progress::RunProgress;
-use super::{archive, state_file, task_log, Daemon};
+use super::{archive, forwarding, state_file, task_log, Daemon};
 
 type Answer<T> = jsonrpc::Result<T>;
 
@@ -127,7 +125,7 @@ impl LanguageServer for Connection {
         let events = self.events.lock().expect("events lock").take();
         let closing = self.closing.lock().expect("closing lock").take();
         if let (Some(events), Some(closing)) = (events, closing) {
-            let forwarder = tokio::spawn(forward_events(
+            let forwarder = tokio::spawn(forwarding::forward_events(
                 self.client.clone(),
                 self.daemon.clone(),
                 events,
@@ -139,62 +137,6 @@ impl LanguageServer for Connection {
 
     async fn shutdown(&self) -> Answer<()> {
         Ok(())
-    }
-}
-
-/// Sends every event to one client until it goes away or the daemon stops; then the
-/// events already made still go out, without the progress reports (whose start
-/// waits on the client's answer, which a closing connection no longer reads).
-async fn forward_events(
-    mut client: tower_lsp::Client,
-    daemon: Arc<Daemon>,
-    mut events: broadcast::Receiver<Arc<crate::core::Events>>,
-    mut closing: broadcast::Receiver<()>,
-) {
-    let mut following = RunProgress::default();
-    let mut progress = tokio::select! {
-        () = following.join(&client, &daemon) => Some(following),
-        _ = closing.recv() => None,
-    };
-    loop {
-        let received = match progress {
-            Some(_) => tokio::select! {
-                received = events.recv() => received,
-                _ = closing.recv() => {
-                    progress = None;
-                    continue;
-                }
-            },
-            None => match events.try_recv() {
-                Ok(batch) => Ok(batch),
-                Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
-                Err(TryRecvError::Empty | TryRecvError::Closed) => return,
-            },
-        };
-        let batch = match received {
-            Ok(batch) => batch,
-            Err(RecvError::Lagged(missed)) => {
-                tracing::warn!("a client fell {missed} operations behind; it missed their events");
-                Arc::new(vec![Event::StateChanged(StateChange {
-                    reason: StateChangeReason::Resync,
-                })])
-            }
-            Err(RecvError::Closed) => return,
-        };
-        for event in batch.iter() {
-            let notification = jsonrpc::Request::build(event.method())
-                .params(event.params())
-                .finish();
-            if client.call(notification).await.is_err() {
-                return;
-            }
-            if let Some(following) = &mut progress {
-                tokio::select! {
-                    () = following.follow(&client, &daemon, event) => {}
-                    _ = closing.recv() => progress = None,
-                }
-            }
-        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod archive;
 mod connection;
+mod forwarding;
 mod hangup;
 mod progress;
 mod state_file;
