@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use baton_daemon::core::Board;
 use baton_protocol::methods::{
-    self, AddTasksParams, ClaimTaskParams, CompleteTaskParams, NewTask, TaskRef,
+    self, AddTasksParams, ClaimTaskParams, CompleteTaskParams, NewTask, StateChangeReason, TaskRef,
 };
-use baton_protocol::{Client, ConnectConfig, Task, TaskId, TaskResult};
+use baton_protocol::{Client, ConnectConfig, Event, Task, TaskId, TaskResult};
 use baton_tests::{process_exists, TestWorkspace};
 use clap::{Parser, ValueEnum};
 
@@ -73,6 +73,12 @@ struct Args {
     /// Write+sync operations timed for the disk baseline [default: 2000; quick: 200]
     #[arg(long)]
     sync_ops: Option<usize>,
+    /// Connections watching every event while claim+complete pairs run
+    #[arg(long, default_value_t = 20)]
+    watchers: usize,
+    /// Tasks for claim+complete under watchers [default: 10000; quick: 1000]
+    #[arg(long)]
+    watched_tasks: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,6 +87,7 @@ enum Benchmark {
     Throughput,
     Scale,
     Memory,
+    Watchers,
 }
 
 /// The sizes of one run, after `--quick` and the flags.
@@ -95,6 +102,8 @@ struct Sizes {
     window: usize,
     samples: usize,
     sync_ops: usize,
+    watchers: usize,
+    watched_tasks: usize,
 }
 
 impl Sizes {
@@ -113,6 +122,8 @@ impl Sizes {
             window: args.window.max(1),
             samples: pick(args.samples, 2_000, 200),
             sync_ops: pick(args.sync_ops, 2_000, 200),
+            watchers: args.watchers,
+            watched_tasks: pick(args.watched_tasks, 10_000, 1_000),
         }
     }
 }
@@ -151,6 +162,9 @@ fn main() -> Result<()> {
     }
     if selected(Benchmark::Memory) {
         report.push(runtime.block_on(memory(&bins, &sizes, memory_at_scale))?);
+    }
+    if selected(Benchmark::Watchers) {
+        report.push(runtime.block_on(watched(&bins, &sizes))?);
     }
     let load_after = load_average();
     let others = machine_busy()
@@ -236,6 +250,17 @@ impl Daemon {
     /// Another connection to the same daemon.
     async fn connect(&self) -> Result<Client> {
         connect(&self.workspace, None).await
+    }
+
+    /// Another connection to the same daemon, sent every event.
+    async fn watch(&self) -> Result<Client> {
+        let config = ConnectConfig {
+            events: true,
+            ..ConnectConfig::default()
+        };
+        Client::connect(&self.workspace.workspace(), &config)
+            .await
+            .context("connecting a watcher")
     }
 
     /// Stops the daemon and waits until its process is gone; keeps the workspace.
@@ -507,6 +532,10 @@ struct PairsRun {
     daemon_cpu: Duration,
     /// Write system calls the daemon made during the run (socket replies and disk).
     daemon_writes: u64,
+    /// How long after the last reply the last watcher had every event.
+    delivered: Option<Duration>,
+    /// Watchers told they missed events.
+    missed: usize,
 }
 
 impl PairsRun {
@@ -526,7 +555,7 @@ async fn throughput(bins: &Binaries, sizes: &Sizes, disk: &DiskBaseline) -> Resu
         progress(&format!(
             "throughput: {tasks} claim+complete pairs, {clients} clients × {in_flight} in flight"
         ));
-        results.push(claim_complete(bins, clients, in_flight, tasks, sizes.batch).await?);
+        results.push(claim_complete(bins, clients, in_flight, tasks, sizes.batch, 0).await?);
     }
 
     let mut out = String::new();
@@ -570,12 +599,50 @@ async fn throughput(bins: &Binaries, sizes: &Sizes, disk: &DiskBaseline) -> Resu
     Ok(out)
 }
 
+async fn watched(bins: &Binaries, sizes: &Sizes) -> Result<String> {
+    let tasks = sizes.watched_tasks;
+    let mut out = String::new();
+    out += "## 5. Durable claim+complete pairs with watchers\n\n";
+    out += &format!(
+        "{} × {} pairs of {tasks} tasks as in section 2, without watchers (the baseline) \
+         and with connections sent every event, each counting the completions. The \
+         delivery is how long after the last reply the last watcher had every event.\n\n",
+        sizes.clients, sizes.in_flight
+    );
+    out += "| watchers | pairs/s | pair median | daemon CPU per pair | every event delivered after the last reply | watchers that missed events |\n";
+    out += "|---:|---:|---:|---:|---:|---:|\n";
+    for watchers in [0, sizes.watchers] {
+        progress(&format!(
+            "watchers: {tasks} claim+complete pairs, {watchers} watchers"
+        ));
+        let run = claim_complete(
+            bins,
+            sizes.clients,
+            sizes.in_flight,
+            tasks,
+            sizes.batch,
+            watchers,
+        )
+        .await?;
+        out += &format!(
+            "| {watchers} | {} | {} | {} | {} | {} |\n",
+            thousands(run.rate() as u64),
+            fmt(run.pairs.median()),
+            fmt(run.daemon_cpu / run.tasks.max(1) as u32),
+            run.delivered.map(fmt).unwrap_or_else(|| "-".into()),
+            run.missed,
+        );
+    }
+    Ok(out)
+}
+
 async fn claim_complete(
     bins: &Binaries,
     clients: usize,
     in_flight: usize,
     tasks: usize,
     batch: usize,
+    watchers: usize,
 ) -> Result<PairsRun> {
     let daemon = Daemon::start(bins).await?;
     let mut added = 0;
@@ -590,6 +657,10 @@ async fn claim_complete(
     let mut connections = Vec::new();
     for _ in 0..clients {
         connections.push(Arc::new(daemon.connect().await?));
+    }
+    let mut watching = tokio::task::JoinSet::new();
+    for _ in 0..watchers {
+        watching.spawn(watch_completions(daemon.watch().await?, tasks));
     }
 
     let cpu_before = daemon.cpu();
@@ -608,6 +679,18 @@ async fn claim_complete(
         pairs.extend(done??);
     }
     let elapsed = start.elapsed();
+    let replied = Instant::now();
+    let mut delivered = Vec::new();
+    let mut missed = 0;
+    while let Some(watched) = tokio::time::timeout(Duration::from_secs(120), watching.join_next())
+        .await
+        .context("a watcher was sent nothing for 2 minutes")?
+    {
+        match watched?? {
+            Some(at) => delivered.push(at.saturating_duration_since(replied)),
+            None => missed += 1,
+        }
+    }
     let daemon_cpu = daemon.cpu().saturating_sub(cpu_before);
     let daemon_writes = write_calls(daemon.pid).saturating_sub(writes_before);
 
@@ -628,7 +711,30 @@ async fn claim_complete(
         pairs,
         daemon_cpu,
         daemon_writes,
+        delivered: delivered.into_iter().max(),
+        missed,
     })
+}
+
+/// Reads a watcher's events until it has seen `tasks` completions; answers when, or
+/// `None` when it was told it missed some.
+async fn watch_completions(mut client: Client, tasks: usize) -> Result<Option<Instant>> {
+    let mut events = client.take_events().context("events were asked for")?;
+    let mut completed = 0;
+    while completed < tasks {
+        match events
+            .recv()
+            .await
+            .context("a watcher's connection closed")?
+        {
+            Event::TaskCompleted(_) => completed += 1,
+            Event::StateChanged(change) if change.reason == StateChangeReason::Resync => {
+                return Ok(None)
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(Instant::now()))
 }
 
 /// Claims and completes tasks until none is ready; answers each pair's latency.
