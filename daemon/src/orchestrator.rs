@@ -5,7 +5,7 @@
 //! once durable.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use baton_protocol::{BatonError, CoordinationState, Event};
 use chrono::{DateTime, Utc};
@@ -24,6 +24,36 @@ const EVENT_BACKLOG: usize = 1024;
 struct Owned {
     board: Board,
     store: Store,
+}
+
+/// One operation's events as every subscriber receives them. What clients are sent is
+/// encoded once, by the first connection that sends it, for all of them: with many
+/// watchers, encoding each event for each was most of a durable write's cost.
+pub struct Operation {
+    events: Events,
+    encoded: OnceLock<Vec<u8>>,
+}
+
+impl Operation {
+    pub fn new(events: Events) -> Operation {
+        Operation {
+            events,
+            encoded: OnceLock::new(),
+        }
+    }
+
+    /// The events as `encode` makes them, made by whoever asks first.
+    pub fn encoded(&self, encode: impl FnOnce(&Events) -> Vec<u8>) -> &[u8] {
+        self.encoded.get_or_init(|| encode(&self.events))
+    }
+}
+
+impl std::ops::Deref for Operation {
+    type Target = Events;
+
+    fn deref(&self) -> &Events {
+        &self.events
+    }
 }
 
 /// One operation's events, sent once the flush that covers `ticket` is done.
@@ -124,7 +154,7 @@ impl Orchestrator {
     }
 
     /// Every event from now on, one item per operation.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Events>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Operation>> {
         self.publishing.events.subscribe()
     }
 
@@ -175,7 +205,7 @@ impl Orchestrator {
 /// sent then, in the order the operations ran, by the thread that flushed.
 struct Publishing {
     queue: Mutex<VecDeque<Published>>,
-    events: broadcast::Sender<Arc<Events>>,
+    events: broadcast::Sender<Arc<Operation>>,
     progress: watch::Sender<Progress>,
     /// Where the last snapshot was taken: progress is told only when one is due.
     taken: Taken,
@@ -214,7 +244,7 @@ impl Publishing {
                 .iter()
                 .filter(|event| matches!(event, Event::RunFinished(_)))
                 .count() as u64;
-            let _ = self.events.send(Arc::new(published.events));
+            let _ = self.events.send(Arc::new(Operation::new(published.events)));
             self.progress.send_if_modified(|progress| {
                 if let Some((change, tasks)) = published.stored {
                     progress.change = change;

@@ -28,7 +28,7 @@ use super::report;
 use super::worktrees::{WorktreeError, Worktrees};
 use crate::core::run::{self, LEADER, SUMMARY};
 use crate::core::{Board, Events, Finished, RunStart};
-use crate::orchestrator::Orchestrator;
+use crate::orchestrator::{Operation, Orchestrator};
 
 mod branches;
 mod changes;
@@ -58,7 +58,7 @@ type RunEnd = watch::Receiver<Option<RunResult>>;
 pub(super) enum Event {
     Start(Box<StartRequest>),
     /// Tasks changed (none when this actor fell behind and missed some).
-    Tasks(Option<Arc<Events>>),
+    Tasks(Option<Arc<Operation>>),
     AgentEnded(Ended),
     /// A pause was set or is over: dispatch looks again.
     Timer,
@@ -319,7 +319,7 @@ struct Actor {
     inbox: mpsc::UnboundedReceiver<Event>,
     /// The board's changes, heard only while a run goes: between runs nothing here
     /// acts on them, and the actor does not wake for each one.
-    tasks: Option<broadcast::Receiver<Arc<Events>>>,
+    tasks: Option<broadcast::Receiver<Arc<Operation>>>,
     agents: JoinSet<Ended>,
     /// Each running agent's stop signal.
     stops: BTreeMap<String, watch::Sender<bool>>,
@@ -393,7 +393,7 @@ impl Actor {
                 } = *request;
                 let _ = reply.send(self.start(start, isolation, env).await);
             }
-            Event::Tasks(batch) => self.stop_cancelled(batch.as_deref()),
+            Event::Tasks(batch) => self.stop_cancelled(batch.as_deref().map(|batch| &**batch)),
             Event::AgentEnded(ended) => self.ended(ended).await,
             Event::Timer => {}
             Event::Halt(None) => self.signal_all(),

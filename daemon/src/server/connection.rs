@@ -10,7 +10,7 @@ use baton_protocol::{
     Workspace, VERSION,
 };
 use serde_json::{json, Value};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tower_lsp::jsonrpc::{self, ErrorCode};
 use tower_lsp::lsp_types::{
@@ -18,7 +18,9 @@ use tower_lsp::lsp_types::{
 };
 use tower_lsp::{ClientSocket, LanguageServer, LspService};
 
+use super::transport::Frames;
 use super::{archive, forwarding, state_file, task_log, Daemon};
+use crate::orchestrator::Operation;
 
 type Answer<T> = jsonrpc::Result<T>;
 
@@ -27,25 +29,29 @@ pub struct Connection {
     daemon: Arc<Daemon>,
     /// Subscribed while answering `initialize`, so that no change made after the
     /// client's handshake can be missed; forwarded from `initialized` on.
-    events: Mutex<Option<broadcast::Receiver<Arc<crate::core::Events>>>>,
+    events: Mutex<Option<broadcast::Receiver<Arc<Operation>>>>,
     /// Closed when the daemon stops: the forwarding of events then sends what is
     /// queued and ends.
     closing: Mutex<Option<broadcast::Receiver<()>>>,
+    /// Where the forwarding of events writes its frames.
+    out: Mutex<Option<mpsc::Sender<Frames>>>,
     /// The forwarding of events, once the client asked for them.
     forwarder: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// The service for one connection, with every request routed; `closing` is closed
-/// when the daemon stops.
+/// when the daemon stops; events go out through `out`.
 pub fn build(
     daemon: Arc<Daemon>,
     closing: broadcast::Receiver<()>,
+    out: mpsc::Sender<Frames>,
 ) -> (LspService<Connection>, ClientSocket) {
     LspService::build(|client| Connection {
         client,
         daemon,
         events: Mutex::new(None),
         closing: Mutex::new(Some(closing)),
+        out: Mutex::new(Some(out)),
         forwarder: Mutex::new(None),
     })
     .custom_method(m::Init::METHOD, Connection::init)
@@ -124,12 +130,14 @@ impl LanguageServer for Connection {
     async fn initialized(&self, _: InitializedParams) {
         let events = self.events.lock().expect("events lock").take();
         let closing = self.closing.lock().expect("closing lock").take();
-        if let (Some(events), Some(closing)) = (events, closing) {
+        let out = self.out.lock().expect("out lock").take();
+        if let (Some(events), Some(closing), Some(out)) = (events, closing, out) {
             let forwarder = tokio::spawn(forwarding::forward_events(
                 self.client.clone(),
                 self.daemon.clone(),
                 events,
                 closing,
+                out,
             ));
             *self.forwarder.lock().expect("forwarder lock") = Some(forwarder);
         }
@@ -147,6 +155,13 @@ impl Connection {
         let forwarder = self.forwarder.lock().expect("forwarder lock").take();
         if let Some(forwarder) = forwarder {
             let _ = forwarder.await;
+        }
+    }
+
+    /// Ends the forwarding of events at once, for a client that went away.
+    pub fn stop_forwarding(&self) {
+        if let Some(forwarder) = self.forwarder.lock().expect("forwarder lock").take() {
+            forwarder.abort();
         }
     }
 

@@ -1,27 +1,31 @@
 //! The forwarding of events to one client, in two halves: one takes each operation's
 //! events off the daemon's broadcast as soon as they are published, the other writes
-//! them to the client. Between them is the connection's outbox, bounded in events.
+//! what has gathered, one write at a time. Between them is the connection's outbox,
+//! bounded in events.
 //!
-//! Writing a notification costs far more than publishing it (it is serialized and
-//! written for each client), so under a storm of writes every watcher falls behind
-//! for a while. Measured in operations on the broadcast, a burst of a few thousand
-//! claims left twenty watchers missing events; measured in events in each outbox,
-//! a watcher that reads misses nothing unless it is [`BACKLOG`] events behind, and a
-//! client that reads nothing holds at most that many in the daemon's memory.
+//! Under a storm of writes every watcher falls behind for a while. Measured in
+//! operations on the broadcast, a burst of a few thousand claims left twenty watchers
+//! missing events; measured in events in each outbox, a watcher that reads misses
+//! nothing unless it is [`BACKLOG`] events behind, and a client that reads nothing
+//! holds at most that many in the daemon's memory, besides the write it is stuck on.
+//! An operation's notifications are encoded once for every client
+//! ([`Operation::encoded`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use baton_protocol::framing;
 use baton_protocol::methods::{StateChange, StateChangeReason};
 use baton_protocol::Event;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
-use tokio::sync::Notify;
-use tower::Service;
+use tokio::sync::{mpsc, oneshot, Notify};
 use tower_lsp::jsonrpc;
 
 use super::progress::RunProgress;
+use super::transport::Frames;
 use super::Daemon;
 use crate::core::Events;
+use crate::orchestrator::Operation;
 
 /// How many events a client may fall behind by before it misses some (it is then
 /// sent `stateChanged` with reason `resync`). One operation is always taken into an
@@ -34,12 +38,13 @@ pub const BACKLOG: usize = 65_536;
 pub async fn forward_events(
     client: tower_lsp::Client,
     daemon: Arc<Daemon>,
-    events: broadcast::Receiver<Arc<Events>>,
+    events: broadcast::Receiver<Arc<Operation>>,
     closing: broadcast::Receiver<()>,
+    out: mpsc::Sender<Frames>,
 ) {
     let outbox = Outbox::default();
     let taking = take(events, closing.resubscribe(), &outbox);
-    let writing = write(client, daemon, closing, &outbox);
+    let writing = write(client, daemon, closing, out, &outbox);
     tokio::pin!(writing);
     // The writing half ends first when the client goes away; otherwise it writes
     // what the taking half left in the outbox.
@@ -59,7 +64,7 @@ struct Outbox {
 
 #[derive(Default)]
 struct Queue {
-    operations: VecDeque<Arc<Events>>,
+    operations: VecDeque<Arc<Operation>>,
     /// The events of `operations`.
     events: usize,
     /// Whether events were dropped since the last written: the client is told so.
@@ -70,13 +75,14 @@ struct Queue {
 
 /// What the writing half does next.
 enum Next {
-    Operation(Arc<Events>),
+    /// Every operation queued, oldest first.
+    Operations(Vec<Arc<Operation>>),
     Missed,
     Ended,
 }
 
 impl Outbox {
-    fn push(&self, operation: Arc<Events>) {
+    fn push(&self, operation: Arc<Operation>) {
         let mut queue = self.queue.lock().expect("outbox lock");
         if !queue.operations.is_empty() && queue.events + operation.len() > BACKLOG {
             tracing::warn!(
@@ -103,7 +109,7 @@ impl Outbox {
         self.filled.notify_one();
     }
 
-    /// The next thing to write, once there is one.
+    /// What to write next, once there is something.
     async fn next(&self) -> Next {
         loop {
             // Registered before looking, so that a push after the look wakes it.
@@ -113,9 +119,9 @@ impl Outbox {
                 if std::mem::take(&mut queue.missed) {
                     return Next::Missed;
                 }
-                if let Some(operation) = queue.operations.pop_front() {
-                    queue.events -= operation.len();
-                    return Next::Operation(operation);
+                if !queue.operations.is_empty() {
+                    queue.events = 0;
+                    return Next::Operations(queue.operations.drain(..).collect());
                 }
                 if queue.ended {
                     return Next::Ended;
@@ -129,7 +135,7 @@ impl Outbox {
 /// The taking half: moves each operation's events into the outbox as it is
 /// published, until the daemon stops; then what was published before goes too.
 async fn take(
-    mut events: broadcast::Receiver<Arc<Events>>,
+    mut events: broadcast::Receiver<Arc<Operation>>,
     mut closing: broadcast::Receiver<()>,
     outbox: &Outbox,
 ) {
@@ -161,9 +167,10 @@ async fn take(
 /// The writing half: writes what the outbox holds, in order, and follows the run's
 /// progress until the daemon stops.
 async fn write(
-    mut client: tower_lsp::Client,
+    client: tower_lsp::Client,
     daemon: Arc<Daemon>,
     mut closing: broadcast::Receiver<()>,
+    out: mpsc::Sender<Frames>,
     outbox: &Outbox,
 ) {
     let mut following = RunProgress::default();
@@ -171,28 +178,52 @@ async fn write(
         () = following.join(&client, &daemon) => Some(following),
         _ = closing.recv() => None,
     };
-    let resync = Arc::new(vec![Event::StateChanged(StateChange {
+    let resync = Arc::new(Operation::new(vec![Event::StateChanged(StateChange {
         reason: StateChangeReason::Resync,
-    })]);
+    })]));
     loop {
-        let operation = match outbox.next().await {
-            Next::Operation(operation) => operation,
-            Next::Missed => resync.clone(),
+        let operations = match outbox.next().await {
+            Next::Operations(operations) => operations,
+            Next::Missed => vec![resync.clone()],
             Next::Ended => return,
         };
-        for event in operation.iter() {
-            let notification = jsonrpc::Request::build(event.method())
-                .params(event.params())
-                .finish();
-            if client.call(notification).await.is_err() {
-                return;
-            }
-            if let Some(following) = &mut progress {
+        let mut bytes = Vec::new();
+        for operation in &operations {
+            bytes.extend_from_slice(operation.encoded(frames));
+        }
+        // Until they are written, what comes next stays in the outbox, where it counts
+        // against the client's backlog.
+        let (written, sent) = oneshot::channel();
+        let frames = Frames {
+            bytes,
+            written: Some(written),
+        };
+        if out.send(frames).await.is_err() || sent.await.is_err() {
+            return;
+        }
+        if let Some(following) = &mut progress {
+            'follow: for event in operations.iter().flat_map(|operation| operation.iter()) {
                 tokio::select! {
                     () = following.follow(&client, &daemon, event) => {}
-                    _ = closing.recv() => progress = None,
+                    _ = closing.recv() => {
+                        progress = None;
+                        break 'follow;
+                    }
                 }
             }
         }
     }
+}
+
+/// An operation's events as the frames of their notifications.
+fn frames(events: &Events) -> Vec<u8> {
+    let mut frames = Vec::new();
+    for event in events {
+        let notification = jsonrpc::Request::build(event.method())
+            .params(event.params())
+            .finish();
+        let body = serde_json::to_vec(&notification).expect("a notification serializes");
+        frames.extend_from_slice(&framing::frame(&body));
+    }
+    frames
 }

@@ -112,13 +112,17 @@ pub async fn accept(
                             continue;
                         }
                     };
-                    let (service, socket) =
-                        connection::build(daemon.clone(), connections.close.subscribe());
+                    let outgoing = transport::outgoing_frames();
+                    let service = connection::build(
+                        daemon.clone(),
+                        connections.close.subscribe(),
+                        outgoing.0.clone(),
+                    );
                     let closing = connections.close.subscribe();
                     connections.tasks.spawn(transport::serve(
                         stream,
                         service,
-                        socket,
+                        outgoing,
                         CONCURRENCY,
                         closing,
                     ));

@@ -12,7 +12,7 @@ use baton_protocol::framing::{self, FrameError};
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::{broadcast, mpsc, Semaphore};
+use tokio::sync::{broadcast, mpsc, oneshot, Semaphore};
 use tower::{Service, ServiceExt};
 use tower_lsp::jsonrpc::{self, ErrorCode, Id};
 use tower_lsp::{ClientSocket, LspService};
@@ -132,6 +132,29 @@ fn outgoing(response: jsonrpc::Response) -> Vec<u8> {
     serde_json::to_vec(&jsonrpc::Response::from_parts(id, body)).expect("a response serializes")
 }
 
+/// Whole frames on their way out: answers, and the events a connection's forwarding
+/// writes; `written` is told once they are.
+pub struct Frames {
+    pub bytes: Vec<u8>,
+    pub written: Option<oneshot::Sender<()>>,
+}
+
+impl From<Vec<u8>> for Frames {
+    fn from(bytes: Vec<u8>) -> Frames {
+        Frames {
+            bytes,
+            written: None,
+        }
+    }
+}
+
+/// A connection's way out (`Connection` is given a sender).
+pub type Outgoing = (mpsc::Sender<Frames>, mpsc::Receiver<Frames>);
+
+pub fn outgoing_frames() -> Outgoing {
+    mpsc::channel(64)
+}
+
 /// The most bytes of frames the writer gathers into one write when several are
 /// waiting: one system call for many answers under load, not one each.
 const GATHER: usize = 64 * 1024;
@@ -146,8 +169,8 @@ const LINGER: Duration = Duration::from_secs(2);
 /// reading, answering and forwarding share one select loop.
 pub async fn serve<S>(
     stream: S,
-    mut service: LspService<super::connection::Connection>,
-    socket: ClientSocket,
+    (mut service, socket): (LspService<super::connection::Connection>, ClientSocket),
+    (out, mut queued): Outgoing,
     concurrency: usize,
     mut closing: broadcast::Receiver<()>,
 ) where
@@ -156,18 +179,21 @@ pub async fn serve<S>(
     let (read, write) = tokio::io::split(stream);
     let mut reader = BufReader::new(Hangup::new(read));
     let mut write = Hangup::new(write);
-    let (out, mut outgoing_bodies) = mpsc::channel::<Vec<u8>>(64);
     let writer = tokio::spawn(async move {
-        while let Some(body) = outgoing_bodies.recv().await {
-            let mut frames = framing::frame(&body);
-            while frames.len() < GATHER {
-                let Ok(body) = outgoing_bodies.try_recv() else {
+        while let Some(Frames { mut bytes, written }) = queued.recv().await {
+            let mut told = Vec::from_iter(written);
+            while bytes.len() < GATHER {
+                let Ok(more) = queued.try_recv() else {
                     break;
                 };
-                frames.extend_from_slice(&framing::frame(&body));
+                bytes.extend_from_slice(&more.bytes);
+                told.extend(more.written);
             }
-            if write.write_all(&frames).await.is_err() {
+            if write.write_all(&bytes).await.is_err() {
                 return;
+            }
+            for written in told {
+                let _ = written.send(());
             }
         }
         let _ = write.shutdown().await;
@@ -178,7 +204,7 @@ pub async fn serve<S>(
         tokio::spawn(async move {
             while let Some(request) = requests.next().await {
                 let body = serde_json::to_vec(&request).expect("a request serializes");
-                if out.send(body).await.is_err() {
+                if out.send(framing::frame(&body).into()).await.is_err() {
                     return;
                 }
             }
@@ -218,7 +244,7 @@ pub async fn serve<S>(
                 let out = out.clone();
                 tokio::spawn(async move {
                     if let Ok(Some(response)) = answer.await {
-                        let _ = out.send(outgoing(response)).await;
+                        let _ = out.send(framing::frame(&outgoing(response)).into()).await;
                     }
                     drop(permit);
                 });
@@ -229,7 +255,11 @@ pub async fn serve<S>(
                 }
             }
             Incoming::Refused(response) => {
-                if out.send(outgoing(response)).await.is_err() {
+                if out
+                    .send(framing::frame(&outgoing(response)).into())
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -245,6 +275,8 @@ pub async fn serve<S>(
         let _ = notifications.await;
     } else {
         // Answers under way still go out; then the writer ends with the last sender.
+        service.inner().stop_forwarding();
+        drop(service);
         notifications.abort();
     }
     drop(out);
