@@ -227,3 +227,51 @@ fn frames(events: &Events) -> Vec<u8> {
     }
     frames
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operation(events: usize) -> Arc<Operation> {
+        let event = Event::StateChanged(StateChange {
+            reason: StateChangeReason::Init,
+        });
+        Arc::new(Operation::new(vec![event; events]))
+    }
+
+    fn sizes(next: Next) -> Vec<usize> {
+        match next {
+            Next::Operations(operations) => operations.iter().map(|op| op.len()).collect(),
+            Next::Missed => vec![0],
+            Next::Ended => vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn what_gathered_is_written_at_once_in_order() {
+        let outbox = Outbox::default();
+        outbox.push(operation(1));
+        outbox.push(operation(2));
+        outbox.push(operation(3));
+        assert_eq!(sizes(outbox.next().await), [1, 2, 3]);
+        outbox.end();
+        assert!(matches!(outbox.next().await, Next::Ended));
+    }
+
+    #[tokio::test]
+    async fn past_the_backlog_the_client_is_told_it_missed_what_waited() {
+        let outbox = Outbox::default();
+        outbox.push(operation(BACKLOG / 2));
+        outbox.push(operation(BACKLOG / 2));
+        outbox.push(operation(1));
+        assert_eq!(sizes(outbox.next().await), [0], "missed first");
+        assert_eq!(sizes(outbox.next().await), [1], "then what came after");
+    }
+
+    #[tokio::test]
+    async fn one_operation_larger_than_the_backlog_still_goes_whole() {
+        let outbox = Outbox::default();
+        outbox.push(operation(BACKLOG * 2));
+        assert_eq!(sizes(outbox.next().await), [BACKLOG * 2]);
+    }
+}
