@@ -2,8 +2,10 @@
 //! connection ends, and a client that stops reading.
 
 use std::path::Path;
+use std::time::Duration;
 
 use baton_protocol::framing::{self, FrameError};
+use baton_protocol::Event;
 use serde_json::{json, Value};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -65,6 +67,16 @@ impl Watcher {
     pub async fn next(&mut self) -> Result<Option<Value>, FrameError> {
         let body = framing::read_frame(&mut self.reader, framing::ANSWER_LIMIT).await?;
         Ok(body.map(|body| serde_json::from_slice(&body).expect("a JSON message")))
+    }
+
+    /// The next message, which must be an event and come within a minute.
+    pub async fn next_event(&mut self) -> Event {
+        let message = tokio::time::timeout(Duration::from_secs(60), self.next())
+            .await
+            .expect("the watcher is sent its next event within a minute")
+            .expect("a whole frame")
+            .expect("the connection stays open");
+        serde_json::from_value(message).expect("an event")
     }
 
     /// Every message until the daemon ends the stream, answering the daemon's own

@@ -220,12 +220,7 @@ async fn a_watcher_that_stops_reading_during_a_burst_gets_every_event_once_it_re
 
     let mut got = Vec::new();
     while got.len() < expected.len() {
-        let message = tokio::time::timeout(Duration::from_secs(60), late.next())
-            .await
-            .expect("the late watcher is sent what it missed")
-            .expect("a whole frame")
-            .expect("the connection stays open");
-        match serde_json::from_value(message).expect("an event") {
+        match late.next_event().await {
             Event::TaskCreated(task) => got.push(task.id),
             other => panic!("the late watcher was sent {other:?}"),
         }
@@ -260,12 +255,7 @@ async fn a_watcher_that_reads_nothing_is_told_it_missed_events_past_the_backlog(
     let mut created = Vec::new();
     let mut resyncs = 0;
     while created.last() != last.last() {
-        let message = tokio::time::timeout(Duration::from_secs(60), stuck.next())
-            .await
-            .expect("the watcher is sent what it was not behind for")
-            .expect("a whole frame")
-            .expect("the connection stays open");
-        match serde_json::from_value(message).expect("an event") {
+        match stuck.next_event().await {
             Event::TaskCreated(task) => created.push(task.id),
             Event::StateChanged(change) if change.reason == m::StateChangeReason::Resync => {
                 resyncs += 1;
