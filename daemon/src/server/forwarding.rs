@@ -73,6 +73,16 @@ struct Queue {
     ended: bool,
 }
 
+impl Queue {
+    /// Drops what waits: the client is told it missed events before anything later,
+    /// and nothing older may follow that, or it would undo what it reads again.
+    fn miss(&mut self) {
+        self.operations.clear();
+        self.events = 0;
+        self.missed = true;
+    }
+}
+
 /// What the writing half does next.
 enum Next {
     /// Every operation queued, oldest first.
@@ -89,9 +99,7 @@ impl Outbox {
                 "a client fell {} events behind; it missed them",
                 queue.events
             );
-            queue.operations.clear();
-            queue.events = 0;
-            queue.missed = true;
+            queue.miss();
         }
         queue.events += operation.len();
         queue.operations.push_back(operation);
@@ -100,7 +108,7 @@ impl Outbox {
     }
 
     fn missed(&self) {
-        self.queue.lock().expect("outbox lock").missed = true;
+        self.queue.lock().expect("outbox lock").miss();
         self.filled.notify_one();
     }
 
@@ -266,6 +274,16 @@ mod tests {
         outbox.push(operation(1));
         assert_eq!(sizes(outbox.next().await), [0], "missed first");
         assert_eq!(sizes(outbox.next().await), [1], "then what came after");
+    }
+
+    #[tokio::test]
+    async fn what_waited_before_operations_were_missed_is_dropped_with_them() {
+        let outbox = Outbox::default();
+        outbox.push(operation(2));
+        outbox.missed();
+        outbox.push(operation(1));
+        assert_eq!(sizes(outbox.next().await), [0], "missed first");
+        assert_eq!(sizes(outbox.next().await), [1], "then only what came after");
     }
 
     #[tokio::test]
