@@ -1,7 +1,8 @@
 //! A daemon told to stop during a run, with the real Claude Code binary at work: it
 //! answers the stop, ends its agents, sends every watcher what that changed, closes
 //! each connection at a frame's end, and the next command starts a new daemon. A
-//! client still sending as the daemon stops sees the same clean end.
+//! client still sending as the daemon stops sees the same clean end, and a watcher
+//! that reads nothing does not keep the daemon from stopping.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use baton_protocol::methods::{self as m, Request};
 use baton_protocol::{Event, TaskStatus, Workspace};
 use baton_tests::agent_workspace::{add_scripted, bash, say, start_run, AgentWorkspace};
 use baton_tests::wire::Watcher;
-use baton_tests::TestWorkspace;
+use baton_tests::{process_exists, wait_until, TestWorkspace};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
@@ -150,4 +151,40 @@ async fn a_client_still_sending_as_the_daemon_stops_reads_a_clean_end() {
         assert!(answers > 0, "the daemon answered before it stopped");
         let _ = sending.await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_that_reads_nothing_does_not_keep_a_stopped_daemon_alive() {
+    let workspace = TestWorkspace::new();
+    let client = workspace.client(false).await;
+    let _stuck = Watcher::connect(&workspace.workspace().socket_path()).await;
+    // Far more events than the socket's buffer holds: the daemon's writes to the
+    // watcher wait on it.
+    for batch in 0..2 {
+        let tasks = (0..20_000)
+            .map(|i| m::NewTask::new(format!("batch {batch} task {i}")))
+            .collect();
+        client
+            .request::<m::AddTasks>(&m::AddTasksParams { tasks })
+            .await
+            .expect("the tasks are added");
+    }
+    let pid = workspace.daemon_pid().expect("a daemon runs");
+    client
+        .request::<m::StopDaemon>(&())
+        .await
+        .expect("the stop is answered");
+    drop(client);
+    // The daemon gives a connection 10 s to take what it owes, then cuts it off.
+    tokio::task::spawn_blocking(move || {
+        wait_until(Duration::from_secs(30), || !process_exists(pid));
+    })
+    .await
+    .unwrap();
+    let next = workspace.client(false).await;
+    let status = next.request::<m::GetStatus>(&()).await.unwrap();
+    assert_eq!(
+        status.progress.total_tasks, 40_000,
+        "every task is still there"
+    );
 }
