@@ -87,6 +87,18 @@ fn prepare_state_dir(workspace: &Workspace) -> anyhow::Result<()> {
     tighten(workspace)
 }
 
+/// Gives the system back the heap that reading the state freed (every record as
+/// read, before the board took the tasks over), which glibc would otherwise keep for
+/// reuse: a daemon restarted on 100,000 tasks holds about 10 MiB less
+/// (docs/benchmarks.md).
+fn return_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free heap pages; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Takes group and other permissions off everything in `.baton/` but the worktrees'
 /// contents.
 fn tighten(workspace: &Workspace) -> anyhow::Result<()> {
@@ -155,6 +167,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             .group_commit(&[workspace.daemon_lock()])
             .map_err(refused)?;
         let orchestrator = Orchestrator::open(store, commit.clone()).map_err(refused)?;
+        return_freed_memory();
         // The database's files are the umask's mode when sled creates them.
         tighten(&workspace)?;
         let crash = crashed.map(|(stopped_at, log_file)| Crash {
