@@ -164,6 +164,23 @@ impl Drop for TestWorkspace {
     }
 }
 
+/// Adds `count` tasks without dependencies in one batch, described `"{label} {i}"`,
+/// and answers their ids in order.
+pub async fn add_tasks(client: &Client, count: usize, label: &str) -> Vec<baton_protocol::TaskId> {
+    let tasks = (0..count)
+        .map(|i| baton_protocol::methods::NewTask::new(format!("{label} {i}")))
+        .collect();
+    client
+        .request::<baton_protocol::methods::AddTasks>(&baton_protocol::methods::AddTasksParams {
+            tasks,
+        })
+        .await
+        .expect("the tasks are added")
+        .into_iter()
+        .map(|task| task.id)
+        .collect()
+}
+
 /// Adds `task` depending on `dependencies` and answers its id.
 pub async fn add_task(
     client: &Client,

@@ -9,18 +9,8 @@ use std::time::Duration;
 use baton_protocol::methods::{self as m};
 use baton_protocol::{Client, ConnectConfig, Event, TaskId, TaskStatus};
 use baton_tests::{
-    bin_dir, long_tests as long, process_exists, wait_until, wire, Random, TestWorkspace,
+    add_tasks, bin_dir, long_tests as long, process_exists, wait_until, wire, Random, TestWorkspace,
 };
-
-async fn add_tasks(client: &Client, count: usize, label: &str) {
-    let tasks = (0..count)
-        .map(|i| m::NewTask::new(format!("{label} {i}")))
-        .collect();
-    client
-        .request::<m::AddTasks>(&m::AddTasksParams { tasks })
-        .await
-        .expect("the tasks are added");
-}
 
 fn resident_kib(workspace: &TestWorkspace) -> u64 {
     let pid = workspace.daemon_pid().expect("a daemon runs");
@@ -240,16 +230,7 @@ async fn a_watcher_that_reads_nothing_is_told_it_missed_events_past_the_backlog(
     let mut stuck = wire::Watcher::connect(&workspace.workspace().socket_path()).await;
     let mut last = Vec::new();
     for batch in 0..BATCHES {
-        let tasks = (0..BATCH)
-            .map(|i| m::NewTask::new(format!("batch {batch} task {i}")))
-            .collect();
-        last = client
-            .request::<m::AddTasks>(&m::AddTasksParams { tasks })
-            .await
-            .expect("the tasks are added")
-            .into_iter()
-            .map(|task| task.id)
-            .collect();
+        last = add_tasks(&client, BATCH, &format!("batch {batch} task")).await;
     }
 
     let mut created = Vec::new();

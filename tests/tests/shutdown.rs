@@ -13,7 +13,7 @@ use baton_protocol::methods::{self as m, Request};
 use baton_protocol::{Event, TaskStatus, Workspace};
 use baton_tests::agent_workspace::{add_scripted, bash, say, start_run, AgentWorkspace};
 use baton_tests::wire::Watcher;
-use baton_tests::{process_exists, wait_until, TestWorkspace};
+use baton_tests::{add_tasks, process_exists, wait_until, TestWorkspace};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
@@ -161,13 +161,7 @@ async fn a_watcher_that_reads_nothing_does_not_keep_a_stopped_daemon_alive() {
     // Far more events than the socket's buffer holds: the daemon's writes to the
     // watcher wait on it.
     for batch in 0..2 {
-        let tasks = (0..20_000)
-            .map(|i| m::NewTask::new(format!("batch {batch} task {i}")))
-            .collect();
-        client
-            .request::<m::AddTasks>(&m::AddTasksParams { tasks })
-            .await
-            .expect("the tasks are added");
+        add_tasks(&client, 20_000, &format!("batch {batch} task")).await;
     }
     let pid = workspace.daemon_pid().expect("a daemon runs");
     client
