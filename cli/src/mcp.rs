@@ -216,7 +216,7 @@ impl Bridge {
         if let Some(priority) = args.priority {
             task.priority = priority;
         }
-        task.dependencies = args.dependencies.into_iter().map(TaskId).collect();
+        task.dependencies = args.dependencies.into_iter().map(TaskId::from).collect();
         task.context_files = args.context_files;
         task.hints = args.hints;
         task.model = args.model;
@@ -284,7 +284,7 @@ impl Bridge {
     )]
     async fn get_task(&self, Parameters(args): Parameters<GetTaskArgs>) -> CallToolResult {
         let task = TaskRef {
-            task_id: TaskId(args.id),
+            task_id: TaskId::from(args.id),
         };
         answer(self.request::<methods::GetTask>(&task).await)
     }

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::progress::Progress;
@@ -14,14 +15,19 @@ use crate::timestamp;
 
 /// A task's identity. Ids the daemon makes read `task-001`, `task-002`, …; a loaded
 /// state file may bring ids of any other spelling, so this stays a string.
+///
+/// The board keeps each id in several places (the task, its map key, creation order,
+/// its dependents' and dependencies' lists), so an id up to 24 bytes long is held
+/// inline rather than in an allocation of its own: at 100,000 tasks that is half a
+/// million allocations fewer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct TaskId(pub String);
+pub struct TaskId(CompactString);
 
 impl TaskId {
     /// The id the daemon gives its `n`th task.
     pub fn numbered(n: u64) -> Self {
-        TaskId(format!("task-{n:03}"))
+        TaskId(compact_str::format_compact!("task-{n:03}"))
     }
 
     /// The number in an id the daemon made, so that new ids never reuse a loaded one.
@@ -42,7 +48,13 @@ impl fmt::Display for TaskId {
 
 impl From<&str> for TaskId {
     fn from(s: &str) -> Self {
-        TaskId(s.to_owned())
+        TaskId(CompactString::from(s))
+    }
+}
+
+impl From<String> for TaskId {
+    fn from(s: String) -> Self {
+        TaskId(CompactString::from(s))
     }
 }
 
@@ -150,8 +162,10 @@ pub struct Task {
     pub dependencies: Vec<TaskId>,
     #[serde(default)]
     pub context: TaskContext,
+    /// Boxed: most tasks of a plan have none yet, and a result inline would be a
+    /// quarter of every task's size.
     #[serde(default)]
-    pub result: Option<TaskResult>,
+    pub result: Option<Box<TaskResult>>,
     #[serde(with = "timestamp")]
     pub created_at: DateTime<Utc>,
     #[serde(default, with = "timestamp::option")]

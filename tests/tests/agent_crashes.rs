@@ -19,7 +19,7 @@ use serde_json::json;
 /// their results, and every discovery.
 #[derive(Debug, Default)]
 struct Kept {
-    finished: BTreeMap<TaskId, (TaskStatus, Option<TaskResult>)>,
+    finished: BTreeMap<TaskId, (TaskStatus, Option<Box<TaskResult>>)>,
     discoveries: BTreeSet<(String, String)>,
     tasks: usize,
 }

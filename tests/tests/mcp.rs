@@ -153,7 +153,7 @@ async fn tasks_a_worker_adds_are_subtasks_of_its_task_and_may_depend_on_each_oth
         json!({ "description": "parse the CSV header", "priority": 2, "hints": "use the csv crate" }),
     )
     .await;
-    let first = TaskId(first["id"].as_str().expect("an id").to_owned());
+    let first = TaskId::from(first["id"].as_str().expect("an id"));
     let second = call_ok(
         &bridge,
         "add_task",
@@ -165,7 +165,7 @@ async fn tasks_a_worker_adds_are_subtasks_of_its_task_and_may_depend_on_each_oth
     )
     .await;
     assert_eq!(second.as_object().map(|answer| answer.len()), Some(1));
-    let second = TaskId(second["id"].as_str().expect("an id").to_owned());
+    let second = TaskId::from(second["id"].as_str().expect("an id"));
 
     let added = task(&client, &first).await;
     assert_eq!(added.description, "parse the CSV header");
@@ -281,7 +281,7 @@ async fn an_agent_without_a_task_adds_top_level_tasks_and_has_nothing_to_fail() 
         json!({ "description": "write the README" }),
     )
     .await;
-    let added = TaskId(added["id"].as_str().expect("an id").to_owned());
+    let added = TaskId::from(added["id"].as_str().expect("an id"));
     assert_eq!(task(&client, &added).await.context.parent_task, None);
 
     let refused = call_refused(&bridge, "fail_task", json!({ "error": "too hard" })).await;

@@ -51,14 +51,14 @@ fn finished_task() -> Task {
             hints: "The lexer already handles comments.".into(),
             parent_task: Some(TaskId::from("task-001")),
         },
-        result: Some(TaskResult {
+        result: Some(Box::new(TaskResult {
             output: "Added 14 tests.\nAll pass.".into(),
             files_modified: vec!["src/parser.rs".into()],
             files_created: vec!["tests/parser.rs".into()],
             error: None,
             discoveries: vec!["The parser accepts trailing commas".into()],
             subtasks_created: vec![TaskId::from("task-009")],
-        }),
+        })),
         claimed_at: Some(at("2025-03-01T09:05:00Z")),
         completed_at: Some(at("2025-03-01T09:12:30Z")),
         attempts: 1,
@@ -107,10 +107,10 @@ fn show_gives_every_field_of_a_task_and_its_result() {
 fn show_says_why_a_task_failed() {
     plain();
     let failed = Task {
-        result: Some(TaskResult {
+        result: Some(Box::new(TaskResult {
             error: Some("dependency task-002 failed".into()),
             ..TaskResult::default()
-        }),
+        })),
         failed_dependency: Some(TaskId::from("task-002")),
         ..task("task-004", TaskStatus::Failed, "Document the parser")
     };
@@ -367,10 +367,10 @@ fn status_after_a_crash_says_so_first() {
 fn events_read_as_one_line_each() {
     plain();
     let failed = Task {
-        result: Some(TaskResult {
+        result: Some(Box::new(TaskResult {
             error: Some("the agent gave up:\nno test framework".into()),
             ..TaskResult::default()
-        }),
+        })),
         ..task("task-004", TaskStatus::Failed, "Document it")
     };
     let claimed = Task {
@@ -386,10 +386,10 @@ fn events_read_as_one_line_each() {
         Event::TaskCompleted(task("task-003", TaskStatus::Done, "Write tests")),
         Event::TaskFailed(failed),
         Event::TaskFailed(Task {
-            result: Some(TaskResult {
+            result: Some(Box::new(TaskResult {
                 error: Some("cancelled".into()),
                 ..TaskResult::default()
-            }),
+            })),
             ..task("task-005", TaskStatus::Cancelled, "Polish")
         }),
         Event::TaskDeleted(task("task-006", TaskStatus::Available, "A typo")),
@@ -502,10 +502,10 @@ fn a_full_log_shows_every_line_of_each_output() {
 fn watch_gives_a_cancel_one_line_not_three() {
     plain();
     let cancelled = Task {
-        result: Some(TaskResult {
+        result: Some(Box::new(TaskResult {
             error: Some("cancelled".into()),
             ..TaskResult::default()
-        }),
+        })),
         ..task("task-005", TaskStatus::Cancelled, "Polish")
     };
     let events = [

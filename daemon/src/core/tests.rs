@@ -1424,7 +1424,7 @@ fn a_loaded_id_with_the_largest_number_is_never_reused() {
     let mut board = busy_board();
     let mut state = board.state();
     let mut last = state.tasks[0].clone();
-    last.id = TaskId(format!("task-{}", u64::MAX));
+    last.id = TaskId::from(format!("task-{}", u64::MAX));
     state.tasks.push(last);
     board.load(state, at(10)).unwrap();
     let before = board.state();

@@ -30,10 +30,10 @@ fn task(n: u64, status: TaskStatus, description: &str, deps: &[u64]) -> Task {
 /// A plan with a diamond: 1 → 2, 1 → 3, 2 + 3 → 4, and 5 on its own; 4 → 6.
 fn plan() -> Vec<Task> {
     let mut failed = task(3, TaskStatus::Failed, "Write the endpoints", &[1]);
-    failed.result = Some(TaskResult {
+    failed.result = Some(Box::new(TaskResult {
         error: Some("the tests failed: 2 of 14 | exit 1".into()),
         ..TaskResult::default()
-    });
+    }));
     vec![
         task(1, TaskStatus::Done, "Design the users table", &[]),
         task(2, TaskStatus::InProgress, "Add the migration", &[1]),

@@ -159,7 +159,7 @@ impl Worktrees {
                 continue;
             }
             let name = entry.file_name().to_string_lossy().into_owned();
-            self.set_aside(&TaskId(name)).await?;
+            self.set_aside(&TaskId::from(name)).await?;
         }
         Ok(())
     }
@@ -430,7 +430,7 @@ impl Worktrees {
                 continue;
             };
             let merged = merge::is_ancestor(&self.repo, branch, &self.integration).await?;
-            if removable(&TaskId(task.to_owned()), merged)
+            if removable(&TaskId::from(task), merged)
                 && git::run(&self.repo, &["branch", "-D", "--quiet", branch])
                     .await?
                     .ok

@@ -1,7 +1,7 @@
 //! What agents found: discoveries, each recorded on the board and on its task.
 
 use baton_protocol::methods::NewDiscovery;
-use baton_protocol::{BatonError, Discovery, Event, TaskResult};
+use baton_protocol::{BatonError, Discovery, Event};
 
 use super::{Board, Events, Now};
 use crate::core::validate;
@@ -34,7 +34,7 @@ impl Board {
         if let Some(task) = &discovery.related_task {
             self.changes.tasks.insert(task.clone());
             let node = self.nodes.get_mut(task).expect("checked above");
-            let result = node.task.result.get_or_insert_with(TaskResult::default);
+            let result = node.task.result.get_or_insert_default();
             result.discoveries.push(discovery.content.clone());
             events.push(Event::TaskUpdated(node.task.clone()));
         }

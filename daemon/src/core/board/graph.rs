@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use baton_protocol::methods::NewTask;
-use baton_protocol::{BatonError, Event, Task, TaskContext, TaskId, TaskResult, TaskStatus};
+use baton_protocol::{BatonError, Event, Task, TaskContext, TaskId, TaskStatus};
 
 use super::{Board, Events, Now};
 use crate::core::ready_queue::ReadyKey;
@@ -121,7 +121,7 @@ impl Board {
             events.push(Event::TaskCreated(self.nodes[id].task.clone()));
             if let Some(parent) = self.nodes[id].task.context.parent_task.clone() {
                 let node = self.nodes.get_mut(&parent).expect("validated parent");
-                let result = node.task.result.get_or_insert_with(TaskResult::default);
+                let result = node.task.result.get_or_insert_default();
                 result.subtasks_created.push(id.clone());
                 events.push(Event::TaskUpdated(node.task.clone()));
                 self.changes.tasks.insert(parent);

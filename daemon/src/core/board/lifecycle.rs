@@ -104,7 +104,7 @@ impl Board {
             task.claimed_by = None;
             task.claimed_at = None;
             task.supervised = false;
-            task.result.get_or_insert_with(TaskResult::default).error = Some(reason.to_owned());
+            task.result.get_or_insert_default().error = Some(reason.to_owned());
         });
         self.last_activity = Some(now);
         Ok((task.clone(), vec![Event::TaskUpdated(task)]))
@@ -136,7 +136,7 @@ impl Board {
         let task = self.update(id, |task| {
             task.stage = Some(stage);
             if let Some(answer) = answer {
-                task.result.get_or_insert_with(TaskResult::default).output = answer.to_owned();
+                task.result.get_or_insert_default().output = answer.to_owned();
             }
         });
         self.last_activity = Some(now);
@@ -165,7 +165,7 @@ impl Board {
         self.check_held(id, "complete")?;
         let task = self.update(id, |task| {
             let earlier = task.result.take().unwrap_or_default();
-            task.result = Some(merge_results(earlier, result));
+            task.result = Some(Box::new(merge_results(*earlier, result)));
             task.status = TaskStatus::Done;
             task.completed_at = Some(now);
             task.supervised = false;
@@ -390,7 +390,7 @@ impl Board {
         now: Now,
     ) -> Task {
         self.update(id, |task| {
-            let result = task.result.get_or_insert_with(TaskResult::default);
+            let result = task.result.get_or_insert_default();
             result.error = Some(error);
             task.status = status;
             task.completed_at = Some(now);
