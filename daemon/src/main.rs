@@ -63,20 +63,21 @@ fn main() {
     match result {
         Ok(()) => {}
         Err(err) => match err.downcast_ref::<Stopped>() {
-            Some(stopped) => {
-                eprintln!("batond: stopped: {stopped}");
-                std::process::exit(STOPPED);
-            }
+            Some(stopped) => say_and_exit(&format!("stopped: {stopped}"), STOPPED),
             None if err.downcast_ref::<LockHeld>().is_some() => {
-                eprintln!("batond: {err:#}");
-                std::process::exit(EXIT_LOCK_HELD);
+                say_and_exit(&format!("{err:#}"), EXIT_LOCK_HELD)
             }
-            None => {
-                eprintln!("batond: {err:#}");
-                std::process::exit(1);
-            }
+            None => say_and_exit(&format!("{err:#}"), 1),
         },
     }
+}
+
+/// Says why the daemon ends on standard error, which the starting client reads, and
+/// exits. Standard error may be a file on a full disk: a message that cannot be
+/// written is lost, but the exit status still says the daemon failed.
+fn say_and_exit(why: &str, code: i32) -> ! {
+    let _ = writeln!(std::io::stderr(), "batond: {why}");
+    std::process::exit(code)
 }
 
 /// `.baton/` and everything in it private, whatever the umask.
@@ -117,7 +118,9 @@ fn restore(args: &Args) -> anyhow::Result<String> {
         check: &workspace.store_check(),
         snapshots: &workspace.snapshots_dir(),
     };
-    let said = restore::restore(&paths, args.from.as_deref())?;
+    // Said in one sentence: the error's own words already name its cause.
+    let said =
+        restore::restore(&paths, args.from.as_deref()).map_err(|err| anyhow::anyhow!("{err}"))?;
     tighten(&workspace)?;
     Ok(said)
 }
@@ -157,12 +160,17 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let snapshots_dir = workspace.snapshots_dir();
     runtime.block_on(async {
         let refused = |err: StoreError| {
-            let err = anyhow::anyhow!("{err}; {}", restore_hint(&workspace));
+            let err = if err.needs_restore() {
+                anyhow::anyhow!("{err}; {}", restore_hint(&workspace))
+            } else {
+                anyhow::anyhow!("{err}")
+            };
             tracing::error!("{err}");
             err
         };
         let mut store =
             Store::open(&workspace.store_dir(), &workspace.store_check()).map_err(refused)?;
+        store.expect_snapshot(Snapshots::new(&snapshots_dir).latest());
         let commit = store
             .group_commit(&[workspace.daemon_lock()])
             .map_err(refused)?;

@@ -387,6 +387,11 @@ async fn start_daemon(workspace: &Workspace, daemon: Option<&Path>) -> Result<St
                 let _ = std::fs::remove_file(&stderr_path);
                 return Err(match said.strip_prefix("batond: ") {
                     Some(reason) => ClientError::Refused(reason.to_owned()),
+                    // On a full disk the daemon cannot write why it stopped.
+                    None if disk_full(&log_dir) => start_error(format!(
+                        "it exited ({status}): the disk holding {} is full; free some space and try again",
+                        log_dir.display()
+                    )),
                     None => start_error(format!("it exited ({status}) without saying why")),
                 });
             }
@@ -406,6 +411,24 @@ async fn start_daemon(workspace: &Workspace, daemon: Option<&Path>) -> Result<St
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(50));
     }
+}
+
+/// Whether the file system holding `path` has no space left for this user.
+fn disk_full(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a valid C string and `stats` has room for the answer, which
+    // is read only when the call succeeded.
+    let stats = unsafe {
+        if libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) != 0 {
+            return false;
+        }
+        stats.assume_init()
+    };
+    stats.f_bavail == 0
 }
 
 /// Whether a daemon holds the workspace's lock (is running, starting or stopping).

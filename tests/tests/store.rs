@@ -145,6 +145,142 @@ fn a_damaged_store_is_refused_in_one_line_and_restore_brings_every_task_back() {
 }
 
 #[test]
+fn a_store_behind_its_newest_snapshot_is_refused_even_when_its_check_record_is_gone_too() {
+    let template = stopped_workspace(300);
+    let size = std::fs::metadata(db(&template)).unwrap().len();
+    let check = |ws: &TestWorkspace| ws.root().join(".baton/state.check");
+    let damages: Vec<(&str, Damage)> = vec![
+        (
+            "the store and its check record deleted",
+            Box::new(move |ws| {
+                std::fs::remove_dir_all(ws.root().join(".baton/state")).unwrap();
+                std::fs::remove_file(check(ws)).unwrap();
+            }),
+        ),
+        (
+            "the store truncated to half, its check record saying it was empty",
+            Box::new(move |ws| {
+                let file = std::fs::File::options().write(true).open(db(ws)).unwrap();
+                file.set_len(size / 2).unwrap();
+                std::fs::write(check(ws), r#"{"change":0,"tasks":0,"discoveries":0}"#).unwrap();
+            }),
+        ),
+        (
+            "the store truncated to half, its check record emptied",
+            Box::new(move |ws| {
+                let file = std::fs::File::options().write(true).open(db(ws)).unwrap();
+                file.set_len(size / 2).unwrap();
+                std::fs::write(check(ws), "").unwrap();
+            }),
+        ),
+    ];
+    for (damage, apply) in damages {
+        let workspace = TestWorkspace::new();
+        copy_state(&template, &workspace);
+        apply(&workspace);
+
+        let refused = error_line(&workspace.baton(&["tasks"]), damage);
+        assert!(refused.contains("damaged"), "{damage}: {refused}");
+        assert!(refused.contains("`baton restore`"), "{damage}: {refused}");
+        // Refused again: a refused start wrote nothing that would let the next one in.
+        error_line(&workspace.baton(&["status"]), damage);
+
+        let restored = workspace.ok(&["restore"]);
+        assert!(
+            restored.contains("restored 300 tasks"),
+            "{damage}: {restored}"
+        );
+        assert_eq!(task_count(&workspace), 300, "{damage}");
+    }
+}
+
+#[test]
+fn a_daemon_started_and_stopped_without_a_change_writes_no_snapshot() {
+    let workspace = stopped_workspace(300);
+    let snapshots = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(workspace.root().join(".baton/snapshots"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = snapshots();
+    assert_eq!(before.len(), 1, "{before:?}");
+    for _ in 0..7 {
+        assert_eq!(task_count(&workspace), 300);
+        workspace.ok(&["status"]);
+        workspace.ok(&["daemon", "stop"]);
+    }
+    assert_eq!(
+        snapshots(),
+        before,
+        "the snapshot of 300 tasks is still the newest"
+    );
+}
+
+#[test]
+fn restore_brings_the_store_back_when_its_check_record_is_unreadable() {
+    let template = stopped_workspace(300);
+    let check = |ws: &TestWorkspace| ws.root().join(".baton/state.check");
+    let damages: Vec<(&str, Damage)> = vec![
+        (
+            "garbled",
+            Box::new(move |ws| std::fs::write(check(ws), [0xA5u8; 128]).unwrap()),
+        ),
+        (
+            "replaced by a directory",
+            Box::new(move |ws| {
+                std::fs::remove_file(check(ws)).unwrap();
+                std::fs::create_dir(check(ws)).unwrap();
+            }),
+        ),
+    ];
+    for (damage, apply) in damages {
+        let workspace = TestWorkspace::new();
+        copy_state(&template, &workspace);
+        apply(&workspace);
+
+        let refused = error_line(&workspace.baton(&["tasks"]), damage);
+        assert!(refused.contains("`baton restore`"), "{damage}: {refused}");
+        let restored = workspace.ok(&["restore"]);
+        assert!(
+            restored.contains("restored 300 tasks"),
+            "{damage}: {restored}"
+        );
+        assert_eq!(task_count(&workspace), 300, "{damage}");
+    }
+}
+
+#[test]
+fn save_refuses_to_write_over_the_daemon_s_own_files() {
+    let workspace = stopped_workspace(3);
+    for inside in [
+        ".baton/state/db",
+        ".baton/state.check",
+        ".baton/daemon.lock",
+        ".baton/snapshots/mine.json",
+        ".baton/saved.json",
+    ] {
+        let target = workspace.root().join(inside);
+        let refused = error_line(
+            &workspace.baton(&["save", target.to_str().unwrap()]),
+            inside,
+        );
+        assert!(
+            refused.contains("save somewhere else"),
+            "{inside}: {refused}"
+        );
+        // What `save` writes is pretty JSON; none of it went there.
+        let written = std::fs::read(&target).unwrap_or_default();
+        let saved_there = String::from_utf8_lossy(&written).contains("\n  \"goal\": ");
+        assert!(!saved_there, "{inside} was not written");
+        assert_eq!(task_count(&workspace), 3, "{inside}");
+    }
+}
+
+#[test]
 fn restore_says_how_many_changes_after_the_snapshot_are_lost() {
     let workspace = stopped_workspace(300);
     workspace.ok(&["add", "after the snapshot 1"]);
@@ -507,6 +643,40 @@ fn a_full_disk_stops_the_daemon_which_says_why_and_so_does_the_cli() {
         .map(|entry| std::fs::read_to_string(entry.path()).unwrap())
         .collect::<String>();
     assert!(log.contains(expected), "the log says why: {log}");
+
+    if disk.mounted {
+        // The disk still full: the next start says so, and restore changes nothing.
+        let refused = error_line(&disk.baton(&["tasks"]), "a start on a full disk");
+        assert!(
+            refused.contains("disk") && refused.contains("full"),
+            "{refused}"
+        );
+        assert!(!refused.contains("damaged"), "{refused}");
+        let restore = disk.baton(&["restore"]);
+        assert!(!restore.status.success(), "{}", stderr(&restore));
+        let entries: Vec<String> = std::fs::read_dir(disk.path().join(".baton"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(entries.contains(&"state".to_owned()), "{entries:?}");
+        assert!(
+            !entries.iter().any(|name| name.contains("damaged")),
+            "the sound store was not moved aside: {entries:?}"
+        );
+        // With room again, the same workspace serves every acknowledged task.
+        let grown = Command::new("mount")
+            .args(["-o", "remount,size=64m"])
+            .arg(disk.path())
+            .status()
+            .unwrap();
+        assert!(grown.success());
+        let tasks = disk.baton(&["tasks", "--json"]);
+        assert!(tasks.status.success(), "{}", stderr(&tasks));
+        let tasks: Value = serde_json::from_slice(&tasks.stdout).unwrap();
+        assert!(tasks.as_array().unwrap().len() >= acknowledged);
+        return;
+    }
 
     // Every acknowledged task is there, on a disk with room again.
     let elsewhere = TestWorkspace::new();

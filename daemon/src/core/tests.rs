@@ -208,6 +208,17 @@ fn claim_with_nothing_ready_answers_none_and_changes_nothing() {
 }
 
 #[test]
+fn stopping_when_nothing_runs_is_no_change() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    board.take_changes();
+    let before = board.state();
+    assert_eq!(board.stop_run("the daemon stopped", at(5)), vec![]);
+    assert!(board.take_changes().is_empty(), "nothing to store");
+    assert_eq!(board.state(), before);
+}
+
+#[test]
 fn claim_records_the_agent_the_time_and_the_attempt() {
     let mut board = Board::default();
     add(&mut board, 5, &[]);

@@ -456,6 +456,7 @@ impl Connection {
 
     async fn save_state(&self, params: m::StateFile) -> Answer<m::SavedState> {
         let path = state_file::resolve(&self.daemon.workspace, &params.path);
+        state_file::refuse_daemon_files(&self.daemon.workspace, &path).map_err(to_rpc)?;
         let state = self.daemon.orchestrator.read(|board| board.state());
         let saved = m::SavedState {
             path: path.display().to_string(),

@@ -12,6 +12,26 @@ pub fn resolve(workspace: &Path, path: &str) -> PathBuf {
     workspace.join(path)
 }
 
+/// Refuses a path inside the workspace's `.baton/`, where the daemon keeps its store,
+/// check record, lock and snapshots: a save there would replace one of them.
+pub fn refuse_daemon_files(workspace: &Path, path: &Path) -> Result<(), BatonError> {
+    let state_dir = workspace.join(baton_protocol::workspace::STATE_DIR);
+    let (Ok(state_dir), Some(Ok(parent))) = (
+        state_dir.canonicalize(),
+        path.parent().map(Path::canonicalize),
+    ) else {
+        return Ok(());
+    };
+    if parent.starts_with(&state_dir) {
+        return Err(BatonError::invalid(format!(
+            "{} is inside {}, where the daemon keeps its own files; save somewhere else (nothing was written)",
+            path.display(),
+            state_dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Writes to a temporary file beside `path`, syncs, then renames over it, so a crash
 /// leaves either the old file or the new one.
 pub fn write(path: &Path, state: &CoordinationState) -> Result<(), BatonError> {

@@ -320,13 +320,16 @@ fn flush(durability: &Durability) -> Result<(), Stopped> {
     })
 }
 
+/// Whether sled failed for want of space.
+pub fn is_disk_full(err: &sled::Error) -> bool {
+    matches!(err, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull)
+}
+
 /// A sled error in words, naming a full disk as such.
 pub fn describe_io(err: &sled::Error) -> String {
     // sled passes I/O errors on as copies that keep only their kind.
     match err {
-        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
-            "the disk is full".into()
-        }
+        _ if is_disk_full(err) => "the disk is full".into(),
         sled::Error::Io(io) if io.kind() == std::io::ErrorKind::FileTooLarge => {
             "the file size limit was reached".into()
         }

@@ -11,6 +11,7 @@ pub mod snapshots;
 
 pub use check::Expected;
 pub use group_commit::{GroupCommit, Stopped};
+pub use snapshots::Snapshot;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,7 @@ use baton_protocol::{AttemptRecord, Discovery, Task, TaskId};
 
 use crate::core::{Board, Changes, Meta};
 use check::CheckFile;
+use group_commit::is_disk_full;
 
 const META: &[u8] = b"meta";
 const TASK: u8 = b't';
@@ -48,6 +50,18 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the state database at {path} cannot be opened: the disk is full; free some space and start again (nothing was lost)"
+    )]
+    DiskFull { path: PathBuf },
+}
+
+impl StoreError {
+    /// Whether bringing back a snapshot is the way out: not when the store is sound
+    /// and only the disk is full.
+    pub fn needs_restore(&self) -> bool {
+        !matches!(self, StoreError::DiskFull { .. })
+    }
 }
 
 /// The workspace's sled database.
@@ -62,6 +76,10 @@ pub struct Store {
     check: Option<CheckFile>,
     /// What the check record said at open.
     expected: Option<Expected>,
+    /// The newest snapshot: the store must hold at least its change, whatever the
+    /// check record says (a store lost together with its record must not start
+    /// empty).
+    snapshot: Option<Snapshot>,
 }
 
 impl Store {
@@ -73,6 +91,9 @@ impl Store {
                 source,
             })?;
         let db = database(path).open().map_err(|source| match expected {
+            _ if is_disk_full(&source) => StoreError::DiskFull {
+                path: path.to_owned(),
+            },
             Some(expected) => StoreError::Damaged {
                 path: path.to_owned(),
                 found: format!("nothing readable ({source})"),
@@ -90,7 +111,14 @@ impl Store {
             written: Arc::default(),
             check: Some(check),
             expected,
+            snapshot: None,
         })
+    }
+
+    /// Has the store refused at load if it holds less than `snapshot`, a snapshot
+    /// taken of it.
+    pub fn expect_snapshot(&mut self, snapshot: Option<Snapshot>) {
+        self.snapshot = snapshot;
     }
 
     /// Group commit for this database: after each flush it records what is durable,
@@ -141,6 +169,17 @@ impl Store {
             tasks: tasks.len(),
             discoveries: discoveries.len(),
         };
+        if let Some(snapshot) = self.snapshot.as_ref().filter(|s| found.change < s.change) {
+            return Err(StoreError::Damaged {
+                path: self.path.clone(),
+                found: describe(&found),
+                expected: format!(
+                    "changes up to {} (as the snapshot {} holds)",
+                    snapshot.change,
+                    snapshot.path.display()
+                ),
+            });
+        }
         if let Some(expected) = self.expected {
             let behind = found.change < expected.change;
             let differs = found.change == expected.change && found != expected;

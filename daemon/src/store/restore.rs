@@ -22,6 +22,11 @@ pub enum RestoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot move the restored store into {path}: {source}; the old store is kept aside, and `baton restore` again finishes the restore")]
+    SwapIn {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -80,9 +85,23 @@ pub fn restore(paths: &Paths, from: Option<&Path>) -> Result<String, RestoreErro
         .chain(expected.map(|expected| expected.change))
         .max()
         .unwrap_or(0);
+    // The new store is written beside the old one and swapped in only once durable:
+    // a restore that fails (a full disk) leaves everything as it was.
+    let staging = sibling(paths.state, "restoring");
+    let staging_check = sibling(paths.check, "restoring");
+    remove_leftover(&staging)?;
+    remove_leftover(&staging_check)?;
+    let restored = {
+        let mut store = Store::open(&staging, &staging_check)?;
+        store.replace_durably(&board, known)?
+    };
     let aside = keep_aside(paths.state)?;
-    let mut store = Store::open(paths.state, paths.check)?;
-    let restored = store.replace_durably(&board, known)?;
+    swap_in(&staging, paths.state)?;
+    // A check record that is not a file (unreadable as one) is kept aside too.
+    if paths.check.exists() && !paths.check.is_file() {
+        keep_aside(paths.check)?;
+    }
+    swap_in(&staging_check, paths.check)?;
     Ok(describe(
         &source,
         snapshot_change,
@@ -99,15 +118,42 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// `path` with `.suffix` added to its name.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().expect("a file name").to_os_string();
+    name.push(format!(".{suffix}"));
+    path.with_file_name(name)
+}
+
+/// Removes what an earlier restore that failed midway left at `path`: never the
+/// store, only its unfinished replacement.
+fn remove_leftover(path: &Path) -> Result<(), RestoreError> {
+    let removed = match std::fs::symlink_metadata(path) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        _ => std::fs::remove_file(path),
+    };
+    removed.map_err(|err| RestoreError::Unreadable {
+        path: path.to_owned(),
+        reason: format!("an unfinished restore left it and it cannot be removed: {err}"),
+    })
+}
+
+/// Renames the restored `staging` into `place`.
+fn swap_in(staging: &Path, place: &Path) -> Result<(), RestoreError> {
+    std::fs::rename(staging, place).map_err(|source| RestoreError::SwapIn {
+        path: place.to_owned(),
+        source,
+    })
+}
+
 /// Renames the old store to `state.damaged-<time>`, so that nothing is deleted.
 fn keep_aside(state: &Path) -> Result<Option<PathBuf>, RestoreError> {
     if !state.exists() {
         return Ok(None);
     }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-    let mut name = state.file_name().expect("a store path").to_os_string();
-    name.push(format!(".damaged-{stamp}"));
-    let aside = state.with_file_name(name);
+    let aside = sibling(state, &format!("damaged-{stamp}"));
     std::fs::rename(state, &aside).map_err(|source| RestoreError::Aside {
         path: aside.clone(),
         source,

@@ -160,6 +160,11 @@ impl Board {
     /// Stops dispatch: the run (if one goes) ends once its agents have; each is told
     /// to stop and its task goes back to the queue.
     pub fn stop_run(&mut self, why: &str, now: Now) -> Events {
+        // Nothing to stop is no change: a daemon started and stopped without one
+        // would otherwise write a change, and a snapshot, each time.
+        if self.run.is_none() && !self.running {
+            return Vec::new();
+        }
         if let Some(run) = self.run.as_mut() {
             run.stop(why.to_owned());
         }
