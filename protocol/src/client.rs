@@ -32,6 +32,8 @@ pub const EXIT_LOCK_HELD: i32 = 75;
 
 /// How long a client waits for a daemon it started to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many times a handshake cut off by a stopping daemon is tried again.
+const HANDSHAKE_ATTEMPTS: u64 = 5;
 
 /// Why a call did not get an answer from the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +87,10 @@ pub struct ConnectConfig {
     pub any_version: bool,
 }
 
-type Pending = Mutex<HashMap<u64, oneshot::Sender<Result<Value, BatonError>>>>;
+/// Requests waiting for their answers, by id; `None` once the connection's reader
+/// has ended, so that a request made after that fails at once instead of waiting for
+/// an answer nobody will read.
+type Pending = Mutex<Option<HashMap<u64, oneshot::Sender<Result<Value, BatonError>>>>>;
 
 struct Shared {
     writer: tokio::sync::Mutex<WriteHalf<Stream>>,
@@ -112,17 +117,33 @@ impl Client {
         config: &ConnectConfig,
     ) -> Result<Client, ClientError> {
         let socket = workspace.socket_path();
-        let (stream, started_daemon) = match connect_socket(&socket).await {
-            Ok(stream) => (stream, false),
-            Err(source) if !config.start => return Err(ClientError::Connect { socket, source }),
-            Err(_) => (
-                start_daemon(workspace, config.daemon.as_deref()).await?,
-                true,
-            ),
-        };
-        let mut client = Client::handshake(stream, config).await?;
-        client.started_daemon = started_daemon;
-        Ok(client)
+        let mut attempts = 0;
+        loop {
+            let (stream, started_daemon) = match connect_socket(&socket).await {
+                Ok(stream) => (stream, false),
+                Err(source) if !config.start => {
+                    return Err(ClientError::Connect { socket, source })
+                }
+                Err(_) => (
+                    start_daemon(workspace, config.daemon.as_deref()).await?,
+                    true,
+                ),
+            };
+            match Client::handshake(stream, config).await {
+                Ok(mut client) => {
+                    client.started_daemon = started_daemon;
+                    return Ok(client);
+                }
+                // A daemon that was stopping as we connected closed the connection
+                // before the handshake ended. Nothing was asked of it yet, so asking
+                // again (a new daemon, once it is gone) is safe.
+                Err(ClientError::Closed) if config.start && attempts < HANDSHAKE_ATTEMPTS => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(10 * attempts)).await;
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     async fn handshake(stream: Stream, config: &ConnectConfig) -> Result<Client, ClientError> {
@@ -136,7 +157,7 @@ impl Client {
         };
         let shared = Arc::new(Shared {
             writer: tokio::sync::Mutex::new(send),
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Some(HashMap::new())),
             events: Mutex::new(events_tx),
             progress: Mutex::new(None),
         });
@@ -202,17 +223,17 @@ impl Client {
             .pending
             .lock()
             .expect("pending lock")
+            .as_mut()
+            .ok_or(ClientError::Closed)?
             .insert(id, tx);
         let mut message = json!({ "jsonrpc": "2.0", "id": id, "method": method });
         if !params.is_null() {
             message["params"] = params;
         }
         if let Err(err) = self.send(&message).await {
-            self.shared
-                .pending
-                .lock()
-                .expect("pending lock")
-                .remove(&id);
+            if let Some(pending) = self.shared.pending.lock().expect("pending lock").as_mut() {
+                pending.remove(&id);
+            }
             return Err(err);
         }
         Ok(rx.await.map_err(|_| ClientError::Closed)??)
@@ -294,14 +315,20 @@ async fn read_loop(recv: ReadHalf<Stream>, shared: Arc<Shared>) {
         }
     }
     // Whoever still waits hears that the connection is gone.
-    shared.pending.lock().expect("pending lock").clear();
+    shared.pending.lock().expect("pending lock").take();
     shared.events.lock().expect("events lock").take();
     shared.progress.lock().expect("progress lock").take();
 }
 
 fn answer(shared: &Shared, id: &Value, message: Value) {
     let Some(id) = id.as_u64() else { return };
-    let Some(waiter) = shared.pending.lock().expect("pending lock").remove(&id) else {
+    let waiter = shared
+        .pending
+        .lock()
+        .expect("pending lock")
+        .as_mut()
+        .and_then(|pending| pending.remove(&id));
+    let Some(waiter) = waiter else {
         return;
     };
     let outcome = match message.get("error") {
@@ -445,37 +472,21 @@ fn lock_held(workspace: &Workspace) -> bool {
     }
 }
 
-/// Waits until the daemon `pid` has let go of the workspace's lock, which it does
-/// last as it exits: a command run afterwards starts a new daemon at once.
-pub async fn wait_for_exit(
-    workspace: &Workspace,
-    pid: u32,
-    limit: Duration,
-) -> Result<(), ClientError> {
-    let Ok(lock) = std::fs::File::open(workspace.daemon_lock()) else {
-        return Ok(());
-    };
-    let released = tokio::task::spawn_blocking(move || {
-        let locked = lock.lock_shared();
-        let _ = lock.unlock();
-        locked
-    });
+/// Waits until the daemon `pid` has exited: its lock goes with its files, so a
+/// command run afterwards starts a new daemon at once. The process is watched rather
+/// than the lock: another daemon, started meanwhile by a racing command, may hold the
+/// lock by then, and that one is not ours to wait for.
+pub async fn wait_for_exit(pid: u32, limit: Duration) -> Result<(), ClientError> {
     let exited = async {
-        released
-            .await
-            .map_err(std::io::Error::other)?
-            .map_err(ClientError::Io)?;
-        // The lock goes with the daemon's last files; the process follows at once.
         let mut delay = Duration::from_millis(1);
         while !process_gone(pid) {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_millis(20));
         }
-        Ok(())
     };
     tokio::time::timeout(limit, exited)
         .await
-        .map_err(|_| ClientError::StillRunning { pid, limit })?
+        .map_err(|_| ClientError::StillRunning { pid, limit })
 }
 
 /// Whether process `pid` has exited: no longer listed, or a zombie with no thread

@@ -182,3 +182,80 @@ async fn a_watcher_that_reads_nothing_does_not_keep_a_stopped_daemon_alive() {
         "every task is still there"
     );
 }
+
+/// `baton` started without waiting for it.
+fn spawn_baton(workspace: &TestWorkspace, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(baton_tests::bin_dir().join("baton"))
+        .arg("-C")
+        .arg(workspace.root())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("baton starts")
+}
+
+#[test]
+fn commands_racing_a_daemon_stop_each_end_and_every_acknowledged_add_is_kept() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["init", "race the stop"]);
+    let limit = Duration::from_secs(25);
+    let mut acknowledged = Vec::new();
+    for round in 0..3 {
+        workspace.ok(&["daemon", "start"]);
+        let mut children = Vec::new();
+        for i in 0..40 {
+            let description = format!("round {round} add {i}");
+            children.push((
+                Some(description.clone()),
+                spawn_baton(&workspace, &["add", &description]),
+            ));
+            if i == 10 || i == 25 {
+                children.push((None, spawn_baton(&workspace, &["daemon", "stop"])));
+            }
+        }
+        let started = std::time::Instant::now();
+        for (description, mut child) in children {
+            let status = loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    break status;
+                }
+                if started.elapsed() > limit {
+                    let _ = child.kill();
+                    panic!("`baton {description:?}` still waits after {limit:?}");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            let mut said = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut said).unwrap();
+            match (description, status.success()) {
+                (Some(description), true) => acknowledged.push(description),
+                (_, true) => {}
+                (_, false) => assert!(
+                    said.starts_with("error: ") && said.lines().count() == 1,
+                    "a failure says why in one line: {said:?}"
+                ),
+            }
+        }
+    }
+    let tasks = workspace.json(&["tasks"]);
+    let described: Vec<&str> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["description"].as_str().unwrap())
+        .collect();
+    for description in &acknowledged {
+        assert!(
+            described.contains(&description.as_str()),
+            "{description} was kept"
+        );
+    }
+    assert!(
+        acknowledged.len() >= 60,
+        "most adds went through: {}",
+        acknowledged.len()
+    );
+}

@@ -25,14 +25,28 @@ impl Session {
                 let Some(client) = self.running_daemon(false).await? else {
                     return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon());
                 };
-                let info = client.request::<methods::DaemonInfo>(&()).await?;
+                let info = match client.request::<methods::DaemonInfo>(&()).await {
+                    Ok(info) => info,
+                    // It was stopping already: it ends without us.
+                    Err(ClientError::Closed) => {
+                        return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon())
+                    }
+                    Err(err) => return Err(err.into()),
+                };
                 self.show(&info, render::daemon_info)
             }
             DaemonCommand::Stop => {
                 let Some(client) = self.running_daemon(false).await? else {
                     return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon());
                 };
-                let info = client.request::<methods::DaemonInfo>(&()).await?;
+                let info = match client.request::<methods::DaemonInfo>(&()).await {
+                    Ok(info) => info,
+                    // It was stopping already: it ends without us.
+                    Err(ClientError::Closed) => {
+                        return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon())
+                    }
+                    Err(err) => return Err(err.into()),
+                };
                 match client.request::<methods::StopDaemon>(&()).await {
                     Ok(()) | Err(ClientError::Closed) => {}
                     Err(err) => return Err(err.into()),
@@ -40,7 +54,7 @@ impl Session {
                 drop(client);
                 // The daemon lets go of the workspace as it exits: wait for that, so
                 // that a command run right after this one starts a new daemon at once.
-                client::wait_for_exit(&self.workspace, info.pid, STOP_WAIT).await?;
+                client::wait_for_exit(info.pid, STOP_WAIT).await?;
                 self.show(&info, |info| {
                     format!(
                         "stopped batond {} (pid {}) for {}",
