@@ -260,8 +260,9 @@ fn save_refuses_to_write_over_the_daemon_s_own_files() {
         ".baton/state/db",
         ".baton/state.check",
         ".baton/daemon.lock",
+        ".baton/daemon.json",
         ".baton/snapshots/mine.json",
-        ".baton/saved.json",
+        ".baton/logs/saved.json",
     ] {
         let target = workspace.root().join(inside);
         let refused = error_line(
@@ -278,6 +279,9 @@ fn save_refuses_to_write_over_the_daemon_s_own_files() {
         assert!(!saved_there, "{inside} was not written");
         assert_eq!(task_count(&workspace), 3, "{inside}");
     }
+    // A file of the user's own beside them is fine.
+    let mine = workspace.root().join(".baton/mine.json");
+    workspace.ok(&["save", mine.to_str().unwrap()]);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use baton_protocol::{
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use super::{Attempt, Board};
+use super::{validate, Attempt, Board};
 
 /// A board with a run going and task-001 held by worker-1.
 fn working() -> Board {
@@ -381,6 +381,45 @@ fn add_tasks_refuses_an_empty_description_and_changes_nothing() {
     assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
         board.add_tasks(batch, at(1))
     });
+}
+
+#[test]
+fn add_tasks_refuses_a_description_or_hints_over_a_mebibyte_and_changes_nothing() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let huge = "x".repeat(validate::TEXT_LIMIT + 1);
+    let mut hinted = new_task("fine", 5, &[]);
+    hinted.hints = huge.clone();
+    for (what, batch) in [
+        ("description", vec![new_task(&huge, 5, &[])]),
+        ("hints", vec![new_task("fine", 5, &[]), hinted]),
+    ] {
+        let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+            board.add_tasks(batch, at(1))
+        });
+        assert!(err.message.contains(what), "{err}");
+        assert!(err.message.contains("1 MiB"), "{err}");
+    }
+    let mut edit = EditTaskParams::new(id(1));
+    edit.hints = Some(huge);
+    assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.edit(edit, at(2))
+    });
+}
+
+#[test]
+fn a_lone_task_refused_is_not_named_by_the_id_it_would_have_had() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.add_tasks(vec![new_task(" ", 5, &[])], at(1))
+    });
+    assert!(!err.message.contains("task-002"), "{err}");
+    let batch = vec![new_task("fine", 5, &[]), new_task(" ", 5, &[])];
+    let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.add_tasks(batch, at(1))
+    });
+    assert!(err.message.starts_with("task 2 of the batch: "), "{err}");
 }
 
 #[test]

@@ -14,11 +14,29 @@ const PERMISSION_MODES: [&str; 5] = [
     "dontAsk",
 ];
 
+/// The most a task's description or hints may hold, in bytes: every listing, event
+/// and snapshot carries them, so text past this belongs in a file the task names.
+pub const TEXT_LIMIT: usize = 1 << 20;
+
 pub fn description(description: &str) -> Result<(), BatonError> {
     if description.trim().is_empty() {
         return Err(BatonError::invalid(
             "the task description is empty; say what needs to be done",
         ));
+    }
+    text("description", description)
+}
+
+pub fn hints(hints: &str) -> Result<(), BatonError> {
+    text("hints", hints)
+}
+
+fn text(what: &str, text: &str) -> Result<(), BatonError> {
+    if text.len() > TEXT_LIMIT {
+        return Err(BatonError::invalid(format!(
+            "the task's {what} is {} bytes, over the limit of 1 MiB ({TEXT_LIMIT} bytes); put long material in a file and name it in the task's files",
+            text.len()
+        )));
     }
     Ok(())
 }
@@ -63,11 +81,20 @@ pub fn new_tasks(
     exists: impl Fn(&TaskId) -> bool,
 ) -> Result<Vec<usize>, BatonError> {
     let position: HashMap<&TaskId, usize> = ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
-    for (task, id) in batch.iter().zip(ids) {
-        description(&task.description).map_err(|err| in_task(id, err))?;
-        priority(task.priority).map_err(|err| in_task(id, err))?;
+    // A task refused is named by its place in the batch: it never got its id.
+    let in_task = |place: usize, err: BatonError| match batch.len() {
+        1 => err,
+        _ => BatonError::new(
+            err.kind,
+            format!("task {} of the batch: {}", place + 1, err.message),
+        ),
+    };
+    for (place, (task, id)) in batch.iter().zip(ids).enumerate() {
+        description(&task.description).map_err(|err| in_task(place, err))?;
+        hints(&task.hints).map_err(|err| in_task(place, err))?;
+        priority(task.priority).map_err(|err| in_task(place, err))?;
         if let Some(model) = &task.model {
-            self::model(model).map_err(|err| in_task(id, err))?;
+            self::model(model).map_err(|err| in_task(place, err))?;
         }
         for dependency in &task.dependencies {
             if !exists(dependency) && !position.contains_key(dependency) {
@@ -92,10 +119,6 @@ pub fn new_tasks(
         })
         .collect();
     topological_order(&edges).map_err(|cycle| cycle_error(cycle.iter().map(|&i| &ids[i])))
-}
-
-fn in_task(id: &TaskId, err: BatonError) -> BatonError {
-    BatonError::new(err.kind, format!("{id}: {}", err.message))
 }
 
 pub fn cycle_error<'a>(cycle: impl Iterator<Item = &'a TaskId>) -> BatonError {

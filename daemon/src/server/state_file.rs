@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use baton_protocol::{BatonError, CoordinationState};
+use baton_protocol::{BatonError, CoordinationState, Workspace};
 
 /// A state file path as the user gave it: relative paths are taken from the
 /// workspace root (the CLI sends absolute paths).
@@ -12,21 +12,41 @@ pub fn resolve(workspace: &Path, path: &str) -> PathBuf {
     workspace.join(path)
 }
 
-/// Refuses a path inside the workspace's `.baton/`, where the daemon keeps its store,
-/// check record, lock and snapshots: a save there would replace one of them.
+/// Refuses a path among the daemon's own files in the workspace's `.baton/` (its
+/// store, check record, lock, snapshots, logs, agents' and worktrees' directories): a
+/// save there would replace one of them. A file of the user's own in `.baton/` is
+/// fine.
 pub fn refuse_daemon_files(workspace: &Path, path: &Path) -> Result<(), BatonError> {
-    let state_dir = workspace.join(baton_protocol::workspace::STATE_DIR);
-    let (Ok(state_dir), Some(Ok(parent))) = (
-        state_dir.canonicalize(),
+    let (Ok(workspace), Some(Ok(parent)), Some(name)) = (
+        Workspace::at(workspace),
         path.parent().map(Path::canonicalize),
+        path.file_name(),
     ) else {
         return Ok(());
     };
-    if parent.starts_with(&state_dir) {
+    let target = parent.join(name);
+    let files = [
+        workspace.store_check(),
+        workspace.daemon_lock(),
+        workspace.daemon_json(),
+    ];
+    let directories = [
+        workspace.store_dir(),
+        workspace.snapshots_dir(),
+        workspace.log_dir(),
+        workspace.agents_dir(),
+        workspace.worktrees_dir(),
+        workspace.history_dir(),
+    ];
+    let daemon_s = files.contains(&target)
+        || directories
+            .iter()
+            .any(|directory| target.starts_with(directory));
+    if daemon_s {
         return Err(BatonError::invalid(format!(
-            "{} is inside {}, where the daemon keeps its own files; save somewhere else (nothing was written)",
+            "{} is one of the daemon's own files in {}; save somewhere else (nothing was written)",
             path.display(),
-            state_dir.display()
+            workspace.state_dir().display()
         )));
     }
     Ok(())

@@ -119,13 +119,23 @@ fn excerpt(text: &str) -> String {
     }
 }
 
-/// An answer as it goes out, serialized: an error's message cut to an excerpt (a
-/// method's parameter errors quote what they were sent).
+/// An answer as it goes out, serialized: an error's message and data cut to an
+/// excerpt (a method's parameter errors quote what they were sent, an unknown
+/// method's its name).
 fn outgoing(response: jsonrpc::Response) -> Vec<u8> {
     let (id, body) = response.into_parts();
     let body = body.map_err(|mut err| {
         if err.message.len() > EXCERPT * 2 {
             err.message = excerpt(&err.message).into();
+        }
+        if let Some(data) = &err.data {
+            let text = match data {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            if text.len() > EXCERPT * 2 {
+                err.data = Some(Value::String(excerpt(&text)));
+            }
         }
         err
     });
@@ -334,6 +344,17 @@ mod tests {
         ));
         assert_eq!(refused("not json")["error"]["code"], -32700);
         assert_eq!(refused(r#"{"id":1}"#)["error"]["code"], -32600);
+    }
+
+    #[test]
+    fn an_unknown_method_s_name_is_echoed_as_an_excerpt() {
+        let long = "m".repeat(100_000);
+        let mut err = jsonrpc::Error::method_not_found();
+        err.data = Some(Value::String(long));
+        let answer = sent(jsonrpc::Response::from_error(Id::Number(1), err));
+        let data = answer["error"]["data"].as_str().unwrap();
+        assert!(data.len() < 400, "{data}");
+        assert!(data.contains("100000 bytes in all"), "{data}");
     }
 
     #[test]

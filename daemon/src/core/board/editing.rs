@@ -36,6 +36,9 @@ impl Board {
         if let Some(description) = &edit.description {
             validate::description(description)?;
         }
+        if let Some(hints) = &edit.hints {
+            validate::hints(hints)?;
+        }
         if let Some(priority) = edit.priority {
             validate::priority(priority)?;
         }
