@@ -32,6 +32,26 @@ pub fn text(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A file name, which is one line: `text`, and the newlines, tabs and line or
+/// paragraph separators a name could use to pass for another entry in a list shown
+/// as escapes too.
+pub fn name(name: &str) -> Cow<'_, str> {
+    let breaking = |c: char| matches!(c, '\n' | '\t' | '\u{2028}' | '\u{2029}');
+    if !name.chars().any(breaking) {
+        return text(name);
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    for c in text(name).chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if breaking(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// A protocol object whose every string (keys included) went through `text`, for
 /// rendering: the renderer can then print any field as it is.
 pub fn object<T: Serialize + DeserializeOwned>(value: &T) -> serde_json::Result<T> {
@@ -78,6 +98,15 @@ fn is_steering(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_file_name_stays_on_its_line() {
+        assert_eq!(super::name("src/lib.rs"), "src/lib.rs");
+        assert_eq!(
+            super::name("a.rs\n  src/other.rs\u{2028}b\tc\u{1b}[2J"),
+            "a.rs\\n  src/other.rs\\u{2028}b\\tc\\x1b[2J"
+        );
+    }
+
     use baton_protocol::{Task, TaskId};
     use serde_json::json;
 

@@ -1,6 +1,7 @@
 //! Tasks and discoveries: `baton tasks`, `baton show`, `baton discoveries`.
 
 use super::{id_list, one_line, pad, status_style, time, Fields};
+use crate::printable;
 use baton_protocol::{Discovery, Task, TaskStatus};
 use console::{measure_text_width, style, truncate_str};
 
@@ -136,7 +137,7 @@ pub fn task(task: &Task) -> String {
         );
     }
     if !task.context.files.is_empty() {
-        fields.add("files", task.context.files.join("\n"));
+        fields.add("files", names(&task.context.files));
     }
     if !task.context.hints.is_empty() {
         fields.add("hints", &task.context.hints);
@@ -163,10 +164,10 @@ pub fn task(task: &Task) -> String {
             fields.add("output", &result.output);
         }
         if !result.files_modified.is_empty() {
-            fields.add("files modified", result.files_modified.join("\n"));
+            fields.add("files modified", names(&result.files_modified));
         }
         if !result.files_created.is_empty() {
-            fields.add("files created", result.files_created.join("\n"));
+            fields.add("files created", names(&result.files_created));
         }
         if !result.discoveries.is_empty() {
             fields.add("discoveries", result.discoveries.join("\n"));
@@ -199,4 +200,10 @@ pub fn discovery_list(discoveries: &[Discovery]) -> String {
             format!("{}  {text}\n", style(time(found.created_at)).dim())
         })
         .collect()
+}
+
+/// File names, one a line, each kept to its line.
+fn names(files: &[String]) -> String {
+    let names: Vec<_> = files.iter().map(|file| printable::name(file)).collect();
+    names.join("\n")
 }

@@ -1518,6 +1518,21 @@ fn load_refuses_a_bad_state_and_changes_nothing() {
         state.tasks[1].id = state.tasks[0].id.clone();
     });
     assert_load_refused("an empty id", |state| state.tasks[3].id = TaskId::from(""));
+    for unsafe_id in [
+        "../../victim",
+        "/tmp/x",
+        "a b",
+        ".hidden",
+        "-x",
+        "a:b",
+        "x\n",
+        "a..b",
+        "x.lock",
+    ] {
+        assert_load_refused(unsafe_id, |state| {
+            state.tasks[6].id = TaskId::from(unsafe_id)
+        });
+    }
     assert_load_refused("an unknown dependency", |state| {
         state.tasks[5].dependencies.push(TaskId::from("task-999"));
     });

@@ -289,6 +289,20 @@ pub fn state_config(state: &CoordinationState) -> Config {
     })
 }
 
+/// Whether `id` is safe as a file and branch name: no separators, no hidden or
+/// option-like start, no whitespace.
+fn safe_id(id: &str) -> bool {
+    id.len() <= 128
+        && !id.starts_with(['.', '-'])
+        // What git refuses in a branch name.
+        && !id.ends_with(['.'])
+        && !id.ends_with(".lock")
+        && !id.contains("..")
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 /// Checks a whole state file before it replaces anything. Answers the tasks' positions
 /// in dependency order. It is long because it is one list of checks, each a few lines,
 /// read top to bottom like the file format it checks.
@@ -299,6 +313,13 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
     for (i, task) in state.tasks.iter().enumerate() {
         if task.id.as_str().trim().is_empty() {
             return Err(bad(format!("task {} has an empty id", i + 1)));
+        }
+        if !safe_id(task.id.as_str()) {
+            return Err(bad(format!(
+                "task {} has the id {:?}; an id names the task's branch and files, so it holds only letters, digits, '.', '_' and '-', does not start with '.' or '-' or end with '.' or '.lock', has no '..', and is at most 128 bytes",
+                i + 1,
+                task.id.as_str()
+            )));
         }
         if position.insert(&task.id, i).is_some() {
             return Err(bad(format!("task id {} appears twice", task.id)));
