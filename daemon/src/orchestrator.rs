@@ -125,10 +125,12 @@ impl Orchestrator {
                 .queue(|| self.commit.ticket(), events, stored);
             (value, ticket)
         };
-        self.commit
-            .durable(ticket)
-            .await
-            .map_err(|stopped| BatonError::orchestration(stopped.to_string()))?;
+        self.commit.durable(ticket).await.map_err(|stopped| {
+            // The change was written but never confirmed: it may have reached the disk.
+            BatonError::orchestration(format!(
+                "{stopped}; this change was written but not confirmed, so after a restart `baton tasks` shows whether it was kept (check before making it again)"
+            ))
+        })?;
         Ok(value)
     }
 

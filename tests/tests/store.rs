@@ -455,6 +455,12 @@ fn a_deleted_state_directory_stops_the_daemon_before_it_acknowledges_more() {
             said.contains("was deleted or replaced"),
             "{deleted}: {said}"
         );
+        // The change reached the store before the deletion was seen: the user is told
+        // to look before making it again.
+        assert!(
+            said.contains("`baton tasks` shows whether it was kept"),
+            "{deleted}: {said}"
+        );
         wait_until(LIMIT, || !process_exists(pid));
         if deleted == ".baton/state" {
             // What was acknowledged is gone with the directory: refused, not served empty.

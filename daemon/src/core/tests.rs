@@ -1544,6 +1544,9 @@ fn load_refuses_a_bad_state_and_changes_nothing() {
         state.tasks[3].dependencies.push(id(4));
     });
     assert_load_refused("priority 0", |state| state.tasks[2].priority = 0);
+    assert_load_refused("a negative cost", |state| {
+        state.tasks[2].usage.cost_usd = -1.0
+    });
     assert_load_refused("priority 11", |state| state.tasks[2].priority = 11);
     assert_load_refused("an empty description", |state| {
         state.tasks[2].description = "".into();

@@ -330,6 +330,13 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
         description(&task.description)
             .map_err(|err| bad(format!("{}: {}", task.id, err.message)))?;
         priority(task.priority).map_err(|err| bad(format!("{}: {}", task.id, err.message)))?;
+        let cost = task.usage.cost_usd;
+        if !(cost.is_finite() && cost >= 0.0) {
+            return Err(bad(format!(
+                "{}: usage.cost_usd is {cost}; what was spent is 0 or more",
+                task.id
+            )));
+        }
         let mut seen = HashSet::new();
         for dependency in &task.dependencies {
             let Some(found) = by_id(dependency) else {

@@ -21,6 +21,10 @@ use super::hangup::Hangup;
 
 /// The longest excerpt of a request an error message quotes.
 const EXCERPT: usize = 120;
+/// The longest error message or data sent whole: baton's own messages (a sentence or
+/// two saying what to do) fit; one that quotes what it was sent at length is cut to
+/// an excerpt.
+const WHOLE: usize = 1_000;
 
 /// What one incoming body is.
 #[derive(Debug)]
@@ -125,7 +129,7 @@ fn excerpt(text: &str) -> String {
 fn outgoing(response: jsonrpc::Response) -> Vec<u8> {
     let (id, body) = response.into_parts();
     let body = body.map_err(|mut err| {
-        if err.message.len() > EXCERPT * 2 {
+        if err.message.len() > WHOLE {
             err.message = excerpt(&err.message).into();
         }
         if let Some(data) = &err.data {
@@ -133,7 +137,7 @@ fn outgoing(response: jsonrpc::Response) -> Vec<u8> {
                 Value::String(text) => text.clone(),
                 other => other.to_string(),
             };
-            if text.len() > EXCERPT * 2 {
+            if text.len() > WHOLE {
                 err.data = Some(Value::String(excerpt(&text)));
             }
         }
