@@ -86,6 +86,33 @@ fn overwrite(path: &Path, at: u64, bytes: &[u8]) {
 /// A way to damage a stopped workspace's store.
 type Damage = Box<dyn Fn(&TestWorkspace)>;
 
+/// Applies `damage` to a copy of `template` (a stopped workspace of 300 tasks): each
+/// start must be refused in one line naming `baton restore`, and the restore must
+/// bring back the 300 tasks. Answers the refusal, what restore said, and the
+/// workspace.
+fn refused_then_restored(
+    template: &TestWorkspace,
+    (damage, apply): &(&str, Damage),
+) -> (String, String, TestWorkspace) {
+    let workspace = TestWorkspace::new();
+    copy_state(template, &workspace);
+    apply(&workspace);
+
+    let refused = error_line(&workspace.baton(&["tasks"]), damage);
+    assert!(refused.contains("`baton restore`"), "{damage}: {refused}");
+    assert!(!refused.contains("already runs"), "{damage}: {refused}");
+    // Refused again: a refused start wrote nothing that would let the next one in.
+    error_line(&workspace.baton(&["status"]), damage);
+
+    let restored = workspace.ok(&["restore"]);
+    assert!(
+        restored.contains("restored 300 tasks"),
+        "{damage}: {restored}"
+    );
+    assert_eq!(task_count(&workspace), 300, "{damage}");
+    (refused, restored, workspace)
+}
+
 #[test]
 fn a_damaged_store_is_refused_in_one_line_and_restore_brings_every_task_back() {
     let template = stopped_workspace(300);
@@ -118,28 +145,18 @@ fn a_damaged_store_is_refused_in_one_line_and_restore_brings_every_task_back() {
             Box::new(|ws| std::fs::remove_dir_all(ws.root().join(".baton/state")).unwrap()),
         ),
     ];
-    for (damage, apply) in damages {
-        let workspace = TestWorkspace::new();
-        copy_state(&template, &workspace);
-        apply(&workspace);
-
-        let refused = error_line(&workspace.baton(&["tasks"]), damage);
+    for damage in &damages {
+        let (refused, restored, workspace) = refused_then_restored(&template, damage);
         assert!(
             refused.contains("damaged") || refused.contains("cannot be used"),
-            "{damage}: {refused}"
+            "{}: {refused}",
+            damage.0
         );
-        assert!(refused.contains("`baton restore`"), "{damage}: {refused}");
-        assert!(!refused.contains("already runs"), "{damage}: {refused}");
-        // Refused again, not served empty the second time.
-        error_line(&workspace.baton(&["status"]), damage);
-
-        let restored = workspace.ok(&["restore"]);
         assert!(
-            restored.contains("restored 300 tasks"),
-            "{damage}: {restored}"
+            restored.contains("nothing is lost"),
+            "{}: {restored}",
+            damage.0
         );
-        assert!(restored.contains("nothing is lost"), "{damage}: {restored}");
-        assert_eq!(task_count(&workspace), 300, "{damage}");
         assert_eq!(workspace.json(&["status"])["goal"], "keep every task");
     }
 }
@@ -174,23 +191,9 @@ fn a_store_behind_its_newest_snapshot_is_refused_even_when_its_check_record_is_g
             }),
         ),
     ];
-    for (damage, apply) in damages {
-        let workspace = TestWorkspace::new();
-        copy_state(&template, &workspace);
-        apply(&workspace);
-
-        let refused = error_line(&workspace.baton(&["tasks"]), damage);
-        assert!(refused.contains("damaged"), "{damage}: {refused}");
-        assert!(refused.contains("`baton restore`"), "{damage}: {refused}");
-        // Refused again: a refused start wrote nothing that would let the next one in.
-        error_line(&workspace.baton(&["status"]), damage);
-
-        let restored = workspace.ok(&["restore"]);
-        assert!(
-            restored.contains("restored 300 tasks"),
-            "{damage}: {restored}"
-        );
-        assert_eq!(task_count(&workspace), 300, "{damage}");
+    for damage in &damages {
+        let (refused, _, _) = refused_then_restored(&template, damage);
+        assert!(refused.contains("damaged"), "{}: {refused}", damage.0);
     }
 }
 
@@ -237,19 +240,8 @@ fn restore_brings_the_store_back_when_its_check_record_is_unreadable() {
             }),
         ),
     ];
-    for (damage, apply) in damages {
-        let workspace = TestWorkspace::new();
-        copy_state(&template, &workspace);
-        apply(&workspace);
-
-        let refused = error_line(&workspace.baton(&["tasks"]), damage);
-        assert!(refused.contains("`baton restore`"), "{damage}: {refused}");
-        let restored = workspace.ok(&["restore"]);
-        assert!(
-            restored.contains("restored 300 tasks"),
-            "{damage}: {restored}"
-        );
-        assert_eq!(task_count(&workspace), 300, "{damage}");
+    for damage in &damages {
+        refused_then_restored(&template, damage);
     }
 }
 
