@@ -83,16 +83,11 @@ impl TestWorkspace {
 
     pub fn baton_with_input(&self, args: &[&str], input: Option<&str>) -> Output {
         use std::io::Write;
-        let mut command = Command::new(bin_dir().join("baton"));
-        command
-            .arg("-C")
-            .arg(self.root())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .stdin(std::process::Stdio::piped())
+        let mut child = self
+            .spawn_baton(args)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = command.spawn().expect("baton runs");
+            .spawn()
+            .expect("baton runs");
         let mut stdin = child.stdin.take().expect("piped stdin");
         if let Some(input) = input {
             stdin
@@ -101,6 +96,20 @@ impl TestWorkspace {
         }
         drop(stdin);
         child.wait_with_output().expect("baton finishes")
+    }
+
+    /// `baton -C <workspace> ARGS`, its standard input and error piped, to be started
+    /// by the caller (who may not wait for it).
+    pub fn spawn_baton(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(bin_dir().join("baton"));
+        command
+            .arg("-C")
+            .arg(self.root())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
     }
 
     /// Runs baton and expects success; answers its standard output.

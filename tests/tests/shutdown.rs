@@ -192,20 +192,6 @@ async fn a_watcher_that_reads_nothing_does_not_keep_a_stopped_daemon_alive() {
     );
 }
 
-/// `baton` started without waiting for it.
-fn spawn_baton(workspace: &TestWorkspace, args: &[&str]) -> std::process::Child {
-    std::process::Command::new(baton_tests::bin_dir().join("baton"))
-        .arg("-C")
-        .arg(workspace.root())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("baton starts")
-}
-
 #[test]
 fn commands_racing_a_daemon_stop_each_end_and_every_acknowledged_add_is_kept() {
     let workspace = TestWorkspace::new();
@@ -219,10 +205,21 @@ fn commands_racing_a_daemon_stop_each_end_and_every_acknowledged_add_is_kept() {
             let description = format!("round {round} add {i}");
             children.push((
                 Some(description.clone()),
-                spawn_baton(&workspace, &["add", &description]),
+                workspace
+                    .spawn_baton(&["add", &description])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .expect("baton starts"),
             ));
             if i == 10 || i == 25 {
-                children.push((None, spawn_baton(&workspace, &["daemon", "stop"])));
+                let stop = workspace
+                    .spawn_baton(&["daemon", "stop"])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .expect("baton starts");
+                children.push((None, stop));
             }
         }
         let started = std::time::Instant::now();
