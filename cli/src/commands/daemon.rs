@@ -22,30 +22,14 @@ impl Session {
                 self.show(&info, render::daemon_info)
             }
             DaemonCommand::Status => {
-                let Some(client) = self.running_daemon(false).await? else {
+                let Some((_, info)) = self.running_daemon_info().await? else {
                     return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon());
-                };
-                let info = match client.request::<methods::DaemonInfo>(&()).await {
-                    Ok(info) => info,
-                    // It was stopping already: it ends without us.
-                    Err(ClientError::Closed) => {
-                        return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon())
-                    }
-                    Err(err) => return Err(err.into()),
                 };
                 self.show(&info, render::daemon_info)
             }
             DaemonCommand::Stop => {
-                let Some(client) = self.running_daemon(false).await? else {
+                let Some((client, info)) = self.running_daemon_info().await? else {
                     return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon());
-                };
-                let info = match client.request::<methods::DaemonInfo>(&()).await {
-                    Ok(info) => info,
-                    // It was stopping already: it ends without us.
-                    Err(ClientError::Closed) => {
-                        return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon())
-                    }
-                    Err(err) => return Err(err.into()),
                 };
                 match client.request::<methods::StopDaemon>(&()).await {
                     Ok(()) | Err(ClientError::Closed) => {}
@@ -78,6 +62,20 @@ impl Session {
         match self.connect_with(config).await {
             Ok(client) => Ok(Some(client)),
             Err(ClientError::Connect { .. }) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The running daemon and what it says of itself; `None` when none runs, or when
+    /// the one found was stopping already and closed the connection instead of
+    /// answering (it ends without us).
+    async fn running_daemon_info(&self) -> Result<Option<(Client, DaemonInfoResult)>> {
+        let Some(client) = self.running_daemon(false).await? else {
+            return Ok(None);
+        };
+        match client.request::<methods::DaemonInfo>(&()).await {
+            Ok(info) => Ok(Some((client, info))),
+            Err(ClientError::Closed) => Ok(None),
             Err(err) => Err(err.into()),
         }
     }

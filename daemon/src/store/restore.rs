@@ -22,6 +22,11 @@ pub enum RestoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("an unfinished restore left {path}, and it cannot be removed: {source}; nothing was changed")]
+    Leftover {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot move the restored store into {path}: {source}; the old store is kept aside, and `baton restore` again finishes the restore")]
     SwapIn {
         path: PathBuf,
@@ -133,9 +138,9 @@ fn remove_leftover(path: &Path) -> Result<(), RestoreError> {
         Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
         _ => std::fs::remove_file(path),
     };
-    removed.map_err(|err| RestoreError::Unreadable {
+    removed.map_err(|source| RestoreError::Leftover {
         path: path.to_owned(),
-        reason: format!("an unfinished restore left it and it cannot be removed: {err}"),
+        source,
     })
 }
 
