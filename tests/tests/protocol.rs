@@ -236,6 +236,25 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         .await
         .unwrap();
     let open = add(&client, "open work", &[]).await;
+    let held = add_task(
+        &client,
+        m::NewTask {
+            priority: 1,
+            ..m::NewTask::new("held work")
+        },
+        &[],
+    )
+    .await;
+    let claimed = client
+        .request::<m::ClaimTask>(&m::ClaimTaskParams {
+            agent_id: "a".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.map(|task| task.id), Some(held.clone()));
+    // Over the 1 MiB a task's texts may hold, each on its own or all together.
+    let huge = "x".repeat((1 << 20) + 1);
+    let half = "x".repeat((1 << 19) + 1);
 
     let write = |name: &str, text: &str| {
         let path = workspace.root().join(name);
@@ -260,8 +279,8 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         .to_string();
 
     let task = |description: &str, priority: u8, dependencies: &[&str]| json!({ "description": description, "priority": priority, "dependencies": dependencies });
-    let next = TaskId::numbered(3);
-    let after = TaskId::numbered(4);
+    let next = TaskId::numbered(4);
+    let after = TaskId::numbered(5);
     let cases: Vec<(&str, Value, ErrorKind, &str)> = vec![
         (
             "baton/addTask",
@@ -376,6 +395,30 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             json!({ "task_id": "task-404" }),
             ErrorKind::TaskNotFoundError,
             "task-404",
+        ),
+        (
+            "baton/completeTask",
+            json!({ "task_id": held, "result": { "output": huge } }),
+            ErrorKind::InvalidInputError,
+            "over the limit of 1 MiB",
+        ),
+        (
+            "baton/completeTask",
+            json!({ "task_id": held, "result": { "output": half, "discoveries": [half] } }),
+            ErrorKind::InvalidInputError,
+            "over the limit of 1 MiB",
+        ),
+        (
+            "baton/failTask",
+            json!({ "task_id": held, "error": huge }),
+            ErrorKind::InvalidInputError,
+            "over the limit of 1 MiB",
+        ),
+        (
+            "baton/addDiscovery",
+            json!({ "agent_id": "a", "content": huge, "related_task": held }),
+            ErrorKind::InvalidInputError,
+            "over the limit of 1 MiB",
         ),
         (
             "baton/claimTask",

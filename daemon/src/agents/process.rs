@@ -135,11 +135,22 @@ async fn run_process(
     let stdout = child.stdout.take().expect("piped stdout");
     let mut stderr = child.stderr.take().expect("piped stderr");
     let stderr_tail = tokio::spawn(async move {
+        // Only the end is kept: an agent may print without end.
         let mut text = Vec::new();
-        let _ = stderr.read_to_end(&mut text).await;
-        let text = String::from_utf8_lossy(&text);
+        let mut chunk = vec![0; 8192];
+        while let Ok(read @ 1..) = stderr.read(&mut chunk).await {
+            text.extend_from_slice(&chunk[..read]);
+            if text.len() > 2 * STDERR_KEPT {
+                text.drain(..text.len() - STDERR_KEPT);
+            }
+        }
+        let text = String::from_utf8_lossy(&text[text.len().saturating_sub(STDERR_KEPT)..]);
         let tail: Vec<&str> = text.lines().rev().take(5).collect();
-        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        tail.into_iter()
+            .rev()
+            .map(clip_line)
+            .collect::<Vec<_>>()
+            .join(" | ")
     });
 
     let secrets = secrets::of(&launch.env);
@@ -246,6 +257,15 @@ pub enum Verdict {
 
 /// How many lines of a failing verification's output are kept.
 const VERIFY_TAIL_LINES: usize = 60;
+/// How many bytes of the end of an agent's standard error are looked at for the
+/// lines that say why it ended.
+const STDERR_KEPT: usize = 16 * 1024;
+/// How much of one printed line a task's error quotes.
+const LINE_KEPT: usize = 1000;
+
+fn clip_line(line: &str) -> String {
+    crate::core::excerpt(line, LINE_KEPT)
+}
 
 /// Runs a verification command (`sh -c COMMAND`) under the same rules as an agent:
 /// its own process group, the run marker, the task's timeout, the daemon's death or
@@ -285,7 +305,7 @@ pub async fn verify(launch: &Launch, command: &str, mut stop: watch::Receiver<bo
                     if tail.len() == VERIFY_TAIL_LINES {
                         tail.pop_front();
                     }
-                    tail.push_back(secrets.hide(&line).into_owned());
+                    tail.push_back(clip_line(&secrets.hide(&line)));
                 }
                 None => break None,
             },

@@ -17,7 +17,7 @@ mod tests;
 pub use board::{already_running, Attempt, Board, Closing, Finished, Meta, Review, RunStart};
 pub use changes::Changes;
 pub use run::clip;
-pub use validate::patched_config;
+pub use validate::{excerpt, patched_config};
 
 use baton_protocol::Event;
 

@@ -13,7 +13,7 @@ use baton_protocol::{
 };
 use chrono::{DateTime, Utc};
 
-use super::Review;
+use super::{validate, Review};
 
 mod summary;
 
@@ -120,6 +120,19 @@ pub fn settle(
     halt: Option<&Halt>,
     config: &Config,
 ) -> Settlement {
+    let clipped = |text| validate::clipped(text, &task.id);
+    match decide(task, ending, halt, config) {
+        Settlement::Complete(mut result) => {
+            result.output = clipped(result.output);
+            Settlement::Complete(result)
+        }
+        Settlement::Requeue(reason) => Settlement::Requeue(clipped(reason)),
+        Settlement::Fail(reason) => Settlement::Fail(clipped(reason)),
+        Settlement::Keep => Settlement::Keep,
+    }
+}
+
+fn decide(task: &Task, ending: AttemptEnding, halt: Option<&Halt>, config: &Config) -> Settlement {
     if task.status.is_finished() {
         return Settlement::Keep;
     }

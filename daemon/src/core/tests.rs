@@ -371,6 +371,74 @@ fn complete_keeps_what_was_recorded_while_the_task_ran() {
     assert_eq!(events, vec![Event::TaskCompleted(task)]);
 }
 
+#[test]
+fn a_client_s_result_error_or_discovery_over_a_mebibyte_is_refused_and_changes_nothing() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    claim(&mut board, "agent-1");
+    let huge = "x".repeat(validate::TEXT_LIMIT + 1);
+    let half = "x".repeat(validate::TEXT_LIMIT / 2 + 1);
+    let results = [
+        TaskResult {
+            output: huge.clone(),
+            ..TaskResult::default()
+        },
+        // Together over the limit, each under it.
+        TaskResult {
+            output: half.clone(),
+            discoveries: vec![half],
+            ..TaskResult::default()
+        },
+    ];
+    for result in results {
+        let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+            board.complete(&id(1), result, at(2))
+        });
+        assert!(err.message.contains("1 MiB"), "{err}");
+    }
+    let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.fail(&id(1), &huge, at(2))
+    });
+    assert!(err.message.contains("error"), "{err}");
+    let discovery = NewDiscovery {
+        agent_id: "agent-1".into(),
+        content: huge,
+        related_task: Some(id(1)),
+        tags: vec![],
+    };
+    let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.add_discovery(discovery, at(2))
+    });
+    assert!(err.message.contains("discovery"), "{err}");
+}
+
+#[test]
+fn an_agent_s_answer_over_a_mebibyte_is_kept_cut_with_where_the_whole_is() {
+    let mut board = working();
+    let answer = "é".repeat(validate::TEXT_LIMIT);
+    let ending = crate::core::run::AttemptEnding::Succeeded {
+        output: answer.clone(),
+        files_modified: Vec::new(),
+        files_created: Vec::new(),
+    };
+    board
+        .settle_attempt("worker-1", &id(1), Attempt::default(), ending, at(3))
+        .unwrap();
+    let task = board.task(&id(1)).unwrap();
+    assert_eq!(task.status, TaskStatus::Done);
+    let output = &task.result.as_ref().unwrap().output;
+    assert!(output.len() <= validate::TEXT_LIMIT, "{}", output.len());
+    assert!(answer.starts_with(output.split('\n').next().unwrap()));
+    assert!(
+        output.ends_with(&format!(
+            "of {} bytes; the whole is in the task's log: `baton logs task-001`)",
+            answer.len()
+        )),
+        "{}",
+        &output[output.len() - 200..]
+    );
+}
+
 // ---- add_tasks ----
 
 #[test]

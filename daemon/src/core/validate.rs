@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use baton_protocol::methods::{ConfigPatch, NewTask};
-use baton_protocol::{BatonError, Config, CoordinationState, TaskId, TaskStatus};
+use baton_protocol::{BatonError, Config, CoordinationState, TaskId, TaskResult, TaskStatus};
 
 pub const PRIORITIES: std::ops::RangeInclusive<u8> = 1..=10;
 const PERMISSION_MODES: [&str; 5] = [
@@ -31,14 +31,79 @@ pub fn hints(hints: &str) -> Result<(), BatonError> {
     text("hints", hints)
 }
 
+/// What an agent reports of its work is held to the same limit as what it was
+/// given, all of its texts together: a result is carried by the same listings.
+pub fn result(result: &TaskResult) -> Result<(), BatonError> {
+    let size = result.output.len()
+        + result.error.as_ref().map_or(0, String::len)
+        + [
+            &result.files_modified,
+            &result.files_created,
+            &result.discoveries,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::len)
+        .sum::<usize>();
+    within_limit(
+        "result's texts together",
+        size,
+        "write long output to a file and name it among the files created",
+    )
+}
+
+/// Why a task failed, or a discovery: the same limit as a description.
+pub fn report(what: &str, text: &str) -> Result<(), BatonError> {
+    within_limit(
+        what,
+        text.len(),
+        "put long material in a file and name the file",
+    )
+}
+
 fn text(what: &str, text: &str) -> Result<(), BatonError> {
-    if text.len() > TEXT_LIMIT {
+    within_limit(
+        &format!("task's {what}"),
+        text.len(),
+        "put long material in a file and name it in the task's files",
+    )
+}
+
+fn within_limit(what: &str, size: usize, advice: &str) -> Result<(), BatonError> {
+    if size > TEXT_LIMIT {
         return Err(BatonError::invalid(format!(
-            "the task's {what} is {} bytes, over the limit of 1 MiB ({TEXT_LIMIT} bytes); put long material in a file and name it in the task's files",
-            text.len()
+            "the {what} is {size} bytes, over the limit of 1 MiB ({TEXT_LIMIT} bytes); {advice}"
         )));
     }
     Ok(())
+}
+
+/// At most `chars` characters of `text`, saying how much was left out: for quoting
+/// what may be of any length in a message.
+pub fn excerpt(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()),
+    }
+}
+
+/// `text` cut to [`TEXT_LIMIT`], for what the daemon's own agents say of task
+/// `id`: they are not refused like a client, but the task keeps only the start,
+/// and says where the whole is.
+pub fn clipped(mut text: String, id: &TaskId) -> String {
+    if text.len() <= TEXT_LIMIT {
+        return text;
+    }
+    let size = text.len();
+    let mut cut = TEXT_LIMIT - 200;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    text.push_str(&format!(
+        "\n… (cut at {cut} of {size} bytes; the whole is in the task's log: `baton logs {id}`)"
+    ));
+    text
 }
 
 pub fn priority(priority: u8) -> Result<(), BatonError> {

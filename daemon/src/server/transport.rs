@@ -115,19 +115,36 @@ fn error(id: Id, code: ErrorCode, message: String) -> jsonrpc::Response {
     )
 }
 
-/// At most [`EXCERPT`] characters of `text`, saying how much was left out.
 fn excerpt(text: &str) -> String {
-    match text.char_indices().nth(EXCERPT) {
-        None => text.to_owned(),
-        Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()),
-    }
+    crate::core::excerpt(text, EXCERPT)
 }
 
 /// An answer as it goes out, serialized: an error's message and data cut to an
 /// excerpt (a method's parameter errors quote what they were sent, an unknown
-/// method's its name).
+/// method's its name), and an answer larger than a client reads replaced by an
+/// error that says so.
 fn outgoing(response: jsonrpc::Response) -> Vec<u8> {
+    outgoing_within(response, framing::ANSWER_LIMIT)
+}
+
+fn outgoing_within(response: jsonrpc::Response, limit: usize) -> Vec<u8> {
     let (id, body) = response.into_parts();
+    let answer = excerpted(id.clone(), body);
+    if answer.len() <= limit {
+        return answer;
+    }
+    // The client would close the connection at such a frame, and every other answer
+    // under way on it would be lost with it.
+    let err = baton_protocol::BatonError::orchestration(format!(
+        "the answer is {} bytes, over the {limit} bytes a client reads, so it was not sent; \
+         ask for less at a time (`baton tasks --status STATUS`, `baton show ID`)",
+        answer.len()
+    ));
+    let refused = jsonrpc::Response::from_error(id, super::connection::to_rpc(err));
+    serde_json::to_vec(&refused).expect("a response serializes")
+}
+
+fn excerpted(id: Id, body: jsonrpc::Result<Value>) -> Vec<u8> {
     let body = body.map_err(|mut err| {
         if err.message.len() > WHOLE {
             err.message = excerpt(&err.message).into();
@@ -312,6 +329,10 @@ mod tests {
         serde_json::from_slice(&outgoing(response)).expect("an answer is JSON")
     }
 
+    fn sent_within(response: jsonrpc::Response, limit: usize) -> Value {
+        serde_json::from_slice(&outgoing_within(response, limit)).expect("an answer is JSON")
+    }
+
     fn refused(body: &str) -> Value {
         match decode(body.as_bytes()) {
             Incoming::Refused(response) => sent(response),
@@ -359,6 +380,22 @@ mod tests {
         let data = answer["error"]["data"].as_str().unwrap();
         assert!(data.len() < 400, "{data}");
         assert!(data.contains("100000 bytes in all"), "{data}");
+    }
+
+    #[test]
+    fn an_answer_larger_than_a_client_reads_becomes_an_error_for_the_same_request() {
+        let small = jsonrpc::Response::from_ok(Id::Number(7), Value::String("x".repeat(100)));
+        assert_eq!(sent_within(small.clone(), 1_000), sent(small));
+        let large = jsonrpc::Response::from_ok(Id::Number(7), Value::String("x".repeat(2_000)));
+        let answer = sent_within(large, 1_000);
+        assert_eq!(answer["id"], 7);
+        assert_eq!(answer["error"]["data"]["kind"], "OrchestrationError");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("over the 1000 bytes a client reads"),
+            "{message}"
+        );
+        assert!(message.contains("baton tasks --status"), "{message}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ impl Board {
                 "the discovery is empty; say what was found",
             ));
         }
+        validate::report("discovery", &new.content)?;
         if let Some(task) = &new.related_task {
             self.task(task)?;
         }

@@ -136,7 +136,8 @@ impl Board {
         let task = self.update(id, |task| {
             task.stage = Some(stage);
             if let Some(answer) = answer {
-                task.result.get_or_insert_default().output = answer.to_owned();
+                task.result.get_or_insert_default().output =
+                    validate::clipped(answer.to_owned(), &task.id);
             }
         });
         self.last_activity = Some(now);
@@ -163,6 +164,7 @@ impl Board {
         now: Now,
     ) -> Result<(Task, Events), BatonError> {
         self.check_held(id, "complete")?;
+        validate::result(&result)?;
         let task = self.update(id, |task| {
             let earlier = task.result.take().unwrap_or_default();
             task.result = Some(Box::new(merge_results(*earlier, result)));
@@ -186,6 +188,7 @@ impl Board {
                 "the error is empty; say why the task failed",
             ));
         }
+        validate::report("error", error)?;
         self.check_unfinished(id)?;
         let task = self.finish_unsuccessfully(id, TaskStatus::Failed, error.to_owned(), None, now);
         let mut events = vec![Event::TaskFailed(task.clone())];
