@@ -80,6 +80,52 @@ pub struct Store {
     /// check record says (a store lost together with its record must not start
     /// empty).
     snapshot: Option<Snapshot>,
+    /// What the database held at open, until `load` makes a board of it.
+    stored: Option<Stored>,
+}
+
+/// Every record of the database, decoded.
+struct Stored {
+    meta: Meta,
+    tasks: Vec<Task>,
+    discoveries: Vec<Discovery>,
+    attempts: Vec<AttemptRecord>,
+    last_change: u64,
+}
+
+impl Stored {
+    fn read(db: &sled::Db) -> Result<Stored, StoreError> {
+        // Tasks can be stored before any setting is (a workspace never initialised).
+        let mut last_change = 0;
+        let meta: Meta = match db.get(META)? {
+            Some(bytes) => decode("settings", &bytes, &mut last_change)?,
+            None => Board::default().meta(),
+        };
+        let tasks = read_prefix(db, TASK, "task", &mut last_change)?;
+        let discoveries = read_prefix(db, DISCOVERY, "discovery", &mut last_change)?;
+        let attempts = read_prefix(db, ATTEMPT, "attempt record", &mut last_change)?;
+        Ok(Stored {
+            meta,
+            tasks,
+            discoveries,
+            attempts,
+            last_change,
+        })
+    }
+}
+
+fn read_prefix<T: serde::de::DeserializeOwned>(
+    db: &sled::Db,
+    prefix: u8,
+    what: &str,
+    last_change: &mut u64,
+) -> Result<Vec<T>, StoreError> {
+    db.scan_prefix([prefix])
+        .map(|entry| {
+            let (_, bytes) = entry?;
+            decode(what, &bytes, last_change)
+        })
+        .collect()
 }
 
 impl Store {
@@ -90,20 +136,27 @@ impl Store {
                 path: check_path.to_owned(),
                 source,
             })?;
-        let db = database(path).open().map_err(|source| match expected {
-            _ if is_disk_full(&source) => StoreError::DiskFull {
-                path: path.to_owned(),
-            },
-            Some(expected) => StoreError::Damaged {
-                path: path.to_owned(),
-                found: format!("nothing readable ({source})"),
-                expected: describe(&expected),
-            },
-            None => StoreError::Open {
-                path: path.to_owned(),
-                source,
-            },
-        })?;
+        let open = || {
+            database(path).open().map_err(|source| match expected {
+                _ if is_disk_full(&source) => StoreError::DiskFull {
+                    path: path.to_owned(),
+                },
+                Some(expected) => StoreError::Damaged {
+                    path: path.to_owned(),
+                    found: format!("nothing readable ({source})"),
+                    expected: describe(&expected),
+                },
+                None => StoreError::Open {
+                    path: path.to_owned(),
+                    source,
+                },
+            })
+        };
+        let stored = Stored::read(&open()?)?;
+        // sled keeps every page it read in memory until far more accesses than one
+        // read of each cause it to evict (it counts them in 256 queues of 64). The
+        // board holds all of it, so the database is opened again with nothing read.
+        let db = open()?;
         Ok(Store {
             db,
             path: path.to_owned(),
@@ -112,6 +165,7 @@ impl Store {
             check: Some(check),
             expected,
             snapshot: None,
+            stored: Some(stored),
         })
     }
 
@@ -153,17 +207,13 @@ impl Store {
     /// Reads the whole board back, refusing a database that holds less than its check
     /// record says was written. An empty database gives an empty board.
     pub fn load(&mut self) -> Result<Board, StoreError> {
-        // Tasks can be stored before any setting is (a workspace never initialised).
-        let mut last_change = 0;
-        let meta: Meta = match self.db.get(META)? {
-            Some(bytes) => decode("settings", &bytes, &mut last_change)?,
-            None => Board::default().meta(),
-        };
-        let tasks: Vec<Task> = self.read_prefix(TASK, "task", &mut last_change)?;
-        let discoveries: Vec<Discovery> =
-            self.read_prefix(DISCOVERY, "discovery", &mut last_change)?;
-        let attempts: Vec<AttemptRecord> =
-            self.read_prefix(ATTEMPT, "attempt record", &mut last_change)?;
+        let Stored {
+            meta,
+            tasks,
+            discoveries,
+            attempts,
+            last_change,
+        } = self.stored.take().expect("a store is loaded once");
         let found = Expected {
             change: last_change,
             tasks: tasks.len(),
@@ -197,21 +247,6 @@ impl Store {
             what: "state".into(),
             reason: err.message,
         })
-    }
-
-    fn read_prefix<T: serde::de::DeserializeOwned>(
-        &self,
-        prefix: u8,
-        what: &str,
-        last_change: &mut u64,
-    ) -> Result<Vec<T>, StoreError> {
-        self.db
-            .scan_prefix([prefix])
-            .map(|entry| {
-                let (_, bytes) = entry?;
-                decode(what, &bytes, last_change)
-            })
-            .collect()
     }
 
     /// Replaces everything stored with `board` as a change numbered after `after`,
