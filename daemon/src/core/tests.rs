@@ -229,7 +229,7 @@ fn claim_records_the_agent_the_time_and_the_attempt() {
     assert_eq!(task.claimed_at, Some(at(30)));
     assert_eq!(task.attempts, 1);
     assert_eq!(events, vec![Event::TaskUpdated(task.clone())]);
-    assert_eq!(board.task(&id(1)).unwrap(), &task);
+    assert_eq!(board.task(&id(1)).unwrap(), task);
 }
 
 #[test]
@@ -632,7 +632,10 @@ fn fail_cascades_to_every_dependent_naming_the_dependency() {
         let task = board.task(&id(n)).unwrap();
         assert_eq!(task.status, TaskStatus::Failed, "{n}");
         assert_eq!(task.failed_dependency, Some(id(because)));
-        assert_eq!(error_of(task), format!("dependency {} failed", id(because)));
+        assert_eq!(
+            error_of(&task),
+            format!("dependency {} failed", id(because))
+        );
         assert!(events.contains(&Event::TaskFailed(task.clone())));
     }
     assert_eq!(events.len(), 4);
@@ -649,7 +652,7 @@ fn cancel_cascades_to_every_dependent_naming_the_dependency() {
     let dependent = board.task(&id(5)).unwrap();
     assert_eq!(dependent.status, TaskStatus::Failed);
     assert_eq!(dependent.failed_dependency, Some(id(4)));
-    assert_eq!(error_of(dependent), "dependency task-004 was cancelled");
+    assert_eq!(error_of(&dependent), "dependency task-004 was cancelled");
     assert_eq!(events.len(), 2);
 
     let (_, events) = board.cancel(&id(1), at(4)).unwrap();
@@ -806,7 +809,7 @@ fn a_reopened_task_still_behind_another_failed_dependency_fails_again_once() {
     );
     assert_eq!(task(5).failed_dependency, Some(id(4)));
     assert!(
-        reopened.contains(task(5)),
+        reopened.contains(&task(5)),
         "the answer shows the task as it is now"
     );
     let failures_of_5 = events
@@ -852,7 +855,7 @@ fn a_retried_task_whose_dependents_fail_again_sends_each_failure_once() {
                 _ => None,
             })
             .unwrap();
-        assert_eq!(last, task, "the last event carries the task as it is");
+        assert_eq!(*last, task, "the last event carries the task as it is");
     }
     assert_eq!(board.task(&id(3)).unwrap().failed_dependency, Some(id(2)));
 }

@@ -408,7 +408,7 @@ impl Connection {
     }
 
     async fn get_task(&self, params: m::TaskRef) -> Answer<Task> {
-        self.read(|board| board.task(&params.task_id).cloned())
+        self.read(|board| board.task(&params.task_id))
     }
 
     async fn list_tasks(&self, params: m::ListTasksParams) -> Answer<Vec<Task>> {

@@ -281,7 +281,7 @@ impl Store {
         for id in &changes.tasks {
             let seq = board.seq(id).expect("a changed task is on the board");
             let task = board.task(id).expect("a changed task is on the board");
-            writes.push((key(TASK, seq).to_vec(), encode(change.change, task)));
+            writes.push((key(TASK, seq).to_vec(), encode(change.change, &task)));
         }
         for index in stored - changes.discoveries as u64..stored {
             let discovery = &board.discoveries()[index as usize];
@@ -385,7 +385,7 @@ fn tasks_and_discoveries(tasks: usize, discoveries: usize) -> String {
 fn put_task(batch: &mut sled::Batch, board: &Board, id: &TaskId, change: u64) {
     let seq = board.seq(id).expect("a changed task is on the board");
     let task = board.task(id).expect("a changed task is on the board");
-    batch.insert(&key(TASK, seq), encode(change, task));
+    batch.insert(&key(TASK, seq), encode(change, &task));
 }
 
 fn put_discovery(batch: &mut sled::Batch, board: &Board, index: u64, change: u64) {

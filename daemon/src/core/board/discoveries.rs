@@ -35,9 +35,10 @@ impl Board {
         if let Some(task) = &discovery.related_task {
             self.changes.tasks.insert(task.clone());
             let node = self.nodes.get_mut(task).expect("checked above");
-            let result = node.task.result.get_or_insert_default();
-            result.discoveries.push(discovery.content.clone());
-            events.push(Event::TaskUpdated(node.task.clone()));
+            node.result_mut()
+                .discoveries
+                .push(discovery.content.clone());
+            events.push(Event::TaskUpdated(node.task()));
         }
         self.last_activity = Some(now);
         Ok((discovery, events))

@@ -49,7 +49,7 @@ impl Board {
             Some(mut dependencies) => {
                 let mut seen = HashSet::new();
                 dependencies.retain(|dependency| seen.insert(dependency.clone()));
-                self.check_new_dependencies(task, &dependencies)?;
+                self.check_new_dependencies(&task, &dependencies)?;
                 Some(dependencies)
             }
             None => None,
@@ -58,36 +58,38 @@ impl Board {
         self.changes.tasks.insert(id.clone());
         let node = self.nodes.get_mut(id).expect("checked above");
         if let Some(description) = edit.description {
-            node.task.description = description;
+            node.description = description.into();
         }
         if let Some(priority) = edit.priority {
-            node.task.priority = priority;
+            node.priority = priority;
         }
         if let Some(files) = edit.context_files {
-            node.task.context.files = files;
+            node.rest_mut().files = files;
         }
         if let Some(hints) = edit.hints {
-            node.task.context.hints = hints;
+            node.rest_mut().hints = hints;
         }
         if let Some(model) = edit.model {
-            node.task.model = model;
+            node.rest_mut().model = model;
         }
         if let Some(dependencies) = dependencies {
-            let before = std::mem::replace(&mut node.task.dependencies, dependencies);
+            let before = std::mem::replace(&mut node.dependencies, dependencies.into());
             for dependency in &before {
                 let dependents = &mut self.nodes.get_mut(dependency).expect("known").dependents;
                 dependents.retain(|dependent| dependent != id);
             }
             self.link(id);
             let touched = before
+                .into_vec()
                 .into_iter()
-                .chain(self.nodes[id].task.dependencies.clone());
+                .chain(self.nodes[id].dependencies.iter().cloned())
+                .collect::<Vec<_>>();
             self.index(id);
             self.stale_chains.extend(touched);
         } else {
             self.index(id);
         }
-        let task = self.nodes[id].task.clone();
+        let task = self.nodes[id].task();
         self.last_activity = Some(now);
         Ok((task.clone(), vec![Event::TaskUpdated(task)]))
     }
@@ -104,7 +106,7 @@ impl Board {
             let Some(node) = self.nodes.get(dependency) else {
                 return Err(validate::unknown_dependency(id, dependency));
             };
-            let status = node.task.status;
+            let status = node.status;
             if matches!(status, TaskStatus::Failed | TaskStatus::Cancelled) {
                 return Err(BatonError::orchestration(format!(
                     "dependency {dependency} of {id} {}, so {id} could never start; `baton retry {dependency}` first, or leave it out",
@@ -189,7 +191,7 @@ impl Board {
         if let Some(subtask) = self
             .order
             .iter()
-            .find(|other| self.nodes[*other].task.context.parent_task.as_ref() == Some(id))
+            .find(|other| self.nodes[*other].parent_task() == Some(id))
         {
             return Err(BatonError::orchestration(format!(
                 "task {subtask} is a subtask of {id}; delete it first"
@@ -208,8 +210,8 @@ impl Board {
         // The tasks after it are renumbered, and the store keys tasks by their number.
         self.changes.everything = true;
         let node = self.nodes.remove(id).expect("checked above");
-        *self.counts.get_mut(node.task.status) -= 1;
-        for dependency in &node.task.dependencies {
+        *self.counts.get_mut(node.status) -= 1;
+        for dependency in &node.dependencies {
             let dependents = &mut self.nodes.get_mut(dependency).expect("known").dependents;
             dependents.retain(|dependent| dependent != id);
         }
@@ -223,17 +225,17 @@ impl Board {
             self.index(&later);
         }
         self.stale_chains.remove(id);
-        self.stale_chains
-            .extend(node.task.dependencies.iter().cloned());
-        let mut events = vec![Event::TaskDeleted(node.task.clone())];
-        if let Some(parent) = &node.task.context.parent_task {
+        self.stale_chains.extend(node.dependencies.iter().cloned());
+        let task = node.into_task();
+        let mut events = vec![Event::TaskDeleted(task.clone())];
+        if let Some(parent) = &task.context.parent_task {
             let parent = self.nodes.get_mut(parent).expect("validated parent");
-            if let Some(result) = &mut parent.task.result {
+            if let Some(result) = parent.rest_mut().result.as_mut() {
                 result.subtasks_created.retain(|subtask| subtask != id);
             }
-            events.push(Event::TaskUpdated(parent.task.clone()));
+            events.push(Event::TaskUpdated(parent.task()));
         }
         self.last_activity = Some(now);
-        Ok((node.task, events))
+        Ok((task, events))
     }
 }

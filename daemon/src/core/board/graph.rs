@@ -2,52 +2,14 @@
 //! the chain each task heads, and the indexes (ready queue, held set, counts) that
 //! `update` keeps true whenever a task changes.
 
-use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use baton_protocol::methods::NewTask;
 use baton_protocol::{BatonError, Event, Task, TaskContext, TaskId, TaskStatus};
 
+use super::node::Node;
 use super::{Board, Events, Now};
-use crate::core::ready_queue::ReadyKey;
 use crate::core::validate;
-
-#[derive(Debug, Clone)]
-pub(super) struct Node {
-    pub(super) task: Task,
-    /// Creation order, for age in the ready queue and for listing.
-    pub(super) seq: u64,
-    /// The length of the longest chain of tasks that depend on this one, itself
-    /// included; 0 until first computed.
-    pub(super) chain: u32,
-    pub(super) waiting: u32,
-    pub(super) dependents: Vec<TaskId>,
-}
-
-impl Node {
-    fn ready_key(&self) -> ReadyKey {
-        ReadyKey {
-            priority: self.task.priority,
-            chain: Reverse(self.chain),
-            seq: self.seq,
-            id: self.task.id.clone(),
-        }
-    }
-
-    fn is_ready(&self) -> bool {
-        self.task.status == TaskStatus::Available && self.waiting == 0
-    }
-
-    /// Records a dependent. The list grows by half, from one, rather than doubling
-    /// from four: most tasks have one or two dependents, and a hundred thousand
-    /// lists of four would mostly hold nothing.
-    pub(super) fn add_dependent(&mut self, id: TaskId) {
-        if self.dependents.len() == self.dependents.capacity() {
-            self.dependents.reserve_exact(1 + self.dependents.len() / 2);
-        }
-        self.dependents.push(id);
-    }
-}
 
 impl Board {
     /// Adds tasks, all or none. A dependency may name a task of the same batch. It is
@@ -112,30 +74,29 @@ impl Board {
         let new: std::collections::HashSet<&TaskId> = ids.iter().collect();
         let raised: Vec<TaskId> = ids
             .iter()
-            .flat_map(|id| self.nodes[id].task.dependencies.iter())
+            .flat_map(|id| self.nodes[id].dependencies.iter())
             .filter(|dependency| !new.contains(dependency))
             .cloned()
             .collect();
         self.stale_chains.extend(raised);
         for id in &ids {
-            events.push(Event::TaskCreated(self.nodes[id].task.clone()));
-            if let Some(parent) = self.nodes[id].task.context.parent_task.clone() {
+            events.push(Event::TaskCreated(self.nodes[id].task()));
+            if let Some(parent) = self.nodes[id].parent_task().cloned() {
                 let node = self.nodes.get_mut(&parent).expect("validated parent");
-                let result = node.task.result.get_or_insert_default();
-                result.subtasks_created.push(id.clone());
-                events.push(Event::TaskUpdated(node.task.clone()));
+                node.result_mut().subtasks_created.push(id.clone());
+                events.push(Event::TaskUpdated(node.task()));
                 self.changes.tasks.insert(parent);
             }
         }
         // A task that depends on a failed one can never start: it fails now.
         for &i in &order {
             let id = &ids[i];
-            if self.nodes[id].task.status != TaskStatus::Available {
+            if self.nodes[id].status != TaskStatus::Available {
                 continue;
             }
-            let failed = self.nodes[id].task.dependencies.iter().find(|dependency| {
+            let failed = self.nodes[id].dependencies.iter().find(|dependency| {
                 matches!(
-                    self.nodes[*dependency].task.status,
+                    self.nodes[*dependency].status,
                     TaskStatus::Failed | TaskStatus::Cancelled
                 )
             });
@@ -144,7 +105,7 @@ impl Board {
             }
         }
         self.last_activity = Some(now);
-        let tasks = ids.iter().map(|id| self.nodes[id].task.clone()).collect();
+        let tasks = ids.iter().map(|id| self.nodes[id].task()).collect();
         Ok((tasks, events))
     }
 
@@ -153,10 +114,11 @@ impl Board {
         self.unindex(id);
         self.changes.tasks.insert(id.clone());
         let node = self.nodes.get_mut(id).expect("update of a known task");
-        let before = node.task.status;
-        change(&mut node.task);
-        let after = node.task.status;
-        let task = node.task.clone();
+        let before = node.status;
+        let mut task = node.task();
+        change(&mut task);
+        let after = task.status;
+        node.set(task.clone());
         *self.counts.get_mut(before) -= 1;
         *self.counts.get_mut(after) += 1;
         if before.is_finished() && !after.is_finished() {
@@ -181,10 +143,7 @@ impl Board {
         task
     }
 
-    pub(super) fn insert_node(&mut self, mut task: Task) {
-        // A list read from JSON has room for four; the board keeps it as long as the
-        // task, so it keeps only what it holds.
-        task.dependencies.shrink_to_fit();
+    pub(super) fn insert_node(&mut self, task: Task) {
         if let Some(number) = task.id.number() {
             self.next_number = self.next_number.max(number.saturating_add(1));
         }
@@ -192,19 +151,13 @@ impl Board {
         self.cost_usd += task.usage.cost_usd;
         self.changes.tasks.insert(task.id.clone());
         self.order.push(task.id.clone());
-        let node = Node {
-            seq: self.order.len() as u64 - 1,
-            chain: 0,
-            waiting: 0,
-            dependents: Vec::new(),
-            task,
-        };
-        self.nodes.insert(node.task.id.clone(), Box::new(node));
+        let node = Node::new(task, self.order.len() as u64 - 1);
+        self.nodes.insert(node.id.clone(), Box::new(node));
     }
 
     /// Records a new task as a dependent of its dependencies and counts those not done.
     pub(super) fn link(&mut self, id: &TaskId) {
-        let dependencies = self.nodes[id].task.dependencies.clone();
+        let dependencies = self.nodes[id].dependencies.clone();
         let mut waiting = 0;
         for dependency in &dependencies {
             let node = self
@@ -212,7 +165,7 @@ impl Board {
                 .get_mut(dependency)
                 .expect("validated dependency");
             node.add_dependent(id.clone());
-            if node.task.status != TaskStatus::Done {
+            if node.status != TaskStatus::Done {
                 waiting += 1;
             }
         }
@@ -224,7 +177,7 @@ impl Board {
         if node.is_ready() {
             self.ready.insert(node.ready_key());
         }
-        if node.task.status.is_held() {
+        if node.status.is_held() {
             self.held.insert(id.clone());
         }
     }
@@ -285,7 +238,7 @@ impl Board {
             self.unindex(&id);
             self.nodes.get_mut(&id).expect("known task").chain = chain;
             self.index(&id);
-            for dependency in &self.nodes[&id].task.dependencies {
+            for dependency in &self.nodes[&id].dependencies {
                 if queued.insert(dependency.clone()) {
                     pending.push((self.nodes[dependency].seq, dependency.clone()));
                 }

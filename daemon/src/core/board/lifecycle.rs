@@ -43,11 +43,8 @@ impl Board {
         let nodes = &self.nodes;
         let free = |id: &TaskId| {
             !nodes[id]
-                .task
-                .context
-                .files
-                .iter()
-                .any(|file| busy.contains(file))
+                .rest()
+                .is_some_and(|rest| rest.files.iter().any(|file| busy.contains(file)))
         };
         let Some(id) = self.ready.pop_first_where(free) else {
             return Ok((None, Vec::new()));
@@ -70,18 +67,17 @@ impl Board {
         attempt: Attempt,
         now: Now,
     ) -> Result<(Task, Events), BatonError> {
-        self.task(id)?;
+        self.node(id)?;
         self.cost_usd += attempt.usage.cost_usd;
         self.changes.tasks.insert(id.clone());
         let node = self.nodes.get_mut(id).expect("checked above");
-        node.task.usage.add(&attempt.usage);
+        let rest = node.rest_mut();
+        rest.usage.add(&attempt.usage);
         if attempt.session_id.is_some() {
-            node.task.session_id = attempt.session_id;
+            rest.session_id = attempt.session_id;
         }
-        node.task
-            .permission_denials
-            .extend(attempt.permission_denials);
-        let task = node.task.clone();
+        rest.permission_denials.extend(attempt.permission_denials);
+        let task = node.task();
         self.last_activity = Some(now);
         Ok((task.clone(), vec![Event::TaskUpdated(task)]))
     }
@@ -114,7 +110,7 @@ impl Board {
     pub fn supervised(&self) -> Vec<TaskId> {
         self.held
             .iter()
-            .filter(|id| self.nodes[*id].task.supervised)
+            .filter(|id| self.nodes[*id].supervised)
             .cloned()
             .collect()
     }
@@ -209,25 +205,25 @@ impl Board {
 
     /// Reopens a failed or cancelled task, and every task that failed because of it.
     pub fn retry(&mut self, id: &TaskId, now: Now) -> Result<(Vec<Task>, Events), BatonError> {
-        let task = self.task(id)?;
-        if !matches!(task.status, TaskStatus::Failed | TaskStatus::Cancelled) {
+        let node = self.node(id)?;
+        if !matches!(node.status, TaskStatus::Failed | TaskStatus::Cancelled) {
             return Err(BatonError::orchestration(format!(
                 "task {id} is {}; only a failed or cancelled task can be retried",
-                task.status
+                node.status
             )));
         }
-        if let Some(blocker) = self.unfinishable_dependency(task) {
-            let message = if task.failed_dependency.is_some() {
+        if let Some(blocker) = self.unfinishable_dependency(id) {
+            let message = if node.failed_dependency().is_some() {
                 let root = self.failure_root(id);
                 format!(
                     "task {id} failed because {root} {}; retry {root}, which reopens {id} too",
-                    how_it_ended(self.nodes[root].task.status)
+                    how_it_ended(self.nodes[root].status)
                 )
             } else {
                 let root = self.failure_root(blocker);
                 format!(
                     "task {id} depends on {blocker}, which is {}; retry {root} first",
-                    self.nodes[blocker].task.status
+                    self.nodes[blocker].status
                 )
             };
             return Err(BatonError::orchestration(message));
@@ -248,7 +244,7 @@ impl Board {
             events.push(Event::TaskUpdated(task.clone()));
             reopened.push(task);
             for dependent in self.nodes[&id].dependents.clone() {
-                let failed_for = self.nodes[&dependent].task.failed_dependency.as_ref();
+                let failed_for = self.nodes[&dependent].failed_dependency();
                 if failed_for == Some(&id) {
                     pending.push(dependent);
                 }
@@ -257,10 +253,10 @@ impl Board {
         // A reopened task may still wait on another dependency that failed meanwhile
         // (unless that already failed it again, through a task reopened before it).
         for task in reopened.clone() {
-            if self.nodes[&task.id].task.status != TaskStatus::Available {
+            if self.nodes[&task.id].status != TaskStatus::Available {
                 continue;
             }
-            let blocker = self.unfinishable_dependency(&task).cloned();
+            let blocker = self.unfinishable_dependency(&task.id).cloned();
             if let Some(blocker) = blocker {
                 self.fail_for_dependency(&task.id, &blocker, now, &mut events);
             }
@@ -268,7 +264,7 @@ impl Board {
         self.last_activity = Some(now);
         let reopened = reopened
             .iter()
-            .map(|task| self.nodes[&task.id].task.clone())
+            .map(|task| self.nodes[&task.id].task())
             .collect();
         Ok((reopened, events))
     }
@@ -282,8 +278,8 @@ impl Board {
             .held
             .iter()
             .filter(|id| {
-                let task = &self.nodes[*id].task;
-                !task.supervised && task.claimed_at.is_some_and(|at| now - at > timeout)
+                let node = &self.nodes[*id];
+                !node.supervised && node.claimed_at().is_some_and(|at| now - at > timeout)
             })
             .cloned()
             .collect();
@@ -308,7 +304,7 @@ impl Board {
             chrono::Duration::seconds(self.config.task_timeout.min(i64::MAX as u64) as i64);
         self.held
             .iter()
-            .filter_map(|id| self.nodes[id].task.claimed_at)
+            .filter_map(|id| self.nodes[id].claimed_at())
             .min()
             .map(|at| at + timeout)
     }
@@ -334,7 +330,7 @@ impl Board {
 
     /// A finished task cannot change: says so, and suggests only what would work.
     fn already_finished(&self, id: &TaskId) -> BatonError {
-        let status = self.nodes[id].task.status;
+        let status = self.nodes[id].status;
         let message = match self.reopening(id) {
             Some(retry) => format!("task {id} is already {status}; {retry}"),
             None => format!("task {id} is already {status}, and a finished task stays as it is"),
@@ -346,7 +342,7 @@ impl Board {
     /// dependency reopens with it); `None` for a task that is not.
     pub(super) fn reopening(&self, id: &TaskId) -> Option<String> {
         if !matches!(
-            self.nodes[id].task.status,
+            self.nodes[id].status,
             TaskStatus::Failed | TaskStatus::Cancelled
         ) {
             return None;
@@ -362,9 +358,9 @@ impl Board {
     /// The task whose retry would reopen `id`: where the chain of dependencies it
     /// failed for, one after the other, begins.
     pub(super) fn failure_root<'a>(&'a self, mut id: &'a TaskId) -> &'a TaskId {
-        while let Some(dependency) = &self.nodes[id].task.failed_dependency {
+        while let Some(dependency) = self.nodes[id].failed_dependency() {
             if !matches!(
-                self.nodes[dependency].task.status,
+                self.nodes[dependency].status,
                 TaskStatus::Failed | TaskStatus::Cancelled
             ) {
                 break;
@@ -375,10 +371,10 @@ impl Board {
     }
 
     /// A dependency that is failed or cancelled, if any: the task could never start.
-    pub(super) fn unfinishable_dependency<'a>(&self, task: &'a Task) -> Option<&'a TaskId> {
-        task.dependencies.iter().find(|dependency| {
+    pub(super) fn unfinishable_dependency(&self, id: &TaskId) -> Option<&TaskId> {
+        self.nodes[id].dependencies.iter().find(|dependency| {
             matches!(
-                self.nodes[*dependency].task.status,
+                self.nodes[*dependency].status,
                 TaskStatus::Failed | TaskStatus::Cancelled
             )
         })
@@ -410,7 +406,7 @@ impl Board {
         now: Now,
         events: &mut Events,
     ) {
-        let how = how_it_ended(self.nodes[dependency].task.status);
+        let how = how_it_ended(self.nodes[dependency].status);
         let error = format!("dependency {dependency} {how}");
         let task = self.finish_unsuccessfully(
             id,
@@ -432,10 +428,10 @@ impl Board {
             .map(|dependent| (dependent.clone(), root.clone()))
             .collect();
         while let Some((id, because)) = pending.pop() {
-            if self.nodes[&id].task.status.is_finished() {
+            if self.nodes[&id].status.is_finished() {
                 continue;
             }
-            let how = how_it_ended(self.nodes[&because].task.status);
+            let how = how_it_ended(self.nodes[&because].status);
             let error = format!("dependency {because} {how}");
             let task =
                 self.finish_unsuccessfully(&id, TaskStatus::Failed, error, Some(because), now);

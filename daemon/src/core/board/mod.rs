@@ -25,12 +25,13 @@ use super::ready_queue::ReadyQueue;
 use super::run::Run;
 use super::validate;
 use super::{Changes, Events};
-use graph::Node;
+use node::Node;
 
 mod discoveries;
 mod editing;
 mod graph;
 mod lifecycle;
+mod node;
 mod reviews;
 mod runs;
 mod timeline;
@@ -265,10 +266,15 @@ impl Board {
         self.running
     }
 
-    pub fn task(&self, id: &TaskId) -> Result<&Task, BatonError> {
+    /// The whole task, copied: the board keeps tasks in a form of its own.
+    pub fn task(&self, id: &TaskId) -> Result<Task, BatonError> {
+        self.node(id).map(Node::task)
+    }
+
+    fn node(&self, id: &TaskId) -> Result<&Node, BatonError> {
         self.nodes
             .get(id)
-            .map(|node| &node.task)
+            .map(|node| &**node)
             .ok_or_else(|| BatonError::task_not_found(id))
     }
 
@@ -286,9 +292,9 @@ impl Board {
     pub fn tasks(&self, status: Option<TaskStatus>) -> Vec<Task> {
         self.order
             .iter()
-            .map(|id| &self.nodes[id].task)
-            .filter(|task| status.is_none_or(|status| task.status == status))
-            .cloned()
+            .map(|id| &self.nodes[id])
+            .filter(|node| status.is_none_or(|status| node.status == status))
+            .map(|node| node.task())
             .collect()
     }
 
@@ -343,21 +349,21 @@ impl Board {
 
     /// The held tasks by the stage they are at.
     pub fn held_by_stage(&self) -> HeldByStage {
-        self.held
-            .iter()
-            .map(|id| self.nodes[id].task.stage)
-            .collect()
+        self.held.iter().map(|id| self.nodes[id].stage).collect()
     }
 
     pub fn status(&self) -> Status {
         let mut agents: Vec<AgentStatus> = self
             .held
             .iter()
-            .map(|id| &self.nodes[id].task)
-            .map(|task| AgentStatus {
-                id: task.claimed_by.clone().unwrap_or_default(),
-                task: Some(task.id.clone()),
-                since: task.claimed_at,
+            .map(|id| &self.nodes[id])
+            .map(|node| AgentStatus {
+                id: node
+                    .rest()
+                    .and_then(|rest| rest.claimed_by.clone())
+                    .unwrap_or_default(),
+                task: Some(node.id.clone()),
+                since: node.claimed_at(),
                 activity: None,
                 cost_usd: 0.0,
             })
@@ -448,11 +454,10 @@ impl Board {
         // A state file from elsewhere may hold tasks behind a failed or cancelled
         // dependency: they could never start, so they fail now and a run still ends.
         for id in self.order.clone() {
-            let task = &self.nodes[&id].task;
-            if task.status != TaskStatus::Available {
+            if self.nodes[&id].status != TaskStatus::Available {
                 continue;
             }
-            if let Some(blocker) = self.unfinishable_dependency(task).cloned() {
+            if let Some(blocker) = self.unfinishable_dependency(&id).cloned() {
                 self.fail_for_dependency(&id, &blocker, now, &mut events);
             }
         }

@@ -61,8 +61,8 @@ fn check_overrides(config: &Config, overrides: &ConfigPatch) -> Result<(), Baton
 
 /// The stage whose share a task's spending is: a held task without one yet is
 /// about to work.
-fn stage_of(task: &Task) -> TaskStage {
-    task.stage.unwrap_or(TaskStage::Working)
+fn stage_of(stage: Option<TaskStage>) -> TaskStage {
+    stage.unwrap_or(TaskStage::Working)
 }
 
 impl Board {
@@ -212,11 +212,10 @@ impl Board {
         let task = run
             .seat(agent_id)
             .and_then(|seat| seat.task.as_ref())
-            .and_then(|id| self.nodes.get(id))
-            .map(|node| &node.task);
-        let task_spent = task.map_or(0.0, |task| task.usage.cost_usd);
-        if let Some(task) = task {
-            run.spent_at(stage_of(task), cost_usd);
+            .and_then(|id| self.nodes.get(id));
+        let task_spent = task.map_or(0.0, |node| node.cost_usd());
+        if let Some(node) = task {
+            run.spent_at(stage_of(node.stage), cost_usd);
         }
         run.spend(agent_id, cost_usd, task_spent, &config)
     }
@@ -225,10 +224,7 @@ impl Board {
     /// left of its budget, if it has one.
     pub fn budget_left(&self, id: &TaskId) -> Option<f64> {
         let budget = self.run_config().task_budget_usd?;
-        let spent = self
-            .nodes
-            .get(id)
-            .map_or(0.0, |node| node.task.usage.cost_usd);
+        let spent = self.nodes.get(id).map_or(0.0, |node| node.cost_usd());
         Some((budget - spent).max(0.0))
     }
 
@@ -247,7 +243,7 @@ impl Board {
         ending: AttemptEnding,
         now: Now,
     ) -> Result<(Settlement, Events), BatonError> {
-        let stage = stage_of(self.task(id)?);
+        let stage = stage_of(self.node(id)?.stage);
         let config = self.run_config();
         let seat = self.run.as_mut().and_then(|run| {
             // The final figure is at least what the stream already showed.
@@ -268,7 +264,7 @@ impl Board {
             Settlement::Keep => Vec::new(),
         };
         events.extend(changed);
-        let closing = worker_closing(&ending, halt, &settlement, self.task(id)?, cost_usd);
+        let closing = worker_closing(&ending, halt, &settlement, &self.task(id)?, cost_usd);
         events.extend(self.close_attempt(agent_id, closing, now));
         Ok((settlement, events))
     }
@@ -283,7 +279,7 @@ impl Board {
         mut attempt: Attempt,
         now: Now,
     ) -> Result<(Task, Events), BatonError> {
-        let stage = stage_of(self.task(id)?);
+        let stage = stage_of(self.node(id)?.stage);
         if let Some(run) = self.run.as_mut() {
             let counted = run.attempt_spent(agent_id);
             attempt.usage.cost_usd = attempt.usage.cost_usd.max(counted);

@@ -499,7 +499,7 @@ fn changes_name_every_change(
     for task in after.tasks(None) {
         let changed = before
             .task(&task.id)
-            .map_or(true, |earlier| *earlier != task);
+            .map_or(true, |earlier| earlier != task);
         prop_assert!(
             !changed || changes.tasks.contains(&task.id),
             "{} changed and the change record does not name it",
@@ -603,7 +603,7 @@ fn events_carry_every_change(
     for task in after.tasks(None) {
         let changed = before
             .task(&task.id)
-            .map_or(true, |earlier| *earlier != task);
+            .map_or(true, |earlier| earlier != task);
         match last.get(&task.id) {
             Some(event) => prop_assert_eq!(*event, &task, "the last event of {} is stale", task.id),
             None => prop_assert!(!changed, "{} changed without an event", task.id),
