@@ -91,41 +91,62 @@ struct Stored {
     discoveries: Vec<Discovery>,
     attempts: Vec<AttemptRecord>,
     last_change: u64,
+    /// The size of the records read.
+    bytes: u64,
 }
 
 impl Stored {
     fn read(db: &sled::Db) -> Result<Stored, StoreError> {
         // Tasks can be stored before any setting is (a workspace never initialised).
-        let mut last_change = 0;
+        let mut read = Read::default();
         let meta: Meta = match db.get(META)? {
-            Some(bytes) => decode("settings", &bytes, &mut last_change)?,
+            Some(bytes) => read.decode("settings", &bytes)?,
             None => Board::default().meta(),
         };
-        let tasks = read_prefix(db, TASK, "task", &mut last_change)?;
-        let discoveries = read_prefix(db, DISCOVERY, "discovery", &mut last_change)?;
-        let attempts = read_prefix(db, ATTEMPT, "attempt record", &mut last_change)?;
+        let tasks = read.prefix(db, TASK, "task")?;
+        let discoveries = read.prefix(db, DISCOVERY, "discovery")?;
+        let attempts = read.prefix(db, ATTEMPT, "attempt record")?;
         Ok(Stored {
             meta,
             tasks,
             discoveries,
             attempts,
-            last_change,
+            last_change: read.last_change,
+            bytes: read.bytes,
         })
     }
 }
 
-fn read_prefix<T: serde::de::DeserializeOwned>(
-    db: &sled::Db,
-    prefix: u8,
-    what: &str,
-    last_change: &mut u64,
-) -> Result<Vec<T>, StoreError> {
-    db.scan_prefix([prefix])
-        .map(|entry| {
-            let (_, bytes) = entry?;
-            decode(what, &bytes, last_change)
-        })
-        .collect()
+/// What reading the records has seen so far.
+#[derive(Default)]
+struct Read {
+    last_change: u64,
+    bytes: u64,
+}
+
+impl Read {
+    fn prefix<T: serde::de::DeserializeOwned>(
+        &mut self,
+        db: &sled::Db,
+        prefix: u8,
+        what: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        db.scan_prefix([prefix])
+            .map(|entry| {
+                let (_, bytes) = entry?;
+                self.decode(what, &bytes)
+            })
+            .collect()
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &mut self,
+        what: &str,
+        bytes: &[u8],
+    ) -> Result<T, StoreError> {
+        self.bytes += bytes.len() as u64;
+        decode(what, bytes, &mut self.last_change)
+    }
 }
 
 impl Store {
@@ -152,11 +173,18 @@ impl Store {
                 },
             })
         };
-        let stored = Stored::read(&open()?)?;
+        let db = open()?;
+        let stored = Stored::read(&db)?;
         // sled keeps every page it read in memory until far more accesses than one
         // read of each cause it to evict (it counts them in 256 queues of 64). The
-        // board holds all of it, so the database is opened again with nothing read.
-        let db = open()?;
+        // board holds all of it, so a database larger than the cache is opened again
+        // with nothing read.
+        let db = if stored.bytes > CACHE_CAPACITY {
+            drop(db);
+            open()?
+        } else {
+            db
+        };
         Ok(Store {
             db,
             path: path.to_owned(),
@@ -213,6 +241,7 @@ impl Store {
             discoveries,
             attempts,
             last_change,
+            ..
         } = self.stored.take().expect("a store is loaded once");
         let found = Expected {
             change: last_change,
@@ -355,12 +384,15 @@ impl Store {
     }
 }
 
+/// The most sled keeps of the database in memory, in bytes.
+const CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
+
 /// How the database at `path` is configured (public so that the bench measures the
 /// same database's own durable write).
 pub fn database(path: &Path) -> sled::Config {
     sled::Config::new()
         .path(path)
-        .cache_capacity(8 * 1024 * 1024)
+        .cache_capacity(CACHE_CAPACITY)
         // Durability is ours to decide: group commit flushes when a reply waits.
         .flush_every_ms(None)
 }
