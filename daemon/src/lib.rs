@@ -2,11 +2,12 @@
 //!
 //! `core` holds the state and its rules and does no I/O; `store` persists what the
 //! core decided; `orchestrator` owns both and is the one way to change state;
-//! `agents` runs Claude Code on the tasks; `server` speaks the protocol to clients.
-//! Dependencies point inward.
+//! `agents` runs Claude Code on the tasks; `server` speaks the protocol to clients;
+//! `memory` gives back what the daemon freed. Dependencies point inward.
 
 pub mod agents;
 pub mod core;
+pub mod memory;
 pub mod orchestrator;
 pub mod server;
 pub mod store;

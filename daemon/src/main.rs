@@ -8,10 +8,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use baton_daemon::agents::Runtime;
 use baton_daemon::core::Board;
+use baton_daemon::memory;
 use baton_daemon::orchestrator::{self, Orchestrator};
 use baton_daemon::server::{self, Daemon};
 use baton_daemon::store::snapshots::{self, Snapshots};
-use baton_daemon::store::{restore, GroupCommit, Stopped, Store, StoreError};
+use baton_daemon::store::{restore, Stopped, Store, StoreError};
 use baton_protocol::{private, workspace, Crash, Workspace, EXIT_LOCK_HELD, VERSION};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
@@ -86,42 +87,6 @@ fn prepare_state_dir(workspace: &Workspace) -> anyhow::Result<()> {
     private::create_dir(&workspace.log_dir())
         .with_context(|| format!("cannot create {}", state_dir.display()))?;
     tighten(workspace)
-}
-
-/// How long the store must go without a write before the memory its last burst of
-/// writes freed is given back.
-const QUIET: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Gives back what a burst of changes freed once the store has been quiet for
-/// [`QUIET`]: each request, answer and event is freed between the tasks it made,
-/// and glibc keeps such memory for reuse unless told (18 MiB of a daemon that was
-/// just given 100,000 tasks, docs/benchmarks.md). Checking a counter once a second
-/// costs nothing under load, where a wake-up per change would.
-async fn return_freed_memory_when_quiet(commit: GroupCommit) {
-    let mut ticks = tokio::time::interval(QUIET);
-    let mut seen = commit.current();
-    let mut given_back = seen;
-    loop {
-        ticks.tick().await;
-        let now = commit.current();
-        if now == seen && now != given_back {
-            let _ = tokio::task::spawn_blocking(return_freed_memory).await;
-            given_back = now;
-        }
-        seen = now;
-    }
-}
-
-/// Gives the system back the heap that reading the state freed (every record as
-/// read, before the board took the tasks over), which glibc would otherwise keep for
-/// reuse: a daemon restarted on 100,000 tasks holds about 10 MiB less
-/// (docs/benchmarks.md).
-fn return_freed_memory() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only releases free heap pages; it touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Takes group and other permissions off everything in `.baton/` but the worktrees'
@@ -199,7 +164,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             .group_commit(&[workspace.daemon_lock()])
             .map_err(refused)?;
         let orchestrator = Orchestrator::open(store, commit.clone()).map_err(refused)?;
-        return_freed_memory();
+        memory::return_freed();
         // The database's files are the umask's mode when sled creates them.
         tighten(&workspace)?;
         let crash = crashed.map(|(stopped_at, log_file)| Crash {
@@ -245,7 +210,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             Snapshots::new(&snapshots_dir),
         ));
         tokio::spawn(stop_on_signal(shutdown));
-        tokio::spawn(return_freed_memory_when_quiet(commit.clone()));
+        tokio::spawn(memory::return_freed_when_quiet(commit.clone()));
         let mut connections = server::Connections::default();
         let stopped = tokio::select! {
             () = server::accept(&listener, &daemon, &mut connections) => None,
