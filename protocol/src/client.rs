@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{BatonError, ErrorKind};
 use crate::framing::{read_message, write_message};
-use crate::methods::{Event, Request, WorkDoneProgress};
+use crate::methods::{Closing, Event, Request, WorkDoneProgress};
 use crate::private;
 use crate::workspace::Workspace;
 use std::os::unix::fs::OpenOptionsExt;
@@ -57,6 +57,9 @@ pub enum ClientError {
     VersionMismatch { daemon: String, client: String },
     #[error("the connection to the baton daemon closed; `baton daemon status` tells whether it still runs")]
     Closed,
+    /// The daemon stopped before it read the request: nothing was done for it.
+    #[error("the baton daemon stopped before it read this request, so nothing was done; run it again (a new daemon starts)")]
+    Stopped,
     #[error("the baton daemon sent something unreadable: {0}")]
     Protocol(String),
     #[error("talking to the baton daemon failed: {0}")]
@@ -95,6 +98,9 @@ type Pending = Mutex<Option<HashMap<u64, oneshot::Sender<Result<Value, BatonErro
 struct Shared {
     writer: tokio::sync::Mutex<WriteHalf<Stream>>,
     pending: Pending,
+    /// The daemon said it closes the connection because it stops: what is still
+    /// waiting was never read.
+    closing: AtomicBool,
     events: Mutex<Option<mpsc::UnboundedSender<Event>>>,
     /// Set once someone takes the run's progress: until then it is not kept.
     progress: Mutex<Option<mpsc::UnboundedSender<WorkDoneProgress>>>,
@@ -137,7 +143,9 @@ impl Client {
                 // A daemon that was stopping as we connected closed the connection
                 // before the handshake ended. Nothing was asked of it yet, so asking
                 // again (a new daemon, once it is gone) is safe.
-                Err(ClientError::Closed) if config.start && attempts < HANDSHAKE_ATTEMPTS => {
+                Err(ClientError::Closed | ClientError::Stopped)
+                    if config.start && attempts < HANDSHAKE_ATTEMPTS =>
+                {
                     attempts += 1;
                     tokio::time::sleep(Duration::from_millis(10 * attempts)).await;
                 }
@@ -158,6 +166,7 @@ impl Client {
         let shared = Arc::new(Shared {
             writer: tokio::sync::Mutex::new(send),
             pending: Mutex::new(Some(HashMap::new())),
+            closing: AtomicBool::new(false),
             events: Mutex::new(events_tx),
             progress: Mutex::new(None),
         });
@@ -224,7 +233,7 @@ impl Client {
             .lock()
             .expect("pending lock")
             .as_mut()
-            .ok_or(ClientError::Closed)?
+            .ok_or_else(|| self.shared.ended())?
             .insert(id, tx);
         let mut message = json!({ "jsonrpc": "2.0", "id": id, "method": method });
         if !params.is_null() {
@@ -236,7 +245,7 @@ impl Client {
             }
             return Err(err);
         }
-        Ok(rx.await.map_err(|_| ClientError::Closed)??)
+        Ok(rx.await.map_err(|_| self.shared.ended())??)
     }
 
     async fn notify(&self, method: &str, params: Value) -> Result<(), ClientError> {
@@ -251,7 +260,7 @@ impl Client {
             .await
             .map_err(|err| match err.kind() {
                 std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => {
-                    ClientError::Closed
+                    self.shared.ended()
                 }
                 _ => ClientError::Io(err),
             })
@@ -298,7 +307,9 @@ async fn read_loop(recv: ReadHalf<Stream>, shared: Arc<Shared>) {
             (None, Some(method)) => {
                 let method = method.as_str().unwrap_or_default();
                 let params = message.get("params").cloned().unwrap_or(Value::Null);
-                if method == WorkDoneProgress::METHOD {
+                if method == Closing::METHOD {
+                    shared.closing.store(true, Ordering::SeqCst);
+                } else if method == WorkDoneProgress::METHOD {
                     let progress = shared.progress.lock().expect("progress lock");
                     if let (Some(tx), Some(value)) =
                         (progress.as_ref(), WorkDoneProgress::from_params(&params))
@@ -318,6 +329,17 @@ async fn read_loop(recv: ReadHalf<Stream>, shared: Arc<Shared>) {
     shared.pending.lock().expect("pending lock").take();
     shared.events.lock().expect("events lock").take();
     shared.progress.lock().expect("progress lock").take();
+}
+
+impl Shared {
+    /// Why a request has no answer once the connection's reader has ended.
+    fn ended(&self) -> ClientError {
+        if self.closing.load(Ordering::SeqCst) {
+            ClientError::Stopped
+        } else {
+            ClientError::Closed
+        }
+    }
 }
 
 fn answer(shared: &Shared, id: &Value, message: Value) {

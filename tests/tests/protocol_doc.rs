@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use baton_protocol::methods::{StateChangeReason, REQUEST_METHODS};
+use baton_protocol::methods::{Closing, StateChangeReason, REQUEST_METHODS};
 use baton_protocol::{ErrorKind, Event};
 
 fn protocol_doc() -> String {
@@ -46,7 +46,8 @@ fn every_request_method_is_documented() {
 #[test]
 fn every_notification_is_documented() {
     let doc = protocol_doc();
-    let missing = missing(&doc, Event::METHODS.iter().copied());
+    let methods = Event::METHODS.iter().copied();
+    let missing = missing(&doc, methods.chain([Closing::METHOD]));
     assert!(
         missing.is_empty(),
         "docs/protocol.md does not document these notifications: {missing:?}; give each \

@@ -32,7 +32,7 @@ impl Session {
                     return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon());
                 };
                 match client.request::<methods::StopDaemon>(&()).await {
-                    Ok(()) | Err(ClientError::Closed) => {}
+                    Ok(()) | Err(ClientError::Closed | ClientError::Stopped) => {}
                     Err(err) => return Err(err.into()),
                 }
                 drop(client);
@@ -75,7 +75,7 @@ impl Session {
         };
         match client.request::<methods::DaemonInfo>(&()).await {
             Ok(info) => Ok(Some((client, info))),
-            Err(ClientError::Closed) => Ok(None),
+            Err(ClientError::Closed | ClientError::Stopped) => Ok(None),
             Err(err) => Err(err.into()),
         }
     }

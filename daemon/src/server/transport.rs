@@ -304,6 +304,16 @@ pub async fn serve<S>(
         service.inner().events_forwarded().await;
         drop(service);
         let _ = notifications.await;
+        // What the client sent after the last request read is not read: it was
+        // not acted on, and the client may send it again to the next daemon.
+        let closing = serde_json::json!({
+            "jsonrpc": "2.0",
+            "method": baton_protocol::methods::Closing::METHOD,
+            "params": {},
+        });
+        let _ = out
+            .send(framing::frame(closing.to_string().as_bytes()).into())
+            .await;
     } else {
         // Answers under way still go out; then the writer ends with the last sender.
         service.inner().stop_forwarding();

@@ -113,6 +113,16 @@ impl WorkDoneProgress {
     }
 }
 
+/// The daemon's last word on a connection it closes because it stops: every
+/// request of that connection still without an answer was not read, and nothing
+/// was done for it, so it may be sent again (to the next daemon).
+pub struct Closing;
+
+impl Closing {
+    /// The notification's method name; its params are `{}`.
+    pub const METHOD: &'static str = "baton/closing";
+}
+
 /// Where a work-done progress is: begun, reported on, or ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

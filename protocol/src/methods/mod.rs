@@ -15,7 +15,7 @@ use crate::timeline::{Timeline, TimelineParams};
 
 pub use config::{ConfigPatch, InitParams, MasterPlan};
 pub use events::{
-    AgentActivity, Event, RunStarted, StateChange, StateChangeReason, WorkDoneKind,
+    AgentActivity, Closing, Event, RunStarted, StateChange, StateChangeReason, WorkDoneKind,
     WorkDoneProgress,
 };
 pub use runs::{

@@ -24,6 +24,12 @@ _MAX_MESSAGE = 64 * 1024 * 1024
 _MAX_HEADER = 8 * 1024
 
 _CLOSED = "the connection to the baton daemon closed; `baton daemon status` tells whether it still runs"
+_STOPPED = (
+    "the baton daemon stopped before it read this request, so nothing was done; "
+    "run it again (a new daemon starts)"
+)
+#: The daemon's last word before it closes a connection because it stops.
+_CLOSING = "baton/closing"
 
 
 class Connection:
@@ -42,6 +48,8 @@ class Connection:
         self._ids = itertools.count(1)
         self._pending: Dict[int, "asyncio.Future[Any]"] = {}
         self._closed = False
+        #: The daemon said it stops: a request still unanswered was never read.
+        self._stopping = False
         self._read_task: Optional["asyncio.Task[None]"] = None
         #: The daemon's version, as it said at the handshake.
         self.daemon_version = ""
@@ -94,7 +102,7 @@ class Connection:
         """Sends a request and waits for its answer; ``params`` of ``None`` are left out,
         as methods without parameters require. Raises the daemon's error as its exception."""
         if self._closed:
-            raise OrchestrationError(_CLOSED)
+            raise OrchestrationError(self._why_closed())
         request_id = next(self._ids)
         message: Dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
@@ -133,7 +141,7 @@ class Connection:
             await self._writer.drain()
         except (ConnectionError, OSError) as err:
             self._closed = True
-            raise OrchestrationError(_CLOSED) from err
+            raise OrchestrationError(self._why_closed()) from err
 
     async def _read_loop(self) -> None:
         try:
@@ -187,11 +195,16 @@ class Connection:
         elif has_id:
             # The daemon asks something of its client (a progress token): say yes.
             await self._send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+        elif method == _CLOSING:
+            self._stopping = True
         elif isinstance(method, str):
             self._on_notification(method, message.get("params"))
+
+    def _why_closed(self) -> str:
+        return _STOPPED if self._stopping else _CLOSED
 
     def _fail_pending(self) -> None:
         for waiter in self._pending.values():
             if not waiter.done():
-                waiter.set_exception(OrchestrationError(_CLOSED))
+                waiter.set_exception(OrchestrationError(self._why_closed()))
         self._pending.clear()
