@@ -193,8 +193,7 @@ async fn a_watcher_that_reads_nothing_does_not_keep_a_stopped_daemon_alive() {
 }
 
 #[test]
-fn commands_racing_a_daemon_stop_each_end_every_acknowledged_add_is_kept_and_every_refused_one_is_not(
-) {
+fn adds_racing_a_daemon_stop_are_each_kept_once_or_said_not_done() {
     let workspace = TestWorkspace::new();
     workspace.ok(&["init", "race the stop"]);
     let limit = Duration::from_secs(25);
@@ -265,10 +264,8 @@ fn commands_racing_a_daemon_stop_each_end_every_acknowledged_add_is_kept_and_eve
         .map(|task| task["description"].as_str().unwrap())
         .collect();
     for description in &acknowledged {
-        assert!(
-            described.contains(&description.as_str()),
-            "{description} was kept"
-        );
+        let kept = described.iter().filter(|kept| *kept == description).count();
+        assert_eq!(kept, 1, "{description} was kept, once");
     }
     for description in &refused {
         assert!(
@@ -276,9 +273,10 @@ fn commands_racing_a_daemon_stop_each_end_every_acknowledged_add_is_kept_and_eve
             "{description} was said not done, and was added"
         );
     }
+    // An add the stopping daemon never read is sent again to the next one.
     assert!(
-        acknowledged.len() >= 60,
-        "most adds went through: {}",
+        acknowledged.len() >= 114,
+        "nearly every add went through: {} of 120",
         acknowledged.len()
     );
 }

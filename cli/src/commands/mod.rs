@@ -188,9 +188,14 @@ impl Session {
         Ok(self.connect_with(config).await?)
     }
 
-    /// Connects (starting the daemon when none runs) and sends one request.
+    /// Connects (starting the daemon when none runs) and sends one request. A
+    /// daemon that stopped before it read the request did nothing for it: the
+    /// request goes once more, to the daemon that starts next.
     pub async fn request<R: Request>(&self, params: &R::Params) -> Result<R::Result> {
-        Ok(self.connect().await?.request::<R>(params).await?)
+        match self.connect().await?.request::<R>(params).await {
+            Err(ClientError::Stopped) => Ok(self.connect().await?.request::<R>(params).await?),
+            answer => Ok(answer?),
+        }
     }
 
     pub async fn connect_with(&self, config: ConnectConfig) -> Result<Client, ClientError> {
