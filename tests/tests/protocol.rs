@@ -272,6 +272,16 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         ]})
         .to_string(),
     );
+    let long_name = "n".repeat(257);
+    let long_path = "p".repeat(4097);
+    let many_files = vec!["f".repeat(600); 2000];
+    let claimed_by_a_long_name = write(
+        "claimed-by-a-long-name.json",
+        &json!({ "tasks": [
+            { "id": "a", "description": "A", "status": "claimed", "priority": 1, "claimed_by": long_name, "claimed_at": "2026-01-01T00:00:00", "created_at": "2026-01-01T00:00:00" },
+        ]})
+        .to_string(),
+    );
     let missing = workspace
         .root()
         .join("no-such-file.json")
@@ -420,6 +430,98 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             ErrorKind::InvalidInputError,
             "over the limit of 1 MiB",
         ),
+        // Names and lists are bounded too: every listing carries them.
+        (
+            "baton/claimTask",
+            json!({ "agent_id": long_name }),
+            ErrorKind::InvalidInputError,
+            "agent id is 257 bytes, over the limit of 256",
+        ),
+        (
+            "baton/addTask",
+            json!({ "description": "x", "model": long_name }),
+            ErrorKind::InvalidInputError,
+            "model is 257 bytes",
+        ),
+        (
+            "baton/addTask",
+            json!({ "description": "x", "context_files": [long_path] }),
+            ErrorKind::InvalidInputError,
+            "context file's path is 4097 bytes",
+        ),
+        (
+            "baton/addTask",
+            json!({ "description": "x", "context_files": many_files }),
+            ErrorKind::InvalidInputError,
+            "context files together",
+        ),
+        (
+            "baton/editTask",
+            json!({ "task_id": open, "context_files": many_files }),
+            ErrorKind::InvalidInputError,
+            "context files together",
+        ),
+        (
+            "baton/addDiscovery",
+            json!({ "agent_id": long_name, "content": "found" }),
+            ErrorKind::InvalidInputError,
+            "agent id is 257 bytes",
+        ),
+        (
+            "baton/addDiscovery",
+            json!({ "agent_id": "a", "content": "found", "tags": [long_name] }),
+            ErrorKind::InvalidInputError,
+            "tag is 257 bytes",
+        ),
+        (
+            "baton/init",
+            json!({ "goal": huge }),
+            ErrorKind::InvalidInputError,
+            "goal is 1048577 bytes",
+        ),
+        (
+            "baton/setMasterPlan",
+            json!({ "plan": huge }),
+            ErrorKind::InvalidInputError,
+            "master plan is 1048577 bytes",
+        ),
+        (
+            "baton/configure",
+            json!({ "leader_prompt": huge }),
+            ErrorKind::InvalidInputError,
+            "leader_prompt is 1048577 bytes",
+        ),
+        (
+            "baton/configure",
+            json!({ "model": long_name }),
+            ErrorKind::InvalidInputError,
+            "model is 257 bytes",
+        ),
+        // Refused before the finished board would be put aside for the new goal.
+        (
+            "baton/run",
+            json!({ "mode": "predefined", "goal": huge, "wait": false }),
+            ErrorKind::InvalidInputError,
+            "goal is 1048577 bytes",
+        ),
+        (
+            "baton/run",
+            json!({ "mode": "predefined", "goal": " ", "wait": false }),
+            ErrorKind::InvalidInputError,
+            "goal is empty",
+        ),
+        (
+            "baton/loadState",
+            json!({ "path": long_path }),
+            ErrorKind::InvalidInputError,
+            "path is 4097 bytes",
+        ),
+        (
+            "baton/loadState",
+            json!({ "path": claimed_by_a_long_name }),
+            ErrorKind::InvalidInputError,
+            "agent id is 257 bytes",
+        ),
         (
             "baton/claimTask",
             json!({ "agent_id": "" }),
@@ -499,6 +601,12 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             err.message.contains(says),
             "{method} {params}: `{}` should say `{says}`",
             err.message
+        );
+        // What was sent is quoted, if at all, by an excerpt.
+        assert!(
+            err.message.len() < 1000,
+            "{method}: a message of {} bytes",
+            err.message.len()
         );
         assert_eq!(
             snapshot(&client).await,

@@ -9,7 +9,7 @@ pub mod pipeline;
 pub mod price;
 mod ready_queue;
 pub mod run;
-mod validate;
+pub mod validate;
 
 #[cfg(test)]
 mod tests;

@@ -413,6 +413,114 @@ fn a_client_s_result_error_or_discovery_over_a_mebibyte_is_refused_and_changes_n
 }
 
 #[test]
+fn names_lists_goals_and_settings_past_their_limits_are_refused_and_change_nothing() {
+    let mut board = Board::default();
+    let open = add(&mut board, 5, &[]);
+    let long_name = "n".repeat(validate::NAME_LIMIT + 1);
+    let huge = "x".repeat(validate::TEXT_LIMIT + 1);
+    // Each path within its limit, all of them together over the text's.
+    let many_files = vec!["f".repeat(600); validate::TEXT_LIMIT / 600];
+    let mut with_model = new_task("fine", 5, &[]);
+    with_model.model = Some(long_name.clone());
+    let mut with_files = new_task("fine", 5, &[]);
+    with_files.context_files = many_files.clone();
+    let mut edit = EditTaskParams::new(open.clone());
+    edit.context_files = Some(many_files);
+    let tagged = NewDiscovery {
+        agent_id: "agent-1".into(),
+        content: "found".into(),
+        related_task: None,
+        tags: vec![long_name.clone()],
+    };
+    let init = InitParams {
+        goal: huge.clone(),
+        master_plan: String::new(),
+        config: ConfigPatch::default(),
+        keep: false,
+    };
+    let prompt = ConfigPatch {
+        leader_prompt: Some(Some(huge.clone())),
+        ..ConfigPatch::default()
+    };
+
+    let refusals = [
+        (
+            "agent id is 257 bytes",
+            assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+                board.claim(&long_name, at(1))
+            }),
+        ),
+        (
+            "model is 257 bytes",
+            assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+                board.add_tasks(vec![with_model], at(1))
+            }),
+        ),
+        (
+            "context files together",
+            assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+                board.add_tasks(vec![with_files], at(1))
+            }),
+        ),
+        (
+            "context files together",
+            assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+                board.edit(edit, at(1))
+            }),
+        ),
+        (
+            "tag is 257 bytes",
+            assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+                board.add_discovery(tagged, at(1))
+            }),
+        ),
+        (
+            "goal is 1048577 bytes",
+            assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+                board.init(init, at(1))
+            }),
+        ),
+        (
+            "master plan is 1048577 bytes",
+            assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+                board.set_master_plan(huge.clone(), at(1))
+            }),
+        ),
+        (
+            "leader_prompt is 1048577 bytes",
+            assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+                board.configure(&prompt, at(1))
+            }),
+        ),
+    ];
+    for (says, err) in refusals {
+        assert!(err.message.contains(says), "`{err}` should say `{says}`");
+    }
+}
+
+#[test]
+fn a_store_keeps_what_earlier_versions_let_in_but_a_state_file_is_held_to_the_limits() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let mut state = board.state();
+    state.tasks[0].context.hints = "x".repeat(validate::TEXT_LIMIT + 1);
+    state.config.as_mut().unwrap().leader_prompt = Some("x".repeat(validate::TEXT_LIMIT + 1));
+    assert!(Board::from_state(state.clone(), false).is_ok());
+    let err = validate::state_texts(&state).unwrap_err();
+    assert!(
+        err.message.contains("leader_prompt is 1048577 bytes"),
+        "{err}"
+    );
+    state.config = None;
+    let err = validate::state_texts(&state).unwrap_err();
+    assert!(
+        err.message
+            .contains("task-001: the task's hints is 1048577 bytes"),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_agent_s_answer_over_a_mebibyte_is_kept_cut_with_where_the_whole_is() {
     let mut board = working();
     let answer = "é".repeat(validate::TEXT_LIMIT);

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use baton_protocol::methods::{ConfigPatch, NewTask};
-use baton_protocol::{BatonError, Config, CoordinationState, TaskId, TaskResult, TaskStatus};
+use baton_protocol::{BatonError, Config, CoordinationState, Task, TaskId, TaskResult, TaskStatus};
 
 pub const PRIORITIES: std::ops::RangeInclusive<u8> = 1..=10;
 const PERMISSION_MODES: [&str; 5] = [
@@ -18,6 +18,13 @@ const PERMISSION_MODES: [&str; 5] = [
 /// and snapshot carries them, so text past this belongs in a file the task names.
 pub const TEXT_LIMIT: usize = 1 << 20;
 
+/// The most a name (an agent id, a model, a tag, a branch) may hold, in bytes: the
+/// same listings carry the names of what they list, and no real name comes near.
+pub const NAME_LIMIT: usize = 256;
+
+/// The most one file's path may hold, in bytes: the longest path Linux opens.
+const PATH_LIMIT: usize = 4096;
+
 pub fn description(description: &str) -> Result<(), BatonError> {
     if description.trim().is_empty() {
         return Err(BatonError::invalid(
@@ -29,6 +36,62 @@ pub fn description(description: &str) -> Result<(), BatonError> {
 
 pub fn hints(hints: &str) -> Result<(), BatonError> {
     text("hints", hints)
+}
+
+/// The files a task names for its agent to read: each a path, all of them together
+/// held to a text's limit.
+pub fn context_files(files: &[String]) -> Result<(), BatonError> {
+    if let Some(path) = files.iter().find(|path| path.len() > PATH_LIMIT) {
+        return Err(BatonError::invalid(format!(
+            "a context file's path is {} bytes, over the limit of {PATH_LIMIT}: {}",
+            path.len(),
+            excerpt(path, 60)
+        )));
+    }
+    within_limit(
+        "task's context files together",
+        listed_size(files),
+        "name the directories that hold them",
+    )
+}
+
+/// The goal of a workspace or a run: every status and run carries it.
+pub fn goal(goal: &str) -> Result<(), BatonError> {
+    if goal.trim().is_empty() {
+        return Err(BatonError::invalid(
+            "the goal is empty; say what the team should achieve",
+        ));
+    }
+    goal_size(goal)
+}
+
+/// A state file's goal may be empty, not over the limit.
+fn goal_size(goal: &str) -> Result<(), BatonError> {
+    within_limit(
+        "goal",
+        goal.len(),
+        "put the detail in a file of the repository and name it in the goal",
+    )
+}
+
+pub fn master_plan(plan: &str) -> Result<(), BatonError> {
+    within_limit(
+        "master plan",
+        plan.len(),
+        "keep the plan's detail in its tasks' descriptions",
+    )
+}
+
+/// A discovery's tags: each a name, all of them together held to a text's limit.
+pub fn tags(tags: &[String]) -> Result<(), BatonError> {
+    for tag in tags {
+        name("tag", tag, "a tag is a word or two (`build`, `api`)")?;
+    }
+    within_limit(
+        "discovery's tags together",
+        listed_size(tags),
+        "keep the detail in the discovery itself",
+    )
 }
 
 /// What an agent reports of its work is held to the same limit as what it was
@@ -67,6 +130,23 @@ fn text(what: &str, text: &str) -> Result<(), BatonError> {
         text.len(),
         "put long material in a file and name it in the task's files",
     )
+}
+
+/// The size of a list of texts as it is carried: each text's bytes, and one more for
+/// each, so that a million empty texts count too.
+fn listed_size(texts: &[String]) -> usize {
+    texts.iter().map(|text| text.len() + 1).sum()
+}
+
+fn name(what: &str, name: &str, advice: &str) -> Result<(), BatonError> {
+    if name.len() > NAME_LIMIT {
+        return Err(BatonError::invalid(format!(
+            "the {what} is {} bytes, over the limit of {NAME_LIMIT}: {}; {advice}",
+            name.len(),
+            excerpt(name, 40)
+        )));
+    }
+    Ok(())
 }
 
 fn within_limit(what: &str, size: usize, advice: &str) -> Result<(), BatonError> {
@@ -121,14 +201,18 @@ pub fn model(model: &str) -> Result<(), BatonError> {
             "the model is empty; name a Claude model, or leave it out for the workspace's",
         ));
     }
-    Ok(())
+    name("model", model, "name a Claude model (`claude-sonnet-4-5`)")
 }
 
 pub fn agent_id(agent_id: &str) -> Result<(), BatonError> {
     if agent_id.trim().is_empty() {
         return Err(BatonError::invalid("the agent id is empty; name the agent"));
     }
-    Ok(())
+    name(
+        "agent id",
+        agent_id,
+        "an agent id is a short name (`worker-1`)",
+    )
 }
 
 pub fn unknown_dependency(task: &TaskId, dependency: &TaskId) -> BatonError {
@@ -157,6 +241,7 @@ pub fn new_tasks(
     for (place, (task, id)) in batch.iter().zip(ids).enumerate() {
         description(&task.description).map_err(|err| in_task(place, err))?;
         hints(&task.hints).map_err(|err| in_task(place, err))?;
+        context_files(&task.context_files).map_err(|err| in_task(place, err))?;
         priority(task.priority).map_err(|err| in_task(place, err))?;
         if let Some(model) = &task.model {
             self::model(model).map_err(|err| in_task(place, err))?;
@@ -273,7 +358,15 @@ pub fn patched_config(config: &Config, patch: &ConfigPatch) -> Result<Config, Ba
     Ok(next)
 }
 
+/// A configuration a request makes: sound, and its texts within their limits.
 pub fn config(config: &Config) -> Result<(), BatonError> {
+    settings(config)?;
+    config_texts(config)
+}
+
+/// Whether a configuration can be run with, whatever the size of its texts: a stored
+/// state keeps what earlier versions let in.
+fn settings(config: &Config) -> Result<(), BatonError> {
     if !(1..=64).contains(&config.max_workers) {
         return Err(BatonError::invalid(format!(
             "max_workers {} is outside 1..64",
@@ -354,6 +447,43 @@ pub fn state_config(state: &CoordinationState) -> Config {
     })
 }
 
+/// A configuration's texts, each within its limit.
+fn config_texts(config: &Config) -> Result<(), BatonError> {
+    name(
+        "model",
+        &config.model,
+        "name a Claude model (`claude-sonnet-4-5`)",
+    )?;
+    if config.agent_command.len() > PATH_LIMIT {
+        return Err(BatonError::invalid(format!(
+            "agent_command is {} bytes, over the limit of {PATH_LIMIT}; name the Claude Code program (`claude`)",
+            config.agent_command.len()
+        )));
+    }
+    name(
+        "integration_branch",
+        &config.integration_branch,
+        "name a branch (`baton/integration`)",
+    )?;
+    for (setting, text) in [
+        ("leader_prompt", &config.leader_prompt),
+        ("worker_prompt", &config.worker_prompt),
+        ("reviewer_prompt", &config.reviewer_prompt),
+        ("verify_command", &config.verify_command),
+    ] {
+        if let Some(text) = text {
+            within_limit(setting, text.len(), "keep the long part in a file it names")?;
+        }
+    }
+    for (setting, list) in [
+        ("agent_args together", &config.agent_args),
+        ("allowed_tools together", &config.allowed_tools),
+    ] {
+        within_limit(setting, listed_size(list), "give fewer of them")?;
+    }
+    Ok(())
+}
+
 /// Whether `id` is safe as a file and branch name: no separators, no hidden or
 /// option-like start, no whitespace.
 fn safe_id(id: &str) -> bool {
@@ -366,6 +496,44 @@ fn safe_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// A state file a client loads holds its texts to the limits of a request, but for
+/// results: a task's result gathers the discoveries made on it, without a bound.
+/// A store is not held to them: it keeps what earlier versions let in.
+pub fn state_texts(state: &CoordinationState) -> Result<(), BatonError> {
+    let bad =
+        |message: String| BatonError::invalid(format!("the state file is not valid: {message}"));
+    goal_size(&state.goal).map_err(|err| bad(err.message))?;
+    master_plan(&state.master_plan).map_err(|err| bad(err.message))?;
+    config_texts(&state_config(state)).map_err(|err| bad(err.message))?;
+    for task in &state.tasks {
+        task_texts(task).map_err(|err| bad(format!("{}: {}", task.id, err.message)))?;
+    }
+    for discovery in &state.discoveries {
+        agent_id(&discovery.agent_id)
+            .and_then(|()| report("discovery", &discovery.content))
+            .and_then(|()| tags(&discovery.tags))
+            .map_err(|err| bad(format!("a discovery: {}", err.message)))?;
+    }
+    Ok(())
+}
+
+fn task_texts(task: &Task) -> Result<(), BatonError> {
+    description(&task.description)?;
+    hints(&task.context.hints)?;
+    context_files(&task.context.files)?;
+    if let Some(model) = &task.model {
+        self::model(model)?;
+    }
+    match &task.claimed_by {
+        Some(agent) => name(
+            "agent id",
+            agent,
+            "an agent id is a short name (`worker-1`)",
+        ),
+        None => Ok(()),
+    }
 }
 
 /// Checks a whole state file before it replaces anything. Answers the tasks' positions
@@ -460,7 +628,7 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
             }
         }
     }
-    self::config(&state_config(state)).map_err(|err| bad(err.message))?;
+    settings(&state_config(state)).map_err(|err| bad(err.message))?;
     let edges: Vec<Vec<usize>> = state
         .tasks
         .iter()

@@ -20,6 +20,7 @@ use tower_lsp::{ClientSocket, LanguageServer, LspService};
 
 use super::transport::Frames;
 use super::{archive, forwarding, state_file, task_log, Daemon};
+use crate::core::validate;
 use crate::orchestrator::Operation;
 
 type Answer<T> = jsonrpc::Result<T>;
@@ -330,6 +331,7 @@ impl Connection {
     async fn run(&self, params: m::RunParams) -> Answer<Option<RunResult>> {
         let overrides = params.overrides.unwrap_or_default();
         if let Some(goal) = &params.goal {
+            validate::goal(goal).map_err(to_rpc)?;
             // A new goal puts the board with finished work aside first; not while a
             // run goes (the start below refuses then too).
             if !self.daemon.runtime.is_busy() {
@@ -455,7 +457,7 @@ impl Connection {
     }
 
     async fn save_state(&self, params: m::StateFile) -> Answer<m::SavedState> {
-        let path = state_file::resolve(&self.daemon.workspace, &params.path);
+        let path = state_file::resolve(&self.daemon.workspace, &params.path).map_err(to_rpc)?;
         state_file::refuse_daemon_files(&self.daemon.workspace, &path).map_err(to_rpc)?;
         let state = self.daemon.orchestrator.read(|board| board.state());
         let saved = m::SavedState {
@@ -472,7 +474,7 @@ impl Connection {
     }
 
     async fn load_state(&self, params: m::StateFile) -> Answer<Status> {
-        let path = state_file::resolve(&self.daemon.workspace, &params.path);
+        let path = state_file::resolve(&self.daemon.workspace, &params.path).map_err(to_rpc)?;
         let read = tokio::task::spawn_blocking(move || state_file::read(&path));
         let state = read
             .await
@@ -491,6 +493,7 @@ impl Connection {
         // Checked whole before the current board is put aside (with its logs), so
         // that a bad file changes nothing.
         crate::core::Board::from_state(state.clone(), false).map_err(to_rpc)?;
+        validate::state_texts(&state).map_err(to_rpc)?;
         let replaced = self
             .put_aside(archive::has_work, Some(state.clone()))
             .await?;
@@ -499,7 +502,7 @@ impl Connection {
                 .await?;
         }
         let workspace = self.workspace()?;
-        let loaded = state_file::resolve(&self.daemon.workspace, &params.path);
+        let loaded = state_file::resolve(&self.daemon.workspace, &params.path).map_err(to_rpc)?;
         tokio::task::spawn_blocking(move || archive::restore_logs(&workspace, &loaded))
             .await
             .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
@@ -508,7 +511,7 @@ impl Connection {
     }
 
     async fn set_master_plan(&self, params: m::MasterPlan) -> Answer<()> {
-        self.apply(|board, now| Ok(((), board.set_master_plan(params.plan, now))))
+        self.apply(|board, now| Ok(((), board.set_master_plan(params.plan, now)?)))
             .await
     }
 

@@ -6,10 +6,21 @@ use std::path::{Path, PathBuf};
 
 use baton_protocol::{BatonError, CoordinationState, Workspace};
 
+/// The longest path Linux opens, in bytes.
+const PATH_LIMIT: usize = 4096;
+
 /// A state file path as the user gave it: relative paths are taken from the
-/// workspace root (the CLI sends absolute paths).
-pub fn resolve(workspace: &Path, path: &str) -> PathBuf {
-    workspace.join(path)
+/// workspace root (the CLI sends absolute paths). One no file can have is refused
+/// here, so that no message quotes it whole.
+pub fn resolve(workspace: &Path, path: &str) -> Result<PathBuf, BatonError> {
+    if path.len() > PATH_LIMIT {
+        return Err(BatonError::invalid(format!(
+            "the state file's path is {} bytes, over the {PATH_LIMIT} a path may have: {}",
+            path.len(),
+            crate::core::excerpt(path, 60)
+        )));
+    }
+    Ok(workspace.join(path))
 }
 
 /// Refuses a path among the daemon's own files in the workspace's `.baton/` (its

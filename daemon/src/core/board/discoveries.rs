@@ -19,6 +19,7 @@ impl Board {
             ));
         }
         validate::report("discovery", &new.content)?;
+        validate::tags(&new.tags)?;
         if let Some(task) = &new.related_task {
             self.task(task)?;
         }

@@ -39,6 +39,9 @@ impl Board {
         if let Some(hints) = &edit.hints {
             validate::hints(hints)?;
         }
+        if let Some(files) = &edit.context_files {
+            validate::context_files(files)?;
+        }
         if let Some(priority) = edit.priority {
             validate::priority(priority)?;
         }

@@ -404,11 +404,8 @@ impl Board {
     // ---- whole-state changes ----
 
     pub fn init(&mut self, params: InitParams, now: Now) -> Result<Events, BatonError> {
-        if params.goal.trim().is_empty() {
-            return Err(BatonError::invalid(
-                "the goal is empty; say what the team should achieve",
-            ));
-        }
+        validate::goal(&params.goal)?;
+        validate::master_plan(&params.master_plan)?;
         self.config = validate::patched_config(&self.config, &params.config)?;
         self.goal = params.goal;
         self.master_plan = params.master_plan;
@@ -421,9 +418,10 @@ impl Board {
         Ok(self.changed_state(StateChangeReason::Configure, now))
     }
 
-    pub fn set_master_plan(&mut self, plan: String, now: Now) -> Events {
+    pub fn set_master_plan(&mut self, plan: String, now: Now) -> Result<Events, BatonError> {
+        validate::master_plan(&plan)?;
         self.master_plan = plan;
-        self.changed_state(StateChangeReason::Plan, now)
+        Ok(self.changed_state(StateChangeReason::Plan, now))
     }
 
     pub fn set_running(&mut self, running: bool, now: Now) -> Events {

@@ -94,6 +94,9 @@ impl Board {
         if self.run.is_some() {
             return Err(already_running());
         }
+        if let Some(goal) = &start.goal {
+            validate::goal(goal)?;
+        }
         check_overrides(&self.config, &start.overrides)?;
         let goal = start.goal.as_deref().unwrap_or(&self.goal);
         match start.mode {
