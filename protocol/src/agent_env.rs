@@ -76,6 +76,14 @@ impl TryFrom<BTreeMap<String, String>> for AgentEnv {
     type Error = String;
 
     fn try_from(vars: BTreeMap<String, String>) -> Result<AgentEnv, String> {
+        // No process could be started with such a variable: every agent of the run
+        // would fail to start.
+        if let Some((name, _)) = vars.iter().find(|(name, value)| !passable(name, value)) {
+            return Err(format!(
+                "the variable {:?} cannot be passed to agents: a name holds no '=', neither a name nor a value a NUL byte, and `NAME=VALUE` is under the {VARIABLE_LIMIT} bytes Linux passes in one variable",
+                name.chars().take(60).collect::<String>()
+            ));
+        }
         let refused: Vec<&str> = vars
             .keys()
             .map(String::as_str)
@@ -90,6 +98,16 @@ impl TryFrom<BTreeMap<String, String>> for AgentEnv {
         }
         Ok(AgentEnv(vars))
     }
+}
+
+/// The most Linux passes to a program in one `NAME=VALUE` string.
+const VARIABLE_LIMIT: usize = 128 * 1024;
+
+fn passable(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && !name.contains(['=', '\0'])
+        && !value.contains('\0')
+        && name.len() + 1 + value.len() < VARIABLE_LIMIT
 }
 
 impl From<AgentEnv> for BTreeMap<String, String> {
@@ -108,6 +126,7 @@ impl fmt::Debug for AgentEnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn only_claude_code_s_variables_pass() {
@@ -134,5 +153,26 @@ mod tests {
         assert!(refused.contains("PATH not passed to agents"), "{refused}");
         let env: AgentEnv = serde_json::from_str(r#"{"ANTHROPIC_API_KEY":"sk-secret"}"#).unwrap();
         assert_eq!(format!("{env:?}"), r#"{"ANTHROPIC_API_KEY"}"#);
+    }
+
+    #[test]
+    fn a_variable_no_process_could_be_started_with_is_refused() {
+        let long = "v".repeat(VARIABLE_LIMIT);
+        for vars in [
+            json!({ "ANTHROPIC_A=B": "k" }),
+            json!({ "ANTHROPIC_A\0B": "k" }),
+            json!({ "ANTHROPIC_API_KEY": "k\0" }),
+            json!({ "ANTHROPIC_API_KEY": long }),
+        ] {
+            let refused = serde_json::from_value::<AgentEnv>(vars)
+                .unwrap_err()
+                .to_string();
+            assert!(refused.contains("cannot be passed to agents"), "{refused}");
+            assert!(refused.len() < 400, "{refused}");
+        }
+        let just_under = "v".repeat(VARIABLE_LIMIT - "ANTHROPIC_API_KEY=".len() - 1);
+        assert!(
+            serde_json::from_value::<AgentEnv>(json!({ "ANTHROPIC_API_KEY": just_under })).is_ok()
+        );
     }
 }

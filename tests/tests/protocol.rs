@@ -647,6 +647,26 @@ async fn bad_settings_for_a_run_are_refused_before_anything_changes() {
             "{overrides} changed nothing"
         );
     }
+    // Variables no agent process could be started with: each agent of the run would
+    // have failed to start, and its task with it.
+    for env in [
+        json!({ "ANTHROPIC_API_KEY": "sk\0" }),
+        json!({ "ANTHROPIC_A=B": "k" }),
+    ] {
+        let refused = client
+            .call(
+                m::Run::METHOD,
+                json!({ "mode": "leader", "goal": "a new goal", "wait": false, "env": env }),
+            )
+            .await
+            .expect_err("a variable no process takes is refused");
+        let ClientError::Baton(err) = refused else {
+            panic!("a daemon error: {refused}");
+        };
+        assert_eq!(err.kind, ErrorKind::InvalidInputError, "{env}: {err}");
+        assert!(err.message.contains("cannot be passed to agents"), "{err}");
+        assert_eq!(snapshot(&client).await, before, "{env} changed nothing");
+    }
 }
 
 #[tokio::test]
