@@ -306,6 +306,28 @@ async fn a_worker_can_split_off_a_subtask_and_give_up_with_a_reason() {
     );
 }
 
+/// A description may hold 1 MiB; one argument of a program at most 128 KiB. The
+/// agent's prompt, which holds the description, must reach it whole all the same.
+#[tokio::test]
+async fn a_task_described_at_length_reaches_its_agent_whole() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    let long = "a detailed spec line\n".repeat(15_000);
+    assert!(long.len() > 300_000);
+    // The model's script comes after the description: the agent follows it only if
+    // the prompt reached the model whole.
+    let id = add_scripted(&client, &long, &[say("read it all")], &[]).await;
+    let result = run(&client, RunMode::Predefined).await;
+    let done = task(&client, &id).await;
+    assert_eq!(
+        done.status,
+        TaskStatus::Done,
+        "{result:?} {:?}",
+        done.result
+    );
+    assert_eq!(done.result.unwrap().output, "read it all");
+}
+
 #[tokio::test]
 async fn an_agent_that_crashes_fails_its_task_and_the_run_goes_on() {
     let agents = AgentWorkspace::new();
@@ -547,7 +569,7 @@ async fn an_agent_that_prints_garbage_or_nothing_fails_its_task_with_the_reason(
     let script = agents.root().join("fake-agent.sh");
     std::fs::write(
         &script,
-        "#!/bin/sh\ncase \"$*\" in *garbage*) echo 'Segmentation fault (core dumped)';; esac\nexit 0\n",
+        "#!/bin/sh\ncase \"$(cat)\" in *garbage*) echo 'Segmentation fault (core dumped)';; esac\nexit 0\n",
     )
     .unwrap();
     let executable = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755);

@@ -439,7 +439,8 @@ impl Context {
         );
         Launch {
             program: config.agent_command.clone(),
-            args: command::arguments(config, role, prompt, agent.mcp),
+            args: command::arguments(config, role, agent.mcp),
+            prompt: prompt.to_owned(),
             cwd: agent.cwd.clone(),
             env,
             own_config,

@@ -33,16 +33,13 @@ pub enum Role<'a> {
     Summary,
 }
 
-/// The arguments of a `claude` run in headless mode.
-pub fn arguments(
-    config: &Config,
-    role: Role<'_>,
-    prompt: &str,
-    mcp_config: Option<&Path>,
-) -> Vec<String> {
+/// The arguments of a `claude` run in headless mode. The prompt is not among them:
+/// it goes to the agent's standard input (see [`Launch::prompt`]).
+///
+/// [`Launch::prompt`]: super::process::Launch::prompt
+pub fn arguments(config: &Config, role: Role<'_>, mcp_config: Option<&Path>) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "-p".into(),
-        prompt.into(),
         "--output-format".into(),
         "stream-json".into(),
         "--verbose".into(),
@@ -149,12 +146,11 @@ mod tests {
                 resume: Some("s-1"),
                 budget_usd: Some(0.25),
             },
-            "do it",
             Some(Path::new("/w/.baton/agents/worker-1.json")),
         );
         let line = args.join(" ");
         assert!(line.starts_with(
-            "-p do it --output-format stream-json --verbose --model claude-sonnet-4-20250514"
+            "-p --output-format stream-json --verbose --model claude-sonnet-4-20250514"
         ));
         assert!(line.contains("--permission-mode acceptEdits"));
         assert!(line.contains("--allowedTools Read Write Edit Glob Grep Bash mcp__baton"));
@@ -168,7 +164,7 @@ mod tests {
         let role = Role::Reviewer {
             budget_usd: Some(0.5),
         };
-        let args = arguments(&Config::default(), role, "review", None).join(" ");
+        let args = arguments(&Config::default(), role, None).join(" ");
         assert!(args.contains("--permission-mode default"));
         assert!(args.contains("--allowedTools Read Grep Glob mcp__baton__review_task --"));
         assert!(args.contains("--disallowedTools Write Edit MultiEdit NotebookEdit Bash"));
@@ -178,7 +174,7 @@ mod tests {
 
     #[test]
     fn the_leader_may_read_and_plan_but_not_write() {
-        let args = arguments(&Config::default(), Role::Leader, "plan", None).join(" ");
+        let args = arguments(&Config::default(), Role::Leader, None).join(" ");
         assert!(args.contains("--allowedTools Read Glob Grep mcp__baton"));
         assert!(args.contains("--disallowedTools Write Edit MultiEdit NotebookEdit Bash"));
     }

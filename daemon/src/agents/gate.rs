@@ -162,9 +162,9 @@ impl Context {
                                 resume: resume.as_deref(),
                                 budget_usd,
                             },
-                            &message,
                             agent.mcp_path,
                         ),
+                        prompt: message.clone(),
                         ..agent.launch.clone()
                     };
                     self.activity(

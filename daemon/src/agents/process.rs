@@ -28,6 +28,9 @@ pub const WORKSPACE_MARKER: &str = "BATON_WORKSPACE";
 pub struct Launch {
     pub program: String,
     pub args: Vec<String>,
+    /// What the agent is asked, written to its standard input: a program's argument
+    /// holds at most 128 KiB, and a prompt holds a task's description of up to 1 MiB.
+    pub prompt: String,
     pub cwd: PathBuf,
     pub env: Environment,
     /// The agent's own Claude Code configuration directory, made as it starts and
@@ -122,6 +125,7 @@ async fn run_process(
     mut on_event: impl FnMut(StreamEvent),
 ) -> Ending {
     let mut command = supervised(launch, &launch.program, &launch.args);
+    command.stdin(Stdio::piped());
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {
@@ -132,6 +136,14 @@ async fn run_process(
         }
     };
     let pid = child.id().unwrap_or_default();
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let prompt = launch.prompt.clone();
+    // Written beside the reading, so that neither waits on the other, and closed
+    // once written, which ends the prompt. The writing ends too when the agent's
+    // processes end (the pipe breaks), as they all do before this returns.
+    tokio::spawn(async move {
+        let _ = stdin.write_all(prompt.as_bytes()).await;
+    });
     let stdout = child.stdout.take().expect("piped stdout");
     let mut stderr = child.stderr.take().expect("piped stderr");
     let stderr_tail = tokio::spawn(async move {

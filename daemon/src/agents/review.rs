@@ -122,12 +122,8 @@ impl Context {
         let env = self.env.lock().expect("environment lock").clone();
         let own_config = OwnConfig::of_agent(&self.workspace, reviewer, env.as_ref());
         let launch = Launch {
-            args: command::arguments(
-                config,
-                Role::Reviewer { budget_usd },
-                &prompt,
-                mcp.as_deref(),
-            ),
+            args: command::arguments(config, Role::Reviewer { budget_usd }, mcp.as_deref()),
+            prompt,
             env: command::environment(
                 self.workspace.root(),
                 reviewer,
