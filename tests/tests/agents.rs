@@ -7,7 +7,7 @@ use std::time::Duration;
 use baton_protocol::methods::{self as m, Event};
 use baton_protocol::{Client, RunMode, RunPhase, TaskId, TaskStatus};
 use baton_tests::agent_workspace::{
-    add_scripted, bash, baton_tool, run, say, scripted, start_run, task,
+    add_scripted, bash, baton_tool, git_output, run, say, scripted, start_run, task,
     workers_see_only_their_task, AgentWorkspace,
 };
 use baton_tests::{process_exists, wait_until};
@@ -307,16 +307,18 @@ async fn a_worker_can_split_off_a_subtask_and_give_up_with_a_reason() {
 }
 
 /// A description may hold 1 MiB; one argument of a program at most 128 KiB. The
-/// agent's prompt, which holds the description, must reach it whole all the same.
+/// agent's prompt holds the description, and the commits that land its work are
+/// named by its first line: both must work with a description of one long line.
 #[tokio::test]
-async fn a_task_described_at_length_reaches_its_agent_whole() {
-    let agents = AgentWorkspace::new();
+async fn a_task_described_at_length_reaches_its_agent_whole_and_lands() {
+    let agents = AgentWorkspace::git();
     let client = agents.start(1, 120).await;
-    let long = "a detailed spec line\n".repeat(15_000);
+    let long = "a detailed spec, all on one line; ".repeat(9_000);
     assert!(long.len() > 300_000);
     // The model's script comes after the description: the agent follows it only if
     // the prompt reached the model whole.
-    let id = add_scripted(&client, &long, &[say("read it all")], &[]).await;
+    let steps = [bash("echo done > out.txt"), say("read it all")];
+    let id = add_scripted(&client, &long, &steps, &[]).await;
     let result = run(&client, RunMode::Predefined).await;
     let done = task(&client, &id).await;
     assert_eq!(
@@ -325,7 +327,15 @@ async fn a_task_described_at_length_reaches_its_agent_whole() {
         "{result:?} {:?}",
         done.result
     );
-    assert_eq!(done.result.unwrap().output, "read it all");
+    let output = done.result.unwrap();
+    assert_eq!(output.output, "read it all");
+    assert_eq!(output.files_created, vec!["out.txt"]);
+    let subjects = git_output(agents.root(), &["log", "--format=%s", "baton/integration"]);
+    let landed = subjects.lines().next().unwrap_or_default();
+    assert!(
+        landed.starts_with(&format!("Merge {id}: a detailed spec")) && landed.len() < 200,
+        "{landed}"
+    );
 }
 
 #[tokio::test]

@@ -497,6 +497,26 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             ErrorKind::InvalidInputError,
             "model is 257 bytes",
         ),
+        // What is passed on to a program as one argument: no program could be
+        // started with it, and every agent or verification would fail.
+        (
+            "baton/configure",
+            json!({ "verify_command": "cargo test\0" }),
+            ErrorKind::InvalidInputError,
+            "verify_command is 11 bytes with a NUL byte",
+        ),
+        (
+            "baton/configure",
+            json!({ "agent_args": ["--append-system-prompt", "x".repeat(200_000)] }),
+            ErrorKind::InvalidInputError,
+            "an agent_args entry is 200000 bytes",
+        ),
+        (
+            "baton/addTask",
+            json!({ "description": "x", "model": "opus\0" }),
+            ErrorKind::InvalidInputError,
+            "model holds a NUL byte",
+        ),
         // Refused before the finished board would be put aside for the new goal.
         (
             "baton/run",

@@ -25,6 +25,11 @@ pub const NAME_LIMIT: usize = 256;
 /// The most one file's path may hold, in bytes: the longest path Linux opens.
 const PATH_LIMIT: usize = 4096;
 
+/// The most one argument of a program may hold, in bytes, as Linux passes it: for
+/// what the daemon passes on as one (an argument of Claude Code, the verification
+/// command).
+const ARGUMENT_LIMIT: usize = 128 * 1024 - 1;
+
 pub fn description(description: &str) -> Result<(), BatonError> {
     if description.trim().is_empty() {
         return Err(BatonError::invalid(
@@ -199,6 +204,11 @@ pub fn model(model: &str) -> Result<(), BatonError> {
     if model.trim().is_empty() {
         return Err(BatonError::invalid(
             "the model is empty; name a Claude model, or leave it out for the workspace's",
+        ));
+    }
+    if model.contains('\0') {
+        return Err(BatonError::invalid(
+            "the model holds a NUL byte, which no program is passed; name a Claude model",
         ));
     }
     name("model", model, "name a Claude model (`claude-sonnet-4-5`)")
@@ -469,10 +479,41 @@ fn config_texts(config: &Config) -> Result<(), BatonError> {
         ("leader_prompt", &config.leader_prompt),
         ("worker_prompt", &config.worker_prompt),
         ("reviewer_prompt", &config.reviewer_prompt),
-        ("verify_command", &config.verify_command),
     ] {
         if let Some(text) = text {
             within_limit(setting, text.len(), "keep the long part in a file it names")?;
+        }
+    }
+    let arguments = [
+        ("model", &config.model),
+        ("agent_command", &config.agent_command),
+    ]
+    .into_iter()
+    .chain(
+        config
+            .verify_command
+            .iter()
+            .map(|command| ("verify_command", command)),
+    )
+    .chain(
+        config
+            .agent_args
+            .iter()
+            .map(|arg| ("an agent_args entry", arg)),
+    )
+    .chain(
+        config
+            .allowed_tools
+            .iter()
+            .map(|tool| ("an allowed_tools entry", tool)),
+    );
+    for (what, argument) in arguments {
+        if argument.len() > ARGUMENT_LIMIT || argument.contains('\0') {
+            return Err(BatonError::invalid(format!(
+                "{what} is {} bytes{}, and a program is passed an argument of at most {ARGUMENT_LIMIT} bytes and no NUL byte; keep the long part in a script it runs",
+                argument.len(),
+                if argument.contains('\0') { " with a NUL byte" } else { "" },
+            )));
         }
     }
     for (setting, list) in [

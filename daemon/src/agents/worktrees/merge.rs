@@ -16,7 +16,7 @@ use baton_protocol::TaskId;
 
 use super::git::{self, GitError};
 
-use super::{changes, first_line, Changes, Heads, WorktreeError, Worktrees};
+use super::{changes, subject_of, Changes, Heads, WorktreeError, Worktrees};
 
 /// What bringing the integration branch into a task's worktree gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +64,7 @@ impl Worktrees {
         description: &str,
     ) -> Result<BroughtIn, WorktreeError> {
         let path = self.path(task);
-        let subject = format!("{task}: {}", first_line(description));
+        let subject = format!("{task}: {}", subject_of(description));
         let heads = if merging(&path)? {
             git::ok(&path, &["add", "--all"]).await?;
             let markers = left_markers(&path).await?;
@@ -162,7 +162,7 @@ impl Worktrees {
             if tip != work {
                 // A merge commit of exactly the verified tree: the integration
                 // branch's first parents are the trees that passed, one per task.
-                let message = format!("Merge {task}: {}", first_line(description));
+                let message = format!("Merge {task}: {}", subject_of(description));
                 self.commit_merge(tree, tip, work, &message).await?;
             }
             changes

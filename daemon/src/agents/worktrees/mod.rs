@@ -486,9 +486,14 @@ fn gitdir(worktree: &Path) -> Option<PathBuf> {
     Some(worktree.join(named))
 }
 
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or_default()
+/// A commit's subject from a task's description: its first line, cut as a subject
+/// is read (and as a program's argument must be, at 128 KiB).
+fn subject_of(description: &str) -> String {
+    crate::core::clip(description, SUBJECT_CHARS)
 }
+
+/// The most characters of a description a commit's subject takes.
+const SUBJECT_CHARS: usize = 100;
 
 /// Reads `git diff --name-status`: added files are created, anything else modified.
 fn changes(name_status: &str) -> Changes {
