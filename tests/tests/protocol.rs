@@ -503,7 +503,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             "baton/configure",
             json!({ "verify_command": "cargo test\0" }),
             ErrorKind::InvalidInputError,
-            "verify_command is 11 bytes with a NUL byte",
+            "verify_command holds a NUL byte",
         ),
         (
             "baton/configure",

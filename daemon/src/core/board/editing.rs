@@ -33,21 +33,7 @@ impl Board {
                 "nothing to change in {id}; give a description, priority, dependencies, files, hints or a model"
             )));
         }
-        if let Some(description) = &edit.description {
-            validate::description(description)?;
-        }
-        if let Some(hints) = &edit.hints {
-            validate::hints(hints)?;
-        }
-        if let Some(files) = &edit.context_files {
-            validate::context_files(files)?;
-        }
-        if let Some(priority) = edit.priority {
-            validate::priority(priority)?;
-        }
-        if let Some(Some(model)) = &edit.model {
-            validate::model(model)?;
-        }
+        validate::edit(&edit)?;
         let dependencies = match edit.dependencies {
             Some(mut dependencies) => {
                 let mut seen = HashSet::new();
