@@ -497,6 +497,19 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             ErrorKind::InvalidInputError,
             "model is 257 bytes",
         ),
+        // A branch name git would take as an option, or refuse.
+        (
+            "baton/configure",
+            json!({ "integration_branch": "--orphan" }),
+            ErrorKind::InvalidInputError,
+            "not a name git takes for a branch",
+        ),
+        (
+            "baton/configure",
+            json!({ "integration_branch": "release/..x" }),
+            ErrorKind::InvalidInputError,
+            "not a name git takes for a branch",
+        ),
         // What is passed on to a program as one argument: no program could be
         // started with it, and every agent or verification would fail.
         (

@@ -190,10 +190,31 @@ pub fn patched_config(config: &Config, patch: &ConfigPatch) -> Result<Config, Ba
     Ok(next)
 }
 
-/// A configuration a request makes: sound, and its texts within their limits.
+/// A configuration a request makes: its texts within their limits, sound, and its
+/// integration branch one git takes as a branch.
 pub fn config(config: &Config) -> Result<(), BatonError> {
+    texts::config_texts(config)?;
     settings(config)?;
-    texts::config_texts(config)
+    let branch = &config.integration_branch;
+    if !git_branch_name(branch) {
+        return Err(BatonError::invalid(format!(
+            "integration_branch `{branch}` is not a name git takes for a branch: it may not start with '-' or '.', hold '..', '@{{', '//' or a control character, or end with '/', '.' or '.lock'"
+        )));
+    }
+    Ok(())
+}
+
+/// What `git check-ref-format --branch` allows, beside what [`settings`] checks. Not
+/// asked of a stored state, which keeps what earlier versions let in.
+fn git_branch_name(name: &str) -> bool {
+    !name.starts_with(['-', '/'])
+        && !name.ends_with(['/', '.'])
+        && name != "@"
+        && !["..", "@{", "//"].iter().any(|part| name.contains(part))
+        && !name.chars().any(char::is_control)
+        && name
+            .split('/')
+            .all(|part| !part.starts_with('.') && !part.ends_with(".lock"))
 }
 
 /// Whether a configuration can be run with, whatever the size of its texts: a stored
