@@ -7,6 +7,7 @@ use baton_protocol::{
 };
 
 use super::{Attempt, Board, Closing, Events, Now};
+use crate::core::validate;
 
 /// What a reviewer decided, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,8 @@ impl Board {
     /// not being reviewed (a worker cannot approve its own work), and for changes
     /// requested without saying which. A second verdict replaces the first.
     pub fn review_task(&mut self, params: ReviewTaskParams) -> Result<((), Events), BatonError> {
+        validate::agent_id(&params.agent_id)?;
+        validate::report("review's reasons", &params.reasons)?;
         let task = self.task(&params.task_id)?;
         let reviewing = task.status.is_held() && task.stage == Some(TaskStage::Reviewing);
         let Some(run) = self.run.as_mut().filter(|_| reviewing) else {

@@ -61,3 +61,21 @@ fn changes_requested_without_reasons_are_refused() {
     assert!(err.message.contains("needs reasons"), "{}", err.message);
     assert_eq!(board.take_review(&id(1)), None);
 }
+
+#[test]
+fn reasons_over_a_mebibyte_are_refused() {
+    let mut board = working();
+    board
+        .set_stage(&id(1), TaskStage::Reviewing, None, at(3))
+        .unwrap();
+    let huge = "x".repeat(crate::core::validate::TEXT_LIMIT + 1);
+    let err = board
+        .review_task(verdict(ReviewVerdict::ChangesRequested, &huge))
+        .unwrap_err();
+    assert!(
+        err.message.contains("review's reasons is 1048577 bytes"),
+        "{}",
+        err.message
+    );
+    assert_eq!(board.take_review(&id(1)), None);
+}
