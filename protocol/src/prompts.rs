@@ -13,11 +13,11 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("{context_files}", "the task's context files (worker)"),
     (
         "{dependencies}",
-        "ids, descriptions and outputs of the finished dependencies (worker)",
+        "ids, descriptions and outputs of the finished dependencies, 64 KiB at most (worker)",
     ),
     (
         "{discoveries}",
-        "what agents have discovered so far (worker)",
+        "what agents have discovered so far, the newest 64 KiB (worker)",
     ),
     ("{agent_id}", "the agent's id"),
     (

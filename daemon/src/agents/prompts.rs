@@ -71,42 +71,52 @@ pub fn render(template: &str, values: &PromptValues) -> String {
 
 pub use baton_protocol::prompts::{LEADER, REVIEWER, SUMMARY, WORKER};
 
-/// A worker's values: its task, what its dependencies produced, and every discovery.
+/// The most a prompt's dependencies or its discoveries take, in bytes each: a model
+/// reads a few hundred kilobytes at most, and a plan's results and discoveries grow
+/// without bound. What is left out, the agent reads with its tools.
+const SECTION_LIMIT: usize = 64 * 1024;
+
+/// The most characters of one dependency's result or one discovery a prompt takes.
+const ENTRY_CHARS: usize = 4_000;
+
+/// A worker's values: its task, what its dependencies produced, and what the agents
+/// discovered, the newest first kept when not all of it fits.
 pub fn worker_values(board: &Board, task: &Task, agent_id: &str) -> PromptValues {
-    let dependencies = task
-        .dependencies
-        .iter()
-        .filter_map(|id| board.task(id).ok())
-        .map(|dependency| {
-            let output = dependency
-                .result
-                .as_ref()
-                .map(|result| result.output.as_str())
-                .unwrap_or("");
-            format!(
-                "- {} {}\n  Result: {}",
-                dependency.id,
-                dependency.description,
-                output.trim()
-            )
-        })
-        .collect::<Vec<_>>();
-    let discoveries = board
-        .discoveries()
-        .iter()
-        .map(|found| {
-            format!(
-                "- {} (by {}): {}",
-                found.tags.join(", "),
-                found.agent_id,
-                found.content
-            )
-        })
-        .collect::<Vec<_>>();
-    let state = board.state();
+    let dependencies = task.dependencies.iter().map(|id| {
+        let Ok(dependency) = board.task(id) else {
+            return format!("- {id}");
+        };
+        let output = dependency
+            .result
+            .as_ref()
+            .map(|result| result.output.trim())
+            .unwrap_or("");
+        format!(
+            "- {id} {}\n  Result: {}",
+            clip(&dependency.description, 200),
+            cut(output, &format!("get_task {id} gives the whole"))
+        )
+    });
+    let dependencies = within_section(
+        dependencies,
+        "more finished dependencies; get_task gives each",
+    );
+    let discoveries = board.discoveries().iter().rev().map(|found| {
+        format!(
+            "- {} (by {}): {}",
+            found.tags.join(", "),
+            found.agent_id,
+            cut(&found.content, "list_discoveries gives the whole")
+        )
+    });
+    let mut discoveries = within_section(
+        discoveries,
+        "earlier discoveries; list_discoveries gives them all",
+    );
+    discoveries.reverse();
     PromptValues {
-        goal: state.goal,
-        master_plan: or_none(state.master_plan),
+        goal: board.goal().to_owned(),
+        master_plan: or_none(board.master_plan().to_owned()),
         task_id: task.id.to_string(),
         description: task.description.clone(),
         hints: or_none(task.context.hints.clone()),
@@ -119,11 +129,35 @@ pub fn worker_values(board: &Board, task: &Task, agent_id: &str) -> PromptValues
     }
 }
 
+/// `text` cut to [`ENTRY_CHARS`], saying where the whole is when it was cut.
+fn cut(text: &str, whole: &str) -> String {
+    match text.char_indices().nth(ENTRY_CHARS) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}… (cut; {whole})", &text[..end]),
+    }
+}
+
+/// The entries that fit in [`SECTION_LIMIT`], in order, and a last line saying how
+/// many more there were (those are never made).
+fn within_section(mut entries: impl ExactSizeIterator<Item = String>, more: &str) -> Vec<String> {
+    let mut kept = Vec::new();
+    let mut size = 0;
+    while let Some(entry) = entries.next() {
+        if size + entry.len() > SECTION_LIMIT {
+            kept.push(format!("- … and {} {more}", entries.len() + 1));
+            break;
+        }
+        size += entry.len() + 1;
+        kept.push(entry);
+    }
+    kept
+}
+
 /// The leader's values: the goal, the plan so far and every task there is.
 pub fn leader_values(board: &Board, agent_id: &str) -> PromptValues {
     PromptValues {
         goal: board.goal().to_owned(),
-        master_plan: board.state().master_plan,
+        master_plan: board.master_plan().to_owned(),
         tasks: task_lines(&board.tasks(None)),
         agent_id: agent_id.into(),
         ..PromptValues::default()
@@ -190,6 +224,65 @@ pub fn task_lines(tasks: &[Task]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_protocol::methods::{NewDiscovery, NewTask};
+    use baton_protocol::{TaskId, TaskResult};
+
+    #[test]
+    fn a_worker_s_prompt_takes_a_bounded_part_of_results_and_discoveries_the_newest_kept() {
+        let now = chrono::Utc::now();
+        let mut board = Board::default();
+        let first = NewTask::new("make the parser");
+        let mut second = NewTask::new("use the parser");
+        second.dependencies = vec![TaskId::numbered(1)];
+        board.add_tasks(vec![first, second], now).unwrap();
+        board.claim("worker-1", now).unwrap();
+        let result = TaskResult {
+            output: "p".repeat(3 * ENTRY_CHARS),
+            ..TaskResult::default()
+        };
+        board.complete(&TaskId::numbered(1), result, now).unwrap();
+        for n in 0..200 {
+            let found = NewDiscovery {
+                agent_id: "worker-1".into(),
+                content: format!("finding {n} {}", "d".repeat(1_000)),
+                related_task: None,
+                tags: vec![],
+            };
+            board.add_discovery(found, now).unwrap();
+        }
+        let task = board.task(&TaskId::numbered(2)).unwrap();
+
+        let values = worker_values(&board, &task, "worker-2");
+
+        assert!(
+            values.dependencies.len() < ENTRY_CHARS + 300,
+            "{}",
+            values.dependencies.len()
+        );
+        assert!(values
+            .dependencies
+            .ends_with("… (cut; get_task task-001 gives the whole)"));
+        assert!(
+            values.discoveries.len() <= SECTION_LIMIT,
+            "{}",
+            values.discoveries.len()
+        );
+        let lines: Vec<&str> = values.discoveries.lines().collect();
+        let kept = lines.len() - 1;
+        assert_eq!(
+            lines[0],
+            format!(
+                "- … and {} earlier discoveries; list_discoveries gives them all",
+                200 - kept
+            )
+        );
+        assert!(
+            lines[1].contains(&format!("finding {} ", 200 - kept)),
+            "{}",
+            &lines[1][..40]
+        );
+        assert!(lines[kept].contains("finding 199 "));
+    }
 
     #[test]
     fn known_placeholders_are_filled_and_other_braces_stay() {

@@ -262,6 +262,10 @@ impl Board {
         &self.goal
     }
 
+    pub fn master_plan(&self) -> &str {
+        &self.master_plan
+    }
+
     pub fn is_running(&self) -> bool {
         self.running
     }
