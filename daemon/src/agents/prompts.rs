@@ -196,29 +196,27 @@ pub fn plan_summary(tasks: &[Task]) -> String {
     )
 }
 
-/// Every task in a line, with its status and (when finished) its outcome.
+/// Every task in a line, with its status and (when finished) its outcome, as many as
+/// fit in [`SECTION_LIMIT`].
 pub fn task_lines(tasks: &[Task]) -> String {
     if tasks.is_empty() {
         return "(none)".into();
     }
-    tasks
-        .iter()
-        .map(|task| {
-            let outcome = task.result.as_ref().map(|result| match &result.error {
-                Some(error) => format!(" — {}", clip(error, 200)),
-                None => format!(" — {}", clip(&result.output, 200)),
-            });
-            format!(
-                "- {} [{}] p{} {}{}",
-                task.id,
-                task.status,
-                task.priority,
-                clip(&task.description, 200),
-                outcome.unwrap_or_default()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    let lines = tasks.iter().map(|task| {
+        let outcome = task.result.as_ref().map(|result| match &result.error {
+            Some(error) => format!(" — {}", clip(error, 200)),
+            None => format!(" — {}", clip(&result.output, 200)),
+        });
+        format!(
+            "- {} [{}] p{} {}{}",
+            task.id,
+            task.status,
+            task.priority,
+            clip(&task.description, 200),
+            outcome.unwrap_or_default()
+        )
+    });
+    within_section(lines, "more tasks; `baton tasks` lists them all").join("\n")
 }
 
 #[cfg(test)]
@@ -282,6 +280,24 @@ mod tests {
             &lines[1][..40]
         );
         assert!(lines[kept].contains("finding 199 "));
+    }
+
+    #[test]
+    fn the_task_lines_of_a_large_plan_end_by_saying_how_many_were_left_out() {
+        let mut board = Board::default();
+        let plan = (0..2_000).map(|n| NewTask::new(format!("step {n} {}", "s".repeat(100))));
+        board.add_tasks(plan.collect(), chrono::Utc::now()).unwrap();
+        let lines = task_lines(&board.tasks(None));
+        assert!(lines.len() <= SECTION_LIMIT, "{}", lines.len());
+        let last = lines.lines().last().unwrap();
+        let shown = lines.lines().count() - 1;
+        assert_eq!(
+            last,
+            format!(
+                "- … and {} more tasks; `baton tasks` lists them all",
+                2_000 - shown
+            )
+        );
     }
 
     #[test]
