@@ -9,6 +9,7 @@
 //! What a tool sends is stored and reaches every client, so the secrets of the
 //! agent's environment (which the bridge shares) are hidden in it first.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use baton_protocol::methods::{
@@ -143,6 +144,17 @@ pub struct ListTasksArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "status_schema")]
     pub status: Option<String>,
+    /// Skip this many tasks of the list: for the rest of a list cut short.
+    #[serde(default)]
+    pub offset: usize,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListDiscoveriesArgs {
+    /// Only the discoveries before this position: for the earlier ones of a list cut
+    /// short.
+    #[serde(default)]
+    pub before: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -247,18 +259,38 @@ impl Bridge {
     #[tool(
         description = "List everything the agents have shared with report_discovery, \
         oldest first. Read it before you start, so as not to find out again what others \
-        already know.",
+        already know. A long list is cut to its newest part, and says how to ask for \
+        the earlier ones.",
         annotations(read_only_hint = true)
     )]
-    async fn list_discoveries(&self) -> CallToolResult {
-        answer(self.request::<methods::ListDiscoveries>(&()).await)
+    async fn list_discoveries(
+        &self,
+        Parameters(args): Parameters<ListDiscoveriesArgs>,
+    ) -> CallToolResult {
+        let found = match self.request::<methods::ListDiscoveries>(&()).await {
+            Ok(found) => found,
+            Err(err) => return refusal(err.to_string()),
+        };
+        let end = args.before.unwrap_or(found.len()).min(found.len());
+        let start = end - fitting(found[..end].iter().rev());
+        let shown = &found[start..end];
+        if start == 0 {
+            return answer(Ok(shown));
+        }
+        answer(Ok(json!({
+            "discoveries": shown,
+            "left_out": format!(
+                "{start} earlier discoveries; list_discoveries with before: {start} lists them"
+            ),
+        })))
     }
 
     #[tool(
         description = "List the tasks of the plan: id, description, status, priority, \
         dependencies and the agent that holds it; a finished task shows its output or \
-        error. `status` narrows the list (available, claimed, in_progress, done, \
-        failed, cancelled).",
+        error, cut when long (get_task gives the whole). `status` narrows the list \
+        (available, claimed, in_progress, done, failed, cancelled). A long list is cut, \
+        and says how to ask for the rest.",
         annotations(read_only_hint = true)
     )]
     async fn list_tasks(&self, Parameters(args): Parameters<ListTasksArgs>) -> CallToolResult {
@@ -267,13 +299,27 @@ impl Bridge {
             Some(Ok(status)) => Some(status),
             Some(Err(message)) => return refusal(message),
         };
-        match self
+        let tasks = match self
             .request::<methods::ListTasks>(&ListTasksParams { status })
             .await
         {
-            Ok(tasks) => answer(Ok(tasks.iter().map(TaskSummary::of).collect::<Vec<_>>())),
-            Err(err) => answer::<()>(Err(err)),
+            Ok(tasks) => tasks,
+            Err(err) => return refusal(err.to_string()),
+        };
+        let from = args.offset.min(tasks.len());
+        let summaries: Vec<TaskSummary> = tasks[from..].iter().map(TaskSummary::of).collect();
+        let shown = &summaries[..fitting(summaries.iter())];
+        let end = from + shown.len();
+        if end == tasks.len() {
+            return answer(Ok(shown));
         }
+        answer(Ok(json!({
+            "tasks": shown,
+            "left_out": format!(
+                "{} more tasks; list_tasks with offset: {end} (and the same status) lists them",
+                tasks.len() - end
+            ),
+        })))
     }
 
     #[tool(
@@ -377,19 +423,42 @@ impl Bridge {
     }
 }
 
+/// The most one tool's answer holds, in bytes of JSON: what a model reads of one tool
+/// result and still has room to work (about 16,000 tokens). Longer lists are cut, and
+/// say how to ask for the rest.
+const ANSWER_BUDGET: usize = 64 * 1024;
+
+/// The most characters of a text a task's summary shows.
+const SUMMARY_CHARS: usize = 500;
+
+/// How many of `items`, from the first, fit in [`ANSWER_BUDGET`]; at least one, so
+/// that asking for the rest always gets on.
+fn fitting<'a, T: Serialize + 'a>(items: impl Iterator<Item = &'a T>) -> usize {
+    let mut size = 0;
+    let mut count = 0;
+    for item in items {
+        size += serde_json::to_string(item).map_or(0, |text| text.len()) + 1;
+        if size > ANSWER_BUDGET && count > 0 {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
 /// A task as `list_tasks` shows it: enough to choose what to look at with `get_task`.
 #[derive(Debug, Serialize)]
 struct TaskSummary<'a> {
     id: &'a TaskId,
-    description: &'a str,
+    description: Cow<'a, str>,
     status: TaskStatus,
     priority: u8,
     dependencies: &'a [TaskId],
     claimed_by: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    output: Option<&'a str>,
+    output: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
+    error: Option<Cow<'a, str>>,
 }
 
 impl<'a> TaskSummary<'a> {
@@ -397,16 +466,27 @@ impl<'a> TaskSummary<'a> {
         let result = task.result.as_ref().filter(|_| task.status.is_finished());
         TaskSummary {
             id: &task.id,
-            description: &task.description,
+            description: summarized(&task.description),
             status: task.status,
             priority: task.priority,
             dependencies: &task.dependencies,
             claimed_by: task.claimed_by.as_deref(),
             output: result
                 .map(|result| result.output.as_str())
-                .filter(|output| !output.is_empty()),
-            error: result.and_then(|result| result.error.as_deref()),
+                .filter(|output| !output.is_empty())
+                .map(summarized),
+            error: result
+                .and_then(|result| result.error.as_deref())
+                .map(summarized),
         }
+    }
+}
+
+/// `text` cut to [`SUMMARY_CHARS`], saying so.
+fn summarized(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(SUMMARY_CHARS) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => Cow::Owned(format!("{}… (cut; get_task gives the whole)", &text[..end])),
     }
 }
 

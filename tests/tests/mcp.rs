@@ -428,3 +428,99 @@ async fn a_daemon_that_goes_away_makes_tool_errors_not_a_dead_bridge() {
     );
     bridge.cancel().await.unwrap();
 }
+
+/// A long run's lists outgrow what a model reads of one tool result: each answer is
+/// cut to about 64 KiB and says how to ask for the rest, and asking gives it all.
+#[tokio::test]
+async fn long_lists_come_in_parts_that_each_fit_and_together_hold_everything() {
+    let workspace = TestWorkspace::new();
+    let client = workspace.client(false).await;
+    let bridge = bridge(&workspace, "worker-1", None).await;
+    for n in 0..300 {
+        client
+            .request::<m::AddDiscovery>(&m::NewDiscovery {
+                agent_id: "worker-2".into(),
+                content: format!("finding {n}: {}", "f".repeat(1_000)),
+                related_task: None,
+                tags: vec![],
+            })
+            .await
+            .unwrap();
+    }
+    let batch: Vec<NewTask> = (0..400)
+        .map(|n| NewTask::new(format!("step {n}: {}", "s".repeat(2_000))))
+        .collect();
+    client
+        .request::<m::AddTasks>(&m::AddTasksParams { tasks: batch })
+        .await
+        .unwrap();
+
+    let mut found = Vec::new();
+    let mut arguments = json!({});
+    loop {
+        let result = call(&bridge, "list_discoveries", arguments).await;
+        assert!(text(&result).len() < 70_000, "{}", text(&result).len());
+        let listed: Value = serde_json::from_str(text(&result)).unwrap();
+        let Some(part) = listed.get("discoveries") else {
+            found.splice(0..0, listed.as_array().unwrap().clone());
+            break;
+        };
+        found.splice(0..0, part.as_array().unwrap().clone());
+        let said = listed["left_out"].as_str().unwrap();
+        let before: usize = said
+            .split("before: ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            said.starts_with(&format!("{before} earlier discoveries")),
+            "{said}"
+        );
+        arguments = json!({ "before": before });
+    }
+    let contents: Vec<String> = found
+        .iter()
+        .map(|d| d["content"].as_str().unwrap()[..12].to_owned())
+        .collect();
+    let expected: Vec<String> = (0..300)
+        .map(|n| format!("finding {n}: ffff")[..12].to_owned())
+        .collect();
+    assert_eq!(contents, expected);
+
+    let mut tasks = Vec::new();
+    let mut arguments = json!({ "status": "available" });
+    loop {
+        let result = call(&bridge, "list_tasks", arguments).await;
+        assert!(text(&result).len() < 70_000, "{}", text(&result).len());
+        let listed: Value = serde_json::from_str(text(&result)).unwrap();
+        let Some(part) = listed.get("tasks") else {
+            tasks.extend(listed.as_array().unwrap().clone());
+            break;
+        };
+        tasks.extend(part.as_array().unwrap().clone());
+        let said = listed["left_out"].as_str().unwrap();
+        let offset: usize = said
+            .split("offset: ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(offset, tasks.len(), "{said}");
+        arguments = json!({ "status": "available", "offset": offset });
+    }
+    assert_eq!(tasks.len(), 400);
+    assert_eq!(tasks[399]["id"], TaskId::numbered(400).as_str());
+    let description = tasks[0]["description"].as_str().unwrap();
+    assert!(
+        description.ends_with("… (cut; get_task gives the whole)"),
+        "{description}"
+    );
+    bridge.cancel().await.unwrap();
+}
