@@ -152,8 +152,8 @@ impl Sandbox {
         self.dir.path()
     }
 
-    /// `claude -p PROMPT` headless, as baton runs it: stream-json output, the test
-    /// model, edits accepted. Add `--allowedTools`, `--mcp-config` and more to taste.
+    /// `claude -p PROMPT` headless: stream-json output, the test model, edits
+    /// accepted (baton gives the prompt on standard input; an argument serves here). Add `--allowedTools`, `--mcp-config` and more to taste.
     pub fn command(&self, model_url: &str, prompt: &str) -> Command {
         let mut command = Command::new(claude_binary());
         command
