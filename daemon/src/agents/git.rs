@@ -1,6 +1,9 @@
 //! Running git: the one place baton shells out to it.
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::io::AsyncReadExt;
 
 /// The oldest git with `merge-tree --write-tree`, which merges without a checkout.
 const OLDEST: (u32, u32) = (2, 38);
@@ -54,17 +57,22 @@ pub struct Output {
     pub stderr: String,
 }
 
-/// Runs `git ARGS` in `dir`; a non-zero exit is not an error here.
-pub async fn run(dir: &Path, args: &[&str]) -> Result<Output, GitError> {
+/// `git ARGS` in `dir`, marked as the daemon's, never asking for anything.
+fn command(dir: &Path, args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new("git");
     command
         .args(args)
         .current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env(DAEMON_GIT, dir_marker(dir))
-        .stdin(std::process::Stdio::null());
+        .stdin(Stdio::null());
     super::process::with_started_umask(&mut command);
-    let output = command
+    command
+}
+
+/// Runs `git ARGS` in `dir`; a non-zero exit is not an error here.
+pub async fn run(dir: &Path, args: &[&str]) -> Result<Output, GitError> {
+    let output = command(dir, args)
         .output()
         .await
         .map_err(|err| GitError::Missing(err.to_string()))?;
@@ -89,6 +97,60 @@ pub async fn ok(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     Ok(output.stdout.trim().to_owned())
 }
 
+/// The start of what a read-only `git ARGS` prints, at most `limit` bytes, and whether
+/// that is all of it: git is ended once `limit` bytes are read, so that a task's
+/// diff of any size costs the daemon no more.
+pub async fn ok_at_most(
+    dir: &Path,
+    args: &[&str],
+    limit: usize,
+) -> Result<(String, bool), GitError> {
+    let failed = |message: String| GitError::Failed {
+        command: args.join(" "),
+        dir: dir.to_owned(),
+        message,
+    };
+    let mut child = command(dir, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|err| GitError::Missing(err.to_string()))?;
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    // Read beside stdout, so that git never waits on a full pipe; only its start is
+    // kept for a message.
+    let said = tokio::spawn(async move {
+        let mut kept = Vec::new();
+        let mut chunk = [0; 8192];
+        while let Ok(read @ 1..) = stderr.read(&mut chunk).await {
+            if kept.len() < STDERR_KEPT {
+                kept.extend_from_slice(&chunk[..read]);
+            }
+        }
+        String::from_utf8_lossy(&kept).trim().to_owned()
+    });
+    let mut printed = Vec::new();
+    let stdout = child.stdout.take().expect("piped stdout");
+    stdout
+        .take(limit as u64)
+        .read_to_end(&mut printed)
+        .await
+        .map_err(|err| failed(err.to_string()))?;
+    let whole = printed.len() < limit;
+    if !whole {
+        let _ = child.start_kill();
+    }
+    let status = child.wait().await.map_err(|err| failed(err.to_string()))?;
+    let said = said.await.unwrap_or_default();
+    if whole && !status.success() {
+        return Err(failed(said));
+    }
+    Ok((String::from_utf8_lossy(&printed).into_owned(), whole))
+}
+
+/// How much of what git says on stderr is kept for a message.
+const STDERR_KEPT: usize = 16 * 1024;
+
 /// Checks that git is there and new enough.
 pub async fn check_version(dir: &Path) -> Result<(), GitError> {
     let said = ok(dir, &["--version"]).await?;
@@ -101,4 +163,39 @@ pub async fn check_version(dir: &Path) -> Result<(), GitError> {
         return Err(GitError::TooOld { found });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_the_start_of_a_long_answer_is_read_and_said_to_be_cut() {
+        let repo = tempfile::tempdir().unwrap();
+        let dir = repo.path();
+        for args in [
+            &["init", "--quiet"][..],
+            &["config", "user.email", "dev@example.com"],
+            &["config", "user.name", "Dev"],
+        ] {
+            ok(dir, args).await.unwrap();
+        }
+        std::fs::write(dir.join("big.txt"), "line\n".repeat(200_000)).unwrap();
+        ok(dir, &["add", "big.txt"]).await.unwrap();
+        ok(dir, &["commit", "--quiet", "-m", "big"]).await.unwrap();
+
+        let (start, whole) = ok_at_most(dir, &["show", "HEAD:big.txt"], 1_000)
+            .await
+            .unwrap();
+        assert_eq!((start.len(), whole), (1_000, false));
+        let (all, whole) = ok_at_most(dir, &["show", "HEAD:big.txt"], 2_000_000)
+            .await
+            .unwrap();
+        assert_eq!((all.len(), whole), (1_000_000, true));
+        let refused = ok_at_most(dir, &["show", "HEAD:missing.txt"], 1_000).await;
+        assert!(
+            matches!(refused, Err(GitError::Failed { .. })),
+            "{refused:?}"
+        );
+    }
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 
 use super::claude_config::OwnConfig;
@@ -167,15 +167,15 @@ async fn run_process(
 
     let secrets = secrets::of(&launch.env);
     let mut log = open_log(&launch.log).await;
-    let mut lines = BufReader::new(stdout).lines();
+    let mut lines = PrintedLines::new(stdout, STREAM_LINE_LIMIT);
     let mut result = None;
     let mut garbage = None;
     let deadline = tokio::time::sleep(launch.timeout);
     tokio::pin!(deadline);
     let interrupted = loop {
         tokio::select! {
-            line = lines.next_line() => match line {
-                Ok(Some(line)) => {
+            line = lines.next() => match line {
+                Some(Printed::Line(line)) => {
                     let line = secrets.hide(&line);
                     if let Some(log) = log.as_mut() {
                         let _ = log.write_all(format!("{line}\n").as_bytes()).await;
@@ -194,7 +194,12 @@ async fn run_process(
                         }
                     }
                 }
-                Ok(None) | Err(_) => break None,
+                Some(Printed::TooLong) => {
+                    garbage.get_or_insert(format!(
+                        "it printed a line of over {STREAM_LINE_LIMIT} bytes, which was left out"
+                    ));
+                }
+                None => break None,
             },
             _ = &mut deadline => break Some(Ending::TimedOut),
             _ = stopped(&mut stop) => break Some(Ending::Stopped),
@@ -274,9 +279,80 @@ const VERIFY_TAIL_LINES: usize = 60;
 const STDERR_KEPT: usize = 16 * 1024;
 /// How much of one printed line a task's error quotes.
 const LINE_KEPT: usize = 1000;
+/// The longest line of an agent's stream-json the daemon holds, in bytes; a longer
+/// one is left out.
+const STREAM_LINE_LIMIT: usize = 16 * 1024 * 1024;
+/// The longest line of a verification's output the daemon reads, in bytes: it quotes
+/// [`LINE_KEPT`] of each.
+const VERIFY_LINE_LIMIT: usize = 64 * 1024;
 
 fn clip_line(line: &str) -> String {
     crate::core::excerpt(line, LINE_KEPT)
+}
+
+/// A line of what a process printed.
+enum Printed {
+    Line(String),
+    /// A line over the limit, left out rather than held whole.
+    TooLong,
+}
+
+/// What a process prints, read line by line, each line held to a limit: a process may
+/// print without end, or without a newline. Bytes that are not UTF-8 read as U+FFFD.
+/// A partial line waits in it, so that a `next` dropped unfinished loses nothing.
+struct PrintedLines<R> {
+    reader: BufReader<R>,
+    limit: usize,
+    line: Vec<u8>,
+    too_long: bool,
+}
+
+impl<R: AsyncRead + Unpin> PrintedLines<R> {
+    fn new(pipe: R, limit: usize) -> Self {
+        PrintedLines {
+            reader: BufReader::new(pipe),
+            limit,
+            line: Vec::new(),
+            too_long: false,
+        }
+    }
+
+    /// The next line; none at the end of the output, or at a read error.
+    async fn next(&mut self) -> Option<Printed> {
+        loop {
+            let available = self.reader.fill_buf().await.ok()?;
+            if available.is_empty() {
+                return (!self.line.is_empty() || self.too_long).then(|| self.take());
+            }
+            let newline = available.iter().position(|&byte| byte == b'\n');
+            let chunk = &available[..newline.unwrap_or(available.len())];
+            if self.too_long {
+                // The rest of a line already left out.
+            } else if self.line.len() + chunk.len() > self.limit {
+                self.too_long = true;
+                self.line = Vec::new();
+            } else {
+                self.line.extend_from_slice(chunk);
+            }
+            let used = newline.map_or(available.len(), |at| at + 1);
+            self.reader.consume(used);
+            if newline.is_some() {
+                return Some(self.take());
+            }
+        }
+    }
+
+    fn take(&mut self) -> Printed {
+        let line = std::mem::take(&mut self.line);
+        if std::mem::take(&mut self.too_long) {
+            return Printed::TooLong;
+        }
+        Printed::Line(
+            String::from_utf8_lossy(&line)
+                .trim_end_matches('\r')
+                .to_owned(),
+        )
+    }
 }
 
 /// Runs a verification command (`sh -c COMMAND`) under the same rules as an agent:
@@ -288,7 +364,7 @@ pub async fn verify(launch: &Launch, command: &str, mut stop: watch::Receiver<bo
         Err(err) => return Verdict::Fault(format!("could not start `sh -c {command}`: {err}")),
     };
     let pid = child.id().unwrap_or_default();
-    let (sender, mut printed) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (sender, mut lines_read) = tokio::sync::mpsc::unbounded_channel::<String>();
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
     for pipe in [
@@ -297,8 +373,12 @@ pub async fn verify(launch: &Launch, command: &str, mut stop: watch::Receiver<bo
     ] {
         let sender = sender.clone();
         tokio::spawn(async move {
-            let mut lines = BufReader::new(pipe).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
+            let mut lines = PrintedLines::new(pipe, VERIFY_LINE_LIMIT);
+            while let Some(line) = lines.next().await {
+                let line = match line {
+                    Printed::Line(line) => line,
+                    Printed::TooLong => format!("(a line of over {VERIFY_LINE_LIMIT} bytes)"),
+                };
                 if sender.send(line).is_err() {
                     return;
                 }
@@ -312,7 +392,7 @@ pub async fn verify(launch: &Launch, command: &str, mut stop: watch::Receiver<bo
     tokio::pin!(deadline);
     let interrupted = loop {
         tokio::select! {
-            line = printed.recv() => match line {
+            line = lines_read.recv() => match line {
                 Some(line) => {
                     if tail.len() == VERIFY_TAIL_LINES {
                         tail.pop_front();
@@ -500,4 +580,44 @@ where
     die_with_parent(&mut command);
     with_started_umask(&mut command);
     command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read_all(bytes: &[u8], limit: usize) -> Vec<Option<String>> {
+        let mut lines = PrintedLines::new(bytes, limit);
+        let mut read = Vec::new();
+        while let Some(line) = lines.next().await {
+            read.push(match line {
+                Printed::Line(line) => Some(line),
+                Printed::TooLong => None,
+            });
+        }
+        read
+    }
+
+    #[tokio::test]
+    async fn a_line_over_the_limit_is_left_out_and_the_lines_after_it_are_read() {
+        let mut output = b"first\r\n".to_vec();
+        output.extend(vec![b'x'; 10_000]);
+        output.extend(b"\nafter\n\xff\xfe\nno newline at the end");
+        assert_eq!(
+            read_all(&output, 1_000).await,
+            [
+                Some("first".into()),
+                None,
+                Some("after".into()),
+                Some("\u{fffd}\u{fffd}".into()),
+                Some("no newline at the end".into()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn output_without_a_newline_is_never_held_past_the_limit() {
+        let endless = vec![b'y'; 1 << 20];
+        assert_eq!(read_all(&endless, 4_096).await, [None]);
+    }
 }

@@ -37,8 +37,9 @@ impl Context {
     ) -> Reviewed {
         let worktree = agent.launch.cwd.clone();
         let range = format!("refs/heads/{}...HEAD", config.integration_branch);
-        let diff = match git::ok(&worktree, &["diff", "--no-color", &range]).await {
-            Ok(diff) => diff,
+        let args = ["diff", "--no-color", &range];
+        let diff = match git::ok_at_most(&worktree, &args, pipeline::REVIEW_DIFF_READ).await {
+            Ok((diff, whole)) => pipeline::diff_for_review(&diff, whole),
             Err(err) => {
                 return Reviewed::Check(Check::NoVerdict {
                     why: format!("its diff could not be read: {err}"),
@@ -111,7 +112,7 @@ impl Context {
         let mut values = self
             .orchestrator
             .read(|board| prompts::worker_values(board, task, reviewer));
-        values.diff = pipeline::diff_for_review(diff);
+        values.diff = diff.to_owned();
         let template = config
             .reviewer_prompt
             .as_deref()

@@ -212,11 +212,16 @@ fn conflict_failure(integration: &str, branch: &str, paths: &[String]) -> String
     )
 }
 
+/// How much of a task's diff is read for its review, in bytes: enough to count what
+/// the cut leaves out in most diffs, and bounded however large the work.
+pub const REVIEW_DIFF_READ: usize = 4 * MAX_REVIEW_DIFF;
+
 /// A task's diff as its reviewer's prompt holds it: whole up to `MAX_REVIEW_DIFF`
-/// bytes, else cut at a line with a note saying how much was left out.
-pub fn diff_for_review(diff: &str) -> String {
+/// bytes, else cut at a line with a note saying how much was left out. `whole` says
+/// whether `diff` is all of it or only its start.
+pub fn diff_for_review(diff: &str, whole: bool) -> String {
     let diff = diff.trim_end();
-    if diff.len() <= MAX_REVIEW_DIFF {
+    if whole && diff.len() <= MAX_REVIEW_DIFF {
         return diff.to_owned();
     }
     let cut = diff
@@ -226,8 +231,9 @@ pub fn diff_for_review(diff: &str) -> String {
         .last()
         .unwrap_or(0);
     let left_out = diff[cut..].lines().filter(|line| !line.is_empty()).count();
+    let more = if whole { "" } else { "over " };
     format!(
-        "{}\n… (the diff is cut here: {left_out} more lines; read the changed files for the rest)",
+        "{}\n… (the diff is cut here: {more}{left_out} more lines; read the changed files for the rest)",
         &diff[..cut]
     )
 }
@@ -409,17 +415,23 @@ mod tests {
     #[test]
     fn a_long_diff_is_cut_at_a_line_and_says_so() {
         let short = "+one\n+two\n";
-        assert_eq!(diff_for_review(short), "+one\n+two");
+        assert_eq!(diff_for_review(short, true), "+one\n+two");
         // 100 bytes a line, newline included.
         let line = format!("+{}\n", "x".repeat(98));
         let long = line.repeat(MAX_REVIEW_DIFF / 100 + 50);
-        let cut = diff_for_review(&long);
+        let cut = diff_for_review(&long, true);
         assert!(cut.len() < MAX_REVIEW_DIFF + 200, "{}", cut.len());
         let (kept, note) = cut.rsplit_once('\n').unwrap();
         assert!(kept.lines().all(|kept| kept.len() == 99), "cut at a line");
         assert!(
             note.contains("the diff is cut here: 50 more lines"),
             "{note}"
+        );
+        // Only the start read: what is left out is more than what was read of it.
+        let start = diff_for_review(&long[..long.len() - 1_000], false);
+        assert!(
+            start.ends_with("cut here: over 40 more lines; read the changed files for the rest)"),
+            "{start}"
         );
     }
 
