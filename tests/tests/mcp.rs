@@ -429,6 +429,34 @@ async fn a_daemon_that_goes_away_makes_tool_errors_not_a_dead_bridge() {
     bridge.cancel().await.unwrap();
 }
 
+/// One answer of a list tool, which must fit in what a model reads: its items and,
+/// when it was cut, what it said of the rest and the number it named after `next`.
+async fn list_part(
+    bridge: &Bridge,
+    tool: &str,
+    arguments: Value,
+    items: &str,
+    next: &str,
+) -> (Vec<Value>, Option<(String, usize)>) {
+    let result = call(bridge, tool, arguments).await;
+    assert!(
+        text(&result).len() < 70_000,
+        "{tool}: {} bytes",
+        text(&result).len()
+    );
+    let listed: Value = serde_json::from_str(text(&result)).unwrap();
+    let Some(part) = listed.get(items) else {
+        return (listed.as_array().unwrap().clone(), None);
+    };
+    let said = listed["left_out"].as_str().unwrap().to_owned();
+    let number = said
+        .split(next)
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    (part.as_array().unwrap().clone(), Some((said, number)))
+}
+
 /// A long run's lists outgrow what a model reads of one tool result: each answer is
 /// cut to about 64 KiB and says how to ask for the rest, and asking gives it all.
 #[tokio::test]
@@ -458,24 +486,16 @@ async fn long_lists_come_in_parts_that_each_fit_and_together_hold_everything() {
     let mut found = Vec::new();
     let mut arguments = json!({});
     loop {
-        let result = call(&bridge, "list_discoveries", arguments).await;
-        assert!(text(&result).len() < 70_000, "{}", text(&result).len());
-        let listed: Value = serde_json::from_str(text(&result)).unwrap();
-        let Some(part) = listed.get("discoveries") else {
-            found.splice(0..0, listed.as_array().unwrap().clone());
-            break;
-        };
-        found.splice(0..0, part.as_array().unwrap().clone());
-        let said = listed["left_out"].as_str().unwrap();
-        let before: usize = said
-            .split("before: ")
-            .nth(1)
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let (part, rest) = list_part(
+            &bridge,
+            "list_discoveries",
+            arguments,
+            "discoveries",
+            "before: ",
+        )
+        .await;
+        found.splice(0..0, part);
+        let Some((said, before)) = rest else { break };
         assert!(
             said.starts_with(&format!("{before} earlier discoveries")),
             "{said}"
@@ -494,24 +514,9 @@ async fn long_lists_come_in_parts_that_each_fit_and_together_hold_everything() {
     let mut tasks = Vec::new();
     let mut arguments = json!({ "status": "available" });
     loop {
-        let result = call(&bridge, "list_tasks", arguments).await;
-        assert!(text(&result).len() < 70_000, "{}", text(&result).len());
-        let listed: Value = serde_json::from_str(text(&result)).unwrap();
-        let Some(part) = listed.get("tasks") else {
-            tasks.extend(listed.as_array().unwrap().clone());
-            break;
-        };
-        tasks.extend(part.as_array().unwrap().clone());
-        let said = listed["left_out"].as_str().unwrap();
-        let offset: usize = said
-            .split("offset: ")
-            .nth(1)
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let (part, rest) = list_part(&bridge, "list_tasks", arguments, "tasks", "offset: ").await;
+        tasks.extend(part);
+        let Some((said, offset)) = rest else { break };
         assert_eq!(offset, tasks.len(), "{said}");
         arguments = json!({ "status": "available", "offset": offset });
     }
