@@ -116,19 +116,9 @@ pub async fn ok_at_most(
         .kill_on_drop(true)
         .spawn()
         .map_err(|err| GitError::Missing(err.to_string()))?;
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    // Read beside stdout, so that git never waits on a full pipe; only its start is
-    // kept for a message.
-    let said = tokio::spawn(async move {
-        let mut kept = Vec::new();
-        let mut chunk = [0; 8192];
-        while let Ok(read @ 1..) = stderr.read(&mut chunk).await {
-            if kept.len() < STDERR_KEPT {
-                kept.extend_from_slice(&chunk[..read]);
-            }
-        }
-        String::from_utf8_lossy(&kept).trim().to_owned()
-    });
+    // Read beside stdout, so that git never waits on a full pipe.
+    let stderr = child.stderr.take().expect("piped stderr");
+    let said = tokio::spawn(super::process::tail_of(stderr));
     let mut printed = Vec::new();
     let stdout = child.stdout.take().expect("piped stdout");
     stdout
@@ -141,15 +131,12 @@ pub async fn ok_at_most(
         let _ = child.start_kill();
     }
     let status = child.wait().await.map_err(|err| failed(err.to_string()))?;
-    let said = said.await.unwrap_or_default();
+    let said = said.await.unwrap_or_default().trim().to_owned();
     if whole && !status.success() {
         return Err(failed(said));
     }
     Ok((String::from_utf8_lossy(&printed).into_owned(), whole))
 }
-
-/// How much of what git says on stderr is kept for a message.
-const STDERR_KEPT: usize = 16 * 1024;
 
 /// Checks that git is there and new enough.
 pub async fn check_version(dir: &Path) -> Result<(), GitError> {

@@ -145,18 +145,9 @@ async fn run_process(
         let _ = stdin.write_all(prompt.as_bytes()).await;
     });
     let stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
+    let stderr = child.stderr.take().expect("piped stderr");
     let stderr_tail = tokio::spawn(async move {
-        // Only the end is kept: an agent may print without end.
-        let mut text = Vec::new();
-        let mut chunk = vec![0; 8192];
-        while let Ok(read @ 1..) = stderr.read(&mut chunk).await {
-            text.extend_from_slice(&chunk[..read]);
-            if text.len() > 2 * STDERR_KEPT {
-                text.drain(..text.len() - STDERR_KEPT);
-            }
-        }
-        let text = String::from_utf8_lossy(&text[text.len().saturating_sub(STDERR_KEPT)..]);
+        let text = tail_of(stderr).await;
         let tail: Vec<&str> = text.lines().rev().take(5).collect();
         tail.into_iter()
             .rev()
@@ -285,6 +276,20 @@ const STREAM_LINE_LIMIT: usize = 16 * 1024 * 1024;
 /// The longest line of a verification's output the daemon reads, in bytes: it quotes
 /// [`LINE_KEPT`] of each.
 const VERIFY_LINE_LIMIT: usize = 64 * 1024;
+
+/// The end of what `pipe` prints, [`STDERR_KEPT`] bytes at most, read to its end: a
+/// process may print without end, and why it failed is said last.
+pub(super) async fn tail_of(mut pipe: impl AsyncRead + Unpin) -> String {
+    let mut text = Vec::new();
+    let mut chunk = vec![0; 8192];
+    while let Ok(read @ 1..) = pipe.read(&mut chunk).await {
+        text.extend_from_slice(&chunk[..read]);
+        if text.len() > 2 * STDERR_KEPT {
+            text.drain(..text.len() - STDERR_KEPT);
+        }
+    }
+    String::from_utf8_lossy(&text[text.len().saturating_sub(STDERR_KEPT)..]).into_owned()
+}
 
 fn clip_line(line: &str) -> String {
     crate::core::excerpt(line, LINE_KEPT)
