@@ -339,6 +339,37 @@ async fn a_task_described_at_length_reaches_its_agent_whole_and_lands() {
 }
 
 #[tokio::test]
+async fn a_template_that_makes_a_prompt_over_8_mib_fails_its_task_before_any_agent_starts() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 60).await;
+    // Each placeholder is short; what it names is not. 100 of them over a 100 KB
+    // description is a 10 MB prompt, past what Claude Code reads on its input.
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            worker_prompt: Some(Some("{description}\n".repeat(100))),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let long = "the same long sentence again. ".repeat(3_400);
+    let id = add_scripted(&client, &long, &[say("unreachable")], &[]).await;
+    let result = run(&client, RunMode::Predefined).await;
+    assert_eq!(result.tasks_failed, 1, "{result:?}");
+    let error = task(&client, &id).await.result.unwrap().error.unwrap();
+    assert!(
+        error.contains("over 8 MiB") && error.contains("worker_prompt"),
+        "{error}"
+    );
+    // The run's summary names the task, its description cut short; no request
+    // carried the description whole.
+    let worked_on = agents.model.messages_requests().iter().any(|request| {
+        let messages = request.body["messages"].to_string();
+        messages.matches("the same long sentence").count() > 100
+    });
+    assert!(!worked_on, "no agent was started on it");
+}
+
+#[tokio::test]
 async fn an_agent_that_crashes_fails_its_task_and_the_run_goes_on() {
     let agents = AgentWorkspace::new();
     let client = agents.start(2, 120).await;

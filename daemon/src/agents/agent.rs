@@ -68,18 +68,18 @@ pub(super) async fn work(
     }
     let values = orchestrator.read(|board| prompts::worker_values(board, &task, &agent_id));
     let template = config.worker_prompt.as_deref().unwrap_or(prompts::WORKER);
-    let prompt = prompts::render(template, &values);
+    let prompt = match prompts::render(template, &values, "worker_prompt") {
+        Ok(prompt) => prompt,
+        Err(err) => return abandon(orchestrator, &agent_id, &task.id, err.to_string()).await,
+    };
     let mcp = mcp_config::write(&context.workspace, &agent_id, Some(task.id.as_str()));
     let (cwd, before) = match &isolation {
         Isolation::Worktrees(worktrees) => match worktrees.prepare(&task.id).await {
             Ok(path) => (path, None),
             Err(err) => {
-                let reason = format!("its worktree could not be made: {err}");
                 remove(mcp);
-                let _ = orchestrator
-                    .apply(|board, now| Ok(((), board.abandon(&agent_id, &task.id, &reason, now)?)))
-                    .await;
-                return Ended::Agent;
+                let reason = format!("its worktree could not be made: {err}");
+                return abandon(orchestrator, &agent_id, &task.id, reason).await;
             }
         },
         Isolation::Shared => (
@@ -309,13 +309,36 @@ async fn append_to_log(path: &Path, line: &serde_json::Value) {
     }
 }
 
+/// The task fails before its agent started, and `agent_id` leaves its seat.
+async fn abandon(
+    orchestrator: &Orchestrator,
+    agent_id: &str,
+    task: &TaskId,
+    reason: String,
+) -> Ended {
+    let _ = orchestrator
+        .apply(|board, now| Ok(((), board.abandon(agent_id, task, &reason, now)?)))
+        .await;
+    Ended::Agent
+}
+
 /// The leader plans the goal into tasks.
 pub(super) async fn lead(context: Arc<Context>, stop: watch::Receiver<bool>) -> Ended {
     let orchestrator = &context.orchestrator;
     let config = orchestrator.read(Board::run_config);
     let values = orchestrator.read(|board| prompts::leader_values(board, LEADER));
     let template = config.leader_prompt.as_deref().unwrap_or(prompts::LEADER);
-    let prompt = prompts::render(template, &values);
+    let prompt = match prompts::render(template, &values, "leader_prompt") {
+        Ok(prompt) => prompt,
+        Err(err) => {
+            let failure = format!("the leader: {err}");
+            tracing::warn!("{failure}");
+            let _ = orchestrator
+                .apply(|board, now| Ok(((), board.leader_ended(0.0, false, Some(failure), now))))
+                .await;
+            return Ended::Agent;
+        }
+    };
     let mcp = mcp_config::write(&context.workspace, LEADER, None);
     let agent = Agent {
         id: LEADER,
@@ -375,7 +398,11 @@ async fn write_summary(
 ) -> String {
     let config = context.orchestrator.read(Board::run_config);
     let values = prompts::summary_values(&finished.goal, &finished.tasks);
-    let prompt = prompts::render(prompts::SUMMARY, &values);
+    // The built-in template names each bounded value once: it stays far below the
+    // limit, and a plain summary stands in should it not.
+    let Ok(prompt) = prompts::render(prompts::SUMMARY, &values, "summary") else {
+        return run::plain_summary(&finished.tasks);
+    };
     let agent = Agent {
         id: run::SUMMARY,
         task: None,

@@ -44,29 +44,59 @@ impl PromptValues {
     }
 }
 
+/// The most bytes a prompt may take. Claude Code reads at most 10 MiB on its standard
+/// input and silently runs on what it read, so a longer prompt would reach the model
+/// cut, without its end, and at the price of every token before the cut. Only a
+/// template that repeats placeholders with long values comes near it: each value is
+/// bounded on its own.
+pub const PROMPT_LIMIT: usize = 8 * 1024 * 1024;
+
+/// A template that would make a prompt over [`PROMPT_LIMIT`]; rendering it stopped
+/// there, so it never took more memory than that.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("its prompt would be over {} MiB, more than Claude Code reads; the template `{template}` repeats placeholders whose values are long: name each once, or shorten what they hold", PROMPT_LIMIT / (1024 * 1024))]
+pub struct PromptTooLong {
+    /// The setting that holds the template.
+    pub template: &'static str,
+}
+
 /// Fills in every known `{placeholder}`; anything else in braces stays as written.
-pub fn render(template: &str, values: &PromptValues) -> String {
-    let mut out = String::with_capacity(template.len() + 1024);
+/// `template_name` is the setting the template comes from, for the error.
+pub fn render(
+    template: &str,
+    values: &PromptValues,
+    template_name: &'static str,
+) -> Result<String, PromptTooLong> {
+    let mut out = String::with_capacity(template.len().min(PROMPT_LIMIT) + 1024);
+    let push = |out: &mut String, piece: &str| {
+        if out.len() + piece.len() > PROMPT_LIMIT {
+            return Err(PromptTooLong {
+                template: template_name,
+            });
+        }
+        out.push_str(piece);
+        Ok(())
+    };
     let mut rest = template;
     while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
+        push(&mut out, &rest[..open])?;
         let after = &rest[open + 1..];
         let value = after
             .find('}')
             .and_then(|close| Some((values.get(&after[..close])?, close)));
         match value {
             Some((value, close)) => {
-                out.push_str(value);
+                push(&mut out, value)?;
                 rest = &after[close + 1..];
             }
             None => {
-                out.push('{');
+                push(&mut out, "{")?;
                 rest = after;
             }
         }
     }
-    out.push_str(rest);
-    out
+    push(&mut out, rest)?;
+    Ok(out)
 }
 
 pub use baton_protocol::prompts::{LEADER, REVIEWER, SUMMARY, WORKER};
@@ -308,9 +338,33 @@ mod tests {
             ..PromptValues::default()
         };
         assert_eq!(
-            render("{task_id}: {goal} {unknown} {json: 1} {", &values),
+            render(
+                "{task_id}: {goal} {unknown} {json: 1} {",
+                &values,
+                "worker_prompt"
+            )
+            .unwrap(),
             "task-001: ship {unknown} {json: 1} {"
         );
+    }
+
+    #[test]
+    fn a_template_that_would_pass_the_limit_is_refused_having_taken_no_more_than_it() {
+        let values = PromptValues {
+            description: "d".repeat(1024 * 1024),
+            ..PromptValues::default()
+        };
+        let eight = "{description}".repeat(8);
+        assert_eq!(
+            render(&eight, &values, "worker_prompt").unwrap().len(),
+            PROMPT_LIMIT
+        );
+        // A million placeholders would be a terabyte: rendering stops at the limit.
+        let endless = "{description}".repeat(1_000_000);
+        let refused = render(&endless, &values, "worker_prompt").unwrap_err();
+        assert!(refused.to_string().contains("`worker_prompt`"), "{refused}");
+        let over_by_text = format!("{eight}!");
+        assert!(render(&over_by_text, &values, "leader_prompt").is_err());
     }
 
     #[test]

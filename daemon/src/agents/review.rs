@@ -14,7 +14,7 @@ use super::gate::Resumable;
 use super::git;
 use super::mcp_config;
 use super::process::{Ending, Launch};
-use super::prompts;
+use super::prompts::{self, PromptTooLong};
 use super::stream::clip;
 use crate::core::pipeline::{self, Check};
 use crate::core::{Attempt, Closing, Review};
@@ -47,7 +47,14 @@ impl Context {
             }
         };
         let reviewer = reviewer_of(agent.agent_id);
-        let (launch, mcp) = self.reviewer_launch(config, task, agent, &reviewer, &diff);
+        let (launch, mcp) = match self.reviewer_launch(config, task, agent, &reviewer, &diff) {
+            Ok(launched) => launched,
+            Err(err) => {
+                return Reviewed::Check(Check::NoVerdict {
+                    why: err.to_string(),
+                })
+            }
+        };
         // A verdict left from an earlier round is not this one's.
         self.orchestrator.note(|board| board.take_review(&task.id));
         let _ = self
@@ -108,7 +115,7 @@ impl Context {
         agent: &Resumable<'_>,
         reviewer: &str,
         diff: &str,
-    ) -> (Launch, Option<PathBuf>) {
+    ) -> Result<(Launch, Option<PathBuf>), PromptTooLong> {
         let mut values = self
             .orchestrator
             .read(|board| prompts::worker_values(board, task, reviewer));
@@ -117,7 +124,7 @@ impl Context {
             .reviewer_prompt
             .as_deref()
             .unwrap_or(prompts::REVIEWER);
-        let prompt = prompts::render(template, &values);
+        let prompt = prompts::render(template, &values, "reviewer_prompt")?;
         let mcp = mcp_config::write(&self.workspace, reviewer, Some(task.id.as_str()));
         let budget_usd = self.orchestrator.read(|board| board.budget_left(&task.id));
         let env = self.env.lock().expect("environment lock").clone();
@@ -136,7 +143,7 @@ impl Context {
             run_id: format!("{}:review", agent.launch.run_id),
             ..agent.launch.clone()
         };
-        (launch, mcp)
+        Ok((launch, mcp))
     }
 }
 
