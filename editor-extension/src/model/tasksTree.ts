@@ -139,12 +139,17 @@ export function taskNode(task: Task, now: Date): TaskNode {
   };
 }
 
+/** The most characters of a description's first line a label takes. */
+const LINE_CHARS = 500;
+
 /**
- * The first line of a description, whole: the view cuts it where the sidebar ends,
- * not at a fixed length, and the hover has the rest.
+ * The first line of a description: the view cuts it where the sidebar ends, not at
+ * a fixed length, and the hover has the rest. Past 500 characters, more than any
+ * sidebar shows, it is cut here: a description can be a megabyte on one line.
  */
 export function firstLine(text: string): string {
-  return (text.split('\n').find((line) => line.trim() !== '') ?? '').trim();
+  const line = (text.split('\n').find((candidate) => candidate.trim() !== '') ?? '').trim();
+  return line.length > LINE_CHARS ? `${line.slice(0, LINE_CHARS)}…` : line;
 }
 
 /** The files a task changed, modified first, without repeats. */

@@ -134,6 +134,12 @@ test("a task's label is the whole first line of its description, the rest in the
   assert.match(node.tooltip, /Split off task-002/);
 });
 
+test('a description of a megabyte on one line labels its task with its first 500 characters', () => {
+  const long = 'Refactor the whole billing module carefully; '.repeat(22_000);
+  const node = taskNode(task({ id: 'task-008', description: long }), new Date());
+  assert.equal(node.label, `task-008 ${long.slice(0, 500)}…`);
+});
+
 test('a cancelled task says cancelled once, and its own reason when it has one', () => {
   const plain = taskNode(task({ id: 'task-004', status: 'cancelled', result: result({ error: 'cancelled' }) }), new Date());
   assert.equal(plain.details.length, 0);

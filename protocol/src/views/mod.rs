@@ -93,10 +93,19 @@ pub fn legend(items: &[(String, String)], width: Option<usize>) -> String {
     out
 }
 
-/// The first line of `text`, with a mark when more lines follow.
+/// The most characters of a text a one-line view shows. A description, goal or reason
+/// may be a megabyte on one line, which no terminal line, table cell or graph node
+/// can show (Mermaid refuses a diagram past 50,000 characters).
+pub const LINE_CHARS: usize = 500;
+
+/// The first line of `text`, at most [`LINE_CHARS`] characters, with a mark when
+/// anything was left out.
 pub fn one_line(text: &str) -> String {
     let mut lines = text.trim().lines();
     let first = lines.next().unwrap_or_default().trim_end();
+    if let Some((end, _)) = first.char_indices().nth(LINE_CHARS) {
+        return format!("{}…", &first[..end]);
+    }
     match lines.next() {
         Some(_) => format!("{first} …"),
         None => first.to_owned(),

@@ -47,6 +47,10 @@ pub fn markdown(report: &RunReport<'_>) -> String {
         count(result.discoveries, "discovery", "discoveries"),
         result.cost_usd,
     ));
+    if one_line(&result.goal) != result.goal.trim() {
+        // The heading shows the start; the goal is the user's, so it is here whole.
+        out.push_str(&format!("## Goal\n\n{}\n\n", result.goal.trim()));
+    }
     out.push_str(&format!("## Summary\n\n{}\n\n", result.summary.trim()));
     out.push_str(&format!(
         "## Plan\n\nThick edges are the critical path.\n\n```mermaid\n{}```\n\n",

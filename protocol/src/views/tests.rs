@@ -342,3 +342,50 @@ fn the_progress_line_counts_done_tasks_and_the_held_ones_by_stage() {
     );
     insta::assert_snapshot!(line(ByStatus::default(), &[], 0), @"0/0 done, 0 working, 0 agents");
 }
+
+#[test]
+fn a_description_of_a_megabyte_on_one_line_draws_as_a_line_of_its_start() {
+    let long = "Refactor the whole billing module carefully; ".repeat(22_000);
+    let mut tasks = plan();
+    tasks[0].description = long.clone();
+    tasks[2].result.as_mut().unwrap().error = Some(long.clone());
+    let timeline = run_timeline(false);
+    let result = RunResult {
+        goal: long.clone(),
+        tasks_completed: 1,
+        tasks_failed: 1,
+        discoveries: 0,
+        summary: "Billing is refactored.".into(),
+        cost_usd: 0.1,
+        run: 1,
+        report: None,
+        stages: Default::default(),
+    };
+    let report = RunReport {
+        result: &result,
+        tasks: &tasks,
+        finished: &tasks,
+        timeline: &timeline,
+        now: at(130),
+    };
+    let report = markdown(&report);
+    for (view, drawn) in [
+        ("tree", tree(&tasks, None, &Plain)),
+        ("mermaid", mermaid(&tasks)),
+        ("dot", dot(&tasks)),
+        // Past the goal, shown whole in a section of its own (below).
+        ("report", report.replace(long.trim(), "")),
+    ] {
+        let widest = drawn.lines().map(|line| line.chars().count()).max();
+        assert!(
+            widest < Some(1_000),
+            "{view}: a line of {widest:?} characters"
+        );
+        assert!(
+            drawn.contains("Refactor the whole billing module"),
+            "{view}"
+        );
+    }
+    // The goal, the run's own text, is shown whole under the heading that cuts it.
+    assert!(report.contains(&format!("## Goal\n\n{}\n", long.trim())));
+}
