@@ -167,6 +167,8 @@ pub async fn logs(
         .await?;
     let mut events = client.take_events();
     let mut offset = 0;
+    // A line longer than one answer comes in pieces: they wait here for its end.
+    let mut partial = String::new();
     let mut stdout = std::io::stdout();
     loop {
         let chunk = match &source {
@@ -190,7 +192,9 @@ pub async fn logs(
             return Ok(());
         }
         offset = chunk.next_offset;
-        for line in chunk.text.lines() {
+        partial.push_str(&chunk.text);
+        let whole = partial.rfind('\n').map_or(0, |end| end + 1);
+        for line in partial[..whole].lines() {
             let shown = if session.json {
                 Some(line.to_owned())
             } else {
@@ -200,11 +204,13 @@ pub async fn logs(
                 writeln!(stdout, "{shown}")?;
             }
         }
+        partial.drain(..whole);
         stdout.flush()?;
-        let Some(events) = events.as_mut().filter(|_| chunk.text.is_empty()) else {
-            if follow {
-                continue;
-            }
+        if !chunk.text.is_empty() {
+            // More of the log may be there already.
+            continue;
+        }
+        let Some(events) = events.as_mut() else {
             return Ok(());
         };
         let ended = match &source {

@@ -542,6 +542,58 @@ async fn baton_run_prints_the_result_and_exits_1_when_a_task_failed_and_logs_sho
 }
 
 #[tokio::test]
+async fn baton_logs_shows_a_log_past_a_megabyte_with_a_line_longer_than_one_whole() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    // Each `{{0}}` is the 29,000 characters step 0 printed: the Write's line in the
+    // log is over a mebibyte, longer than one read of the log.
+    let big = agents.root().join("big.txt");
+    let steps = [
+        bash("head -c 29000 /dev/zero | tr '\\0' x"),
+        json!({ "tool": "Write", "input": {
+            "file_path": big.display().to_string(),
+            "content": "{{0}}".repeat(40),
+        }}),
+        bash("echo after the big write"),
+        say("finished writing"),
+    ];
+    let id = add_scripted(&client, "write a big file", &steps, &[]).await;
+    run(&client, RunMode::Predefined).await;
+    assert_eq!(task(&client, &id).await.status, TaskStatus::Done);
+    assert!(std::fs::metadata(&big).unwrap().len() > 1_100_000);
+
+    let shown = agents.baton(&["logs", id.as_str()]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("→ Write"),
+        "{}",
+        &shown[..shown.len().min(2_000)]
+    );
+    assert!(shown.contains("after the big write"), "{shown}");
+    assert!(shown.contains("finished writing"), "{shown}");
+
+    let full = agents.baton(&["logs", "--full", id.as_str()]);
+    let full = String::from_utf8_lossy(&full.stdout);
+    assert!(
+        full.contains(&"x".repeat(29_000 * 40)),
+        "--full shows the Write whole"
+    );
+
+    let raw = agents.baton(&["logs", "--json", id.as_str()]);
+    let lines: Vec<Value> = String::from_utf8_lossy(&raw.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is one JSON event"))
+        .collect();
+    let log =
+        std::fs::read_to_string(agents.root().join(format!(".baton/logs/tasks/{id}.log"))).unwrap();
+    assert_eq!(
+        lines.len(),
+        log.lines().count(),
+        "every line of the log, each whole"
+    );
+}
+
+#[tokio::test]
 async fn a_requeued_task_resumes_its_agents_session() {
     let agents = AgentWorkspace::new();
     let client = agents.start(1, 120).await;

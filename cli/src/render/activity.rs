@@ -136,9 +136,12 @@ pub fn log_line(line: &str, detail: Detail) -> Option<String> {
             .filter_map(|block| match block["type"].as_str()? {
                 "text" => Some(block["text"].as_str()?.trim().to_owned()),
                 "tool_use" => {
-                    let input = one_line(&block["input"].to_string());
+                    // Compact JSON is one line already, however long.
+                    let input = block["input"].to_string();
                     let input = match detail {
-                        Detail::Short => truncate_str(&input, TOOL_INPUT_WIDTH, "…").into_owned(),
+                        Detail::Short => {
+                            truncate_str(&one_line(&input), TOOL_INPUT_WIDTH, "…").into_owned()
+                        }
                         Detail::Full => input,
                     };
                     Some(format!(
