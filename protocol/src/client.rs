@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use interprocess::local_socket::tokio::{prelude::*, Stream};
 use interprocess::local_socket::{ConnectOptions, GenericFilePath};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tokio::io::{BufReader, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
@@ -93,7 +95,7 @@ pub struct ConnectConfig {
 /// Requests waiting for their answers, by id; `None` once the connection's reader
 /// has ended, so that a request made after that fails at once instead of waiting for
 /// an answer nobody will read.
-type Pending = Mutex<Option<HashMap<u64, oneshot::Sender<Result<Value, BatonError>>>>>;
+type Pending = Mutex<Option<HashMap<u64, oneshot::Sender<Result<Box<RawValue>, BatonError>>>>>;
 
 struct Shared {
     writer: tokio::sync::Mutex<WriteHalf<Stream>>,
@@ -219,13 +221,22 @@ impl Client {
     pub async fn request<R: Request>(&self, params: &R::Params) -> Result<R::Result, ClientError> {
         let params =
             serde_json::to_value(params).map_err(|err| ClientError::Protocol(err.to_string()))?;
-        let answer = self.call(R::METHOD, params).await?;
-        serde_json::from_value(answer)
+        let answer = self.call_raw(R::METHOD, params).await?;
+        serde_json::from_str(answer.get())
             .map_err(|err| ClientError::Protocol(format!("{}: {err}", R::METHOD)))
     }
 
     /// Sends any request by name; `params` of `null` are left out.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, ClientError> {
+        let answer = self.call_raw(method, params).await?;
+        serde_json::from_str(answer.get())
+            .map_err(|err| ClientError::Protocol(format!("{method}: {err}")))
+    }
+
+    /// A request's answer as the daemon wrote it: a typed request reads its result
+    /// from the text, never building a tree of JSON values (which took 1.3 GB for
+    /// the 57 MB of a list of 100,000 tasks).
+    async fn call_raw(&self, method: &str, params: Value) -> Result<Box<RawValue>, ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.shared
@@ -287,14 +298,33 @@ impl Client {
     }
 }
 
+/// One message from the daemon, its result left as text.
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    params: Option<Value>,
+    #[serde(default)]
+    result: Option<Box<RawValue>>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
 async fn read_loop(recv: ReadHalf<Stream>, shared: Arc<Shared>) {
     let mut reader = BufReader::new(recv);
     while let Ok(Some(body)) = read_message(&mut reader).await {
-        let Ok(message) = serde_json::from_slice::<Value>(&body) else {
+        let Ok(message) = serde_json::from_slice::<Message>(&body) else {
             continue;
         };
-        match (message.get("id"), message.get("method")) {
-            (Some(id), None) => answer(&shared, id, message.clone()),
+        drop(body);
+        match (&message.id, &message.method) {
+            (Some(id), None) => {
+                let id = id.as_u64();
+                answer(&shared, id, message.result, message.error);
+            }
             // The daemon asks something of its client (a progress token): say yes.
             (Some(id), Some(_)) => {
                 let reply = json!({ "jsonrpc": "2.0", "id": id, "result": null });
@@ -305,8 +335,7 @@ async fn read_loop(recv: ReadHalf<Stream>, shared: Arc<Shared>) {
                 }
             }
             (None, Some(method)) => {
-                let method = method.as_str().unwrap_or_default();
-                let params = message.get("params").cloned().unwrap_or(Value::Null);
+                let params = message.params.unwrap_or(Value::Null);
                 if method == Closing::METHOD {
                     shared.closing.store(true, Ordering::SeqCst);
                 } else if method == WorkDoneProgress::METHOD {
@@ -342,8 +371,8 @@ impl Shared {
     }
 }
 
-fn answer(shared: &Shared, id: &Value, message: Value) {
-    let Some(id) = id.as_u64() else { return };
+fn answer(shared: &Shared, id: Option<u64>, result: Option<Box<RawValue>>, error: Option<Value>) {
+    let Some(id) = id else { return };
     let waiter = shared
         .pending
         .lock()
@@ -353,9 +382,11 @@ fn answer(shared: &Shared, id: &Value, message: Value) {
     let Some(waiter) = waiter else {
         return;
     };
-    let outcome = match message.get("error") {
-        Some(error) => Err(error_from_wire(error)),
-        None => Ok(message.get("result").cloned().unwrap_or(Value::Null)),
+    let outcome = match (error, result) {
+        (Some(error), _) => Err(error_from_wire(&error)),
+        (None, Some(result)) => Ok(result),
+        // `null` is read as no result at all.
+        (None, None) => Ok(RawValue::from_string("null".into()).expect("null is JSON")),
     };
     let _ = waiter.send(outcome);
 }

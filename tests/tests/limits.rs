@@ -247,3 +247,89 @@ async fn thousands_of_random_and_truncated_frames_leave_the_daemon_serving() {
         .expect("a task is added after the storm");
     assert_eq!(added["description"], "after the storm");
 }
+
+/// The daemon's peak resident memory since `from_now_on`, in KiB.
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// Makes the process's peak its present memory, so that a later peak is what came after.
+fn from_now_on(pid: u32) {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("the peak is reset");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answering_every_task_costs_the_daemon_about_the_answer_not_a_tree_of_it() {
+    let workspace = TestWorkspace::new();
+    let client = workspace.client(false).await;
+    for batch in 0..20 {
+        let tasks: Vec<Value> = (0..1_000)
+            .map(|n| json!({ "description": format!("task {batch}-{n}: one small thing to do") }))
+            .collect();
+        client
+            .call("baton/addTasks", json!({ "tasks": tasks }))
+            .await
+            .expect("added");
+    }
+    let pid = workspace.daemon_pid().expect("a daemon runs");
+    for (method, params) in [
+        ("baton/listTasks", json!({})),
+        ("baton/listTasks", json!({ "status": "available" })),
+    ] {
+        from_now_on(pid);
+        let before = peak_kib(pid);
+        let answer = client.call(method, params).await.expect("answered");
+        let size = answer.to_string().len() as u64;
+        let grew = (peak_kib(pid) - before) * 1024;
+        // The tasks copied out of the board, and the answer's text, twice at most
+        // (framed); a tree of JSON values was 23 times the text.
+        assert!(
+            grew < 4 * size.max(1_000_000),
+            "{method}: the daemon grew by {grew} bytes for an answer of {size}"
+        );
+    }
+    assert_eq!(
+        client
+            .call("baton/listTasks", json!({}))
+            .await
+            .unwrap()
+            .as_array()
+            .map(Vec::len),
+        Some(20_000)
+    );
+}
+
+#[tokio::test]
+async fn lists_are_refused_before_initialize_and_after_shutdown_as_every_request_is() {
+    let workspace = TestWorkspace::new();
+    let mut stream = raw(&workspace).await;
+    let list = |id: u64| {
+        framed(
+            json!({ "jsonrpc": "2.0", "id": id, "method": "baton/listTasks", "params": {} })
+                .to_string()
+                .as_bytes(),
+        )
+    };
+    stream.write_all(&list(1)).unwrap();
+    assert_eq!(read_answer(&mut stream)["error"]["code"], -32002);
+    let initialize = json!({ "jsonrpc": "2.0", "id": 2, "method": "initialize", "params": { "capabilities": {} } });
+    stream
+        .write_all(&framed(initialize.to_string().as_bytes()))
+        .unwrap();
+    assert!(read_answer(&mut stream)["result"]["serverInfo"].is_object());
+    stream.write_all(&list(3)).unwrap();
+    assert_eq!(read_answer(&mut stream)["result"], json!([]));
+    let shutdown = json!({ "jsonrpc": "2.0", "id": 4, "method": "shutdown" });
+    stream
+        .write_all(&framed(shutdown.to_string().as_bytes()))
+        .unwrap();
+    assert!(read_answer(&mut stream)["error"].is_null());
+    stream.write_all(&list(5)).unwrap();
+    let refused = read_answer(&mut stream);
+    assert!(refused["error"]["code"].is_i64(), "{refused}");
+}

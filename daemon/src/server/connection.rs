@@ -1,6 +1,7 @@
 //! One client's connection: the LSP lifecycle, every `baton/*` request, and the
 //! forwarding of events to clients that asked for them.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use baton_protocol::methods::{self as m, Request};
@@ -19,7 +20,7 @@ use tower_lsp::lsp_types::{
 use tower_lsp::{ClientSocket, LanguageServer, LspService};
 
 use super::transport::Frames;
-use super::{archive, forwarding, state_file, task_log, Daemon};
+use super::{archive, forwarding, lists, state_file, task_log, Daemon};
 use crate::core::validate;
 use crate::orchestrator::Operation;
 
@@ -38,6 +39,9 @@ pub struct Connection {
     out: Mutex<Option<mpsc::Sender<Frames>>>,
     /// The forwarding of events, once the client asked for them.
     forwarder: Mutex<Option<JoinHandle<()>>>,
+    /// From the answer to `initialize` until `shutdown`: when tower-lsp takes
+    /// requests, and so may the lists answered without it.
+    ready: AtomicBool,
 }
 
 /// The service for one connection, with every request routed; `closing` is closed
@@ -54,6 +58,7 @@ pub fn build(
         closing: Mutex::new(Some(closing)),
         out: Mutex::new(Some(out)),
         forwarder: Mutex::new(None),
+        ready: AtomicBool::new(false),
     })
     .custom_method(m::Init::METHOD, Connection::init)
     .custom_method(m::Configure::METHOD, Connection::configure)
@@ -119,6 +124,7 @@ impl LanguageServer for Connection {
         if wants_events {
             *self.events.lock().expect("events lock") = Some(self.daemon.orchestrator.subscribe());
         }
+        self.ready.store(true, Ordering::SeqCst);
         Ok(InitializeResult {
             capabilities: ServerCapabilities::default(),
             server_info: Some(ServerInfo {
@@ -145,11 +151,22 @@ impl LanguageServer for Connection {
     }
 
     async fn shutdown(&self) -> Answer<()> {
+        self.ready.store(false, Ordering::SeqCst);
         Ok(())
     }
 }
 
 impl Connection {
+    /// The answer to a request for one of the lists, made from the board's values
+    /// ([`lists`]) while the connection takes requests; `None` leaves the request
+    /// to tower-lsp.
+    pub fn answering(&self, request: &jsonrpc::Request) -> Option<lists::Answering> {
+        if !self.ready.load(Ordering::SeqCst) {
+            return None;
+        }
+        lists::answering(&self.daemon.orchestrator, request)
+    }
+
     /// Waits until the forwarding of events has ended (at once when the client asked
     /// for none); it ends once the daemon stops and what was queued is sent.
     pub async fn events_forwarded(&self) {

@@ -6,6 +6,7 @@ mod archive;
 mod connection;
 mod forwarding;
 mod hangup;
+mod lists;
 mod progress;
 mod state_file;
 mod task_log;

@@ -130,6 +130,11 @@ fn outgoing(response: jsonrpc::Response) -> Vec<u8> {
 fn outgoing_within(response: jsonrpc::Response, limit: usize) -> Vec<u8> {
     let (id, body) = response.into_parts();
     let answer = excerpted(id.clone(), body);
+    within(id, answer, limit)
+}
+
+/// `answer`, unless it is larger than a client reads: then an error that says so.
+fn within(id: Id, answer: Vec<u8>, limit: usize) -> Vec<u8> {
     if answer.len() <= limit {
         return answer;
     }
@@ -271,6 +276,18 @@ pub async fn serve<S>(
                     // The client sent `exit`.
                     break;
                 };
+                if let Some(answering) = ready.inner().answering(&request) {
+                    let id = request.id().cloned().unwrap_or(Id::Null);
+                    let out = out.clone();
+                    tokio::spawn(async move {
+                        if let Ok(answer) = tokio::task::spawn_blocking(answering).await {
+                            let answer = within(id, answer, framing::ANSWER_LIMIT);
+                            let _ = out.send(framing::frame(&answer).into()).await;
+                        }
+                        drop(permit);
+                    });
+                    continue;
+                }
                 let answer = ready.call(request);
                 let out = out.clone();
                 tokio::spawn(async move {
