@@ -799,6 +799,38 @@ struct MemoryAtScale {
     restarted: Restarted,
     /// The tasks as the daemon stores them (JSON), in bytes.
     json_bytes: usize,
+    /// Every task asked for at once.
+    listing: Listing,
+}
+
+/// What answering `baton/listTasks` for every task cost the daemon and the client
+/// (this process), as the growth of each one's peak.
+#[derive(Debug, Clone, Copy)]
+struct Listing {
+    answer_bytes: u64,
+    daemon_grew: u64,
+    client_grew: u64,
+}
+
+/// Every task asked for at once, each process's peak reset first (`clear_refs`).
+async fn listing(daemon: &Daemon) -> Result<Listing> {
+    let reset = |pid: u32| std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+    reset(daemon.pid).context("resetting the daemon's peak")?;
+    reset(std::process::id()).context("resetting this process's peak")?;
+    let (daemon_before, client_before) = (daemon.memory()?, Memory::of(std::process::id())?);
+    let tasks = daemon
+        .client
+        .request::<methods::ListTasks>(&methods::ListTasksParams { status: None })
+        .await?;
+    let client_grew = Memory::of(std::process::id())?
+        .hwm
+        .saturating_sub(client_before.rss);
+    let daemon_grew = daemon.memory()?.hwm.saturating_sub(daemon_before.rss);
+    Ok(Listing {
+        answer_bytes: serde_json::to_vec(&tasks)?.len() as u64,
+        daemon_grew,
+        client_grew,
+    })
 }
 
 async fn at_scale(
@@ -827,6 +859,7 @@ async fn at_scale(
     let adding_cpu = daemon.cpu().saturating_sub(cpu_before);
     let after_adding = daemon.memory()?;
     let settled = settled(&daemon).await?;
+    let listing = listing(&daemon).await?;
 
     progress(&format!(
         "scale: {} × baton/status and baton/daemonInfo",
@@ -996,6 +1029,7 @@ async fn at_scale(
         settled,
         restarted,
         json_bytes,
+        listing,
     };
     Ok((out, memory))
 }
@@ -1050,6 +1084,8 @@ async fn memory_at_scale(bins: &Binaries, sizes: &Sizes) -> Result<MemoryAtScale
     }
     let after_adding = daemon.memory()?;
     let settled = settled(&daemon).await?;
+    progress("memory: every task asked for at once");
+    let listing = listing(&daemon).await?;
     progress("memory: restarting the daemon on the full database");
     let restarted = restart(daemon, bins, sizes.scale_tasks).await?;
     progress("memory: the same tasks on the core alone");
@@ -1066,6 +1102,7 @@ async fn memory_at_scale(bins: &Binaries, sizes: &Sizes) -> Result<MemoryAtScale
         settled,
         restarted,
         json_bytes,
+        listing,
     })
 }
 
@@ -1258,6 +1295,17 @@ async fn memory(bins: &Binaries, sizes: &Sizes, at_scale: Option<MemoryAtScale>)
         "| {tasks} tasks, restarted (state read back from disk) | {} | {} | |\n",
         mb(scale.restarted.memory.rss),
         mb(scale.restarted.memory.hwm)
+    );
+    out += &format!(
+        "| {tasks} tasks, answering `baton/listTasks` for every task ({} of JSON) | | {} above the RSS before ({:.1}× the answer) | |\n",
+        mb(scale.listing.answer_bytes),
+        mb(scale.listing.daemon_grew),
+        scale.listing.daemon_grew as f64 / scale.listing.answer_bytes.max(1) as f64
+    );
+    out += &format!(
+        "| the client reading that answer (this program, the Rust client) | | {} above its RSS before ({:.1}×) | |\n",
+        mb(scale.listing.client_grew),
+        scale.listing.client_grew as f64 / scale.listing.answer_bytes.max(1) as f64
     );
     let per_task =
         |memory: &Memory| memory.rss.saturating_sub(idle.rss) / scale.tasks.max(1) as u64;
