@@ -53,11 +53,64 @@ pub fn name(name: &str) -> Cow<'_, str> {
 }
 
 /// A protocol object whose every string (keys included) went through `text`, for
-/// rendering: the renderer can then print any field as it is.
+/// rendering: the renderer can then print any field as it is. It goes through the
+/// object's JSON text, not a tree of JSON values, which for a list of 100,000 tasks
+/// took 400 MB.
 pub fn object<T: Serialize + DeserializeOwned>(value: &T) -> serde_json::Result<T> {
-    let mut json = serde_json::to_value(value)?;
-    self::json(&mut json);
-    serde_json::from_value(json)
+    let written = serde_json::to_string(value)?;
+    serde_json::from_str(&json_text(&written))
+}
+
+/// A JSON text as written by serde_json, with every string in it, read, what `text`
+/// makes of it: each character that could steer a terminal, whether the text escapes
+/// it (the C0 controls, `\u001b`) or holds it raw (DEL, C1, bidirectional), written as
+/// its visible escape.
+fn json_text(written: &str) -> Cow<'_, str> {
+    if !written.contains('\\') && !written.chars().any(is_steering) {
+        return Cow::Borrowed(written);
+    }
+    let mut out = String::with_capacity(written.len() + 64);
+    let mut chars = written.chars();
+    while let Some(c) = chars.next() {
+        let read = match c {
+            '\\' => match chars.next() {
+                // serde_json escapes only the C0 controls with `\u`.
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                        Some(control) if is_steering(control) => control,
+                        _ => {
+                            out.push_str("\\u");
+                            out.push_str(&hex);
+                            continue;
+                        }
+                    }
+                }
+                Some('b') => '\u{8}',
+                Some('f') => '\u{c}',
+                Some('r') => '\r',
+                Some(other) => {
+                    // `\n`, `\t`, `\"`, `\\`, `\/`: kept as written.
+                    out.push('\\');
+                    out.push(other);
+                    continue;
+                }
+                None => break,
+            },
+            c => c,
+        };
+        if is_steering(read) {
+            for shown in text(&read.to_string()).chars() {
+                if shown == '\\' {
+                    out.push('\\');
+                }
+                out.push(shown);
+            }
+        } else {
+            out.push(read);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Every string in a JSON value, keys included, through `text`, in place.
@@ -129,6 +182,26 @@ mod tests {
         ];
         for (raw, shown) in cases {
             assert_eq!(text(raw), shown, "{raw:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn an_object_read_through_its_text_is_what_its_tree_of_values_gives(
+            strings in proptest::collection::vec(
+                "[a-z \\\\\"/\n\t\r\u{0}-\u{1f}\u{7f}-\u{9f}\u{202a}-\u{202e}\u{2066}-\u{2069}é✓😀]{0,12}",
+                0..6,
+            )
+        ) {
+            let map: std::collections::BTreeMap<String, Vec<String>> = strings
+                .iter()
+                .map(|key| (key.clone(), strings.clone()))
+                .collect();
+            let mut tree = serde_json::to_value(&map).unwrap();
+            json(&mut tree);
+            let from_tree: std::collections::BTreeMap<String, Vec<String>> =
+                serde_json::from_value(tree).unwrap();
+            proptest::prop_assert_eq!(object(&map).unwrap(), from_tree);
         }
     }
 
