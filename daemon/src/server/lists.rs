@@ -1,7 +1,7 @@
 //! The answers that can hold a whole board (every task, every discovery, every
 //! agent run), written straight from the board's values. Through tower-lsp an
 //! answer is a tree of JSON values before it is text: for the 100,000 tasks of a
-//! large plan, 57 MB as text, that tree took the daemon from 75 MB to 1.4 GB. The
+//! large plan, 57 MB as text, that tree took the daemon from 81 MB to 0.6–1 GB. The
 //! rest of such a request is tower-lsp's still: only a connection that is ready for
 //! requests answers them here, and parameters these do not read go to tower-lsp,
 //! which refuses them with its own error.
