@@ -169,7 +169,6 @@ pub async fn logs(
     let mut offset = 0;
     // A line longer than one answer comes in pieces: they wait here for its end.
     let mut partial = String::new();
-    let mut stdout = std::io::stdout();
     loop {
         let chunk = match &source {
             LogSource::Task(task) => {
@@ -193,19 +192,7 @@ pub async fn logs(
         }
         offset = chunk.next_offset;
         partial.push_str(&chunk.text);
-        let whole = partial.rfind('\n').map_or(0, |end| end + 1);
-        for line in partial[..whole].lines() {
-            let shown = if session.json {
-                Some(line.to_owned())
-            } else {
-                render::log_line(line, detail)
-            };
-            if let Some(shown) = shown {
-                writeln!(stdout, "{shown}")?;
-            }
-        }
-        partial.drain(..whole);
-        stdout.flush()?;
+        print_whole_lines(&mut partial, session.json, detail)?;
         if !chunk.text.is_empty() {
             // More of the log may be there already.
             continue;
@@ -233,4 +220,23 @@ pub async fn logs(
         // moment, then read on.
         let _ = tokio::time::timeout(Duration::from_secs(1), events.recv()).await;
     }
+}
+
+/// Prints the whole lines of a log read so far (raw with `--json`), leaving in
+/// `partial` the start of a line still to come.
+fn print_whole_lines(partial: &mut String, json: bool, detail: render::Detail) -> Result<()> {
+    let whole = partial.rfind('\n').map_or(0, |end| end + 1);
+    let mut stdout = std::io::stdout().lock();
+    for line in partial[..whole].lines() {
+        let shown = match json {
+            true => Some(line.to_owned()),
+            false => render::log_line(line, detail),
+        };
+        if let Some(shown) = shown {
+            writeln!(stdout, "{shown}")?;
+        }
+    }
+    partial.drain(..whole);
+    stdout.flush()?;
+    Ok(())
 }

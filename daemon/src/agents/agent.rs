@@ -16,6 +16,7 @@ use baton_protocol::{
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 
+use super::attempt_log::{append_to_log, closing_line};
 use super::claude_config::OwnConfig;
 use super::command::{self, Role};
 use super::gate;
@@ -28,7 +29,7 @@ use super::stream::{clip, AgentResult, StreamEvent};
 use super::worktrees::Changes;
 use crate::core::pipeline::{self, Step};
 use crate::core::price;
-use crate::core::run::{self, AttemptEnding, Halt, Spending, LEADER};
+use crate::core::run::{self, AttemptEnding, Spending, LEADER};
 use crate::core::{Attempt, Board, Finished};
 use crate::orchestrator::Orchestrator;
 
@@ -250,62 +251,6 @@ fn attempt(ending: Ending, landed: Result<Changes, String>) -> (Attempt, Attempt
         }
         Ending::TimedOut => (Attempt::default(), AttemptEnding::TimedOut),
         Ending::Stopped => (Attempt::default(), AttemptEnding::Stopped),
-    }
-}
-
-/// The line baton adds to a task's log after an attempt, so that the log says how
-/// the attempt ended even when the agent could not (stopped, timed out, killed), and
-/// whether its work was merged: `{"type": "baton", "subtype": …, "text": …}`.
-fn closing_line(
-    ending: &AttemptEnding,
-    halt: Option<&Halt>,
-    integration: Option<&str>,
-) -> Option<serde_json::Value> {
-    let (subtype, text) = match ending {
-        AttemptEnding::Succeeded {
-            files_modified,
-            files_created,
-            ..
-        } => (
-            "merged",
-            format!(
-                "into {}: {} file(s) modified, {} created",
-                integration?,
-                files_modified.len(),
-                files_created.len()
-            ),
-        ),
-        AttemptEnding::NotLanded(conflict) => ("conflict", conflict.clone()),
-        AttemptEnding::AgentError { .. } => return None,
-        AttemptEnding::Stopped => (
-            "stopped",
-            halt.map_or_else(|| "the task was cancelled".to_owned(), Halt::describe),
-        ),
-        AttemptEnding::TimedOut => (
-            "timed_out",
-            "the attempt ran past task_timeout; the agent and everything it started were ended"
-                .to_owned(),
-        ),
-        AttemptEnding::Fault { detail, .. } => ("ended", detail.clone()),
-    };
-    Some(serde_json::json!({ "type": "baton", "subtype": subtype, "text": text }))
-}
-
-/// Appends one line to an agent's log; a log that cannot be written loses the line,
-/// never the task.
-async fn append_to_log(path: &Path, line: &serde_json::Value) {
-    use tokio::io::AsyncWriteExt;
-    let file = tokio::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .await;
-    let written = match file {
-        Ok(mut file) => file.write_all(format!("{line}\n").as_bytes()).await,
-        Err(err) => Err(err),
-    };
-    if let Err(err) = written {
-        tracing::warn!("cannot add to the log {}: {err}", path.display());
     }
 }
 

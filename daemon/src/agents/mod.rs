@@ -9,9 +9,11 @@
 //! written, and
 //! `runtime` carries out the run the core decides: dispatch, the leader, the
 //! summary. `mcp_config` writes the MCP configuration each agent starts with;
-//! `report` writes each run's markdown report when it ends.
+//! `report` writes each run's markdown report when it ends, and `attempt_log` the
+//! line closing each attempt in its task's log.
 
 mod agent;
+mod attempt_log;
 mod claude_config;
 mod command;
 mod gate;
