@@ -45,13 +45,17 @@ fn read_answer(stream: &mut UnixStream) -> Value {
 
 /// The daemon's resident memory, in KiB.
 fn resident_kib(workspace: &TestWorkspace) -> u64 {
-    let pid = workspace.daemon_pid().expect("a daemon runs");
+    memory_kib(workspace.daemon_pid().expect("a daemon runs"), "VmRSS")
+}
+
+/// A memory figure of a process (`VmRSS`, `VmHWM`) from /proc, in KiB.
+fn memory_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
 }
 
 /// Writes `bytes` until the daemon closes the connection; answers how many it took.
@@ -250,12 +254,7 @@ async fn thousands_of_random_and_truncated_frames_leave_the_daemon_serving() {
 
 /// The daemon's peak resident memory since `from_now_on`, in KiB.
 fn peak_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
+    memory_kib(pid, "VmHWM")
 }
 
 /// Makes the process's peak its present memory, so that a later peak is what came after.
