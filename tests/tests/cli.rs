@@ -530,6 +530,22 @@ fn a_bad_setting_or_value_is_refused_in_one_line_and_changes_nothing() {
 }
 
 #[test]
+fn a_blank_prompt_template_is_refused_and_changes_nothing() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["config", "worker_prompt", "Do {description}"]);
+    for key in ["worker_prompt", "leader_prompt", "reviewer_prompt"] {
+        let said = fails(&workspace, &["config", key, " \n "]);
+        assert!(
+            said.contains(&format!("{key} is empty")) && said.contains("--show-default"),
+            "{said}"
+        );
+    }
+    let config = workspace.json(&["config"]);
+    assert_eq!(config["worker_prompt"], "Do {description}");
+    assert_eq!(config["leader_prompt"], Value::Null);
+}
+
+#[test]
 fn config_takes_flags_after_a_double_dash_lists_with_commas_and_none_to_unset() {
     let workspace = TestWorkspace::new();
     assert_eq!(

@@ -195,6 +195,18 @@ pub fn patched_config(config: &Config, patch: &ConfigPatch) -> Result<Config, Ba
 pub fn config(config: &Config) -> Result<(), BatonError> {
     texts::config_texts(config)?;
     settings(config)?;
+    // Not asked of a stored state either: earlier versions let a blank one in.
+    for (name, template) in [
+        ("leader_prompt", &config.leader_prompt),
+        ("worker_prompt", &config.worker_prompt),
+        ("reviewer_prompt", &config.reviewer_prompt),
+    ] {
+        if template.as_deref().is_some_and(|text| text.trim().is_empty()) {
+            return Err(BatonError::invalid(format!(
+                "{name} is empty, which would give its agents no instructions; write a template (`baton config {name} --show-default` prints the built-in one to start from), or none for the built-in one"
+            )));
+        }
+    }
     let branch = &config.integration_branch;
     if !git_branch_name(branch) {
         return Err(BatonError::invalid(format!(
