@@ -543,6 +543,17 @@ fn a_blank_prompt_template_is_refused_and_changes_nothing() {
     let config = workspace.json(&["config"]);
     assert_eq!(config["worker_prompt"], "Do {description}");
     assert_eq!(config["leader_prompt"], Value::Null);
+
+    // A state an earlier version saved with a blank template still loads, and the
+    // template does not stand in the way of changing another setting.
+    let file = workspace.root().join("earlier.json");
+    workspace.ok(&["save", file.to_str().unwrap()]);
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    state["config"]["leader_prompt"] = json!(" ");
+    std::fs::write(&file, state.to_string()).unwrap();
+    workspace.ok(&["load", file.to_str().unwrap()]);
+    workspace.ok(&["config", "max_workers", "2"]);
+    assert_eq!(workspace.json(&["config"])["max_workers"], 2);
 }
 
 #[test]

@@ -156,6 +156,21 @@ pub fn topological_order(edges: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>>
 
 /// The configuration a patch would make, if it is valid.
 pub fn patched_config(config: &Config, patch: &ConfigPatch) -> Result<Config, BatonError> {
+    // Asked of the templates a patch sets alone: earlier versions let a blank one in,
+    // and it must not stand in the way of changing anything else.
+    for (name, template) in [
+        ("leader_prompt", &patch.leader_prompt),
+        ("worker_prompt", &patch.worker_prompt),
+        ("reviewer_prompt", &patch.reviewer_prompt),
+    ] {
+        if let Some(Some(text)) = template {
+            if text.trim().is_empty() {
+                return Err(BatonError::invalid(format!(
+                    "{name} is empty, which would give its agents no instructions; write a template (`baton config {name} --show-default` prints the built-in one to start from), or none for the built-in one"
+                )));
+            }
+        }
+    }
     let mut next = config.clone();
     // Destructured without `..`, so that a new setting cannot be forgotten here.
     macro_rules! apply {
@@ -195,18 +210,6 @@ pub fn patched_config(config: &Config, patch: &ConfigPatch) -> Result<Config, Ba
 pub fn config(config: &Config) -> Result<(), BatonError> {
     texts::config_texts(config)?;
     settings(config)?;
-    // Not asked of a stored state either: earlier versions let a blank one in.
-    for (name, template) in [
-        ("leader_prompt", &config.leader_prompt),
-        ("worker_prompt", &config.worker_prompt),
-        ("reviewer_prompt", &config.reviewer_prompt),
-    ] {
-        if template.as_deref().is_some_and(|text| text.trim().is_empty()) {
-            return Err(BatonError::invalid(format!(
-                "{name} is empty, which would give its agents no instructions; write a template (`baton config {name} --show-default` prints the built-in one to start from), or none for the built-in one"
-            )));
-        }
-    }
     let branch = &config.integration_branch;
     if !git_branch_name(branch) {
         return Err(BatonError::invalid(format!(
