@@ -20,7 +20,7 @@ use tower_lsp::lsp_types::{
 use tower_lsp::{ClientSocket, LanguageServer, LspService};
 
 use super::transport::Frames;
-use super::{archive, forwarding, lists, state_file, task_log, Daemon};
+use super::{archive, bulk, forwarding, state_file, task_log, Daemon};
 use crate::core::validate;
 use crate::orchestrator::Operation;
 
@@ -40,12 +40,14 @@ pub struct Connection {
     /// The forwarding of events, once the client asked for them.
     forwarder: Mutex<Option<JoinHandle<()>>>,
     /// From the answer to `initialize` until `shutdown`: when tower-lsp takes
-    /// requests, and so may the lists answered without it.
+    /// requests, and so may the ones answered without it ([`bulk`]).
     ready: AtomicBool,
 }
 
 /// The service for one connection, with every request routed; `closing` is closed
-/// when the daemon stops; events go out through `out`.
+/// when the daemon stops; events go out through `out`. The requests [`bulk`]
+/// answers are routed too: tower-lsp answers them before the handshake, after
+/// `shutdown` and with parameters they do not take, each with its own error.
 pub fn build(
     daemon: Arc<Daemon>,
     closing: broadcast::Receiver<()>,
@@ -157,14 +159,14 @@ impl LanguageServer for Connection {
 }
 
 impl Connection {
-    /// The answer to a request for one of the lists, made from the board's values
-    /// ([`lists`]) while the connection takes requests; `None` leaves the request
-    /// to tower-lsp.
-    pub fn answering(&self, request: &jsonrpc::Request) -> Option<lists::Answering> {
+    /// The answer to a request whose answer grows with the board or the batch, made
+    /// from baton's values ([`bulk`]) while the connection takes requests; `None`
+    /// leaves the request to tower-lsp.
+    pub fn answering(&self, request: &jsonrpc::Request) -> Option<bulk::Answering> {
         if !self.ready.load(Ordering::SeqCst) {
             return None;
         }
-        lists::answering(&self.daemon.orchestrator, request)
+        bulk::answering(&self.daemon.orchestrator, request)
     }
 
     /// Waits until the forwarding of events has ended (at once when the client asked

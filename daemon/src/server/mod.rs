@@ -3,10 +3,10 @@
 //! one orchestrator.
 
 mod archive;
+mod bulk;
 mod connection;
 mod forwarding;
 mod hangup;
-mod lists;
 mod progress;
 mod state_file;
 mod task_log;

@@ -280,10 +280,8 @@ pub async fn serve<S>(
                     let id = request.id().cloned().unwrap_or(Id::Null);
                     let out = out.clone();
                     tokio::spawn(async move {
-                        if let Ok(answer) = tokio::task::spawn_blocking(answering).await {
-                            let answer = within(id, answer, framing::ANSWER_LIMIT);
-                            let _ = out.send(framing::frame(&answer).into()).await;
-                        }
+                        let answer = within(id, answering.await, framing::ANSWER_LIMIT);
+                        let _ = out.send(framing::frame(&answer).into()).await;
                         drop(permit);
                     });
                     continue;
