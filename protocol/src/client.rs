@@ -301,30 +301,29 @@ impl Client {
 /// One message from the daemon, its result left as text.
 #[derive(Deserialize)]
 struct Message {
-    #[serde(default)]
     id: Option<Value>,
-    #[serde(default)]
     method: Option<String>,
-    #[serde(default)]
     params: Option<Value>,
-    #[serde(default)]
     result: Option<Box<RawValue>>,
-    #[serde(default)]
     error: Option<Value>,
 }
 
 async fn read_loop(recv: ReadHalf<Stream>, shared: Arc<Shared>) {
     let mut reader = BufReader::new(recv);
     while let Ok(Some(body)) = read_message(&mut reader).await {
-        let Ok(message) = serde_json::from_slice::<Message>(&body) else {
+        let Ok(Message {
+            id,
+            method,
+            params,
+            result,
+            error,
+        }) = serde_json::from_slice::<Message>(&body)
+        else {
             continue;
         };
         drop(body);
-        match (&message.id, &message.method) {
-            (Some(id), None) => {
-                let id = id.as_u64();
-                answer(&shared, id, message.result, message.error);
-            }
+        match (id, method) {
+            (Some(id), None) => answer(&shared, id.as_u64(), result, error),
             // The daemon asks something of its client (a progress token): say yes.
             (Some(id), Some(_)) => {
                 let reply = json!({ "jsonrpc": "2.0", "id": id, "result": null });
@@ -335,7 +334,7 @@ async fn read_loop(recv: ReadHalf<Stream>, shared: Arc<Shared>) {
                 }
             }
             (None, Some(method)) => {
-                let params = message.params.unwrap_or(Value::Null);
+                let params = params.unwrap_or(Value::Null);
                 if method == Closing::METHOD {
                     shared.closing.store(true, Ordering::SeqCst);
                 } else if method == WorkDoneProgress::METHOD {
@@ -345,7 +344,7 @@ async fn read_loop(recv: ReadHalf<Stream>, shared: Arc<Shared>) {
                     {
                         let _ = tx.send(value);
                     }
-                } else if let Some(event) = Event::from_notification(method, params) {
+                } else if let Some(event) = Event::from_notification(&method, params) {
                     if let Some(events) = shared.events.lock().expect("events lock").as_ref() {
                         let _ = events.send(event);
                     }
@@ -386,7 +385,7 @@ fn answer(shared: &Shared, id: Option<u64>, result: Option<Box<RawValue>>, error
         (Some(error), _) => Err(error_from_wire(&error)),
         (None, Some(result)) => Ok(result),
         // `null` is read as no result at all.
-        (None, None) => Ok(RawValue::from_string("null".into()).expect("null is JSON")),
+        (None, None) => Ok(RawValue::NULL.to_owned()),
     };
     let _ = waiter.send(outcome);
 }

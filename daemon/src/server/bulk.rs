@@ -21,9 +21,10 @@ use tower_lsp::jsonrpc::{self, Id};
 use super::connection::to_rpc;
 use crate::orchestrator::Orchestrator;
 
-/// An answer being made: its body, once the board was read (off the runtime's
-/// workers, a list being long to write) or changed.
-pub type Answering = Pin<Box<dyn Future<Output = Vec<u8>> + Send>>;
+/// An answer being made: its body once the board was read (off the runtime's
+/// workers, a list being long to write) or changed, or the error, which goes out as
+/// every error does.
+pub type Answering = Pin<Box<dyn Future<Output = Result<Vec<u8>, jsonrpc::Response>> + Send>>;
 
 /// The answer to `request` when it is one of these; `None` for any other request,
 /// and for one with parameters it does not read.
@@ -59,7 +60,7 @@ pub fn answering(
                 let added = orchestrator
                     .apply(|board, now| board.add_tasks(params.tasks, now))
                     .await;
-                body(&id, added)
+                answer(id, added)
             }))
         }
         _ => None,
@@ -73,30 +74,38 @@ fn read<T: Serialize>(
 ) -> Answering {
     Box::pin(async move {
         let read_id = id.clone();
-        tokio::task::spawn_blocking(move || body(&read_id, reading()))
+        tokio::task::spawn_blocking(move || answer(read_id, reading()))
             .await
             .unwrap_or_else(|err| {
-                let failed = BatonError::orchestration(format!("answering failed: {err}"));
-                body::<()>(&id, Err(failed))
+                answer::<()>(
+                    id,
+                    Err(BatonError::orchestration(format!(
+                        "answering failed: {err}"
+                    ))),
+                )
             })
     })
 }
 
-/// A JSON-RPC answer's body, as tower-lsp would have written it.
-fn body<T: Serialize>(id: &Id, answer: Result<T, BatonError>) -> Vec<u8> {
+/// A JSON-RPC answer's body, as tower-lsp would have written it; an error as the
+/// response tower-lsp would have made of it.
+fn answer<T: Serialize>(
+    id: Id,
+    answer: Result<T, BatonError>,
+) -> Result<Vec<u8>, jsonrpc::Response> {
     #[derive(Serialize)]
     struct Answer<'a, T> {
         jsonrpc: &'static str,
         result: T,
         id: &'a Id,
     }
-    let written = match answer {
-        Ok(result) => serde_json::to_vec(&Answer {
+    match answer {
+        Ok(result) => Ok(serde_json::to_vec(&Answer {
             jsonrpc: "2.0",
             result,
-            id,
-        }),
-        Err(err) => serde_json::to_vec(&jsonrpc::Response::from_error(id.clone(), to_rpc(err))),
-    };
-    written.expect("an answer serializes")
+            id: &id,
+        })
+        .expect("an answer serializes")),
+        Err(err) => Err(jsonrpc::Response::from_error(id, to_rpc(err))),
+    }
 }

@@ -280,7 +280,10 @@ pub async fn serve<S>(
                     let id = request.id().cloned().unwrap_or(Id::Null);
                     let out = out.clone();
                     tokio::spawn(async move {
-                        let answer = within(id, answering.await, framing::ANSWER_LIMIT);
+                        let answer = match answering.await {
+                            Ok(written) => within(id, written, framing::ANSWER_LIMIT),
+                            Err(refused) => outgoing(refused),
+                        };
                         let _ = out.send(framing::frame(&answer).into()).await;
                         drop(permit);
                     });
