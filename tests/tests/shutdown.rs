@@ -280,3 +280,25 @@ fn adds_racing_a_daemon_stop_are_each_kept_once_or_said_not_done() {
         acknowledged.len()
     );
 }
+
+#[test]
+fn daemon_stop_and_status_meeting_a_daemon_that_closes_as_it_stops_say_none_runs() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["init", "a daemon on its way out"]);
+    workspace.ok(&["daemon", "stop"]);
+    // A daemon that stops as a client connects takes the connection into its
+    // backlog and closes it unanswered with its listener.
+    let socket = workspace.workspace().socket_path();
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let closing = std::thread::spawn(move || {
+        for stream in listener.incoming().take(2) {
+            drop(stream.unwrap());
+        }
+    });
+    for command in [["daemon", "stop"], ["daemon", "status"]] {
+        let said = workspace.ok(&command);
+        assert!(said.contains("no daemon runs"), "{command:?}: {said:?}");
+    }
+    closing.join().unwrap();
+}

@@ -49,9 +49,11 @@ impl Session {
         }
     }
 
-    /// Connects to the workspace's daemon without starting one; `None` when none runs.
-    /// Any version will do, so that a daemon left from an older baton can be stopped.
-    /// With `events`, the connection's end can be awaited through the event stream.
+    /// Connects to the workspace's daemon without starting one; `None` when none runs,
+    /// or when the one found was stopping and closed the connection before the
+    /// handshake ended (it ends without us). Any version will do, so that a daemon
+    /// left from an older baton can be stopped. With `events`, the connection's end
+    /// can be awaited through the event stream.
     pub(super) async fn running_daemon(&self, events: bool) -> Result<Option<Client>> {
         let config = ConnectConfig {
             start: false,
@@ -61,14 +63,15 @@ impl Session {
         };
         match self.connect_with(config).await {
             Ok(client) => Ok(Some(client)),
-            Err(ClientError::Connect { .. }) => Ok(None),
+            Err(ClientError::Connect { .. } | ClientError::Closed | ClientError::Stopped) => {
+                Ok(None)
+            }
             Err(err) => Err(err.into()),
         }
     }
 
-    /// The running daemon and what it says of itself; `None` when none runs, or when
-    /// the one found was stopping already and closed the connection instead of
-    /// answering (it ends without us).
+    /// The running daemon and what it says of itself; `None` as for `running_daemon`,
+    /// and when the daemon closed the connection instead of answering.
     async fn running_daemon_info(&self) -> Result<Option<(Client, DaemonInfoResult)>> {
         let Some(client) = self.running_daemon(false).await? else {
             return Ok(None);
