@@ -228,6 +228,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             return Err(stopped.into());
         }
         orchestrator.flush().await?;
+        commit.checkpoint()?;
         snapshot_at_stop(&orchestrator, &Snapshots::new(&snapshots_dir));
         let _ = std::fs::remove_file(workspace.daemon_json());
         tracing::info!("batond stopped");

@@ -283,6 +283,59 @@ mod tests {
     use crate::orchestrator::Orchestrator;
     use crate::store::Store;
 
+    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                copy_dir(&entry.path(), &to.join(entry.file_name()));
+            } else {
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn acknowledged_writes_the_database_never_flushed_come_back_from_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, check) = (dir.path().join("state"), dir.path().join("state.check"));
+        let mut store = Store::open(&state, &check).unwrap();
+        let commit = store.group_commit(&[]).unwrap();
+        let orchestrator = Orchestrator::open(store, commit).unwrap();
+        // The database as it was flushed at open, before any write.
+        let crashed = dir.path().join("crashed");
+        copy_dir(&state, &crashed);
+
+        let mut added = Vec::new();
+        for i in 0..300 {
+            let tasks = orchestrator
+                .apply(|board, now| board.add_tasks(vec![NewTask::new(format!("task {i}"))], now))
+                .await
+                .unwrap();
+            added.push(tasks[0].id.clone());
+        }
+        for _ in 0..10 {
+            let task = orchestrator
+                .apply(|board, now| board.claim("worker", now))
+                .await
+                .unwrap()
+                .expect("a ready task");
+            orchestrator
+                .apply(|board, now| board.complete(&task.id, Default::default(), now))
+                .await
+                .unwrap();
+        }
+        // A crash that lost all the database did not flush, the journal as synced.
+        std::fs::copy(state.join("journal"), crashed.join("journal")).unwrap();
+        std::fs::copy(&check, dir.path().join("crashed.check")).unwrap();
+
+        let mut store = Store::open(&crashed, &dir.path().join("crashed.check")).unwrap();
+        let board = store.load().expect("the check record holds");
+        let ids: Vec<_> = board.tasks(None).into_iter().map(|task| task.id).collect();
+        assert_eq!(ids, added);
+        assert_eq!(board.counts().done, 10);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_snapshot_taken_while_tasks_are_claimed_and_completed_is_of_one_moment() {
         const TASKS: usize = 100_000;

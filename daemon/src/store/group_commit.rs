@@ -1,5 +1,6 @@
-//! Group commit: one flush (fsync) makes every write before it durable, so writers
-//! that arrive while a flush runs share the next one instead of paying one each.
+//! Group commit: one flush (a write of the journal and its sync) makes every write
+//! before it durable, so writers that arrive while a flush runs share the next one
+//! instead of paying one each.
 //!
 //! The flush is made by the flusher, started by a writer that finds none running: it
 //! flushes everything written so far, and the writers that came meanwhile start the
@@ -21,7 +22,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::watch;
 
-use super::check::{CheckFile, Expected};
+use super::check::CheckFile;
+use super::journal::Journal;
+use super::Written;
 
 /// Hands out tickets for applied writes and resolves them once a flush covers them.
 #[derive(Clone)]
@@ -30,6 +33,7 @@ pub struct GroupCommit {
 }
 
 struct Inner {
+    db: sled::Db,
     /// Tickets handed out so far: the number of writes applied.
     written: AtomicU64,
     /// How far flushes got, or why they stopped.
@@ -104,30 +108,32 @@ fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
 
 /// What the flusher needs besides the database.
 struct Durability {
-    db: sled::Db,
-    /// What the database holds after the last write.
-    written: Arc<Mutex<Expected>>,
+    /// The writes since the last flush.
+    written: Arc<Mutex<Written>>,
+    journal: Journal,
     check: CheckFile,
     guard: Guard,
 }
 
 impl GroupCommit {
-    /// Group commit for `db`. After each flush, `check` records what `written` said
-    /// before it, once `guard` holds.
+    /// Group commit for `db`, whose writes `journal` makes durable. After each
+    /// flush, `check` records what `written` said before it, once `guard` holds.
     pub fn new(
         db: sled::Db,
-        written: Arc<Mutex<Expected>>,
+        written: Arc<Mutex<Written>>,
+        journal: Journal,
         check: CheckFile,
         guard: Guard,
     ) -> GroupCommit {
         GroupCommit {
             inner: Arc::new(Inner {
+                db,
                 written: AtomicU64::new(0),
                 flushed: watch::channel(Flushed::default()).0,
                 halted: watch::channel(None).0,
                 durability: Mutex::new(Durability {
-                    db,
                     written,
+                    journal,
                     check,
                     guard,
                 }),
@@ -237,7 +243,7 @@ impl GroupCommit {
     /// Flushes what is written, unless it is durable already or the store stopped;
     /// answers the last ticket the flush covered, and how it went.
     fn flush_written(&self) -> Option<(Ticket, Result<(), Stopped>)> {
-        let Ok(durability) = self.inner.durability.lock() else {
+        let Ok(mut durability) = self.inner.durability.lock() else {
             let stopped = Stopped::new("a flush of the state failed midway");
             return Some((Ticket(0), Err(stopped)));
         };
@@ -246,17 +252,33 @@ impl GroupCommit {
         if flushed.stopped.is_some() || flushed.upto >= target {
             return None;
         }
-        Some((Ticket(target), flush(&durability)))
+        Some((Ticket(target), flush(&self.inner.db, &mut durability)))
+    }
+
+    /// Flushes the database itself and starts the journal over, as the daemon stops:
+    /// a stopped workspace's state is all in the database.
+    pub fn checkpoint(&self) -> Result<(), Stopped> {
+        let mut durability = self
+            .inner
+            .durability
+            .lock()
+            .map_err(|_| Stopped::new("a flush of the state failed midway"))?;
+        checkpoint(&self.inner.db, &mut durability)?;
+        let expected = durability.written.lock().expect("written lock").expected;
+        write_check(&durability, &expected)
     }
 
     /// Stops acknowledging: every waiter, now and later, hears `reason`.
     pub fn stop(&self, reason: Stopped) {
         tracing::error!("{reason}");
-        self.inner.halted.send_if_modified(|halted| {
+        let first = self.inner.halted.send_if_modified(|halted| {
             let first = halted.is_none();
             halted.get_or_insert(reason.clone());
             first
         });
+        if first {
+            super::abandon(&self.inner.db);
+        }
         self.inner.flushed.send_if_modified(|state| {
             let first = state.stopped.is_none();
             state.stopped.get_or_insert(reason);
@@ -301,18 +323,50 @@ fn settled(state: &Flushed, ticket: Ticket) -> Option<Result<(), Stopped>> {
     (state.upto >= ticket.0).then_some(Ok(()))
 }
 
-/// One flush: the database, the files it depends on, then the check record of what
-/// was written before the flush began.
-fn flush(durability: &Durability) -> Result<(), Stopped> {
-    let written = *durability.written.lock().expect("written lock");
-    durability.db.flush().map_err(|err| {
+/// One flush: the journal's records of the writes so far (or, when they do not fit,
+/// the database itself), the files they depend on, then the check record of what
+/// those writes left the database holding.
+fn flush(db: &sled::Db, durability: &mut Durability) -> Result<(), Stopped> {
+    let (records, expected) = {
+        let mut written = durability.written.lock().expect("written lock");
+        (written.records.take(), written.expected)
+    };
+    let journalled = durability.journal.append(records).map_err(|err| {
+        Stopped::new(format!(
+            "writing the journal {} failed ({}); nothing more is acknowledged",
+            durability.journal.path().display(),
+            describe_io_error(&err)
+        ))
+    })?;
+    if !journalled {
+        // Every write whose records were taken is in the database: flushing it
+        // makes them durable, and the journal starts over.
+        checkpoint(db, durability)?;
+    }
+    durability.guard.check()?;
+    write_check(durability, &expected)
+}
+
+/// Flushes the database and starts the journal over: whatever it held is durable in
+/// the database now.
+fn checkpoint(db: &sled::Db, durability: &mut Durability) -> Result<(), Stopped> {
+    db.flush().map_err(|err| {
         Stopped::new(format!(
             "writing the state to disk failed ({}); nothing more is acknowledged",
             describe_io(&err)
         ))
     })?;
-    durability.guard.check()?;
-    durability.check.write(&written).map_err(|err| {
+    durability.journal.start_over().map_err(|err| {
+        Stopped::new(format!(
+            "starting the journal {} over failed ({}); nothing more is acknowledged",
+            durability.journal.path().display(),
+            describe_io_error(&err)
+        ))
+    })
+}
+
+fn write_check(durability: &Durability, expected: &super::Expected) -> Result<(), Stopped> {
+    durability.check.write(expected).map_err(|err| {
         Stopped::new(format!(
             "writing the check record {} failed ({err}); nothing more is acknowledged",
             durability.check.path().display()
@@ -329,11 +383,17 @@ pub fn is_disk_full(err: &sled::Error) -> bool {
 pub fn describe_io(err: &sled::Error) -> String {
     // sled passes I/O errors on as copies that keep only their kind.
     match err {
-        _ if is_disk_full(err) => "the disk is full".into(),
-        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::FileTooLarge => {
-            "the file size limit was reached".into()
-        }
+        sled::Error::Io(io) => describe_io_error(io),
         other => other.to_string(),
+    }
+}
+
+/// An I/O error in words, naming a full disk and the file size limit as such.
+fn describe_io_error(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::StorageFull => "the disk is full".into(),
+        std::io::ErrorKind::FileTooLarge => "the file size limit was reached".into(),
+        _ => err.to_string(),
     }
 }
 

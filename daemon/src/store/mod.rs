@@ -1,11 +1,13 @@
 //! The store: the only code that touches sled. It persists what the core decided,
 //! each operation atomically (one record as one insert, several as one batch), and
-//! makes writes durable by group commit: many operations share one flush, and each
-//! waits until a flush has covered it. Beside the database, a check record says what
-//! it must hold, so that a damaged database is refused at start rather than served.
+//! makes writes durable by group commit: many operations share one flush of the
+//! journal, and each waits until a flush has covered it. Beside the database, a check
+//! record says what it must hold, so that a damaged database is refused at start
+//! rather than served.
 
 pub mod check;
 pub mod group_commit;
+pub mod journal;
 pub mod restore;
 pub mod snapshots;
 
@@ -17,11 +19,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use baton_protocol::views::count;
-use baton_protocol::{AttemptRecord, Discovery, Task, TaskId};
+use baton_protocol::{AttemptRecord, Discovery, Task};
 
 use crate::core::{Board, Changes, Meta};
 use check::CheckFile;
 use group_commit::is_disk_full;
+use journal::{Journal, Operation, Records};
 
 const META: &[u8] = b"meta";
 const TASK: u8 = b't';
@@ -50,6 +53,11 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the journal {path} cannot be used: {source}")]
+    Journal {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "the state database at {path} cannot be opened: the disk is full; free some space and start again (nothing was lost)"
     )]
@@ -60,7 +68,11 @@ impl StoreError {
     /// Whether bringing back a snapshot is the way out: not when the store is sound
     /// and only the disk is full.
     pub fn needs_restore(&self) -> bool {
-        !matches!(self, StoreError::DiskFull { .. })
+        match self {
+            StoreError::DiskFull { .. } => false,
+            StoreError::Write(err) => !is_disk_full(err),
+            _ => true,
+        }
     }
 }
 
@@ -70,10 +82,10 @@ pub struct Store {
     path: PathBuf,
     /// How many discoveries are stored; they are keyed by their position.
     discoveries: u64,
-    /// What the database holds after the last write; group commit records it once
-    /// durable.
-    written: Arc<Mutex<Expected>>,
+    /// What was written since the last flush; group commit makes it durable.
+    written: Arc<Mutex<Written>>,
     check: Option<CheckFile>,
+    journal: Option<Journal>,
     /// What the check record said at open.
     expected: Option<Expected>,
     /// The newest snapshot: the store must hold at least its change, whatever the
@@ -82,6 +94,16 @@ pub struct Store {
     snapshot: Option<Snapshot>,
     /// What the database held at open, until `load` makes a board of it.
     stored: Option<Stored>,
+}
+
+/// The writes group commit has yet to make durable.
+#[derive(Default)]
+pub struct Written {
+    /// The journal's records of the writes since the last flush.
+    pub records: Records,
+    /// What the database holds after the last write; the check record says it once
+    /// durable.
+    pub expected: Expected,
 }
 
 /// Every record of the database, decoded.
@@ -174,7 +196,9 @@ impl Store {
             })
         };
         let db = open()?;
-        let stored = Stored::read(&db)?;
+        let (journal, stored) = replay_journal(&db, &path.join(JOURNAL))
+            .and_then(|journal| Ok((journal, Stored::read(&db)?)))
+            .inspect_err(|_| abandon(&db))?;
         // sled keeps every page it read in memory until far more accesses than one
         // read of each cause it to evict (it counts them in 256 queues of 64). The
         // board holds all of it, so a database larger than the cache is opened again
@@ -191,6 +215,7 @@ impl Store {
             discoveries: 0,
             written: Arc::default(),
             check: Some(check),
+            journal: Some(journal),
             expected,
             snapshot: None,
             stored: Some(stored),
@@ -209,7 +234,9 @@ impl Store {
     pub fn group_commit(&mut self, guarded: &[PathBuf]) -> Result<GroupCommit, StoreError> {
         let mut guarded = guarded.to_vec();
         guarded.push(self.path.join("db"));
+        guarded.push(self.path.join(JOURNAL));
         let check = self.check.take().expect("one group commit per store");
+        let journal = self.journal.take().expect("one group commit per store");
         let guard = group_commit::Guard::new(&guarded).map_err(|source| StoreError::Check {
             path: self.path.clone(),
             source,
@@ -217,6 +244,7 @@ impl Store {
         Ok(GroupCommit::new(
             self.db.clone(),
             self.written.clone(),
+            journal,
             check,
             guard,
         ))
@@ -229,7 +257,7 @@ impl Store {
 
     /// The number of the last change written.
     pub fn change(&self) -> u64 {
-        self.written.lock().expect("written lock").change
+        self.written.lock().expect("written lock").expected.change
     }
 
     /// Reads the whole board back, refusing a database that holds less than its check
@@ -271,7 +299,7 @@ impl Store {
             }
         }
         self.discoveries = discoveries.len() as u64;
-        *self.written.lock().expect("written lock") = found;
+        self.written.lock().expect("written lock").expected = found;
         Board::restore(meta, tasks, discoveries, attempts).map_err(|err| StoreError::Corrupt {
             what: "state".into(),
             reason: err.message,
@@ -283,11 +311,22 @@ impl Store {
     pub fn replace_durably(&mut self, board: &Board, after: u64) -> Result<Expected, StoreError> {
         {
             let mut written = self.written.lock().expect("written lock");
-            written.change = written.change.max(after);
+            written.expected.change = written.expected.change.max(after);
         }
         self.replace_all(board)?;
         self.db.flush()?;
-        let written = *self.written.lock().expect("written lock");
+        let written = {
+            let mut written = self.written.lock().expect("written lock");
+            // In the database now, durably: the journal starts over without them.
+            written.records.take();
+            written.expected
+        };
+        if let Some(journal) = &mut self.journal {
+            journal.start_over().map_err(|source| StoreError::Journal {
+                path: journal.path().to_owned(),
+                source,
+            })?;
+        }
         if let Some(check) = &self.check {
             check.write(&written).map_err(|source| StoreError::Check {
                 path: check.path().to_owned(),
@@ -306,47 +345,69 @@ impl Store {
         }
         let stored = board.discoveries().len() as u64;
         let change = self.next_change(board);
-        let mut writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(changes.tasks.len() + 2);
+        let mut writes = Vec::with_capacity(changes.tasks.len() + 2);
         for id in &changes.tasks {
             let seq = board.seq(id).expect("a changed task is on the board");
             let task = board.task(id).expect("a changed task is on the board");
-            writes.push((key(TASK, seq).to_vec(), encode(change.change, &task)));
+            writes.push(put(key(TASK, seq), encode(change.change, &task)));
         }
         for index in stored - changes.discoveries as u64..stored {
             let discovery = &board.discoveries()[index as usize];
-            writes.push((
-                key(DISCOVERY, index).to_vec(),
-                encode(change.change, discovery),
-            ));
+            writes.push(put(key(DISCOVERY, index), encode(change.change, discovery)));
         }
         for &id in &changes.attempts {
             let record = &board.attempts()[id as usize];
-            writes.push((key(ATTEMPT, id).to_vec(), encode(change.change, record)));
+            writes.push(put(key(ATTEMPT, id), encode(change.change, record)));
         }
         // The settings change with the goal, plan, configuration, dispatch or a run's
         // start; when they were last active is read back from the tasks.
         if changes.settings {
-            writes.push((META.to_vec(), encode(change.change, &board.meta())));
+            writes.push(put(META, encode(change.change, &board.meta())));
         }
-        // One key goes in as one insert; more, atomically as a batch (a batch costs
-        // sled two log syncs of its own, an insert none: group commit syncs).
-        match writes.len() {
-            // No record carries the change's number: it is not one.
-            0 => return Ok(()),
-            1 => {
-                let (key, value) = writes.pop().expect("one write");
-                self.db.insert(key, value)?;
-            }
-            _ => {
-                let mut batch = sled::Batch::default();
-                for (key, value) in writes {
-                    batch.insert(key, value);
-                }
-                self.db.apply_batch(batch)?;
-            }
+        // No record carries the change's number: it is not one.
+        if writes.is_empty() {
+            return Ok(());
         }
+        self.write(writes, change)?;
         self.discoveries = stored;
-        *self.written.lock().expect("written lock") = change;
+        Ok(())
+    }
+
+    /// Applies `writes` (a value, or none to remove the key) to the database
+    /// atomically, and journals them as one record, as `change`.
+    fn write(&mut self, writes: Vec<Write>, change: Expected) -> Result<(), StoreError> {
+        // Under the lock from the database to the journal's records: a flush takes
+        // the records of every write the database has, and no other.
+        let mut written = self.written.lock().expect("written lock");
+        // One key goes in as one insert; more, atomically as a batch (a batch costs
+        // sled two log syncs of its own, an insert none).
+        let applied = if let [(key, value)] = writes.as_slice() {
+            match value {
+                Some(value) => self.db.insert(key, value.as_slice()),
+                None => self.db.remove(key),
+            }
+            .map(drop)
+        } else {
+            let mut batch = sled::Batch::default();
+            for (key, value) in &writes {
+                match value {
+                    Some(value) => batch.insert(key.as_slice(), value.as_slice()),
+                    None => batch.remove(key.as_slice()),
+                }
+            }
+            self.db.apply_batch(batch)
+        };
+        if let Err(err) = applied {
+            abandon(&self.db);
+            return Err(err.into());
+        }
+        written
+            .records
+            .push(writes.iter().map(|(key, value)| match value {
+                Some(value) => Operation::Put(key, value),
+                None => Operation::Remove(key),
+            }));
+        written.expected = change;
         Ok(())
     }
 
@@ -362,24 +423,27 @@ impl Store {
     /// Replaces everything stored with `board`, atomically.
     fn replace_all(&mut self, board: &Board) -> Result<(), StoreError> {
         let change = self.next_change(board);
-        let mut batch = sled::Batch::default();
+        let mut writes = Vec::new();
         for key in self.db.iter().keys() {
-            batch.remove(key?);
+            writes.push((key?.to_vec(), None));
         }
         for task in board.tasks(None) {
-            put_task(&mut batch, board, &task.id, change.change);
+            let seq = board.seq(&task.id).expect("a listed task is on the board");
+            writes.push(put(key(TASK, seq), encode(change.change, &task)));
         }
         let stored = board.discoveries().len() as u64;
-        for index in 0..stored {
-            put_discovery(&mut batch, board, index, change.change);
+        for (index, discovery) in board.discoveries().iter().enumerate() {
+            writes.push(put(
+                key(DISCOVERY, index as u64),
+                encode(change.change, discovery),
+            ));
         }
         for record in board.attempts() {
-            batch.insert(&key(ATTEMPT, record.id), encode(change.change, record));
+            writes.push(put(key(ATTEMPT, record.id), encode(change.change, record)));
         }
-        batch.insert(META, encode(change.change, &board.meta()));
-        self.db.apply_batch(batch)?;
+        writes.push(put(META, encode(change.change, &board.meta())));
+        self.write(writes, change)?;
         self.discoveries = stored;
-        *self.written.lock().expect("written lock") = change;
         Ok(())
     }
 }
@@ -414,17 +478,53 @@ fn tasks_and_discoveries(tasks: usize, discoveries: usize) -> String {
     )
 }
 
-fn put_task(batch: &mut sled::Batch, board: &Board, id: &TaskId, change: u64) {
-    let seq = board.seq(id).expect("a changed task is on the board");
-    let task = board.task(id).expect("a changed task is on the board");
-    batch.insert(&key(TASK, seq), encode(change, &task));
+/// One key's new value, or `None` when it is removed.
+type Write = (Vec<u8>, Option<Vec<u8>>);
+
+fn put(key: impl AsRef<[u8]>, value: Vec<u8>) -> Write {
+    (key.as_ref().to_vec(), Some(value))
 }
 
-fn put_discovery(batch: &mut sled::Batch, board: &Board, index: u64, change: u64) {
-    batch.insert(
-        &key(DISCOVERY, index),
-        encode(change, &board.discoveries()[index as usize]),
-    );
+/// The journal's file, in the database's directory: a restore moves both aside.
+const JOURNAL: &str = "journal";
+
+/// Opens the database's journal and applies what it holds to `db`, durably, then
+/// starts the journal over. A journal unreadable is made again: if it held
+/// acknowledged changes, the database is behind the check record, which refuses it.
+fn replay_journal(db: &sled::Db, path: &Path) -> Result<Journal, StoreError> {
+    let failed = |source: std::io::Error| match source.kind() {
+        std::io::ErrorKind::StorageFull => StoreError::DiskFull {
+            path: path.to_owned(),
+        },
+        _ => StoreError::Journal {
+            path: path.to_owned(),
+            source,
+        },
+    };
+    let (mut journal, batches) = Journal::open(path).map_err(failed)?;
+    if !batches.is_empty() {
+        let applied = batches
+            .into_iter()
+            .try_for_each(|batch| db.apply_batch(batch))
+            .and_then(|()| db.flush());
+        if let Err(err) = applied {
+            return Err(match err {
+                _ if is_disk_full(&err) => StoreError::DiskFull {
+                    path: path.to_owned(),
+                },
+                err => err.into(),
+            });
+        }
+    }
+    journal.start_over().map_err(failed)?;
+    Ok(journal)
+}
+
+/// Keeps `db` from being flushed as its last handle drops: sled's flush can wait
+/// forever once a write of its log failed (a full disk), and what was acknowledged is
+/// in the journal already.
+fn abandon(db: &sled::Db) {
+    std::mem::forget(db.clone());
 }
 
 /// A prefix byte, then the position big-endian, so that keys sort in creation order.
