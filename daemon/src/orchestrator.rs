@@ -277,11 +277,25 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use baton_protocol::methods::NewTask;
-    use baton_protocol::TaskStatus;
+    use baton_protocol::{TaskId, TaskStatus};
 
     use crate::core::Board;
     use crate::orchestrator::Orchestrator;
     use crate::store::Store;
+
+    /// Claims the most urgent ready task for `agent` and completes it; answers its id.
+    async fn claim_and_complete(orchestrator: &Orchestrator, agent: &str) -> TaskId {
+        let task = orchestrator
+            .apply(|board, now| board.claim(agent, now))
+            .await
+            .unwrap()
+            .expect("a ready task");
+        orchestrator
+            .apply(|board, now| board.complete(&task.id, Default::default(), now))
+            .await
+            .unwrap();
+        task.id
+    }
 
     fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         std::fs::create_dir_all(to).unwrap();
@@ -315,15 +329,7 @@ mod tests {
             added.push(tasks[0].id.clone());
         }
         for _ in 0..10 {
-            let task = orchestrator
-                .apply(|board, now| board.claim("worker", now))
-                .await
-                .unwrap()
-                .expect("a ready task");
-            orchestrator
-                .apply(|board, now| board.complete(&task.id, Default::default(), now))
-                .await
-                .unwrap();
+            claim_and_complete(&orchestrator, "worker").await;
         }
         // A crash that lost all the database did not flush, the journal as synced.
         std::fs::copy(state.join("journal"), crashed.join("journal")).unwrap();
@@ -366,16 +372,7 @@ mod tests {
         // One writer claims and completes tasks, one change at a time, meanwhile.
         let mut claimed = Vec::new();
         while reading.load(Ordering::SeqCst) {
-            let task = orchestrator
-                .apply(|board, now| board.claim("writer", now))
-                .await
-                .unwrap()
-                .expect("a ready task");
-            orchestrator
-                .apply(|board, now| board.complete(&task.id, Default::default(), now))
-                .await
-                .unwrap();
-            claimed.push(task.id);
+            claimed.push(claim_and_complete(&orchestrator, "writer").await);
         }
         let (change, state, _) = snapshot.await.unwrap();
 

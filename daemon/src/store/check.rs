@@ -10,7 +10,7 @@
 //! acknowledged changes.
 
 use std::fs::File;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -38,13 +38,7 @@ impl CheckFile {
     /// Opens (creating, private) the record at `path`; answers what it said, `None`
     /// when there was none yet.
     pub fn open(path: &Path) -> std::io::Result<(CheckFile, Option<Expected>)> {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)?;
+        let file = super::open_private(path)?;
         let mut bytes = vec![0; SIZE];
         let read = file.read_at(&mut bytes, 0)?;
         bytes.truncate(read);

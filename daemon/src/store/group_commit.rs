@@ -329,7 +329,7 @@ fn settled(state: &Flushed, ticket: Ticket) -> Option<Result<(), Stopped>> {
 fn flush(db: &sled::Db, durability: &mut Durability) -> Result<(), Stopped> {
     let (records, expected) = {
         let mut written = durability.written.lock().expect("written lock");
-        (written.records.take(), written.expected)
+        (std::mem::take(&mut written.records), written.expected)
     };
     let journalled = durability.journal.append(records).map_err(|err| {
         Stopped::new(format!(

@@ -16,8 +16,8 @@
 //! journal rather than being taken for changes.
 
 use std::fs::File;
-use std::io;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// The journal's size: records of about 500 bytes (a task) fill it every two thousand
@@ -96,11 +96,6 @@ impl Records {
         self.bytes.is_empty() && !self.overflowed
     }
 
-    /// The records gathered so far, leaving none.
-    pub fn take(&mut self) -> Records {
-        std::mem::take(self)
-    }
-
     /// Stamps every record with `epoch` and its checksum.
     fn seal(&mut self, epoch: u64) {
         let mut at = 0;
@@ -120,16 +115,9 @@ impl Journal {
     /// before it is read. The journal is not started over here: the caller does that
     /// once sled holds the batches durably.
     pub fn open(path: &Path) -> io::Result<(Journal, Vec<sled::Batch>)> {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)?;
-        let mut bytes = vec![0; CAPACITY as usize];
-        let read = read_up_to(&file, &mut bytes)?;
-        bytes.truncate(read);
+        let file = super::open_private(path)?;
+        let mut bytes = Vec::with_capacity(CAPACITY as usize);
+        let read = (&file).take(CAPACITY).read_to_end(&mut bytes)?;
         let mut journal = Journal {
             file,
             path: path.to_owned(),
@@ -193,17 +181,6 @@ impl Journal {
         self.end = HEADER;
         Ok(())
     }
-}
-
-fn read_up_to(file: &File, bytes: &mut [u8]) -> io::Result<usize> {
-    let mut read = 0;
-    while read < bytes.len() {
-        match file.read_at(&mut bytes[read..], read as u64)? {
-            0 => break,
-            n => read += n,
-        }
-    }
-    Ok(read)
 }
 
 fn header_bytes(epoch: u64) -> [u8; HEADER as usize] {

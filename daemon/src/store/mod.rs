@@ -318,7 +318,7 @@ impl Store {
         let written = {
             let mut written = self.written.lock().expect("written lock");
             // In the database now, durably: the journal starts over without them.
-            written.records.take();
+            written.records = Records::default();
             written.expected
         };
         if let Some(journal) = &mut self.journal {
@@ -518,6 +518,19 @@ fn replay_journal(db: &sled::Db, path: &Path) -> Result<Journal, StoreError> {
     }
     journal.start_over().map_err(failed)?;
     Ok(journal)
+}
+
+/// Opens (creating, private to the user) one of the store's own files beside sled's,
+/// for reading and rewriting in place.
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
 }
 
 /// Keeps `db` from being flushed as its last handle drops: sled's flush can wait
