@@ -342,6 +342,86 @@ mod tests {
         assert_eq!(board.counts().done, 10);
     }
 
+    /// Adds one task per write; answers their ids.
+    async fn add_one_by_one(orchestrator: &Orchestrator, tasks: usize) -> Vec<TaskId> {
+        let mut added = Vec::new();
+        for i in 0..tasks {
+            let tasks = orchestrator
+                .apply(|board, now| board.add_tasks(vec![NewTask::new(format!("task {i}"))], now))
+                .await
+                .unwrap();
+            added.push(tasks[0].id.clone());
+        }
+        added
+    }
+
+    #[tokio::test]
+    async fn the_database_written_when_the_journal_filled_and_the_journal_since_give_every_change()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, check) = (dir.path().join("state"), dir.path().join("state.check"));
+        let mut store = Store::open(&state, &check).unwrap();
+        let commit = store.group_commit(&[]).unwrap();
+        let orchestrator = Orchestrator::open(store, commit).unwrap();
+        // Enough records to fill the journal: the database gets the writes before them.
+        let added = add_one_by_one(&orchestrator, 3000).await;
+        for _ in 0..10 {
+            claim_and_complete(&orchestrator, "worker").await;
+        }
+        // A crash now: the database as its last flush left it, the journal as synced.
+        let crashed = dir.path().join("crashed");
+        copy_dir(&state, &crashed);
+        std::fs::copy(&check, dir.path().join("crashed.check")).unwrap();
+        let alone = dir.path().join("alone");
+        copy_dir(&state, &alone);
+        std::fs::remove_file(alone.join("journal")).unwrap();
+
+        let mut store = Store::open(&crashed, &dir.path().join("crashed.check")).unwrap();
+        let board = store.load().expect("the check record holds");
+        let ids: Vec<_> = board.tasks(None).into_iter().map(|task| task.id).collect();
+        assert_eq!(ids, added);
+        assert_eq!(board.counts().done, 10);
+        // The database alone holds the first tasks, whole, and not the last.
+        let mut store = Store::open(&alone, &dir.path().join("alone.check")).unwrap();
+        let ids: Vec<_> = store
+            .load()
+            .unwrap()
+            .tasks(None)
+            .into_iter()
+            .map(|task| task.id)
+            .collect();
+        assert!(
+            !ids.is_empty() && ids.len() < added.len(),
+            "the journal filled once: {} tasks in the database",
+            ids.len()
+        );
+        assert_eq!(ids[..], added[..ids.len()]);
+    }
+
+    #[tokio::test]
+    async fn a_task_deleted_before_the_database_got_it_is_not_in_the_database_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, check) = (dir.path().join("state"), dir.path().join("state.check"));
+        let mut store = Store::open(&state, &check).unwrap();
+        let commit = store.group_commit(&[]).unwrap();
+        let orchestrator = Orchestrator::open(store, commit.clone()).unwrap();
+        let added = add_one_by_one(&orchestrator, 3).await;
+        orchestrator
+            .apply(|board, now| board.delete(&added[1], now))
+            .await
+            .unwrap();
+        // As the daemon stops: everything to the database, the journal started over.
+        commit.checkpoint().unwrap();
+        let stopped = dir.path().join("stopped");
+        copy_dir(&state, &stopped);
+        std::fs::copy(&check, dir.path().join("stopped.check")).unwrap();
+
+        let mut store = Store::open(&stopped, &dir.path().join("stopped.check")).unwrap();
+        let board = store.load().expect("the check record holds");
+        let ids: Vec<_> = board.tasks(None).into_iter().map(|task| task.id).collect();
+        assert_eq!(ids, [added[0].clone(), added[2].clone()]);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_snapshot_taken_while_tasks_are_claimed_and_completed_is_of_one_moment() {
         const TASKS: usize = 100_000;

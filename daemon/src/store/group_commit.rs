@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::watch;
 
 use super::check::CheckFile;
-use super::journal::Journal;
-use super::Written;
+use super::journal::{Journal, Records};
+use super::{Write, Written};
 
 /// Hands out tickets for applied writes and resolves them once a flush covers them.
 #[derive(Clone)]
@@ -111,6 +111,9 @@ struct Durability {
     /// The writes since the last flush.
     written: Arc<Mutex<Written>>,
     journal: Journal,
+    /// The writes journalled since the journal last started over: the database gets
+    /// them when it is full, and as the daemon stops.
+    unapplied: Vec<Write>,
     check: CheckFile,
     guard: Guard,
 }
@@ -134,6 +137,7 @@ impl GroupCommit {
                 durability: Mutex::new(Durability {
                     written,
                     journal,
+                    unapplied: Vec::new(),
                     check,
                     guard,
                 }),
@@ -255,16 +259,16 @@ impl GroupCommit {
         Some((Ticket(target), flush(&self.inner.db, &mut durability)))
     }
 
-    /// Flushes the database itself and starts the journal over, as the daemon stops:
-    /// a stopped workspace's state is all in the database.
+    /// Writes everything to the database itself and starts the journal over, as the
+    /// daemon stops: a stopped workspace's state is all in the database.
     pub fn checkpoint(&self) -> Result<(), Stopped> {
         let mut durability = self
             .inner
             .durability
             .lock()
             .map_err(|_| Stopped::new("a flush of the state failed midway"))?;
+        let (_, expected) = take_written(&mut durability);
         checkpoint(&self.inner.db, &mut durability)?;
-        let expected = durability.written.lock().expect("written lock").expected;
         write_check(&durability, &expected)
     }
 
@@ -327,10 +331,7 @@ fn settled(state: &Flushed, ticket: Ticket) -> Option<Result<(), Stopped>> {
 /// the database itself), the files they depend on, then the check record of what
 /// those writes left the database holding.
 fn flush(db: &sled::Db, durability: &mut Durability) -> Result<(), Stopped> {
-    let (records, expected) = {
-        let mut written = durability.written.lock().expect("written lock");
-        (std::mem::take(&mut written.records), written.expected)
-    };
+    let (records, expected) = take_written(durability);
     let journalled = durability.journal.append(records).map_err(|err| {
         Stopped::new(format!(
             "writing the journal {} failed ({}); nothing more is acknowledged",
@@ -339,23 +340,36 @@ fn flush(db: &sled::Db, durability: &mut Durability) -> Result<(), Stopped> {
         ))
     })?;
     if !journalled {
-        // Every write whose records were taken is in the database: flushing it
-        // makes them durable, and the journal starts over.
+        // The records taken are made durable in the database instead, with every
+        // write before them, and the journal starts over.
         checkpoint(db, durability)?;
     }
     durability.guard.check()?;
     write_check(durability, &expected)
 }
 
-/// Flushes the database and starts the journal over: whatever it held is durable in
-/// the database now.
+/// Takes the records and writes written since the last flush, the writes kept for the
+/// database, and answers the records and what the database holds after them.
+fn take_written(durability: &mut Durability) -> (Records, super::Expected) {
+    let mut written = durability.written.lock().expect("written lock");
+    durability.unapplied.append(&mut written.writes);
+    (std::mem::take(&mut written.records), written.expected)
+}
+
+/// Applies the writes taken so far to the database as one batch and flushes it, then
+/// starts the journal over: whatever it held is durable in the database now. The
+/// batch stops at the last flush's records exactly, so that a crash never leaves the
+/// database with part of a write the journal does not hold.
 fn checkpoint(db: &sled::Db, durability: &mut Durability) -> Result<(), Stopped> {
-    db.flush().map_err(|err| {
-        Stopped::new(format!(
-            "writing the state to disk failed ({}); nothing more is acknowledged",
-            describe_io(&err)
-        ))
-    })?;
+    let writes = std::mem::take(&mut durability.unapplied);
+    db.apply_batch(super::batch(writes))
+        .and_then(|()| db.flush())
+        .map_err(|err| {
+            Stopped::new(format!(
+                "writing the state to disk failed ({}); nothing more is acknowledged",
+                describe_io(&err)
+            ))
+        })?;
     durability.journal.start_over().map_err(|err| {
         Stopped::new(format!(
             "starting the journal {} over failed ({}); nothing more is acknowledged",

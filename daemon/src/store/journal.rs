@@ -1,12 +1,13 @@
 //! The journal: what makes a write durable at the disk's own cost. Every change the
-//! store writes to sled is also encoded here as one record, and a flush writes the
-//! records gathered since the last one and syncs them: one write and one sync, where a
-//! flush of sled costs twice the disk's sync and more (docs/benchmarks.md). sled is
-//! flushed only when the journal is full and when the daemon stops; sled then holds
-//! everything the journal did, and the journal starts over. At open, the records the
-//! journal holds are applied to sled again before it is read: each sets or removes
-//! whole values, in the order they were written, so applying one that sled already
-//! holds changes nothing.
+//! store makes is encoded here as one record, and a flush writes the records gathered
+//! since the last one and syncs them: one write and one sync, where a flush of sled
+//! costs twice the disk's sync and more (docs/benchmarks.md). sled gets the journalled
+//! changes only when the journal is full and when the daemon stops, as one batch that
+//! it applies and flushes; the journal then starts over. A request thus never waits on
+//! sled's own work, and a task claimed and completed between two of those batches is
+//! written to sled once. At open, the records the journal holds are applied to sled
+//! before it is read: each sets or removes whole values, in the order they were
+//! written, so applying one that sled already holds changes nothing.
 //!
 //! The file is written out to its full size when made, so that syncing records
 //! written into it changes neither its size nor its blocks: no metadata to sync, the
@@ -21,7 +22,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// The journal's size: records of about 500 bytes (a task) fill it every two thousand
-/// changes or so, each time for one flush of sled, and a small disk still has room.
+/// changes or so, each time for one batch and flush of sled, and a small disk still
+/// has room.
 const CAPACITY: u64 = 1 << 20;
 /// The header takes the first sector, records follow.
 const HEADER: u64 = 512;
@@ -45,7 +47,8 @@ pub struct Journal {
 #[derive(Default)]
 pub struct Records {
     bytes: Vec<u8>,
-    /// More than the journal holds: sled is flushed instead, so they are not kept.
+    /// More than the journal holds: sled gets them at once instead, so they are not
+    /// kept.
     overflowed: bool,
 }
 
@@ -143,8 +146,8 @@ impl Journal {
     }
 
     /// Writes `records` after the last ones and syncs them; answers false, writing
-    /// nothing, when they do not fit: sled must then be flushed and the journal started
-    /// over.
+    /// nothing, when they do not fit: sled must then get the writes, and the journal
+    /// start over.
     pub fn append(&mut self, mut records: Records) -> io::Result<bool> {
         if records.is_empty() {
             return Ok(true);

@@ -1,15 +1,17 @@
 //! The store: the only code that touches sled. It persists what the core decided,
-//! each operation atomically (one record as one insert, several as one batch), and
-//! makes writes durable by group commit: many operations share one flush of the
-//! journal, and each waits until a flush has covered it. Beside the database, a check
-//! record says what it must hold, so that a damaged database is refused at start
-//! rather than served.
+//! each operation atomically as one record of the journal, and makes writes durable by
+//! group commit: many operations share one flush of the journal, and each waits until
+//! a flush has covered it. sled gets the journalled writes together, once the journal
+//! is full and as the daemon stops, so a request never waits on sled's own work.
+//! Beside the database, a check record says what it must hold, so that a damaged
+//! database is refused at start rather than served.
 
 pub mod check;
 pub mod group_commit;
 pub mod journal;
 pub mod restore;
 pub mod snapshots;
+mod stored;
 
 pub use check::Expected;
 pub use group_commit::{GroupCommit, Stopped};
@@ -19,12 +21,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use baton_protocol::views::count;
-use baton_protocol::{AttemptRecord, Discovery, Task};
 
-use crate::core::{Board, Changes, Meta};
+use crate::core::{Board, Changes};
 use check::CheckFile;
 use group_commit::is_disk_full;
 use journal::{Journal, Operation, Records};
+use stored::Stored;
 
 const META: &[u8] = b"meta";
 const TASK: u8 = b't';
@@ -84,6 +86,10 @@ pub struct Store {
     discoveries: u64,
     /// What was written since the last flush; group commit makes it durable.
     written: Arc<Mutex<Written>>,
+    /// How far each kind of record's positions were written since open: a write of
+    /// everything removes what the database holds and what it will hold once the
+    /// journalled writes reach it.
+    reach: Reach,
     check: Option<CheckFile>,
     journal: Option<Journal>,
     /// What the check record said at open.
@@ -101,74 +107,19 @@ pub struct Store {
 pub struct Written {
     /// The journal's records of the writes since the last flush.
     pub records: Records,
+    /// The same writes, for the database once the journal is full.
+    pub writes: Vec<Write>,
     /// What the database holds after the last write; the check record says it once
     /// durable.
     pub expected: Expected,
 }
 
-/// Every record of the database, decoded.
-struct Stored {
-    meta: Meta,
-    tasks: Vec<Task>,
-    discoveries: Vec<Discovery>,
-    attempts: Vec<AttemptRecord>,
-    last_change: u64,
-    /// The size of the records read.
-    bytes: u64,
-}
-
-impl Stored {
-    fn read(db: &sled::Db) -> Result<Stored, StoreError> {
-        // Tasks can be stored before any setting is (a workspace never initialised).
-        let mut read = Read::default();
-        let meta: Meta = match db.get(META)? {
-            Some(bytes) => read.decode("settings", &bytes)?,
-            None => Board::default().meta(),
-        };
-        let tasks = read.prefix(db, TASK, "task")?;
-        let discoveries = read.prefix(db, DISCOVERY, "discovery")?;
-        let attempts = read.prefix(db, ATTEMPT, "attempt record")?;
-        Ok(Stored {
-            meta,
-            tasks,
-            discoveries,
-            attempts,
-            last_change: read.last_change,
-            bytes: read.bytes,
-        })
-    }
-}
-
-/// What reading the records has seen so far.
+/// One past the highest position written, for each kind of record kept by position.
 #[derive(Default)]
-struct Read {
-    last_change: u64,
-    bytes: u64,
-}
-
-impl Read {
-    fn prefix<T: serde::de::DeserializeOwned>(
-        &mut self,
-        db: &sled::Db,
-        prefix: u8,
-        what: &str,
-    ) -> Result<Vec<T>, StoreError> {
-        db.scan_prefix([prefix])
-            .map(|entry| {
-                let (_, bytes) = entry?;
-                self.decode(what, &bytes)
-            })
-            .collect()
-    }
-
-    fn decode<T: serde::de::DeserializeOwned>(
-        &mut self,
-        what: &str,
-        bytes: &[u8],
-    ) -> Result<T, StoreError> {
-        self.bytes += bytes.len() as u64;
-        decode(what, bytes, &mut self.last_change)
-    }
+struct Reach {
+    tasks: u64,
+    discoveries: u64,
+    attempts: u64,
 }
 
 impl Store {
@@ -214,6 +165,7 @@ impl Store {
             path: path.to_owned(),
             discoveries: 0,
             written: Arc::default(),
+            reach: Reach::default(),
             check: Some(check),
             journal: Some(journal),
             expected,
@@ -314,13 +266,14 @@ impl Store {
             written.expected.change = written.expected.change.max(after);
         }
         self.replace_all(board)?;
-        self.db.flush()?;
-        let written = {
+        let (writes, written) = {
             let mut written = self.written.lock().expect("written lock");
             // In the database now, durably: the journal starts over without them.
             written.records = Records::default();
-            written.expected
+            (std::mem::take(&mut written.writes), written.expected)
         };
+        self.db.apply_batch(batch(writes))?;
+        self.db.flush()?;
         if let Some(journal) = &mut self.journal {
             journal.start_over().map_err(|source| StoreError::Journal {
                 path: journal.path().to_owned(),
@@ -349,14 +302,17 @@ impl Store {
         for id in &changes.tasks {
             let seq = board.seq(id).expect("a changed task is on the board");
             let task = board.task(id).expect("a changed task is on the board");
+            self.reach.tasks = self.reach.tasks.max(seq + 1);
             writes.push(put(key(TASK, seq), encode(change.change, &task)));
         }
         for index in stored - changes.discoveries as u64..stored {
             let discovery = &board.discoveries()[index as usize];
             writes.push(put(key(DISCOVERY, index), encode(change.change, discovery)));
         }
+        self.reach.discoveries = self.reach.discoveries.max(stored);
         for &id in &changes.attempts {
             let record = &board.attempts()[id as usize];
+            self.reach.attempts = self.reach.attempts.max(id + 1);
             writes.push(put(key(ATTEMPT, id), encode(change.change, record)));
         }
         // The settings change with the goal, plan, configuration, dispatch or a run's
@@ -368,47 +324,23 @@ impl Store {
         if writes.is_empty() {
             return Ok(());
         }
-        self.write(writes, change)?;
+        self.write(writes, change);
         self.discoveries = stored;
         Ok(())
     }
 
-    /// Applies `writes` (a value, or none to remove the key) to the database
-    /// atomically, and journals them as one record, as `change`.
-    fn write(&mut self, writes: Vec<Write>, change: Expected) -> Result<(), StoreError> {
-        // Under the lock from the database to the journal's records: a flush takes
-        // the records of every write the database has, and no other.
+    /// Journals `writes` (a value, or none to remove the key) as one record, as
+    /// `change`; the database gets them once the journal is full.
+    fn write(&mut self, writes: Vec<Write>, change: Expected) {
         let mut written = self.written.lock().expect("written lock");
-        // One key goes in as one insert; more, atomically as a batch (a batch costs
-        // sled two log syncs of its own, an insert none).
-        let applied = if let [(key, value)] = writes.as_slice() {
-            match value {
-                Some(value) => self.db.insert(key, value.as_slice()),
-                None => self.db.remove(key),
-            }
-            .map(drop)
-        } else {
-            let mut batch = sled::Batch::default();
-            for (key, value) in &writes {
-                match value {
-                    Some(value) => batch.insert(key.as_slice(), value.as_slice()),
-                    None => batch.remove(key.as_slice()),
-                }
-            }
-            self.db.apply_batch(batch)
-        };
-        if let Err(err) = applied {
-            abandon(&self.db);
-            return Err(err.into());
-        }
         written
             .records
             .push(writes.iter().map(|(key, value)| match value {
                 Some(value) => Operation::Put(key, value),
                 None => Operation::Remove(key),
             }));
+        written.writes.extend(writes);
         written.expected = change;
-        Ok(())
     }
 
     /// What the database holds once the next change is written.
@@ -420,15 +352,26 @@ impl Store {
         }
     }
 
-    /// Replaces everything stored with `board`, atomically.
+    /// Replaces everything stored with `board`, atomically: every key the database
+    /// holds, or will once the writes journalled reach it, is removed first.
     fn replace_all(&mut self, board: &Board) -> Result<(), StoreError> {
         let change = self.next_change(board);
-        let mut writes = Vec::new();
+        let mut removed = std::collections::BTreeSet::new();
         for key in self.db.iter().keys() {
-            writes.push((key?.to_vec(), None));
+            removed.insert(key?.to_vec());
         }
+        let reach = std::mem::take(&mut self.reach);
+        for (prefix, reach) in [
+            (TASK, reach.tasks),
+            (DISCOVERY, reach.discoveries),
+            (ATTEMPT, reach.attempts),
+        ] {
+            removed.extend((0..reach).map(|position| key(prefix, position).to_vec()));
+        }
+        let mut writes: Vec<Write> = removed.into_iter().map(|key| (key, None)).collect();
         for task in board.tasks(None) {
             let seq = board.seq(&task.id).expect("a listed task is on the board");
+            self.reach.tasks = self.reach.tasks.max(seq + 1);
             writes.push(put(key(TASK, seq), encode(change.change, &task)));
         }
         let stored = board.discoveries().len() as u64;
@@ -438,11 +381,13 @@ impl Store {
                 encode(change.change, discovery),
             ));
         }
+        self.reach.discoveries = stored;
         for record in board.attempts() {
+            self.reach.attempts = self.reach.attempts.max(record.id + 1);
             writes.push(put(key(ATTEMPT, record.id), encode(change.change, record)));
         }
         writes.push(put(META, encode(change.change, &board.meta())));
-        self.write(writes, change)?;
+        self.write(writes, change);
         self.discoveries = stored;
         Ok(())
     }
@@ -479,7 +424,20 @@ fn tasks_and_discoveries(tasks: usize, discoveries: usize) -> String {
 }
 
 /// One key's new value, or `None` when it is removed.
-type Write = (Vec<u8>, Option<Vec<u8>>);
+pub type Write = (Vec<u8>, Option<Vec<u8>>);
+
+/// `writes` as one batch for sled, applied atomically; a key written twice gets its
+/// last value.
+fn batch(writes: Vec<Write>) -> sled::Batch {
+    let mut batch = sled::Batch::default();
+    for (key, value) in writes {
+        match value {
+            Some(value) => batch.insert(key, value),
+            None => batch.remove(key),
+        }
+    }
+    batch
+}
 
 fn put(key: impl AsRef<[u8]>, value: Vec<u8>) -> Write {
     (key.as_ref().to_vec(), Some(value))
@@ -553,29 +511,4 @@ fn encode<T: serde::Serialize>(change: u64, value: &T) -> Vec<u8> {
     let mut bytes = change.to_be_bytes().to_vec();
     serde_json::to_writer(&mut bytes, value).expect("state types serialize");
     bytes
-}
-
-/// Reads a value back, raising `last_change` to the change that wrote it. A value
-/// written before changes were numbered is bare JSON (it starts with `{`, never a
-/// change number's first byte) and counts as change 0.
-fn decode<T: serde::de::DeserializeOwned>(
-    what: &str,
-    bytes: &[u8],
-    last_change: &mut u64,
-) -> Result<T, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        what: what.into(),
-        reason,
-    };
-    let json = match bytes.first() {
-        Some(b'{') => bytes,
-        _ => {
-            let (change, json) = bytes
-                .split_first_chunk::<8>()
-                .ok_or_else(|| corrupt(format!("a record of {} bytes", bytes.len())))?;
-            *last_change = (*last_change).max(u64::from_be_bytes(*change));
-            json
-        }
-    };
-    serde_json::from_slice(json).map_err(|err| corrupt(err.to_string()))
 }
