@@ -281,6 +281,7 @@ mod tests {
 
     use crate::core::Board;
     use crate::orchestrator::Orchestrator;
+    use crate::store::journal::Journals;
     use crate::store::Store;
 
     /// Claims the most urgent ready task for `agent` and completes it; answers its id.
@@ -331,8 +332,10 @@ mod tests {
         for _ in 0..10 {
             claim_and_complete(&orchestrator, "worker").await;
         }
-        // A crash that lost all the database did not flush, the journal as synced.
-        std::fs::copy(state.join("journal"), crashed.join("journal")).unwrap();
+        // A crash that lost all the database did not flush, the journals as synced.
+        for name in Journals::NAMES {
+            std::fs::copy(state.join(name), crashed.join(name)).unwrap();
+        }
         std::fs::copy(&check, dir.path().join("crashed.check")).unwrap();
 
         let mut store = Store::open(&crashed, &dir.path().join("crashed.check")).unwrap();
@@ -362,19 +365,24 @@ mod tests {
         let (state, check) = (dir.path().join("state"), dir.path().join("state.check"));
         let mut store = Store::open(&state, &check).unwrap();
         let commit = store.group_commit(&[]).unwrap();
-        let orchestrator = Orchestrator::open(store, commit).unwrap();
-        // Enough records to fill the journal: the database gets the writes before them.
+        let orchestrator = Orchestrator::open(store, commit.clone()).unwrap();
+        // Enough records to fill a journal: the database gets the writes before them.
         let added = add_one_by_one(&orchestrator, 3000).await;
         for _ in 0..10 {
             claim_and_complete(&orchestrator, "worker").await;
         }
-        // A crash now: the database as its last flush left it, the journal as synced.
+        // A crash now: the database as its last flush left it, the journals as synced.
+        commit.applied().unwrap();
         let crashed = dir.path().join("crashed");
         copy_dir(&state, &crashed);
         std::fs::copy(&check, dir.path().join("crashed.check")).unwrap();
+        let before = dir.path().join("before");
+        copy_dir(&state, &before);
         let alone = dir.path().join("alone");
         copy_dir(&state, &alone);
-        std::fs::remove_file(alone.join("journal")).unwrap();
+        for name in Journals::NAMES {
+            std::fs::remove_file(alone.join(name)).unwrap();
+        }
 
         let mut store = Store::open(&crashed, &dir.path().join("crashed.check")).unwrap();
         let board = store.load().expect("the check record holds");
@@ -396,6 +404,21 @@ mod tests {
             ids.len()
         );
         assert_eq!(ids[..], added[..ids.len()]);
+
+        // A crash as the database gets the next full journal's writes: it is as it was
+        // before them, the journals as synced.
+        let mut added = added;
+        added.extend(add_one_by_one(&orchestrator, 3000).await);
+        commit.applied().unwrap();
+        for name in Journals::NAMES {
+            std::fs::copy(state.join(name), before.join(name)).unwrap();
+        }
+        std::fs::copy(&check, dir.path().join("before.check")).unwrap();
+        let mut store = Store::open(&before, &dir.path().join("before.check")).unwrap();
+        let board = store.load().expect("the check record holds");
+        let ids: Vec<_> = board.tasks(None).into_iter().map(|task| task.id).collect();
+        assert_eq!(ids, added);
+        assert_eq!(board.counts().done, 10);
     }
 
     #[tokio::test]

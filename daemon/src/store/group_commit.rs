@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::watch;
 
 use super::check::CheckFile;
-use super::journal::{Journal, Records};
+use super::journal::{Journals, Records};
 use super::{Write, Written};
 
 /// Hands out tickets for applied writes and resolves them once a flush covers them.
@@ -110,21 +110,23 @@ fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
 struct Durability {
     /// The writes since the last flush.
     written: Arc<Mutex<Written>>,
-    journal: Journal,
-    /// The writes journalled since the journal last started over: the database gets
-    /// them when it is full, and as the daemon stops.
+    journals: Journals,
+    /// The writes journalled since the database last got them: it gets them when a
+    /// journal is full, and as the daemon stops.
     unapplied: Vec<Write>,
+    /// The database getting the full journal's writes, on a thread of its own.
+    applying: Option<std::thread::JoinHandle<Result<(), Stopped>>>,
     check: CheckFile,
     guard: Guard,
 }
 
 impl GroupCommit {
-    /// Group commit for `db`, whose writes `journal` makes durable. After each
+    /// Group commit for `db`, whose writes `journals` make durable. After each
     /// flush, `check` records what `written` said before it, once `guard` holds.
     pub fn new(
         db: sled::Db,
         written: Arc<Mutex<Written>>,
-        journal: Journal,
+        journals: Journals,
         check: CheckFile,
         guard: Guard,
     ) -> GroupCommit {
@@ -136,8 +138,9 @@ impl GroupCommit {
                 halted: watch::channel(None).0,
                 durability: Mutex::new(Durability {
                     written,
-                    journal,
+                    journals,
                     unapplied: Vec::new(),
+                    applying: None,
                     check,
                     guard,
                 }),
@@ -256,10 +259,10 @@ impl GroupCommit {
         if flushed.stopped.is_some() || flushed.upto >= target {
             return None;
         }
-        Some((Ticket(target), flush(&self.inner.db, &mut durability)))
+        Some((Ticket(target), self.flush(&mut durability)))
     }
 
-    /// Writes everything to the database itself and starts the journal over, as the
+    /// Writes everything to the database itself and starts the journals over, as the
     /// daemon stops: a stopped workspace's state is all in the database.
     pub fn checkpoint(&self) -> Result<(), Stopped> {
         let mut durability = self
@@ -268,8 +271,77 @@ impl GroupCommit {
             .lock()
             .map_err(|_| Stopped::new("a flush of the state failed midway"))?;
         let (_, expected) = take_written(&mut durability);
-        checkpoint(&self.inner.db, &mut durability)?;
-        write_check(&durability, &expected)
+        let done = checkpoint(&self.inner.db, &mut durability)
+            .and_then(|()| write_check(&durability, &expected));
+        if let Err(stopped) = &done {
+            self.stop(stopped.clone());
+        }
+        done
+    }
+
+    /// Waits until the database got the writes handed to it on a thread of its own,
+    /// for tests that copy its files.
+    #[cfg(test)]
+    pub fn applied(&self) -> Result<(), Stopped> {
+        applied(&mut self.inner.durability.lock().unwrap())
+    }
+
+    /// One flush: the journal's records of the writes so far, the files they depend
+    /// on, then the check record of what those writes left the database holding.
+    ///
+    /// When the records do not fit, they go to the other journal, and the database
+    /// gets every write up to them on a thread of its own meanwhile; the full journal
+    /// is started over only at the next switch, once the database holds them. Records
+    /// larger than a journal go to the database at once, with everything before them.
+    fn flush(&self, durability: &mut Durability) -> Result<(), Stopped> {
+        // The database failing to take a full journal's writes is heard by the next
+        // flush, which acknowledges nothing then.
+        if durability
+            .applying
+            .as_ref()
+            .is_some_and(|applying| applying.is_finished())
+        {
+            applied(durability)?;
+        }
+        let (mut records, expected) = take_written(durability);
+        let journal_failed = |durability: &Durability, err: std::io::Error| {
+            Stopped::new(format!(
+                "writing the journal {} failed ({}); nothing more is acknowledged",
+                durability.journals.path().display(),
+                describe_io_error(&err)
+            ))
+        };
+        let journalled = durability
+            .journals
+            .append(&mut records)
+            .map_err(|err| journal_failed(durability, err))?;
+        if !journalled {
+            applied(durability)?;
+            durability
+                .journals
+                .switch()
+                .map_err(|err| journal_failed(durability, err))?;
+            let switched = durability
+                .journals
+                .append(&mut records)
+                .map_err(|err| journal_failed(durability, err))?;
+            if switched {
+                self.apply_aside(durability);
+            } else {
+                checkpoint(&self.inner.db, durability)?;
+            }
+        }
+        durability.guard.check()?;
+        write_check(durability, &expected)
+    }
+
+    /// Has the database get the writes so far on a thread of its own, with the last
+    /// epoch it then holds whole: the one before the journal written now.
+    fn apply_aside(&self, durability: &mut Durability) {
+        let writes = std::mem::take(&mut durability.unapplied);
+        let covered = durability.journals.epoch() - 1;
+        let db = self.inner.db.clone();
+        durability.applying = Some(std::thread::spawn(move || apply(&db, writes, covered)));
     }
 
     /// Stops acknowledging: every waiter, now and later, hears `reason`.
@@ -327,27 +399,6 @@ fn settled(state: &Flushed, ticket: Ticket) -> Option<Result<(), Stopped>> {
     (state.upto >= ticket.0).then_some(Ok(()))
 }
 
-/// One flush: the journal's records of the writes so far (or, when they do not fit,
-/// the database itself), the files they depend on, then the check record of what
-/// those writes left the database holding.
-fn flush(db: &sled::Db, durability: &mut Durability) -> Result<(), Stopped> {
-    let (records, expected) = take_written(durability);
-    let journalled = durability.journal.append(records).map_err(|err| {
-        Stopped::new(format!(
-            "writing the journal {} failed ({}); nothing more is acknowledged",
-            durability.journal.path().display(),
-            describe_io_error(&err)
-        ))
-    })?;
-    if !journalled {
-        // The records taken are made durable in the database instead, with every
-        // write before them, and the journal starts over.
-        checkpoint(db, durability)?;
-    }
-    durability.guard.check()?;
-    write_check(durability, &expected)
-}
-
 /// Takes the records and writes written since the last flush, the writes kept for the
 /// database, and answers the records and what the database holds after them.
 fn take_written(durability: &mut Durability) -> (Records, super::Expected) {
@@ -356,27 +407,47 @@ fn take_written(durability: &mut Durability) -> (Records, super::Expected) {
     (std::mem::take(&mut written.records), written.expected)
 }
 
-/// Applies the writes taken so far to the database as one batch and flushes it, then
-/// starts the journal over: whatever it held is durable in the database now. The
-/// batch stops at the last flush's records exactly, so that a crash never leaves the
-/// database with part of a write the journal does not hold.
+/// Waits until the database got the writes handed to it last, if it is getting any.
+fn applied(durability: &mut Durability) -> Result<(), Stopped> {
+    match durability.applying.take().map(|applying| applying.join()) {
+        None => Ok(()),
+        Some(Ok(applied)) => applied,
+        Some(Err(_)) => Err(Stopped::new(
+            "writing the state to disk failed midway; nothing more is acknowledged",
+        )),
+    }
+}
+
+/// Gives the database every write taken so far and starts the journals over: whatever
+/// they held is durable in the database now.
 fn checkpoint(db: &sled::Db, durability: &mut Durability) -> Result<(), Stopped> {
+    applied(durability)?;
     let writes = std::mem::take(&mut durability.unapplied);
-    db.apply_batch(super::batch(writes))
-        .and_then(|()| db.flush())
+    apply(db, writes, durability.journals.epoch())?;
+    durability.journals.start_over().map_err(|err| {
+        Stopped::new(format!(
+            "starting the journal {} over failed ({}); nothing more is acknowledged",
+            durability.journals.path().display(),
+            describe_io_error(&err)
+        ))
+    })
+}
+
+/// Applies `writes` to the database as one batch that also says the journals' records
+/// up to epoch `covered` are all in it, and flushes it. The writes end at a flush's
+/// records exactly, so a crash never leaves the database with part of a write the
+/// journals do not hold.
+fn apply(db: &sled::Db, writes: Vec<Write>, covered: u64) -> Result<(), Stopped> {
+    let mut batch = super::batch(writes);
+    batch.insert(super::COVERED, &covered.to_be_bytes());
+    db.apply_batch(batch)
+        .and_then(|()| db.flush().map(drop))
         .map_err(|err| {
             Stopped::new(format!(
                 "writing the state to disk failed ({}); nothing more is acknowledged",
                 describe_io(&err)
             ))
-        })?;
-    durability.journal.start_over().map_err(|err| {
-        Stopped::new(format!(
-            "starting the journal {} over failed ({}); nothing more is acknowledged",
-            durability.journal.path().display(),
-            describe_io_error(&err)
-        ))
-    })
+        })
 }
 
 fn write_check(durability: &Durability, expected: &super::Expected) -> Result<(), Stopped> {

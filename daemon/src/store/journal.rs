@@ -117,7 +117,7 @@ impl Journal {
     /// answers it and the batches its records hold, oldest first, for sled to apply
     /// before it is read. The journal is not started over here: the caller does that
     /// once sled holds the batches durably.
-    pub fn open(path: &Path) -> io::Result<(Journal, Vec<sled::Batch>)> {
+    fn open(path: &Path) -> io::Result<(Journal, Vec<sled::Batch>)> {
         let file = super::open_private(path)?;
         let mut bytes = Vec::with_capacity(CAPACITY as usize);
         let read = (&file).take(CAPACITY).read_to_end(&mut bytes)?;
@@ -141,14 +141,9 @@ impl Journal {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Writes `records` after the last ones and syncs them; answers false, writing
-    /// nothing, when they do not fit: sled must then get the writes, and the journal
-    /// start over.
-    pub fn append(&mut self, mut records: Records) -> io::Result<bool> {
+    /// nothing, when they do not fit.
+    fn append(&mut self, records: &mut Records) -> io::Result<bool> {
         if records.is_empty() {
             return Ok(true);
         }
@@ -163,10 +158,10 @@ impl Journal {
         Ok(true)
     }
 
-    /// Starts the journal over, empty, once sled holds everything it did: a new
-    /// epoch, so that the records of this one are never read again.
-    pub fn start_over(&mut self) -> io::Result<()> {
-        self.epoch += 1;
+    /// Starts the journal over, empty, once sled holds everything it did, in `epoch`
+    /// (a new one), so that the records of the last are never read again.
+    fn start_over(&mut self, epoch: u64) -> io::Result<()> {
+        self.epoch = epoch;
         self.file.write_all_at(&header_bytes(self.epoch), 0)?;
         sync_range(&self.file, 0, HEADER)?;
         self.end = HEADER;
@@ -183,6 +178,88 @@ impl Journal {
         self.file.sync_all()?;
         self.end = HEADER;
         Ok(())
+    }
+}
+
+/// The journal's two files: records go to one until it is full, then to the other
+/// while sled gets the first one's writes; the first is started over only once sled
+/// holds them. Their epochs order them at open. sled itself records the highest
+/// epoch all of whose records it holds, in the same batch as those writes, so that a
+/// journal it holds whole is never applied over newer state.
+pub struct Journals {
+    files: [Journal; 2],
+    active: usize,
+    /// The highest epoch given out or held by sled: a new one is above it.
+    epoch: u64,
+}
+
+impl Journals {
+    /// The files' names, in the database's directory: a restore moves them aside with
+    /// it.
+    pub const NAMES: [&str; 2] = ["journal", "journal-2"];
+
+    /// Opens the journals in `dir` (making those there are not) and answers the
+    /// batches of the records sled does not hold whole (`covered`: the highest epoch it
+    /// does), oldest first, for sled to apply before it is read. Nothing is started
+    /// over here: the caller does that once sled holds the batches durably.
+    pub fn open(dir: &Path, covered: u64) -> io::Result<(Journals, Vec<sled::Batch>)> {
+        let opened = [
+            Journal::open(&dir.join(Self::NAMES[0]))?,
+            Journal::open(&dir.join(Self::NAMES[1]))?,
+        ];
+        let active = usize::from(opened[1].0.epoch > opened[0].0.epoch);
+        let [(first, first_batches), (second, second_batches)] = opened;
+        let epoch = covered.max(first.epoch).max(second.epoch);
+        let (older, newer) = match active {
+            0 => ((&second, second_batches), (&first, first_batches)),
+            _ => ((&first, first_batches), (&second, second_batches)),
+        };
+        let batches = [older, newer]
+            .into_iter()
+            .filter(|(journal, _)| journal.epoch > covered)
+            .flat_map(|(_, batches)| batches)
+            .collect();
+        let journals = Journals {
+            files: [first, second],
+            active,
+            epoch,
+        };
+        Ok((journals, batches))
+    }
+
+    /// The epoch records are written in now.
+    pub fn epoch(&self) -> u64 {
+        self.files[self.active].epoch
+    }
+
+    /// The file records are written to now, for messages.
+    pub fn path(&self) -> &Path {
+        &self.files[self.active].path
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.files.iter().map(|journal| journal.path.as_path())
+    }
+
+    /// Writes `records` after the last ones and syncs them; answers false, writing
+    /// nothing, when they do not fit: then either `switch` (once sled holds the other
+    /// file's records) or give sled everything and `start_over`.
+    pub fn append(&mut self, records: &mut Records) -> io::Result<bool> {
+        self.files[self.active].append(records)
+    }
+
+    /// Writes to the other file from now on, started over in a new epoch: only once
+    /// sled holds every record it had.
+    pub fn switch(&mut self) -> io::Result<()> {
+        self.epoch += 1;
+        self.active = 1 - self.active;
+        self.files[self.active].start_over(self.epoch)
+    }
+
+    /// Starts both files over, once sled holds everything either had (and says so).
+    pub fn start_over(&mut self) -> io::Result<()> {
+        self.switch()?;
+        self.switch()
     }
 }
 
@@ -327,10 +404,10 @@ mod tests {
         let (mut journal, batches) = Journal::open(&path).unwrap();
         assert!(batches.is_empty());
         assert!(journal
-            .append(records(&[("a", Some("1")), ("b", Some("2"))]))
+            .append(&mut records(&[("a", Some("1")), ("b", Some("2"))]))
             .unwrap());
         assert!(journal
-            .append(records(&[("a", Some("3")), ("kept", None)]))
+            .append(&mut records(&[("a", Some("3")), ("kept", None)]))
             .unwrap());
         drop(journal);
         let (_, batches) = Journal::open(&path).unwrap();
@@ -343,10 +420,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         let (mut journal, _) = Journal::open(&path).unwrap();
-        journal.append(records(&[("a", Some("1"))])).unwrap();
+        journal.append(&mut records(&[("a", Some("1"))])).unwrap();
         let torn_at = journal.end;
-        journal.append(records(&[("b", Some("2"))])).unwrap();
-        journal.append(records(&[("c", Some("3"))])).unwrap();
+        journal.append(&mut records(&[("b", Some("2"))])).unwrap();
+        journal.append(&mut records(&[("c", Some("3"))])).unwrap();
         drop(journal);
         let file = File::options().write(true).open(&path).unwrap();
         file.write_all_at(b"garbage", torn_at + FRAME as u64)
@@ -365,11 +442,11 @@ mod tests {
         let (mut journal, _) = Journal::open(&path).unwrap();
         for n in 0..5 {
             journal
-                .append(records(&[("old", Some(&n.to_string()))]))
+                .append(&mut records(&[("old", Some(&n.to_string()))]))
                 .unwrap();
         }
-        journal.start_over().unwrap();
-        journal.append(records(&[("new", Some("1"))])).unwrap();
+        journal.start_over(journal.epoch + 1).unwrap();
+        journal.append(&mut records(&[("new", Some("1"))])).unwrap();
         drop(journal);
         let (mut journal, batches) = Journal::open(&path).unwrap();
         assert_eq!(
@@ -377,7 +454,7 @@ mod tests {
             pairs(&[("kept", "from before"), ("new", "1")])
         );
         // Started over again, nothing at all is read back.
-        journal.start_over().unwrap();
+        journal.start_over(journal.epoch + 1).unwrap();
         drop(journal);
         assert!(Journal::open(&path).unwrap().1.is_empty());
     }
@@ -387,16 +464,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut journal, _) = Journal::open(&dir.path().join("journal")).unwrap();
         let half = "x".repeat(CAPACITY as usize / 2);
-        assert!(journal.append(records(&[("a", Some(&half))])).unwrap());
-        assert!(!journal.append(records(&[("b", Some(&half))])).unwrap());
-        journal.start_over().unwrap();
-        assert!(journal.append(records(&[("b", Some(&half))])).unwrap());
+        assert!(journal.append(&mut records(&[("a", Some(&half))])).unwrap());
+        assert!(!journal.append(&mut records(&[("b", Some(&half))])).unwrap());
+        journal.start_over(journal.epoch + 1).unwrap();
+        assert!(journal.append(&mut records(&[("b", Some(&half))])).unwrap());
 
         let mut large = Records::default();
         let value = vec![b'y'; 1024];
         large.push((0..2_000).map(|_| Operation::Put(b"k", &value)));
         assert!(large.bytes.is_empty(), "not kept past the journal's size");
-        assert!(!journal.append(large).unwrap());
+        assert!(!journal.append(&mut large).unwrap());
     }
 
     #[test]
@@ -404,7 +481,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         let (mut journal, _) = Journal::open(&path).unwrap();
-        journal.append(records(&[("a", Some("1"))])).unwrap();
+        journal.append(&mut records(&[("a", Some("1"))])).unwrap();
         drop(journal);
         File::options()
             .write(true)
@@ -416,10 +493,44 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().len(), CAPACITY);
 
         let (mut journal, _) = Journal::open(&path).unwrap();
-        journal.append(records(&[("a", Some("1"))])).unwrap();
+        journal.append(&mut records(&[("a", Some("1"))])).unwrap();
         drop(journal);
         let file = File::options().write(true).open(&path).unwrap();
         file.write_all_at(b"not a journal", 0).unwrap();
         assert!(Journal::open(&path).unwrap().1.is_empty());
+    }
+
+    #[test]
+    fn the_older_journal_is_read_first_and_one_the_database_holds_whole_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut journals, batches) = Journals::open(dir.path(), 0).unwrap();
+        assert!(batches.is_empty());
+        journals.start_over().unwrap();
+        let older = journals.epoch();
+        assert!(journals
+            .append(&mut records(&[("a", Some("1")), ("c", Some("1"))]))
+            .unwrap());
+        journals.switch().unwrap();
+        assert!(journals.append(&mut records(&[("a", Some("2"))])).unwrap());
+        drop(journals);
+
+        let (_, batches) = Journals::open(dir.path(), 0).unwrap();
+        assert_eq!(
+            applied(batches),
+            pairs(&[("a", "2"), ("c", "1"), ("kept", "from before")])
+        );
+        let (mut journals, batches) = Journals::open(dir.path(), older).unwrap();
+        assert_eq!(
+            applied(batches),
+            pairs(&[("a", "2"), ("kept", "from before")])
+        );
+        // Switched back, the first journal's records are gone.
+        journals.switch().unwrap();
+        drop(journals);
+        let (_, batches) = Journals::open(dir.path(), 0).unwrap();
+        assert_eq!(
+            applied(batches),
+            pairs(&[("a", "2"), ("kept", "from before")])
+        );
     }
 }

@@ -25,10 +25,12 @@ use baton_protocol::views::count;
 use crate::core::{Board, Changes};
 use check::CheckFile;
 use group_commit::is_disk_full;
-use journal::{Journal, Operation, Records};
+use journal::{Journals, Operation, Records};
 use stored::Stored;
 
 const META: &[u8] = b"meta";
+/// The highest epoch of the journals whose records the database holds all of.
+const COVERED: &[u8] = b"journal";
 const TASK: u8 = b't';
 const DISCOVERY: u8 = b'd';
 const ATTEMPT: u8 = b'a';
@@ -91,7 +93,7 @@ pub struct Store {
     /// journalled writes reach it.
     reach: Reach,
     check: Option<CheckFile>,
-    journal: Option<Journal>,
+    journals: Option<Journals>,
     /// What the check record said at open.
     expected: Option<Expected>,
     /// The newest snapshot: the store must hold at least its change, whatever the
@@ -147,8 +149,8 @@ impl Store {
             })
         };
         let db = open()?;
-        let (journal, stored) = replay_journal(&db, &path.join(JOURNAL))
-            .and_then(|journal| Ok((journal, Stored::read(&db)?)))
+        let (journals, stored) = replay_journals(&db, path)
+            .and_then(|journals| Ok((journals, Stored::read(&db)?)))
             .inspect_err(|_| abandon(&db))?;
         // sled keeps every page it read in memory until far more accesses than one
         // read of each cause it to evict (it counts them in 256 queues of 64). The
@@ -167,7 +169,7 @@ impl Store {
             written: Arc::default(),
             reach: Reach::default(),
             check: Some(check),
-            journal: Some(journal),
+            journals: Some(journals),
             expected,
             snapshot: None,
             stored: Some(stored),
@@ -186,9 +188,9 @@ impl Store {
     pub fn group_commit(&mut self, guarded: &[PathBuf]) -> Result<GroupCommit, StoreError> {
         let mut guarded = guarded.to_vec();
         guarded.push(self.path.join("db"));
-        guarded.push(self.path.join(JOURNAL));
         let check = self.check.take().expect("one group commit per store");
-        let journal = self.journal.take().expect("one group commit per store");
+        let journals = self.journals.take().expect("one group commit per store");
+        guarded.extend(journals.paths().map(Path::to_owned));
         let guard = group_commit::Guard::new(&guarded).map_err(|source| StoreError::Check {
             path: self.path.clone(),
             source,
@@ -196,7 +198,7 @@ impl Store {
         Ok(GroupCommit::new(
             self.db.clone(),
             self.written.clone(),
-            journal,
+            journals,
             check,
             guard,
         ))
@@ -272,13 +274,19 @@ impl Store {
             written.records = Records::default();
             (std::mem::take(&mut written.writes), written.expected)
         };
-        self.db.apply_batch(batch(writes))?;
+        let mut batch = batch(writes);
+        if let Some(journals) = &self.journals {
+            batch.insert(COVERED, &journals.epoch().to_be_bytes());
+        }
+        self.db.apply_batch(batch)?;
         self.db.flush()?;
-        if let Some(journal) = &mut self.journal {
-            journal.start_over().map_err(|source| StoreError::Journal {
-                path: journal.path().to_owned(),
-                source,
-            })?;
+        if let Some(journals) = &mut self.journals {
+            journals
+                .start_over()
+                .map_err(|source| StoreError::Journal {
+                    path: journals.path().to_owned(),
+                    source,
+                })?;
         }
         if let Some(check) = &self.check {
             check.write(&written).map_err(|source| StoreError::Check {
@@ -358,7 +366,10 @@ impl Store {
         let change = self.next_change(board);
         let mut removed = std::collections::BTreeSet::new();
         for key in self.db.iter().keys() {
-            removed.insert(key?.to_vec());
+            let key = key?;
+            if key != COVERED {
+                removed.insert(key.to_vec());
+            }
         }
         let reach = std::mem::take(&mut self.reach);
         for (prefix, reach) in [
@@ -443,39 +454,47 @@ fn put(key: impl AsRef<[u8]>, value: Vec<u8>) -> Write {
     (key.as_ref().to_vec(), Some(value))
 }
 
-/// The journal's file, in the database's directory: a restore moves both aside.
-const JOURNAL: &str = "journal";
-
-/// Opens the database's journal and applies what it holds to `db`, durably, then
-/// starts the journal over. A journal unreadable is made again: if it held
-/// acknowledged changes, the database is behind the check record, which refuses it.
-fn replay_journal(db: &sled::Db, path: &Path) -> Result<Journal, StoreError> {
+/// Opens the database's journals and applies to `db`, durably, the records it does
+/// not hold whole, then starts the journals over. A journal unreadable is made again:
+/// if it held acknowledged changes, the database is behind the check record, which
+/// refuses it.
+fn replay_journals(db: &sled::Db, dir: &Path) -> Result<Journals, StoreError> {
     let failed = |source: std::io::Error| match source.kind() {
         std::io::ErrorKind::StorageFull => StoreError::DiskFull {
-            path: path.to_owned(),
+            path: dir.to_owned(),
         },
         _ => StoreError::Journal {
-            path: path.to_owned(),
+            path: dir.join(Journals::NAMES[0]),
             source,
         },
     };
-    let (mut journal, batches) = Journal::open(path).map_err(failed)?;
-    if !batches.is_empty() {
+    let covered = match db.get(COVERED)? {
+        Some(epoch) => {
+            u64::from_be_bytes(epoch.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                what: "journal epoch".into(),
+                reason: format!("{} bytes", epoch.len()),
+            })?)
+        }
+        None => 0,
+    };
+    let (mut journals, mut batches) = Journals::open(dir, covered).map_err(failed)?;
+    if let Some(last) = batches.last_mut() {
+        last.insert(COVERED, &journals.epoch().to_be_bytes());
         let applied = batches
             .into_iter()
             .try_for_each(|batch| db.apply_batch(batch))
-            .and_then(|()| db.flush());
+            .and_then(|()| db.flush().map(drop));
         if let Err(err) = applied {
             return Err(match err {
                 _ if is_disk_full(&err) => StoreError::DiskFull {
-                    path: path.to_owned(),
+                    path: dir.to_owned(),
                 },
                 err => err.into(),
             });
         }
     }
-    journal.start_over().map_err(failed)?;
-    Ok(journal)
+    journals.start_over().map_err(failed)?;
+    Ok(journals)
 }
 
 /// Opens (creating, private to the user) one of the store's own files beside sled's,
