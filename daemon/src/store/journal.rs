@@ -1,12 +1,13 @@
-//! The journal: what makes a write durable at the disk's own cost. Every change the
-//! store makes is encoded here as one record, and a flush writes the records gathered
-//! since the last one and syncs them: one write and one sync, where a flush of sled
-//! costs twice the disk's sync and more (docs/benchmarks.md). sled gets the journalled
-//! changes only when the journal is full and when the daemon stops, as one batch that
-//! it applies and flushes; the journal then starts over. A request thus never waits on
-//! sled's own work, and a task claimed and completed between two of those batches is
-//! written to sled once. At open, the records the journal holds are applied to sled
-//! before it is read: each sets or removes whole values, in the order they were
+//! The journals: what makes a write durable at the disk's own cost. Every change the
+//! store makes is encoded as one record, and a flush writes the records gathered since
+//! the last one and syncs them: one write and one sync, where a flush of sled costs
+//! twice the disk's sync and more (docs/benchmarks.md). There are two journal files:
+//! when one is full, records go to the other while sled gets the full one's writes as
+//! one batch, on a thread of its own; a file is started over only once sled holds
+//! its records. A request thus does not wait on sled's own work, and a task claimed
+//! and completed between two of those batches is written to sled once. At open, the
+//! records sled does not hold whole are applied to it before it is read, the older
+//! journal's first: each sets or removes whole values, in the order they were
 //! written, so applying one that sled already holds changes nothing.
 //!
 //! The file is written out to its full size when made, so that syncing records
@@ -21,9 +22,9 @@ use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-/// The journal's size: records of about 500 bytes (a task) fill it every two thousand
+/// A journal's size: records of about 500 bytes (a task) fill it every two thousand
 /// changes or so, each time for one batch and flush of sled, and a small disk still
-/// has room.
+/// has room for two.
 const CAPACITY: u64 = 1 << 20;
 /// The header takes the first sector, records follow.
 const HEADER: u64 = 512;
@@ -34,8 +35,8 @@ const FRAME: usize = 16;
 const PUT: u8 = b'p';
 const REMOVE: u8 = b'r';
 
-/// The journal file, open for writing records.
-pub struct Journal {
+/// One journal file, open for writing records.
+struct Journal {
     file: File,
     path: PathBuf,
     epoch: u64,

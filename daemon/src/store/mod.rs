@@ -1,8 +1,9 @@
 //! The store: the only code that touches sled. It persists what the core decided,
 //! each operation atomically as one record of the journal, and makes writes durable by
 //! group commit: many operations share one flush of the journal, and each waits until
-//! a flush has covered it. sled gets the journalled writes together, once the journal
-//! is full and as the daemon stops, so a request never waits on sled's own work.
+//! a flush has covered it. sled gets the journalled writes together, on a thread of
+//! its own once a journal is full, and as the daemon stops, so that a request does not
+//! wait on sled's own work.
 //! Beside the database, a check record says what it must hold, so that a damaged
 //! database is refused at start rather than served.
 
