@@ -238,6 +238,8 @@ impl Journals {
         &self.files[self.active].path
     }
 
+    /// Both files, for the guard that stops acknowledging when one is deleted or
+    /// replaced under the daemon.
     pub fn paths(&self) -> impl Iterator<Item = &Path> {
         self.files.iter().map(|journal| journal.path.as_path())
     }

@@ -58,7 +58,7 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the journal {path} cannot be used: {source}")]
+    #[error("the journals in {path} cannot be used: {source}")]
     Journal {
         path: PathBuf,
         source: std::io::Error,
@@ -285,7 +285,7 @@ impl Store {
             journals
                 .start_over()
                 .map_err(|source| StoreError::Journal {
-                    path: journals.path().to_owned(),
+                    path: self.path.clone(),
                     source,
                 })?;
         }
@@ -465,7 +465,7 @@ fn replay_journals(db: &sled::Db, dir: &Path) -> Result<Journals, StoreError> {
             path: dir.to_owned(),
         },
         _ => StoreError::Journal {
-            path: dir.join(Journals::NAMES[0]),
+            path: dir.to_owned(),
             source,
         },
     };
