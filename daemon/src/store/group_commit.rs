@@ -433,21 +433,15 @@ fn checkpoint(db: &sled::Db, durability: &mut Durability) -> Result<(), Stopped>
     })
 }
 
-/// Applies `writes` to the database as one batch that also says the journals' records
-/// up to epoch `covered` are all in it, and flushes it. The writes end at a flush's
-/// records exactly, so a crash never leaves the database with part of a write the
-/// journals do not hold.
+/// Gives the database `writes`, which end at a flush's records exactly, so that a
+/// crash never leaves it with part of a write the journals do not hold.
 fn apply(db: &sled::Db, writes: Vec<Write>, covered: u64) -> Result<(), Stopped> {
-    let mut batch = super::batch(writes);
-    batch.insert(super::COVERED, &covered.to_be_bytes());
-    db.apply_batch(batch)
-        .and_then(|()| db.flush().map(drop))
-        .map_err(|err| {
-            Stopped::new(format!(
-                "writing the state to disk failed ({}); nothing more is acknowledged",
-                describe_io(&err)
-            ))
-        })
+    super::apply(db, writes, covered).map_err(|err| {
+        Stopped::new(format!(
+            "writing the state to disk failed ({}); nothing more is acknowledged",
+            describe_io(&err)
+        ))
+    })
 }
 
 fn write_check(durability: &Durability, expected: &super::Expected) -> Result<(), Stopped> {
