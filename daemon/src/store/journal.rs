@@ -2,10 +2,10 @@
 //! store makes is encoded as one record, and a flush writes the records gathered since
 //! the last one and syncs them: one write and one sync, where a flush of sled costs
 //! twice the disk's sync and more (docs/benchmarks.md). There are two journal files:
-//! when one is full, records go to the other while sled gets the full one's writes as
-//! one batch, on a thread of its own; a file is started over only once sled holds
-//! its records. A request thus does not wait on sled's own work, and a task claimed
-//! and completed between two of those batches is written to sled once. At open, the
+//! when one is full, records go to the other while sled gets the full one's writes,
+//! on a thread of its own; a file is started over only once sled holds its records.
+//! A request thus does not wait on sled's own work, and a task claimed and completed
+//! between two switches is written to sled once. At open, the
 //! records sled does not hold whole are applied to it before it is read, the older
 //! journal's first: each sets or removes whole values, in the order they were
 //! written, so applying one that sled already holds changes nothing.
@@ -23,8 +23,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// A journal's size: records of about 500 bytes (a task) fill it every two thousand
-/// changes or so, each time for one batch and flush of sled, and a small disk still
-/// has room for two.
+/// changes or so, each time for sled to take and flush, and a small disk still has
+/// room for two.
 const CAPACITY: u64 = 1 << 20;
 /// The header takes the first sector, records follow.
 const HEADER: u64 = 512;
