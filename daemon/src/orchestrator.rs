@@ -279,10 +279,13 @@ mod tests {
     use baton_protocol::methods::NewTask;
     use baton_protocol::{TaskId, TaskStatus};
 
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
     use crate::core::Board;
     use crate::orchestrator::Orchestrator;
     use crate::store::journal::Journals;
-    use crate::store::Store;
+    use crate::store::{GroupCommit, Store};
 
     /// Claims the most urgent ready task for `agent` and completes it; answers its id.
     async fn claim_and_complete(orchestrator: &Orchestrator, agent: &str) -> TaskId {
@@ -310,39 +313,57 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn acknowledged_writes_the_database_never_flushed_come_back_from_the_journal() {
-        let dir = tempfile::tempdir().unwrap();
-        let (state, check) = (dir.path().join("state"), dir.path().join("state.check"));
-        let mut store = Store::open(&state, &check).unwrap();
-        let commit = store.group_commit(&[]).unwrap();
-        let orchestrator = Orchestrator::open(store, commit).unwrap();
-        // The database as it was flushed at open, before any write.
-        let crashed = dir.path().join("crashed");
-        copy_dir(&state, &crashed);
+    /// A daemon's store in a directory of its own: the state directory and the check
+    /// record beside it, and copies of them as a crash would leave them.
+    struct Workspace {
+        dir: tempfile::TempDir,
+    }
 
-        let mut added = Vec::new();
-        for i in 0..300 {
-            let tasks = orchestrator
-                .apply(|board, now| board.add_tasks(vec![NewTask::new(format!("task {i}"))], now))
-                .await
-                .unwrap();
-            added.push(tasks[0].id.clone());
+    impl Workspace {
+        fn new() -> Workspace {
+            Workspace {
+                dir: tempfile::tempdir().unwrap(),
+            }
         }
-        for _ in 0..10 {
-            claim_and_complete(&orchestrator, "worker").await;
-        }
-        // A crash that lost all the database did not flush, the journals as synced.
-        for name in Journals::NAMES {
-            std::fs::copy(state.join(name), crashed.join(name)).unwrap();
-        }
-        std::fs::copy(&check, dir.path().join("crashed.check")).unwrap();
 
-        let mut store = Store::open(&crashed, &dir.path().join("crashed.check")).unwrap();
-        let board = store.load().expect("the check record holds");
-        let ids: Vec<_> = board.tasks(None).into_iter().map(|task| task.id).collect();
-        assert_eq!(ids, added);
-        assert_eq!(board.counts().done, 10);
+        fn state(&self) -> PathBuf {
+            self.dir.path().join("state")
+        }
+
+        /// An orchestrator on the store, and its group commit.
+        fn open(&self) -> (Arc<Orchestrator>, GroupCommit) {
+            let mut store = Store::open(&self.state(), &self.check("state")).unwrap();
+            let commit = store.group_commit(&[]).unwrap();
+            (Orchestrator::open(store, commit.clone()).unwrap(), commit)
+        }
+
+        fn check(&self, name: &str) -> PathBuf {
+            self.dir.path().join(format!("{name}.check"))
+        }
+
+        /// A copy of the state directory as it is now, named `name`.
+        fn copy(&self, name: &str) -> PathBuf {
+            let copy = self.dir.path().join(name);
+            copy_dir(&self.state(), &copy);
+            copy
+        }
+
+        /// The board a restart on the copy `name` reads, once the journals and the
+        /// check record are as they are now: a crash that left the database as it was
+        /// when copied.
+        fn restart_on(&self, name: &str) -> Board {
+            let database = self.dir.path().join(name);
+            for journal in Journals::NAMES {
+                std::fs::copy(self.state().join(journal), database.join(journal)).unwrap();
+            }
+            std::fs::copy(self.check("state"), self.check(name)).unwrap();
+            let mut store = Store::open(&database, &self.check(name)).unwrap();
+            store.load().expect("the check record holds")
+        }
+    }
+
+    fn ids(board: &Board) -> Vec<TaskId> {
+        board.tasks(None).into_iter().map(|task| task.id).collect()
     }
 
     /// Adds one task per write; answers their ids.
@@ -359,60 +380,58 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_database_written_when_the_journal_filled_and_the_journal_since_give_every_change()
-    {
-        let dir = tempfile::tempdir().unwrap();
-        let (state, check) = (dir.path().join("state"), dir.path().join("state.check"));
-        let mut store = Store::open(&state, &check).unwrap();
-        let commit = store.group_commit(&[]).unwrap();
-        let orchestrator = Orchestrator::open(store, commit.clone()).unwrap();
-        // Enough records to fill a journal: the database gets the writes before them.
-        let added = add_one_by_one(&orchestrator, 3000).await;
+    async fn acknowledged_writes_the_database_never_flushed_come_back_from_the_journal() {
+        let workspace = Workspace::new();
+        let (orchestrator, _) = workspace.open();
+        // The database as it was flushed at open, before any write.
+        workspace.copy("crashed");
+
+        let added = add_one_by_one(&orchestrator, 300).await;
         for _ in 0..10 {
             claim_and_complete(&orchestrator, "worker").await;
         }
-        // A crash now: the database as its last flush left it, the journals as synced.
+        let board = workspace.restart_on("crashed");
+        assert_eq!(ids(&board), added);
+        assert_eq!(board.counts().done, 10);
+    }
+
+    #[tokio::test]
+    async fn the_database_written_when_the_journal_filled_and_the_journal_since_give_every_change()
+    {
+        let workspace = Workspace::new();
+        let (orchestrator, commit) = workspace.open();
+        // Enough records to fill a journal: the database gets the writes before them.
+        let mut added = add_one_by_one(&orchestrator, 3000).await;
+        for _ in 0..10 {
+            claim_and_complete(&orchestrator, "worker").await;
+        }
+        // A crash now: the database as it last got writes, the journals as synced.
         commit.applied().unwrap();
-        let crashed = dir.path().join("crashed");
-        copy_dir(&state, &crashed);
-        std::fs::copy(&check, dir.path().join("crashed.check")).unwrap();
-        let before = dir.path().join("before");
-        copy_dir(&state, &before);
-        let alone = dir.path().join("alone");
-        copy_dir(&state, &alone);
+        workspace.copy("crashed");
+        let before = workspace.copy("before");
+        let alone = workspace.copy("alone");
         for name in Journals::NAMES {
             std::fs::remove_file(alone.join(name)).unwrap();
         }
-
-        let mut store = Store::open(&crashed, &dir.path().join("crashed.check")).unwrap();
-        let board = store.load().expect("the check record holds");
-        let ids: Vec<_> = board.tasks(None).into_iter().map(|task| task.id).collect();
-        assert_eq!(ids, added);
+        let board = workspace.restart_on("crashed");
+        assert_eq!(ids(&board), added);
         assert_eq!(board.counts().done, 10);
         // The database alone holds the first tasks, whole, and not the last.
-        let mut store = Store::open(&alone, &dir.path().join("alone.check")).unwrap();
-        let ids: Vec<_> = store
-            .load()
-            .unwrap()
-            .tasks(None)
-            .into_iter()
-            .map(|task| task.id)
-            .collect();
+        let mut store = Store::open(&alone, &workspace.check("alone")).unwrap();
+        let stored = ids(&store.load().unwrap());
         assert!(
-            !ids.is_empty() && ids.len() < added.len(),
+            !stored.is_empty() && stored.len() < added.len(),
             "the journal filled once: {} tasks in the database",
-            ids.len()
+            stored.len()
         );
-        assert_eq!(ids[..], added[..ids.len()]);
+        assert_eq!(stored[..], added[..stored.len()]);
 
         // A crash as the database gets the next full journal's writes: it is as it was
-        // before them, the journals as synced...
-        let mut added = added;
+        // before them, but for some it got already (the epoch it holds whole not yet
+        // said), and the journals are as synced.
         added.extend(add_one_by_one(&orchestrator, 3000).await);
         commit.applied().unwrap();
-        // It got some of those writes already, the epoch it holds whole not yet.
-        let after = dir.path().join("after");
-        copy_dir(&state, &after);
+        let after = workspace.copy("after");
         {
             let newer = crate::store::database(&after).open().unwrap();
             let older = crate::store::database(&before).open().unwrap();
@@ -424,49 +443,32 @@ mod tests {
             }
             older.flush().unwrap();
         }
-        for name in Journals::NAMES {
-            std::fs::copy(state.join(name), before.join(name)).unwrap();
-        }
-        std::fs::copy(&check, dir.path().join("before.check")).unwrap();
-        let mut store = Store::open(&before, &dir.path().join("before.check")).unwrap();
-        let board = store.load().expect("the check record holds");
-        let ids: Vec<_> = board.tasks(None).into_iter().map(|task| task.id).collect();
-        assert_eq!(ids, added);
+        let board = workspace.restart_on("before");
+        assert_eq!(ids(&board), added);
         assert_eq!(board.counts().done, 10);
     }
 
     #[tokio::test]
     async fn a_task_deleted_before_the_database_got_it_is_not_in_the_database_after() {
-        let dir = tempfile::tempdir().unwrap();
-        let (state, check) = (dir.path().join("state"), dir.path().join("state.check"));
-        let mut store = Store::open(&state, &check).unwrap();
-        let commit = store.group_commit(&[]).unwrap();
-        let orchestrator = Orchestrator::open(store, commit.clone()).unwrap();
+        let workspace = Workspace::new();
+        let (orchestrator, commit) = workspace.open();
         let added = add_one_by_one(&orchestrator, 3).await;
         orchestrator
             .apply(|board, now| board.delete(&added[1], now))
             .await
             .unwrap();
-        // As the daemon stops: everything to the database, the journal started over.
+        // As the daemon stops: everything to the database, the journals started over.
         commit.checkpoint().unwrap();
-        let stopped = dir.path().join("stopped");
-        copy_dir(&state, &stopped);
-        std::fs::copy(&check, dir.path().join("stopped.check")).unwrap();
-
-        let mut store = Store::open(&stopped, &dir.path().join("stopped.check")).unwrap();
-        let board = store.load().expect("the check record holds");
-        let ids: Vec<_> = board.tasks(None).into_iter().map(|task| task.id).collect();
-        assert_eq!(ids, [added[0].clone(), added[2].clone()]);
+        workspace.copy("stopped");
+        let board = workspace.restart_on("stopped");
+        assert_eq!(ids(&board), [added[0].clone(), added[2].clone()]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_snapshot_taken_while_tasks_are_claimed_and_completed_is_of_one_moment() {
         const TASKS: usize = 100_000;
-        let dir = tempfile::tempdir().unwrap();
-        let mut store =
-            Store::open(&dir.path().join("state"), &dir.path().join("state.check")).unwrap();
-        let commit = store.group_commit(&[]).unwrap();
-        let orchestrator = Orchestrator::open(store, commit).unwrap();
+        let workspace = Workspace::new();
+        let (orchestrator, _) = workspace.open();
         let batch: Vec<NewTask> = (0..TASKS)
             .map(|i| NewTask::new(format!("task {i}")))
             .collect();
