@@ -15,7 +15,6 @@
 //! acknowledged changes with it. When a flush fails or a file is gone, nothing more is
 //! acknowledged: every waiter hears why, and the daemon stops.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -101,9 +100,33 @@ impl Guard {
     }
 }
 
+/// The device and inode of the file at `path`, and nothing else: asking for its times
+/// too (as `std::fs::metadata` does) has Linux stamp every later write of the file with
+/// a fine-grained time, which dirties its inode on each of the journal's writes.
 fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
-    let meta = std::fs::metadata(path)?;
-    Ok((meta.dev(), meta.ino()))
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let mut stat = std::mem::MaybeUninit::<libc::statx>::uninit();
+    // SAFETY: `path` ends with a NUL byte and `stat` is large enough for what statx
+    // writes; both outlive the call.
+    let done = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            0,
+            libc::STATX_INO,
+            stat.as_mut_ptr(),
+        )
+    };
+    if done != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: statx succeeded, so it filled `stat`.
+    let stat = unsafe { stat.assume_init() };
+    Ok((
+        libc::makedev(stat.stx_dev_major, stat.stx_dev_minor),
+        stat.stx_ino,
+    ))
 }
 
 /// What the flusher needs besides the database.
