@@ -22,6 +22,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::Write;
+
 /// A journal's size: records of about 500 bytes (a task) fill it every two thousand
 /// changes or so, each time for sled to take and flush, and a small disk still has
 /// room for two.
@@ -60,7 +62,7 @@ pub enum Operation<'a> {
 }
 
 impl Records {
-    /// Appends one record: operations applied to sled together, as one batch.
+    /// Appends one record: operations that are read back together or not at all.
     pub fn push<'a>(&mut self, operations: impl IntoIterator<Item = Operation<'a>>) {
         if self.overflowed {
             return;
@@ -115,10 +117,10 @@ impl Records {
 
 impl Journal {
     /// Opens the journal at `path`, making it when there is none (or none readable);
-    /// answers it and the batches its records hold, oldest first, for sled to apply
+    /// answers it and the writes its records hold, oldest first, for sled to apply
     /// before it is read. The journal is not started over here: the caller does that
-    /// once sled holds the batches durably.
-    fn open(path: &Path) -> io::Result<(Journal, Vec<sled::Batch>)> {
+    /// once sled holds the writes durably.
+    fn open(path: &Path) -> io::Result<(Journal, Vec<Write>)> {
         let file = super::open_private(path)?;
         let mut bytes = Vec::with_capacity(CAPACITY as usize);
         let read = (&file).take(CAPACITY).read_to_end(&mut bytes)?;
@@ -131,8 +133,8 @@ impl Journal {
         match header(&bytes) {
             Some(epoch) if read as u64 == CAPACITY => {
                 journal.epoch = epoch;
-                let batches = replay(&bytes, epoch).map_err(|reason| corrupt(path, &reason))?;
-                Ok((journal, batches))
+                let writes = replay(&bytes, epoch).map_err(|reason| corrupt(path, &reason))?;
+                Ok((journal, writes))
             }
             // Never made whole (a crash as it was made): nothing was journalled in it.
             _ => {
@@ -191,7 +193,7 @@ pub struct Journals {
     files: [Journal; 2],
     active: usize,
     /// The highest epoch given out or held by sled: a new one is above it.
-    epoch: u64,
+    highest: u64,
 }
 
 impl Journals {
@@ -200,32 +202,32 @@ impl Journals {
     pub const NAMES: [&str; 2] = ["journal", "journal-2"];
 
     /// Opens the journals in `dir` (making those there are not) and answers the
-    /// batches of the records sled does not hold whole (`covered`: the highest epoch it
+    /// writes of the records sled does not hold whole (`covered`: the highest epoch it
     /// does), oldest first, for sled to apply before it is read. Nothing is started
-    /// over here: the caller does that once sled holds the batches durably.
-    pub fn open(dir: &Path, covered: u64) -> io::Result<(Journals, Vec<sled::Batch>)> {
+    /// over here: the caller does that once sled holds the writes durably.
+    pub fn open(dir: &Path, covered: u64) -> io::Result<(Journals, Vec<Write>)> {
         let opened = [
             Journal::open(&dir.join(Self::NAMES[0]))?,
             Journal::open(&dir.join(Self::NAMES[1]))?,
         ];
         let active = usize::from(opened[1].0.epoch > opened[0].0.epoch);
-        let [(first, first_batches), (second, second_batches)] = opened;
-        let epoch = covered.max(first.epoch).max(second.epoch);
+        let [(first, first_writes), (second, second_writes)] = opened;
+        let highest = covered.max(first.epoch).max(second.epoch);
         let (older, newer) = match active {
-            0 => ((&second, second_batches), (&first, first_batches)),
-            _ => ((&first, first_batches), (&second, second_batches)),
+            0 => ((&second, second_writes), (&first, first_writes)),
+            _ => ((&first, first_writes), (&second, second_writes)),
         };
-        let batches = [older, newer]
+        let writes = [older, newer]
             .into_iter()
             .filter(|(journal, _)| journal.epoch > covered)
-            .flat_map(|(_, batches)| batches)
+            .flat_map(|(_, writes)| writes)
             .collect();
         let journals = Journals {
             files: [first, second],
             active,
-            epoch,
+            highest,
         };
-        Ok((journals, batches))
+        Ok((journals, writes))
     }
 
     /// The epoch records are written in now.
@@ -254,9 +256,9 @@ impl Journals {
     /// Writes to the other file from now on, started over in a new epoch: only once
     /// sled holds every record it had.
     pub fn switch(&mut self) -> io::Result<()> {
-        self.epoch += 1;
+        self.highest += 1;
         self.active = 1 - self.active;
-        self.files[self.active].start_over(self.epoch)
+        self.files[self.active].start_over(self.highest)
     }
 
     /// Starts both files over, once sled holds everything either had (and says so).
@@ -283,11 +285,11 @@ fn header(bytes: &[u8]) -> Option<u64> {
         .then(|| u64::from_le_bytes(header[8..16].try_into().unwrap()))
 }
 
-/// The batches of the records of `epoch`, up to the first that is not one of them.
-/// A record whose checksum holds but whose operations do not read was not written by
-/// this code: that is an error, not the journal's end.
-fn replay(bytes: &[u8], epoch: u64) -> Result<Vec<sled::Batch>, String> {
-    let mut batches = Vec::new();
+/// The writes of the records of `epoch`, in order, up to the first record that is not
+/// one of them. A record whose checksum holds but whose operations do not read was not
+/// written by this code: that is an error, not the journal's end.
+fn replay(bytes: &[u8], epoch: u64) -> Result<Vec<Write>, String> {
+    let mut writes = Vec::new();
     let mut at = HEADER as usize;
     while let Some(frame) = bytes.get(at..at + FRAME) {
         let length = u32::from_le_bytes(frame[..4].try_into().unwrap()) as usize;
@@ -299,18 +301,15 @@ fn replay(bytes: &[u8], epoch: u64) -> Result<Vec<sled::Batch>, String> {
         if length == 0 || stamped != epoch || crc32fast::hash(sealed) != sum {
             break;
         }
-        batches.push(
-            batch(&sealed[8..]).ok_or_else(|| {
-                format!("the record at byte {at} holds operations that do not read")
-            })?,
-        );
+        operations(&sealed[8..], &mut writes)
+            .ok_or_else(|| format!("the record at byte {at} holds operations that do not read"))?;
         at += FRAME + length;
     }
-    Ok(batches)
+    Ok(writes)
 }
 
-/// The operations of one record, as a sled batch.
-fn batch(mut operations: &[u8]) -> Option<sled::Batch> {
+/// Reads the operations of one record into `writes`.
+fn operations(mut operations: &[u8], writes: &mut Vec<Write>) -> Option<()> {
     fn chunk<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
         let (length, rest) = bytes.split_first_chunk::<4>()?;
         let length = u32::from_le_bytes(*length) as usize;
@@ -318,19 +317,17 @@ fn batch(mut operations: &[u8]) -> Option<sled::Batch> {
         *bytes = rest;
         Some(chunk)
     }
-    let mut batch = sled::Batch::default();
     while let Some((&tag, rest)) = operations.split_first() {
         operations = rest;
-        match tag {
-            PUT => {
-                let key = chunk(&mut operations)?;
-                batch.insert(key, chunk(&mut operations)?);
-            }
-            REMOVE => batch.remove(chunk(&mut operations)?),
+        let key = chunk(&mut operations)?.to_vec();
+        let value = match tag {
+            PUT => Some(chunk(&mut operations)?.to_vec()),
+            REMOVE => None,
             _ => return None,
-        }
+        };
+        writes.push((key, value));
     }
-    Some(batch)
+    Some(())
 }
 
 fn corrupt(path: &Path, reason: &str) -> io::Error {
@@ -375,12 +372,16 @@ mod tests {
         records
     }
 
-    /// What a fresh database holds once `batches` are applied to it.
-    fn applied(batches: Vec<sled::Batch>) -> Vec<(String, String)> {
+    /// What a fresh database holds once `writes` are applied to it, in order.
+    fn applied(writes: Vec<Write>) -> Vec<(String, String)> {
         let db = sled::Config::new().temporary(true).open().unwrap();
         db.insert("kept", "from before").unwrap();
-        for batch in batches {
-            db.apply_batch(batch).unwrap();
+        for (key, value) in writes {
+            match value {
+                Some(value) => db.insert(key, value).map(drop),
+                None => db.remove(key).map(drop),
+            }
+            .unwrap();
         }
         db.iter()
             .map(|entry| {

@@ -489,21 +489,14 @@ fn replay_journals(db: &sled::Db, dir: &Path) -> Result<Journals, StoreError> {
         }
         None => 0,
     };
-    let (mut journals, mut batches) = Journals::open(dir, covered).map_err(failed)?;
-    if let Some(last) = batches.last_mut() {
-        last.insert(COVERED, &journals.epoch().to_be_bytes());
-        let applied = batches
-            .into_iter()
-            .try_for_each(|batch| db.apply_batch(batch))
-            .and_then(|()| db.flush().map(drop));
-        if let Err(err) = applied {
-            return Err(match err {
-                _ if is_disk_full(&err) => StoreError::DiskFull {
-                    path: dir.to_owned(),
-                },
-                err => err.into(),
-            });
-        }
+    let (mut journals, writes) = Journals::open(dir, covered).map_err(failed)?;
+    if !writes.is_empty() {
+        apply(db, writes, journals.epoch()).map_err(|err| match err {
+            _ if is_disk_full(&err) => StoreError::DiskFull {
+                path: dir.to_owned(),
+            },
+            err => err.into(),
+        })?;
     }
     journals.start_over().map_err(failed)?;
     Ok(journals)
