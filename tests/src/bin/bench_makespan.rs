@@ -45,6 +45,9 @@ struct Args {
     /// The run's max_workers
     #[arg(long, default_value_t = 4)]
     workers: u32,
+    /// Only the orders on the model times alone: no agent runs
+    #[arg(long)]
+    orders_only: bool,
 }
 
 /// One task of a generated graph.
@@ -67,6 +70,9 @@ struct Measured {
 
 fn main() {
     let args = Args::parse();
+    if args.orders_only {
+        return print_orders_alone(&args);
+    }
     baton_tests::binaries_beside_this_program();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -119,6 +125,37 @@ fn main() {
         );
     }
     println!("\nLoad after: {}.", load_average());
+    print_orders_alone(&args);
+}
+
+/// The same graphs scheduled on their model times alone, as if an agent cost nothing
+/// else: how close each order can come to the bound at best, and what putting
+/// priorities first costs.
+fn print_orders_alone(args: &Args) {
+    println!("\n### The orders on the model times alone\n");
+    println!(
+        "| seed | bound (critical path / work ÷ workers) | baton's order ÷ bound | plain \
+         priority order ÷ bound | longest chain first, priorities set aside ÷ bound |"
+    );
+    println!("|---|---|---|---|---|");
+    for k in 0..args.graphs {
+        let seed = args.seed + k;
+        let graph = generate(seed, args.tasks);
+        let durations: Vec<Duration> = graph.iter().map(|spec| spec.duration).collect();
+        let path = critical_path(&graph, &durations);
+        let work = durations.iter().sum::<Duration>() / args.workers;
+        let bound = path.max(work).as_secs_f64();
+        let ratio = |order| replay(&graph, &durations, args.workers, order).as_secs_f64() / bound;
+        println!(
+            "| {seed} | {} ({} / {}) | {:.2} | {:.2} | {:.2} |",
+            secs(path.max(work)),
+            secs(path),
+            secs(work),
+            ratio(Order::Baton),
+            ratio(Order::Priority),
+            ratio(Order::Chain),
+        );
+    }
 }
 
 /// A seeded random graph: dependencies point to earlier tasks only.
@@ -216,6 +253,8 @@ enum Order {
     Baton,
     /// Priority, then the older.
     Priority,
+    /// The longest chain of tasks waiting on it, then the older: priorities set aside.
+    Chain,
 }
 
 /// The makespan of a list schedule of the graph on `workers`, each task taking
@@ -225,6 +264,7 @@ fn replay(graph: &[Spec], times: &[Duration], workers: u32, order: Order) -> Dur
     let key = |i: usize| match order {
         Order::Baton => (graph[i].priority, Reverse(chains[i]), i),
         Order::Priority => (graph[i].priority, Reverse(0), i),
+        Order::Chain => (0, Reverse(chains[i]), i),
     };
     let mut waiting: Vec<usize> = graph.iter().map(|spec| spec.dependencies.len()).collect();
     let mut ready: Vec<usize> = (0..graph.len()).filter(|i| waiting[*i] == 0).collect();
