@@ -18,7 +18,10 @@
 //! task) is replayed as a list schedule with each task taking exactly as long as it
 //! took in the measured run, beside baton's own rule replayed the same way, so the
 //! two orders are compared on the same task times and the replay is checked against
-//! the measurement.
+//! the measurement. Last, each graph is replayed on its model times alone, in
+//! baton's order, in plain priority order and longest chain first with priorities set
+//! aside: how near the bound an order could come if an agent cost nothing else
+//! (`--orders-only` prints that alone, without running agents).
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
