@@ -5,10 +5,10 @@
 //! when one is full, records go to the other while sled gets the full one's writes,
 //! on a thread of its own; a file is started over only once sled holds its records.
 //! A request thus does not wait on sled's own work, and a task claimed and completed
-//! between two switches is written to sled once. At open, the
-//! records sled does not hold whole are applied to it before it is read, the older
-//! journal's first: each sets or removes whole values, in the order they were
-//! written, so applying one that sled already holds changes nothing.
+//! between two switches is written to sled once. At open, the records sled does not
+//! hold whole are applied to it before it is read, the older journal's first: each
+//! sets or removes whole values, in the order they were written, so applying one that
+//! sled already holds changes nothing.
 //!
 //! The file is written out to its full size when made, so that syncing records
 //! written into it changes neither its size nor its blocks: no metadata to sync, the

@@ -436,7 +436,7 @@ pub type Write = (Vec<u8>, Option<Vec<u8>>);
 
 /// How many keys sled gets in one batch when the journalled writes reach it. sled
 /// frees what a batch replaced only once the batch is over: one batch of a whole
-/// journal's writes left the daemon 20 MiB larger after adding 100,000 tasks
+/// journal's writes left the daemon 14–15 MiB larger after adding 100,000 tasks
 /// (docs/benchmarks.md).
 const APPLIED_AT_ONCE: usize = 256;
 
