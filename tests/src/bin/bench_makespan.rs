@@ -100,15 +100,12 @@ fn main() {
         let graph = generate(seed, args.tasks);
         let load = load_average();
         let measured = runtime.block_on(measure(&graph, args.workers));
-        let durations: Vec<Duration> = graph.iter().map(|spec| spec.duration).collect();
-        let path = critical_path(&graph, &durations);
-        let work = durations.iter().sum::<Duration>() / args.workers;
+        let (path, work) = path_and_work(&graph, &model_times(&graph), args.workers);
         let cpu = measured.cpu_per_agent * graph.len() as u32 / cores as u32;
         let bound = path.max(work).max(cpu);
         // The same bound with each task taking as long as it took in this run.
-        let times = &measured.task_times;
-        let as_run =
-            critical_path(&graph, times).max(times.iter().sum::<Duration>() / args.workers);
+        let (run_path, run_work) = path_and_work(&graph, &measured.task_times, args.workers);
+        let as_run = run_path.max(run_work);
         let ours = replay(&graph, &measured.task_times, args.workers, Order::Baton);
         let plain = replay(&graph, &measured.task_times, args.workers, Order::Priority);
         println!(
@@ -120,7 +117,7 @@ fn main() {
             secs(cpu),
             measured.makespan.as_secs_f64() / bound.as_secs_f64(),
             secs(as_run),
-            secs(times.iter().sum::<Duration>() / graph.len() as u32),
+            secs(measured.task_times.iter().sum::<Duration>() / graph.len() as u32),
             measured.makespan.as_secs_f64() / as_run.as_secs_f64(),
             secs(ours),
             secs(plain),
@@ -144,9 +141,8 @@ fn print_orders_alone(args: &Args) {
     for k in 0..args.graphs {
         let seed = args.seed + k;
         let graph = generate(seed, args.tasks);
-        let durations: Vec<Duration> = graph.iter().map(|spec| spec.duration).collect();
-        let path = critical_path(&graph, &durations);
-        let work = durations.iter().sum::<Duration>() / args.workers;
+        let durations = model_times(&graph);
+        let (path, work) = path_and_work(&graph, &durations, args.workers);
         let bound = path.max(work).as_secs_f64();
         let ratio = |order| replay(&graph, &durations, args.workers, order).as_secs_f64() / bound;
         println!(
@@ -232,6 +228,18 @@ async fn measure(graph: &[Spec], workers: u32) -> Measured {
         task_times,
         cpu_per_agent: cpu / (graph.len() as u32 + 1),
     }
+}
+
+/// Each task's model time: how long it takes when its agent costs nothing else.
+fn model_times(graph: &[Spec]) -> Vec<Duration> {
+    graph.iter().map(|spec| spec.duration).collect()
+}
+
+/// The two parts of the bound with each task taking `times[i]`: the critical path, and
+/// the total work over the workers.
+fn path_and_work(graph: &[Spec], times: &[Duration], workers: u32) -> (Duration, Duration) {
+    let work = times.iter().sum::<Duration>() / workers;
+    (critical_path(graph, times), work)
 }
 
 /// The longest chain of the graph with each task taking `times[i]`.
