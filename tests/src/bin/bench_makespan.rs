@@ -19,9 +19,10 @@
 //! took in the measured run, beside baton's own rule replayed the same way, so the
 //! two orders are compared on the same task times and the replay is checked against
 //! the measurement. Last, each graph is replayed on its model times alone, in
-//! baton's order, in plain priority order and longest chain first with priorities set
-//! aside: how near the bound an order could come if an agent cost nothing else
-//! (`--orders-only` prints that alone, without running agents).
+//! baton's order, in plain priority order, longest chain first with priorities set
+//! aside, and in baton's order with each task as urgent as the most urgent task
+//! waiting on it: how near the bound an order could come if an agent cost nothing
+//! else (`--orders-only` prints that alone, without running agents).
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
@@ -135,9 +136,10 @@ fn print_orders_alone(args: &Args) {
     println!("\n### The orders on the model times alone\n");
     println!(
         "| seed | bound (critical path / work ÷ workers) | baton's order ÷ bound | plain \
-         priority order ÷ bound | longest chain first, priorities set aside ÷ bound |"
+         priority order ÷ bound | longest chain first, priorities set aside ÷ bound | \
+         baton's order, priorities inherited from the tasks waiting ÷ bound |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for k in 0..args.graphs {
         let seed = args.seed + k;
         let graph = generate(seed, args.tasks);
@@ -146,13 +148,14 @@ fn print_orders_alone(args: &Args) {
         let bound = path.max(work).as_secs_f64();
         let ratio = |order| replay(&graph, &durations, args.workers, order).as_secs_f64() / bound;
         println!(
-            "| {seed} | {} ({} / {}) | {:.2} | {:.2} | {:.2} |",
+            "| {seed} | {} ({} / {}) | {:.2} | {:.2} | {:.2} | {:.2} |",
             secs(path.max(work)),
             secs(path),
             secs(work),
             ratio(Order::Baton),
             ratio(Order::Priority),
             ratio(Order::Chain),
+            ratio(Order::Inherited),
         );
     }
 }
@@ -266,16 +269,21 @@ enum Order {
     Priority,
     /// The longest chain of tasks waiting on it, then the older: priorities set aside.
     Chain,
+    /// baton's order with each task as urgent as the most urgent task waiting on it:
+    /// what the order would be if a priority also reached the tasks it waits for.
+    Inherited,
 }
 
 /// The makespan of a list schedule of the graph on `workers`, each task taking
 /// `times[i]`, free workers taking ready tasks in `order`.
 fn replay(graph: &[Spec], times: &[Duration], workers: u32, order: Order) -> Duration {
     let chains = chain_lengths(graph);
+    let inherited = inherited_priorities(graph);
     let key = |i: usize| match order {
         Order::Baton => (graph[i].priority, Reverse(chains[i]), i),
         Order::Priority => (graph[i].priority, Reverse(0), i),
         Order::Chain => (0, Reverse(chains[i]), i),
+        Order::Inherited => (inherited[i], Reverse(chains[i]), i),
     };
     let mut waiting: Vec<usize> = graph.iter().map(|spec| spec.dependencies.len()).collect();
     let mut ready: Vec<usize> = (0..graph.len()).filter(|i| waiting[*i] == 0).collect();
@@ -302,6 +310,17 @@ fn replay(graph: &[Spec], times: &[Duration], workers: u32, order: Order) -> Dur
         }
     }
     now
+}
+
+/// For each task, the most urgent priority among itself and the tasks that wait on it.
+fn inherited_priorities(graph: &[Spec]) -> Vec<u8> {
+    let mut priorities: Vec<u8> = graph.iter().map(|spec| spec.priority).collect();
+    for i in (0..graph.len()).rev() {
+        for dependency in &graph[i].dependencies {
+            priorities[*dependency] = priorities[*dependency].min(priorities[i]);
+        }
+    }
+    priorities
 }
 
 /// For each task, the longest path of tasks that depend on it, itself included.
