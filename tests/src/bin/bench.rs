@@ -15,7 +15,9 @@
 //! protocol client and stopped with `baton/stopDaemon`.
 
 use std::ffi::OsStr;
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -128,7 +130,13 @@ impl Sizes {
     }
 }
 
+/// Set in the environment of the bench run as the other end of the socket baseline.
+const ECHO: &str = "BATON_BENCH_ECHO";
+
 fn main() -> Result<()> {
+    if std::env::var_os(ECHO).is_some() {
+        return echo();
+    }
     let args = Args::parse();
     let sizes = Sizes::from(&args);
     let bins = Binaries::find(args.bin_dir.clone())?;
@@ -418,6 +426,9 @@ struct DiskBaseline {
     /// flushed: the store library's own durable write, below which no durable
     /// request can go
     store: Samples,
+    /// The CPU time one write + sync_file_range takes: on a virtual machine the disk's
+    /// notifications cost the caller's CPU, as they do the daemon's.
+    range_cpu: Duration,
     /// Where the workspaces live: mount point, filesystem and device.
     filesystem: String,
 }
@@ -426,12 +437,15 @@ impl DiskBaseline {
     fn measure(ops: usize) -> Result<DiskBaseline> {
         let dir = tempfile::tempdir()?;
         let fsync = sync_loop(dir.path(), ops, |file| Ok(file.sync_all()?))?;
+        let cpu_before = thread_cpu();
         let range = sync_loop(dir.path(), ops, sync_file_range)?;
+        let range_cpu = (thread_cpu() - cpu_before) / ops.max(1) as u32;
         let store = store_loop(dir.path(), ops)?;
         Ok(DiskBaseline {
             fsync,
             range,
             store,
+            range_cpu,
             filesystem: filesystem_of(dir.path()),
         })
     }
@@ -502,6 +516,17 @@ fn sync_file_range(file: &std::fs::File) -> Result<()> {
         std::io::Error::last_os_error()
     );
     Ok(())
+}
+
+/// The CPU time this thread has used, to the nanosecond.
+fn thread_cpu() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only into `now`, which outlives the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 /// "ext4 on /dev/vda (/)": the mount that holds `path`.
@@ -865,6 +890,7 @@ async fn at_scale(
         "scale: {} × baton/status and baton/daemonInfo",
         sizes.samples
     ));
+    let round_trips = socket_round_trips(sizes.samples)?;
     let client = &daemon.client;
     let mut info = Latency::start(&daemon);
     for _ in 0..sizes.samples {
@@ -975,6 +1001,12 @@ async fn at_scale(
         "\n| request at {tasks} tasks | median | p99 | daemon CPU per request | aim |\n\
          |---|---:|---:|---:|---|\n"
     );
+    out += &format!(
+        "| 150 B echoed by another process over a Unix socket (baseline: the system's round \
+         trip, which no daemon beats) | {} | {} | | |\n",
+        fmt(round_trips.median()),
+        fmt(round_trips.p99())
+    );
     let rows = [
         (
             "`baton/daemonInfo` (baseline: a round trip that reads no state)",
@@ -1009,10 +1041,11 @@ async fn at_scale(
         fmt(core.snapshot_copies.p99())
     );
     out += &format!(
-        "| write 512 B + sync_file_range (baseline: the disk's part of a durable write) | {} | {} | | |\n\
+        "| write 512 B + sync_file_range (baseline: the disk's part of a durable write; CPU: the writer's own) | {} | {} | {} | |\n\
          | sled insert 400 B + flush (baseline: the store library's own durable write) | {} | {} | | |\n",
         fmt(disk.range.median()),
         fmt(disk.range.p99()),
+        fmt(disk.range_cpu),
         fmt(disk.store.median()),
         fmt(disk.store.p99())
     );
@@ -1032,6 +1065,43 @@ async fn at_scale(
         listing,
     };
     Ok((out, memory))
+}
+
+/// The system's part of any request: `count` messages of 150 bytes, about a claim's,
+/// each sent to another process over a Unix socket and read back.
+fn socket_round_trips(count: usize) -> Result<Samples> {
+    let (mut ours, theirs) = UnixStream::pair()?;
+    let mut echo = Command::new(std::env::current_exe()?)
+        .env(ECHO, "1")
+        .stdin(Stdio::from(OwnedFd::from(theirs)))
+        .spawn()
+        .context("starting the echo process")?;
+    let message = [b'x'; 150];
+    let mut back = [0; 150];
+    let mut samples = Samples::default();
+    for _ in 0..count {
+        let began = Instant::now();
+        ours.write_all(&message)?;
+        ours.read_exact(&mut back)?;
+        samples.push(began.elapsed());
+    }
+    drop(ours);
+    echo.wait()?;
+    Ok(samples)
+}
+
+/// The other end of `socket_round_trips`: sends back what it reads on its standard
+/// input, a socket, until the socket closes.
+fn echo() -> Result<()> {
+    let mut socket = UnixStream::from(std::io::stdin().as_fd().try_clone_to_owned()?);
+    let mut buffer = [0; 4096];
+    loop {
+        let read = socket.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(());
+        }
+        socket.write_all(&buffer[..read])?;
+    }
 }
 
 /// The tasks' size as the JSON the daemon stores.
