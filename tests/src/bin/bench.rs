@@ -1,7 +1,7 @@
 //! `bench`: how fast baton is on this machine. Every number is measured next to a
-//! baseline taken in the same run (exec of `/bin/true`, the disk's sync rate, a
-//! request that touches no state), and the whole report is printed as markdown for
-//! docs/benchmarks.md.
+//! baseline taken in the same run (exec of `/bin/true`, the disk's sync rate, the
+//! system's round trip over a Unix socket, a request that touches no state), and the
+//! whole report is printed as markdown for docs/benchmarks.md.
 //!
 //! It drives the release builds of `baton` and `batond`, so build them first:
 //!
