@@ -83,6 +83,7 @@ fn say_and_exit(why: &str, code: i32) -> ! {
 
 /// `.baton/` and everything in it private, whatever the umask.
 fn prepare_state_dir(workspace: &Workspace) -> anyhow::Result<()> {
+    workspace.check_state_dir()?;
     let state_dir = workspace.state_dir();
     private::create_dir(&workspace.log_dir())
         .with_context(|| format!("cannot create {}", state_dir.display()))?;
@@ -90,11 +91,12 @@ fn prepare_state_dir(workspace: &Workspace) -> anyhow::Result<()> {
 }
 
 /// Takes group and other permissions off everything in `.baton/` but the worktrees'
-/// contents.
+/// and the agents' contents, and refuses a symbolic link elsewhere in it.
 fn tighten(workspace: &Workspace) -> anyhow::Result<()> {
     let state_dir = workspace.state_dir();
     let worktrees = workspace.worktrees_dir();
-    private::tighten(&state_dir, &[&worktrees])
+    let agents = workspace.agents_dir();
+    private::tighten(&state_dir, &[&worktrees, &agents])
         .with_context(|| format!("cannot make {} private", state_dir.display()))
 }
 

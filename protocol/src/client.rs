@@ -423,6 +423,9 @@ async fn start_daemon(workspace: &Workspace, daemon: Option<&Path>) -> Result<St
         daemon: daemon.clone(),
         reason,
     };
+    workspace
+        .check_state_dir()
+        .map_err(|err| ClientError::Refused(err.to_string()))?;
     let log_dir = workspace.log_dir();
     private::create_dir(&log_dir)
         .map_err(|err| start_error(format!("cannot create {}: {err}", log_dir.display())))?;

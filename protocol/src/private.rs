@@ -36,11 +36,13 @@ pub fn create_dir(dir: &Path) -> io::Result<()> {
 
 /// Takes group and other permissions off `dir` and everything in it, except the
 /// contents of the directories in `skip` (checkouts, which keep their own modes
-/// inside a private directory). Symbolic links are left alone.
+/// inside a private directory, and the agents' configurations, which link to the
+/// user's). A symbolic link is refused: baton writes what it keeps only in files of
+/// its own, never wherever a link someone left there points.
 pub fn tighten(dir: &Path, skip: &[&Path]) -> io::Result<()> {
     let meta = std::fs::symlink_metadata(dir)?;
     if meta.file_type().is_symlink() {
-        return Ok(());
+        return Err(link_refused(dir));
     }
     let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
@@ -56,4 +58,16 @@ pub fn tighten(dir: &Path, skip: &[&Path]) -> io::Result<()> {
         tighten(&entry?.path(), skip)?;
     }
     Ok(())
+}
+
+/// The error for a symbolic link where baton keeps its own files, saying what to do.
+pub fn link_refused(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{} is a symbolic link; baton keeps its state only in files of its own: remove \
+             the link (what it points to stays as it is) and run again",
+            path.display()
+        ),
+    )
 }

@@ -178,6 +178,42 @@ impl Workspace {
         self.agents_dir().join(agent_id)
     }
 
+    /// Refuses a `.baton` baton must not write in: a symbolic link (or its `logs`,
+    /// which a client writes in before the daemon starts), or a directory another
+    /// user owns. A checkout can carry a `.baton` of its own (a repository may hold
+    /// links), and what baton keeps there — prompts, code, tool output, the state —
+    /// must not go wherever it points, nor where someone else can read, replace or
+    /// remove it. Links deeper in are refused as the daemon makes `.baton` private
+    /// ([`crate::private::tighten`]).
+    pub fn check_state_dir(&self) -> io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let state_dir = self.state_dir();
+        let Some(meta) = not_a_link(&state_dir)? else {
+            return Ok(());
+        };
+        if !meta.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!(
+                    "{} is not a directory; baton keeps its state there: move it away and run again",
+                    state_dir.display()
+                ),
+            ));
+        }
+        if meta.uid() != current_uid() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} belongs to another user; baton keeps its state only in a directory of \
+                     yours: move it away and run again",
+                    state_dir.display()
+                ),
+            ));
+        }
+        not_a_link(&self.log_dir())?;
+        Ok(())
+    }
+
     /// `.baton/worktrees`: one git worktree per running task.
     pub fn worktrees_dir(&self) -> PathBuf {
         self.state_dir().join("worktrees")
@@ -188,6 +224,20 @@ impl Workspace {
         let mut hasher = fnv::FnvHasher::default();
         hasher.write(self.root.as_os_str().as_encoded_bytes());
         runtime_dir().join(format!("{:016x}.sock", hasher.finish()))
+    }
+}
+
+/// What `path` is, `None` when there is nothing there; refused when it is a symbolic
+/// link.
+fn not_a_link(path: &Path) -> io::Result<Option<std::fs::Metadata>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(crate::private::link_refused(path)),
+        Ok(meta) => Ok(Some(meta)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(io::Error::new(
+            err.kind(),
+            format!("cannot read {}: {err}", path.display()),
+        )),
     }
 }
 

@@ -449,3 +449,60 @@ fn what_agents_left_when_their_daemon_died_is_removed_at_the_next_start() {
         "{kept:?} outlived the daemon that made them"
     );
 }
+
+#[test]
+fn a_dot_baton_that_links_elsewhere_is_refused_and_where_it_points_left_alone() {
+    // A checkout can carry a `.baton` of its own (a repository may hold links): baton
+    // must not write its user's prompts, code and state wherever that points.
+    for linked in [".baton", ".baton/logs", ".baton/state", ".baton/logs/tasks"] {
+        let elsewhere = tempfile::tempdir().unwrap();
+        let workspace = TestWorkspace::new();
+        let link = workspace.root().join(linked);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), &link).unwrap();
+
+        let refused = workspace.baton(&["add", "a task"]);
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{linked}: {said}");
+        assert!(
+            said.contains(&format!("{linked} is a symbolic link"))
+                && said.contains("remove the link"),
+            "{linked}: {said}"
+        );
+        let written: Vec<_> = std::fs::read_dir(elsewhere.path()).unwrap().collect();
+        assert!(
+            written.is_empty(),
+            "{linked}: baton wrote {written:?} where it points"
+        );
+        assert!(
+            std::fs::symlink_metadata(&link).unwrap().is_symlink(),
+            "{linked}"
+        );
+
+        // Once the link is gone, baton starts as in any workspace.
+        std::fs::remove_file(&link).unwrap();
+        workspace.ok(&["add", "a task"]);
+        workspace.ok(&["daemon", "stop"]);
+    }
+}
+
+#[test]
+fn a_dot_baton_of_another_user_is_refused() {
+    // Whoever owns the directory could read, replace or remove what baton writes in it.
+    let (uid, gid) = other_user();
+    let workspace = TestWorkspace::new();
+    let theirs = workspace.root().join(".baton");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(uid), Some(gid)).unwrap();
+
+    let refused = workspace.baton(&["status"]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(said.contains("belongs to another user"), "{said}");
+    assert_eq!(
+        std::fs::read_dir(&theirs).unwrap().count(),
+        0,
+        "baton wrote in it"
+    );
+    assert_eq!(std::fs::metadata(&theirs).unwrap().uid(), uid);
+}
