@@ -366,19 +366,35 @@ fn reap(root: &Path) {
 }
 
 /// Keeps `.baton/` out of `git status` in a git repository, without touching files
-/// the user shares (`.git/info/exclude` is local to the clone).
+/// the user shares (`info/exclude` is local to the clone). git says where that file
+/// is: in a linked worktree or a submodule `.git` is a file naming where the
+/// checkout's data is kept.
 fn exclude_from_git(root: &Path) {
-    let info = root.join(".git").join("info");
-    if !root.join(".git").is_dir() {
+    if !root.join(".git").exists() {
         return;
     }
-    let exclude = info.join("exclude");
+    let Ok(found) = std::process::Command::new("git")
+        .args(["rev-parse", "--git-path", "info/exclude"])
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+    else {
+        return;
+    };
+    let path = String::from_utf8_lossy(&found.stdout);
+    if !found.status.success() || path.trim().is_empty() {
+        return;
+    }
+    let exclude = root.join(path.trim_end_matches('\n'));
     let current = std::fs::read_to_string(&exclude).unwrap_or_default();
     let pattern = format!("/{}/", workspace::STATE_DIR);
     if current.lines().any(|line| line.trim() == pattern) {
         return;
     }
-    let _ = std::fs::create_dir_all(&info);
+    if let Some(info) = exclude.parent() {
+        let _ = std::fs::create_dir_all(info);
+    }
     let separator = if current.is_empty() || current.ends_with('\n') {
         ""
     } else {

@@ -61,3 +61,40 @@ fn dash_c_into_a_subdirectory_finds_the_repository_s_workspace_and_init_here_mak
         let _ = baton_in(dir, &["daemon", "stop"]);
     }
 }
+
+#[test]
+fn dot_baton_stays_out_of_git_status_in_a_repository_and_in_a_linked_worktree() {
+    // In a linked worktree (or a submodule) `.git` is a file naming where git keeps
+    // the checkout's data; `.baton` must be ignored there as in any repository, or a
+    // `git add -A` commits the state and the agents' logs.
+    let dir = TestWorkspace::new();
+    let main = dir.root().join("main");
+    std::fs::create_dir(&main).unwrap();
+    git_output(&main, &["init", "--quiet", "--initial-branch=main"]);
+    git_output(
+        &main,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-m",
+            "first",
+        ],
+    );
+    let linked = dir.root().join("linked");
+    git_output(
+        &main,
+        &["worktree", "add", "--quiet", linked.to_str().unwrap()],
+    );
+    for checkout in [&linked, &main] {
+        json(baton_in(checkout, &["add", "a task", "--json"]));
+        assert!(checkout.join(".baton").is_dir());
+        let seen = git_output(checkout, &["status", "--porcelain"]);
+        assert_eq!(seen, "", "git in {} sees {seen}", checkout.display());
+        assert!(baton_in(checkout, &["daemon", "stop"]).status.success());
+    }
+}
