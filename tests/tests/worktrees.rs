@@ -508,3 +508,66 @@ async fn a_second_run_is_refused_and_leaves_the_running_tasks_alone() {
     }
     assert_eq!(integrated(&agents, "slow.txt"), "slow");
 }
+
+#[tokio::test]
+async fn a_new_board_s_task_never_starts_from_the_work_an_archived_board_left_under_its_id() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    let (_, bad) = add_good_and_bad(&client).await;
+    run(&client, RunMode::Predefined).await;
+    assert_eq!(task_branches(&agents), format!("baton/{bad}"));
+
+    // Ids start again at task-001 on a new board: the failed task's work moves aside
+    // with its board.
+    let reset = client.request::<m::Reset>(&()).await.unwrap();
+    let archive = reset.archived.expect("the board is archived").name;
+    let aside = format!("baton/history/{archive}/{bad}");
+    assert_eq!(task_branches(&agents), "");
+    assert_eq!(
+        git_output(agents.root(), &["show", &format!("{aside}:partial.txt")]),
+        "partial",
+        "the failed work is kept beside its board"
+    );
+
+    let first = add_scripted(&client, "first", &[say("nothing to do")], &[]).await;
+    let second = add_scripted(
+        &client,
+        "second",
+        &[bash("ls > seen.txt"), say("listed")],
+        &[&first],
+    )
+    .await;
+    assert_eq!(second, bad, "the new board reuses the id");
+    let result = run(&client, RunMode::Predefined).await;
+    assert_eq!(result.tasks_completed, 2, "{result:?}");
+    let seen = integrated(&agents, "seen.txt");
+    assert!(
+        !seen.contains("partial.txt"),
+        "the new {second} started from the archived board's work: {seen}"
+    );
+    let landed = git_output(
+        agents.root(),
+        &["ls-tree", "--name-only", "baton/integration"],
+    );
+    assert!(!landed.contains("partial.txt"), "{landed}");
+
+    // Loading the archived board brings its branch back under its task's name (the
+    // board replaced meanwhile moves aside in turn).
+    let path = agents
+        .workspace
+        .workspace()
+        .archive_state(&archive)
+        .display()
+        .to_string();
+    client
+        .request::<m::LoadState>(&m::StateFile { path })
+        .await
+        .unwrap();
+    assert_eq!(
+        git_output(
+            agents.root(),
+            &["show", &format!("baton/{bad}:partial.txt")]
+        ),
+        "partial"
+    );
+}

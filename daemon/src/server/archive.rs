@@ -37,26 +37,21 @@ pub fn archive(
     Ok(describe(workspace, &name, state))
 }
 
-/// Moves an archive's logs back into `.baton/logs` once its board is loaded, and
-/// takes it out of the history: it is the current board again. Other state files
-/// have no logs to bring.
-pub fn restore_logs(workspace: &Workspace, loaded: &Path) -> Result<(), BatonError> {
-    let Ok(loaded) = loaded.canonicalize() else {
-        return Ok(());
-    };
-    let loaded = loaded.as_path();
+/// The archive whose state file `loaded` is, if it is one.
+pub fn archive_of(workspace: &Workspace, loaded: &Path) -> Option<String> {
+    let loaded = loaded.canonicalize().ok()?;
     let history = workspace.history_dir();
-    let Some(name) = loaded
+    let name = loaded
         .parent()
-        .filter(|dir| dir.parent() == Some(history.as_path()))
-        .and_then(|dir| dir.file_name())
-        .and_then(|name| name.to_str())
-    else {
-        return Ok(());
-    };
-    if workspace.archive_state(name) != loaded {
-        return Ok(());
-    }
+        .filter(|dir| dir.parent() == Some(history.as_path()))?
+        .file_name()?
+        .to_str()?;
+    (workspace.archive_state(name) == loaded).then(|| name.to_owned())
+}
+
+/// Moves the archive `name`'s logs back into `.baton/logs` once its board is loaded,
+/// and takes it out of the history: it is the current board again.
+pub fn restore_logs(workspace: &Workspace, name: &str) -> Result<(), BatonError> {
     let failed = |err: std::io::Error| {
         BatonError::orchestration(format!(
             "the board was loaded, but its logs could not be brought back from {}: {err}",

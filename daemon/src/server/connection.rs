@@ -8,7 +8,7 @@ use baton_protocol::methods::{self as m, Request};
 use baton_protocol::timeline::{Timeline, TimelineParams};
 use baton_protocol::{
     BatonError, Config, CoordinationState, Discovery, ErrorCause, RunMode, RunResult, Status, Task,
-    Workspace, VERSION,
+    TaskId, Workspace, VERSION,
 };
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
@@ -252,6 +252,7 @@ impl Connection {
             ));
         }
         let workspace = self.workspace()?;
+        let tasks: Vec<TaskId> = state.tasks.iter().map(|task| task.id.clone()).collect();
         let kept = state.clone();
         let archived = tokio::task::spawn_blocking(move || archive::archive(&workspace, &kept))
             .await
@@ -268,6 +269,11 @@ impl Connection {
             Ok(((), board.load(next, now)?))
         })
         .await?;
+        self.daemon
+            .runtime
+            .put_aside_branches(&tasks, &archived.name)
+            .await
+            .map_err(to_rpc)?;
         Ok(Some(archived))
     }
 
@@ -522,10 +528,20 @@ impl Connection {
         }
         let workspace = self.workspace()?;
         let loaded = state_file::resolve(&self.daemon.workspace, &params.path).map_err(to_rpc)?;
-        tokio::task::spawn_blocking(move || archive::restore_logs(&workspace, &loaded))
-            .await
-            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
-            .map_err(to_rpc)?;
+        // An archived board brings back its logs and its tasks' branches; other state
+        // files have none to bring.
+        if let Some(archive) = archive::archive_of(&workspace, &loaded) {
+            let name = archive.clone();
+            tokio::task::spawn_blocking(move || archive::restore_logs(&workspace, &name))
+                .await
+                .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
+                .map_err(to_rpc)?;
+            self.daemon
+                .runtime
+                .bring_back_branches(&archive)
+                .await
+                .map_err(to_rpc)?;
+        }
         self.status().await
     }
 

@@ -1,6 +1,7 @@
 //! What the runtime does to branches outside a run: bringing the integration branch
-//! into the user's checkout, and clearing the task branches and idle checkouts that
-//! runs leave behind (`baton clean`, and each run for its own merged tasks as it ends).
+//! into the user's checkout, clearing the task branches and idle checkouts that runs
+//! leave behind (`baton clean`, and each run for its own merged tasks as it ends), and
+//! moving a board's task branches aside with it when it is archived.
 
 use std::collections::HashSet;
 
@@ -11,7 +12,7 @@ use tokio::sync::oneshot;
 
 use super::{stopping, worktree_error, Event, Runtime};
 use crate::agents::agent::Context;
-use crate::agents::worktrees::Worktrees;
+use crate::agents::worktrees::{history, Worktrees};
 use crate::core::Finished;
 
 impl Runtime {
@@ -45,6 +46,50 @@ impl Runtime {
             .merge_into_checkout()
             .await
             .map_err(|err| BatonError::orchestration(err.to_string()))
+    }
+
+    /// Moves the branches the tasks of a board just archived as `archive` left
+    /// beside it, so that the next board's tasks, numbered from task-001 again, start
+    /// from the integration branch.
+    pub async fn put_aside_branches(
+        &self,
+        tasks: &[TaskId],
+        archive: &str,
+    ) -> Result<(), BatonError> {
+        let root = self.context.workspace.root();
+        if !root.join(".git").exists() {
+            return Ok(());
+        }
+        history::put_aside(root, tasks, archive)
+            .await
+            .map(drop)
+            .map_err(|err| {
+                BatonError::orchestration(format!(
+                    "the board was archived as {archive}, but its tasks' branches could not \
+                     be moved aside ({err}); before a run, `git branch -m baton/ID \
+                     baton/history/{archive}/ID` each, or a new task starts from the work \
+                     under its id"
+                ))
+            })
+    }
+
+    /// Brings back the task branches of the board archived as `archive`, loaded
+    /// again.
+    pub async fn bring_back_branches(&self, archive: &str) -> Result<(), BatonError> {
+        let root = self.context.workspace.root();
+        if !root.join(".git").exists() {
+            return Ok(());
+        }
+        history::bring_back(root, archive)
+            .await
+            .map(drop)
+            .map_err(|err| {
+                BatonError::orchestration(format!(
+                    "the board was loaded, but its tasks' branches stay under \
+                     baton/history/{archive}/ ({err}); `git branch -m` brings each back \
+                     as baton/ID"
+                ))
+            })
     }
 
     /// Removes the branches of merged tasks and the idle checkouts; with `all`, the
@@ -85,13 +130,14 @@ pub(super) async fn clean(context: &Context, all: bool) -> Result<m::CleanResult
             .map(|task| (task.id, task.status))
             .collect()
     });
-    let removable = |task: &TaskId, merged: bool| match statuses.get(task) {
-        Some(TaskStatus::Done) => merged,
-        Some(TaskStatus::Failed | TaskStatus::Cancelled) => all,
-        Some(_) => false,
-        // A task of an archived board.
-        None => merged || all,
-    };
+    let removable =
+        |task: Option<&TaskId>, merged: bool| match task.and_then(|task| statuses.get(task)) {
+            Some(TaskStatus::Done) => merged,
+            Some(TaskStatus::Failed | TaskStatus::Cancelled) => all,
+            Some(_) => false,
+            // A task of an archived board.
+            None => merged || all,
+        };
     sweep(&worktrees, removable).await
 }
 
@@ -113,7 +159,10 @@ pub(super) async fn clean_after_run(
         .filter(|task| task.status == TaskStatus::Done)
         .map(|task| &task.id)
         .collect();
-    sweep(worktrees, |task, merged| merged && done.contains(task)).await
+    sweep(worktrees, |task, merged| {
+        merged && task.is_some_and(|task| done.contains(task))
+    })
+    .await
 }
 
 /// Removes the idle checkouts and the task branches `removable` allows, given the
@@ -121,7 +170,7 @@ pub(super) async fn clean_after_run(
 /// clear branches.
 async fn sweep(
     worktrees: &Worktrees,
-    removable: impl Fn(&TaskId, bool) -> bool,
+    removable: impl Fn(Option<&TaskId>, bool) -> bool,
 ) -> Result<m::CleanResult, BatonError> {
     let (branches, checkouts) = worktrees
         .clean(removable)

@@ -8,6 +8,7 @@
 //! file and writing a few.
 //!
 
+pub mod history;
 mod merge;
 
 use std::path::{Path, PathBuf};
@@ -172,7 +173,7 @@ impl Worktrees {
     }
 
     pub fn branch(&self, task: &TaskId) -> String {
-        format!("baton/{task}")
+        task_branch(task.as_str())
     }
 
     fn path(&self, task: &TaskId) -> PathBuf {
@@ -394,12 +395,13 @@ impl Worktrees {
     }
 
     /// Removes every idle checkout, and each task branch `removable` allows (given
-    /// the task and whether its branch is merged into the integration branch);
+    /// the task, `None` for a branch an archived board left, and whether the branch
+    /// is merged into the integration branch);
     /// answers the branches removed and how many checkouts. Only between runs: no
     /// agent may be using a checkout.
     pub async fn clean(
         &self,
-        removable: impl Fn(&TaskId, bool) -> bool,
+        removable: impl Fn(Option<&TaskId>, bool) -> bool,
     ) -> Result<(Vec<String>, usize), WorktreeError> {
         let _admin = self.admin.lock().await;
         let idle: Vec<PathBuf> = std::fs::read_dir(&self.dir)
@@ -423,14 +425,16 @@ impl Worktrees {
         .await?;
         let mut removed = Vec::new();
         for branch in listed.lines() {
-            let Some(task) = branch
-                .strip_prefix("baton/")
+            let archived = history::archived_task(branch);
+            let Some(task) = archived
+                .or_else(|| branch.strip_prefix("baton/"))
                 .filter(|id| id.starts_with("task-"))
             else {
                 continue;
             };
+            let current = archived.is_none().then(|| TaskId::from(task));
             let merged = merge::is_ancestor(&self.repo, branch, &self.integration).await?;
-            if removable(&TaskId::from(task), merged)
+            if removable(current.as_ref(), merged)
                 && git::run(&self.repo, &["branch", "-D", "--quiet", branch])
                     .await?
                     .ok
@@ -455,6 +459,11 @@ impl Worktrees {
         git::ok(&self.repo, &["worktree", "prune"]).await?;
         Ok(())
     }
+}
+
+/// The branch of the task `task` of the current board.
+fn task_branch(task: &str) -> String {
+    format!("baton/{task}")
 }
 
 /// Idle checkouts are named `idle-N`; task ids never start so.

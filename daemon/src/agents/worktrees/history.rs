@@ -1,0 +1,83 @@
+//! Task branches beside archived boards. Task ids start again at task-001 on a new
+//! board, so a board put aside takes its tasks' branches with it, to
+//! `baton/history/<archive>/<task>` beside `.baton/history/<archive>`, and loading it
+//! brings them back: a new board's task never starts from, nor lands, the work an
+//! older board left under its id.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use baton_protocol::TaskId;
+
+use super::{task_branch, WorktreeError, Worktrees};
+use crate::agents::git;
+
+/// Where the branches of archived boards are kept.
+const HISTORY: &str = "baton/history/";
+
+/// The branch `task` of the archived board `archive` left.
+fn archived_branch(archive: &str, task: &str) -> String {
+    format!("{HISTORY}{archive}/{task}")
+}
+
+/// The task whose branch `branch` is, if it is one an archived board left.
+pub fn archived_task(branch: &str) -> Option<&str> {
+    branch
+        .strip_prefix(HISTORY)?
+        .split_once('/')
+        .map(|(_, task)| task)
+}
+
+/// Moves the branches `tasks` left beside the board archived as `archive`; answers
+/// how many.
+pub async fn put_aside(
+    repo: &Path,
+    tasks: &[TaskId],
+    archive: &str,
+) -> Result<usize, WorktreeError> {
+    let ids: HashSet<&str> = tasks.iter().map(TaskId::as_str).collect();
+    let mut moved = 0;
+    for branch in branches(repo, "baton/").await? {
+        let Some(task) = branch
+            .strip_prefix("baton/")
+            .filter(|task| ids.contains(task))
+        else {
+            continue;
+        };
+        let aside = archived_branch(archive, task);
+        git::ok(repo, &["branch", "-m", &branch, &aside]).await?;
+        moved += 1;
+    }
+    Ok(moved)
+}
+
+/// Brings the branches of the board archived as `archive` back under their tasks'
+/// names, but where a branch has that name now (it is left as it is, and the
+/// archived one stays); answers how many.
+pub async fn bring_back(repo: &Path, archive: &str) -> Result<usize, WorktreeError> {
+    let prefix = archived_branch(archive, "");
+    let mut moved = 0;
+    for branch in branches(repo, &prefix).await? {
+        let Some(task) = branch.strip_prefix(&prefix) else {
+            continue;
+        };
+        let name = task_branch(task);
+        if Worktrees::has_branch(repo, &name).await? {
+            continue;
+        }
+        git::ok(repo, &["branch", "-m", &branch, &name]).await?;
+        moved += 1;
+    }
+    Ok(moved)
+}
+
+/// The branches whose names start with `prefix`.
+async fn branches(repo: &Path, prefix: &str) -> Result<Vec<String>, WorktreeError> {
+    let pattern = format!("refs/heads/{prefix}");
+    let listed = git::ok(repo, &["for-each-ref", "--format=%(refname)", &pattern]).await?;
+    Ok(listed
+        .lines()
+        .filter_map(|reference| reference.strip_prefix("refs/heads/"))
+        .map(str::to_owned)
+        .collect())
+}
