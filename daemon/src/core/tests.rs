@@ -1341,6 +1341,31 @@ fn a_claim_younger_than_the_timeout_stays() {
 }
 
 #[test]
+fn a_task_timeout_too_long_to_count_is_refused_and_one_stored_never_expires() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    for too_long in [31_536_001, 9_223_372_036_854_776, u64::MAX] {
+        let patch = ConfigPatch {
+            task_timeout: Some(too_long),
+            ..ConfigPatch::default()
+        };
+        let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+            board.configure(&patch, at(0))
+        });
+        assert!(err.message.contains("one year"), "{err}");
+    }
+    // A state that earlier versions let in keeps its timeout, and a claim under it
+    // never expires: nothing overflows.
+    let mut state = board.state();
+    state.config.as_mut().unwrap().task_timeout = u64::MAX;
+    let mut board = Board::from_state(state, false).unwrap();
+    board.claim("outsider", at(0)).unwrap();
+    assert_eq!(board.next_claim_expiry(), None);
+    assert!(board.expire_claims(at(1_000_000_000)).is_empty());
+    assert_eq!(status(&board, 1), TaskStatus::Claimed);
+}
+
+#[test]
 fn finishing_an_expired_claim_is_refused() {
     let mut board = Board::default();
     add(&mut board, 5, &[]);

@@ -154,8 +154,23 @@ pub fn topological_order(edges: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>>
     Err(cycle)
 }
 
+/// The longest `task_timeout` a setting may give: a year is longer than any agent's
+/// work, and a claim's age is counted in time that overflows long before `u64` does.
+/// Asked of new settings only: a stored state keeps what earlier versions let in, and
+/// a claim under a longer timeout never expires.
+const MAX_TASK_TIMEOUT: u64 = 365 * 24 * 60 * 60;
+
 /// The configuration a patch would make, if it is valid.
 pub fn patched_config(config: &Config, patch: &ConfigPatch) -> Result<Config, BatonError> {
+    if let Some(timeout) = patch
+        .task_timeout
+        .filter(|&timeout| timeout > MAX_TASK_TIMEOUT)
+    {
+        return Err(BatonError::invalid(format!(
+            "task_timeout {timeout} is longer than one year ({MAX_TASK_TIMEOUT} seconds); give \
+             the seconds an agent may work on a task, e.g. 3600"
+        )));
+    }
     // Asked of the templates a patch sets alone: earlier versions let a blank one in,
     // and it must not stand in the way of changing anything else.
     for (name, template) in [

@@ -272,8 +272,7 @@ impl Board {
     /// Outside agents' claims older than the task timeout go back to the queue (the
     /// attempt counts). The daemon times out its own agents itself.
     pub fn expire_claims(&mut self, now: Now) -> Events {
-        let timeout =
-            chrono::Duration::seconds(self.config.task_timeout.min(i64::MAX as u64) as i64);
+        let timeout = self.claim_timeout();
         let expired: Vec<TaskId> = self
             .held
             .iter()
@@ -300,13 +299,21 @@ impl Board {
 
     /// When the oldest claim will expire, so the caller knows when to look again.
     pub fn next_claim_expiry(&self) -> Option<Now> {
-        let timeout =
-            chrono::Duration::seconds(self.config.task_timeout.min(i64::MAX as u64) as i64);
+        let timeout = self.claim_timeout();
         self.held
             .iter()
             .filter_map(|id| self.nodes[id].claimed_at())
             .min()
-            .map(|at| at + timeout)
+            .and_then(|at| at.checked_add_signed(timeout))
+    }
+
+    /// How old a claim may grow: `task_timeout`, or for ever when that is too long to
+    /// count in time (a state from before settings were bounded may hold one).
+    fn claim_timeout(&self) -> chrono::TimeDelta {
+        i64::try_from(self.config.task_timeout)
+            .ok()
+            .and_then(chrono::TimeDelta::try_seconds)
+            .unwrap_or(chrono::TimeDelta::MAX)
     }
 
     pub(super) fn check_held(&self, id: &TaskId, action: &str) -> Result<(), BatonError> {
