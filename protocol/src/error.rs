@@ -54,6 +54,8 @@ pub enum ErrorCause {
     RunGoing,
     /// Leader planning needs a goal: set one first.
     NoGoal,
+    /// A run of the tasks there are found none waiting: add one, or retry one.
+    NothingToRun,
     /// The workspace is not a git repository, so there are no worktrees or branches.
     NotAGitRepository,
 }

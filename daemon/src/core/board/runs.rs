@@ -106,7 +106,8 @@ impl Board {
             .with_cause(ErrorCause::NoGoal)),
             RunMode::Predefined if self.unfinished() == 0 => Err(BatonError::orchestration(
                 "nothing to run: no task waits; `baton add` adds one, `baton retry ID` reopens a failed one",
-            )),
+            )
+            .with_cause(ErrorCause::NothingToRun)),
             _ => Ok(()),
         }
     }
