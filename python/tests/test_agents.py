@@ -181,3 +181,28 @@ def test_a_run_gives_its_agents_the_model_variables_of_this_process(
     result = asyncio.run(main())
     assert (result["tasks_completed"], result["tasks_failed"]) == (1, 0), workspace.tasks()
     assert workspace.tasks()[0]["result"]["output"] == "reached the model"
+
+
+def test_start_gives_its_agents_the_model_variables_of_this_process(
+    workspace: Workspace, model_server: ModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in model_server.env.items():
+        monkeypatch.setenv(name, value)
+    # The daemon starts with a model address where nothing answers ...
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    workspace.baton("config", "agent_command", model_server.claude)
+    workspace.baton("config", "worker_prompt", "{description}")
+    # ... and the script learns the right one afterwards.
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", model_server.url)
+
+    async def main() -> None:
+        with Orchestrator(working_directory=str(workspace.root), task_timeout=60) as orch:
+            orch.add_task("answer\n" + script([say("reached the model")]))
+            await orch.start()
+            await orch.start()  # a run is going: nothing changes
+            wait_for(lambda: workspace.tasks()[0]["status"] in ("done", "failed"), "the task to end", 60)
+
+    asyncio.run(main())
+    task = workspace.tasks()[0]
+    assert task["status"] == "done", task
+    assert task["result"]["output"] == "reached the model"

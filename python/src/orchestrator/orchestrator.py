@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Optional, TypeVar, Union
+from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Mapping, Optional, TypeVar, Union
 
 from . import __version__
 from .agent_env import agent_environment
@@ -104,6 +104,12 @@ class _CallbackThread:
             self._thread.join(timeout=5)
 
 
+def _state_path(filepath: Any) -> Any:
+    """``filepath`` made absolute; anything but a path is sent as given, for the
+    daemon to say what is wrong with it."""
+    return os.path.abspath(filepath) if isinstance(filepath, (str, os.PathLike)) else filepath
+
+
 def _shut_down(io: _EventLoopThread, callbacks: _CallbackThread, snapshot_dir: str) -> None:
     """Ends an orchestrator's connection and threads; the daemon keeps running."""
     io.stop()
@@ -115,8 +121,10 @@ class Orchestrator:
     """Coordinates Claude Code agents on one workspace through its baton daemon.
 
     Creating one connects to the workspace's daemon (starting it, as the CLI does,
-    when none runs) and applies ``max_workers``, ``model`` and ``task_timeout`` to the
-    workspace's configuration. Every client of the workspace (the CLI, VS Code,
+    when none runs) and applies those of ``max_workers``, ``model`` and
+    ``task_timeout`` it is given to the workspace's configuration; the others are read
+    from it (a new workspace has the reference's defaults: 3, claude-sonnet-4, 600 s),
+    so a client that only watches changes no setting. Every client of the workspace (the CLI, VS Code,
     another script, the agents) sees the same state, and their changes reach
     ``state``, ``on_task_complete`` and ``on_discovery`` here.
     """
@@ -124,17 +132,25 @@ class Orchestrator:
     def __init__(
         self,
         working_directory: str = ".",
-        max_workers: int = 3,
-        model: str = "claude-sonnet-4-20250514",
-        task_timeout: int = 600,
+        max_workers: Optional[int] = None,
+        model: Optional[str] = None,
+        task_timeout: Optional[int] = None,
         on_task_complete: Optional[Callable[[Task], None]] = None,
         on_discovery: Optional[Callable[[Discovery], None]] = None,
         verbose: bool = False,
     ) -> None:
         self.working_directory = working_directory
-        self.max_workers = max_workers
-        self.model = model
-        self.task_timeout = task_timeout
+        # The settings this client was given; the others are the workspace's, read once
+        # connected. `initialize` applies again those given and any changed since.
+        self._given: Dict[str, Any] = {
+            name: value
+            for name, value in (("max_workers", max_workers), ("model", model), ("task_timeout", task_timeout))
+            if value is not None
+        }
+        self._read: Dict[str, Any] = {}
+        self.max_workers: int = max_workers if max_workers is not None else 3
+        self.model: str = model if model is not None else "claude-sonnet-4-20250514"
+        self.task_timeout: int = task_timeout if task_timeout is not None else 600
         self.on_task_complete = on_task_complete
         self.on_discovery = on_discovery
         self.verbose = verbose
@@ -165,8 +181,10 @@ class Orchestrator:
         }))
 
     async def start(self) -> None:
-        """Starts dispatching ready tasks to agents."""
-        await self._await(self._request_then_refresh("baton/start"))
+        """Starts dispatching ready tasks to agents, which get this process's model
+        variables as a run's do. While a run goes, or when no task waits, nothing
+        changes."""
+        await self._await(self._start())
 
     async def stop(self) -> None:
         """Stops dispatching and ends every running agent; their tasks go back to the queue."""
@@ -197,15 +215,20 @@ class Orchestrator:
     def add_tasks_batch(self, tasks: List[Dict[str, Any]]) -> List[Task]:
         """Adds several tasks at once, all or none; a dependency may name the id another
         task of the batch gets."""
-        return self._wait(self._tasks_request("baton/addTasks", {"tasks": [dict(task) for task in tasks]}))
+        # Sent as given: the daemon says what is wrong with what is not a list of dicts.
+        batch = [dict(task) if isinstance(task, Mapping) else task for task in tasks] if isinstance(tasks, list) else tasks
+        return self._wait(self._tasks_request("baton/addTasks", {"tasks": batch}))
 
     async def claim_task(self, agent_id: str) -> Optional[Task]:
         """Hands the most urgent ready task to ``agent_id``; ``None`` when none is ready."""
         return await self._await(self._optional_task_request("baton/claimTask", {"agent_id": agent_id}))
 
     async def complete_task(self, task_id: str, result: TaskResult) -> bool:
-        """Marks a claimed task done with its result."""
-        params = {"task_id": task_id, "result": result.to_dict()}
+        """Marks a claimed task done with its result (a ``TaskResult``, or a dict of
+        its fields)."""
+        # Anything else is sent as given, for the daemon to say what is wrong with it.
+        sent: Any = result.to_dict() if isinstance(result, TaskResult) else result
+        params = {"task_id": task_id, "result": dict(sent) if isinstance(sent, Mapping) else sent}
         await self._await(self._task_request("baton/completeTask", params))
         return True
 
@@ -229,11 +252,11 @@ class Orchestrator:
 
     def save_state(self, filepath: str) -> None:
         """Writes the whole state to ``filepath`` (relative to the current directory)."""
-        self._wait(self._request("baton/saveState", {"path": os.path.abspath(filepath)}))
+        self._wait(self._request("baton/saveState", {"path": _state_path(filepath)}))
 
     def load_state(self, filepath: str) -> None:
         """Replaces the whole state with a state file's, after checking all of it."""
-        self._wait(self._request_then_refresh("baton/loadState", {"path": os.path.abspath(filepath)}))
+        self._wait(self._request_then_refresh("baton/loadState", {"path": _state_path(filepath)}))
 
     @property
     def state(self) -> CoordinationState:
@@ -290,11 +313,17 @@ class Orchestrator:
 
     def _wait(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         """Runs ``coroutine`` on the connection's loop and blocks until it ends."""
-        return self._io.submit(coroutine).result()
+        return self._submit(coroutine).result()
 
     def _await(self, coroutine: Coroutine[Any, Any, _T]) -> Awaitable[_T]:
         """Runs ``coroutine`` on the connection's loop; the caller's loop awaits it."""
-        return asyncio.wrap_future(self._io.submit(coroutine))
+        return asyncio.wrap_future(self._submit(coroutine))
+
+    def _submit(self, coroutine: Coroutine[Any, Any, _T]) -> "concurrent.futures.Future[_T]":
+        if self._closed:
+            coroutine.close()
+            raise OrchestrationError("this Orchestrator was closed; create a new one")
+        return self._io.submit(coroutine)
 
     async def _connected(self) -> Connection:
         if self._closed:
@@ -350,11 +379,46 @@ class Orchestrator:
         await self._refresh()
 
     async def _configure(self) -> None:
-        await self._request("baton/configure", self._config_patch())
+        """Applies the settings given, then reads the workspace's; connecting raises
+        here when the daemon cannot be reached."""
+        if self._given:
+            await self._request("baton/configure", self._given)
+        else:
+            await self._connected()
         await self._refresh()
+        config = self._mirror.state.config or {}
+        state = self._mirror.state
+        self._read = {
+            "max_workers": config.get("max_workers", state.max_parallel_workers),
+            "model": config.get("model", self.model),
+            "task_timeout": config.get("task_timeout", state.task_timeout_seconds),
+        }
+        self.max_workers, self.model, self.task_timeout = (
+            self._read["max_workers"],
+            self._read["model"],
+            self._read["task_timeout"],
+        )
 
     def _config_patch(self) -> Dict[str, Any]:
-        return {"max_workers": self.max_workers, "model": self.model, "task_timeout": self.task_timeout}
+        """The settings given to this client, and those changed on it since."""
+        current = {"max_workers": self.max_workers, "model": self.model, "task_timeout": self.task_timeout}
+        return {
+            name: value
+            for name, value in current.items()
+            if name in self._given or value != self._read.get(name, value)
+        }
+
+    async def _start(self) -> None:
+        # `baton/run` rather than `baton/start`, so that agents get this process's
+        # variables, as the CLI's `baton start` does; a run going already, or no task
+        # waiting, is `start`'s nothing to do.
+        params = {"mode": "predefined", "wait": False, "env": agent_environment(os.environ)}
+        try:
+            await self._request("baton/run", params)
+        except OrchestrationError as err:
+            if err.cause not in ("run_going", "nothing_to_run"):
+                raise
+        await self._refresh()
 
     async def _run(self, mode: str) -> Dict[str, Any]:
         params = {"mode": mode, "wait": True, "env": agent_environment(os.environ)}
