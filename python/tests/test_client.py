@@ -19,7 +19,7 @@ from orchestrator.exceptions import (
     OrchestrationError,
     TaskNotFoundError,
 )
-from orchestrator.models import Discovery, Task, TaskResult, TaskStatus
+from orchestrator.models import CoordinationState, Discovery, Task, TaskResult, TaskStatus
 
 
 def statuses(workspace: Workspace) -> List[Any]:
@@ -385,3 +385,29 @@ def test_a_callback_may_call_the_orchestrator_and_event_loops_may_come_and_go(wo
         asyncio.run(finish_one())
         wait_for(lambda: len(totals) == 2, "both callbacks, each asking for the status")
     assert totals == [2, 2]
+
+
+def test_get_available_tasks_orders_as_the_daemon_hands_tasks_out(workspace: Workspace, tmp_path: Path) -> None:
+    # Priority first, then the longest chain of tasks waiting on a task, then age.
+    with Orchestrator(working_directory=str(workspace.root)) as orch:
+        a = orch.add_task("a", priority=5)
+        b = orch.add_task("b", priority=5)
+        c = orch.add_task("c", priority=5, dependencies=[b.id])
+        orch.add_task("d", priority=5, dependencies=[c.id])
+        orch.add_task("e", priority=2)
+        orch.add_task("f", priority=5, dependencies=[a.id])
+        orch.add_task("g", priority=7)
+        saved = tmp_path / "state.json"
+        order = []
+        while True:
+            orch.save_state(str(saved))
+            state = CoordinationState.from_dict(json.loads(saved.read_text()))
+            expected = [task.id for task in state.get_available_tasks()]
+            claimed = asyncio.run(orch.claim_task("agent-1"))
+            if claimed is None:
+                assert expected == []
+                break
+            assert expected and claimed.id == expected[0], (claimed.id, expected)
+            order.append(claimed.id)
+            asyncio.run(orch.complete_task(claimed.id, TaskResult(output="")))
+    assert order == ["task-005", "task-002", "task-001", "task-003", "task-004", "task-006", "task-007"]

@@ -349,14 +349,44 @@ class CoordinationState:
         return next((task for task in self.tasks if task.id == task_id), None)
 
     def get_available_tasks(self) -> List[Task]:
-        """The available tasks whose dependencies are all done, most urgent first."""
+        """The available tasks whose dependencies are all done, in the order the daemon
+        hands them out: priority (1 first), then the longest chain of tasks waiting on
+        each, then age."""
         done = {task.id for task in self.tasks if task.status == TaskStatus.DONE}
         ready = [
             task
             for task in self.tasks
             if task.status == TaskStatus.AVAILABLE and all(dep in done for dep in task.dependencies)
         ]
-        return sorted(ready, key=lambda task: task.priority)
+        chains = self._chains()
+        age = {task.id: position for position, task in enumerate(self.tasks)}
+        return sorted(ready, key=lambda task: (task.priority, -chains[task.id], age[task.id]))
+
+    def _chains(self) -> Dict[str, int]:
+        """For each task, the longest chain of tasks that depend on it, itself included."""
+        dependents: Dict[str, List[str]] = {task.id: [] for task in self.tasks}
+        for task in self.tasks:
+            for dependency in task.dependencies:
+                dependents.setdefault(dependency, []).append(task.id)
+        chains: Dict[str, int] = {}
+        visiting: set[str] = set()
+        for start in dependents:
+            stack = [start]
+            while stack:
+                current = stack[-1]
+                if current in chains:
+                    stack.pop()
+                    continue
+                visiting.add(current)
+                # A cycle, which the daemon never lets in, counts as no chain.
+                pending = [d for d in dependents.get(current, []) if d not in chains and d not in visiting]
+                if pending:
+                    stack.extend(pending)
+                    continue
+                chains[current] = 1 + max((chains.get(d, 0) for d in dependents.get(current, [])), default=0)
+                visiting.discard(current)
+                stack.pop()
+        return chains
 
     def get_progress(self) -> Dict[str, Any]:
         """Counts by status and the share finished, in the shape of ``get_status()["progress"]``."""
