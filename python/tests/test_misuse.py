@@ -81,3 +81,14 @@ def test_misuse_raises_invalid_input_error_and_changes_nothing(workspace: Worksp
             ["a.py"],
         )
         assert TaskResult.from_dict(done["result"]).output == "made it"
+
+
+def test_a_request_larger_than_the_daemon_reads_says_so_and_the_next_call_works(workspace: Workspace) -> None:
+    with Orchestrator(working_directory=str(workspace.root)) as orch:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(OrchestrationError, match="more than the 64 MiB"):
+                orch.add_task("x" * (65 * 1024 * 1024))
+            gc.collect()
+        assert not [str(w.message) for w in caught if "never retrieved" in str(w.message)]
+        assert orch.add_task("a task of a usual size").id == "task-001"

@@ -116,8 +116,18 @@ class Connection:
         try:
             await self._write(body)
             return await answer
+        except OrchestrationError as err:
+            if len(body) > _MAX_MESSAGE:
+                raise OrchestrationError(
+                    f"{method}: the request is {len(body) >> 20} MiB, more than the {_MAX_MESSAGE >> 20} MiB the "
+                    "daemon reads in one message; it closed the connection and did nothing of it"
+                ) from err
+            raise
         finally:
             self._pending.pop(request_id, None)
+            if answer.done() and not answer.cancelled():
+                # Heard by the caller already, or through the error above.
+                answer.exception()
 
     async def close(self) -> None:
         """Ends the connection; whoever waits for an answer hears it closed."""
