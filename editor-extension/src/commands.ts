@@ -105,6 +105,7 @@ const remedies: Record<RemedyAction, (ctx: CommandContext) => Promise<unknown>> 
   stop: (ctx) => stop(ctx),
   showStatus: (ctx) => showStatus(ctx),
   init: (ctx) => initializeGoal(ctx),
+  addTask: (ctx) => addTask(ctx),
   sharedIsolation: async (ctx) => {
     await ctx.connection.request<Config>(Method.configure, { isolation: 'shared' });
     say('isolation set to shared: agents work in the folder itself');

@@ -51,11 +51,13 @@ export function errorCause(error: unknown): ErrorCause | undefined {
     return undefined;
   }
   const cause = (data as ErrorData).cause;
-  return cause === 'run_going' || cause === 'no_goal' || cause === 'not_a_git_repository' ? cause : undefined;
+  return cause === 'run_going' || cause === 'no_goal' || cause === 'nothing_to_run' || cause === 'not_a_git_repository'
+    ? cause
+    : undefined;
 }
 
 /** A way out the extension offers with an error: one of its own actions. */
-export type RemedyAction = 'stop' | 'showStatus' | 'init' | 'sharedIsolation';
+export type RemedyAction = 'stop' | 'showStatus' | 'init' | 'addTask' | 'sharedIsolation';
 
 export interface Remedy {
   message: string;
@@ -83,6 +85,11 @@ export function errorRemedy(error: unknown, command: string): Remedy | undefined
       return {
         message: 'there is no goal to plan yet; set one first',
         actions: [{ title: 'Initialize Goal', action: 'init' }],
+      };
+    case 'nothing_to_run':
+      return {
+        message: 'no task waits to run; add one first',
+        actions: [{ title: 'Add Task', action: 'addTask' }],
       };
     case 'not_a_git_repository':
       if (command === 'baton.merge') {

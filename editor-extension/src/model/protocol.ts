@@ -336,7 +336,7 @@ export interface RunParams {
 }
 
 /** What an error is about (`data.cause`), where the extension offers its own way out. */
-export type ErrorCause = 'run_going' | 'no_goal' | 'not_a_git_repository';
+export type ErrorCause = 'run_going' | 'no_goal' | 'nothing_to_run' | 'not_a_git_repository';
 
 /** The `data` of a daemon error. */
 export interface ErrorData {

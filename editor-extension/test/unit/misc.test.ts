@@ -188,6 +188,9 @@ test('an error the daemon marked with a cause gets the editor’s words and butt
     ['stop', 'showStatus'],
   );
   assert.deepEqual(errorRemedy(error('no_goal'), 'baton.runLeader')?.actions.map((a) => a.action), ['init']);
+  const nothing = errorRemedy(error('nothing_to_run'), 'baton.runPredefined');
+  assert.doesNotMatch(nothing?.message ?? '`baton', /`baton/);
+  assert.deepEqual(nothing?.actions.map((a) => a.action), ['addTask']);
   assert.deepEqual(errorRemedy(error('not_a_git_repository'), 'baton.runPredefined')?.actions.map((a) => a.action), [
     'sharedIsolation',
   ]);
