@@ -411,3 +411,19 @@ def test_get_available_tasks_orders_as_the_daemon_hands_tasks_out(workspace: Wor
             order.append(claimed.id)
             asyncio.run(orch.complete_task(claimed.id, TaskResult(output="")))
     assert order == ["task-005", "task-002", "task-001", "task-003", "task-004", "task-006", "task-007"]
+
+
+def test_get_available_tasks_counts_no_failed_task_as_work_waiting(workspace: Workspace, tmp_path: Path) -> None:
+    with Orchestrator(working_directory=str(workspace.root)) as orch:
+        older = orch.add_task("older")
+        newer = orch.add_task("newer")
+        child = orch.add_task("child", dependencies=[newer.id])
+        orch.add_task("grandchild", dependencies=[child.id])
+        orch.add_task("the older one's child", dependencies=[older.id])
+        asyncio.run(orch.fail_task(child.id, "gave up"))
+        saved = tmp_path / "state.json"
+        orch.save_state(str(saved))
+        state = CoordinationState.from_dict(json.loads(saved.read_text()))
+        assert [task.id for task in state.get_available_tasks()] == [older.id, newer.id]
+        claimed = asyncio.run(orch.claim_task("agent-1"))
+        assert claimed is not None and claimed.id == older.id

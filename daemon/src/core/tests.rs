@@ -1341,6 +1341,39 @@ fn a_claim_younger_than_the_timeout_stays() {
 }
 
 #[test]
+fn a_failed_or_cancelled_dependent_is_no_work_waiting() {
+    for end in ["fail", "cancel"] {
+        let mut board = Board::default();
+        let older = add(&mut board, 5, &[]);
+        let newer = add(&mut board, 5, &[]);
+        let child = add(&mut board, 5, &[2]);
+        add(&mut board, 5, &[3]);
+        add(&mut board, 5, &[1]);
+        assert_eq!(
+            board.ready().next(),
+            Some(&newer),
+            "three tasks wait on the newer one"
+        );
+        match end {
+            "fail" => board.fail(&child, "gave up", at(1)).map(drop),
+            _ => board.cancel(&child, at(1)).map(drop),
+        }
+        .unwrap();
+        assert_eq!(
+            board.ready().next(),
+            Some(&older),
+            "after {end}, one task waits on the older one and none on the newer"
+        );
+        board.retry(&child, at(2)).unwrap();
+        assert_eq!(
+            board.ready().next(),
+            Some(&newer),
+            "retried, its chain counts again"
+        );
+    }
+}
+
+#[test]
 fn a_task_timeout_too_long_to_count_is_refused_and_one_stored_never_expires() {
     let mut board = Board::default();
     add(&mut board, 5, &[]);

@@ -363,9 +363,12 @@ class CoordinationState:
         return sorted(ready, key=lambda task: (task.priority, -chains[task.id], age[task.id]))
 
     def _chains(self) -> Dict[str, int]:
-        """For each task, the longest chain of tasks that depend on it, itself included."""
+        """For each task, the longest chain of work waiting on it, itself included."""
         dependents: Dict[str, List[str]] = {task.id: [] for task in self.tasks}
         for task in self.tasks:
+            # A failed or cancelled task waits for nothing: it is no link of a chain.
+            if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+                continue
             for dependency in task.dependencies:
                 dependents.setdefault(dependency, []).append(task.id)
         chains: Dict[str, int] = {}

@@ -126,6 +126,11 @@ impl Board {
                 run.reopened(id);
             }
         }
+        if gave_up(before) != gave_up(after) {
+            // It leaves, or joins again, the chains of the tasks it depends on.
+            let dependencies = self.nodes[id].dependencies.iter().cloned();
+            self.stale_chains.extend(dependencies);
+        }
         if (before == TaskStatus::Done) != (after == TaskStatus::Done) {
             let dependents = self.nodes[id].dependents.clone();
             for dependent in dependents {
@@ -195,14 +200,23 @@ impl Board {
     /// tasks must not be indexed yet.
     pub(super) fn compute_chains(&mut self, ids: &[TaskId]) {
         for id in ids.iter().rev() {
-            let chain = 1 + self.nodes[id]
-                .dependents
-                .iter()
-                .map(|dependent| self.nodes[dependent].chain)
-                .max()
-                .unwrap_or(0);
+            let chain = self.chain_of(id);
             self.nodes.get_mut(id).expect("known task").chain = chain;
         }
+    }
+
+    /// The chain `id` heads from its dependents' chains: itself and the longest chain
+    /// of work waiting on it. A failed or cancelled dependent waits for nothing, so it
+    /// is no link of it.
+    fn chain_of(&self, id: &TaskId) -> u32 {
+        1 + self.nodes[id]
+            .dependents
+            .iter()
+            .map(|dependent| &self.nodes[dependent])
+            .filter(|dependent| !gave_up(dependent.status))
+            .map(|dependent| dependent.chain)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Brings every chain up to date before the ready queue's order is read: the
@@ -226,12 +240,7 @@ impl Board {
             .collect();
         while let Some((_, id)) = pending.pop() {
             queued.remove(&id);
-            let chain = 1 + self.nodes[&id]
-                .dependents
-                .iter()
-                .map(|dependent| self.nodes[dependent].chain)
-                .max()
-                .unwrap_or(0);
+            let chain = self.chain_of(&id);
             if chain == self.nodes[&id].chain {
                 continue;
             }
@@ -245,4 +254,9 @@ impl Board {
             }
         }
     }
+}
+
+/// Whether a task in `status` waits for nothing more: failed or cancelled.
+fn gave_up(status: TaskStatus) -> bool {
+    matches!(status, TaskStatus::Failed | TaskStatus::Cancelled)
 }

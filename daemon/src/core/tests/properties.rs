@@ -612,10 +612,15 @@ fn events_carry_every_change(
     Ok(())
 }
 
-/// The length of the longest chain of tasks that depend on each task, itself included.
+/// The length of the longest chain of tasks that depend on each task, itself included:
+/// work waiting on it, so a failed or cancelled task, which waits for nothing, is no
+/// link of anyone's chain.
 fn chains(tasks: &[Task]) -> HashMap<TaskId, u32> {
     let mut dependents: HashMap<&TaskId, Vec<&TaskId>> = HashMap::new();
     for task in tasks {
+        if matches!(task.status, TaskStatus::Failed | TaskStatus::Cancelled) {
+            continue;
+        }
         for dependency in &task.dependencies {
             dependents.entry(dependency).or_default().push(&task.id);
         }
