@@ -259,6 +259,9 @@ pub enum Command {
         /// The snapshot or saved file to restore
         #[arg(long, value_name = "FILE")]
         from: Option<PathBuf>,
+        /// Restore even when the store is not damaged, losing the changes after it
+        #[arg(long)]
+        yes: bool,
     },
 
     /// Start, stop or ask about the workspace's daemon

@@ -35,6 +35,9 @@ struct Args {
     /// The snapshot or `baton save` file to restore.
     #[arg(long, value_name = "FILE", requires = "restore")]
     from: Option<PathBuf>,
+    /// Restore even a store that is not damaged, losing the changes after the source.
+    #[arg(long, requires = "restore")]
+    yes: bool,
 }
 
 /// The exit status of a daemon that stopped because its state could not be kept
@@ -110,8 +113,8 @@ fn restore(args: &Args) -> anyhow::Result<String> {
         snapshots: &workspace.snapshots_dir(),
     };
     // Said in one sentence: the error's own words already name its cause.
-    let said =
-        restore::restore(&paths, args.from.as_deref()).map_err(|err| anyhow::anyhow!("{err}"))?;
+    let said = restore::restore(&paths, args.from.as_deref(), args.yes)
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
     tighten(&workspace)?;
     Ok(said)
 }

@@ -330,7 +330,22 @@ fn restore_from_a_saved_file_and_refusals_change_nothing() {
     assert_eq!(task_count(&workspace), 11);
     workspace.ok(&["daemon", "stop"]);
 
-    let restored = workspace.ok(&["restore", "--from", saved.to_str().unwrap()]);
+    // A store that is not damaged holds every acknowledged change: restoring over it
+    // is asked for, never done by default.
+    for args in [
+        vec!["restore"],
+        vec!["restore", "--from", saved.to_str().unwrap()],
+    ] {
+        let kept = error_line(&workspace.baton(&args), "restore over a whole store");
+        assert!(
+            kept.contains("not damaged") && kept.contains("--yes"),
+            "{kept}"
+        );
+        assert_eq!(task_count(&workspace), 11, "{args:?} changed nothing");
+        workspace.ok(&["daemon", "stop"]);
+    }
+
+    let restored = workspace.ok(&["restore", "--from", saved.to_str().unwrap(), "--yes"]);
     assert!(restored.contains("restored 10 tasks"), "{restored}");
     assert!(
         restored.contains("1 task and 0 discoveries fewer"),

@@ -165,7 +165,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Reset { yes } => session.reset(yes).await,
         Command::Save { file } => session.save(&file).await,
         Command::Load { file } => session.load(&file).await,
-        Command::Restore { from } => session.restore(from.as_deref()).await,
+        Command::Restore { from, yes } => session.restore(from.as_deref(), yes).await,
         Command::Daemon(command) => session.daemon(command).await,
         Command::Mcp(args) => Ok(crate::mcp::serve(&session.workspace, args).await?),
     }

@@ -66,7 +66,7 @@ impl Session {
 
     /// Replaces a stopped workspace's state with a snapshot or a saved file, through
     /// `batond --restore` (the store is the daemon's to write).
-    pub(super) async fn restore(&self, from: Option<&Path>) -> Result<()> {
+    pub(super) async fn restore(&self, from: Option<&Path>, yes: bool) -> Result<()> {
         if let Some(client) = self.running_daemon(false).await? {
             let info = client.request::<methods::DaemonInfo>(&()).await?;
             return Err(CommandError::Input(format!(
@@ -83,6 +83,9 @@ impl Session {
             let from = std::path::absolute(from)
                 .map_err(|err| CommandError::Input(format!("{}: {err}", from.display())))?;
             command.arg("--from").arg(from);
+        }
+        if yes {
+            command.arg("--yes");
         }
         let output = command
             .stdin(std::process::Stdio::null())

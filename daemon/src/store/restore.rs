@@ -15,6 +15,8 @@ use crate::core::Board;
 pub enum RestoreError {
     #[error("there is no snapshot in {0} yet; `baton restore --from FILE` brings back a file written by `baton save`")]
     NoSnapshot(PathBuf),
+    #[error("the state is not damaged: it opens whole, and restoring {from} would lose every change after it; `baton load FILE` brings a saved file back keeping the current board in `baton history`, and `baton restore --yes` restores all the same; nothing was changed")]
+    NotDamaged { from: PathBuf },
     #[error("cannot read {path}: {reason}; nothing was changed")]
     Unreadable { path: PathBuf, reason: String },
     #[error("cannot keep the old store aside as {path}: {source}; nothing was changed")]
@@ -48,7 +50,7 @@ pub struct Paths<'a> {
 /// Replaces the store at `paths.state` with `from` (by default the newest snapshot);
 /// answers a sentence saying what was restored and what is lost. The caller holds the
 /// workspace lock.
-pub fn restore(paths: &Paths, from: Option<&Path>) -> Result<String, RestoreError> {
+pub fn restore(paths: &Paths, from: Option<&Path>, yes: bool) -> Result<String, RestoreError> {
     let snapshots = Snapshots::new(paths.snapshots);
     let (source, snapshot_change) = match from {
         Some(path) => {
@@ -77,6 +79,11 @@ pub fn restore(paths: &Paths, from: Option<&Path>) -> Result<String, RestoreErro
     board
         .load(state, chrono::Utc::now())
         .map_err(|err| unreadable(err.message))?;
+    // A store that opens whole holds every acknowledged change: replacing it is the
+    // user's choice to make, not a repair.
+    if !yes && opens_whole(paths, &snapshots) {
+        return Err(RestoreError::NotDamaged { from: source });
+    }
 
     let expected = super::check::CheckFile::open(paths.check)
         .ok()
@@ -114,6 +121,19 @@ pub fn restore(paths: &Paths, from: Option<&Path>) -> Result<String, RestoreErro
         expected,
         aside,
     ))
+}
+
+/// Whether the store opens whole, as the daemon's start would find it: no less than
+/// its check record and its newest snapshot say was written.
+fn opens_whole(paths: &Paths, snapshots: &Snapshots) -> bool {
+    if !paths.state.exists() {
+        return false;
+    }
+    let Ok(mut store) = Store::open(paths.state, paths.check) else {
+        return false;
+    };
+    store.expect_snapshot(snapshots.latest());
+    store.load().is_ok()
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
