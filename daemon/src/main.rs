@@ -12,7 +12,7 @@ use baton_daemon::memory;
 use baton_daemon::orchestrator::{self, Orchestrator};
 use baton_daemon::server::{self, Daemon};
 use baton_daemon::store::snapshots::{self, Snapshots};
-use baton_daemon::store::{restore, Stopped, Store, StoreError};
+use baton_daemon::store::{restore, GroupCommit, Stopped, Store, StoreError};
 use baton_protocol::{private, workspace, Crash, Workspace, EXIT_LOCK_HELD, VERSION};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
@@ -216,6 +216,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         ));
         tokio::spawn(stop_on_signal(shutdown));
         tokio::spawn(memory::return_freed_when_quiet(commit.clone()));
+        tokio::spawn(watch_files(commit.clone()));
         let mut connections = server::Connections::default();
         let stopped = tokio::select! {
             () = server::accept(&listener, &daemon, &mut connections) => None,
@@ -358,6 +359,19 @@ fn start_reaper(root: &Path) -> anyhow::Result<std::process::Child> {
         .stderr(std::process::Stdio::null())
         .spawn()
         .context("cannot start the agents' reaper")
+}
+
+/// How often the daemon looks whether its state directory is still there.
+const FILES_CHECKED_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Stops the daemon when its state files go while no request comes to find out.
+async fn watch_files(commit: GroupCommit) {
+    let mut every = tokio::time::interval(FILES_CHECKED_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        commit.check_files();
+    }
 }
 
 /// The reaper's whole life: wait for the daemon's end, then end what its agents left.

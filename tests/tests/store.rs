@@ -480,6 +480,29 @@ fn a_deleted_state_directory_stops_the_daemon_before_it_acknowledges_more() {
     }
 }
 
+#[test]
+fn a_daemon_whose_workspace_is_deleted_stops_without_waiting_for_a_request() {
+    for deleted in ["the workspace", ".baton"] {
+        let workspace = TestWorkspace::new();
+        workspace.ok(&["add", "acknowledged"]);
+        let pid = workspace.daemon_pid().expect("a daemon runs");
+        let root = workspace.root().to_owned();
+        match deleted {
+            "the workspace" => std::fs::remove_dir_all(&root).unwrap(),
+            _ => std::fs::remove_dir_all(root.join(".baton")).unwrap(),
+        }
+        // No request comes: the daemon notices by itself, and a directory made again
+        // at the same path is never served the deleted workspace's state.
+        wait_until(LIMIT, || !process_exists(pid));
+        std::fs::create_dir_all(&root).unwrap();
+        if deleted == "the workspace" {
+            let tasks = workspace.json(&["tasks"]);
+            assert_eq!(tasks, serde_json::json!([]), "{deleted}");
+        }
+        workspace.baton(&["daemon", "stop"]);
+    }
+}
+
 fn ids(tasks: &Value) -> Vec<&str> {
     tasks
         .as_array()

@@ -395,6 +395,20 @@ impl GroupCommit {
         });
     }
 
+    /// Stops the store, as a flush would, when a file it depends on is gone or
+    /// replaced: a workspace deleted while nothing is written must not go on being
+    /// served from memory, nor keep its daemon answering for a new directory made at
+    /// its path.
+    pub fn check_files(&self) {
+        let checked = match self.inner.durability.lock() {
+            Ok(durability) => durability.guard.check(),
+            Err(_) => return,
+        };
+        if let Err(gone) = checked {
+            self.stop(gone);
+        }
+    }
+
     /// Waits until the store stops acknowledging; answers why.
     pub async fn stopped(&self) -> Stopped {
         let mut halted = self.inner.halted.subscribe();
