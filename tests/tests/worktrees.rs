@@ -571,3 +571,55 @@ async fn a_new_board_s_task_never_starts_from_the_work_an_archived_board_left_un
         "partial"
     );
 }
+
+#[test]
+fn merge_says_in_one_line_why_it_could_not_bring_the_work_in() {
+    let workspace = baton_tests::TestWorkspace::new();
+    let root = workspace.root();
+    let git = |args: &[&str]| git_output(root, args);
+    git(&["init", "--quiet", "--initial-branch=main"]);
+    let commit = |message: &str| {
+        git(&[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "--quiet",
+            "-am",
+            message,
+        ]);
+    };
+    std::fs::write(root.join("shared.txt"), "first\n").unwrap();
+    git(&["add", "shared.txt"]);
+    commit("first");
+    git(&["switch", "--quiet", "-c", "baton/integration"]);
+    std::fs::write(root.join("shared.txt"), "the agents'\n").unwrap();
+    std::fs::write(root.join("new.txt"), "the agents'\n").unwrap();
+    git(&["add", "new.txt"]);
+    commit("the agents' work");
+    git(&["switch", "--quiet", "main"]);
+
+    // An untracked file of the user's that the work would overwrite.
+    std::fs::write(root.join("new.txt"), "the user's\n").unwrap();
+    let blocked = workspace.baton(&["merge"]);
+    let said = String::from_utf8_lossy(&blocked.stderr);
+    assert_eq!(blocked.status.code(), Some(1), "{said}");
+    assert_eq!(said.trim().lines().count(), 1, "{said}");
+    assert!(
+        said.contains("new.txt") && said.contains("nothing was changed"),
+        "{said}"
+    );
+    std::fs::remove_file(root.join("new.txt")).unwrap();
+
+    // A change of the user's own to the same lines.
+    std::fs::write(root.join("shared.txt"), "the user's\n").unwrap();
+    commit("the user's work");
+    let conflict = workspace.baton(&["merge"]);
+    let said = String::from_utf8_lossy(&conflict.stderr);
+    assert_eq!(conflict.status.code(), Some(1), "{said}");
+    assert_eq!(said.trim().lines().count(), 1, "{said}");
+    assert!(said.contains("conflicts in shared.txt"), "{said}");
+    assert_eq!(git(&["status", "--porcelain"]), "", "nothing was changed");
+    workspace.ok(&["daemon", "stop"]);
+}

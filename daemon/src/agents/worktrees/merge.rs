@@ -305,6 +305,16 @@ impl Worktrees {
             .into());
         }
         let current = git::ok(repo, &["rev-parse", "--abbrev-ref", "HEAD"]).await?;
+        if current == "HEAD" {
+            return Err(GitError::Failed {
+                command: "merge".into(),
+                dir: repo.clone(),
+                message: "the checkout is on no branch (a detached HEAD); `git switch BRANCH` \
+                          to the branch the work goes into, then merge; nothing was changed"
+                    .into(),
+            }
+            .into());
+        }
         if is_ancestor(repo, &self.integration, "HEAD").await? {
             return Ok(format!(
                 "nothing to merge: {current} already has everything on {}",
@@ -321,11 +331,26 @@ impl Worktrees {
         if merged.ok {
             return Ok(format!("merged {} into {current}", self.integration));
         }
+        let conflicted = git::ok(repo, &["diff", "--name-only", "--diff-filter=U"])
+            .await
+            .unwrap_or_default();
         let _ = git::run(repo, &["merge", "--abort"]).await;
+        let reason = match conflicted.lines().collect::<Vec<_>>() {
+            paths if !paths.is_empty() => format!(
+                "it conflicts in {}; merge it yourself (`git merge {}`) and resolve them",
+                paths.join(", "),
+                self.integration
+            ),
+            // git's own words (an untracked file in the way, …), on one line.
+            _ => format!("{} {}", merged.stderr, merged.stdout)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
         Err(GitError::Failed {
             command: format!("merge {}", self.integration),
             dir: repo.clone(),
-            message: format!("{}; nothing was changed", merged.stdout.trim()),
+            message: format!("{reason}; nothing was changed"),
         }
         .into())
     }
