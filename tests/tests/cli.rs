@@ -1336,6 +1336,12 @@ fn human_output_shows_control_characters_as_escapes_and_json_keeps_them() {
     let said = fails(&workspace, &["show", "task-\u{1b}[2J"]);
     assert!(said.contains(r"task-\x1b[2J"), "{said}");
 
+    // A setting echoed as it is set, and listed.
+    let set = workspace.ok(&["config", "leader_prompt", "plan {goal} \u{1b}]0;owned\u{7}"]);
+    assert_harmless("baton config leader_prompt", &set);
+    assert!(set.contains(r"\x1b]0;owned\x07"), "{set}");
+    assert_harmless("baton config", &workspace.ok(&["config"]));
+
     let watch = Watch::start(&workspace, false);
     watch.listening(&workspace);
     let added = workspace.baton_with_input(&["add", "--batch", "-"], Some(&batch));

@@ -69,8 +69,10 @@ impl Session {
         }
         let patch = settings::patch(&key, &values).map_err(input)?;
         let config = self.request::<methods::Configure>(&patch).await?;
-        let value = setting(&config, &key)?;
-        self.show(&config, |_| {
+        setting(&config, &key)?;
+        // Shown from the copy made printable, as every view is.
+        self.show(&config, |shown| {
+            let value = setting(shown, &key).unwrap_or_default();
             format!("{key} = {}", render::config_value(&key, &value))
         })
     }

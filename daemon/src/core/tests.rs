@@ -1341,6 +1341,28 @@ fn a_claim_younger_than_the_timeout_stays() {
 }
 
 #[test]
+fn a_model_with_a_space_or_a_control_character_is_refused() {
+    let mut board = Board::default();
+    for model in ["m\u{1b}[31m", "claude sonnet", "claude-opus-4\n"] {
+        let patch = ConfigPatch {
+            model: Some(model.into()),
+            ..ConfigPatch::default()
+        };
+        let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+            board.configure(&patch, at(0))
+        });
+        assert!(
+            err.message.contains("a space or a control character"),
+            "{err}"
+        );
+        assert!(
+            !err.message.contains('\u{1b}'),
+            "the refusal shows it escaped: {err}"
+        );
+    }
+}
+
+#[test]
 fn a_failed_or_cancelled_dependent_is_no_work_waiting() {
     for end in ["fail", "cancel"] {
         let mut board = Board::default();

@@ -206,7 +206,19 @@ pub fn model(model: &str) -> Result<(), BatonError> {
         ));
     }
     argument("the model", model)?;
-    name("model", model, "name a Claude model (`claude-sonnet-4-5`)")
+    name("model", model, "name a Claude model (`claude-sonnet-4-5`)")?;
+    model_characters(model)
+}
+
+/// No model's name holds a space or a control character: one that does would only
+/// fail later, in every agent started with it, or steer the terminal it is shown on.
+fn model_characters(model: &str) -> Result<(), BatonError> {
+    if model.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(BatonError::invalid(format!(
+            "the model {model:?} holds a space or a control character; name a Claude model (`claude-sonnet-4-5`)"
+        )));
+    }
+    Ok(())
 }
 
 pub fn agent_id(agent_id: &str) -> Result<(), BatonError> {
@@ -227,6 +239,7 @@ pub(super) fn config_texts(config: &Config) -> Result<(), BatonError> {
         &config.model,
         "name a Claude model (`claude-sonnet-4-5`)",
     )?;
+    model_characters(&config.model)?;
     if config.agent_command.len() > PATH_LIMIT {
         return Err(BatonError::invalid(format!(
             "agent_command is {} bytes, over the limit of {PATH_LIMIT}; name the Claude Code program (`claude`)",
