@@ -626,6 +626,9 @@ fn add_tasks_refuses_an_unknown_dependency_and_changes_nothing() {
         board.add_tasks(batch, at(1))
     });
     assert!(err.message.contains("task-009"), "{err}");
+    // Named by its place: the id it would have got was never given.
+    assert!(err.message.starts_with("task 2 of the batch: "), "{err}");
+    assert!(!err.message.contains("task-003"), "{err}");
 }
 
 #[test]

@@ -70,7 +70,7 @@ pub fn new_tasks(
             format!("task {} of the batch: {}", place + 1, err.message),
         ),
     };
-    for (place, (task, id)) in batch.iter().zip(ids).enumerate() {
+    for (place, task) in batch.iter().enumerate() {
         description(&task.description).map_err(|err| in_task(place, err))?;
         hints(&task.hints).map_err(|err| in_task(place, err))?;
         context_files(&task.context_files).map_err(|err| in_task(place, err))?;
@@ -80,14 +80,18 @@ pub fn new_tasks(
         }
         for dependency in &task.dependencies {
             if !exists(dependency) && !position.contains_key(dependency) {
-                return Err(unknown_dependency(id, dependency));
+                let unknown = BatonError::invalid(format!(
+                    "dependency {dependency} does not exist; `baton tasks` lists the ids"
+                ));
+                return Err(in_task(place, unknown));
             }
         }
         if let Some(parent) = &task.parent_task {
             if !exists(parent) {
-                return Err(BatonError::invalid(format!(
-                    "parent task {parent} of {id} does not exist; `baton tasks` lists the ids"
-                )));
+                let unknown = BatonError::invalid(format!(
+                    "parent task {parent} does not exist; `baton tasks` lists the ids"
+                ));
+                return Err(in_task(place, unknown));
             }
         }
     }
