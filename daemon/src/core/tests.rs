@@ -1429,9 +1429,13 @@ fn finishing_an_expired_claim_is_refused() {
     add(&mut board, 5, &[]);
     board.claim("outsider", at(0)).unwrap();
     board.expire_claims(at(10_000));
-    assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
+    let err = assert_refused(&mut board, ErrorKind::OrchestrationError, |board| {
         board.complete(&id(1), TaskResult::default(), at(10_001))
     });
+    assert!(
+        err.message.contains("went back to the queue") && !err.message.contains("never claimed"),
+        "{err}"
+    );
 }
 
 // ---- the daemon's own agents ----

@@ -320,6 +320,12 @@ impl Board {
         let status = self.task(id)?.status;
         match status {
             TaskStatus::Claimed | TaskStatus::InProgress => Ok(()),
+            // A claim that expired, or was released, counted an attempt.
+            TaskStatus::Available if self.nodes[id].attempts > 0 => {
+                Err(BatonError::orchestration(format!(
+                    "task {id} is not claimed now: its claim ended (older than task_timeout, or released) and it went back to the queue, so it cannot {action}; claim it again (`baton claim --agent ID`)"
+                )))
+            }
             TaskStatus::Available => Err(BatonError::orchestration(format!(
                 "task {id} was never claimed, so it cannot {action}; claim it first (`baton claim --agent ID`)"
             ))),
