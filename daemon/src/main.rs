@@ -382,16 +382,14 @@ fn reap(root: &Path) {
     }
 }
 
-/// Keeps `.baton/` out of `git status` in a git repository, without touching files
-/// the user shares (`info/exclude` is local to the clone). git says where that file
-/// is: in a linked worktree or a submodule `.git` is a file naming where the
-/// checkout's data is kept.
+/// Keeps `.baton/` out of `git status` when the workspace is in a git repository (its
+/// top, or a directory in it made a workspace of its own), without touching files the
+/// user shares (`info/exclude` is local to the clone). git says where that file is:
+/// in a linked worktree or a submodule `.git` is a file naming where the checkout's
+/// data is kept.
 fn exclude_from_git(root: &Path) {
-    if !root.join(".git").exists() {
-        return;
-    }
     let Ok(found) = std::process::Command::new("git")
-        .args(["rev-parse", "--git-path", "info/exclude"])
+        .args(["rev-parse", "--show-prefix", "--git-path", "info/exclude"])
         .current_dir(root)
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -399,13 +397,17 @@ fn exclude_from_git(root: &Path) {
     else {
         return;
     };
-    let path = String::from_utf8_lossy(&found.stdout);
-    if !found.status.success() || path.trim().is_empty() {
+    let said = String::from_utf8_lossy(&found.stdout);
+    let mut lines = said.lines();
+    let (Some(prefix), Some(path)) = (lines.next(), lines.next()) else {
+        return;
+    };
+    if !found.status.success() || path.is_empty() {
         return;
     }
-    let exclude = root.join(path.trim_end_matches('\n'));
+    let exclude = root.join(path);
     let current = std::fs::read_to_string(&exclude).unwrap_or_default();
-    let pattern = format!("/{}/", workspace::STATE_DIR);
+    let pattern = format!("/{prefix}{}/", workspace::STATE_DIR);
     if current.lines().any(|line| line.trim() == pattern) {
         return;
     }

@@ -57,6 +57,9 @@ fn dash_c_into_a_subdirectory_finds_the_repository_s_workspace_and_init_here_mak
     assert_eq!(inner["goal"], "a goal of its own");
     let outer = json(baton_in(root, &["status", "--json"]));
     assert_eq!(outer["goal"], "the repository's goal");
+    // Neither workspace's state shows in the repository's status.
+    let seen = git_output(root, &["status", "--porcelain", "--untracked-files=all"]);
+    assert_eq!(seen, "", "git sees {seen}");
     for dir in [root, sub.as_path()] {
         let _ = baton_in(dir, &["daemon", "stop"]);
     }
