@@ -62,7 +62,6 @@ impl Runtime {
         }
         history::put_aside(root, tasks, archive)
             .await
-            .map(drop)
             .map_err(|err| {
                 BatonError::orchestration(format!(
                     "the board was archived as {archive}, but its tasks' branches could not \
@@ -80,16 +79,13 @@ impl Runtime {
         if !root.join(".git").exists() {
             return Ok(());
         }
-        history::bring_back(root, archive)
-            .await
-            .map(drop)
-            .map_err(|err| {
-                BatonError::orchestration(format!(
-                    "the board was loaded, but its tasks' branches stay under \
+        history::bring_back(root, archive).await.map_err(|err| {
+            BatonError::orchestration(format!(
+                "the board was loaded, but its tasks' branches stay under \
                      baton/history/{archive}/ ({err}); `git branch -m` brings each back \
                      as baton/ID"
-                ))
-            })
+            ))
+        })
     }
 
     /// Removes the branches of merged tasks and the idle checkouts; with `all`, the

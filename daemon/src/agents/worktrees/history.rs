@@ -28,15 +28,9 @@ pub fn archived_task(branch: &str) -> Option<&str> {
         .map(|(_, task)| task)
 }
 
-/// Moves the branches `tasks` left beside the board archived as `archive`; answers
-/// how many.
-pub async fn put_aside(
-    repo: &Path,
-    tasks: &[TaskId],
-    archive: &str,
-) -> Result<usize, WorktreeError> {
+/// Moves the branches `tasks` left beside the board archived as `archive`.
+pub async fn put_aside(repo: &Path, tasks: &[TaskId], archive: &str) -> Result<(), WorktreeError> {
     let ids: HashSet<&str> = tasks.iter().map(TaskId::as_str).collect();
-    let mut moved = 0;
     for branch in branches(repo, "baton/").await? {
         let Some(task) = branch
             .strip_prefix("baton/")
@@ -46,17 +40,15 @@ pub async fn put_aside(
         };
         let aside = archived_branch(archive, task);
         git::ok(repo, &["branch", "-m", &branch, &aside]).await?;
-        moved += 1;
     }
-    Ok(moved)
+    Ok(())
 }
 
 /// Brings the branches of the board archived as `archive` back under their tasks'
 /// names, but where a branch has that name now (it is left as it is, and the
-/// archived one stays); answers how many.
-pub async fn bring_back(repo: &Path, archive: &str) -> Result<usize, WorktreeError> {
+/// archived one stays).
+pub async fn bring_back(repo: &Path, archive: &str) -> Result<(), WorktreeError> {
     let prefix = archived_branch(archive, "");
-    let mut moved = 0;
     for branch in branches(repo, &prefix).await? {
         let Some(task) = branch.strip_prefix(&prefix) else {
             continue;
@@ -66,9 +58,8 @@ pub async fn bring_back(repo: &Path, archive: &str) -> Result<usize, WorktreeErr
             continue;
         }
         git::ok(repo, &["branch", "-m", &branch, &name]).await?;
-        moved += 1;
     }
-    Ok(moved)
+    Ok(())
 }
 
 /// The branches whose names start with `prefix`.
