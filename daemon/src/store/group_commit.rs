@@ -400,7 +400,8 @@ impl GroupCommit {
     /// served from memory, nor keep its daemon answering for a new directory made at
     /// its path.
     pub fn check_files(&self) {
-        let checked = match self.inner.durability.lock() {
+        // A flush under way checks them itself: never wait for one here.
+        let checked = match self.inner.durability.try_lock() {
             Ok(durability) => durability.guard.check(),
             Err(_) => return,
         };
