@@ -360,35 +360,31 @@ class CoordinationState:
         ]
         chains = self._chains()
         age = {task.id: position for position, task in enumerate(self.tasks)}
-        return sorted(ready, key=lambda task: (task.priority, -chains[task.id], age[task.id]))
+        return sorted(ready, key=lambda task: (task.priority, -chains.get(task.id, 1), age[task.id]))
 
     def _chains(self) -> Dict[str, int]:
-        """For each task, the longest chain of work waiting on it, itself included."""
+        """For each task, the longest chain of work waiting on it, itself included: each
+        task's chain is made once those of all the tasks waiting on it are."""
+        # A failed or cancelled task waits for nothing: it is no link of a chain.
+        waiting_on = {
+            task.id: list(task.dependencies)
+            for task in self.tasks
+            if task.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED)
+        }
         dependents: Dict[str, List[str]] = {task.id: [] for task in self.tasks}
-        for task in self.tasks:
-            # A failed or cancelled task waits for nothing: it is no link of a chain.
-            if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
-                continue
-            for dependency in task.dependencies:
-                dependents.setdefault(dependency, []).append(task.id)
+        for task_id, dependencies in waiting_on.items():
+            for dependency in dependencies:
+                dependents.setdefault(dependency, []).append(task_id)
+        untold = {task_id: len(found) for task_id, found in dependents.items()}
         chains: Dict[str, int] = {}
-        visiting: set[str] = set()
-        for start in dependents:
-            stack = [start]
-            while stack:
-                current = stack[-1]
-                if current in chains:
-                    stack.pop()
-                    continue
-                visiting.add(current)
-                # A cycle, which the daemon never lets in, counts as no chain.
-                pending = [d for d in dependents.get(current, []) if d not in chains and d not in visiting]
-                if pending:
-                    stack.extend(pending)
-                    continue
-                chains[current] = 1 + max((chains.get(d, 0) for d in dependents.get(current, [])), default=0)
-                visiting.discard(current)
-                stack.pop()
+        told = [task_id for task_id, count in untold.items() if count == 0]
+        while told:
+            task_id = told.pop()
+            chains[task_id] = 1 + max((chains[found] for found in dependents[task_id]), default=0)
+            for dependency in waiting_on.get(task_id, []):
+                untold[dependency] -= 1
+                if untold[dependency] == 0:
+                    told.append(dependency)
         return chains
 
     def get_progress(self) -> Dict[str, Any]:
