@@ -161,9 +161,12 @@ def test_a_task_past_task_timeout_fails_with_a_timeout_error_in_its_result(agent
     assert error.startswith("TimeoutError:"), error
 
 
-def test_a_run_gives_its_agents_the_model_variables_of_this_process(
+def model_address_learned_late(
     workspace: Workspace, model_server: ModelServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Claude Code against the scripted model, with the daemon started while this
+    process still names a model address where nothing answers: only the variables a
+    client sends with its run reach the agents."""
     for name, value in model_server.env.items():
         monkeypatch.setenv(name, value)
     # The daemon starts with a model address where nothing answers ...
@@ -172,6 +175,12 @@ def test_a_run_gives_its_agents_the_model_variables_of_this_process(
     workspace.baton("config", "worker_prompt", "{description}")
     # ... and the script learns the right one afterwards.
     monkeypatch.setenv("ANTHROPIC_BASE_URL", model_server.url)
+
+
+def test_a_run_gives_its_agents_the_model_variables_of_this_process(
+    workspace: Workspace, model_server: ModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_address_learned_late(workspace, model_server, monkeypatch)
 
     async def main() -> Dict[str, Any]:
         with Orchestrator(working_directory=str(workspace.root), task_timeout=60) as orch:
@@ -186,14 +195,7 @@ def test_a_run_gives_its_agents_the_model_variables_of_this_process(
 def test_start_gives_its_agents_the_model_variables_of_this_process(
     workspace: Workspace, model_server: ModelServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in model_server.env.items():
-        monkeypatch.setenv(name, value)
-    # The daemon starts with a model address where nothing answers ...
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
-    workspace.baton("config", "agent_command", model_server.claude)
-    workspace.baton("config", "worker_prompt", "{description}")
-    # ... and the script learns the right one afterwards.
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", model_server.url)
+    model_address_learned_late(workspace, model_server, monkeypatch)
 
     async def main() -> None:
         with Orchestrator(working_directory=str(workspace.root), task_timeout=60) as orch:

@@ -38,9 +38,7 @@ impl AgentWorkspace {
     pub fn git() -> AgentWorkspace {
         let agents = AgentWorkspace::new();
         let root = agents.root();
-        git_output(root, &["init", "--quiet", "--initial-branch=main"]);
-        git_output(root, &["config", "user.email", "dev@example.com"]);
-        git_output(root, &["config", "user.name", "Dev"]);
+        init_repository(root);
         std::fs::write(root.join("README.md"), "a project\n").expect("README");
         git_output(root, &["add", "README.md"]);
         git_output(root, &["commit", "--quiet", "-m", "start"]);
@@ -295,6 +293,13 @@ pub fn integration_merges(dir: &Path) -> String {
 }
 
 /// `git ARGS` in `dir`, answering its output.
+/// Makes `root` a git repository on `main`, with a committer of its own.
+pub fn init_repository(root: &Path) {
+    git_output(root, &["init", "--quiet", "--initial-branch=main"]);
+    git_output(root, &["config", "user.email", "dev@example.com"]);
+    git_output(root, &["config", "user.name", "Dev"]);
+}
+
 pub fn git_output(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
         .args(args)

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use baton_tests::agent_workspace::git_output;
+use baton_tests::agent_workspace::{git_output, init_repository};
 use baton_tests::{bin_dir, TestWorkspace};
 use serde_json::Value;
 
@@ -73,20 +73,10 @@ fn dot_baton_stays_out_of_git_status_in_a_repository_and_in_a_linked_worktree() 
     let dir = TestWorkspace::new();
     let main = dir.root().join("main");
     std::fs::create_dir(&main).unwrap();
-    git_output(&main, &["init", "--quiet", "--initial-branch=main"]);
+    init_repository(&main);
     git_output(
         &main,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "--quiet",
-            "--allow-empty",
-            "-m",
-            "first",
-        ],
+        &["commit", "--quiet", "--allow-empty", "-m", "first"],
     );
     let linked = dir.root().join("linked");
     git_output(

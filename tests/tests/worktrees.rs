@@ -6,7 +6,7 @@ use std::time::Duration;
 use baton_protocol::methods::{self as m};
 use baton_protocol::{ClientError, ErrorKind, Isolation, RunMode, TaskId, TaskStatus};
 use baton_tests::agent_workspace::{
-    add_scripted, bash, git_output, run, say, start_run, task, AgentWorkspace,
+    add_scripted, bash, git_output, init_repository, run, say, start_run, task, AgentWorkspace,
 };
 use serde_json::json;
 
@@ -577,18 +577,9 @@ fn merge_says_in_one_line_why_it_could_not_bring_the_work_in() {
     let workspace = baton_tests::TestWorkspace::new();
     let root = workspace.root();
     let git = |args: &[&str]| git_output(root, args);
-    git(&["init", "--quiet", "--initial-branch=main"]);
+    init_repository(root);
     let commit = |message: &str| {
-        git(&[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "--quiet",
-            "-am",
-            message,
-        ]);
+        git(&["commit", "--quiet", "-am", message]);
     };
     std::fs::write(root.join("shared.txt"), "first\n").unwrap();
     git(&["add", "shared.txt"]);

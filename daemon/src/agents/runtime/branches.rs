@@ -23,14 +23,13 @@ impl Runtime {
             .context
             .orchestrator
             .read(|board| board.config().integration_branch.clone());
-        let root = self.context.workspace.root();
-        if !root.join(".git").exists() {
+        let Some(root) = self.repository() else {
             return Ok(
                 "nothing to merge: this workspace is not a git repository, so agents \
                  work in it directly and their changes are already there"
                     .into(),
             );
-        }
+        };
         let exists = Worktrees::has_branch(root, &branch)
             .await
             .map_err(|err| BatonError::invalid(err.to_string()))?;
@@ -48,6 +47,12 @@ impl Runtime {
             .map_err(|err| BatonError::orchestration(err.to_string()))
     }
 
+    /// The workspace, when it is a git repository (and so has branches).
+    fn repository(&self) -> Option<&std::path::Path> {
+        let root = self.context.workspace.root();
+        root.join(".git").exists().then_some(root)
+    }
+
     /// Moves the branches the tasks of a board just archived as `archive` left
     /// beside it, so that the next board's tasks, numbered from task-001 again, start
     /// from the integration branch.
@@ -56,10 +61,9 @@ impl Runtime {
         tasks: &[TaskId],
         archive: &str,
     ) -> Result<(), BatonError> {
-        let root = self.context.workspace.root();
-        if !root.join(".git").exists() {
+        let Some(root) = self.repository() else {
             return Ok(());
-        }
+        };
         history::put_aside(root, tasks, archive)
             .await
             .map_err(|err| {
@@ -75,10 +79,9 @@ impl Runtime {
     /// Brings back the task branches of the board archived as `archive`, loaded
     /// again.
     pub async fn bring_back_branches(&self, archive: &str) -> Result<(), BatonError> {
-        let root = self.context.workspace.root();
-        if !root.join(".git").exists() {
+        let Some(root) = self.repository() else {
             return Ok(());
-        }
+        };
         history::bring_back(root, archive).await.map_err(|err| {
             BatonError::orchestration(format!(
                 "the board was loaded, but its tasks' branches stay under \
