@@ -16,6 +16,7 @@ pub mod prompts;
 pub mod review;
 pub mod secrets;
 pub mod stages;
+pub mod task_id;
 pub mod timeline;
 pub mod timestamp;
 pub mod views;

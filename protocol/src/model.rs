@@ -6,57 +6,12 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::progress::Progress;
+pub use crate::task_id::TaskId;
 use crate::timeline::AttemptRecord;
 use crate::timestamp;
-
-/// A task's identity. Ids the daemon makes read `task-001`, `task-002`, …; a loaded
-/// state file may bring ids of any other spelling, so this stays a string.
-///
-/// The board keeps each id in several places (the task, its map key, creation order,
-/// its dependents' and dependencies' lists), so an id up to 24 bytes long is held
-/// inline rather than in an allocation of its own: at 100,000 tasks that is half a
-/// million allocations fewer.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TaskId(CompactString);
-
-impl TaskId {
-    /// The id the daemon gives its `n`th task.
-    pub fn numbered(n: u64) -> Self {
-        TaskId(compact_str::format_compact!("task-{n:03}"))
-    }
-
-    /// The number in an id the daemon made, so that new ids never reuse a loaded one.
-    pub fn number(&self) -> Option<u64> {
-        self.0.strip_prefix("task-")?.parse().ok()
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TaskId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for TaskId {
-    fn from(s: &str) -> Self {
-        TaskId(CompactString::from(s))
-    }
-}
-
-impl From<String> for TaskId {
-    fn from(s: String) -> Self {
-        TaskId(CompactString::from(s))
-    }
-}
 
 /// Where a task is in its life. `cancelled` is baton's addition to the reference's five.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

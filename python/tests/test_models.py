@@ -141,6 +141,8 @@ def test_coordination_state_methods_answer_from_the_object() -> None:
         state.add_task(task)
     assert state.get_task("task-002") is second
     assert state.get_task("task-404") is None
+    assert state.get_task("task-2") is second and state.get_task("task-0002") is second
+    assert state.get_task("Task-2") is None and state.get_task("task-+2") is None
     assert [t.id for t in state.get_available_tasks()] == ["task-003", "task-001"]
     first.complete(TaskResult(output="ok"))
     assert [t.id for t in state.get_available_tasks()] == ["task-002", "task-003"]

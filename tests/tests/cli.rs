@@ -676,6 +676,40 @@ fn add_refuses_a_dependency_that_does_not_exist() {
 }
 
 #[test]
+fn a_task_id_may_be_written_without_its_zero_padding() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "Create User model"]);
+    // The reference's own example names the first task `task-1`.
+    assert_eq!(
+        workspace.ok(&["add", "Create login endpoint", "-d", "task-1"]),
+        "task-002\n"
+    );
+    let batch = write(
+        &workspace,
+        "tasks.json",
+        &json!([
+            { "description": "Write tests", "dependencies": ["task-02", "task-4"] },
+            { "description": "Document it" }
+        ])
+        .to_string(),
+    );
+    assert_eq!(
+        workspace.ok(&["add", "--batch", &batch]),
+        "task-003\ntask-004\n"
+    );
+    assert_eq!(
+        workspace.json(&["show", "task-3"])["dependencies"],
+        json!(["task-002", "task-004"])
+    );
+    assert_eq!(workspace.json(&["show", "task-0001"])["id"], "task-001");
+    // Only the number's padding is free: other spellings stay names of their own.
+    for other in ["Task-1", "task-+1", "task-1x", "task- 1"] {
+        let said = fails(&workspace, &["show", other]);
+        assert!(said.contains(other), "{said}");
+    }
+}
+
+#[test]
 fn a_batch_file_adds_every_task_and_one_may_depend_on_an_earlier_one_of_the_batch() {
     let workspace = TestWorkspace::new();
     workspace.ok(&["add", "already there"]);

@@ -26,6 +26,16 @@ __all__ = [
 ]
 
 
+def _spelled(task_id: str) -> str:
+    """``task_id`` as the daemon spells it: the number of ``task-`` and digits alone
+    written with three digits at least, every other name as it is."""
+    digits = task_id[len("task-"):]
+    if not task_id.startswith("task-") or not digits.isascii() or not digits.isdigit():
+        return task_id
+    number = int(digits)
+    return f"task-{number:03}" if number < 2**64 else task_id
+
+
 def _now() -> datetime:
     """Timestamps are aware and in UTC, as the daemon writes them."""
     return datetime.now(timezone.utc)
@@ -345,8 +355,10 @@ class CoordinationState:
         self.last_activity = _now()
 
     def get_task(self, task_id: str) -> Optional[Task]:
-        """The task with id ``task_id``, or ``None``."""
-        return next((task for task in self.tasks if task.id == task_id), None)
+        """The task with id ``task_id``, or ``None``. As with the daemon, a number's
+        padding is not part of an id: ``task-1`` finds ``task-001``."""
+        wanted = {task_id, _spelled(task_id)}
+        return next((task for task in self.tasks if task.id in wanted), None)
 
     def get_available_tasks(self) -> List[Task]:
         """The available tasks whose dependencies are all done, in the order the daemon
