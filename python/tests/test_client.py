@@ -355,11 +355,13 @@ def test_the_client_reconnects_after_the_daemon_restarts(workspace: Workspace) -
         assert orch.add_task("after").id == "task-002"
 
 
-def test_quiet_by_default_and_verbose_prints_progress(workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
-    with Orchestrator(working_directory=str(workspace.root)) as orch:
+def test_verbose_by_default_as_the_reference_and_quiet_when_asked(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Orchestrator(working_directory=str(workspace.root), verbose=False) as orch:
         orch.add_task("quiet")
     assert capsys.readouterr().err == ""
-    with Orchestrator(working_directory=str(workspace.root), verbose=True) as orch:
+    with Orchestrator(working_directory=str(workspace.root)) as orch:
         orch.add_task("loud", priority=2)
         wait_for(lambda: orch.state.get_task("task-002") is not None, "the task in the mirror")
         workspace.baton("discover", "seen", "--agent", "cli")

@@ -1083,6 +1083,16 @@ fn retry_of_a_failed_task_reopens_the_dependents_that_failed_because_of_it() {
 
 /// Stops the workspace's daemon and waits until it has gone, so that the next command
 /// starts a new one that reads the state back from disk.
+#[test]
+fn stop_with_no_run_going_says_there_was_nothing_to_stop() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "waits"]);
+    let said = workspace.ok(&["stop"]);
+    assert!(said.starts_with("no run is going; nothing to stop"), "{said}");
+    assert_eq!(workspace.json(&["stop"])["running"], false);
+    assert_eq!(workspace.json(&["show", "task-001"])["status"], "available");
+}
+
 fn stop_daemon(workspace: &TestWorkspace) {
     let pid = workspace.daemon_pid().expect("a daemon runs");
     workspace.ok(&["daemon", "stop"]);

@@ -37,6 +37,15 @@ impl Session {
     }
 
     pub(super) async fn stop(&self) -> Result<()> {
+        let before = self.request::<methods::GetStatus>(&()).await?;
+        if before.run.is_none() && !before.running {
+            return self.show(&before, |status| {
+                format!(
+                    "no run is going; nothing to stop  {}",
+                    render::progress(&status.progress)
+                )
+            });
+        }
         let status = self.request::<methods::Stop>(&()).await?;
         self.show(&status, |status| {
             format!("stopped  {}", render::progress(&status.progress))

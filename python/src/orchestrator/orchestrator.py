@@ -137,7 +137,7 @@ class Orchestrator:
         task_timeout: Optional[int] = None,
         on_task_complete: Optional[Callable[[Task], None]] = None,
         on_discovery: Optional[Callable[[Discovery], None]] = None,
-        verbose: bool = False,
+        verbose: bool = True,
     ) -> None:
         self.working_directory = working_directory
         # The settings this client was given; the others are the workspace's, read once
