@@ -744,6 +744,25 @@ fn a_batch_file_adds_every_task_and_one_may_depend_on_an_earlier_one_of_the_batc
 }
 
 #[test]
+fn a_batch_or_a_state_file_that_begins_with_a_byte_order_mark_is_read() {
+    // Editors on Windows begin a UTF-8 file with one.
+    let workspace = TestWorkspace::new();
+    let batch = write(
+        &workspace,
+        "tasks.json",
+        "\u{feff}[{\"description\": \"written in Notepad\"}]",
+    );
+    assert_eq!(workspace.ok(&["add", "--batch", &batch]), "task-001\n");
+    let saved = workspace.root().join("saved.json");
+    workspace.ok(&["save", saved.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&saved).unwrap();
+    let marked = write(&workspace, "marked.json", &format!("\u{feff}{text}"));
+    workspace.ok(&["add", "after the save"]);
+    workspace.ok(&["load", &marked]);
+    assert_eq!(ids(&workspace.json(&["tasks"])), ["task-001"]);
+}
+
+#[test]
 fn a_batch_on_standard_input_is_added_like_a_file() {
     let workspace = TestWorkspace::new();
     let batch = json!([

@@ -177,7 +177,9 @@ fn read_batch(file: &Path) -> Result<Vec<NewTask>> {
         (file.display().to_string(), fs::read_to_string(file))
     };
     let text = text.map_err(|err| CommandError::Input(format!("cannot read {name}: {err}")))?;
-    serde_json::from_str(&text).map_err(|err| {
+    // Editors on Windows begin a UTF-8 file with a byte order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    serde_json::from_str(text).map_err(|err| {
         CommandError::Input(format!(
             "{name} is not a JSON list of tasks \
              ({{description, priority, dependencies, context_files, hints}}): {err}"

@@ -92,7 +92,9 @@ pub fn read(path: &Path) -> Result<CoordinationState, BatonError> {
             path.display()
         ))
     })?;
-    serde_json::from_str(&text).map_err(|err| {
+    // Editors on Windows begin a UTF-8 file with a byte order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    serde_json::from_str(text).map_err(|err| {
         BatonError::invalid(format!(
             "{} is not a baton state file (as `baton save` writes): {err}; nothing was changed",
             path.display()
