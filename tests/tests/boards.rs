@@ -66,7 +66,7 @@ async fn a_new_goal_archives_the_finished_board_and_loading_it_back_brings_its_l
 
     let listed = ok(&agents, &["history"]);
     assert!(
-        listed.contains("1 task (1 done, 0 failed), 0 discoveries  first goal"),
+        listed.contains("1 task (1 done, 0 failed, 0 cancelled), 0 discoveries  first goal"),
         "{listed}"
     );
     let history = json(&agents, &["history"]);

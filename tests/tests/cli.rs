@@ -1107,9 +1107,38 @@ fn stop_with_no_run_going_says_there_was_nothing_to_stop() {
     let workspace = TestWorkspace::new();
     workspace.ok(&["add", "waits"]);
     let said = workspace.ok(&["stop"]);
-    assert!(said.starts_with("no run is going; nothing to stop"), "{said}");
+    assert!(
+        said.starts_with("no run is going; nothing to stop"),
+        "{said}"
+    );
     assert_eq!(workspace.json(&["stop"])["running"], false);
     assert_eq!(workspace.json(&["show", "task-001"])["status"], "available");
+}
+
+#[test]
+fn history_counts_each_ending_of_an_archived_board() {
+    let workspace = TestWorkspace::new();
+    for description in ["kept", "dropped", "waits"] {
+        workspace.ok(&["add", description]);
+    }
+    let claimed = workspace.ok(&["claim", "--agent", "me"]);
+    workspace.ok(&["complete", claimed.trim(), "--output", "ok"]);
+    workspace.ok(&["cancel", "task-002"]);
+    workspace.ok(&["reset", "--yes"]);
+    let listed = workspace.ok(&["history"]);
+    assert!(
+        listed.contains("3 tasks (1 done, 0 failed, 1 cancelled), 0 discoveries"),
+        "{listed}"
+    );
+    let boards = workspace.json(&["history"]);
+    assert_eq!(
+        (
+            &boards[0]["done"],
+            &boards[0]["failed"],
+            &boards[0]["cancelled"]
+        ),
+        (&json!(1), &json!(0), &json!(1))
+    );
 }
 
 fn stop_daemon(workspace: &TestWorkspace) {

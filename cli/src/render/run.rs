@@ -247,11 +247,12 @@ pub fn history(boards: &[ArchivedBoard]) -> String {
         .iter()
         .map(|board| {
             format!(
-                "{}  {} ({} done, {} failed), {}  {}\n  {}",
+                "{}  {} ({} done, {} failed, {} cancelled), {}  {}\n  {}",
                 board.name,
                 count(board.tasks, "task", "tasks"),
                 board.done,
                 board.failed,
+                board.cancelled,
                 count(board.discoveries, "discovery", "discoveries"),
                 one_line(&board.goal),
                 board.path

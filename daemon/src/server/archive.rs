@@ -120,6 +120,7 @@ fn describe(workspace: &Workspace, name: &str, state: &CoordinationState) -> Arc
         tasks: state.tasks.len(),
         done: count(TaskStatus::Done),
         failed: count(TaskStatus::Failed),
+        cancelled: count(TaskStatus::Cancelled),
         discoveries: state.discoveries.len(),
     }
 }

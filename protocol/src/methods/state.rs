@@ -29,6 +29,7 @@ pub struct ArchivedBoard {
     pub tasks: usize,
     pub done: usize,
     pub failed: usize,
+    pub cancelled: usize,
     pub discoveries: usize,
 }
 
