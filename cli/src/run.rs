@@ -169,6 +169,7 @@ pub async fn logs(
     let mut offset = 0;
     // A line longer than one answer comes in pieces: they wait here for its end.
     let mut partial = String::new();
+    let mut said_empty = false;
     loop {
         let chunk = match &source {
             LogSource::Task(task) => {
@@ -186,9 +187,13 @@ pub async fn logs(
                 client.request::<methods::AgentLog>(&params).await?
             }
         };
-        if chunk.next_offset == 0 && !follow {
+        if chunk.next_offset == 0 && !said_empty {
+            // Said once; a follower then waits for the log to begin.
             session.note(&empty_log(&source));
-            return Ok(());
+            said_empty = true;
+            if !follow {
+                return Ok(());
+            }
         }
         offset = chunk.next_offset;
         partial.push_str(&chunk.text);

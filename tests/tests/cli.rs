@@ -1500,6 +1500,31 @@ fn logs_show_each_tool_with_the_start_of_its_output_and_full_shows_all() {
     );
 }
 
+#[test]
+fn logs_follow_says_when_there_is_no_log_yet_and_ends_with_the_task() {
+    let workspace = TestWorkspace::new();
+    let nothing = workspace.baton(&["logs", "--follow", "leader"]);
+    assert!(nothing.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&nothing.stderr).trim(),
+        "the leader has not run on this board yet; `baton plan GOAL` or `baton run GOAL` starts it"
+    );
+    workspace.ok(&["add", "never run"]);
+    let follow = workspace
+        .spawn_baton(&["logs", "--follow", "task-001"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("baton starts");
+    // The follower waits for an agent; the task's end ends it.
+    workspace.ok(&["cancel", "task-001"]);
+    let followed = follow.wait_with_output().expect("baton finishes");
+    assert!(followed.status.success(), "{}", stderr(&followed));
+    assert_eq!(
+        String::from_utf8_lossy(&followed.stderr).trim(),
+        "no agent has worked on task-001 yet; a run (`baton run`) gives it one"
+    );
+}
+
 // Saving and loading.
 
 #[test]
