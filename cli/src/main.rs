@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         Err(commands::CommandError::Interrupted) => ExitCode::from(130),
         Err(err) => {
             report(json, err.kind(), &err.to_string());
-            ExitCode::FAILURE
+            ExitCode::from(err.exit_code())
         }
     }
 }

@@ -495,9 +495,10 @@ fn a_bad_setting_or_value_is_refused_in_one_line_and_changes_nothing() {
     workspace.ok(&["config", "max_workers", "4"]);
     let before = workspace.json(&["config"]);
 
-    let said = fails(&workspace, &["config", "workers", "3"]);
+    // A name that is no setting is bad usage, as an unknown flag is.
+    let said = misused(&workspace, &["config", "workers", "3"]);
     assert!(said.starts_with("error: unknown setting `workers`; the settings are agent_args"));
-    let said = fails(&workspace, &["config", "workers"]);
+    let said = misused(&workspace, &["config", "workers"]);
     assert!(
         said.starts_with("error: unknown setting `workers`"),
         "{said}"

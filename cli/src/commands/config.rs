@@ -81,7 +81,10 @@ impl Session {
 /// Every setting's name, as the protocol spells it.
 /// A setting the command line could not read: nothing was sent.
 fn input(err: settings::SettingError) -> CommandError {
-    CommandError::Input(err.to_string())
+    match err {
+        settings::SettingError::Unknown(_) => CommandError::Usage(err.to_string()),
+        settings::SettingError::Value(_) => CommandError::Input(err.to_string()),
+    }
 }
 
 /// One setting's value in a configuration.

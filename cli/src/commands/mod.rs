@@ -26,9 +26,13 @@ pub enum CommandError {
     /// The daemon refused, or could not be reached.
     #[error(transparent)]
     Client(#[from] ClientError),
-    /// The command's own input is wrong (a file, a setting); nothing was sent.
+    /// The command's own input is wrong (a file, a setting's value); nothing was sent.
     #[error("{0}")]
     Input(String),
+    /// The command line names what does not exist (a setting); nothing was sent. Bad
+    /// usage, as clap's own refusals are.
+    #[error("{0}")]
+    Usage(String),
     /// There is no workspace where the command was asked to work.
     #[error("{0}")]
     Workspace(io::Error),
@@ -54,13 +58,21 @@ impl CommandError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             CommandError::Client(err) => err.kind(),
-            CommandError::Input(_) => ErrorKind::InvalidInputError,
+            CommandError::Input(_) | CommandError::Usage(_) => ErrorKind::InvalidInputError,
             CommandError::Mcp(crate::mcp::McpError::Client(err)) => err.kind(),
             CommandError::Workspace(_)
             | CommandError::Output(_)
             | CommandError::Mcp(_)
             | CommandError::TasksFailed(_)
             | CommandError::Interrupted => ErrorKind::OrchestrationError,
+        }
+    }
+
+    /// The exit status: 2 for bad usage, 1 for every other error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Usage(_) => 2,
+            _ => 1,
         }
     }
 
