@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use baton_daemon::agents::worktrees::BranchNames;
 use baton_daemon::agents::Runtime;
 use baton_daemon::core::Board;
 use baton_daemon::memory;
@@ -13,7 +14,7 @@ use baton_daemon::orchestrator::{self, Orchestrator};
 use baton_daemon::server::{self, Daemon};
 use baton_daemon::store::snapshots::{self, Snapshots};
 use baton_daemon::store::{restore, GroupCommit, Stopped, Store, StoreError};
-use baton_protocol::{private, workspace, Crash, Workspace, EXIT_LOCK_HELD, VERSION};
+use baton_protocol::{private, workspace, Config, Crash, Workspace, EXIT_LOCK_HELD, VERSION};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 
@@ -165,6 +166,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
         let mut store =
             Store::open(&workspace.store_dir(), &workspace.store_check()).map_err(refused)?;
         store.expect_snapshot(Snapshots::new(&snapshots_dir).latest());
+        store.start_unconfigured_with(Config {
+            integration_branch: BranchNames::of(workspace.root()).integration(),
+            ..Config::default()
+        });
         let commit = store
             .group_commit(&[workspace.daemon_lock()])
             .map_err(refused)?;

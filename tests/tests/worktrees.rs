@@ -572,6 +572,58 @@ async fn a_new_board_s_task_never_starts_from_the_work_an_archived_board_left_un
     );
 }
 
+#[tokio::test]
+async fn two_worktrees_of_one_repository_keep_their_tasks_and_integration_apart() {
+    let main = AgentWorkspace::git();
+    let client = main.start(1, 120).await;
+    let (_, bad) = add_good_and_bad(&client).await;
+    run(&client, RunMode::Predefined).await;
+    let linked = AgentWorkspace::new();
+    let at = linked.root().display().to_string();
+    git_output(
+        main.root(),
+        &["worktree", "add", "--quiet", "-b", "second", &at],
+    );
+
+    let other = linked.start(1, 120).await;
+    let branch = linked.baton(&["config", "integration_branch", "--json"]);
+    let branch: String = serde_json::from_slice(&branch.stdout).expect("the setting");
+    assert_ne!(
+        branch, "baton/integration",
+        "each worktree lands its own work"
+    );
+    let first = add_scripted(&other, "first", &[say("nothing to do")], &[]).await;
+    let second = add_scripted(
+        &other,
+        "second",
+        &[bash("ls > seen.txt"), say("listed")],
+        &[&first],
+    )
+    .await;
+    assert_eq!(second, bad, "the two boards number their tasks alike");
+    let result = run(&other, RunMode::Predefined).await;
+    assert_eq!(result.tasks_completed, 2, "{result:?}");
+
+    let seen = git_output(linked.root(), &["show", &format!("{branch}:seen.txt")]);
+    assert!(
+        !seen.contains("partial.txt") && !seen.contains("good.txt"),
+        "{second} of the second worktree started from the first's work: {seen}"
+    );
+    let landed = git_output(
+        main.root(),
+        &["ls-tree", "--name-only", "baton/integration"],
+    );
+    assert!(
+        landed.contains("good.txt") && !landed.contains("seen.txt"),
+        "{landed}"
+    );
+    assert_eq!(
+        git_output(main.root(), &["show", &format!("baton/{bad}:partial.txt")]),
+        "partial",
+        "the first worktree's failed work stays on its branch"
+    );
+}
+
 #[test]
 fn merge_says_in_one_line_why_it_could_not_bring_the_work_in() {
     let workspace = baton_tests::TestWorkspace::new();

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use baton_protocol::views::count;
+use baton_protocol::Config;
 
 use crate::core::{Board, Changes};
 use check::CheckFile;
@@ -101,6 +102,9 @@ pub struct Store {
     /// check record says (a store lost together with its record must not start
     /// empty).
     snapshot: Option<Snapshot>,
+    /// The configuration of a workspace that was never configured; `None` is
+    /// baton's defaults.
+    first_config: Option<Config>,
     /// What the database held at open, until `load` makes a board of it.
     stored: Option<Stored>,
 }
@@ -173,6 +177,7 @@ impl Store {
             journals: Some(journals),
             expected,
             snapshot: None,
+            first_config: None,
             stored: Some(stored),
         })
     }
@@ -181,6 +186,12 @@ impl Store {
     /// taken of it.
     pub fn expect_snapshot(&mut self, snapshot: Option<Snapshot>) {
         self.snapshot = snapshot;
+    }
+
+    /// Has a workspace that was never configured start with `config` rather than
+    /// baton's defaults (a linked worktree's own branch names).
+    pub fn start_unconfigured_with(&mut self, config: Config) {
+        self.first_config = Some(config);
     }
 
     /// Group commit for this database: after each flush it records what is durable,
@@ -255,6 +266,11 @@ impl Store {
         }
         self.discoveries = discoveries.len() as u64;
         self.written.lock().expect("written lock").expected = found;
+        let meta = meta.unwrap_or_else(|| {
+            let mut meta = Board::default().meta();
+            meta.config = self.first_config.take().unwrap_or_default();
+            meta
+        });
         Board::restore(meta, tasks, discoveries, attempts).map_err(|err| StoreError::Corrupt {
             what: "state".into(),
             reason: err.message,

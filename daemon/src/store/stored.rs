@@ -4,11 +4,12 @@
 use baton_protocol::{AttemptRecord, Discovery, Task};
 
 use super::{StoreError, ATTEMPT, DISCOVERY, META, TASK};
-use crate::core::{Board, Meta};
+use crate::core::Meta;
 
 /// Every record of the database, decoded.
 pub(super) struct Stored {
-    pub meta: Meta,
+    /// `None` when no setting was ever stored.
+    pub meta: Option<Meta>,
     pub tasks: Vec<Task>,
     pub discoveries: Vec<Discovery>,
     pub attempts: Vec<AttemptRecord>,
@@ -21,9 +22,9 @@ impl Stored {
     pub fn read(db: &sled::Db) -> Result<Stored, StoreError> {
         // Tasks can be stored before any setting is (a workspace never initialised).
         let mut read = Read::default();
-        let meta: Meta = match db.get(META)? {
-            Some(bytes) => read.decode("settings", &bytes)?,
-            None => Board::default().meta(),
+        let meta: Option<Meta> = match db.get(META)? {
+            Some(bytes) => Some(read.decode("settings", &bytes)?),
+            None => None,
         };
         let tasks = read.prefix(db, TASK, "task")?;
         let discoveries = read.prefix(db, DISCOVERY, "discovery")?;

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 use super::{stopping, worktree_error, Event, Runtime};
 use crate::agents::agent::Context;
-use crate::agents::worktrees::{history, Worktrees};
+use crate::agents::worktrees::{history, BranchNames, Worktrees};
 use crate::core::Finished;
 
 impl Runtime {
@@ -64,14 +64,16 @@ impl Runtime {
         let Some(root) = self.repository() else {
             return Ok(());
         };
-        history::put_aside(root, tasks, archive)
+        let names = BranchNames::of(root);
+        history::put_aside(root, &names, tasks, archive)
             .await
             .map_err(|err| {
                 BatonError::orchestration(format!(
                     "the board was archived as {archive}, but its tasks' branches could not \
-                     be moved aside ({err}); before a run, `git branch -m baton/ID \
-                     baton/history/{archive}/ID` each, or a new task starts from the work \
-                     under its id"
+                     be moved aside ({err}); before a run, `git branch -m {} {}` each, or a \
+                     new task starts from the work under its id",
+                    names.task("ID"),
+                    names.archived(archive, "ID")
                 ))
             })
     }
@@ -82,13 +84,17 @@ impl Runtime {
         let Some(root) = self.repository() else {
             return Ok(());
         };
-        history::bring_back(root, archive).await.map_err(|err| {
-            BatonError::orchestration(format!(
-                "the board was loaded, but its tasks' branches stay under \
-                     baton/history/{archive}/ ({err}); `git branch -m` brings each back \
-                     as baton/ID"
-            ))
-        })
+        let names = BranchNames::of(root);
+        history::bring_back(root, &names, archive)
+            .await
+            .map_err(|err| {
+                BatonError::orchestration(format!(
+                    "the board was loaded, but its tasks' branches stay under {} ({err}); \
+                     `git branch -m` brings each back as {}",
+                    names.archive(archive),
+                    names.task("ID")
+                ))
+            })
     }
 
     /// Removes the branches of merged tasks and the idle checkouts; with `all`, the

@@ -1,6 +1,7 @@
 //! Task branches beside archived boards. Task ids start again at task-001 on a new
 //! board, so a board put aside takes its tasks' branches with it, to
-//! `baton/history/<archive>/<task>` beside `.baton/history/<archive>`, and loading it
+//! `baton/history/<archive>/<task>` (under the workspace's prefix: see `names`)
+//! beside `.baton/history/<archive>`, and loading it
 //! brings them back: a new board's task never starts from, nor lands, the work an
 //! older board left under its id.
 
@@ -9,36 +10,22 @@ use std::path::Path;
 
 use baton_protocol::TaskId;
 
-use super::{task_branch, WorktreeError, Worktrees};
+use super::{BranchNames, WorktreeError, Worktrees};
 use crate::agents::git;
 
-/// Where the branches of archived boards are kept.
-const HISTORY: &str = "baton/history/";
-
-/// The branch `task` of the archived board `archive` left.
-fn archived_branch(archive: &str, task: &str) -> String {
-    format!("{HISTORY}{archive}/{task}")
-}
-
-/// The task whose branch `branch` is, if it is one an archived board left.
-pub fn archived_task(branch: &str) -> Option<&str> {
-    branch
-        .strip_prefix(HISTORY)?
-        .split_once('/')
-        .map(|(_, task)| task)
-}
-
 /// Moves the branches `tasks` left beside the board archived as `archive`.
-pub async fn put_aside(repo: &Path, tasks: &[TaskId], archive: &str) -> Result<(), WorktreeError> {
+pub async fn put_aside(
+    repo: &Path,
+    names: &BranchNames,
+    tasks: &[TaskId],
+    archive: &str,
+) -> Result<(), WorktreeError> {
     let ids: HashSet<&str> = tasks.iter().map(TaskId::as_str).collect();
-    for branch in branches(repo, "baton/").await? {
-        let Some(task) = branch
-            .strip_prefix("baton/")
-            .filter(|task| ids.contains(task))
-        else {
+    for branch in branches(repo, &names.all()).await? {
+        let Some(task) = names.task_of(&branch).filter(|task| ids.contains(task)) else {
             continue;
         };
-        let aside = archived_branch(archive, task);
+        let aside = names.archived(archive, task);
         git::ok(repo, &["branch", "-m", &branch, &aside]).await?;
     }
     Ok(())
@@ -47,13 +34,17 @@ pub async fn put_aside(repo: &Path, tasks: &[TaskId], archive: &str) -> Result<(
 /// Brings the branches of the board archived as `archive` back under their tasks'
 /// names, but where a branch has that name now (it is left as it is, and the
 /// archived one stays).
-pub async fn bring_back(repo: &Path, archive: &str) -> Result<(), WorktreeError> {
-    let prefix = archived_branch(archive, "");
+pub async fn bring_back(
+    repo: &Path,
+    names: &BranchNames,
+    archive: &str,
+) -> Result<(), WorktreeError> {
+    let prefix = names.archive(archive);
     for branch in branches(repo, &prefix).await? {
         let Some(task) = branch.strip_prefix(&prefix) else {
             continue;
         };
-        let name = task_branch(task);
+        let name = names.task(task);
         if Worktrees::has_branch(repo, &name).await? {
             continue;
         }

@@ -10,6 +10,7 @@
 
 pub mod history;
 mod merge;
+mod names;
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,7 @@ use super::git::{self, GitError};
 
 use merge::{left_markers, merging};
 pub use merge::{BroughtIn, Landed};
+pub use names::BranchNames;
 
 /// Why a task's worktree could not be made or merged.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -78,6 +80,7 @@ pub struct Worktrees {
     repo: PathBuf,
     dir: PathBuf,
     integration: String,
+    names: BranchNames,
     /// Commit identity flags, for repositories with no user configured.
     identity: Vec<String>,
     merging: tokio::sync::Mutex<()>,
@@ -137,6 +140,7 @@ impl Worktrees {
             repo: repo.to_owned(),
             dir: workspace.worktrees_dir(),
             integration: integration.into(),
+            names: BranchNames::of(repo),
             identity,
             merging: tokio::sync::Mutex::new(()),
             admin: tokio::sync::Mutex::new(()),
@@ -173,7 +177,7 @@ impl Worktrees {
     }
 
     pub fn branch(&self, task: &TaskId) -> String {
-        task_branch(task.as_str())
+        self.names.task(task.as_str())
     }
 
     fn path(&self, task: &TaskId) -> PathBuf {
@@ -414,20 +418,17 @@ impl Worktrees {
         for path in &idle {
             self.remove(path).await?;
         }
+        let pattern = format!("refs/heads/{}", self.names.all());
         let listed = git::ok(
             &self.repo,
-            &[
-                "for-each-ref",
-                "--format=%(refname:short)",
-                "refs/heads/baton/",
-            ],
+            &["for-each-ref", "--format=%(refname:short)", &pattern],
         )
         .await?;
         let mut removed = Vec::new();
         for branch in listed.lines() {
-            let archived = history::archived_task(branch);
+            let archived = self.names.archived_task(branch);
             let Some(task) = archived
-                .or_else(|| branch.strip_prefix("baton/"))
+                .or_else(|| self.names.task_of(branch))
                 .filter(|id| id.starts_with("task-"))
             else {
                 continue;
@@ -459,11 +460,6 @@ impl Worktrees {
         git::ok(&self.repo, &["worktree", "prune"]).await?;
         Ok(())
     }
-}
-
-/// The branch of the task `task` of the current board.
-fn task_branch(task: &str) -> String {
-    format!("baton/{task}")
 }
 
 /// Idle checkouts are named `idle-N`; task ids never start so.
