@@ -669,6 +669,52 @@ fn add_tasks_refuses_an_unknown_parent_and_changes_nothing() {
 }
 
 #[test]
+fn a_batch_parent_may_be_a_task_of_the_same_batch_but_not_the_task_itself() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let part = |description: &str, parent: u64| NewTask {
+        parent_task: Some(id(parent)),
+        ..NewTask::new(description)
+    };
+    let batch = vec![
+        part("first part", 4),         // task-002, before its parent
+        part("second part", 1),        // task-003, of a task already there
+        new_task("the whole", 5, &[]), // task-004
+        part("third part", 4),         // task-005, after its parent
+    ];
+    let (tasks, events) = board.add_tasks(batch, at(1)).unwrap();
+    let subtasks = |task: &Task| task.result.as_ref().map(|r| r.subtasks_created.clone());
+    assert_eq!(subtasks(&tasks[2]), Some(vec![id(2), id(5)]));
+    assert_eq!(subtasks(&board.task(&id(1)).unwrap()), Some(vec![id(3)]));
+    // Each new task is announced once, as it is after the whole batch; the task
+    // already there is updated.
+    let created: Vec<&Task> = events
+        .iter()
+        .filter_map(|event| match event {
+            Event::TaskCreated(task) => Some(task),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created.len(), 4);
+    assert_eq!(subtasks(created[2]), Some(vec![id(2), id(5)]));
+    let updated: Vec<&TaskId> = events
+        .iter()
+        .filter_map(|event| match event {
+            Event::TaskUpdated(task) => Some(&task.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(updated, [&id(1)]);
+    assert_sound(&board);
+
+    let own = part("its own part", 7); // task-007
+    let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.add_tasks(vec![new_task("x", 5, &[]), own], at(2))
+    });
+    assert!(err.message.contains("own parent"), "{err}");
+}
+
+#[test]
 fn a_batch_dependency_may_name_an_id_made_earlier_or_later_in_the_same_batch() {
     let mut board = Board::default();
     add(&mut board, 5, &[]);

@@ -53,8 +53,8 @@ pub fn unknown_dependency(task: &TaskId, dependency: &TaskId) -> BatonError {
     ))
 }
 
-/// Checks a batch of new tasks that will get `ids`, in order. A dependency may name an
-/// existing task or another task of the batch. Answers the batch's positions in an
+/// Checks a batch of new tasks that will get `ids`, in order. A dependency or a parent
+/// may name an existing task or another task of the batch. Answers the batch's positions in an
 /// order where every task comes after its dependencies within the batch.
 pub fn new_tasks(
     batch: &[NewTask],
@@ -87,7 +87,13 @@ pub fn new_tasks(
             }
         }
         if let Some(parent) = &task.parent_task {
-            if !exists(parent) {
+            if *parent == ids[place] {
+                let own = BatonError::invalid(format!(
+                    "{parent} cannot be its own parent; parent_task names the task it was split from"
+                ));
+                return Err(in_task(place, own));
+            }
+            if !exists(parent) && !position.contains_key(parent) {
                 let unknown = BatonError::invalid(format!(
                     "parent task {parent} does not exist; `baton tasks` lists the ids"
                 ));

@@ -12,7 +12,8 @@ use super::{Board, Events, Now};
 use crate::core::validate;
 
 impl Board {
-    /// Adds tasks, all or none. A dependency may name a task of the same batch. It is
+    /// Adds tasks, all or none. A dependency or a parent may name a task of the same
+    /// batch. It is
     /// long because ids, links, chains, indexes and events follow each other in this
     /// order over the whole batch.
     pub fn add_tasks(
@@ -79,14 +80,26 @@ impl Board {
             .cloned()
             .collect();
         self.stale_chains.extend(raised);
+        // Parents first, so that a parent of the batch is announced with its parts;
+        // a parent already there is announced again after them.
+        let mut parents_updated: Vec<TaskId> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for id in &ids {
-            events.push(Event::TaskCreated(self.nodes[id].task()));
             if let Some(parent) = self.nodes[id].parent_task().cloned() {
                 let node = self.nodes.get_mut(&parent).expect("validated parent");
                 node.result_mut().subtasks_created.push(id.clone());
-                events.push(Event::TaskUpdated(node.task()));
+                if !new.contains(&parent) && seen.insert(parent.clone()) {
+                    parents_updated.push(parent.clone());
+                }
                 self.changes.tasks.insert(parent);
             }
+        }
+        for id in ids.iter().chain(&parents_updated) {
+            let task = self.nodes[id].task();
+            events.push(match new.contains(id) {
+                true => Event::TaskCreated(task),
+                false => Event::TaskUpdated(task),
+            });
         }
         // A task that depends on a failed one can never start: it fails now.
         for &i in &order {
