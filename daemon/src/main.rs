@@ -189,9 +189,13 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 crash.log_file
             );
         }
-        let runtime = Runtime::start(orchestrator.clone(), &workspace).await;
+        // Listening before the runtime tidies what a killed daemon left (on a large
+        // repository, committing each interrupted agent's work takes a while): a
+        // client that connects meanwhile waits for its answer rather than giving up
+        // on a daemon that seems not to start.
         let listener = server::listen(&socket)
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
+        let runtime = Runtime::start(orchestrator.clone(), &workspace).await;
         let running = Running {
             pid: std::process::id(),
             socket: socket.clone(),
