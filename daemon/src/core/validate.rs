@@ -54,8 +54,9 @@ pub fn unknown_dependency(task: &TaskId, dependency: &TaskId) -> BatonError {
 }
 
 /// Checks a batch of new tasks that will get `ids`, in order. A dependency or a parent
-/// may name an existing task or another task of the batch. Answers the batch's positions in an
-/// order where every task comes after its dependencies within the batch.
+/// may name an existing task or another task of the batch. Answers the batch's
+/// positions in an order where every task comes after its dependencies within the
+/// batch.
 pub fn new_tasks(
     batch: &[NewTask],
     ids: &[TaskId],

@@ -13,9 +13,8 @@ use crate::core::validate;
 
 impl Board {
     /// Adds tasks, all or none. A dependency or a parent may name a task of the same
-    /// batch. It is
-    /// long because ids, links, chains, indexes and events follow each other in this
-    /// order over the whole batch.
+    /// batch. It is long because ids, links, chains, indexes and events follow each
+    /// other in this order over the whole batch.
     pub fn add_tasks(
         &mut self,
         batch: Vec<NewTask>,
