@@ -509,6 +509,22 @@ async fn a_second_run_is_refused_and_leaves_the_running_tasks_alone() {
     assert_eq!(integrated(&agents, "slow.txt"), "slow");
 }
 
+/// Runs a task that does nothing and, after it, one that lists in `seen.txt` the files
+/// it starts from; answers the second's id.
+async fn list_after_another(client: &baton_protocol::Client) -> TaskId {
+    let first = add_scripted(client, "first", &[say("nothing to do")], &[]).await;
+    let second = add_scripted(
+        client,
+        "second",
+        &[bash("ls > seen.txt"), say("listed")],
+        &[&first],
+    )
+    .await;
+    let result = run(client, RunMode::Predefined).await;
+    assert_eq!(result.tasks_completed, 2, "{result:?}");
+    second
+}
+
 #[tokio::test]
 async fn a_new_board_s_task_never_starts_from_the_work_an_archived_board_left_under_its_id() {
     let agents = AgentWorkspace::git();
@@ -529,17 +545,8 @@ async fn a_new_board_s_task_never_starts_from_the_work_an_archived_board_left_un
         "the failed work is kept beside its board"
     );
 
-    let first = add_scripted(&client, "first", &[say("nothing to do")], &[]).await;
-    let second = add_scripted(
-        &client,
-        "second",
-        &[bash("ls > seen.txt"), say("listed")],
-        &[&first],
-    )
-    .await;
+    let second = list_after_another(&client).await;
     assert_eq!(second, bad, "the new board reuses the id");
-    let result = run(&client, RunMode::Predefined).await;
-    assert_eq!(result.tasks_completed, 2, "{result:?}");
     let seen = integrated(&agents, "seen.txt");
     assert!(
         !seen.contains("partial.txt"),
@@ -592,17 +599,8 @@ async fn two_worktrees_of_one_repository_keep_their_tasks_and_integration_apart(
         branch, "baton/integration",
         "each worktree lands its own work"
     );
-    let first = add_scripted(&other, "first", &[say("nothing to do")], &[]).await;
-    let second = add_scripted(
-        &other,
-        "second",
-        &[bash("ls > seen.txt"), say("listed")],
-        &[&first],
-    )
-    .await;
+    let second = list_after_another(&other).await;
     assert_eq!(second, bad, "the two boards number their tasks alike");
-    let result = run(&other, RunMode::Predefined).await;
-    assert_eq!(result.tasks_completed, 2, "{result:?}");
 
     let seen = git_output(linked.root(), &["show", &format!("{branch}:seen.txt")]);
     assert!(
