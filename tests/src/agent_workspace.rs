@@ -292,7 +292,6 @@ pub fn integration_merges(dir: &Path) -> String {
     )
 }
 
-/// `git ARGS` in `dir`, answering its output.
 /// Makes `root` a git repository on `main`, with a committer of its own.
 pub fn init_repository(root: &Path) {
     git_output(root, &["init", "--quiet", "--initial-branch=main"]);
@@ -300,6 +299,7 @@ pub fn init_repository(root: &Path) {
     git_output(root, &["config", "user.name", "Dev"]);
 }
 
+/// `git ARGS` in `dir`, answering its output.
 pub fn git_output(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
         .args(args)

@@ -509,6 +509,16 @@ async fn a_second_run_is_refused_and_leaves_the_running_tasks_alone() {
     assert_eq!(integrated(&agents, "slow.txt"), "slow");
 }
 
+/// A repository whose first run landed one task and left a failed one's work on its
+/// branch; answers the workspace, its client and the failed task.
+async fn after_a_failed_task() -> (AgentWorkspace, baton_protocol::Client, TaskId) {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    let (_, bad) = add_good_and_bad(&client).await;
+    run(&client, RunMode::Predefined).await;
+    (agents, client, bad)
+}
+
 /// Runs a task that does nothing and, after it, one that lists in `seen.txt` the files
 /// it starts from; answers the second's id.
 async fn list_after_another(client: &baton_protocol::Client) -> TaskId {
@@ -527,10 +537,7 @@ async fn list_after_another(client: &baton_protocol::Client) -> TaskId {
 
 #[tokio::test]
 async fn a_new_board_s_task_never_starts_from_the_work_an_archived_board_left_under_its_id() {
-    let agents = AgentWorkspace::git();
-    let client = agents.start(1, 120).await;
-    let (_, bad) = add_good_and_bad(&client).await;
-    run(&client, RunMode::Predefined).await;
+    let (agents, client, bad) = after_a_failed_task().await;
     assert_eq!(task_branches(&agents), format!("baton/{bad}"));
 
     // Ids start again at task-001 on a new board: the failed task's work moves aside
@@ -581,10 +588,7 @@ async fn a_new_board_s_task_never_starts_from_the_work_an_archived_board_left_un
 
 #[tokio::test]
 async fn two_worktrees_of_one_repository_keep_their_tasks_and_integration_apart() {
-    let main = AgentWorkspace::git();
-    let client = main.start(1, 120).await;
-    let (_, bad) = add_good_and_bad(&client).await;
-    run(&client, RunMode::Predefined).await;
+    let (main, _client, bad) = after_a_failed_task().await;
     let linked = AgentWorkspace::new();
     let at = linked.root().display().to_string();
     git_output(
