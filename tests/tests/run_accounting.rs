@@ -2,39 +2,97 @@
 //! included) and its progress (its own tasks, not what earlier runs finished). Real
 //! daemon, real CLI, and the real Claude Code against the scripted model.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton_protocol::framing::{read_message, write_message};
 use baton_protocol::methods::{self as m};
+use baton_protocol::RunMode;
 use baton_protocol::{Client, TaskResult};
 use baton_tests::agent_workspace::{
-    add_scripted, bash, baton_tool, say, workers_see_only_their_task, AgentWorkspace,
+    add_scripted, bash, baton_tool, run, say, task, verify_with, workers_see_only_their_task,
+    AgentWorkspace,
 };
 use baton_tests::model_server::script;
 use serde_json::{json, Value};
 use tokio::io::BufReader;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
-/// What every agent's stream reported it cost (`total_cost_usd` of its `result`
-/// lines): the task logs, the leader's and the summary's.
+/// What Claude Code reported the agents of these logs cost, each turn once: a
+/// session's `result` lines carry its running total (`total_cost_usd`), which a
+/// resumed session goes on adding to, so each session counts at its largest.
+fn sessions_cost(logs: &[PathBuf]) -> f64 {
+    let mut sessions: HashMap<String, f64> = HashMap::new();
+    let results = logs
+        .iter()
+        .filter_map(|log| std::fs::read_to_string(log).ok())
+        .flat_map(|text| text.lines().map(str::to_owned).collect::<Vec<_>>())
+        .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
+        .filter(|event| event["type"] == "result");
+    for event in results {
+        let session = event["session_id"].as_str().unwrap_or_default().to_owned();
+        let total = event["total_cost_usd"].as_f64().unwrap_or_default();
+        let counted = sessions.entry(session).or_default();
+        *counted = counted.max(total);
+    }
+    sessions.values().sum()
+}
+
+/// What every agent reported it cost: the task logs, the leader's and the summary's.
 fn reported_cost(agents: &AgentWorkspace) -> f64 {
     let workspace = agents.workspace.workspace();
     let mut logs = vec![workspace.leader_log(), workspace.summary_log()];
     if let Ok(entries) = std::fs::read_dir(workspace.task_logs_dir()) {
         logs.extend(entries.flatten().map(|entry| entry.path()));
     }
-    logs.iter()
-        .filter_map(|log| std::fs::read_to_string(log).ok())
-        .flat_map(|text| text.lines().map(str::to_owned).collect::<Vec<_>>())
-        .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
-        .filter(|event| event["type"] == "result")
-        .map(|event| event["total_cost_usd"].as_f64().unwrap_or_default())
-        .sum()
+    sessions_cost(&logs)
 }
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
+}
+
+#[tokio::test]
+async fn an_agent_resumed_by_the_gate_pays_for_each_turn_once() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    verify_with(&client, "test \"$(cat answer.txt)\" = 42").await;
+    let id = add_scripted(
+        &client,
+        "answer",
+        &[
+            bash("echo 41 > answer.txt"),
+            say("wrote the answer"),
+            bash("echo 42 > answer.txt"),
+            say("fixed the answer"),
+        ],
+        &[],
+    )
+    .await;
+
+    let result = run(&client, RunMode::Predefined).await;
+
+    assert_eq!(result.tasks_completed, 1, "{result:?}");
+    let workspace = agents.workspace.workspace();
+    let log = workspace.task_log(&id);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.matches("\"type\":\"result\"").count() >= 2,
+        "the agent was resumed after the failed verification: {text}"
+    );
+    let spent = sessions_cost(&[log]);
+    let charged = task(&client, &id).await.usage.cost_usd;
+    assert!(
+        (charged - spent).abs() < 1e-6,
+        "the task is charged {charged}, its turns cost {spent}"
+    );
+    let everything = reported_cost(&agents);
+    assert!(
+        (result.cost_usd - everything).abs() < 1e-6,
+        "the run is charged {}, its agents' turns cost {everything}",
+        result.cost_usd
+    );
 }
 
 #[tokio::test]

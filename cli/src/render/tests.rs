@@ -451,6 +451,7 @@ fn agent_log() -> Vec<String> {
             {"type": "tool_result", "is_error": true, "content": [{"type": "text", "text": "no such file"}]},
         ]}}),
         json!({"type": "result", "is_error": false, "num_turns": 3, "total_cost_usd": 0.0312, "result": "Fixed the parser."}),
+        json!({"type": "result", "is_error": false, "num_turns": 1, "total_cost_usd": 0.0412, "model_usage_since_last_result": {"claude-x": {"costUSD": 0.01}}, "result": "Resumed, fixed again."}),
         json!({"type": "baton", "subtype": "merged", "text": "into baton/integration: 1 file(s) modified, 0 created"}),
         json!({"type": "baton", "subtype": "timed_out", "text": "the attempt ran past task_timeout"}),
     ]
@@ -476,6 +477,7 @@ fn a_log_shows_each_tool_with_the_start_of_its_output_and_how_the_attempt_ended(
         … 2 more lines (--full shows them)
       ← no such file
     finished after 3 turns, $0.0312: Fixed the parser.
+    finished after 1 turn, $0.0100: Resumed, fixed again.
     merged: into baton/integration: 1 file(s) modified, 0 created
     timed out: the attempt ran past task_timeout
     "#);

@@ -177,6 +177,19 @@ fn rate_limit(event: &Value) -> Option<StreamEvent> {
     Some(StreamEvent::RateLimited { resets_at })
 }
 
+/// What this process spent. A resumed session's `total_cost_usd` goes on from what
+/// its earlier processes spent, which their own results already reported;
+/// `model_usage_since_last_result` holds this process's part alone, by model.
+fn process_cost(event: &Value) -> f64 {
+    match event["model_usage_since_last_result"].as_object() {
+        Some(models) => models
+            .values()
+            .filter_map(|usage| usage["costUSD"].as_f64())
+            .sum(),
+        None => event["total_cost_usd"].as_f64().unwrap_or(0.0),
+    }
+}
+
 fn result(event: &Value) -> AgentResult {
     let usage = &event["usage"];
     let tokens = |key: &str| usage[key].as_u64().unwrap_or(0);
@@ -185,7 +198,7 @@ fn result(event: &Value) -> AgentResult {
         subtype: event["subtype"].as_str().unwrap_or_default().to_owned(),
         output: event["result"].as_str().unwrap_or_default().to_owned(),
         usage: Usage {
-            cost_usd: event["total_cost_usd"].as_f64().unwrap_or(0.0),
+            cost_usd: process_cost(event),
             input_tokens: tokens("input_tokens")
                 + tokens("cache_creation_input_tokens")
                 + tokens("cache_read_input_tokens"),
@@ -233,6 +246,16 @@ mod tests {
             result.permission_denials,
             vec!["Bash: rm -rf /".to_string()]
         );
+    }
+
+    #[test]
+    fn a_resumed_session_s_result_costs_what_this_process_spent() {
+        let line = r#"{"type":"result","subtype":"success","is_error":false,"num_turns":1,"result":"again","session_id":"s-1","total_cost_usd":0.3,"model_usage_since_last_result":{"claude-sonnet-4-5":{"costUSD":0.075},"claude-haiku-4-5":{"costUSD":0.025}}}"#;
+        let events = parse_line(line).unwrap();
+        let [StreamEvent::Result(result)] = events.as_slice() else {
+            panic!("one result: {events:?}");
+        };
+        assert!((result.usage.cost_usd - 0.1).abs() < 1e-12, "{result:?}");
     }
 
     #[test]

@@ -178,7 +178,8 @@ function renderEvent(line: string): string[] {
       return messageLines(type, e.message);
     case 'result': {
       const ok = e.is_error === true ? 'error' : String(e.subtype ?? 'result');
-      const cost = typeof e.total_cost_usd === 'number' ? `, ${formatCost(e.total_cost_usd)}` : '';
+      const spent = processCost(e);
+      const cost = spent === undefined ? '' : `, ${formatCost(spent)}`;
       const turns = typeof e.num_turns === 'number' ? `, ${plural(e.num_turns, 'turn')}` : '';
       const duration = typeof e.duration_ms === 'number' ? `, ${formatDuration(e.duration_ms)}` : '';
       const lines = [`[result: ${ok}${cost}${turns}${duration}]`];
@@ -190,6 +191,21 @@ function renderEvent(line: string): string[] {
     default:
       return [`[${type || 'event'}] ${line.length > 200 ? `${line.slice(0, 199)}…` : line}`];
   }
+}
+
+/**
+ * What the process whose result this is spent: a resumed session's `total_cost_usd`
+ * also counts its earlier processes, whose results said so already.
+ */
+function processCost(result: Record<string, unknown>): number | undefined {
+  const models = result.model_usage_since_last_result;
+  if (typeof models === 'object' && models !== null) {
+    return Object.values(models).reduce<number>((sum, usage) => {
+      const cost = (usage as Record<string, unknown> | null)?.costUSD;
+      return typeof cost === 'number' ? sum + cost : sum;
+    }, 0);
+  }
+  return typeof result.total_cost_usd === 'number' ? result.total_cost_usd : undefined;
 }
 
 function messageLines(role: string, message: unknown): string[] {

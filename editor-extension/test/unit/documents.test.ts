@@ -11,6 +11,7 @@ test('a task log reads as a transcript', () => {
     '{"type":"assistant","message":{"content":[{"type":"text","text":"Looking at the schema"},{"type":"tool_use","name":"Read","input":{"file_path":"db/schema.sql"}}]}}',
     '{"type":"user","message":{"content":[{"type":"tool_result","content":"CREATE TABLE users"}]}}',
     '{"type":"result","subtype":"success","is_error":false,"result":"done","total_cost_usd":0.01,"num_turns":1,"duration_ms":500,"session_id":"s"}',
+    '{"type":"result","subtype":"success","is_error":false,"result":"again","total_cost_usd":0.05,"model_usage_since_last_result":{"claude-sonnet-4-20250514":{"costUSD":0.04}},"num_turns":1,"duration_ms":300,"session_id":"s"}',
     'not json at all',
     '',
   ].join('\n');
@@ -26,6 +27,8 @@ test('a task log reads as a transcript', () => {
       '[tool result] CREATE TABLE users',
       '[result: success, $0.01, 1 turn, 500ms]',
       '    done',
+      '[result: success, $0.04, 1 turn, 300ms]',
+      '    again',
       'not json at all',
       '',
     ].join('\n'),
