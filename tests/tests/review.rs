@@ -153,6 +153,45 @@ async fn a_reviewer_approves_one_task_and_sends_another_back_once_and_cannot_wri
         assert_eq!(review.outcome, Some(AttemptOutcome::Done), "{review:?}");
         assert!(review.cost_usd > 0.0, "{review:?}");
     }
+
+    // The records account for every dollar: each task's records (its worker's and
+    // its reviewers') are what the task spent, and all of them the run's cost.
+    for id in [&approved.id, &sent_back] {
+        let spent = task(&client, id).await.usage.cost_usd;
+        let records: Vec<_> = timeline
+            .attempts
+            .iter()
+            .filter(|record| record.task.as_ref() == Some(id))
+            .collect();
+        let worker = records
+            .iter()
+            .find(|record| record.kind == AgentKind::Worker)
+            .expect("a worker's record");
+        assert!(
+            worker.cost_usd > 0.0,
+            "the worker's turns count: {worker:?}"
+        );
+        let recorded: f64 = records.iter().map(|record| record.cost_usd).sum();
+        assert!(
+            (recorded - spent).abs() < 1e-6,
+            "{id}'s records {recorded} against its cost {spent}: {records:?}"
+        );
+    }
+    let recorded: f64 = timeline.attempts.iter().map(|record| record.cost_usd).sum();
+    assert!(
+        (recorded - result.cost_usd).abs() < 1e-6,
+        "the records {recorded} against the run's cost {}",
+        result.cost_usd
+    );
+    let report = std::fs::read_to_string(result.report.as_deref().expect("a report")).unwrap();
+    let total = report
+        .lines()
+        .find(|line| line.starts_with("| **all** |"))
+        .unwrap_or_default();
+    assert!(
+        total.ends_with(&format!("| ${:.4} |", result.cost_usd)),
+        "the report's total is the run's: {report}"
+    );
 }
 
 #[tokio::test]

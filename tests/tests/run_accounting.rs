@@ -87,6 +87,19 @@ async fn an_agent_resumed_by_the_gate_pays_for_each_turn_once() {
         (charged - spent).abs() < 1e-6,
         "the task is charged {charged}, its turns cost {spent}"
     );
+    let timeline = client
+        .request::<m::GetTimeline>(&Default::default())
+        .await
+        .unwrap();
+    let worker = timeline
+        .attempts
+        .iter()
+        .find(|record| record.task.as_ref() == Some(&id))
+        .expect("the worker's record");
+    assert!(
+        (worker.cost_usd - spent).abs() < 1e-6,
+        "the worker's record carries its turns before and after the resume: {worker:?}"
+    );
     let everything = reported_cost(&agents);
     assert!(
         (result.cost_usd - everything).abs() < 1e-6,

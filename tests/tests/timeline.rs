@@ -150,6 +150,10 @@ async fn two_workers_run_on_two_lanes_at_once_and_the_record_outlives_the_daemon
     ] {
         assert!(report.contains(part), "{part:?} in the report:\n{report}");
     }
+    assert!(
+        report.contains("```text\nrun 1 of 1 · 3 agents · "),
+        "the report's timeline is of an ended run:\n{report}"
+    );
     let printed = agents.baton(&["report"]);
     assert_eq!(
         String::from_utf8(printed.stdout).unwrap().trim_end(),

@@ -22,9 +22,11 @@ pub(super) fn write(context: &Context, finished: &Finished, summary: &str) -> Op
             board.timeline(None),
         )
     });
-    let (Some(result), Ok(timeline)) = (result, timeline) else {
+    let (Some(result), Ok(mut timeline)) = (result, timeline) else {
         return None;
     };
+    // Written as the run ends, for reading after it.
+    timeline.going = false;
     let report = RunReport {
         result: &result,
         tasks: &tasks,

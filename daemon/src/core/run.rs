@@ -198,9 +198,19 @@ pub struct Seat {
     pub since: Now,
     /// What its current attempt has spent so far, as the stream reported it.
     pub attempt_cost_usd: f64,
-    /// What it has spent in this run.
+    /// What it has spent in this run, its task's reviewers included: they are
+    /// paid from the seat of the worker whose work they read.
     pub cost_usd: f64,
+    /// What its task's reviewers spent, which their own records carry.
+    pub reviews_usd: f64,
     pub halt: Option<Halt>,
+}
+
+impl Seat {
+    /// What the agent in the seat spent itself, its reviewers' part left out.
+    pub fn own_cost_usd(&self) -> f64 {
+        (self.cost_usd - self.reviews_usd).max(0.0)
+    }
 }
 
 /// Where the leader is.
@@ -369,6 +379,7 @@ impl Run {
                 since: now,
                 attempt_cost_usd: 0.0,
                 cost_usd: 0.0,
+                reviews_usd: 0.0,
                 halt: None,
             },
         );
@@ -458,6 +469,13 @@ impl Run {
         seat.cost_usd += difference;
         self.cost_usd += difference;
         difference
+    }
+
+    /// Notes that a reviewer of the task in `agent_id`'s seat spent `cost_usd`.
+    pub fn reviewed(&mut self, agent_id: &str, cost_usd: f64) {
+        if let Some(seat) = self.seats.get_mut(agent_id) {
+            seat.reviews_usd += cost_usd;
+        }
     }
 
     /// What this agent's current attempt has spent, as counted so far.

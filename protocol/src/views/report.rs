@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::model::{RunResult, Task, TaskStatus};
-use crate::timeline::{AttemptOutcome, AttemptRecord, Timeline};
+use crate::timeline::{AgentKind, AttemptOutcome, AttemptRecord, Timeline};
 
 use super::{count, duration, graph, lanes, one_line, Plain};
 
@@ -66,13 +66,14 @@ pub fn markdown(report: &RunReport<'_>) -> String {
     out
 }
 
-/// `## Cost per task`: each task this run's agents worked on.
+/// `## Cost per task`: each task this run's agents worked on, its attempts (its
+/// workers' runs) and what they and its reviewers cost.
 fn task_costs(report: &RunReport<'_>) -> String {
     let mut per_task: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
     for record in &report.timeline.attempts {
         if let Some(task) = &record.task {
             let entry = per_task.entry(task.as_str()).or_default();
-            entry.0 += 1;
+            entry.0 += usize::from(record.kind == AgentKind::Worker);
             entry.1 += record.cost_usd;
         }
     }
@@ -100,8 +101,7 @@ fn task_costs(report: &RunReport<'_>) -> String {
 
 /// `## Cost per agent`: each lane, how many agent runs it had, how long they took.
 fn lane_costs(attempts: &[AttemptRecord], now: DateTime<Utc>) -> String {
-    let mut per_lane: BTreeMap<(crate::timeline::AgentKind, &str), (usize, i64, f64)> =
-        BTreeMap::new();
+    let mut per_lane: BTreeMap<(AgentKind, &str), (usize, i64, f64)> = BTreeMap::new();
     for record in attempts {
         let entry = per_lane
             .entry((record.kind, record.lane.as_str()))

@@ -76,7 +76,8 @@ fn record(
 }
 
 /// The leader plans for 20 s; two workers overlap; worker-1's first attempt is
-/// requeued, then it idles, then takes task 3 again, which fails; the summary ends it.
+/// requeued, then it idles, then takes task 3 again, which fails; a reviewer reads
+/// task 2's work; the summary ends it.
 fn run_timeline(going: bool) -> Timeline {
     use AgentKind::*;
     use AttemptOutcome::*;
@@ -123,6 +124,15 @@ fn run_timeline(going: bool) -> Timeline {
         );
         attempts.push(record(
             5,
+            "reviewer-1",
+            Reviewer,
+            Some(2),
+            (110, Some(120)),
+            Some(Done),
+            0.03,
+        ));
+        attempts.push(record(
+            6,
             "summary",
             Summary,
             None,

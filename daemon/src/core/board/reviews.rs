@@ -79,6 +79,9 @@ impl Board {
             .as_ref()
             .map_or(0.0, |run| run.attempt_spent(worker));
         closing.cost_usd = attempt.usage.cost_usd.max(counted);
+        if let Some(run) = self.run.as_mut() {
+            run.reviewed(worker, closing.cost_usd);
+        }
         let (task, mut events) = self.record_turn(worker, task, attempt, now)?;
         events.extend(self.close_attempt(reviewer, closing, now));
         Ok((task, events))

@@ -11,7 +11,7 @@ use baton_protocol::{
 use super::timeline::{worker_closing, Closing};
 use super::{Attempt, Board, Events, Now};
 use crate::core::run::{
-    self, AttemptEnding, Isolation, Run, Settlement, Spending, LEADER, SUMMARY,
+    self, AttemptEnding, Isolation, Run, Seat, Settlement, Spending, LEADER, SUMMARY,
 };
 use crate::core::validate;
 
@@ -257,7 +257,11 @@ impl Board {
             run.spent_at(stage, difference);
             run.unseat(agent_id)
         });
-        let cost_usd = attempt.usage.cost_usd;
+        // The worker's record carries every turn of the attempt, those before the gate
+        // sent its work back included.
+        let cost_usd = seat
+            .as_ref()
+            .map_or(attempt.usage.cost_usd, Seat::own_cost_usd);
         let (task, mut events) = self.record_attempt(id, attempt, now)?;
         let halt = seat.as_ref().and_then(|seat| seat.halt.as_ref());
         let settlement = run::settle(&task, ending.clone(), halt, &config);
