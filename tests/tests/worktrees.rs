@@ -179,6 +179,13 @@ async fn a_run_removes_its_merged_tasks_branches_and_idle_checkouts_keeping_fail
         "main"
     );
     assert_eq!(task(&client, &good).await.status, TaskStatus::Done);
+    let log = agents.workspace.ok(&["logs", bad.as_str()]);
+    let last = log.trim_end().lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        format!("failed: cannot finish; its work is kept on baton/{bad}"),
+        "the log ends with how the attempt ended:\n{log}"
+    );
 }
 
 #[tokio::test]

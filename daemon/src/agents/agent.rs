@@ -16,7 +16,7 @@ use baton_protocol::{
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 
-use super::attempt_log::{append_to_log, closing_line};
+use super::attempt_log::{append_to_log, closing_line, unlanded_line};
 use super::claude_config::OwnConfig;
 use super::command::{self, Role};
 use super::gate;
@@ -200,11 +200,21 @@ pub(super) async fn work(
         let seat = board.run().and_then(|run| run.seat(&agent_id));
         seat.and_then(|seat| seat.halt.clone())
     });
-    let integration = match isolation {
-        Isolation::Worktrees(_) => Some(config.integration_branch.as_str()),
-        Isolation::Shared => None,
+    let (integration, branch) = match &isolation {
+        Isolation::Worktrees(worktrees) => (
+            Some(config.integration_branch.as_str()),
+            Some(worktrees.branch(&task.id)),
+        ),
+        Isolation::Shared => (None, None),
     };
-    if let Some(line) = closing_line(&ending, halt.as_ref(), integration) {
+    let line = match &ending {
+        // An answer the gate never saw: its task ended meanwhile, or its agent was halted.
+        AttemptEnding::Succeeded { .. } if !succeeded => orchestrator
+            .read(|board| board.task(&task.id).ok())
+            .map(|now| unlanded_line(&now, halt.as_ref(), branch.as_deref())),
+        _ => closing_line(&ending, halt.as_ref(), integration),
+    };
+    if let Some(line) = line {
         append_to_log(&agent.log, &line).await;
     }
     // Before the settling frees the seat: the next task on it writes a file of the

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use baton_protocol::{Task, TaskStatus};
+
 use crate::core::run::{AttemptEnding, Halt};
 
 /// The line baton adds to a task's log after an attempt, so that the log says how
@@ -41,6 +43,31 @@ pub(super) fn closing_line(
         AttemptEnding::Fault { detail, .. } => ("ended", detail.clone()),
     };
     Some(serde_json::json!({ "type": "baton", "subtype": subtype, "text": text }))
+}
+
+/// The line after an answer that never reached the gate: its agent was halted, or
+/// its task ended meanwhile (the agent failed it, or it was cancelled). `branch` is
+/// where the work is kept, with worktrees.
+pub(super) fn unlanded_line(
+    task: &Task,
+    halt: Option<&Halt>,
+    branch: Option<&str>,
+) -> serde_json::Value {
+    let (subtype, why) = match (halt, task.status) {
+        (Some(halt), _) => ("stopped", halt.describe()),
+        (None, TaskStatus::Cancelled) => ("stopped", "the task was cancelled".to_owned()),
+        (None, _) => (
+            "failed",
+            task.result
+                .as_ref()
+                .and_then(|result| result.error.clone())
+                .unwrap_or_else(|| format!("{} ended before its work was merged", task.id)),
+        ),
+    };
+    let kept = branch.map_or(String::new(), |branch| {
+        format!("; its work is kept on {branch}")
+    });
+    serde_json::json!({ "type": "baton", "subtype": subtype, "text": format!("{why}{kept}") })
 }
 
 /// Appends one line to an agent's log; a log that cannot be written loses the line,
