@@ -4,7 +4,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use baton_protocol::methods::{self, AgentLogParams, RunAgent, RunParams, TaskLogParams, TaskRef};
-use baton_protocol::{ActivityKind, AgentEnv, ByStatus, ConnectConfig, Event, RunMode};
+use baton_protocol::{
+    ActivityKind, AgentEnv, ByStatus, ConnectConfig, Event, RunMode, Task, TaskStatus,
+};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::args::LogSource;
@@ -133,19 +135,39 @@ fn worth_printing(event: &Event) -> Option<String> {
     }
 }
 
-/// What `baton logs` says when there is no log yet.
-fn empty_log(source: &LogSource) -> String {
-    match source {
-        LogSource::Task(task) => {
-            format!("no agent has worked on {task} yet; a run (`baton run`) gives it one")
+/// What `baton logs` says when a task has no log: how it ended without an agent and
+/// what reopens it, or that a run will give it one.
+fn empty_task_log(task: &Task) -> String {
+    let id = &task.id;
+    let error = task
+        .result
+        .as_ref()
+        .and_then(|result| result.error.as_deref());
+    match (task.status, &task.failed_dependency) {
+        (TaskStatus::Failed, Some(dependency)) => format!(
+            "no agent worked on {id}: it failed because its dependency {dependency} did; \
+             `baton retry {dependency}` reopens both"
+        ),
+        (TaskStatus::Failed, None) => format!(
+            "no agent worked on {id}: it failed ({}); `baton retry {id}` reopens it",
+            error.unwrap_or("no reason given")
+        ),
+        (TaskStatus::Cancelled, _) => {
+            format!("no agent worked on {id}: it was cancelled; `baton retry {id}` reopens it")
         }
-        LogSource::Agent(RunAgent::Leader) => {
+        (TaskStatus::Done, _) => format!("no agent worked on {id}: it was completed by hand"),
+        _ => format!("no agent has worked on {id} yet; a run (`baton run`) gives it one"),
+    }
+}
+
+/// What `baton logs` says when there is no log yet of the leader or the summary.
+fn empty_agent_log(agent: RunAgent) -> &'static str {
+    match agent {
+        RunAgent::Leader => {
             "the leader has not run on this board yet; `baton plan GOAL` or `baton run GOAL` starts it"
-                .into()
         }
-        LogSource::Agent(RunAgent::Summary) => {
+        RunAgent::Summary => {
             "no run has been summed up on this board yet; a run writes its summary when it ends"
-                .into()
         }
     }
 }
@@ -189,7 +211,16 @@ pub async fn logs(
         };
         if chunk.next_offset == 0 && !said_empty {
             // Said once; a follower then waits for the log to begin.
-            session.note(&empty_log(&source));
+            let said = match &source {
+                LogSource::Task(task) => {
+                    let params = TaskRef {
+                        task_id: task.clone(),
+                    };
+                    empty_task_log(&client.request::<methods::GetTask>(&params).await?)
+                }
+                LogSource::Agent(agent) => empty_agent_log(*agent).to_owned(),
+            };
+            session.note(&said);
             said_empty = true;
             if !follow {
                 return Ok(());

@@ -1502,6 +1502,35 @@ fn logs_show_each_tool_with_the_start_of_its_output_and_full_shows_all() {
 }
 
 #[test]
+fn logs_of_a_task_that_ended_with_no_agent_say_how_it_ended_and_what_reopens_it() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "first"]);
+    workspace.ok(&["add", "second", "-d", "task-001"]);
+    workspace.ok(&["add", "third"]);
+    workspace.ok(&["fail", "task-001", "--error", "the spec is missing"]);
+    workspace.ok(&["cancel", "task-003"]);
+    for (task, said) in [
+        (
+            "task-001",
+            "no agent worked on task-001: it failed (the spec is missing); `baton retry task-001` reopens it",
+        ),
+        (
+            "task-002",
+            "no agent worked on task-002: it failed because its dependency task-001 did; `baton retry task-001` reopens both",
+        ),
+        (
+            "task-003",
+            "no agent worked on task-003: it was cancelled; `baton retry task-003` reopens it",
+        ),
+    ] {
+        let logs = workspace.baton(&["logs", task]);
+        assert!(logs.status.success(), "{}", stderr(&logs));
+        assert_eq!(logs.stdout, b"");
+        assert_eq!(String::from_utf8_lossy(&logs.stderr).trim(), said);
+    }
+}
+
+#[test]
 fn logs_follow_says_when_there_is_no_log_yet_and_ends_with_the_task() {
     let workspace = TestWorkspace::new();
     let nothing = workspace.baton(&["logs", "--follow", "leader"]);
@@ -1520,9 +1549,15 @@ fn logs_follow_says_when_there_is_no_log_yet_and_ends_with_the_task() {
     workspace.ok(&["cancel", "task-001"]);
     let followed = follow.wait_with_output().expect("baton finishes");
     assert!(followed.status.success(), "{}", stderr(&followed));
-    assert_eq!(
-        String::from_utf8_lossy(&followed.stderr).trim(),
-        "no agent has worked on task-001 yet; a run (`baton run`) gives it one"
+    // Said once, as the task was when the follower first looked.
+    let said = String::from_utf8_lossy(&followed.stderr);
+    assert!(
+        [
+            "no agent has worked on task-001 yet; a run (`baton run`) gives it one",
+            "no agent worked on task-001: it was cancelled; `baton retry task-001` reopens it"
+        ]
+        .contains(&said.trim()),
+        "{said}"
     );
 }
 
