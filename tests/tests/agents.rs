@@ -8,7 +8,7 @@ use baton_protocol::methods::{self as m, Event};
 use baton_protocol::{Client, RunMode, RunPhase, TaskId, TaskStatus};
 use baton_tests::agent_workspace::{
     add_scripted, bash, baton_tool, git_output, run, say, scripted, start_run, task,
-    workers_see_only_their_task, AgentWorkspace,
+    until_finished, workers_see_only_their_task, AgentWorkspace,
 };
 use baton_tests::{process_exists, wait_until};
 use serde_json::{json, Value};
@@ -1177,4 +1177,34 @@ async fn a_worker_s_next_task_finds_its_mcp_bridge_when_the_last_one_just_ended(
     let result = run(&client, RunMode::Predefined).await;
 
     assert_eq!(result.tasks_completed, tasks, "{result:?}");
+}
+
+#[tokio::test]
+async fn an_agent_s_status_shows_what_it_does_on_its_task_not_on_its_last_one() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    add_scripted(&client, "first", &[say("said on the first task")], &[]).await;
+    run(&client, RunMode::Predefined).await;
+    let thinking = json!({ "text": "said on the second task", "delay_ms": 3000 });
+    let second = add_scripted(&client, "second", &[thinking], &[]).await;
+    let mut watcher = agents.client(true).await;
+
+    start_run(&client).await;
+
+    let shown = loop {
+        let status = client.request::<m::GetStatus>(&()).await.unwrap();
+        if let Some(agent) = status
+            .agents
+            .into_iter()
+            .find(|agent| agent.task.as_ref() == Some(&second))
+        {
+            break agent;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        shown.activity, None,
+        "the agent has done nothing on {second} yet"
+    );
+    until_finished(&client, &mut watcher, &second).await;
 }

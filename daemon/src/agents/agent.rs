@@ -529,12 +529,18 @@ impl Context {
         kind: ActivityKind,
         text: &str,
     ) {
-        if matches!(kind, ActivityKind::Tool | ActivityKind::Text) {
-            self.activity
-                .lock()
-                .expect("activity lock")
-                .insert(agent_id.to_owned(), clip(text, 200));
+        let mut shown = self.activity.lock().expect("activity lock");
+        match kind {
+            ActivityKind::Tool | ActivityKind::Text => {
+                shown.insert(agent_id.to_owned(), clip(text, 200));
+            }
+            // What it did on its last task is not what it does now.
+            ActivityKind::Started | ActivityKind::Finished => {
+                shown.remove(agent_id);
+            }
+            _ => {}
         }
+        drop(shown);
         self.orchestrator
             .announce(vec![Notification::AgentActivity(AgentActivity {
                 agent_id: agent_id.into(),
