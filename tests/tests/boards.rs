@@ -5,8 +5,11 @@
 use std::process::Output;
 
 use baton_protocol::RunMode;
-use baton_tests::agent_workspace::{add_scripted, bash, run, say, AgentWorkspace};
-use serde_json::Value;
+use baton_tests::agent_workspace::{
+    add_scripted, bash, baton_tool, run, say, workers_see_only_their_task, AgentWorkspace,
+};
+use baton_tests::model_server::script;
+use serde_json::{json, Value};
 
 fn ok(agents: &AgentWorkspace, args: &[&str]) -> String {
     let output = agents.baton(args);
@@ -143,4 +146,30 @@ async fn keep_keeps_the_board_and_reset_clears_it_only_when_confirmed() {
         "the settings stay"
     );
     assert_eq!(json(&agents, &["history"]).as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_run_with_a_new_goal_says_that_it_archived_the_finished_board() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    workers_see_only_their_task(&client).await;
+    ok(&agents, &["init", "first goal"]);
+    ok(&agents, &["add", "done by hand"]);
+    ok(&agents, &["claim", "--agent", "me"]);
+    ok(&agents, &["complete", "task-001", "--output", "done"]);
+    let plan = script(&[
+        baton_tool("add_task", json!({ "description": "the new goal's task" })),
+        say("planned"),
+    ]);
+
+    let ran = agents.baton(&["run", &format!("second goal\n{plan}")]);
+
+    let said = String::from_utf8_lossy(&ran.stderr);
+    assert!(
+        said.contains("the earlier board (1 task) was archived as "),
+        "it says so: {}",
+        text(&ran)
+    );
+    let history = json(&agents, &["history"]);
+    assert_eq!(history[0]["goal"], "first goal", "{history}");
 }

@@ -162,7 +162,13 @@ impl Runtime {
         if orchestrator.read(Board::is_running) {
             tracing::info!("resuming the run that was going when the daemon stopped");
             let resumed = runtime
-                .begin(RunMode::Predefined, None, ConfigPatch::default(), None)
+                .begin(
+                    RunMode::Predefined,
+                    None,
+                    ConfigPatch::default(),
+                    None,
+                    Vec::new(),
+                )
                 .await;
             if let Err(err) = resumed {
                 tracing::warn!("the run that was going does not resume: {err}");
@@ -177,6 +183,7 @@ impl Runtime {
     /// Starts a run, with a new goal if one is given and `overrides` over the
     /// configuration for this run only, whose agents get `env` (the daemon's own
     /// environment when absent); with `wait`, answers its result when it ends.
+    /// `notes` go first among what its start says (the board a new goal archived).
     pub async fn run(
         &self,
         mode: RunMode,
@@ -184,8 +191,9 @@ impl Runtime {
         goal: Option<String>,
         overrides: ConfigPatch,
         env: Option<AgentEnv>,
+        notes: Vec<String>,
     ) -> Result<Option<RunResult>, BatonError> {
-        let mut result = self.begin(mode, goal, overrides, env).await?;
+        let mut result = self.begin(mode, goal, overrides, env, notes).await?;
         if !wait {
             return Ok(None);
         }
@@ -202,6 +210,7 @@ impl Runtime {
         goal: Option<String>,
         overrides: ConfigPatch,
         env: Option<AgentEnv>,
+        mut notes: Vec<String>,
     ) -> Result<RunEnd, BatonError> {
         let orchestrator = &self.context.orchestrator;
         let start = RunStart {
@@ -215,13 +224,10 @@ impl Runtime {
         // inside the start, in the change that starts the run.
         orchestrator.read(|board| board.check_start(&start))?;
         let isolation = self.isolation().await?;
-        let notes = match &isolation {
-            Isolation::Worktrees(worktrees) => worktrees
-                .start_from_checkout()
-                .await
-                .map_err(worktree_error)?,
-            Isolation::Shared => Vec::new(),
-        };
+        if let Isolation::Worktrees(worktrees) = &isolation {
+            let checkout = worktrees.start_from_checkout().await;
+            notes.extend(checkout.map_err(worktree_error)?);
+        }
         let (reply, answer) = oneshot::channel();
         let start = RunStart {
             isolation: isolation.kind(),

@@ -336,7 +336,14 @@ impl Connection {
             let started = self
                 .daemon
                 .runtime
-                .run(RunMode::Predefined, false, None, Default::default(), None)
+                .run(
+                    RunMode::Predefined,
+                    false,
+                    None,
+                    Default::default(),
+                    None,
+                    Vec::new(),
+                )
                 .await;
             match started {
                 Err(err) if err.cause != Some(ErrorCause::RunGoing) => return Err(to_rpc(err)),
@@ -355,17 +362,33 @@ impl Connection {
     /// it, which also sets the goal when one is given.
     async fn run(&self, params: m::RunParams) -> Answer<Option<RunResult>> {
         let overrides = params.overrides.unwrap_or_default();
+        let mut notes = Vec::new();
         if let Some(goal) = &params.goal {
             validate::goal(goal).map_err(to_rpc)?;
             // A new goal puts the board with finished work aside first; not while a
             // run goes (the start below refuses then too).
             if !self.daemon.runtime.is_busy() {
-                self.put_aside_for(goal).await?;
+                if let Some(archived) = self.put_aside_for(goal).await? {
+                    notes.push(format!(
+                        "the earlier board ({} task{}) was archived as {}: `baton history` \
+                         lists it, `baton load` brings it back",
+                        archived.tasks,
+                        if archived.tasks == 1 { "" } else { "s" },
+                        archived.name
+                    ));
+                }
             }
         }
         self.daemon
             .runtime
-            .run(params.mode, params.wait, params.goal, overrides, params.env)
+            .run(
+                params.mode,
+                params.wait,
+                params.goal,
+                overrides,
+                params.env,
+                notes,
+            )
             .await
             .map_err(to_rpc)
     }
