@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use baton_protocol::methods::AgentActivity;
 use baton_protocol::{
-    ActivityKind, AgentEnv, Config, Event as Notification, RunMode, Task, TaskId, TaskStage,
+    ActivityKind, AgentEnv, Config, Event as Notification, RunMode, Task, TaskId, TaskStage, Usage,
     Workspace,
 };
 use chrono::{DateTime, Utc};
@@ -469,8 +469,16 @@ impl Context {
                     return;
                 }
                 last_turn = Some(message_id);
-                let cost_usd = price::cost(&model, &usage);
-                let spending = self.orchestrator.note(|board| board.spend(pays, cost_usd));
+                let turn = Usage {
+                    cost_usd: price::cost(&model, &usage),
+                    input_tokens: usage.input_tokens
+                        + usage.cache_creation_input_tokens
+                        + usage.cache_read_input_tokens,
+                    output_tokens: usage.output_tokens,
+                    turns: 1,
+                    duration_ms: 0,
+                };
+                let spending = self.orchestrator.note(|board| board.spend(pays, &turn));
                 match spending {
                     Spending::Within => {}
                     Spending::StopAgent => {

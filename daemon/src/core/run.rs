@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use baton_protocol::methods::ConfigPatch;
 use baton_protocol::{
     ByStage, ByStatus, Config, RunMode, RunPhase, RunResult, RunStatus, Task, TaskId, TaskResult,
-    TaskStage, TaskStatus,
+    TaskStage, TaskStatus, Usage,
 };
 use chrono::{DateTime, Utc};
 
@@ -196,8 +196,9 @@ pub struct Seat {
     /// The task's context files, which no other agent in a shared checkout may touch.
     pub files: Vec<String>,
     pub since: Now,
-    /// What its current attempt has spent so far, as the stream reported it.
-    pub attempt_cost_usd: f64,
+    /// What its current attempt has used so far, turn by turn as the stream reported
+    /// it: an estimate until the attempt's result reports its own figures.
+    pub attempt: Usage,
     /// What it has spent in this run, its task's reviewers included: they are
     /// paid from the seat of the worker whose work they read.
     pub cost_usd: f64,
@@ -377,7 +378,7 @@ impl Run {
                     .map(|task| task.context.files.clone())
                     .unwrap_or_default(),
                 since: now,
-                attempt_cost_usd: 0.0,
+                attempt: Usage::default(),
                 cost_usd: 0.0,
                 reviews_usd: 0.0,
                 halt: None,
@@ -410,26 +411,27 @@ impl Run {
         self.seats.remove(agent_id)
     }
 
-    /// Adds what an agent's latest model turn cost (`cost_usd`) to it and to the run,
-    /// and decides whether a budget is now spent. `task_spent` is what the agent's
-    /// task spent in its earlier attempts.
+    /// Adds what an agent's latest model turn used (`turn`) to it and its cost to the
+    /// run, and decides whether a budget is now spent. `task_spent` is what the
+    /// agent's task spent in its earlier attempts.
     pub fn spend(
         &mut self,
         agent_id: &str,
-        cost_usd: f64,
+        turn: &Usage,
         task_spent: f64,
         config: &Config,
     ) -> Spending {
         let Some(seat) = self.seats.get_mut(agent_id) else {
             return Spending::Within;
         };
-        seat.attempt_cost_usd += cost_usd;
+        let cost_usd = turn.cost_usd;
+        seat.attempt.add(turn);
         seat.cost_usd += cost_usd;
         self.cost_usd += cost_usd;
         if seat.halt.is_some() {
             return Spending::Within;
         }
-        let task_total = task_spent + seat.attempt_cost_usd;
+        let task_total = task_spent + seat.attempt.cost_usd;
         if let Some(budget) = config
             .run_budget_usd
             .filter(|&budget| self.cost_usd >= budget)
@@ -464,8 +466,8 @@ impl Run {
         let Some(seat) = self.seats.get_mut(agent_id) else {
             return 0.0;
         };
-        let difference = reported_usd - seat.attempt_cost_usd;
-        seat.attempt_cost_usd = 0.0;
+        let difference = reported_usd - seat.attempt.cost_usd;
+        seat.attempt = Usage::default();
         seat.cost_usd += difference;
         self.cost_usd += difference;
         difference
@@ -482,7 +484,27 @@ impl Run {
     pub fn attempt_spent(&self, agent_id: &str) -> f64 {
         self.seats
             .get(agent_id)
-            .map_or(0.0, |seat| seat.attempt_cost_usd)
+            .map_or(0.0, |seat| seat.attempt.cost_usd)
+    }
+
+    /// An attempt's final figures: what its result reported, at no lower a cost than
+    /// the stream showed, and the stream's turns and tokens when it ended without a
+    /// result (stopped, timed out, killed by a budget).
+    pub fn final_usage(&self, agent_id: &str, reported: Usage) -> Usage {
+        let Some(seat) = self.seats.get(agent_id) else {
+            return reported;
+        };
+        let counted = &seat.attempt;
+        let mut usage = match reported.turns {
+            0 => Usage {
+                cost_usd: reported.cost_usd,
+                duration_ms: reported.duration_ms,
+                ..counted.clone()
+            },
+            _ => reported,
+        };
+        usage.cost_usd = usage.cost_usd.max(counted.cost_usd);
+        usage
     }
 
     /// Adds spending that no seat carries (the summary's).

@@ -40,6 +40,15 @@ fn working() -> Board {
 }
 
 /// A fixed moment, plus `seconds`.
+/// One model turn that cost `cost_usd`, as the stream reports it.
+fn turn(cost_usd: f64) -> Usage {
+    Usage {
+        cost_usd,
+        turns: 1,
+        ..Usage::default()
+    }
+}
+
 fn at(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap() + Duration::seconds(seconds)
 }

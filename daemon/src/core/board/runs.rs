@@ -5,7 +5,7 @@
 use baton_protocol::methods::{ConfigPatch, InitParams, RunStarted};
 use baton_protocol::{
     AgentKind, AttemptOutcome, BatonError, Config, ErrorCause, Event, RunMode, RunResult, Task,
-    TaskId, TaskStage,
+    TaskId, TaskStage, Usage,
 };
 
 use super::timeline::{worker_closing, Closing};
@@ -206,9 +206,9 @@ impl Board {
         Ok((assigned, events))
     }
 
-    /// Adds what an agent's latest model turn cost and decides whether a budget is
+    /// Adds what an agent's latest model turn used and decides whether a budget is
     /// spent. Changes nothing stored.
-    pub fn spend(&mut self, agent_id: &str, cost_usd: f64) -> Spending {
+    pub fn spend(&mut self, agent_id: &str, turn: &Usage) -> Spending {
         let config = self.run_config();
         let Some(run) = self.run.as_mut() else {
             return Spending::Within;
@@ -219,9 +219,9 @@ impl Board {
             .and_then(|id| self.nodes.get(id));
         let task_spent = task.map_or(0.0, |node| node.cost_usd());
         if let Some(node) = task {
-            run.spent_at(stage_of(node.stage), cost_usd);
+            run.spent_at(stage_of(node.stage), turn.cost_usd);
         }
-        run.spend(agent_id, cost_usd, task_spent, &config)
+        run.spend(agent_id, turn, task_spent, &config)
     }
 
     /// What the task's earlier attempts and its running one have spent, and what is
@@ -250,9 +250,7 @@ impl Board {
         let stage = stage_of(self.node(id)?.stage);
         let config = self.run_config();
         let seat = self.run.as_mut().and_then(|run| {
-            // The final figure is at least what the stream already showed.
-            let counted = run.attempt_spent(agent_id);
-            attempt.usage.cost_usd = attempt.usage.cost_usd.max(counted);
+            attempt.usage = run.final_usage(agent_id, attempt.usage.clone());
             let difference = run.settle_spending(agent_id, attempt.usage.cost_usd);
             run.spent_at(stage, difference);
             run.unseat(agent_id)
@@ -289,8 +287,7 @@ impl Board {
     ) -> Result<(Task, Events), BatonError> {
         let stage = stage_of(self.node(id)?.stage);
         if let Some(run) = self.run.as_mut() {
-            let counted = run.attempt_spent(agent_id);
-            attempt.usage.cost_usd = attempt.usage.cost_usd.max(counted);
+            attempt.usage = run.final_usage(agent_id, attempt.usage.clone());
             let difference = run.settle_spending(agent_id, attempt.usage.cost_usd);
             run.spent_at(stage, difference);
         }

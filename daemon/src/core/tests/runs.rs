@@ -13,7 +13,7 @@ use baton_protocol::{ErrorCause, RunMode, TaskStatus, Usage};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-use super::at;
+use super::{at, turn};
 use crate::core::run::{AttemptEnding, FaultKind, Isolation, Settlement, Spending};
 use crate::core::{Attempt, Board, RunStart};
 
@@ -192,7 +192,7 @@ impl History {
                 if self.halted.contains(agent) {
                     return Ok(());
                 }
-                let spending = self.board.spend(agent, f64::from(*tenths) / 1000.0);
+                let spending = self.board.spend(agent, &turn(f64::from(*tenths) / 1000.0));
                 match spending {
                     Spending::Within => {}
                     Spending::StopAgent => {
@@ -349,7 +349,7 @@ impl History {
             for (_, seat) in &workers {
                 let id = seat.task.as_ref().expect("a worker's task");
                 let spent = self.board.task(id).expect("a known task").usage.cost_usd
-                    + seat.attempt_cost_usd;
+                    + seat.attempt.cost_usd;
                 if spent > budget + MAX_TURN + 1e-9 {
                     return fail(format!("{id} spent {spent} of a budget of {budget}"));
                 }
@@ -469,7 +469,7 @@ fn a_task_past_its_budget_fails_with_the_figure_and_its_agent_is_stopped() {
     let (agent, task) = assigned.into_iter().next().unwrap();
     let mut decisions = Vec::new();
     for _ in 0..12 {
-        decisions.push(board.spend(&agent, 0.000_6));
+        decisions.push(board.spend(&agent, &turn(0.000_6)));
         if decisions.last() == Some(&Spending::StopAgent) {
             break;
         }
@@ -500,6 +500,11 @@ fn a_task_past_its_budget_fails_with_the_figure_and_its_agent_is_stopped() {
         "{:?}",
         task.usage
     );
+    assert_eq!(
+        task.usage.turns, 4,
+        "the turns the stream showed count, though no result came: {:?}",
+        task.usage
+    );
 }
 
 #[test]
@@ -524,7 +529,7 @@ fn the_leader_s_and_the_summary_s_spending_is_in_the_board_s_cost_and_kept() {
         notes: Vec::new(),
     };
     board.start_run(start, at(0)).unwrap();
-    board.spend("leader", 0.05);
+    board.spend("leader", &turn(0.05));
     // Stopped before its result: what the stream showed counts.
     board.leader_ended(0.0, false, None, at(1));
     assert!((board.status().cost_usd - 0.05).abs() < 1e-9);

@@ -3,7 +3,7 @@
 use baton_protocol::methods::NewTask;
 use baton_protocol::{TaskStage, Usage};
 
-use super::{at, id, working};
+use super::{at, id, turn, working};
 use crate::core::{Attempt, Board};
 
 #[test]
@@ -12,10 +12,10 @@ fn a_run_s_result_counts_each_stage_entered_and_what_was_spent_at_it() {
     let stage = |board: &mut Board, stage, seconds| {
         board.set_stage(&id(1), stage, None, at(seconds)).unwrap();
     };
-    board.spend("worker-1", 0.25);
+    board.spend("worker-1", &turn(0.25));
     stage(&mut board, TaskStage::Verifying, 3);
     stage(&mut board, TaskStage::Resolving, 4);
-    board.spend("worker-1", 0.125);
+    board.spend("worker-1", &turn(0.125));
     // The resolving turn's final figure is a little more than its stream showed.
     let reported = Attempt {
         usage: Usage {
@@ -29,7 +29,7 @@ fn a_run_s_result_counts_each_stage_entered_and_what_was_spent_at_it() {
         .unwrap();
     stage(&mut board, TaskStage::Verifying, 6);
     stage(&mut board, TaskStage::Reviewing, 7);
-    board.spend("worker-1", 0.0625);
+    board.spend("worker-1", &turn(0.0625));
 
     let stages = board.run().unwrap().result(&[], 0, String::new()).stages;
 
