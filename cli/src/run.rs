@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use baton_protocol::methods::{self, AgentLogParams, RunAgent, RunParams, TaskLogParams, TaskRef};
 use baton_protocol::{
-    ActivityKind, AgentEnv, ByStatus, ConnectConfig, Event, RunMode, Task, TaskStatus,
+    ActivityKind, AgentEnv, ByStatus, Client, ConnectConfig, Event, RunMode, Task, TaskStatus,
 };
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -135,6 +135,19 @@ fn worth_printing(event: &Event) -> Option<String> {
     }
 }
 
+/// What `baton logs` says when there is no log yet.
+async fn empty_log(client: &Client, source: &LogSource) -> Result<String> {
+    Ok(match source {
+        LogSource::Task(task) => {
+            let params = TaskRef {
+                task_id: task.clone(),
+            };
+            empty_task_log(&client.request::<methods::GetTask>(&params).await?)
+        }
+        LogSource::Agent(agent) => empty_agent_log(*agent).to_owned(),
+    })
+}
+
 /// What `baton logs` says when a task has no log: how it ended without an agent and
 /// what reopens it, or that a run will give it one.
 fn empty_task_log(task: &Task) -> String {
@@ -211,16 +224,7 @@ pub async fn logs(
         };
         if chunk.next_offset == 0 && !said_empty {
             // Said once; a follower then waits for the log to begin.
-            let said = match &source {
-                LogSource::Task(task) => {
-                    let params = TaskRef {
-                        task_id: task.clone(),
-                    };
-                    empty_task_log(&client.request::<methods::GetTask>(&params).await?)
-                }
-                LogSource::Agent(agent) => empty_agent_log(*agent).to_owned(),
-            };
-            session.note(&said);
+            session.note(&empty_log(&client, &source).await?);
             said_empty = true;
             if !follow {
                 return Ok(());

@@ -14,10 +14,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use baton_protocol::methods::{self as m, ConfigPatch};
+use baton_protocol::methods::{self as m, RunParams};
 use baton_protocol::{
-    AgentEnv, BatonError, ErrorCause, Event as Notification, RunMode, RunResult, Status, TaskId,
-    TaskStatus, Workspace,
+    AgentEnv, BatonError, ErrorCause, Event as Notification, RunResult, Status, TaskId, TaskStatus,
+    Workspace,
 };
 use chrono::Utc;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -161,15 +161,7 @@ impl Runtime {
         });
         if orchestrator.read(Board::is_running) {
             tracing::info!("resuming the run that was going when the daemon stopped");
-            let resumed = runtime
-                .begin(
-                    RunMode::Predefined,
-                    None,
-                    ConfigPatch::default(),
-                    None,
-                    Vec::new(),
-                )
-                .await;
+            let resumed = runtime.begin(RunParams::predefined(), Vec::new()).await;
             if let Err(err) = resumed {
                 tracing::warn!("the run that was going does not resume: {err}");
                 let _ = orchestrator
@@ -180,20 +172,18 @@ impl Runtime {
         runtime
     }
 
-    /// Starts a run, with a new goal if one is given and `overrides` over the
-    /// configuration for this run only, whose agents get `env` (the daemon's own
-    /// environment when absent); with `wait`, answers its result when it ends.
-    /// `notes` go first among what its start says (the board a new goal archived).
+    /// Starts a run, with a new goal if one is given and overrides over the
+    /// configuration for this run only, whose agents get the environment given (the
+    /// daemon's own when absent); when asked to wait, answers its result when it
+    /// ends. `notes` go first among what its start says (the board a new goal
+    /// archived).
     pub async fn run(
         &self,
-        mode: RunMode,
-        wait: bool,
-        goal: Option<String>,
-        overrides: ConfigPatch,
-        env: Option<AgentEnv>,
+        params: RunParams,
         notes: Vec<String>,
     ) -> Result<Option<RunResult>, BatonError> {
-        let mut result = self.begin(mode, goal, overrides, env, notes).await?;
+        let wait = params.wait;
+        let mut result = self.begin(params, notes).await?;
         if !wait {
             return Ok(None);
         }
@@ -204,19 +194,13 @@ impl Runtime {
         Ok(finished.clone())
     }
 
-    async fn begin(
-        &self,
-        mode: RunMode,
-        goal: Option<String>,
-        overrides: ConfigPatch,
-        env: Option<AgentEnv>,
-        mut notes: Vec<String>,
-    ) -> Result<RunEnd, BatonError> {
+    async fn begin(&self, params: RunParams, mut notes: Vec<String>) -> Result<RunEnd, BatonError> {
         let orchestrator = &self.context.orchestrator;
+        let env = params.env;
         let start = RunStart {
-            mode,
-            goal,
-            overrides,
+            mode: params.mode,
+            goal: params.goal,
+            overrides: params.overrides.unwrap_or_default(),
             isolation: run::Isolation::Shared,
             notes: Vec::new(),
         };

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use baton_protocol::methods::{self as m, Request};
 use baton_protocol::timeline::{Timeline, TimelineParams};
 use baton_protocol::{
-    BatonError, Config, CoordinationState, Discovery, ErrorCause, RunMode, RunResult, Status, Task,
-    TaskId, Workspace, VERSION,
+    BatonError, Config, CoordinationState, Discovery, ErrorCause, RunResult, Status, Task, TaskId,
+    Workspace, VERSION,
 };
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
@@ -336,14 +336,7 @@ impl Connection {
             let started = self
                 .daemon
                 .runtime
-                .run(
-                    RunMode::Predefined,
-                    false,
-                    None,
-                    Default::default(),
-                    None,
-                    Vec::new(),
-                )
+                .run(m::RunParams::predefined(), Vec::new())
                 .await;
             match started {
                 Err(err) if err.cause != Some(ErrorCause::RunGoing) => return Err(to_rpc(err)),
@@ -361,7 +354,6 @@ impl Connection {
     /// Starts a run; whether one is going is checked inside the change that starts
     /// it, which also sets the goal when one is given.
     async fn run(&self, params: m::RunParams) -> Answer<Option<RunResult>> {
-        let overrides = params.overrides.unwrap_or_default();
         let mut notes = Vec::new();
         if let Some(goal) = &params.goal {
             validate::goal(goal).map_err(to_rpc)?;
@@ -379,18 +371,7 @@ impl Connection {
                 }
             }
         }
-        self.daemon
-            .runtime
-            .run(
-                params.mode,
-                params.wait,
-                params.goal,
-                overrides,
-                params.env,
-                notes,
-            )
-            .await
-            .map_err(to_rpc)
+        self.daemon.runtime.run(params, notes).await.map_err(to_rpc)
     }
 
     async fn merge(&self) -> Answer<m::MergeResult> {

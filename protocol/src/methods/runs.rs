@@ -27,6 +27,19 @@ pub struct RunParams {
     pub env: Option<AgentEnv>,
 }
 
+impl RunParams {
+    /// The predefined tasks, without waiting: a run started for the tasks there are.
+    pub fn predefined() -> RunParams {
+        RunParams {
+            mode: RunMode::Predefined,
+            goal: None,
+            wait: false,
+            overrides: None,
+            env: None,
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
