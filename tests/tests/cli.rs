@@ -1561,6 +1561,73 @@ fn logs_follow_says_when_there_is_no_log_yet_and_ends_with_the_task() {
     );
 }
 
+#[test]
+fn minus_c_reads_and_writes_the_files_a_command_names_from_its_directory() {
+    let workspace = TestWorkspace::new();
+    let deep = workspace.root().join("deep");
+    std::fs::create_dir(&deep).unwrap();
+    std::fs::write(deep.join("plan.txt"), "the plan from deep").unwrap();
+    std::fs::write(
+        deep.join("batch.json"),
+        r#"[{"description": "from the batch in deep"}]"#,
+    )
+    .unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let baton = |args: &[&str]| {
+        let output = Command::new(bin_dir().join("baton"))
+            .current_dir(elsewhere.path())
+            .arg("-C")
+            .arg(&deep)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("baton runs");
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    };
+
+    baton(&["init", "goal", "--plan-file", "plan.txt"]);
+    baton(&["add", "--batch", "batch.json"]);
+    baton(&["save", "saved.json"]);
+
+    let saved = std::fs::read_to_string(deep.join("saved.json")).expect("saved in deep");
+    assert!(saved.contains("the plan from deep"), "{saved}");
+    assert!(saved.contains("from the batch in deep"), "{saved}");
+    assert!(!elsewhere.path().join("saved.json").exists());
+    baton(&["load", "saved.json"]);
+}
+
+#[test]
+fn a_board_whose_goal_begins_with_a_very_long_word_is_archived_for_a_new_goal() {
+    let workspace = TestWorkspace::new();
+    let goal = format!("{} and the rest", "x".repeat(300));
+    workspace.ok(&["init", &goal]);
+    workspace.ok(&["add", "done by hand"]);
+    workspace.ok(&["claim", "--agent", "me"]);
+    workspace.ok(&["complete", "task-001"]);
+
+    workspace.ok(&["init", "a new goal"]);
+
+    let history = workspace.json(&["history"]);
+    assert_eq!(history[0]["goal"], json!(goal), "{history}");
+    workspace.ok(&["load", history[0]["path"].as_str().unwrap()]);
+}
+
+#[test]
+fn a_task_added_on_a_failed_dependency_is_said_to_have_failed_at_once() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "first"]);
+    workspace.ok(&["fail", "task-001", "--error", "no spec"]);
+
+    let added = workspace.baton(&["add", "second", "-d", "task-001"]);
+
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert_eq!(String::from_utf8_lossy(&added.stdout), "task-002\n");
+    assert_eq!(
+        stderr(&added).trim(),
+        "task-002 failed at once: dependency task-001 failed; `baton retry task-001` reopens it"
+    );
+}
+
 // Saving and loading.
 
 #[test]

@@ -87,13 +87,20 @@ type Result<T, E = CommandError> = std::result::Result<T, E>;
 /// Runs the command the user typed. It is long because it has one arm per command,
 /// each a call.
 pub async fn run(cli: Cli) -> Result<()> {
-    // `-C DIR` finds the workspace as `cd DIR && baton` would; `init --here` makes
-    // one in DIR on purpose.
+    // `-C DIR` is `cd DIR && baton`: the workspace is found from DIR, and the files
+    // a command names are read and written from there; `init --here` makes one in
+    // DIR on purpose.
     let here = matches!(&cli.command, Command::Init(args) if args.here);
     let workspace = match &cli.workspace {
-        Some(dir) => Ok(dir.clone()),
-        None => std::env::current_dir(),
+        Some(dir) => std::env::set_current_dir(dir).map_err(|err| {
+            io::Error::new(
+                err.kind(),
+                format!("cannot work in {} (-C): {err}", dir.display()),
+            )
+        }),
+        None => Ok(()),
     }
+    .and_then(|()| std::env::current_dir())
     .and_then(|dir| match here {
         true => Workspace::at(&dir),
         false => Workspace::discover(&dir),

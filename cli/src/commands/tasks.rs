@@ -108,7 +108,9 @@ impl Session {
                 let added = self
                     .request::<methods::AddTasks>(&AddTasksParams { tasks })
                     .await?;
-                self.show(&added, |tasks| id_lines(tasks))
+                self.show(&added, |tasks| id_lines(tasks))?;
+                self.note_failed_at_once(&added);
+                Ok(())
             }
             (None, Some(description)) => {
                 let mut task = NewTask::new(description);
@@ -120,11 +122,32 @@ impl Session {
                 task.hints = args.hint.unwrap_or_default();
                 task.model = args.model;
                 let added = self.request::<methods::AddTask>(&task).await?;
-                self.show(&added, |task| task.id.to_string())
+                self.show(&added, |task| task.id.to_string())?;
+                self.note_failed_at_once(std::slice::from_ref(&added));
+                Ok(())
             }
             (None, None) => Err(CommandError::Input(
                 "say what the task is, or give --batch FILE".into(),
             )),
+        }
+    }
+
+    /// Says which new tasks failed as they were added, a dependency having failed.
+    fn note_failed_at_once(&self, added: &[Task]) {
+        for task in added
+            .iter()
+            .filter(|task| task.status == TaskStatus::Failed)
+        {
+            let reason = task
+                .result
+                .as_ref()
+                .and_then(|result| result.error.as_deref());
+            let retry = task.failed_dependency.as_ref().unwrap_or(&task.id);
+            self.note(&format!(
+                "{} failed at once: {}; `baton retry {retry}` reopens it",
+                task.id,
+                reason.unwrap_or("a dependency failed")
+            ));
         }
     }
 

@@ -1983,6 +1983,14 @@ fn configure_refuses_a_bad_value_and_changes_nothing() {
             ..ConfigPatch::default()
         },
     ];
+    // Names git refuses for a branch.
+    let branches = [
+        "HEAD", "a b", "a..b", "a@{1}", "-a", "a/", "a.", "a//b", "a/.b", "a.lock", "@", "a~1",
+    ];
+    let bad = bad.into_iter().chain(branches.map(|name| ConfigPatch {
+        integration_branch: Some(name.into()),
+        ..ConfigPatch::default()
+    }));
     let mut board = busy_board();
     for patch in bad {
         let before = board.state();

@@ -316,9 +316,11 @@ fn settings(config: &Config) -> Result<(), BatonError> {
         ));
     }
     let branch = &config.integration_branch;
-    if branch.is_empty() || branch.contains(|c: char| c.is_whitespace() || "~^:?*[\\".contains(c)) {
+    if !git_takes_as_branch(branch) {
         return Err(BatonError::invalid(format!(
-            "integration_branch `{branch}` is not a usable branch name"
+            "integration_branch `{branch}` is not a name git takes for a branch (no spaces, \
+             `..`, `@{{`, any of ~^:?*[\\, a part starting with `.` or ending in `.lock`, \
+             nor HEAD); e.g. `baton/integration`"
         )));
     }
     if !PERMISSION_MODES.contains(&config.permission_mode.as_str()) {
@@ -339,6 +341,22 @@ pub fn state_config(state: &CoordinationState) -> Config {
         task_timeout: state.task_timeout_seconds,
         ..Config::default()
     })
+}
+
+/// Whether git takes `name` for a branch (`git check-ref-format --branch`'s rules).
+fn git_takes_as_branch(name: &str) -> bool {
+    let forbidden = |c: char| c.is_ascii_control() || c == ' ' || "~^:?*[\\".contains(c);
+    !name.is_empty()
+        && name != "HEAD"
+        && name != "@"
+        && !name.starts_with('-')
+        && !name.ends_with(['/', '.'])
+        && !name.contains("..")
+        && !name.contains("@{")
+        && !name.contains(forbidden)
+        && name
+            .split('/')
+            .all(|part| !part.is_empty() && !part.starts_with('.') && !part.ends_with(".lock"))
 }
 
 /// Whether `id` is safe as a file and branch name: no separators, no hidden or

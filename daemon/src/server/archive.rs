@@ -125,17 +125,14 @@ fn describe(workspace: &Workspace, name: &str, state: &CoordinationState) -> Arc
     }
 }
 
+/// The longest a name's words may be: a directory's name, and a part of the name
+/// of each branch the board kept, which git and the file system bound.
+const SLUG_LIMIT: usize = 48;
+
 /// `20261201-221500-add-user-accounts`: when, then the goal's first words; a
 /// number is added when that name is taken.
 fn unused_name(workspace: &Workspace, state: &CoordinationState) -> String {
-    let slug: String = state
-        .goal
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .take(6)
-        .collect::<Vec<_>>()
-        .join("-")
-        .to_ascii_lowercase();
+    let slug = slug(&state.goal);
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
     let base = match slug.is_empty() {
         true => format!("{stamp}-board"),
@@ -148,6 +145,21 @@ fn unused_name(workspace: &Workspace, state: &CoordinationState) -> String {
         })
         .find(|name| !workspace.archive_dir(name).exists())
         .expect("a free name")
+}
+
+/// The goal's first words, in lower case, joined by `-`, at most `SLUG_LIMIT` long.
+fn slug(goal: &str) -> String {
+    let words = goal
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .take(6)
+        .collect::<Vec<_>>()
+        .join("-")
+        .to_ascii_lowercase();
+    // ASCII alone: any cut is at a character's end.
+    words[..words.len().min(SLUG_LIMIT)]
+        .trim_end_matches('-')
+        .to_owned()
 }
 
 /// Moves the agents' logs (`tasks/`, the leader's and the summary's) and the runs'
@@ -173,4 +185,22 @@ fn move_logs(from: &Path, to: &Path, workspace: &Workspace) -> std::io::Result<(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_holds_the_goal_s_first_words_and_no_more_than_fits() {
+        assert_eq!(
+            slug("Add user accounts, with JWT!"),
+            "add-user-accounts-with-jwt"
+        );
+        assert_eq!(slug("用户 accounts"), "accounts");
+        let long = format!("{} rest", "x".repeat(300));
+        assert_eq!(slug(&long), "x".repeat(SLUG_LIMIT));
+        let cut_after_a_word = format!("{} {}", "a".repeat(SLUG_LIMIT - 1), "b".repeat(10));
+        assert_eq!(slug(&cut_after_a_word), "a".repeat(SLUG_LIMIT - 1));
+    }
 }
