@@ -14,9 +14,10 @@ use baton_daemon::orchestrator::{self, Orchestrator};
 use baton_daemon::server::{self, Daemon};
 use baton_daemon::store::snapshots::{self, Snapshots};
 use baton_daemon::store::{restore, GroupCommit, Stopped, Store, StoreError};
-use baton_protocol::{private, workspace, Config, Crash, Workspace, EXIT_LOCK_HELD, VERSION};
+use baton_protocol::{
+    private, workspace, Config, Crash, RunningDaemon, Workspace, EXIT_LOCK_HELD, VERSION,
+};
 use clap::Parser;
-use serde::{Deserialize, Serialize};
 
 /// The per-workspace baton daemon.
 #[derive(Parser)]
@@ -44,14 +45,6 @@ struct Args {
 /// The exit status of a daemon that stopped because its state could not be kept
 /// (EX_SOFTWARE): what it acknowledged is on disk, nothing after.
 const STOPPED: i32 = 70;
-
-/// What `daemon.json` says about the running daemon, for a second one to report.
-#[derive(Serialize, Deserialize)]
-struct Running {
-    pid: u32,
-    socket: PathBuf,
-    version: String,
-}
 
 fn main() {
     let args = Args::parse();
@@ -196,7 +189,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         let listener = server::listen(&socket)
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
         let runtime = Runtime::start(orchestrator.clone(), &workspace).await;
-        let running = Running {
+        let running = RunningDaemon {
             pid: std::process::id(),
             socket: socket.clone(),
             version: VERSION.into(),
@@ -339,7 +332,7 @@ fn lock_workspace(workspace: &Workspace) -> anyhow::Result<File> {
     if lock.try_lock().is_err() {
         let running = std::fs::read(workspace.daemon_json())
             .ok()
-            .and_then(|bytes| serde_json::from_slice::<Running>(&bytes).ok());
+            .and_then(|bytes| serde_json::from_slice::<RunningDaemon>(&bytes).ok());
         return Err(match running {
             Some(running) => LockHeld::By {
                 pid: running.pid,

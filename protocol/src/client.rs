@@ -129,13 +129,14 @@ impl Client {
         loop {
             let (stream, started_daemon) = match connect_socket(&socket).await {
                 Ok(stream) => (stream, false),
-                Err(source) if !config.start => {
-                    return Err(ClientError::Connect { socket, source })
-                }
-                Err(_) => (
-                    start_daemon(workspace, config.daemon.as_deref()).await?,
-                    true,
-                ),
+                Err(source) => match connect_elsewhere(workspace).await {
+                    Some(stream) => (stream, false),
+                    None if !config.start => return Err(ClientError::Connect { socket, source }),
+                    None => (
+                        start_daemon(workspace, config.daemon.as_deref()).await?,
+                        true,
+                    ),
+                },
             };
             match Client::handshake(stream, config).await {
                 Ok(mut client) => {
@@ -411,6 +412,12 @@ fn error_from_wire(error: &Value) -> BatonError {
 async fn connect_socket(path: &Path) -> std::io::Result<Stream> {
     let name = path.to_fs_name::<GenericFilePath>()?;
     ConnectOptions::new().name(name).connect_tokio().await
+}
+
+/// The workspace's daemon at the socket it said it listens on, when that is not the
+/// one this client's runtime directory gives.
+async fn connect_elsewhere(workspace: &Workspace) -> Option<Stream> {
+    connect_socket(&workspace.socket_elsewhere()?).await.ok()
 }
 
 /// Starts `batond` for the workspace in the background and waits until it answers.

@@ -32,4 +32,4 @@ pub use progress::{ByStatus, Progress};
 pub use review::{ReviewTaskParams, ReviewVerdict};
 pub use stages::{ByStage, HeldByStage, StageTally};
 pub use timeline::{AgentKind, AttemptOutcome, AttemptRecord, Timeline};
-pub use workspace::Workspace;
+pub use workspace::{RunningDaemon, Workspace};

@@ -219,12 +219,30 @@ impl Workspace {
         self.state_dir().join("worktrees")
     }
 
+    /// The socket the running daemon wrote in `daemon.json`, when it differs from
+    /// [`Workspace::socket_path`]: a daemon started from a shell whose runtime
+    /// directory (`XDG_RUNTIME_DIR`, `TMPDIR`) is not this one's.
+    pub fn socket_elsewhere(&self) -> Option<PathBuf> {
+        let bytes = std::fs::read(self.daemon_json()).ok()?;
+        let running: RunningDaemon = serde_json::from_slice(&bytes).ok()?;
+        (running.socket != self.socket_path()).then_some(running.socket)
+    }
+
     /// The daemon's socket. Only the owning user can reach its directory.
     pub fn socket_path(&self) -> PathBuf {
         let mut hasher = fnv::FnvHasher::default();
         hasher.write(self.root.as_os_str().as_encoded_bytes());
         runtime_dir().join(format!("{:016x}.sock", hasher.finish()))
     }
+}
+
+/// What `daemon.json` says of the running daemon: for a client whose own runtime
+/// directory differs from the daemon's, and for a second daemon to report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunningDaemon {
+    pub pid: u32,
+    pub socket: PathBuf,
+    pub version: String,
 }
 
 /// What `path` is, `None` when there is nothing there; refused when it is a symbolic

@@ -1628,6 +1628,36 @@ fn a_task_added_on_a_failed_dependency_is_said_to_have_failed_at_once() {
     );
 }
 
+#[test]
+fn a_command_from_a_shell_with_another_runtime_directory_reaches_the_running_daemon() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "added from the first shell"]);
+    let pid = workspace.json(&["daemon", "status"])["pid"].clone();
+    let other = tempfile::tempdir().unwrap();
+    let baton = |args: &[&str]| {
+        Command::new(bin_dir().join("baton"))
+            .arg("-C")
+            .arg(workspace.root())
+            .args(args)
+            .env("XDG_RUNTIME_DIR", other.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("baton runs")
+    };
+
+    let listed = baton(&["tasks"]);
+
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("added from the first shell"),
+        "{}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    let status = baton(&["--json", "daemon", "status"]);
+    let status: Value = serde_json::from_slice(&status.stdout).expect("a status");
+    assert_eq!(status["pid"], pid, "the one daemon: {status}");
+}
+
 // Saving and loading.
 
 #[test]
