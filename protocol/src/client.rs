@@ -18,7 +18,7 @@ use tokio::io::{BufReader, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{BatonError, ErrorKind};
-use crate::framing::{read_message, write_message};
+use crate::framing::{read_message, write_message, REQUEST_LIMIT};
 use crate::methods::{Closing, Event, Request, WorkDoneProgress};
 use crate::private;
 use crate::workspace::Workspace;
@@ -267,6 +267,17 @@ impl Client {
 
     async fn send(&self, message: &Value) -> Result<(), ClientError> {
         let body = serde_json::to_vec(message).expect("a JSON value serializes");
+        // The daemon would close the connection on it: refused here, saying why.
+        if body.len() > REQUEST_LIMIT {
+            const MIB: f64 = 1024.0 * 1024.0;
+            return Err(BatonError::invalid(format!(
+                "this request is {:.1} MiB, over the {} MiB the daemon takes in one; \
+                 send less at once (split a batch into smaller ones)",
+                body.len() as f64 / MIB,
+                REQUEST_LIMIT / (1024 * 1024)
+            ))
+            .into());
+        }
         let mut writer = self.shared.writer.lock().await;
         write_message(&mut *writer, &body)
             .await

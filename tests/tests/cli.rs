@@ -1658,6 +1658,28 @@ fn a_command_from_a_shell_with_another_runtime_directory_reaches_the_running_dae
     assert_eq!(status["pid"], pid, "the one daemon: {status}");
 }
 
+#[test]
+fn a_batch_too_large_for_one_request_is_refused_saying_so_and_nothing_is_added() {
+    let workspace = TestWorkspace::new();
+    let description = "d".repeat(1_000_000);
+    let tasks: Vec<Value> = (0..70)
+        .map(|_| json!({ "description": description }))
+        .collect();
+    let file = workspace.root().join("huge.json");
+    std::fs::write(&file, serde_json::to_vec(&tasks).unwrap()).unwrap();
+
+    let added = workspace.baton(&["add", "--batch", file.to_str().unwrap()]);
+
+    assert_eq!(added.status.code(), Some(1), "{}", stderr(&added));
+    let said = stderr(&added);
+    assert!(
+        said.contains("MiB, over the 64 MiB the daemon takes in one")
+            && said.contains("split a batch"),
+        "{said}"
+    );
+    assert_eq!(workspace.json(&["tasks"]), json!([]));
+}
+
 // Saving and loading.
 
 #[test]
