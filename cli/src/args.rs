@@ -351,8 +351,9 @@ pub struct AddArgs {
     pub model: Option<String>,
 
     /// Add every task of a JSON file (`-` reads standard input): a list of
-    /// {description, priority, dependencies, context_files, hints}. A dependency may
-    /// name an id given earlier in the same batch. Prints the new ids.
+    /// {description, priority, dependencies, context_files, hints, parent_task,
+    /// model}. A dependency or parent_task may name another task of the same batch
+    /// by the id it will have. Prints the new ids.
     #[arg(
         long,
         value_name = "FILE",
@@ -419,7 +420,8 @@ pub struct CompleteArgs {
     #[arg(long = "created", value_name = "FILE")]
     pub created: Vec<String>,
 
-    /// A finding worth sharing (repeat for more)
+    /// A finding kept in the task's result (repeat for more); `baton discover`
+    /// shares one with every agent
     #[arg(long = "discovery", value_name = "TEXT")]
     pub discoveries: Vec<String>,
 }

@@ -985,7 +985,7 @@ fn complete_records_the_result_that_show_gives_back() {
 }
 
 #[test]
-fn completing_an_unclaimed_task_says_to_claim_it_first_and_changes_nothing() {
+fn completing_an_unclaimed_task_says_how_tasks_are_claimed_and_changes_nothing() {
     let workspace = TestWorkspace::new();
     workspace.ok(&["add", "not yet claimed"]);
     let before = workspace.json(&["tasks"]);
@@ -994,8 +994,11 @@ fn completing_an_unclaimed_task_says_to_claim_it_first_and_changes_nothing() {
         &workspace,
         &["complete", "task-001", "--output", "too soon"],
     );
-    assert!(said.contains("claim it first"), "{said}");
-    assert!(said.contains("baton claim --agent"), "{said}");
+    assert!(said.contains("never claimed"), "{said}");
+    assert!(
+        said.contains("a claim takes the most urgent ready task (`baton claim --agent ID`)"),
+        "{said}"
+    );
 
     assert_eq!(workspace.json(&["tasks"]), before);
 }

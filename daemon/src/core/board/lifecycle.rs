@@ -327,7 +327,7 @@ impl Board {
                 )))
             }
             TaskStatus::Available => Err(BatonError::orchestration(format!(
-                "task {id} was never claimed, so it cannot {action}; claim it first (`baton claim --agent ID`)"
+                "task {id} was never claimed, so it cannot {action}; a task is claimed before it is worked on, and a claim takes the most urgent ready task (`baton claim --agent ID`)"
             ))),
             _ => Err(self.already_finished(id)),
         }
