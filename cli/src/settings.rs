@@ -264,7 +264,10 @@ impl Setting {
             return Err(wrong(&values.join(" ")));
         };
         let text = raw.trim();
-        if matches!(text, "none" | "null") {
+        // Unset, isolation is shown as `automatic`: what is shown may be typed back.
+        let unset =
+            matches!(text, "none" | "null") || (self.name == "isolation" && text == "automatic");
+        if unset {
             return if self.optional() {
                 Ok(Value::Null)
             } else {
@@ -438,6 +441,14 @@ mod tests {
                 .unwrap()
                 .agent_args,
             Some(vec!["--add-dir".to_owned(), "a,b".to_owned()])
+        );
+    }
+
+    #[test]
+    fn automatic_isolation_as_shown_may_be_typed_back() {
+        assert_eq!(
+            patch_of("isolation", &["automatic"]).unwrap().isolation,
+            Some(None)
         );
     }
 
