@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::{self};
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use baton_protocol::methods::{
     self, AddTasksParams, ClaimTaskParams, CompleteTaskParams, EditTaskParams, FailTaskParams,
@@ -74,7 +74,8 @@ impl Session {
         self.show(&reopened, |tasks| id_lines(tasks))
     }
 
-    pub(super) async fn edit(&self, args: EditArgs) -> Result<()> {
+    pub(super) async fn edit(&self, mut args: EditArgs) -> Result<()> {
+        args.files = self.named_from_root(args.files);
         let task = self
             .request::<methods::EditTask>(&edit_params(args))
             .await?;
@@ -118,7 +119,7 @@ impl Session {
                     task.priority = priority;
                 }
                 task.dependencies = args.dependencies;
-                task.context_files = args.files;
+                task.context_files = self.named_from_root(args.files);
                 task.hints = args.hint.unwrap_or_default();
                 task.model = args.model;
                 let added = self.request::<methods::AddTask>(&task).await?;
@@ -130,6 +131,18 @@ impl Session {
                 "say what the task is, or give --batch FILE".into(),
             )),
         }
+    }
+
+    /// Context files as typed, named from the workspace's root.
+    fn named_from_root(&self, files: Vec<String>) -> Vec<String> {
+        let Ok(cwd) = std::env::current_dir() else {
+            return files;
+        };
+        let root = self.workspace.root();
+        files
+            .iter()
+            .map(|file| from_root(root, &cwd, file))
+            .collect()
     }
 
     /// Says which new tasks failed as they were added, a dependency having failed.
@@ -187,6 +200,26 @@ fn edit_params(args: EditArgs) -> EditTaskParams {
     }
 }
 
+/// A context file as agents read it, from the workspace's root (their worktree's),
+/// however it was written from where the command was typed: `main.rs` typed in
+/// `src/` is `src/main.rs`. A path outside the workspace stays as written.
+fn from_root(root: &Path, cwd: &Path, file: &str) -> String {
+    let mut path = PathBuf::new();
+    for part in cwd.join(file).components() {
+        match part {
+            Component::ParentDir => {
+                path.pop();
+            }
+            Component::CurDir => {}
+            part => path.push(part),
+        }
+    }
+    match path.strip_prefix(root) {
+        Ok(inside) if !inside.as_os_str().is_empty() => inside.display().to_string(),
+        _ => file.to_owned(),
+    }
+}
+
 fn id_lines(tasks: &[Task]) -> String {
     tasks.iter().map(|task| format!("{}\n", task.id)).collect()
 }
@@ -212,6 +245,20 @@ fn read_batch(file: &Path) -> Result<Vec<NewTask>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_context_file_is_named_from_the_workspace_s_root() {
+        use std::path::Path;
+        let root = Path::new("/w");
+        let named = |cwd: &str, file: &str| super::from_root(root, Path::new(cwd), file);
+        assert_eq!(named("/w/src", "main.rs"), "src/main.rs");
+        assert_eq!(named("/w/src", "./main.rs"), "src/main.rs");
+        assert_eq!(named("/w", "/w/src/main.rs"), "src/main.rs");
+        assert_eq!(named("/w/src", "../README.md"), "README.md");
+        assert_eq!(named("/w", "src/lib"), "src/lib");
+        assert_eq!(named("/elsewhere", "notes.md"), "notes.md");
+        assert_eq!(named("/w", "/etc/hosts"), "/etc/hosts");
+    }
+
     use super::*;
 
     #[test]
