@@ -3,6 +3,7 @@
 //! workspace's daemon. The daemon, the CLI, the MCP bridge and the tests share it.
 
 pub mod agent_env;
+pub mod agent_result;
 pub mod changes;
 pub mod client;
 pub mod error;

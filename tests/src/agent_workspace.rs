@@ -201,6 +201,28 @@ pub async fn workers_see_only_their_task(client: &Client) {
         .expect("worker_prompt is set");
 }
 
+/// A verification that prints the answer in `answer.txt` and passes when it is 42.
+pub const CHECK_ANSWER: &str =
+    "echo \"answer is $(cat answer.txt)\"; test \"$(cat answer.txt)\" = 42";
+
+/// Verifies with [`CHECK_ANSWER`] and adds a task whose agent answers 41, then, sent
+/// back by the gate, 42 ("fixed the answer"): its work lands on the second try.
+pub async fn add_answer_right_on_the_second_try(client: &Client) -> TaskId {
+    verify_with(client, CHECK_ANSWER).await;
+    add_scripted(
+        client,
+        "answer",
+        &[
+            bash("echo 41 > answer.txt"),
+            say("wrote the answer"),
+            bash("echo 42 > answer.txt"),
+            say("fixed the answer"),
+        ],
+        &[],
+    )
+    .await
+}
+
 /// Sets the workspace's `verify_command`: the gate every finished task must pass.
 pub async fn verify_with(client: &Client, command: &str) {
     client

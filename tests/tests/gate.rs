@@ -4,14 +4,11 @@
 
 use baton_protocol::{RunMode, TaskStatus};
 use baton_tests::agent_workspace::{
-    add_scripted, assert_landed_once, bash, git_output, run, say, task, until_finished,
-    verify_with, AgentWorkspace,
+    add_answer_right_on_the_second_try, add_scripted, assert_landed_once, bash, git_output, run,
+    say, task, until_finished, verify_with, AgentWorkspace, CHECK_ANSWER,
 };
 use baton_tests::model_server::Answer;
 use serde_json::json;
-
-/// The verification the tests use: prints the answer, passes when it is 42.
-const CHECK_ANSWER: &str = "echo \"answer is $(cat answer.txt)\"; test \"$(cat answer.txt)\" = 42";
 
 /// A file as the integration branch has it.
 fn integrated(agents: &AgentWorkspace, path: &str) -> String {
@@ -42,19 +39,7 @@ fn integrated_history(agents: &AgentWorkspace, path: &str) -> Vec<String> {
 async fn work_that_fails_the_verification_goes_back_to_its_agent_and_lands_once_fixed() {
     let agents = AgentWorkspace::git();
     let client = agents.start(1, 120).await;
-    verify_with(&client, CHECK_ANSWER).await;
-    let id = add_scripted(
-        &client,
-        "answer",
-        &[
-            bash("echo 41 > answer.txt"),
-            say("wrote the answer"),
-            bash("echo 42 > answer.txt"),
-            say("fixed the answer"),
-        ],
-        &[],
-    )
-    .await;
+    let id = add_answer_right_on_the_second_try(&client).await;
 
     let result = run(&client, RunMode::Predefined).await;
 

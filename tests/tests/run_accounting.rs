@@ -11,8 +11,8 @@ use baton_protocol::methods::{self as m};
 use baton_protocol::RunMode;
 use baton_protocol::{Client, TaskResult};
 use baton_tests::agent_workspace::{
-    add_scripted, bash, baton_tool, run, say, task, verify_with, workers_see_only_their_task,
-    AgentWorkspace,
+    add_answer_right_on_the_second_try, add_scripted, bash, baton_tool, run, say, task,
+    workers_see_only_their_task, AgentWorkspace,
 };
 use baton_tests::model_server::script;
 use serde_json::{json, Value};
@@ -57,19 +57,7 @@ fn close(a: f64, b: f64) -> bool {
 async fn an_agent_resumed_by_the_gate_pays_for_each_turn_once() {
     let agents = AgentWorkspace::git();
     let client = agents.start(1, 120).await;
-    verify_with(&client, "test \"$(cat answer.txt)\" = 42").await;
-    let id = add_scripted(
-        &client,
-        "answer",
-        &[
-            bash("echo 41 > answer.txt"),
-            say("wrote the answer"),
-            bash("echo 42 > answer.txt"),
-            say("fixed the answer"),
-        ],
-        &[],
-    )
-    .await;
+    let id = add_answer_right_on_the_second_try(&client).await;
 
     let result = run(&client, RunMode::Predefined).await;
 

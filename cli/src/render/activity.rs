@@ -3,7 +3,7 @@
 use super::run::run_finished;
 use super::{discovery, one_line, status_style};
 use baton_protocol::methods::{AgentActivity, StateChange, StateChangeReason};
-use baton_protocol::{ActivityKind, Event, RunMode, TaskStatus};
+use baton_protocol::{agent_result, ActivityKind, Event, RunMode, TaskStatus};
 use console::{style, truncate_str};
 use serde_json::Value;
 
@@ -186,7 +186,7 @@ pub fn log_line(line: &str, detail: Detail) -> Option<String> {
             format!(
                 "{verdict} after {turns} {}, ${:.4}: {}",
                 if turns == 1 { "turn" } else { "turns" },
-                process_cost(&event),
+                agent_result::process_cost(&event),
                 event["result"].as_str().unwrap_or_default().trim()
             )
         }
@@ -227,18 +227,6 @@ const TOOL_OUTPUT_LINES: usize = 3;
 const TOOL_INPUT_WIDTH: usize = 160;
 
 /// A tool's answer, indented under the call: the start of it, or all of it.
-/// What the process whose `result` this is spent: a resumed session's
-/// `total_cost_usd` also counts its earlier processes, whose results said so already.
-fn process_cost(result: &Value) -> f64 {
-    match result["model_usage_since_last_result"].as_object() {
-        Some(models) => models
-            .values()
-            .filter_map(|usage| usage["costUSD"].as_f64())
-            .sum(),
-        None => result["total_cost_usd"].as_f64().unwrap_or(0.0),
-    }
-}
-
 fn tool_output(block: &Value, detail: Detail) -> String {
     let text = match &block["content"] {
         Value::String(text) => text.clone(),

@@ -1,7 +1,7 @@
 //! Claude Code's `stream-json` output, one JSON event per line, read as it arrives.
 //! Pure: a line in, what it means out.
 
-use baton_protocol::Usage;
+use baton_protocol::{agent_result, Usage};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -177,19 +177,6 @@ fn rate_limit(event: &Value) -> Option<StreamEvent> {
     Some(StreamEvent::RateLimited { resets_at })
 }
 
-/// What this process spent. A resumed session's `total_cost_usd` goes on from what
-/// its earlier processes spent, which their own results already reported;
-/// `model_usage_since_last_result` holds this process's part alone, by model.
-fn process_cost(event: &Value) -> f64 {
-    match event["model_usage_since_last_result"].as_object() {
-        Some(models) => models
-            .values()
-            .filter_map(|usage| usage["costUSD"].as_f64())
-            .sum(),
-        None => event["total_cost_usd"].as_f64().unwrap_or(0.0),
-    }
-}
-
 fn result(event: &Value) -> AgentResult {
     let usage = &event["usage"];
     let tokens = |key: &str| usage[key].as_u64().unwrap_or(0);
@@ -198,7 +185,7 @@ fn result(event: &Value) -> AgentResult {
         subtype: event["subtype"].as_str().unwrap_or_default().to_owned(),
         output: event["result"].as_str().unwrap_or_default().to_owned(),
         usage: Usage {
-            cost_usd: process_cost(event),
+            cost_usd: agent_result::process_cost(event),
             input_tokens: tokens("input_tokens")
                 + tokens("cache_creation_input_tokens")
                 + tokens("cache_read_input_tokens"),
