@@ -148,7 +148,7 @@ fn processes_are_started_only_where_architecture_md_says() {
         &[
             "daemon/src/agents/",
             "daemon/src/main.rs",
-            "protocol/src/client.rs",
+            "protocol/src/client/start.rs",
             "cli/src/commands/state.rs",
         ],
     );
