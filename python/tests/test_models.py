@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import os
 import re
+import time
 from pathlib import Path
 from datetime import datetime, timezone
 
@@ -113,6 +115,22 @@ def test_a_state_file_reads_and_writes_both_ways() -> None:
 def test_naive_timestamps_are_taken_as_utc() -> None:
     task = Task.from_dict(WIRE_TASK | {"created_at": "2024-05-01T10:00:00"})
     assert task.created_at == datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)
+
+
+def test_a_naive_datetime_made_in_python_is_written_as_the_local_time_it_is() -> None:
+    zone = os.environ.get("TZ")
+    os.environ["TZ"] = "EST5EDT"
+    time.tzset()
+    try:
+        made = datetime(2026, 12, 4, 15, 42, 48)
+        written = Discovery(agent_id="a", content="c", created_at=made).to_dict()
+        assert written["created_at"] == "2026-12-04T20:42:48.000000Z"
+    finally:
+        if zone is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = zone
+        time.tzset()
 
 
 def test_task_methods_change_the_object_as_the_reference_says() -> None:

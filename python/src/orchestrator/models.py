@@ -52,9 +52,8 @@ def parse_timestamp(text: str) -> datetime:
 
 
 def format_timestamp(at: datetime) -> str:
-    """Writes a timestamp as the daemon does: UTC, microseconds, ``Z``. A naive one is UTC."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
+    """Writes a timestamp as the daemon does: UTC, microseconds, ``Z``. A naive one is
+    local time, as Python makes it (``datetime.now()``, the reference's default)."""
     return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
