@@ -17,11 +17,15 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use baton_protocol::ErrorKind;
+use clap::error::ErrorKind as ClapErrorKind;
 use clap::Parser;
 use console::style;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return refuse_usage(err),
+    };
     if std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()) {
         console::set_colors_enabled(false);
         console::set_colors_enabled_stderr(false);
@@ -67,3 +71,28 @@ fn report(json: bool, kind: ErrorKind, message: &str) {
     };
     let _ = writeln!(std::io::stderr(), "{line}");
 }
+
+/// Ends on what clap refused: its help and version as clap prints them, a usage
+/// error with what it echoes of the command line shown safely (escaped, each line
+/// clipped), since a value typed there may hold anything.
+fn refuse_usage(err: clap::Error) -> ExitCode {
+    if matches!(
+        err.kind(),
+        ClapErrorKind::DisplayHelp
+            | ClapErrorKind::DisplayVersion
+            | ClapErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    let said = err.render().to_string();
+    let mut stderr = std::io::stderr().lock();
+    for line in said.lines() {
+        let shown = render::fit(&printable::text(line), Some(USAGE_LINE_LIMIT));
+        let _ = writeln!(stderr, "{shown}");
+    }
+    ExitCode::from(2)
+}
+
+/// The most of one line of a usage error shown: enough for any flag's name and a
+/// value's start.
+const USAGE_LINE_LIMIT: usize = 240;

@@ -11,8 +11,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// `text` with every character that could steer a terminal shown as an escape:
-/// C0 controls but newline and tab, DEL, C1 controls, and the bidirectional
-/// overrides and isolates that reorder what follows them.
+/// C0 controls but newline and tab, DEL, C1 controls, the bidirectional overrides,
+/// isolates and marks that reorder what follows them, and the invisible line and
+/// paragraph separators and byte order mark.
 pub fn text(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_steering) {
         return Cow::Borrowed(text);
@@ -143,8 +144,11 @@ fn is_steering(c: char) -> bool {
     match c {
         '\n' | '\t' => false,
         '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => true,
-        // Bidirectional embeddings, overrides and isolates.
+        // Bidirectional embeddings, overrides and isolates, and the marks.
         '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => true,
+        '\u{200e}' | '\u{200f}' | '\u{061c}' => true,
+        // Line and paragraph separators, and the byte order mark (invisible).
+        '\u{2028}' | '\u{2029}' | '\u{feff}' => true,
         _ => false,
     }
 }
@@ -178,6 +182,14 @@ mod tests {
             (
                 "bidi \u{202e}desrever\u{2069}",
                 "bidi \\u{202e}desrever\\u{2069}",
+            ),
+            (
+                "marks \u{200f}\u{61c} lines\u{2028}\u{2029} bom\u{feff}",
+                "marks \\u{200f}\\u{61c} lines\\u{2028}\\u{2029} bom\\u{feff}",
+            ),
+            (
+                "a family 👨\u{200d}👩\u{200d}👧 stays",
+                "a family 👨\u{200d}👩\u{200d}👧 stays",
             ),
         ];
         for (raw, shown) in cases {

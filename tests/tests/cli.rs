@@ -1683,6 +1683,29 @@ fn a_batch_too_large_for_one_request_is_refused_saying_so_and_nothing_is_added()
     assert_eq!(workspace.json(&["tasks"]), json!([]));
 }
 
+#[test]
+fn a_usage_error_shows_what_it_echoes_escaped_and_clipped() {
+    let workspace = TestWorkspace::new();
+    let hostile = "x\u{1b}]0;pwned\u{7}\rover\u{202e}";
+    let refused = workspace.baton(&["tasks", "--status", hostile]);
+    assert_eq!(refused.status.code(), Some(2));
+    let said = stderr(&refused);
+    assert!(said.contains("invalid value"), "{said}");
+    assert!(
+        !said.contains(['\u{1b}', '\u{7}', '\r', '\u{202e}']),
+        "{said:?}"
+    );
+
+    let long = "S".repeat(100_000);
+    let refused = workspace.baton(&["tasks", "--status", &long]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        refused.stderr.len() < 2_000,
+        "{} bytes",
+        refused.stderr.len()
+    );
+}
+
 // Saving and loading.
 
 #[test]
