@@ -60,6 +60,13 @@ pub fn decode(body: &[u8]) -> Incoming {
             "the message is not JSON".into(),
         ));
     };
+    if !message.is_object() {
+        return Incoming::Refused(error(
+            Id::Null,
+            ErrorCode::InvalidRequest,
+            "a message is one JSON-RPC object; batches (arrays) are not supported".into(),
+        ));
+    }
     let id = message.get("id").cloned();
     let id_or_null = || {
         id.clone()
@@ -69,7 +76,6 @@ pub fn decode(body: &[u8]) -> Incoming {
     if message.get("method").is_none() {
         return match serde_json::from_value::<jsonrpc::Response>(message) {
             Ok(response) => Incoming::Response(response),
-            Err(_) if id.is_none() => Incoming::Ignored,
             Err(_) => Incoming::Refused(error(
                 id_or_null(),
                 ErrorCode::InvalidRequest,
@@ -397,6 +403,18 @@ mod tests {
         ));
         assert_eq!(refused("not json")["error"]["code"], -32700);
         assert_eq!(refused(r#"{"id":1}"#)["error"]["code"], -32600);
+        for not_one_object in [
+            r#"[{"jsonrpc":"2.0","id":5,"method":"baton/status"}]"#,
+            "[]",
+            "[1,2,3]",
+            r#""hello""#,
+            "42",
+            r#"{"hello":1}"#,
+        ] {
+            let answer = refused(not_one_object);
+            assert_eq!(answer["error"]["code"], -32600, "{not_one_object}");
+            assert_eq!(answer["id"], Value::Null, "{not_one_object}");
+        }
     }
 
     #[test]
