@@ -471,9 +471,7 @@ impl Context {
                 last_turn = Some(message_id);
                 let turn = Usage {
                     cost_usd: price::cost(&model, &usage),
-                    input_tokens: usage.input_tokens
-                        + usage.cache_creation_input_tokens
-                        + usage.cache_read_input_tokens,
+                    input_tokens: usage.all_input_tokens(),
                     output_tokens: usage.output_tokens,
                     turns: 1,
                     duration_ms: 0,

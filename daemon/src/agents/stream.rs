@@ -113,17 +113,22 @@ fn turn(message: &Value) -> Option<StreamEvent> {
     if !usage.is_object() {
         return None;
     }
-    let tokens = |key: &str| usage[key].as_u64().unwrap_or(0);
     Some(StreamEvent::Turn {
         message_id: message["id"].as_str()?.to_owned(),
         model: message["model"].as_str().unwrap_or_default().to_owned(),
-        usage: TurnUsage {
-            input_tokens: tokens("input_tokens"),
-            cache_creation_input_tokens: tokens("cache_creation_input_tokens"),
-            cache_read_input_tokens: tokens("cache_read_input_tokens"),
-            output_tokens: tokens("output_tokens"),
-        },
+        usage: turn_usage(usage),
     })
+}
+
+/// The tokens of a message's or a result's `usage`.
+fn turn_usage(usage: &Value) -> TurnUsage {
+    let tokens = |key: &str| usage[key].as_u64().unwrap_or(0);
+    TurnUsage {
+        input_tokens: tokens("input_tokens"),
+        cache_creation_input_tokens: tokens("cache_creation_input_tokens"),
+        cache_read_input_tokens: tokens("cache_read_input_tokens"),
+        output_tokens: tokens("output_tokens"),
+    }
 }
 
 fn assistant_content(content: &Value) -> Vec<StreamEvent> {
@@ -178,18 +183,15 @@ fn rate_limit(event: &Value) -> Option<StreamEvent> {
 }
 
 fn result(event: &Value) -> AgentResult {
-    let usage = &event["usage"];
-    let tokens = |key: &str| usage[key].as_u64().unwrap_or(0);
+    let usage = turn_usage(&event["usage"]);
     AgentResult {
         is_error: event["is_error"].as_bool().unwrap_or(true),
         subtype: event["subtype"].as_str().unwrap_or_default().to_owned(),
         output: event["result"].as_str().unwrap_or_default().to_owned(),
         usage: Usage {
             cost_usd: agent_result::process_cost(event),
-            input_tokens: tokens("input_tokens")
-                + tokens("cache_creation_input_tokens")
-                + tokens("cache_read_input_tokens"),
-            output_tokens: tokens("output_tokens"),
+            input_tokens: usage.all_input_tokens(),
+            output_tokens: usage.output_tokens,
             turns: event["num_turns"].as_u64().unwrap_or(0) as u32,
             duration_ms: event["duration_ms"].as_u64().unwrap_or(0),
         },

@@ -10,6 +10,13 @@ pub struct TurnUsage {
     pub output_tokens: u64,
 }
 
+impl TurnUsage {
+    /// Every input token, cached or not: what a task's usage counts as its input.
+    pub fn all_input_tokens(&self) -> u64 {
+        self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+    }
+}
+
 /// List prices in dollars per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Price {

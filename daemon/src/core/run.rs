@@ -322,6 +322,15 @@ impl Run {
         difference
     }
 
+    /// Settles an attempt's (or a turn's) spending at the figures it ends with (see
+    /// [`Run::final_usage`]), counting the correction to `stage`; answers them.
+    pub fn settle_usage(&mut self, agent_id: &str, stage: TaskStage, reported: Usage) -> Usage {
+        let usage = self.final_usage(agent_id, reported);
+        let difference = self.settle_spending(agent_id, usage.cost_usd);
+        self.spent_at(stage, difference);
+        usage
+    }
+
     /// Notes that a reviewer of the task in `agent_id`'s seat spent `cost_usd`.
     pub fn reviewed(&mut self, agent_id: &str, cost_usd: f64) {
         if let Some(seat) = self.seats.get_mut(agent_id) {

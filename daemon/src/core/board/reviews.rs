@@ -74,12 +74,9 @@ impl Board {
         mut closing: Closing,
         now: Now,
     ) -> Result<(Task, Events), BatonError> {
-        let counted = self
-            .run
-            .as_ref()
-            .map_or(0.0, |run| run.attempt_spent(worker));
-        closing.cost_usd = attempt.usage.cost_usd.max(counted);
+        closing.cost_usd = attempt.usage.cost_usd;
         if let Some(run) = self.run.as_mut() {
+            closing.cost_usd = run.final_usage(worker, attempt.usage.clone()).cost_usd;
             run.reviewed(worker, closing.cost_usd);
         }
         let (task, mut events) = self.record_turn(worker, task, attempt, now)?;

@@ -250,9 +250,7 @@ impl Board {
         let stage = stage_of(self.node(id)?.stage);
         let config = self.run_config();
         let seat = self.run.as_mut().and_then(|run| {
-            attempt.usage = run.final_usage(agent_id, attempt.usage.clone());
-            let difference = run.settle_spending(agent_id, attempt.usage.cost_usd);
-            run.spent_at(stage, difference);
+            attempt.usage = run.settle_usage(agent_id, stage, attempt.usage.clone());
             run.unseat(agent_id)
         });
         // The worker's record carries every turn of the attempt, those before the gate
@@ -287,9 +285,7 @@ impl Board {
     ) -> Result<(Task, Events), BatonError> {
         let stage = stage_of(self.node(id)?.stage);
         if let Some(run) = self.run.as_mut() {
-            attempt.usage = run.final_usage(agent_id, attempt.usage.clone());
-            let difference = run.settle_spending(agent_id, attempt.usage.cost_usd);
-            run.spent_at(stage, difference);
+            attempt.usage = run.settle_usage(agent_id, stage, attempt.usage.clone());
         }
         self.record_attempt(id, attempt, now)
     }
