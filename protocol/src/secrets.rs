@@ -47,18 +47,43 @@ impl Secrets {
         text
     }
 
+    /// `line`, a line an agent printed, with every secret hidden, also those that
+    /// only its JSON's escapes spell out: a password holding a quote or a backslash
+    /// is printed escaped, and so is a key written with `\u` escapes. A line that
+    /// holds no escape, or is not JSON, is text and hidden as such.
+    pub fn hide_json_line<'a>(&self, line: &'a str) -> Cow<'a, str> {
+        let hidden = self.hide(line);
+        if self.0.is_empty() || !hidden.contains('\\') {
+            return hidden;
+        }
+        let Ok(mut value) = serde_json::from_str::<Value>(&hidden) else {
+            return hidden;
+        };
+        if self.hide_in(&mut value) {
+            Cow::Owned(value.to_string())
+        } else {
+            hidden
+        }
+    }
+
     /// Hides the secrets in every string of `value` (the keys of objects are names,
-    /// not text, and stay).
-    pub fn hide_in(&self, value: &mut Value) {
+    /// not text, and stay); answers whether it hid any.
+    pub fn hide_in(&self, value: &mut Value) -> bool {
         match value {
-            Value::String(text) => {
-                if let Cow::Owned(hidden) = self.hide(text) {
+            Value::String(text) => match self.hide(text) {
+                Cow::Owned(hidden) => {
                     *text = hidden;
+                    true
                 }
-            }
-            Value::Array(items) => items.iter_mut().for_each(|item| self.hide_in(item)),
-            Value::Object(members) => members.values_mut().for_each(|item| self.hide_in(item)),
-            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+                Cow::Borrowed(_) => false,
+            },
+            Value::Array(items) => items
+                .iter_mut()
+                .fold(false, |hid, item| self.hide_in(item) | hid),
+            Value::Object(members) => members
+                .values_mut()
+                .fold(false, |hid, item| self.hide_in(item) | hid),
+            Value::Null | Value::Bool(_) | Value::Number(_) => false,
         }
     }
 }
@@ -104,6 +129,28 @@ mod tests {
             "x [B_TOKEN hidden] y"
         );
         assert!(matches!(secrets.hide("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_secret_that_only_the_json_escapes_spell_out_is_hidden_too() {
+        let secrets = secrets(&[
+            ("ANTHROPIC_API_KEY", "sk-ant-api03-abcdef"),
+            ("DB_PASSWORD", r#"pa"ss\word"#),
+        ]);
+        let escaped = r#"{"type":"user","text":"key \u0073k-ant-api03-abcdef, db pa\"ss\\word"}"#;
+        let hidden = secrets.hide_json_line(escaped);
+        let read: Value = serde_json::from_str(&hidden).expect("still JSON");
+        assert_eq!(
+            read["text"],
+            "key [ANTHROPIC_API_KEY hidden], db [DB_PASSWORD hidden]"
+        );
+        // A line with nothing to hide is kept as printed, byte for byte.
+        let plain = r#"{"text":"line one\nline two", "b": 1}"#;
+        assert!(matches!(secrets.hide_json_line(plain), Cow::Borrowed(_)));
+        assert_eq!(
+            secrets.hide_json_line(r#"not json \ sk-ant-api03-abcdef"#),
+            r#"not json \ [ANTHROPIC_API_KEY hidden]"#
+        );
     }
 
     #[test]

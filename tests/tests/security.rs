@@ -148,14 +148,19 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 async fn no_secret_from_the_environment_reaches_logs_state_answers_or_saved_files() {
     const API_KEY: &str = "sk-ant-api03-SECRETKEY-d41d8cd98f00b204";
     const TOKEN: &str = "ghp_SECRETTOKEN0123456789abcdef";
+    // Printed in JSON, a quote and a backslash are escaped: the password as the agent
+    // printed it is not the password as the log spells it.
+    const PASSWORD: &str = r#"pa"ss\word-SECRET-31415"#;
     let agents = AgentWorkspace::git();
-    let client = agents.start(1, 120).await;
+    let mut env = agents.model_env();
+    env.push(("DB_PASSWORD", PASSWORD.into()));
+    let client = agents.start_with(env, 1, 120).await;
     // The agent prints its environment, as a build that echoes its settings does.
     let task = scripted(
         "write a file and report",
         &[
             bash("echo built > built.txt"),
-            bash("env; echo \"the key is $ANTHROPIC_API_KEY\""),
+            bash("env; echo \"the key is $ANTHROPIC_API_KEY, the password $DB_PASSWORD\""),
             baton_tool(
                 "report_discovery",
                 serde_json::json!({ "content": "the build writes built.txt" }),
@@ -209,7 +214,7 @@ async fn no_secret_from_the_environment_reaches_logs_state_answers_or_saved_file
     let log = std::fs::read_to_string(agents.root().join(".baton/logs/tasks/task-001.log"))
         .expect("the task's log");
     assert!(
-        log.contains("the key is [ANTHROPIC_API_KEY hidden]"),
+        log.contains("the key is [ANTHROPIC_API_KEY hidden], the password [DB_PASSWORD hidden]"),
         "the printed key is hidden by its name: {log}"
     );
 
@@ -220,7 +225,9 @@ async fn no_secret_from_the_environment_reaches_logs_state_answers_or_saved_file
     ));
     assert!(files.len() > 5, "the state, logs and snapshots are read");
     for (what, bytes) in files.iter().chain(answers.iter()) {
-        for secret in [API_KEY, TOKEN] {
+        let escaped = serde_json::to_string(PASSWORD).unwrap();
+        let escaped = &escaped[1..escaped.len() - 1];
+        for secret in [API_KEY, TOKEN, PASSWORD, escaped] {
             assert!(!contains(bytes, secret), "{what} holds a secret");
         }
     }

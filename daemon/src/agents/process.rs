@@ -167,7 +167,7 @@ async fn run_process(
         tokio::select! {
             line = lines.next() => match line {
                 Some(Printed::Line(line)) => {
-                    let line = secrets.hide(&line);
+                    let line = secrets.hide_json_line(&line);
                     if let Some(log) = log.as_mut() {
                         let _ = log.write_all(format!("{line}\n").as_bytes()).await;
                     }
