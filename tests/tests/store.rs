@@ -197,6 +197,67 @@ fn a_store_behind_its_newest_snapshot_is_refused_even_when_its_check_record_is_g
     }
 }
 
+/// The snapshots in `workspace`, oldest first.
+fn snapshot_files(workspace: &TestWorkspace) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(workspace.root().join(".baton/snapshots"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    paths.sort();
+    paths
+}
+
+#[test]
+fn a_snapshot_damaged_on_disk_is_passed_over_and_a_planted_link_is_never_followed() {
+    let workspace = stopped_workspace(300);
+    workspace.ok(&["add", "after the first snapshot"]);
+    // Links where the running daemon writes its next snapshot before renaming it
+    // into place, to a file of the user's.
+    let elsewhere = workspace.root().join("not-a-snapshot.json");
+    std::fs::write(&elsewhere, "{}").unwrap();
+    let dir = workspace.root().join(".baton/snapshots");
+    let planted: Vec<PathBuf> = (0..2000)
+        .map(|change| dir.join(format!(".{change:012}.json.partial")))
+        .collect();
+    for link in &planted {
+        std::os::unix::fs::symlink(&elsewhere, link).unwrap();
+    }
+    workspace.ok(&["daemon", "stop"]);
+    assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "{}");
+    for link in &planted {
+        let _ = std::fs::remove_file(link);
+    }
+    let [older, newest] = &snapshot_files(&workspace)[..] else {
+        panic!("two snapshots: {:?}", snapshot_files(&workspace));
+    };
+    // An edit that leaves the snapshot valid JSON, with as many tasks: only its
+    // checksum tells it from the one written.
+    let text = std::fs::read_to_string(newest).unwrap();
+    std::fs::write(newest, text.replace("task number 7\"", "task number X\"")).unwrap();
+    overwrite(&db(&workspace), 0, &[0xA5; 4096]);
+
+    let refused = error_line(&workspace.baton(&["tasks"]), "a garbled store");
+    assert!(refused.contains("baton restore"), "{refused}");
+    let restored = workspace.ok(&["restore"]);
+    assert!(
+        restored.contains(&format!("from {}", older.display()))
+            && restored.contains(&format!(
+                "the newer snapshot {} was passed over: it is damaged",
+                newest.display()
+            ))
+            && restored.contains("the change after it is lost (1 task and 0 discoveries fewer)"),
+        "{restored}"
+    );
+    assert_eq!(task_count(&workspace), 300);
+
+    // Named by the user, the damaged snapshot is refused, not restored.
+    workspace.ok(&["daemon", "stop"]);
+    let from = workspace.baton(&["restore", "--yes", "--from", newest.to_str().unwrap()]);
+    let refused = error_line(&from, "restore --from a damaged snapshot");
+    assert!(refused.contains("it is damaged"), "{refused}");
+    assert_eq!(task_count(&workspace), 300);
+}
+
 #[test]
 fn a_daemon_started_and_stopped_without_a_change_writes_no_snapshot() {
     let workspace = stopped_workspace(300);
@@ -446,7 +507,7 @@ fn daemon_stop_returns_once_the_daemon_is_gone_and_the_next_command_works_at_300
 
 #[test]
 fn a_deleted_state_directory_stops_the_daemon_before_it_acknowledges_more() {
-    for deleted in [".baton/state", ".baton/daemon.lock"] {
+    for deleted in [".baton/state", ".baton/daemon.lock", ".baton/state.check"] {
         let workspace = TestWorkspace::new();
         workspace.ok(&["add", "acknowledged"]);
         let pid = workspace.daemon_pid().expect("a daemon runs");

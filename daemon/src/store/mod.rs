@@ -201,6 +201,7 @@ impl Store {
         let mut guarded = guarded.to_vec();
         guarded.push(self.path.join("db"));
         let check = self.check.take().expect("one group commit per store");
+        guarded.push(check.path().to_owned());
         let journals = self.journals.take().expect("one group commit per store");
         guarded.extend(journals.paths().map(Path::to_owned));
         let guard = group_commit::Guard::new(&guarded).map_err(|source| StoreError::Check {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use baton_protocol::CoordinationState;
 
 use super::check::Expected;
-use super::snapshots::Snapshots;
+use super::snapshots::{Snapshot, Snapshots};
 use super::{tasks_and_discoveries, Store, StoreError};
 use crate::core::Board;
 
@@ -15,6 +15,12 @@ use crate::core::Board;
 pub enum RestoreError {
     #[error("there is no snapshot in {0} yet; `baton restore --from FILE` brings back a file written by `baton save`")]
     NoSnapshot(PathBuf),
+    #[error("no snapshot in {dir} reads whole (the oldest, {oldest}: {reason}); `baton restore --from FILE` brings back a file written by `baton save`; nothing was changed")]
+    NoWholeSnapshot {
+        dir: PathBuf,
+        oldest: PathBuf,
+        reason: String,
+    },
     #[error("the state is not damaged: it opens whole, and restoring {from} would lose every change after it; `baton load FILE` brings a saved file back keeping the current board in `baton history`, and `baton restore --yes` restores all the same; nothing was changed")]
     NotDamaged { from: PathBuf },
     #[error("cannot read {path}: {reason}; nothing was changed")]
@@ -52,33 +58,31 @@ pub struct Paths<'a> {
 /// workspace lock.
 pub fn restore(paths: &Paths, from: Option<&Path>, yes: bool) -> Result<String, RestoreError> {
     let snapshots = Snapshots::new(paths.snapshots);
-    let (source, snapshot_change) = match from {
+    let Chosen {
+        source,
+        snapshot,
+        board,
+        passed_over,
+    } = match from {
         Some(path) => {
-            let change = snapshots
+            let snapshot = snapshots
                 .list()
                 .into_iter()
-                .find(|snapshot| same_file(&snapshot.path, path))
-                .map(|snapshot| snapshot.change);
-            (path.to_owned(), change)
+                .find(|snapshot| same_file(&snapshot.path, path));
+            let board =
+                read_board(path, snapshot.as_ref()).map_err(|reason| RestoreError::Unreadable {
+                    path: path.to_owned(),
+                    reason,
+                })?;
+            Chosen {
+                source: path.to_owned(),
+                snapshot,
+                board,
+                passed_over: Vec::new(),
+            }
         }
-        None => {
-            let latest = snapshots
-                .latest()
-                .ok_or_else(|| RestoreError::NoSnapshot(paths.snapshots.to_owned()))?;
-            (latest.path, Some(latest.change))
-        }
+        None => newest_whole(&snapshots, paths.snapshots)?,
     };
-    let unreadable = |reason: String| RestoreError::Unreadable {
-        path: source.clone(),
-        reason,
-    };
-    let text = std::fs::read_to_string(&source).map_err(|err| unreadable(err.to_string()))?;
-    let state: CoordinationState = serde_json::from_str(&text)
-        .map_err(|err| unreadable(format!("not a baton state file: {err}")))?;
-    let mut board = Board::default();
-    board
-        .load(state, chrono::Utc::now())
-        .map_err(|err| unreadable(err.message))?;
     // A store that opens whole holds every acknowledged change: replacing it is the
     // user's choice to make, not a repair.
     if !yes && opens_whole(paths, &snapshots) {
@@ -114,13 +118,72 @@ pub fn restore(paths: &Paths, from: Option<&Path>, yes: bool) -> Result<String, 
         keep_aside(paths.check)?;
     }
     swap_in(&staging_check, paths.check)?;
-    Ok(describe(
+    let mut said = describe(
         &source,
-        snapshot_change,
+        snapshot.map(|snapshot| snapshot.change),
         &restored,
         expected,
         aside,
-    ))
+    );
+    for (snapshot, reason) in passed_over {
+        said.push_str(&format!(
+            "; the newer snapshot {} was passed over: {reason}",
+            snapshot.path.display()
+        ));
+    }
+    Ok(said)
+}
+
+/// What a restore brings back.
+struct Chosen {
+    source: PathBuf,
+    /// The snapshot it is, if it is one.
+    snapshot: Option<Snapshot>,
+    board: Board,
+    /// The newer snapshots that did not read whole, and why.
+    passed_over: Vec<(Snapshot, String)>,
+}
+
+/// The newest snapshot that reads whole.
+fn newest_whole(snapshots: &Snapshots, dir: &Path) -> Result<Chosen, RestoreError> {
+    let mut passed_over = Vec::new();
+    for snapshot in snapshots.list().into_iter().rev() {
+        match read_board(&snapshot.path, Some(&snapshot)) {
+            Ok(board) => {
+                return Ok(Chosen {
+                    source: snapshot.path.clone(),
+                    snapshot: Some(snapshot),
+                    board,
+                    passed_over,
+                })
+            }
+            Err(reason) => passed_over.push((snapshot, reason)),
+        }
+    }
+    match passed_over.pop() {
+        None => Err(RestoreError::NoSnapshot(dir.to_owned())),
+        Some((oldest, reason)) => Err(RestoreError::NoWholeSnapshot {
+            dir: dir.to_owned(),
+            oldest: oldest.path,
+            reason,
+        }),
+    }
+}
+
+/// The board a snapshot or a file `baton save` wrote holds; a snapshot's bytes are
+/// checked against its checksum first.
+fn read_board(path: &Path, snapshot: Option<&Snapshot>) -> Result<Board, String> {
+    let bytes = match snapshot {
+        Some(snapshot) => snapshot.read()?,
+        None => std::fs::read(path).map_err(|err| err.to_string())?,
+    };
+    let state: CoordinationState =
+        serde_json::from_slice(&bytes).map_err(|err| format!("not a baton state file: {err}"))?;
+    let mut board = Board::default();
+    board
+        .load(state, chrono::Utc::now())
+        .map_err(|err| err.message)?;
+    Ok(board)
 }
 
 /// Whether the store opens whole, as the daemon's start would find it: no less than

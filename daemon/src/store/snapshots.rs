@@ -3,6 +3,7 @@
 //! kept. A damaged store is brought back from one by `baton restore`, losing only
 //! the changes after it.
 
+use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,11 +31,56 @@ pub fn every(tasks: usize) -> u64 {
 /// How many snapshots are kept; older ones are deleted.
 const KEEP: usize = 5;
 
-/// One snapshot on disk: `<change>.json`, the number of the last change it holds.
+/// One snapshot on disk: `<change>-<crc>.json`, the number of the last change it
+/// holds and the CRC-32 of its bytes, so that a snapshot damaged on disk is told from a
+/// whole one before it is restored (`<change>.json`, without the CRC, was written
+/// before snapshots carried one).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Snapshot {
     pub change: u64,
     pub path: PathBuf,
+    pub checksum: Option<u32>,
+}
+
+impl Snapshot {
+    /// The snapshot named `name`, if it is one.
+    fn named(dir: &Path, name: &str) -> Option<Snapshot> {
+        let stem = name.strip_suffix(".json")?;
+        let (change, checksum) = match stem.split_once('-') {
+            Some((change, checksum)) if checksum.len() == 8 => {
+                (change, Some(u32::from_str_radix(checksum, 16).ok()?))
+            }
+            Some(_) => return None,
+            None => (stem, None),
+        };
+        Some(Snapshot {
+            change: change.parse().ok()?,
+            path: dir.join(name),
+            checksum,
+        })
+    }
+
+    /// The snapshot's bytes, refusing a link (the directory is the daemon's, and what
+    /// it holds is never followed elsewhere) and bytes that are not those written.
+    pub fn read(&self) -> Result<Vec<u8>, String> {
+        let mut file = std::fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&self.path)
+            .map_err(|err| match err.raw_os_error() {
+                Some(libc::ELOOP) => "it is a symbolic link, not a snapshot baton wrote".into(),
+                _ => err.to_string(),
+            })?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|err| err.to_string())?;
+        match self.checksum {
+            Some(checksum) if crc32fast::hash(&bytes) != checksum => Err(format!(
+                "it is damaged: its bytes do not match the checksum {checksum:08x} in its name"
+            )),
+            _ => Ok(bytes),
+        }
+    }
 }
 
 /// The workspace's snapshot directory.
@@ -49,19 +95,15 @@ impl Snapshots {
         }
     }
 
-    /// Every snapshot, oldest first.
+    /// Every snapshot, oldest first: the files named as snapshots, not links to them.
     pub fn list(&self) -> Vec<Snapshot> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
         };
         let mut found: Vec<Snapshot> = entries
             .filter_map(Result::ok)
-            .filter_map(|entry| {
-                let path = entry.path();
-                let name = path.file_name()?.to_str()?;
-                let change = name.strip_suffix(".json")?.parse().ok()?;
-                Some(Snapshot { change, path })
-            })
+            .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
+            .filter_map(|entry| Snapshot::named(&self.dir, entry.file_name().to_str()?))
             .collect();
         found.sort();
         found
@@ -72,28 +114,75 @@ impl Snapshots {
     }
 
     /// Writes a snapshot (private, synced, renamed into place) and deletes the
-    /// oldest beyond the few kept.
+    /// oldest beyond the few kept. A snapshot that could not be written whole leaves
+    /// nothing behind.
     pub fn write(&self, change: u64, state: &CoordinationState) -> std::io::Result<Snapshot> {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)?;
-        let path = self.dir.join(format!("{change:012}.json"));
         let temporary = self.dir.join(format!(".{change:012}.json.partial"));
-        let mut file = std::fs::File::options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)?;
-        serde_json::to_writer(std::io::BufWriter::new(&mut file), state)?;
-        file.sync_all()?;
+        let written = write_summed(&temporary, state);
+        let checksum = match written {
+            Ok(checksum) => checksum,
+            Err(err) => {
+                let _ = std::fs::remove_file(&temporary);
+                return Err(err);
+            }
+        };
+        let name = format!("{change:012}-{checksum:08x}.json");
+        let path = self.dir.join(&name);
         std::fs::rename(&temporary, &path)?;
         let all = self.list();
         for old in &all[..all.len().saturating_sub(KEEP)] {
             let _ = std::fs::remove_file(&old.path);
         }
-        Ok(Snapshot { change, path })
+        Ok(Snapshot {
+            change,
+            path,
+            checksum: Some(checksum),
+        })
+    }
+}
+
+/// Writes `state` as JSON to a new private file at `path` (whatever was there is
+/// removed first, and a link planted there is not followed) and syncs it; answers
+/// the CRC-32 of what it wrote.
+fn write_summed(path: &Path, state: &CoordinationState) -> std::io::Result<u32> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+        _ => {}
+    }
+    let file = std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    let mut summed = Summed {
+        inner: std::io::BufWriter::new(file),
+        hasher: crc32fast::Hasher::new(),
+    };
+    serde_json::to_writer(&mut summed, state)?;
+    let file = summed.inner.into_inner().map_err(|err| err.into_error())?;
+    file.sync_all()?;
+    Ok(summed.hasher.finalize())
+}
+
+/// A writer that sums what goes through it.
+struct Summed<W> {
+    inner: W,
+    hasher: crc32fast::Hasher,
+}
+
+impl<W: Write> Write for Summed<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        self.hasher.update(&bytes[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
