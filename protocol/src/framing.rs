@@ -29,6 +29,8 @@ pub enum FrameError {
     BodyTooLarge { length: usize, limit: usize },
     #[error("the stream ended inside a message")]
     Truncated,
+    #[error("the body of {length} bytes did not arrive within {seconds} s of its header")]
+    Stalled { length: usize, seconds: u64 },
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -49,6 +51,30 @@ pub async fn read_frame<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     body_limit: usize,
 ) -> Result<Option<Vec<u8>>, FrameError> {
+    let Some(length) = read_header(reader, body_limit).await? else {
+        return Ok(None);
+    };
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await.map_err(body_error)?;
+    Ok(Some(body))
+}
+
+/// The error of a body that could not be read whole.
+pub fn body_error(err: io::Error) -> FrameError {
+    if err.kind() == io::ErrorKind::UnexpectedEof {
+        FrameError::Truncated
+    } else {
+        FrameError::Io(err)
+    }
+}
+
+/// Reads one message's header and answers the length of its body, at most
+/// `body_limit`; `None` at a clean end of stream (before any byte of a message). The
+/// body is the caller's to read: the daemon reads a large one as it arrives.
+pub async fn read_header<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    body_limit: usize,
+) -> Result<Option<usize>, FrameError> {
     let mut length = None;
     let mut header_bytes = 0;
     let mut line = Vec::new();
@@ -94,15 +120,7 @@ pub async fn read_frame<R: AsyncBufRead + Unpin>(
             limit: body_limit,
         });
     }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).await.map_err(|err| {
-        if err.kind() == io::ErrorKind::UnexpectedEof {
-            FrameError::Truncated
-        } else {
-            FrameError::Io(err)
-        }
-    })?;
-    Ok(Some(body))
+    Ok(Some(length))
 }
 
 /// Reads one answer from the daemon; `None` at a clean end of stream.

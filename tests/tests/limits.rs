@@ -336,3 +336,69 @@ async fn lists_are_refused_before_initialize_and_after_shutdown_as_every_request
     let refused = read_answer(&mut stream);
     assert!(refused["error"]["code"].is_i64(), "{refused}");
 }
+
+/// Bytes that unfinished large requests may hold in the daemon, all connections
+/// together (docs/protocol.md).
+const PENDING_BUDGET_MIB: u64 = 256;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfinished_large_requests_hold_at_most_the_shared_budget_and_are_cut_off_when_they_stall()
+{
+    let workspace = TestWorkspace::new();
+    drop(raw(&workspace).await);
+    let pid = workspace.daemon_pid().expect("a daemon runs");
+    from_now_on(pid);
+    let before = peak_kib(pid);
+    // Peers that each announce a request of 64 MiB, send 40 MiB of it and stall:
+    // each used to hold what it sent, and the header alone had 64 MiB set aside.
+    let socket = workspace.workspace().socket_path();
+    let peers: Vec<_> = (0..24)
+        .map(|_| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let mut stream = UnixStream::connect(&socket).expect("connects");
+                stream
+                    .set_write_timeout(Some(Duration::from_secs(3)))
+                    .unwrap();
+                stream
+                    .write_all(b"Content-Length: 67108864\r\n\r\n")
+                    .unwrap();
+                let chunk = vec![b' '; 1 << 20];
+                for _ in 0..40 {
+                    if stream.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+                stream
+            })
+        })
+        .collect();
+    let stalled: Vec<UnixStream> = peers.into_iter().map(|peer| peer.join().unwrap()).collect();
+    let grown = peak_kib(pid).saturating_sub(before);
+    assert!(
+        grown < (PENDING_BUDGET_MIB + 32) * 1024,
+        "24 stalled peers grew the daemon by {grown} KiB"
+    );
+    still_serves(&workspace).await;
+
+    // A large request of a client that keeps sending gets through once the stalled
+    // peers are cut off.
+    let client = workspace.client(false).await;
+    let description = "d".repeat(60 << 20);
+    let added = client
+        .call("baton/addTask", json!({ "description": description }))
+        .await;
+    let refused = added.expect_err("a description of 60 MiB is over the field's limit");
+    assert!(
+        refused.to_string().contains("description"),
+        "the request was read and answered: {refused}"
+    );
+    for mut peer in stalled {
+        let mut rest = Vec::new();
+        let read = peer.read_to_end(&mut rest);
+        assert!(
+            matches!(&read, Ok(0)) || read.is_err(),
+            "a stalled peer is disconnected: {read:?}"
+        );
+    }
+}

@@ -19,7 +19,7 @@ use std::time::Duration;
 use interprocess::local_socket::tokio::prelude::*;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::agents::Runtime;
@@ -62,6 +62,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 pub struct Connections {
     close: broadcast::Sender<()>,
     tasks: JoinSet<()>,
+    /// The room unfinished large requests may take, shared by every connection.
+    room: Arc<Semaphore>,
 }
 
 impl Default for Connections {
@@ -69,6 +71,7 @@ impl Default for Connections {
         Connections {
             close: broadcast::channel(1).0,
             tasks: JoinSet::new(),
+            room: Arc::new(Semaphore::new(transport::PENDING_BUDGET)),
         }
     }
 }
@@ -78,7 +81,9 @@ impl Connections {
     /// its answers under way and the events already made go out, then its client
     /// reads the end of the stream.
     pub async fn close(self) {
-        let Connections { close, mut tasks } = self;
+        let Connections {
+            close, mut tasks, ..
+        } = self;
         drop(close);
         let drained = tokio::time::timeout(DRAIN_LIMIT, async {
             while tasks.join_next().await.is_some() {}
@@ -125,6 +130,7 @@ pub async fn accept(
                         service,
                         outgoing,
                         CONCURRENCY,
+                        connections.room.clone(),
                         closing,
                     ));
                 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use baton_protocol::framing::{self, FrameError};
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{broadcast, mpsc, oneshot, Semaphore};
 use tower::{Service, ServiceExt};
 use tower_lsp::jsonrpc::{self, ErrorCode, Id};
@@ -205,6 +205,61 @@ const GATHER: usize = 64 * 1024;
 /// for its client to close its side.
 const LINGER: Duration = Duration::from_secs(2);
 
+/// How many bytes of unfinished large requests the daemon holds, all connections
+/// together (docs/protocol.md): peers that send most of a large request and stall
+/// hold at most this much, not what each of them sent.
+pub const PENDING_BUDGET: usize = 256 * 1024 * 1024;
+
+/// A body this small is read without taking room from the budget: the connections
+/// it could come from are too few for their sum to matter.
+const SMALL_BODY: usize = 64 * 1024;
+
+/// How much room a body takes from the budget at a time, as it arrives.
+const BODY_CHUNK: usize = 1024 * 1024;
+
+/// How long a body may take to arrive after its header: a peer that stalls inside
+/// a request is disconnected, and gives the room it held back.
+const BODY_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Reads one request: its header, then its body within [`BODY_DEADLINE`], a large
+/// body as it arrives, each megabyte once `room` (shared by every connection) has
+/// room for it; the room is given back once the body is in.
+async fn read_request<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    room: &Semaphore,
+) -> Result<Option<Vec<u8>>, FrameError> {
+    let Some(length) = framing::read_header(reader, framing::REQUEST_LIMIT).await? else {
+        return Ok(None);
+    };
+    let read = async {
+        let mut body = Vec::with_capacity(length.min(BODY_CHUNK));
+        let mut held = Vec::new();
+        while body.len() < length {
+            let part = (length - body.len()).min(BODY_CHUNK);
+            if length > SMALL_BODY {
+                let permit = room
+                    .acquire_many(part as u32)
+                    .await
+                    .expect("the budget is never closed");
+                held.push(permit);
+            }
+            let start = body.len();
+            body.resize(start + part, 0);
+            reader
+                .read_exact(&mut body[start..])
+                .await
+                .map_err(framing::body_error)?;
+        }
+        Ok(Some(body))
+    };
+    tokio::time::timeout(BODY_DEADLINE, read)
+        .await
+        .unwrap_or(Err(FrameError::Stalled {
+            length,
+            seconds: BODY_DEADLINE.as_secs(),
+        }))
+}
+
 /// Serves one connection until the client goes, breaks a limit or sends `exit`, or
 /// the daemon stops (`closing` is closed): then it reads no more, sends the answers
 /// under way and the events already made, and ends the stream. It is long because
@@ -214,6 +269,7 @@ pub async fn serve<S>(
     (mut service, socket): (LspService<super::connection::Connection>, ClientSocket),
     (out, mut queued): Outgoing,
     concurrency: usize,
+    room: Arc<Semaphore>,
     mut closing: broadcast::Receiver<()>,
 ) where
     S: AsyncRead + AsyncWrite + Send + 'static,
@@ -256,7 +312,7 @@ pub async fn serve<S>(
     let mut closed = false;
     loop {
         let read = tokio::select! {
-            read = framing::read_frame(&mut reader, framing::REQUEST_LIMIT) => read,
+            read = read_request(&mut reader, &room) => read,
             _ = closing.recv() => {
                 closed = true;
                 break;
