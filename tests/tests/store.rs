@@ -197,6 +197,23 @@ fn a_store_behind_its_newest_snapshot_is_refused_even_when_its_check_record_is_g
     }
 }
 
+#[test]
+fn a_store_another_process_holds_is_said_to_be_in_use_not_damaged() {
+    let workspace = stopped_workspace(3);
+    // As a daemon whose lock file was deleted holds it until it notices and stops.
+    let held = std::fs::File::open(db(&workspace)).unwrap();
+    held.lock().unwrap();
+    let refused = error_line(&workspace.baton(&["tasks"]), "a store held elsewhere");
+    assert!(
+        refused.contains("in use by another process") && !refused.contains("damaged"),
+        "{refused}"
+    );
+    let restore = error_line(&workspace.baton(&["restore", "--yes"]), "restore");
+    assert!(restore.contains("in use by another process"), "{restore}");
+    drop(held);
+    assert_eq!(task_count(&workspace), 3);
+}
+
 /// The snapshots in `workspace`, oldest first.
 fn snapshot_files(workspace: &TestWorkspace) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(workspace.root().join(".baton/snapshots"))

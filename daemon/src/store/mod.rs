@@ -68,6 +68,10 @@ pub enum StoreError {
         "the state database at {path} cannot be opened: the disk is full; free some space and start again (nothing was lost)"
     )]
     DiskFull { path: PathBuf },
+    #[error(
+        "the state database at {path} is in use by another process: a batond whose lock file was deleted holds it until it notices, within a second, and stops; run the command again (nothing was changed)"
+    )]
+    Held { path: PathBuf },
 }
 
 impl StoreError {
@@ -75,7 +79,7 @@ impl StoreError {
     /// and only the disk is full.
     pub fn needs_restore(&self) -> bool {
         match self {
-            StoreError::DiskFull { .. } => false,
+            StoreError::DiskFull { .. } | StoreError::Held { .. } => false,
             StoreError::Write(err) => !is_disk_full(err),
             _ => true,
         }
@@ -153,6 +157,11 @@ impl Store {
                 },
             })
         };
+        if held_elsewhere(path) {
+            return Err(StoreError::Held {
+                path: path.to_owned(),
+            });
+        }
         let db = open()?;
         let (journals, stored) = replay_journals(&db, path)
             .and_then(|journals| Ok((journals, Stored::read(&db)?)))
@@ -423,6 +432,13 @@ const CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
 
 /// How the database at `path` is configured (public so that the bench measures the
 /// same database's own durable write).
+/// Whether another process holds the lock sled takes on the database's file (sled
+/// says only that it could not take it, which a damaged file would say too).
+fn held_elsewhere(path: &Path) -> bool {
+    std::fs::File::open(path.join("db"))
+        .is_ok_and(|file| matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
+}
+
 pub fn database(path: &Path) -> sled::Config {
     sled::Config::new()
         .path(path)

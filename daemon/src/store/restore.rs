@@ -85,7 +85,7 @@ pub fn restore(paths: &Paths, from: Option<&Path>, yes: bool) -> Result<String, 
     };
     // A store that opens whole holds every acknowledged change: replacing it is the
     // user's choice to make, not a repair.
-    if !yes && opens_whole(paths, &snapshots) {
+    if opens_whole(paths, &snapshots)? && !yes {
         return Err(RestoreError::NotDamaged { from: source });
     }
 
@@ -188,15 +188,18 @@ fn read_board(path: &Path, snapshot: Option<&Snapshot>) -> Result<Board, String>
 
 /// Whether the store opens whole, as the daemon's start would find it: no less than
 /// its check record and its newest snapshot say was written.
-fn opens_whole(paths: &Paths, snapshots: &Snapshots) -> bool {
+/// A store another process holds is neither: the restore is refused.
+fn opens_whole(paths: &Paths, snapshots: &Snapshots) -> Result<bool, RestoreError> {
     if !paths.state.exists() {
-        return false;
+        return Ok(false);
     }
-    let Ok(mut store) = Store::open(paths.state, paths.check) else {
-        return false;
+    let mut store = match Store::open(paths.state, paths.check) {
+        Ok(store) => store,
+        Err(held @ StoreError::Held { .. }) => return Err(held.into()),
+        Err(_) => return Ok(false),
     };
     store.expect_snapshot(snapshots.latest());
-    store.load().is_ok()
+    Ok(store.load().is_ok())
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
