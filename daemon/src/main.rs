@@ -437,7 +437,7 @@ fn start_logging(workspace: &Workspace) -> tracing_appender::non_blocking::Worke
     let appender = tracing_appender::rolling::daily(workspace.log_dir(), workspace::DAEMON_LOG);
     let (writer, guard) = tracing_appender::non_blocking(appender);
     tracing_subscriber::fmt()
-        .with_writer(writer)
+        .with_writer(baton_daemon::log_lines::OneLine(writer))
         .with_ansi(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")

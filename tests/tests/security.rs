@@ -513,3 +513,41 @@ fn a_dot_baton_of_another_user_is_refused() {
     );
     assert_eq!(std::fs::metadata(&theirs).unwrap().uid(), uid);
 }
+
+#[test]
+fn a_workspace_path_that_holds_a_newline_and_an_escape_keeps_each_log_record_on_one_line() {
+    let parent = tempfile::tempdir().unwrap();
+    let root = parent
+        .path()
+        .join("ws\n2026-01-01T00:00:00Z ERROR forged\x1b[2J");
+    std::fs::create_dir(&root).unwrap();
+    let baton = |args: &[&str]| {
+        let output = std::process::Command::new(bin_dir().join("baton"))
+            .arg("-C")
+            .arg(&root)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    baton(&["add", "one"]);
+    let stopped = baton(&["daemon", "stop"]);
+    assert_eq!(stopped.lines().count(), 1, "{stopped:?}");
+    let logs = root.join(".baton/logs");
+    let log = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.is_file())
+        .expect("the daemon's log");
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(
+        text.contains("serving workspace=")
+            && text.contains("ws\\x0a2026-01-01T00:00:00Z ERROR forged\\x1b[2J"),
+        "the path is in its record, escaped: {text}"
+    );
+    for line in text.lines() {
+        assert!(!line.starts_with("2026-01-01"), "a forged record: {line:?}");
+        assert!(!line.contains('\x1b'), "{line:?}");
+    }
+}

@@ -6,7 +6,7 @@ use baton_protocol::methods::{self, DaemonInfoResult};
 use baton_protocol::{client, Client, ClientError, ConnectConfig};
 
 use crate::args::DaemonCommand;
-use crate::render;
+use crate::{printable, render};
 
 use super::{Result, Session};
 
@@ -42,7 +42,9 @@ impl Session {
                 self.show(&info, |info| {
                     format!(
                         "stopped batond {} (pid {}) for {}",
-                        info.version, info.pid, info.workspace
+                        info.version,
+                        info.pid,
+                        printable::name(&info.workspace)
                     )
                 })
             }
@@ -84,6 +86,7 @@ impl Session {
     }
 
     fn no_daemon(&self) -> String {
-        format!("no daemon runs for {}", self.workspace.root().display())
+        let root = self.workspace.root().display().to_string();
+        format!("no daemon runs for {}", printable::name(&root))
     }
 }

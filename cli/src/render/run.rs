@@ -2,6 +2,7 @@
 //! result, the daemon, saved and archived boards.
 
 use super::{ago, count, discovery, one_line, pad, status_style, time, Fields};
+use crate::printable;
 use baton_protocol::methods::{ArchivedBoard, DaemonInfoResult, SavedState};
 use baton_protocol::{
     ByStage, Crash, HeldByStage, Progress, RunPhase, RunResult, Status, TaskStage, TaskStatus,
@@ -225,9 +226,9 @@ pub fn daemon_info(info: &DaemonInfoResult) -> String {
         "daemon",
         format!("batond {} (pid {})", info.version, info.pid),
     );
-    fields.add("workspace", &info.workspace);
-    fields.add("socket", &info.socket);
-    fields.add("log file", &info.log_file);
+    fields.add("workspace", printable::name(&info.workspace));
+    fields.add("socket", printable::name(&info.socket));
+    fields.add("log file", printable::name(&info.log_file));
     fields.render()
 }
 
