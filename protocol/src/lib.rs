@@ -11,6 +11,7 @@ pub mod framing;
 pub mod methods;
 pub mod model;
 #[cfg(unix)]
+pub mod printable;
 pub mod private;
 pub mod progress;
 pub mod prompts;

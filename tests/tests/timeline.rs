@@ -237,7 +237,7 @@ async fn a_run_with_a_failure_reports_what_failed_and_why_and_baton_run_names_th
     .await;
     let behind = add_scripted(
         &client,
-        "after the crash",
+        "after the crash \u{1b}[2J",
         &[say("unreachable")],
         &[&crashing],
     )
@@ -253,6 +253,10 @@ async fn a_run_with_a_failure_reports_what_failed_and_why_and_baton_run_names_th
     );
 
     let report = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        report.contains("after the crash \\x1b[2J") && !report.contains('\u{1b}'),
+        "an escape sequence an agent could write is shown, not obeyed: {report:?}"
+    );
     let failed = report
         .split("## What failed\n\n")
         .nth(1)

@@ -35,7 +35,10 @@ pub(super) fn write(context: &Context, finished: &Finished, summary: &str) -> Op
         now: Utc::now(),
     };
     let path = context.workspace.run_report(result.run);
-    match write_private(&path, &markdown(&report)) {
+    // Read with `cat` as often as in an editor: what agents wrote in it steers no
+    // terminal.
+    let text = baton_protocol::printable::text(&markdown(&report)).into_owned();
+    match write_private(&path, &text) {
         Ok(()) => Some(path.display().to_string()),
         Err(err) => {
             tracing::warn!("cannot write the run's report {}: {err}", path.display());
