@@ -12,8 +12,9 @@ use baton_daemon::core::Board;
 use baton_daemon::memory;
 use baton_daemon::orchestrator::{self, Orchestrator};
 use baton_daemon::server::{self, Daemon};
+use baton_daemon::store::check::CheckFile;
 use baton_daemon::store::snapshots::{self, Snapshots};
-use baton_daemon::store::{restore, GroupCommit, Stopped, Store, StoreError};
+use baton_daemon::store::{restore, Expected, GroupCommit, Stopped, Store, StoreError};
 use baton_protocol::{
     private, workspace, Config, Crash, RunningDaemon, Workspace, EXIT_LOCK_HELD, VERSION,
 };
@@ -146,6 +147,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let snapshots_dir = workspace.snapshots_dir();
+    let root = identity(workspace.root());
     runtime.block_on(async {
         let refused = |err: StoreError| {
             let err = if err.needs_restore() {
@@ -233,6 +235,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         connections.close().await;
         if let Some(stopped) = stopped {
             let _ = std::fs::remove_file(workspace.daemon_json());
+            rescue(&workspace, root, &orchestrator);
             return Err(stopped.into());
         }
         orchestrator.flush().await?;
@@ -254,6 +257,49 @@ fn snapshot_at_stop(orchestrator: &Orchestrator, snapshots: &Snapshots) {
         if let Err(err) = snapshots.write(change, &state) {
             tracing::warn!("writing a snapshot failed: {err}");
         }
+    }
+}
+
+/// The device and inode of the directory at `path`.
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()))
+}
+
+/// When `.baton` was deleted under the daemon (`git clean -fdx` deletes it too) and
+/// its workspace, `root`, stays, writes what the daemon held into a new `.baton`: a
+/// snapshot, and a check record saying the store held it, so that the next start
+/// refuses the empty store and `baton restore` brings everything back. A workspace
+/// deleted whole, or made again at its path, gets nothing.
+fn rescue(workspace: &Workspace, root: Option<(u64, u64)>, orchestrator: &Orchestrator) {
+    if root.is_none() || identity(workspace.root()) != root || workspace.state_dir().exists() {
+        return;
+    }
+    let (change, state, _) = orchestrator.snapshot();
+    let expected = Expected {
+        change,
+        tasks: state.tasks.len(),
+        discoveries: state.discoveries.len(),
+    };
+    let written = private::create_dir(&workspace.state_dir())
+        .and_then(|()| Snapshots::new(&workspace.snapshots_dir()).write(change, &state))
+        .and_then(|_| {
+            CheckFile::open(&workspace.store_check())?
+                .0
+                .write(&expected)
+        });
+    match written {
+        Ok(()) => tracing::error!(
+            "{} was deleted; what the daemon held is saved in {}, and `baton restore` brings it back",
+            workspace.state_dir().display(),
+            workspace.snapshots_dir().display()
+        ),
+        Err(err) => tracing::error!(
+            "{} was deleted, and saving what the daemon held failed: {err}",
+            workspace.state_dir().display()
+        ),
     }
 }
 

@@ -576,6 +576,16 @@ fn a_daemon_whose_workspace_is_deleted_stops_without_waiting_for_a_request() {
         if deleted == "the workspace" {
             let tasks = workspace.json(&["tasks"]);
             assert_eq!(tasks, serde_json::json!([]), "{deleted}");
+        } else {
+            // `.baton` alone (as `git clean -fdx` deletes it): what the daemon held is
+            // not served as lost, and comes back.
+            let refused = error_line(&workspace.baton(&["tasks"]), deleted);
+            assert!(
+                refused.contains("damaged") && refused.contains("baton restore"),
+                "{refused}"
+            );
+            workspace.ok(&["restore"]);
+            assert_eq!(ids(&workspace.json(&["tasks"])), ["task-001"]);
         }
         workspace.baton(&["daemon", "stop"]);
     }
