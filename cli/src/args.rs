@@ -365,7 +365,7 @@ pub struct AddArgs {
 /// `baton edit`.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(
-    ["description", "priority", "dependencies", "no_deps", "files", "hint", "model"]
+    ["description", "priority", "dependencies", "no_deps", "files", "no_files", "hint", "model"]
 ))]
 pub struct EditArgs {
     /// The task's id
@@ -391,6 +391,10 @@ pub struct EditArgs {
     /// A file the task concerns (repeat for more); replaces every file
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<String>,
+
+    /// Remove every file
+    #[arg(long, conflicts_with = "files")]
+    pub no_files: bool,
 
     /// The new hint for the agent that takes the task
     #[arg(long, value_name = "TEXT")]
@@ -547,6 +551,14 @@ mod tests {
             cli.command,
             Command::Edit(EditArgs { no_deps: true, .. })
         ));
+        let cli = Cli::try_parse_from(["baton", "edit", "task-001", "--no-files"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Edit(EditArgs { no_files: true, .. })
+        ));
+        assert!(
+            Cli::try_parse_from(["baton", "edit", "task-001", "-f", "a.rs", "--no-files"]).is_err()
+        );
     }
 
     #[test]

@@ -1181,11 +1181,10 @@ fn edit_changes_what_is_given_and_the_change_outlives_a_restart() {
     assert_eq!(task["context"]["files"], json!(["src/parser.rs"]));
     assert_eq!(task["context"]["hints"], "see the grammar");
 
-    workspace.ok(&["edit", "task-002", "--no-deps"]);
-    assert_eq!(
-        workspace.json(&["show", "task-002"])["dependencies"],
-        json!([])
-    );
+    workspace.ok(&["edit", "task-002", "--no-deps", "--no-files"]);
+    let task = workspace.json(&["show", "task-002"]);
+    assert_eq!(task["dependencies"], json!([]));
+    assert_eq!(task["context"]["files"], json!([]));
     assert_eq!(workspace.ok(&["claim", "--agent", "a"]), "task-002\n");
 }
 

@@ -474,6 +474,18 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             "tag is 257 bytes",
         ),
         (
+            "baton/addDiscovery",
+            json!({ "agent_id": "a", "content": "found", "tags": ["api", " "] }),
+            ErrorKind::InvalidInputError,
+            "a tag is blank",
+        ),
+        (
+            "baton/addTask",
+            json!({ "description": "x", "context_files": ["src/a.rs", ""] }),
+            ErrorKind::InvalidInputError,
+            "a context file is blank",
+        ),
+        (
             "baton/init",
             json!({ "goal": huge }),
             ErrorKind::InvalidInputError,

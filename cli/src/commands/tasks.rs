@@ -191,7 +191,7 @@ fn edit_params(args: EditArgs) -> EditTaskParams {
         description: args.description,
         priority: args.priority,
         dependencies,
-        context_files: Some(args.files).filter(|files| !files.is_empty()),
+        context_files: Some(args.files).filter(|files| args.no_files || !files.is_empty()),
         hints: args.hint,
         model: args
             .model

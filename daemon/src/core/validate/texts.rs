@@ -38,6 +38,11 @@ pub fn hints(hints: &str) -> Result<(), BatonError> {
 /// The files a task names for its agent to read: each a path, all of them together
 /// held to a text's limit.
 pub fn context_files(files: &[String]) -> Result<(), BatonError> {
+    if files.iter().any(|path| path.trim().is_empty()) {
+        return Err(BatonError::invalid(
+            "a context file is blank; name a path in the repository, or leave it out",
+        ));
+    }
     if let Some(path) = files.iter().find(|path| path.len() > PATH_LIMIT) {
         return Err(BatonError::invalid(format!(
             "a context file's path is {} bytes, over the limit of {PATH_LIMIT}: {}",
@@ -82,6 +87,11 @@ pub fn master_plan(plan: &str) -> Result<(), BatonError> {
 /// A discovery's tags: each a name, all of them together held to a text's limit.
 pub fn tags(tags: &[String]) -> Result<(), BatonError> {
     for tag in tags {
+        if tag.trim().is_empty() {
+            return Err(BatonError::invalid(
+                "a tag is blank; a tag is a word or two (`build`, `api`), or leave it out",
+            ));
+        }
         name("tag", tag, "a tag is a word or two (`build`, `api`)")?;
     }
     within_limit(
