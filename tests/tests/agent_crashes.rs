@@ -264,3 +264,76 @@ async fn kill_9_during_real_agent_runs_loses_nothing_and_lands_each_task_once() 
     }
     eprintln!("seed {seed:#x}: {killed} kill -9s, {tasks} tasks each landed once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_turns_an_agent_took_before_its_daemon_was_killed_are_paid_for() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    let costly = |mut step: serde_json::Value| {
+        step["usage"] = json!({ "input_tokens": 100_000, "output_tokens": 10_000 });
+        step
+    };
+    let waiting = agents.home().join("agent-waits");
+    let id = add_scripted(
+        &client,
+        "pays before the crash",
+        &[
+            costly(bash("echo one")),
+            // Waits the first time only: the agent after the restart goes on.
+            costly(bash(&format!(
+                "test -e {0} || {{ touch {0}; sleep 60; }}",
+                waiting.display()
+            ))),
+            costly(baton_tool(
+                "report_discovery",
+                json!({ "content": "after the crash" }),
+            )),
+        ],
+        &[],
+    )
+    .await;
+    start_run(&client).await;
+    drop(client);
+    baton_tests::wait_until(Duration::from_secs(60), || waiting.exists());
+    // Two turns are taken and paid for; the agent waits in the second's command.
+    agents.workspace.kill_daemon();
+    let status = agents.baton(&["status"]);
+    assert!(status.status.success(), "{status:?}");
+
+    let client = agents.client(false).await;
+    let task = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            let task = client
+                .request::<m::GetTask>(&m::TaskRef {
+                    task_id: id.clone(),
+                })
+                .await
+                .unwrap();
+            if task.status == TaskStatus::Done {
+                return task;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the task ends after the restart");
+    // Each scripted turn read 100,000 input tokens: those of the agent the crash cut
+    // off as well as those of the one that did the task after the restart.
+    let log =
+        std::fs::read_to_string(agents.root().join(format!(".baton/logs/tasks/{id}.log"))).unwrap();
+    let served: BTreeSet<String> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["message"]["usage"]["input_tokens"] == 100_000)
+        .filter_map(|line| Some(line["message"]["id"].as_str()?.to_owned()))
+        .collect();
+    assert!(served.len() >= 4, "the cut-off agent took two turns: {log}");
+    // The unscripted last answer reads fewer.
+    let scripted = 100_000 * served.len() as u64;
+    assert!(
+        (scripted..scripted + 100_000).contains(&task.usage.input_tokens),
+        "{} scripted turns, {:?}",
+        served.len(),
+        task.usage
+    );
+}

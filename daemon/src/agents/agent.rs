@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use baton_protocol::methods::AgentActivity;
 use baton_protocol::{
-    ActivityKind, AgentEnv, Config, Event as Notification, RunMode, Task, TaskId, TaskStage, Usage,
+    ActivityKind, AgentEnv, Config, Event as Notification, RunMode, Task, TaskId, TaskStage,
     Workspace,
 };
 use chrono::{DateTime, Utc};
@@ -469,13 +469,7 @@ impl Context {
                     return;
                 }
                 last_turn = Some(message_id);
-                let turn = Usage {
-                    cost_usd: price::cost(&model, &usage),
-                    input_tokens: usage.all_input_tokens(),
-                    output_tokens: usage.output_tokens,
-                    turns: 1,
-                    duration_ms: 0,
-                };
+                let turn = price::turn(&model, &usage);
                 let spending = self.orchestrator.note(|board| board.spend(pays, &turn));
                 match spending {
                     Spending::Within => {}

@@ -1,11 +1,16 @@
 //! What baton itself writes into a task's agent log, beside the agent's own stream:
-//! the line that says how an attempt ended.
+//! the line that says how an attempt ended; and what the log tells of an agent the
+//! daemon's stop cut off.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use baton_protocol::{Task, TaskStatus};
+use baton_protocol::{Task, TaskId, TaskStatus, Usage, Workspace};
 
+use super::stream::{self, StreamEvent};
 use crate::core::run::{AttemptEnding, Halt};
+use crate::core::{price, Board};
+use crate::orchestrator::Orchestrator;
 
 /// The line baton adds to a task's log after an attempt, so that the log says how
 /// the attempt ended even when the agent could not (stopped, timed out, killed), and
@@ -86,4 +91,66 @@ pub(super) async fn append_to_log(path: &Path, line: &serde_json::Value) {
     if let Err(err) = written {
         tracing::warn!("cannot add to the log {}: {err}", path.display());
     }
+}
+
+/// What the agents a stopped daemon left working on each task had spent: their
+/// turns were counted as they came, but only in the daemon's memory. Each task's log
+/// says it: its last agent process, when no result or closing line followed it.
+pub(super) fn spent_by_lost_agents(
+    orchestrator: &Orchestrator,
+    workspace: &Workspace,
+) -> HashMap<TaskId, Usage> {
+    let tasks: HashSet<TaskId> = orchestrator.read(|board: &Board| {
+        board
+            .attempts()
+            .iter()
+            .filter(|record| record.is_open())
+            .filter_map(|record| record.task.clone())
+            .collect()
+    });
+    tasks
+        .into_iter()
+        .filter_map(|task| {
+            let log = std::fs::read_to_string(workspace.task_log(&task)).ok()?;
+            Some((task, cut_off(&log)?))
+        })
+        .collect()
+}
+
+/// The turns of the last agent process in `log`, when it was cut off: nothing came
+/// after them, neither its result nor the line baton writes once it has counted an
+/// attempt.
+fn cut_off(log: &str) -> Option<Usage> {
+    let lines: Vec<(&str, serde_json::Value)> = log
+        .lines()
+        .filter_map(|line| Some((line, serde_json::from_str(line).ok()?)))
+        .collect();
+    let start = lines
+        .iter()
+        .rposition(|(_, line)| line["type"] == "system" && line["subtype"] == "init")?;
+    let last = &lines[start..];
+    if last
+        .iter()
+        .any(|(_, line)| line["type"] == "result" || line["type"] == "baton")
+    {
+        return None;
+    }
+    let mut seen = HashSet::new();
+    let mut usage = Usage::default();
+    for (line, _) in last {
+        for event in stream::parse_line(line).unwrap_or_default() {
+            if let StreamEvent::Turn {
+                message_id,
+                model,
+                usage: turn,
+            } = event
+            {
+                // Claude Code repeats a message for each of its content blocks.
+                if seen.insert(message_id) {
+                    usage.add(&price::turn(&model, &turn));
+                }
+            }
+        }
+    }
+    (usage.turns > 0).then_some(usage)
 }

@@ -24,8 +24,8 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use super::agent::{lead, summarise, work, Context};
-use super::report;
 use super::worktrees::{WorktreeError, Worktrees};
+use super::{attempt_log, report};
 use crate::core::run::{self, LEADER, SUMMARY};
 use crate::core::{Board, Events, Finished, RunStart};
 use crate::orchestrator::{Operation, Orchestrator};
@@ -127,8 +127,9 @@ impl Runtime {
                 tracing::warn!("tidying the worktrees an earlier daemon left: {err}");
             }
         }
+        let spent = attempt_log::spent_by_lost_agents(&orchestrator, workspace);
         let _ = orchestrator
-            .apply(|board, now| Ok(((), board.end_lost_attempts(now))))
+            .apply(|board, now| Ok(((), board.end_lost_attempts(&spent, now))))
             .await;
         let lost = orchestrator.read(Board::supervised);
         for id in lost {

@@ -55,6 +55,17 @@ pub fn cost(model: &str, usage: &TurnUsage) -> f64 {
         + per_token(usage.output_tokens, price.output)
 }
 
+/// One turn of `model` as an attempt counts it: its cost, its tokens, one turn.
+pub fn turn(model: &str, usage: &TurnUsage) -> baton_protocol::Usage {
+    baton_protocol::Usage {
+        cost_usd: cost(model, usage),
+        input_tokens: usage.all_input_tokens(),
+        output_tokens: usage.output_tokens,
+        turns: 1,
+        duration_ms: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

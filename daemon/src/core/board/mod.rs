@@ -469,7 +469,7 @@ impl Board {
             let (_, released) = self.release(&id, reason, now)?;
             events.extend(released);
         }
-        events.extend(self.end_lost_attempts(now));
+        events.extend(self.end_lost_attempts(&HashMap::new(), now));
         Ok(events)
     }
 

@@ -3,11 +3,14 @@
 //! record opens when its agent starts and closes when it ends, both as stored
 //! changes, so a view can follow it live and a restart keeps it.
 
+use std::collections::{HashMap, HashSet};
+
 use baton_protocol::{
-    AgentKind, AttemptOutcome, AttemptRecord, BatonError, Event, Task, TaskId, TaskStatus, Timeline,
+    AgentKind, AttemptOutcome, AttemptRecord, BatonError, Event, Task, TaskId, TaskStatus,
+    Timeline, Usage,
 };
 
-use super::{Board, Events, Now};
+use super::{Attempt, Board, Events, Now};
 use crate::core::run::{AttemptEnding, Halt, Settlement};
 
 /// How an agent run ended, as its record keeps it.
@@ -108,27 +111,43 @@ impl Board {
     }
 
     /// Closes, as lost, the records of agents no run watches any more (the daemon
-    /// stopped while they worked, or a loaded state had them open).
-    pub fn end_lost_attempts(&mut self, now: Now) -> Events {
+    /// stopped while they worked, or a loaded state had them open). `spent` is what
+    /// the agents cut off spent on each task, as their logs show: it is paid for on
+    /// the task and on its newest open record (the agent that last ran on it).
+    pub fn end_lost_attempts(&mut self, spent: &HashMap<TaskId, Usage>, now: Now) -> Events {
         if self.run.is_some() {
             return Vec::new();
         }
-        let lost = self
+        let lost: Vec<(String, Option<TaskId>)> = self
             .attempts
             .iter()
+            .rev()
             .filter(|record| record.is_open())
-            .map(|record| record.lane.clone())
-            .collect::<Vec<_>>();
-        lost.into_iter()
-            .flat_map(|lane| {
-                let closing = Closing {
-                    outcome: AttemptOutcome::Lost,
-                    reason: Some("the daemon stopped while its agent worked".into()),
-                    cost_usd: 0.0,
+            .map(|record| (record.lane.clone(), record.task.clone()))
+            .collect();
+        let mut paid = HashSet::new();
+        let mut events = Vec::new();
+        for (lane, task) in lost {
+            let usage = task
+                .filter(|task| paid.insert(task.clone()))
+                .and_then(|task| Some((spent.get(&task)?, task)));
+            let closing = Closing {
+                outcome: AttemptOutcome::Lost,
+                reason: Some("the daemon stopped while its agent worked".into()),
+                cost_usd: usage.as_ref().map_or(0.0, |(usage, _)| usage.cost_usd),
+            };
+            events.extend(self.close_attempt(&lane, closing, now));
+            if let Some((usage, task)) = usage {
+                let attempt = Attempt {
+                    usage: usage.clone(),
+                    ..Attempt::default()
                 };
-                self.close_attempt(&lane, closing, now)
-            })
-            .collect()
+                if let Ok((_, recorded)) = self.record_attempt(&task, attempt, now) {
+                    events.extend(recorded);
+                }
+            }
+        }
+        events
     }
 }
 

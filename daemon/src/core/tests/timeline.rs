@@ -1,8 +1,10 @@
 //! The record of agent runs: each run's attempts on their lanes, opened when an agent
 //! starts and closed with how it ended, numbered by run, kept with the board.
 
+use std::collections::HashMap;
+
 use baton_protocol::methods::{ConfigPatch, NewTask};
-use baton_protocol::{AgentKind, AttemptOutcome, ErrorKind, RunMode, TaskStatus, Usage};
+use baton_protocol::{AgentKind, AttemptOutcome, ErrorKind, RunMode, TaskId, TaskStatus, Usage};
 
 use super::at;
 use crate::core::run::{AttemptEnding, FaultKind, Isolation, LEADER, SUMMARY};
@@ -262,11 +264,47 @@ fn the_record_survives_a_save_and_a_restore_and_lost_agents_close_as_lost() {
         Board::restore(board.meta(), read.tasks, read.discoveries, read.attempts).unwrap();
     assert_eq!(restored.runs(), 1);
     assert_eq!(restored.attempts(), board.attempts());
-    restored.end_lost_attempts(at(9));
+    restored.end_lost_attempts(&HashMap::new(), at(9));
     let attempts = restored.timeline(None).unwrap().attempts;
     assert!(attempts
         .iter()
         .all(|r| r.outcome == Some(AttemptOutcome::Lost) && r.ended_at == Some(at(9))));
+}
+
+#[test]
+fn what_a_lost_agent_spent_is_paid_on_its_task_and_its_record() {
+    let (before, assigned) = two_workers();
+    let (_, first) = &assigned[0];
+    let (_, second) = &assigned[1];
+    // The daemon stopped: a new one restores the board, with no run going.
+    let state = before.state();
+    let mut board = Board::restore(
+        before.meta(),
+        state.tasks,
+        state.discoveries,
+        state.attempts,
+    )
+    .unwrap();
+    let spent = Usage {
+        cost_usd: 0.25,
+        input_tokens: 1_000,
+        output_tokens: 100,
+        turns: 2,
+        duration_ms: 0,
+    };
+    board.end_lost_attempts(&HashMap::from([(first.clone(), spent.clone())]), at(3));
+    let records = board.timeline(None).unwrap().attempts;
+    let cost_of = |task: &TaskId| {
+        records
+            .iter()
+            .find(|record| record.task.as_ref() == Some(task))
+            .unwrap()
+            .cost_usd
+    };
+    assert_eq!((cost_of(first), cost_of(second)), (0.25, 0.0));
+    assert_eq!(board.task(first).unwrap().usage, spent);
+    assert_eq!(board.task(second).unwrap().usage, Usage::default());
+    assert_eq!(board.total_cost_usd(), 0.25);
 }
 
 #[test]
