@@ -160,7 +160,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         };
         let mut store =
             Store::open(&workspace.store_dir(), &workspace.store_check()).map_err(refused)?;
-        store.expect_snapshot(Snapshots::new(&snapshots_dir).latest());
+        store.expect_snapshots(Snapshots::new(&snapshots_dir).list());
         store.start_unconfigured_with(Config {
             integration_branch: BranchNames::of(workspace.root()).integration(),
             ..Config::default()

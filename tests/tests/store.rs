@@ -214,6 +214,22 @@ fn a_store_another_process_holds_is_said_to_be_in_use_not_damaged() {
     assert_eq!(task_count(&workspace), 3);
 }
 
+#[test]
+fn a_snapshot_that_does_not_read_whole_never_has_a_sound_store_refused() {
+    let workspace = stopped_workspace(20);
+    workspace.ok(&["add", "after the snapshot"]);
+    workspace.ok(&["daemon", "stop"]);
+    let snapshots = workspace.root().join(".baton/snapshots");
+    let newest = snapshot_files(&workspace).pop().unwrap();
+    std::fs::copy(&newest, snapshots.join("000000099999-00000000.json")).unwrap();
+    std::fs::write(snapshots.join("000000099998.json"), "junk").unwrap();
+    assert_eq!(task_count(&workspace), 21);
+    workspace.ok(&["daemon", "stop"]);
+    let refused = error_line(&workspace.baton(&["restore"]), "restore of a sound store");
+    assert!(refused.contains("the state is not damaged"), "{refused}");
+    assert_eq!(task_count(&workspace), 21);
+}
+
 /// The snapshots in `workspace`, oldest first.
 fn snapshot_files(workspace: &TestWorkspace) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(workspace.root().join(".baton/snapshots"))
@@ -356,18 +372,28 @@ fn save_refuses_to_write_over_the_daemon_s_own_files() {
 
 #[test]
 fn restore_says_how_many_changes_after_the_snapshot_are_lost() {
-    let workspace = stopped_workspace(300);
-    workspace.ok(&["add", "after the snapshot 1"]);
-    workspace.ok(&["add", "after the snapshot 2"]);
-    workspace.kill_daemon();
-    std::fs::File::options()
-        .write(true)
-        .open(db(&workspace))
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    for deleted in [false, true] {
+        let workspace = stopped_workspace(300);
+        workspace.ok(&["add", "after the snapshot 1"]);
+        workspace.ok(&["add", "after the snapshot 2"]);
+        workspace.kill_daemon();
+        if deleted {
+            std::fs::remove_dir_all(workspace.root().join(".baton/state")).unwrap();
+        } else {
+            std::fs::File::options()
+                .write(true)
+                .open(db(&workspace))
+                .unwrap()
+                .set_len(0)
+                .unwrap();
+        }
+        restored_losing_two(&workspace);
+    }
+}
 
-    let refused = error_line(&workspace.baton(&["tasks"]), "a truncated store");
+fn restored_losing_two(workspace: &TestWorkspace) {
+    // The refusal says all that was written, not only what the snapshot holds.
+    let refused = error_line(&workspace.baton(&["tasks"]), "a damaged store");
     assert!(refused.contains("302 tasks"), "{refused}");
 
     let restored = workspace.ok(&["restore"]);
@@ -375,7 +401,7 @@ fn restore_says_how_many_changes_after_the_snapshot_are_lost() {
         restored.contains("the 2 changes after it are lost (2 tasks and 0 discoveries fewer)"),
         "{restored}"
     );
-    assert_eq!(task_count(&workspace), 300);
+    assert_eq!(task_count(workspace), 300);
     // Nothing is deleted: the damaged store is kept aside.
     let aside = std::fs::read_dir(workspace.root().join(".baton"))
         .unwrap()
@@ -737,6 +763,14 @@ fn a_full_disk_stops_the_daemon_which_says_why_and_so_does_the_cli() {
         "the file size limit was reached"
     };
     let daemon = daemon.spawn().unwrap();
+    // Serving before the first command, which would otherwise start a daemon of its
+    // own when this one is slow to listen.
+    let socket = baton_protocol::Workspace::at(disk.path())
+        .unwrap()
+        .socket_path();
+    wait_until(LIMIT, || {
+        std::os::unix::net::UnixStream::connect(&socket).is_ok()
+    });
     let started = disk.baton(&["status"]);
     assert!(started.status.success(), "{}", stderr(&started));
 

@@ -102,10 +102,10 @@ pub struct Store {
     journals: Option<Journals>,
     /// What the check record said at open.
     expected: Option<Expected>,
-    /// The newest snapshot: the store must hold at least its change, whatever the
-    /// check record says (a store lost together with its record must not start
-    /// empty).
-    snapshot: Option<Snapshot>,
+    /// The snapshots, newest first: the store must hold at least the change of the
+    /// newest that reads whole, whatever the check record says (a store lost
+    /// together with its record must not start empty).
+    snapshots: Vec<Snapshot>,
     /// The configuration of a workspace that was never configured; `None` is
     /// baton's defaults.
     first_config: Option<Config>,
@@ -185,16 +185,17 @@ impl Store {
             check: Some(check),
             journals: Some(journals),
             expected,
-            snapshot: None,
+            snapshots: Vec::new(),
             first_config: None,
             stored: Some(stored),
         })
     }
 
-    /// Has the store refused at load if it holds less than `snapshot`, a snapshot
-    /// taken of it.
-    pub fn expect_snapshot(&mut self, snapshot: Option<Snapshot>) {
-        self.snapshot = snapshot;
+    /// Has the store refused at load if it holds less than one of `snapshots`
+    /// (taken of it, oldest first) that reads whole.
+    pub fn expect_snapshots(&mut self, mut snapshots: Vec<Snapshot>) {
+        snapshots.reverse();
+        self.snapshots = snapshots;
     }
 
     /// Has a workspace that was never configured start with `config` rather than
@@ -252,27 +253,40 @@ impl Store {
             tasks: tasks.len(),
             discoveries: discoveries.len(),
         };
-        if let Some(snapshot) = self.snapshot.as_ref().filter(|s| found.change < s.change) {
-            return Err(StoreError::Damaged {
-                path: self.path.clone(),
-                found: describe(&found),
-                expected: format!(
+        // What the store lacks, by its check record or by a snapshot ahead of it, the
+        // most it lacks said; a snapshot is read only when the store is behind it, and
+        // one damaged (or not baton's) is passed over.
+        let lacking = self
+            .expected
+            .filter(|expected| {
+                found.change < expected.change
+                    || (found.change == expected.change && found != *expected)
+            })
+            .map(|expected| (expected.change, describe(&expected)));
+        let snapshot = self
+            .snapshots
+            .iter()
+            .filter(|snapshot| found.change < snapshot.change)
+            .filter(|snapshot| {
+                lacking
+                    .as_ref()
+                    .is_none_or(|(change, _)| *change < snapshot.change)
+            })
+            .find(|snapshot| snapshot.read().is_ok())
+            .map(|snapshot| {
+                let said = format!(
                     "changes up to {} (as the snapshot {} holds)",
                     snapshot.change,
                     snapshot.path.display()
-                ),
+                );
+                (snapshot.change, said)
             });
-        }
-        if let Some(expected) = self.expected {
-            let behind = found.change < expected.change;
-            let differs = found.change == expected.change && found != expected;
-            if behind || differs {
-                return Err(StoreError::Damaged {
-                    path: self.path.clone(),
-                    found: describe(&found),
-                    expected: describe(&expected),
-                });
-            }
+        if let Some((_, expected)) = snapshot.or(lacking) {
+            return Err(StoreError::Damaged {
+                path: self.path.clone(),
+                found: describe(&found),
+                expected,
+            });
         }
         self.discoveries = discoveries.len() as u64;
         self.written.lock().expect("written lock").expected = found;

@@ -198,7 +198,7 @@ fn opens_whole(paths: &Paths, snapshots: &Snapshots) -> Result<bool, RestoreErro
         Err(held @ StoreError::Held { .. }) => return Err(held.into()),
         Err(_) => return Ok(false),
     };
-    store.expect_snapshot(snapshots.latest());
+    store.expect_snapshots(snapshots.list());
     Ok(store.load().is_ok())
 }
 

@@ -78,7 +78,12 @@ impl Snapshot {
             Some(checksum) if crc32fast::hash(&bytes) != checksum => Err(format!(
                 "it is damaged: its bytes do not match the checksum {checksum:08x} in its name"
             )),
-            _ => Ok(bytes),
+            Some(_) => Ok(bytes),
+            // Written before snapshots carried a checksum: JSON at least.
+            None => match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                Ok(_) => Ok(bytes),
+                Err(err) => Err(format!("it is damaged: it is not JSON ({err})")),
+            },
         }
     }
 }
