@@ -235,7 +235,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
         connections.close().await;
         if let Some(stopped) = stopped {
             let _ = std::fs::remove_file(workspace.daemon_json());
-            rescue(&workspace, root, &orchestrator);
+            if stopped.files_gone() {
+                rescue(&workspace, root, &orchestrator);
+            }
             return Err(stopped.into());
         }
         orchestrator.flush().await?;
@@ -268,13 +270,14 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
         .map(|meta| (meta.dev(), meta.ino()))
 }
 
-/// When `.baton` was deleted under the daemon (`git clean -fdx` deletes it too) and
-/// its workspace, `root`, stays, writes what the daemon held into a new `.baton`: a
-/// snapshot, and a check record saying the store held it, so that the next start
-/// refuses the empty store and `baton restore` brings everything back. A workspace
-/// deleted whole, or made again at its path, gets nothing.
+/// When files of the store were deleted under the daemon (`git clean -fdx` deletes
+/// all of `.baton`) and its workspace, `root`, stays, writes what the daemon held: a
+/// snapshot, and a check record saying the store held it where the record is gone
+/// too, so that the next start refuses what is left of the store and `baton
+/// restore` brings everything back. A workspace deleted whole, or made again at its
+/// path, gets nothing.
 fn rescue(workspace: &Workspace, root: Option<(u64, u64)>, orchestrator: &Orchestrator) {
-    if root.is_none() || identity(workspace.root()) != root || workspace.state_dir().exists() {
+    if root.is_none() || identity(workspace.root()) != root {
         return;
     }
     let (change, state, _) = orchestrator.snapshot();
@@ -283,23 +286,23 @@ fn rescue(workspace: &Workspace, root: Option<(u64, u64)>, orchestrator: &Orches
         tasks: state.tasks.len(),
         discoveries: state.discoveries.len(),
     };
+    let record = !workspace.store_check().exists();
     let written = private::create_dir(&workspace.state_dir())
         .and_then(|()| Snapshots::new(&workspace.snapshots_dir()).write(change, &state))
-        .and_then(|_| {
-            CheckFile::open(&workspace.store_check())?
-                .0
-                .write(&expected)
+        .and_then(|snapshot| {
+            if record {
+                CheckFile::open(&workspace.store_check())?
+                    .0
+                    .write(&expected)?;
+            }
+            Ok(snapshot)
         });
     match written {
-        Ok(()) => tracing::error!(
-            "{} was deleted; what the daemon held is saved in {}, and `baton restore` brings it back",
-            workspace.state_dir().display(),
-            workspace.snapshots_dir().display()
+        Ok(snapshot) => tracing::error!(
+            "what the daemon held is saved in {}; `baton restore` brings it back",
+            snapshot.path.display()
         ),
-        Err(err) => tracing::error!(
-            "{} was deleted, and saving what the daemon held failed: {err}",
-            workspace.state_dir().display()
-        ),
+        Err(err) => tracing::error!("saving what the daemon held failed: {err}"),
     }
 }
 

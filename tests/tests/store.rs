@@ -574,9 +574,13 @@ fn a_deleted_state_directory_stops_the_daemon_before_it_acknowledges_more() {
         );
         wait_until(LIMIT, || !process_exists(pid));
         if deleted == ".baton/state" {
-            // What was acknowledged is gone with the directory: refused, not served empty.
+            // What was acknowledged went with the directory: refused, not served
+            // empty, and brought back whole from what the daemon held.
             let refused = error_line(&workspace.baton(&["tasks"]), "after the deletion");
             assert!(refused.contains("damaged"), "{refused}");
+            let restored = workspace.ok(&["restore"]);
+            assert!(restored.contains("nothing is lost"), "{restored}");
+            assert_eq!(ids(&workspace.json(&["tasks"]))[0], "task-001");
         } else {
             let tasks = workspace.json(&["tasks"]);
             assert_eq!(ids(&tasks)[0], "task-001", "{deleted}");

@@ -59,12 +59,25 @@ struct Flushed {
 
 /// Why the store acknowledges nothing more: the daemon must stop.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct Stopped(Arc<str>);
+#[error("{reason}")]
+pub struct Stopped {
+    reason: Arc<str>,
+    /// A file of the store was deleted or replaced: what the daemon holds in memory
+    /// is all that is left of some acknowledged changes.
+    files_gone: bool,
+}
 
 impl Stopped {
     pub fn new(reason: impl Into<String>) -> Stopped {
-        Stopped(Arc::from(reason.into()))
+        Stopped {
+            reason: Arc::from(reason.into()),
+            files_gone: false,
+        }
+    }
+
+    /// Whether it stopped because a file of the store was deleted or replaced.
+    pub fn files_gone(&self) -> bool {
+        self.files_gone
     }
 }
 
@@ -90,10 +103,13 @@ impl Guard {
     fn check(&self) -> Result<(), Stopped> {
         for (path, opened) in &self.files {
             if identity(path).ok().as_ref() != Some(opened) {
-                return Err(Stopped::new(format!(
-                    "{} was deleted or replaced while the daemon ran; it stopped without acknowledging anything more, and a restart refuses the store if changes were lost",
-                    path.display()
-                )));
+                return Err(Stopped {
+                    files_gone: true,
+                    ..Stopped::new(format!(
+                        "{} was deleted or replaced while the daemon ran; it stopped without acknowledging anything more, and a restart refuses the store if changes were lost",
+                        path.display()
+                    ))
+                });
             }
         }
         Ok(())

@@ -274,6 +274,10 @@ fn describe(
             Some(change) if change == expected.change => {
                 said.push_str(", as the snapshot does: nothing is lost")
             }
+            // Written by a daemon that saw its store deleted, from what it held.
+            Some(change) if change > expected.change => said.push_str(&format!(
+                ", and the snapshot holds more, up to change {change}: nothing is lost"
+            )),
             Some(change) if change < expected.change => said.push_str(&format!(
                 ", the snapshot holds up to change {change}: {} lost ({} fewer)",
                 match expected.change - change {
