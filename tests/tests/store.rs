@@ -2,7 +2,7 @@
 //! brought back by `baton restore` when damaged, private to its user, and a daemon
 //! that stops says why. The real `baton` and `batond`, on real files.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -337,6 +337,46 @@ fn restore_brings_the_store_back_when_its_check_record_is_unreadable() {
     for damage in &damages {
         refused_then_restored(&template, damage);
     }
+}
+
+#[test]
+fn devices_pipes_and_links_are_neither_read_nor_replaced_as_state_files() {
+    let workspace = stopped_workspace(3);
+    let fifo = workspace.root().join("fifo");
+    let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: `name` is a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    let mine = workspace.root().join("mine.json");
+    std::fs::write(&mine, "mine").unwrap();
+    let link = workspace.root().join("link.json");
+    std::os::unix::fs::symlink(&mine, &link).unwrap();
+
+    // `/dev/zero` was read until memory ran out; a pipe held the daemon forever.
+    for file in [Path::new("/dev/zero"), &fifo] {
+        let refused = error_line(&workspace.baton(&["load", file.to_str().unwrap()]), "load");
+        assert!(refused.contains("not a regular file"), "{refused}");
+    }
+    for file in [&fifo, &link] {
+        let refused = error_line(&workspace.baton(&["save", file.to_str().unwrap()]), "save");
+        assert!(refused.contains("not a regular file"), "{refused}");
+    }
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "mine");
+    assert_eq!(task_count(&workspace), 3);
+    workspace.ok(&["daemon", "stop"]);
+    let refused = error_line(
+        &workspace.baton(&["restore", "--yes", "--from", "/dev/zero"]),
+        "restore",
+    );
+    assert!(refused.contains("not a regular file"), "{refused}");
+    assert_eq!(task_count(&workspace), 3);
 }
 
 #[test]

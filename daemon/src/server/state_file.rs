@@ -75,6 +75,16 @@ pub fn write(path: &Path, state: &CoordinationState) -> Result<(), BatonError> {
             std::io::Error::from(err.kind())
         ))
     };
+    // The file is replaced by a rename: a device, pipe or link there would be
+    // replaced rather than written to.
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.is_file() {
+            return Err(BatonError::invalid(format!(
+                "{} is not a regular file (a link, directory, device or pipe); save to a file; nothing was written",
+                path.display()
+            )));
+        }
+    }
     let directory = path.parent().unwrap_or(Path::new("."));
     let mut file = tempfile::NamedTempFile::new_in(directory).map_err(failed)?;
     serde_json::to_writer_pretty(&mut file, state).map_err(|err| failed(err.into()))?;
@@ -86,15 +96,15 @@ pub fn write(path: &Path, state: &CoordinationState) -> Result<(), BatonError> {
 
 /// Reads and parses a whole state file. Checking what it says is the core's job.
 pub fn read(path: &Path) -> Result<CoordinationState, BatonError> {
-    let text = std::fs::read_to_string(path).map_err(|err| {
+    let bytes = crate::regular_file::read(path, crate::regular_file::LIMIT).map_err(|err| {
         BatonError::invalid(format!(
-            "cannot read the state file {}: {err}",
+            "cannot read the state file {}: {err}; nothing was changed",
             path.display()
         ))
     })?;
     // Editors on Windows begin a UTF-8 file with a byte order mark.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    serde_json::from_str(text).map_err(|err| {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+    serde_json::from_slice(bytes).map_err(|err| {
         BatonError::invalid(format!(
             "{} is not a baton state file (as `baton save` writes): {err}; nothing was changed",
             path.display()

@@ -175,7 +175,8 @@ fn newest_whole(snapshots: &Snapshots, dir: &Path) -> Result<Chosen, RestoreErro
 fn read_board(path: &Path, snapshot: Option<&Snapshot>) -> Result<Board, String> {
     let bytes = match snapshot {
         Some(snapshot) => snapshot.read()?,
-        None => std::fs::read(path).map_err(|err| err.to_string())?,
+        None => crate::regular_file::read(path, crate::regular_file::LIMIT)
+            .map_err(|err| err.to_string())?,
     };
     let state: CoordinationState =
         serde_json::from_slice(&bytes).map_err(|err| format!("not a baton state file: {err}"))?;
