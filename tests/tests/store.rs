@@ -318,8 +318,12 @@ fn a_daemon_started_and_stopped_without_a_change_writes_no_snapshot() {
 }
 
 #[test]
-fn restore_brings_the_store_back_when_its_check_record_is_unreadable() {
+fn restore_keeps_a_whole_store_whose_check_record_is_unreadable() {
+    // Two changes after the newest snapshot, which bringing it back would lose.
     let template = stopped_workspace(300);
+    template.ok(&["add", "after the snapshot 1"]);
+    template.ok(&["add", "after the snapshot 2"]);
+    template.kill_daemon();
     let check = |ws: &TestWorkspace| ws.root().join(".baton/state.check");
     let damages: Vec<(&str, Damage)> = vec![
         (
@@ -334,8 +338,18 @@ fn restore_brings_the_store_back_when_its_check_record_is_unreadable() {
             }),
         ),
     ];
-    for damage in &damages {
-        refused_then_restored(&template, damage);
+    for (damage, apply) in &damages {
+        let workspace = TestWorkspace::new();
+        copy_state(&template, &workspace);
+        apply(&workspace);
+        let refused = error_line(&workspace.baton(&["tasks"]), damage);
+        assert!(refused.contains("`baton restore`"), "{damage}: {refused}");
+        let restored = workspace.ok(&["restore"]);
+        assert!(
+            restored.contains("it holds 302 tasks") && restored.contains("nothing is lost"),
+            "{damage}: {restored}"
+        );
+        assert_eq!(task_count(&workspace), 302, "{damage}");
     }
 }
 

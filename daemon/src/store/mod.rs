@@ -237,6 +237,11 @@ impl Store {
         self.written.lock().expect("written lock").expected.change
     }
 
+    /// What the store holds: its last change and its counts, once loaded.
+    pub fn holds(&self) -> Expected {
+        self.written.lock().expect("written lock").expected
+    }
+
     /// Reads the whole board back, refusing a database that holds less than its check
     /// record says was written. An empty database gives an empty board.
     pub fn load(&mut self) -> Result<Board, StoreError> {

@@ -58,6 +58,11 @@ pub struct Paths<'a> {
 /// workspace lock.
 pub fn restore(paths: &Paths, from: Option<&Path>, yes: bool) -> Result<String, RestoreError> {
     let snapshots = Snapshots::new(paths.snapshots);
+    if from.is_none() && !yes {
+        if let Some(said) = rewrite_check_record(paths, &snapshots)? {
+            return Ok(said);
+        }
+    }
     let Chosen {
         source,
         snapshot,
@@ -132,6 +137,49 @@ pub fn restore(paths: &Paths, from: Option<&Path>, yes: bool) -> Result<String, 
         ));
     }
     Ok(said)
+}
+
+/// When only the check record is unreadable and the database opens whole (no less
+/// than its newest whole snapshot), the database is kept and the record written
+/// again from it: bringing back a snapshot would lose what came after it.
+fn rewrite_check_record(
+    paths: &Paths,
+    snapshots: &Snapshots,
+) -> Result<Option<String>, RestoreError> {
+    if !paths.state.exists() || super::check::CheckFile::open(paths.check).is_ok() {
+        return Ok(None);
+    }
+    let staging_check = sibling(paths.check, "restoring");
+    remove_leftover(&staging_check)?;
+    let holds = match Store::open(paths.state, &staging_check) {
+        Ok(mut store) => {
+            store.expect_snapshots(snapshots.list());
+            store.load().ok().map(|_| store.holds())
+        }
+        Err(held @ StoreError::Held { .. }) => return Err(held.into()),
+        Err(_) => None,
+    };
+    let Some(holds) = holds else {
+        remove_leftover(&staging_check)?;
+        return Ok(None);
+    };
+    let (check, _) =
+        super::check::CheckFile::open(&staging_check).map_err(|source| StoreError::Check {
+            path: staging_check.clone(),
+            source,
+        })?;
+    check.write(&holds).map_err(|source| StoreError::Check {
+        path: staging_check.clone(),
+        source,
+    })?;
+    let aside = keep_aside(paths.check)?;
+    swap_in(&staging_check, paths.check)?;
+    Ok(Some(format!(
+        "the check record was unreadable, and the database is whole: it holds {} up to change {}, no less than the newest snapshot; it is kept and the record written again: nothing is lost{}",
+        tasks_and_discoveries(holds.tasks, holds.discoveries),
+        holds.change,
+        aside.map_or_else(String::new, |aside| format!(" (the old record is kept in {})", aside.display()))
+    )))
 }
 
 /// What a restore brings back.
