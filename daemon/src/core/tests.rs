@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 
 use baton_protocol::methods::{ConfigPatch, EditTaskParams, InitParams, NewDiscovery, NewTask};
 use baton_protocol::{
-    BatonError, Config, CoordinationState, ErrorKind, Event, Task, TaskId, TaskResult, TaskStatus,
-    Usage,
+    BatonError, Config, CoordinationState, ErrorKind, Event, Task, TaskId, TaskResult, TaskStage,
+    TaskStatus, Usage,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
@@ -1503,8 +1503,15 @@ fn release_puts_a_held_task_back_in_the_queue_with_its_attempt_counted() {
         .claim_supervised("worker-1", &BTreeSet::new(), at(1))
         .unwrap();
     board.start_task(&id(1), at(2)).unwrap();
+    board
+        .set_stage(&id(1), TaskStage::Working, None, at(2))
+        .unwrap();
     let (task, events) = board.release(&id(1), "the daemon stopped", at(3)).unwrap();
     assert_eq!(task.status, TaskStatus::Available);
+    assert_eq!(
+        task.stage, None,
+        "its work is entered again by the next attempt"
+    );
     assert_eq!((task.claimed_by.as_deref(), task.claimed_at), (None, None));
     assert!(!task.supervised);
     assert_eq!(task.attempts, 1);

@@ -101,6 +101,11 @@ impl Board {
             task.claimed_at = None;
             task.supervised = false;
             task.result.get_or_insert_default().error = Some(reason.to_owned());
+            // Work is not resumed half done: the next attempt enters it again, and
+            // its run counts that. A later stage is kept, to go on from.
+            if task.stage == Some(TaskStage::Working) {
+                task.stage = None;
+            }
         });
         self.last_activity = Some(now);
         Ok((task.clone(), vec![Event::TaskUpdated(task)]))
