@@ -66,10 +66,14 @@ pub fn markdown(report: &RunReport<'_>) -> String {
     out
 }
 
-/// `## Cost per task`: each task this run's agents worked on, its attempts (its
-/// workers' runs) and what they and its reviewers cost.
+/// `## Cost per task`: each task this run's agents worked on or finished without
+/// an agent (failed for a dependency), its attempts (its workers' runs) and what they
+/// and its reviewers cost.
 fn task_costs(report: &RunReport<'_>) -> String {
     let mut per_task: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
+    for task in report.finished {
+        per_task.entry(task.id.as_str()).or_default();
+    }
     for record in &report.timeline.attempts {
         if let Some(task) = &record.task {
             let entry = per_task.entry(task.as_str()).or_default();
@@ -78,7 +82,7 @@ fn task_costs(report: &RunReport<'_>) -> String {
         }
     }
     if per_task.is_empty() {
-        return "## Cost per task\n\nNo worker ran in this run.\n\n".into();
+        return "## Cost per task\n\nNo task was worked on in this run.\n\n".into();
     }
     let mut out = String::from(
         "## Cost per task\n\n| Task | Status | Attempts | Cost | Description |\n|---|---|---:|---:|---|\n",
@@ -107,7 +111,8 @@ fn lane_costs(attempts: &[AttemptRecord], now: DateTime<Utc>) -> String {
             .entry((record.kind, record.lane.as_str()))
             .or_default();
         entry.0 += 1;
-        entry.1 += (record.ended_at.unwrap_or(now) - record.started_at).num_seconds();
+        // Summed in milliseconds: runs of under a second add up.
+        entry.1 += (record.ended_at.unwrap_or(now) - record.started_at).num_milliseconds();
         entry.2 += record.cost_usd;
     }
     let mut out =
@@ -115,7 +120,7 @@ fn lane_costs(attempts: &[AttemptRecord], now: DateTime<Utc>) -> String {
     for ((_, lane), (runs, busy, cost)) in per_lane {
         out.push_str(&format!(
             "| {lane} | {runs} | {} | ${cost:.4} |\n",
-            duration(busy)
+            duration((busy + 500) / 1000)
         ));
     }
     let total: f64 = attempts.iter().map(|record| record.cost_usd).sum();

@@ -248,6 +248,66 @@ fn a_timeline_fits_its_width() {
 }
 
 #[test]
+fn a_report_counts_short_agent_runs_and_tasks_no_agent_ran() {
+    let tasks = [
+        task(1, TaskStatus::Done, "Build", &[]),
+        task(2, TaskStatus::Failed, "Ship", &[1]),
+    ];
+    let result = RunResult {
+        goal: "Ship it".into(),
+        tasks_completed: 1,
+        tasks_failed: 1,
+        discoveries: 0,
+        summary: "Half of it.".into(),
+        cost_usd: 0.3,
+        run: 1,
+        report: None,
+        stages: Default::default(),
+    };
+    let review = |id, from_ms: i64, to_ms: i64| AttemptRecord {
+        started_at: at(0) + Duration::milliseconds(from_ms),
+        ended_at: Some(at(0) + Duration::milliseconds(to_ms)),
+        ..record(
+            id,
+            "reviewer-1",
+            AgentKind::Reviewer,
+            Some(1),
+            (0, None),
+            Some(AttemptOutcome::Done),
+            0.1,
+        )
+    };
+    let timeline = Timeline {
+        run: 1,
+        runs: 1,
+        going: false,
+        attempts: vec![
+            review(0, 0, 850),
+            review(1, 1_000, 1_780),
+            review(2, 2_000, 2_790),
+        ],
+    };
+    let report = RunReport {
+        result: &result,
+        tasks: &tasks,
+        finished: &tasks,
+        timeline: &timeline,
+        now: at(10),
+    };
+    let written = markdown(&report);
+    // Three runs of under a second each are busy for 2.4 s, not 0 s.
+    assert!(
+        written.contains("| reviewer-1 | 3 | 2s | $0.3000 |"),
+        "{written}"
+    );
+    // A task failed for its dependency ended in the run, with no agent and no cost.
+    assert!(
+        written.contains("| task-002 | ✗ failed | 0 | $0.0000 | Ship |"),
+        "{written}"
+    );
+}
+
+#[test]
 fn a_board_without_runs_says_so() {
     let none = Timeline {
         run: 0,
