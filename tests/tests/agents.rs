@@ -974,6 +974,10 @@ async fn ctrl_c_on_a_foreground_run_stops_it_says_so_and_the_log_and_status_keep
         last.summary.starts_with("Stopped: stopped by the user"),
         "{last:?}"
     );
+    // The board that had the run is archived: its run goes with it.
+    agents.workspace.ok(&["reset", "--yes"]);
+    let status = client.request::<m::GetStatus>(&()).await.unwrap();
+    assert!(status.last_run.is_none(), "{:?}", status.last_run);
 }
 
 #[tokio::test]

@@ -447,10 +447,8 @@ impl Board {
             )
             .with_cause(baton_protocol::ErrorCause::RunGoing));
         }
-        let loaded = Board::from_state(state, false)?;
-        let last_run = self.last_run.take();
-        *self = loaded;
-        self.last_run = last_run;
+        // The board loaded over has gone, its last run with it.
+        *self = Board::from_state(state, false)?;
         self.changes.everything = true;
         let mut events = self.changed_state(StateChangeReason::Load, now);
         // A state file from elsewhere may hold tasks behind a failed or cancelled
