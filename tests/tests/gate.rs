@@ -255,6 +255,12 @@ async fn a_daemon_killed_during_a_resolution_goes_on_resolving_after_a_restart_a
         2,
         "its agent worked, was resumed to resolve, and did not run again: {log}"
     );
+    assert!(
+        log.contains(
+            "sent back: Merging baton/integration into your work conflicts in README.md; its agent is resumed"
+        ),
+        "the log says why its agent was resumed: {log}"
+    );
 }
 
 #[tokio::test]

@@ -172,6 +172,7 @@ pub fn log_line(line: &str, detail: Detail) -> Option<String> {
                 "conflict" => style("not merged").red(),
                 "timed_out" => style("timed out").red(),
                 "stopped" => style("stopped").yellow(),
+                "sent_back" => style("sent back").yellow(),
                 other => style(other).red(),
             };
             format!("{label}: {text}")

@@ -77,6 +77,15 @@ pub(super) fn unlanded_line(
 
 /// Appends one line to an agent's log; a log that cannot be written loses the line,
 /// never the task.
+/// The line after an answer the gate sends back to its agent (a conflict to
+/// resolve, a failed verification, a reviewer's changes), so that the log says why
+/// the agent was resumed: what it was asked, by its first sentence.
+pub(super) fn sent_back_line(message: &str) -> serde_json::Value {
+    let first = message.split_once(". ").map_or(message, |(first, _)| first);
+    let text = format!("{}; its agent is resumed", first.trim_end_matches('.'));
+    serde_json::json!({ "type": "baton", "subtype": "sent_back", "text": text })
+}
+
 pub(super) async fn append_to_log(path: &Path, line: &serde_json::Value) {
     use tokio::io::AsyncWriteExt;
     let file = tokio::fs::OpenOptions::new()

@@ -10,6 +10,7 @@ use baton_protocol::{ActivityKind, Config, Task, TaskId, TaskStage};
 use tokio::sync::watch;
 
 use super::agent::Context;
+use super::attempt_log::{append_to_log, sent_back_line};
 use super::command::{self, Role};
 use super::process::{self, Ending, Launch, Verdict};
 use super::review::Reviewed;
@@ -154,6 +155,7 @@ impl Context {
                     };
                     self.record(agent.agent_id, &task.id, &ending, session_id.clone())
                         .await;
+                    append_to_log(&agent.launch.log, &sent_back_line(&message)).await;
                     let budget_usd = self.orchestrator.read(|board| board.budget_left(&task.id));
                     let launch = Launch {
                         args: command::arguments(
