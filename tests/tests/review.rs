@@ -336,3 +336,30 @@ async fn a_daemon_killed_during_a_review_starts_a_new_reviewer_after_a_restart_a
         });
     assert!(read_go, "a new reviewer read the file after the restart");
 }
+
+#[tokio::test]
+async fn work_that_changes_no_file_lands_without_a_reviewer() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    review_with(&client).await;
+    add_scripted(
+        &client,
+        "look around and change nothing",
+        &[bash("ls"), say("nothing needed changing")],
+        &[],
+    )
+    .await;
+
+    let result = run(&client, RunMode::Predefined).await;
+
+    // A reviewer given an empty diff gave no verdict, twice, and the task failed.
+    assert_eq!(result.tasks_completed, 1, "{result:?}");
+    let timeline = agents.workspace.json(&["timeline"]);
+    let kinds: Vec<&str> = timeline["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|record| record["kind"].as_str())
+        .collect();
+    assert!(!kinds.contains(&"reviewer"), "{kinds:?}");
+}

@@ -39,6 +39,9 @@ impl Context {
         let range = format!("refs/heads/{}...HEAD", config.integration_branch);
         let args = ["diff", "--no-color", &range];
         let diff = match git::ok_at_most(&worktree, &args, pipeline::REVIEW_DIFF_READ).await {
+            // Work that changes nothing has nothing to review: a reviewer given an
+            // empty diff gives no verdict, and the task would fail for it.
+            Ok((diff, _)) if diff.trim().is_empty() => return Reviewed::Check(Check::Approved),
             Ok((diff, whole)) => pipeline::diff_for_review(&diff, whole),
             Err(err) => {
                 return Reviewed::Check(Check::NoVerdict {
