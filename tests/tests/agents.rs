@@ -412,6 +412,12 @@ async fn a_timeout_ends_the_agent_and_everything_it_started() {
     assert_eq!(result.tasks_failed, 1);
     let error = task(&client, &slow).await.result.unwrap().error.unwrap();
     assert!(error.contains("TimeoutError"), "{error}");
+    assert!(
+        error.contains(&format!(
+            "raise task_timeout (`baton config task_timeout N`), then `baton retry {slow}`"
+        )),
+        "what to do next: {error}"
+    );
     let shell = read_pid(&agents.root().join("shell.pid"));
     wait_until(Duration::from_secs(10), || !process_exists(shell));
 }
@@ -711,7 +717,10 @@ async fn a_spent_run_budget_stops_dispatch_and_says_why() {
     );
     let error = task(&client, &first).await.result.unwrap().error.unwrap();
     assert!(
-        error.contains("the run's budget is spent") && error.contains("run_budget_usd"),
+        error.contains("the run's budget is spent")
+            && error.contains(&format!(
+                "raise run_budget_usd (`baton config run_budget_usd N`), then `baton retry {first}`"
+            )),
         "{error}"
     );
     assert_eq!(

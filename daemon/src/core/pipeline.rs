@@ -167,10 +167,14 @@ pub fn next(
                 None => "ended by a signal or task_timeout".to_owned(),
             };
             if rounds.verify_failures >= config.max_verify_attempts {
+                let output = match tail.trim() {
+                    "" => "It printed nothing.".to_owned(),
+                    tail => format!("The output ended:\n{tail}"),
+                };
                 return Step::Fail(format!(
                     "`{command}` failed ({how}) on its work merged with {integration}, \
                      {} time(s) (max_verify_attempts); its work is kept on branch {branch}. \
-                     The output ended:\n{tail}",
+                     {output}",
                     rounds.verify_failures
                 ));
             }
@@ -311,6 +315,17 @@ mod tests {
         );
         assert!(reason.contains("test parse ... FAILED"), "{reason}");
         assert!(reason.contains("baton/task-001"), "{reason}");
+
+        let mut rounds = Rounds::default();
+        let silent = || Check::VerifyFailed {
+            status: Some(1),
+            tail: "\n".into(),
+        };
+        after(silent(), &mut rounds, &config);
+        let Step::Fail(reason) = after(silent(), &mut rounds, &config) else {
+            panic!("max_verify_attempts (2) failures fail the task");
+        };
+        assert!(reason.ends_with("It printed nothing."), "{reason}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! How an attempt's ending settles its task: done, back in the queue, or failed,
 //! from the typed ending, the reason its agent was halted, and the configuration.
 
-use baton_protocol::{Config, Task, TaskResult};
+use baton_protocol::{Config, Task, TaskId, TaskResult};
 
 use crate::core::validate;
 
@@ -105,9 +105,21 @@ fn decide(task: &Task, ending: AttemptEnding, halt: Option<&Halt>, config: &Conf
     if task.status.is_finished() {
         return Settlement::Keep;
     }
+    let timed_out = matches!(ending, AttemptEnding::TimedOut);
     let reason = match (ending, halt) {
-        (_, Some(halt @ (Halt::TaskBudget { .. } | Halt::RunBudget { .. }))) => {
-            return Settlement::Fail(format!("{}; the agent was stopped", halt.describe()));
+        (_, Some(halt @ Halt::TaskBudget { .. })) => {
+            return Settlement::Fail(format!(
+                "{}; the agent was stopped. {}",
+                halt.describe(),
+                raise("task_budget_usd", &task.id)
+            ));
+        }
+        (_, Some(halt @ Halt::RunBudget { .. })) => {
+            return Settlement::Fail(format!(
+                "{}; the agent was stopped. {}",
+                halt.describe(),
+                raise("run_budget_usd", &task.id)
+            ));
         }
         (
             AttemptEnding::Succeeded {
@@ -150,10 +162,19 @@ fn decide(task: &Task, ending: AttemptEnding, halt: Option<&Halt>, config: &Conf
     };
     match config.task_budget_usd {
         Some(budget) if task.usage.cost_usd >= budget => Settlement::Fail(format!(
-            "{reason}; its budget is spent: ${:.4} of task_budget_usd ${budget:.4}",
-            task.usage.cost_usd
+            "{reason}; its budget is spent: ${:.4} of task_budget_usd ${budget:.4}. {}",
+            task.usage.cost_usd,
+            raise("task_budget_usd", &task.id)
         )),
         _ if task.attempts < config.max_attempts => Settlement::Requeue(reason),
+        _ if timed_out => {
+            Settlement::Fail(format!("{reason}. {}", raise("task_timeout", &task.id)))
+        }
         _ => Settlement::Fail(reason),
     }
+}
+
+/// What to do about a task failed by a limit: raise the limit, then retry it.
+fn raise(setting: &str, task: &TaskId) -> String {
+    format!("To go on, raise {setting} (`baton config {setting} N`), then `baton retry {task}`")
 }
