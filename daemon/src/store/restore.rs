@@ -69,23 +69,7 @@ pub fn restore(paths: &Paths, from: Option<&Path>, yes: bool) -> Result<String, 
         board,
         passed_over,
     } = match from {
-        Some(path) => {
-            let snapshot = snapshots
-                .list()
-                .into_iter()
-                .find(|snapshot| same_file(&snapshot.path, path));
-            let board =
-                read_board(path, snapshot.as_ref()).map_err(|reason| RestoreError::Unreadable {
-                    path: path.to_owned(),
-                    reason,
-                })?;
-            Chosen {
-                source: path.to_owned(),
-                snapshot,
-                board,
-                passed_over: Vec::new(),
-            }
-        }
+        Some(path) => named(&snapshots, path)?,
         None => newest_whole(&snapshots, paths.snapshots)?,
     };
     // A store that opens whole holds every acknowledged change: replacing it is the
@@ -190,6 +174,24 @@ struct Chosen {
     board: Board,
     /// The newer snapshots that did not read whole, and why.
     passed_over: Vec<(Snapshot, String)>,
+}
+
+/// The file the user named, a snapshot or a file `baton save` wrote.
+fn named(snapshots: &Snapshots, path: &Path) -> Result<Chosen, RestoreError> {
+    let snapshot = snapshots
+        .list()
+        .into_iter()
+        .find(|snapshot| same_file(&snapshot.path, path));
+    let board = read_board(path, snapshot.as_ref()).map_err(|reason| RestoreError::Unreadable {
+        path: path.to_owned(),
+        reason,
+    })?;
+    Ok(Chosen {
+        source: path.to_owned(),
+        snapshot,
+        board,
+        passed_over: Vec::new(),
+    })
 }
 
 /// The newest snapshot that reads whole.
