@@ -41,7 +41,7 @@ impl Session {
         if before.run.is_none() && !before.running {
             return self.show(&before, |status| {
                 format!(
-                    "no run is going; nothing to stop  {}",
+                    "no run is going; nothing to stop\n{}",
                     render::progress(&status.progress)
                 )
             });

@@ -1,8 +1,10 @@
 //! Tasks and discoveries: `baton tasks`, `baton show`, `baton discoveries`.
 
+use std::collections::HashSet;
+
 use super::{id_list, one_line, pad, status_style, time, Fields};
 use crate::printable;
-use baton_protocol::{Discovery, Task, TaskStatus};
+use baton_protocol::{Discovery, Task, TaskId, TaskStatus};
 use console::{measure_text_width, style, truncate_str};
 
 /// How wide a description may be in `baton tasks` when the output is no terminal.
@@ -25,7 +27,12 @@ pub fn task_list(tasks: &[Task], width: Option<usize>) -> String {
         .max()
         .unwrap_or(0);
     let priority_width = "p10".len();
-    let suffixes: Vec<String> = tasks.iter().map(task_suffix).collect();
+    let done: HashSet<&TaskId> = tasks
+        .iter()
+        .filter(|task| task.status == TaskStatus::Done)
+        .map(|task| &task.id)
+        .collect();
+    let suffixes: Vec<String> = tasks.iter().map(|task| task_suffix(task, &done)).collect();
     let suffix_width = suffixes
         .iter()
         .map(|suffix| measure_text_width(suffix))
@@ -71,11 +78,23 @@ pub fn task_list(tasks: &[Task], width: Option<usize>) -> String {
     out
 }
 
-/// What `baton tasks` adds after a description: what the task waits for, who has it.
-fn task_suffix(task: &Task) -> String {
+/// What `baton tasks` adds after a description: what a waiting task still waits
+/// for (its dependencies not `done` among those listed), what a task that ended
+/// without being done needed, who has a task.
+fn task_suffix(task: &Task, done: &HashSet<&TaskId>) -> String {
     let mut parts = Vec::new();
-    if !task.dependencies.is_empty() {
-        parts.push(format!("needs {}", id_list(&task.dependencies)));
+    let needs: Vec<TaskId> = match task.status {
+        TaskStatus::Available => task
+            .dependencies
+            .iter()
+            .filter(|dependency| !done.contains(dependency))
+            .cloned()
+            .collect(),
+        TaskStatus::Failed | TaskStatus::Cancelled => task.dependencies.clone(),
+        _ => Vec::new(),
+    };
+    if !needs.is_empty() {
+        parts.push(format!("needs {}", id_list(&needs)));
     }
     match (&task.claimed_by, task.stage) {
         (Some(agent), Some(stage)) if task.status.is_held() => {

@@ -145,18 +145,20 @@ fn the_task_list_gives_one_line_per_task_cut_to_the_width() {
         },
         Task {
             priority: 10,
+            // Only what it still waits for is said.
+            dependencies: vec![TaskId::from("task-001"), TaskId::from("task-002")],
             ..task("task-003", TaskStatus::Available, "Write tests")
         },
     ];
     insta::assert_snapshot!(task_list(&tasks, Some(80)), @r"
     task-001  done         p1   Set up the project
-    task-002  in_progress  p5   Write the parser fo…  needs task-001  by worker-2, verifying
-    task-003  available    p10  Write tests
+    task-002  in_progress  p5   Write the parser for the wh…  by worker-2, verifying
+    task-003  available    p10  Write tests                   needs task-002
     ");
     insta::assert_snapshot!(task_list(&tasks, None), @r"
     task-001  done         p1   Set up the project
-    task-002  in_progress  p5   Write the parser for the whole configuration language, comm…  needs task-001  by worker-2, verifying
-    task-003  available    p10  Write tests
+    task-002  in_progress  p5   Write the parser for the whole configuration language, comm…  by worker-2, verifying
+    task-003  available    p10  Write tests                                                   needs task-002
     ");
 }
 
