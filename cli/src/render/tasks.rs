@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{id_list, one_line, pad, status_style, time, Fields};
+use super::{count, id_list, one_line, pad, status_style, time, Fields};
 use crate::printable;
 use baton_protocol::{Discovery, Task, TaskId, TaskStatus};
 use console::{measure_text_width, style, truncate_str};
@@ -137,15 +137,20 @@ pub fn task(task: &Task) -> String {
     }
     if task.usage.turns > 0 || task.usage.cost_usd > 0.0 {
         let usage = &task.usage;
+        // Claude Code reports how long its processes ran in their results; an
+        // attempt cut off (stopped, timed out) has none to report.
+        let ran = match usage.duration_ms {
+            0 => String::new(),
+            ms => format!(", {:.1}s in Claude Code", ms as f64 / 1000.0),
+        };
         fields.add(
             "spent",
             format!(
-                "${:.4}, {} turns, {} tokens in, {} out, {:.1}s",
+                "${:.4}, {}, {} tokens in, {} out{ran}",
                 usage.cost_usd,
-                usage.turns,
+                count(usage.turns as usize, "turn", "turns"),
                 usage.input_tokens,
                 usage.output_tokens,
-                usage.duration_ms as f64 / 1000.0
             ),
         );
     }

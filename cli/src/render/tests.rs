@@ -671,3 +671,36 @@ fn a_run_s_result_says_each_stage_its_tasks_went_through_and_its_cost() {
     };
     assert!(!run_result(&without).contains("stages"));
 }
+
+#[test]
+fn show_says_what_a_task_spent_without_a_duration_no_process_reported() {
+    plain();
+    let cut_off = Task {
+        usage: baton_protocol::Usage {
+            cost_usd: 0.1048,
+            input_tokens: 900,
+            output_tokens: 20,
+            turns: 1,
+            duration_ms: 0,
+        },
+        ..task("task-001", TaskStatus::Failed, "Hang")
+    };
+    let shown = super::tasks::task(&cut_off);
+    assert!(
+        shown.contains("$0.1048, 1 turn, 900 tokens in, 20 out\n"),
+        "{shown}"
+    );
+    let reported = Task {
+        usage: baton_protocol::Usage {
+            turns: 3,
+            duration_ms: 4_200,
+            ..cut_off.usage.clone()
+        },
+        ..cut_off
+    };
+    let shown = super::tasks::task(&reported);
+    assert!(
+        shown.contains("3 turns, 900 tokens in, 20 out, 4.2s in Claude Code"),
+        "{shown}"
+    );
+}
