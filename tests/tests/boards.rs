@@ -173,3 +173,27 @@ async fn a_run_with_a_new_goal_says_that_it_archived_the_finished_board() {
     let history = json(&agents, &["history"]);
     assert_eq!(history[0]["goal"], "first goal", "{history}");
 }
+
+#[tokio::test]
+async fn a_run_of_the_same_goal_says_the_tasks_waiting_on_the_board_run_too() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    workers_see_only_their_task(&client).await;
+    let plan = script(&[say("nothing more to plan")]);
+    let goal = format!("the goal\n{plan}");
+    ok(&agents, &["init", &goal]);
+    add_scripted(&client, "left from before", &[say("done")], &[]).await;
+
+    let ran = agents.baton(&["run", &goal]);
+
+    let said = String::from_utf8_lossy(&ran.stderr);
+    assert!(
+        said.contains("1 task already waiting on the board runs too"),
+        "it says so: {}",
+        text(&ran)
+    );
+    assert_eq!(
+        json(&agents, &["status"])["progress"]["by_status"]["done"],
+        1
+    );
+}

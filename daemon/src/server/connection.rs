@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use baton_protocol::methods::{self as m, Request};
 use baton_protocol::timeline::{Timeline, TimelineParams};
+use baton_protocol::views::count;
 use baton_protocol::{
     BatonError, Config, CoordinationState, Discovery, ErrorCause, RunResult, Status, Task, TaskId,
     Workspace, VERSION,
@@ -360,14 +361,24 @@ impl Connection {
             // A new goal puts the board with finished work aside first; not while a
             // run goes (the start below refuses then too).
             if !self.daemon.runtime.is_busy() {
-                if let Some(archived) = self.put_aside_for(goal).await? {
-                    notes.push(format!(
+                match self.put_aside_for(goal).await? {
+                    Some(archived) => notes.push(format!(
                         "the earlier board ({} task{}) was archived as {}: `baton history` \
                          lists it, `baton load` brings it back",
                         archived.tasks,
                         if archived.tasks == 1 { "" } else { "s" },
                         archived.name
-                    ));
+                    )),
+                    // The same goal keeps the board: what waits on it runs too.
+                    None => match self.read(|board| Ok(board.counts().available))? {
+                        0 => {}
+                        waiting => notes.push(format!(
+                            "{} on the board {} too, with what the leader plans \
+                             (`baton reset` starts from an empty board)",
+                            count(waiting, "task already waiting", "tasks already waiting"),
+                            if waiting == 1 { "runs" } else { "run" }
+                        )),
+                    },
                 }
             }
         }
