@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use baton_protocol::methods::{self, AgentLogParams, RunAgent, RunParams, TaskLogParams, TaskRef};
 use baton_protocol::{
-    ActivityKind, AgentEnv, ByStatus, Client, ConnectConfig, Event, RunMode, Task, TaskStatus,
+    ActivityKind, AgentEnv, AttemptOutcome, ByStatus, Client, ConnectConfig, Event, RunMode, Task,
+    TaskStatus,
 };
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -121,10 +122,19 @@ pub fn waiting(counts: &ByStatus) -> usize {
 }
 
 /// The line `baton run` prints for an event, if it is worth one: a task created,
-/// done or failed, an agent's activity, a discovery, the run's start.
+/// done or failed, an attempt that ended without its task (timed out, or put back in
+/// the queue to be tried again), an agent's activity, a discovery, the run's start.
 fn worth_printing(event: &Event) -> Option<String> {
     match event {
         Event::TaskCreated(_) | Event::TaskCompleted(_) | Event::TaskFailed(_) => {
+            Some(render::event(event))
+        }
+        Event::Attempt(record)
+            if matches!(
+                record.outcome,
+                Some(AttemptOutcome::Requeued | AttemptOutcome::TimedOut)
+            ) =>
+        {
             Some(render::event(event))
         }
         Event::AgentActivity(activity) if activity.kind != ActivityKind::Finished => {
@@ -279,4 +289,37 @@ fn print_whole_lines(partial: &mut String, json: bool, detail: render::Detail) -
     partial.drain(..whole);
     stdout.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_protocol::{AgentKind, AttemptRecord, TaskId};
+
+    #[test]
+    fn an_attempt_that_ends_without_its_task_is_worth_a_line_of_a_run() {
+        console::set_colors_enabled(false);
+        let record = |outcome| {
+            Event::Attempt(AttemptRecord {
+                id: 0,
+                run: 1,
+                lane: "worker-1".into(),
+                kind: AgentKind::Worker,
+                task: Some(TaskId::numbered(3)),
+                started_at: chrono::Utc::now(),
+                ended_at: Some(chrono::Utc::now()),
+                outcome,
+                reason: Some("the agent ran past task_timeout (8 s)".into()),
+                cost_usd: 0.1,
+            })
+        };
+        let timed_out = worth_printing(&record(Some(AttemptOutcome::TimedOut)));
+        assert_eq!(
+            timed_out.as_deref(),
+            Some("agent ended worker-1 on task-003: timed out ($0.1000): the agent ran past task_timeout (8 s)")
+        );
+        assert!(worth_printing(&record(Some(AttemptOutcome::Requeued))).is_some());
+        assert_eq!(worth_printing(&record(Some(AttemptOutcome::Done))), None);
+        assert_eq!(worth_printing(&record(None)), None);
+    }
 }

@@ -167,7 +167,7 @@ pub fn event_line(record: &AttemptRecord) -> String {
                 "{} {}{on}: {} (${:.4})",
                 style("agent ended").cyan(),
                 record.lane,
-                Console.outcome(Some(outcome), outcome.as_str()),
+                Console.outcome(Some(outcome), &outcome.as_str().replace('_', " ")),
                 record.cost_usd
             );
             if let Some(reason) = &record.reason {
@@ -247,7 +247,7 @@ mod tests {
         insta::assert_snapshot!(event_line(&record(None, None)), @"agent started worker-2 on task-004");
         insta::assert_snapshot!(
             event_line(&record(Some(AttemptOutcome::TimedOut), Some("ran past task_timeout\nmore"))),
-            @"agent ended worker-2 on task-004: timed_out ($0.0123): ran past task_timeout"
+            @"agent ended worker-2 on task-004: timed out ($0.0123): ran past task_timeout"
         );
     }
 
