@@ -643,6 +643,48 @@ fn a_deleted_state_directory_stops_the_daemon_before_it_acknowledges_more() {
 }
 
 #[test]
+fn journals_cut_short_under_a_running_daemon_stop_it_and_nothing_acknowledged_is_lost() {
+    let workspace = TestWorkspace::new();
+    for i in 0..3 {
+        workspace.ok(&["add", &format!("acknowledged {i}")]);
+    }
+    let pid = workspace.daemon_pid().expect("a daemon runs");
+    for journal in ["journal", "journal-2"] {
+        let path = workspace.root().join(".baton/state").join(journal);
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+    }
+    let said = error_line(
+        &workspace.baton(&["add", "never acknowledged"]),
+        "after the cut",
+    );
+    assert!(said.contains("was cut short"), "{said}");
+    wait_until(LIMIT, || !process_exists(pid));
+    let tasks = workspace.baton(&["tasks", "--json"]);
+    if !tasks.status.success() {
+        let restored = workspace.ok(&["restore"]);
+        assert!(restored.contains("nothing is lost"), "{restored}");
+    }
+    let descriptions: Vec<String> = workspace
+        .json(&["tasks"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["description"].as_str().unwrap().to_owned())
+        .collect();
+    for i in 0..3 {
+        assert!(
+            descriptions.contains(&format!("acknowledged {i}")),
+            "{descriptions:?}"
+        );
+    }
+}
+
+#[test]
 fn a_daemon_whose_workspace_is_deleted_stops_without_waiting_for_a_request() {
     for deleted in ["the workspace", ".baton"] {
         let workspace = TestWorkspace::new();

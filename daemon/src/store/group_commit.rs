@@ -85,41 +85,53 @@ impl Stopped {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ticket(u64);
 
-/// Files that must stay the ones the daemon opened (same device and inode).
+/// Files that must stay the ones the daemon opened (same device and inode), some of
+/// them no smaller than a size they never shrink below (the journals are made whole
+/// at their full size: one truncated has lost records).
 pub struct Guard {
-    files: Vec<(PathBuf, (u64, u64))>,
+    files: Vec<(PathBuf, (u64, u64), u64)>,
 }
 
 impl Guard {
-    pub fn new(paths: &[PathBuf]) -> std::io::Result<Guard> {
-        let files = paths
+    /// Guards `files`, each with the least size it must keep.
+    pub fn new(files: &[(PathBuf, u64)]) -> std::io::Result<Guard> {
+        let files = files
             .iter()
-            .map(|path| Ok((path.clone(), identity(path)?)))
+            .map(|(path, least)| {
+                let (identity, _) = stat(path)?;
+                Ok((path.clone(), identity, *least))
+            })
             .collect::<std::io::Result<_>>()?;
         Ok(Guard { files })
     }
 
-    /// The first guarded file that is gone or replaced.
+    /// The first guarded file that is gone, replaced or cut short.
     fn check(&self) -> Result<(), Stopped> {
-        for (path, opened) in &self.files {
-            if identity(path).ok().as_ref() != Some(opened) {
-                return Err(Stopped {
-                    files_gone: true,
-                    ..Stopped::new(format!(
-                        "{} was deleted or replaced while the daemon ran; it stopped without acknowledging anything more, and a restart refuses the store if changes were lost",
-                        path.display()
-                    ))
-                });
-            }
+        for (path, opened, least) in &self.files {
+            let now = stat(path).ok();
+            let how = match now {
+                Some((identity, _)) if identity != *opened => "deleted or replaced",
+                None => "deleted or replaced",
+                Some((_, size)) if size < *least => "cut short",
+                Some(_) => continue,
+            };
+            return Err(Stopped {
+                files_gone: true,
+                ..Stopped::new(format!(
+                    "{} was {how} while the daemon ran; it stopped without acknowledging anything more, and a restart refuses the store if changes were lost",
+                    path.display()
+                ))
+            });
         }
         Ok(())
     }
 }
 
-/// The device and inode of the file at `path`, and nothing else: asking for its times
-/// too (as `std::fs::metadata` does) has Linux stamp every later write of the file with
-/// a fine-grained time, which dirties its inode on each of the journal's writes.
-fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
+/// The device and inode of the file at `path`, and its size, and nothing else:
+/// asking for its times too (as `std::fs::metadata` does) has Linux stamp every later
+/// write of the file with a fine-grained time, which dirties its inode on each of the
+/// journal's writes.
+fn stat(path: &Path) -> std::io::Result<((u64, u64), u64)> {
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
     let mut stat = std::mem::MaybeUninit::<libc::statx>::uninit();
@@ -130,7 +142,7 @@ fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
             libc::AT_FDCWD,
             path.as_ptr(),
             0,
-            libc::STATX_INO,
+            libc::STATX_INO | libc::STATX_SIZE,
             stat.as_mut_ptr(),
         )
     };
@@ -139,10 +151,11 @@ fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
     }
     // SAFETY: statx succeeded, so it filled `stat`.
     let stat = unsafe { stat.assume_init() };
-    Ok((
+    let identity = (
         libc::makedev(stat.stx_dev_major, stat.stx_dev_minor),
         stat.stx_ino,
-    ))
+    );
+    Ok((identity, stat.stx_size))
 }
 
 /// What the flusher needs besides the database.

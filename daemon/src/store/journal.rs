@@ -27,7 +27,7 @@ use super::Write;
 /// A journal's size: records of about 500 bytes (a task) fill it every two thousand
 /// changes or so, each time for sled to take and flush, and a small disk still has
 /// room for two.
-const CAPACITY: u64 = 1 << 20;
+pub const CAPACITY: u64 = 1 << 20;
 /// The header takes the first sector, records follow.
 const HEADER: u64 = 512;
 const MAGIC: &[u8; 8] = b"batonjl1";

@@ -208,12 +208,17 @@ impl Store {
     /// and checks that `guarded` files (the database's own among them) are still the
     /// ones this daemon opened before anything is acknowledged.
     pub fn group_commit(&mut self, guarded: &[PathBuf]) -> Result<GroupCommit, StoreError> {
-        let mut guarded = guarded.to_vec();
-        guarded.push(self.path.join("db"));
+        let mut guarded: Vec<(PathBuf, u64)> =
+            guarded.iter().map(|path| (path.clone(), 0)).collect();
+        guarded.push((self.path.join("db"), 0));
         let check = self.check.take().expect("one group commit per store");
-        guarded.push(check.path().to_owned());
+        guarded.push((check.path().to_owned(), 0));
         let journals = self.journals.take().expect("one group commit per store");
-        guarded.extend(journals.paths().map(Path::to_owned));
+        guarded.extend(
+            journals
+                .paths()
+                .map(|path| (path.to_owned(), journal::CAPACITY)),
+        );
         let guard = group_commit::Guard::new(&guarded).map_err(|source| StoreError::Check {
             path: self.path.clone(),
             source,
