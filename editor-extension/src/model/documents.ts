@@ -188,6 +188,21 @@ function renderEvent(line: string): string[] {
       }
       return lines;
     }
+    case 'baton':
+      // What baton says of an attempt: merged, not merged, sent back, stopped, …
+      return [`[baton] ${String(e.subtype ?? '').replace(/_/g, ' ')}: ${String(e.text ?? '')}`];
+    case 'baton_verify': {
+      const verdict = e.passed === true
+        ? 'verified'
+        : typeof e.status === 'number'
+          ? `verification failed (exit status ${e.status})`
+          : 'verification failed';
+      const lines = [`[baton] ${verdict}: ${String(e.command ?? '')}`];
+      if (typeof e.output === 'string' && e.output.trim()) {
+        lines.push(indent(e.output.trimEnd()));
+      }
+      return lines;
+    }
     default:
       return [`[${type || 'event'}] ${line.length > 200 ? `${line.slice(0, 199)}…` : line}`];
   }
