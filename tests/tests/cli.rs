@@ -439,7 +439,7 @@ fn config_lists_every_setting_with_its_default() {
     allowed_tools        Read, Write, Edit, Glob, Grep, Bash
     integration_branch   baton/integration
     isolation            automatic (worktree in a git repository, else shared)
-    keep_branches        false
+    keep_branches        off
     leader_prompt        built-in
     max_attempts         1
     max_review_rounds    2
@@ -447,7 +447,7 @@ fn config_lists_every_setting_with_its_default() {
     max_workers          3
     model                claude-sonnet-4-20250514
     permission_mode      acceptEdits
-    review               false
+    review               off
     reviewer_prompt      built-in
     run_budget_usd       none
     task_budget_usd      none

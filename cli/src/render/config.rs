@@ -31,6 +31,9 @@ pub fn config_value(key: &str, value: &Value) -> String {
             })
             .collect::<Vec<_>>()
             .join(", "),
+        // As they are set: `baton config review on`.
+        Value::Bool(true) => "on".to_owned(),
+        Value::Bool(false) => "off".to_owned(),
         other => other.to_string(),
     }
 }
