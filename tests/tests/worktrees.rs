@@ -664,6 +664,17 @@ fn merge_says_in_one_line_why_it_could_not_bring_the_work_in() {
     );
     std::fs::remove_file(root.join("new.txt")).unwrap();
 
+    // A tracked file changed and not committed: baton refuses, saying which.
+    std::fs::write(root.join("shared.txt"), "half done\n").unwrap();
+    let dirty = workspace.baton(&["merge"]);
+    let said = String::from_utf8_lossy(&dirty.stderr);
+    assert_eq!(dirty.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("has uncommitted changes (shared.txt); commit or stash them")
+            && !said.contains("`git merge` failed"),
+        "{said}"
+    );
+
     // A change of the user's own to the same lines.
     std::fs::write(root.join("shared.txt"), "the user's\n").unwrap();
     commit("the user's work");

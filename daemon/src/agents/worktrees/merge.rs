@@ -295,14 +295,23 @@ impl Worktrees {
     /// when possible, else a merge. Refuses when the checkout has uncommitted changes.
     pub async fn merge_into_checkout(&self) -> Result<String, WorktreeError> {
         let repo = &self.repo;
-        let dirty = git::ok(repo, &["status", "--porcelain", "--untracked-files=no"]).await?;
-        if !dirty.is_empty() {
-            return Err(GitError::Failed {
-                command: "merge".into(),
-                dir: repo.clone(),
-                message: "the checkout has uncommitted changes; commit or stash them first".into(),
+        // A merge that stopped on a conflict would mix its markers with them.
+        let dirty = git::run(repo, &["status", "--porcelain", "--untracked-files=no"]).await?;
+        let mut paths: Vec<String> = dirty
+            .stdout
+            .lines()
+            .filter_map(|line| line.get(3..))
+            .map(str::to_owned)
+            .collect();
+        if !paths.is_empty() {
+            if paths.len() > 3 {
+                paths.truncate(3);
+                paths.push("…".into());
             }
-            .into());
+            return Err(WorktreeError::DirtyCheckout {
+                dir: repo.clone(),
+                paths,
+            });
         }
         let current = git::ok(repo, &["rev-parse", "--abbrev-ref", "HEAD"]).await?;
         if current == "HEAD" {

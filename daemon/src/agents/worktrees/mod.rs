@@ -31,6 +31,8 @@ pub enum WorktreeError {
     NotARepository(PathBuf),
     #[error("the repository has no commit yet; commit once, then run again")]
     NoCommit,
+    #[error("the checkout {} has uncommitted changes ({}); commit or stash them, then merge (nothing was changed)", dir.display(), paths.join(", "))]
+    DirtyCheckout { dir: PathBuf, paths: Vec<String> },
     #[error("the integration branch {branch} is checked out in {}; switch that checkout to another branch so baton can move it", path.display())]
     CheckedOut { branch: String, path: PathBuf },
     #[error("bringing {branch} into {integration} conflicts in {}; no agent started. Merge {integration} into {branch} in your checkout (`git merge {integration}`), resolve the conflicts and commit, then run again", paths.join(", "))]
