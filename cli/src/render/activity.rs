@@ -27,6 +27,10 @@ pub fn event(event: &Event) -> String {
             );
             if let (true, Some(agent)) = (task.status.is_held(), &task.claimed_by) {
                 line.push_str(&format!(" by {agent}"));
+                // A held task's updates are mostly its way through the stages.
+                if let Some(stage) = task.stage {
+                    line.push_str(&format!(", {stage}"));
+                }
             }
             line
         }
@@ -82,8 +86,8 @@ pub fn event(event: &Event) -> String {
                 StateChangeReason::Plan => "master plan set",
                 StateChangeReason::Resync => "events were missed; run `baton status`",
                 StateChangeReason::Configure => "configuration changed",
-                StateChangeReason::Start => "started",
-                StateChangeReason::Stop => "stopped",
+                StateChangeReason::Start => "dispatch started",
+                StateChangeReason::Stop => "dispatch stopped",
                 StateChangeReason::Load => "state loaded",
             };
             style(what).bold().to_string()

@@ -379,12 +379,18 @@ fn events_read_as_one_line_each() {
         claimed_by: Some("worker-1".into()),
         ..task("task-003", TaskStatus::Claimed, "Write tests")
     };
+    let verifying = Task {
+        status: TaskStatus::InProgress,
+        stage: Some(baton_protocol::TaskStage::Verifying),
+        ..claimed.clone()
+    };
     let events = [
         Event::TaskCreated(Task {
             priority: 2,
             ..task("task-003", TaskStatus::Available, "Write tests")
         }),
         Event::TaskUpdated(claimed),
+        Event::TaskUpdated(verifying),
         Event::TaskCompleted(task("task-003", TaskStatus::Done, "Write tests")),
         Event::TaskFailed(failed),
         Event::TaskFailed(Task {
@@ -427,6 +433,7 @@ fn events_read_as_one_line_each() {
     insta::assert_snapshot!(lines.join("\n"), @r"
     created task-003 [p2] Write tests
     updated task-003: claimed by worker-1
+    updated task-003: in_progress by worker-1, verifying
     completed task-003
     failed task-004: the agent gave up: no test framework
     cancelled task-005
