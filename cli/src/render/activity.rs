@@ -1,7 +1,7 @@
 //! What happens as it happens: `baton watch`'s event lines and `baton logs`' transcript.
 
 use super::run::run_finished;
-use super::{discovery, one_line, status_style};
+use super::{discovery, goal_line, one_line, status_style};
 use baton_protocol::methods::{AgentActivity, StateChange, StateChangeReason};
 use baton_protocol::{agent_result, ActivityKind, Event, RunMode, TaskStatus};
 use console::{style, truncate_str};
@@ -71,7 +71,7 @@ pub fn event(event: &Event) -> String {
                     RunMode::Predefined => "predefined tasks",
                     RunMode::Plan => "planning only",
                 },
-                one_line(&started.goal)
+                goal_line(&started.goal)
             );
             for note in &started.notes {
                 line.push_str(&format!("\n  {}", one_line(note)));

@@ -82,6 +82,11 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A goal on one line, cut to what a line of a listing holds: a goal can be pages.
+fn goal_line(goal: &str) -> String {
+    console::truncate_str(&one_line(goal), 100, "…").into_owned()
+}
+
 fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }

@@ -1,7 +1,7 @@
 //! The run and the board as a whole: `baton status`, the progress line, the run's
 //! result, the daemon, saved and archived boards.
 
-use super::{ago, count, discovery, one_line, pad, status_style, time, Fields};
+use super::{ago, count, discovery, goal_line, one_line, pad, status_style, time, Fields};
 use crate::printable;
 use baton_protocol::methods::{ArchivedBoard, DaemonInfoResult, SavedState};
 use baton_protocol::{
@@ -255,7 +255,7 @@ pub fn history(boards: &[ArchivedBoard]) -> String {
                 board.failed,
                 board.cancelled,
                 count(board.discoveries, "discovery", "discoveries"),
-                one_line(&board.goal),
+                goal_line(&board.goal),
                 board.path
             )
         })

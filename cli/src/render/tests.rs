@@ -711,3 +711,21 @@ fn show_says_what_a_task_spent_without_a_duration_no_process_reported() {
         "{shown}"
     );
 }
+
+#[test]
+fn history_shows_a_long_goal_on_one_short_line() {
+    plain();
+    let board = baton_protocol::methods::ArchivedBoard {
+        name: "20261201T090000Z-parse".into(),
+        path: "/w/.baton/history/20261201T090000Z-parse/state.json".into(),
+        goal: format!("Parse the language\n\n{}", "in every detail ".repeat(100)),
+        tasks: 3,
+        done: 2,
+        failed: 1,
+        cancelled: 0,
+        discoveries: 1,
+    };
+    let shown = history(&[board]);
+    let first = shown.lines().next().unwrap();
+    assert!(first.ends_with("1 discovery  Parse the language in every detail in every detail in every detail in every detail in every detail …"), "{first}");
+}
