@@ -75,8 +75,6 @@ pub(super) fn unlanded_line(
     serde_json::json!({ "type": "baton", "subtype": subtype, "text": format!("{why}{kept}") })
 }
 
-/// Appends one line to an agent's log; a log that cannot be written loses the line,
-/// never the task.
 /// The line after an answer the gate sends back to its agent (a conflict to
 /// resolve, a failed verification, a reviewer's changes), so that the log says why
 /// the agent was resumed: what it was asked, by its first sentence.
@@ -86,6 +84,8 @@ pub(super) fn sent_back_line(message: &str) -> serde_json::Value {
     serde_json::json!({ "type": "baton", "subtype": "sent_back", "text": text })
 }
 
+/// Appends one line to an agent's log; a log that cannot be written loses the line,
+/// never the task.
 pub(super) async fn append_to_log(path: &Path, line: &serde_json::Value) {
     use tokio::io::AsyncWriteExt;
     let file = tokio::fs::OpenOptions::new()

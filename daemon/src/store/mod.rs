@@ -454,8 +454,6 @@ impl Store {
 /// The most sled keeps of the database in memory, in bytes.
 const CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
 
-/// How the database at `path` is configured (public so that the bench measures the
-/// same database's own durable write).
 /// Whether another process holds the lock sled takes on the database's file (sled
 /// says only that it could not take it, which a damaged file would say too).
 fn held_elsewhere(path: &Path) -> bool {
@@ -463,6 +461,8 @@ fn held_elsewhere(path: &Path) -> bool {
         .is_ok_and(|file| matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
 }
 
+/// How the database at `path` is configured (public so that the bench measures the
+/// same database's own durable write).
 pub fn database(path: &Path) -> sled::Config {
     sled::Config::new()
         .path(path)
