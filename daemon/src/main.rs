@@ -226,6 +226,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
             () = server::accept(&listener, &daemon, &mut connections) => None,
             stopped = commit.stopped() => Some(stopped),
         };
+        // Saved while the socket still stands: once it is gone, the next command
+        // starts a daemon, which must find what this one held.
+        if stopped.as_ref().is_some_and(Stopped::files_gone) {
+            rescue(&workspace, root, &orchestrator);
+        }
         drop(listener);
         let _ = std::fs::remove_file(&socket);
         // Shutdown in order: every agent told to end and waited for (a waiting
@@ -235,9 +240,6 @@ fn run(args: &Args) -> anyhow::Result<()> {
         connections.close().await;
         if let Some(stopped) = stopped {
             let _ = std::fs::remove_file(workspace.daemon_json());
-            if stopped.files_gone() {
-                rescue(&workspace, root, &orchestrator);
-            }
             return Err(stopped.into());
         }
         orchestrator.flush().await?;

@@ -685,6 +685,84 @@ fn journals_cut_short_under_a_running_daemon_stop_it_and_nothing_acknowledged_is
 }
 
 #[test]
+fn dot_baton_deleted_under_writers_loses_nothing_they_were_told_was_done() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "before"]);
+    let root = workspace.root().to_owned();
+    // Each writer adds until three commands have failed; the commands after the
+    // daemon stopped find none and start a new one, which must not serve an empty
+    // board over what was done.
+    let writers: Vec<_> = (0..3)
+        .map(|writer| {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                let mut failed = 0;
+                for i in 0..2000 {
+                    let description = format!("writer {writer} task {i}");
+                    let added = Command::new(bin_dir().join("baton"))
+                        .arg("-C")
+                        .arg(&root)
+                        .args(["add", &description])
+                        .output()
+                        .unwrap();
+                    if added.status.success() {
+                        acknowledged.push(description);
+                    } else if failed == 2 {
+                        break;
+                    } else {
+                        failed += 1;
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    // A client that never closes its side holds the stopping daemon's last step
+    // (closing every connection) for a while.
+    let _idle = std::os::unix::net::UnixStream::connect(workspace.workspace().socket_path())
+        .expect("connects");
+    wait_until(LIMIT, || task_count_on_disk(&root) > 60);
+    std::fs::remove_dir_all(root.join(".baton")).unwrap_or_default();
+    let acknowledged: Vec<String> = writers
+        .into_iter()
+        .flat_map(|writer| writer.join().unwrap())
+        .collect();
+    let tasks = workspace.baton(&["tasks", "--json"]);
+    if !tasks.status.success() {
+        workspace.ok(&["daemon", "stop"]);
+        let restored = workspace.ok(&["restore"]);
+        assert!(restored.contains("nothing is lost"), "{restored}");
+    }
+    let kept: Vec<String> = workspace
+        .json(&["tasks"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["description"].as_str().unwrap().to_owned())
+        .collect();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|done| !kept.contains(done))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged adds lost: {lost:?}",
+        lost.len(),
+        acknowledged.len()
+    );
+}
+
+/// The tasks `root`'s check record says its store holds: the writers' progress.
+fn task_count_on_disk(root: &Path) -> u64 {
+    std::fs::read_to_string(root.join(".baton/state.check"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(text.trim()).ok())
+        .and_then(|record| record["tasks"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
 fn a_daemon_whose_workspace_is_deleted_stops_without_waiting_for_a_request() {
     for deleted in ["the workspace", ".baton"] {
         let workspace = TestWorkspace::new();
