@@ -206,12 +206,13 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Adds `other`, saturating: the counts come from what agents print.
     pub fn add(&mut self, other: &Usage) {
         self.cost_usd += other.cost_usd;
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.turns += other.turns;
-        self.duration_ms += other.duration_ms;
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.turns = self.turns.saturating_add(other.turns);
+        self.duration_ms = self.duration_ms.saturating_add(other.duration_ms);
     }
 }
 

@@ -102,6 +102,9 @@ pub(super) async fn append_to_log(path: &Path, line: &serde_json::Value) {
     }
 }
 
+/// The largest task log read for what a lost agent spent.
+const LOG_READ: u64 = 64 * 1024 * 1024;
+
 /// What the agents a stopped daemon left working on each task had spent: their
 /// turns were counted as they came, but only in the daemon's memory. Each task's log
 /// says it: its last agent process, when no result or closing line followed it.
@@ -120,8 +123,10 @@ pub(super) fn spent_by_lost_agents(
     tasks
         .into_iter()
         .filter_map(|task| {
-            let log = std::fs::read_to_string(workspace.task_log(&task)).ok()?;
-            Some((task, cut_off(&log)?))
+            // A log that is not a regular file (a pipe would be waited on for
+            // ever) or is past the limit is not read.
+            let log = crate::regular_file::read(&workspace.task_log(&task), LOG_READ).ok()?;
+            Some((task, cut_off(&String::from_utf8_lossy(&log))?))
         })
         .collect()
 }
@@ -162,4 +167,33 @@ fn cut_off(log: &str) -> Option<Usage> {
         }
     }
     (usage.turns > 0).then_some(usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_off_process_s_turns_are_counted_and_forged_figures_do_not_overflow() {
+        let turn = |id: &str, tokens: u64| {
+            serde_json::json!({ "type": "assistant", "message": {
+                "id": id, "model": "claude-sonnet-4-20250514",
+                "content": [{ "type": "text", "text": "x" }],
+                "usage": { "input_tokens": tokens, "cache_read_input_tokens": tokens, "output_tokens": 1 },
+            }})
+            .to_string()
+        };
+        let init = r#"{"type":"system","subtype":"init","session_id":"s"}"#;
+        let log = [
+            init,
+            &turn("m1", 100),
+            &turn("m1", 100),
+            &turn("m2", u64::MAX),
+        ]
+        .join("\n");
+        let usage = cut_off(&log).expect("the process was cut off");
+        assert_eq!((usage.turns, usage.input_tokens), (2, u64::MAX));
+        let ended = format!("{log}\n{}", r#"{"type":"result","is_error":false}"#);
+        assert_eq!(cut_off(&ended), None, "a process that ended was counted");
+    }
 }

@@ -13,7 +13,10 @@ pub struct TurnUsage {
 impl TurnUsage {
     /// Every input token, cached or not: what a task's usage counts as its input.
     pub fn all_input_tokens(&self) -> u64 {
-        self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+        // Saturating: the figures are an agent's stream's, which it could forge.
+        self.input_tokens
+            .saturating_add(self.cache_creation_input_tokens)
+            .saturating_add(self.cache_read_input_tokens)
     }
 }
 
