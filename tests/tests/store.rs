@@ -664,18 +664,7 @@ fn journals_cut_short_under_a_running_daemon_stop_it_and_nothing_acknowledged_is
     );
     assert!(said.contains("was cut short"), "{said}");
     wait_until(LIMIT, || !process_exists(pid));
-    let tasks = workspace.baton(&["tasks", "--json"]);
-    if !tasks.status.success() {
-        let restored = workspace.ok(&["restore"]);
-        assert!(restored.contains("nothing is lost"), "{restored}");
-    }
-    let descriptions: Vec<String> = workspace
-        .json(&["tasks"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|task| task["description"].as_str().unwrap().to_owned())
-        .collect();
+    let descriptions = descriptions_once_restored(&workspace);
     for i in 0..3 {
         assert!(
             descriptions.contains(&format!("acknowledged {i}")),
@@ -728,19 +717,7 @@ fn dot_baton_deleted_under_writers_loses_nothing_they_were_told_was_done() {
         .into_iter()
         .flat_map(|writer| writer.join().unwrap())
         .collect();
-    let tasks = workspace.baton(&["tasks", "--json"]);
-    if !tasks.status.success() {
-        workspace.ok(&["daemon", "stop"]);
-        let restored = workspace.ok(&["restore"]);
-        assert!(restored.contains("nothing is lost"), "{restored}");
-    }
-    let kept: Vec<String> = workspace
-        .json(&["tasks"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|task| task["description"].as_str().unwrap().to_owned())
-        .collect();
+    let kept = descriptions_once_restored(&workspace);
     let lost: Vec<&String> = acknowledged
         .iter()
         .filter(|done| !kept.contains(done))
@@ -751,6 +728,23 @@ fn dot_baton_deleted_under_writers_loses_nothing_they_were_told_was_done() {
         lost.len(),
         acknowledged.len()
     );
+}
+
+/// Every task's description, once the store a daemon stopped over is brought back
+/// when the next start refuses it; the restore must lose nothing.
+fn descriptions_once_restored(workspace: &TestWorkspace) -> Vec<String> {
+    if !workspace.baton(&["tasks", "--json"]).status.success() {
+        workspace.ok(&["daemon", "stop"]);
+        let restored = workspace.ok(&["restore"]);
+        assert!(restored.contains("nothing is lost"), "{restored}");
+    }
+    workspace
+        .json(&["tasks"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["description"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The tasks `root`'s check record says its store holds: the writers' progress.
