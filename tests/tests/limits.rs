@@ -402,3 +402,41 @@ async fn unfinished_large_requests_hold_at_most_the_shared_budget_and_are_cut_of
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_request_that_would_parse_to_gigabytes_is_refused_unparsed() {
+    let workspace = TestWorkspace::new();
+    let mut stream = raw(&workspace).await;
+    let pid = workspace.daemon_pid().expect("a daemon runs");
+    from_now_on(pid);
+    let before = peak_kib(pid);
+    // 60 MiB of `[0,0,…]` is 31 million values, a gigabyte once parsed.
+    let zeros = "0,".repeat(30 << 20);
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":7,"method":"baton/status","params":{{"x":[{zeros}0]}}}}"#
+    );
+    drop(zeros);
+    stream.write_all(&framed(body.as_bytes())).unwrap();
+    drop(body);
+    let answer = read_answer(&mut stream);
+    let grown = peak_kib(pid).saturating_sub(before);
+    assert!(
+        grown < (PENDING_BUDGET_MIB + 64) * 1024,
+        "one request of 60 MiB grew the daemon by {grown} KiB"
+    );
+    assert_eq!(answer["id"], 7, "the refusal answers the request: {answer}");
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("send it in parts"), "{message}");
+
+    // A large batch of tasks, about as many as a request holds, is read.
+    let client = workspace.client(false).await;
+    let tasks: Vec<Value> = (0..50_000)
+        .map(|n| json!({ "description": format!("task {n}"), "dependencies": [] }))
+        .collect();
+    let added = client
+        .call("baton/addTasks", json!({ "tasks": tasks }))
+        .await
+        .expect("a batch of 50,000 tasks is added");
+    assert_eq!(added.as_array().map(Vec::len), Some(50_000));
+}

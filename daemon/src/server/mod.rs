@@ -7,6 +7,7 @@ mod bulk;
 mod connection;
 mod forwarding;
 mod hangup;
+mod parse_room;
 mod progress;
 mod state_file;
 mod task_log;

@@ -12,12 +12,13 @@ use baton_protocol::framing::{self, FrameError};
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::{broadcast, mpsc, oneshot, Semaphore};
+use tokio::sync::{broadcast, mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tower::{Service, ServiceExt};
 use tower_lsp::jsonrpc::{self, ErrorCode, Id};
 use tower_lsp::{ClientSocket, LspService};
 
 use super::hangup::Hangup;
+use super::parse_room;
 
 /// The longest excerpt of a request an error message quotes.
 const EXCERPT: usize = 120;
@@ -260,6 +261,44 @@ async fn read_request<R: AsyncBufRead + Unpin>(
         }))
 }
 
+/// Takes from `room` what parsing `body` may hold, or answers why it is refused
+/// unparsed: a body that would need more than the whole budget.
+async fn room_for_parsing(
+    room: &Arc<Semaphore>,
+    body: &[u8],
+) -> Result<OwnedSemaphorePermit, Vec<u8>> {
+    let needed = parse_room::room_to_parse(body);
+    if needed > PENDING_BUDGET {
+        /// Only the id, so that the refusal answers the request it refuses; the rest
+        /// is skipped, not parsed.
+        #[derive(serde::Deserialize)]
+        struct Named {
+            id: Option<Id>,
+        }
+        let id = serde_json::from_slice::<Named>(body)
+            .ok()
+            .and_then(|named| named.id)
+            .unwrap_or(Id::Null);
+        return Err(outgoing(error(
+            id,
+            ErrorCode::InvalidRequest,
+            format!(
+                "this request of {} MiB would take about {} MiB to read, more than the \
+                 {} MiB the daemon gives requests (docs/protocol.md); send it in parts, \
+                 such as fewer tasks a batch",
+                body.len() >> 20,
+                needed >> 20,
+                PENDING_BUDGET >> 20
+            ),
+        )));
+    }
+    Ok(room
+        .clone()
+        .acquire_many_owned(needed as u32)
+        .await
+        .expect("the budget is never closed"))
+}
+
 /// Serves one connection until the client goes, breaks a limit or sends `exit`, or
 /// the daemon stops (`closing` is closed): then it reads no more, sends the answers
 /// under way and the events already made, and ends the stream. It is long because
@@ -329,7 +368,23 @@ pub async fn serve<S>(
                 return;
             }
         };
-        match decode(&body) {
+        // A large body takes room for what parsing it may hold, until its answer.
+        let parsing = if body.len() > SMALL_BODY {
+            match room_for_parsing(&room, &body).await {
+                Ok(permit) => Some(permit),
+                Err(refused) => {
+                    if out.send(framing::frame(&refused).into()).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        let incoming = decode(&body);
+        drop(body);
+        match incoming {
             Incoming::Request(request) => {
                 let Ok(permit) = in_flight.clone().acquire_owned().await else {
                     break;
@@ -347,7 +402,7 @@ pub async fn serve<S>(
                             Err(refused) => outgoing(refused),
                         };
                         let _ = out.send(framing::frame(&answer).into()).await;
-                        drop(permit);
+                        drop((permit, parsing));
                     });
                     continue;
                 }
@@ -357,7 +412,7 @@ pub async fn serve<S>(
                     if let Ok(Some(response)) = answer.await {
                         let _ = out.send(framing::frame(&outgoing(response)).into()).await;
                     }
-                    drop(permit);
+                    drop((permit, parsing));
                 });
             }
             Incoming::Response(response) => {
