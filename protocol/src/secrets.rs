@@ -28,7 +28,12 @@ impl Secrets {
         let mut found: Vec<(String, String)> = vars
             .into_iter()
             .filter(|(name, value)| is_secret(name) && value.len() >= SHORTEST)
-            .map(|(name, value)| (value, format!("[{name} hidden]")))
+            .flat_map(|(name, value)| {
+                let replacement = format!("[{name} hidden]");
+                printed_forms(&value)
+                    .into_iter()
+                    .map(move |form| (form, replacement.clone()))
+            })
             .collect();
         // The longest first, so that a secret holding another is replaced whole.
         found.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
@@ -86,6 +91,49 @@ impl Secrets {
             Value::Null | Value::Bool(_) | Value::Number(_) => false,
         }
     }
+}
+
+/// The ways a value is printed, itself first: escaped inside double quotes (C,
+/// JSON, `declare -p` in a shell, which escapes `$` and backquotes too) or single
+/// quotes (Python's `repr`), and, for a value of many lines (a PEM key), each line
+/// long enough to be a secret of its own, as a tool that prints it line by line or
+/// numbers its lines shows it.
+fn printed_forms(value: &str) -> Vec<String> {
+    let mut forms = vec![value.to_owned()];
+    for quotes in [&['"'][..], &['\''], &['"', '$', '`']] {
+        forms.push(escaped(value, quotes));
+    }
+    if value.contains('\n') {
+        forms.extend(
+            value
+                .lines()
+                .map(str::trim)
+                .filter(|line| line.len() >= SHORTEST)
+                .map(str::to_owned),
+        );
+    }
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+/// `value` with backslashes, line ends, tabs and `quotes` escaped by a backslash.
+fn escaped(value: &str, quotes: &[char]) -> String {
+    let mut escaped = String::with_capacity(value.len() + 8);
+    for character in value.chars() {
+        match character {
+            '\\' => escaped.push_str("\\\\"),
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            quote if quotes.contains(&quote) => {
+                escaped.push('\\');
+                escaped.push(quote);
+            }
+            other => escaped.push(other),
+        }
+    }
+    escaped
 }
 
 fn is_secret(name: &str) -> bool {
@@ -150,6 +198,32 @@ mod tests {
         assert_eq!(
             secrets.hide_json_line(r#"not json \ sk-ant-api03-abcdef"#),
             r#"not json \ [ANTHROPIC_API_KEY hidden]"#
+        );
+    }
+
+    #[test]
+    fn a_secret_printed_escaped_by_a_shell_or_python_or_line_by_line_is_hidden() {
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----\n";
+        let secrets = secrets(&[("DB_PASSWORD", r#"pa"s$s\wo'rd"#), ("TLS_KEY", key)]);
+        for printed in [
+            r#"declare -x DB_PASSWORD="pa\"s\$s\\wo'rd""#,
+            r#"{'DB_PASSWORD': 'pa"s$s\\wo\'rd'}"#,
+            r#"pass = "pa\"s$s\\wo'rd""#,
+        ] {
+            let hidden = secrets.hide(printed);
+            assert!(
+                hidden.contains("[DB_PASSWORD hidden]") && !hidden.contains("rd"),
+                "{printed} became {hidden}"
+            );
+        }
+        let escaped = r#"TLS_KEY='-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----\n'"#;
+        assert_eq!(secrets.hide(escaped), "TLS_KEY='[TLS_KEY hidden]'");
+        let numbered =
+            "  2  MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n  3  BKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
+        let hidden = secrets.hide(numbered);
+        assert!(
+            !hidden.contains("MIIE") && !hidden.contains("BKcw"),
+            "{hidden}"
         );
     }
 

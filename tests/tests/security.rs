@@ -151,9 +151,19 @@ async fn no_secret_from_the_environment_reaches_logs_state_answers_or_saved_file
     // Printed in JSON, a quote and a backslash are escaped: the password as the agent
     // printed it is not the password as the log spells it.
     const PASSWORD: &str = r#"pa"ss\word-SECRET-31415"#;
+    // A key of many lines, printed whole, escaped, and line by line.
+    const KEY_LINES: [&str; 2] = [
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCSECRET",
+        "BKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjSECRET",
+    ];
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        KEY_LINES.join("\n")
+    );
     let agents = AgentWorkspace::git();
     let mut env = agents.model_env();
     env.push(("DB_PASSWORD", PASSWORD.into()));
+    env.push(("TLS_KEY", pem));
     let client = agents.start_with(env, 1, 120).await;
     // The agent prints its environment, as a build that echoes its settings does.
     let task = scripted(
@@ -161,6 +171,7 @@ async fn no_secret_from_the_environment_reaches_logs_state_answers_or_saved_file
         &[
             bash("echo built > built.txt"),
             bash("env; echo \"the key is $ANTHROPIC_API_KEY, the password $DB_PASSWORD\""),
+            bash("declare -p DB_PASSWORD TLS_KEY; printf '%s' \"$TLS_KEY\" | cat -n"),
             baton_tool(
                 "report_discovery",
                 serde_json::json!({ "content": "the build writes built.txt" }),
@@ -227,7 +238,10 @@ async fn no_secret_from_the_environment_reaches_logs_state_answers_or_saved_file
     for (what, bytes) in files.iter().chain(answers.iter()) {
         let escaped = serde_json::to_string(PASSWORD).unwrap();
         let escaped = &escaped[1..escaped.len() - 1];
-        for secret in [API_KEY, TOKEN, PASSWORD, escaped] {
+        for secret in [API_KEY, TOKEN, PASSWORD, escaped, "SECRET-31415"]
+            .into_iter()
+            .chain(KEY_LINES)
+        {
             assert!(!contains(bytes, secret), "{what} holds a secret");
         }
     }
