@@ -144,6 +144,20 @@ async fn a_run_removes_its_merged_tasks_branches_and_idle_checkouts_keeping_fail
     let agents = AgentWorkspace::git();
     let client = agents.start(1, 120).await;
     let (good, bad) = add_good_and_bad(&client).await;
+    // A task that fails having changed nothing: its branch holds nothing to keep.
+    let empty = add_scripted(
+        &client,
+        "empty",
+        &[
+            baton_tests::agent_workspace::baton_tool(
+                "fail_task",
+                json!({ "error": "nothing to do here" }),
+            ),
+            say("gave up"),
+        ],
+        &[],
+    )
+    .await;
     // A branch of the user's that looks like nothing of this run's.
     git_output(agents.root(), &["branch", "baton/task-900"]);
 
@@ -151,13 +165,20 @@ async fn a_run_removes_its_merged_tasks_branches_and_idle_checkouts_keeping_fail
 
     assert_eq!(
         (result.tasks_completed, result.tasks_failed),
-        (1, 1),
+        (1, 2),
         "{result:?}"
     );
     assert_eq!(
         task_branches(&agents),
         format!("baton/{bad}\nbaton/task-900"),
-        "the merged task's branch is gone; the failed task's work and a branch that is no task of this run's stay"
+        "the merged task's branch and the empty one of a failed task are gone; the failed \
+         task's work and a branch that is no task of this run's stay"
+    );
+    let log = agents.workspace.ok(&["logs", empty.as_str()]);
+    assert_eq!(
+        log.trim_end().lines().last().unwrap_or_default(),
+        "failed: nothing to do here",
+        "a branch holding nothing is not said to keep work:\n{log}"
     );
     assert_eq!(integrated(&agents, "good.txt"), "good");
     assert_eq!(

@@ -203,7 +203,11 @@ pub(super) async fn work(
     let (integration, branch) = match &isolation {
         Isolation::Worktrees(worktrees) => (
             Some(config.integration_branch.as_str()),
-            Some(worktrees.branch(&task.id)),
+            worktrees
+                .holds_work(&task.id)
+                .await
+                .unwrap_or(true)
+                .then(|| worktrees.branch(&task.id)),
         ),
         Isolation::Shared => (None, None),
     };

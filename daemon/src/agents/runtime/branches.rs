@@ -147,9 +147,10 @@ pub(super) async fn clean(context: &Context, all: bool) -> Result<m::CleanResult
 }
 
 /// What a run that ends leaves of its own work: the branches of the tasks it
-/// finished `done` and merged go, with the idle checkouts (each was detached once its
-/// task's work was committed), unless `keep_branches` keeps them. Failed and
-/// cancelled tasks' branches, and those of tasks not finished, stay.
+/// finished that hold nothing unmerged (those `done`, and those failed or cancelled
+/// before any work) go, with the idle checkouts (each was detached once its task's
+/// work was committed), unless `keep_branches` keeps them. Failed and cancelled
+/// tasks' work, and the branches of tasks not finished, stay.
 pub(super) async fn clean_after_run(
     worktrees: &Worktrees,
     finished: &Finished,
@@ -158,14 +159,14 @@ pub(super) async fn clean_after_run(
     if keep_branches {
         return Ok(m::CleanResult::default());
     }
-    let done: HashSet<&TaskId> = finished
+    let ended: HashSet<&TaskId> = finished
         .tasks
         .iter()
-        .filter(|task| task.status == TaskStatus::Done)
+        .filter(|task| task.status.is_finished())
         .map(|task| &task.id)
         .collect();
     sweep(worktrees, |task, merged| {
-        merged && task.is_some_and(|task| done.contains(task))
+        merged && task.is_some_and(|task| ended.contains(task))
     })
     .await
 }

@@ -178,6 +178,14 @@ impl Worktrees {
         Ok(git::run(repo, &args).await?.ok)
     }
 
+    /// Whether the task's branch holds work of its own, not yet in the integration
+    /// branch: a branch that does not is no work to keep.
+    pub async fn holds_work(&self, task: &TaskId) -> Result<bool, WorktreeError> {
+        let branch = self.branch(task);
+        Ok(Self::has_branch(&self.repo, &branch).await?
+            && !merge::is_ancestor(&self.repo, &branch, &self.integration).await?)
+    }
+
     pub fn branch(&self, task: &TaskId) -> String {
         self.names.task(task.as_str())
     }
