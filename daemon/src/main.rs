@@ -101,7 +101,7 @@ fn tighten(workspace: &Workspace) -> anyhow::Result<()> {
 fn restore(args: &Args) -> anyhow::Result<String> {
     let workspace = Workspace::at(&args.workspace)?;
     prepare_state_dir(&workspace)?;
-    let _lock = lock_workspace(&workspace)?;
+    let _lock = lock_workspace(&workspace, Holder::Restore)?;
     let paths = restore::Paths {
         state: &workspace.store_dir(),
         check: &workspace.store_check(),
@@ -131,7 +131,7 @@ fn restore_hint(workspace: &Workspace) -> String {
 fn run(args: &Args) -> anyhow::Result<()> {
     let workspace = Workspace::at(&args.workspace)?;
     prepare_state_dir(&workspace)?;
-    let _lock = lock_workspace(&workspace)?;
+    let _lock = lock_workspace(&workspace, Holder::Daemon)?;
     let _reaper = start_reaper(workspace.root())?;
     exclude_from_git(workspace.root());
     let crashed = earlier_crash(&workspace);
@@ -359,18 +359,36 @@ fn earlier_crash(workspace: &Workspace) -> Option<(chrono::DateTime<chrono::Utc>
     Some((last_seen.into(), log.display().to_string()))
 }
 
-/// Another daemon holds the workspace's lock.
+/// Another daemon, or a restore, holds the workspace's lock.
 #[derive(Debug, thiserror::Error)]
 enum LockHeld {
     #[error("a baton daemon already runs for this workspace (pid {pid}, socket {}); `baton daemon stop` ends it", socket.display())]
     By { pid: u32, socket: PathBuf },
     #[error("a baton daemon already runs for this workspace; `baton daemon stop` ends it")]
     Unknown,
+    #[error("`baton restore` is bringing this workspace's state back (pid {pid}); run the command again once it has finished")]
+    Restoring { pid: u32 },
+}
+
+/// Who holds the workspace's lock, written in the lock file as `<pid> <holder>`.
+#[derive(Clone, Copy)]
+enum Holder {
+    Daemon,
+    Restore,
+}
+
+impl Holder {
+    fn word(self) -> &'static str {
+        match self {
+            Holder::Daemon => "daemon",
+            Holder::Restore => "restore",
+        }
+    }
 }
 
 /// Holds the workspace's lock for the daemon's life, so that a second daemon for the
 /// same workspace refuses to start and says which one runs.
-fn lock_workspace(workspace: &Workspace) -> anyhow::Result<File> {
+fn lock_workspace(workspace: &Workspace, holder: Holder) -> anyhow::Result<File> {
     let path = workspace.daemon_lock();
     use std::os::unix::fs::OpenOptionsExt;
     let mut lock = File::options()
@@ -381,6 +399,12 @@ fn lock_workspace(workspace: &Workspace) -> anyhow::Result<File> {
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     if lock.try_lock().is_err() {
+        let written = std::fs::read_to_string(&path).unwrap_or_default();
+        if let Some((pid, word)) = written.trim().split_once(' ') {
+            if let (Ok(pid), true) = (pid.parse(), word == Holder::Restore.word()) {
+                return Err(LockHeld::Restoring { pid }.into());
+            }
+        }
         let running = std::fs::read(workspace.daemon_json())
             .ok()
             .and_then(|bytes| serde_json::from_slice::<RunningDaemon>(&bytes).ok());
@@ -394,7 +418,7 @@ fn lock_workspace(workspace: &Workspace) -> anyhow::Result<File> {
         .into());
     }
     lock.set_len(0)?;
-    writeln!(lock, "{}", std::process::id())?;
+    writeln!(lock, "{} {}", std::process::id(), holder.word())?;
     Ok(lock)
 }
 

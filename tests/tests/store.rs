@@ -1024,3 +1024,29 @@ fn a_full_disk_stops_the_daemon_which_says_why_and_so_does_the_cli() {
     assert!(task_count(&elsewhere) >= acknowledged);
     eprintln!("{acknowledged} adds were acknowledged before the disk filled");
 }
+
+#[test]
+fn a_second_restore_under_way_says_a_restore_holds_the_workspace_not_a_daemon() {
+    let workspace = stopped_workspace(20_000);
+    let first = workspace
+        .spawn_baton(&["restore", "--yes"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("baton runs");
+    let lock = workspace.root().join(".baton/daemon.lock");
+    wait_until(LIMIT, || {
+        std::fs::File::open(&lock).is_ok_and(|lock| lock.try_lock_shared().is_err())
+    });
+    let second = error_line(
+        &workspace.baton(&["restore", "--yes"]),
+        "a restore while another runs",
+    );
+    assert!(
+        second.contains("`baton restore` is bringing this workspace's state back"),
+        "{second}"
+    );
+    assert!(!second.contains("daemon"), "{second}");
+    let first = first.wait_with_output().expect("the first restore ends");
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(task_count(&workspace), 20_000);
+}
