@@ -54,6 +54,9 @@ pub struct Seat {
     /// What its task's reviewers spent, which their own records carry.
     pub reviews_usd: f64,
     pub halt: Option<Halt>,
+    /// The stage its task was at when its latest turn was spent: an attempt's final
+    /// figure corrects that stage's share, whatever stage the task has reached since.
+    pub turn_stage: Option<TaskStage>,
 }
 
 impl Seat {
@@ -231,6 +234,7 @@ impl Run {
                 cost_usd: 0.0,
                 reviews_usd: 0.0,
                 halt: None,
+                turn_stage: None,
             },
         );
     }
@@ -238,11 +242,6 @@ impl Run {
     /// A task entered `stage`.
     pub fn entered(&mut self, stage: TaskStage) {
         self.stages.get_mut(stage).entered += 1;
-    }
-
-    /// Counts `cost_usd` spent by an agent whose task is at `stage`.
-    pub fn spent_at(&mut self, stage: TaskStage, cost_usd: f64) {
-        self.stages.get_mut(stage).cost_usd += cost_usd;
     }
 
     /// Keeps a reviewer's verdict on `task` for the gate.
@@ -261,12 +260,12 @@ impl Run {
     }
 
     /// Adds what an agent's latest model turn used (`turn`) to it and its cost to the
-    /// run, and decides whether a budget is now spent. `task_spent` is what the
-    /// agent's task spent in its earlier attempts.
+    /// run and to the `stage` its task is at, and decides whether a budget is now
+    /// spent. `task_spent` is what the agent's task spent in its earlier attempts.
     pub fn spend(
         &mut self,
         agent_id: &str,
-        turn: &Usage,
+        (turn, stage): (&Usage, Option<TaskStage>),
         task_spent: f64,
         config: &Config,
     ) -> Spending {
@@ -274,6 +273,10 @@ impl Run {
             return Spending::Within;
         };
         let cost_usd = turn.cost_usd;
+        if let Some(stage) = stage {
+            self.stages.get_mut(stage).cost_usd += cost_usd;
+            seat.turn_stage = Some(stage);
+        }
         seat.attempt.add(turn);
         seat.cost_usd += cost_usd;
         self.cost_usd += cost_usd;
@@ -317,17 +320,24 @@ impl Run {
         };
         let difference = reported_usd - seat.attempt.cost_usd;
         seat.attempt = Usage::default();
+        seat.turn_stage = None;
         seat.cost_usd += difference;
         self.cost_usd += difference;
         difference
     }
 
     /// Settles an attempt's (or a turn's) spending at the figures it ends with (see
-    /// [`Run::final_usage`]), counting the correction to `stage`; answers them.
+    /// [`Run::final_usage`]), counting the correction to the stage of its last turn,
+    /// or to `stage`, where its task is, when it streamed none; answers them.
     pub fn settle_usage(&mut self, agent_id: &str, stage: TaskStage, reported: Usage) -> Usage {
         let usage = self.final_usage(agent_id, reported);
+        let stage = self
+            .seats
+            .get(agent_id)
+            .and_then(|seat| seat.turn_stage)
+            .unwrap_or(stage);
         let difference = self.settle_spending(agent_id, usage.cost_usd);
-        self.spent_at(stage, difference);
+        self.stages.get_mut(stage).cost_usd += difference;
         usage
     }
 

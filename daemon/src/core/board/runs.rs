@@ -218,10 +218,8 @@ impl Board {
             .and_then(|seat| seat.task.as_ref())
             .and_then(|id| self.nodes.get(id));
         let task_spent = task.map_or(0.0, |node| node.cost_usd());
-        if let Some(node) = task {
-            run.spent_at(stage_of(node.stage), turn.cost_usd);
-        }
-        run.spend(agent_id, turn, task_spent, &config)
+        let stage = task.map(|node| stage_of(node.stage));
+        run.spend(agent_id, (turn, stage), task_spent, &config)
     }
 
     /// What the task's earlier attempts and its running one have spent, and what is

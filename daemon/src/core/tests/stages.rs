@@ -52,6 +52,30 @@ fn a_run_s_result_counts_each_stage_entered_and_what_was_spent_at_it() {
 }
 
 #[test]
+fn an_attempt_s_final_figure_corrects_the_stage_its_turns_were_spent_at() {
+    let mut board = working();
+    board.spend("worker-1", &turn(0.25));
+    // The work is brought in and verified before the attempt's turn is settled.
+    board
+        .set_stage(&id(1), TaskStage::Verifying, None, at(3))
+        .unwrap();
+    let reported = Attempt {
+        usage: Usage {
+            cost_usd: 0.25 + 0.125,
+            ..Usage::default()
+        },
+        ..Attempt::default()
+    };
+    board
+        .record_turn("worker-1", &id(1), reported, at(4))
+        .unwrap();
+
+    let stages = board.run().unwrap().result(&[], 0, String::new()).stages;
+    assert_eq!(stages.work.cost_usd, 0.25 + 0.125);
+    assert_eq!(stages.verify.cost_usd, 0.0, "verifying ran no model");
+}
+
+#[test]
 fn a_stage_keeps_the_agent_s_answer_for_a_task_resumed_past_its_work() {
     let mut board = Board::default();
     board
