@@ -59,7 +59,8 @@ function draw(view: TimelineView): void {
     for (const bar of lane.bars) {
       const group = element('g', { class: `bar${bar.open ? ' open' : ''}`, 'data-outcome': bar.outcome ?? 'running', 'data-id': bar.id });
       group.style.setProperty('--accent', bar.accent);
-      const barWidth = Math.max(2, (bar.end - bar.start) * scale);
+      // A pixel short of its end, so that back-to-back attempts on a lane stay apart.
+      const barWidth = Math.max(2, (bar.end - bar.start) * scale - 1);
       group.append(element('rect', { x: x(bar.start), y: top, width: barWidth, height: BAR_HEIGHT, rx: 3 }));
       if (barWidth > 48) {
         group.append(text('bar-label', x(bar.start) + 4, top + BAR_HEIGHT - 5, bar.label));
