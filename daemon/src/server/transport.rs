@@ -261,13 +261,17 @@ async fn read_request<R: AsyncBufRead + Unpin>(
         }))
 }
 
-/// Takes from `room` what parsing `body` may hold, or answers why it is refused
-/// unparsed: a body that would need more than the whole budget.
+/// Parsing a body is done without taking room from the budget when it holds at
+/// most this much: a request of the protocol's own takes a few kilobytes.
+const SMALL_PARSE: usize = 1024 * 1024;
+
+/// Takes from `room` the `needed` bytes that parsing `body` may hold, or answers why
+/// it is refused unparsed: a body that would need more than the whole budget.
 async fn room_for_parsing(
     room: &Arc<Semaphore>,
     body: &[u8],
+    needed: usize,
 ) -> Result<OwnedSemaphorePermit, Vec<u8>> {
-    let needed = parse_room::room_to_parse(body);
     if needed > PENDING_BUDGET {
         /// Only the id, so that the refusal answers the request it refuses; the rest
         /// is skipped, not parsed.
@@ -368,9 +372,10 @@ pub async fn serve<S>(
                 return;
             }
         };
-        // A large body takes room for what parsing it may hold, until its answer.
-        let parsing = if body.len() > SMALL_BODY {
-            match room_for_parsing(&room, &body).await {
+        // A body whose parsing may hold much takes room for it, until its answer.
+        let needed = parse_room::room_to_parse(&body);
+        let parsing = if needed > SMALL_PARSE {
+            match room_for_parsing(&room, &body, needed).await {
                 Ok(permit) => Some(permit),
                 Err(refused) => {
                     if out.send(framing::frame(&refused).into()).await.is_err() {
