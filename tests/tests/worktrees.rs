@@ -321,6 +321,44 @@ async fn a_dependent_task_starts_from_its_dependency_s_work() {
 }
 
 #[tokio::test]
+async fn work_an_agent_did_on_another_branch_or_a_detached_head_lands_whole() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    add_scripted(
+        &client,
+        "switches branch",
+        &[
+            bash(
+                "echo a > a.txt && git add a.txt && git commit -qm own \
+                 && git checkout -q -b rogue && echo b > b.txt",
+            ),
+            say("wrote a and b"),
+        ],
+        &[],
+    )
+    .await;
+    add_scripted(
+        &client,
+        "detaches",
+        &[
+            bash("git checkout -q --detach && echo c > c.txt"),
+            say("wrote c"),
+        ],
+        &[],
+    )
+    .await;
+    let result = run(&client, RunMode::Predefined).await;
+    assert_eq!(
+        (result.tasks_completed, result.tasks_failed),
+        (2, 0),
+        "{result:?}"
+    );
+    for (file, text) in [("a.txt", "a"), ("b.txt", "b"), ("c.txt", "c")] {
+        assert_eq!(integrated(&agents, file), text, "{file} landed");
+    }
+}
+
+#[tokio::test]
 async fn merge_brings_the_integration_branch_into_the_users_branch() {
     let agents = AgentWorkspace::git();
     let client = agents.start(1, 120).await;

@@ -59,6 +59,8 @@ struct Heads {
     tip: String,
     /// The head's parents.
     parents: Vec<String>,
+    /// The reference HEAD is on (`refs/heads/…`), or `HEAD` when it is detached.
+    on: String,
 }
 
 impl Heads {
@@ -348,27 +350,42 @@ impl Worktrees {
     /// unless nothing changed; answers the branch's head then and the integration
     /// branch's tip, read at once. Plumbing rather than `git commit`: the tree is
     /// scanned once (by `add`), and no hook of the user's runs on baton's commits.
+    ///
+    /// An agent that switched its checkout to another branch, or detached it, did its
+    /// work there: the task's branch is moved to that work and the checkout put back
+    /// on it, so that what lands is what the checkout holds.
     async fn commit_all(&self, path: &Path, subject: &str) -> Result<Heads, WorktreeError> {
         git::ok(path, &["add", "--all"]).await?;
         let tree = git::ok(path, &["write-tree"]).await?;
-        let heads = self.heads(path).await?;
-        if tree == heads.tree {
-            return Ok(heads);
-        }
-        let head = self
-            .commit_tree(path, &tree, &[&heads.head], subject)
+        let mut heads = self.heads(path).await?;
+        if tree != heads.tree {
+            let head = self
+                .commit_tree(path, &tree, &[&heads.head], subject)
+                .await?;
+            git::ok(
+                path,
+                &["update-ref", "-m", subject, "HEAD", &head, &heads.head],
+            )
             .await?;
-        git::ok(
-            path,
-            &["update-ref", "-m", subject, "HEAD", &head, &heads.head],
-        )
-        .await?;
-        Ok(Heads {
-            parents: vec![heads.head],
-            head,
-            tree,
-            tip: heads.tip,
-        })
+            heads = Heads {
+                parents: vec![std::mem::take(&mut heads.head)],
+                head,
+                tree,
+                ..heads
+            };
+        }
+        let task = path.file_name().map(|name| name.to_string_lossy());
+        let branch = format!(
+            "refs/heads/{}",
+            self.names.task(task.as_deref().unwrap_or(""))
+        );
+        if heads.on != branch {
+            let moved = format!("{subject} (its agent left the checkout on {})", heads.on);
+            git::ok(path, &["update-ref", "-m", &moved, &branch, &heads.head]).await?;
+            git::ok(path, &["symbolic-ref", "HEAD", &branch]).await?;
+            heads.on = branch;
+        }
+        Ok(heads)
     }
 
     /// The worktree's head, its tree and parents, and the integration branch's tip:
@@ -377,16 +394,27 @@ impl Worktrees {
         let reference = format!("refs/heads/{}", self.integration);
         let read = git::ok(
             path,
-            &["rev-parse", "HEAD", "HEAD^{tree}", &reference, "HEAD^@"],
+            &[
+                "rev-parse",
+                "HEAD",
+                "HEAD^{tree}",
+                &reference,
+                "HEAD^@",
+                "--symbolic-full-name",
+                "HEAD",
+            ],
         )
         .await?;
-        let mut lines = read.lines().map(String::from);
+        let mut lines: Vec<String> = read.lines().map(String::from).collect();
+        let on = lines.pop().unwrap_or_default();
+        let mut lines = lines.into_iter();
         let mut next = || lines.next().unwrap_or_default();
         Ok(Heads {
             head: next(),
             tree: next(),
             tip: next(),
             parents: lines.collect(),
+            on,
         })
     }
 
