@@ -168,6 +168,52 @@ async fn the_second_of_two_tasks_changing_the_same_lines_resolves_the_conflict_a
 }
 
 #[tokio::test]
+async fn a_file_git_set_aside_where_it_met_a_directory_never_lands_until_resolved() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(2, 120).await;
+    add_scripted(
+        &client,
+        "directory",
+        &[bash("mkdir d && echo x > d/f"), say("made d/")],
+        &[],
+    )
+    .await;
+    let file = add_scripted(
+        &client,
+        "file",
+        &[
+            json!({ "tool": "Bash", "delay_ms": 3000, "input": { "command": "echo y > d", "description": "a scripted step" } }),
+            say("made d"),
+            // Sent back with the conflict, the agent first changes nothing.
+            say("nothing to resolve"),
+            bash("cat 'd~HEAD' > d-file.txt && rm 'd~HEAD'"),
+            say("kept the file as d-file.txt"),
+        ],
+        &[],
+    )
+    .await;
+
+    let result = run(&client, RunMode::Predefined).await;
+
+    assert_eq!(
+        (result.tasks_completed, result.tasks_failed),
+        (2, 0),
+        "{result:?}"
+    );
+    let landed = git_output(
+        agents.root(),
+        &["ls-tree", "-r", "--name-only", "baton/integration"],
+    );
+    assert_eq!(
+        landed, "README.md\nd-file.txt\nd/f",
+        "nothing set aside landed"
+    );
+    assert_eq!(integrated(&agents, "d-file.txt"), "y");
+    let log = agents.workspace.ok(&["logs", file.as_str()]);
+    assert!(log.contains("Still unresolved: d~HEAD"), "{log}");
+}
+
+#[tokio::test]
 async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart_and_lands_once() {
     let agents = AgentWorkspace::git();
     let client = agents.start(1, 120).await;

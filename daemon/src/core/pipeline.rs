@@ -136,10 +136,13 @@ pub fn next(
                 stage: TaskStage::Resolving,
                 message: format!(
                     "Merging {integration} into your work conflicts in {}. This worktree \
-                     holds the merge, with conflict markers in those files. What {integration} \
-                     changed in them:\n```diff\n{}\n```\nResolve every conflict keeping both \
-                     sides' intent and remove every marker; do not commit, baton does. Then \
-                     end your turn. If you cannot, give up with fail_task.",
+                     holds the merge: conflict markers show both sides where git could write \
+                     them; where a file met a directory, or one side deleted what the other \
+                     changed, git left one side (a file it set aside is named `path~HEAD`). \
+                     What {integration} changed in them:\n```diff\n{}\n```\nResolve every \
+                     conflict keeping both sides' intent, remove every marker and every \
+                     set-aside copy; do not commit, baton does. Then end your turn. If you \
+                     cannot, give up with fail_task.",
                     paths.join(", "),
                     clip_lines(&theirs, 200)
                 ),
@@ -153,8 +156,9 @@ pub fn next(
             Step::SendBack {
                 stage: TaskStage::Resolving,
                 message: format!(
-                    "Conflict markers are still in {}. Resolve them (remove every marker), \
-                     then end your turn. If you cannot, give up with fail_task.",
+                    "Still unresolved: {} (conflict markers left in it, or a copy git set \
+                     aside, named `path~HEAD`, still there). Resolve them, then end your turn. \
+                     If you cannot, give up with fail_task.",
                     paths.join(", ")
                 ),
             }

@@ -66,10 +66,12 @@ impl Worktrees {
         let path = self.path(task);
         let subject = format!("{task}: {}", subject_of(description));
         let heads = if merging(&path)? {
+            let set_aside = set_aside_copies(&path).await?;
             git::ok(&path, &["add", "--all"]).await?;
-            let markers = left_markers(&path).await?;
-            if !markers.is_empty() {
-                return Ok(BroughtIn::Unresolved { paths: markers });
+            let mut unresolved = left_markers(&path).await?;
+            unresolved.extend(set_aside);
+            if !unresolved.is_empty() {
+                return Ok(BroughtIn::Unresolved { paths: unresolved });
             }
             let mut args: Vec<&str> = self.identity.iter().map(String::as_str).collect();
             args.extend(["commit", "--quiet", "--no-verify", "--no-edit"]);
@@ -385,6 +387,21 @@ pub(super) async fn is_ancestor(
 ) -> Result<bool, GitError> {
     let args = ["merge-base", "--is-ancestor", ancestor, commit];
     Ok(git::run(dir, &args).await?.ok)
+}
+
+/// The copies git set aside in a merge it could not make, still unmerged and still
+/// there: where a file met a directory, git writes the file as `path~HEAD` (or
+/// `~<branch>`), which no marker shows and which must never land as it is.
+async fn set_aside_copies(path: &Path) -> Result<Vec<String>, GitError> {
+    let unmerged = git::ok(path, &["diff", "--name-only", "--diff-filter=U"]).await?;
+    Ok(unmerged
+        .lines()
+        .filter(|name| {
+            let last = name.rsplit('/').next().unwrap_or(name);
+            last.contains('~') && path.join(name).exists()
+        })
+        .map(String::from)
+        .collect())
 }
 
 /// The staged paths that still hold conflict markers.
