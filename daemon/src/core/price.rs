@@ -38,12 +38,29 @@ fn price(model: &str) -> Price {
         (0.8, 4.0)
     } else if model.contains("sonnet") {
         (3.0, 15.0)
-    } else if model.contains("opus-4-5") || model.contains("opus-4.5") {
+    } else if opus_since_4_5(&model) {
         (5.0, 25.0)
     } else {
         (15.0, 75.0)
     };
     Price { input, output }
+}
+
+/// Whether `model` is an Opus of version 4.5 or later (`claude-opus-4-5-…`,
+/// `claude-opus-5`, `opus-4.6`), priced a third of the earlier ones; a date after
+/// the family (`claude-opus-4-20250514`) is no version.
+fn opus_since_4_5(model: &str) -> bool {
+    let Some((_, version)) = model.split_once("opus-") else {
+        return false;
+    };
+    let mut numbers = version
+        .split(['-', '.'])
+        .map_while(|part| part.parse::<u32>().ok().filter(|&number| number < 100));
+    match (numbers.next(), numbers.next()) {
+        (Some(major), _) if major > 4 => true,
+        (Some(4), Some(minor)) => minor >= 5,
+        _ => false,
+    }
 }
 
 /// The cost in dollars of one turn of `model`: cache writes at 1.25 times the input
@@ -72,6 +89,23 @@ pub fn turn(model: &str, usage: &TurnUsage) -> baton_protocol::Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opus_from_4_5_on_is_priced_at_its_own_list_price_and_earlier_ones_at_theirs() {
+        for (model, input) in [
+            ("claude-opus-4-5-20251101", 5.0),
+            ("claude-opus-4-6", 5.0),
+            ("claude-opus-5-5", 5.0),
+            ("claude-opus-5", 5.0),
+            ("opus-4.5", 5.0),
+            ("claude-opus-4-20250514", 15.0),
+            ("claude-opus-4-1-20250805", 15.0),
+            ("claude-3-opus-20240229", 15.0),
+            ("a-model-of-tomorrow", 15.0),
+        ] {
+            assert_eq!(price(model).input, input, "{model}");
+        }
+    }
 
     #[test]
     fn a_sonnet_turn_costs_its_list_price() {
