@@ -362,4 +362,10 @@ async fn work_that_changes_no_file_lands_without_a_reviewer() {
         .filter_map(|record| record["kind"].as_str())
         .collect();
     assert!(!kinds.contains(&"reviewer"), "{kinds:?}");
+    let stages = result.stages;
+    assert_eq!(
+        (stages.verify.entered, stages.review.entered),
+        (1, 0),
+        "no review was entered, and verifying once: {stages:?}"
+    );
 }

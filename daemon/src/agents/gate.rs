@@ -55,7 +55,8 @@ impl Context {
         let mut rounds = Rounds::default();
         let mut step = first;
         loop {
-            if let Some(stage) = pipeline::stage_of(&step) {
+            // A review's stage is entered once there is a diff to review.
+            if let Some(stage) = pipeline::stage_of(&step).filter(|_| step != Step::Review) {
                 self.set_stage(agent.agent_id, task, stage, answer(&ending))
                     .await;
             }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use baton_protocol::{ActivityKind, AttemptOutcome, Config, ReviewVerdict, Task};
+use baton_protocol::{ActivityKind, AttemptOutcome, Config, ReviewVerdict, Task, TaskStage};
 
 use super::agent::Context;
 use super::claude_config::OwnConfig;
@@ -42,7 +42,11 @@ impl Context {
             // Work that changes nothing has nothing to review: a reviewer given an
             // empty diff gives no verdict, and the task would fail for it.
             Ok((diff, _)) if diff.trim().is_empty() => return Reviewed::Check(Check::Approved),
-            Ok((diff, whole)) => pipeline::diff_for_review(&diff, whole),
+            Ok((diff, whole)) => {
+                self.set_stage(agent.agent_id, task, TaskStage::Reviewing, None)
+                    .await;
+                pipeline::diff_for_review(&diff, whole)
+            }
             Err(err) => {
                 return Reviewed::Check(Check::NoVerdict {
                     why: format!("its diff could not be read: {err}"),

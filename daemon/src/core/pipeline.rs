@@ -71,13 +71,14 @@ pub const REVIEWS_WITHOUT_VERDICT: u32 = 2;
 /// is cut at a line and says so (the reviewer can read the files).
 pub const MAX_REVIEW_DIFF: usize = 60_000;
 
-/// Where the task is while `step` is carried out.
+/// Where the task is while `step` is carried out; `None` keeps it where it is (it
+/// lands from the stage that passed it).
 pub fn stage_of(step: &Step) -> Option<TaskStage> {
     match step {
-        Step::BringIn | Step::Verify | Step::Land => Some(TaskStage::Verifying),
+        Step::BringIn | Step::Verify => Some(TaskStage::Verifying),
         Step::Review => Some(TaskStage::Reviewing),
         Step::SendBack { stage, .. } => Some(*stage),
-        Step::Fail(_) => None,
+        Step::Land | Step::Fail(_) => None,
     }
 }
 

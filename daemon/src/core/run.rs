@@ -4,7 +4,7 @@
 //! The board holds the run going (`Board::start_run` … `Board::end_run`, in
 //! `board/runs.rs`); the agent runtime only carries these decisions out.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use baton_protocol::methods::ConfigPatch;
 use baton_protocol::{
@@ -112,6 +112,9 @@ pub struct Run {
     /// Verdicts given by reviewers, not yet taken by the gate.
     reviews: BTreeMap<TaskId, Review>,
     stages: ByStage,
+    /// The tasks whose stage this run has set: a task resumed at the stage a daemon
+    /// that stopped left it in enters it anew in this run.
+    staged: HashSet<TaskId>,
 }
 
 impl Run {
@@ -151,6 +154,7 @@ impl Run {
             seats: BTreeMap::new(),
             reviews: BTreeMap::new(),
             stages: ByStage::default(),
+            staged: HashSet::new(),
         }
     }
 
@@ -239,9 +243,13 @@ impl Run {
         );
     }
 
-    /// A task entered `stage`.
-    pub fn entered(&mut self, stage: TaskStage) {
-        self.stages.get_mut(stage).entered += 1;
+    /// `task`, at stage `was`, is now at `stage`: counted as entering it when that
+    /// is a change, or the first stage this run gives the task.
+    pub fn entered(&mut self, task: &TaskId, was: Option<TaskStage>, stage: TaskStage) {
+        let first = self.staged.insert(task.clone());
+        if first || was != Some(stage) {
+            self.stages.get_mut(stage).entered += 1;
+        }
     }
 
     /// Keeps a reviewer's verdict on `task` for the gate.

@@ -19,19 +19,23 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use super::{validate, Attempt, Board};
 
 /// A board with a run going and task-001 held by worker-1.
-fn working() -> Board {
-    let mut board = Board::default();
-    board
-        .add_tasks(vec![NewTask::new("parse the header")], at(0))
-        .unwrap();
-    let start = crate::core::RunStart {
+/// A predefined run in worktrees.
+fn run_start() -> crate::core::RunStart {
+    crate::core::RunStart {
         mode: baton_protocol::RunMode::Predefined,
         goal: None,
         overrides: baton_protocol::methods::ConfigPatch::default(),
         isolation: crate::core::run::Isolation::Worktrees,
         notes: Vec::new(),
-    };
-    board.start_run(start, at(0)).unwrap();
+    }
+}
+
+fn working() -> Board {
+    let mut board = Board::default();
+    board
+        .add_tasks(vec![NewTask::new("parse the header")], at(0))
+        .unwrap();
+    board.start_run(run_start(), at(0)).unwrap();
     board.dispatch(at(1)).unwrap();
     board
         .set_stage(&id(1), baton_protocol::TaskStage::Working, None, at(2))

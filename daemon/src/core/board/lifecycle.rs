@@ -131,8 +131,9 @@ impl Board {
         now: Now,
     ) -> Result<(Task, Events), BatonError> {
         self.check_held(id, "change its stage")?;
+        let was = self.node(id)?.stage;
         if let Some(run) = self.run.as_mut() {
-            run.entered(stage);
+            run.entered(id, was, stage);
         }
         let task = self.update(id, |task| {
             task.stage = Some(stage);

@@ -3,7 +3,7 @@
 use baton_protocol::methods::NewTask;
 use baton_protocol::{TaskStage, Usage};
 
-use super::{at, id, turn, working};
+use super::{at, id, run_start, turn, working};
 use crate::core::{Attempt, Board};
 
 #[test]
@@ -73,6 +73,35 @@ fn an_attempt_s_final_figure_corrects_the_stage_its_turns_were_spent_at() {
     let stages = board.run().unwrap().result(&[], 0, String::new()).stages;
     assert_eq!(stages.work.cost_usd, 0.25 + 0.125);
     assert_eq!(stages.verify.cost_usd, 0.0, "verifying ran no model");
+}
+
+#[test]
+fn a_stage_set_again_is_entered_once_and_a_task_resumed_in_a_new_run_enters_it_anew() {
+    let mut board = working();
+    for seconds in [3, 4] {
+        board
+            .set_stage(&id(1), TaskStage::Verifying, None, at(seconds))
+            .unwrap();
+    }
+    let verified = |board: &Board| {
+        let run = board.run().unwrap();
+        run.result(&[], 0, String::new()).stages.verify.entered
+    };
+    assert_eq!(
+        verified(&board),
+        1,
+        "bringing in and verifying are one stage"
+    );
+
+    let state = board.state();
+    let mut resumed =
+        Board::restore(board.meta(), state.tasks, state.discoveries, state.attempts).unwrap();
+    resumed.start_run(run_start(), at(10)).unwrap();
+    resumed.dispatch(at(11)).unwrap();
+    resumed
+        .set_stage(&id(1), TaskStage::Verifying, None, at(12))
+        .unwrap();
+    assert_eq!(verified(&resumed), 1, "the new run verifies the task too");
 }
 
 #[test]
