@@ -2073,3 +2073,18 @@ fn loading_a_state_releases_claims_of_agents_the_daemon_no_longer_runs() {
     assert_eq!(task.attempts, 1, "the lost attempt counts");
     assert_eq!(loaded.ready().collect::<Vec<_>>(), vec![&id(1)]);
 }
+
+#[test]
+fn another_goal_is_refused_while_a_run_goes() {
+    let mut board = working();
+    let goal = board.state().goal;
+    let init = |goal: &str| InitParams {
+        goal: goal.into(),
+        master_plan: String::new(),
+        config: ConfigPatch::default(),
+        keep: false,
+    };
+    let refused = board.init(init("another goal"), at(5)).unwrap_err();
+    assert!(refused.to_string().contains("`baton stop`"), "{refused}");
+    assert_eq!(board.state().goal, goal, "the run's goal stays");
+}

@@ -409,6 +409,13 @@ impl Board {
 
     pub fn init(&mut self, params: InitParams, now: Now) -> Result<Events, BatonError> {
         validate::goal(&params.goal)?;
+        // The run's report and summary are of the goal it started with.
+        if self.run.is_some() && params.goal != self.goal {
+            return Err(BatonError::orchestration(
+                "a run is going for this goal; `baton stop` it, or wait for it to end, before setting another goal",
+            )
+            .with_cause(baton_protocol::ErrorCause::RunGoing));
+        }
         validate::master_plan(&params.master_plan)?;
         self.config = validate::patched_config(&self.config, &params.config)?;
         self.goal = params.goal;
