@@ -106,9 +106,10 @@ pub async fn run(
         session.note("the run stopped; `baton run --predefined` goes on with the tasks left");
         return Err(CommandError::Interrupted);
     }
-    match result.tasks_failed {
-        0 => Ok(()),
-        failed => Err(CommandError::TasksFailed(failed)),
+    match (result.tasks_failed, result.stopped) {
+        (0, None) => Ok(()),
+        (0, Some(why)) => Err(CommandError::RunStopped(why)),
+        (failed, _) => Err(CommandError::TasksFailed(failed)),
     }
 }
 

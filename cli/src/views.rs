@@ -264,6 +264,7 @@ mod tests {
             run: 2,
             report: Some("/w/.baton/logs/reports/run-2.md".into()),
             stages: Default::default(),
+            stopped: None,
         };
         let text = finished_run(&result);
         assert!(

@@ -513,4 +513,8 @@ pub struct RunResult {
     /// Per stage of its tasks: how often they entered it and what was spent there.
     #[serde(default)]
     pub stages: crate::ByStage,
+    /// Why the run stopped before its work was done, when it did (`baton/stop`, the
+    /// run's budget): a run that did not finish is not a success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }

@@ -10,6 +10,7 @@ use baton_tests::agent_workspace::{
     add_scripted, bash, baton_tool, git_output, run, say, scripted, start_run, task,
     until_finished, workers_see_only_their_task, AgentWorkspace,
 };
+use baton_tests::model_server::script;
 use baton_tests::{process_exists, wait_until};
 use serde_json::{json, Value};
 
@@ -1099,6 +1100,46 @@ async fn a_run_budget_is_a_cap_that_stops_every_agent_within_one_model_turn() {
         TaskStatus::Available,
         "unspent work stays in the queue"
     );
+}
+
+#[tokio::test]
+async fn a_run_stopped_by_its_budget_while_its_leader_plans_fails_and_says_the_plan_is_partial() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    workers_see_only_their_task(&client).await;
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            run_budget_usd: Some(Some(0.002)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let priced_task = |n: usize| {
+        let mut step = baton_tool(
+            "add_task",
+            json!({ "description": format!("part {n}\n{}", script(&[say("done")])) }),
+        );
+        step["usage"] = json!({ "input_tokens": 200, "output_tokens": 20 });
+        step
+    };
+    let mut plan: Vec<Value> = (1..=6).map(priced_task).collect();
+    plan.push(say("planned six parts"));
+
+    let ran = agents.baton(&["run", &format!("six parts\n{}", script(&plan))]);
+
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert_eq!(ran.status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("the run stopped before its work was done: the run's budget is spent")
+            && last.contains("its leader was stopped before it finished the plan"),
+        "{stderr}"
+    );
+    let added = client
+        .request::<m::ListTasks>(&Default::default())
+        .await
+        .unwrap();
+    assert!(added.len() < 6, "the leader was stopped: {added:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -45,6 +45,9 @@ pub enum CommandError {
         render::count(*.0, "task", "tasks")
     )]
     TasksFailed(usize),
+    /// A run stopped before its work was done (`baton stop` elsewhere, its budget).
+    #[error("the run stopped before its work was done: {}", printable::text(.0))]
+    RunStopped(String),
     /// The agents' MCP bridge could not serve.
     #[error(transparent)]
     Mcp(#[from] crate::mcp::McpError),
@@ -64,6 +67,7 @@ impl CommandError {
             | CommandError::Output(_)
             | CommandError::Mcp(_)
             | CommandError::TasksFailed(_)
+            | CommandError::RunStopped(_)
             | CommandError::Interrupted => ErrorKind::OrchestrationError,
         }
     }

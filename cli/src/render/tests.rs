@@ -331,6 +331,7 @@ fn status_after_a_detached_run_gives_its_result_and_summary() {
             run: 1,
             report: None,
             stages: Default::default(),
+            stopped: None,
         }),
         ..idle_status()
     };
@@ -424,6 +425,7 @@ fn events_read_as_one_line_each() {
             run: 1,
             report: None,
             stages: Default::default(),
+            stopped: None,
         }),
         Event::StateChanged(StateChange {
             reason: StateChangeReason::Load,
@@ -665,6 +667,7 @@ fn a_run_s_result_says_each_stage_its_tasks_went_through_and_its_cost() {
         run: 1,
         report: None,
         stages,
+        stopped: None,
     };
     insta::assert_snapshot!(run_result(&result), @r"
     run finished: 3 completed, 0 failed, 0 discoveries, $0.36

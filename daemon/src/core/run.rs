@@ -112,6 +112,8 @@ pub struct Run {
     /// Verdicts given by reviewers, not yet taken by the gate.
     reviews: BTreeMap<TaskId, Review>,
     stages: ByStage,
+    /// It stopped while its leader was still planning.
+    plan_cut_short: bool,
     /// The tasks whose stage this run has set: a task resumed at the stage a daemon
     /// that stopped left it in enters it anew in this run.
     staged: HashSet<TaskId>,
@@ -155,6 +157,7 @@ impl Run {
             reviews: BTreeMap::new(),
             stages: ByStage::default(),
             staged: HashSet::new(),
+            plan_cut_short: false,
         }
     }
 
@@ -398,6 +401,7 @@ impl Run {
 
     /// Stops dispatch, keeping the first reason; every seated agent is to stop.
     pub fn stop(&mut self, why: String) {
+        self.plan_cut_short |= self.stopped.is_none() && self.leader == Leader::Planning;
         self.stopped.get_or_insert(why);
         for seat in self.seats.values_mut() {
             if seat.task.is_some() {
@@ -494,6 +498,13 @@ impl Run {
             run: 0,
             report: None,
             stages: self.stages,
+            stopped: self.stopped.as_ref().map(|why| match self.plan_cut_short {
+                true => format!(
+                    "{why}; its leader was stopped before it finished the plan, so the tasks \
+                     it added are only part of it"
+                ),
+                false => why.clone(),
+            }),
         }
     }
 }

@@ -173,6 +173,8 @@ export interface RunResult {
   run?: number;
   /** Where the run's markdown report was written, when it could be. */
   report?: string;
+  /** Why the run stopped before its work was done, when it did. */
+  stopped?: string;
 }
 
 /** What kind of agent ran on a lane of the timeline. */

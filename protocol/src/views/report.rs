@@ -149,7 +149,7 @@ fn failures(report: &RunReport<'_>) -> String {
         return "## What failed\n\nNothing.\n".into();
     }
     let mut out = String::from("## What failed\n\n");
-    for task in failed {
+    for task in &failed {
         let why = task
             .result
             .as_ref()
@@ -163,7 +163,10 @@ fn failures(report: &RunReport<'_>) -> String {
         ));
     }
     if !not_done.is_empty() {
-        out.push_str("\nAgent runs that did not end done:\n\n| Agent | Task | Outcome | Why |\n|---|---|---|---|\n");
+        if !failed.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("Agent runs that did not end done:\n\n| Agent | Task | Outcome | Why |\n|---|---|---|---|\n");
         for record in not_done {
             out.push_str(&format!(
                 "| {} | {} | {} | {} |\n",

@@ -263,6 +263,7 @@ fn a_report_counts_short_agent_runs_and_tasks_no_agent_ran() {
         run: 1,
         report: None,
         stages: Default::default(),
+        stopped: None,
     };
     let review = |id, from_ms: i64, to_ms: i64| AttemptRecord {
         started_at: at(0) + Duration::milliseconds(from_ms),
@@ -334,6 +335,7 @@ fn the_report_holds_goal_graph_timeline_costs_and_failures() {
         run: 1,
         report: None,
         stages: Default::default(),
+        stopped: None,
     };
     let finished = [tasks[0].clone(), tasks[2].clone()];
     let timeline = run_timeline(false);
@@ -430,6 +432,7 @@ fn a_description_of_a_megabyte_on_one_line_draws_as_a_line_of_its_start() {
         run: 1,
         report: None,
         stages: Default::default(),
+        stopped: None,
     };
     let report = RunReport {
         result: &result,
