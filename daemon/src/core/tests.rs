@@ -2088,3 +2088,37 @@ fn another_goal_is_refused_while_a_run_goes() {
     assert!(refused.to_string().contains("`baton stop`"), "{refused}");
     assert_eq!(board.state().goal, goal, "the run's goal stays");
 }
+
+#[test]
+fn a_run_in_one_shared_checkout_says_its_work_is_neither_verified_nor_reviewed() {
+    let notes = |patch: ConfigPatch, isolation| {
+        let mut board = Board::default();
+        board.add_tasks(vec![NewTask::new("one")], at(0)).unwrap();
+        board.configure(&patch, at(0)).unwrap();
+        let start = crate::core::RunStart {
+            isolation,
+            ..run_start()
+        };
+        let events = board.start_run(start, at(1)).unwrap();
+        events
+            .into_iter()
+            .find_map(|event| match event {
+                Event::RunStarted(started) => Some(started.notes),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let gated = ConfigPatch {
+        verify_command: Some(Some("cargo test".into())),
+        review: Some(true),
+        ..ConfigPatch::default()
+    };
+    let shared = notes(gated.clone(), crate::core::run::Isolation::Shared);
+    assert_eq!(shared.len(), 1, "{shared:?}");
+    assert!(
+        shared[0].starts_with("verify_command and review need worktrees"),
+        "{shared:?}"
+    );
+    assert!(notes(gated, crate::core::run::Isolation::Worktrees).is_empty());
+    assert!(notes(ConfigPatch::default(), crate::core::run::Isolation::Shared).is_empty());
+}

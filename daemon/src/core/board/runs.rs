@@ -48,6 +48,28 @@ pub fn already_running() -> BatonError {
     .with_cause(ErrorCause::RunGoing)
 }
 
+/// What a run in one shared checkout leaves out of the configured gate: its work is
+/// already where it lands, so there is nothing to verify or review before it does.
+fn ungated(config: &Config, isolation: Isolation) -> Option<String> {
+    if isolation != Isolation::Shared {
+        return None;
+    }
+    let gate: Vec<&str> = [
+        config.verify_command.is_some().then_some("verify_command"),
+        config.review.then_some("review"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!gate.is_empty()).then(|| {
+        format!(
+            "{} need worktrees (a git repository): the agents here share one checkout, so \
+             their work is neither verified nor reviewed",
+            gate.join(" and ")
+        )
+    })
+}
+
 /// Refuses settings for one run that are bad, or that only make sense for the
 /// workspace (its isolation and integration branch outlive a run).
 fn check_overrides(config: &Config, overrides: &ConfigPatch) -> Result<(), BatonError> {
@@ -147,10 +169,12 @@ impl Board {
         if start.mode != RunMode::Plan {
             events.extend(self.set_running(true, now));
         }
+        let mut notes = start.notes;
+        notes.extend(ungated(&self.run_config(), start.isolation));
         events.push(Event::RunStarted(RunStarted {
             mode: start.mode,
             goal,
-            notes: start.notes,
+            notes,
         }));
         if start.mode.plans() {
             if let Some(run) = self.run.as_mut() {
