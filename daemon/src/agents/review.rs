@@ -35,24 +35,12 @@ impl Context {
         task: &Task,
         agent: &Resumable<'_>,
     ) -> Reviewed {
-        let worktree = agent.launch.cwd.clone();
-        let range = format!("refs/heads/{}...HEAD", config.integration_branch);
-        let args = ["diff", "--no-color", &range];
-        let diff = match git::ok_at_most(&worktree, &args, pipeline::REVIEW_DIFF_READ).await {
-            // Work that changes nothing has nothing to review: a reviewer given an
-            // empty diff gives no verdict, and the task would fail for it.
-            Ok((diff, _)) if diff.trim().is_empty() => return Reviewed::Check(Check::Approved),
-            Ok((diff, whole)) => {
-                self.set_stage(agent.agent_id, task, TaskStage::Reviewing, None)
-                    .await;
-                pipeline::diff_for_review(&diff, whole)
-            }
-            Err(err) => {
-                return Reviewed::Check(Check::NoVerdict {
-                    why: format!("its diff could not be read: {err}"),
-                })
-            }
+        let diff = match Self::diff_to_review(config, agent).await {
+            Ok(diff) => diff,
+            Err(check) => return Reviewed::Check(check),
         };
+        self.set_stage(agent.agent_id, task, TaskStage::Reviewing, None)
+            .await;
         let reviewer = reviewer_of(agent.agent_id);
         let (launch, mcp) = match self.reviewer_launch(config, task, agent, &reviewer, &diff) {
             Ok(launched) => launched,
@@ -111,6 +99,22 @@ impl Context {
             },
         };
         Reviewed::Check(check)
+    }
+
+    /// The task's diff against the integration branch, as its reviewer reads it; or the
+    /// check when there is no review to hold. Work that changes nothing has nothing to
+    /// review (a reviewer given an empty diff gives no verdict, and the task would fail
+    /// for it): it is approved as it is.
+    async fn diff_to_review(config: &Config, agent: &Resumable<'_>) -> Result<String, Check> {
+        let range = format!("refs/heads/{}...HEAD", config.integration_branch);
+        let args = ["diff", "--no-color", &range];
+        match git::ok_at_most(&agent.launch.cwd, &args, pipeline::REVIEW_DIFF_READ).await {
+            Ok((diff, _)) if diff.trim().is_empty() => Err(Check::Approved),
+            Ok((diff, whole)) => Ok(pipeline::diff_for_review(&diff, whole)),
+            Err(err) => Err(Check::NoVerdict {
+                why: format!("its diff could not be read: {err}"),
+            }),
+        }
     }
 
     /// The reviewer's process: its prompt with the task's diff, read-only tools, its
