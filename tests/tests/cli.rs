@@ -558,6 +558,27 @@ fn a_blank_prompt_template_is_refused_and_changes_nothing() {
 }
 
 #[test]
+fn load_says_which_settings_the_file_brought_back() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["config", "verify_command", "make check"]);
+    workspace.ok(&["add", "one task"]);
+    let file = workspace.root().join("saved.json");
+    workspace.ok(&["save", file.to_str().unwrap()]);
+    workspace.ok(&["config", "verify_command", "none"]);
+    workspace.ok(&["config", "keep_branches", "on"]);
+
+    let loaded = workspace.baton(&["load", file.to_str().unwrap()]);
+
+    assert!(loaded.status.success(), "{}", stderr(&loaded));
+    assert_eq!(
+        stderr(&loaded).trim(),
+        "settings as the file has them: keep_branches: on → off; verify_command: none → make check"
+    );
+    let unchanged = workspace.baton(&["load", file.to_str().unwrap()]);
+    assert_eq!(stderr(&unchanged), "", "nothing changed, nothing said");
+}
+
+#[test]
 fn config_takes_flags_after_a_double_dash_lists_with_commas_and_none_to_unset() {
     let workspace = TestWorkspace::new();
     assert_eq!(

@@ -20,6 +20,7 @@ impl Session {
 
     pub(super) async fn load(&self, file: &Path) -> Result<()> {
         let file = state_file(file)?;
+        let before = self.request::<methods::GetConfig>(&()).await?;
         let status = self.request::<methods::LoadState>(&file).await?;
         self.show(&status, |status| {
             format!(
@@ -27,7 +28,18 @@ impl Session {
                 file.path,
                 render::progress(&status.progress)
             )
-        })
+        })?;
+        if !self.json {
+            let after = self.request::<methods::GetConfig>(&()).await?;
+            let changed = render::changed_settings(&before, &after);
+            if !changed.is_empty() {
+                self.note(&format!(
+                    "settings as the file has them: {}",
+                    changed.join("; ")
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub(super) async fn history(&self) -> Result<()> {

@@ -38,6 +38,29 @@ pub fn config_value(key: &str, value: &Value) -> String {
     }
 }
 
+/// The settings that differ between `before` and `after`, each `key: old → new`
+/// with values cut to a line: what `baton load` brought back with a board.
+pub fn changed_settings(before: &Config, after: &Config) -> Vec<String> {
+    let (Ok(Value::Object(before)), Ok(Value::Object(after))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return Vec::new();
+    };
+    let short = |key: &str, value: &Value| {
+        let full = config_value(key, value);
+        let first = full.lines().next().unwrap_or_default();
+        truncate_str(first, 50, "…").into_owned()
+    };
+    after
+        .iter()
+        .filter(|(key, value)| before.get(*key) != Some(*value))
+        .map(|(key, value)| {
+            let was = before.get(key).unwrap_or(&Value::Null);
+            format!("{key}: {} → {}", short(key, was), short(key, value))
+        })
+        .collect()
+}
+
 /// A setting's value cut to one line, so that long prompts do not flood the list.
 fn one_line_value(key: &str, value: &Value) -> String {
     let full = config_value(key, value);

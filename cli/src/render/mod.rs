@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use console::{pad_str, style, truncate_str, Alignment, StyledObject};
 
 pub use activity::{event, log_line, worth_a_line, Detail};
-pub use config::{config, config_value};
+pub use config::{changed_settings, config, config_value};
 pub use run::{crash, daemon_info, history, progress, run_result, saved, status};
 pub use tasks::{discovery, discovery_list, task, task_list};
 

@@ -78,19 +78,17 @@ pub fn task_list(tasks: &[Task], width: Option<usize>) -> String {
     out
 }
 
-/// What `baton tasks` adds after a description: what a waiting task still waits
-/// for (its dependencies not `done` among those listed), what a task that ended
-/// without being done needed, who has a task.
+/// What `baton tasks` adds after a description: what a task not started or ended
+/// without being done still needs (its dependencies not `done`), who has a task.
 fn task_suffix(task: &Task, done: &HashSet<&TaskId>) -> String {
     let mut parts = Vec::new();
     let needs: Vec<TaskId> = match task.status {
-        TaskStatus::Available => task
+        TaskStatus::Available | TaskStatus::Failed | TaskStatus::Cancelled => task
             .dependencies
             .iter()
             .filter(|dependency| !done.contains(dependency))
             .cloned()
             .collect(),
-        TaskStatus::Failed | TaskStatus::Cancelled => task.dependencies.clone(),
         _ => Vec::new(),
     };
     if !needs.is_empty() {

@@ -171,8 +171,9 @@ pub fn next(
                 Some(code) => format!("exit status {code}"),
                 None => "ended by a signal or task_timeout".to_owned(),
             };
+            let printed = tail.trim();
             if rounds.verify_failures >= config.max_verify_attempts {
-                let output = match tail.trim() {
+                let output = match printed {
                     "" => "It printed nothing.".to_owned(),
                     tail => format!("The output ended:\n{tail}"),
                 };
@@ -183,12 +184,16 @@ pub fn next(
                     rounds.verify_failures
                 ));
             }
+            let output = match printed {
+                "" => "It printed nothing.".to_owned(),
+                _ => format!("The end of its output:\n```\n{tail}\n```"),
+            };
             Step::SendBack {
                 stage: TaskStage::Working,
                 message: format!(
                     "Your work, merged with {integration}, fails the verification command \
-                     `{command}` ({how}). The end of its output:\n```\n{tail}\n```\nFix it \
-                     in this worktree, then end your turn; the command runs again."
+                     `{command}` ({how}). {output}\nFix it in this worktree, then end your \
+                     turn; the command runs again."
                 ),
             }
         }
@@ -326,7 +331,13 @@ mod tests {
             status: Some(1),
             tail: "\n".into(),
         };
-        after(silent(), &mut rounds, &config);
+        let Step::SendBack { message, .. } = after(silent(), &mut rounds, &config) else {
+            panic!("a first failure goes back to the agent");
+        };
+        assert!(
+            message.contains("It printed nothing.") && !message.contains("```"),
+            "{message}"
+        );
         let Step::Fail(reason) = after(silent(), &mut rounds, &config) else {
             panic!("max_verify_attempts (2) failures fail the task");
         };

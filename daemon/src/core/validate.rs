@@ -294,7 +294,7 @@ fn settings(config: &Config) -> Result<(), BatonError> {
         .is_some_and(|command| command.trim().is_empty())
     {
         return Err(BatonError::invalid(
-            "verify_command is empty; give a command (`cargo test -q`), or null for none",
+            "verify_command is empty; give a command (`cargo test -q`), or none for no verification (null in JSON)",
         ));
     }
     for (name, budget) in [
@@ -303,7 +303,7 @@ fn settings(config: &Config) -> Result<(), BatonError> {
     ] {
         if budget.is_some_and(|usd| !usd.is_finite() || usd <= 0.0) {
             return Err(BatonError::invalid(format!(
-                "{name} must be a positive number of dollars, or null for none"
+                "{name} must be a positive number of dollars, or none for no limit (null in JSON)"
             )));
         }
     }
