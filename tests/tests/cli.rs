@@ -558,6 +558,27 @@ fn a_blank_prompt_template_is_refused_and_changes_nothing() {
 }
 
 #[test]
+fn editing_a_task_at_work_says_its_agent_goes_on_with_it_as_given() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "write the parser"]);
+    let waiting = workspace.baton(&["edit", "task-001", "--description", "write the lexer"]);
+    assert_eq!(
+        stderr(&waiting),
+        "",
+        "a waiting task's edit is all it needs"
+    );
+    workspace.ok(&["claim", "--agent", "me"]);
+
+    let held = workspace.baton(&["edit", "task-001", "--description", "write both"]);
+
+    assert!(held.status.success(), "{}", stderr(&held));
+    assert_eq!(
+        stderr(&held).trim(),
+        "task-001 is being worked on: its agent goes on with the task as it was given; the edit is what a later attempt gets"
+    );
+}
+
+#[test]
 fn load_says_which_settings_the_file_brought_back() {
     let workspace = TestWorkspace::new();
     workspace.ok(&["config", "verify_command", "make check"]);

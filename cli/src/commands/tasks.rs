@@ -79,7 +79,15 @@ impl Session {
         let task = self
             .request::<methods::EditTask>(&edit_params(args))
             .await?;
-        self.show(&task, |task| format!("edited {}", task.id))
+        self.show(&task, |task| format!("edited {}", task.id))?;
+        if task.status.is_held() && !self.json {
+            self.note(&format!(
+                "{} is being worked on: its agent goes on with the task as it was given; \
+                 the edit is what a later attempt gets",
+                task.id
+            ));
+        }
+        Ok(())
     }
 
     pub(super) async fn delete(&self, task: TaskId) -> Result<()> {
