@@ -501,9 +501,17 @@ fn answer<T: Serialize>(outcome: Result<T, ClientError>) -> CallToolResult {
     }
 }
 
-/// A tool result that tells the model what went wrong.
+/// The commands the daemon's messages name for people, and the tool that does the
+/// same for an agent, which has no `baton` to run.
+const AGENT_WORDS: &[(&str, &str)] = &[("`baton tasks`", "`list_tasks`")];
+
+/// A tool result that tells the model what went wrong, in the tools' words.
 fn refusal(message: impl Into<String>) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(message.into())])
+    let mut message = message.into();
+    for (command, tool) in AGENT_WORDS {
+        message = message.replace(command, tool);
+    }
+    CallToolResult::error(vec![ContentBlock::text(message)])
 }
 
 #[cfg(test)]
@@ -576,6 +584,17 @@ mod tests {
             json!(["approve", "changes_requested"])
         );
         assert!(schema["properties"]["reasons"]["description"].is_string());
+    }
+
+    #[test]
+    fn a_refusal_names_the_tool_where_the_message_names_a_command() {
+        let refused =
+            super::refusal("dependency task-999 does not exist; `baton tasks` lists the ids");
+        let text = serde_json::to_value(&refused).unwrap()["content"][0]["text"].clone();
+        assert_eq!(
+            text,
+            "dependency task-999 does not exist; `list_tasks` lists the ids"
+        );
     }
 
     #[test]
