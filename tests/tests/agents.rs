@@ -1103,6 +1103,36 @@ async fn a_run_budget_is_a_cap_that_stops_every_agent_within_one_model_turn() {
 }
 
 #[tokio::test]
+async fn a_run_budget_set_below_what_the_run_spent_says_its_agents_stop() {
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    let mut priced = bash("echo one >> steps.txt");
+    priced["usage"] = json!({ "input_tokens": 200, "output_tokens": 20 });
+    let waiting = json!({ "tool": "Bash", "delay_ms": 3000, "input": { "command": "echo two >> steps.txt", "description": "a scripted step" } });
+    add_scripted(
+        &client,
+        "spend, then wait",
+        &[priced, waiting, say("done")],
+        &[],
+    )
+    .await;
+    start_run(&client).await;
+    wait_until(Duration::from_secs(60), || {
+        agents.root().join("steps.txt").exists()
+    });
+
+    let lowered = agents.baton(&["config", "run_budget_usd", "0.000001"]);
+
+    let said = String::from_utf8_lossy(&lowered.stderr);
+    assert!(lowered.status.success(), "{said}");
+    assert!(
+        said.starts_with("the run going has spent $")
+            && said.contains("its agents stop at their next model turn"),
+        "{said}"
+    );
+}
+
+#[tokio::test]
 async fn a_run_stopped_by_its_budget_while_its_leader_plans_fails_and_says_the_plan_is_partial() {
     let agents = AgentWorkspace::new();
     let client = agents.start(1, 120).await;

@@ -74,7 +74,18 @@ impl Session {
         self.show(&config, |shown| {
             let value = setting(shown, &key).unwrap_or_default();
             format!("{key} = {}", render::config_value(&key, &value))
-        })
+        })?;
+        let lowered = config.run_budget_usd.filter(|_| key == "run_budget_usd");
+        if let (Some(budget), false) = (lowered, self.json) {
+            let status = self.request::<methods::GetStatus>(&()).await?;
+            let spent = status.run.map_or(0.0, |run| run.cost_usd);
+            if spent >= budget {
+                self.note(&format!(
+                    "the run going has spent ${spent:.4} already: its agents stop at their next model turn"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
