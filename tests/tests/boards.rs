@@ -157,6 +157,7 @@ async fn a_run_with_a_new_goal_says_that_it_archived_the_finished_board() {
     ok(&agents, &["add", "done by hand"]);
     ok(&agents, &["claim", "--agent", "me"]);
     ok(&agents, &["complete", "task-001", "--output", "done"]);
+    ok(&agents, &["add", "never run"]);
     let plan = script(&[
         baton_tool("add_task", json!({ "description": "the new goal's task" })),
         say("planned"),
@@ -166,7 +167,7 @@ async fn a_run_with_a_new_goal_says_that_it_archived_the_finished_board() {
 
     let said = String::from_utf8_lossy(&ran.stderr);
     assert!(
-        said.contains("the earlier board (1 task) was archived as "),
+        said.contains("the earlier board (2 tasks, 1 of them not finished) was archived as "),
         "it says so: {}",
         text(&ran)
     );

@@ -362,13 +362,20 @@ impl Connection {
             // run goes (the start below refuses then too).
             if !self.daemon.runtime.is_busy() {
                 match self.put_aside_for(goal).await? {
-                    Some(archived) => notes.push(format!(
-                        "the earlier board ({} task{}) was archived as {}: `baton history` \
-                         lists it, `baton load` brings it back",
-                        archived.tasks,
-                        if archived.tasks == 1 { "" } else { "s" },
-                        archived.name
-                    )),
+                    Some(archived) => {
+                        let finished = archived.done + archived.failed + archived.cancelled;
+                        let unfinished = archived.tasks.saturating_sub(finished);
+                        let left = match unfinished {
+                            0 => String::new(),
+                            n => format!(", {n} of them not finished"),
+                        };
+                        notes.push(format!(
+                            "the earlier board ({}{left}) was archived as {}: `baton history` \
+                             lists it, `baton load` brings it back",
+                            count(archived.tasks, "task", "tasks"),
+                            archived.name
+                        ))
+                    }
                     // The same goal keeps the board: what waits on it runs too.
                     None => match self.read(|board| Ok(board.counts().available))? {
                         0 => {}
