@@ -320,7 +320,12 @@ async fn a_refused_call_answers_the_daemons_message_as_a_tool_error_and_the_brid
         .expect_err("no such task")
         .to_string();
     let refused = call_refused(&bridge, "get_task", json!({ "id": "task-404" })).await;
-    assert_eq!(refused, daemon_says);
+    // The daemon names the command a person types; the agent is told its tool.
+    assert_eq!(
+        refused,
+        daemon_says.replace("`baton tasks`", "`list_tasks`")
+    );
+    assert!(refused.contains("`list_tasks` lists the ids"), "{refused}");
 
     let refused = call_refused(&bridge, "list_tasks", json!({ "status": "busy" })).await;
     assert!(refused.contains("unknown status `busy`"), "{refused}");
