@@ -200,23 +200,26 @@ pub(super) async fn work(
         let seat = board.run().and_then(|run| run.seat(&agent_id));
         seat.and_then(|seat| seat.halt.clone())
     });
-    let (integration, branch) = match &isolation {
-        Isolation::Worktrees(worktrees) => (
-            Some(config.integration_branch.as_str()),
-            worktrees
-                .holds_work(&task.id)
-                .await
-                .unwrap_or(true)
-                .then(|| worktrees.branch(&task.id)),
-        ),
-        Isolation::Shared => (None, None),
-    };
-    let line = match &ending {
-        // An answer the gate never saw: its task ended meanwhile, or its agent was halted.
-        AttemptEnding::Succeeded { .. } if !succeeded => orchestrator
-            .read(|board| board.task(&task.id).ok())
-            .map(|now| unlanded_line(&now, halt.as_ref(), branch.as_deref())),
-        _ => closing_line(&ending, halt.as_ref(), integration),
+    let line = match (&ending, &isolation) {
+        // An answer the gate never saw: its task ended meanwhile, or its agent was
+        // halted. Its branch is named only when it holds work.
+        (AttemptEnding::Succeeded { .. }, _) if !succeeded => {
+            let branch = match &isolation {
+                Isolation::Worktrees(worktrees) => worktrees
+                    .holds_work(&task.id)
+                    .await
+                    .unwrap_or(true)
+                    .then(|| worktrees.branch(&task.id)),
+                Isolation::Shared => None,
+            };
+            orchestrator
+                .read(|board| board.task(&task.id).ok())
+                .map(|now| unlanded_line(&now, halt.as_ref(), branch.as_deref()))
+        }
+        (_, Isolation::Worktrees(_)) => {
+            closing_line(&ending, halt.as_ref(), Some(&config.integration_branch))
+        }
+        (_, Isolation::Shared) => closing_line(&ending, halt.as_ref(), None),
     };
     if let Some(line) = line {
         append_to_log(&agent.log, &line).await;
