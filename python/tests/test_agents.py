@@ -8,6 +8,7 @@ import asyncio
 import json
 import runpy
 import subprocess
+import threading
 import sys
 from pathlib import Path
 from typing import Any, Dict, List
@@ -208,3 +209,24 @@ def test_start_gives_its_agents_the_model_variables_of_this_process(
     task = workspace.tasks()[0]
     assert task["status"] == "done", task
     assert task["result"]["output"] == "reached the model"
+
+
+def test_a_run_awaited_when_close_runs_raises_orchestration_error(agents: Workspace) -> None:
+    from orchestrator.exceptions import OrchestrationError
+
+    async def main() -> str:
+        orch = Orchestrator(working_directory=str(agents.root), task_timeout=120)
+        orch.add_task("wait a while\n" + script([bash("sleep 600"), say("unreachable")]))
+        closing = threading.Timer(1.5, orch.close)
+        closing.start()
+        try:
+            await orch.run_with_predefined_tasks()
+        except OrchestrationError as err:
+            return str(err)
+        finally:
+            closing.join()
+            agents.baton("stop", check=False)
+        return "the run returned"
+
+    said = asyncio.run(main())
+    assert said.startswith("this Orchestrator was closed while the call waited"), said

@@ -108,7 +108,7 @@ class Connection:
         if params is not None:
             message["params"] = params
         try:
-            body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+            body = json.dumps(message, ensure_ascii=False, allow_nan=False).encode("utf-8")
         except (TypeError, ValueError) as err:
             raise InvalidInputError(f"{method}: the arguments cannot be sent as JSON: {err}") from err
         answer: "asyncio.Future[Any]" = asyncio.get_running_loop().create_future()
@@ -142,7 +142,7 @@ class Connection:
         self._fail_pending()
 
     async def _send(self, message: Dict[str, Any]) -> None:
-        await self._write(json.dumps(message, ensure_ascii=False).encode("utf-8"))
+        await self._write(json.dumps(message, ensure_ascii=False, allow_nan=False).encode("utf-8"))
 
     async def _write(self, body: bytes) -> None:
         # One write per frame, so frames from concurrent requests never interleave.

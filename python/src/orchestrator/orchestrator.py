@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Mapping, Optional, TypeVar, Union
+from typing import Any, Callable, Coroutine, Dict, List, Mapping, Optional, TypeVar, Union
 
 from . import __version__
 from .agent_env import agent_environment
@@ -37,6 +37,10 @@ __all__ = ["Orchestrator"]
 _log = logging.getLogger("orchestrator")
 
 _T = TypeVar("_T")
+
+
+# What a call in flight when ``close()`` ran raises: the error every later call raises.
+_CLOSED_WHILE_WAITING = "this Orchestrator was closed while the call waited; create a new one"
 
 
 class _EventLoopThread:
@@ -313,11 +317,24 @@ class Orchestrator:
 
     def _wait(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         """Runs ``coroutine`` on the connection's loop and blocks until it ends."""
-        return self._submit(coroutine).result()
+        future = self._submit(coroutine)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError as err:
+            if self._closed:
+                raise OrchestrationError(_CLOSED_WHILE_WAITING) from err
+            raise
 
-    def _await(self, coroutine: Coroutine[Any, Any, _T]) -> Awaitable[_T]:
+    async def _await(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         """Runs ``coroutine`` on the connection's loop; the caller's loop awaits it."""
-        return asyncio.wrap_future(self._submit(coroutine))
+        future = self._submit(coroutine)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError as err:
+            # Its work was ended by ``close()``, not the caller's own task cancelled.
+            if self._closed and future.cancelled():
+                raise OrchestrationError(_CLOSED_WHILE_WAITING) from err
+            raise
 
     def _submit(self, coroutine: Coroutine[Any, Any, _T]) -> "concurrent.futures.Future[_T]":
         if self._closed:
