@@ -400,10 +400,12 @@ fn lock_workspace(workspace: &Workspace, holder: Holder) -> anyhow::Result<File>
         .with_context(|| format!("cannot open {}", path.display()))?;
     if lock.try_lock().is_err() {
         let written = std::fs::read_to_string(&path).unwrap_or_default();
-        if let Some((pid, word)) = written.trim().split_once(' ') {
-            if let (Ok(pid), true) = (pid.parse(), word == Holder::Restore.word()) {
-                return Err(LockHeld::Restoring { pid }.into());
-            }
+        let restoring = written
+            .trim()
+            .strip_suffix(Holder::Restore.word())
+            .and_then(|pid| pid.trim().parse().ok());
+        if let Some(pid) = restoring {
+            return Err(LockHeld::Restoring { pid }.into());
         }
         let running = std::fs::read(workspace.daemon_json())
             .ok()

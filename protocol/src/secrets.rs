@@ -93,7 +93,7 @@ impl Secrets {
     }
 }
 
-/// The ways a value is printed, itself first: escaped inside double quotes (C,
+/// The ways a value is printed: as it is, escaped inside double quotes (C,
 /// JSON, `declare -p` in a shell, which escapes `$` and backquotes too) or single
 /// quotes (Python's `repr`), and, for a value of many lines (a PEM key), each line
 /// long enough to be a secret of its own, as a tool that prints it line by line or

@@ -200,10 +200,10 @@ pub(super) async fn work(
         let seat = board.run().and_then(|run| run.seat(&agent_id));
         seat.and_then(|seat| seat.halt.clone())
     });
-    let line = match (&ending, &isolation) {
+    let line = match &ending {
         // An answer the gate never saw: its task ended meanwhile, or its agent was
         // halted. Its branch is named only when it holds work.
-        (AttemptEnding::Succeeded { .. }, _) if !succeeded => {
+        AttemptEnding::Succeeded { .. } if !succeeded => {
             let branch = match &isolation {
                 Isolation::Worktrees(worktrees) => worktrees
                     .holds_work(&task.id)
@@ -216,10 +216,11 @@ pub(super) async fn work(
                 .read(|board| board.task(&task.id).ok())
                 .map(|now| unlanded_line(&now, halt.as_ref(), branch.as_deref()))
         }
-        (_, Isolation::Worktrees(_)) => {
-            closing_line(&ending, halt.as_ref(), Some(&config.integration_branch))
+        _ => {
+            let worktrees = matches!(isolation, Isolation::Worktrees(_));
+            let integration = worktrees.then_some(config.integration_branch.as_str());
+            closing_line(&ending, halt.as_ref(), integration)
         }
-        (_, Isolation::Shared) => closing_line(&ending, halt.as_ref(), None),
     };
     if let Some(line) = line {
         append_to_log(&agent.log, &line).await;

@@ -276,7 +276,8 @@ impl Run {
     pub fn spend(
         &mut self,
         agent_id: &str,
-        (turn, stage): (&Usage, Option<TaskStage>),
+        turn: &Usage,
+        stage: Option<TaskStage>,
         task_spent: f64,
         config: &Config,
     ) -> Spending {

@@ -78,7 +78,7 @@ impl Worktrees {
             git::ok(&path, &args).await?;
             self.heads(&path).await?
         } else {
-            self.commit_all(&path, &subject).await?
+            self.commit_all(task, &subject).await?
         };
         if heads.holds_tip() {
             return Ok(BroughtIn::Merged);

@@ -340,7 +340,7 @@ impl Worktrees {
                     git::ok(&path, &["merge", "--abort"]).await?;
                 }
             }
-            self.commit_all(&path, &format!("{task}: unfinished work, kept by baton"))
+            self.commit_all(task, &format!("{task}: unfinished work, kept by baton"))
                 .await?;
         }
         self.park(&path).await
@@ -354,7 +354,8 @@ impl Worktrees {
     /// An agent that switched its checkout to another branch, or detached it, did its
     /// work there: the task's branch is moved to that work and the checkout put back
     /// on it, so that what lands is what the checkout holds.
-    async fn commit_all(&self, path: &Path, subject: &str) -> Result<Heads, WorktreeError> {
+    async fn commit_all(&self, task: &TaskId, subject: &str) -> Result<Heads, WorktreeError> {
+        let path = &self.path(task);
         git::ok(path, &["add", "--all"]).await?;
         let tree = git::ok(path, &["write-tree"]).await?;
         let mut heads = self.heads(path).await?;
@@ -374,11 +375,7 @@ impl Worktrees {
                 ..heads
             };
         }
-        let task = path.file_name().map(|name| name.to_string_lossy());
-        let branch = format!(
-            "refs/heads/{}",
-            self.names.task(task.as_deref().unwrap_or(""))
-        );
+        let branch = format!("refs/heads/{}", self.branch(task));
         if heads.on != branch {
             let moved = format!("{subject} (its agent left the checkout on {})", heads.on);
             git::ok(path, &["update-ref", "-m", &moved, &branch, &heads.head]).await?;

@@ -243,7 +243,7 @@ impl Board {
             .and_then(|id| self.nodes.get(id));
         let task_spent = task.map_or(0.0, |node| node.cost_usd());
         let stage = task.map(|node| stage_of(node.stage));
-        run.spend(agent_id, (turn, stage), task_spent, &config)
+        run.spend(agent_id, turn, stage, task_spent, &config)
     }
 
     /// What the task's earlier attempts and its running one have spent, and what is
