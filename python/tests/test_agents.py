@@ -216,7 +216,8 @@ def test_a_run_awaited_when_close_runs_raises_orchestration_error(agents: Worksp
 
     async def main() -> str:
         orch = Orchestrator(working_directory=str(agents.root), task_timeout=120)
-        orch.add_task("wait a while\n" + script([bash("sleep 600"), say("unreachable")]))
+        # The model holds its answer back: the run is still going when close() runs.
+        orch.add_task("wait a while\n" + script([{"text": "unreachable", "delay_ms": 60000}]))
         closing = threading.Timer(1.5, orch.close)
         closing.start()
         try:
