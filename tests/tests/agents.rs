@@ -902,13 +902,26 @@ async fn stop_ends_every_agent_and_their_tasks_wait_for_the_next_run() {
     let mut client = agents.start(1, 300).await;
     let (slow, shell) = run_hanging_task(&agents, &mut client).await;
 
-    agents
+    // The answer comes once the run has ended: what it says is what the user finds.
+    let answer = agents
         .client(false)
         .await
         .request::<m::Stop>(&())
         .await
         .unwrap();
-    wait_until(Duration::from_secs(10), || !process_exists(shell));
+    assert!(!process_exists(shell), "an agent's shell outlived the stop");
+    assert!(
+        answer.run.is_none() && !answer.running && answer.agents.is_empty(),
+        "{answer:?}"
+    );
+    assert_eq!(
+        (
+            answer.progress.by_status.available,
+            answer.progress.by_status.in_progress
+        ),
+        (1, 0),
+        "{answer:?}"
+    );
     loop {
         if let Event::RunFinished(result) = next_event(&mut client).await {
             assert!(

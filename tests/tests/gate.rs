@@ -258,6 +258,40 @@ async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart
     );
 }
 
+#[tokio::test]
+async fn a_verification_cut_short_by_stop_is_logged_as_stopped_and_runs_again_in_the_next_run() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    let outside = tempfile::tempdir().unwrap();
+    let started = outside.path().join("verification-started");
+    let check = format!(
+        "test -e {0} && exit 0; touch {0}; sleep 600",
+        started.display()
+    );
+    verify_with(&client, &check).await;
+    let id = add_scripted(
+        &client,
+        "answer",
+        &[bash("echo 42 > answer.txt"), say("wrote the answer")],
+        &[],
+    )
+    .await;
+    baton_tests::agent_workspace::start_run(&client).await;
+    baton_tests::wait_until(std::time::Duration::from_secs(60), || started.exists());
+
+    agents.workspace.ok(&["stop"]);
+    let log = agents.workspace.ok(&["logs", id.as_str()]);
+    assert!(log.contains("verification stopped"), "{log}");
+    assert!(!log.contains("verification failed"), "{log}");
+
+    let mut watcher = agents.client(true).await;
+    baton_tests::agent_workspace::start_run(&client).await;
+    let now = until_finished(&client, &mut watcher, &id).await;
+    assert_eq!(now.status, TaskStatus::Done, "{now:?}");
+    assert_eq!(integrated(&agents, "answer.txt"), "42");
+    assert_landed_once(agents.root(), &[id.as_str()]);
+}
+
 /// The pair of [`add_conflicting_pair`], whose `resolve` must create `started` once
 /// it has begun. The daemon is killed then, and restarted; both tasks must land once.
 /// Answers the second task as it ended.

@@ -197,9 +197,13 @@ pub fn log_line(line: &str, detail: Detail) -> Option<String> {
         }
         "baton_verify" => {
             let command = event["command"].as_str().unwrap_or_default();
-            let verdict = match (event["passed"].as_bool(), event["status"].as_i64()) {
-                (Some(true), _) => style("verified").green().to_string(),
-                (_, Some(status)) => format!(
+            let outcome = event["outcome"].as_str();
+            let verdict = match (event["passed"].as_bool(), outcome, event["status"].as_i64()) {
+                (Some(true), _, _) => style("verified").green().to_string(),
+                (_, Some("stopped"), _) => style("verification stopped").yellow().to_string(),
+                (_, Some("timed_out"), _) => style("verification timed out").red().to_string(),
+                (_, Some("not_run"), _) => style("verification could not run").red().to_string(),
+                (_, _, Some(status)) => format!(
                     "{} (exit status {status})",
                     style("verification failed").red()
                 ),

@@ -433,17 +433,20 @@ pub async fn verify(launch: &Launch, command: &str, mut stop: watch::Receiver<bo
 /// Appends a verification's outcome to the task's log, as one JSON line beside the
 /// agent's stream (`baton logs ID` shows it).
 async fn log_verdict(path: &std::path::Path, command: &str, verdict: &Verdict) {
-    let (passed, status, output) = match verdict {
-        Verdict::Passed => (true, Some(0), ""),
-        Verdict::Failed { status, tail } => (false, *status, tail.as_str()),
-        Verdict::TimedOut { tail } => (false, None, tail.as_str()),
-        Verdict::Stopped => (false, None, "stopped"),
-        Verdict::Fault(reason) => (false, None, reason.as_str()),
+    let (outcome, status, output) = match verdict {
+        Verdict::Passed => ("passed", Some(0), ""),
+        Verdict::Failed { status, tail } => ("failed", *status, tail.as_str()),
+        Verdict::TimedOut { tail } => ("timed_out", None, tail.as_str()),
+        Verdict::Stopped => ("stopped", None, ""),
+        Verdict::Fault(reason) => ("not_run", None, reason.as_str()),
     };
+    // `outcome` tells a check that failed from one that was stopped, timed out or
+    // could not start; `passed` stays for readers of older logs.
     let line = serde_json::json!({
         "type": "baton_verify",
         "command": command,
-        "passed": passed,
+        "passed": outcome == "passed",
+        "outcome": outcome,
         "status": status,
         "output": output,
     });

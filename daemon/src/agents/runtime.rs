@@ -154,6 +154,7 @@ impl Runtime {
             stops: BTreeMap::new(),
             isolation: None,
             result: None,
+            stopping: Vec::new(),
             shutting_down: false,
         };
         let runtime = Arc::new(Runtime {
@@ -247,8 +248,8 @@ impl Runtime {
         }
     }
 
-    /// Stops the run: no more dispatch, every agent told to end, their tasks back in
-    /// the queue once they have.
+    /// Stops the run: no more dispatch, every agent told to end; answers once they
+    /// have and the run has ended, their tasks back in the queue.
     pub async fn stop(&self, why: &str) {
         let (reply, done) = oneshot::channel();
         self.send(Event::Stop {
@@ -316,6 +317,9 @@ struct Actor {
     stops: BTreeMap<String, watch::Sender<bool>>,
     isolation: Option<Isolation>,
     result: Option<watch::Sender<Option<RunResult>>>,
+    /// Who asked the run to stop, answered once it has ended: what they read next
+    /// (no agent, the tasks back in the queue) is then what the user finds.
+    stopping: Vec<oneshot::Sender<()>>,
     shutting_down: bool,
 }
 
@@ -400,7 +404,11 @@ impl Actor {
                     .apply(|board, now| Ok(((), board.stop_run(&why, now))))
                     .await;
                 self.signal_all();
-                let _ = reply.send(());
+                if self.running() {
+                    self.stopping.push(reply);
+                } else {
+                    let _ = reply.send(());
+                }
             }
             Event::Clean { all, reply } => {
                 let _ = reply.send(branches::clean(&self.context, all).await);
@@ -550,6 +558,9 @@ impl Actor {
                         "run finished"
                     );
                     let _ = result.send(Some(ended));
+                }
+                for stopped in self.stopping.drain(..) {
+                    let _ = stopped.send(());
                 }
             }
         }

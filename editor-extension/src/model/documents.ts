@@ -140,6 +140,13 @@ function budget(usd: number | null): string {
  * A task's agent log (Claude Code's stream-json, one event a line) as a readable
  * transcript. Lines that are not JSON are kept as they are.
  */
+/** How a check that did not pass ended, when it neither passed nor failed. */
+const VERIFY_ENDINGS: Record<string, string> = {
+  stopped: 'verification stopped',
+  timed_out: 'verification timed out',
+  not_run: 'verification could not run',
+};
+
 export function renderTaskLog(taskId: string, log: string): string {
   const out: string[] = [`# Agent log of ${taskId}`, ''];
   if (log.trim() === '') {
@@ -192,11 +199,10 @@ function renderEvent(line: string): string[] {
       // What baton says of an attempt: merged, not merged, sent back, stopped, …
       return [`[baton] ${String(e.subtype ?? '').replace(/_/g, ' ')}: ${String(e.text ?? '')}`];
     case 'baton_verify': {
+      const ended = typeof e.outcome === 'string' ? VERIFY_ENDINGS[e.outcome] : undefined;
       const verdict = e.passed === true
         ? 'verified'
-        : typeof e.status === 'number'
-          ? `verification failed (exit status ${e.status})`
-          : 'verification failed';
+        : ended ?? (typeof e.status === 'number' ? `verification failed (exit status ${e.status})` : 'verification failed');
       const lines = [`[baton] ${verdict}: ${String(e.command ?? '')}`];
       if (typeof e.output === 'string' && e.output.trim()) {
         lines.push(indent(e.output.trimEnd()));

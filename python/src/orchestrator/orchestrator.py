@@ -191,7 +191,8 @@ class Orchestrator:
         await self._await(self._start())
 
     async def stop(self) -> None:
-        """Stops dispatching and ends every running agent; their tasks go back to the queue."""
+        """Stops dispatching and ends every running agent; returns once they have ended
+        and their tasks are back in the queue."""
         await self._await(self._request_then_refresh("baton/stop"))
 
     def add_task(
