@@ -452,6 +452,21 @@ pub struct RunStatus {
     pub paused_until: Option<DateTime<Utc>>,
     /// Why dispatch stopped early (a budget was spent), if it did.
     pub stopped: Option<String>,
+    /// Tasks held by agents outside the run that it waits for: set only when none
+    /// of its own agents works and no task is ready, so that nothing else moves it.
+    #[serde(default)]
+    pub waiting_for: Vec<OutsideClaim>,
+}
+
+/// A task an agent outside the run (`baton claim`, an API client) holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutsideClaim {
+    pub task_id: TaskId,
+    pub agent_id: String,
+    /// When its claim grows older than `task_timeout` and the task goes back to
+    /// the queue, unless it is finished first.
+    #[serde(with = "timestamp::option")]
+    pub returns_at: Option<DateTime<Utc>>,
 }
 
 /// The reference's `get_status`, plus whether the orchestrator is started.

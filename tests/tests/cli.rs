@@ -1146,8 +1146,6 @@ fn retry_of_a_failed_task_reopens_the_dependents_that_failed_because_of_it() {
 
 // Discoveries.
 
-/// Stops the workspace's daemon and waits until it has gone, so that the next command
-/// starts a new one that reads the state back from disk.
 #[test]
 fn stop_with_no_run_going_says_there_was_nothing_to_stop() {
     let workspace = TestWorkspace::new();
@@ -1187,6 +1185,34 @@ fn history_counts_each_ending_of_an_archived_board() {
     );
 }
 
+#[test]
+fn a_run_that_waits_on_a_claim_outside_it_says_which_and_until_when() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "held outside"]);
+    workspace.ok(&["add", "after it", "-d", "task-001"]);
+    workspace.ok(&["claim", "--agent", "me"]);
+    workspace.ok(&["run", "--predefined", "--detach"]);
+
+    let shown = workspace.ok(&["status"]);
+    assert!(
+        shown
+            .contains("waiting for task-001, claimed by me outside this run: back in the queue at"),
+        "{shown}"
+    );
+    let run = &workspace.json(&["status"])["run"];
+    assert_eq!(run["waiting_for"][0]["task_id"], "task-001", "{run}");
+    let claimed_at = workspace.json(&["show", "task-001"])["claimed_at"].clone();
+    let at = |value: &Value| chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap()).unwrap();
+    assert_eq!(
+        at(&run["waiting_for"][0]["returns_at"]) - at(&claimed_at),
+        chrono::TimeDelta::seconds(600),
+        "the claim returns after task_timeout"
+    );
+    workspace.ok(&["stop"]);
+}
+
+/// Stops the workspace's daemon and waits until it has gone, so that the next command
+/// starts a new one that reads the state back from disk.
 fn stop_daemon(workspace: &TestWorkspace) {
     let pid = workspace.daemon_pid().expect("a daemon runs");
     workspace.ok(&["daemon", "stop"]);

@@ -53,6 +53,9 @@ pub fn status(status: &Status, now: DateTime<Utc>) -> String {
         if let Some(why) = &run.stopped {
             line.push_str(&format!(", {}: {why}", style("stopping").yellow()));
         }
+        if let Some(waiting) = baton_protocol::views::progress::waiting(&run.waiting_for) {
+            line.push_str(&format!("\n{}", style(waiting).yellow()));
+        }
         fields.add("run", line);
     } else if let Some(result) = &status.last_run {
         fields.add(

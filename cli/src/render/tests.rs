@@ -299,6 +299,7 @@ fn status_says_what_the_run_is_doing_now() {
                 cost_usd: 0.25,
                 paused_until: None,
                 stopped: None,
+                waiting_for: Vec::new(),
             }),
             ..idle_status()
         };

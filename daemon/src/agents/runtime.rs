@@ -279,13 +279,6 @@ impl Runtime {
         }
     }
 
-    /// How many agents run now.
-    pub fn agents_running(&self) -> usize {
-        self.context
-            .orchestrator
-            .read(|board| board.run().map_or(0, |run| run.seats().len()))
-    }
-
     /// Whether a run is going.
     pub fn is_busy(&self) -> bool {
         self.context

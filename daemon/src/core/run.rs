@@ -191,6 +191,7 @@ impl Run {
             cost_usd: self.cost_usd,
             paused_until: self.paused_until,
             stopped: self.stopped.clone(),
+            waiting_for: Vec::new(),
         }
     }
 

@@ -13,6 +13,7 @@ use tower_lsp::lsp_types::{
 };
 
 use super::Daemon;
+use crate::core::Board;
 
 /// One client's view of the run's progress.
 #[derive(Default)]
@@ -51,13 +52,12 @@ impl RunProgress {
                 };
                 // Read now, not when the event happened: once the run has ended, the
                 // board's counts are no longer the run's, and its end comes next.
-                let Some(counts) = daemon.orchestrator.read(|board| {
+                let Some(now) = daemon.orchestrator.read(|board| {
                     let counts = board.run_progress()?;
-                    Some(Progress::of(counts, board.held_by_stage()))
+                    Some(text(board, Progress::of(counts, board.held_by_stage())))
                 }) else {
                     return;
                 };
-                let now = text(&counts, daemon.runtime.agents_running());
                 if self.last.as_ref() == Some(&now) {
                     return;
                 }
@@ -93,10 +93,12 @@ impl RunProgress {
             // The client wants no progress; it is asked again at the next run.
             return;
         }
-        let counts = daemon
-            .orchestrator
-            .read(|board| Progress::of(board.progress_counts(), board.held_by_stage()));
-        let (message, percentage) = text(&counts, daemon.runtime.agents_running());
+        let (message, percentage) = daemon.orchestrator.read(|board| {
+            text(
+                board,
+                Progress::of(board.progress_counts(), board.held_by_stage()),
+            )
+        });
         let begin = WorkDoneProgress::Begin(WorkDoneProgressBegin {
             title: "baton run".into(),
             cancellable: Some(false),
@@ -118,7 +120,14 @@ async fn send(client: &tower_lsp::Client, token: NumberOrString, value: WorkDone
         .await;
 }
 
-/// The progress line and percentage: the run's finished tasks out of all its tasks.
-fn text(counts: &Progress, agents: usize) -> (String, u32) {
-    (progress::line(counts, agents), counts.percent_complete)
+/// The progress line and percentage: the run's finished tasks out of all its
+/// tasks, and what it waits for when nothing of its own moves it.
+fn text(board: &Board, counts: Progress) -> (String, u32) {
+    let agents = board.run().map_or(0, |run| run.seats().len());
+    let mut line = progress::line(&counts, agents);
+    if let Some(waiting) = progress::waiting(&board.outside_claims_waited_for()) {
+        line.push_str("; ");
+        line.push_str(&waiting);
+    }
+    (line, counts.percent_complete)
 }

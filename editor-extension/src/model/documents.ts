@@ -37,6 +37,10 @@ export function renderStatusReport(input: StatusReportInput): string {
     if (run.stopped) {
       out.push(`           dispatch stopped: ${run.stopped}`);
     }
+    for (const claim of run.waiting_for ?? []) {
+      const back = claim.returns_at ? `back in the queue at ${localTime(claim.returns_at)} unless finished first` : 'held until finished';
+      out.push(`           waiting for ${claim.task_id}, claimed by ${claim.agent_id} outside this run: ${back}`);
+    }
   } else {
     out.push(`Run:       none${status.running ? ' (dispatch is on)' : ''}`);
   }

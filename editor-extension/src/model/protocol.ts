@@ -134,6 +134,15 @@ export interface RunStatus {
   cost_usd: number;
   paused_until: string | null;
   stopped: string | null;
+  /** Tasks held outside the run that it waits for, when nothing of its own moves it (newer daemons). */
+  waiting_for?: OutsideClaim[];
+}
+
+/** A task an agent outside the run holds. */
+export interface OutsideClaim {
+  task_id: string;
+  agent_id: string;
+  returns_at: string | null;
 }
 
 export interface Status {

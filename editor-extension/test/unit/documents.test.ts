@@ -96,6 +96,27 @@ test('the status report has the goal, progress, tasks, configuration and daemon'
   assert.match(report, /^- worker-1 \(task-001\): the shop already has a sessions table$/m);
 });
 
+test('the status report says which outside claim a run waits for', () => {
+  const report = renderStatusReport({
+    status: status({
+      run: {
+        mode: 'predefined',
+        started_at: '2026-11-30T02:45:57Z',
+        cost_usd: 0,
+        paused_until: null,
+        stopped: null,
+        waiting_for: [{ task_id: 'task-001', agent_id: 'me', returns_at: '2026-11-30T02:55:57Z' }],
+      },
+    }),
+    tasks: [],
+    now: new Date('2026-11-30T03:00:00Z'),
+  });
+  assert.ok(
+    report.includes(`waiting for task-001, claimed by me outside this run: back in the queue at ${localTime('2026-11-30T02:55:57Z')} unless finished first`),
+    report,
+  );
+});
+
 test('timestamps read in local time', () => {
   const at = new Date(2026, 10, 30, 14, 5, 9);
   assert.equal(localTime(at.toISOString()), '2026-11-30 14:05:09');

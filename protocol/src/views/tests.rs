@@ -7,7 +7,7 @@ use super::lanes::lanes;
 use super::progress;
 use super::report::{markdown, RunReport};
 use super::{fit, Paint, Plain};
-use crate::model::{RunResult, Task, TaskId, TaskResult, TaskStage, TaskStatus};
+use crate::model::{OutsideClaim, RunResult, Task, TaskId, TaskResult, TaskStage, TaskStatus};
 use crate::progress::{ByStatus, Progress};
 use crate::timeline::{AgentKind, AttemptOutcome, AttemptRecord, Timeline};
 
@@ -461,4 +461,43 @@ fn a_description_of_a_megabyte_on_one_line_draws_as_a_line_of_its_start() {
     }
     // The goal, the run's own text, is shown whole under the heading that cuts it.
     assert!(report.contains(&format!("## Goal\n\n{}\n", long.trim())));
+}
+
+#[test]
+fn a_run_waiting_on_outside_claims_says_for_which_and_until_when() {
+    let at = |minute: u32| Utc.with_ymd_and_hms(2026, 12, 5, 5, minute, 0).unwrap();
+    let local = |minute: u32| {
+        at(minute)
+            .with_timezone(&chrono::Local)
+            .format("%H:%M")
+            .to_string()
+    };
+    let claim = |task: u64, agent: &str, returns_at| OutsideClaim {
+        task_id: TaskId::numbered(task),
+        agent_id: agent.into(),
+        returns_at,
+    };
+    assert_eq!(progress::waiting(&[]), None);
+    assert_eq!(
+        progress::waiting(&[claim(1, "me", Some(at(52)))]).unwrap(),
+        format!(
+            "waiting for task-001, claimed by me outside this run: back in the queue at {} unless finished first",
+            local(52)
+        )
+    );
+    assert_eq!(
+        progress::waiting(&[
+            claim(1, "me", Some(at(52))),
+            claim(3, "bob", Some(at(40))),
+        ])
+        .unwrap(),
+        format!(
+            "waiting for task-001 (me), task-003 (bob), claimed outside this run: the first back in the queue at {} unless finished first",
+            local(40)
+        )
+    );
+    assert_eq!(
+        progress::waiting(&[claim(1, "me", None)]).unwrap(),
+        "waiting for task-001, claimed by me outside this run: held until finished"
+    );
 }

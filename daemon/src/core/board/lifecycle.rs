@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use baton_protocol::{BatonError, Event, Task, TaskId, TaskResult, TaskStage, TaskStatus};
+use baton_protocol::{
+    BatonError, Event, OutsideClaim, Task, TaskId, TaskResult, TaskStage, TaskStatus,
+};
 
 use super::{Attempt, Board, Events, Now};
 use crate::core::validate;
@@ -311,6 +313,34 @@ impl Board {
             .filter_map(|id| self.nodes[id].claimed_at())
             .min()
             .and_then(|at| at.checked_add_signed(timeout))
+    }
+
+    /// The claims of outside agents that the run going waits for: those it has when
+    /// none of its own agents works and no task is ready, so that only they (or
+    /// their expiry) can move it on.
+    pub fn outside_claims_waited_for(&self) -> Vec<OutsideClaim> {
+        let Some(run) = &self.run else {
+            return Vec::new();
+        };
+        if !run.seats().is_empty() || self.ready.iter().next().is_some() {
+            return Vec::new();
+        }
+        let timeout = self.claim_timeout();
+        self.held
+            .iter()
+            .map(|id| &self.nodes[id])
+            .filter(|node| !node.supervised)
+            .map(|node| OutsideClaim {
+                task_id: node.id.clone(),
+                agent_id: node
+                    .rest()
+                    .and_then(|rest| rest.claimed_by.clone())
+                    .unwrap_or_default(),
+                returns_at: node
+                    .claimed_at()
+                    .and_then(|at| at.checked_add_signed(timeout)),
+            })
+            .collect()
     }
 
     /// How old a claim may grow: `task_timeout`, or for ever when that is too long to

@@ -16,7 +16,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use baton_protocol::methods::{ConfigPatch, InitParams, StateChange, StateChangeReason};
 use baton_protocol::{
     AgentKind, AgentStatus, AttemptRecord, BatonError, ByStatus, Config, CoordinationState,
-    Discovery, Event, HeldByStage, Progress, RunResult, Status, Task, TaskId, TaskStatus, Usage,
+    Discovery, Event, HeldByStage, Progress, RunResult, RunStatus, Status, Task, TaskId,
+    TaskStatus, Usage,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -397,7 +398,10 @@ impl Board {
             progress: Progress::of(self.progress_counts(), self.held_by_stage()),
             agents,
             discoveries: self.discoveries[recent..].to_vec(),
-            run: self.run.as_ref().map(Run::status),
+            run: self.run.as_ref().map(|run| RunStatus {
+                waiting_for: self.outside_claims_waited_for(),
+                ..run.status()
+            }),
             cost_usd: self.total_cost_usd(),
             last_activity: self.last_activity,
             last_run: self.last_run.clone(),
