@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
 from pathlib import Path
 from typing import Any, List
 
@@ -353,6 +355,29 @@ def test_the_client_reconnects_after_the_daemon_restarts(workspace: Workspace) -
         workspace.baton("daemon", "stop")
         wait_for(lambda: not process_exists(stopped), "the stopped daemon's exit")
         assert orch.add_task("after").id == "task-002"
+
+
+def test_a_script_that_only_listens_hears_every_completion_across_a_daemon_crash(workspace: Workspace) -> None:
+    completed: List[str] = []
+    with Orchestrator(working_directory=str(workspace.root), verbose=False) as orch:
+        orch.on_task_complete = lambda task: completed.append(task.id)
+        for description in ("one", "two", "three"):
+            workspace.baton("add", description)
+        workspace.baton("claim", "--agent", "cli")
+        workspace.baton("complete", "task-001", "--output", "ok")
+        wait_for(lambda: completed == ["task-001"], "the first completion")
+        assert orch.daemon is not None
+        crashed = orch.daemon.pid
+        os.kill(crashed, signal.SIGKILL)
+        wait_for(lambda: not process_exists(crashed), "the killed daemon's end")
+        # The CLI brings a daemon back and finishes a task, whoever of the two comes first.
+        workspace.baton("claim", "--agent", "cli")
+        workspace.baton("complete", "task-002", "--output", "ok")
+        wait_for(lambda: completed == ["task-001", "task-002"], "the completion made across the crash")
+        workspace.baton("claim", "--agent", "cli")
+        workspace.baton("complete", "task-003", "--output", "ok")
+        wait_for(lambda: completed == ["task-001", "task-002", "task-003"], "a completion after it")
+        assert orch.state.get_task("task-003") is not None
 
 
 def test_verbose_by_default_as_the_reference_and_quiet_when_asked(

@@ -13,10 +13,14 @@ from typing import Any, Callable, Dict, Optional
 
 from .exceptions import InvalidInputError, OrchestrationError, from_wire
 
-__all__ = ["Connection", "NotificationHandler"]
+__all__ = ["Connection", "LossHandler", "NotificationHandler"]
 
 #: Called on the connection's event loop for each notification, in order.
 NotificationHandler = Callable[[str, Any], None]
+
+#: Called on the connection's event loop once the daemon's end of the connection
+#: closed; its argument says whether the daemon said it was stopping.
+LossHandler = Callable[[bool], None]
 
 #: The largest body and header line read, the daemon's own limits, so that a broken
 #: peer cannot make the client allocate without bound.
@@ -41,13 +45,17 @@ class Connection:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         on_notification: NotificationHandler,
+        on_loss: Optional[LossHandler] = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self._on_notification = on_notification
+        self._on_loss = on_loss
         self._ids = itertools.count(1)
         self._pending: Dict[int, "asyncio.Future[Any]"] = {}
         self._closed = False
+        #: This end closed it (``close()``): not a loss to report.
+        self._closed_here = False
         #: The daemon said it stops: a request still unanswered was never read.
         self._stopping = False
         self._read_task: Optional["asyncio.Task[None]"] = None
@@ -56,10 +64,15 @@ class Connection:
 
     @classmethod
     async def open(
-        cls, socket: str, client_version: str, on_notification: NotificationHandler
+        cls,
+        socket: str,
+        client_version: str,
+        on_notification: NotificationHandler,
+        on_loss: Optional[LossHandler] = None,
     ) -> Connection:
         """Connects to ``socket``, asks for notifications and checks that the daemon is
-        of ``client_version``."""
+        of ``client_version``. ``on_loss`` hears of the daemon closing the connection
+        after the handshake; a ``close()`` of this end is not a loss."""
         try:
             reader, writer = await asyncio.open_unix_connection(socket, limit=_MAX_HEADER)
         except OSError as err:
@@ -91,6 +104,9 @@ class Connection:
         except BaseException:
             await connection.close()
             raise
+        connection._on_loss = on_loss
+        if connection._read_task.done() and on_loss is not None:
+            on_loss(connection._stopping)
         return connection
 
     @property
@@ -132,6 +148,7 @@ class Connection:
     async def close(self) -> None:
         """Ends the connection; whoever waits for an answer hears it closed."""
         self._closed = True
+        self._closed_here = True
         self._writer.close()
         if self._read_task is not None and self._read_task is not asyncio.current_task():
             self._read_task.cancel()
@@ -171,6 +188,8 @@ class Connection:
             self._closed = True
             self._writer.close()
             self._fail_pending()
+            if not self._closed_here and self._on_loss is not None:
+                self._on_loss(self._stopping)
 
     async def _read_frame(self) -> Optional[bytes]:
         length: Optional[int] = None

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from typing import Any, Callable, Coroutine, Dict, List, Mapping, Optional, TypeVar, Union
+from typing import Any, Callable, Coroutine, Dict, List, Mapping, Optional, Set, TypeVar, Union
 
 from . import __version__
 from .agent_env import agent_environment
@@ -29,7 +29,7 @@ from .connection import Connection
 from .daemon import DaemonInfo, start_daemon
 from .exceptions import OrchestrationError
 from .mirror import StateMirror
-from .models import UNCHANGED, CoordinationState, Discovery, Task, TaskResult, Unchanged
+from .models import UNCHANGED, CoordinationState, Discovery, Task, TaskResult, TaskStatus, Unchanged
 from .progress import describe, describe_result
 
 __all__ = ["Orchestrator"]
@@ -41,6 +41,9 @@ _T = TypeVar("_T")
 
 # What a call in flight when ``close()`` ran raises: the error every later call raises.
 _CLOSED_WHILE_WAITING = "this Orchestrator was closed while the call waited; create a new one"
+
+#: The pauses between attempts to reach the daemon again after it crashed.
+_RECONNECT_PAUSES_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
 class _EventLoopThread:
@@ -164,6 +167,11 @@ class Orchestrator:
         self._connecting: Optional["asyncio.Future[Connection]"] = None
         self._refresher: Optional["asyncio.Task[None]"] = None
         self._refresh_wanted = False
+        self._recovery: Optional["asyncio.Task[None]"] = None
+        #: While connecting again after a crash: the completions and discoveries heard
+        #: meanwhile, whose callbacks ran already.
+        self._heard_done: Optional[Set[str]] = None
+        self._heard_discoveries: List[Discovery] = []
         self._snapshot_dir = tempfile.mkdtemp(prefix="baton-orchestrator-")
         self._closed = False
         self._callbacks = _CallbackThread()
@@ -360,7 +368,9 @@ class Orchestrator:
     async def _connect(self) -> Connection:
         loop = asyncio.get_running_loop()
         self._daemon = await loop.run_in_executor(None, start_daemon, self.working_directory)
-        self._connection = await Connection.open(self._daemon.socket, __version__, self._on_notification)
+        self._connection = await Connection.open(
+            self._daemon.socket, __version__, self._on_notification, self._on_loss
+        )
         self._want_refresh()
         return self._connection
 
@@ -447,6 +457,67 @@ class Orchestrator:
             self._print(describe_result(result))
         return result
 
+    # Losing the daemon.
+
+    def _on_loss(self, said_stopping: bool) -> None:
+        """The daemon closed the connection. After a crash the client connects again at
+        once (a new daemon resumes the run), so that a script that only listens goes on
+        hearing; a daemon stopped on purpose is started again by the next call only."""
+        if self._closed:
+            return
+        if said_stopping:
+            self._say_lost("the baton daemon stopped; the next call starts it again")
+            return
+        self._say_lost("the baton daemon ended without stopping (it crashed or was killed); connecting again")
+        if self._recovery is None or self._recovery.done():
+            self._recovery = asyncio.ensure_future(self._recover())
+
+    def _say_lost(self, text: str) -> None:
+        _log.warning("%s", text)
+        if self.verbose:
+            self._print(text)
+
+    async def _recover(self) -> None:
+        """Connects again, then runs the callbacks of what finished while no connection
+        was there to hear it."""
+        before = {task.id: task.status for task in self._mirror.state.tasks}
+        known = list(self._mirror.state.discoveries)
+        self._heard_done, self._heard_discoveries = set(), []
+        try:
+            for pause in _RECONNECT_PAUSES_S:
+                try:
+                    await self._connected()
+                    break
+                except OrchestrationError as err:
+                    failure = err
+                    if self._closed:
+                        return
+                    await asyncio.sleep(pause)
+            else:
+                self._say_lost(f"could not reach the baton daemon again ({failure}); the next call tries again")
+                return
+            await self._refresh()
+            missed_tasks = [
+                task
+                for task in self._mirror.state.tasks
+                if task.status == TaskStatus.DONE
+                and before.get(task.id) != TaskStatus.DONE
+                and task.id not in self._heard_done
+            ]
+            missed_discoveries = [
+                found
+                for found in self._mirror.state.discoveries
+                if found not in known and found not in self._heard_discoveries
+            ]
+        finally:
+            self._heard_done, self._heard_discoveries = None, []
+        for task in missed_tasks:
+            if self.on_task_complete is not None:
+                self._callbacks.submit("on_task_complete", self.on_task_complete, task)
+        for found in missed_discoveries:
+            if self.on_discovery is not None:
+                self._callbacks.submit("on_discovery", self.on_discovery, found)
+
     # Keeping the mirror.
 
     def _want_refresh(self) -> "asyncio.Task[None]":
@@ -487,13 +558,18 @@ class Orchestrator:
             if method in ("baton/taskCreated", "baton/taskUpdated", "baton/taskCompleted", "baton/taskFailed"):
                 task = Task.from_dict(params)
                 self._mirror.on_task_event(task)
-                if method == "baton/taskCompleted" and self.on_task_complete is not None:
-                    self._callbacks.submit("on_task_complete", self.on_task_complete, task)
+                if method == "baton/taskCompleted":
+                    if self._heard_done is not None:
+                        self._heard_done.add(task.id)
+                    if self.on_task_complete is not None:
+                        self._callbacks.submit("on_task_complete", self.on_task_complete, task)
             elif method == "baton/taskDeleted":
                 self._mirror.on_task_deleted(Task.from_dict(params))
             elif method == "baton/discovery":
                 discovery = Discovery.from_dict(params)
                 self._mirror.on_discovery(discovery)
+                if self._heard_done is not None:
+                    self._heard_discoveries.append(discovery)
                 if self.on_discovery is not None:
                     self._callbacks.submit("on_discovery", self.on_discovery, discovery)
             elif method == "baton/stateChanged":
