@@ -116,6 +116,14 @@ pub fn new_tasks(
 
 pub fn cycle_error<'a>(cycle: impl Iterator<Item = &'a TaskId>) -> BatonError {
     let path: Vec<String> = cycle.map(TaskId::to_string).collect();
+    if let [one, again] = path.as_slice() {
+        if one == again {
+            // A new task's own id is one its author may not know it would get.
+            return BatonError::invalid(format!(
+                "{one} would depend on itself (a cycle of one: {one} is its own id), so it could never start; remove {one} from its dependencies"
+            ));
+        }
+    }
     BatonError::invalid(format!(
         "the dependencies form a cycle ({}), so none of them could ever start; remove one of them",
         path.join(" → ")
