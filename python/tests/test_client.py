@@ -114,6 +114,14 @@ def test_add_tasks_batch_adds_all_with_dependencies_inside_the_batch(workspace: 
     assert workspace.tasks()[1]["dependencies"] == ["task-001"]
 
 
+def test_the_state_and_a_saved_file_name_the_workspace_s_directory(workspace: Workspace, tmp_path: Path) -> None:
+    with Orchestrator(working_directory=str(workspace.root)) as orch:
+        assert Path(orch.state.working_directory) == workspace.root.resolve()
+        orch.save_state(str(tmp_path / "saved.json"))
+    saved = json.loads((tmp_path / "saved.json").read_text())
+    assert Path(saved["working_directory"]) == workspace.root.resolve()
+
+
 def test_the_plain_methods_work_inside_a_running_event_loop(workspace: Workspace) -> None:
     async def main() -> str:
         orch = Orchestrator(working_directory=str(workspace.root))

@@ -506,7 +506,10 @@ impl Connection {
     async fn save_state(&self, params: m::StateFile) -> Answer<m::SavedState> {
         let path = state_file::resolve(&self.daemon.workspace, &params.path).map_err(to_rpc)?;
         state_file::refuse_daemon_files(&self.daemon.workspace, &path).map_err(to_rpc)?;
-        let state = self.daemon.orchestrator.read(|board| board.state());
+        let mut state = self.daemon.orchestrator.read(|board| board.state());
+        // The reference writes its orchestrator's directory; the daemon's is its
+        // workspace, whatever a loaded file said.
+        state.working_directory = self.daemon.workspace.display().to_string();
         let saved = m::SavedState {
             path: path.display().to_string(),
             tasks: state.tasks.len(),
