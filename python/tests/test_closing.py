@@ -63,3 +63,31 @@ def test_a_connection_that_just_ends_does_not_claim_nothing_was_done(tmp_path: P
     said = asyncio.run(_ask_a_stopping_daemon(tmp_path / "d.sock", closing=False))
     assert "nothing was done" not in said
     assert "closed" in said
+
+
+def test_an_answer_larger_than_a_request_may_be_is_read_whole(tmp_path: Path) -> None:
+    """The daemon sends answers of up to 256 MiB (every task of a large board) while
+    it reads requests of up to 64 MiB; the client reads what it may be sent."""
+    big = "x" * (80 * 1024 * 1024)
+
+    async def main() -> int:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            initialize = await _read(reader)
+            await _write(writer, {"jsonrpc": "2.0", "id": initialize["id"], "result": {
+                "capabilities": {}, "serverInfo": {"name": "batond", "version": orchestrator.__version__}}})
+            await _read(reader)  # initialized
+            request = await _read(reader)
+            await _write(writer, {"jsonrpc": "2.0", "id": request["id"], "result": [{"description": big}]})
+            await reader.read()
+
+        socket = tmp_path / "d.sock"
+        server = await asyncio.start_unix_server(serve, path=str(socket))
+        try:
+            connection = await Connection.open(str(socket), orchestrator.__version__, lambda *_: None)
+            answer = await connection.request("baton/listTasks", {})
+            await connection.close()
+            return len(answer[0]["description"])
+        finally:
+            server.close()
+
+    assert asyncio.run(main()) == len(big)

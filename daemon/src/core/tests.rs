@@ -678,6 +678,21 @@ fn add_tasks_refuses_a_self_dependency_and_changes_nothing() {
 }
 
 #[test]
+fn add_tasks_refuses_a_batch_over_the_limit_and_changes_nothing() {
+    let mut board = Board::default();
+    let batch = vec![new_task("one of many", 5, &[]); validate::MAX_BATCH + 1];
+    let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.add_tasks(batch, at(1))
+    });
+    assert!(err.message.contains("at most 100000 tasks"), "{err}");
+    let full = vec![new_task("one of many", 5, &[]); validate::MAX_BATCH];
+    assert_eq!(
+        board.add_tasks(full, at(2)).unwrap().0.len(),
+        validate::MAX_BATCH
+    );
+}
+
+#[test]
 fn add_tasks_refuses_an_unknown_parent_and_changes_nothing() {
     let mut board = Board::default();
     let mut orphan = new_task("orphan", 5, &[]);

@@ -10,6 +10,11 @@ mod texts;
 pub use texts::*;
 
 pub const PRIORITIES: std::ops::RangeInclusive<u8> = 1..=10;
+
+/// The most tasks one batch adds. With the 64 MiB a request may hold, it keeps the
+/// answer (every task added, with all its fields) within what a client reads, so
+/// that a batch that was added is never answered with an error.
+pub const MAX_BATCH: usize = 100_000;
 const PERMISSION_MODES: [&str; 5] = [
     "default",
     "acceptEdits",
@@ -62,6 +67,12 @@ pub fn new_tasks(
     ids: &[TaskId],
     exists: impl Fn(&TaskId) -> bool,
 ) -> Result<Vec<usize>, BatonError> {
+    if batch.len() > MAX_BATCH {
+        return Err(BatonError::invalid(format!(
+            "a batch holds at most {MAX_BATCH} tasks and this one has {}; add them in several batches",
+            batch.len()
+        )));
+    }
     let position: HashMap<&TaskId, usize> = ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
     // A task refused is named by its place in the batch: it never got its id.
     let in_task = |place: usize, err: BatonError| match batch.len() {

@@ -148,8 +148,9 @@ fn within(id: Id, answer: Vec<u8>, limit: usize) -> Vec<u8> {
     // The client would close the connection at such a frame, and every other answer
     // under way on it would be lost with it.
     let err = baton_protocol::BatonError::orchestration(format!(
-        "the answer is {} bytes, over the {limit} bytes a client reads, so it was not sent; \
-         ask for less at a time (`baton tasks --status STATUS`, `baton show ID`)",
+        "the request was carried out, but its answer is {} bytes, over the {limit} bytes a \
+         client reads, so it was not sent; read the state in parts (`baton tasks --status \
+         STATUS`, `baton show ID`) rather than asking again",
         answer.len()
     ));
     let refused = jsonrpc::Response::from_error(id, super::connection::to_rpc(err));

@@ -22,9 +22,11 @@ NotificationHandler = Callable[[str, Any], None]
 #: closed; its argument says whether the daemon said it was stopping.
 LossHandler = Callable[[bool], None]
 
-#: The largest body and header line read, the daemon's own limits, so that a broken
-#: peer cannot make the client allocate without bound.
-_MAX_MESSAGE = 64 * 1024 * 1024
+#: The largest request the daemon reads, and the largest answer it sends (answers
+#: may be larger: every task of a large board); the client reads no more, so that a
+#: broken peer cannot make it allocate without bound.
+_MAX_REQUEST = 64 * 1024 * 1024
+_MAX_ANSWER = 256 * 1024 * 1024
 _MAX_HEADER = 8 * 1024
 
 _CLOSED = "the connection to the baton daemon closed; `baton daemon status` tells whether it still runs"
@@ -133,9 +135,9 @@ class Connection:
             await self._write(body)
             return await answer
         except OrchestrationError as err:
-            if len(body) > _MAX_MESSAGE:
+            if len(body) > _MAX_REQUEST:
                 raise OrchestrationError(
-                    f"{method}: the request is {len(body) >> 20} MiB, more than the {_MAX_MESSAGE >> 20} MiB the "
+                    f"{method}: the request is {len(body) >> 20} MiB, more than the {_MAX_REQUEST >> 20} MiB the "
                     "daemon reads in one message; it closed the connection and did nothing of it"
                 ) from err
             raise
@@ -205,7 +207,7 @@ class Connection:
             name, _, value = header.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value.strip())
-        if length is None or length > _MAX_MESSAGE:
+        if length is None or length > _MAX_ANSWER:
             raise ValueError("bad Content-Length header")
         return await self._reader.readexactly(length)
 
