@@ -3,6 +3,8 @@ wins over an older copy, whether that copy is a fetched state or a call's answer
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from orchestrator.mirror import StateMirror
 from orchestrator.models import CoordinationState, Discovery, Task, TaskStatus
 
@@ -42,3 +44,21 @@ def test_an_answer_older_than_a_notification_is_not_taken() -> None:
     assert mirror.state.tasks[0].status is TaskStatus.DONE
     mirror.offer(task(TaskStatus.AVAILABLE, "task-002"), mirror.events_seen())
     assert [t.id for t in mirror.state.tasks] == ["task-001", "task-002"]
+
+
+def test_tasks_stay_in_creation_order_whichever_answer_comes_first() -> None:
+    """Two threads add a task each; the later task's answer may arrive first."""
+    start = datetime(2026, 12, 5, tzinfo=timezone.utc)
+
+    def created(task_id: str, seconds: int) -> Task:
+        return Task(id=task_id, description="d", created_at=start + timedelta(seconds=seconds))
+
+    mirror = StateMirror()
+    mirror.offer(created("task-001", 0), mirror.events_seen())
+    mirror.offer(created("task-003", 2), mirror.events_seen())
+    mirror.offer(created("task-002", 1), mirror.events_seen())
+    mirror.on_task_event(created("task-002", 1))
+    mirror.on_task_event(created("task-003", 2))
+    assert [t.id for t in mirror.state.tasks] == ["task-001", "task-002", "task-003"]
+    assert mirror.state.get_task("task-003") is not None
+    assert mirror.state.get_task("task-003").created_at == start + timedelta(seconds=2)

@@ -103,8 +103,14 @@ class StateMirror:
         if position is not None and position < len(tasks) and tasks[position].id == task.id:
             tasks[position] = task
         else:
-            self._positions[task.id] = len(tasks)
-            tasks.append(task)
+            # In creation order, as the daemon keeps them: calls from several threads
+            # may have their answers, which come before the notifications, in any order.
+            at = len(tasks)
+            while at > 0 and tasks[at - 1].created_at > task.created_at:
+                at -= 1
+            tasks.insert(at, task)
+            for index in range(at, len(tasks)):
+                self._positions[tasks[index].id] = index
         latest = task.completed_at or task.claimed_at or task.created_at
         if self._state.last_activity is None or latest > self._state.last_activity:
             self._state.last_activity = latest
