@@ -221,7 +221,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         tokio::spawn(stop_on_signal(shutdown));
         tokio::spawn(memory::return_freed_when_quiet(commit.clone()));
         tokio::spawn(watch_files(commit.clone()));
-        let mut connections = server::Connections::default();
+        let mut connections = server::Connections::new(server::connection_limit());
         let stopped = tokio::select! {
             () = server::accept(&listener, &daemon, &mut connections) => None,
             stopped = commit.stopped() => Some(stopped),

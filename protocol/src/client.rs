@@ -105,6 +105,8 @@ struct Shared {
     /// The daemon said it closes the connection because it stops: what is still
     /// waiting was never read.
     closing: AtomicBool,
+    /// The daemon refused the connection (an error without an id), saying why.
+    refused: Mutex<Option<BatonError>>,
     events: Mutex<Option<mpsc::UnboundedSender<Event>>>,
     /// Set once someone takes the run's progress: until then it is not kept.
     progress: Mutex<Option<mpsc::UnboundedSender<WorkDoneProgress>>>,
@@ -172,6 +174,7 @@ impl Client {
             writer: tokio::sync::Mutex::new(send),
             pending: Mutex::new(Some(HashMap::new())),
             closing: AtomicBool::new(false),
+            refused: Mutex::new(None),
             events: Mutex::new(events_tx),
             progress: Mutex::new(None),
         });
@@ -364,7 +367,11 @@ async fn read_loop(recv: ReadHalf<Stream>, shared: Arc<Shared>) {
                     }
                 }
             }
-            (None, None) => {}
+            (None, None) => {
+                if let Some(error) = error {
+                    *shared.refused.lock().expect("refusal lock") = Some(error_from_wire(&error));
+                }
+            }
         }
     }
     // Whoever still waits hears that the connection is gone.
@@ -376,6 +383,9 @@ async fn read_loop(recv: ReadHalf<Stream>, shared: Arc<Shared>) {
 impl Shared {
     /// Why a request has no answer once the connection's reader has ended.
     fn ended(&self) -> ClientError {
+        if let Some(refused) = self.refused.lock().expect("refusal lock").clone() {
+            return ClientError::Baton(refused);
+        }
         if self.closing.load(Ordering::SeqCst) {
             ClientError::Stopped
         } else {

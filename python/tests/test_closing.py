@@ -91,3 +91,26 @@ def test_an_answer_larger_than_a_request_may_be_is_read_whole(tmp_path: Path) ->
             server.close()
 
     assert asyncio.run(main()) == len(big)
+
+
+def test_a_connection_the_daemon_refuses_raises_what_it_said(tmp_path: Path) -> None:
+    """A daemon serving all the connections it may answers a new one with an error
+    without an id, then closes it."""
+    said = "the baton daemon serves at most 1000 connections at once and all of them are open"
+
+    async def main() -> str:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await _write(writer, {"jsonrpc": "2.0", "id": None, "error": {
+                "code": -32010, "message": said, "data": {"kind": "OrchestrationError"}}})
+            writer.close()
+
+        socket = tmp_path / "d.sock"
+        server = await asyncio.start_unix_server(serve, path=str(socket))
+        try:
+            with pytest.raises(OrchestrationError) as refused:
+                await Connection.open(str(socket), orchestrator.__version__, lambda *_: None)
+            return str(refused.value)
+        finally:
+            server.close()
+
+    assert asyncio.run(main()) == said

@@ -182,7 +182,9 @@ fn the_server_and_the_daemons_main_wait_on_things_not_on_the_clock() {
             file.path.starts_with("daemon/src/server/") || file.path == "daemon/src/main.rs"
         })
         .collect();
-    let found = offending(&files, "sleep", &[]);
+    // A failing `accept` (no file descriptor left) has nothing to wait on: whatever
+    // frees one may not be the server's. Its retries are paced there alone.
+    let found = offending(&files, "sleep", &["daemon/src/server/admission.rs"]);
     assert!(
         found.is_empty(),
         "a sleep in the server or the daemon's main; wait on what it waits for (an answer \

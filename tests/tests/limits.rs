@@ -440,3 +440,102 @@ async fn a_whole_request_that_would_parse_to_gigabytes_is_refused_unparsed() {
         .expect("a batch of 50,000 tasks is added");
     assert_eq!(added.as_array().map(Vec::len), Some(50_000));
 }
+
+/// Opens `count` connections to the daemon and waits until it has taken them all.
+fn hold_connections(workspace: &TestWorkspace, count: usize) -> Vec<UnixStream> {
+    let socket = workspace.workspace().socket_path();
+    (0..count)
+        .map(|_| UnixStream::connect(&socket).expect("the kernel takes the connection"))
+        .collect()
+}
+
+/// `baton status` under a time limit: a refused connection must say so, not hang.
+fn status_within(workspace: &TestWorkspace, limit: Duration) -> std::process::Output {
+    let mut child = workspace
+        .spawn_baton(&["status"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("baton runs");
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("baton status still waited after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn log_bytes(workspace: &TestWorkspace) -> u64 {
+    std::fs::read_dir(workspace.root().join(".baton/logs"))
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.metadata().ok())
+        .filter(|meta| meta.is_file())
+        .map(|meta| meta.len())
+        .sum()
+}
+
+#[test]
+fn connections_past_the_daemon_s_limit_are_refused_saying_why_and_it_serves_again_once_they_close()
+{
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "kept"]);
+    let held = hold_connections(&workspace, 1_000);
+
+    let refused = status_within(&workspace, Duration::from_secs(20));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(said.contains("at most 1000 connections"), "{said}");
+    assert!(said.contains("close"), "{said}");
+
+    drop(held);
+    let mut served = None;
+    baton_tests::wait_until(Duration::from_secs(10), || {
+        let output = status_within(&workspace, Duration::from_secs(20));
+        let ok = output.status.success();
+        served = Some(output);
+        ok
+    });
+    let shown = String::from_utf8_lossy(&served.unwrap().stdout).into_owned();
+    assert!(shown.contains("1 available"), "{shown}");
+    assert!(log_bytes(&workspace) < 1 << 20, "the daemon's log grew");
+}
+
+#[test]
+fn a_daemon_with_few_files_allowed_refuses_connections_before_it_runs_out() {
+    let workspace = TestWorkspace::new();
+    // The daemon inherits the limit of the command that starts it.
+    let mut start = workspace.spawn_baton(&["add", "kept"]);
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut start, || {
+            let limit = libc::rlimit {
+                rlim_cur: 256,
+                rlim_max: 256,
+            };
+            match libc::setrlimit(libc::RLIMIT_NOFILE, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    assert!(start.status().unwrap().success());
+    let held = hold_connections(&workspace, 300);
+
+    let refused = status_within(&workspace, Duration::from_secs(20));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(said.contains("connections"), "{said}");
+    assert!(
+        log_bytes(&workspace) < 1 << 20,
+        "the daemon's log grew: {} bytes",
+        log_bytes(&workspace)
+    );
+
+    drop(held);
+    baton_tests::wait_until(Duration::from_secs(10), || {
+        status_within(&workspace, Duration::from_secs(20))
+            .status
+            .success()
+    });
+}

@@ -2,6 +2,7 @@
 //! workspace's local socket and serves each with its own `Connection`, all sharing
 //! one orchestrator.
 
+mod admission;
 mod archive;
 mod bulk;
 mod connection;
@@ -12,6 +13,8 @@ mod progress;
 mod state_file;
 mod task_log;
 pub mod transport;
+
+pub use admission::connection_limit;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,19 +68,45 @@ pub struct Connections {
     tasks: JoinSet<()>,
     /// The room unfinished large requests may take, shared by every connection.
     room: Arc<Semaphore>,
+    /// The most connections served at once ([`connection_limit`]).
+    limit: usize,
+    /// Refusals under way: a few at a time, so that refusing holds few files too.
+    refusals: Arc<Semaphore>,
+    accept_errors: admission::AcceptErrors,
 }
 
-impl Default for Connections {
-    fn default() -> Self {
+/// How many connections past the limit are refused at once with the time to read
+/// why; others are told without waiting.
+const REFUSALS_AT_ONCE: usize = 16;
+
+impl Connections {
+    /// Connections of a daemon that serves at most `limit` at once.
+    pub fn new(limit: usize) -> Self {
         Connections {
             close: broadcast::channel(1).0,
             tasks: JoinSet::new(),
             room: Arc::new(Semaphore::new(transport::PENDING_BUDGET)),
+            limit,
+            refusals: Arc::new(Semaphore::new(REFUSALS_AT_ONCE)),
+            accept_errors: admission::AcceptErrors::default(),
         }
     }
-}
 
-impl Connections {
+    /// Tells a connection past the limit why it is not served, unless too many are
+    /// being told already.
+    fn refuse(&self, stream: tokio::net::UnixStream) {
+        let refusal = admission::refusal(self.limit);
+        let Ok(permit) = self.refusals.clone().try_acquire_owned() else {
+            // Said without waiting: a refusal's few hundred bytes fit the socket's buffer.
+            let _ = stream.try_write(&refusal);
+            return;
+        };
+        tokio::spawn(async move {
+            admission::refuse(stream, &refusal).await;
+            drop(permit);
+        });
+    }
+
     /// Tells every connection to close and waits until each has: it stops reading,
     /// its answers under way and the events already made go out, then its client
     /// reads the end of the stream.
@@ -119,6 +148,12 @@ pub async fn accept(
                             continue;
                         }
                     };
+                    // Connections that ended are taken off the set before counting.
+                    while connections.tasks.try_join_next().is_some() {}
+                    if connections.tasks.len() >= connections.limit {
+                        connections.refuse(stream);
+                        continue;
+                    }
                     let outgoing = transport::outgoing_frames();
                     let service = connection::build(
                         daemon.clone(),
@@ -135,12 +170,10 @@ pub async fn accept(
                         closing,
                     ));
                 }
-                Err(err) => tracing::warn!("accepting a connection failed: {err}"),
+                Err(err) => connections.accept_errors.failed(&err).await,
             },
             _ = shutdown.wait_for(|&stop| stop) => break,
         }
-        // Connections that ended are taken off the set as they go.
-        while connections.tasks.try_join_next().is_some() {}
     }
 }
 

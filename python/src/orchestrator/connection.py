@@ -58,6 +58,8 @@ class Connection:
         self._closed = False
         #: This end closed it (``close()``): not a loss to report.
         self._closed_here = False
+        #: The daemon refused the connection (too many open), saying why.
+        self._refused: Optional[OrchestrationError] = None
         #: The daemon said it stops: a request still unanswered was never read.
         self._stopping = False
         self._read_task: Optional["asyncio.Task[None]"] = None
@@ -120,7 +122,7 @@ class Connection:
         """Sends a request and waits for its answer; ``params`` of ``None`` are left out,
         as methods without parameters require. Raises the daemon's error as its exception."""
         if self._closed:
-            raise OrchestrationError(self._why_closed())
+            raise self._why_closed()
         request_id = next(self._ids)
         message: Dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
@@ -170,7 +172,7 @@ class Connection:
             await self._writer.drain()
         except (ConnectionError, OSError) as err:
             self._closed = True
-            raise OrchestrationError(self._why_closed()) from err
+            raise self._why_closed() from err
 
     async def _read_loop(self) -> None:
         try:
@@ -228,14 +230,20 @@ class Connection:
             await self._send({"jsonrpc": "2.0", "id": message["id"], "result": None})
         elif method == _CLOSING:
             self._stopping = True
+        elif method is None and isinstance(message.get("error"), dict):
+            # An error without an id: the daemon refused the connection, saying why.
+            self._refused = from_wire(message["error"])
         elif isinstance(method, str):
             self._on_notification(method, message.get("params"))
 
-    def _why_closed(self) -> str:
-        return _STOPPED if self._stopping else _CLOSED
+    def _why_closed(self) -> OrchestrationError:
+        if self._refused is not None:
+            refused = self._refused
+            return type(refused)(refused.message, kind=refused.kind, code=refused.code, cause=refused.cause)
+        return OrchestrationError(_STOPPED if self._stopping else _CLOSED)
 
     def _fail_pending(self) -> None:
         for waiter in self._pending.values():
             if not waiter.done():
-                waiter.set_exception(OrchestrationError(self._why_closed()))
+                waiter.set_exception(self._why_closed())
         self._pending.clear()
