@@ -235,7 +235,11 @@ async function stop(ctx: CommandContext): Promise<void> {
     say('no run is going');
     return;
   }
-  const status = await ctx.connection.request<Status>(Method.stop);
+  // The answer comes once every agent has ended, which may take a moment.
+  const status = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: 'Baton: stopping the run and its agents…' },
+    () => ctx.connection.request<Status>(Method.stop),
+  );
   const back = status.progress.by_status.available;
   say(`stopped; ${plural(back, 'task')} ${back === 1 ? 'waits' : 'wait'} for the next run`);
 }
