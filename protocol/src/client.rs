@@ -24,7 +24,7 @@ use crate::workspace::Workspace;
 mod start;
 
 use start::start_daemon;
-pub use start::{daemon_program, wait_for_exit};
+pub use start::{daemon_program, end_stuck_daemon, wait_for_exit};
 
 /// This build's version; a daemon of another version is refused at the handshake.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -38,6 +38,9 @@ pub const EXIT_LOCK_HELD: i32 = 75;
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many times a handshake cut off by a stopping daemon is tried again.
 const HANDSHAKE_ATTEMPTS: u64 = 5;
+/// How long a daemon that took the connection has to answer the handshake; it needs
+/// no state to, so one that takes longer is stuck or stopped (a SIGSTOP).
+const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Why a call did not get an answer from the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +64,9 @@ pub enum ClientError {
     VersionMismatch { daemon: String, client: String },
     #[error("the connection to the baton daemon closed; `baton daemon status` tells whether it still runs")]
     Closed,
+    /// The daemon took the connection and answered nothing: it is stuck or stopped.
+    #[error("the baton daemon took the connection but did not answer within {}s: it is stuck or stopped (a SIGSTOP); `baton daemon stop` ends it, losing nothing it acknowledged", limit.as_secs())]
+    NotAnswering { limit: Duration },
     /// The daemon stopped before it read the request: nothing was done for it.
     #[error("the baton daemon stopped before it read this request, so nothing was done; run it again (a new daemon starts)")]
     Stopped,
@@ -186,18 +192,21 @@ impl Client {
             daemon_version: String::new(),
             started_daemon: false,
         };
-        let answer = client
-            .call(
-                "initialize",
-                json!({
-                    "processId": std::process::id(),
-                    "rootUri": null,
-                    "capabilities": {},
-                    "clientInfo": { "name": "baton", "version": VERSION },
-                    "initializationOptions": { "events": events },
-                }),
-            )
-            .await?;
+        let initialize = client.call(
+            "initialize",
+            json!({
+                "processId": std::process::id(),
+                "rootUri": null,
+                "capabilities": {},
+                "clientInfo": { "name": "baton", "version": VERSION },
+                "initializationOptions": { "events": events },
+            }),
+        );
+        let answer = tokio::time::timeout(HANDSHAKE_LIMIT, initialize)
+            .await
+            .map_err(|_| ClientError::NotAnswering {
+                limit: HANDSHAKE_LIMIT,
+            })??;
         let daemon_version = answer["serverInfo"]["version"]
             .as_str()
             .unwrap_or_default()

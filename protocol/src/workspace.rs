@@ -223,9 +223,14 @@ impl Workspace {
     /// [`Workspace::socket_path`]: a daemon started from a shell whose runtime
     /// directory (`XDG_RUNTIME_DIR`, `TMPDIR`) is not this one's.
     pub fn socket_elsewhere(&self) -> Option<PathBuf> {
-        let bytes = std::fs::read(self.daemon_json()).ok()?;
-        let running: RunningDaemon = serde_json::from_slice(&bytes).ok()?;
+        let running = self.running_daemon()?;
         (running.socket != self.socket_path()).then_some(running.socket)
+    }
+
+    /// What `daemon.json` says of the daemon that runs (or ran last, if it crashed).
+    pub fn running_daemon(&self) -> Option<RunningDaemon> {
+        let bytes = std::fs::read(self.daemon_json()).ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// The daemon's socket. Only the owning user can reach its directory.

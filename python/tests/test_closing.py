@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import orchestrator
+from orchestrator import connection as connection_module
 from orchestrator.connection import Connection
 from orchestrator.exceptions import OrchestrationError
 
@@ -114,3 +115,26 @@ def test_a_connection_the_daemon_refuses_raises_what_it_said(tmp_path: Path) -> 
             server.close()
 
     assert asyncio.run(main()) == said
+
+
+def test_a_daemon_that_takes_the_connection_and_answers_nothing_is_a_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stopped (SIGSTOP) or stuck daemon: the kernel takes the connection, nobody answers."""
+    monkeypatch.setattr(connection_module, "_HANDSHAKE_LIMIT_S", 0.5)
+
+    async def main() -> str:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read()
+
+        socket = tmp_path / "d.sock"
+        server = await asyncio.start_unix_server(serve, path=str(socket))
+        try:
+            with pytest.raises(orchestrator.exceptions.TimeoutError) as waited:
+                await Connection.open(str(socket), orchestrator.__version__, lambda *_: None)
+            return str(waited.value)
+        finally:
+            server.close()
+
+    said = asyncio.run(main())
+    assert "did not answer" in said and "baton daemon stop" in said

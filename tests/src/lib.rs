@@ -112,6 +112,25 @@ impl TestWorkspace {
         command
     }
 
+    /// Runs `baton ARGS` and returns what it did, failing the test when it takes
+    /// longer than `limit`: for what must answer rather than hang.
+    pub fn baton_within(&self, args: &[&str], limit: std::time::Duration) -> Output {
+        let mut child = self
+            .spawn_baton(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("baton runs");
+        let started = std::time::Instant::now();
+        while child.try_wait().expect("baton can be waited for").is_none() {
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                panic!("baton {args:?} still waited after {limit:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.wait_with_output().expect("baton finishes")
+    }
+
     /// Runs baton and expects success; answers its standard output.
     pub fn ok(&self, args: &[&str]) -> String {
         let output = self.baton(args);

@@ -1211,6 +1211,29 @@ fn a_run_that_waits_on_a_claim_outside_it_says_which_and_until_when() {
     workspace.ok(&["stop"]);
 }
 
+#[test]
+fn a_daemon_that_does_not_answer_is_said_to_and_daemon_stop_ends_it_keeping_the_state() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "kept"]);
+    let pid = workspace.daemon_pid().expect("a daemon runs");
+    // SAFETY: a signal to the test's own daemon.
+    unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+
+    let output = workspace.baton_within(&["status"], Duration::from_secs(30));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(said.contains("did not answer"), "{said}");
+    assert!(said.contains("baton daemon stop"), "{said}");
+
+    let stopped = workspace.baton_within(&["daemon", "stop"], Duration::from_secs(60));
+    let said = String::from_utf8_lossy(&stopped.stderr).into_owned()
+        + &String::from_utf8_lossy(&stopped.stdout);
+    assert!(stopped.status.success(), "{said}");
+    assert!(said.contains(&format!("pid {pid}")), "{said}");
+    assert!(!process_exists(pid), "the stuck daemon is gone");
+    assert_eq!(workspace.json(&["show", "task-001"])["description"], "kept");
+}
+
 /// Stops the workspace's daemon and waits until it has gone, so that the next command
 /// starts a new one that reads the state back from disk.
 fn stop_daemon(workspace: &TestWorkspace) {

@@ -449,24 +449,6 @@ fn hold_connections(workspace: &TestWorkspace, count: usize) -> Vec<UnixStream> 
         .collect()
 }
 
-/// `baton status` under a time limit: a refused connection must say so, not hang.
-fn status_within(workspace: &TestWorkspace, limit: Duration) -> std::process::Output {
-    let mut child = workspace
-        .spawn_baton(&["status"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("baton runs");
-    let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("baton status still waited after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
 fn log_bytes(workspace: &TestWorkspace) -> u64 {
     std::fs::read_dir(workspace.root().join(".baton/logs"))
         .unwrap()
@@ -483,7 +465,7 @@ fn connections_past_the_daemon_s_limit_are_refused_saying_why_and_it_serves_agai
     workspace.ok(&["add", "kept"]);
     let held = hold_connections(&workspace, 1_000);
 
-    let refused = status_within(&workspace, Duration::from_secs(20));
+    let refused = workspace.baton_within(&["status"], Duration::from_secs(20));
     let said = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1), "{said}");
     assert!(said.contains("at most 1000 connections"), "{said}");
@@ -492,7 +474,7 @@ fn connections_past_the_daemon_s_limit_are_refused_saying_why_and_it_serves_agai
     drop(held);
     let mut served = None;
     baton_tests::wait_until(Duration::from_secs(10), || {
-        let output = status_within(&workspace, Duration::from_secs(20));
+        let output = workspace.baton_within(&["status"], Duration::from_secs(20));
         let ok = output.status.success();
         served = Some(output);
         ok
@@ -522,7 +504,7 @@ fn a_daemon_with_few_files_allowed_refuses_connections_before_it_runs_out() {
     assert!(start.status().unwrap().success());
     let held = hold_connections(&workspace, 300);
 
-    let refused = status_within(&workspace, Duration::from_secs(20));
+    let refused = workspace.baton_within(&["status"], Duration::from_secs(20));
     let said = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1), "{said}");
     assert!(said.contains("connections"), "{said}");
@@ -534,7 +516,8 @@ fn a_daemon_with_few_files_allowed_refuses_connections_before_it_runs_out() {
 
     drop(held);
     baton_tests::wait_until(Duration::from_secs(10), || {
-        status_within(&workspace, Duration::from_secs(20))
+        workspace
+            .baton_within(&["status"], Duration::from_secs(20))
             .status
             .success()
     });

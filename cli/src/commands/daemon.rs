@@ -8,7 +8,7 @@ use baton_protocol::{client, Client, ClientError, ConnectConfig};
 use crate::args::DaemonCommand;
 use crate::{printable, render};
 
-use super::{Result, Session};
+use super::{CommandError, Result, Session};
 
 /// How long `baton daemon stop` waits for the daemon to exit: it finishes its
 /// agents' shutdown and writes a snapshot first.
@@ -28,7 +28,13 @@ impl Session {
                 self.show(&info, render::daemon_info)
             }
             DaemonCommand::Stop => {
-                let Some((client, info)) = self.running_daemon_info().await? else {
+                let found = match self.running_daemon_info().await {
+                    Err(CommandError::Client(ClientError::NotAnswering { limit })) => {
+                        return self.end_stuck_daemon(limit).await;
+                    }
+                    found => found?,
+                };
+                let Some((client, info)) = found else {
                     return self.show(&None::<DaemonInfoResult>, |_| self.no_daemon());
                 };
                 match client.request::<methods::StopDaemon>(&()).await {
@@ -83,6 +89,20 @@ impl Session {
             Err(ClientError::Closed | ClientError::Stopped) => Ok(None),
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// `daemon stop` of a daemon that does not answer: it is ended as a crash would
+    /// end it, and the next command starts a new one on the same state.
+    async fn end_stuck_daemon(&self, limit: Duration) -> Result<()> {
+        let pid = client::end_stuck_daemon(&self.workspace, STOP_WAIT).await?;
+        let said = format!(
+            "batond (pid {pid}) did not answer within {}s; ended it with SIGKILL, losing \
+             nothing it acknowledged (the next command starts a new daemon on the same state)",
+            limit.as_secs()
+        );
+        self.show(&serde_json::json!({ "pid": pid, "killed": true }), |_| {
+            said.clone()
+        })
     }
 
     fn no_daemon(&self) -> String {

@@ -128,6 +128,35 @@ fn lock_held(workspace: &Workspace) -> bool {
     }
 }
 
+/// Ends the workspace's daemon when it takes connections but answers nothing: with
+/// SIGKILL, as a crash would end it (a stopped process hears no other signal), which
+/// loses nothing it acknowledged. Only the workspace's own: the `batond` that
+/// `daemon.json` names, while a daemon holds the workspace's lock. Answers its pid
+/// once it has gone.
+pub async fn end_stuck_daemon(workspace: &Workspace, limit: Duration) -> Result<u32, ClientError> {
+    let pid = workspace
+        .running_daemon()
+        .map(|running| running.pid)
+        .filter(|&pid| lock_held(workspace) && is_batond(pid))
+        .ok_or_else(|| {
+            ClientError::Refused(format!(
+                "the daemon does not answer and {} does not name it; end it by hand                  (`pgrep -a batond` lists the daemons)",
+                workspace.daemon_json().display()
+            ))
+        })?;
+    // SAFETY: a signal to a process this user owns, checked to be the daemon.
+    if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } != 0 {
+        return Err(ClientError::Io(std::io::Error::last_os_error()));
+    }
+    wait_for_exit(pid, limit).await?;
+    Ok(pid)
+}
+
+/// Whether process `pid` runs `batond`.
+fn is_batond(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|name| name.trim() == "batond")
+}
+
 /// Waits until the daemon `pid` has exited: its lock goes with its files, so a
 /// command run afterwards starts a new daemon at once. The process is watched rather
 /// than the lock: another daemon, started meanwhile by a racing command, may hold the

@@ -11,7 +11,7 @@ import json
 import os
 from typing import Any, Callable, Dict, Optional
 
-from .exceptions import InvalidInputError, OrchestrationError, from_wire
+from .exceptions import InvalidInputError, OrchestrationError, TimeoutError, from_wire
 
 __all__ = ["Connection", "LossHandler", "NotificationHandler"]
 
@@ -28,6 +28,10 @@ LossHandler = Callable[[bool], None]
 _MAX_REQUEST = 64 * 1024 * 1024
 _MAX_ANSWER = 256 * 1024 * 1024
 _MAX_HEADER = 8 * 1024
+
+#: How long a daemon that took the connection has to answer the handshake; it needs no
+#: state to, so one that takes longer is stuck or stopped.
+_HANDSHAKE_LIMIT_S = 10.0
 
 _CLOSED = "the connection to the baton daemon closed; `baton daemon status` tells whether it still runs"
 _STOPPED = (
@@ -86,7 +90,7 @@ class Connection:
         connection = cls(reader, writer, on_notification)
         connection._read_task = asyncio.ensure_future(connection._read_loop())
         try:
-            answer = await connection.request(
+            initialize = connection.request(
                 "initialize",
                 {
                     "processId": os.getpid(),
@@ -96,6 +100,13 @@ class Connection:
                     "initializationOptions": {"events": True},
                 },
             )
+            try:
+                answer = await asyncio.wait_for(initialize, _HANDSHAKE_LIMIT_S)
+            except asyncio.TimeoutError as err:
+                raise TimeoutError(
+                    f"the baton daemon took the connection but did not answer within {_HANDSHAKE_LIMIT_S:.0f}s: "
+                    "it is stuck or stopped (a SIGSTOP); `baton daemon stop` ends it, losing nothing it acknowledged"
+                ) from err
             server = answer.get("serverInfo") if isinstance(answer, dict) else None
             version = server.get("version") if isinstance(server, dict) else None
             connection.daemon_version = version if isinstance(version, str) else ""
