@@ -15,6 +15,7 @@ pub const PRIORITIES: std::ops::RangeInclusive<u8> = 1..=10;
 /// answer (every task added, with all its fields) within what a client reads, so
 /// that a batch that was added is never answered with an error.
 pub const MAX_BATCH: usize = 100_000;
+
 const PERMISSION_MODES: [&str; 5] = [
     "default",
     "acceptEdits",
