@@ -213,27 +213,36 @@ async fn a_file_git_set_aside_where_it_met_a_directory_never_lands_until_resolve
     assert!(log.contains("Still unresolved: d~HEAD"), "{log}");
 }
 
-#[tokio::test]
-async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart_and_lands_once() {
-    let agents = AgentWorkspace::git();
-    let client = agents.start(1, 120).await;
+/// A task whose first verification hangs until something ends it (the next one
+/// passes), with the run started and that verification begun. Answers the task and
+/// the directory that marks the verification's start, to be kept while it matters.
+async fn verifying_until_cut_short(
+    client: &baton_protocol::Client,
+) -> (baton_protocol::TaskId, tempfile::TempDir) {
     let outside = tempfile::tempdir().unwrap();
     let started = outside.path().join("verification-started");
-    // The first verification hangs until the daemon is killed; the next one passes.
     let check = format!(
         "test -e {0} && exit 0; touch {0}; sleep 600",
         started.display()
     );
-    verify_with(&client, &check).await;
+    verify_with(client, &check).await;
     let id = add_scripted(
-        &client,
+        client,
         "answer",
         &[bash("echo 42 > answer.txt"), say("wrote the answer")],
         &[],
     )
     .await;
-    baton_tests::agent_workspace::start_run(&client).await;
+    baton_tests::agent_workspace::start_run(client).await;
     baton_tests::wait_until(std::time::Duration::from_secs(60), || started.exists());
+    (id, outside)
+}
+
+#[tokio::test]
+async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart_and_lands_once() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 120).await;
+    let (id, _outside) = verifying_until_cut_short(&client).await;
     let verifying = task(&client, &id).await;
     assert_eq!(verifying.stage, Some(baton_protocol::TaskStage::Verifying));
 
@@ -262,22 +271,7 @@ async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart
 async fn a_verification_cut_short_by_stop_is_logged_as_stopped_and_runs_again_in_the_next_run() {
     let agents = AgentWorkspace::git();
     let client = agents.start(1, 120).await;
-    let outside = tempfile::tempdir().unwrap();
-    let started = outside.path().join("verification-started");
-    let check = format!(
-        "test -e {0} && exit 0; touch {0}; sleep 600",
-        started.display()
-    );
-    verify_with(&client, &check).await;
-    let id = add_scripted(
-        &client,
-        "answer",
-        &[bash("echo 42 > answer.txt"), say("wrote the answer")],
-        &[],
-    )
-    .await;
-    baton_tests::agent_workspace::start_run(&client).await;
-    baton_tests::wait_until(std::time::Duration::from_secs(60), || started.exists());
+    let (id, _outside) = verifying_until_cut_short(&client).await;
 
     agents.workspace.ok(&["stop"]);
     let log = agents.workspace.ok(&["logs", id.as_str()]);

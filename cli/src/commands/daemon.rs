@@ -100,9 +100,7 @@ impl Session {
              nothing it acknowledged (the next command starts a new daemon on the same state)",
             limit.as_secs()
         );
-        self.show(&serde_json::json!({ "pid": pid, "killed": true }), |_| {
-            said.clone()
-        })
+        self.show(&serde_json::json!({ "pid": pid, "killed": true }), |_| said)
     }
 
     fn no_daemon(&self) -> String {
