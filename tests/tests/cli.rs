@@ -1869,6 +1869,52 @@ fn loading_a_bad_file_names_it_and_changes_nothing() {
     assert_eq!(workspace.json(&["discoveries"]), discoveries);
 }
 
+/// A state file comes from anywhere; what it says about a task must not become an
+/// option of the agent baton starts for it, nor a sum no answer can carry.
+#[test]
+fn a_state_whose_fields_would_be_agent_options_or_endless_costs_is_refused() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "one"]);
+    let tasks = workspace.json(&["tasks"]);
+    let task = |extra: Value| {
+        let mut task = json!({
+            "id": "task-001", "description": "a task", "status": "available", "priority": 5,
+            "dependencies": [], "created_at": "2025-01-01T00:00:00Z",
+        });
+        task.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        task
+    };
+    let cases = [
+        (
+            json!({"tasks": [task(json!({"session_id": "--dangerously-skip-permissions"}))]}),
+            "session_id",
+        ),
+        (
+            json!({"tasks": [task(json!({"model": "--dangerously-skip-permissions"}))]}),
+            "model",
+        ),
+        (
+            json!({"tasks": [task(json!({}))], "config": {"model": "-x"}}),
+            "model",
+        ),
+        (
+            json!({"tasks": [
+                task(json!({"usage": {"cost_usd": 1e308}})),
+                task(json!({"id": "task-002", "usage": {"cost_usd": 1e308}})),
+            ]}),
+            "cost_usd",
+        ),
+    ];
+    for (i, (state, field)) in cases.into_iter().enumerate() {
+        let file = write(&workspace, &format!("state-{i}.json"), &state.to_string());
+        let said = fails(&workspace, &["load", &file]);
+        assert!(said.contains(field), "`{said}` names {field}");
+        assert_eq!(workspace.json(&["tasks"]), tasks, "{said}");
+    }
+}
+
 // Errors and exit status.
 
 #[test]

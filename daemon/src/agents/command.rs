@@ -43,8 +43,7 @@ pub fn arguments(config: &Config, role: Role<'_>, mcp_config: Option<&Path>) -> 
         "--output-format".into(),
         "stream-json".into(),
         "--verbose".into(),
-        "--model".into(),
-        config.model.clone(),
+        format!("--model={}", config.model),
     ];
     match role {
         Role::Worker { resume, budget_usd } => {
@@ -53,7 +52,8 @@ pub fn arguments(config: &Config, role: Role<'_>, mcp_config: Option<&Path>) -> 
             args.extend(config.allowed_tools.iter().cloned());
             args.push(BATON_TOOLS.into());
             if let Some(session) = resume {
-                args.extend(["--resume".into(), session.into()]);
+                // One argument, so that no session id can read as an option of its own.
+                args.push(format!("--resume={session}"));
             }
             if let Some(budget) = budget_usd {
                 args.extend(["--max-budget-usd".into(), format!("{budget:.6}")]);
@@ -150,11 +150,11 @@ mod tests {
         );
         let line = args.join(" ");
         assert!(line.starts_with(
-            "-p --output-format stream-json --verbose --model claude-sonnet-4-20250514"
+            "-p --output-format stream-json --verbose --model=claude-sonnet-4-20250514"
         ));
         assert!(line.contains("--permission-mode acceptEdits"));
         assert!(line.contains("--allowedTools Read Write Edit Glob Grep Bash mcp__baton"));
-        assert!(line.contains("--resume s-1"));
+        assert!(line.contains("--resume=s-1"));
         assert!(line.contains("--max-budget-usd 0.250000"));
         assert!(line.ends_with("--mcp-config /w/.baton/agents/worker-1.json"));
     }

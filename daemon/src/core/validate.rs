@@ -16,6 +16,10 @@ pub const PRIORITIES: std::ops::RangeInclusive<u8> = 1..=10;
 /// that a batch that was added is never answered with an error.
 pub const MAX_BATCH: usize = 100_000;
 
+/// The most one task may have cost, as a state file says: far past any real spend, and
+/// low enough that the costs of every task of a batch add up to a number, not infinity.
+const MAX_TASK_COST_USD: f64 = 1e9;
+
 const PERMISSION_MODES: [&str; 5] = [
     "default",
     "acceptEdits",
@@ -421,11 +425,14 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
             .map_err(|err| bad(format!("{}: {}", task.id, err.message)))?;
         priority(task.priority).map_err(|err| bad(format!("{}: {}", task.id, err.message)))?;
         let cost = task.usage.cost_usd;
-        if !(cost.is_finite() && cost >= 0.0) {
+        if !(0.0..=MAX_TASK_COST_USD).contains(&cost) {
             return Err(bad(format!(
-                "{}: usage.cost_usd is {cost}; what was spent is 0 or more",
+                "{}: usage.cost_usd is {cost}; what was spent is 0 or more, and under ${MAX_TASK_COST_USD:e}",
                 task.id
             )));
+        }
+        if let Some(session) = &task.session_id {
+            session_id(session).map_err(|err| bad(format!("{}: {}", task.id, err.message)))?;
         }
         let mut seen = HashSet::new();
         for dependency in &task.dependencies {

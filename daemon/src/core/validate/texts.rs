@@ -222,10 +222,34 @@ pub fn model(model: &str) -> Result<(), BatonError> {
 
 /// No model's name holds a space or a control character: one that does would only
 /// fail later, in every agent started with it, or steer the terminal it is shown on.
+/// Nor does one start with `-`: it would read as an option of the agent's program.
 fn model_characters(model: &str) -> Result<(), BatonError> {
     if model.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(BatonError::invalid(format!(
             "the model {model:?} holds a space or a control character; name a Claude model (`claude-sonnet-4-5`)"
+        )));
+    }
+    if model.starts_with('-') {
+        return Err(BatonError::invalid(format!(
+            "the model {model:?} starts with '-', as an option does; name a Claude model (`claude-sonnet-4-5`)"
+        )));
+    }
+    Ok(())
+}
+
+/// A Claude Code session id, as a state file may bring one: the agent resumes it, so
+/// it is a plain name (Claude Code's are UUIDs), never something an option could hide in.
+pub fn session_id(session: &str) -> Result<(), BatonError> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if session.is_empty()
+        || session.len() > 128
+        || session.starts_with('-')
+        || !session.chars().all(plain)
+    {
+        return Err(BatonError::invalid(format!(
+            "session_id {:?} is not a Claude Code session id (letters, digits, '-' and '_', \
+             not starting with '-', at most 128 bytes); remove it and the task starts afresh",
+            excerpt(session, 60)
         )));
     }
     Ok(())
