@@ -13,12 +13,12 @@ use interprocess::local_socket::{ConnectOptions, GenericFilePath};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use tokio::io::{BufReader, ReadHalf, WriteHalf};
+use tokio::io::{AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{BatonError, ErrorKind};
 use crate::framing::{read_message, write_message, REQUEST_LIMIT};
-use crate::methods::{Closing, Event, Request, WorkDoneProgress};
+use crate::methods::{Closing, DaemonInfo, Event, Request, WorkDoneProgress};
 use crate::workspace::Workspace;
 
 mod start;
@@ -139,8 +139,8 @@ impl Client {
         loop {
             let (stream, started_daemon) = match connect_socket(&socket).await {
                 Ok(stream) => (stream, false),
-                Err(source) => match connect_elsewhere(workspace).await {
-                    Some(stream) => (stream, false),
+                Err(source) => match connect_elsewhere(workspace, config).await? {
+                    Some(client) => return Ok(client),
                     None if !config.start => return Err(ClientError::Connect { socket, source }),
                     None => (
                         start_daemon(workspace, config.daemon.as_deref()).await?,
@@ -447,7 +447,25 @@ async fn connect_socket(path: &Path) -> std::io::Result<Stream> {
 }
 
 /// The workspace's daemon at the socket it said it listens on, when that is not the
-/// one this client's runtime directory gives.
-async fn connect_elsewhere(workspace: &Workspace) -> Option<Stream> {
-    connect_socket(&workspace.socket_elsewhere()?).await.ok()
+/// one this client's runtime directory gives. `daemon.json` may have been copied
+/// with the workspace, so the daemon there is asked which workspace it serves; one
+/// that serves another is no daemon of this workspace's.
+async fn connect_elsewhere(
+    workspace: &Workspace,
+    config: &ConnectConfig,
+) -> Result<Option<Client>, ClientError> {
+    let Some(socket) = workspace.socket_elsewhere() else {
+        return Ok(None);
+    };
+    let Ok(stream) = connect_socket(&socket).await else {
+        return Ok(None);
+    };
+    let client = Client::handshake(stream, config).await?;
+    let info = client.request::<DaemonInfo>(&()).await?;
+    if Path::new(&info.workspace) == workspace.root() {
+        return Ok(Some(client));
+    }
+    // Ends the connection (the daemon closes its side when it reads the end).
+    let _ = client.shared.writer.lock().await.shutdown().await;
+    Ok(None)
 }

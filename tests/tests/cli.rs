@@ -1751,6 +1751,31 @@ fn a_command_from_a_shell_with_another_runtime_directory_reaches_the_running_dae
     assert_eq!(status["pid"], pid, "the one daemon: {status}");
 }
 
+/// A `.baton` copied from another workspace (with the workspace itself, say) names
+/// that workspace's daemon: its commands must not reach it.
+#[test]
+fn a_daemon_json_copied_from_another_workspace_does_not_lead_commands_to_its_daemon() {
+    let first = TestWorkspace::new();
+    first.ok(&["add", "the first workspace's"]);
+    let first_pid = first.json(&["daemon", "status"])["pid"].clone();
+    let second = TestWorkspace::new();
+    std::fs::create_dir_all(second.root().join(".baton")).unwrap();
+    std::fs::copy(
+        first.root().join(".baton/daemon.json"),
+        second.root().join(".baton/daemon.json"),
+    )
+    .unwrap();
+
+    second.ok(&["add", "the second workspace's"]);
+
+    let first_tasks = first.json(&["tasks"]);
+    assert_eq!(first_tasks.as_array().unwrap().len(), 1, "{first_tasks}");
+    let second_tasks = second.json(&["tasks"]);
+    assert_eq!(second_tasks[0]["description"], "the second workspace's");
+    let status = second.json(&["daemon", "status"]);
+    assert_ne!(status["pid"], first_pid, "{status}");
+}
+
 #[test]
 fn a_batch_too_large_for_one_request_is_refused_saying_so_and_nothing_is_added() {
     let workspace = TestWorkspace::new();
