@@ -529,7 +529,8 @@ pub struct RunResult {
     #[serde(default)]
     pub stages: crate::ByStage,
     /// Why the run stopped before its work was done, when it did (`baton/stop`, the
-    /// run's budget): a run that did not finish is not a success.
+    /// run's budget, a leader that made no plan): a run that did not finish is not a
+    /// success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
 }

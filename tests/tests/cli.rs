@@ -1942,6 +1942,25 @@ fn a_state_whose_fields_would_be_agent_options_or_endless_costs_is_refused() {
 
 // Errors and exit status.
 
+/// A script that runs `baton run GOAL` or `baton plan GOAL` goes on only when a plan
+/// was made: a leader that could not start made none.
+#[test]
+fn a_run_or_plan_whose_leader_could_not_start_exits_1_saying_why() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["config", "agent_command", "/nonexistent/claude"]);
+    workspace.ok(&["config", "isolation", "shared"]);
+    for command in ["run", "plan"] {
+        let output = workspace.baton(&[command, "make a thing"]);
+        let said = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "baton {command}: {said}");
+        let last = said.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("error: ") && last.contains("could not start `/nonexistent/claude`"),
+            "baton {command}: {said}"
+        );
+    }
+}
+
 #[test]
 fn an_error_exits_1_with_one_line_on_stderr_that_says_what_to_do() {
     let workspace = TestWorkspace::new();

@@ -45,7 +45,8 @@ pub enum CommandError {
         render::count(*.0, "task", "tasks")
     )]
     TasksFailed(usize),
-    /// A run stopped before its work was done (`baton stop` elsewhere, its budget).
+    /// A run stopped before its work was done (`baton stop` elsewhere, its budget, a
+    /// leader that made no plan).
     #[error("the run stopped before its work was done: {}", printable::text(.0))]
     RunStopped(String),
     /// The agents' MCP bridge could not serve.

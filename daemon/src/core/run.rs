@@ -500,13 +500,16 @@ impl Run {
             run: 0,
             report: None,
             stages: self.stages,
-            stopped: self.stopped.as_ref().map(|why| match self.plan_cut_short {
-                true => format!(
+            stopped: match (&self.stopped, &self.leader) {
+                (Some(why), _) if self.plan_cut_short => Some(format!(
                     "{why}; its leader was stopped before it finished the plan, so the tasks \
                      it added are only part of it"
-                ),
-                false => why.clone(),
-            }),
+                )),
+                (Some(why), _) => Some(why.clone()),
+                // No plan was made, so the goal was not worked on.
+                (None, Leader::Failed(error)) => Some(format!("its leader made no plan: {error}")),
+                (None, _) => None,
+            },
         }
     }
 }

@@ -108,12 +108,15 @@ export function errorRemedy(error: unknown, command: string): Remedy | undefined
   }
 }
 
-/** How loud the end of a run is: an error when it did nothing, a warning when some failed. */
+/**
+ * How loud the end of a run is: an error when it did nothing, a warning when some
+ * failed or it stopped before its work was done.
+ */
 export function runFinishedSeverity(result: RunResult): 'info' | 'warning' | 'error' {
   if (result.tasks_completed === 0) {
     return 'error';
   }
-  return result.tasks_failed > 0 ? 'warning' : 'info';
+  return result.tasks_failed > 0 || result.stopped ? 'warning' : 'info';
 }
 
 /** What an agent command that cannot be found means, and what to do. */

@@ -207,6 +207,7 @@ test('a run that did nothing is an error, one with failures a warning', () => {
   assert.equal(runFinishedSeverity({ ...run, tasks_completed: 0, tasks_failed: 2 }), 'error');
   assert.equal(runFinishedSeverity({ ...run, tasks_completed: 1, tasks_failed: 1 }), 'warning');
   assert.equal(runFinishedSeverity({ ...run, tasks_completed: 3, tasks_failed: 0 }), 'info');
+  assert.equal(runFinishedSeverity({ ...run, tasks_completed: 3, tasks_failed: 0, stopped: 'the run budget is spent' }), 'warning');
 });
 
 test('Load State asks before it replaces tasks, and says what it replaces', () => {
