@@ -31,6 +31,8 @@ pub enum FrameError {
     Truncated,
     #[error("the body of {length} bytes did not arrive within {seconds} s of its header")]
     Stalled { length: usize, seconds: u64 },
+    #[error("the header did not end within {seconds} s of its first byte")]
+    HeaderStalled { seconds: u64 },
     #[error(transparent)]
     Io(#[from] io::Error),
 }

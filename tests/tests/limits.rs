@@ -522,3 +522,48 @@ fn a_daemon_with_few_files_allowed_refuses_connections_before_it_runs_out() {
             .success()
     });
 }
+
+/// Whether the daemon closed `stream` within `limit`: a read ends (or fails) rather
+/// than waits.
+fn closed_within(stream: &mut UnixStream, limit: Duration) -> bool {
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut rest = Vec::new();
+    match stream.read_to_end(&mut rest) {
+        Ok(_) => true,
+        Err(err) => !matches!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+/// A slot among the daemon's connections is held only by a client: one that never
+/// says `initialize`, or that stops in the middle of a header, is closed, while one
+/// that made its handshake may stay idle as long as it likes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_never_makes_its_handshake_or_stops_inside_a_header_is_closed() {
+    let workspace = TestWorkspace::new();
+    let idle_client = workspace.client(false).await;
+    let mut silent = raw(&workspace).await;
+    let mut stopped_in_header = raw(&workspace).await;
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": { "capabilities": {} },
+    });
+    stopped_in_header
+        .write_all(&framed(initialize.to_string().as_bytes()))
+        .unwrap();
+    assert_eq!(read_answer(&mut stopped_in_header)["id"], 1);
+    stopped_in_header.write_all(b"Content-Len").unwrap();
+
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(20)),
+        "a connection that never said initialize is closed"
+    );
+    assert!(
+        closed_within(&mut stopped_in_header, Duration::from_secs(20)),
+        "a connection that stopped inside a header is closed"
+    );
+    let status = idle_client.call("baton/status", Value::Null).await;
+    assert!(status.is_ok(), "an idle client is still served: {status:?}");
+}

@@ -11,7 +11,9 @@ use std::time::Duration;
 use baton_protocol::framing::{self, FrameError};
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::sync::{broadcast, mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tower::{Service, ServiceExt};
 use tower_lsp::jsonrpc::{self, ErrorCode, Id};
@@ -223,14 +225,33 @@ const BODY_CHUNK: usize = 1024 * 1024;
 /// a request is disconnected, and gives the room it held back.
 const BODY_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Reads one request: its header, then its body within [`BODY_DEADLINE`], a large
-/// body as it arrives, each megabyte once `room` (shared by every connection) has
-/// room for it; the room is given back once the body is in.
+/// How long a header may take once its first byte came: a peer that stops inside
+/// one is disconnected, and gives back its place among the daemon's connections.
+const HEADER_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a connection may take to send `initialize`: every client sends it first,
+/// so one that sends nothing only holds a place among the daemon's connections.
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Reads one request: waits as long as it takes for it to begin, then its header
+/// within [`HEADER_DEADLINE`] and its body within [`BODY_DEADLINE`], a large body
+/// as it arrives, each megabyte once `room` (shared by every connection) has room
+/// for it; the room is given back once the body is in.
 async fn read_request<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     room: &Semaphore,
 ) -> Result<Option<Vec<u8>>, FrameError> {
-    let Some(length) = framing::read_header(reader, framing::REQUEST_LIMIT).await? else {
+    if reader.fill_buf().await?.is_empty() {
+        return Ok(None);
+    }
+    let header = tokio::time::timeout(
+        HEADER_DEADLINE,
+        framing::read_header(reader, framing::REQUEST_LIMIT),
+    );
+    let header = header.await.unwrap_or(Err(FrameError::HeaderStalled {
+        seconds: HEADER_DEADLINE.as_secs(),
+    }));
+    let Some(length) = header? else {
         return Ok(None);
     };
     let read = async {
@@ -354,12 +375,24 @@ pub async fn serve<S>(
     };
     let in_flight = Arc::new(Semaphore::new(concurrency));
     let mut closed = false;
+    let handshake = tokio::time::sleep(HANDSHAKE_DEADLINE);
+    tokio::pin!(handshake);
+    let mut initialized = false;
     loop {
         let read = tokio::select! {
             read = read_request(&mut reader, &room) => read,
             _ = closing.recv() => {
                 closed = true;
                 break;
+            }
+            _ = &mut handshake, if !initialized => {
+                tracing::debug!(
+                    "closing a connection that sent no initialize within {} s",
+                    HANDSHAKE_DEADLINE.as_secs()
+                );
+                notifications.abort();
+                writer.abort();
+                return;
             }
         };
         let body = match read {
@@ -392,6 +425,7 @@ pub async fn serve<S>(
         drop(body);
         match incoming {
             Incoming::Request(request) => {
+                initialized |= request.method() == "initialize";
                 let Ok(permit) = in_flight.clone().acquire_owned().await else {
                     break;
                 };
