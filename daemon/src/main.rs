@@ -116,11 +116,16 @@ fn restore(args: &Args) -> anyhow::Result<String> {
 
 /// What a store that cannot be served needs said: how to bring it back.
 fn restore_hint(workspace: &Workspace) -> String {
-    match Snapshots::new(&workspace.snapshots_dir()).latest() {
+    let snapshots = Snapshots::new(&workspace.snapshots_dir());
+    match snapshots.newest_whole() {
         Some(snapshot) => format!(
             "`baton restore` brings back the latest snapshot ({}, change {}), losing only the changes after it, or `baton restore --from FILE` a file written by `baton save`",
             snapshot.path.display(),
             snapshot.change
+        ),
+        None if snapshots.latest().is_some() => format!(
+            "no snapshot in {} holds a whole state: `baton restore --from FILE` brings back a file written by `baton save`",
+            workspace.snapshots_dir().display()
         ),
         None => "there is no snapshot yet: `baton restore --from FILE` brings back a file written by `baton save`".into(),
     }

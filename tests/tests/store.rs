@@ -230,6 +230,43 @@ fn a_snapshot_that_does_not_read_whole_never_has_a_sound_store_refused() {
     assert_eq!(task_count(&workspace), 21);
 }
 
+/// Writes `state` as a snapshot of change `change`, named with its true checksum:
+/// what no damage on disk makes, only a file put there.
+fn plant_snapshot(workspace: &TestWorkspace, change: u64, state: &Value) {
+    let bytes = serde_json::to_vec(state).unwrap();
+    let name = format!("{change:012}-{:08x}.json", crc32fast::hash(&bytes));
+    std::fs::write(workspace.root().join(".baton/snapshots").join(name), bytes).unwrap();
+}
+
+#[test]
+fn a_snapshot_that_is_no_valid_state_never_has_a_sound_store_refused_and_one_with_fewer_tasks_says_so(
+) {
+    let workspace = stopped_workspace(20);
+    workspace.ok(&["add", "after the snapshot"]);
+    workspace.ok(&["daemon", "stop"]);
+    let newest = snapshot_files(&workspace).pop().unwrap();
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&newest).unwrap()).unwrap();
+    let mut invalid = state.clone();
+    invalid["tasks"][0]["dependencies"] = json!(["task-404"]);
+    plant_snapshot(&workspace, 99_999, &invalid);
+
+    assert_eq!(task_count(&workspace), 21, "the sound store is served");
+
+    workspace.ok(&["daemon", "stop"]);
+    state["tasks"].as_array_mut().unwrap().truncate(5);
+    plant_snapshot(&workspace, 99_998, &state);
+    overwrite(&db(&workspace), 0, &[0xA5; 4096]);
+    let restored = workspace.ok(&["restore"]);
+    assert!(
+        restored.contains("restored 5 tasks") && !restored.contains("nothing is lost"),
+        "{restored}"
+    );
+    assert!(
+        restored.contains("16 tasks and 0 discoveries fewer"),
+        "{restored}"
+    );
+}
+
 /// The snapshots in `workspace`, oldest first.
 fn snapshot_files(workspace: &TestWorkspace) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(workspace.root().join(".baton/snapshots"))

@@ -265,7 +265,7 @@ impl Store {
         };
         // What the store lacks, by its check record or by a snapshot ahead of it, the
         // most it lacks said; a snapshot is read only when the store is behind it, and
-        // one damaged (or not baton's) is passed over.
+        // one damaged, not baton's or holding no valid board is passed over.
         let lacking = self
             .expected
             .filter(|expected| {
@@ -282,7 +282,7 @@ impl Store {
                     .as_ref()
                     .is_none_or(|(change, _)| *change < snapshot.change)
             })
-            .find(|snapshot| snapshot.read().is_ok())
+            .find(|snapshot| snapshot.board().is_ok())
             .map(|snapshot| {
                 let said = format!(
                     "changes up to {} (as the snapshot {} holds)",

@@ -223,11 +223,11 @@ fn newest_whole(snapshots: &Snapshots, dir: &Path) -> Result<Chosen, RestoreErro
 /// The board a snapshot or a file `baton save` wrote holds; a snapshot's bytes are
 /// checked against its checksum first.
 fn read_board(path: &Path, snapshot: Option<&Snapshot>) -> Result<Board, String> {
-    let bytes = match snapshot {
-        Some(snapshot) => snapshot.read()?,
-        None => crate::regular_file::read(path, crate::regular_file::LIMIT)
-            .map_err(|err| err.to_string())?,
-    };
+    if let Some(snapshot) = snapshot {
+        return snapshot.board();
+    }
+    let bytes = crate::regular_file::read(path, crate::regular_file::LIMIT)
+        .map_err(|err| err.to_string())?;
     let state: CoordinationState =
         serde_json::from_slice(&bytes).map_err(|err| format!("not a baton state file: {err}"))?;
     let mut board = Board::default();
@@ -321,7 +321,18 @@ fn describe(
             tasks_and_discoveries(expected.tasks, expected.discoveries),
             expected.change
         ));
+        let fewer = tasks_and_discoveries(
+            expected.tasks.saturating_sub(restored.tasks),
+            expected.discoveries.saturating_sub(restored.discoveries),
+        );
+        let holds_all =
+            restored.tasks >= expected.tasks && restored.discoveries >= expected.discoveries;
         match snapshot_change {
+            // A snapshot that says it is as new but holds less (one put there by
+            // hand) loses what it lacks, whatever its number.
+            Some(change) if change >= expected.change && !holds_all => said.push_str(&format!(
+                ", but the snapshot, up to change {change}, holds less: what it lacks is lost ({fewer} fewer)"
+            )),
             Some(change) if change == expected.change => {
                 said.push_str(", as the snapshot does: nothing is lost")
             }
@@ -335,17 +346,10 @@ fn describe(
                     1 => "the change after it is".to_owned(),
                     n => format!("the {n} changes after it are"),
                 },
-                tasks_and_discoveries(
-                    expected.tasks.saturating_sub(restored.tasks),
-                    expected.discoveries.saturating_sub(restored.discoveries),
-                ),
+                fewer,
             )),
             _ => said.push_str(&format!(
-                ": what changed after the file was written is lost ({} fewer)",
-                tasks_and_discoveries(
-                    expected.tasks.saturating_sub(restored.tasks),
-                    expected.discoveries.saturating_sub(restored.discoveries),
-                ),
+                ": what changed after the file was written is lost ({fewer} fewer)"
             )),
         }
     }

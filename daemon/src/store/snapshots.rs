@@ -13,6 +13,7 @@ use baton_protocol::CoordinationState;
 use tokio::sync::watch;
 
 use super::group_commit::{GroupCommit, Ticket};
+use crate::core::Board;
 
 /// The fewest changes between two snapshots: a damaged store loses at most this many
 /// on a small board.
@@ -88,6 +89,21 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// The board the snapshot holds: its bytes as written, and a state baton takes.
+    /// A snapshot that is not one is no evidence of what the store should hold.
+    pub fn board(&self) -> Result<Board, String> {
+        let bytes = self.read()?;
+        let state: CoordinationState = serde_json::from_slice(&bytes)
+            .map_err(|err| format!("not a baton state file: {err}"))?;
+        let mut board = Board::default();
+        board
+            .load(state, chrono::Utc::now())
+            .map_err(|err| err.message)?;
+        Ok(board)
+    }
+}
+
 /// The workspace's snapshot directory.
 pub struct Snapshots {
     dir: PathBuf,
@@ -116,6 +132,14 @@ impl Snapshots {
 
     pub fn latest(&self) -> Option<Snapshot> {
         self.list().pop()
+    }
+
+    /// The newest snapshot that holds a board, as `baton restore` would bring back.
+    pub fn newest_whole(&self) -> Option<Snapshot> {
+        self.list()
+            .into_iter()
+            .rev()
+            .find(|snapshot| snapshot.board().is_ok())
     }
 
     /// Writes a snapshot (private, synced, renamed into place) and deletes the
