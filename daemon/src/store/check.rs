@@ -10,6 +10,7 @@
 //! acknowledged changes.
 
 use std::fs::File;
+use std::io::ErrorKind;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -36,27 +37,54 @@ pub struct CheckFile {
 
 impl CheckFile {
     /// Opens (creating, private) the record at `path`; answers what it said, `None`
-    /// when there was none yet.
+    /// when there was none yet. A new record is written whole before it is put in
+    /// place, so an empty one was emptied: it is unreadable, not new.
     pub fn open(path: &Path) -> std::io::Result<(CheckFile, Option<Expected>)> {
+        if std::fs::symlink_metadata(path).is_err_and(|err| err.kind() == ErrorKind::NotFound) {
+            return Ok((CheckFile::create(path)?, None));
+        }
         let file = super::open_private(path)?;
         let mut bytes = vec![0; SIZE];
         let read = file.read_at(&mut bytes, 0)?;
         bytes.truncate(read);
         let text = String::from_utf8_lossy(&bytes);
+        let unreadable = |why: String| {
+            std::io::Error::new(ErrorKind::InvalidData, format!("{} {why}", path.display()))
+        };
         let expected = match text.trim() {
-            "" => None,
-            text => Some(serde_json::from_str(text).map_err(|err| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{} is unreadable: {err}", path.display()),
-                )
-            })?),
+            "" => return Err(unreadable("is empty".into())),
+            text => serde_json::from_str(text)
+                .map_err(|err| unreadable(format!("is unreadable: {err}")))?,
         };
         let check = CheckFile {
             path: path.to_owned(),
             file,
         };
-        Ok((check, expected))
+        Ok((check, Some(expected)))
+    }
+
+    /// Writes a record of an empty store beside `path`, durably, and renames it into
+    /// place: no crash leaves an empty record behind.
+    fn create(path: &Path) -> std::io::Result<CheckFile> {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".new");
+        let staging = path.with_file_name(name);
+        let file = super::open_private(&staging)?;
+        file.set_len(0)?;
+        let check = CheckFile {
+            path: staging,
+            file,
+        };
+        check.write(&Expected::default())?;
+        check.file.sync_all()?;
+        std::fs::rename(&check.path, path)?;
+        if let Some(dir) = path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(CheckFile {
+            path: path.to_owned(),
+            file: check.file,
+        })
     }
 
     /// Rewrites the record in place (no sync: it may lag the database, never lead it).

@@ -232,11 +232,6 @@ impl Store {
         ))
     }
 
-    /// What the check record said when the store was opened.
-    pub fn expected(&self) -> Option<Expected> {
-        self.expected
-    }
-
     /// The number of the last change written.
     pub fn change(&self) -> u64 {
         self.written.lock().expect("written lock").expected.change
