@@ -33,6 +33,8 @@ pub enum FrameError {
     Stalled { length: usize, seconds: u64 },
     #[error("the header did not end within {seconds} s of its first byte")]
     HeaderStalled { seconds: u64 },
+    #[error("no initialize came within {seconds} s of connecting")]
+    NoInitialize { seconds: u64 },
     #[error(transparent)]
     Io(#[from] io::Error),
 }

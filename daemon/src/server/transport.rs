@@ -283,6 +283,23 @@ async fn read_request<R: AsyncBufRead + Unpin>(
         }))
 }
 
+/// Reads one request as [`read_request`] does, all of it by `by` when given: until
+/// a connection made its handshake, the time it may take is bounded too.
+async fn read_by<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    room: &Semaphore,
+    by: Option<tokio::time::Instant>,
+) -> Result<Option<Vec<u8>>, FrameError> {
+    let Some(by) = by else {
+        return read_request(reader, room).await;
+    };
+    tokio::time::timeout_at(by, read_request(reader, room))
+        .await
+        .unwrap_or(Err(FrameError::NoInitialize {
+            seconds: HANDSHAKE_DEADLINE.as_secs(),
+        }))
+}
+
 /// Parsing a body is done without taking room from the budget when it holds at
 /// most this much: a request of the protocol's own takes a few kilobytes.
 const SMALL_PARSE: usize = 1024 * 1024;
@@ -375,24 +392,14 @@ pub async fn serve<S>(
     };
     let in_flight = Arc::new(Semaphore::new(concurrency));
     let mut closed = false;
-    let handshake = tokio::time::sleep(HANDSHAKE_DEADLINE);
-    tokio::pin!(handshake);
+    let handshake_by = tokio::time::Instant::now() + HANDSHAKE_DEADLINE;
     let mut initialized = false;
     loop {
         let read = tokio::select! {
-            read = read_request(&mut reader, &room) => read,
+            read = read_by(&mut reader, &room, (!initialized).then_some(handshake_by)) => read,
             _ = closing.recv() => {
                 closed = true;
                 break;
-            }
-            _ = &mut handshake, if !initialized => {
-                tracing::debug!(
-                    "closing a connection that sent no initialize within {} s",
-                    HANDSHAKE_DEADLINE.as_secs()
-                );
-                notifications.abort();
-                writer.abort();
-                return;
             }
         };
         let body = match read {
