@@ -245,6 +245,13 @@ async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart
     let (id, _outside) = verifying_until_cut_short(&client).await;
     let verifying = task(&client, &id).await;
     assert_eq!(verifying.stage, Some(baton_protocol::TaskStage::Verifying));
+    // Its agent's turn is paid for as it ends, before the gate: a crash in the gate
+    // must not lose what it spent.
+    assert!(
+        verifying.usage.turns > 0 && verifying.usage.cost_usd > 0.0,
+        "{:?}",
+        verifying.usage
+    );
 
     agents.workspace.kill_daemon();
     let client = agents.start(1, 120).await;
@@ -265,6 +272,7 @@ async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart
         1,
         "its agent did not run again: {log}"
     );
+    assert_eq!(now.usage, verifying.usage, "what its agent spent, once");
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use baton_protocol::{ActivityKind, Config, Task, TaskId, TaskStage};
+use baton_protocol::{ActivityKind, Config, Task, TaskStage};
 use tokio::sync::watch;
 
 use super::agent::Context;
@@ -54,6 +54,9 @@ impl Context {
         let branch = worktrees.branch(&task.id);
         let mut rounds = Rounds::default();
         let mut step = first;
+        // Each turn of the agent is paid for as it ends: a crash in a step of the
+        // gate (a verification may take minutes) must not lose what it spent.
+        ending = self.pay(agent.agent_id, task, ending, &session_id).await;
         loop {
             // A review's stage is entered once there is a diff to review.
             if let Some(stage) = pipeline::stage_of(&step).filter(|_| step != Step::Review) {
@@ -109,26 +112,20 @@ impl Context {
                         }
                     }
                 }
-                Step::Review => {
-                    // The worker's turn is paid for before its reviewer spends.
-                    self.record(agent.agent_id, &task.id, &ending, session_id.clone())
-                        .await;
-                    ending = paid(ending);
-                    match self.review(config, task, &agent).await {
-                        Reviewed::Check(check) => check,
-                        Reviewed::Stopped => {
-                            return self
-                                .set_aside(
-                                    worktrees,
-                                    task,
-                                    Ending::Stopped,
-                                    session_id,
-                                    Ok(Changes::default()),
-                                )
-                                .await;
-                        }
+                Step::Review => match self.review(config, task, &agent).await {
+                    Reviewed::Check(check) => check,
+                    Reviewed::Stopped => {
+                        return self
+                            .set_aside(
+                                worktrees,
+                                task,
+                                Ending::Stopped,
+                                session_id,
+                                Ok(Changes::default()),
+                            )
+                            .await;
                     }
-                }
+                },
                 Step::Land => match worktrees.land(&task.id, &task.description).await {
                     Ok(Landed::Landed(changes)) => {
                         return Gated {
@@ -146,16 +143,12 @@ impl Context {
                     }
                 },
                 Step::SendBack { message, .. } => {
-                    // The turn that ended is paid for; the resumed one is settled by
-                    // whoever gets this ending.
                     let resume = match &ending {
                         Ending::Result { result, .. } => {
                             result.session_id.clone().or(session_id.clone())
                         }
                         _ => session_id.clone(),
                     };
-                    self.record(agent.agent_id, &task.id, &ending, session_id.clone())
-                        .await;
                     append_to_log(&agent.launch.log, &sent_back_line(&message)).await;
                     let budget_usd = self.orchestrator.read(|board| board.budget_left(&task.id));
                     let launch = Launch {
@@ -184,8 +177,8 @@ impl Context {
                             agent.stopped.clone(),
                         )
                         .await;
-                    ending = next;
                     session_id = next_session.or(resume);
+                    ending = self.pay(agent.agent_id, task, next, &session_id).await;
                     let open = self.orchestrator.read(|board| {
                         board
                             .task(&task.id)
@@ -216,30 +209,31 @@ impl Context {
         }
     }
 
-    /// Records what one turn of a task's agent cost and where its session is, before
-    /// the gate resumes the agent; answers the task as it is then.
-    pub(super) async fn record(
+    /// Records what a turn of the task's agent that just ended cost, and where its
+    /// session is; answers the ending with nothing left to pay.
+    async fn pay(
         &self,
         agent_id: &str,
-        task: &TaskId,
-        ending: &Ending,
-        session_id: Option<String>,
-    ) -> Option<Task> {
-        let attempt = match ending {
+        task: &Task,
+        ending: Ending,
+        session_id: &Option<String>,
+    ) -> Ending {
+        let attempt = match &ending {
             Ending::Result { result, .. } => Attempt {
                 usage: result.usage.clone(),
-                session_id: result.session_id.clone().or(session_id),
+                session_id: result.session_id.clone().or(session_id.clone()),
                 permission_denials: result.permission_denials.clone(),
             },
             _ => Attempt {
-                session_id,
+                session_id: session_id.clone(),
                 ..Attempt::default()
             },
         };
-        self.orchestrator
-            .apply(|board, now| board.record_turn(agent_id, task, attempt, now))
-            .await
-            .ok()
+        let _ = self
+            .orchestrator
+            .apply(|board, now| board.record_turn(agent_id, &task.id, attempt, now))
+            .await;
+        paid(ending)
     }
 
     /// Keeps the task's work on its branch and frees its worktree.
