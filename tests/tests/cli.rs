@@ -1191,6 +1191,8 @@ fn a_run_that_waits_on_a_claim_outside_it_says_which_and_until_when() {
     workspace.ok(&["add", "held outside"]);
     workspace.ok(&["add", "after it", "-d", "task-001"]);
     workspace.ok(&["claim", "--agent", "me"]);
+    // No agent of the run starts; its program need only be found.
+    workspace.ok(&["config", "agent_command", "true"]);
     workspace.ok(&["run", "--predefined", "--detach"]);
 
     let shown = workspace.ok(&["status"]);
@@ -1947,7 +1949,8 @@ fn a_state_whose_fields_would_be_agent_options_or_endless_costs_is_refused() {
 #[test]
 fn a_run_or_plan_whose_leader_could_not_start_exits_1_saying_why() {
     let workspace = TestWorkspace::new();
-    workspace.ok(&["config", "agent_command", "/nonexistent/claude"]);
+    // A path relative to the agent's checkout is not looked for before the run.
+    workspace.ok(&["config", "agent_command", "./no-claude-here"]);
     workspace.ok(&["config", "isolation", "shared"]);
     for command in ["run", "plan"] {
         let output = workspace.baton(&[command, "make a thing"]);
@@ -1955,10 +1958,48 @@ fn a_run_or_plan_whose_leader_could_not_start_exits_1_saying_why() {
         assert_eq!(output.status.code(), Some(1), "baton {command}: {said}");
         let last = said.lines().last().unwrap_or_default();
         assert!(
-            last.starts_with("error: ") && last.contains("could not start `/nonexistent/claude`"),
+            last.starts_with("error: ") && last.contains("could not start `./no-claude-here`"),
             "baton {command}: {said}"
         );
     }
+}
+
+/// Agents that cannot start would fail every task they took, each to be reopened by
+/// hand: a run whose agents' program is missing is refused before it starts.
+#[test]
+fn a_run_whose_agent_program_is_missing_is_refused_saying_how_to_fix_it_and_fails_no_task() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["config", "isolation", "shared"]);
+    workspace.ok(&["add", "waits for a run"]);
+    let not_a_program = workspace.root().join("notes.txt");
+    std::fs::write(&not_a_program, "not a program").unwrap();
+    for program in [
+        "/nonexistent/claude",
+        "claude-not-installed-here",
+        not_a_program.to_str().unwrap(),
+    ] {
+        workspace.ok(&["config", "agent_command", program]);
+        for args in [
+            &["run", "--predefined"][..],
+            &["run", "a goal"],
+            &["plan", "a goal"],
+        ] {
+            let said = fails(&workspace, args);
+            assert!(
+                said.contains(&format!("`{program}` (agent_command)"))
+                    && said.contains("baton config agent_command")
+                    && said.contains("no run was started"),
+                "baton {args:?} with {program}: {said}"
+            );
+        }
+    }
+    let tasks = workspace.json(&["tasks"]);
+    assert_eq!(tasks[0]["status"], "available", "{tasks}");
+    assert_eq!(
+        workspace.json(&["status"])["goal"],
+        "",
+        "a refused run set no goal"
+    );
 }
 
 #[test]
@@ -2014,7 +2055,7 @@ fn a_json_error_is_an_object_with_its_kind_on_stderr() {
         error,
         json!({ "error": {
             "kind": "InvalidInputError",
-            "message": "max_workers 0 is outside 1..64",
+            "message": "max_workers 0 is outside 1..64: it is how many worker agents run at once; give 1 to 64 (3 by default)",
         }})
     );
 }

@@ -22,7 +22,8 @@ fn write_state(workspace: &TestWorkspace) -> String {
             "id": "task-001", "description": "a task", "status": "available", "priority": 5,
             "dependencies": [], "created_at": "2025-01-01T00:00:00Z",
         }],
-        "config": { "agent_command": "/nonexistent/baton-test-agent", "isolation": "shared" },
+        // A path relative to the agent's checkout: the run starts, its agent cannot.
+        "config": { "agent_command": "./no-baton-test-agent", "isolation": "shared" },
     });
     std::fs::write(&path, state.to_string()).expect("the state file is written");
     path.display().to_string()

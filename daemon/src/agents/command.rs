@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use baton_protocol::{agent_env, AgentEnv, Config};
+use baton_protocol::{agent_env, AgentEnv, BatonError, Config};
 
 use super::claude_config::{self, OwnConfig};
 use super::process::Environment;
@@ -88,6 +88,37 @@ pub fn arguments(config: &Config, role: Role<'_>, mcp_config: Option<&Path>) -> 
     }
     args.extend(config.agent_args.iter().cloned());
     args
+}
+
+/// Refuses a run whose agents' program cannot start: each agent would fail the task
+/// it took, and the user would reopen them one by one. A program named by a path
+/// relative to the agent's checkout is left to the agents to find.
+pub fn check_program(program: &str) -> Result<(), BatonError> {
+    let found = if program.contains('/') {
+        !Path::new(program).is_absolute() || executable(Path::new(program))
+    } else {
+        std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| executable(&dir.join(program)))
+        })
+    };
+    if found {
+        return Ok(());
+    }
+    let looked = match program.contains('/') {
+        true => "is not a program that can be run",
+        false => "was not found in the daemon's PATH",
+    };
+    Err(BatonError::invalid(format!(
+        "the agents' program `{program}` (agent_command) {looked}; install Claude Code \
+         (`npm install -g @anthropic-ai/claude-code`) or set agent_command to where it is \
+         (`baton config agent_command PATH`); no run was started"
+    )))
+}
+
+fn executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
 /// An agent's environment: the daemon's own, with the variables Claude Code reads

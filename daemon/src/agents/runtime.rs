@@ -27,7 +27,7 @@ use super::agent::{lead, summarise, work, Context};
 use super::worktrees::{WorktreeError, Worktrees};
 use super::{attempt_log, report};
 use crate::core::run::{self, LEADER, SUMMARY};
-use crate::core::{Board, Events, Finished, RunStart};
+use crate::core::{validate, Board, Events, Finished, RunStart};
 use crate::orchestrator::{Operation, Orchestrator};
 
 mod branches;
@@ -208,8 +208,13 @@ impl Runtime {
         };
         // Checked here to answer before any git work; what counts is the same check
         // inside the start, in the change that starts the run.
-        orchestrator.read(|board| board.check_start(&start))?;
+        let program = orchestrator.read(|board| {
+            board.check_start(&start)?;
+            validate::patched_config(board.config(), &start.overrides)
+                .map(|config| config.agent_command)
+        })?;
         let isolation = self.isolation().await?;
+        super::command::check_program(&program)?;
         if let Isolation::Worktrees(worktrees) = &isolation {
             let checkout = worktrees.start_from_checkout().await;
             notes.extend(checkout.map_err(worktree_error)?);

@@ -287,19 +287,22 @@ fn git_branch_name(name: &str) -> bool {
 fn settings(config: &Config) -> Result<(), BatonError> {
     if !(1..=64).contains(&config.max_workers) {
         return Err(BatonError::invalid(format!(
-            "max_workers {} is outside 1..64",
-            config.max_workers
+            "max_workers {} is outside 1..64: it is how many worker agents run at once; give 1 to 64 ({} by default)",
+            config.max_workers,
+            Config::default().max_workers
         )));
     }
     if config.task_timeout == 0 {
-        return Err(BatonError::invalid(
-            "task_timeout must be at least 1 second",
-        ));
+        return Err(BatonError::invalid(format!(
+            "task_timeout must be at least 1 second: it is how long an agent may work on a task ({} by default)",
+            Config::default().task_timeout
+        )));
     }
     if !(1..=100).contains(&config.max_attempts) {
         return Err(BatonError::invalid(format!(
-            "max_attempts {} is outside 1..100",
-            config.max_attempts
+            "max_attempts {} is outside 1..100: it is how often a task is tried before it fails; give 1 to 100 ({} by default)",
+            config.max_attempts,
+            Config::default().max_attempts
         )));
     }
     for (name, bound) in [
@@ -308,7 +311,7 @@ fn settings(config: &Config) -> Result<(), BatonError> {
     ] {
         if !(1..=100).contains(&bound) {
             return Err(BatonError::invalid(format!(
-                "{name} {bound} is outside 1..100"
+                "{name} {bound} is outside 1..100; give 1 to 100"
             )));
         }
     }
