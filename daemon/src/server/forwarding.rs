@@ -6,8 +6,9 @@
 //! Under a storm of writes every watcher falls behind for a while. Measured in
 //! operations on the broadcast, a burst of a few thousand claims left twenty watchers
 //! missing events; measured in events in each outbox, a watcher that reads misses
-//! nothing unless it is [`BACKLOG`] events behind, and a client that reads nothing
-//! holds at most that many in the daemon's memory, besides the write it is stuck on.
+//! nothing unless it is [`BACKLOG`] events (or [`BACKLOG_BYTES`] of them) behind,
+//! and a client that reads nothing holds at most that much in the daemon's memory,
+//! besides the write it is stuck on.
 //! An operation's notifications are encoded once for every client
 //! ([`Operation::encoded`]).
 
@@ -31,6 +32,11 @@ use crate::orchestrator::Operation;
 /// sent `stateChanged` with reason `resync`). One operation is always taken into an
 /// empty outbox, however many events it has.
 pub const BACKLOG: usize = 65_536;
+
+/// How many bytes of notifications a client may fall behind by: events carry what
+/// clients sent (a description, an output, up to a megabyte each), so a count alone
+/// would let a client that reads nothing hold gigabytes.
+pub const BACKLOG_BYTES: usize = 64 * 1024 * 1024;
 
 /// Sends every event to one client until it goes away or the daemon stops; then the
 /// events already made still go out, without the progress reports (whose start
@@ -65,8 +71,9 @@ struct Outbox {
 #[derive(Default)]
 struct Queue {
     operations: VecDeque<Arc<Operation>>,
-    /// The events of `operations`.
+    /// The events of `operations`, and the bytes of their notifications.
     events: usize,
+    bytes: usize,
     /// Whether events were dropped since the last written: the client is told so.
     missed: bool,
     /// Whether nothing more comes.
@@ -79,6 +86,7 @@ impl Queue {
     fn miss(&mut self) {
         self.operations.clear();
         self.events = 0;
+        self.bytes = 0;
         self.missed = true;
     }
 }
@@ -93,15 +101,21 @@ enum Next {
 
 impl Outbox {
     fn push(&self, operation: Arc<Operation>) {
+        // Encoded here, once for every client, as writing it would.
+        let bytes = operation.encoded(frames).len();
         let mut queue = self.queue.lock().expect("outbox lock");
-        if !queue.operations.is_empty() && queue.events + operation.len() > BACKLOG {
+        if !queue.operations.is_empty()
+            && (queue.events + operation.len() > BACKLOG || queue.bytes + bytes > BACKLOG_BYTES)
+        {
             tracing::warn!(
-                "a client fell {} events behind; it missed them",
-                queue.events
+                "a client fell {} events ({} bytes) behind; it missed them",
+                queue.events,
+                queue.bytes
             );
             queue.miss();
         }
         queue.events += operation.len();
+        queue.bytes += bytes;
         queue.operations.push_back(operation);
         drop(queue);
         self.filled.notify_one();
@@ -129,6 +143,7 @@ impl Outbox {
                 }
                 if !queue.operations.is_empty() {
                     queue.events = 0;
+                    queue.bytes = 0;
                     return Next::Operations(queue.operations.drain(..).collect());
                 }
                 if queue.ended {
@@ -284,6 +299,30 @@ mod tests {
         outbox.push(operation(1));
         assert_eq!(sizes(outbox.next().await), [0], "missed first");
         assert_eq!(sizes(outbox.next().await), [1], "then only what came after");
+    }
+
+    #[tokio::test]
+    async fn past_the_backlog_s_bytes_the_client_is_told_it_missed_what_waited() {
+        let outbox = Outbox::default();
+        let large = || {
+            Arc::new(Operation::new(vec![Event::AgentActivity(
+                baton_protocol::methods::AgentActivity {
+                    agent_id: "worker-1".into(),
+                    task_id: None,
+                    kind: baton_protocol::ActivityKind::Tool,
+                    text: "x".repeat(1 << 20),
+                },
+            )]))
+        };
+        // Three times the bytes allowed, far fewer events than the count allowed.
+        for _ in 0..3 * (BACKLOG_BYTES >> 20) {
+            outbox.push(large());
+        }
+        let held = outbox.queue.lock().unwrap().bytes;
+        assert!(held <= BACKLOG_BYTES, "{held} bytes held");
+        assert_eq!(sizes(outbox.next().await), [0], "missed first");
+        let after = sizes(outbox.next().await).len();
+        assert!((1..BACKLOG_BYTES >> 20).contains(&after), "{after}");
     }
 
     #[tokio::test]
