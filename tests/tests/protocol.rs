@@ -573,6 +573,19 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             ErrorKind::InvalidInputError,
             "agent id is empty",
         ),
+        // An agent id is shown on every task it holds, in logs and terminals.
+        (
+            "baton/claimTask",
+            json!({ "agent_id": "a\u{0}b" }),
+            ErrorKind::InvalidInputError,
+            "agent id \"a\\0b\" holds a control character",
+        ),
+        (
+            "baton/addDiscovery",
+            json!({ "agent_id": "a\nb", "content": "found" }),
+            ErrorKind::InvalidInputError,
+            "agent id \"a\\nb\" holds a control character",
+        ),
         (
             "baton/addDiscovery",
             json!({ "agent_id": "a", "content": "" }),

@@ -259,11 +259,21 @@ pub fn agent_id(agent_id: &str) -> Result<(), BatonError> {
     if agent_id.trim().is_empty() {
         return Err(BatonError::invalid("the agent id is empty; name the agent"));
     }
-    name(
-        "agent id",
-        agent_id,
-        "an agent id is a short name (`worker-1`)",
-    )
+    agent_name(agent_id)
+}
+
+/// An agent id, as a task that holds it or a discovery carries it: shown in every
+/// listing, log and terminal, so within a name's limit and without control characters.
+fn agent_name(agent_id: &str) -> Result<(), BatonError> {
+    const ADVICE: &str = "an agent id is a short name (`worker-1`)";
+    name("agent id", agent_id, ADVICE)?;
+    if agent_id.chars().any(char::is_control) {
+        return Err(BatonError::invalid(format!(
+            "the agent id {:?} holds a control character; {ADVICE}",
+            excerpt(agent_id, 40)
+        )));
+    }
+    Ok(())
 }
 
 /// A configuration's texts, each within its limit.
@@ -358,11 +368,7 @@ fn task_texts(task: &Task) -> Result<(), BatonError> {
         self::model(model)?;
     }
     match &task.claimed_by {
-        Some(agent) => name(
-            "agent id",
-            agent,
-            "an agent id is a short name (`worker-1`)",
-        ),
+        Some(agent) => agent_name(agent),
         None => Ok(()),
     }
 }
