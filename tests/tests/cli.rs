@@ -1897,9 +1897,10 @@ fn loading_a_bad_file_names_it_and_changes_nothing() {
 }
 
 /// A state file comes from anywhere; what it says about a task must not become an
-/// option of the agent baton starts for it, nor a sum no answer can carry.
+/// option of the agent baton starts for it, a sum no answer can carry, nor a name of
+/// a task that is not there.
 #[test]
-fn a_state_whose_fields_would_be_agent_options_or_endless_costs_is_refused() {
+fn a_state_whose_fields_would_be_agent_options_endless_costs_or_missing_tasks_is_refused() {
     let workspace = TestWorkspace::new();
     workspace.ok(&["add", "one"]);
     let tasks = workspace.json(&["tasks"]);
@@ -1925,6 +1926,13 @@ fn a_state_whose_fields_would_be_agent_options_or_endless_costs_is_refused() {
         (
             json!({"tasks": [task(json!({}))], "config": {"model": "-x"}}),
             "model",
+        ),
+        (
+            json!({"tasks": [task(json!({"status": "done", "result": {
+                "output": "split it", "files_modified": [], "files_created": [],
+                "subtasks_created": ["task-404"],
+            }}))]}),
+            "task-404",
         ),
         (
             json!({"tasks": [

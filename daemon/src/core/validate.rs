@@ -477,6 +477,19 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
                 )));
             }
         }
+        let subtasks = task
+            .result
+            .iter()
+            .flat_map(|result| &result.subtasks_created);
+        if let Some(subtask) = subtasks
+            .into_iter()
+            .find(|subtask| by_id(subtask).is_none())
+        {
+            return Err(bad(format!(
+                "{} names {subtask} among the subtasks it created, which does not exist",
+                task.id
+            )));
+        }
         if let Some(parent) = &task.context.parent_task {
             if by_id(parent).is_none() {
                 return Err(bad(format!(
