@@ -1814,9 +1814,13 @@ fn new_ids_never_reuse_a_loaded_id() {
     state.tasks.retain(|task| task.id != id(7));
     state.tasks[0].id = TaskId::from("task-41");
     for task in &mut state.tasks {
-        for dependency in &mut task.dependencies {
-            if *dependency == id(1) {
-                *dependency = TaskId::from("task-41");
+        let subtasks = task.result.iter_mut().flat_map(|result| {
+            result.subtasks_created.retain(|subtask| *subtask != id(7));
+            &mut result.subtasks_created
+        });
+        for named in task.dependencies.iter_mut().chain(subtasks) {
+            if *named == id(1) {
+                *named = TaskId::from("task-41");
             }
         }
     }
