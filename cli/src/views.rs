@@ -258,6 +258,7 @@ mod tests {
             goal: "Ship it".into(),
             tasks_completed: 1,
             tasks_failed: 0,
+            tasks_cancelled: 0,
             discoveries: 0,
             summary: "Shipped.".into(),
             cost_usd: 0.5,

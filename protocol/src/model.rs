@@ -514,6 +514,9 @@ pub struct RunResult {
     pub goal: String,
     pub tasks_completed: usize,
     pub tasks_failed: usize,
+    /// *baton:* the tasks cancelled while the run went, which count in neither.
+    #[serde(default)]
+    pub tasks_cancelled: usize,
     pub discoveries: usize,
     pub summary: String,
     /// What the run's agents spent, leader included.

@@ -444,7 +444,15 @@ async fn cancel_ends_a_running_agent_and_its_children() {
     cancel_and_see_it_end(&agents, &slow, shell).await;
     loop {
         if let Event::RunFinished(result) = next_event(&mut client).await {
-            assert_eq!(result.tasks_completed, 0);
+            assert_eq!(
+                (
+                    result.tasks_completed,
+                    result.tasks_failed,
+                    result.tasks_cancelled
+                ),
+                (0, 0, 1),
+                "the run says what became of its task"
+            );
             break;
         }
     }

@@ -176,8 +176,12 @@ pub(super) fn run_finished(result: &RunResult) -> String {
 
 /// What a run did and cost, in one line.
 fn run_counts(result: &RunResult) -> String {
+    let cancelled = match result.tasks_cancelled {
+        0 => String::new(),
+        cancelled => format!(", {cancelled} cancelled"),
+    };
     format!(
-        "{} completed, {} failed, {}, ${:.2}",
+        "{} completed, {} failed{cancelled}, {}, ${:.2}",
         result.tasks_completed,
         result.tasks_failed,
         count(result.discoveries, "discovery", "discoveries"),

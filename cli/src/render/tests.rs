@@ -326,6 +326,7 @@ fn status_after_a_detached_run_gives_its_result_and_summary() {
             goal: "Parse it".into(),
             tasks_completed: 2,
             tasks_failed: 0,
+            tasks_cancelled: 0,
             discoveries: 1,
             summary: "The parser is in.\nAll tests pass.".into(),
             cost_usd: 0.42,
@@ -420,6 +421,7 @@ fn events_read_as_one_line_each() {
             goal: "Parse it".into(),
             tasks_completed: 8,
             tasks_failed: 1,
+            tasks_cancelled: 2,
             discoveries: 3,
             summary: "Mostly done.".into(),
             cost_usd: 0.0,
@@ -444,7 +446,7 @@ fn events_read_as_one_line_each() {
     discovery by worker-1 on task-003: Comments may nest
     worker-1 on task-003: uses Edit
     leader: started
-    run finished: 8 completed, 1 failed, 3 discoveries, $0.00
+    run finished: 8 completed, 1 failed, 2 cancelled, 3 discoveries, $0.00
     state loaded
     ");
 }
@@ -662,6 +664,7 @@ fn a_run_s_result_says_each_stage_its_tasks_went_through_and_its_cost() {
         goal: "Parse it".into(),
         tasks_completed: 3,
         tasks_failed: 0,
+        tasks_cancelled: 0,
         discoveries: 0,
         summary: "All in.".into(),
         cost_usd: 0.36,

@@ -494,6 +494,7 @@ impl Run {
             goal: self.goal.clone(),
             tasks_completed: count(finished, TaskStatus::Done),
             tasks_failed: count(finished, TaskStatus::Failed),
+            tasks_cancelled: count(finished, TaskStatus::Cancelled),
             discoveries: discoveries.saturating_sub(self.discoveries_before),
             summary,
             cost_usd: self.cost_usd,

@@ -156,6 +156,9 @@ export function runFinishedActions(result: RunResult): string[] {
 
 export function runFinishedMessage(result: RunResult): string {
   const parts = [`${result.tasks_completed} done`, `${result.tasks_failed} failed`];
+  if (result.tasks_cancelled) {
+    parts.push(`${result.tasks_cancelled} cancelled`);
+  }
   if (result.discoveries > 0) {
     parts.push(plural(result.discoveries, 'discovery', 'discoveries'));
   }

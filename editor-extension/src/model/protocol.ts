@@ -175,6 +175,8 @@ export interface RunResult {
   goal: string;
   tasks_completed: number;
   tasks_failed: number;
+  /** Tasks cancelled while the run went; absent from older daemons. */
+  tasks_cancelled?: number;
   discoveries: number;
   summary: string;
   cost_usd: number;

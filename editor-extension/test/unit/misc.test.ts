@@ -81,6 +81,10 @@ test('the end of a run is announced with its result and summary', () => {
     runFinishedMessage({ goal: 'g', tasks_completed: 3, tasks_failed: 1, discoveries: 2, summary: 'Added the table.', cost_usd: 1.84 }),
     'Baton: run finished: 3 done, 1 failed, 2 discoveries, $1.84 — Added the table.',
   );
+  assert.equal(
+    runFinishedMessage({ goal: 'g', tasks_completed: 1, tasks_failed: 0, tasks_cancelled: 2, discoveries: 0, summary: '', cost_usd: 0.5 }),
+    'Baton: run finished: 1 done, 0 failed, 2 cancelled, $0.50',
+  );
 });
 
 test('agent activity reads as a line', () => {
