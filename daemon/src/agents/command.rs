@@ -94,17 +94,17 @@ pub fn arguments(config: &Config, role: Role<'_>, mcp_config: Option<&Path>) -> 
 /// it took, and the user would reopen them one by one. A program named by a path
 /// relative to the agent's checkout is left to the agents to find.
 pub fn check_program(program: &str) -> Result<(), BatonError> {
-    let found = if program.contains('/') {
-        !Path::new(program).is_absolute() || executable(Path::new(program))
-    } else {
-        std::env::var_os("PATH").is_some_and(|path| {
+    let by_path = program.contains('/');
+    let found = match by_path {
+        true => !Path::new(program).is_absolute() || executable(Path::new(program)),
+        false => std::env::var_os("PATH").is_some_and(|path| {
             std::env::split_paths(&path).any(|dir| executable(&dir.join(program)))
-        })
+        }),
     };
     if found {
         return Ok(());
     }
-    let looked = match program.contains('/') {
+    let looked = match by_path {
         true => "is not a program that can be run",
         false => "was not found in the daemon's PATH",
     };

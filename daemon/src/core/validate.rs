@@ -477,14 +477,11 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
                 )));
             }
         }
-        let subtasks = task
+        let mut subtasks = task
             .result
             .iter()
             .flat_map(|result| &result.subtasks_created);
-        if let Some(subtask) = subtasks
-            .into_iter()
-            .find(|subtask| by_id(subtask).is_none())
-        {
+        if let Some(subtask) = subtasks.find(|subtask| by_id(subtask).is_none()) {
             return Err(bad(format!(
                 "{} names {subtask} among the subtasks it created, which does not exist",
                 task.id
