@@ -153,15 +153,21 @@ async fn empty_log(client: &Client, source: &LogSource) -> Result<String> {
             let params = TaskRef {
                 task_id: task.clone(),
             };
-            empty_task_log(&client.request::<methods::GetTask>(&params).await?)
+            let task = client.request::<methods::GetTask>(&params).await?;
+            let run_going = client
+                .request::<methods::GetStatus>(&())
+                .await?
+                .run
+                .is_some();
+            empty_task_log(&task, run_going)
         }
         LogSource::Agent(agent) => empty_agent_log(*agent).to_owned(),
     })
 }
 
 /// What `baton logs` says when a task has no log: how it ended without an agent and
-/// what reopens it, or that a run will give it one.
-fn empty_task_log(task: &Task) -> String {
+/// what reopens it, who holds it, or whether a run gives it one.
+fn empty_task_log(task: &Task, run_going: bool) -> String {
     let id = &task.id;
     let error = task
         .result
@@ -180,6 +186,18 @@ fn empty_task_log(task: &Task) -> String {
             format!("no agent worked on {id}: it was cancelled; `baton retry {id}` reopens it")
         }
         (TaskStatus::Done, _) => format!("no agent worked on {id}: it was completed by hand"),
+        (status, _) if status.is_held() => {
+            let agent = task.claimed_by.as_deref().unwrap_or_default();
+            match task.supervised {
+                true => format!("{id}'s agent ({agent}) has not written to its log yet"),
+                false => format!(
+                    "{id} is claimed by {agent} outside a run: baton logs only the agents its runs start"
+                ),
+            }
+        }
+        _ if run_going => {
+            format!("no agent has worked on {id} yet; the run going gives it one once it is ready")
+        }
         _ => format!("no agent has worked on {id} yet; a run (`baton run`) gives it one"),
     }
 }

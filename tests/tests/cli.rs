@@ -1625,6 +1625,33 @@ fn logs_of_a_task_that_ended_with_no_agent_say_how_it_ended_and_what_reopens_it(
     }
 }
 
+/// Right after `baton run --detach`, a task's log may not have begun: what `baton
+/// logs` says then is what is so, not that a run will come.
+#[test]
+fn logs_of_a_task_without_a_log_yet_say_whether_a_run_or_an_outside_agent_has_it() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "held outside"]);
+    workspace.ok(&["add", "after it", "-d", "task-001"]);
+    workspace.ok(&["claim", "--agent", "me"]);
+    workspace.ok(&["config", "agent_command", "true"]);
+    workspace.ok(&["run", "--predefined", "--detach"]);
+    for (task, said) in [
+        (
+            "task-001",
+            "task-001 is claimed by me outside a run: baton logs only the agents its runs start",
+        ),
+        (
+            "task-002",
+            "no agent has worked on task-002 yet; the run going gives it one once it is ready",
+        ),
+    ] {
+        let logs = workspace.baton(&["logs", task]);
+        assert!(logs.status.success(), "{}", stderr(&logs));
+        assert_eq!(String::from_utf8_lossy(&logs.stderr).trim(), said);
+    }
+    workspace.ok(&["stop"]);
+}
+
 #[test]
 fn logs_follow_says_when_there_is_no_log_yet_and_ends_with_the_task() {
     let workspace = TestWorkspace::new();
