@@ -1493,10 +1493,18 @@ fn human_output_shows_control_characters_as_escapes_and_json_keeps_them() {
         "discover",
         "found \u{1b}[2J it",
         "--agent",
-        "agent\u{1b}[31m",
+        "agent-7",
         "--task",
         "task-001",
     ]);
+    // An agent id is shown everywhere its agent goes: one with a control character
+    // is refused, and the refusal shows it escaped.
+    let refused = fails(
+        &workspace,
+        &["discover", "found", "--agent", "agent\u{1b}[31m"],
+    );
+    assert_harmless("a refused agent id", &refused);
+    assert!(refused.contains(r"agent\u{1b}[31m"), "{refused}");
 
     for args in [
         &["tasks"][..],
@@ -1515,7 +1523,7 @@ fn human_output_shows_control_characters_as_escapes_and_json_keeps_them() {
     assert!(shown.contains(&format!("description  {SHOWN}")), "{shown}");
     let status = workspace.ok(&["status"]);
     assert!(status.contains(r"goal \x1b]0;owned\x07"), "{status}");
-    assert!(status.contains(r"agent\x1b[31m on task-001"), "{status}");
+    assert!(status.contains("agent-7 on task-001"), "{status}");
 
     let task = workspace.json(&["show", "task-001"]);
     assert_eq!(task["description"], HOSTILE, "--json is exact");
