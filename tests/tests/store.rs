@@ -1097,3 +1097,56 @@ fn a_second_restore_under_way_says_a_restore_holds_the_workspace_not_a_daemon() 
     assert!(first.status.success(), "{}", stderr(&first));
     assert_eq!(task_count(&workspace), 20_000);
 }
+
+/// The bytes of everything under `dir`.
+fn bytes_under(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| match entry.metadata() {
+                    Ok(meta) if meta.is_dir() => bytes_under(&entry.path()),
+                    Ok(meta) => meta.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// A task is written again at every step of its way (a claim, a stage, an edit). One
+/// with a long description or output must not leave a copy of itself on disk each
+/// time: 300 edits of a task of 900 KB wrote 270 MB, and kept them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewriting_a_large_task_again_and_again_keeps_the_store_bounded() {
+    let workspace = TestWorkspace::new();
+    let client = workspace.client(false).await;
+    client
+        .call(
+            "baton/addTask",
+            json!({ "description": "d".repeat(900_000) }),
+        )
+        .await
+        .expect("the task is added");
+    for i in 0..300 {
+        client
+            .call(
+                "baton/editTask",
+                json!({ "task_id": "task-001", "hints": format!("edit {i}") }),
+            )
+            .await
+            .expect("the task is edited");
+    }
+    let store = workspace.root().join(".baton/state");
+    let held = bytes_under(&store);
+    assert!(
+        held < 120 << 20,
+        "300 rewrites of a 900 KB task left {} MiB in the store",
+        held >> 20
+    );
+    drop(client);
+    workspace.ok(&["daemon", "stop"]);
+    let shown = workspace.json(&["show", "task-001"]);
+    assert_eq!(shown["context"]["hints"], "edit 299");
+    assert_eq!(shown["description"].as_str().map(str::len), Some(900_000));
+}
