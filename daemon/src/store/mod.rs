@@ -8,6 +8,7 @@
 //! database is refused at start rather than served.
 
 pub mod check;
+mod database;
 pub mod group_commit;
 pub mod journal;
 pub mod restore;
@@ -15,6 +16,7 @@ pub mod snapshots;
 mod stored;
 
 pub use check::Expected;
+pub use database::database;
 pub use group_commit::{GroupCommit, Stopped};
 pub use snapshots::Snapshot;
 
@@ -454,37 +456,6 @@ const CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
 fn held_elsewhere(path: &Path) -> bool {
     std::fs::File::open(path.join("db"))
         .is_ok_and(|file| matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
-}
-
-/// How the database at `path` is configured (public so that the bench measures the
-/// same database's own durable write).
-pub fn database(path: &Path) -> sled::Config {
-    sled::Config::new()
-        .path(path)
-        .cache_capacity(CACHE_CAPACITY)
-        // Durability is ours to decide: group commit flushes when a reply waits.
-        .flush_every_ms(None)
-        .segment_size(segment_size(path))
-}
-
-/// sled's segment size for a new store. sled keeps a write of up to about a quarter
-/// of a segment in its log, whose space it reuses; a larger one goes to a file of its
-/// own under `blobs/`, which sled 0.34 does not remove when the record is written
-/// again (spacejam/sled#786). A task is written at every step of its way, and one with
-/// a long description or output (up to a few MiB) left a copy at each: 300 edits of a
-/// task of 900 KB kept 270 MB. With 8 MiB segments every task stays in the log.
-const SEGMENT_SIZE: usize = 8 << 20;
-
-/// The segment size of the store at `path`, as it was made (sled opens a store with
-/// no other), or [`SEGMENT_SIZE`] for a new one.
-fn segment_size(path: &Path) -> usize {
-    let Ok(conf) = std::fs::read(path.join("conf")) else {
-        return SEGMENT_SIZE;
-    };
-    String::from_utf8_lossy(&conf)
-        .lines()
-        .find_map(|line| line.strip_prefix("segment_size:")?.trim().parse().ok())
-        .unwrap_or(SEGMENT_SIZE)
 }
 
 fn describe(expected: &Expected) -> String {
