@@ -507,8 +507,12 @@ impl Run {
                      it added are only part of it"
                 )),
                 (Some(why), _) => Some(why.clone()),
-                // No plan was made, so the goal was not worked on.
-                (None, Leader::Failed(error)) => Some(format!("its leader made no plan: {error}")),
+                // No plan was made and nothing was done: the goal was not worked on.
+                // (Tasks that waited on the board and were done make it a run that did
+                // its work; its summary says the leader planned nothing.)
+                (None, Leader::Failed(error)) if finished.is_empty() => {
+                    Some(format!("its leader made no plan: {error}"))
+                }
                 (None, _) => None,
             },
         }
