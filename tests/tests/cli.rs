@@ -1932,10 +1932,12 @@ fn loading_a_bad_file_names_it_and_changes_nothing() {
 }
 
 /// A state file comes from anywhere; what it says about a task must not become an
-/// option of the agent baton starts for it, a sum no answer can carry, nor a name of
-/// a task that is not there.
+/// option of the agent baton starts for it, a sum no answer can carry, a count that
+/// overflows when counted on, tasks that can never be deleted, nor a name of a task
+/// that is not there.
 #[test]
-fn a_state_whose_fields_would_be_agent_options_endless_costs_or_missing_tasks_is_refused() {
+fn a_state_whose_fields_would_be_agent_options_endless_costs_overflowing_counts_or_missing_tasks_is_refused(
+) {
     let workspace = TestWorkspace::new();
     workspace.ok(&["add", "one"]);
     let tasks = workspace.json(&["tasks"]);
@@ -1975,6 +1977,37 @@ fn a_state_whose_fields_would_be_agent_options_endless_costs_or_missing_tasks_is
                 task(json!({"id": "task-002", "usage": {"cost_usd": 1e308}})),
             ]}),
             "cost_usd",
+        ),
+        // Counted on from where the file left them, these would overflow.
+        (
+            json!({"tasks": [task(json!({"attempts": u32::MAX}))]}),
+            "attempts",
+        ),
+        (
+            json!({"tasks": [task(json!({}))], "attempts": [{
+                "id": 0, "run": u64::MAX, "lane": "worker-1", "kind": "worker",
+                "started_at": "2025-01-01T00:00:00Z", "ended_at": "2025-01-01T00:01:00Z",
+                "outcome": "done",
+            }]}),
+            "run",
+        ),
+        // A task is deleted after its subtasks: these never could be.
+        (
+            json!({"tasks": [task(json!({"context": {"parent_task": "task-001"}}))]}),
+            "parent",
+        ),
+        (
+            json!({"tasks": [
+                task(json!({"context": {"parent_task": "task-002"}})),
+                task(json!({"id": "task-002", "context": {"parent_task": "task-001"}})),
+            ]}),
+            "parent",
+        ),
+        (
+            json!({"tasks": [task(json!({
+                "permission_denials": vec!["Bash"; 600_000],
+            }))]}),
+            "permission_denials",
         ),
     ];
     for (i, (state, field)) in cases.into_iter().enumerate() {

@@ -702,6 +702,27 @@ fn add_tasks_refuses_an_unknown_parent_and_changes_nothing() {
     });
 }
 
+/// A task is deleted only after its subtasks: tasks that are each other's parents could
+/// never be deleted.
+#[test]
+fn a_batch_whose_tasks_are_each_others_parents_is_refused() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    let part = |description: &str, parent: u64| NewTask {
+        parent_task: Some(id(parent)),
+        ..NewTask::new(description)
+    };
+    let batch = vec![part("a", 4), part("b", 2), part("c", 3)]; // task-002..004
+    let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+        board.add_tasks(batch, at(1))
+    });
+    assert!(
+        err.message
+            .contains("task-002 → task-004 → task-003 → task-002"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_batch_parent_may_be_a_task_of_the_same_batch_but_not_the_task_itself() {
     let mut board = Board::default();

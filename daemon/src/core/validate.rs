@@ -20,6 +20,13 @@ pub const MAX_BATCH: usize = 100_000;
 /// low enough that the costs of every task of a batch add up to a number, not infinity.
 const MAX_TASK_COST_USD: f64 = 1e9;
 
+/// The most times a state file may say a task was taken: far past any real retrying
+/// (`max_attempts` is at most 100 a round), and far from where counting on overflows.
+const MAX_TASK_ATTEMPTS: u32 = 1_000_000;
+
+/// The highest run number a state file's timeline may hold, for the same reason.
+const MAX_RUNS: u64 = 1_000_000_000;
+
 const PERMISSION_MODES: [&str; 5] = [
     "default",
     "acceptEdits",
@@ -118,6 +125,13 @@ pub fn new_tasks(
             }
         }
     }
+    let parents: HashMap<&TaskId, &TaskId> = batch
+        .iter()
+        .zip(ids)
+        .filter_map(|(task, id)| Some((id, task.parent_task.as_ref()?)))
+        .collect();
+    // A task already there has no parent among the batch: a loop runs through it.
+    parent_loop(ids, |id| parents.get(id).copied())?;
     let edges: Vec<Vec<usize>> = batch
         .iter()
         .map(|task| {
@@ -144,6 +158,38 @@ pub fn cycle_error<'a>(cycle: impl Iterator<Item = &'a TaskId>) -> BatonError {
         "the dependencies form a cycle ({}), so none of them could ever start; remove one of them",
         path.join(" → ")
     ))
+}
+
+/// Refuses tasks that are, through their parents, their own parent: a task is
+/// deleted only after its subtasks, so none of them could ever be deleted.
+fn parent_loop<'a>(
+    ids: &'a [TaskId],
+    parent: impl Fn(&TaskId) -> Option<&'a TaskId>,
+) -> Result<(), BatonError> {
+    let mut settled: HashSet<&TaskId> = HashSet::new();
+    for start in ids {
+        let mut path: Vec<&TaskId> = Vec::new();
+        let mut on_path: HashMap<&TaskId, usize> = HashMap::new();
+        let mut next = Some(start);
+        while let Some(id) = next.filter(|id| !settled.contains(id)) {
+            if let Some(&from) = on_path.get(id) {
+                let names: Vec<String> = path[from..]
+                    .iter()
+                    .chain([&id])
+                    .map(|id| id.to_string())
+                    .collect();
+                return Err(BatonError::invalid(format!(
+                    "the parent tasks form a loop ({}): a task is deleted only after its subtasks, so none of them could ever be; a task's parent_task names the task it was split from",
+                    names.join(" → ")
+                )));
+            }
+            on_path.insert(id, path.len());
+            path.push(id);
+            next = parent(id);
+        }
+        settled.extend(path);
+    }
+    Ok(())
 }
 
 /// Orders nodes so that each comes after the nodes it depends on (`edges[n]` are the
@@ -434,6 +480,12 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
                 task.id
             )));
         }
+        if task.attempts > MAX_TASK_ATTEMPTS {
+            return Err(bad(format!(
+                "{}: attempts is {}; a task is taken at most {MAX_TASK_ATTEMPTS} times",
+                task.id, task.attempts
+            )));
+        }
         if let Some(session) = &task.session_id {
             session_id(session).map_err(|err| bad(format!("{}: {}", task.id, err.message)))?;
         }
@@ -494,6 +546,23 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
                     task.id
                 )));
             }
+        }
+    }
+    let ids: Vec<TaskId> = state.tasks.iter().map(|task| task.id.clone()).collect();
+    parent_loop(&ids, |id| by_id(id)?.context.parent_task.as_ref())
+        .map_err(|err| bad(err.message))?;
+    for record in &state.attempts {
+        if !(1..=MAX_RUNS).contains(&record.run) {
+            return Err(bad(format!(
+                "attempts[{}] is of run {}; runs are numbered from 1 to {MAX_RUNS}",
+                record.id, record.run
+            )));
+        }
+        if !(0.0..=MAX_TASK_COST_USD).contains(&record.cost_usd) {
+            return Err(bad(format!(
+                "attempts[{}]: cost_usd is {}; what was spent is 0 or more, and under ${MAX_TASK_COST_USD:e}",
+                record.id, record.cost_usd
+            )));
         }
     }
     for discovery in &state.discoveries {

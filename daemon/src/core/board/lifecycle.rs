@@ -55,7 +55,7 @@ impl Board {
             task.status = TaskStatus::Claimed;
             task.claimed_by = Some(agent_id.to_owned());
             task.claimed_at = Some(now);
-            task.attempts += 1;
+            task.attempts = task.attempts.saturating_add(1);
             task.supervised = supervised;
         });
         self.last_activity = Some(now);

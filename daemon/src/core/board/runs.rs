@@ -154,7 +154,7 @@ impl Board {
             .filter(|task| task.status.is_finished())
             .map(|task| (task.id, task.status))
             .collect();
-        self.runs += 1;
+        self.runs = self.runs.saturating_add(1);
         self.changes.settings = true;
         self.run = Some(Run::new(
             start.mode,

@@ -357,6 +357,11 @@ pub fn state_texts(state: &CoordinationState) -> Result<(), BatonError> {
             .and_then(|()| tags(&discovery.tags))
             .map_err(|err| bad(format!("a discovery: {}", err.message)))?;
     }
+    for record in &state.attempts {
+        agent_name(&record.lane)
+            .and_then(|()| report("attempt's reason", record.reason.as_deref().unwrap_or("")))
+            .map_err(|err| bad(format!("attempts[{}]: {}", record.id, err.message)))?;
+    }
     Ok(())
 }
 
@@ -367,6 +372,11 @@ fn task_texts(task: &Task) -> Result<(), BatonError> {
     if let Some(model) = &task.model {
         self::model(model)?;
     }
+    within_limit(
+        "task's permission_denials together",
+        listed_size(&task.permission_denials),
+        "they are the tool uses its agent was refused, as Claude Code reported them",
+    )?;
     match &task.claimed_by {
         Some(agent) => agent_name(agent),
         None => Ok(()),
