@@ -4,13 +4,12 @@
 //! core decided; `orchestrator` owns both and is the one way to change state;
 //! `agents` runs Claude Code on the tasks; `server` speaks the protocol to clients;
 //! `memory` gives back what the daemon freed; `log_lines` keeps its log one line a
-//! record; `regular_file` reads the files users name. Dependencies point inward.
+//! record. Dependencies point inward.
 
 pub mod agents;
 pub mod core;
 pub mod log_lines;
 pub mod memory;
 pub mod orchestrator;
-pub mod regular_file;
 pub mod server;
 pub mod store;

@@ -141,6 +141,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     exclude_from_git(workspace.root());
     let crashed = earlier_crash(&workspace);
     let _log = start_logging(&workspace);
+    stop_on_panic(&workspace);
 
     let socket = workspace.socket_path();
     workspace::ensure_private_dir(socket.parent().expect("the socket has a directory"))?;
@@ -527,6 +528,34 @@ fn start_logging(workspace: &Workspace) -> tracing_appender::non_blocking::Worke
         )
         .init();
     guard
+}
+
+/// Ends the daemon at its first panic, saying where in its log and on standard error.
+/// A panic may have left the state half changed under its lock, which every request
+/// then waits for: the daemon stops instead, and the next command starts one that
+/// serves the durable state, as after any crash.
+fn stop_on_panic(workspace: &Workspace) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let workspace = workspace.clone();
+    std::panic::set_hook(Box::new(move |panic| {
+        let now = chrono::Utc::now();
+        // One line, as every record of the log.
+        let panic = panic.to_string().replace('\n', " ");
+        let line = format!(
+            "{} ERROR batond: stopped: {panic}; the next command starts a daemon that serves the durable state\n",
+            now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        );
+        // Written here, not through the log's writer thread, which exit does not wait for.
+        let log = workspace.daemon_log(now.date_naive());
+        let opened = File::options()
+            .append(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&log);
+        if let Ok(mut file) = opened {
+            let _ = file.write_all(line.as_bytes());
+        }
+        say_and_exit(&format!("stopped: {panic}"), STOPPED);
+    }));
 }
 
 async fn stop_on_signal(shutdown: tokio::sync::watch::Sender<bool>) {

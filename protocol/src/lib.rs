@@ -15,6 +15,7 @@ pub mod printable;
 pub mod private;
 pub mod progress;
 pub mod prompts;
+pub mod regular_file;
 pub mod review;
 pub mod secrets;
 pub mod stages;

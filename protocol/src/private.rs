@@ -38,11 +38,22 @@ pub fn create_dir(dir: &Path) -> io::Result<()> {
 /// contents of the directories in `skip` (checkouts, which keep their own modes
 /// inside a private directory, and the agents' configurations, which link to the
 /// user's). A symbolic link is refused: baton writes what it keeps only in files of
-/// its own, never wherever a link someone left there points.
+/// its own, never wherever a link someone left there points. So is a named pipe, a
+/// device or a socket: opening one of them for a file of its own would wait forever.
 pub fn tighten(dir: &Path, skip: &[&Path]) -> io::Result<()> {
     let meta = std::fs::symlink_metadata(dir)?;
     if meta.file_type().is_symlink() {
         return Err(link_refused(dir));
+    }
+    if !meta.is_file() && !meta.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is not a regular file or directory (a named pipe, device or socket); \
+                 baton keeps its state only in files of its own: remove it and run again",
+                dir.display()
+            ),
+        ));
     }
     let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {

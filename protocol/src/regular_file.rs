@@ -1,7 +1,8 @@
-//! Files a user names for the daemon to read (`baton load`, `baton restore --from`):
-//! read only when they are regular files of a bounded size. A device such as
-//! `/dev/zero` would be read until memory ran out, and opening a named pipe waits
-//! for a writer that may never come, with the daemon's request held meanwhile.
+//! Files that anyone may have put where they are read (a file a user names for
+//! `baton load` or `baton restore --from`, `daemon.json`, a task's log): read only
+//! when they are regular files of a bounded size. A device such as `/dev/zero` would
+//! be read until memory ran out, and opening a named pipe waits for a writer that may
+//! never come, with the daemon's request or the command held meanwhile.
 
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;

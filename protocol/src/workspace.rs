@@ -17,6 +17,9 @@ pub const DAEMON_LOG: &str = "daemon.log";
 /// The name of a workspace's state directory, `Workspace::state_dir`.
 pub const STATE_DIR: &str = ".baton";
 
+/// The most `daemon.json` is read of: it holds a pid, a path and a version.
+const DAEMON_JSON_LIMIT: u64 = 64 * 1024;
+
 /// A workspace: the directory one daemon serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace {
@@ -229,7 +232,7 @@ impl Workspace {
 
     /// What `daemon.json` says of the daemon that runs (or ran last, if it crashed).
     pub fn running_daemon(&self) -> Option<RunningDaemon> {
-        let bytes = std::fs::read(self.daemon_json()).ok()?;
+        let bytes = crate::regular_file::read(&self.daemon_json(), DAEMON_JSON_LIMIT).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 

@@ -440,6 +440,36 @@ fn devices_pipes_and_links_are_neither_read_nor_replaced_as_state_files() {
     assert_eq!(task_count(&workspace), 3);
 }
 
+/// A named pipe where the daemon keeps a file of its own held the daemon starting
+/// forever (its log) or every command waiting (`daemon.json`): each is refused,
+/// saying what to remove, and the state is kept.
+#[test]
+fn a_pipe_where_the_daemon_keeps_its_own_files_is_refused_not_waited_on() {
+    let workspace = stopped_workspace(3);
+    let today = workspace
+        .workspace()
+        .daemon_log(chrono::Utc::now().date_naive());
+    for planted in [today, workspace.workspace().daemon_json()] {
+        let _ = std::fs::remove_file(&planted);
+        let name = std::ffi::CString::new(planted.to_str().unwrap()).unwrap();
+        // SAFETY: `name` is a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let said = error_line(
+            &workspace.baton_within(&["tasks"], Duration::from_secs(30)),
+            "tasks",
+        );
+        assert!(
+            said.contains(&planted.display().to_string())
+                && said.contains("not a regular file or directory")
+                && said.contains("remove it"),
+            "{said}"
+        );
+        std::fs::remove_file(&planted).unwrap();
+        assert_eq!(task_count(&workspace), 3);
+        workspace.ok(&["daemon", "stop"]);
+    }
+}
+
 #[test]
 fn save_refuses_to_write_over_the_daemon_s_own_files() {
     let workspace = stopped_workspace(3);

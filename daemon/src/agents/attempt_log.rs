@@ -125,7 +125,8 @@ pub(super) fn spent_by_lost_agents(
         .filter_map(|task| {
             // A log that is not a regular file (a pipe would be waited on for
             // ever) or is past the limit is not read.
-            let log = crate::regular_file::read(&workspace.task_log(&task), LOG_READ).ok()?;
+            let log =
+                baton_protocol::regular_file::read(&workspace.task_log(&task), LOG_READ).ok()?;
             Some((task, cut_off(&String::from_utf8_lossy(&log))?))
         })
         .collect()

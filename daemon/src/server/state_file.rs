@@ -96,12 +96,13 @@ pub fn write(path: &Path, state: &CoordinationState) -> Result<(), BatonError> {
 
 /// Reads and parses a whole state file. Checking what it says is the core's job.
 pub fn read(path: &Path) -> Result<CoordinationState, BatonError> {
-    let bytes = crate::regular_file::read(path, crate::regular_file::LIMIT).map_err(|err| {
-        BatonError::invalid(format!(
-            "cannot read the state file {}: {err}; nothing was changed",
-            path.display()
-        ))
-    })?;
+    let bytes = baton_protocol::regular_file::read(path, baton_protocol::regular_file::LIMIT)
+        .map_err(|err| {
+            BatonError::invalid(format!(
+                "cannot read the state file {}: {err}; nothing was changed",
+                path.display()
+            ))
+        })?;
     // Editors on Windows begin a UTF-8 file with a byte order mark.
     let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
     serde_json::from_slice(bytes).map_err(|err| {

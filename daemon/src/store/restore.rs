@@ -226,7 +226,7 @@ fn read_board(path: &Path, snapshot: Option<&Snapshot>) -> Result<Board, String>
     if let Some(snapshot) = snapshot {
         return snapshot.board();
     }
-    let bytes = crate::regular_file::read(path, crate::regular_file::LIMIT)
+    let bytes = baton_protocol::regular_file::read(path, baton_protocol::regular_file::LIMIT)
         .map_err(|err| err.to_string())?;
     let state: CoordinationState =
         serde_json::from_slice(&bytes).map_err(|err| format!("not a baton state file: {err}"))?;
