@@ -162,6 +162,12 @@ impl Worktrees {
             return Ok(());
         };
         for entry in entries.flatten() {
+            if is_preparing(&entry.path()) {
+                // No agent worked in it yet: there is nothing to keep.
+                let _admin = self.admin.lock().await;
+                self.remove(&entry.path()).await?;
+                continue;
+            }
             // Whatever git was doing in there when its agent was ended left its lock.
             clear_index_lock(&entry.path());
             if is_idle(&entry.path()) {
@@ -199,10 +205,20 @@ impl Worktrees {
     /// The task's worktree at `.baton/worktrees/<task>`, on its branch: the branch an
     /// earlier attempt left, else a new one from the integration branch's tip. An idle
     /// checkout is reused when there is one, so that only what differs is written.
+    ///
+    /// The checkout is made under a name of its own and takes the task's name only
+    /// once whole: a daemon killed while git wrote it leaves a checkout that misses
+    /// files, which, under the task's name, would be kept as the task's work (a
+    /// commit deleting every file git had not written yet).
     pub async fn prepare(&self, task: &TaskId) -> Result<PathBuf, WorktreeError> {
         let path = self.path(task);
         if path.exists() {
             self.set_aside(task).await?;
+        }
+        let preparing = self.dir.join(format!("{PREPARING}{task}"));
+        if preparing.exists() {
+            let _admin = self.admin.lock().await;
+            self.remove(&preparing).await?;
         }
         std::fs::create_dir_all(&self.dir).map_err(|err| GitError::Failed {
             command: "worktree add".into(),
@@ -217,18 +233,18 @@ impl Worktrees {
         )
         .await?
         .ok;
-        let location = path.display().to_string();
+        let location = preparing.display().to_string();
         let admin = self.admin.lock().await;
         let idle = self.idle();
         if let Some(idle) = &idle {
             let from = idle.display().to_string();
             git::ok(&self.repo, &["worktree", "move", &from, &location]).await?;
-            drop(admin);
         }
+        drop(admin);
         match idle {
             Some(_) => {
                 if exists {
-                    git::ok(&path, &["checkout", "--quiet", "--force", &branch]).await?;
+                    git::ok(&preparing, &["checkout", "--quiet", "--force", &branch]).await?;
                 } else {
                     let start = [
                         "checkout",
@@ -238,36 +254,37 @@ impl Worktrees {
                         &branch,
                         &self.integration,
                     ];
-                    git::ok(&path, &start).await?;
+                    git::ok(&preparing, &start).await?;
                 }
-                git::ok(&path, &["clean", "-fdq"]).await?;
-            }
-            None if exists => {
-                git::ok(
-                    &self.repo,
-                    &["worktree", "add", "--quiet", &location, &branch],
-                )
-                .await?;
+                git::ok(&preparing, &["clean", "-fdq"]).await?;
             }
             None => {
-                let add = [
-                    "worktree",
-                    "add",
-                    "--quiet",
-                    "-b",
-                    &branch,
-                    &location,
-                    &self.integration,
-                ];
-                git::ok(&self.repo, &add).await?;
+                let _admin = self.admin.lock().await;
+                let add: &[&str] = if exists {
+                    &["worktree", "add", "--quiet", &location, &branch]
+                } else {
+                    &[
+                        "worktree",
+                        "add",
+                        "--quiet",
+                        "-b",
+                        &branch,
+                        &location,
+                        &self.integration,
+                    ]
+                };
+                git::ok(&self.repo, add).await?;
             }
         }
         // git made the checkout's directory with the user's umask: .baton/ is private.
-        private::tighten(&path, &[&path]).map_err(|err| GitError::Failed {
+        private::tighten(&preparing, &[&preparing]).map_err(|err| GitError::Failed {
             command: "worktree add".into(),
-            dir: path.clone(),
+            dir: preparing.clone(),
             message: err.to_string(),
         })?;
+        let _admin = self.admin.lock().await;
+        let whole = ["worktree", "move", &location, &path.display().to_string()];
+        git::ok(&self.repo, &whole).await?;
         Ok(path)
     }
 
@@ -503,10 +520,21 @@ const IDLE: &str = "idle-";
 /// How many idle checkouts are kept.
 const KEEP_IDLE: usize = 16;
 
+/// A task's checkout is made as `.preparing-<task>`; a task id never starts with `.`.
+const PREPARING: &str = ".preparing-";
+
 fn is_idle(path: &Path) -> bool {
+    named_from(path, IDLE)
+}
+
+fn is_preparing(path: &Path) -> bool {
+    named_from(path, PREPARING)
+}
+
+fn named_from(path: &Path, prefix: &str) -> bool {
     path.file_name()
         .and_then(|name| name.to_str())
-        .is_some_and(|name| name.starts_with(IDLE))
+        .is_some_and(|name| name.starts_with(prefix))
 }
 
 /// Removes a worktree's `index.lock`, which a git process ended mid-way leaves (an
@@ -552,13 +580,4 @@ fn changes(name_status: &str) -> Changes {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn added_files_are_created_and_the_rest_modified() {
-        let changes = changes("A\tsrc/new.rs\nM\tsrc/lib.rs\nD\told.txt\n");
-        assert_eq!(changes.created, vec!["src/new.rs"]);
-        assert_eq!(changes.modified, vec!["src/lib.rs", "old.txt"]);
-    }
-}
+mod tests;
