@@ -345,4 +345,17 @@ fn merge_with_nothing_to_merge_says_so_and_creates_no_branch() {
     let merged = repo.ok(&["merge"]);
     assert!(merged.contains("nothing to merge"), "{merged}");
     assert_eq!(git_output(root, &["branch", "--list", "baton/*"]), "");
+
+    // Work in progress in the checkout is no reason to refuse a merge that has
+    // nothing to bring, before a run or after one that landed nothing new.
+    std::fs::write(root.join("README.md"), "a project, being edited\n").unwrap();
+    for _ in ["before any run", "after a run"] {
+        let merged = repo.ok(&["merge"]);
+        assert!(merged.contains("nothing to merge"), "{merged}");
+        git_output(root, &["branch", "--force", "baton/integration"]);
+    }
+    assert_eq!(
+        std::fs::read_to_string(root.join("README.md")).unwrap(),
+        "a project, being edited\n"
+    );
 }

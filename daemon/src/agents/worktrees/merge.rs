@@ -294,9 +294,31 @@ impl Worktrees {
     }
 
     /// Brings the integration branch into the user's current branch: a fast-forward
-    /// when possible, else a merge. Refuses when the checkout has uncommitted changes.
+    /// when possible, else a merge. Refuses when the checkout has uncommitted changes
+    /// and there is something to merge.
     pub async fn merge_into_checkout(&self) -> Result<String, WorktreeError> {
         let repo = &self.repo;
+        let current = git::ok(repo, &["rev-parse", "--abbrev-ref", "HEAD"]).await?;
+        if is_ancestor(repo, &self.integration, "HEAD").await? {
+            let checkout = match current.as_str() {
+                "HEAD" => "the checkout",
+                branch => branch,
+            };
+            return Ok(format!(
+                "nothing to merge: {checkout} already has everything on {}",
+                self.integration
+            ));
+        }
+        if current == "HEAD" {
+            return Err(GitError::Failed {
+                command: "merge".into(),
+                dir: repo.clone(),
+                message: "the checkout is on no branch (a detached HEAD); `git switch BRANCH` \
+                          to the branch the work goes into, then merge; nothing was changed"
+                    .into(),
+            }
+            .into());
+        }
         // A merge that stopped on a conflict would mix its markers with them.
         let dirty = git::run(repo, &["status", "--porcelain", "--untracked-files=no"]).await?;
         let mut paths: Vec<String> = dirty
@@ -314,23 +336,6 @@ impl Worktrees {
                 dir: repo.clone(),
                 paths,
             });
-        }
-        let current = git::ok(repo, &["rev-parse", "--abbrev-ref", "HEAD"]).await?;
-        if current == "HEAD" {
-            return Err(GitError::Failed {
-                command: "merge".into(),
-                dir: repo.clone(),
-                message: "the checkout is on no branch (a detached HEAD); `git switch BRANCH` \
-                          to the branch the work goes into, then merge; nothing was changed"
-                    .into(),
-            }
-            .into());
-        }
-        if is_ancestor(repo, &self.integration, "HEAD").await? {
-            return Ok(format!(
-                "nothing to merge: {current} already has everything on {}",
-                self.integration
-            ));
         }
         let fast = git::run(repo, &["merge", "--ff-only", "--quiet", &self.integration]).await?;
         if fast.ok {
