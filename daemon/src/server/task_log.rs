@@ -30,6 +30,12 @@ pub fn read(path: &Path, offset: u64) -> Result<TaskLogChunk, BatonError> {
     let failed = |err: std::io::Error| {
         BatonError::orchestration(format!("cannot read {}: {err}", path.display()))
     };
+    let length = file.metadata().map_err(failed)?.len();
+    if offset > length {
+        return Err(BatonError::invalid(format!(
+            "offset {offset} is past the end of the log ({length} bytes); read from 0, or from the next_offset an answer gave"
+        )));
+    }
     file.seek(SeekFrom::Start(offset)).map_err(failed)?;
     let mut bytes = Vec::new();
     file.take(CHUNK).read_to_end(&mut bytes).map_err(failed)?;
@@ -103,5 +109,18 @@ mod tests {
         let chunk = read(&path, 0).unwrap();
         assert_eq!((chunk.text.as_str(), chunk.next_offset), ("{}\n", 3));
         assert_eq!(read(&path, 3).unwrap().text, "");
+    }
+
+    #[test]
+    fn an_offset_past_the_end_is_refused_saying_where_the_end_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("task-001.log");
+        std::fs::write(&path, "{}\n").unwrap();
+        assert_eq!(read(&path, 3).unwrap().next_offset, 3);
+        for offset in [4, 1 << 63, u64::MAX] {
+            let err = read(&path, offset).unwrap_err();
+            assert_eq!(err.kind, baton_protocol::ErrorKind::InvalidInputError);
+            assert!(err.message.contains("past the end of the log (3 bytes)"), "{err}");
+        }
     }
 }
