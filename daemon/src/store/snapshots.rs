@@ -150,6 +150,11 @@ impl Snapshots {
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)?;
+        // The directory was checked at start; a link put in its place since is not
+        // followed with the whole state.
+        if std::fs::symlink_metadata(&self.dir)?.is_symlink() {
+            return Err(baton_protocol::private::link_refused(&self.dir));
+        }
         let temporary = self.dir.join(format!(".{change:012}.json.partial"));
         let written = write_summed(&temporary, state);
         let checksum = match written {
@@ -314,6 +319,19 @@ pub async fn keep(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_put_in_place_of_the_directory_is_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let snapshots = dir.path().join("snapshots");
+        std::os::unix::fs::symlink(elsewhere.path(), &snapshots).unwrap();
+        let err = Snapshots::new(&snapshots)
+            .write(1, &crate::core::Board::default().state())
+            .unwrap_err();
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+    }
 
     #[test]
     fn snapshots_are_spaced_by_500_changes_or_as_many_as_the_tasks() {
