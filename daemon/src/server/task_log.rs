@@ -120,7 +120,10 @@ mod tests {
         for offset in [4, 1 << 63, u64::MAX] {
             let err = read(&path, offset).unwrap_err();
             assert_eq!(err.kind, baton_protocol::ErrorKind::InvalidInputError);
-            assert!(err.message.contains("past the end of the log (3 bytes)"), "{err}");
+            assert!(
+                err.message.contains("past the end of the log (3 bytes)"),
+                "{err}"
+            );
         }
     }
 }
