@@ -48,6 +48,7 @@ struct Args {
 const STOPPED: i32 = 70;
 
 fn main() {
+    memory::keep_large_allocations_apart();
     let args = Args::parse();
     private::make_everything_private();
     if args.reaper {
