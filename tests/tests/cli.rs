@@ -2009,6 +2009,13 @@ fn a_state_whose_fields_would_be_agent_options_endless_costs_overflowing_counts_
             }))]}),
             "permission_denials",
         ),
+        // A claim dated years ahead would not expire before then.
+        (
+            json!({"tasks": [task(json!({
+                "status": "in_progress", "claimed_by": "w", "claimed_at": "2090-01-01T00:00:00Z",
+            }))]}),
+            "claimed_at",
+        ),
     ];
     for (i, (state, field)) in cases.into_iter().enumerate() {
         let file = write(&workspace, &format!("state-{i}.json"), &state.to_string());

@@ -446,6 +446,30 @@ fn safe_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+/// How far ahead of this machine's clock a state file's claim may be dated: another
+/// machine's clock may run a little ahead.
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// Refuses a state file whose claim is dated ahead of `now`: its age would count from
+/// then, and it would not expire before.
+pub fn claims_dated_by(
+    state: &CoordinationState,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), BatonError> {
+    let ahead = state.tasks.iter().find_map(|task| {
+        let at = task.claimed_at.filter(|at| *at > now + CLOCK_SKEW)?;
+        Some((&task.id, at))
+    });
+    match ahead {
+        Some((id, at)) => Err(BatonError::invalid(format!(
+            "the state file is not valid: {id} has claimed_at {}, after now ({}), so its claim would not expire before then; a claim is dated when it is made: correct claimed_at",
+            at.to_rfc3339(),
+            now.to_rfc3339()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Checks a whole state file before it replaces anything. Answers the tasks' positions
 /// in dependency order. It is long because it is one list of checks, each a few lines,
 /// read top to bottom like the file format it checks.

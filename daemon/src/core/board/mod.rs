@@ -458,6 +458,7 @@ impl Board {
             )
             .with_cause(baton_protocol::ErrorCause::RunGoing));
         }
+        validate::claims_dated_by(&state, now)?;
         // The board loaded over has gone, its last run with it.
         *self = Board::from_state(state, false)?;
         self.changes.everything = true;
