@@ -88,11 +88,7 @@ pub(super) fn sent_back_line(message: &str) -> serde_json::Value {
 /// never the task.
 pub(super) async fn append_to_log(path: &Path, line: &serde_json::Value) {
     use tokio::io::AsyncWriteExt;
-    let file = tokio::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .await;
+    let file = open_for_append(path).await;
     let written = match file {
         Ok(mut file) => file.write_all(format!("{line}\n").as_bytes()).await,
         Err(err) => Err(err),
@@ -100,6 +96,19 @@ pub(super) async fn append_to_log(path: &Path, line: &serde_json::Value) {
     if let Err(err) = written {
         tracing::warn!("cannot add to the log {}: {err}", path.display());
     }
+}
+
+/// Opens an agent's log to add to it, creating it private. Only a file of the
+/// daemon's own: a link put in its place is not followed, and a named pipe is not
+/// waited on (the log would be lost, the task not).
+pub(super) async fn open_for_append(path: &Path) -> std::io::Result<tokio::fs::File> {
+    tokio::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .await
 }
 
 /// The largest task log read for what a lost agent spent.
@@ -173,6 +182,36 @@ fn cut_off(log: &str) -> Option<Usage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_log_is_added_to_only_as_a_file_of_the_daemon_s_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("task-001.log");
+        for line in ["{\"n\":1}", "{\"n\":2}"] {
+            append_to_log(&log, &serde_json::from_str(line).unwrap()).await;
+        }
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "{\"n\":1}\n{\"n\":2}\n"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&log).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::write(&elsewhere, "").unwrap();
+        let link = dir.path().join("task-002.log");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        let fifo = dir.path().join("task-003.log");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: `name` is a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        for planted in [&link, &fifo] {
+            // Neither followed nor waited on: the call returns, with an error.
+            assert!(open_for_append(planted).await.is_err(), "{planted:?}");
+        }
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "");
+    }
 
     #[test]
     fn a_cut_off_process_s_turns_are_counted_and_forged_figures_do_not_overflow() {

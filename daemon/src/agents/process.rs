@@ -485,10 +485,7 @@ async fn open_log(path: &std::path::Path) -> Option<tokio::fs::File> {
     if let Some(parent) = path.parent() {
         let _ = tokio::fs::create_dir_all(parent).await;
     }
-    tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+    super::attempt_log::open_for_append(path)
         .await
         .map_err(|err| tracing::warn!("cannot open the task log {}: {err}", path.display()))
         .ok()
