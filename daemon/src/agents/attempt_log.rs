@@ -90,7 +90,11 @@ pub(super) async fn append_to_log(path: &Path, line: &serde_json::Value) {
     use tokio::io::AsyncWriteExt;
     let file = open_for_append(path).await;
     let written = match file {
-        Ok(mut file) => file.write_all(format!("{line}\n").as_bytes()).await,
+        // tokio writes on another thread: the line is in the file once flushed.
+        Ok(mut file) => match file.write_all(format!("{line}\n").as_bytes()).await {
+            Ok(()) => file.flush().await,
+            Err(err) => Err(err),
+        },
         Err(err) => Err(err),
     };
     if let Err(err) = written {
