@@ -550,7 +550,7 @@ fn stop_on_panic(workspace: &Workspace) {
         let log = workspace.daemon_log(now.date_naive());
         let opened = File::options()
             .append(true)
-            .custom_flags(libc::O_NONBLOCK)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&log);
         if let Ok(mut file) = opened {
             let _ = file.write_all(line.as_bytes());
