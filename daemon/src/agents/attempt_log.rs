@@ -88,15 +88,13 @@ pub(super) fn sent_back_line(message: &str) -> serde_json::Value {
 /// never the task.
 pub(super) async fn append_to_log(path: &Path, line: &serde_json::Value) {
     use tokio::io::AsyncWriteExt;
-    let file = open_for_append(path).await;
-    let written = match file {
+    let written = async {
+        let mut file = open_for_append(path).await?;
+        file.write_all(format!("{line}\n").as_bytes()).await?;
         // tokio writes on another thread: the line is in the file once flushed.
-        Ok(mut file) => match file.write_all(format!("{line}\n").as_bytes()).await {
-            Ok(()) => file.flush().await,
-            Err(err) => Err(err),
-        },
-        Err(err) => Err(err),
-    };
+        file.flush().await
+    }
+    .await;
     if let Err(err) = written {
         tracing::warn!("cannot add to the log {}: {err}", path.display());
     }

@@ -154,7 +154,7 @@ pub fn cycle_error<'a>(cycle: impl Iterator<Item = &'a TaskId>) -> BatonError {
 /// Refuses tasks that are, through their parents, their own parent: a task is
 /// deleted only after its subtasks, so none of them could ever be deleted.
 fn parent_loop<'a>(
-    ids: &'a [TaskId],
+    ids: impl IntoIterator<Item = &'a TaskId>,
     parent: impl Fn(&TaskId) -> Option<&'a TaskId>,
 ) -> Result<(), BatonError> {
     let mut settled: HashSet<&TaskId> = HashSet::new();

@@ -429,17 +429,8 @@ mod tests {
 
     use baton_protocol::{TaskId, Workspace};
 
+    use super::super::tests::git;
     use super::*;
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
 
     /// How many parents `commit` has.
     fn parents(dir: &Path, commit: &str) -> usize {

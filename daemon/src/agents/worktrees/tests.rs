@@ -1,13 +1,14 @@
 use super::*;
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = std::process::Command::new("git")
+/// Runs git in `dir`, failing the test when it fails; answers its output, trimmed.
+pub(super) fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
         .args(args)
         .current_dir(dir)
         .output()
-        .unwrap();
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 #[test]

@@ -161,8 +161,8 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
             }
         }
     }
-    let ids: Vec<TaskId> = state.tasks.iter().map(|task| task.id.clone()).collect();
-    parent_loop(&ids, |id| by_id(id)?.context.parent_task.as_ref())
+    let ids = state.tasks.iter().map(|task| &task.id);
+    parent_loop(ids, |id| by_id(id)?.context.parent_task.as_ref())
         .map_err(|err| bad(err.message))?;
     for record in &state.attempts {
         if !(1..=MAX_RUNS).contains(&record.run) {
