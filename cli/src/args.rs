@@ -424,8 +424,8 @@ pub struct CompleteArgs {
     #[arg(long = "created", value_name = "FILE")]
     pub created: Vec<String>,
 
-    /// A finding kept in the task's result (repeat for more); `baton discover`
-    /// shares one with every agent
+    /// A finding shared with every agent and kept in the task's result, as `baton
+    /// discover --task ID` would share it (repeat for more)
     #[arg(long = "discovery", value_name = "TEXT")]
     pub discoveries: Vec<String>,
 }

@@ -972,7 +972,7 @@ fn claim_never_hands_out_a_task_with_unfinished_dependencies() {
 }
 
 #[test]
-fn complete_records_the_result_that_show_gives_back() {
+fn complete_records_the_result_that_show_gives_back_and_shares_its_discoveries() {
     let workspace = TestWorkspace::new();
     workspace.ok(&["add", "Write tests for the parser"]);
     workspace.ok(&["claim", "--agent", "worker-1"]);
@@ -1024,6 +1024,11 @@ fn complete_records_the_result_that_show_gives_back() {
     files created   tests/parser.rs
     discoveries     The parser accepts trailing commas
     ");
+    let shared = workspace.json(&["discoveries"]);
+    assert_eq!(shared.as_array().map(Vec::len), Some(1), "{shared}");
+    assert_eq!(shared[0]["content"], "The parser accepts trailing commas");
+    assert_eq!(shared[0]["agent_id"], "worker-1");
+    assert_eq!(shared[0]["related_task"], "task-001");
 }
 
 #[test]

@@ -385,6 +385,66 @@ fn complete_keeps_what_was_recorded_while_the_task_ran() {
 }
 
 #[test]
+fn discoveries_a_result_brings_are_shared_as_the_board_s_once() {
+    let mut board = Board::default();
+    let task = add(&mut board, 5, &[]);
+    claim(&mut board, "agent-1");
+    let reported = NewDiscovery {
+        agent_id: "agent-1".into(),
+        content: "the tests use port 8080".into(),
+        related_task: Some(task.clone()),
+        tags: vec![],
+    };
+    board.add_discovery(reported, at(3)).unwrap();
+    let result = TaskResult {
+        output: "did it".into(),
+        discoveries: vec![
+            "the tests use port 8080".into(),
+            "the schema lives in db/".into(),
+        ],
+        ..TaskResult::default()
+    };
+    let (done, events) = board.complete(&task, result, at(4)).unwrap();
+    let shared: Vec<&str> = board
+        .discoveries()
+        .iter()
+        .map(|found| found.content.as_str())
+        .collect();
+    assert_eq!(
+        shared,
+        ["the tests use port 8080", "the schema lives in db/"]
+    );
+    let brought = board.discoveries()[1].clone();
+    assert_eq!(brought.agent_id, "agent-1");
+    assert_eq!(brought.related_task, Some(task));
+    assert_eq!(brought.created_at, at(4));
+    assert_eq!(
+        done.result.unwrap().discoveries,
+        ["the tests use port 8080", "the schema lives in db/"]
+    );
+    assert!(
+        matches!(&events[..], [Event::Discovery(found), Event::TaskCompleted(_)] if *found == brought)
+    );
+}
+
+#[test]
+fn a_result_with_an_empty_discovery_is_refused_and_changes_nothing() {
+    let mut board = Board::default();
+    let task = add(&mut board, 5, &[]);
+    claim(&mut board, "agent-1");
+    let before = board.state();
+    let result = TaskResult {
+        output: "did it".into(),
+        discoveries: vec!["a finding".into(), " ".into()],
+        ..TaskResult::default()
+    };
+    let err = board.complete(&task, result, at(4)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidInputError);
+    assert!(err.message.contains("discovery 2"), "{err}");
+    assert_eq!(board.state(), before);
+}
+
+#[test]
 fn a_client_s_result_error_or_discovery_over_a_mebibyte_is_refused_and_changes_nothing() {
     let mut board = Board::default();
     add(&mut board, 5, &[]);

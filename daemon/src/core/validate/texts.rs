@@ -122,6 +122,28 @@ pub fn result(result: &TaskResult) -> Result<(), BatonError> {
     )
 }
 
+/// The discoveries a result lists, each shared on the board: each says something,
+/// and a result brings no more than a plan's worth of them.
+pub fn result_discoveries(discoveries: &[String]) -> Result<(), BatonError> {
+    if discoveries.len() > MAX_RESULT_DISCOVERIES {
+        return Err(BatonError::invalid(format!(
+            "the result lists {} discoveries, more than {MAX_RESULT_DISCOVERIES}; \
+             keep the findings others need, or report them one by one",
+            discoveries.len()
+        )));
+    }
+    match discoveries.iter().position(|found| found.trim().is_empty()) {
+        Some(index) => Err(BatonError::invalid(format!(
+            "discovery {} of the result is empty; say what was found, or leave it out",
+            index + 1
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The most discoveries one result may share.
+const MAX_RESULT_DISCOVERIES: usize = 1_000;
+
 /// Why a task failed, or a discovery: the same limit as a description.
 pub fn report(what: &str, text: &str) -> Result<(), BatonError> {
     within_limit(
