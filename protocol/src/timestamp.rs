@@ -1,5 +1,7 @@
 //! Timestamps as RFC 3339 in UTC. Reading also takes the naive ISO 8601 form that the
-//! reference's `datetime.isoformat()` writes, taking it as UTC.
+//! reference's `datetime.isoformat()` writes, and the one its `str()` writes (a space
+//! for the `T`, which a state file saved with `json.dump(..., default=str)` holds),
+//! taking them as UTC.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serializer};
@@ -17,7 +19,9 @@ fn parse(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .or_else(|_| {
-            NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|at| at.and_utc())
+            NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+                .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
+                .map(|at| at.and_utc())
         })
         .map_err(|_| format!("`{text}` is not an ISO 8601 timestamp"))
 }
@@ -42,5 +46,40 @@ pub mod option {
         Option::<String>::deserialize(deserializer)?
             .map(|text| parse(&text).map_err(serde::de::Error::custom))
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn the_forms_python_writes_are_read_as_utc() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 5, 19, 47, 51).unwrap()
+            + chrono::Duration::microseconds(616_903);
+        for text in [
+            "2026-12-05T19:47:51.616903Z",
+            "2026-12-05T19:47:51.616903+00:00",
+            "2026-12-05T19:47:51.616903",
+            "2026-12-05 19:47:51.616903",
+            "2026-12-05 19:47:51.616903+00:00",
+            "2026-12-05T20:47:51.616903+01:00",
+        ] {
+            assert_eq!(parse(text), Ok(at), "{text}");
+        }
+        assert_eq!(
+            parse("2026-12-05 19:47:51"),
+            Ok(Utc.with_ymd_and_hms(2026, 12, 5, 19, 47, 51).unwrap())
+        );
+    }
+
+    #[test]
+    fn anything_else_is_refused_saying_what_was_read() {
+        for text in ["2026-12-05", "yesterday", "19:47:51", ""] {
+            let refused = parse(text).unwrap_err();
+            assert!(refused.contains(&format!("`{text}`")), "{refused}");
+        }
     }
 }
