@@ -93,7 +93,9 @@ class _CallbackThread:
         def call() -> None:
             try:
                 callback(argument)
-            except Exception:
+            # Even `SystemExit` or `KeyboardInterrupt`: it would end this thread, and
+            # with it every later callback, silently.
+            except BaseException:
                 _log.exception("the %s callback raised; the orchestrator goes on", name)
 
         self._queue.put(call)
@@ -111,17 +113,38 @@ class _CallbackThread:
             self._thread.join(timeout=5)
 
 
-def _state_path(filepath: Any) -> Any:
-    """``filepath`` made absolute; anything but a path is sent as given, for the
-    daemon to say what is wrong with it."""
-    return os.path.abspath(filepath) if isinstance(filepath, (str, os.PathLike)) else filepath
+def _absolute(path: Any) -> Any:
+    """``path`` made absolute from the current directory now, so that a later
+    ``chdir`` moves nothing; anything but a path is sent as given, for the daemon to
+    say what is wrong with it."""
+    return os.path.abspath(path) if isinstance(path, (str, os.PathLike)) else path
 
 
-def _shut_down(io: _EventLoopThread, callbacks: _CallbackThread, snapshot_dir: str) -> None:
-    """Ends an orchestrator's connection and threads; the daemon keeps running."""
+def _shut_down(
+    ended: threading.Event, io: _EventLoopThread, callbacks: _CallbackThread, snapshot_dir: str
+) -> None:
+    """Ends an orchestrator's connection and threads; the daemon keeps running. At
+    exit too, for one never closed: the connection it ends was not lost."""
+    ended.set()
     io.stop()
     callbacks.stop()
     shutil.rmtree(snapshot_dir, ignore_errors=True)
+
+
+def _nothing_run(goal: str, why: str) -> Dict[str, Any]:
+    """The result of a run that had no task to run, in a run result's shape."""
+    tally = {"entered": 0, "cost_usd": 0.0}
+    return {
+        "goal": goal,
+        "tasks_completed": 0,
+        "tasks_failed": 0,
+        "tasks_cancelled": 0,
+        "discoveries": 0,
+        "summary": why,
+        "cost_usd": 0.0,
+        "run": 0,
+        "stages": {stage: dict(tally) for stage in ("work", "verify", "resolve", "review")},
+    }
 
 
 class Orchestrator:
@@ -147,6 +170,7 @@ class Orchestrator:
         verbose: bool = True,
     ) -> None:
         self.working_directory = working_directory
+        self._directory = _absolute(working_directory)
         # The settings this client was given; the others are the workspace's, read once
         # connected. `initialize` applies again those given and any changed since.
         self._given: Dict[str, Any] = {
@@ -173,11 +197,13 @@ class Orchestrator:
         self._heard_done: Optional[Set[str]] = None
         self._heard_discoveries: List[Discovery] = []
         self._snapshot_dir = tempfile.mkdtemp(prefix="baton-orchestrator-")
-        self._closed = False
+        self._ended = threading.Event()
         self._callbacks = _CallbackThread()
         self._io = _EventLoopThread()
         # Runs at close, or at exit for an orchestrator never closed.
-        self._shutdown = weakref.finalize(self, _shut_down, self._io, self._callbacks, self._snapshot_dir)
+        self._shutdown = weakref.finalize(
+            self, _shut_down, self._ended, self._io, self._callbacks, self._snapshot_dir
+        )
         try:
             self._wait(self._configure())
         except BaseException:
@@ -265,11 +291,12 @@ class Orchestrator:
 
     def save_state(self, filepath: str) -> None:
         """Writes the whole state to ``filepath`` (relative to the current directory)."""
-        self._wait(self._request("baton/saveState", {"path": _state_path(filepath)}))
+        self._wait(self._request("baton/saveState", {"path": _absolute(filepath)}))
 
     def load_state(self, filepath: str) -> None:
         """Replaces the whole state with a state file's, after checking all of it."""
-        self._wait(self._request_then_refresh("baton/loadState", {"path": _state_path(filepath)}))
+        self._wait(self._request_then_refresh("baton/loadState", {"path": _absolute(filepath)}))
+        self._read_settings()
 
     @property
     def state(self) -> CoordinationState:
@@ -313,8 +340,11 @@ class Orchestrator:
 
     def close(self) -> None:
         """Ends the connection and the client's threads; the daemon keeps running."""
-        self._closed = True
         self._shutdown()
+
+    @property
+    def _closed(self) -> bool:
+        return self._ended.is_set()
 
     def __enter__(self) -> Orchestrator:
         return self
@@ -367,7 +397,7 @@ class Orchestrator:
 
     async def _connect(self) -> Connection:
         loop = asyncio.get_running_loop()
-        self._daemon = await loop.run_in_executor(None, start_daemon, self.working_directory)
+        self._daemon = await loop.run_in_executor(None, start_daemon, self._directory)
         self._connection = await Connection.open(
             self._daemon.socket, __version__, self._on_notification, self._on_loss
         )
@@ -414,6 +444,10 @@ class Orchestrator:
         else:
             await self._connected()
         await self._refresh()
+        self._read_settings()
+
+    def _read_settings(self) -> None:
+        """Takes the workspace's settings as this client's, as they are now."""
         config = self._mirror.state.config or {}
         state = self._mirror.state
         self._read = {
@@ -450,7 +484,14 @@ class Orchestrator:
 
     async def _run(self, mode: str) -> Dict[str, Any]:
         params = {"mode": mode, "wait": True, "env": agent_environment(os.environ)}
-        result = await self._request("baton/run", params)
+        try:
+            result = await self._request("baton/run", params)
+        except OrchestrationError as err:
+            if err.cause != "nothing_to_run":
+                raise
+            # As `baton run --predefined` says it and exits 0: nothing was asked of
+            # any agent, and nothing failed.
+            result = _nothing_run(self._mirror.state.goal, str(err))
         if not isinstance(result, dict):
             raise OrchestrationError("the daemon answered the run without its result; `baton status` shows the state")
         if self.verbose:

@@ -37,7 +37,15 @@ def describe(method: str, params: Any) -> Optional[str]:
         who = str(params.get("agent_id"))
         if params.get("task_id"):
             who += f" on {params['task_id']}"
-        return f"{who}: {_one_line(params.get('text', ''))}"
+        text = _one_line(params.get("text", ""))
+        kind = str(params.get("kind"))
+        if kind == "tool":
+            what = f"uses {text}"
+        elif kind in ("text", "other"):
+            what = text
+        else:
+            what = f"{kind}: {text}" if text else kind
+        return f"{who}: {what}" if what else None
     if method == "baton/runStarted":
         modes = {"leader": "leader planning", "predefined": "predefined tasks", "plan": "planning only"}
         mode = modes.get(str(params.get("mode")), str(params.get("mode")))
