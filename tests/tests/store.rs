@@ -1180,3 +1180,79 @@ async fn rewriting_a_large_task_again_and_again_keeps_the_store_bounded() {
     assert_eq!(shown["context"]["hints"], "edit 299");
     assert_eq!(shown["description"].as_str().map(str::len), Some(900_000));
 }
+
+/// Writes a state file of `count` tasks described `"{label} {i}"`, long enough that
+/// the board is far larger than a journal.
+fn state_file_of(path: &Path, label: &str, count: usize) {
+    let tasks: Vec<Value> = (0..count)
+        .map(|i| {
+            json!({
+                "id": format!("task-{:03}", i + 1),
+                "description": format!("{label} {i} {}", "x".repeat(300)),
+                "status": "available",
+                "priority": 5,
+                "created_at": "2026-12-01T10:00:00Z",
+            })
+        })
+        .collect();
+    let state = json!({ "goal": label, "tasks": tasks });
+    std::fs::write(path, serde_json::to_vec(&state).expect("JSON")).expect("the state file");
+}
+
+/// The labels of the board's tasks, each once.
+fn labels(workspace: &TestWorkspace) -> std::collections::BTreeSet<String> {
+    workspace
+        .json(&["tasks"])
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|task| {
+            task["description"]
+                .as_str()
+                .expect("a description")
+                .split(' ')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// A change larger than a journal (here a load of 12,000 long tasks) goes to the
+/// database at once: a daemon killed while it writes it is found with the board
+/// before the load or after it, never part of each.
+#[test]
+fn a_load_cut_short_by_kill_9_leaves_the_board_before_or_after_it_never_a_mix() {
+    let workspace = TestWorkspace::new();
+    let files = tempfile::tempdir().expect("a directory");
+    let (old, new) = (files.path().join("old.json"), files.path().join("new.json"));
+    state_file_of(&old, "OLD", 12_000);
+    state_file_of(&new, "NEW", 12_000);
+    workspace.ok(&["load", old.to_str().expect("a path")]);
+    let started = std::time::Instant::now();
+    workspace.ok(&["load", new.to_str().expect("a path")]);
+    let whole = started.elapsed();
+    let mut board = "NEW";
+    for tenth in [2, 3, 4, 5, 6, 7, 8, 9, 3, 5, 7, 9] {
+        let next = if board == "NEW" { &old } else { &new };
+        let mut load = workspace
+            .spawn_baton(&["load", next.to_str().expect("a path")])
+            .spawn()
+            .expect("baton load starts");
+        std::thread::sleep(whole * tenth / 10);
+        workspace.kill_daemon();
+        let _ = load.wait();
+        let found = labels(&workspace);
+        assert_eq!(
+            found.len(),
+            1,
+            "killed at {tenth}/10 of a load: the board holds {found:?}"
+        );
+        board = if found.contains("NEW") { "NEW" } else { "OLD" };
+        assert_eq!(
+            task_count(&workspace),
+            12_000,
+            "killed at {tenth}/10 of a load"
+        );
+    }
+}

@@ -495,12 +495,15 @@ fn applied(durability: &mut Durability) -> Result<(), Stopped> {
     }
 }
 
-/// Gives the database every write taken so far and starts the journals over: whatever
-/// they held is durable in the database now.
+/// Gives the database every write taken so far, those of records too large for a
+/// journal among them, all at once, and starts the journals over: whatever they held
+/// is durable in the database now. A crash before that leaves none of them there, and
+/// the journals bring back the state before the large records, which was the last
+/// acknowledged.
 fn checkpoint(db: &sled::Db, durability: &mut Durability) -> Result<(), Stopped> {
     applied(durability)?;
     let writes = std::mem::take(&mut durability.unapplied);
-    apply(db, writes, durability.journals.epoch())?;
+    super::apply_at_once(db, writes, durability.journals.epoch()).map_err(write_failed)?;
     durability.journals.start_over().map_err(|err| {
         Stopped::new(format!(
             "starting the journal {} over failed ({}); nothing more is acknowledged",
@@ -513,12 +516,14 @@ fn checkpoint(db: &sled::Db, durability: &mut Durability) -> Result<(), Stopped>
 /// Gives the database `writes`, which end at a flush's records exactly, so that a
 /// crash never leaves it with part of a write the journals do not hold.
 fn apply(db: &sled::Db, writes: Vec<Write>, covered: u64) -> Result<(), Stopped> {
-    super::apply(db, writes, covered).map_err(|err| {
-        Stopped::new(format!(
-            "writing the state to disk failed ({}); nothing more is acknowledged",
-            describe_io(&err)
-        ))
-    })
+    super::apply(db, writes, covered).map_err(write_failed)
+}
+
+fn write_failed(err: sled::Error) -> Stopped {
+    Stopped::new(format!(
+        "writing the state to disk failed ({}); nothing more is acknowledged",
+        describe_io(&err)
+    ))
 }
 
 fn write_check(durability: &Durability, expected: &super::Expected) -> Result<(), Stopped> {

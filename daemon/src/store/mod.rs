@@ -323,7 +323,7 @@ impl Store {
             (std::mem::take(&mut written.writes), written.expected)
         };
         let covered = self.journals.as_ref().map_or(0, Journals::epoch);
-        apply(&self.db, writes, covered)?;
+        apply_at_once(&self.db, writes, covered)?;
         if let Some(journals) = &mut self.journals {
             journals
                 .start_over()
@@ -503,6 +503,27 @@ fn apply(db: &sled::Db, writes: Vec<Write>, covered: u64) -> sled::Result<()> {
         db.apply_batch(batch)?;
     }
     db.insert(COVERED, &covered.to_be_bytes())?;
+    db.flush().map(drop)
+}
+
+/// Applies `writes` to `db` as one batch that also records `covered`, then flushes:
+/// for writes no journal holds (a change larger than a journal, a restore), which a
+/// crash midway must leave all there or not at all. sled recovers a batch whole or
+/// not at all; the journals, still there until the batch is durable, then bring back
+/// the state before them.
+fn apply_at_once(db: &sled::Db, writes: Vec<Write>, covered: u64) -> sled::Result<()> {
+    let mut batch = sled::Batch::default();
+    for (key, value) in writes
+        .into_iter()
+        .collect::<std::collections::BTreeMap<_, _>>()
+    {
+        match value {
+            Some(value) => batch.insert(key, value),
+            None => batch.remove(key),
+        }
+    }
+    batch.insert(COVERED, &covered.to_be_bytes());
+    db.apply_batch(batch)?;
     db.flush().map(drop)
 }
 
