@@ -1123,6 +1123,73 @@ async fn a_run_budget_is_a_cap_that_stops_every_agent_within_one_model_turn() {
     );
 }
 
+/// A step whose model turn writes `output_tokens` tokens: $1.50 a turn at Sonnet's
+/// $15 a million for 100,000.
+fn output_heavy(command: &str, output_tokens: u64) -> Value {
+    let mut step = bash(command);
+    step["usage"] = json!({ "input_tokens": 100, "output_tokens": output_tokens });
+    step
+}
+
+#[tokio::test]
+async fn a_run_budget_counts_each_turn_s_output_as_the_turn_ends() {
+    // Found when it was tried: with run_budget_usd 0.5, four turns of 100,000 output
+    // tokens each all ran, the task completed and the run spent $6.08: each turn was
+    // counted with the one output token Claude Code reports as it starts.
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 120).await;
+    client
+        .request::<m::Configure>(&m::ConfigPatch {
+            run_budget_usd: Some(Some(0.5)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let steps: Vec<Value> = (1..=3)
+        .map(|n| output_heavy(&format!("echo {n} >> steps.txt"), 100_000))
+        .chain([say("all done")])
+        .collect();
+    let spender = add_scripted(&client, "write a lot", &steps, &[]).await;
+    let result = run(&client, RunMode::Predefined).await;
+    assert!(
+        result.cost_usd < 1.6,
+        "the run spent {} of a 0.5 budget: {result:?}",
+        result.cost_usd
+    );
+    let spender = task(&client, &spender).await;
+    assert_eq!(spender.status, TaskStatus::Failed, "{spender:?}");
+    let error = spender.result.unwrap().error.unwrap();
+    assert!(error.contains("run_budget_usd"), "{error}");
+    let steps = std::fs::read_to_string(agents.root().join("steps.txt")).unwrap_or_default();
+    assert!(steps.lines().count() <= 1, "steps after the cap: {steps:?}");
+}
+
+#[tokio::test]
+async fn an_attempt_ended_by_its_timeout_is_charged_for_the_output_it_had_written() {
+    // Found when it was tried: an attempt whose one turn wrote 100,000 tokens ($1.50),
+    // then ran past task_timeout, was charged $0.0003.
+    let agents = AgentWorkspace::new();
+    let client = agents.start(1, 5).await;
+    let slow = add_scripted(
+        &client,
+        "write a lot, then wait",
+        &[
+            output_heavy("python3 -c 'import time; time.sleep(60)'", 100_000),
+            say("never"),
+        ],
+        &[],
+    )
+    .await;
+    run(&client, RunMode::Predefined).await;
+    let slow = task(&client, &slow).await;
+    assert_eq!(slow.status, TaskStatus::Failed, "{slow:?}");
+    assert!(
+        slow.usage.output_tokens >= 100_000 && slow.usage.cost_usd >= 1.5,
+        "{:?}",
+        slow.usage
+    );
+}
+
 #[tokio::test]
 async fn a_run_budget_set_below_what_the_run_spent_says_its_agents_stop() {
     let agents = AgentWorkspace::new();

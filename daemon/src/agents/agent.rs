@@ -25,10 +25,9 @@ use super::process::{self, Ending, Launch};
 use super::prompts;
 use super::runtime::{Ended, Event, Isolation};
 use super::snapshot::Snapshot;
-use super::stream::{clip, AgentResult, StreamEvent};
+use super::stream::{clip, AgentResult, StreamEvent, Turns};
 use super::worktrees::Changes;
 use crate::core::pipeline::{self, Step};
-use crate::core::price;
 use crate::core::run::{self, AttemptEnding, Spending, LEADER};
 use crate::core::{Attempt, Board, Finished};
 use crate::orchestrator::Orchestrator;
@@ -464,21 +463,14 @@ impl Context {
         stop: watch::Receiver<bool>,
     ) -> (Ending, Option<String>) {
         let mut session_id = None;
-        let mut last_turn = None;
+        let mut turns = Turns::default();
         let ending = process::run(launch, stop, |event| match event {
             StreamEvent::Init { session_id: id } => session_id = Some(id),
-            StreamEvent::Turn {
-                message_id,
-                model,
-                usage,
-            } => {
-                // Claude Code repeats a message for each of its content blocks.
-                if last_turn.as_ref() == Some(&message_id) {
+            StreamEvent::Turn { .. } | StreamEvent::TurnOutput { .. } => {
+                let Some(spent) = turns.usage_of(&event) else {
                     return;
-                }
-                last_turn = Some(message_id);
-                let turn = price::turn(&model, &usage);
-                let spending = self.orchestrator.note(|board| board.spend(pays, &turn));
+                };
+                let spending = self.orchestrator.note(|board| board.spend(pays, &spent));
                 match spending {
                     Spending::Within => {}
                     Spending::StopAgent => {

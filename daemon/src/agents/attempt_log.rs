@@ -7,9 +7,9 @@ use std::path::Path;
 
 use baton_protocol::{Task, TaskId, TaskStatus, Usage, Workspace};
 
-use super::stream::{self, StreamEvent};
+use super::stream::{self, Turns};
 use crate::core::run::{AttemptEnding, Halt};
-use crate::core::{price, Board};
+use crate::core::Board;
 use crate::orchestrator::Orchestrator;
 
 /// The line baton adds to a task's log after an attempt, so that the log says how
@@ -161,20 +161,12 @@ fn cut_off(log: &str) -> Option<Usage> {
     {
         return None;
     }
-    let mut seen = HashSet::new();
+    let mut turns = Turns::default();
     let mut usage = Usage::default();
     for (line, _) in last {
         for event in stream::parse_line(line).unwrap_or_default() {
-            if let StreamEvent::Turn {
-                message_id,
-                model,
-                usage: turn,
-            } = event
-            {
-                // Claude Code repeats a message for each of its content blocks.
-                if seen.insert(message_id) {
-                    usage.add(&price::turn(&model, &turn));
-                }
+            if let Some(spent) = turns.usage_of(&event) {
+                usage.add(&spent);
             }
         }
     }

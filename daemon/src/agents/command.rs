@@ -43,6 +43,10 @@ pub fn arguments(config: &Config, role: Role<'_>, mcp_config: Option<&Path>) -> 
         "--output-format".into(),
         "stream-json".into(),
         "--verbose".into(),
+        // Each model turn's output tokens are known only once the turn ends, in the
+        // partial messages' `message_delta`: without it a budget counts one token a
+        // turn until the agent's final result, which a stopped agent never gives.
+        "--include-partial-messages".into(),
         format!("--model={}", config.model),
     ];
     match role {
@@ -181,7 +185,8 @@ mod tests {
         );
         let line = args.join(" ");
         assert!(line.starts_with(
-            "-p --output-format stream-json --verbose --model=claude-sonnet-4-20250514"
+            "-p --output-format stream-json --verbose --include-partial-messages \
+             --model=claude-sonnet-4-20250514"
         ));
         assert!(line.contains("--permission-mode acceptEdits"));
         assert!(line.contains("--allowedTools Read Write Edit Glob Grep Bash mcp__baton"));

@@ -166,6 +166,7 @@ async fn run_process(
     let interrupted = loop {
         tokio::select! {
             line = lines.next() => match line {
+                Some(Printed::Line(line)) if !stream::worth_reading(&line) => {}
                 Some(Printed::Line(line)) => {
                     let line = secrets.hide_json_line(&line);
                     if let Some(log) = log.as_mut() {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub use crate::core::clip;
-use crate::core::price::TurnUsage;
+use crate::core::price::{self, TurnUsage};
 
 /// What a line of the stream says, in the terms baton cares about.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,13 +17,15 @@ pub enum StreamEvent {
     Tool { name: String, detail: String },
     /// The agent wrote text.
     Text(String),
-    /// A model turn's message, with the tokens it used: Claude Code repeats it for
-    /// each content block, so the message id tells turns apart.
+    /// A model turn's message, with the tokens it used as it started: Claude Code
+    /// repeats it for each content block, so the message id tells turns apart.
     Turn {
         message_id: String,
         model: String,
         usage: TurnUsage,
     },
+    /// The output tokens of the turn under way, all of them, once it ended.
+    TurnOutput { output_tokens: u64 },
     /// The model's rate limit was reached; nothing should start before `resets_at`.
     RateLimited { resets_at: Option<DateTime<Utc>> },
     /// The API refused a request for its rate limit (HTTP 429) and Claude Code will
@@ -102,9 +104,95 @@ pub fn parse_line(line: &str) -> Result<Vec<StreamEvent>, String> {
             .into_iter()
             .chain(assistant_content(&event["message"]["content"]))
             .collect(),
+        "stream_event" => partial(&event["event"]).into_iter().collect(),
         "rate_limit_event" => rate_limit(&event).into_iter().collect(),
         "result" => vec![StreamEvent::Result(result(&event))],
         _ => Vec::new(),
+    })
+}
+
+/// Whether a line may say anything baton reads: the partial messages' chunks of text
+/// and tool input (most of a turn's lines) are passed over before they are parsed,
+/// logged or searched for secrets; their turn's start and end are kept.
+pub fn worth_reading(line: &str) -> bool {
+    !line.contains(r#""type":"stream_event""#)
+        || line.contains(r#""type":"message_start""#)
+        || line.contains(r#""type":"message_delta""#)
+}
+
+/// A partial message's event: a turn's start, with its message, or its end, with
+/// the output tokens it wrote.
+fn partial(event: &Value) -> Option<StreamEvent> {
+    match event["type"].as_str()? {
+        "message_start" => turn(&event["message"]),
+        "message_delta" => Some(StreamEvent::TurnOutput {
+            output_tokens: event["usage"]["output_tokens"].as_u64()?,
+        }),
+        _ => None,
+    }
+}
+
+/// Counts each model turn once, as its lines arrive: a turn when its message is
+/// first seen, then the output it wrote beyond what was counted once it ends. What
+/// an agent stopped midway spent is then counted up to its last finished turn.
+#[derive(Debug, Default)]
+pub struct Turns {
+    /// The turn under way: its message id, model and the output tokens counted.
+    current: Option<(String, String, u64)>,
+}
+
+impl Turns {
+    /// What `event` adds to the agent's spending, if anything.
+    pub fn usage_of(&mut self, event: &StreamEvent) -> Option<Usage> {
+        match event {
+            StreamEvent::Turn {
+                message_id,
+                model,
+                usage,
+            } => {
+                if self
+                    .current
+                    .as_ref()
+                    .is_some_and(|(id, _, _)| id == message_id)
+                {
+                    return None;
+                }
+                self.current = Some((message_id.clone(), model.clone(), usage.output_tokens));
+                Some(price::turn(model, usage))
+            }
+            StreamEvent::TurnOutput { output_tokens } => {
+                let (_, model, counted) = self.current.as_mut()?;
+                let more = output_tokens
+                    .checked_sub(*counted)
+                    .filter(|more| *more > 0)?;
+                *counted = *output_tokens;
+                Some(price::more_output(model, more))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A result's input and output tokens: its `usage`, or when that counts none (an
+/// agent Claude Code stopped itself), the tokens of each model it used.
+fn result_tokens(event: &Value) -> (u64, u64) {
+    let usage = turn_usage(&event["usage"]);
+    if usage.all_input_tokens() + usage.output_tokens > 0 {
+        return (usage.all_input_tokens(), usage.output_tokens);
+    }
+    let by_model = event["modelUsage"]
+        .as_object()
+        .into_iter()
+        .flat_map(|models| models.values());
+    by_model.fold((0, 0), |(input, output), model| {
+        let tokens = |key: &str| model[key].as_u64().unwrap_or(0);
+        (
+            input
+                + tokens("inputTokens")
+                + tokens("cacheReadInputTokens")
+                + tokens("cacheCreationInputTokens"),
+            output + tokens("outputTokens"),
+        )
     })
 }
 
@@ -183,15 +271,27 @@ fn rate_limit(event: &Value) -> Option<StreamEvent> {
 }
 
 fn result(event: &Value) -> AgentResult {
-    let usage = turn_usage(&event["usage"]);
+    let (input_tokens, output_tokens) = result_tokens(event);
+    // An agent stopped by Claude Code itself (its budget spent) has no answer, only
+    // the errors that stopped it.
+    let output = match event["result"].as_str() {
+        Some(answer) => answer.to_owned(),
+        None => event["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
     AgentResult {
         is_error: event["is_error"].as_bool().unwrap_or(true),
         subtype: event["subtype"].as_str().unwrap_or_default().to_owned(),
-        output: event["result"].as_str().unwrap_or_default().to_owned(),
+        output,
         usage: Usage {
             cost_usd: agent_result::process_cost(event),
-            input_tokens: usage.all_input_tokens(),
-            output_tokens: usage.output_tokens,
+            input_tokens,
+            output_tokens,
             turns: event["num_turns"].as_u64().unwrap_or(0) as u32,
             duration_ms: event["duration_ms"].as_u64().unwrap_or(0),
         },
@@ -216,6 +316,75 @@ fn result(event: &Value) -> AgentResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lines Claude Code prints for one turn with partial messages, as the
+    /// pinned version prints them: the turn's start, a chunk, the message (once per
+    /// content block), its end with the output written.
+    fn one_turn(id: &str, output_tokens: u64) -> Vec<String> {
+        let usage = r#"{"input_tokens":100,"cache_read_input_tokens":0,"output_tokens":1}"#;
+        let message = format!(
+            r#"{{"id":"{id}","model":"claude-sonnet-4-20250514","content":[{{"type":"text","text":"hi"}}],"usage":{usage}}}"#
+        );
+        vec![
+            format!(r#"{{"type":"stream_event","event":{{"type":"message_start","message":{message}}}}}"#),
+            r#"{"type":"stream_event","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}}"#.into(),
+            format!(r#"{{"type":"assistant","message":{message}}}"#),
+            format!(r#"{{"type":"assistant","message":{message}}}"#),
+            format!(r#"{{"type":"stream_event","event":{{"type":"message_delta","delta":{{"stop_reason":"end_turn"}},"usage":{{"output_tokens":{output_tokens}}}}}}}"#),
+        ]
+    }
+
+    #[test]
+    fn each_turn_is_counted_once_with_all_the_output_it_wrote() {
+        let mut turns = Turns::default();
+        let mut spent = Usage::default();
+        for line in one_turn("msg-1", 100_000)
+            .iter()
+            .chain(&one_turn("msg-2", 10))
+        {
+            if !worth_reading(line) {
+                continue;
+            }
+            for event in parse_line(line).unwrap() {
+                if let Some(usage) = turns.usage_of(&event) {
+                    spent.add(&usage);
+                }
+            }
+        }
+        assert_eq!(spent.turns, 2);
+        assert_eq!(spent.input_tokens, 200);
+        assert_eq!(spent.output_tokens, 100_010);
+        // Sonnet: $3 a million in, $15 a million out.
+        assert!(
+            (spent.cost_usd - (200.0 * 3.0 + 100_010.0 * 15.0) / 1e6).abs() < 1e-9,
+            "{spent:?}"
+        );
+    }
+
+    #[test]
+    fn an_agent_its_own_budget_stopped_says_why_and_what_it_used() {
+        let line = r#"{"type":"result","subtype":"error_max_budget_usd","is_error":true,"num_turns":1,"duration_ms":165,"session_id":"s-1","total_cost_usd":1.5003,"usage":{"input_tokens":0,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":0},"modelUsage":{"claude-sonnet-4-20250514":{"inputTokens":100,"outputTokens":100000,"cacheReadInputTokens":20,"cacheCreationInputTokens":3,"costUSD":1.5003}},"permission_denials":[],"terminal_reason":"budget_exhausted","errors":["Reached maximum budget ($0.5)"]}"#;
+        let events = parse_line(line).unwrap();
+        let [StreamEvent::Result(result)] = events.as_slice() else {
+            panic!("one result");
+        };
+        assert_eq!(result.output, "Reached maximum budget ($0.5)");
+        assert_eq!(
+            result.failure(),
+            "the agent stopped (error_max_budget_usd): Reached maximum budget ($0.5)"
+        );
+        assert_eq!(
+            (result.usage.input_tokens, result.usage.output_tokens),
+            (123, 100_000)
+        );
+    }
+
+    #[test]
+    fn the_chunks_of_a_partial_message_are_not_read() {
+        let lines = one_turn("msg-1", 5);
+        let read: Vec<bool> = lines.iter().map(|line| worth_reading(line)).collect();
+        assert_eq!(read, [true, false, true, true, true]);
+    }
 
     #[test]
     fn a_result_event_gives_output_cost_usage_and_denials() {

@@ -86,6 +86,19 @@ pub fn turn(model: &str, usage: &TurnUsage) -> baton_protocol::Usage {
     }
 }
 
+/// The output tokens a turn wrote beyond those counted as it started: no new turn.
+pub fn more_output(model: &str, output_tokens: u64) -> baton_protocol::Usage {
+    let usage = TurnUsage {
+        output_tokens,
+        ..TurnUsage::default()
+    };
+    baton_protocol::Usage {
+        cost_usd: cost(model, &usage),
+        output_tokens,
+        ..baton_protocol::Usage::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

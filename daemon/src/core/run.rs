@@ -18,7 +18,7 @@ use super::Review;
 mod settlement;
 mod summary;
 
-pub use settlement::{settle, AttemptEnding, FaultKind, Halt, Settlement};
+pub use settlement::{settle, spent_before_start, AttemptEnding, FaultKind, Halt, Settlement};
 use summary::count;
 pub use summary::{clip, plain_summary, task_count};
 

@@ -199,6 +199,9 @@ function renderEvent(line: string): string[] {
       }
       return lines;
     }
+    case 'stream_event':
+      // A turn's start and end, kept for its cost: the transcript is in the messages.
+      return [];
     case 'baton':
       // What baton says of an attempt: merged, not merged, sent back, stopped, …
       return [`[baton] ${String(e.subtype ?? '').replace(/_/g, ' ')}: ${String(e.text ?? '')}`];

@@ -8,7 +8,9 @@ import { discovery, result, status, task } from './fixtures';
 test('a task log reads as a transcript', () => {
   const log = [
     '{"type":"system","subtype":"init","session_id":"s","model":"claude-sonnet-4-20250514"}',
+    '{"type":"stream_event","event":{"type":"message_start","message":{"id":"m1","usage":{"input_tokens":100,"output_tokens":1}}}}',
     '{"type":"assistant","message":{"content":[{"type":"text","text":"Looking at the schema"},{"type":"tool_use","name":"Read","input":{"file_path":"db/schema.sql"}}]}}',
+    '{"type":"stream_event","event":{"type":"message_delta","usage":{"output_tokens":40}}}',
     '{"type":"user","message":{"content":[{"type":"tool_result","content":"CREATE TABLE users"}]}}',
     '{"type":"result","subtype":"success","is_error":false,"result":"done","total_cost_usd":0.01,"num_turns":1,"duration_ms":500,"session_id":"s"}',
     '{"type":"result","subtype":"success","is_error":false,"result":"again","total_cost_usd":0.05,"model_usage_since_last_result":{"claude-sonnet-4-20250514":{"costUSD":0.04}},"num_turns":1,"duration_ms":300,"session_id":"s"}',

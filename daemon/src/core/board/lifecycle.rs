@@ -9,7 +9,7 @@ use baton_protocol::{
 };
 
 use super::{Attempt, Board, Events, Now};
-use crate::core::validate;
+use crate::core::{run, validate};
 
 impl Board {
     /// Hands the most urgent ready task to `agent_id`, an agent outside the daemon.
@@ -42,14 +42,32 @@ impl Board {
     ) -> Result<(Option<Task>, Events), BatonError> {
         validate::agent_id(agent_id)?;
         self.settle_chains();
-        let nodes = &self.nodes;
-        let free = |id: &TaskId| {
-            !nodes[id]
-                .rest()
-                .is_some_and(|rest| rest.files.iter().any(|file| busy.contains(file)))
-        };
-        let Some(id) = self.ready.pop_first_where(free) else {
-            return Ok((None, Vec::new()));
+        let mut events = Vec::new();
+        let id = loop {
+            let nodes = &self.nodes;
+            let free = |id: &TaskId| {
+                !nodes[id]
+                    .rest()
+                    .is_some_and(|rest| rest.files.iter().any(|file| busy.contains(file)))
+            };
+            let Some(id) = self.ready.pop_first_where(free) else {
+                return Ok((None, events));
+            };
+            // An agent of a run given nothing to spend could do nothing: the task
+            // fails as it would go out.
+            let spent = self.nodes[&id].cost_usd();
+            match supervised
+                .then(|| run::spent_before_start(&id, spent, &self.run_config()))
+                .flatten()
+            {
+                Some(reason) => {
+                    let task =
+                        self.finish_unsuccessfully(&id, TaskStatus::Failed, reason, None, now);
+                    events.push(Event::TaskFailed(task));
+                    self.cascade_failure(&id, now, &mut events);
+                }
+                None => break id,
+            }
         };
         let task = self.update(&id, |task| {
             task.status = TaskStatus::Claimed;
@@ -59,7 +77,8 @@ impl Board {
             task.supervised = supervised;
         });
         self.last_activity = Some(now);
-        Ok((Some(task.clone()), vec![Event::TaskUpdated(task)]))
+        events.push(Event::TaskUpdated(task.clone()));
+        Ok((Some(task), events))
     }
 
     /// Records what one attempt at a task cost and where its session is.

@@ -216,7 +216,11 @@ impl Board {
                     events.extend(claimed);
                     assigned.push((worker, task));
                 }
-                Ok((None, _)) => break,
+                // Tasks may have failed on the way (their budget spent).
+                Ok((None, failed)) => {
+                    events.extend(failed);
+                    break;
+                }
                 Err(err) => {
                     self.run = Some(run);
                     return Err(err);

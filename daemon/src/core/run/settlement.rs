@@ -175,6 +175,17 @@ fn decide(task: &Task, ending: AttemptEnding, halt: Option<&Halt>, config: &Conf
 }
 
 /// What to do about a task failed by a limit: raise the limit, then retry it.
+/// Why a task whose earlier attempts spent its whole budget fails before an agent
+/// starts on it again; `None` while some of it is left.
+pub fn spent_before_start(task: &TaskId, spent: f64, config: &Config) -> Option<String> {
+    let budget = config.task_budget_usd.filter(|budget| spent >= *budget)?;
+    Some(format!(
+        "its budget is spent: ${spent:.4} of task_budget_usd ${budget:.4}, so no agent was \
+         started. {}",
+        raise("task_budget_usd", task)
+    ))
+}
+
 fn raise(setting: &str, task: &TaskId) -> String {
     format!("To go on, raise {setting} (`baton config {setting} N`), then `baton retry {task}`")
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use baton_protocol::methods::{ConfigPatch, NewTask};
-use baton_protocol::{ErrorCause, RunMode, TaskStatus, Usage};
+use baton_protocol::{ErrorCause, Event, RunMode, TaskStatus, Usage};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
@@ -504,6 +504,24 @@ fn a_task_past_its_budget_fails_with_the_figure_and_its_agent_is_stopped() {
         task.usage.turns, 4,
         "the turns the stream showed count, though no result came: {:?}",
         task.usage
+    );
+
+    // Retried with its budget still spent, it fails as it would go out: no agent
+    // is started with nothing to spend, and no attempt is counted.
+    board.retry(&task.id, at(2)).unwrap();
+    let (assigned, events) = board.dispatch(at(3)).unwrap();
+    assert!(assigned.is_empty(), "{assigned:?}");
+    let again = board.task(&task.id).unwrap();
+    assert_eq!(again.status, TaskStatus::Failed);
+    assert_eq!(again.attempts, task.attempts);
+    let error = again.result.unwrap().error.unwrap();
+    assert!(
+        error.contains("task_budget_usd $0.0020") && error.contains("no agent was started"),
+        "{error}"
+    );
+    assert!(
+        matches!(&events[..], [Event::TaskFailed(failed)] if failed.id == task.id),
+        "{events:?}"
     );
 }
 
