@@ -1946,6 +1946,10 @@ fn a_state_whose_fields_would_be_agent_options_endless_costs_overflowing_counts_
     let workspace = TestWorkspace::new();
     workspace.ok(&["add", "one"]);
     let tasks = workspace.json(&["tasks"]);
+    // The board's logs stay beside it: a refused load archives nothing.
+    let logs = workspace.root().join(".baton/logs/tasks");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("task-001.log"), "{}\n").unwrap();
     let task = |extra: Value| {
         let mut task = json!({
             "id": "task-001", "description": "a task", "status": "available", "priority": 5,
@@ -2027,6 +2031,8 @@ fn a_state_whose_fields_would_be_agent_options_endless_costs_overflowing_counts_
         let said = fails(&workspace, &["load", &file]);
         assert!(said.contains(field), "`{said}` names {field}");
         assert_eq!(workspace.json(&["tasks"]), tasks, "{said}");
+        assert_eq!(workspace.json(&["history"]), json!([]), "{said}");
+        assert!(logs.join("task-001.log").exists(), "{said}");
     }
 }
 

@@ -255,21 +255,33 @@ impl Connection {
         let workspace = self.workspace()?;
         let tasks: Vec<TaskId> = state.tasks.iter().map(|task| task.id.clone()).collect();
         let kept = state.clone();
-        let archived = tokio::task::spawn_blocking(move || archive::archive(&workspace, &kept))
+        let archiving = workspace.clone();
+        let archived = tokio::task::spawn_blocking(move || archive::archive(&archiving, &kept))
             .await
             .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
             .map_err(to_rpc)?;
         let next = next.unwrap_or_else(|| archive::emptied(&state));
-        self.apply(move |board, now| {
-            if board.state() != state {
-                return Err(BatonError::orchestration(
-                    "the board changed while it was being archived; it stays as it is \
-                     (`baton history` lists the copy made); ask again",
-                ));
+        let replaced = self
+            .apply(move |board, now| {
+                if board.state() != state {
+                    return Err(BatonError::orchestration(
+                        "the board changed while it was being archived; it stays as it is, \
+                         with its logs; ask again",
+                    ));
+                }
+                Ok(((), board.load(next, now)?))
+            })
+            .await;
+        if let Err(refused) = replaced {
+            // The board stays: its logs come back beside it, and the copy goes.
+            let name = archived.name.clone();
+            let undone =
+                tokio::task::spawn_blocking(move || archive::restore_logs(&workspace, &name)).await;
+            if let Ok(Err(err)) = undone {
+                tracing::warn!("{err}");
             }
-            Ok(((), board.load(next, now)?))
-        })
-        .await?;
+            return Err(refused);
+        }
         self.daemon
             .runtime
             .put_aside_branches(&tasks, &archived.name)
@@ -544,6 +556,7 @@ impl Connection {
         // that a bad file changes nothing.
         crate::core::Board::from_state(state.clone(), false).map_err(to_rpc)?;
         validate::state_texts(&state).map_err(to_rpc)?;
+        validate::claims_dated_by(&state, chrono::Utc::now()).map_err(to_rpc)?;
         let replaced = self
             .put_aside(archive::has_work, Some(state.clone()))
             .await?;
