@@ -390,12 +390,30 @@ impl Bridge {
     #[tool(
         description = "Record the master plan: the overall approach to the goal, \
         which every worker reads along with its task. For the leader, when the goal came \
-        without a plan: call it once, before adding the tasks."
+        without a plan: call it once, before adding the tasks. A plan there already stays."
     )]
     async fn set_master_plan(
         &self,
         Parameters(args): Parameters<SetMasterPlanArgs>,
     ) -> CallToolResult {
+        if self.task.is_some() {
+            return refusal(
+                "only the leader records the master plan; share what you found with \
+                 report_discovery",
+            );
+        }
+        // The plan a goal came with (the user's) or an earlier leader made is the one
+        // every worker was and will be given.
+        match self.request::<methods::GetStatus>(&()).await {
+            Ok(status) if !status.master_plan.trim().is_empty() => {
+                return refusal(
+                    "the goal has a master plan already, which stays as it is: add the \
+                     tasks by it",
+                );
+            }
+            Ok(_) => {}
+            Err(err) => return answer::<()>(Err(err)),
+        }
         let plan = MasterPlan { plan: args.plan };
         let set = self.request::<methods::SetMasterPlan>(&plan).await;
         answer(set.map(|()| json!({ "ok": true })))

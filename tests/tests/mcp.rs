@@ -353,6 +353,27 @@ async fn the_leaders_master_plan_shows_in_the_status() {
 }
 
 #[tokio::test]
+async fn a_plan_made_already_is_kept_and_a_worker_never_records_one() {
+    // Found when it was tried: one worker's `set_master_plan` replaced the plan the
+    // user gave with the goal, which every later prompt reads.
+    let workspace = TestWorkspace::new();
+    let client = workspace.client(false).await;
+    workspace.ok(&["init", "read the CSV", "--plan", "the user's plan"]);
+    let task = claimed_task(&client, "worker-1").await;
+    let worker = bridge(&workspace, "worker-1", Some(&task)).await;
+    let refused = call_refused(&worker, "set_master_plan", json!({ "plan": "mine" })).await;
+    assert!(refused.contains("only the leader"), "{refused}");
+    worker.cancel().await.unwrap();
+
+    let leader = bridge(&workspace, "leader", None).await;
+    let refused = call_refused(&leader, "set_master_plan", json!({ "plan": "mine" })).await;
+    assert!(refused.contains("has a master plan"), "{refused}");
+    leader.cancel().await.unwrap();
+    let status = client.request::<m::GetStatus>(&()).await.unwrap();
+    assert_eq!(status.master_plan, "the user's plan");
+}
+
+#[tokio::test]
 async fn the_bridge_writes_only_mcp_to_stdout_and_ends_when_stdin_closes() {
     let workspace = TestWorkspace::new();
     let _daemon = workspace.client(false).await;
