@@ -195,7 +195,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         // repository, committing each interrupted agent's work takes a while): a
         // client that connects meanwhile waits for its answer rather than giving up
         // on a daemon that seems not to start.
-        let listener = server::listen(&socket)
+        let mut listener = server::listen(&socket)
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
         let runtime = Runtime::start(orchestrator.clone(), &workspace).await;
         let running = RunningDaemon {
@@ -230,7 +230,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         tokio::spawn(watch_files(commit.clone()));
         let mut connections = server::Connections::new(server::connection_limit());
         let stopped = tokio::select! {
-            () = server::accept(&listener, &daemon, &mut connections) => None,
+            () = server::accept(&mut listener, &daemon, &mut connections) => None,
             stopped = commit.stopped() => Some(stopped),
         };
         // Saved while the socket still stands: once it is gone, the next command

@@ -302,3 +302,23 @@ fn daemon_stop_and_status_meeting_a_daemon_that_closes_as_it_stops_say_none_runs
     }
     closing.join().unwrap();
 }
+
+#[test]
+fn a_socket_deleted_under_the_daemon_is_made_again_and_every_command_reaches_it() {
+    // Found when it was tried: with its socket deleted (as cleaners of temporary
+    // files do), every command waited 10 s and failed, and `baton daemon stop` said
+    // no daemon ran while it held the workspace.
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "kept"]);
+    let pid = workspace.daemon_pid().expect("a daemon runs");
+    let socket = workspace.workspace().socket_path();
+    std::fs::remove_file(&socket).expect("the socket is there to delete");
+    wait_until(Duration::from_secs(10), || socket.exists());
+    let output = workspace.baton_within(&["tasks"], Duration::from_secs(5));
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("kept"));
+    assert_eq!(workspace.daemon_pid(), Some(pid), "the same daemon serves");
+    let stopped = workspace.ok(&["daemon", "stop"]);
+    assert!(stopped.contains(&format!("pid {pid}")), "{stopped}");
+    assert!(!process_exists(pid));
+}

@@ -129,16 +129,29 @@ impl Connections {
     }
 }
 
+/// How often the daemon looks whether its socket is still there.
+const SOCKET_CHECKED_EVERY: Duration = Duration::from_secs(1);
+
 /// Accepts connections until the daemon is told to shut down, each served in a task
-/// of `connections`.
+/// of `connections`. A socket deleted under the daemon (a cleaner of temporary
+/// files, a user tidying up) is made again within a second: otherwise no command
+/// could reach the daemon, nor start another while it holds the workspace.
 pub async fn accept(
-    listener: &interprocess::local_socket::tokio::Listener,
+    listener: &mut interprocess::local_socket::tokio::Listener,
     daemon: &Arc<Daemon>,
     connections: &mut Connections,
 ) {
     let mut shutdown = daemon.shutdown.subscribe();
+    let mut bound = socket_identity(&daemon.socket);
+    let mut every = tokio::time::interval(SOCKET_CHECKED_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = every.tick() => {
+                if socket_identity(&daemon.socket) != bound && listen_again(&daemon.socket, listener) {
+                    bound = socket_identity(&daemon.socket);
+                }
+            }
             accepted = listener.accept() => match accepted {
                 Ok(stream) => {
                     let stream = match unix_stream(stream) {
@@ -173,6 +186,45 @@ pub async fn accept(
                 Err(err) => connections.accept_errors.failed(&err).await,
             },
             _ = shutdown.wait_for(|&stop| stop) => break,
+        }
+    }
+}
+
+/// The socket file's device and inode, `None` when there is none: another file at its
+/// path is not the daemon's socket.
+fn socket_identity(socket: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let found = std::fs::symlink_metadata(socket).ok()?;
+    Some((found.dev(), found.ino()))
+}
+
+/// Replaces `listener` with one on `socket` made again, once the one there was
+/// deleted or replaced; answers false (said in the log) when it cannot be made, to be
+/// tried at the next look.
+fn listen_again(socket: &Path, listener: &mut interprocess::local_socket::tokio::Listener) -> bool {
+    // What stands at the path is not the daemon's socket, and the path is the
+    // daemon's own (in its private runtime directory, itself perhaps deleted).
+    let _ = std::fs::remove_file(socket);
+    if let Some(dir) = socket.parent() {
+        let _ = baton_protocol::workspace::ensure_private_dir(dir);
+    }
+    match listen(socket) {
+        Ok(again) => {
+            // The old listener must not remove the new socket as it goes.
+            listener.do_not_reclaim_name_on_drop();
+            *listener = again;
+            tracing::warn!(
+                "the socket {} was deleted or replaced; the daemon listens on it again",
+                socket.display()
+            );
+            true
+        }
+        Err(err) => {
+            tracing::error!(
+                "the socket {} was deleted or replaced and cannot be made again: {err}",
+                socket.display()
+            );
+            false
         }
     }
 }
