@@ -117,6 +117,44 @@ async fn work_that_never_passes_fails_after_max_verify_attempts_with_the_output_
     assert!(log.contains("answer is 40"), "{log}");
 }
 
+#[tokio::test]
+async fn a_verification_that_leaves_a_process_holding_its_output_passes_when_its_shell_exits() {
+    let agents = AgentWorkspace::git();
+    let client = agents.start(1, 30).await;
+    let outside = tempfile::tempdir().unwrap();
+    let pid_file = outside.path().join("left-running");
+    let check = format!(
+        "sleep 100 & echo $! > {}; echo verified-ok",
+        pid_file.display()
+    );
+    verify_with(&client, &check).await;
+    let id = add_scripted(
+        &client,
+        "answer",
+        &[bash("echo 42 > answer.txt"), say("wrote the answer")],
+        &[],
+    )
+    .await;
+
+    let result = run(&client, RunMode::Predefined).await;
+
+    assert_eq!(
+        (result.tasks_completed, result.tasks_failed),
+        (1, 0),
+        "{result:?}"
+    );
+    assert_eq!(integrated(&agents, "answer.txt"), "42");
+    let log = agents.workspace.ok(&["logs", id.as_str()]);
+    assert_eq!(log.matches("verified: ").count(), 1, "{log}");
+    assert!(!log.contains("timed out"), "{log}");
+    // What the command left running is ended with it (a zombie is ended too).
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let stat = format!("/proc/{}/stat", pid.trim());
+    baton_tests::wait_until(std::time::Duration::from_secs(10), || {
+        std::fs::read_to_string(&stat).map_or(true, |stat| stat.contains(") Z "))
+    });
+}
+
 /// Two tasks that write the same line of README.md, the second finishing last so
 /// that its merge conflicts; its resolving turn runs `resolve`, then answers
 /// "resolved". Answers the second task's id.

@@ -274,6 +274,10 @@ const LINE_KEPT: usize = 1000;
 /// The longest line of an agent's stream-json the daemon holds, in bytes; a longer
 /// one is left out.
 const STREAM_LINE_LIMIT: usize = 16 * 1024 * 1024;
+/// How long a verification's output is read after its shell exited: what the shell
+/// printed is in the pipe already, so this only bounds the wait on what something it
+/// left running prints.
+const VERIFY_OUTPUT_GRACE: Duration = Duration::from_secs(1);
 /// The longest line of a verification's output the daemon reads, in bytes: it quotes
 /// [`LINE_KEPT`] of each.
 const VERIFY_LINE_LIMIT: usize = 64 * 1024;
@@ -364,6 +368,11 @@ impl<R: AsyncRead + Unpin> PrintedLines<R> {
 /// Runs a verification command (`sh -c COMMAND`) under the same rules as an agent:
 /// its own process group, the run marker, the task's timeout, the daemon's death or
 /// `stop` ending it and all it started. Everything it prints is appended to `log`.
+///
+/// It is done when its shell exits, not when its output ends: a test suite or a build
+/// may leave a helper (a daemon, a watcher) holding the output open. What it printed
+/// is read for [`VERIFY_OUTPUT_GRACE`] more at most, then whatever it left running is
+/// ended.
 pub async fn verify(launch: &Launch, command: &str, mut stop: watch::Receiver<bool>) -> Verdict {
     let mut child = match supervised(launch, "sh", ["-c", command]).spawn() {
         Ok(child) => child,
@@ -373,12 +382,15 @@ pub async fn verify(launch: &Launch, command: &str, mut stop: watch::Receiver<bo
     let (sender, mut lines_read) = tokio::sync::mpsc::unbounded_channel::<String>();
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
+    // Dropped when this returns, which ends the reading of a pipe still held by a
+    // process that escaped both its group and its marker.
+    let mut readers = tokio::task::JoinSet::new();
     for pipe in [
         Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
         Box::new(stderr),
     ] {
         let sender = sender.clone();
-        tokio::spawn(async move {
+        readers.spawn(async move {
             let mut lines = PrintedLines::new(pipe, VERIFY_LINE_LIMIT);
             while let Some(line) = lines.next().await {
                 let line = match line {
@@ -394,35 +406,47 @@ pub async fn verify(launch: &Launch, command: &str, mut stop: watch::Receiver<bo
     drop(sender);
     let secrets = secrets::of(&launch.env);
     let mut tail = std::collections::VecDeque::with_capacity(VERIFY_TAIL_LINES);
+    let mut keep = |line: String| {
+        if tail.len() == VERIFY_TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(clip_line(&secrets.hide(&line)));
+    };
+    let mut printing = true;
     let deadline = tokio::time::sleep(launch.timeout);
     tokio::pin!(deadline);
-    let interrupted = loop {
+    let ended = loop {
         tokio::select! {
-            line = lines_read.recv() => match line {
-                Some(line) => {
-                    if tail.len() == VERIFY_TAIL_LINES {
-                        tail.pop_front();
-                    }
-                    tail.push_back(clip_line(&secrets.hide(&line)));
-                }
-                None => break None,
+            line = lines_read.recv(), if printing => match line {
+                Some(line) => keep(line),
+                None => printing = false,
             },
-            _ = &mut deadline => break Some(false),
-            _ = stopped(&mut stop) => break Some(true),
+            status = child.wait() => break Ok(status.ok()),
+            _ = &mut deadline => break Err(false),
+            _ = stopped(&mut stop) => break Err(true),
         }
     };
-    let status = match interrupted {
-        None => child.wait().await.ok(),
-        Some(_) => None,
-    };
+    if ended.is_ok() {
+        let grace = tokio::time::sleep(VERIFY_OUTPUT_GRACE);
+        tokio::pin!(grace);
+        while printing {
+            tokio::select! {
+                line = lines_read.recv() => match line {
+                    Some(line) => keep(line),
+                    None => printing = false,
+                },
+                _ = &mut grace => break,
+            }
+        }
+    }
     end_everything(pid, &launch.run_id);
     let _ = child.wait().await;
     let tail = Vec::from(tail).join("\n");
-    let verdict = match (interrupted, status) {
-        (Some(true), _) => Verdict::Stopped,
-        (Some(false), _) => Verdict::TimedOut { tail },
-        (None, Some(status)) if status.success() => Verdict::Passed,
-        (None, status) => Verdict::Failed {
+    let verdict = match ended {
+        Err(true) => Verdict::Stopped,
+        Err(false) => Verdict::TimedOut { tail },
+        Ok(Some(status)) if status.success() => Verdict::Passed,
+        Ok(status) => Verdict::Failed {
             status: status.and_then(|status| status.code()),
             tail,
         },
@@ -625,5 +649,98 @@ mod tests {
     async fn output_without_a_newline_is_never_held_past_the_limit() {
         let endless = vec![b'y'; 1 << 20];
         assert_eq!(read_all(&endless, 4_096).await, [None]);
+    }
+
+    /// A launch of a verification in a directory of its own, with a timeout of
+    /// `timeout_secs`.
+    fn verifying(dir: &tempfile::TempDir, timeout_secs: u64) -> Launch {
+        Launch {
+            program: String::new(),
+            args: Vec::new(),
+            prompt: String::new(),
+            cwd: dir.path().to_owned(),
+            env: Environment::default(),
+            own_config: None,
+            log: dir.path().join("log"),
+            timeout: Duration::from_secs(timeout_secs),
+            run_id: format!("verify-test-{}", dir.path().display()),
+        }
+    }
+
+    /// Verifies `command` as the gate does, answering how it ended and how long it took.
+    async fn verify_timed(launch: &Launch, command: &str) -> (Verdict, Duration) {
+        let (_stop, stop) = watch::channel(false);
+        let started = std::time::Instant::now();
+        let verdict = verify(launch, command, stop).await;
+        (verdict, started.elapsed())
+    }
+
+    #[tokio::test]
+    async fn a_command_that_leaves_a_process_holding_its_output_is_done_when_its_shell_exits() {
+        let dir = tempfile::tempdir().unwrap();
+        let launch = verifying(&dir, 30);
+
+        let (verdict, took) = verify_timed(&launch, "sleep 100 & echo verified-ok").await;
+
+        assert_eq!(verdict, Verdict::Passed);
+        assert!(took < Duration::from_secs(10), "took {took:?}");
+        // What it left running goes with it (a killed process may take a moment to die).
+        let given_up = std::time::Instant::now() + Duration::from_secs(5);
+        while !marked(RUN_MARKER, &launch.run_id).is_empty() {
+            assert!(
+                std::time::Instant::now() < given_up,
+                "the sleep is left running"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_command_that_leaves_a_process_behind_fails_at_once_with_its_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let launch = verifying(&dir, 30);
+
+        let (verdict, took) =
+            verify_timed(&launch, "sleep 100 & echo one; echo two >&2; exit 3").await;
+
+        let Verdict::Failed { status, tail } = verdict else {
+            panic!("{verdict:?}");
+        };
+        assert_eq!(status, Some(3));
+        let mut lines: Vec<&str> = tail.lines().collect();
+        lines.sort();
+        assert_eq!(lines, ["one", "two"]);
+        assert!(took < Duration::from_secs(10), "took {took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_command_that_hangs_is_ended_at_the_timeout_with_its_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let launch = verifying(&dir, 1);
+
+        let (verdict, _) = verify_timed(&launch, "echo started; sleep 100").await;
+
+        assert_eq!(
+            verdict,
+            Verdict::TimedOut {
+                tail: "started".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_command_that_closes_its_output_still_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let launch = verifying(&dir, 1);
+
+        let (verdict, took) = verify_timed(&launch, "exec >&- 2>&-; sleep 100").await;
+
+        assert_eq!(
+            verdict,
+            Verdict::TimedOut {
+                tail: String::new()
+            }
+        );
+        assert!(took < Duration::from_secs(10), "took {took:?}");
     }
 }
