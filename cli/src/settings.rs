@@ -258,7 +258,7 @@ impl Setting {
             ))
         };
         if self.kind == Kind::List {
-            return Ok(Value::from(list(values)));
+            return list(self.name, values).map(Value::from);
         }
         let [raw] = values else {
             return Err(wrong(&values.join(" ")));
@@ -300,26 +300,32 @@ impl Setting {
     }
 }
 
-/// A list as typed: several values, or one that is `A,B`, JSON, or none.
-fn list(values: &[String]) -> Vec<String> {
+/// A list as typed: several values, or one that is `A,B`, JSON, or none. One value
+/// that starts with `[` is meant as JSON, so it is read as JSON or refused: split at
+/// its commas it would become items no one typed.
+fn list(name: &str, values: &[String]) -> Result<Vec<String>, SettingError> {
     if let [one] = values {
         let one = one.trim();
-        if matches!(one, "none" | "null" | "[]" | "") {
-            return Vec::new();
+        if matches!(one, "none" | "null" | "") {
+            return Ok(Vec::new());
         }
-        if let Ok(items) = serde_json::from_str::<Vec<String>>(one) {
-            return items;
+        if one.starts_with('[') {
+            return serde_json::from_str(one).map_err(|_| {
+                SettingError::Value(format!(
+                    "`{one}` is not a JSON list of strings; write {name} as [\"A\",\"B\"], each item in double quotes, or as A,B"
+                ))
+            });
         }
         if !one.starts_with('-') && one.contains(',') {
-            return one
+            return Ok(one
                 .split(',')
                 .map(str::trim)
                 .filter(|item| !item.is_empty())
                 .map(str::to_owned)
-                .collect();
+                .collect());
         }
     }
-    values.to_vec()
+    Ok(values.to_vec())
 }
 
 /// What `baton config --help` says after the usage: every setting with its meaning
@@ -441,6 +447,23 @@ mod tests {
                 .unwrap()
                 .agent_args,
             Some(vec!["--add-dir".to_owned(), "a,b".to_owned()])
+        );
+    }
+
+    #[test]
+    fn a_list_that_starts_as_json_but_is_not_a_list_of_strings_is_refused() {
+        for typed in [r#"["a", 1]"#, r#"["a","b""#, "[a,b]"] {
+            assert_eq!(
+                patch_of("agent_args", &[typed]).unwrap_err(),
+                format!(
+                    r#"`{typed}` is not a JSON list of strings; write agent_args as ["A","B"], each item in double quotes, or as A,B"#
+                )
+            );
+        }
+        assert!(patch_of("allowed_tools", &[r#"["Read", {}]"#]).is_err());
+        assert_eq!(
+            patch_of("allowed_tools", &["[]"]).unwrap().allowed_tools,
+            Some(Vec::new())
         );
     }
 

@@ -631,6 +631,25 @@ fn config_takes_flags_after_a_double_dash_lists_with_commas_and_none_to_unset() 
 }
 
 #[test]
+fn a_list_setting_that_starts_as_json_is_json_or_refused_and_changes_nothing() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["config", "agent_args", r#"["--add-dir", "a,b"]"#]);
+    let before = workspace.json(&["config"]);
+    assert_eq!(before["agent_args"], json!(["--add-dir", "a,b"]));
+
+    for key in ["agent_args", "allowed_tools"] {
+        let said = fails(&workspace, &["config", key, r#"["a", 1]"#]);
+        assert_eq!(
+            said,
+            format!(
+                r#"error: `["a", 1]` is not a JSON list of strings; write {key} as ["A","B"], each item in double quotes, or as A,B"#
+            )
+        );
+    }
+    assert_eq!(workspace.json(&["config"]), before);
+}
+
+#[test]
 fn config_help_lists_every_setting_with_its_default_and_the_placeholders() {
     let workspace = TestWorkspace::new();
     let help = workspace.ok(&["config", "--help"]);
