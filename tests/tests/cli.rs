@@ -1070,6 +1070,25 @@ fn completing_an_unclaimed_task_says_how_tasks_are_claimed_and_changes_nothing()
 }
 
 #[test]
+fn a_result_naming_a_blank_file_is_refused_and_changes_nothing() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&["add", "Write tests for the parser"]);
+    workspace.ok(&["claim", "--agent", "me"]);
+    let before = workspace.json(&["tasks"]);
+
+    for (flag, which) in [("--modified", "modified"), ("--created", "created")] {
+        let said = fails(&workspace, &["complete", "task-1", flag, ""]);
+        assert_eq!(
+            said,
+            format!(
+                "error: a {which} file is blank; name a path in the repository, or leave it out"
+            )
+        );
+    }
+    assert_eq!(workspace.json(&["tasks"]), before);
+}
+
+#[test]
 fn failing_a_task_fails_every_task_that_depends_on_it() {
     let workspace = TestWorkspace::new();
     workspace.ok(&["add", "lexer"]);

@@ -445,6 +445,61 @@ fn a_result_with_an_empty_discovery_is_refused_and_changes_nothing() {
 }
 
 #[test]
+fn a_client_s_result_naming_a_blank_file_is_refused_and_changes_nothing() {
+    let mut board = Board::default();
+    add(&mut board, 5, &[]);
+    claim(&mut board, "agent-1");
+    let results = [
+        (
+            TaskResult {
+                files_modified: vec!["src/a.rs".into(), String::new()],
+                ..TaskResult::default()
+            },
+            "modified",
+        ),
+        (
+            TaskResult {
+                files_created: vec![" \t".into()],
+                ..TaskResult::default()
+            },
+            "created",
+        ),
+    ];
+    for (result, which) in results {
+        let err = assert_refused(&mut board, ErrorKind::InvalidInputError, |board| {
+            board.complete(&id(1), result, at(2))
+        });
+        assert_eq!(
+            err.message,
+            format!("a {which} file is blank; name a path in the repository, or leave it out")
+        );
+    }
+}
+
+#[test]
+fn an_agent_s_work_lands_with_every_file_git_saw_even_one_named_by_blanks() {
+    let mut board = working();
+    let ending = crate::core::run::AttemptEnding::Succeeded {
+        output: "done".into(),
+        files_modified: vec![" ".into()],
+        files_created: vec!["src/new.rs".into()],
+    };
+    board
+        .settle_attempt("worker-1", &id(1), Attempt::default(), ending, at(3))
+        .unwrap();
+    let task = board.task(&id(1)).unwrap();
+    assert_eq!(task.status, TaskStatus::Done);
+    let result = task.result.as_ref().unwrap();
+    assert_eq!(
+        (&result.files_modified[..], &result.files_created[..]),
+        (
+            [" ".to_owned()].as_slice(),
+            ["src/new.rs".to_owned()].as_slice()
+        )
+    );
+}
+
+#[test]
 fn a_client_s_result_error_or_discovery_over_a_mebibyte_is_refused_and_changes_nothing() {
     let mut board = Board::default();
     add(&mut board, 5, &[]);

@@ -288,7 +288,7 @@ impl Board {
         let halt = seat.as_ref().and_then(|seat| seat.halt.as_ref());
         let settlement = run::settle(&task, ending.clone(), halt, &config);
         let changed = match &settlement {
-            Settlement::Complete(result) => self.complete(id, result.clone(), now)?.1,
+            Settlement::Complete(result) => self.complete_with(id, result.clone(), now)?.1,
             Settlement::Requeue(reason) => self.release(id, reason, now)?.1,
             Settlement::Fail(reason) => self.fail(id, reason, now)?.1,
             Settlement::Keep => Vec::new(),

@@ -122,6 +122,21 @@ pub fn result(result: &TaskResult) -> Result<(), BatonError> {
     )
 }
 
+/// The files a client's result names: each a path, as a task's context files are.
+pub fn result_files(result: &TaskResult) -> Result<(), BatonError> {
+    for (which, files) in [
+        ("modified", &result.files_modified),
+        ("created", &result.files_created),
+    ] {
+        if files.iter().any(|path| path.trim().is_empty()) {
+            return Err(BatonError::invalid(format!(
+                "a {which} file is blank; name a path in the repository, or leave it out"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The discoveries a result lists, each shared on the board: each says something,
 /// and a result brings no more than a plan's worth of them.
 pub fn result_discoveries(discoveries: &[String]) -> Result<(), BatonError> {
