@@ -64,7 +64,8 @@ pub fn restore_logs(workspace: &Workspace, name: &str) -> Result<(), BatonError>
     std::fs::remove_dir_all(workspace.archive_dir(name)).map_err(failed)
 }
 
-/// The archived boards, newest first. An archive that cannot be read is left out.
+/// The archived boards, newest first: by name, which starts with when each was
+/// archived (see [`unused_name`]). An archive that cannot be read is left out.
 pub fn history(workspace: &Workspace) -> Vec<ArchivedBoard> {
     let Ok(entries) = std::fs::read_dir(workspace.history_dir()) else {
         return Vec::new();
@@ -129,11 +130,14 @@ fn describe(workspace: &Workspace, name: &str, state: &CoordinationState) -> Arc
 /// of each branch the board kept, which git and the file system bound.
 const SLUG_LIMIT: usize = 48;
 
-/// `20261201-221500-add-user-accounts`: when, then the goal's first words; a
-/// number is added when that name is taken.
+/// `20261201-221500.123456-add-user-accounts`: when, to the microsecond, then the
+/// goal's first words; a number is added when that name is taken. The time has a
+/// fixed width, so that names sort as their boards were archived, several in one
+/// second too; an older name without the microseconds (`20261201-221500-add-…`)
+/// sorts before a newer one of the same second, since `-` comes before `.`.
 fn unused_name(workspace: &Workspace, state: &CoordinationState) -> String {
     let slug = slug(&state.goal);
-    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S%.6f");
     let base = match slug.is_empty() {
         true => format!("{stamp}-board"),
         false => format!("{stamp}-{slug}"),
@@ -190,6 +194,26 @@ fn move_logs(from: &Path, to: &Path, workspace: &Workspace) -> std::io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_lists_the_newest_board_first_when_several_were_archived_in_one_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = Workspace::at(dir.path()).unwrap();
+        // Archived in the order their names would sort last.
+        let goals = ["c goal", "b goal", "a goal"];
+        for goal in goals {
+            let state = CoordinationState {
+                goal: goal.to_owned(),
+                ..crate::core::Board::default().state()
+            };
+            archive(&workspace, &state).unwrap();
+        }
+        let listed: Vec<String> = history(&workspace)
+            .into_iter()
+            .map(|board| board.goal)
+            .collect();
+        assert_eq!(listed, ["a goal", "b goal", "c goal"]);
+    }
 
     #[test]
     fn a_name_holds_the_goal_s_first_words_and_no_more_than_fits() {

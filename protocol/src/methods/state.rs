@@ -21,7 +21,8 @@ pub struct SavedState {
 /// A board put aside: where it is and what it held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArchivedBoard {
-    /// Its directory under `.baton/history`: when it was archived, then its goal.
+    /// Its directory under `.baton/history`: when it was archived (to the
+    /// microsecond, so names sort as the boards were archived), then its goal.
     pub name: String,
     /// Its state file, which `baton/loadState` takes to bring it back.
     pub path: String,
