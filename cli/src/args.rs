@@ -295,16 +295,16 @@ pub struct InitArgs {
     #[arg(long, value_name = "FILE")]
     pub plan_file: Option<PathBuf>,
 
-    /// How many agents may work at once
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// How many agents may work at once, 1 to 64
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_workers: Option<u32>,
 
     /// The model the agents use
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
 
-    /// Seconds an agent may work on one task
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Seconds an agent may work on one task, 1 to 31536000 (a year)
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     pub task_timeout: Option<u64>,
 
     /// A command that must pass on each task's work, merged with the other tasks',

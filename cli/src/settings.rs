@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 /// What kind of value a setting takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    /// A whole number.
-    Number,
+    /// A whole number from `least` to `most`, the range the daemon takes.
+    Number { least: u64, most: u64 },
     /// An amount of dollars, or none.
     Dollars,
     /// A word or a line of text.
@@ -40,8 +40,8 @@ struct Setting {
 const SETTINGS: &[Setting] = &[
     Setting {
         name: "max_workers",
-        kind: Kind::Number,
-        meaning: "how many worker agents run at once (1..64)",
+        kind: Kind::Number { least: 1, most: 64 },
+        meaning: "how many worker agents run at once",
         example: "4",
     },
     Setting {
@@ -52,13 +52,19 @@ const SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "task_timeout",
-        kind: Kind::Number,
-        meaning: "seconds an agent may work on one task (and an outside claim may last)",
+        kind: Kind::Number {
+            least: 1,
+            most: 31_536_000,
+        },
+        meaning: "seconds an agent may work on one task, and an outside claim may last",
         example: "900",
     },
     Setting {
         name: "max_attempts",
-        kind: Kind::Number,
+        kind: Kind::Number {
+            least: 1,
+            most: 100,
+        },
         meaning: "attempts per task before it fails; a later one resumes the agent's session",
         example: "2",
     },
@@ -136,7 +142,10 @@ const SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "max_verify_attempts",
-        kind: Kind::Number,
+        kind: Kind::Number {
+            least: 1,
+            most: 100,
+        },
         meaning: "how often a task's work may fail verify_command before the task fails",
         example: "3",
     },
@@ -154,7 +163,10 @@ const SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "max_review_rounds",
-        kind: Kind::Number,
+        kind: Kind::Number {
+            least: 1,
+            most: 100,
+        },
         meaning: "how often a reviewer may send a task back before it fails",
         example: "1",
     },
@@ -214,15 +226,15 @@ pub fn patch(key: &str, values: &[String]) -> Result<ConfigPatch, SettingError> 
     let value = setting.read(values)?;
     let mut object = Map::new();
     object.insert(setting.name.to_owned(), value);
-    serde_json::from_value(Value::Object(object))
-        .map_err(|err| SettingError::Value(format!("{key}: {err}; {}", setting.expected())))
+    // A number read may still be too big for its setting's type.
+    serde_json::from_value(Value::Object(object)).map_err(|_| setting.wrong(&values.join(" ")))
 }
 
 impl Setting {
     /// What the setting takes, with an example.
     fn expected(&self) -> String {
         let what = match self.kind {
-            Kind::Number => "a whole number".to_owned(),
+            Kind::Number { least, most } => format!("a whole number from {least} to {most}"),
             Kind::Dollars => "an amount of dollars, or none".to_owned(),
             Kind::Text => "a value".to_owned(),
             Kind::List => {
@@ -243,6 +255,15 @@ impl Setting {
         )
     }
 
+    /// Why `said` was not taken: what the setting takes instead.
+    fn wrong(&self, said: &str) -> SettingError {
+        SettingError::Value(format!(
+            "`{said}` does not fit {}: {}",
+            self.name,
+            self.expected()
+        ))
+    }
+
     fn optional(&self) -> bool {
         matches!(self.kind, Kind::Dollars | Kind::Prompt | Kind::OptionalText)
             || self.name == "isolation"
@@ -250,13 +271,7 @@ impl Setting {
 
     /// The JSON value `values` stand for.
     fn read(&self, values: &[String]) -> Result<Value, SettingError> {
-        let wrong = |said: &str| {
-            SettingError::Value(format!(
-                "`{said}` does not fit {}: {}",
-                self.name,
-                self.expected()
-            ))
-        };
+        let wrong = |said: &str| self.wrong(said);
         if self.kind == Kind::List {
             return list(self.name, values).map(Value::from);
         }
@@ -279,7 +294,7 @@ impl Setting {
             };
         }
         match self.kind {
-            Kind::Number => text.parse::<u64>().map(Value::from).map_err(|_| wrong(raw)),
+            Kind::Number { .. } => text.parse::<u64>().map(Value::from).map_err(|_| wrong(raw)),
             Kind::Dollars => text
                 .trim_start_matches('$')
                 .parse::<f64>()
@@ -350,8 +365,12 @@ pub fn help() -> String {
             Value::Bool(false) => "off".to_owned(),
             other => other.to_string(),
         };
+        let range = match setting.kind {
+            Kind::Number { least, most } => format!(" ({least}..{most})"),
+            _ => String::new(),
+        };
         out.push_str(&format!(
-            "  {:width$}{} [{default}]\n",
+            "  {:width$}{}{range} [{default}]\n",
             setting.name, setting.meaning
         ));
     }
@@ -505,7 +524,7 @@ mod tests {
     fn a_value_of_the_wrong_kind_says_what_is_expected_with_an_example() {
         assert_eq!(
             patch_of("max_workers", &["many"]).unwrap_err(),
-            "`many` does not fit max_workers: max_workers takes a whole number, e.g. `baton config max_workers 4`"
+            "`many` does not fit max_workers: max_workers takes a whole number from 1 to 64, e.g. `baton config max_workers 4`"
         );
         assert_eq!(
             patch_of("task_budget_usd", &["lots"]).unwrap_err(),
@@ -517,7 +536,19 @@ mod tests {
         );
         assert_eq!(
             patch_of("max_workers", &["3", "4"]).unwrap_err(),
-            "`3 4` does not fit max_workers: max_workers takes a whole number, e.g. `baton config max_workers 4`"
+            "`3 4` does not fit max_workers: max_workers takes a whole number from 1 to 64, e.g. `baton config max_workers 4`"
+        );
+    }
+
+    #[test]
+    fn a_number_too_big_for_its_setting_says_the_range_it_takes() {
+        assert_eq!(
+            patch_of("max_workers", &["99999999999"]).unwrap_err(),
+            "`99999999999` does not fit max_workers: max_workers takes a whole number from 1 to 64, e.g. `baton config max_workers 4`"
+        );
+        assert_eq!(
+            patch_of("task_timeout", &["99999999999999999999"]).unwrap_err(),
+            "`99999999999999999999` does not fit task_timeout: task_timeout takes a whole number from 1 to 31536000, e.g. `baton config task_timeout 900`"
         );
     }
 

@@ -419,6 +419,42 @@ fn init_reads_the_plan_from_a_file() {
 }
 
 #[test]
+fn init_takes_the_workers_and_timeout_the_daemon_takes_and_refuses_the_rest_as_bad_usage() {
+    let workspace = TestWorkspace::new();
+    workspace.ok(&[
+        "init",
+        "g",
+        "--max-workers",
+        "64",
+        "--task-timeout",
+        "31536000",
+    ]);
+    let config = workspace.json(&["config"]);
+    assert_eq!(
+        (&config["max_workers"], &config["task_timeout"]),
+        (&json!(64), &json!(31_536_000))
+    );
+
+    for (flag, value, range) in [
+        ("--max-workers", "0", "1..=64"),
+        ("--max-workers", "65", "1..=64"),
+        ("--max-workers", "99999999999", "1..=64"),
+        ("--task-timeout", "0", "1..=31536000"),
+        ("--task-timeout", "31536001", "1..=31536000"),
+        ("--task-timeout", "99999999999", "1..=31536000"),
+    ] {
+        let said = misused(&workspace, &["init", "h", flag, value]);
+        assert!(
+            said.starts_with(&format!("error: invalid value '{value}' for '{flag} <"))
+                && said.contains(&format!(": {value} is not in {range}\n")),
+            "init {flag} {value}: {said}"
+        );
+    }
+    assert_eq!(workspace.json(&["config"]), config);
+    assert_eq!(workspace.json(&["status"])["goal"], "g");
+}
+
+#[test]
 fn init_without_a_readable_plan_file_or_a_goal_is_refused() {
     let workspace = TestWorkspace::new();
     let missing = workspace.root().join("no-plan.md").display().to_string();
@@ -515,6 +551,10 @@ fn a_bad_setting_or_value_is_refused_in_one_line_and_changes_nothing() {
             "`bogus` does not fit isolation",
         ),
         (["config", "task_timeout", "0"], "task_timeout"),
+        (
+            ["config", "max_workers", "99999999999"],
+            "`99999999999` does not fit max_workers: max_workers takes a whole number from 1 to 64",
+        ),
         (
             ["config", "permission_mode", "weird"],
             "`weird` does not fit permission_mode: permission_mode takes one of default, acceptEdits",
@@ -625,7 +665,7 @@ fn config_takes_flags_after_a_double_dash_lists_with_commas_and_none_to_unset() 
     let said = fails(&workspace, &["config", "max_workers", "many"]);
     assert_eq!(
         said,
-        "error: `many` does not fit max_workers: max_workers takes a whole number, e.g. `baton config max_workers 4`"
+        "error: `many` does not fit max_workers: max_workers takes a whole number from 1 to 64, e.g. `baton config max_workers 4`"
     );
     assert!(!said.contains("invalid type"), "no serde words: {said}");
 }
