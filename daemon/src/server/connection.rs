@@ -101,6 +101,16 @@ pub fn build(
     .finish()
 }
 
+/// `work` on a thread that may block (files, large copies), its error as an answer.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, BatonError> + Send + 'static,
+) -> Answer<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
+        .map_err(to_rpc)
+}
+
 /// A daemon error as JSON-RPC carries it: a stable code, `data.kind` and, when the
 /// error has one, `data.cause`.
 pub fn to_rpc(err: BatonError) -> jsonrpc::Error {
@@ -256,10 +266,7 @@ impl Connection {
         let tasks: Vec<TaskId> = state.tasks.iter().map(|task| task.id.clone()).collect();
         let kept = state.clone();
         let archiving = workspace.clone();
-        let archived = tokio::task::spawn_blocking(move || archive::archive(&archiving, &kept))
-            .await
-            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
-            .map_err(to_rpc)?;
+        let archived = blocking(move || archive::archive(&archiving, &kept)).await?;
         let next = next.unwrap_or_else(|| archive::emptied(&state));
         let replaced = self
             .apply(move |board, now| {
@@ -275,10 +282,8 @@ impl Connection {
         if let Err(refused) = replaced {
             // The board stays: its logs come back beside it, and the copy goes.
             let name = archived.name.clone();
-            let undone =
-                tokio::task::spawn_blocking(move || archive::restore_logs(&workspace, &name)).await;
-            if let Ok(Err(err)) = undone {
-                tracing::warn!("{err}");
+            if let Err(err) = blocking(move || archive::restore_logs(&workspace, &name)).await {
+                tracing::warn!("{}", err.message);
             }
             return Err(refused);
         }
@@ -305,9 +310,7 @@ impl Connection {
 
     async fn history(&self) -> Answer<Vec<m::ArchivedBoard>> {
         let workspace = self.workspace()?;
-        tokio::task::spawn_blocking(move || archive::history(&workspace))
-            .await
-            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))
+        blocking(move || Ok(archive::history(&workspace))).await
     }
 
     async fn reset(&self) -> Answer<m::ResetResult> {
@@ -417,10 +420,7 @@ impl Connection {
     async fn task_log(&self, params: m::TaskLogParams) -> Answer<m::TaskLogChunk> {
         self.read(|board| board.task(&params.task_id).map(|_| ()))?;
         let path = self.daemon.runtime.task_log(&params.task_id);
-        let read = tokio::task::spawn_blocking(move || task_log::read(&path, params.offset));
-        read.await
-            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
-            .map_err(to_rpc)
+        blocking(move || task_log::read(&path, params.offset)).await
     }
 
     async fn agent_log(&self, params: m::AgentLogParams) -> Answer<m::TaskLogChunk> {
@@ -430,10 +430,7 @@ impl Connection {
             m::RunAgent::Leader => workspace.leader_log(),
             m::RunAgent::Summary => workspace.summary_log(),
         };
-        let read = tokio::task::spawn_blocking(move || task_log::read(&path, params.offset));
-        read.await
-            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
-            .map_err(to_rpc)
+        blocking(move || task_log::read(&path, params.offset)).await
     }
 
     async fn add_task(&self, task: m::NewTask) -> Answer<Task> {
@@ -527,21 +524,13 @@ impl Connection {
             tasks: state.tasks.len(),
             discoveries: state.discoveries.len(),
         };
-        let write = tokio::task::spawn_blocking(move || state_file::write(&path, &state));
-        write
-            .await
-            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
-            .map_err(to_rpc)?;
+        blocking(move || state_file::write(&path, &state)).await?;
         Ok(saved)
     }
 
     async fn load_state(&self, params: m::StateFile) -> Answer<Status> {
         let path = state_file::resolve(&self.daemon.workspace, &params.path).map_err(to_rpc)?;
-        let read = tokio::task::spawn_blocking(move || state_file::read(&path));
-        let state = read
-            .await
-            .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
-            .map_err(to_rpc)?;
+        let state = blocking(move || state_file::read(&path)).await?;
         // Asked here to answer before the board is archived; what counts is the same
         // check inside the load below.
         if self.daemon.runtime.is_busy() {
@@ -570,10 +559,7 @@ impl Connection {
         // files have none to bring.
         if let Some(archive) = archive::archive_of(&workspace, &loaded) {
             let name = archive.clone();
-            tokio::task::spawn_blocking(move || archive::restore_logs(&workspace, &name))
-                .await
-                .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?
-                .map_err(to_rpc)?;
+            blocking(move || archive::restore_logs(&workspace, &name)).await?;
             self.daemon
                 .runtime
                 .bring_back_branches(&archive)

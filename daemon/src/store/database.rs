@@ -1,8 +1,8 @@
-//! sled's configuration for the workspace's store.
+//! sled's configuration for the workspace's store, and how writes reach it.
 
 use std::path::Path;
 
-use super::CACHE_CAPACITY;
+use super::{Write, CACHE_CAPACITY, COVERED};
 
 /// How the database at `path` is configured (public so that the bench measures the
 /// same database's own durable write).
@@ -33,4 +33,53 @@ fn segment_size(path: &Path) -> usize {
         .lines()
         .find_map(|line| line.strip_prefix("segment_size:")?.trim().parse().ok())
         .unwrap_or(SEGMENT_SIZE)
+}
+
+/// How many keys sled gets in one batch when the journalled writes reach it. sled
+/// frees what a batch replaced only once the batch is over: one batch of a whole
+/// journal's writes left the daemon 14–15 MiB larger after adding 100,000 tasks
+/// (docs/benchmarks.md).
+const APPLIED_AT_ONCE: usize = 256;
+
+/// Applies `writes` to `db` (a key written twice gets its last value) in batches, then
+/// records `covered`, the highest journal epoch `db` now holds whole, and flushes it.
+/// A crash before that leaves some keys at their new values and the epoch as it was:
+/// the journals above it are applied again at open, in order, which brings every key
+/// to its last value.
+pub(super) fn apply(db: &sled::Db, writes: Vec<Write>, covered: u64) -> sled::Result<()> {
+    let last: std::collections::BTreeMap<_, _> = writes.into_iter().collect();
+    let mut keys = last.into_iter().peekable();
+    while keys.peek().is_some() {
+        let mut batch = sled::Batch::default();
+        for (key, value) in keys.by_ref().take(APPLIED_AT_ONCE) {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        db.apply_batch(batch)?;
+    }
+    db.insert(COVERED, &covered.to_be_bytes())?;
+    db.flush().map(drop)
+}
+
+/// Applies `writes` to `db` as one batch that also records `covered`, then flushes:
+/// for writes no journal holds (a change larger than a journal, a restore), which a
+/// crash midway must leave all there or not at all. sled recovers a batch whole or
+/// not at all; the journals, still there until the batch is durable, then bring back
+/// the state before them.
+pub(super) fn apply_at_once(db: &sled::Db, writes: Vec<Write>, covered: u64) -> sled::Result<()> {
+    let mut batch = sled::Batch::default();
+    for (key, value) in writes
+        .into_iter()
+        .collect::<std::collections::BTreeMap<_, _>>()
+    {
+        match value {
+            Some(value) => batch.insert(key, value),
+            None => batch.remove(key),
+        }
+    }
+    batch.insert(COVERED, &covered.to_be_bytes());
+    db.apply_batch(batch)?;
+    db.flush().map(drop)
 }

@@ -503,7 +503,8 @@ fn applied(durability: &mut Durability) -> Result<(), Stopped> {
 fn checkpoint(db: &sled::Db, durability: &mut Durability) -> Result<(), Stopped> {
     applied(durability)?;
     let writes = std::mem::take(&mut durability.unapplied);
-    super::apply_at_once(db, writes, durability.journals.epoch()).map_err(write_failed)?;
+    super::database::apply_at_once(db, writes, durability.journals.epoch())
+        .map_err(write_failed)?;
     durability.journals.start_over().map_err(|err| {
         Stopped::new(format!(
             "starting the journal {} over failed ({}); nothing more is acknowledged",
@@ -516,7 +517,7 @@ fn checkpoint(db: &sled::Db, durability: &mut Durability) -> Result<(), Stopped>
 /// Gives the database `writes`, which end at a flush's records exactly, so that a
 /// crash never leaves it with part of a write the journals do not hold.
 fn apply(db: &sled::Db, writes: Vec<Write>, covered: u64) -> Result<(), Stopped> {
-    super::apply(db, writes, covered).map_err(write_failed)
+    super::database::apply(db, writes, covered).map_err(write_failed)
 }
 
 fn write_failed(err: sled::Error) -> Stopped {

@@ -17,6 +17,7 @@ mod stored;
 
 pub use check::Expected;
 pub use database::database;
+use database::{apply, apply_at_once};
 pub use group_commit::{GroupCommit, Stopped};
 pub use snapshots::Snapshot;
 
@@ -477,55 +478,6 @@ fn tasks_and_discoveries(tasks: usize, discoveries: usize) -> String {
 
 /// One key's new value, or `None` when it is removed.
 pub type Write = (Vec<u8>, Option<Vec<u8>>);
-
-/// How many keys sled gets in one batch when the journalled writes reach it. sled
-/// frees what a batch replaced only once the batch is over: one batch of a whole
-/// journal's writes left the daemon 14–15 MiB larger after adding 100,000 tasks
-/// (docs/benchmarks.md).
-const APPLIED_AT_ONCE: usize = 256;
-
-/// Applies `writes` to `db` (a key written twice gets its last value) in batches, then
-/// records `covered`, the highest journal epoch `db` now holds whole, and flushes it.
-/// A crash before that leaves some keys at their new values and the epoch as it was:
-/// the journals above it are applied again at open, in order, which brings every key
-/// to its last value.
-fn apply(db: &sled::Db, writes: Vec<Write>, covered: u64) -> sled::Result<()> {
-    let last: std::collections::BTreeMap<_, _> = writes.into_iter().collect();
-    let mut keys = last.into_iter().peekable();
-    while keys.peek().is_some() {
-        let mut batch = sled::Batch::default();
-        for (key, value) in keys.by_ref().take(APPLIED_AT_ONCE) {
-            match value {
-                Some(value) => batch.insert(key, value),
-                None => batch.remove(key),
-            }
-        }
-        db.apply_batch(batch)?;
-    }
-    db.insert(COVERED, &covered.to_be_bytes())?;
-    db.flush().map(drop)
-}
-
-/// Applies `writes` to `db` as one batch that also records `covered`, then flushes:
-/// for writes no journal holds (a change larger than a journal, a restore), which a
-/// crash midway must leave all there or not at all. sled recovers a batch whole or
-/// not at all; the journals, still there until the batch is durable, then bring back
-/// the state before them.
-fn apply_at_once(db: &sled::Db, writes: Vec<Write>, covered: u64) -> sled::Result<()> {
-    let mut batch = sled::Batch::default();
-    for (key, value) in writes
-        .into_iter()
-        .collect::<std::collections::BTreeMap<_, _>>()
-    {
-        match value {
-            Some(value) => batch.insert(key, value),
-            None => batch.remove(key),
-        }
-    }
-    batch.insert(COVERED, &covered.to_be_bytes());
-    db.apply_batch(batch)?;
-    db.flush().map(drop)
-}
 
 fn put(key: impl AsRef<[u8]>, value: Vec<u8>) -> Write {
     (key.as_ref().to_vec(), Some(value))
