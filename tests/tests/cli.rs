@@ -2096,6 +2096,18 @@ fn a_state_whose_fields_would_be_agent_options_endless_costs_overflowing_counts_
             }))]}),
             "permission_denials",
         ),
+        (
+            json!({"tasks": [task(json!({"id": "task-18446744073709551615"}))]}),
+            "numbered after the highest",
+        ),
+        (
+            json!({"tasks": [task(json!({}))], "attempts": [{
+                "id": 0, "run": 1, "lane": "worker-1", "kind": "worker",
+                "started_at": "2025-01-01T00:01:00Z", "ended_at": "2025-01-01T00:00:00Z",
+                "outcome": "done",
+            }]}),
+            "ended before it started",
+        ),
         // A claim dated years ahead would not expire before then.
         (
             json!({"tasks": [task(json!({

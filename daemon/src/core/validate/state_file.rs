@@ -20,6 +20,9 @@ const MAX_TASK_ATTEMPTS: u32 = 1_000_000;
 
 /// The highest run number a state file's timeline may hold, for the same reason.
 const MAX_RUNS: u64 = 1_000_000_000;
+/// The highest task number a state file's ids may hold: new tasks are numbered after
+/// the highest, and a board must have numbers left to add to.
+const MAX_TASK_NUMBER: u64 = 1_000_000_000_000;
 
 /// Whether `id` is safe as a file and branch name: no separators, no hidden or
 /// option-like start, no whitespace.
@@ -75,6 +78,14 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
                 "task {} has the id {:?}; an id names the task's branch and files, so it holds only letters, digits, '.', '_' and '-', does not start with '.' or '-' or end with '.' or '.lock', has no '..', and is at most 128 bytes",
                 i + 1,
                 task.id.as_str()
+            )));
+        }
+        if task.id.number().is_some_and(|number| number > MAX_TASK_NUMBER) {
+            return Err(bad(format!(
+                "task {} has the id {}; new tasks are numbered after the highest, so a \
+                 task's number is at most {MAX_TASK_NUMBER}",
+                i + 1,
+                task.id
             )));
         }
         if position.insert(&task.id, i).is_some() {
@@ -169,6 +180,12 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
             return Err(bad(format!(
                 "attempts[{}] is of run {}; runs are numbered from 1 to {MAX_RUNS}",
                 record.id, record.run
+            )));
+        }
+        if record.ended_at.is_some_and(|ended| ended < record.started_at) {
+            return Err(bad(format!(
+                "attempts[{}] ended before it started; ended_at comes after started_at",
+                record.id
             )));
         }
         if !(0.0..=MAX_TASK_COST_USD).contains(&record.cost_usd) {
