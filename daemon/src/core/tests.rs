@@ -1965,20 +1965,40 @@ fn new_ids_never_reuse_a_loaded_id() {
 }
 
 #[test]
-fn a_loaded_id_with_the_largest_number_is_never_reused() {
-    // Loading used to overflow; afterwards the next id would have been that one.
+fn a_loaded_id_that_leaves_no_number_for_new_tasks_is_refused() {
+    // Loading used to overflow; then every add failed, as no number was left.
+    assert_load_refused("a task numbered u64::MAX", |state| {
+        let mut last = state.tasks[0].clone();
+        last.id = TaskId::from(format!("task-{}", u64::MAX));
+        state.tasks.push(last);
+    });
     let mut board = busy_board();
     let mut state = board.state();
     let mut last = state.tasks[0].clone();
-    last.id = TaskId::from(format!("task-{}", u64::MAX));
+    last.id = TaskId::from("task-1000000000000");
     state.tasks.push(last);
     board.load(state, at(10)).unwrap();
-    let before = board.state();
-    let err = board
+    let (added, _) = board
         .add_tasks(vec![new_task("one more", 5, &[])], at(11))
-        .expect_err("no number is left for a new task");
-    assert_eq!(err.kind, ErrorKind::OrchestrationError);
-    assert_eq!(board.state(), before);
+        .unwrap();
+    assert_eq!(added[0].id.as_str(), "task-1000000000001");
+}
+
+#[test]
+fn a_loaded_file_s_tasks_go_out_oldest_first_whatever_order_it_lists_them_in() {
+    let mut board = Board::default();
+    let mut state = board.state();
+    for (n, created) in [(1, 300), (2, 200), (10, 100)] {
+        let mut task: Task = serde_json::from_value(serde_json::json!({
+            "id": format!("task-{n:03}"), "description": format!("created at {created}"),
+            "status": "available", "priority": 5, "created_at": at(created),
+        }))
+        .unwrap();
+        task.dependencies.clear();
+        state.tasks.push(task);
+    }
+    board.load(state, at(400)).unwrap();
+    assert_eq!(claim_order(&mut board), [id(10), id(2), id(1)]);
 }
 
 #[test]

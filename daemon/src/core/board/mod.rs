@@ -459,6 +459,10 @@ impl Board {
             .with_cause(baton_protocol::ErrorCause::RunGoing));
         }
         validate::claims_dated_by(&state, now)?;
+        // Tasks go out by age among equals: a file's tasks are taken in the order they
+        // were created, whatever order it lists them in.
+        let mut state = state;
+        state.tasks.sort_by_key(|task| task.created_at);
         // The board loaded over has gone, its last run with it.
         *self = Board::from_state(state, false)?;
         self.changes.everything = true;

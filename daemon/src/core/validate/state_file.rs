@@ -80,7 +80,11 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
                 task.id.as_str()
             )));
         }
-        if task.id.number().is_some_and(|number| number > MAX_TASK_NUMBER) {
+        if task
+            .id
+            .number()
+            .is_some_and(|number| number > MAX_TASK_NUMBER)
+        {
             return Err(bad(format!(
                 "task {} has the id {}; new tasks are numbered after the highest, so a \
                  task's number is at most {MAX_TASK_NUMBER}",
@@ -182,7 +186,10 @@ pub fn state(state: &CoordinationState) -> Result<Vec<usize>, BatonError> {
                 record.id, record.run
             )));
         }
-        if record.ended_at.is_some_and(|ended| ended < record.started_at) {
+        if record
+            .ended_at
+            .is_some_and(|ended| ended < record.started_at)
+        {
             return Err(bad(format!(
                 "attempts[{}] ended before it started; ended_at comes after started_at",
                 record.id
