@@ -8,8 +8,7 @@ use baton_protocol::methods::{self as m, Request};
 use baton_protocol::timeline::{Timeline, TimelineParams};
 use baton_protocol::views::count;
 use baton_protocol::{
-    BatonError, Config, CoordinationState, Discovery, ErrorCause, RunResult, Status, Task, TaskId,
-    Workspace, VERSION,
+    BatonError, Config, Discovery, ErrorCause, RunResult, Status, Task, Workspace, VERSION,
 };
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
@@ -20,16 +19,17 @@ use tower_lsp::lsp_types::{
 };
 use tower_lsp::{ClientSocket, LanguageServer, LspService};
 
+use super::params::Checked;
 use super::transport::Frames;
-use super::{archive, bulk, forwarding, state_file, task_log, Daemon};
+use super::{bulk, forwarding, task_log, Daemon};
 use crate::core::validate;
 use crate::orchestrator::Operation;
 
-type Answer<T> = jsonrpc::Result<T>;
+pub(super) type Answer<T> = jsonrpc::Result<T>;
 
 pub struct Connection {
     client: tower_lsp::Client,
-    daemon: Arc<Daemon>,
+    pub(super) daemon: Arc<Daemon>,
     /// Subscribed while answering `initialize`, so that no change made after the
     /// client's handshake can be missed; forwarded from `initialized` on.
     events: Mutex<Option<broadcast::Receiver<Arc<Operation>>>>,
@@ -102,7 +102,7 @@ pub fn build(
 }
 
 /// `work` on a thread that may block (files, large copies), its error as an answer.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, BatonError> + Send + 'static,
 ) -> Answer<T> {
     tokio::task::spawn_blocking(work)
@@ -196,7 +196,7 @@ impl Connection {
         }
     }
 
-    async fn apply<T>(
+    pub(super) async fn apply<T>(
         &self,
         operation: impl FnOnce(
             &mut crate::core::Board,
@@ -217,7 +217,7 @@ impl Connection {
         self.daemon.orchestrator.read(reader).map_err(to_rpc)
     }
 
-    async fn init(&self, params: m::InitParams) -> Answer<Status> {
+    async fn init(&self, Checked(params): Checked<m::InitParams>) -> Answer<Status> {
         // Bad input changes nothing: checked on a copy before the board is put aside.
         let check = params.clone();
         self.read(|board| board.clone().init(check, chrono::Utc::now()).map(drop))?;
@@ -229,73 +229,7 @@ impl Connection {
         self.status().await
     }
 
-    /// Archives the board before a new goal, when it has finished work.
-    async fn put_aside_for(&self, goal: &str) -> Answer<Option<m::ArchivedBoard>> {
-        self.put_aside(
-            |state| state.goal != goal && archive::has_finished_work(state),
-            None,
-        )
-        .await
-    }
-
-    /// Archives the board (state and logs, under `.baton/history`) and replaces it
-    /// with `next`, or empties it keeping the configuration, when `worth` says so of
-    /// it: in one change, so that no request sees a board between the two. Refused
-    /// while a run goes; a board that changes meanwhile is left as it is.
-    async fn put_aside(
-        &self,
-        worth: impl FnOnce(&CoordinationState) -> bool,
-        next: Option<CoordinationState>,
-    ) -> Answer<Option<m::ArchivedBoard>> {
-        let state = self.daemon.orchestrator.read(|board| board.state());
-        if !worth(&state) {
-            return Ok(None);
-        }
-        // Asked here to answer before the archive is written; what counts is the
-        // change below, which a run started meanwhile refuses (the board changed, and
-        // `load` refuses while a run goes).
-        if self.daemon.runtime.is_busy() {
-            return Err(to_rpc(
-                BatonError::orchestration(
-                    "a run is going; `baton stop` it before the board is put aside",
-                )
-                .with_cause(ErrorCause::RunGoing),
-            ));
-        }
-        let workspace = self.workspace()?;
-        let tasks: Vec<TaskId> = state.tasks.iter().map(|task| task.id.clone()).collect();
-        let kept = state.clone();
-        let archiving = workspace.clone();
-        let archived = blocking(move || archive::archive(&archiving, &kept)).await?;
-        let next = next.unwrap_or_else(|| archive::emptied(&state));
-        let replaced = self
-            .apply(move |board, now| {
-                if board.state() != state {
-                    return Err(BatonError::orchestration(
-                        "the board changed while it was being archived; it stays as it is, \
-                         with its logs; ask again",
-                    ));
-                }
-                Ok(((), board.load(next, now)?))
-            })
-            .await;
-        if let Err(refused) = replaced {
-            // The board stays: its logs come back beside it, and the copy goes.
-            let name = archived.name.clone();
-            if let Err(err) = blocking(move || archive::restore_logs(&workspace, &name)).await {
-                tracing::warn!("{}", err.message);
-            }
-            return Err(refused);
-        }
-        self.daemon
-            .runtime
-            .put_aside_branches(&tasks, &archived.name)
-            .await
-            .map_err(to_rpc)?;
-        Ok(Some(archived))
-    }
-
-    fn workspace(&self) -> Answer<Workspace> {
+    pub(super) fn workspace(&self) -> Answer<Workspace> {
         Workspace::at(&self.daemon.workspace).map_err(|err| {
             to_rpc(BatonError::orchestration(format!(
                 "the workspace {} cannot be read: {err}",
@@ -304,32 +238,11 @@ impl Connection {
         })
     }
 
-    async fn clean(&self, params: m::CleanParams) -> Answer<m::CleanResult> {
+    async fn clean(&self, Checked(params): Checked<m::CleanParams>) -> Answer<m::CleanResult> {
         self.daemon.runtime.clean(params.all).await.map_err(to_rpc)
     }
 
-    async fn history(&self) -> Answer<Vec<m::ArchivedBoard>> {
-        let workspace = self.workspace()?;
-        blocking(move || Ok(archive::history(&workspace))).await
-    }
-
-    async fn reset(&self) -> Answer<m::ResetResult> {
-        let archived = self.put_aside(archive::has_work, None).await?;
-        if archived.is_none() {
-            // Nothing worth archiving: emptied in one change, which a run going refuses.
-            self.apply(|board, now| {
-                if board.run().is_some() {
-                    return Err(crate::core::already_running());
-                }
-                let empty = archive::emptied(&board.state());
-                Ok(((), board.load(empty, now)?))
-            })
-            .await?;
-        }
-        Ok(m::ResetResult { archived })
-    }
-
-    async fn configure(&self, patch: m::ConfigPatch) -> Answer<Config> {
+    async fn configure(&self, Checked(patch): Checked<m::ConfigPatch>) -> Answer<Config> {
         self.apply(|board, now| {
             let events = board.configure(&patch, now)?;
             Ok((board.config().clone(), events))
@@ -369,7 +282,7 @@ impl Connection {
 
     /// Starts a run; whether one is going is checked inside the change that starts
     /// it, which also sets the goal when one is given.
-    async fn run(&self, params: m::RunParams) -> Answer<Option<RunResult>> {
+    async fn run(&self, Checked(params): Checked<m::RunParams>) -> Answer<Option<RunResult>> {
         let mut notes = Vec::new();
         if let Some(goal) = &params.goal {
             validate::goal(goal).map_err(to_rpc)?;
@@ -412,18 +325,27 @@ impl Connection {
         Ok(m::MergeResult { message })
     }
 
-    async fn task_changes(&self, params: m::TaskRef) -> Answer<baton_protocol::TaskChangesResult> {
+    async fn task_changes(
+        &self,
+        Checked(params): Checked<m::TaskRef>,
+    ) -> Answer<baton_protocol::TaskChangesResult> {
         let changes = self.daemon.runtime.task_changes(&params.task_id).await;
         changes.map_err(to_rpc)
     }
 
-    async fn task_log(&self, params: m::TaskLogParams) -> Answer<m::TaskLogChunk> {
+    async fn task_log(
+        &self,
+        Checked(params): Checked<m::TaskLogParams>,
+    ) -> Answer<m::TaskLogChunk> {
         self.read(|board| board.task(&params.task_id).map(|_| ()))?;
         let path = self.daemon.runtime.task_log(&params.task_id);
         blocking(move || task_log::read(&path, params.offset)).await
     }
 
-    async fn agent_log(&self, params: m::AgentLogParams) -> Answer<m::TaskLogChunk> {
+    async fn agent_log(
+        &self,
+        Checked(params): Checked<m::AgentLogParams>,
+    ) -> Answer<m::TaskLogChunk> {
         let workspace = baton_protocol::Workspace::at(&self.daemon.workspace)
             .map_err(|err| to_rpc(BatonError::orchestration(err.to_string())))?;
         let path = match params.agent {
@@ -433,66 +355,69 @@ impl Connection {
         blocking(move || task_log::read(&path, params.offset)).await
     }
 
-    async fn add_task(&self, task: m::NewTask) -> Answer<Task> {
+    async fn add_task(&self, Checked(task): Checked<m::NewTask>) -> Answer<Task> {
         let mut tasks = self
             .apply(|board, now| board.add_tasks(vec![task], now))
             .await?;
         Ok(tasks.remove(0))
     }
 
-    async fn add_tasks(&self, params: m::AddTasksParams) -> Answer<Vec<Task>> {
+    async fn add_tasks(&self, Checked(params): Checked<m::AddTasksParams>) -> Answer<Vec<Task>> {
         self.apply(|board, now| board.add_tasks(params.tasks, now))
             .await
     }
 
-    async fn claim_task(&self, params: m::ClaimTaskParams) -> Answer<Option<Task>> {
+    async fn claim_task(
+        &self,
+        Checked(params): Checked<m::ClaimTaskParams>,
+    ) -> Answer<Option<Task>> {
         self.apply(|board, now| board.claim(&params.agent_id, now))
             .await
     }
 
-    async fn start_task(&self, params: m::TaskRef) -> Answer<Task> {
+    async fn start_task(&self, Checked(params): Checked<m::TaskRef>) -> Answer<Task> {
         self.apply(|board, now| board.start_task(&params.task_id, now))
             .await
     }
 
-    async fn complete_task(&self, params: m::CompleteTaskParams) -> Answer<Task> {
+    async fn complete_task(&self, Checked(params): Checked<m::CompleteTaskParams>) -> Answer<Task> {
         self.apply(|board, now| board.complete(&params.task_id, params.result, now))
             .await
     }
 
-    async fn fail_task(&self, params: m::FailTaskParams) -> Answer<Task> {
+    async fn fail_task(&self, Checked(params): Checked<m::FailTaskParams>) -> Answer<Task> {
         self.apply(|board, now| board.fail(&params.task_id, &params.error, now))
             .await
     }
 
-    async fn get_task(&self, params: m::TaskRef) -> Answer<Task> {
+    async fn get_task(&self, Checked(params): Checked<m::TaskRef>) -> Answer<Task> {
         self.read(|board| board.task(&params.task_id))
     }
 
-    async fn list_tasks(&self, params: m::ListTasksParams) -> Answer<Vec<Task>> {
+    async fn list_tasks(&self, Checked(params): Checked<m::ListTasksParams>) -> Answer<Vec<Task>> {
         self.read(|board| Ok(board.tasks(params.status)))
     }
 
-    async fn cancel_task(&self, params: m::TaskRef) -> Answer<Task> {
+    async fn cancel_task(&self, Checked(params): Checked<m::TaskRef>) -> Answer<Task> {
         self.apply(|board, now| board.cancel(&params.task_id, now))
             .await
     }
 
-    async fn retry_task(&self, params: m::TaskRef) -> Answer<Vec<Task>> {
+    async fn retry_task(&self, Checked(params): Checked<m::TaskRef>) -> Answer<Vec<Task>> {
         self.apply(|board, now| board.retry(&params.task_id, now))
             .await
     }
 
-    async fn edit_task(&self, params: m::EditTaskParams) -> Answer<Task> {
+    async fn edit_task(&self, Checked(params): Checked<m::EditTaskParams>) -> Answer<Task> {
         self.apply(|board, now| board.edit(params, now)).await
     }
 
-    async fn delete_task(&self, params: m::TaskRef) -> Answer<Task> {
+    async fn delete_task(&self, Checked(params): Checked<m::TaskRef>) -> Answer<Task> {
         self.apply(|board, now| board.delete(&params.task_id, now))
             .await
     }
 
-    async fn add_discovery(&self, params: m::NewDiscovery) -> Answer<Discovery> {
+    async fn add_discovery(&self, Checked(params): Checked<m::NewDiscovery>) -> Answer<Discovery> {
         self.apply(|board, now| board.add_discovery(params, now))
             .await
     }
@@ -501,80 +426,26 @@ impl Connection {
         self.read(|board| Ok(board.discoveries().to_vec()))
     }
 
-    async fn timeline(&self, params: TimelineParams) -> Answer<Timeline> {
+    async fn timeline(&self, Checked(params): Checked<TimelineParams>) -> Answer<Timeline> {
         self.read(|board| board.timeline(params.run))
     }
 
-    async fn status(&self) -> Answer<Status> {
+    pub(super) async fn status(&self) -> Answer<Status> {
         let mut status = self.read(|board| Ok(board.status()))?;
         self.daemon.runtime.decorate(&mut status);
         status.crash = self.daemon.crash.clone();
         Ok(status)
     }
 
-    async fn save_state(&self, params: m::StateFile) -> Answer<m::SavedState> {
-        let path = state_file::resolve(&self.daemon.workspace, &params.path).map_err(to_rpc)?;
-        state_file::refuse_daemon_files(&self.daemon.workspace, &path).map_err(to_rpc)?;
-        let mut state = self.daemon.orchestrator.read(|board| board.state());
-        // The reference writes its orchestrator's directory; the daemon's is its
-        // workspace, whatever a loaded file said.
-        state.working_directory = self.daemon.workspace.display().to_string();
-        let saved = m::SavedState {
-            path: path.display().to_string(),
-            tasks: state.tasks.len(),
-            discoveries: state.discoveries.len(),
-        };
-        blocking(move || state_file::write(&path, &state)).await?;
-        Ok(saved)
-    }
-
-    async fn load_state(&self, params: m::StateFile) -> Answer<Status> {
-        let path = state_file::resolve(&self.daemon.workspace, &params.path).map_err(to_rpc)?;
-        let state = blocking(move || state_file::read(&path)).await?;
-        // Asked here to answer before the board is archived; what counts is the same
-        // check inside the load below.
-        if self.daemon.runtime.is_busy() {
-            return Err(to_rpc(
-                BatonError::orchestration(
-                    "a run is going; `baton stop` it before loading another state",
-                )
-                .with_cause(ErrorCause::RunGoing),
-            ));
-        }
-        // Checked whole before the current board is put aside (with its logs), so
-        // that a bad file changes nothing.
-        crate::core::Board::from_state(state.clone(), false).map_err(to_rpc)?;
-        validate::state_texts(&state).map_err(to_rpc)?;
-        validate::claims_dated_by(&state, chrono::Utc::now()).map_err(to_rpc)?;
-        let replaced = self
-            .put_aside(archive::has_work, Some(state.clone()))
-            .await?;
-        if replaced.is_none() {
-            self.apply(|board, now| Ok(((), board.load(state, now)?)))
-                .await?;
-        }
-        let workspace = self.workspace()?;
-        let loaded = state_file::resolve(&self.daemon.workspace, &params.path).map_err(to_rpc)?;
-        // An archived board brings back its logs and its tasks' branches; other state
-        // files have none to bring.
-        if let Some(archive) = archive::archive_of(&workspace, &loaded) {
-            let name = archive.clone();
-            blocking(move || archive::restore_logs(&workspace, &name)).await?;
-            self.daemon
-                .runtime
-                .bring_back_branches(&archive)
-                .await
-                .map_err(to_rpc)?;
-        }
-        self.status().await
-    }
-
-    async fn set_master_plan(&self, params: m::MasterPlan) -> Answer<()> {
+    async fn set_master_plan(&self, Checked(params): Checked<m::MasterPlan>) -> Answer<()> {
         self.apply(|board, now| Ok(((), board.set_master_plan(params.plan, now)?)))
             .await
     }
 
-    async fn review_task(&self, params: baton_protocol::ReviewTaskParams) -> Answer<()> {
+    async fn review_task(
+        &self,
+        Checked(params): Checked<baton_protocol::ReviewTaskParams>,
+    ) -> Answer<()> {
         self.apply(|board, _| board.review_task(params)).await
     }
 

@@ -4,10 +4,12 @@
 
 mod admission;
 mod archive;
+mod boards;
 mod bulk;
 mod connection;
 mod forwarding;
 mod hangup;
+mod params;
 mod parse_room;
 mod progress;
 mod state_file;
