@@ -319,8 +319,10 @@ def test_a_leader_run_without_a_goal_says_so(workspace: Workspace) -> None:
 
 def test_arguments_of_the_wrong_type_are_refused_and_change_nothing(workspace: Workspace) -> None:
     with Orchestrator(working_directory=str(workspace.root)) as orch:
-        with pytest.raises(InvalidInputError, match="expected a sequence"):
+        with pytest.raises(InvalidInputError, match="^dependencies: .*expected a list"):
             orch.add_task("x", dependencies="task-001")  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError, match=r"^tasks\[1\]\.priority: .*expected a whole number"):
+            orch.add_tasks_batch([{"description": "a"}, {"description": "b", "priority": -1}])
         with pytest.raises(InvalidInputError, match="cannot be sent as JSON"):
             orch.add_tasks_batch([{"description": object()}])
     assert workspace.tasks() == []
