@@ -57,10 +57,13 @@ pub struct Output {
     pub stderr: String,
 }
 
-/// `git ARGS` in `dir`, marked as the daemon's, never asking for anything.
+/// `git ARGS` in `dir`, marked as the daemon's, never asking for anything. Paths
+/// come out as they are, not quoted with octal escapes (`"caf\303\251.txt"`): they
+/// go into tasks' results and the agents' prompts.
 fn command(dir: &Path, args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new("git");
     command
+        .args(["-c", "core.quotePath=false"])
         .args(args)
         .current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")

@@ -159,7 +159,11 @@ impl Worktrees {
             // The work holds the integration branch, so what differs from its tip
             // is what the task changed.
             let changes = changes(
-                &git::ok(repo, &["diff", "--name-status", "--no-renames", tip, work]).await?,
+                &git::ok(
+                    repo,
+                    &["diff", "-z", "--name-status", "--no-renames", tip, work],
+                )
+                .await?,
             );
             if tip != work {
                 // A merge commit of exactly the verified tree: the integration
@@ -501,5 +505,51 @@ mod tests {
             landed.lines().collect::<Vec<_>>(),
             ["a.txt", "b.txt", "c.txt", "d.txt"]
         );
+    }
+
+    #[tokio::test]
+    async fn the_files_a_task_changed_are_named_as_they_are_whatever_their_characters() {
+        // Found when it was tried: git's quoting made `my file é.txt` a task's
+        // `"my file \303\251.txt"`, quotes included.
+        let repo = tempfile::tempdir().unwrap();
+        let root = repo.path().canonicalize().unwrap();
+        git(&root, &["init", "--quiet", "--initial-branch=main"]);
+        git(&root, &["config", "user.email", "test@example.com"]);
+        git(&root, &["config", "user.name", "Test"]);
+        std::fs::write(root.join("a.txt"), "a\n").unwrap();
+        git(&root, &["add", "."]);
+        git(&root, &["commit", "--quiet", "-m", "start"]);
+        let workspace = Workspace::at(&root).unwrap();
+        let worktrees = Worktrees::open(&workspace, "baton/integration")
+            .await
+            .unwrap();
+        let task = TaskId::numbered(1);
+        let path = worktrees.prepare(&task).await.unwrap();
+        std::fs::create_dir(path.join("dir ü")).unwrap();
+        for name in [
+            "my file é.txt",
+            "dir ü/naïve 文件.md",
+            "tab\tname",
+            "new\nline",
+        ] {
+            std::fs::write(path.join(name), "x\n").unwrap();
+        }
+        std::fs::write(path.join("a.txt"), "changed\n").unwrap();
+        worktrees.bring_in(&task, "odd names").await.unwrap();
+        let Landed::Landed(changes) = worktrees.land(&task, "odd names").await.unwrap() else {
+            panic!("the work lands");
+        };
+        let mut created = changes.created.clone();
+        created.sort();
+        assert_eq!(
+            created,
+            [
+                "dir ü/naïve 文件.md",
+                "my file é.txt",
+                "new\nline",
+                "tab\tname"
+            ]
+        );
+        assert_eq!(changes.modified, ["a.txt"]);
     }
 }

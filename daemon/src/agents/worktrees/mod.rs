@@ -563,13 +563,12 @@ fn subject_of(description: &str) -> String {
 /// The most characters of a description a commit's subject takes.
 const SUBJECT_CHARS: usize = 100;
 
-/// Reads `git diff --name-status`: added files are created, anything else modified.
+/// Reads `git diff -z --name-status` (a status, then a path, each ended by NUL, so
+/// that any path reads as it is): added files are created, anything else modified.
 fn changes(name_status: &str) -> Changes {
     let mut changes = Changes::default();
-    for line in name_status.lines() {
-        let Some((status, path)) = line.split_once('\t') else {
-            continue;
-        };
+    let mut fields = name_status.split('\0').filter(|field| !field.is_empty());
+    while let (Some(status), Some(path)) = (fields.next(), fields.next()) {
         if status.starts_with('A') {
             changes.created.push(path.into());
         } else {

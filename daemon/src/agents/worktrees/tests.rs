@@ -13,7 +13,7 @@ pub(super) fn git(dir: &Path, args: &[&str]) -> String {
 
 #[test]
 fn added_files_are_created_and_the_rest_modified() {
-    let changes = changes("A\tsrc/new.rs\nM\tsrc/lib.rs\nD\told.txt\n");
+    let changes = changes("A\0src/new.rs\0M\0src/lib.rs\0D\0old.txt\0");
     assert_eq!(changes.created, vec!["src/new.rs"]);
     assert_eq!(changes.modified, vec!["src/lib.rs", "old.txt"]);
 }
