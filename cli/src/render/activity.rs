@@ -138,7 +138,7 @@ pub fn log_line(line: &str, detail: Detail) -> Option<String> {
             .as_array()?
             .iter()
             .filter_map(|block| match block["type"].as_str()? {
-                "text" => Some(block["text"].as_str()?.trim().to_owned()),
+                "text" => Some(agent_text(block["text"].as_str()?, detail)),
                 "tool_use" => {
                     // Compact JSON is one line already, however long.
                     let input = block["input"].to_string();
@@ -192,7 +192,7 @@ pub fn log_line(line: &str, detail: Detail) -> Option<String> {
                 "{verdict} after {turns} {}, ${:.4}: {}",
                 if turns == 1 { "turn" } else { "turns" },
                 agent_result::process_cost(&event),
-                event["result"].as_str().unwrap_or_default().trim()
+                agent_text(event["result"].as_str().unwrap_or_default(), detail)
             )
         }
         "baton_verify" => {
@@ -234,6 +234,31 @@ const TOOL_OUTPUT_LINES: usize = 3;
 
 /// How wide a tool's input or a line of its output may be with `Detail::Short`.
 const TOOL_INPUT_WIDTH: usize = 160;
+
+/// How many lines of an agent's own text `Detail::Short` shows, and how many
+/// characters at most: an answer may be a whole report.
+const AGENT_TEXT_LINES: usize = 20;
+const AGENT_TEXT_CHARS: usize = 2_000;
+
+/// What an agent wrote: the start of it, saying how much more there is, or all of it.
+fn agent_text(text: &str, detail: Detail) -> String {
+    let text = text.trim();
+    let lines: Vec<&str> = text.lines().collect();
+    let short = lines.len() <= AGENT_TEXT_LINES && text.chars().count() <= AGENT_TEXT_CHARS;
+    if detail == Detail::Full || short {
+        return text.to_owned();
+    }
+    let start = lines[..lines.len().min(AGENT_TEXT_LINES)].join("\n");
+    let start = truncate_str(&start, AGENT_TEXT_CHARS, "…");
+    format!(
+        "{start}\n{}",
+        style(format!(
+            "… {} lines in all (--full shows them)",
+            lines.len()
+        ))
+        .dim()
+    )
+}
 
 /// A tool's answer, indented under the call: the start of it, or all of it.
 fn tool_output(block: &Value, detail: Detail) -> String {

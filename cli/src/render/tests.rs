@@ -498,6 +498,26 @@ fn a_log_shows_each_tool_with_the_start_of_its_output_and_how_the_attempt_ended(
 }
 
 #[test]
+fn a_long_answer_shows_its_start_unless_the_whole_log_is_asked_for() {
+    plain();
+    let answer: Vec<String> = (1..=500)
+        .map(|n| format!("line {n} of the report"))
+        .collect();
+    let line = json!({"type": "result", "is_error": false, "num_turns": 1, "total_cost_usd": 0.01, "result": answer.join("\n")}).to_string();
+    let short = log_line(&line, Detail::Short).unwrap();
+    assert_eq!(short.lines().count(), 21, "{short}");
+    assert!(
+        short.ends_with("… 500 lines in all (--full shows them)"),
+        "{short}"
+    );
+    let one_line = json!({"type": "assistant", "message": {"content": [{"type": "text", "text": "x".repeat(100_000)}]}}).to_string();
+    let short = log_line(&one_line, Detail::Short).unwrap();
+    assert!(short.chars().count() < 2_100, "{}", short.len());
+    let full = log_line(&line, Detail::Full).unwrap();
+    assert!(full.contains("line 500 of the report"));
+}
+
+#[test]
 fn a_full_log_shows_every_line_of_each_output() {
     plain();
     let shown: Vec<String> = agent_log()
