@@ -106,7 +106,7 @@ fn ended(record: &AttemptRecord, now: DateTime<Utc>) -> DateTime<Utc> {
 
 /// `run 2 of 2 · going · 3 agents · 4m 12s · $0.4120`
 fn header(timeline: &Timeline, start: DateTime<Utc>, end: DateTime<Utc>, lanes: usize) -> String {
-    let cost: f64 = timeline.attempts.iter().map(|record| record.cost_usd).sum();
+    let cost = (timeline.attempts.iter()).fold(0.0, |cost, record| cost + record.cost_usd);
     let going = if timeline.going { " · going" } else { "" };
     format!(
         "run {} of {}{going} · {} {} · {} · ${cost:.4}",

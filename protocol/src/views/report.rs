@@ -123,7 +123,9 @@ fn lane_costs(attempts: &[AttemptRecord], now: DateTime<Utc>) -> String {
             duration((busy + 500) / 1000)
         ));
     }
-    let total: f64 = attempts.iter().map(|record| record.cost_usd).sum();
+    let total = attempts
+        .iter()
+        .fold(0.0, |total, record| total + record.cost_usd);
     out.push_str(&format!(
         "| **all** | {} | | ${total:.4} |\n\n",
         attempts.len()
