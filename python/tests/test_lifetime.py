@@ -41,6 +41,27 @@ def test_a_script_that_never_closes_its_orchestrator_ends_quietly(workspace: Wor
     assert [task["description"] for task in workspace.tasks()] == ["left for later"]
 
 
+def test_a_quiet_script_says_nothing_of_a_daemon_it_connects_to_again(workspace: Workspace) -> None:
+    script = textwrap.dedent(
+        f"""
+        import os, signal, time
+        from orchestrator import Orchestrator
+        orch = Orchestrator(working_directory={str(workspace.root)!r}, verbose=False)
+        os.kill(orch.daemon.pid, signal.SIGKILL)
+        time.sleep(2)
+        orch.add_task("after the crash")
+        orch.close()
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(SOURCE))
+    ended = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert ended.returncode == 0, ended.stderr
+    assert ended.stderr == ""
+    assert [task["description"] for task in workspace.tasks()] == ["after the crash"]
+
+
 @pytest.mark.parametrize("raised", [SystemExit("enough"), KeyboardInterrupt()], ids=["SystemExit", "KeyboardInterrupt"])
 def test_a_callback_that_exits_is_logged_and_the_later_callbacks_still_run(
     workspace: Workspace, raised: BaseException

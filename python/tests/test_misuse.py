@@ -66,6 +66,9 @@ def test_misuse_raises_invalid_input_error_and_changes_nothing(workspace: Worksp
             lambda: orch.load_state(None),  # type: ignore[arg-type]
             lambda: asyncio.run(orch.complete_task(task.id, None)),  # type: ignore[arg-type]
             lambda: asyncio.run(orch.complete_task(task.id, "done")),  # type: ignore[arg-type]
+            # A string where a list goes is no list of its characters.
+            lambda: asyncio.run(orch.complete_task(task.id, TaskResult("x", discoveries="abc"))),  # type: ignore[arg-type]
+            lambda: asyncio.run(orch.complete_task(task.id, TaskResult("x", files_modified="src/main.py"))),  # type: ignore[arg-type]
             # Not JSON: once sent, the daemon's answer had no id and the call waited for ever.
             lambda: orch.add_task("x", priority=float("nan")),  # type: ignore[arg-type]
             lambda: orch.add_tasks_batch([{"description": "x", "priority": float("inf")}]),

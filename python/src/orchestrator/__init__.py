@@ -6,8 +6,14 @@ workspace's baton daemon.
     from orchestrator.exceptions import OrchestrationError
 """
 
+import logging
+
 #: This client's version; it talks only to a daemon of the same version.
 __version__ = "0.1.0"
+
+# A library's log is its user's to show: without a handler of theirs, Python would
+# print its warnings on standard error, whatever `verbose` says.
+logging.getLogger("orchestrator").addHandler(logging.NullHandler())
 
 from .exceptions import (  # noqa: E402
     AgentNotFoundError,

@@ -121,15 +121,21 @@ class TaskResult:
         )
 
     def to_dict(self) -> Dict[str, Any]:
-        """The wire JSON object."""
+        """The wire JSON object. A list field given something else (a string) is sent
+        as given, for the daemon to refuse, not split into its characters."""
         return {
             "output": self.output,
-            "files_modified": list(self.files_modified),
-            "files_created": list(self.files_created),
+            "files_modified": _listed(self.files_modified),
+            "files_created": _listed(self.files_created),
             "error": self.error,
-            "discoveries": list(self.discoveries),
-            "subtasks_created": list(self.subtasks_created),
+            "discoveries": _listed(self.discoveries),
+            "subtasks_created": _listed(self.subtasks_created),
         }
+
+
+def _listed(items: Any) -> Any:
+    """A list or tuple as a list; anything else as it is."""
+    return list(items) if isinstance(items, (list, tuple)) else items
 
 
 @dataclass
