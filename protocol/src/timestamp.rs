@@ -3,7 +3,7 @@
 //! for the `T`, which a state file saved with `json.dump(..., default=str)` holds),
 //! taking them as UTC.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serializer};
 
 pub fn serialize<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -16,14 +16,23 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTim
 }
 
 fn parse(text: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(text)
+    let at = DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .or_else(|_| {
             NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
                 .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
                 .map(|at| at.and_utc())
         })
-        .map_err(|_| format!("`{text}` is not an ISO 8601 timestamp"))
+        .map_err(|_| format!("`{text}` is not an ISO 8601 timestamp"))?;
+    // What is written must read again, here and in every client (Python's datetime
+    // has neither years past 9999 nor leap seconds).
+    if !(1..=9999).contains(&at.year()) || at.nanosecond() >= 1_000_000_000 {
+        return Err(format!(
+            "`{text}` is not a time baton keeps: a time in UTC from year 1 to 9999, \
+             without a leap second"
+        ));
+    }
+    Ok(at)
 }
 
 /// The same, for optional timestamps (`null` when absent).
@@ -77,9 +86,19 @@ mod tests {
 
     #[test]
     fn anything_else_is_refused_saying_what_was_read() {
-        for text in ["2026-12-05", "yesterday", "19:47:51", ""] {
+        for text in [
+            "2026-12-05",
+            "yesterday",
+            "19:47:51",
+            "",
+            "9999-12-31T23:59:59.999999-01:00",
+            "0001-01-01T00:00:00+01:00",
+            "2026-01-01T23:59:60Z",
+        ] {
             let refused = parse(text).unwrap_err();
             assert!(refused.contains(&format!("`{text}`")), "{refused}");
         }
+        assert!(parse("9999-12-31T23:59:59.999999Z").is_ok());
+        assert!(parse("0001-01-01T00:00:00Z").is_ok());
     }
 }
