@@ -120,6 +120,12 @@ pub struct Run {
 }
 
 impl Run {
+    /// Counts what the run's agents spent before the daemon stopped, as the run goes
+    /// on under the next one.
+    pub fn spent_before_restart(&mut self, cost_usd: f64) {
+        self.cost_usd += cost_usd;
+    }
+
     /// A run starting now over a board whose finished tasks and discoveries are
     /// given, so that its result counts only what it did.
     pub fn new(

@@ -148,23 +148,42 @@ impl Board {
             };
             events.extend(self.init(init, now)?);
         }
+        // Dispatch on with no run: a daemon that stopped left this run going. It goes
+        // on as the same run, from its start and with what it spent, so that its
+        // budget caps all of it and its result and report count all of it.
+        let interrupted = (self.running && start.mode == RunMode::Predefined)
+            .then(|| self.interrupted_run())
+            .flatten();
+        let started_at = interrupted.map_or(now, |(started_at, _)| started_at);
         let finished_before = self
             .tasks(None)
             .into_iter()
             .filter(|task| task.status.is_finished())
+            .filter(|task| task.completed_at.is_none_or(|at| at < started_at))
             .map(|task| (task.id, task.status))
             .collect();
-        self.runs = self.runs.saturating_add(1);
+        let discoveries_before = self
+            .discoveries
+            .iter()
+            .filter(|found| found.created_at < started_at)
+            .count();
+        if interrupted.is_none() {
+            self.runs = self.runs.saturating_add(1);
+        }
         self.changes.settings = true;
-        self.run = Some(Run::new(
+        let mut run = Run::new(
             start.mode,
             goal.clone(),
             start.overrides,
             start.isolation,
             finished_before,
-            self.discoveries.len(),
-            now,
-        ));
+            discoveries_before,
+            started_at,
+        );
+        if let Some((_, spent)) = interrupted {
+            run.spent_before_restart(spent);
+        }
+        self.run = Some(run);
         // A plan is not resumed by a restarted daemon: that would start workers.
         if start.mode != RunMode::Plan {
             events.extend(self.set_running(true, now));
@@ -183,6 +202,19 @@ impl Board {
             events.extend(self.open_attempt(LEADER, AgentKind::Leader, None, now));
         }
         Ok(events)
+    }
+
+    /// When the last run started and what its agents spent, by its timeline, if it
+    /// has any record.
+    fn interrupted_run(&self) -> Option<(Now, f64)> {
+        let records = self
+            .attempts
+            .iter()
+            .filter(|record| record.run == self.runs);
+        records.fold(None, |seen, record| {
+            let (started_at, spent) = seen.unwrap_or((record.started_at, 0.0));
+            Some((started_at.min(record.started_at), spent + record.cost_usd))
+        })
     }
 
     /// Stops dispatch: the run (if one goes) ends once its agents have; each is told

@@ -308,6 +308,37 @@ fn what_a_lost_agent_spent_is_paid_on_its_task_and_its_record() {
 }
 
 #[test]
+fn a_run_a_restarted_daemon_resumes_is_the_same_run_with_what_it_spent() {
+    // Found when it was tried: resumed after kill -9, a run began again at $0 as
+    // run 2, so run_budget_usd capped only what was spent after the restart.
+    let (before, assigned) = two_workers();
+    let (_, first) = &assigned[0];
+    let state = before.state();
+    let mut board = Board::restore(
+        before.meta(),
+        state.tasks,
+        state.discoveries,
+        state.attempts,
+    )
+    .unwrap();
+    let spent = Usage {
+        cost_usd: 0.25,
+        turns: 2,
+        ..Usage::default()
+    };
+    board.end_lost_attempts(&HashMap::from([(first.clone(), spent)]), at(3));
+    for id in board.supervised() {
+        board.release(&id, "the daemon stopped", at(3)).unwrap();
+    }
+    board.start_run(start(RunMode::Predefined), at(4)).unwrap();
+    // From its first agent's start, as its timeline tells it.
+    let run = board.status().run.unwrap();
+    assert_eq!((run.started_at, run.cost_usd), (at(1), 0.25));
+    let timeline = board.timeline(None).unwrap();
+    assert_eq!((timeline.run, timeline.runs), (1, 1));
+}
+
+#[test]
 fn a_state_whose_attempt_ids_are_out_of_order_is_refused() {
     let (board, _) = two_workers();
     let mut state = board.state();
