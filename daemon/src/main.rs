@@ -197,6 +197,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         // on a daemon that seems not to start.
         let mut listener = server::listen(&socket)
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
+        server::settle_pending(&workspace, || orchestrator.read(Board::state));
         let runtime = Runtime::start(orchestrator.clone(), &workspace).await;
         let running = RunningDaemon {
             pid: std::process::id(),

@@ -27,6 +27,9 @@ pub fn archive(
         ))
     };
     std::fs::create_dir_all(workspace.archive_logs(&name)).map_err(failed)?;
+    // Until the board it was made for is replaced; a daemon killed before that finds
+    // the mark at its start and undoes the archive (see `settle_pending`).
+    std::fs::write(pending_mark(workspace, &name), b"").map_err(failed)?;
     state_file::write(&workspace.archive_state(&name), state)?;
     move_logs(
         &workspace.log_dir(),
@@ -35,6 +38,58 @@ pub fn archive(
     )
     .map_err(failed)?;
     Ok(describe(workspace, &name, state))
+}
+
+/// Takes the mark off the archive `name` once its board was replaced.
+pub fn settled(workspace: &Workspace, name: &str) {
+    if let Err(err) = std::fs::remove_file(pending_mark(workspace, name)) {
+        tracing::warn!("the archive {name} stays marked as pending: {err}");
+    }
+}
+
+/// Settles the archives a daemon killed while it put a board aside left marked: the
+/// board `current` (as the store kept it) is still the one archived, so its logs come
+/// back and the archive goes; or it was replaced, and the archive stays.
+pub fn settle_pending(workspace: &Workspace, current: impl FnOnce() -> CoordinationState) {
+    let Ok(entries) = std::fs::read_dir(workspace.history_dir()) else {
+        return;
+    };
+    // Read only when some archive is marked: a large board's copy is costly.
+    let mut current = Some(current);
+    let mut board = None;
+    for entry in entries.flatten() {
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if !pending_mark(workspace, &name).exists() {
+            continue;
+        }
+        let current = board.get_or_insert_with(|| current.take().expect("read once")());
+        let archived = state_file::read(&workspace.archive_state(&name)).ok();
+        if archived.is_some_and(|archived| !same_board(&archived, current)) {
+            settled(workspace, &name);
+        } else if let Err(err) = restore_logs(workspace, &name) {
+            tracing::warn!("{}", err.message);
+        }
+    }
+}
+
+/// Whether two states are one board: the same goal, plan, tasks at the same
+/// statuses, and discoveries.
+fn same_board(one: &CoordinationState, other: &CoordinationState) -> bool {
+    let tasks = |state: &CoordinationState| {
+        (state.tasks.iter())
+            .map(|task| (task.id.clone(), task.status))
+            .collect::<Vec<_>>()
+    };
+    one.goal == other.goal
+        && one.master_plan == other.master_plan
+        && one.discoveries.len() == other.discoveries.len()
+        && tasks(one) == tasks(other)
+}
+
+fn pending_mark(workspace: &Workspace, name: &str) -> std::path::PathBuf {
+    workspace.archive_dir(name).join(".pending")
 }
 
 /// The archive whose state file `loaded` is, if it is one.
@@ -74,6 +129,9 @@ pub fn history(workspace: &Workspace) -> Vec<ArchivedBoard> {
         .flatten()
         .filter_map(|entry| {
             let name = entry.file_name().to_str()?.to_owned();
+            if pending_mark(workspace, &name).exists() {
+                return None;
+            }
             let state = state_file::read(&workspace.archive_state(&name)).ok()?;
             Some(describe(workspace, &name, &state))
         })
@@ -206,13 +264,50 @@ mod tests {
                 goal: goal.to_owned(),
                 ..crate::core::Board::default().state()
             };
-            archive(&workspace, &state).unwrap();
+            let archived = archive(&workspace, &state).unwrap();
+            settled(&workspace, &archived.name);
         }
         let listed: Vec<String> = history(&workspace)
             .into_iter()
             .map(|board| board.goal)
             .collect();
         assert_eq!(listed, ["a goal", "b goal", "c goal"]);
+    }
+
+    #[test]
+    fn an_archive_a_killed_daemon_left_pending_is_undone_or_kept_by_the_board_it_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = Workspace::at(dir.path()).unwrap();
+        let log = workspace.task_logs_dir().join("task-001.log");
+        let board = CoordinationState {
+            goal: "the board archived".into(),
+            ..crate::core::Board::default().state()
+        };
+        std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+        std::fs::write(&log, "its work\n").unwrap();
+
+        // Killed before the board was replaced: it is still the board found.
+        archive(&workspace, &board).unwrap();
+        assert!(!log.exists());
+        assert!(
+            history(&workspace).is_empty(),
+            "a pending archive is not listed"
+        );
+        settle_pending(&workspace, || board.clone());
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "its work\n");
+        assert!(history(&workspace).is_empty());
+
+        // Killed after: another board is found, and the archive is kept.
+        let archived = archive(&workspace, &board).unwrap();
+        let next = crate::core::Board::default().state();
+        settle_pending(&workspace, || next);
+        assert!(!log.exists());
+        let listed: Vec<String> = history(&workspace).into_iter().map(|b| b.name).collect();
+        assert_eq!(listed, std::slice::from_ref(&archived.name));
+        assert!(workspace
+            .archive_logs(&archived.name)
+            .join("tasks/task-001.log")
+            .exists());
     }
 
     #[test]

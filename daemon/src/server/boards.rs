@@ -60,13 +60,17 @@ impl Connection {
                 Ok(((), board.load(next, now)?))
             })
             .await;
-        if let Err(refused) = replaced {
-            // The board stays: its logs come back beside it, and the copy goes.
-            let name = archived.name.clone();
-            if let Err(err) = blocking(move || archive::restore_logs(&workspace, &name)).await {
-                tracing::warn!("{}", err.message);
+        match replaced {
+            Ok(()) => archive::settled(&workspace, &archived.name),
+            Err(refused) => {
+                // The board stays: its logs come back beside it, and the copy goes.
+                let name = archived.name.clone();
+                let undone = blocking(move || archive::restore_logs(&workspace, &name)).await;
+                if let Err(err) = undone {
+                    tracing::warn!("{}", err.message);
+                }
+                return Err(refused);
             }
-            return Err(refused);
         }
         self.daemon
             .runtime

@@ -17,6 +17,7 @@ mod task_log;
 pub mod transport;
 
 pub use admission::connection_limit;
+pub use archive::settle_pending;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
