@@ -319,6 +319,15 @@ impl Setting {
 /// that starts with `[` is meant as JSON, so it is read as JSON or refused: split at
 /// its commas it would become items no one typed.
 fn list(name: &str, values: &[String]) -> Result<Vec<String>, SettingError> {
+    if values.len() > 1
+        && values
+            .iter()
+            .any(|value| value.trim_start().starts_with('['))
+    {
+        return Err(SettingError::Value(format!(
+            "give {name} as one JSON list ([\"A\",\"B\"]) or as several values (A B), not both"
+        )));
+    }
     if let [one] = values {
         let one = one.trim();
         if matches!(one, "none" | "null" | "") {
@@ -332,15 +341,36 @@ fn list(name: &str, values: &[String]) -> Result<Vec<String>, SettingError> {
             });
         }
         if !one.starts_with('-') && one.contains(',') {
-            return Ok(one
-                .split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
-                .map(str::to_owned)
-                .collect());
+            return Ok(split_at_commas(one));
         }
     }
     Ok(values.to_vec())
+}
+
+/// `A,B` as its items, each trimmed: a comma inside parentheses belongs to its
+/// item (`Bash(git diff,git log)` is one tool).
+fn split_at_commas(typed: &str) -> Vec<String> {
+    let mut items = vec![String::new()];
+    let mut depth = 0usize;
+    for c in typed.chars() {
+        match c {
+            ',' if depth == 0 => items.push(String::new()),
+            _ => {
+                depth = match c {
+                    '(' => depth + 1,
+                    ')' => depth.saturating_sub(1),
+                    _ => depth,
+                };
+                items.last_mut().expect("one item at least").push(c);
+            }
+        }
+    }
+    items
+        .iter()
+        .map(|item| item.trim())
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// What `baton config --help` says after the usage: every setting with its meaning
@@ -483,6 +513,23 @@ mod tests {
         assert_eq!(
             patch_of("allowed_tools", &["[]"]).unwrap().allowed_tools,
             Some(Vec::new())
+        );
+    }
+
+    #[test]
+    fn a_list_is_one_json_list_or_several_values_and_parentheses_keep_their_commas() {
+        assert!(patch_of("allowed_tools", &[r#"["Read"]"#, r#"["Write"]"#])
+            .unwrap_err()
+            .contains("not both"));
+        assert_eq!(
+            patch_of("allowed_tools", &["Read,Bash(git diff,git log), Edit"])
+                .unwrap()
+                .allowed_tools,
+            Some(vec![
+                "Read".to_owned(),
+                "Bash(git diff,git log)".to_owned(),
+                "Edit".to_owned()
+            ])
         );
     }
 

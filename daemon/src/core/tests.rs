@@ -2172,6 +2172,10 @@ fn configure_refuses_a_bad_value_and_changes_nothing() {
             ..ConfigPatch::default()
         },
         ConfigPatch {
+            allowed_tools: Some(vec!["Read".into(), " ".into()]),
+            ..ConfigPatch::default()
+        },
+        ConfigPatch {
             // A good value beside a bad one: neither is taken.
             max_workers: Some(5),
             max_attempts: Some(0),

@@ -367,6 +367,16 @@ pub(super) fn config_texts(config: &Config) -> Result<(), BatonError> {
     for (what, text) in arguments {
         argument(what, text)?;
     }
+    if config
+        .allowed_tools
+        .iter()
+        .any(|tool| tool.trim().is_empty())
+    {
+        return Err(BatonError::invalid(
+            "an allowed_tools entry is blank; name a tool (Read, Bash, Bash(npm test:*)), \
+             or leave it out",
+        ));
+    }
     for (setting, list) in [
         ("agent_args together", &config.agent_args),
         ("allowed_tools together", &config.allowed_tools),
