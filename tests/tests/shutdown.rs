@@ -318,6 +318,13 @@ fn a_socket_deleted_under_the_daemon_is_made_again_and_every_command_reaches_it(
     assert!(output.status.success(), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stdout).contains("kept"));
     assert_eq!(workspace.daemon_pid(), Some(pid), "the same daemon serves");
+    // A directory made in its place goes the same way.
+    std::fs::remove_file(&socket).expect("the socket is there to delete");
+    std::fs::create_dir(&socket).expect("a directory where the socket was");
+    wait_until(Duration::from_secs(10), || {
+        !socket.is_dir() && socket.exists()
+    });
+    workspace.ok(&["tasks"]);
     let stopped = workspace.ok(&["daemon", "stop"]);
     assert!(stopped.contains(&format!("pid {pid}")), "{stopped}");
     assert!(!process_exists(pid));

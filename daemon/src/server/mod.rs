@@ -207,7 +207,10 @@ fn socket_identity(socket: &Path) -> Option<(u64, u64)> {
 fn listen_again(socket: &Path, listener: &mut interprocess::local_socket::tokio::Listener) -> bool {
     // What stands at the path is not the daemon's socket, and the path is the
     // daemon's own (in its private runtime directory, itself perhaps deleted).
-    let _ = std::fs::remove_file(socket);
+    if std::fs::remove_file(socket).is_err() {
+        // An empty directory made at its path; one that holds something is said below.
+        let _ = std::fs::remove_dir(socket);
+    }
     if let Some(dir) = socket.parent() {
         let _ = baton_protocol::workspace::ensure_private_dir(dir);
     }
