@@ -428,6 +428,23 @@ fn discoveries_a_result_brings_are_shared_as_the_board_s_once() {
 }
 
 #[test]
+fn a_result_naming_a_subtask_that_does_not_exist_is_refused_and_changes_nothing() {
+    let mut board = Board::default();
+    let task = add(&mut board, 5, &[]);
+    claim(&mut board, "agent-1");
+    let before = board.state();
+    let result = TaskResult {
+        output: "did it".into(),
+        subtasks_created: vec![TaskId::from("task-999")],
+        ..TaskResult::default()
+    };
+    let err = board.complete(&task, result, at(4)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidInputError);
+    assert!(err.message.contains("task-999"), "{err}");
+    assert_eq!(board.state(), before);
+}
+
+#[test]
 fn a_result_with_an_empty_discovery_is_refused_and_changes_nothing() {
     let mut board = Board::default();
     let task = add(&mut board, 5, &[]);

@@ -188,6 +188,14 @@ impl Board {
         now: Now,
     ) -> Result<(Task, Events), BatonError> {
         validate::result_files(&result)?;
+        if let Some(unknown) =
+            (result.subtasks_created.iter()).find(|id| !self.nodes.contains_key(*id))
+        {
+            return Err(BatonError::invalid(format!(
+                "the result names {unknown} among the subtasks created, which does not exist; \
+                 name the tasks added for this one (`baton tasks` lists them)"
+            )));
+        }
         self.complete_with(id, result, now)
     }
 
