@@ -25,6 +25,9 @@ pub enum FrameError {
     HeaderTooLong,
     #[error("the header has no valid Content-Length")]
     NoLength,
+    /// Two lengths leave the body's end in doubt, and every message after it.
+    #[error("the header has more than one Content-Length")]
+    TwoLengths,
     #[error("the body of {length} bytes is over the limit of {limit}")]
     BodyTooLarge { length: usize, limit: usize },
     #[error("the stream ended inside a message")]
@@ -113,11 +116,14 @@ pub async fn read_header<R: AsyncBufRead + Unpin>(
         }
         if let Some((name, value)) = header.split_once(':') {
             if name.trim().eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse::<usize>().ok();
+                if length.is_some() {
+                    return Err(FrameError::TwoLengths);
+                }
+                length = Some(value.trim().parse::<usize>().ok());
             }
         }
     }
-    let length = length.ok_or(FrameError::NoLength)?;
+    let length = length.flatten().ok_or(FrameError::NoLength)?;
     if length > body_limit {
         return Err(FrameError::BodyTooLarge {
             length,
@@ -178,6 +184,14 @@ mod tests {
         assert!(matches!(
             read_all(&lines, 100).await,
             Err(FrameError::HeaderTooLong)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_header_with_two_lengths_is_refused_not_read_by_either() {
+        assert!(matches!(
+            read_all(b"Content-Length: 2\r\ncontent-length: 5\r\n\r\n{}abc", 100).await,
+            Err(FrameError::TwoLengths)
         ));
     }
 
