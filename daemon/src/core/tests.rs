@@ -427,38 +427,37 @@ fn discoveries_a_result_brings_are_shared_as_the_board_s_once() {
     );
 }
 
-#[test]
-fn a_result_naming_a_subtask_that_does_not_exist_is_refused_and_changes_nothing() {
+/// Completes a claimed task with `result`, which must be refused as invalid input
+/// changing nothing; answers why.
+fn refused_result(result: TaskResult) -> String {
     let mut board = Board::default();
     let task = add(&mut board, 5, &[]);
     claim(&mut board, "agent-1");
     let before = board.state();
-    let result = TaskResult {
+    let err = board.complete(&task, result, at(4)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidInputError, "{err}");
+    assert_eq!(board.state(), before);
+    err.message
+}
+
+#[test]
+fn a_result_naming_a_subtask_that_does_not_exist_is_refused_and_changes_nothing() {
+    let said = refused_result(TaskResult {
         output: "did it".into(),
         subtasks_created: vec![TaskId::from("task-999")],
         ..TaskResult::default()
-    };
-    let err = board.complete(&task, result, at(4)).unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InvalidInputError);
-    assert!(err.message.contains("task-999"), "{err}");
-    assert_eq!(board.state(), before);
+    });
+    assert!(said.contains("task-999"), "{said}");
 }
 
 #[test]
 fn a_result_with_an_empty_discovery_is_refused_and_changes_nothing() {
-    let mut board = Board::default();
-    let task = add(&mut board, 5, &[]);
-    claim(&mut board, "agent-1");
-    let before = board.state();
-    let result = TaskResult {
+    let said = refused_result(TaskResult {
         output: "did it".into(),
         discoveries: vec!["a finding".into(), " ".into()],
         ..TaskResult::default()
-    };
-    let err = board.complete(&task, result, at(4)).unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InvalidInputError);
-    assert!(err.message.contains("discovery 2"), "{err}");
-    assert_eq!(board.state(), before);
+    });
+    assert!(said.contains("discovery 2"), "{said}");
 }
 
 #[test]

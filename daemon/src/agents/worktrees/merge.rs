@@ -436,16 +436,9 @@ mod tests {
     use super::super::tests::git;
     use super::*;
 
-    /// How many parents `commit` has.
-    fn parents(dir: &Path, commit: &str) -> usize {
-        git(dir, &["rev-list", "--parents", "-n1", commit])
-            .split_whitespace()
-            .count()
-            - 1
-    }
-
-    #[tokio::test]
-    async fn a_branch_merged_already_is_not_merged_again_and_the_work_still_lands() {
+    /// A repository with `a.txt` committed on `main`, and its worktrees; the
+    /// directory goes with the first value.
+    async fn repository() -> (tempfile::TempDir, std::path::PathBuf, Worktrees) {
         let repo = tempfile::tempdir().unwrap();
         let root = repo.path().canonicalize().unwrap();
         git(&root, &["init", "--quiet", "--initial-branch=main"]);
@@ -458,6 +451,20 @@ mod tests {
         let worktrees = Worktrees::open(&workspace, "baton/integration")
             .await
             .unwrap();
+        (repo, root, worktrees)
+    }
+
+    /// How many parents `commit` has.
+    fn parents(dir: &Path, commit: &str) -> usize {
+        git(dir, &["rev-list", "--parents", "-n1", commit])
+            .split_whitespace()
+            .count()
+            - 1
+    }
+
+    #[tokio::test]
+    async fn a_branch_merged_already_is_not_merged_again_and_the_work_still_lands() {
+        let (_repo, root, worktrees) = repository().await;
         let (first, second) = (TaskId::numbered(1), TaskId::numbered(2));
         let first_path = worktrees.prepare(&first).await.unwrap();
         let second_path = worktrees.prepare(&second).await.unwrap();
@@ -511,18 +518,7 @@ mod tests {
     async fn the_files_a_task_changed_are_named_as_they_are_whatever_their_characters() {
         // Found when it was tried: git's quoting made `my file é.txt` a task's
         // `"my file \303\251.txt"`, quotes included.
-        let repo = tempfile::tempdir().unwrap();
-        let root = repo.path().canonicalize().unwrap();
-        git(&root, &["init", "--quiet", "--initial-branch=main"]);
-        git(&root, &["config", "user.email", "test@example.com"]);
-        git(&root, &["config", "user.name", "Test"]);
-        std::fs::write(root.join("a.txt"), "a\n").unwrap();
-        git(&root, &["add", "."]);
-        git(&root, &["commit", "--quiet", "-m", "start"]);
-        let workspace = Workspace::at(&root).unwrap();
-        let worktrees = Worktrees::open(&workspace, "baton/integration")
-            .await
-            .unwrap();
+        let (_repo, _, worktrees) = repository().await;
         let task = TaskId::numbered(1);
         let path = worktrees.prepare(&task).await.unwrap();
         std::fs::create_dir(path.join("dir ü")).unwrap();

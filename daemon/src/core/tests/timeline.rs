@@ -271,20 +271,25 @@ fn the_record_survives_a_save_and_a_restore_and_lost_agents_close_as_lost() {
         .all(|r| r.outcome == Some(AttemptOutcome::Lost) && r.ended_at == Some(at(9))));
 }
 
-#[test]
-fn what_a_lost_agent_spent_is_paid_on_its_task_and_its_record() {
-    let (before, assigned) = two_workers();
-    let (_, first) = &assigned[0];
-    let (_, second) = &assigned[1];
-    // The daemon stopped: a new one restores the board, with no run going.
+/// The board a daemon that stopped leaves: restored from what was stored, with no
+/// run going.
+fn restarted(before: &Board) -> Board {
     let state = before.state();
-    let mut board = Board::restore(
+    Board::restore(
         before.meta(),
         state.tasks,
         state.discoveries,
         state.attempts,
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn what_a_lost_agent_spent_is_paid_on_its_task_and_its_record() {
+    let (before, assigned) = two_workers();
+    let (_, first) = &assigned[0];
+    let (_, second) = &assigned[1];
+    let mut board = restarted(&before);
     let spent = Usage {
         cost_usd: 0.25,
         input_tokens: 1_000,
@@ -313,14 +318,7 @@ fn a_run_a_restarted_daemon_resumes_is_the_same_run_with_what_it_spent() {
     // run 2, so run_budget_usd capped only what was spent after the restart.
     let (before, assigned) = two_workers();
     let (_, first) = &assigned[0];
-    let state = before.state();
-    let mut board = Board::restore(
-        before.meta(),
-        state.tasks,
-        state.discoveries,
-        state.attempts,
-    )
-    .unwrap();
+    let mut board = restarted(&before);
     let spent = Usage {
         cost_usd: 0.25,
         turns: 2,
