@@ -8,7 +8,7 @@ use baton_protocol::Config;
 use serde_json::Value;
 
 use crate::args::InitArgs;
-use crate::{render, settings};
+use crate::{printable, render, settings};
 
 use super::{CommandError, Result, Session};
 
@@ -21,8 +21,9 @@ impl Session {
             })?,
             (None, None) => String::new(),
         };
+        let goal = args.goal;
         let params = InitParams {
-            goal: args.goal,
+            goal: goal.clone(),
             master_plan,
             config: ConfigPatch {
                 max_workers: args.max_workers,
@@ -37,14 +38,15 @@ impl Session {
         let counts = &before.progress.by_status;
         let finished = counts.done + counts.failed + counts.cancelled;
         let status = self.request::<methods::Init>(&params).await?;
-        if !args.keep && finished > 0 && before.goal != status.goal {
+        if !args.keep && finished > 0 && before.goal != goal {
             self.note(&format!(
                 "the earlier board ({}) was archived: `baton history` lists it, \
                  `baton load` brings it back (`--keep` keeps a board under a new goal)",
                 render::count(before.progress.total_tasks, "task", "tasks")
             ));
         }
-        self.show(&status, |status| format!("goal set: {}", status.goal))
+        // The goal this command set: another client's may be set since.
+        self.show(&status, |_| format!("goal set: {}", printable::text(&goal)))
     }
 
     pub(super) async fn config(
