@@ -286,6 +286,22 @@ pub async fn until_finished(client: &Client, watcher: &mut Client, id: &TaskId) 
     now
 }
 
+/// Waits until no run goes and answers the last run's result (a run the daemon
+/// resumed after a restart, which no client waits for).
+pub async fn last_run(client: &Client) -> RunResult {
+    for _ in 0..600 {
+        let status = client
+            .request::<m::GetStatus>(&())
+            .await
+            .expect("the status");
+        if let (None, Some(last)) = (status.run, status.last_run) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the run did not end within a minute");
+}
+
 /// Asserts that each of `ids` landed on the integration branch exactly once: one
 /// merge names it.
 pub fn assert_landed_once(dir: &Path, ids: &[&str]) {

@@ -311,6 +311,17 @@ async fn a_daemon_killed_during_a_verification_goes_on_verifying_after_a_restart
         "its agent did not run again: {log}"
     );
     assert_eq!(now.usage, verifying.usage, "what its agent spent, once");
+    // The run went on as the same run: it verified the task, and paid what its agent
+    // spent before the daemon was killed.
+    let ended = baton_tests::agent_workspace::last_run(&client).await;
+    assert_eq!(ended.run, 1, "{ended:?}");
+    assert_eq!(ended.stages.verify.entered, 1, "{ended:?}");
+    assert!(
+        ended.cost_usd >= verifying.usage.cost_usd,
+        "the run spent {} of its task's {}",
+        ended.cost_usd,
+        verifying.usage.cost_usd
+    );
 }
 
 #[tokio::test]

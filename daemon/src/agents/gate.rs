@@ -270,14 +270,20 @@ impl Context {
                 .ok()
                 .map(|task| (task.status, task.stage))
         });
-        match current {
-            Some((status, now)) if status.is_held() && now != Some(stage) => {}
+        // Told to the board even when the task is at `stage` already: a task resumed
+        // there after a restart enters it in the run all the same.
+        let was = match current {
+            Some((status, was)) if status.is_held() => was,
             _ => return,
-        }
+        };
+        let answer = answer.filter(|_| was != Some(stage));
         let _ = self
             .orchestrator
             .apply(|board, now| board.set_stage(&task.id, stage, answer, now))
             .await;
+        if was == Some(stage) {
+            return;
+        }
         self.activity(
             agent_id,
             Some(&task.id),

@@ -90,6 +90,7 @@ impl Board {
     ) -> Result<(Task, Events), BatonError> {
         self.node(id)?;
         self.cost_usd += attempt.usage.cost_usd;
+        self.pay_open_record(id, attempt.usage.cost_usd);
         self.changes.tasks.insert(id.clone());
         let node = self.nodes.get_mut(id).expect("checked above");
         let rest = node.rest_mut();
@@ -155,6 +156,11 @@ impl Board {
         let was = self.node(id)?.stage;
         if let Some(run) = self.run.as_mut() {
             run.entered(id, was, stage);
+        }
+        // A task resumed at the stage it was left in enters it in this run (counted
+        // above), and is not changed by it.
+        if was == Some(stage) && answer.is_none() {
+            return Ok((self.task(id)?, Vec::new()));
         }
         let task = self.update(id, |task| {
             task.stage = Some(stage);

@@ -131,12 +131,8 @@ impl Board {
             let usage = task
                 .filter(|task| paid.insert(task.clone()))
                 .and_then(|task| Some((spent.get(&task)?, task)));
-            let closing = Closing {
-                outcome: AttemptOutcome::Lost,
-                reason: Some("the daemon stopped while its agent worked".into()),
-                cost_usd: usage.as_ref().map_or(0.0, |(usage, _)| usage.cost_usd),
-            };
-            events.extend(self.close_attempt(&lane, closing, now));
+            // Paid before the record closes, which it then counts: what its agent
+            // was paid for as its turns ended, and what the log shows after.
             if let Some((usage, task)) = usage {
                 let attempt = Attempt {
                     usage: usage.clone(),
@@ -146,8 +142,32 @@ impl Board {
                     events.extend(recorded);
                 }
             }
+            let closing = Closing {
+                outcome: AttemptOutcome::Lost,
+                reason: Some("the daemon stopped while its agent worked".into()),
+                cost_usd: self.open_record_cost(&lane),
+            };
+            events.extend(self.close_attempt(&lane, closing, now));
         }
         events
+    }
+
+    /// What the open record on `lane` has been paid so far.
+    fn open_record_cost(&self, lane: &str) -> f64 {
+        (self.attempts.iter().rev())
+            .find(|record| record.lane == lane && record.is_open())
+            .map_or(0.0, |record| record.cost_usd)
+    }
+
+    /// Counts what a task's agent was paid for on the newest record still open for
+    /// the task, so that a daemon killed before it closes leaves it there.
+    pub(super) fn pay_open_record(&mut self, task: &TaskId, cost_usd: f64) {
+        let open = (self.attempts.iter_mut().rev())
+            .find(|record| record.task.as_ref() == Some(task) && record.is_open());
+        if let Some(record) = open {
+            record.cost_usd += cost_usd;
+            self.changes.attempts.insert(record.id);
+        }
     }
 }
 
