@@ -86,7 +86,13 @@ pub fn write(path: &Path, state: &CoordinationState) -> Result<(), BatonError> {
         }
     }
     let directory = path.parent().unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(directory).map_err(failed)?;
+    // Named after the file it becomes, so that one a crash leaves says whose it was.
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".saving")
+        .tempfile_in(directory)
+        .map_err(failed)?;
     serde_json::to_writer_pretty(&mut file, state).map_err(|err| failed(err.into()))?;
     file.write_all(b"\n").map_err(failed)?;
     file.as_file().sync_all().map_err(failed)?;
