@@ -1,7 +1,7 @@
 //! What agents found: discoveries, each recorded on the board and on its task.
 
 use baton_protocol::methods::NewDiscovery;
-use baton_protocol::{BatonError, Discovery, Event};
+use baton_protocol::{BatonError, Discovery, Event, TaskId, TaskResult};
 
 use super::{Board, Events, Now};
 use crate::core::validate;
@@ -43,5 +43,42 @@ impl Board {
         }
         self.last_activity = Some(now);
         Ok((discovery, events))
+    }
+
+    /// The discoveries a completing agent lists in its result that it did not report
+    /// while it ran, shared on the board as its own: the reference's way for an
+    /// outside agent to tell the others what it found.
+    pub(super) fn share_discoveries_of(
+        &mut self,
+        id: &TaskId,
+        result: &TaskResult,
+        now: Now,
+    ) -> Result<Events, BatonError> {
+        validate::result_discoveries(&result.discoveries)?;
+        let rest = self.nodes[id].rest();
+        let agent_id = rest
+            .and_then(|rest| rest.claimed_by.clone())
+            .unwrap_or_default();
+        let reported = rest
+            .and_then(|rest| rest.result.as_ref())
+            .map(|earlier| earlier.discoveries.clone())
+            .unwrap_or_default();
+        let mut events = Vec::new();
+        for content in &result.discoveries {
+            if reported.contains(content) {
+                continue;
+            }
+            let discovery = Discovery {
+                agent_id: agent_id.clone(),
+                content: content.clone(),
+                related_task: Some(id.clone()),
+                tags: Vec::new(),
+                created_at: now,
+            };
+            self.discoveries.push(discovery.clone());
+            self.changes.discoveries += 1;
+            events.push(Event::Discovery(discovery));
+        }
+        Ok(events)
     }
 }

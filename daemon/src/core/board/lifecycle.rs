@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use baton_protocol::{
-    BatonError, Discovery, Event, OutsideClaim, Task, TaskId, TaskResult, TaskStage, TaskStatus,
+    BatonError, Event, OutsideClaim, Task, TaskId, TaskResult, TaskStage, TaskStatus,
 };
 
 use super::{Attempt, Board, Events, Now};
@@ -229,43 +229,6 @@ impl Board {
         self.last_activity = Some(now);
         events.push(Event::TaskCompleted(task.clone()));
         Ok((task, events))
-    }
-
-    /// The discoveries a completing agent lists in its result that it did not report
-    /// while it ran, shared on the board as its own: the reference's way for an
-    /// outside agent to tell the others what it found.
-    fn share_discoveries_of(
-        &mut self,
-        id: &TaskId,
-        result: &TaskResult,
-        now: Now,
-    ) -> Result<Events, BatonError> {
-        validate::result_discoveries(&result.discoveries)?;
-        let rest = self.nodes[id].rest();
-        let agent_id = rest
-            .and_then(|rest| rest.claimed_by.clone())
-            .unwrap_or_default();
-        let reported = rest
-            .and_then(|rest| rest.result.as_ref())
-            .map(|earlier| earlier.discoveries.clone())
-            .unwrap_or_default();
-        let mut events = Vec::new();
-        for content in &result.discoveries {
-            if reported.contains(content) {
-                continue;
-            }
-            let discovery = Discovery {
-                agent_id: agent_id.clone(),
-                content: content.clone(),
-                related_task: Some(id.clone()),
-                tags: Vec::new(),
-                created_at: now,
-            };
-            self.discoveries.push(discovery.clone());
-            self.changes.discoveries += 1;
-            events.push(Event::Discovery(discovery));
-        }
-        Ok(events)
     }
 
     pub fn fail(
