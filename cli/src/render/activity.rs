@@ -250,13 +250,13 @@ fn agent_text(text: &str, detail: Detail) -> String {
     }
     let start = lines[..lines.len().min(AGENT_TEXT_LINES)].join("\n");
     let start = truncate_str(&start, AGENT_TEXT_CHARS, "…");
+    let whole = match lines.len() {
+        1 => format!("{} characters", text.chars().count()),
+        n => format!("{n} lines"),
+    };
     format!(
         "{start}\n{}",
-        style(format!(
-            "… {} lines in all (--full shows them)",
-            lines.len()
-        ))
-        .dim()
+        style(format!("… {whole} in all (--full shows them)")).dim()
     )
 }
 

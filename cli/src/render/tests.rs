@@ -513,6 +513,10 @@ fn a_long_answer_shows_its_start_unless_the_whole_log_is_asked_for() {
     let one_line = json!({"type": "assistant", "message": {"content": [{"type": "text", "text": "x".repeat(100_000)}]}}).to_string();
     let short = log_line(&one_line, Detail::Short).unwrap();
     assert!(short.chars().count() < 2_100, "{}", short.len());
+    assert!(
+        short.ends_with("… 100000 characters in all (--full shows them)"),
+        "{short}"
+    );
     let full = log_line(&line, Detail::Full).unwrap();
     assert!(full.contains("line 500 of the report"));
 }
