@@ -126,7 +126,8 @@ impl Board {
                 "there is no goal to plan; give one (`baton run \"GOAL\"` or `baton init GOAL`)",
             )
             .with_cause(ErrorCause::NoGoal)),
-            RunMode::Predefined if self.unfinished() == 0 => Err(BatonError::orchestration(
+            // A run resumed with nothing left to do still ends: summary, result, report.
+            RunMode::Predefined if self.unfinished() == 0 && !self.resuming() => Err(BatonError::orchestration(
                 "nothing to run: no task waits; `baton add` adds one, `baton retry ID` reopens a failed one",
             )
             .with_cause(ErrorCause::NothingToRun)),
@@ -148,13 +149,14 @@ impl Board {
             };
             events.extend(self.init(init, now)?);
         }
-        // Dispatch on with no run: a daemon that stopped left this run going. It goes
-        // on as the same run, from its start and with what it spent, so that its
-        // budget caps all of it and its result and report count all of it.
-        let interrupted = (self.running && start.mode == RunMode::Predefined)
-            .then(|| self.interrupted_run())
-            .flatten();
-        let started_at = interrupted.map_or(now, |(started_at, _)| started_at);
+        // A run a daemon that stopped left going goes on as the same run, from its
+        // start and with what it spent, so that its budget caps all of it and its
+        // result and report count all of it.
+        let resumed = self.resuming() && start.mode == RunMode::Predefined && self.runs > 0;
+        let (started_at, spent) = match resumed {
+            true => self.interrupted_run().unwrap_or((now, 0.0)),
+            false => (now, 0.0),
+        };
         let finished_before = self
             .tasks(None)
             .into_iter()
@@ -167,7 +169,7 @@ impl Board {
             .iter()
             .filter(|found| found.created_at < started_at)
             .count();
-        if interrupted.is_none() {
+        if !resumed {
             self.runs = self.runs.saturating_add(1);
         }
         self.changes.settings = true;
@@ -180,9 +182,7 @@ impl Board {
             discoveries_before,
             started_at,
         );
-        if let Some((_, spent)) = interrupted {
-            run.spent_before_restart(spent);
-        }
+        run.spent_before_restart(spent);
         self.run = Some(run);
         // A plan is not resumed by a restarted daemon: that would start workers.
         if start.mode != RunMode::Plan {
@@ -202,6 +202,12 @@ impl Board {
             events.extend(self.open_attempt(LEADER, AgentKind::Leader, None, now));
         }
         Ok(events)
+    }
+
+    /// Dispatch on with no run: a daemon that stopped left a run going, which the
+    /// next start resumes.
+    fn resuming(&self) -> bool {
+        self.running && self.run.is_none()
     }
 
     /// When the last run started and what its agents spent, by its timeline, if it

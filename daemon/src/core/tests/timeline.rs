@@ -337,6 +337,44 @@ fn a_run_a_restarted_daemon_resumes_is_the_same_run_with_what_it_spent() {
 }
 
 #[test]
+fn a_run_resumed_with_nothing_left_to_do_ends_and_one_without_records_keeps_its_number() {
+    // Found when it was tried: the run's only task was done before the daemon was
+    // killed, so the resumed run was refused (nothing to run) and never had a result,
+    // a summary or a report.
+    let (mut before, assigned) = two_workers();
+    for (agent, task) in &assigned {
+        let attempt = Attempt::default();
+        let ending = crate::core::run::AttemptEnding::Succeeded {
+            output: "done".into(),
+            files_modified: Vec::new(),
+            files_created: Vec::new(),
+        };
+        before
+            .settle_attempt(agent, task, attempt, ending, at(2))
+            .unwrap();
+    }
+    let mut board = restarted(&before);
+    assert!(board.is_running());
+    board.start_run(start(RunMode::Predefined), at(4)).unwrap();
+    assert_eq!(board.timeline(None).unwrap().run, 1);
+    assert!(board.finish_run_if_done().is_some(), "it ends at once");
+
+    // Dispatch on and no agent ever started: still the run that was going.
+    let mut waiting = Board::default();
+    waiting.add_tasks(vec![NewTask::new("one")], at(0)).unwrap();
+    let mut blocked = NewTask::new("two");
+    blocked.dependencies = vec![TaskId::numbered(1)];
+    waiting.add_tasks(vec![blocked], at(0)).unwrap();
+    waiting.claim("outsider", at(0)).unwrap();
+    waiting
+        .start_run(start(RunMode::Predefined), at(1))
+        .unwrap();
+    let mut board = restarted(&waiting);
+    board.start_run(start(RunMode::Predefined), at(5)).unwrap();
+    assert_eq!(board.runs(), 1);
+}
+
+#[test]
 fn a_state_whose_attempt_ids_are_out_of_order_is_refused() {
     let (board, _) = two_workers();
     let mut state = board.state();
