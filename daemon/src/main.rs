@@ -197,8 +197,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
         // on a daemon that seems not to start.
         let mut listener = server::listen(&socket)
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
-        server::settle_pending(&workspace, || orchestrator.read(Board::state));
+        let kept = server::settle_pending(&workspace, || orchestrator.read(Board::state));
         let runtime = Runtime::start(orchestrator.clone(), &workspace).await;
+        server::finish_pending(&workspace, &runtime, kept).await;
         let running = RunningDaemon {
             pid: std::process::id(),
             socket: socket.clone(),

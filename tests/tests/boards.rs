@@ -6,7 +6,8 @@ use std::process::Output;
 
 use baton_protocol::RunMode;
 use baton_tests::agent_workspace::{
-    add_scripted, bash, baton_tool, run, say, workers_see_only_their_task, AgentWorkspace,
+    add_scripted, bash, baton_tool, git_output, run, say, workers_see_only_their_task,
+    AgentWorkspace,
 };
 use baton_tests::model_server::script;
 use serde_json::{json, Value};
@@ -196,5 +197,38 @@ async fn a_run_of_the_same_goal_says_the_tasks_waiting_on_the_board_run_too() {
     assert_eq!(
         json(&agents, &["status"])["progress"]["by_status"]["done"],
         1
+    );
+}
+
+#[test]
+fn a_board_put_aside_when_its_daemon_was_killed_has_its_branches_moved_aside_at_the_next_start() {
+    // Found when it was tried: killed after a reset replaced the board, before the
+    // tasks' branches moved, the daemon left `baton/task-001` in place, and the next
+    // board's task-001 started from the old board's work.
+    let agents = AgentWorkspace::git();
+    let root = agents.root();
+    git_output(root, &["branch", "baton/task-001"]);
+    // What such a daemon leaves: an archive still marked, and an empty board.
+    let name = "20261205-120000.000000-old-board";
+    let archive = root.join(".baton/history").join(name);
+    std::fs::create_dir_all(archive.join("logs")).unwrap();
+    let state = json!({"goal": "old board", "tasks": [{
+        "id": "task-001", "description": "old work", "status": "done", "priority": 5,
+        "created_at": "2026-12-05T11:00:00Z", "completed_at": "2026-12-05T11:30:00Z",
+    }]});
+    std::fs::write(archive.join("state.json"), state.to_string()).unwrap();
+    std::fs::write(archive.join(".pending"), "").unwrap();
+
+    let history = json(&agents, &["history"]);
+    assert_eq!(history[0]["name"], name, "{history}");
+    assert!(!archive.join(".pending").exists());
+    let branches = git_output(root, &["branch", "--format=%(refname:short)"]);
+    assert!(
+        branches.contains(&format!("baton/history/{name}/task-001")),
+        "{branches}"
+    );
+    assert!(
+        !branches.lines().any(|branch| branch == "baton/task-001"),
+        "{branches}"
     );
 }

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use baton_protocol::methods::ArchivedBoard;
-use baton_protocol::{BatonError, CoordinationState, TaskStatus, Workspace};
+use baton_protocol::{BatonError, CoordinationState, TaskId, TaskStatus, Workspace};
 
 use super::state_file;
 
@@ -49,10 +49,16 @@ pub fn settled(workspace: &Workspace, name: &str) {
 
 /// Settles the archives a daemon killed while it put a board aside left marked: the
 /// board `current` (as the store kept it) is still the one archived, so its logs come
-/// back and the archive goes; or it was replaced, and the archive stays.
-pub fn settle_pending(workspace: &Workspace, current: impl FnOnce() -> CoordinationState) {
+/// back and the archive goes; or it was replaced, and the archive stays. Answers the
+/// archives that stay, each with its tasks, whose branches may not have moved aside
+/// yet: the caller moves them, then takes the mark off (`settled`).
+pub fn settle_pending(
+    workspace: &Workspace,
+    current: impl FnOnce() -> CoordinationState,
+) -> Vec<(String, Vec<TaskId>)> {
+    let mut kept = Vec::new();
     let Ok(entries) = std::fs::read_dir(workspace.history_dir()) else {
-        return;
+        return kept;
     };
     // Read only when some archive is marked: a large board's copy is costly.
     let mut current = Some(current);
@@ -65,13 +71,19 @@ pub fn settle_pending(workspace: &Workspace, current: impl FnOnce() -> Coordinat
             continue;
         }
         let current = board.get_or_insert_with(|| current.take().expect("read once")());
-        let archived = state_file::read(&workspace.archive_state(&name)).ok();
-        if archived.is_some_and(|archived| !same_board(&archived, current)) {
-            settled(workspace, &name);
-        } else if let Err(err) = restore_logs(workspace, &name) {
-            tracing::warn!("{}", err.message);
+        match state_file::read(&workspace.archive_state(&name)) {
+            Ok(archived) if !same_board(&archived, current) => {
+                let tasks = archived.tasks.into_iter().map(|task| task.id).collect();
+                kept.push((name, tasks));
+            }
+            _ => {
+                if let Err(err) = restore_logs(workspace, &name) {
+                    tracing::warn!("{}", err.message);
+                }
+            }
         }
     }
+    kept
 }
 
 /// Whether two states are one board: the same goal, plan, tasks at the same
@@ -293,14 +305,16 @@ mod tests {
             history(&workspace).is_empty(),
             "a pending archive is not listed"
         );
-        settle_pending(&workspace, || board.clone());
+        assert!(settle_pending(&workspace, || board.clone()).is_empty());
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "its work\n");
         assert!(history(&workspace).is_empty());
 
         // Killed after: another board is found, and the archive is kept.
         let archived = archive(&workspace, &board).unwrap();
         let next = crate::core::Board::default().state();
-        settle_pending(&workspace, || next);
+        let kept = settle_pending(&workspace, || next);
+        assert_eq!(kept, [(archived.name.clone(), Vec::new())]);
+        settled(&workspace, &archived.name);
         assert!(!log.exists());
         let listed: Vec<String> = history(&workspace).into_iter().map(|b| b.name).collect();
         assert_eq!(listed, std::slice::from_ref(&archived.name));

@@ -61,7 +61,7 @@ impl Connection {
             })
             .await;
         match replaced {
-            Ok(()) => archive::settled(&workspace, &archived.name),
+            Ok(()) => {}
             Err(refused) => {
                 // The board stays: its logs come back beside it, and the copy goes.
                 let name = archived.name.clone();
@@ -72,11 +72,13 @@ impl Connection {
                 return Err(refused);
             }
         }
-        self.daemon
-            .runtime
+        // Marked until its branches moved aside too: a daemon killed before that
+        // moves them as it starts (`finish_pending`).
+        let moved = (self.daemon.runtime)
             .put_aside_branches(&tasks, &archived.name)
-            .await
-            .map_err(to_rpc)?;
+            .await;
+        archive::settled(&workspace, &archived.name);
+        moved.map_err(to_rpc)?;
         Ok(Some(archived))
     }
 
@@ -162,5 +164,20 @@ impl Connection {
                 .map_err(to_rpc)?;
         }
         self.status().await
+    }
+}
+
+/// Finishes putting aside the boards `settle_pending` kept (replaced by the time a
+/// daemon was killed): their tasks' branches move aside, then the mark comes off.
+pub async fn finish_pending(
+    workspace: &baton_protocol::Workspace,
+    runtime: &crate::agents::Runtime,
+    kept: Vec<(String, Vec<TaskId>)>,
+) {
+    for (name, tasks) in kept {
+        if let Err(err) = runtime.put_aside_branches(&tasks, &name).await {
+            tracing::warn!("{}", err.message);
+        }
+        archive::settled(workspace, &name);
     }
 }

@@ -18,6 +18,7 @@ pub mod transport;
 
 pub use admission::connection_limit;
 pub use archive::settle_pending;
+pub use boards::finish_pending;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
