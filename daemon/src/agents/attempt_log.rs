@@ -2,14 +2,13 @@
 //! the line that says how an attempt ended; and what the log tells of an agent the
 //! daemon's stop cut off.
 
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use baton_protocol::{Task, TaskId, TaskStatus, Usage, Workspace};
 
 use super::stream::{self, Turns};
 use crate::core::run::{AttemptEnding, Halt};
-use crate::core::Board;
+use crate::core::{Board, LostSpending};
 use crate::orchestrator::Orchestrator;
 
 /// The line baton adds to a task's log after an attempt, so that the log says how
@@ -122,25 +121,39 @@ const LOG_READ: u64 = 64 * 1024 * 1024;
 pub(super) fn spent_by_lost_agents(
     orchestrator: &Orchestrator,
     workspace: &Workspace,
-) -> HashMap<TaskId, Usage> {
-    let tasks: HashSet<TaskId> = orchestrator.read(|board: &Board| {
-        board
-            .attempts()
-            .iter()
+) -> LostSpending {
+    let open: Vec<(String, Option<TaskId>)> = orchestrator.read(|board: &Board| {
+        (board.attempts().iter())
             .filter(|record| record.is_open())
-            .filter_map(|record| record.task.clone())
+            .map(|record| (record.lane.clone(), record.task.clone()))
             .collect()
     });
-    tasks
-        .into_iter()
-        .filter_map(|task| {
-            // A log that is not a regular file (a pipe would be waited on for
-            // ever) or is past the limit is not read.
-            let log =
-                baton_protocol::regular_file::read(&workspace.task_log(&task), LOG_READ).ok()?;
-            Some((task, cut_off(&String::from_utf8_lossy(&log))?))
-        })
-        .collect()
+    // A log that is not a regular file (a pipe would be waited on for ever) or is
+    // past the limit is not read.
+    let spent = |path: &Path| {
+        let log = baton_protocol::regular_file::read(path, LOG_READ).ok()?;
+        cut_off(&String::from_utf8_lossy(&log))
+    };
+    let mut lost = LostSpending::default();
+    for (lane, task) in open {
+        match task {
+            Some(task) => {
+                if let Some(usage) = spent(&workspace.task_log(&task)) {
+                    lost.by_task.insert(task, usage);
+                }
+            }
+            None => {
+                let log = match lane.as_str() {
+                    "leader" => workspace.leader_log(),
+                    _ => workspace.summary_log(),
+                };
+                if let Some(usage) = spent(&log) {
+                    lost.by_lane.insert(lane, usage);
+                }
+            }
+        }
+    }
+    lost
 }
 
 /// The turns of the last agent process in `log`, when it was cut off: nothing came

@@ -14,7 +14,9 @@ pub mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use board::{already_running, Attempt, Board, Closing, Finished, Meta, Review, RunStart};
+pub use board::{
+    already_running, Attempt, Board, Closing, Finished, LostSpending, Meta, Review, RunStart,
+};
 pub use changes::Changes;
 pub use run::clip;
 pub use validate::{excerpt, patched_config};

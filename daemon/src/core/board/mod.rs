@@ -39,7 +39,7 @@ mod timeline;
 
 pub use reviews::Review;
 pub use runs::{already_running, Finished, RunStart};
-pub use timeline::Closing;
+pub use timeline::{Closing, LostSpending};
 
 /// How many recent discoveries status carries.
 const STATUS_DISCOVERIES: usize = 20;
@@ -483,7 +483,7 @@ impl Board {
             let (_, released) = self.release(&id, reason, now)?;
             events.extend(released);
         }
-        events.extend(self.end_lost_attempts(&HashMap::new(), now));
+        events.extend(self.end_lost_attempts(&LostSpending::default(), now));
         Ok(events)
     }
 

@@ -13,6 +13,14 @@ use baton_protocol::{
 use super::{Attempt, Board, Events, Now};
 use crate::core::run::{AttemptEnding, Halt, Settlement};
 
+/// What the agents a daemon that stopped cut off had spent, as their logs show: a
+/// worker's by its task, the leader's and the summary's by their lane.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LostSpending {
+    pub by_task: HashMap<TaskId, Usage>,
+    pub by_lane: HashMap<String, Usage>,
+}
+
 /// How an agent run ended, as its record keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Closing {
@@ -114,7 +122,7 @@ impl Board {
     /// stopped while they worked, or a loaded state had them open). `spent` is what
     /// the agents cut off spent on each task, as their logs show: it is paid for on
     /// the task and on its newest open record (the agent that last ran on it).
-    pub fn end_lost_attempts(&mut self, spent: &HashMap<TaskId, Usage>, now: Now) -> Events {
+    pub fn end_lost_attempts(&mut self, spent: &LostSpending, now: Now) -> Events {
         if self.run.is_some() {
             return Vec::new();
         }
@@ -128,9 +136,10 @@ impl Board {
         let mut paid = HashSet::new();
         let mut events = Vec::new();
         for (lane, task) in lost {
+            let untasked = task.is_none();
             let usage = task
                 .filter(|task| paid.insert(task.clone()))
-                .and_then(|task| Some((spent.get(&task)?, task)));
+                .and_then(|task| Some((spent.by_task.get(&task)?, task)));
             // Paid before the record closes, which it then counts: what its agent
             // was paid for as its turns ended, and what the log shows after.
             if let Some((usage, task)) = usage {
@@ -142,10 +151,14 @@ impl Board {
                     events.extend(recorded);
                 }
             }
+            // The leader and the summary are paid on their record alone.
+            let unpaid = (spent.by_lane.get(&lane))
+                .filter(|_| untasked)
+                .map_or(0.0, |usage| usage.cost_usd);
             let closing = Closing {
                 outcome: AttemptOutcome::Lost,
                 reason: Some("the daemon stopped while its agent worked".into()),
-                cost_usd: self.open_record_cost(&lane),
+                cost_usd: self.open_record_cost(&lane) + unpaid,
             };
             events.extend(self.close_attempt(&lane, closing, now));
         }

@@ -8,7 +8,7 @@ use baton_protocol::{AgentKind, AttemptOutcome, ErrorKind, RunMode, TaskId, Task
 
 use super::at;
 use crate::core::run::{AttemptEnding, FaultKind, Isolation, LEADER, SUMMARY};
-use crate::core::{Attempt, Board, Closing, RunStart};
+use crate::core::{Attempt, Board, Closing, LostSpending, RunStart};
 
 fn start(mode: RunMode) -> RunStart {
     RunStart {
@@ -264,11 +264,19 @@ fn the_record_survives_a_save_and_a_restore_and_lost_agents_close_as_lost() {
         Board::restore(board.meta(), read.tasks, read.discoveries, read.attempts).unwrap();
     assert_eq!(restored.runs(), 1);
     assert_eq!(restored.attempts(), board.attempts());
-    restored.end_lost_attempts(&HashMap::new(), at(9));
+    restored.end_lost_attempts(&LostSpending::default(), at(9));
     let attempts = restored.timeline(None).unwrap().attempts;
     assert!(attempts
         .iter()
         .all(|r| r.outcome == Some(AttemptOutcome::Lost) && r.ended_at == Some(at(9))));
+}
+
+/// What a worker cut off on `task` spent, as its log shows.
+fn by_task(task: &TaskId, spent: &Usage) -> LostSpending {
+    LostSpending {
+        by_task: HashMap::from([(task.clone(), spent.clone())]),
+        ..LostSpending::default()
+    }
 }
 
 /// The board a daemon that stopped leaves: restored from what was stored, with no
@@ -297,7 +305,7 @@ fn what_a_lost_agent_spent_is_paid_on_its_task_and_its_record() {
         turns: 2,
         duration_ms: 0,
     };
-    board.end_lost_attempts(&HashMap::from([(first.clone(), spent.clone())]), at(3));
+    board.end_lost_attempts(&by_task(first, &spent), at(3));
     let records = board.timeline(None).unwrap().attempts;
     let cost_of = |task: &TaskId| {
         records
@@ -324,7 +332,7 @@ fn a_run_a_restarted_daemon_resumes_is_the_same_run_with_what_it_spent() {
         turns: 2,
         ..Usage::default()
     };
-    board.end_lost_attempts(&HashMap::from([(first.clone(), spent)]), at(3));
+    board.end_lost_attempts(&by_task(first, &spent), at(3));
     for id in board.supervised() {
         board.release(&id, "the daemon stopped", at(3)).unwrap();
     }
@@ -372,6 +380,38 @@ fn a_run_resumed_with_nothing_left_to_do_ends_and_one_without_records_keeps_its_
     let mut board = restarted(&waiting);
     board.start_run(start(RunMode::Predefined), at(5)).unwrap();
     assert_eq!(board.runs(), 1);
+}
+
+#[test]
+fn what_a_leader_cut_off_spent_is_paid_on_its_record_and_in_the_board_s_cost() {
+    // Found when it was tried: a leader killed mid-plan after $0.30 of turns closed as
+    // lost with $0, and the board's cost left it out.
+    let mut before = Board::default();
+    let goal = baton_protocol::methods::InitParams {
+        goal: "plan it".into(),
+        master_plan: String::new(),
+        config: ConfigPatch::default(),
+        keep: false,
+    };
+    before.init(goal, at(0)).unwrap();
+    before.start_run(start(RunMode::Leader), at(0)).unwrap();
+    let mut board = restarted(&before);
+    let spent = Usage {
+        cost_usd: 0.3,
+        turns: 1,
+        ..Usage::default()
+    };
+    let lost = LostSpending {
+        by_lane: HashMap::from([(LEADER.to_owned(), spent)]),
+        ..LostSpending::default()
+    };
+    board.end_lost_attempts(&lost, at(3));
+    let leader = board.timeline(None).unwrap().attempts.remove(0);
+    assert_eq!(
+        (leader.outcome, leader.cost_usd),
+        (Some(AttemptOutcome::Lost), 0.3)
+    );
+    assert!((board.total_cost_usd() - 0.3).abs() < 1e-9);
 }
 
 #[test]
