@@ -120,8 +120,9 @@ impl Board {
 
     /// Closes, as lost, the records of agents no run watches any more (the daemon
     /// stopped while they worked, or a loaded state had them open). `spent` is what
-    /// the agents cut off spent on each task, as their logs show: it is paid for on
-    /// the task and on its newest open record (the agent that last ran on it).
+    /// the agents cut off spent, as their logs show: a worker's is paid for on its
+    /// task and on the task's newest open record (the agent that last ran on it), the
+    /// leader's and the summary's on their own record.
     pub fn end_lost_attempts(&mut self, spent: &LostSpending, now: Now) -> Events {
         if self.run.is_some() {
             return Vec::new();
