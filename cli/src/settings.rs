@@ -271,12 +271,11 @@ impl Setting {
 
     /// The JSON value `values` stand for.
     fn read(&self, values: &[String]) -> Result<Value, SettingError> {
-        let wrong = |said: &str| self.wrong(said);
         if self.kind == Kind::List {
             return list(self.name, values).map(Value::from);
         }
         let [raw] = values else {
-            return Err(wrong(&values.join(" ")));
+            return Err(self.wrong(&values.join(" ")));
         };
         let text = raw.trim();
         // Unset, isolation is shown as `automatic`: what is shown may be typed back.
@@ -294,19 +293,22 @@ impl Setting {
             };
         }
         match self.kind {
-            Kind::Number { .. } => text.parse::<u64>().map(Value::from).map_err(|_| wrong(raw)),
+            Kind::Number { .. } => text
+                .parse::<u64>()
+                .map(Value::from)
+                .map_err(|_| self.wrong(raw)),
             Kind::Dollars => text
                 .trim_start_matches('$')
                 .parse::<f64>()
                 .ok()
                 .filter(|usd| usd.is_finite())
                 .map(Value::from)
-                .ok_or_else(|| wrong(raw)),
-            Kind::Choice(words) if !words.contains(&text) => Err(wrong(raw)),
+                .ok_or_else(|| self.wrong(raw)),
+            Kind::Choice(words) if !words.contains(&text) => Err(self.wrong(raw)),
             Kind::Switch => match text {
                 "on" | "true" | "yes" => Ok(Value::Bool(true)),
                 "off" | "false" | "no" => Ok(Value::Bool(false)),
-                _ => Err(wrong(raw)),
+                _ => Err(self.wrong(raw)),
             },
             Kind::Text | Kind::Choice(_) | Kind::Prompt | Kind::OptionalText | Kind::List => {
                 Ok(Value::from(raw.clone()))

@@ -7,7 +7,7 @@ use std::path::Path;
 use baton_protocol::{Task, TaskId, TaskStatus, Usage, Workspace};
 
 use super::stream::{self, Turns};
-use crate::core::run::{AttemptEnding, Halt};
+use crate::core::run::{AttemptEnding, Halt, LEADER};
 use crate::core::{Board, LostSpending};
 use crate::orchestrator::Orchestrator;
 
@@ -144,7 +144,7 @@ pub(super) fn spent_by_lost_agents(
             }
             None => {
                 let log = match lane.as_str() {
-                    "leader" => workspace.leader_log(),
+                    LEADER => workspace.leader_log(),
                     _ => workspace.summary_log(),
                 };
                 if let Some(usage) = spent(&log) {

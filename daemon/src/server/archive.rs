@@ -56,23 +56,23 @@ pub fn settle_pending(
     workspace: &Workspace,
     current: impl FnOnce() -> CoordinationState,
 ) -> Vec<(String, Vec<TaskId>)> {
-    let mut kept = Vec::new();
     let Ok(entries) = std::fs::read_dir(workspace.history_dir()) else {
-        return kept;
+        return Vec::new();
     };
-    // Read only when some archive is marked: a large board's copy is costly.
-    let mut current = Some(current);
-    let mut board = None;
-    for entry in entries.flatten() {
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
-        if !pending_mark(workspace, &name).exists() {
-            continue;
-        }
-        let current = board.get_or_insert_with(|| current.take().expect("read once")());
+    let pending: Vec<String> = entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str().map(str::to_owned))
+        .filter(|name| pending_mark(workspace, name).exists())
+        .collect();
+    if pending.is_empty() {
+        // Not read otherwise: a large board's copy is costly.
+        return Vec::new();
+    }
+    let current = current();
+    let mut kept = Vec::new();
+    for name in pending {
         match state_file::read(&workspace.archive_state(&name)) {
-            Ok(archived) if !same_board(&archived, current) => {
+            Ok(archived) if !same_board(&archived, &current) => {
                 let tasks = archived.tasks.into_iter().map(|task| task.id).collect();
                 kept.push((name, tasks));
             }

@@ -47,15 +47,11 @@ const APPLIED_AT_ONCE: usize = 256;
 /// the journals above it are applied again at open, in order, which brings every key
 /// to its last value.
 pub(super) fn apply(db: &sled::Db, writes: Vec<Write>, covered: u64) -> sled::Result<()> {
-    let last: std::collections::BTreeMap<_, _> = writes.into_iter().collect();
-    let mut keys = last.into_iter().peekable();
+    let mut keys = last_values(writes).into_iter().peekable();
     while keys.peek().is_some() {
         let mut batch = sled::Batch::default();
-        for (key, value) in keys.by_ref().take(APPLIED_AT_ONCE) {
-            match value {
-                Some(value) => batch.insert(key, value),
-                None => batch.remove(key),
-            }
+        for write in keys.by_ref().take(APPLIED_AT_ONCE) {
+            put_in(&mut batch, write);
         }
         db.apply_batch(batch)?;
     }
@@ -70,16 +66,23 @@ pub(super) fn apply(db: &sled::Db, writes: Vec<Write>, covered: u64) -> sled::Re
 /// the state before them.
 pub(super) fn apply_at_once(db: &sled::Db, writes: Vec<Write>, covered: u64) -> sled::Result<()> {
     let mut batch = sled::Batch::default();
-    for (key, value) in writes
-        .into_iter()
-        .collect::<std::collections::BTreeMap<_, _>>()
-    {
-        match value {
-            Some(value) => batch.insert(key, value),
-            None => batch.remove(key),
-        }
+    for write in last_values(writes) {
+        put_in(&mut batch, write);
     }
     batch.insert(COVERED, &covered.to_be_bytes());
     db.apply_batch(batch)?;
     db.flush().map(drop)
+}
+
+/// Each key's last value among `writes`, in key order.
+fn last_values(writes: Vec<Write>) -> std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+    writes.into_iter().collect()
+}
+
+/// Adds one write to `batch`: a value, or none to remove the key.
+fn put_in(batch: &mut sled::Batch, (key, value): Write) {
+    match value {
+        Some(value) => batch.insert(key, value),
+        None => batch.remove(key),
+    }
 }

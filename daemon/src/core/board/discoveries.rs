@@ -59,15 +59,12 @@ impl Board {
         let agent_id = rest
             .and_then(|rest| rest.claimed_by.clone())
             .unwrap_or_default();
-        let reported = rest
-            .and_then(|rest| rest.result.as_ref())
-            .map(|earlier| earlier.discoveries.clone())
-            .unwrap_or_default();
+        let reported = rest.and_then(|rest| rest.result.as_ref());
+        let fresh: Vec<&String> = (result.discoveries.iter())
+            .filter(|content| reported.is_none_or(|earlier| !earlier.discoveries.contains(content)))
+            .collect();
         let mut events = Vec::new();
-        for content in &result.discoveries {
-            if reported.contains(content) {
-                continue;
-            }
+        for content in fresh {
             let discovery = Discovery {
                 agent_id: agent_id.clone(),
                 content: content.clone(),
